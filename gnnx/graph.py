@@ -1,0 +1,251 @@
+"""The graph container: an edge list plus the sparse structure kernels need, built once.
+
+A :class:`Graph` is made outside the model (in data loading), validated there, and then
+handed to layers in place of a bare ``edge_index``. Layers accept either:
+
+* ``edge_index`` (``Tensor [2, E]``): what exported/served models take, as in PyG. The
+  reference kernels need no sorting, so nothing is prepared inside the forward.
+* a :class:`Graph`: the same edges with their destination-sorted CSR (and the transposed
+  CSR for backward) precomputed, which fast kernels use.
+
+Convention (PyG's ``flow="source_to_target"``): ``edge_index[0]`` are sources ``j``,
+``edge_index[1]`` destinations ``i``; messages flow ``j -> i`` and are reduced at ``i``.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, NamedTuple, Optional
+
+import torch
+from torch import Tensor
+
+NODE_ATTRS = ("x", "y", "pos", "batch")
+EDGE_ATTRS = ("edge_weight", "edge_attr")
+
+
+class CSR(NamedTuple):
+    """Destination-sorted compressed rows of a graph and of its transpose.
+
+    ``rowptr[i]:rowptr[i+1]`` indexes the incoming edges of node ``i`` in sorted order;
+    ``col`` holds their sources and ``perm`` their positions in the input ``edge_index``.
+    The ``*_t`` fields are the same for the transposed graph (sorted by source).
+    """
+
+    rowptr: Tensor
+    col: Tensor
+    perm: Tensor
+    rowptr_t: Tensor
+    col_t: Tensor
+    perm_t: Tensor
+
+    def matrices(self, num_nodes, num_src, edge_weight: Optional[Tensor], dtype, mean: bool):
+        """``(A, A^T)`` as ``torch.sparse_csr_tensor`` for the eager CPU kernel."""
+        if edge_weight is None:
+            values = torch.ones(self.col.numel(), dtype=dtype, device=self.col.device)
+        else:
+            values = edge_weight.to(dtype)
+        values = values[self.perm]  # destination-sorted order
+        if mean:
+            in_degree = self.rowptr[1:] - self.rowptr[:-1]
+            dst = torch.repeat_interleave(
+                torch.arange(num_nodes, device=self.col.device), in_degree, output_size=self.col.numel()
+            )
+            values = values / in_degree.clamp(min=1).to(dtype)[dst]
+        by_edge = torch.empty_like(values).index_copy_(0, self.perm, values)
+        values_t = by_edge[self.perm_t]
+        adj = torch.sparse_csr_tensor(self.rowptr, self.col, values, (num_nodes, num_src))
+        adj_t = torch.sparse_csr_tensor(self.rowptr_t, self.col_t, values_t, (num_src, num_nodes))
+        return adj, adj_t
+
+
+def _compressed(keys: Tensor, others: Tensor, num_rows: int):
+    """Stable sort of edges by ``keys``: ``(rowptr, others in that order, permutation)``."""
+    perm = torch.argsort(keys, stable=True)
+    counts = torch.bincount(keys, minlength=num_rows)
+    rowptr = torch.zeros(num_rows + 1, dtype=torch.long, device=keys.device)
+    rowptr[1:] = torch.cumsum(counts, 0)
+    return rowptr, others[perm], perm
+
+
+def build_csr(edge_index: Tensor, num_nodes: int) -> CSR:
+    """Destination-sorted CSR of ``edge_index`` and the source-sorted transpose."""
+    src, dst = edge_index[0], edge_index[1]
+    rowptr, col, perm = _compressed(dst, src, num_nodes)
+    rowptr_t, col_t, perm_t = _compressed(src, dst, num_nodes)
+    return CSR(rowptr, col, perm, rowptr_t, col_t, perm_t)
+
+
+def check_edge_index(edge_index: Any, num_nodes: Optional[int] = None, name: str = "edge_index") -> None:
+    """Raise ``TypeError``/``ValueError`` naming the problem if ``edge_index`` is not valid.
+
+    Checks type, dtype (int64), shape ``[2, E]`` and, when the values can be read,
+    that every index lies in ``[0, num_nodes)``.
+    """
+    if not isinstance(edge_index, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(edge_index).__name__}")
+    if edge_index.dtype != torch.long:
+        raise TypeError(f"{name} must have dtype torch.int64, got {edge_index.dtype}")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"{name} must have shape [2, num_edges], got {list(edge_index.shape)}")
+    if num_nodes is None or edge_index.numel() == 0:
+        return
+    low = edge_index.min()
+    if low < 0:
+        edge = int((edge_index < 0).any(0).nonzero()[0])
+        raise ValueError(f"{name} contains negative node index {int(low)} (edge {edge})")
+    high = edge_index.max()
+    if high >= num_nodes:
+        edge = int((edge_index >= num_nodes).any(0).nonzero()[0])
+        raise ValueError(
+            f"{name} contains node index {int(high)} (edge {edge}) but num_nodes is {num_nodes}; "
+            f"indices must lie in [0, {num_nodes})"
+        )
+
+
+def _check_finite(name: str, value: Tensor) -> None:
+    if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        bad = (~torch.isfinite(value)).reshape(value.size(0), -1).any(1).nonzero()[0].item()
+        raise ValueError(f"{name} contains NaN or infinite values (first at row {bad})")
+
+
+class Graph:
+    """A graph: edges, node count, optional features, and its CSR built once.
+
+    Args:
+        edge_index: int64 ``[2, E]``, sources in row 0, destinations in row 1.
+        num_nodes: node count; inferred from ``x`` or ``edge_index.max() + 1`` if omitted.
+        x, y, pos, batch: optional node-level tensors (first dimension ``num_nodes``).
+        edge_weight, edge_attr: optional edge-level tensors (first dimension ``E``).
+        validate: check everything above (types, shapes, index range, finiteness).
+        **attrs: any other tensors or values (e.g. ``train_mask``), kept as attributes.
+
+    Attributes:
+        csr: :class:`CSR`, destination-sorted structure and its transpose.
+        in_degree, out_degree: ``[num_nodes]`` int64.
+    """
+
+    def __init__(
+        self,
+        edge_index: Tensor,
+        num_nodes: Optional[int] = None,
+        *,
+        x: Optional[Tensor] = None,
+        y: Optional[Tensor] = None,
+        pos: Optional[Tensor] = None,
+        batch: Optional[Tensor] = None,
+        edge_weight: Optional[Tensor] = None,
+        edge_attr: Optional[Tensor] = None,
+        validate: bool = True,
+        **attrs: Any,
+    ) -> None:
+        if num_nodes is None:
+            num_nodes = _infer_num_nodes(edge_index, x if x is not None else pos)
+        num_nodes = int(num_nodes)
+        self.edge_index = edge_index
+        self.num_nodes = num_nodes
+        self.x, self.y, self.pos, self.batch = x, y, pos, batch
+        self.edge_weight, self.edge_attr = edge_weight, edge_attr
+        self.attrs: Dict[str, Any] = dict(attrs)
+        if validate:
+            self.validate()
+        self.csr = build_csr(edge_index, num_nodes)
+
+    def validate(self) -> None:
+        """Raise ``TypeError``/``ValueError`` naming the first invalid field."""
+        if self.num_nodes <= 0:
+            raise ValueError(f"a graph needs at least one node, got num_nodes={self.num_nodes}")
+        check_edge_index(self.edge_index, self.num_nodes)
+        for name in NODE_ATTRS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+            if value.dim() == 0 or value.size(0) != self.num_nodes:
+                raise ValueError(
+                    f"{name} must have num_nodes={self.num_nodes} rows, got shape {list(value.shape)}"
+                )
+            _check_finite(name, value)
+        if self.batch is not None and self.batch.dtype != torch.long:
+            raise TypeError(f"batch must have dtype torch.int64, got {self.batch.dtype}")
+        for name in EDGE_ATTRS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+            if not value.is_floating_point():
+                raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
+            if value.dim() == 0 or value.size(0) != self.num_edges:
+                raise ValueError(
+                    f"{name} must have num_edges={self.num_edges} rows, got shape {list(value.shape)}"
+                )
+            _check_finite(name, value)
+
+    @property
+    def num_edges(self) -> int:
+        return self.edge_index.size(1)
+
+    @property
+    def in_degree(self) -> Tensor:
+        return self.csr.rowptr[1:] - self.csr.rowptr[:-1]
+
+    @property
+    def out_degree(self) -> Tensor:
+        return self.csr.rowptr_t[1:] - self.csr.rowptr_t[:-1]
+
+    @property
+    def num_features(self) -> int:
+        return 0 if self.x is None else (self.x.size(-1) if self.x.dim() > 1 else 1)
+
+    def __getattr__(self, name: str) -> Any:
+        attrs = self.__dict__.get("attrs", {})
+        if name in attrs:
+            return attrs[name]
+        raise AttributeError(f"Graph has no attribute {name!r}")
+
+    def replace(self, *, validate: bool = False, **changes: Any) -> "Graph":
+        """A new graph with some fields changed (the CSR is rebuilt if edges change)."""
+        fields = dict(
+            edge_index=self.edge_index,
+            num_nodes=self.num_nodes,
+            x=self.x,
+            y=self.y,
+            pos=self.pos,
+            batch=self.batch,
+            edge_weight=self.edge_weight,
+            edge_attr=self.edge_attr,
+            **self.attrs,
+        )
+        fields.update(changes)
+        return Graph(validate=validate, **fields)
+
+    def to(self, device: Any) -> "Graph":
+        """A copy with every tensor moved to ``device``."""
+        out = object.__new__(Graph)
+        for key, value in self.__dict__.items():
+            if isinstance(value, Tensor):
+                value = value.to(device)
+            elif isinstance(value, CSR):
+                value = CSR(*(t.to(device) for t in value))
+            elif key == "attrs":
+                value = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in value.items()}
+            out.__dict__[key] = value
+        return out
+
+    def __repr__(self) -> str:
+        parts = [f"num_nodes={self.num_nodes}", f"num_edges={self.num_edges}"]
+        for name in NODE_ATTRS + EDGE_ATTRS:
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={list(value.shape)}")
+        parts += [f"{k}={list(v.shape) if isinstance(v, Tensor) else v}" for k, v in self.attrs.items()]
+        return f"Graph({', '.join(parts)})"
+
+
+def _infer_num_nodes(edge_index: Tensor, x: Optional[Tensor]) -> int:
+    if x is not None:
+        return x.size(0)
+    check_edge_index(edge_index)
+    if edge_index.numel() == 0:
+        raise ValueError("num_nodes cannot be inferred from an empty edge_index; pass num_nodes")
+    return int(edge_index.max()) + 1

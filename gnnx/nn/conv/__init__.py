@@ -1,0 +1,9 @@
+"""Message-passing layers, one file per family."""
+from gnnx.nn.conv.edge_conv import EdgeConv
+from gnnx.nn.conv.gat import GATConv, GATv2Conv
+from gnnx.nn.conv.gcn import GCNConv
+from gnnx.nn.conv.gin import GINConv, GINEConv
+from gnnx.nn.conv.graph_conv import GraphConv
+from gnnx.nn.conv.sage import SAGEConv
+
+__all__ = ["EdgeConv", "GATConv", "GATv2Conv", "GCNConv", "GINConv", "GINEConv", "GraphConv", "SAGEConv"]

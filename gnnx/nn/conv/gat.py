@@ -1,0 +1,269 @@
+"""GATConv and GATv2Conv: graph attention (Velickovic et al., 2018; Brody et al., 2022).
+
+Both score each edge, normalise the scores over a node's incoming edges with
+:func:`gnnx.ops.segment_softmax`, and aggregate ``alpha * x_j`` with a per-head weighted
+:func:`gnnx.ops.spmm`. Self loops are handled without data-dependent shapes: existing
+loops stay in the edge list with their score set to ``-inf`` (weight 0) and one fresh
+loop per node is appended, which equals PyG's remove-then-add.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gnnx import ops
+from gnnx.graph import Graph
+from gnnx.nn.inits import glorot, zeros
+from gnnx.nn.message_passing import Adj, MessagePassing
+from gnnx.structure import self_loop_index
+
+PairTensor = Tuple[Tensor, Optional[Tensor]]
+
+
+def _loop_attr(edge_attr: Tensor, dst: Tensor, is_loop: Tensor, num_nodes, fill_value) -> Tensor:
+    """Features of the appended loops: a constant, or a reduction of each node's incoming
+    non-loop edge features (PyG's ``fill_value`` semantics; nodes with none get 0)."""
+    if not isinstance(fill_value, str):
+        return edge_attr.new_full((num_nodes,) + tuple(edge_attr.shape[1:]), float(fill_value))
+    keep = (~is_loop).view((-1,) + (1,) * (edge_attr.dim() - 1))
+    reduce = ops.resolve_reduce(fill_value)
+    if reduce in ("sum", "mean"):
+        total = ops.scatter(edge_attr * keep, dst, num_nodes, "sum")
+        if reduce == "sum":
+            return total
+        count = ops.scatter(keep.to(edge_attr.dtype).view(-1), dst, num_nodes, "sum")
+        return total / count.clamp(min=1).view((-1,) + (1,) * (edge_attr.dim() - 1))
+    sentinel = float("-inf") if reduce == "max" else float("inf")
+    out = ops.scatter(torch.where(keep, edge_attr, torch.full_like(edge_attr, sentinel)), dst, num_nodes, reduce)
+    return torch.where(torch.isinf(out), torch.zeros_like(out), out)
+
+
+def with_fresh_self_loops(
+    edge_index: Tensor, edge_attr: Optional[Tensor], num_nodes, fill_value
+) -> Tuple[Tensor, Optional[Tensor], Tensor]:
+    """Append one loop per node; return ``(edge_index, edge_attr, stale)`` where ``stale``
+    marks the pre-existing loops, whose attention must be masked out."""
+    src, dst = edge_index[0], edge_index[1]
+    is_loop = src == dst
+    if edge_attr is not None:
+        loops = _loop_attr(edge_attr, dst, is_loop, num_nodes, fill_value)
+        edge_attr = torch.cat([edge_attr, loops], 0)
+    edge_index = torch.cat([edge_index, self_loop_index(num_nodes, src.device)], 1)
+    stale = torch.cat([is_loop, torch.zeros(num_nodes, dtype=torch.bool, device=src.device)])
+    return edge_index, edge_attr, stale
+
+
+class _GraphAttention(MessagePassing):
+    """Shared forward of GAT and GATv2: loops, scores, softmax, weighted aggregation."""
+
+    heads: int
+    out_channels: int
+
+    def _attend(self, x_src: Tensor, x_dst: Tensor, edge_index: Adj, edge_attr: Optional[Tensor],
+                res: Optional[Tensor], return_attention_weights: Optional[bool]):
+        tensor = edge_index.edge_index if isinstance(edge_index, Graph) else edge_index
+        num_dst = x_dst.size(0)
+        stale = None
+        if self.add_self_loops:
+            tensor, edge_attr, stale = with_fresh_self_loops(tensor, edge_attr, min(x_src.size(0), num_dst),
+                                                           self.fill_value)
+            edge_index = tensor
+        src, dst = (tensor[0], tensor[1]) if self.flow == "source_to_target" else (tensor[1], tensor[0])
+        score = self.edge_score(x_src, x_dst, src, dst, edge_attr)  # [E, H]
+        if stale is not None:
+            score = score.masked_fill(stale.view(-1, 1), float("-inf"))
+        alpha = ops.segment_softmax(score, dst, num_dst)
+        alpha = F.dropout(alpha, p=self.dropout, training=self.training)
+        out = self.propagate(edge_index, x=(x_src, x_dst), alpha=alpha, size=(x_src.size(0), num_dst))
+        out = out.reshape(-1, self.heads * self.out_channels) if self.concat else out.mean(dim=1)
+        if res is not None:
+            out = out + res
+        if self.bias is not None:
+            out = out + self.bias
+        if return_attention_weights:
+            return out, (tensor, alpha)
+        return out
+
+    def message_and_aggregate(self, adj, x: PairTensor, alpha: Tensor) -> Tensor:
+        return adj.spmm(x[0], alpha, "sum")
+
+
+class GATConv(_GraphAttention):
+    r"""The graph attention operator from `"Graph Attention Networks"
+    <https://arxiv.org/abs/1710.10903>`_.
+
+    .. math::
+        \mathbf{x}'_i = \Big\Vert_{h=1}^{H} \sum_{j \in \mathcal{N}(i) \cup \{i\}}
+        \alpha^h_{i,j} \mathbf{\Theta}^h_s \mathbf{x}_j, \qquad
+        \alpha^h_{i,j} = \operatorname{softmax}_j\Big(\mathrm{LeakyReLU}\big(
+        \mathbf{a}^{h\top}_s \mathbf{\Theta}^h_s \mathbf{x}_j + \mathbf{a}^{h\top}_t \mathbf{\Theta}^h_t \mathbf{x}_i
+        + \mathbf{a}^{h\top}_e \mathbf{\Theta}^h_e \mathbf{e}_{j,i}\big)\Big)
+
+    Args:
+        in_channels: feature size, or ``(source, destination)`` sizes.
+        out_channels: size per head.
+        heads: number of attention heads :math:`H`.
+        concat: concatenate heads (else average them).
+        negative_slope: LeakyReLU slope.
+        dropout: dropout on the attention coefficients during training.
+        add_self_loops: attend to the node itself.
+        edge_dim: edge feature size, if edge features enter the score.
+        fill_value: edge features of the added loops: a number or ``"mean"``/``"add"``/``"max"``/``"min"``.
+        bias: learn an additive bias.
+        residual: add a linear projection of the input.
+
+    Shapes:
+        input ``x [N, F_in]`` or a pair, ``edge_index [2, E]`` or :class:`~gnnx.Graph`,
+        ``edge_attr [E, edge_dim]`` (optional); output ``[N_dst, H * out_channels]``
+        (``[N_dst, out_channels]`` when ``concat=False``).
+    """
+
+    def __init__(
+        self,
+        in_channels: Union[int, Tuple[int, int]],
+        out_channels: int,
+        heads: int = 1,
+        concat: bool = True,
+        negative_slope: float = 0.2,
+        dropout: float = 0.0,
+        add_self_loops: bool = True,
+        edge_dim: Optional[int] = None,
+        fill_value: Union[float, str] = "mean",
+        bias: bool = True,
+        residual: bool = False,
+        flow: str = "source_to_target",
+    ) -> None:
+        super().__init__(aggr="sum", flow=flow, node_dim=0)
+        self.in_channels, self.out_channels, self.heads, self.concat = in_channels, out_channels, heads, concat
+        self.negative_slope, self.dropout = negative_slope, dropout
+        self.add_self_loops, self.edge_dim, self.fill_value = add_self_loops, edge_dim, fill_value
+        self.lin = self.lin_src = self.lin_dst = None
+        if isinstance(in_channels, int):
+            self.lin = torch.nn.Linear(in_channels, heads * out_channels, bias=False)
+        else:
+            self.lin_src = torch.nn.Linear(in_channels[0], heads * out_channels, bias=False)
+            self.lin_dst = torch.nn.Linear(in_channels[1], heads * out_channels, bias=False)
+        self.att_src = torch.nn.Parameter(torch.empty(1, heads, out_channels))
+        self.att_dst = torch.nn.Parameter(torch.empty(1, heads, out_channels))
+        if edge_dim is not None:
+            self.lin_edge = torch.nn.Linear(edge_dim, heads * out_channels, bias=False)
+            self.att_edge = torch.nn.Parameter(torch.empty(1, heads, out_channels))
+        else:
+            self.lin_edge = None
+            self.register_parameter("att_edge", None)
+        total = out_channels * (heads if concat else 1)
+        in_dst = in_channels if isinstance(in_channels, int) else in_channels[1]
+        self.res = torch.nn.Linear(in_dst, total, bias=False) if residual else None
+        self.bias = torch.nn.Parameter(torch.empty(total)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for lin in (self.lin, self.lin_src, self.lin_dst, self.lin_edge, self.res):
+            if lin is not None:
+                glorot(lin.weight)
+        glorot(self.att_src)
+        glorot(self.att_dst)
+        glorot(self.att_edge)
+        zeros(self.bias)
+
+    def forward(self, x: Union[Tensor, PairTensor], edge_index: Adj, edge_attr: Optional[Tensor] = None,
+                size: Optional[Tuple[int, int]] = None, return_attention_weights: Optional[bool] = None):
+        H, C = self.heads, self.out_channels
+        x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
+        res = self.res(x_dst) if self.res is not None else None
+        if self.lin is not None:
+            h_src = self.lin(x_src).view(-1, H, C)
+            h_dst = h_src if x_dst is x_src else self.lin(x_dst).view(-1, H, C)
+        else:
+            h_src, h_dst = self.lin_src(x_src).view(-1, H, C), self.lin_dst(x_dst).view(-1, H, C)
+        return self._attend(h_src, h_dst, edge_index, edge_attr, res, return_attention_weights)
+
+    def edge_score(self, h_src: Tensor, h_dst: Tensor, src: Tensor, dst: Tensor, edge_attr: Optional[Tensor]) -> Tensor:
+        # Scores are linear in the features: reduce per node first, then gather [E, H].
+        score = (h_src * self.att_src).sum(-1).index_select(0, src) + (h_dst * self.att_dst).sum(-1).index_select(0, dst)
+        if edge_attr is not None and self.lin_edge is not None:
+            e = self.lin_edge(edge_attr.view(edge_attr.size(0), -1)).view(-1, self.heads, self.out_channels)
+            score = score + (e * self.att_edge).sum(-1)
+        return F.leaky_relu(score, self.negative_slope)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"
+
+
+class GATv2Conv(_GraphAttention):
+    r"""The GATv2 operator from `"How Attentive are Graph Attention Networks?"
+    <https://arxiv.org/abs/2105.14491>`_, whose scores depend on both ends jointly.
+
+    .. math::
+        \mathbf{x}'_i = \Big\Vert_{h=1}^{H} \sum_{j \in \mathcal{N}(i) \cup \{i\}} \alpha^h_{i,j}
+        \mathbf{\Theta}^h_s \mathbf{x}_j, \qquad
+        \alpha^h_{i,j} = \operatorname{softmax}_j\Big(\mathbf{a}^{h\top} \mathrm{LeakyReLU}\big(
+        \mathbf{\Theta}^h_s \mathbf{x}_j + \mathbf{\Theta}^h_t \mathbf{x}_i + \mathbf{\Theta}^h_e \mathbf{e}_{j,i}\big)\Big)
+
+    Args are those of :class:`GATConv`, plus ``share_weights`` (one matrix for
+    :math:`\mathbf{\Theta}_s` and :math:`\mathbf{\Theta}_t`); ``bias`` also adds biases
+    to both projections, as in PyG.
+
+    Shapes:
+        as :class:`GATConv`.
+    """
+
+    def __init__(
+        self,
+        in_channels: Union[int, Tuple[int, int]],
+        out_channels: int,
+        heads: int = 1,
+        concat: bool = True,
+        negative_slope: float = 0.2,
+        dropout: float = 0.0,
+        add_self_loops: bool = True,
+        edge_dim: Optional[int] = None,
+        fill_value: Union[float, str] = "mean",
+        bias: bool = True,
+        share_weights: bool = False,
+        residual: bool = False,
+        flow: str = "source_to_target",
+    ) -> None:
+        super().__init__(aggr="sum", flow=flow, node_dim=0)
+        self.in_channels, self.out_channels, self.heads, self.concat = in_channels, out_channels, heads, concat
+        self.negative_slope, self.dropout = negative_slope, dropout
+        self.add_self_loops, self.edge_dim, self.fill_value = add_self_loops, edge_dim, fill_value
+        self.share_weights = share_weights
+        in_src, in_dst = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
+        self.lin_l = torch.nn.Linear(in_src, heads * out_channels, bias=bias)
+        self.lin_r = self.lin_l if share_weights else torch.nn.Linear(in_dst, heads * out_channels, bias=bias)
+        self.att = torch.nn.Parameter(torch.empty(1, heads, out_channels))
+        self.lin_edge = torch.nn.Linear(edge_dim, heads * out_channels, bias=False) if edge_dim is not None else None
+        total = out_channels * (heads if concat else 1)
+        self.res = torch.nn.Linear(in_dst, total, bias=False) if residual else None
+        self.bias = torch.nn.Parameter(torch.empty(total)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for lin in (self.lin_l, self.lin_r, self.lin_edge, self.res):
+            if lin is not None:
+                glorot(lin.weight)
+                zeros(lin.bias)
+        glorot(self.att)
+        zeros(self.bias)
+
+    def forward(self, x: Union[Tensor, PairTensor], edge_index: Adj, edge_attr: Optional[Tensor] = None,
+                size: Optional[Tuple[int, int]] = None, return_attention_weights: Optional[bool] = None):
+        H, C = self.heads, self.out_channels
+        x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
+        res = self.res(x_dst) if self.res is not None else None
+        h_src = self.lin_l(x_src).view(-1, H, C)
+        h_dst = self.lin_r(x_dst).view(-1, H, C)
+        return self._attend(h_src, h_dst, edge_index, edge_attr, res, return_attention_weights)
+
+    def edge_score(self, h_src: Tensor, h_dst: Tensor, src: Tensor, dst: Tensor, edge_attr: Optional[Tensor]) -> Tensor:
+        z = h_src.index_select(0, src) + h_dst.index_select(0, dst)
+        if edge_attr is not None and self.lin_edge is not None:
+            z = z + self.lin_edge(edge_attr.view(edge_attr.size(0), -1)).view(-1, self.heads, self.out_channels)
+        return (F.leaky_relu(z, self.negative_slope) * self.att).sum(-1)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"

@@ -1,0 +1,93 @@
+"""GCNConv: graph convolution with symmetric normalisation (Kipf & Welling, 2017)."""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from gnnx.graph import Graph
+from gnnx.nn.inits import glorot, zeros
+from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing
+from gnnx.structure import gcn_norm
+
+
+class GCNConv(MessagePassing):
+    r"""The graph convolutional operator from `"Semi-supervised Classification with Graph
+    Convolutional Networks" <https://arxiv.org/abs/1609.02907>`_.
+
+    .. math::
+        \mathbf{X}' = \hat{\mathbf{D}}^{-1/2} \hat{\mathbf{A}} \hat{\mathbf{D}}^{-1/2} \mathbf{X} \mathbf{\Theta},
+        \qquad \mathbf{x}'_i = \mathbf{\Theta}^\top \sum_{j \in \mathcal{N}(i) \cup \{i\}}
+        \frac{e_{j,i}}{\sqrt{\hat{d}_j \hat{d}_i}} \mathbf{x}_j
+
+    with :math:`\hat{\mathbf{A}} = \mathbf{A} + \mathbf{I}` and :math:`\hat{d}_i = 1 + \sum_j e_{j,i}`.
+
+    Args:
+        in_channels, out_channels: feature sizes.
+        improved: use :math:`\mathbf{A} + 2\mathbf{I}` (applied with or without edge weights;
+            PyG applies it only when edge weights are given).
+        cached: normalise the first graph seen and reuse it (transductive learning only).
+        add_self_loops: add self loops before normalising.
+        normalize: normalise in the forward; pass ``False`` when the graph already carries
+            normalised weights (:class:`gnnx.transforms.GCNNorm`), the fast choice.
+        bias: learn an additive bias.
+        aggr, flow: as in :class:`~gnnx.nn.MessagePassing`.
+
+    Shapes:
+        input ``x [N, in_channels]``, ``edge_index [2, E]`` or :class:`~gnnx.Graph`,
+        ``edge_weight [E]`` (optional); output ``[N, out_channels]``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        improved: bool = False,
+        cached: bool = False,
+        add_self_loops: Optional[bool] = None,
+        normalize: bool = True,
+        bias: bool = True,
+        aggr: str = "sum",
+        flow: str = "source_to_target",
+    ) -> None:
+        super().__init__(aggr=aggr, flow=flow)
+        if add_self_loops is None:
+            add_self_loops = normalize
+        if add_self_loops and not normalize:
+            raise ValueError("GCNConv does not support add_self_loops=True with normalize=False")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.improved, self.cached = improved, cached
+        self.add_self_loops, self.normalize = add_self_loops, normalize
+        self._cached: Optional[Tuple[Tensor, Tensor]] = None
+        self.lin = torch.nn.Linear(in_channels, out_channels, bias=False)
+        self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        glorot(self.lin.weight)
+        zeros(self.bias)
+        self._cached = None
+
+    def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
+        if self.normalize:
+            edge_index, edge_weight = self._normalized(x, edge_index, edge_weight)
+        out = self.propagate(edge_index, x=self.lin(x), edge_weight=edge_weight)
+        return out if self.bias is None else out + self.bias
+
+    def _normalized(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor]):
+        if self._cached is not None:
+            return self._cached
+        tensor = edge_index.edge_index if isinstance(edge_index, Graph) else edge_index
+        normalized = gcn_norm(
+            tensor, edge_weight, x.size(0), self.improved, self.add_self_loops, self.flow, x.dtype
+        )
+        if self.cached:
+            self._cached = normalized
+        return normalized
+
+    def message(self, x_j: Tensor, edge_weight: Optional[Tensor]) -> Tensor:
+        return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
+
+    def message_and_aggregate(self, adj: Adjacency, x: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:
+        return self.spmm(adj, x, edge_weight)

@@ -1,0 +1,198 @@
+r"""Stacked GNNs with PyG's ``BasicGNN`` signature: GCN, GraphSAGE, GIN, GAT, EdgeCNN.
+
+Each model applies ``num_layers`` convolutions; between them (and after the last when
+``jk`` is set) come activation, normalisation and dropout:
+
+.. math::
+    \mathbf{X}^{(l+1)} = \mathrm{Dropout}\big(\sigma(\mathrm{Norm}(\mathrm{Conv}_l(\mathbf{X}^{(l)}, \mathcal{E})))\big)
+
+With ``jk`` (``"last"``, ``"cat"``, ``"max"``) the per-layer outputs are combined and a
+final linear layer maps them to ``out_channels``. Parameter names equal PyG's
+(``convs.i``, ``norms.i``, ``lin``), so a PyG model's ``state_dict`` loads.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gnnx.nn.conv.edge_conv import EdgeConv
+from gnnx.nn.conv.gat import GATConv, GATv2Conv
+from gnnx.nn.conv.gcn import GCNConv
+from gnnx.nn.conv.gin import GINConv
+from gnnx.nn.conv.sage import SAGEConv
+from gnnx.nn.inits import activation
+from gnnx.nn.message_passing import Adj, MessagePassing
+from gnnx.nn.mlp import MLP
+from gnnx.nn.norm import normalization
+
+
+class JumpingKnowledge(torch.nn.Module):
+    """Combine per-layer node representations: ``"cat"`` or ``"max"`` (Xu et al., 2018)."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__()
+        if mode not in ("cat", "max"):
+            raise ValueError(f"JumpingKnowledge mode must be 'cat' or 'max', got {mode!r}")
+        self.mode = mode
+
+    def forward(self, xs: List[Tensor]) -> Tensor:
+        return torch.cat(xs, dim=-1) if self.mode == "cat" else torch.stack(xs, dim=-1).amax(dim=-1)
+
+
+class BasicGNN(torch.nn.Module):
+    """Shared body of the stacked models; subclasses say how to build one convolution.
+
+    Args:
+        in_channels: input feature size.
+        hidden_channels: hidden size.
+        num_layers: number of message-passing layers.
+        out_channels: output size (default ``hidden_channels``).
+        dropout: dropout between layers.
+        act, act_first, act_kwargs: activation (name or callable) and its position.
+        norm, norm_kwargs: normalisation between layers (``None`` or ``"batch_norm"``).
+        jk: ``None``, ``"last"``, ``"cat"`` or ``"max"``.
+        **kwargs: passed to every convolution.
+
+    Shapes:
+        input ``x [N, in_channels]``, ``edge_index [2, E]`` or :class:`~gnnx.Graph`,
+        optional ``edge_weight [E]`` / ``edge_attr [E, D]`` where the convolution takes
+        them; output ``[N, out_channels]``.
+    """
+
+    supports_edge_weight = False
+    supports_edge_attr = False
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
+        out_channels: Optional[int] = None,
+        dropout: float = 0.0,
+        act: Union[str, Callable, None] = "relu",
+        act_first: bool = False,
+        act_kwargs: Optional[Dict[str, Any]] = None,
+        norm: Union[str, torch.nn.Module, None] = None,
+        norm_kwargs: Optional[Dict[str, Any]] = None,
+        jk: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, got {num_layers}")
+        self.in_channels, self.hidden_channels, self.num_layers = in_channels, hidden_channels, num_layers
+        self.dropout = torch.nn.Dropout(p=dropout)
+        self.act = activation(act, **(act_kwargs or {}))
+        self.act_first, self.norm, self.norm_kwargs = act_first, norm, norm_kwargs
+        self.jk_mode = jk
+        self.out_channels = hidden_channels if out_channels is None else out_channels
+        conv_to_out = out_channels is not None and jk is None
+
+        self.convs = torch.nn.ModuleList()
+        sizes = [in_channels] + [hidden_channels] * (num_layers - 1)
+        for i, size in enumerate(sizes):
+            last = i == num_layers - 1
+            out = self.out_channels if (last and conv_to_out) else hidden_channels
+            self.convs.append(self.init_conv(size, out, is_conv_to_out=last and conv_to_out, **kwargs))
+        norm_count = num_layers if jk is not None else num_layers - 1
+        self.norms = torch.nn.ModuleList(
+            normalization(norm, hidden_channels, **(norm_kwargs or {})) for _ in range(norm_count)
+        )
+        if jk is not None and jk != "last":
+            self.jk = JumpingKnowledge(jk)
+        if jk is not None:
+            lin_in = num_layers * hidden_channels if jk == "cat" else hidden_channels
+            self.lin = torch.nn.Linear(lin_in, self.out_channels)
+
+    def init_conv(self, in_channels: int, out_channels: int, is_conv_to_out: bool, **kwargs: Any) -> MessagePassing:
+        raise NotImplementedError
+
+    def reset_parameters(self) -> None:
+        for module in list(self.convs) + list(self.norms) + [getattr(self, "lin", None)]:
+            if module is not None and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None,
+                edge_attr: Optional[Tensor] = None) -> Tensor:
+        xs: List[Tensor] = []
+        for i, conv in enumerate(self.convs):
+            if self.supports_edge_weight:
+                x = conv(x, edge_index, edge_weight)
+            elif self.supports_edge_attr:
+                x = conv(x, edge_index, edge_attr)
+            else:
+                x = conv(x, edge_index)
+            if i < len(self.norms):
+                if self.act is not None and self.act_first:
+                    x = self.act(x)
+                x = self.norms[i](x)
+                if self.act is not None and not self.act_first:
+                    x = self.act(x)
+                x = self.dropout(x)
+                xs.append(x)
+        if hasattr(self, "jk"):
+            x = self.jk(xs)
+        if hasattr(self, "lin"):
+            x = self.lin(x)
+        return x
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, num_layers={self.num_layers})"
+
+
+class GCN(BasicGNN):
+    """Stacked :class:`~gnnx.nn.GCNConv` layers (Kipf & Welling, 2017)."""
+
+    supports_edge_weight = True
+
+    def init_conv(self, in_channels, out_channels, is_conv_to_out, **kwargs):
+        return GCNConv(in_channels, out_channels, **kwargs)
+
+
+class GraphSAGE(BasicGNN):
+    """Stacked :class:`~gnnx.nn.SAGEConv` layers (Hamilton et al., 2017)."""
+
+    def init_conv(self, in_channels, out_channels, is_conv_to_out, **kwargs):
+        return SAGEConv(in_channels, out_channels, **kwargs)
+
+
+class GIN(BasicGNN):
+    """Stacked :class:`~gnnx.nn.GINConv` layers with two-layer MLPs (Xu et al., 2019)."""
+
+    def init_conv(self, in_channels, out_channels, is_conv_to_out, **kwargs):
+        mlp = MLP([in_channels, out_channels, out_channels], act=self.act, act_first=self.act_first,
+                  norm=self.norm, norm_kwargs=self.norm_kwargs)
+        return GINConv(mlp, **kwargs)
+
+
+class GAT(BasicGNN):
+    """Stacked :class:`~gnnx.nn.GATConv` (or, with ``v2=True``, GATv2) layers.
+
+    ``heads`` heads are concatenated in hidden layers (each of ``hidden_channels // heads``);
+    the output layer averages them. ``dropout`` also drops attention coefficients.
+    """
+
+    supports_edge_attr = True
+
+    def init_conv(self, in_channels, out_channels, is_conv_to_out, **kwargs):
+        v2 = kwargs.pop("v2", False)
+        heads = kwargs.pop("heads", 1)
+        concat = kwargs.pop("concat", True) and not is_conv_to_out
+        if concat and out_channels % heads != 0:
+            raise ValueError(f"GAT: out_channels ({out_channels}) must be divisible by heads ({heads})")
+        if concat:
+            out_channels //= heads
+        conv = GATv2Conv if v2 else GATConv
+        return conv(in_channels, out_channels, heads=heads, concat=concat, dropout=self.dropout.p, **kwargs)
+
+
+class EdgeCNN(BasicGNN):
+    """Stacked :class:`~gnnx.nn.EdgeConv` layers with two-layer MLPs (Wang et al., 2019)."""
+
+    def init_conv(self, in_channels, out_channels, is_conv_to_out, **kwargs):
+        mlp = MLP([2 * in_channels, out_channels, out_channels], act=self.act, act_first=self.act_first,
+                  norm=self.norm, norm_kwargs=self.norm_kwargs)
+        return EdgeConv(mlp, **kwargs)

@@ -1,0 +1,17 @@
+"""Sparse kernels of gnnx: gather/scatter, segment softmax, SpMM.
+
+Each op is a plain-ATen reference (runs on any device, compiles, exports to C++) behind
+one public function that may dispatch to a faster kernel (see :mod:`gnnx.ops._mode`).
+"""
+from gnnx.ops.scatter import REDUCTIONS, gather, resolve_reduce, scatter, segment_softmax
+from gnnx.ops.spmm import spmm, spmm_reference
+
+__all__ = [
+    "REDUCTIONS",
+    "gather",
+    "resolve_reduce",
+    "scatter",
+    "segment_softmax",
+    "spmm",
+    "spmm_reference",
+]

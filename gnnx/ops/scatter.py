@@ -1,0 +1,93 @@
+r"""Gather and scatter: the two halves of message passing.
+
+``gather(x, index)`` reads one row of ``x`` per edge; ``scatter(src, index, dim_size, reduce)``
+reduces rows of ``src`` that share an ``index`` into ``dim_size`` output rows:
+
+.. math::
+    \mathrm{out}_i = \bigoplus_{e \,:\, \mathrm{index}_e = i} \mathrm{src}_e,
+    \qquad \bigoplus \in \{\sum, \mathrm{mean}, \max, \min\}
+
+Rows that receive nothing are 0 for every reduction, as in PyG. Everything here is
+plain ATen (``index_select``, ``index_add``, ``scatter_reduce``): no host sync, static
+output shape ``[dim_size, ...]``, differentiable (max/min share the gradient among
+tied maxima), compilable with ``fullgraph=True, dynamic=True`` and exportable.
+"""
+from __future__ import annotations
+
+from typing import Union
+
+import torch
+from torch import Tensor
+
+REDUCTIONS = ("sum", "mean", "max", "min")
+_ALIASES = {"add": "sum", "sum": "sum", "mean": "mean", "max": "max", "min": "min"}
+
+
+def resolve_reduce(reduce: str) -> str:
+    """Map PyG's names (``"add"`` included) onto ``sum``/``mean``/``max``/``min``."""
+    try:
+        return _ALIASES[reduce]
+    except KeyError:
+        raise ValueError(f"unknown reduction {reduce!r}; expected one of {sorted(_ALIASES)}") from None
+
+
+def gather(x: Tensor, index: Tensor, dim: int = 0) -> Tensor:
+    """``x`` indexed along ``dim`` by ``index`` (one row per edge)."""
+    return x.index_select(dim, index)
+
+
+def scatter(
+    src: Tensor,
+    index: Tensor,
+    dim_size: Union[int, torch.SymInt],
+    reduce: str = "sum",
+    dim: int = 0,
+) -> Tensor:
+    """Reduce slices of ``src`` along ``dim`` into ``dim_size`` slots given by ``index``.
+
+    Args:
+        src: values, ``[E, *]`` (with ``dim=0``).
+        index: int64 ``[E]``, each in ``[0, dim_size)``.
+        dim_size: number of output slots (pass it: inferring it would sync with the host).
+        reduce: ``"sum"`` (or ``"add"``), ``"mean"``, ``"max"`` or ``"min"``.
+        dim: the dimension of ``src`` that ``index`` runs along.
+    Returns:
+        ``[dim_size, *]``; slots that receive no value are 0.
+    """
+    reduce = resolve_reduce(reduce)
+    if index.dim() != 1:
+        raise ValueError(f"scatter: index must be 1-D, got shape {list(index.shape)}")
+    dim = dim % src.dim() if src.dim() > 0 else 0
+    if dim != 0:
+        return scatter(src.movedim(dim, 0), index, dim_size, reduce).movedim(0, dim)
+    shape = (dim_size,) + tuple(src.shape[1:])
+    if reduce in ("sum", "mean"):
+        out = src.new_zeros(shape).index_add(0, index, src)
+        if reduce == "mean":
+            count = src.new_zeros(dim_size).index_add(0, index, src.new_ones(index.shape))
+            out = out / count.clamp(min=1).view((-1,) + (1,) * (src.dim() - 1))
+        return out
+    expanded = index.view((-1,) + (1,) * (src.dim() - 1)).expand_as(src)
+    op = "amax" if reduce == "max" else "amin"
+    # include_self=False: slots that receive values ignore the zero they start from,
+    # and slots that receive none keep it.
+    return src.new_zeros(shape).scatter_reduce(0, expanded, src, op, include_self=False)
+
+
+def segment_softmax(src: Tensor, index: Tensor, num_segments: Union[int, torch.SymInt]) -> Tensor:
+    r"""Softmax of ``src`` within groups of equal ``index`` (e.g. over a node's incoming edges).
+
+    .. math::
+        \mathrm{out}_e = \frac{\exp(s_e - m_{i})}{\sum_{e' : \mathrm{index}_{e'} = i} \exp(s_{e'} - m_i)},
+        \quad m_i = \max_{e : \mathrm{index}_e = i} s_e
+
+    ``src`` is ``[E]`` or ``[E, heads]``; entries equal to ``-inf`` get weight 0.
+    """
+    if src.size(0) != index.size(0):
+        raise ValueError(
+            f"segment_softmax: src has {src.size(0)} rows but index has {index.size(0)} entries"
+        )
+    src_max = scatter(src.detach(), index, num_segments, "max")
+    out = (src - src_max.index_select(0, index)).exp()
+    out_sum = scatter(out, index, num_segments, "sum") + 1e-16
+    return out / out_sum.index_select(0, index)
