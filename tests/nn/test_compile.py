@@ -1,0 +1,34 @@
+"""Compiled (fullgraph, dynamic) equals eager, in training mode with gradients, and a
+third graph size does not recompile."""
+import pytest
+import torch
+
+from cases import ALL, call, random_graph
+
+SIZES = [(20, 64), (33, 101)]
+THIRD = (47, 150)
+
+
+def _run(module, case, inputs):
+    x, edge_index, edge_weight, edge_attr = inputs
+    x = x.clone().requires_grad_()
+    out = call(module, case, x, edge_index, edge_weight, edge_attr)
+    out.square().mean().backward()
+    grads = [p.grad.clone() for p in module.parameters() if p.grad is not None]
+    module.zero_grad(set_to_none=True)
+    return out.detach(), x.grad, grads
+
+
+@pytest.mark.parametrize("case", ALL, ids=lambda c: c.id)
+def test_compiled_equals_eager_without_recompiling(case):
+    module = case.gnnx().train()
+    compiled = torch.compile(module, fullgraph=True, dynamic=True)
+    for i, size in enumerate(SIZES + [THIRD]):
+        inputs = random_graph(*size, seed=i)
+        expected = _run(module, case, inputs)
+        if size == THIRD:
+            with torch._dynamo.config.patch(error_on_recompile=True):
+                actual = _run(compiled, case, inputs)
+        else:
+            actual = _run(compiled, case, inputs)
+        torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-5)
