@@ -13,6 +13,7 @@ Convention (PyG's ``flow="source_to_target"``): ``edge_index[0]`` are sources ``
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Dict, NamedTuple, Optional
 
 import torch
@@ -52,8 +53,12 @@ class CSR(NamedTuple):
             values = values / in_degree.clamp(min=1).to(dtype)[dst]
         by_edge = torch.empty_like(values).index_copy_(0, self.perm, values)
         values_t = by_edge[self.perm_t]
-        adj = torch.sparse_csr_tensor(self.rowptr, self.col, values, (num_nodes, num_src))
-        adj_t = torch.sparse_csr_tensor(self.rowptr_t, self.col_t, values_t, (num_src, num_nodes))
+        with warnings.catch_warnings():  # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            adj = torch.sparse_csr_tensor(self.rowptr, self.col, values, (num_nodes, num_src), check_invariants=False)
+            adj_t = torch.sparse_csr_tensor(
+                self.rowptr_t, self.col_t, values_t, (num_src, num_nodes), check_invariants=False
+            )
         return adj, adj_t
 
 

@@ -1,0 +1,157 @@
+"""One-time data preparation on a :class:`~gnnx.Graph`, outside any model.
+
+Each transform is a callable ``Graph -> Graph`` returning a new graph (the input is
+left as it is); :class:`Compose` chains them. Edge-level tensors (``edge_weight``,
+``edge_attr``) follow their edges through every reordering, merge and addition.
+"""
+from __future__ import annotations
+
+from typing import Callable, List, Sequence
+
+import torch
+from torch import Tensor
+
+from gnnx import ops
+from gnnx.graph import EDGE_ATTRS, Graph
+from gnnx.structure import add_self_loops, gcn_norm
+
+
+class Compose:
+    """Apply transforms in order."""
+
+    def __init__(self, transforms: Sequence[Callable[[Graph], Graph]]) -> None:
+        self.transforms = list(transforms)
+
+    def __call__(self, graph: Graph) -> Graph:
+        for transform in self.transforms:
+            graph = transform(graph)
+        return graph
+
+    def __repr__(self) -> str:
+        return f"Compose({', '.join(map(repr, self.transforms))})"
+
+
+def _edge_fields(graph: Graph):
+    return {name: getattr(graph, name) for name in EDGE_ATTRS if getattr(graph, name) is not None}
+
+
+class SortByDestination:
+    """Reorder edges by (destination, source), so ``graph.csr.perm`` is the identity and
+    fast kernels read edge tensors without a gather. Also available as :data:`ToCSR`."""
+
+    def __call__(self, graph: Graph) -> Graph:
+        src, dst = graph.edge_index
+        order = torch.argsort(dst * graph.num_nodes + src, stable=True)
+        fields = {k: v[order] for k, v in _edge_fields(graph).items()}
+        return graph.replace(edge_index=graph.edge_index[:, order], **fields)
+
+    def __repr__(self) -> str:
+        return "SortByDestination()"
+
+
+ToCSR = SortByDestination
+
+
+def _merge_duplicates(graph: Graph, edge_index: Tensor, fields, reduce: str) -> Graph:
+    """Keep one edge per (source, destination), sorted by destination, reducing edge tensors."""
+    n = graph.num_nodes
+    key = edge_index[1] * n + edge_index[0]
+    unique, inverse = torch.unique(key, sorted=True, return_inverse=True)
+    merged = {k: ops.scatter(v, inverse, unique.numel(), reduce) for k, v in fields.items()}
+    return graph.replace(edge_index=torch.stack([unique % n, unique // n]), **merged)
+
+
+class RemoveDuplicateEdges:
+    """Merge parallel edges into one; their ``edge_weight``/``edge_attr`` are reduced with
+    ``reduce`` (``"add"`` by default, as PyG's ``coalesce``). Output is destination-sorted."""
+
+    def __init__(self, reduce: str = "add") -> None:
+        self.reduce = ops.resolve_reduce(reduce)
+
+    def __call__(self, graph: Graph) -> Graph:
+        return _merge_duplicates(graph, graph.edge_index, _edge_fields(graph), self.reduce)
+
+    def __repr__(self) -> str:
+        return f"RemoveDuplicateEdges(reduce={self.reduce!r})"
+
+
+class ToUndirected:
+    """Add every reversed edge and merge duplicates (edge tensors reduced with ``reduce``)."""
+
+    def __init__(self, reduce: str = "add") -> None:
+        self.reduce = ops.resolve_reduce(reduce)
+
+    def __call__(self, graph: Graph) -> Graph:
+        edge_index = torch.cat([graph.edge_index, graph.edge_index.flip(0)], 1)
+        fields = {k: torch.cat([v, v], 0) for k, v in _edge_fields(graph).items()}
+        return _merge_duplicates(graph, edge_index, fields, self.reduce)
+
+    def __repr__(self) -> str:
+        return f"ToUndirected(reduce={self.reduce!r})"
+
+
+class AddSelfLoops:
+    """Add a loop ``i -> i`` to every node; new loops get ``edge_weight = fill_value`` and
+    ``edge_attr`` filled with ``fill_value`` (existing edges are kept, as PyG's transform)."""
+
+    def __init__(self, fill_value: float = 1.0) -> None:
+        self.fill_value = fill_value
+
+    def __call__(self, graph: Graph) -> Graph:
+        edge_index, edge_weight = add_self_loops(graph.edge_index, graph.edge_weight, self.fill_value, graph.num_nodes)
+        changes = {"edge_index": edge_index, "edge_weight": edge_weight}
+        if graph.edge_attr is not None:
+            fill = graph.edge_attr.new_full((graph.num_nodes,) + tuple(graph.edge_attr.shape[1:]), self.fill_value)
+            changes["edge_attr"] = torch.cat([graph.edge_attr, fill], 0)
+        return graph.replace(**changes)
+
+    def __repr__(self) -> str:
+        return f"AddSelfLoops(fill_value={self.fill_value})"
+
+
+class GCNNorm:
+    r"""Precompute GCN's symmetric normalisation into ``edge_weight``:
+    :math:`e'_{j,i} = e_{j,i} / \sqrt{\hat d_j \hat d_i}`, with self loops added (weight 1,
+    or 2 when ``improved``). Use the result with ``GCNConv(..., normalize=False)``."""
+
+    def __init__(self, add_self_loops: bool = True, improved: bool = False) -> None:
+        self.add_self_loops, self.improved = add_self_loops, improved
+
+    def __call__(self, graph: Graph) -> Graph:
+        dtype = graph.x.dtype if graph.x is not None and graph.x.is_floating_point() else torch.float32
+        edge_index, edge_weight = gcn_norm(
+            graph.edge_index, graph.edge_weight, graph.num_nodes, self.improved, self.add_self_loops, dtype=dtype
+        )
+        changes = {"edge_index": edge_index, "edge_weight": edge_weight}
+        if self.add_self_loops:
+            # gcn_norm keeps former loops at weight 0 to stay shape-static; outside a model
+            # they can simply go.
+            is_loop = graph.edge_index[0] == graph.edge_index[1]
+            keep = torch.cat([~is_loop, torch.ones(graph.num_nodes, dtype=torch.bool)])
+            changes = {"edge_index": edge_index[:, keep], "edge_weight": edge_weight[keep]}
+            if graph.edge_attr is not None:
+                fill = graph.edge_attr.new_zeros((graph.num_nodes,) + tuple(graph.edge_attr.shape[1:]))
+                changes["edge_attr"] = torch.cat([graph.edge_attr, fill], 0)[keep]
+        return graph.replace(**changes)
+
+    def __repr__(self) -> str:
+        return f"GCNNorm(add_self_loops={self.add_self_loops}, improved={self.improved})"
+
+
+class NormalizeFeatures:
+    """Row-normalise node features to sum to one (after shifting the minimum to 0), as PyG."""
+
+    def __call__(self, graph: Graph) -> Graph:
+        if graph.x is None:
+            return graph
+        x = graph.x - graph.x.min()
+        return graph.replace(x=x / x.sum(dim=-1, keepdim=True).clamp(min=1.0))
+
+    def __repr__(self) -> str:
+        return "NormalizeFeatures()"
+
+
+__all__: List[str] = [
+    "AddSelfLoops", "Compose", "GCNNorm", "NormalizeFeatures", "RemoveDuplicateEdges", "SortByDestination",
+    "ToCSR", "ToUndirected",
+]

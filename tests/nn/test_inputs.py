@@ -1,0 +1,95 @@
+"""Layers take a bare edge_index or a prepared Graph alike, and reject bad input clearly."""
+import pytest
+import torch
+
+import gnnx
+from cases import ALL, IN, call, random_graph
+from gnnx import transforms as T
+from gnnx.nn import GCN, GCNConv, GraphSAGE, SAGEConv, global_add_pool, global_max_pool, global_mean_pool
+
+
+@pytest.mark.parametrize("case", ALL, ids=lambda c: c.id)
+def test_graph_input_equals_tensor_input(case):
+    x, edge_index, edge_weight, edge_attr = random_graph(40, 200, seed=2)
+    module = case.gnnx().eval()
+    graph = gnnx.Graph(edge_index, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            call(module, case, x, graph, edge_weight, edge_attr),
+            call(module, case, x, edge_index, edge_weight, edge_attr),
+            rtol=1e-5, atol=1e-5,
+        )
+
+
+def test_graph_input_compiles_and_trains_like_eager():
+    x, edge_index, _, _ = random_graph(50, 300, seed=4)
+    graph = T.GCNNorm()(gnnx.Graph(edge_index, 50, x=x))
+    model = GCN(IN, 16, 2, 3, normalize=False)
+    compiled = torch.compile(model, fullgraph=True, dynamic=True)
+    eager_out = model(x, graph, graph.edge_weight)
+    eager_out.sum().backward()
+    eager_grad = model.convs[0].lin.weight.grad.clone()
+    model.zero_grad()
+    out = compiled(x, graph, graph.edge_weight)
+    out.sum().backward()
+    torch.testing.assert_close(out, eager_out, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(model.convs[0].lin.weight.grad, eager_grad, rtol=1e-5, atol=1e-5)
+
+
+def test_sage_bipartite_pair_input():
+    gen = torch.Generator().manual_seed(0)
+    x_src, x_dst = torch.randn(7, IN, generator=gen), torch.randn(3, 5, generator=gen)
+    edge_index = torch.tensor([[0, 6, 2, 5], [0, 0, 2, 1]])
+    out = SAGEConv((IN, 5), 4)((x_src, x_dst), edge_index)
+    assert out.shape == (3, 4)
+
+
+@pytest.mark.parametrize(
+    "edge_index, error, match",
+    [
+        (torch.tensor([[0.0, 1.0], [1.0, 0.0]]), TypeError, "dtype torch.int64"),
+        (torch.zeros(3, 2, dtype=torch.long), ValueError, r"shape \[2, num_edges\]"),
+        (torch.tensor([[0, 9], [1, 0]]), ValueError, "source node index 9 but there are only 4"),
+        (torch.tensor([[0, 1], [1, -2]]), ValueError, "negative destination node index -2"),
+        ([[0, 1], [1, 0]], TypeError, "must be a torch.Tensor"),
+    ],
+)
+def test_layers_reject_bad_edge_index(edge_index, error, match):
+    x = torch.randn(4, IN)
+    for layer in (GCNConv(IN, 4, normalize=False), SAGEConv(IN, 4)):
+        with pytest.raises(error, match=match):
+            layer(x, edge_index)
+
+
+def test_graph_with_no_edges_runs():
+    x = torch.randn(5, IN)
+    out = GraphSAGE(IN, 8, 2, 3)(x, torch.zeros(2, 0, dtype=torch.long))
+    assert out.shape == (5, 3) and torch.isfinite(out).all()
+
+
+def test_global_pools_with_size_and_empty_graph():
+    x = torch.tensor([[1.0], [2.0], [5.0]])
+    batch = torch.tensor([0, 0, 2])
+    assert global_add_pool(x, batch, size=4).view(-1).tolist() == [3.0, 0.0, 5.0, 0.0]
+    assert global_mean_pool(x, batch, size=3).view(-1).tolist() == [1.5, 0.0, 5.0]
+    assert global_max_pool(x, batch).view(-1).tolist() == [2.0, 0.0, 5.0]
+    assert global_add_pool(x, None).view(-1).tolist() == [8.0]
+    with pytest.raises(ValueError, match="one entry per node"):
+        global_add_pool(x, torch.tensor([0, 1]), size=2)
+
+
+def test_pools_match_pyg():
+    pyg_pool = pytest.importorskip("torch_geometric.nn.pool")
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 4, generator=gen)
+    batch = torch.randint(5, (30,), generator=gen).sort().values
+    for ours, theirs in [(global_add_pool, pyg_pool.global_add_pool), (global_mean_pool, pyg_pool.global_mean_pool),
+                         (global_max_pool, pyg_pool.global_max_pool)]:
+        torch.testing.assert_close(ours(x, batch, 5), theirs(x, batch, 5))
+
+
+def test_state_dict_keys_equal_pyg():
+    models = pytest.importorskip("torch_geometric.nn.models")
+    ours = GCN(IN, 16, 3, 4, norm="batch_norm", jk="cat")
+    theirs = models.GCN(IN, 16, 3, 4, norm="batch_norm", jk="cat")
+    assert list(ours.state_dict()) == list(theirs.state_dict())
