@@ -1,0 +1,32 @@
+# Two entry points: `make demo` (train, compile, export a GCN on Cora) and `make test`.
+# Each creates or refreshes .venv. TORCH_SPEC picks the torch build: the default is the
+# CPU wheel this project's machines carry; on a GPU machine use e.g. TORCH_SPEC="torch>=2.6".
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv clean
+
+$(VENV)/.core: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)" numpy
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.core
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)" torch_geometric pytest hypothesis pytest-xdist
+	touch $@
+
+venv: $(VENV)/.core
+
+demo: $(VENV)/.core
+	$(PY) -m gnnx demo
+
+test: $(VENV)/.test
+	$(PY) -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) demo_results.json

@@ -1,0 +1,5 @@
+import sys
+
+from gnnx.cli import main
+
+sys.exit(main())
