@@ -26,7 +26,7 @@ demo: $(VENV)/.core
 	$(PY) -m gnnx demo
 
 test: $(VENV)/.test
-	$(PY) -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) demo_results.json
