@@ -13,7 +13,6 @@ Convention (PyG's ``flow="source_to_target"``): ``edge_index[0]`` are sources ``
 """
 from __future__ import annotations
 
-import warnings
 from typing import Any, Dict, NamedTuple, Optional
 
 import torch
@@ -27,56 +26,43 @@ class CSR(NamedTuple):
     """Destination-sorted compressed rows of a graph and of its transpose.
 
     ``rowptr[i]:rowptr[i+1]`` indexes the incoming edges of node ``i`` in sorted order;
-    ``col`` holds their sources and ``perm`` their positions in the input ``edge_index``.
-    The ``*_t`` fields are the same for the transposed graph (sorted by source).
+    ``col`` holds their sources, ``row`` their destinations and ``perm`` their positions
+    in the input ``edge_index``. The ``*_t`` fields are the same for the transposed graph
+    (edges sorted by source; ``col_t`` holds destinations), used by backward passes.
     """
 
     rowptr: Tensor
     col: Tensor
     perm: Tensor
+    row: Tensor
     rowptr_t: Tensor
     col_t: Tensor
     perm_t: Tensor
 
-    def matrices(self, num_nodes, num_src, edge_weight: Optional[Tensor], dtype, mean: bool):
-        """``(A, A^T)`` as ``torch.sparse_csr_tensor`` for the eager CPU kernel."""
-        if edge_weight is None:
-            values = torch.ones(self.col.numel(), dtype=dtype, device=self.col.device)
-        else:
-            values = edge_weight.to(dtype)
-        values = values[self.perm]  # destination-sorted order
-        if mean:
-            in_degree = self.rowptr[1:] - self.rowptr[:-1]
-            dst = torch.repeat_interleave(
-                torch.arange(num_nodes, device=self.col.device), in_degree, output_size=self.col.numel()
-            )
-            values = values / in_degree.clamp(min=1).to(dtype)[dst]
-        by_edge = torch.empty_like(values).index_copy_(0, self.perm, values)
-        values_t = by_edge[self.perm_t]
-        with warnings.catch_warnings():  # "sparse CSR support is in beta"
-            warnings.simplefilter("ignore", UserWarning)
-            adj = torch.sparse_csr_tensor(self.rowptr, self.col, values, (num_nodes, num_src), check_invariants=False)
-            adj_t = torch.sparse_csr_tensor(
-                self.rowptr_t, self.col_t, values_t, (num_src, num_nodes), check_invariants=False
-            )
-        return adj, adj_t
+    def for_messages(self, dst: Tensor) -> "CSR":
+        """The CSR that reduces per-edge rows (messages, in input edge order) at their
+        destinations: row ``i`` gathers message ``perm[k]`` for its edges ``k``."""
+        num_edges = self.col.numel()
+        edges = torch.arange(num_edges, device=dst.device)
+        return CSR(self.rowptr, self.perm, edges, self.row,
+                   torch.arange(num_edges + 1, device=dst.device), dst, edges)
 
 
-def _compressed(keys: Tensor, others: Tensor, num_rows: int):
-    """Stable sort of edges by ``keys``: ``(rowptr, others in that order, permutation)``."""
+def _compressed(keys: Tensor, others: Tensor, num_rows):
+    """Stable sort of edges by ``keys``: ``(rowptr, others in that order, permutation,
+    keys in that order)``. Sync-free, so it also runs inside a traced forward."""
     perm = torch.argsort(keys, stable=True)
-    counts = torch.bincount(keys, minlength=num_rows)
-    rowptr = torch.zeros(num_rows + 1, dtype=torch.long, device=keys.device)
-    rowptr[1:] = torch.cumsum(counts, 0)
-    return rowptr, others[perm], perm
+    sorted_keys = keys.index_select(0, perm)
+    rowptr = torch.searchsorted(sorted_keys, torch.arange(num_rows + 1, device=keys.device))
+    return rowptr, others.index_select(0, perm), perm, sorted_keys
 
 
-def build_csr(edge_index: Tensor, num_nodes: int) -> CSR:
+def build_csr(edge_index: Tensor, num_nodes, num_src_nodes=None) -> CSR:
     """Destination-sorted CSR of ``edge_index`` and the source-sorted transpose."""
     src, dst = edge_index[0], edge_index[1]
-    rowptr, col, perm = _compressed(dst, src, num_nodes)
-    rowptr_t, col_t, perm_t = _compressed(src, dst, num_nodes)
-    return CSR(rowptr, col, perm, rowptr_t, col_t, perm_t)
+    rowptr, col, perm, row = _compressed(dst, src, num_nodes)
+    rowptr_t, col_t, perm_t, _ = _compressed(src, dst, num_nodes if num_src_nodes is None else num_src_nodes)
+    return CSR(rowptr, col, perm, row, rowptr_t, col_t, perm_t)
 
 
 def check_edge_index(edge_index: Any, num_nodes: Optional[int] = None, name: str = "edge_index") -> None:

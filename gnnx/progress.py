@@ -26,7 +26,7 @@ class Progress:
         now = time.perf_counter()
         if not final and now - self._last < self.every:
             return
-        if not final and not self.interactive and done % max(self.total // 4, 1):
+        if not final and not self.interactive and (done % max(self.total // 4, 1) or done == self.total):
             return  # in logs, draw quarters only
         self._last = now
         filled = int(self.width * done / max(self.total, 1))

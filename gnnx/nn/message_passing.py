@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from gnnx import ops
-from gnnx.graph import Graph, check_edge_index
+from gnnx.graph import CSR, Graph, check_edge_index
 from gnnx.ops._mode import can_check_on_host
 
 Adj = Union[Tensor, Graph]
@@ -57,12 +57,14 @@ class MessagePassing(torch.nn.Module):
     _update_args: Tuple[str, ...] = ()
     _fused_args: Tuple[str, ...] = ()
     _has_fused: bool = False
+    _default_aggregate: bool = True
     _node_args: Tuple[str, ...] = ("x",)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._message_args = _params(cls.message)
         cls._update_args = _params(cls.update)[1:]  # first argument: the aggregated output
+        cls._default_aggregate = cls.aggregate is MessagePassing.aggregate
         cls._has_fused = cls.message_and_aggregate is not MessagePassing.message_and_aggregate
         cls._fused_args = _params(cls.message_and_aggregate)[1:] if cls._has_fused else ()
         lifted = [n[:-2] for n in cls._message_args if n.endswith(("_i", "_j")) and n not in _SPECIAL]
@@ -93,10 +95,15 @@ class MessagePassing(torch.nn.Module):
         """Message of each edge ``j -> i``; by default the source features."""
         return x_j
 
-    def aggregate(self, inputs: Tensor, index: Tensor, dim_size: Union[int, torch.SymInt]) -> Tensor:
-        """Reduce messages at their destination with ``self.aggr``."""
+    def aggregate(self, inputs: Tensor, index: Tensor, dim_size: Union[int, torch.SymInt],
+                  csr: Optional[CSR] = None) -> Tensor:
+        """Reduce messages at their destination with ``self.aggr`` (``csr``: the edges'
+        prepared structure, for the deterministic CUDA segment kernel)."""
         dim = self.node_dim % inputs.dim()
-        outs = [ops.scatter(inputs, index, dim_size, reduce, dim=dim) for reduce in self.aggrs]
+        if dim == 0:
+            outs = [ops.segment(inputs, index, dim_size, reduce, csr=csr) for reduce in self.aggrs]
+        else:
+            outs = [ops.scatter(inputs, index, dim_size, reduce, dim=dim) for reduce in self.aggrs]
         return outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
 
     def message_and_aggregate(self, adj: "Adjacency") -> Tensor:  # pragma: no cover - marker
@@ -129,7 +136,10 @@ class MessagePassing(torch.nn.Module):
             out = self.message_and_aggregate(adj, **{k: kwargs[k] for k in self._fused_args if k in kwargs})
         else:
             messages = self.message(**self._collect(self._message_args, adj, kwargs))
-            out = self.aggregate(messages, adj.dst, num_dst)
+            if self._default_aggregate:
+                out = self.aggregate(messages, adj.dst, num_dst, csr=adj.csr)
+            else:
+                out = self.aggregate(messages, adj.dst, num_dst)
         return self.update(out, **{k: kwargs[k] for k in self._update_args if k in kwargs})
 
     def _sizes(self, adj: "Adjacency", size, kwargs) -> Tuple[Any, Any]:

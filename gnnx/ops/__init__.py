@@ -4,13 +4,14 @@ Each op is a plain-ATen reference (runs on any device, compiles, exports to C++)
 one public function that may dispatch to a faster kernel (see :mod:`gnnx.ops._mode`).
 """
 from gnnx.ops.scatter import REDUCTIONS, gather, resolve_reduce, scatter, segment_softmax
-from gnnx.ops.spmm import spmm, spmm_reference
+from gnnx.ops.spmm import segment, spmm, spmm_reference
 
 __all__ = [
     "REDUCTIONS",
     "gather",
     "resolve_reduce",
     "scatter",
+    "segment",
     "segment_softmax",
     "spmm",
     "spmm_reference",

@@ -5,23 +5,34 @@ r"""Sparse-dense matrix multiplication: aggregate (weighted) neighbour rows.
 
 with :math:`\bigoplus` one of sum, mean, max, min. This is "copy ``x_j``, optionally
 scale by an edge weight, reduce at ``i``" in one op, which is what GCN, GraphConv,
-SAGE and GIN aggregate. Fast kernels never build the ``[E, F]`` message tensor.
+SAGE and GIN aggregate; with ``x`` = per-edge messages and ``col`` = edge ids it is also
+the segment reduction of general messages. Fast kernels never build ``[E, F]``.
 
 Dispatch (one point, :func:`spmm`):
 
-* reference (always correct, traceable, exportable to C++): gather + scatter in ATen;
-* CPU, eager, sum/mean, a prepared :class:`~gnnx.graph.CSR` at hand: MKL sparse CSR
-  matmul with the precomputed transpose for the backward pass;
-* CUDA kernels plug in here too (see ``_fast_path``).
+=======================  ==========================================================
+CUDA (any mode)          Triton kernels (:mod:`gnnx.ops.triton_kernels`), registered
+                         with ``triton_op`` so compiled and AOTInductor code keeps
+                         them; the CSR comes from a :class:`~gnnx.Graph` or is built
+                         in-graph (argsort + searchsorted, no host sync).
+CPU, eager or compiled   MKL sparse CSR matmul behind the custom op ``gnnx::csr_spmm_cpu``
+                         (opaque to the compiler, backward through the prepared
+                         transpose), for sum/mean with constant weights and a prepared
+                         CSR.
+export, and the rest     the plain-ATen reference: gather + ``index_add``/``scatter_reduce``,
+                         so exported CPU programs stay loadable from C++.
+=======================  ==========================================================
 """
 from __future__ import annotations
 
+import functools
+import warnings
 from typing import Optional, Union
 
 import torch
 from torch import Tensor
 
-from gnnx.ops._mode import is_tracing
+from gnnx.graph import CSR, build_csr
 from gnnx.ops.scatter import gather, resolve_reduce, scatter
 
 
@@ -44,29 +55,91 @@ def spmm_reference(
     return scatter(messages, edge_index[1], num_nodes, reduce)
 
 
-class _CSRMatmul(torch.autograd.Function):
-    """``A @ x`` with MKL sparse CSR in both directions (``A^T`` prepared once)."""
+# -- CPU: MKL sparse CSR behind an opaque custom op ------------------------------------------
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
-    @staticmethod
-    def forward(ctx, x: Tensor, adj: Tensor, adj_t: Tensor) -> Tensor:  # type: ignore[override]
-        ctx.adj_t = adj_t
-        return adj @ x
-
-    @staticmethod
-    def backward(ctx, grad_out: Tensor):  # type: ignore[override]
-        return ctx.adj_t @ grad_out, None, None
+@torch.library.custom_op("gnnx::csr_spmm_cpu", mutates_args=(), device_types="cpu")
+def csr_spmm_cpu(rowptr: Tensor, col: Tensor, values: Tensor, x: Tensor,
+                 rowptr_t: Tensor, col_t: Tensor, values_t: Tensor) -> Tensor:
+    """``A @ x`` with ``A = CSR(rowptr, col, values)`` via MKL (``*_t``: ``A^T``, for backward)."""
+    adj = torch.sparse_csr_tensor(rowptr, col, values, (rowptr.numel() - 1, x.size(0)), check_invariants=False)
+    return adj @ x
 
 
-def _fast_path(x, csr, num_nodes, edge_weight, reduce) -> Optional[Tensor]:
-    """A faster kernel for this call, or ``None`` to use the reference."""
-    if csr is None or is_tracing() or x.dim() != 2 or reduce not in ("sum", "mean"):
+@csr_spmm_cpu.register_fake
+def _(rowptr, col, values, x, rowptr_t, col_t, values_t):
+    return x.new_empty((rowptr.numel() - 1, x.size(1)))
+
+
+def _cpu_setup(ctx, inputs, output):
+    rowptr, col, values, x, rowptr_t, col_t, values_t = inputs
+    ctx.save_for_backward(rowptr, col, values, rowptr_t, col_t, values_t)
+
+
+def _cpu_backward(ctx, grad):
+    rowptr, col, values, rowptr_t, col_t, values_t = ctx.saved_tensors
+    grad_x = csr_spmm_cpu(rowptr_t, col_t, values_t, grad.contiguous(), rowptr, col, values)
+    return None, None, None, grad_x, None, None, None
+
+
+csr_spmm_cpu.register_autograd(_cpu_backward, setup_context=_cpu_setup)
+
+
+def _in_degree(csr: CSR, dtype: torch.dtype) -> Tensor:
+    return (csr.rowptr[1:] - csr.rowptr[:-1]).clamp(min=1).to(dtype)
+
+
+def _spmm_cpu(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
+    ones = torch.ones(csr.col.shape, dtype=x.dtype, device=x.device)
+    by_edge = ones if edge_weight is None else edge_weight.to(x.dtype)
+    values = by_edge.index_select(0, csr.perm)
+    values_t = by_edge.index_select(0, csr.perm_t)
+    if reduce == "mean":  # divide each edge by its destination's in-degree, in both directions
+        deg = _in_degree(csr, x.dtype)
+        values = values / deg.index_select(0, csr.row)
+        values_t = values_t / deg.index_select(0, csr.col_t)
+    return csr_spmm_cpu(csr.rowptr, csr.col, values, x.contiguous(), csr.rowptr_t, csr.col_t, values_t)
+
+
+def _cpu_kernel_applies(x: Tensor, csr: Optional[CSR], edge_weight: Optional[Tensor], reduce: str) -> bool:
+    return (
+        csr is not None
+        and x.device.type == "cpu"
+        and not torch.compiler.is_exporting()
+        and reduce in ("sum", "mean")
+        and x.dim() == 2
+        and x.dtype in (torch.float32, torch.float64)
+        and (edge_weight is None or (edge_weight.dim() == 1 and not edge_weight.requires_grad))
+    )
+
+
+# -- CUDA: Triton ---------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def cuda_kernels():
+    """The Triton kernel module, or ``None`` where Triton or CUDA is missing."""
+    if not torch.cuda.is_available():
         return None
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+    try:
+        from gnnx.ops import triton_kernels
+    except ImportError:
         return None
-    if edge_weight is not None and (edge_weight.requires_grad or edge_weight.dim() != 1):
-        return None
-    adj, adj_t = csr.matrices(num_nodes, x.size(0), edge_weight, x.dtype, reduce == "mean")
-    return _CSRMatmul.apply(x, adj, adj_t)
+    return triton_kernels
+
+
+def _spmm_cuda(kernels, x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
+    weight = weight_t = None
+    if edge_weight is not None:
+        weight = edge_weight.index_select(0, csr.perm).contiguous()
+        weight_t = edge_weight.index_select(0, csr.perm_t).contiguous()
+    if reduce in ("sum", "mean"):
+        out = kernels.csr_spmm_sum(csr.rowptr, csr.col, weight, csr.row, csr.rowptr_t, csr.col_t, weight_t,
+                                   x.contiguous())
+        if reduce == "mean":
+            out = out / _in_degree(csr, out.dtype).view((-1,) + (1,) * (out.dim() - 1))
+        return out
+    if reduce == "max":
+        return kernels.csr_spmm_max(csr.rowptr, csr.col, weight, x.contiguous())[0]
+    return -kernels.csr_spmm_max(csr.rowptr, csr.col, weight, (-x).contiguous())[0]
 
 
 def spmm(
@@ -75,7 +148,7 @@ def spmm(
     num_nodes: Union[int, torch.SymInt],
     edge_weight: Optional[Tensor] = None,
     reduce: str = "sum",
-    csr=None,
+    csr: Optional[CSR] = None,
 ) -> Tensor:
     r"""Aggregate ``edge_weight * x[src]`` at ``dst`` for every edge ``src -> dst``.
 
@@ -90,7 +163,25 @@ def spmm(
         ``[num_nodes, F]``; nodes without incoming edges get 0.
     """
     reduce = resolve_reduce(reduce)
-    out = _fast_path(x, csr, num_nodes, edge_weight, reduce)
-    if out is not None:
-        return out
+    if x.is_cuda:
+        kernels = cuda_kernels()
+        if kernels is not None:
+            if csr is None:
+                csr = build_csr(edge_index, num_nodes, x.size(0))
+            return _spmm_cuda(kernels, x, csr, edge_weight, reduce)
+    if _cpu_kernel_applies(x, csr, edge_weight, reduce):
+        return _spmm_cpu(x, csr, edge_weight, reduce)
     return spmm_reference(x, edge_index, num_nodes, edge_weight, reduce)
+
+
+def segment(messages: Tensor, dst: Tensor, num_nodes: Union[int, torch.SymInt], reduce: str = "sum",
+            csr: Optional[CSR] = None) -> Tensor:
+    """Reduce per-edge ``messages [E, ...]`` at their destinations ``dst``.
+
+    On CUDA with a CSR of the edges this is a CSR SpMM whose "columns" are edge ids (no
+    atomics, deterministic); elsewhere :func:`gnnx.ops.scatter`.
+    """
+    reduce = resolve_reduce(reduce)
+    if messages.is_cuda and csr is not None and cuda_kernels() is not None:
+        return _spmm_cuda(cuda_kernels(), messages, csr.for_messages(dst), None, reduce)
+    return scatter(messages, dst, num_nodes, reduce)
