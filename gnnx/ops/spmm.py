@@ -25,7 +25,6 @@ export, and the rest     the plain-ATen reference: gather + ``index_add``/``scat
 """
 from __future__ import annotations
 
-import functools
 import warnings
 from typing import Optional, Union
 
@@ -114,9 +113,7 @@ def _cpu_kernel_applies(x: Tensor, csr: Optional[CSR], edge_weight: Optional[Ten
 
 
 # -- CUDA: Triton ---------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
-def cuda_kernels():
-    """The Triton kernel module, or ``None`` where Triton or CUDA is missing."""
+def _load_cuda_kernels():
     if not torch.cuda.is_available():
         return None
     try:
@@ -124,6 +121,14 @@ def cuda_kernels():
     except ImportError:
         return None
     return triton_kernels
+
+
+_CUDA_KERNELS = _load_cuda_kernels()
+
+
+def cuda_kernels():
+    """The Triton kernel module, or ``None`` where Triton or CUDA is missing."""
+    return _CUDA_KERNELS
 
 
 def _spmm_cuda(kernels, x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
