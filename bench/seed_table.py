@@ -50,7 +50,7 @@ def timeit(fn, steps=STEPS, warm=WARM):
     return time.perf_counter() - start
 
 
-def main():
+def main(models):
     torch.manual_seed(0)
     x = torch.randn(N, F, device=DEV)
     raw = torch.randint(N, (2, E))
@@ -67,7 +67,7 @@ def main():
         results["triton"] = triton.__version__
     except ImportError:
         pass
-    for name in MODELS:
+    for name in models:
         graph = graphs["gcn" if name == "GCN" else "plain"]
         w = graph.edge_weight
         ours, theirs = build(name)
@@ -98,18 +98,20 @@ def main():
                 return out
             return run
 
+        torch._dynamo.reset()
+        pyg_compiled = torch.compile(theirs)
+        gnnx_compiled = torch.compile(ours, fullgraph=True)
         modes = {
-            "pyg_eager": lambda: call_pyg(theirs),
-            "pyg_compiled": lambda: call_pyg(torch.compile(theirs)),
-            "gnnx_eager": lambda: call_ours(ours),
-            "gnnx_compiled": lambda: call_ours(torch.compile(ours, fullgraph=True)),
+            "pyg_eager": call_pyg(theirs),
+            "pyg_compiled": call_pyg(pyg_compiled),
+            "gnnx_eager": call_ours(ours),
+            "gnnx_compiled": call_ours(gnnx_compiled),
         }
-        for mode, make in modes.items():
+        for mode, call in modes.items():
             for kind, wrap in (("fwd", fwd), ("fwd_bwd", fwd_bwd)):
                 key = f"{mode}_{kind}_s"
                 try:
-                    torch._dynamo.reset()
-                    row[key] = timeit(wrap(make()))
+                    row[key] = timeit(wrap(call))
                 except Exception as exc:  # noqa: BLE001
                     row[key] = None
                     row[key.replace("_s", "_error")] = repr(exc)[:300]
@@ -118,8 +120,7 @@ def main():
         for kind, wrap in (("fwd", fwd), ("fwd_bwd", fwd_bwd)):
             key = f"gnnx_cudagraph_{kind}_s"
             try:
-                torch._dynamo.reset()
-                step = CapturedStep(wrap(call_ours(torch.compile(ours, fullgraph=True))))
+                step = CapturedStep(wrap(call_ours(gnnx_compiled)))
                 row[key] = timeit(step)
             except Exception:  # noqa: BLE001
                 row[key] = None
@@ -144,6 +145,8 @@ def main():
         del ours, theirs
         torch.cuda.empty_cache()
 
+    if "GCN" not in models:
+        return finish(results, "_".join(models))
     sketch = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "reference",
                                                           "gcn_csr_cudagraph.py")],
                             capture_output=True, text=True, env={**os.environ, "OUT": OUT})
@@ -151,12 +154,32 @@ def main():
         results["reference_sketch"] = json.loads(sketch.stdout.strip().splitlines()[-1])
     except Exception:  # noqa: BLE001
         results["reference_sketch"] = {"error": sketch.stderr[-500:]}
-    with open(os.path.join(OUT, "seed_table.json"), "w") as f:
+    finish(results, "_".join(models))
+
+
+def finish(results, tag, out_dir=OUT):
+    with open(os.path.join(out_dir, f"seed_table_{tag}.json"), "w") as f:
         json.dump(results, f, indent=2)
     table = render(results)
-    with open(os.path.join(OUT, "seed_table.md"), "w") as f:
+    with open(os.path.join(out_dir, f"seed_table_{tag}.md"), "w") as f:
         f.write(table)
     print(table)
+
+
+def merge(paths, out_dir):
+    """Join the JSON of several runs (same device and versions) into one table."""
+    merged = None
+    for path in paths:
+        with open(path) as f:
+            part = json.load(f)
+        if merged is None:
+            merged = part
+        else:
+            assert part["device"] == merged["device"] and part["torch"] == merged["torch"]
+            merged["models"].update(part["models"])
+            merged.setdefault("reference_sketch", part.get("reference_sketch"))
+    merged["models"] = {m: merged["models"][m] for m in MODELS if m in merged["models"]}
+    finish(merged, "all", out_dir)
 
 
 def best_gnnx(row, kind):
@@ -197,4 +220,7 @@ def render(results):
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--merge"]:
+        merge(sys.argv[3:], sys.argv[2])
+    else:
+        main(sys.argv[1:] or MODELS)
