@@ -29,41 +29,44 @@ def _block_f(num_features: int) -> int:
 
 
 @triton.jit
-def _spmm_kernel(rowptr, col, weight, x, out, arg, F, HEAD_C, W_HEADS,
-                 HAS_W: tl.constexpr, IS_MAX: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_F: tl.constexpr):
-    row = tl.program_id(0)
+def _spmm_kernel(rowptr, col, weight, x, out, arg, num_rows, F, HEAD_C, W_HEADS,
+                 HAS_W: tl.constexpr, IS_MAX: tl.constexpr, ROWS: tl.constexpr,
+                 BLOCK_E: tl.constexpr, BLOCK_F: tl.constexpr):
+    # ROWS consecutive rows per program, unrolled, so their loads overlap.
     offs_f = tl.program_id(1) * BLOCK_F + tl.arange(0, BLOCK_F)
     fmask = offs_f < F
-    start = tl.load(rowptr + row)
-    end = tl.load(rowptr + row + 1)
-    if IS_MAX:
-        acc = tl.full([BLOCK_F], float("-inf"), tl.float32)
-        best = tl.full([BLOCK_F], -1, tl.int64)
-    else:
-        acc = tl.zeros([BLOCK_F], tl.float32)
-    for k in range(start, end, BLOCK_E):
-        offs_e = k + tl.arange(0, BLOCK_E)
-        emask = offs_e < end
-        mask = emask[:, None] & fmask[None, :]
-        src = tl.load(col + offs_e, mask=emask, other=0)
-        vals = tl.load(x + src[:, None] * F + offs_f[None, :], mask=mask, other=0.0).to(tl.float32)
-        if HAS_W:
-            head = offs_f // HEAD_C
-            w = tl.load(weight + offs_e[:, None] * W_HEADS + head[None, :], mask=mask, other=0.0)
-            vals = vals * w.to(tl.float32)
+    for r in tl.static_range(ROWS):
+        row = tl.program_id(0) * ROWS + r
+        live = row < num_rows
+        start = tl.load(rowptr + row, mask=live, other=0)
+        end = tl.load(rowptr + row + 1, mask=live, other=0)
         if IS_MAX:
-            vals = tl.where(mask, vals, float("-inf"))
-            block_max, block_arg = tl.max(vals, axis=0, return_indices=True)
-            take = block_max > acc
-            acc = tl.where(take, block_max, acc)
-            best = tl.where(take, k + block_arg.to(tl.int64), best)
+            acc = tl.full([BLOCK_F], float("-inf"), tl.float32)
+            best = tl.full([BLOCK_F], -1, tl.int64)
         else:
-            acc += tl.sum(vals, axis=0)
-    if IS_MAX:
-        empty = best < 0
-        acc = tl.where(empty, 0.0, acc)
-        tl.store(arg + row * F + offs_f, best, mask=fmask)
-    tl.store(out + row * F + offs_f, acc.to(out.dtype.element_ty), mask=fmask)
+            acc = tl.zeros([BLOCK_F], tl.float32)
+        for k in range(start, end, BLOCK_E):
+            offs_e = k + tl.arange(0, BLOCK_E)
+            emask = offs_e < end
+            mask = emask[:, None] & fmask[None, :]
+            src = tl.load(col + offs_e, mask=emask, other=0)
+            vals = tl.load(x + src[:, None] * F + offs_f[None, :], mask=mask, other=0.0).to(tl.float32)
+            if HAS_W:
+                head = offs_f // HEAD_C
+                w = tl.load(weight + offs_e[:, None] * W_HEADS + head[None, :], mask=mask, other=0.0)
+                vals = vals * w.to(tl.float32)
+            if IS_MAX:
+                vals = tl.where(mask, vals, float("-inf"))
+                block_max, block_arg = tl.max(vals, axis=0, return_indices=True)
+                take = block_max > acc
+                acc = tl.where(take, block_max, acc)
+                best = tl.where(take, k + block_arg.to(tl.int64), best)
+            else:
+                acc += tl.sum(vals, axis=0)
+        if IS_MAX:
+            acc = tl.where(best < 0, 0.0, acc)
+            tl.store(arg + row * F + offs_f, best, mask=fmask & live)
+        tl.store(out + row * F + offs_f, acc.to(out.dtype.element_ty), mask=fmask & live)
 
 
 @triton.jit
@@ -86,7 +89,12 @@ def _sddmm_kernel(row, col, a, b, out, num_edges, F, HEAD_C, H,
     tl.store(out + offs_e * H + h, acc.to(out.dtype.element_ty), mask=emask)
 
 
-def _launch_spmm(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor, is_max: bool):
+# Launch shape, tuned on an H100 with bench/tune_spmm.py (seed graph: 10k rows, ~20 edges a row).
+SPMM_CONFIG = {"ROWS": 1, "BLOCK_E": 32, "num_warps": 4}
+
+
+def _launch_spmm(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor, is_max: bool,
+                 config: Optional[dict] = None):
     num_rows = rowptr.numel() - 1
     x2 = x.reshape(x.size(0), -1).contiguous()
     num_features = x2.size(1)
@@ -94,11 +102,13 @@ def _launch_spmm(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tenso
     arg = torch.empty((num_rows, num_features) if is_max else (1,), dtype=torch.long, device=x.device)
     heads = 1 if weight is None or weight.dim() == 1 else weight.size(1)
     block_f = _block_f(num_features)
-    grid = (num_rows, triton.cdiv(num_features, block_f))
+    cfg = config or SPMM_CONFIG
+    grid = (triton.cdiv(num_rows, cfg["ROWS"]), triton.cdiv(num_features, block_f))
     wrap_triton(_spmm_kernel)[grid](
         rowptr, col, weight if weight is not None else x2, x2, out, arg,
-        num_features, num_features // heads, heads,
-        HAS_W=weight is not None, IS_MAX=is_max, BLOCK_E=32, BLOCK_F=block_f,
+        num_rows, num_features, num_features // heads, heads,
+        HAS_W=weight is not None, IS_MAX=is_max, ROWS=cfg["ROWS"], BLOCK_E=cfg["BLOCK_E"], BLOCK_F=block_f,
+        num_warps=cfg["num_warps"],
     )
     return out.view((num_rows,) + tuple(x.shape[1:])), arg
 
