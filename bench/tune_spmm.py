@@ -51,4 +51,4 @@ for F in (64, 16):
     ok = sorted((r for r in rows if r["F"] == F and "us" in r), key=lambda r: r["us"])
     print(f"F={F}: best", [(r["variant"], round(r["us"], 1), r.get("err")) for r in ok[:6]])
     print("   cusparse", [round(r["us"], 1) for r in rows if r["F"] == F and r["variant"] == "cusparse"],
-          "default", [round(r["us"], 1) for r in rows if r["F"] == F and r["variant"] == K.SPMM_CONFIG])
+          "default", [round(r["us"], 1) for r in rows if r["F"] == F and r["variant"] == K.spmm_config(F)])

@@ -80,9 +80,14 @@ class MLP(torch.nn.Module):
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, skip_first_linear: bool = False) -> Tensor:
+        """Apply the MLP; with ``skip_first_linear``, ``x`` is the first layer's output
+        already (callers that compute it more cheaply, e.g. :class:`~gnnx.nn.EdgeConv`)."""
+        if skip_first_linear and len(self.lins) == 1:
+            return F.dropout(x, p=self.dropout[-1], training=self.training) if self.plain_last else x
         for i, (lin, norm) in enumerate(zip(self.lins, self.norms)):
-            x = lin(x)
+            if not (skip_first_linear and i == 0):
+                x = lin(x)
             if self.act is not None and self.act_first:
                 x = self.act(x)
             x = norm(x)

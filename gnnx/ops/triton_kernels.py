@@ -30,7 +30,7 @@ def _block_f(num_features: int) -> int:
 
 @triton.jit
 def _spmm_kernel(rowptr, col, weight, x, out, arg, num_rows, F, HEAD_C, W_HEADS,
-                 HAS_W: tl.constexpr, IS_MAX: tl.constexpr, ROWS: tl.constexpr,
+                 HAS_W: tl.constexpr, SCALAR_W: tl.constexpr, IS_MAX: tl.constexpr, ROWS: tl.constexpr,
                  BLOCK_E: tl.constexpr, BLOCK_F: tl.constexpr):
     # ROWS consecutive rows per program, unrolled, so their loads overlap.
     offs_f = tl.program_id(1) * BLOCK_F + tl.arange(0, BLOCK_F)
@@ -52,9 +52,13 @@ def _spmm_kernel(rowptr, col, weight, x, out, arg, num_rows, F, HEAD_C, W_HEADS,
             src = tl.load(col + offs_e, mask=emask, other=0)
             vals = tl.load(x + src[:, None] * F + offs_f[None, :], mask=mask, other=0.0).to(tl.float32)
             if HAS_W:
-                head = offs_f // HEAD_C
-                w = tl.load(weight + offs_e[:, None] * W_HEADS + head[None, :], mask=mask, other=0.0)
-                vals = vals * w.to(tl.float32)
+                if SCALAR_W:  # one weight per edge: load it once, broadcast over features
+                    w = tl.load(weight + offs_e, mask=emask, other=0.0)
+                    vals = vals * w.to(tl.float32)[:, None]
+                else:
+                    head = offs_f // HEAD_C
+                    w = tl.load(weight + offs_e[:, None] * W_HEADS + head[None, :], mask=mask, other=0.0)
+                    vals = vals * w.to(tl.float32)
             if IS_MAX:
                 vals = tl.where(mask, vals, float("-inf"))
                 block_max, block_arg = tl.max(vals, axis=0, return_indices=True)
@@ -89,8 +93,11 @@ def _sddmm_kernel(row, col, a, b, out, num_edges, F, HEAD_C, H,
     tl.store(out + offs_e * H + h, acc.to(out.dtype.element_ty), mask=emask)
 
 
-# Launch shape, tuned on an H100 with bench/tune_spmm.py (seed graph: 10k rows, ~20 edges a row).
-SPMM_CONFIG = {"ROWS": 1, "BLOCK_E": 32, "num_warps": 4}
+def spmm_config(num_features: int) -> dict:
+    """Launch shape, tuned on an H100 with bench/tune_spmm.py (seed graph: 10k rows, ~21
+    edges a row; results in bench/results/h100/tune_spmm.json): one warp per row, small
+    edge blocks, so many rows are in flight at once."""
+    return {"ROWS": 1, "BLOCK_E": 8 if num_features >= 32 else 16, "num_warps": 1}
 
 
 def _launch_spmm(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor, is_max: bool,
@@ -102,12 +109,12 @@ def _launch_spmm(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tenso
     arg = torch.empty((num_rows, num_features) if is_max else (1,), dtype=torch.long, device=x.device)
     heads = 1 if weight is None or weight.dim() == 1 else weight.size(1)
     block_f = _block_f(num_features)
-    cfg = config or SPMM_CONFIG
+    cfg = config or spmm_config(num_features)
     grid = (triton.cdiv(num_rows, cfg["ROWS"]), triton.cdiv(num_features, block_f))
     wrap_triton(_spmm_kernel)[grid](
         rowptr, col, weight if weight is not None else x2, x2, out, arg,
         num_rows, num_features, num_features // heads, heads,
-        HAS_W=weight is not None, IS_MAX=is_max, ROWS=cfg["ROWS"], BLOCK_E=cfg["BLOCK_E"], BLOCK_F=block_f,
+        HAS_W=weight is not None, SCALAR_W=heads == 1, IS_MAX=is_max, ROWS=cfg["ROWS"], BLOCK_E=cfg["BLOCK_E"], BLOCK_F=block_f,
         num_warps=cfg["num_warps"],
     )
     return out.view((num_rows,) + tuple(x.shape[1:])), arg

@@ -8,8 +8,26 @@ from torch import Tensor
 
 from gnnx.nn.inits import reset
 from gnnx.nn.message_passing import Adj, MessagePassing
+from gnnx.nn.mlp import MLP
 
 PairTensor = Tuple[Tensor, Optional[Tensor]]
+
+
+def _first_linear(nn: torch.nn.Module) -> Optional[torch.nn.Linear]:
+    if isinstance(nn, MLP):
+        return nn.lins[0]
+    if isinstance(nn, torch.nn.Sequential) and len(nn) > 0 and isinstance(nn[0], torch.nn.Linear):
+        return nn[0]
+    return None
+
+
+def _rest(nn: torch.nn.Module, h: Tensor) -> Tensor:
+    """``nn`` applied to ``h``, the output of its first linear layer."""
+    if isinstance(nn, MLP):
+        return nn(h, skip_first_linear=True)
+    for module in list(nn)[1:]:
+        h = module(h)
+    return h
 
 
 class EdgeConv(MessagePassing):
@@ -23,6 +41,13 @@ class EdgeConv(MessagePassing):
     Args:
         nn: the network :math:`h_{\mathbf{\Theta}}`, mapping ``[E, 2F]`` to ``[E, F_out]``.
         aggr: ``"max"`` (default), ``"mean"``, ``"add"`` or ``"min"``.
+
+    When ``nn`` starts with a linear layer (an :class:`~gnnx.nn.MLP` or a
+    ``Sequential`` whose first module is ``Linear``), that layer is split by linearity,
+    :math:`\mathbf{W}[\mathbf{x}_i \Vert \mathbf{x}_j - \mathbf{x}_i] =
+    (\mathbf{W}_1 - \mathbf{W}_2)\mathbf{x}_i + \mathbf{W}_2 \mathbf{x}_j`, and applied
+    per node instead of per edge: the same function with an ``[N, 2F]`` instead of an
+    ``[E, 2F]`` matrix product.
 
     Shapes:
         input ``x [N, F]`` or a pair, ``edge_index [2, E]`` or :class:`~gnnx.Graph`;
@@ -38,10 +63,20 @@ class EdgeConv(MessagePassing):
         reset(self.nn)
 
     def forward(self, x: Union[Tensor, PairTensor], edge_index: Adj) -> Tensor:
-        pair = (x, x) if isinstance(x, Tensor) else x
-        return self.propagate(edge_index, x=pair)
+        x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
+        first = _first_linear(self.nn)
+        if first is None:
+            return self.propagate(edge_index, x=(x_src, x_dst))
+        half = x_src.size(-1)
+        w_dst, w_src = first.weight[:, :half], first.weight[:, half:]
+        per_dst = torch.nn.functional.linear(x_dst, w_dst - w_src, first.bias)
+        per_src = torch.nn.functional.linear(x_src, w_src)
+        return self.propagate(edge_index, h_dst=(None, per_dst), h_src=(per_src, None))
 
-    def message(self, x_i: Tensor, x_j: Tensor) -> Tensor:
+    def message(self, x_i: Optional[Tensor] = None, x_j: Optional[Tensor] = None,
+                h_dst_i: Optional[Tensor] = None, h_src_j: Optional[Tensor] = None) -> Tensor:
+        if h_dst_i is not None and h_src_j is not None:  # first linear layer done per node
+            return _rest(self.nn, h_dst_i + h_src_j)
         return self.nn(torch.cat([x_i, x_j - x_i], dim=-1))
 
     def __repr__(self) -> str:
