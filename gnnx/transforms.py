@@ -127,7 +127,7 @@ class GCNNorm:
             # gcn_norm keeps former loops at weight 0 to stay shape-static; outside a model
             # they can simply go.
             is_loop = graph.edge_index[0] == graph.edge_index[1]
-            keep = torch.cat([~is_loop, torch.ones(graph.num_nodes, dtype=torch.bool)])
+            keep = torch.cat([~is_loop, torch.ones(graph.num_nodes, dtype=torch.bool, device=is_loop.device)])
             changes = {"edge_index": edge_index[:, keep], "edge_weight": edge_weight[keep]}
             if graph.edge_attr is not None:
                 fill = graph.edge_attr.new_zeros((graph.num_nodes,) + tuple(graph.edge_attr.shape[1:]))
