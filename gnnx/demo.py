@@ -71,7 +71,7 @@ def run(seeds: int = 10, epochs: int = 200, out_dir: str = ".") -> Dict[str, obj
     program = gnnx.export.export(model, inputs)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "cora_gcn.pt2")
-        gnnx.export.save(program, path, inputs)
+        gnnx.export.save(program, path)
         torch.save({"x": graph.x, "edge_index": graph.edge_index, "edge_weight": graph.edge_weight},
                    os.path.join(tmp, "inputs.pt"))
         loaded_out = _predict_in_fresh_process(path, os.path.join(tmp, "inputs.pt"))

@@ -4,8 +4,15 @@ A model's forward takes plain tensors (``x``, ``edge_index``, and optionally
 ``edge_weight``, ``edge_attr``, ``batch``...). :func:`export` gives every input a
 dynamic dimension named by what it counts, ``num_nodes`` or ``num_edges``, so one
 program serves graphs of any size; :func:`save` writes it with a JSON metadata record;
-:func:`load` runs it without the model's Python class.
+:func:`load` runs it without the model's Python class; :func:`compile_package` turns it
+into an AOTInductor ``.pt2`` package that C++ (``cpp/``) and the Triton server load, and
+:func:`load_package` runs that from Python.
 """
-from gnnx.export.program import DIM_OF_INPUT, ExportedModel, export, load, metadata_of, save
+from gnnx.export.checks import InputError
+from gnnx.export.package import PackagedModel, compile_package, foreign_ops, load_package
+from gnnx.export.program import DIM_OF_INPUT, CheckedModel, ExportedModel, export, load, metadata_of, save
 
-__all__ = ["DIM_OF_INPUT", "ExportedModel", "export", "load", "metadata_of", "save"]
+__all__ = [
+    "DIM_OF_INPUT", "CheckedModel", "ExportedModel", "InputError", "PackagedModel", "compile_package", "export",
+    "foreign_ops", "load", "load_package", "metadata_of", "save",
+]

@@ -71,61 +71,63 @@ def export(
         model.train(was_training)
 
 
-def metadata_of(ep: ExportedProgram, example_inputs: Sequence[Optional[Tensor]],
-                input_names: Sequence[str], output_names: Sequence[str] = ("out",)) -> Dict[str, Any]:
-    """What a deployment needs to know about a program: names, dtypes, fixed sizes, versions."""
-    inputs = []
-    placeholders = [n for n in ep.graph.nodes if n.op == "placeholder"][-len(ep.graph_signature.user_inputs):]
-    minimum: Dict[str, int] = {}
-    for name, value, node in zip(input_names, example_inputs, placeholders):
-        if value is None:
+def metadata_of(ep: ExportedProgram, output_names: Sequence[str] = ("out",)) -> Dict[str, Any]:
+    """What a deployment needs to know about a program: input and output names, dtypes,
+    fixed sizes (-1 for dynamic ones), the smallest sizes it accepts, versions."""
+    user_inputs = list(ep.graph_signature.user_inputs)
+    placeholders = {n.name: n for n in ep.graph.nodes if n.op == "placeholder"}
+    inputs, minimum = [], {}
+    for name in user_inputs:
+        fake = placeholders[name].meta.get("val")
+        if not isinstance(fake, torch.Tensor):
             continue
         axis, counts = DIM_OF_INPUT.get(name, (None, None))
-        fake = node.meta.get("val")
-        if axis is not None and fake is not None and not isinstance(fake.shape[axis], int):
-            bounds = ep.range_constraints.get(fake.shape[axis].node.expr)
-            if bounds is not None:
+        shape = []
+        for i, size in enumerate(fake.shape):
+            if isinstance(size, int):
+                shape.append(int(size))
+                continue
+            shape.append(-1)
+            bounds = ep.range_constraints.get(size.node.expr)
+            if i == axis and bounds is not None:
                 minimum[counts] = int(bounds.lower)
-        else:
-            axis = counts = None  # exported with a static size
-        shape = [(-1 if i == axis else int(s)) for i, s in enumerate(value.shape)]
-        inputs.append({"name": name, "dtype": str(value.dtype).replace("torch.", ""), "shape": shape,
+        if axis is None or shape[axis] != -1:
+            axis = counts = None  # not a graph-sized input, or exported with a static size
+        inputs.append({"name": name, "dtype": str(fake.dtype).replace("torch.", ""), "shape": shape,
                        "dynamic_axis": axis, "counts": counts})
     outputs = []
-    for name, spec in zip(output_names, ep.graph_signature.user_outputs):
-        node = next(n for n in ep.graph.nodes if n.name == spec)
-        val = node.meta.get("val")
-        shape = [int(s) if isinstance(s, int) else -1 for s in val.shape] if val is not None else None
-        outputs.append({"name": name, "dtype": str(val.dtype).replace("torch.", "") if val is not None else None,
-                        "shape": shape})
+    output_node = next(n for n in ep.graph.nodes if n.op == "output")
+    values = output_node.args[0] if isinstance(output_node.args[0], (list, tuple)) else [output_node.args[0]]
+    names = list(output_names) + [f"out{i}" for i in range(len(output_names), len(values))]
+    for name, node in zip(names, values):
+        val = node.meta.get("val") if hasattr(node, "meta") else None
+        if isinstance(val, torch.Tensor):
+            outputs.append({"name": name, "dtype": str(val.dtype).replace("torch.", ""),
+                            "shape": [int(s) if isinstance(s, int) else -1 for s in val.shape]})
     return {"gnnx_version": gnnx.__version__, "torch_version": torch.__version__,
             "inputs": inputs, "outputs": outputs, "minimum_sizes": minimum}
 
 
-def save(ep: ExportedProgram, path: str, example_inputs: Sequence[Optional[Tensor]],
-         input_names: Optional[Sequence[str]] = None, output_names: Sequence[str] = ("out",),
+def save(ep: ExportedProgram, path: str, output_names: Sequence[str] = ("out",),
          extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Write ``ep`` to ``path`` (a ``.pt2`` archive) with its metadata; returns the metadata."""
-    names = list(input_names) if input_names is not None else [
-        s.arg.name for s in ep.graph_signature.input_specs if s.kind.name == "USER_INPUT"
-    ]
-    metadata = metadata_of(ep, example_inputs, names, output_names)
+    metadata = metadata_of(ep, output_names)
     metadata.update(extra or {})
     torch.export.save(ep, path, extra_files={METADATA_FILE: json.dumps(metadata)})
     return metadata
 
 
-class ExportedModel:
-    """A saved program loaded back: call it like the model, read its :attr:`metadata`.
+class CheckedModel:
+    """A deployed program (exported or AOTInductor-compiled) behind input checks.
 
-    Inputs are checked against the metadata before running (rank, dtype, fixed sizes,
-    index range of ``edge_index``), so a wrong input fails with a clear message.
+    Call it like the model; inputs are checked against :attr:`metadata` first (rank,
+    dtype, fixed sizes, sizes that must agree, index range of ``edge_index``, NaN,
+    minimum sizes), since neither kind of program checks them itself.
     """
 
-    def __init__(self, ep: ExportedProgram, metadata: Dict[str, Any]) -> None:
-        self.program = ep
+    def __init__(self, run, metadata: Dict[str, Any]) -> None:
+        self._run = run
         self.metadata = metadata
-        self._module = ep.module()
 
     def check(self, *inputs: Tensor) -> None:
         from gnnx.export.checks import check_inputs
@@ -134,7 +136,15 @@ class ExportedModel:
 
     def __call__(self, *inputs: Tensor) -> Any:
         self.check(*inputs)
-        return self._module(*inputs)
+        return self._run(*inputs)
+
+
+class ExportedModel(CheckedModel):
+    """A saved exported program loaded back (:func:`load`)."""
+
+    def __init__(self, ep: ExportedProgram, metadata: Dict[str, Any]) -> None:
+        super().__init__(ep.module(), metadata)
+        self.program = ep
 
 
 def load(path: str) -> ExportedModel:

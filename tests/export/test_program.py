@@ -17,7 +17,7 @@ def saved(tmp_path_factory):
     x, edge_index, edge_weight, _ = random_graph(10, 30)
     program = gnnx.export.export(model, (x, edge_index, edge_weight))
     path = str(tmp_path_factory.mktemp("export") / "gcn.pt2")
-    metadata = gnnx.export.save(program, path, (x, edge_index, edge_weight))
+    metadata = gnnx.export.save(program, path)
     return model, path, metadata
 
 

@@ -1,0 +1,120 @@
+"""AOTInductor packages: compiled ``.pt2`` files that C++ loads, with gnnx metadata inside.
+
+CPU packages target a portable instruction set (AVX2) unless asked otherwise, since the
+build machine's (e.g. AVX-512) is otherwise baked in, and must hold only ATen ops: a
+Python-defined custom op cannot run from C++. CUDA packages carry the Triton kernels,
+which Inductor compiles into the package.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+
+import torch
+from torch.export import ExportedProgram
+
+from gnnx.export.program import CheckedModel, export, metadata_of
+
+METADATA_KEY = "gnnx"
+
+
+def foreign_ops(ep: ExportedProgram) -> List[str]:
+    """Ops in ``ep`` that are neither ATen nor Python built-ins (C++ may not know them)."""
+    targets = {str(n.target) for n in ep.graph.nodes if n.op == "call_function"}
+    return sorted(t for t in targets if not (t.startswith("aten.") or t.startswith("<built-in")))
+
+
+@contextlib.contextmanager
+def _cpu_capability(value: Optional[str]) -> Iterator[None]:
+    old = os.environ.get("ATEN_CPU_CAPABILITY")
+    if value is not None:
+        os.environ["ATEN_CPU_CAPABILITY"] = value
+    try:
+        yield
+    finally:
+        if value is not None:
+            if old is None:
+                os.environ.pop("ATEN_CPU_CAPABILITY", None)
+            else:
+                os.environ["ATEN_CPU_CAPABILITY"] = old
+
+
+def compile_package(
+    program: Union[ExportedProgram, torch.nn.Module],
+    path: str,
+    example_inputs: Optional[Sequence[Any]] = None,
+    device: str = "cpu",
+    portable_cpu: bool = True,
+    cpp_only: bool = False,
+    output_names: Sequence[str] = ("out",),
+) -> str:
+    """AOT-compile an exported program (or export ``program(*example_inputs)`` first) to ``path``.
+
+    Args:
+        program: an :class:`~torch.export.ExportedProgram` from :func:`gnnx.export.export`,
+            or a module (then ``example_inputs`` are required; it is exported with dynamic sizes).
+        path: the ``.pt2`` file to write.
+        device: ``"cpu"`` or ``"cuda"``; a module is moved there before export.
+        portable_cpu: compile CPU code for AVX2 rather than this machine's instruction set.
+        cpp_only: write C++ sources and a CMakeLists instead of a compiled library (for
+            building per platform, as CMSSW does).
+        output_names: names recorded in the metadata for the outputs.
+    Returns:
+        the package path. The gnnx metadata (inputs, outputs, sizes, versions) is stored
+        in the package's AOTInductor metadata under the key ``"gnnx"``.
+    """
+    if isinstance(program, torch.nn.Module):
+        if example_inputs is None:
+            raise ValueError("compile_package: a module needs example_inputs to be exported")
+        module = program.to(device)
+        inputs = [t.to(device) if isinstance(t, torch.Tensor) else t for t in example_inputs]
+        program = export(module, inputs)
+    if device == "cpu":
+        foreign = foreign_ops(program)
+        if foreign:
+            raise ValueError(f"a CPU package must hold only ATen ops for C++ to run it; found {foreign}")
+    metadata = metadata_of(program, output_names)
+    metadata["device"] = device
+    metadata["portable_cpu"] = bool(portable_cpu and device == "cpu")
+    configs: Dict[str, Any] = {"aot_inductor.metadata": {METADATA_KEY: json.dumps(metadata), **flat_metadata(metadata)}}
+    if cpp_only:
+        configs["aot_inductor.package_cpp_only"] = True
+    with _cpu_capability("avx2" if metadata["portable_cpu"] else None):
+        return torch._inductor.aoti_compile_and_package(program, package_path=path, inductor_configs=configs)
+
+
+def flat_metadata(metadata: Dict[str, Any]) -> Dict[str, str]:
+    """The input description as flat string keys, which the C++ runner reads without a
+    JSON parser: ``gnnx.num_inputs``, ``gnnx.input.I.{name,dtype,shape,counts}``,
+    ``gnnx.min.{num_nodes,num_edges}``."""
+    flat = {"gnnx.num_inputs": str(len(metadata["inputs"]))}
+    for i, spec in enumerate(metadata["inputs"]):
+        flat[f"gnnx.input.{i}.name"] = spec["name"]
+        flat[f"gnnx.input.{i}.dtype"] = spec["dtype"]
+        flat[f"gnnx.input.{i}.shape"] = ",".join(str(s) for s in spec["shape"])
+        flat[f"gnnx.input.{i}.counts"] = spec["counts"] or ""
+        flat[f"gnnx.input.{i}.axis"] = "" if spec["dynamic_axis"] is None else str(spec["dynamic_axis"])
+    for counts, least in metadata.get("minimum_sizes", {}).items():
+        flat[f"gnnx.min.{counts}"] = str(least)
+    return flat
+
+
+class PackagedModel(CheckedModel):
+    """An AOTInductor package loaded in Python, with gnnx's input checks in front."""
+
+    def __init__(self, path: str, device_index: int = -1) -> None:
+        runner = torch._inductor.aoti_load_package(path, device_index=device_index) if device_index >= 0 \
+            else torch._inductor.aoti_load_package(path)
+        raw = runner.get_metadata()
+        metadata = json.loads(raw[METADATA_KEY]) if METADATA_KEY in raw else {}
+        metadata["aoti"] = {k: v for k, v in raw.items() if not k.startswith(METADATA_KEY)}
+        super().__init__(runner, metadata)
+
+
+def load_package(path: str) -> PackagedModel:
+    """Load a package written by :func:`compile_package` (no model source needed)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(path)
+    return PackagedModel(path)

@@ -1,0 +1,50 @@
+"""The C++ runner (cpp/, built with CMake against the installed torch) runs the package."""
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from cases import random_graph
+from conftest import write_graph
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(2, 1), (300, 2000)])
+def test_cpp_runner_equals_python(cpp_runner, sage_package, sage_model, tmp_path, size):
+    x, edge_index, _, _ = random_graph(*size, seed=size[0])
+    files = write_graph(tmp_path, x, edge_index)
+    out = tmp_path / "out.npy"
+    result = subprocess.run([cpp_runner, sage_package, str(out)] + files, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with torch.no_grad():
+        expected = sage_model(x, edge_index)
+    torch.testing.assert_close(torch.from_numpy(np.load(out)), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "x_shape, edge_index, message",
+    [
+        ((10, 5), [[0, 1], [1, 2]], "x: dimension 1 must be 8"),
+        ((10, 8), [[0, 1], [1, 12]], "edge_index: node index 12 is outside"),
+        ((10, 8), [[0, -1], [1, 2]], "edge_index: node index -1 is outside"),
+        ((1, 8), [[0], [0]], "num_nodes >= 2"),
+    ],
+)
+def test_cpp_runner_reports_bad_input(cpp_runner, sage_package, tmp_path, x_shape, edge_index, message):
+    files = write_graph(tmp_path, torch.randn(*x_shape), torch.tensor(edge_index))
+    result = subprocess.run([cpp_runner, sage_package, str(tmp_path / "o.npy")] + files, capture_output=True, text=True)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+def test_cpp_runner_reports_wrong_dtype_and_missing_file(cpp_runner, sage_package, tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((4, 8), dtype=np.float32))
+    np.save(tmp_path / "e.npy", np.zeros((2, 3), dtype=np.float32))
+    result = subprocess.run([cpp_runner, sage_package, str(tmp_path / "o.npy"), str(tmp_path / "x.npy"),
+                             str(tmp_path / "e.npy")], capture_output=True, text=True)
+    assert result.returncode == 2 and "edge_index: expected dtype int64, got float32" in result.stderr
+    result = subprocess.run([cpp_runner, sage_package, str(tmp_path / "o.npy"), str(tmp_path / "nope.npy")],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "nope.npy" in result.stderr

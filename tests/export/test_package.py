@@ -1,0 +1,54 @@
+"""AOTInductor packages: portable CPU code, gnnx metadata inside, input checks, plain ATen."""
+import pytest
+import torch
+
+import gnnx.export
+from cases import IN, random_graph
+from gnnx.export import InputError
+
+
+def test_package_metadata_and_portable_isa(sage_package):
+    loaded = gnnx.export.load_package(sage_package)
+    assert loaded.metadata["aoti"]["AOTI_CPU_ISA"] == "AVX2"
+    assert [i["name"] for i in loaded.metadata["inputs"]] == ["x", "edge_index"]
+    assert loaded.metadata["inputs"][0]["shape"] == [-1, IN]
+    assert loaded.metadata["torch_version"] == torch.__version__
+
+
+@pytest.mark.parametrize("size", [(2, 1), (50, 200), (20000, 90000)])
+def test_package_equals_eager(sage_model, sage_package, size):
+    loaded = gnnx.export.load_package(sage_package)
+    x, edge_index, _, _ = random_graph(*size, seed=size[0])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, edge_index), sage_model(x, edge_index), rtol=1e-4, atol=1e-5)
+
+
+def test_package_checks_inputs(sage_package):
+    loaded = gnnx.export.load_package(sage_package)
+    x, edge_index, _, _ = random_graph(10, 30)
+    with pytest.raises(InputError, match="dimension 1 must be 8"):
+        loaded(x[:, :4], edge_index)
+    with pytest.raises(InputError, match="node index 10 is outside"):
+        loaded(x, torch.cat([edge_index, torch.tensor([[0], [10]])], 1))
+
+
+def test_cpu_package_refuses_python_custom_ops(tmp_path):
+    program = torch.export.export(_CustomOpModule(), (torch.randn(3, 2),))
+    assert gnnx.export.foreign_ops(program) == ["gnnx_test.double.default"]
+    with pytest.raises(ValueError, match="only ATen ops"):
+        gnnx.export.compile_package(program, str(tmp_path / "bad.pt2"))
+
+
+@torch.library.custom_op("gnnx_test::double", mutates_args=())
+def _double(x: torch.Tensor) -> torch.Tensor:
+    return x * 2
+
+
+@_double.register_fake
+def _(x):
+    return torch.empty_like(x)
+
+
+class _CustomOpModule(torch.nn.Module):
+    def forward(self, x):
+        return _double(x)
