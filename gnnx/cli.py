@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"demo": _demo, "info": _info}
+    commands = {"demo": _demo, "info": _info, "serve": _serve}
     if not argv or argv[0] not in commands:
-        print("usage: gnnx {demo,info} [options]\n"
-              "  demo   train a GCN on Cora eagerly and compiled, export it, print a table\n"
-              "  info   show versions and what a saved program expects", file=sys.stderr)
+        print("usage: gnnx {demo,info,serve} [options]\n"
+              "  demo    train a GCN on Cora eagerly and compiled, export it, print a table\n"
+              "  info    show versions and what a saved program or package expects\n"
+              "  serve   serve an AOTInductor package with Triton on 127.0.0.1", file=sys.stderr)
         return 2
     return commands[argv[0]](argv[1:])
 
@@ -35,9 +37,43 @@ def _info(argv: List[str]) -> int:
     args = parser.parse_args(argv)
     print(f"gnnx {gnnx.__version__}, torch {torch.__version__}")
     if args.program:
-        from gnnx.export import load
+        from gnnx.export import load, load_package
 
-        print(json.dumps(load(args.program).metadata, indent=2))
+        try:
+            metadata = load_package(args.program).metadata
+        except Exception:  # not an AOTInductor package: an exported program
+            metadata = load(args.program).metadata
+        print(json.dumps(metadata, indent=2))
+    return 0
+
+
+def _serve(argv: List[str]) -> int:
+    import signal
+    import tempfile
+
+    from gnnx.serve import TritonServer, write_repository
+
+    parser = argparse.ArgumentParser(prog="gnnx serve", description="Serve a gnnx AOTInductor package with "
+                                     "Triton Inference Server (Python backend) on 127.0.0.1.")
+    parser.add_argument("package", help="a .pt2 written by gnnx.export.compile_package")
+    parser.add_argument("--repository", help="where to write the model repository (default: a temp folder)")
+    parser.add_argument("--name", default="gnnx_model")
+    parser.add_argument("--http-port", type=int, default=8000)
+    parser.add_argument("--grpc-port", type=int, default=8001)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads in the model instance")
+    args = parser.parse_args(argv)
+    root = args.repository or tempfile.mkdtemp(prefix="gnnx-repo-")
+    write_repository(args.package, root, args.name, args.threads)
+    print(f"model repository: {root}/python (also {root}/torch_aoti for Triton's libtorch backend)")
+    server = TritonServer(os.path.join(root, "python"), args.http_port, args.grpc_port).wait_ready()
+    print(f"serving '{args.name}': HTTP {server.http_url}, gRPC {server.grpc_url}; Ctrl-C stops")
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
     return 0
 
 

@@ -1,0 +1,97 @@
+"""A real Triton Inference Server (nvidia-pytriton's binary, Python backend) on 127.0.0.1
+serves the package: many sizes, packed graphs, HTTP and gRPC, malformed requests, load."""
+import concurrent.futures
+
+import numpy as np
+import pytest
+import torch
+
+from cases import IN, random_graph
+
+pytest.importorskip("pytriton")
+pytest.importorskip("tritonclient.grpc")
+from gnnx.serve import Client, ServeError, TritonServer, write_repository  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(sage_package, tmp_path_factory):
+    root = tmp_path_factory.mktemp("repository")
+    write_repository(sage_package, str(root))
+    with TritonServer(str(root / "python")) as running:
+        yield running
+
+
+@pytest.fixture(params=["http", "grpc"])
+def client(server, request):
+    url = server.http_url if request.param == "http" else server.grpc_url
+    c = Client(url, protocol=request.param)
+    yield c
+    c.close()
+
+
+def test_repository_has_both_configs(sage_package, tmp_path):
+    write_repository(sage_package, str(tmp_path))
+    python_cfg = (tmp_path / "python" / "gnnx_model" / "config.pbtxt").read_text()
+    aoti_cfg = (tmp_path / "torch_aoti" / "gnnx_model" / "config.pbtxt").read_text()
+    assert 'backend: "python"' in python_cfg and 'platform: "torch_aoti"' in aoti_cfg
+    for cfg in (python_cfg, aoti_cfg):
+        assert "max_batch_size: 0" in cfg and f"dims: [ -1, {IN} ]" in cfg and "dims: [ 2, -1 ]" in cfg
+
+
+@pytest.mark.parametrize("size", [(2, 1), (7, 20), (500, 3000), (5000, 40000)])
+def test_served_equals_eager(client, sage_model, size):
+    x, edge_index, _, _ = random_graph(*size, seed=size[0])
+    with torch.no_grad():
+        expected = sage_model(x, edge_index)
+    torch.testing.assert_close(client.infer(x, edge_index), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_packed_graphs_split_back(client, sage_model):
+    graphs = [random_graph(n, e, seed=n)[:2] for n, e in [(3, 4), (40, 100), (9, 30), (2, 1)]]
+    outs = client.infer_graphs(graphs)
+    assert [o.shape[0] for o in outs] == [3, 40, 9, 2]
+    with torch.no_grad():
+        for (x, edge_index), out in zip(graphs, outs):
+            torch.testing.assert_close(out, sage_model(x, edge_index), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "x, edge_index, message",
+    [
+        (np.zeros((4, IN, 1), np.float32), np.zeros((2, 3), np.int64), "x"),  # wrong rank
+        (np.zeros((4, IN + 1), np.float32), np.zeros((2, 3), np.int64), "x"),  # wrong feature size
+        (np.zeros((4, IN), np.float32), np.array([[0, 1], [2, 9]]), "node index 9 is outside"),
+        (np.zeros((4, IN), np.float32), np.array([[0, -3], [2, 1]]), "node index -3 is outside"),
+        (np.zeros((4, IN), np.float32), np.zeros((2, 3), np.int32), "edge_index"),  # wrong dtype
+        (np.zeros((0, IN), np.float32), np.zeros((2, 0), np.int64), "num_nodes >= 2"),  # empty graph
+    ],
+)
+def test_malformed_requests_get_errors_and_the_server_keeps_serving(client, sage_model, x, edge_index, message):
+    with pytest.raises(ServeError, match=message):
+        client.infer(x, edge_index)
+    good_x, good_edges, _, _ = random_graph(6, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(client.infer(good_x, good_edges), sage_model(good_x, good_edges),
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_load_2000_requests_from_8_clients(server, sage_model):
+    graphs = [random_graph(20 + i % 50, 60 + i % 150, seed=i)[:2] for i in range(32)]
+    with torch.no_grad():
+        expected = [sage_model(x, e) for x, e in graphs]
+
+    def worker(k):
+        c = Client(server.http_url if k % 2 else server.grpc_url, protocol="http" if k % 2 else "grpc")
+        wrong = 0
+        for i in range(250):
+            j = (k * 250 + i) % len(graphs)
+            if not torch.allclose(c.infer(*graphs[j]), expected[j], rtol=1e-4, atol=1e-5):
+                wrong += 1
+        c.close()
+        return wrong
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(worker, range(8), timeout=600))
+    assert results == [0] * 8  # 2,000 answers, none lost (an error would have raised), all right
