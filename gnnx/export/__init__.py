@@ -11,8 +11,9 @@ into an AOTInductor ``.pt2`` package that C++ (``cpp/``) and the Triton server l
 from gnnx.export.checks import InputError
 from gnnx.export.package import PackagedModel, compile_package, foreign_ops, load_package
 from gnnx.export.program import DIM_OF_INPUT, CheckedModel, ExportedModel, export, load, metadata_of, save
+from gnnx.export.torchscript import to_torchscript
 
 __all__ = [
     "DIM_OF_INPUT", "CheckedModel", "ExportedModel", "InputError", "PackagedModel", "compile_package", "export",
-    "foreign_ops", "load", "load_package", "metadata_of", "save",
+    "foreign_ops", "load", "load_package", "metadata_of", "save", "to_torchscript",
 ]

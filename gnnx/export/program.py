@@ -1,10 +1,11 @@
 """torch.export with graph-shaped dynamic dimensions, and save/load with metadata."""
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -63,12 +64,20 @@ def export(
                 axis, dim = DIM_OF_INPUT[name]
                 dynamic_shapes.append({axis: dims[dim]})
         dynamic_shapes = tuple(dynamic_shapes)
-    was_training = model.training
+    with evaluating(model):
+        return torch.export.export(model, example_inputs, dynamic_shapes=dynamic_shapes)
+
+
+@contextlib.contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[None]:
+    """Eval mode for the duration, then every submodule's own mode back."""
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        return torch.export.export(model, example_inputs, dynamic_shapes=dynamic_shapes)
+        yield
     finally:
-        model.train(was_training)
+        for module, training in modes:
+            module.training = training
 
 
 def metadata_of(ep: ExportedProgram, output_names: Sequence[str] = ("out",)) -> Dict[str, Any]:

@@ -25,4 +25,4 @@ def can_check_on_host(t: torch.Tensor) -> bool:
     full index-range checks; CUDA and traced calls keep to shape and dtype checks
     (their range checks live in :class:`gnnx.Graph` and :mod:`gnnx.export`).
     """
-    return not is_tracing() and t.device.type == "cpu"
+    return not is_tracing() and not torch.jit.is_tracing() and t.device.type == "cpu"
