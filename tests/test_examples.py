@@ -16,5 +16,7 @@ def test_pointcloud_example_trains_and_packages(tmp_path, capsys, monkeypatch):
         runpy.run_path(EXAMPLE, run_name="__main__")
     assert done.value.code == 0
     out = capsys.readouterr().out
-    assert "held-out per-point accuracy" in out and "max |diff| vs eager 0.00e+00" in out
+    assert "held-out per-point accuracy" in out
+    diff = float(out.split("max |diff| vs eager ")[1].split()[0])
+    assert diff < 1e-4
     assert (tmp_path / "pointcloud.pt2").exists()
