@@ -104,7 +104,8 @@ class Graph:
     Args:
         edge_index: int64 ``[2, E]``, sources in row 0, destinations in row 1.
         num_nodes: node count; inferred from ``x`` or ``edge_index.max() + 1`` if omitted.
-        x, y, pos, batch: optional node-level tensors (first dimension ``num_nodes``).
+        x, y, pos, batch: optional node-level tensors (first dimension ``num_nodes``); ``y``
+            may also be a 0-dim graph-level label.
         edge_weight, edge_attr: optional edge-level tensors (first dimension ``E``).
         validate: check everything above (types, shapes, index range, finiteness).
         **attrs: any other tensors or values (e.g. ``train_mask``), kept as attributes.
@@ -151,6 +152,8 @@ class Graph:
                 continue
             if not isinstance(value, Tensor):
                 raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+            if name == "y" and value.dim() == 0:
+                continue  # a graph-level label
             if value.dim() == 0 or value.size(0) != self.num_nodes:
                 raise ValueError(
                     f"{name} must have num_nodes={self.num_nodes} rows, got shape {list(value.shape)}"

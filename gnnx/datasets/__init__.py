@@ -1,4 +1,5 @@
 """Readers for datasets on disk, safe against malicious files."""
+from gnnx.datasets.graph_classification import DatasetFormatError, GraphClassification
 from gnnx.datasets.planetoid import Planetoid
 
-__all__ = ["Planetoid"]
+__all__ = ["DatasetFormatError", "GraphClassification", "Planetoid"]

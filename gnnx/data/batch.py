@@ -1,0 +1,154 @@
+"""Mini-batches of many small graphs: a disjoint union, optionally padded to size buckets.
+
+:meth:`Batch.from_graphs` concatenates node and edge tensors, offsets each graph's edge
+indices by the nodes before it, and records ``batch`` (graph id of every node), ``ptr``
+(node offsets, ``[num_graphs + 1]``) and ``num_graphs`` as a Python int, so a readout can
+be given ``size=batch.num_graphs`` without a host sync.
+
+**Padding to buckets** (:func:`pad_to_buckets`) makes a compiled model see a handful of
+shapes instead of one per batch: node and edge counts are rounded up to the next bucket,
+and the padding lives in one extra *padding graph* (as jraph's ``pad_with_graphs``): padded
+nodes have zero features and belong to graph ``num_graphs``; padded edges are self loops
+on the first padded node. Nothing flows between real and padded nodes, so every
+aggregation over real nodes is unchanged; readouts sized ``num_graphs + 1`` put the
+padding in the last row, which ``graph_mask`` drops. ``node_mask`` marks real nodes (use it
+for losses). Layers that mix statistics across nodes (``BatchNorm``) do see the padded
+nodes; mask them or use a per-graph norm.
+"""
+from __future__ import annotations
+
+import bisect
+from typing import Any, Dict, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from gnnx.graph import EDGE_ATTRS, Graph
+
+NODE_FIELDS = ("x", "y", "pos")
+
+
+class Batch(Graph):
+    """A :class:`~gnnx.Graph` made of several graphs, with ``batch``, ``ptr``, ``num_graphs``.
+
+    Graph-level labels (a 0-dim ``y`` per graph, e.g. a class) are stacked to ``[num_graphs]``;
+    node-level tensors are concatenated.
+    """
+
+    num_graphs: int
+    ptr: Tensor
+
+    @classmethod
+    def from_graphs(cls, graphs: Sequence[Graph]) -> "Batch":
+        if len(graphs) == 0:
+            raise ValueError("Batch.from_graphs needs at least one graph")
+        sizes = [g.num_nodes for g in graphs]
+        ptr = torch.zeros(len(graphs) + 1, dtype=torch.long)
+        ptr[1:] = torch.cumsum(torch.tensor(sizes), 0)
+        edge_index = torch.cat([g.edge_index + int(ptr[i]) for i, g in enumerate(graphs)], 1)
+        fields: Dict[str, Any] = {}
+        for name in NODE_FIELDS + EDGE_ATTRS:
+            values = [getattr(g, name) for g in graphs]
+            if all(v is None for v in values):
+                continue
+            if any(v is None for v in values):
+                raise ValueError(f"Batch.from_graphs: some graphs have '{name}' and some do not")
+            if name == "y" and all(v.dim() == 0 for v in values):  # graph-level labels
+                fields[name] = torch.stack(values)
+            else:
+                fields[name] = torch.cat(values, 0)
+        batch = torch.repeat_interleave(torch.arange(len(graphs)), torch.tensor(sizes))
+        out = cls(edge_index, int(ptr[-1]), batch=batch, validate=False, **fields)
+        out.ptr, out.num_graphs = ptr, len(graphs)
+        out.y_is_graph_level = "y" in fields and all(g.y.dim() == 0 for g in graphs)
+        return out
+
+    def to(self, device: Any) -> "Batch":
+        moved = super().to(device)
+        moved.__class__ = Batch
+        moved.ptr = self.ptr.to(device)
+        moved.num_graphs, moved.y_is_graph_level = self.num_graphs, self.y_is_graph_level
+        return moved
+
+    def __repr__(self) -> str:
+        return f"Batch(num_graphs={self.num_graphs}, " + super().__repr__()[len("Graph("):]
+
+
+def collate(graphs: Sequence[Graph]) -> Batch:
+    """``collate_fn`` for :class:`torch.utils.data.DataLoader`: a list of graphs -> :class:`Batch`."""
+    return Batch.from_graphs(graphs)
+
+
+def _bucket(value: int, buckets: Sequence[int], what: str) -> int:
+    i = bisect.bisect_left(buckets, value)
+    if i == len(buckets):
+        raise ValueError(f"{what} {value} exceeds the largest bucket {buckets[-1]}; add a larger bucket")
+    return buckets[i]
+
+
+def pad_to_buckets(batch: Batch, node_buckets: Sequence[int], edge_buckets: Sequence[int],
+                   graph_buckets: Optional[Sequence[int]] = None) -> Batch:
+    """Pad ``batch`` to the smallest bucket sizes that fit, with one padding graph.
+
+    Node buckets must exceed the real node count by at least one (the padding graph needs a
+    node); likewise graphs. Adds ``node_mask``, ``edge_mask`` and ``graph_mask`` attributes;
+    ``num_graphs`` becomes the padded graph count (padding graphs included).
+    """
+    node_buckets, edge_buckets = sorted(node_buckets), sorted(edge_buckets)
+    num_nodes = _bucket(batch.num_nodes + 1, node_buckets, "node count (+1 padding node)")
+    num_edges = _bucket(batch.num_edges, edge_buckets, "edge count")
+    num_graphs = batch.num_graphs + 1
+    if graph_buckets is not None:
+        num_graphs = _bucket(num_graphs, sorted(graph_buckets), "graph count (+1 padding graph)")
+    pad_nodes, pad_edges = num_nodes - batch.num_nodes, num_edges - batch.num_edges
+    first_pad = batch.num_nodes
+    edge_index = torch.cat([batch.edge_index, torch.full((2, pad_edges), first_pad, dtype=torch.long)], 1)
+    fields: Dict[str, Any] = {}
+    for name in NODE_FIELDS:
+        value = getattr(batch, name)
+        if value is None:
+            continue
+        if name == "y" and value.size(0) == batch.num_graphs and batch.y_is_graph_level:
+            fields[name] = torch.cat([value, value.new_zeros((num_graphs - batch.num_graphs,) + value.shape[1:])])
+        else:
+            fields[name] = torch.cat([value, value.new_zeros((pad_nodes,) + value.shape[1:])])
+    for name in EDGE_ATTRS:
+        value = getattr(batch, name)
+        if value is not None:
+            fields[name] = torch.cat([value, value.new_zeros((pad_edges,) + value.shape[1:])])
+    graph_of_pad = torch.full((pad_nodes,), batch.num_graphs, dtype=torch.long)
+    padded_batch = torch.cat([batch.batch, graph_of_pad])
+    out = Batch(edge_index, num_nodes, batch=padded_batch, validate=False, **fields)
+    out.ptr = torch.cat([batch.ptr, torch.full((num_graphs - batch.num_graphs,), num_nodes, dtype=torch.long)])
+    out.num_graphs, out.y_is_graph_level = num_graphs, batch.y_is_graph_level
+    out.attrs.update(
+        node_mask=torch.arange(num_nodes) < batch.num_nodes,
+        edge_mask=torch.arange(num_edges) < batch.num_edges,
+        graph_mask=torch.arange(num_graphs) < batch.num_graphs,
+    )
+    return out
+
+
+class DataLoader(torch.utils.data.DataLoader):
+    """A :class:`torch.utils.data.DataLoader` over graphs that yields :class:`Batch` es.
+
+    Args:
+        dataset: a sequence of :class:`~gnnx.Graph`.
+        batch_size, shuffle, num_workers, ...: as for torch's loader.
+        node_buckets, edge_buckets, graph_buckets: if given, pad every batch to buckets
+            (see :func:`pad_to_buckets`), so a compiled model sees few shapes.
+    """
+
+    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
+                 node_buckets: Optional[Sequence[int]] = None, edge_buckets: Optional[Sequence[int]] = None,
+                 graph_buckets: Optional[Sequence[int]] = None, **kwargs: Any) -> None:
+        if (node_buckets is None) != (edge_buckets is None):
+            raise ValueError("give both node_buckets and edge_buckets, or neither")
+        self.buckets = (node_buckets, edge_buckets, graph_buckets) if node_buckets is not None else None
+        super().__init__(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=self._collate, **kwargs)
+
+    def _collate(self, graphs: Sequence[Graph]) -> Batch:
+        batch = Batch.from_graphs(graphs)
+        if self.buckets is not None:
+            batch = pad_to_buckets(batch, *self.buckets)
+        return batch
