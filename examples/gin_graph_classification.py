@@ -1,0 +1,121 @@
+"""GIN on the GIN paper's graph-classification benchmarks, 10-fold cross-validation.
+
+Protocol of Xu et al. (2019), section 7: for each of the 10 shipped folds, train on the
+train split and record test accuracy after every epoch; average the curves over folds and
+report the best epoch's mean and std (the paper's protocol, which selects the epoch on
+the test folds; a stricter protocol would select it on an inner validation split). Model:
+GIN-0 (eps = 0, fixed), hidden 64, batch norm in the MLPs, sum readout of every layer
+(jumping-knowledge "cat"), Adam lr 0.01 halved every 50 epochs, dropout 0.5 before the
+classifier. Runs eagerly and compiled (``fullgraph=True`` on bucket-padded batches: one
+compiled shape), and prints accuracy and time per epoch for each. The paper reports
+GIN-0: MUTAG 89.4 +- 5.6, PROTEINS 76.2 +- 2.8, PTC 64.6 +- 7.0 (350 epochs).
+
+Run: ``.venv/bin/python examples/gin_graph_classification.py MUTAG --epochs 100``.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from gnnx.data import DataLoader
+from gnnx.datasets import GraphClassification
+from gnnx.nn import GIN, global_add_pool
+from gnnx.progress import Progress
+
+
+class GINClassifier(torch.nn.Module):
+    def __init__(self, in_channels, hidden, num_classes, num_layers=4, dropout=0.5):
+        super().__init__()
+        self.gnn = GIN(in_channels, hidden, num_layers, norm="batch_norm", jk="cat")
+        self.head = torch.nn.Linear(hidden, num_classes)
+        self.dropout = dropout
+
+    def forward(self, x, edge_index, batch, num_graphs: int):
+        h = global_add_pool(self.gnn(x, edge_index), batch, size=num_graphs)
+        return self.head(F.dropout(h, self.dropout, self.training))
+
+
+def buckets_for(dataset, batch_size):
+    sizes = sorted(g.num_nodes for g in dataset.graphs)
+    edges = sorted(g.num_edges for g in dataset.graphs)
+    nodes = sum(sizes[-batch_size:]) + 1
+    return [nodes], [sum(edges[-batch_size:])], [batch_size + 1]
+
+
+def run_fold(model, forward, dataset, fold, epochs, compiled, batch_size, seed):
+    torch.manual_seed(seed)
+    for module in model.modules():  # fresh weights (and batch-norm statistics) per fold
+        if module is not model and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    train_idx, test_idx = dataset.fold(fold)
+    node_b, edge_b, graph_b = buckets_for(dataset, batch_size)
+    kwargs = dict(node_buckets=node_b, edge_buckets=edge_b, graph_buckets=graph_b) if compiled else {}
+    train = DataLoader(dataset[train_idx], batch_size=batch_size, shuffle=True, drop_last=False, **kwargs)
+    test = DataLoader(dataset[test_idx], batch_size=batch_size, **kwargs)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=50, gamma=0.5)
+    accs, times = [], []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.train()
+        for b in train:
+            optimizer.zero_grad()
+            out = forward(b.x, b.edge_index, b.batch, b.num_graphs)
+            mask = b.graph_mask if compiled else slice(None)
+            F.cross_entropy(out[mask], b.y[mask]).backward()
+            optimizer.step()
+        schedule.step()
+        times.append(time.perf_counter() - start)
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for b in test:
+                out = forward(b.x, b.edge_index, b.batch, b.num_graphs)
+                mask = b.graph_mask if compiled else slice(None)
+                correct += int((out[mask].argmax(-1) == b.y[mask]).sum())
+        accs.append(correct / len(test_idx))
+    return accs, times
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="GIN 10-fold cross-validation")
+    parser.add_argument("dataset", nargs="?", default="MUTAG")
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--folds", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--modes", default="eager,compiled")
+    parser.add_argument("--out", default=None, help="write the summary JSON here")
+    args = parser.parse_args(argv)
+    dataset = GraphClassification(args.dataset)
+    summary = {"dataset": args.dataset, "epochs": args.epochs, "folds": args.folds, "torch": torch.__version__,
+               "protocol": "GIN paper: best epoch of the fold-averaged test-accuracy curve"}
+    for mode in args.modes.split(","):
+        curves, epoch_times = [], []
+        # One model per mode, re-initialised per fold, so the compiled one compiles once.
+        model = GINClassifier(dataset.num_features, 64, dataset.num_classes)
+        forward = torch.compile(model, fullgraph=True, dynamic=False) if mode == "compiled" else model
+        for fold in Progress(range(1, args.folds + 1), desc=f"{args.dataset} {mode}"):
+            accs, times = run_fold(model, forward, dataset, fold, args.epochs, mode == "compiled", args.batch_size,
+                                   seed=fold)
+            curves.append(accs)
+            epoch_times += times[1:]
+        mean_curve = [statistics.mean(c[e] for c in curves) for e in range(args.epochs)]
+        best = max(range(args.epochs), key=lambda e: mean_curve[e])
+        at_best = [c[best] for c in curves]
+        summary[mode] = {"accuracy_mean": statistics.mean(at_best), "accuracy_std": statistics.pstdev(at_best),
+                         "best_epoch": best, "epoch_ms": 1000 * statistics.median(epoch_times)}
+        print(f"{args.dataset} {mode}: {100 * summary[mode]['accuracy_mean']:.1f} +- "
+              f"{100 * summary[mode]['accuracy_std']:.1f} % (epoch {best}), "
+              f"{summary[mode]['epoch_ms']:.1f} ms/epoch", flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(summary, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
