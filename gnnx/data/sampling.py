@@ -1,0 +1,148 @@
+"""GraphSAGE-style multi-hop neighbour sampling over a CSR, in plain torch (CPU or GPU).
+
+Messages flow from sampled neighbours (sources) to the nodes that sampled them, so a
+node samples among its *incoming* edges (the destination-sorted CSR of a
+:class:`~gnnx.Graph`). Two modes:
+
+* ``replace=True`` (static shapes): every node of hop ``h`` draws exactly ``fanouts[h]``
+  neighbours with replacement, and every draw becomes its own row of the subgraph (a
+  computation tree: no de-duplication). The subgraph always has
+  ``B * (1 + k1 + k1*k2 + ...)`` nodes and ``B * (k1 + k1*k2 + ...)`` edges for ``B``
+  seeds, so a compiled model sees one shape. Draws at nodes without incoming edges are
+  self loops of that row with ``edge_mask`` False (weight them out, or keep: a self loop
+  of a zero-degree node only repeats it).
+* ``replace=False`` (exact): each node takes ``min(fanout, in-degree)`` distinct incoming
+  edges; sampled nodes are de-duplicated and relabelled, and each is expanded once (shapes
+  vary per batch).
+
+The result is a :class:`~gnnx.Graph` with relabelled ``edge_index``, ``n_id`` (global id
+of each row), ``seed_mask`` (the first ``B`` rows are the seeds) and, when the input
+graph has them, ``x`` and ``y`` gathered by ``n_id``.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from gnnx.graph import Graph
+
+
+def _draw_with_replacement(graph: Graph, frontier: Tensor, fanout: int, gen: Optional[torch.Generator]):
+    rowptr, col = graph.csr.rowptr, graph.csr.col
+    start = rowptr[frontier]
+    degree = rowptr[frontier + 1] - start
+    u = torch.rand((frontier.numel(), fanout), generator=gen, device=frontier.device)
+    offset = (u * degree.unsqueeze(1)).long().clamp(max=(degree - 1).clamp(min=0).unsqueeze(1))
+    has = (degree > 0).unsqueeze(1).expand(-1, fanout)
+    neighbours = torch.where(has, col[(start.unsqueeze(1) + offset).clamp(max=max(col.numel() - 1, 0))],
+                             frontier.unsqueeze(1).expand(-1, fanout))
+    return neighbours.reshape(-1), has.reshape(-1)
+
+
+def sample_static(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
+                  generator: Optional[torch.Generator] = None) -> Graph:
+    """Sampling with replacement into a computation tree of static size (see module docs)."""
+    rows = [seeds]
+    src_rows, dst_rows, masks = [], [], []
+    first_row = 0  # row index of the current frontier's first node
+    next_row = seeds.numel()
+    frontier = seeds
+    for fanout in fanouts:
+        neighbours, valid = _draw_with_replacement(graph, frontier, fanout, generator)
+        parents = torch.arange(first_row, first_row + frontier.numel(), device=seeds.device).repeat_interleave(fanout)
+        children = torch.arange(next_row, next_row + neighbours.numel(), device=seeds.device)
+        # A draw at a node without incoming edges becomes a self loop of the parent row.
+        src_rows.append(torch.where(valid, children, parents))
+        dst_rows.append(parents)
+        masks.append(valid)
+        rows.append(neighbours)
+        first_row, next_row, frontier = next_row, next_row + neighbours.numel(), neighbours
+    return _subgraph(graph, torch.cat(rows), torch.stack([torch.cat(src_rows), torch.cat(dst_rows)]),
+                     seeds.numel(), edge_mask=torch.cat(masks))
+
+
+def sample_exact(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
+                 generator: Optional[torch.Generator] = None) -> Graph:
+    """Sampling without replacement, nodes de-duplicated and relabelled (seeds first)."""
+    rowptr, col = graph.csr.rowptr, graph.csr.col
+    nodes = seeds
+    frontier = seeds
+    edges_src, edges_dst = [], []
+    for fanout in fanouts:
+        degree = rowptr[frontier + 1] - rowptr[frontier]
+        owner = torch.repeat_interleave(torch.arange(frontier.numel(), device=seeds.device), degree)
+        position = torch.arange(int(degree.sum()), device=seeds.device) - torch.repeat_interleave(
+            torch.cumsum(degree, 0) - degree, degree)
+        edge = torch.repeat_interleave(rowptr[frontier], degree) + position
+        # A random key per candidate edge; keep each owner's `fanout` smallest keys.
+        key = torch.rand(edge.numel(), generator=generator, device=seeds.device)
+        order = torch.argsort(owner.double() * 2 + key)  # by owner, then by key
+        rank = torch.arange(edge.numel(), device=seeds.device) - torch.repeat_interleave(
+            torch.cumsum(degree, 0) - degree, degree)
+        chosen = order[rank < fanout]
+        edges_src.append(col[edge[chosen]])
+        edges_dst.append(frontier[owner[chosen]])
+        reached = torch.unique(col[edge[chosen]])
+        frontier = reached[~torch.isin(reached, nodes)]  # expand each node once, as PyG does
+        nodes = torch.cat([nodes, frontier])
+    # Relabel: seeds keep rows 0..B-1, other nodes follow in first-seen order.
+    unique, first = _unique_first(nodes)
+    relabel = torch.full((graph.num_nodes,), -1, dtype=torch.long, device=seeds.device)
+    relabel[unique] = first
+    order = torch.argsort(first)
+    n_id = unique[order]
+    relabel[n_id] = torch.arange(n_id.numel(), device=seeds.device)
+    src, dst = torch.cat(edges_src), torch.cat(edges_dst)
+    return _subgraph(graph, n_id, torch.stack([relabel[src], relabel[dst]]), seeds.numel())
+
+
+def _unique_first(values: Tensor):
+    unique, inverse = torch.unique(values, return_inverse=True)
+    first = torch.full((unique.numel(),), values.numel(), dtype=torch.long, device=values.device)
+    first = first.scatter_reduce(0, inverse, torch.arange(values.numel(), device=values.device), "amin")
+    return unique, first
+
+
+def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, edge_mask: Optional[Tensor] = None):
+    seed_mask = torch.arange(n_id.numel(), device=n_id.device) < num_seeds
+    extra = {"n_id": n_id, "seed_mask": seed_mask}
+    if edge_mask is not None:
+        extra["edge_mask"] = edge_mask
+    return Graph(edge_index, n_id.numel(), x=None if graph.x is None else graph.x[n_id],
+                 y=None if graph.y is None or graph.y.dim() == 0 else graph.y[n_id], validate=False, **extra)
+
+
+class NeighborLoader:
+    """Mini-batches of seed nodes with their sampled neighbourhoods.
+
+    Args:
+        graph: the full graph (its CSR is used; move it to the GPU to sample there).
+        fanouts: neighbours per node and hop, e.g. ``[15, 10]``.
+        seeds: the seed nodes (e.g. ``graph.train_mask.nonzero().view(-1)``); all nodes if omitted.
+        batch_size: seeds per batch (the last batch may be smaller unless ``drop_last``).
+        replace: static-shape sampling with replacement (default) or exact without.
+        shuffle, drop_last, seed: seed order and the random generator's seed.
+    """
+
+    def __init__(self, graph: Graph, fanouts: Sequence[int], seeds: Optional[Tensor] = None, batch_size: int = 512,
+                 replace: bool = True, shuffle: bool = True, drop_last: bool = False, seed: int = 0) -> None:
+        self.graph, self.fanouts, self.batch_size = graph, list(fanouts), batch_size
+        device = graph.edge_index.device
+        self.seeds = torch.arange(graph.num_nodes, device=device) if seeds is None else seeds.to(device)
+        self.replace, self.shuffle, self.drop_last = replace, shuffle, drop_last
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.seeds.numel(), self.batch_size)
+        return full + (0 if self.drop_last or rest == 0 else 1)
+
+    def __iter__(self):
+        order = self.seeds
+        if self.shuffle:
+            order = order[torch.randperm(order.numel(), generator=self.generator, device=order.device)]
+        sample = sample_static if self.replace else sample_exact
+        for i in range(len(self)):
+            yield sample(self.graph, order[i * self.batch_size:(i + 1) * self.batch_size], self.fanouts,
+                         self.generator)
