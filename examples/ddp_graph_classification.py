@@ -49,6 +49,8 @@ def main(argv=None) -> int:
     if args.global_batch % world:
         raise ValueError(f"global batch {args.global_batch} must divide evenly over {world} ranks")
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if args.backend == "nccl" else "cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     torch.manual_seed(0)
     dataset = GraphClassification(args.dataset)
     model = Classifier(dataset.num_features, args.hidden, dataset.num_classes).to(device)

@@ -15,6 +15,7 @@ Kernels (all over a destination-sorted CSR: ``rowptr [N+1]``, ``col [E]``):
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Optional, Tuple
 
 import torch
@@ -22,6 +23,14 @@ import triton
 import triton.language as tl
 from torch import Tensor
 from torch.library import triton_op, wrap_triton
+
+
+def _on_device(t: Tensor):
+    """Eager launches go to the current CUDA device: make it the tensors' (e.g. cuda:1
+    under DDP without set_device). Compiled code places its launches itself."""
+    if torch.compiler.is_compiling():
+        return contextlib.nullcontext()
+    return torch.cuda.device(t.device)
 
 
 def _block_f(num_features: int) -> int:
@@ -111,12 +120,13 @@ def _launch_spmm(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tenso
     block_f = _block_f(num_features)
     cfg = config or spmm_config(num_features)
     grid = (triton.cdiv(num_rows, cfg["ROWS"]), triton.cdiv(num_features, block_f))
-    wrap_triton(_spmm_kernel)[grid](
-        rowptr, col, weight if weight is not None else x2, x2, out, arg,
-        num_rows, num_features, num_features // heads, heads,
-        HAS_W=weight is not None, SCALAR_W=heads == 1, IS_MAX=is_max, ROWS=cfg["ROWS"], BLOCK_E=cfg["BLOCK_E"], BLOCK_F=block_f,
-        num_warps=cfg["num_warps"],
-    )
+    with _on_device(x):
+        wrap_triton(_spmm_kernel)[grid](
+            rowptr, col, weight if weight is not None else x2, x2, out, arg,
+            num_rows, num_features, num_features // heads, heads,
+            HAS_W=weight is not None, SCALAR_W=heads == 1, IS_MAX=is_max, ROWS=cfg["ROWS"], BLOCK_E=cfg["BLOCK_E"],
+            BLOCK_F=block_f, num_warps=cfg["num_warps"],
+        )
     return out.view((num_rows,) + tuple(x.shape[1:])), arg
 
 
@@ -137,8 +147,9 @@ def sddmm(row: Tensor, col: Tensor, a: Tensor, b: Tensor, heads: int) -> Tensor:
     head_c = num_features // heads
     block_c = min(triton.next_power_of_2(max(head_c, 1)), 64)
     grid = (triton.cdiv(num_edges, 128), heads)
-    wrap_triton(_sddmm_kernel)[grid](row, col, a2, b2, out, num_edges, num_features, head_c, heads,
-                                     BLOCK_E=128, BLOCK_C=block_c)
+    with _on_device(a):
+        wrap_triton(_sddmm_kernel)[grid](row, col, a2, b2, out, num_edges, num_features, head_c, heads,
+                                         BLOCK_E=128, BLOCK_C=block_c)
     return out
 
 
