@@ -52,3 +52,14 @@ def _(x):
 class _CustomOpModule(torch.nn.Module):
     def forward(self, x):
         return _double(x)
+
+
+@pytest.mark.slow
+def test_cpp_only_package_holds_sources_and_cmake(sage_model, tmp_path):
+    import zipfile
+
+    path = gnnx.export.compile_package(sage_model, str(tmp_path / "src.pt2"), random_graph(10, 30)[:2],
+                                       cpp_only=True)
+    names = zipfile.ZipFile(path).namelist()
+    assert any(n.endswith("CMakeLists.txt") for n in names) and any(n.endswith(".cpp") for n in names)
+    assert not any(n.endswith(".so") for n in names)
