@@ -59,8 +59,18 @@ def with_fresh_self_loops(
 class _GraphAttention(MessagePassing):
     """Shared forward of GAT and GATv2: loops, scores, softmax, weighted aggregation."""
 
-    heads: int
-    out_channels: int
+    def __init__(self, in_channels, out_channels: int, heads: int, concat: bool, negative_slope: float,
+                 dropout: float, add_self_loops: bool, edge_dim: Optional[int], fill_value, flow: str) -> None:
+        super().__init__(aggr="sum", flow=flow, node_dim=0)
+        self.in_channels, self.out_channels, self.heads, self.concat = in_channels, out_channels, heads, concat
+        self.negative_slope, self.dropout = negative_slope, dropout
+        self.add_self_loops, self.edge_dim, self.fill_value = add_self_loops, edge_dim, fill_value
+
+    def _output_parameters(self, in_dst: int, bias: bool, residual: bool) -> None:
+        """The optional residual projection and bias, sized for concatenated or averaged heads."""
+        total = self.out_channels * (self.heads if self.concat else 1)
+        self.res = torch.nn.Linear(in_dst, total, bias=False) if residual else None
+        self.bias = torch.nn.Parameter(torch.empty(total)) if bias else None
 
     def _attend(self, x_src: Tensor, x_dst: Tensor, edge_index: Adj, edge_attr: Optional[Tensor],
                 res: Optional[Tensor], return_attention_weights: Optional[bool]):
@@ -136,10 +146,8 @@ class GATConv(_GraphAttention):
         residual: bool = False,
         flow: str = "source_to_target",
     ) -> None:
-        super().__init__(aggr="sum", flow=flow, node_dim=0)
-        self.in_channels, self.out_channels, self.heads, self.concat = in_channels, out_channels, heads, concat
-        self.negative_slope, self.dropout = negative_slope, dropout
-        self.add_self_loops, self.edge_dim, self.fill_value = add_self_loops, edge_dim, fill_value
+        super().__init__(in_channels, out_channels, heads, concat, negative_slope, dropout, add_self_loops,
+                         edge_dim, fill_value, flow)
         self.lin = self.lin_src = self.lin_dst = None
         if isinstance(in_channels, int):
             self.lin = torch.nn.Linear(in_channels, heads * out_channels, bias=False)
@@ -154,10 +162,7 @@ class GATConv(_GraphAttention):
         else:
             self.lin_edge = None
             self.register_parameter("att_edge", None)
-        total = out_channels * (heads if concat else 1)
-        in_dst = in_channels if isinstance(in_channels, int) else in_channels[1]
-        self.res = torch.nn.Linear(in_dst, total, bias=False) if residual else None
-        self.bias = torch.nn.Parameter(torch.empty(total)) if bias else None
+        self._output_parameters(in_channels if isinstance(in_channels, int) else in_channels[1], bias, residual)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -227,19 +232,15 @@ class GATv2Conv(_GraphAttention):
         residual: bool = False,
         flow: str = "source_to_target",
     ) -> None:
-        super().__init__(aggr="sum", flow=flow, node_dim=0)
-        self.in_channels, self.out_channels, self.heads, self.concat = in_channels, out_channels, heads, concat
-        self.negative_slope, self.dropout = negative_slope, dropout
-        self.add_self_loops, self.edge_dim, self.fill_value = add_self_loops, edge_dim, fill_value
+        super().__init__(in_channels, out_channels, heads, concat, negative_slope, dropout, add_self_loops,
+                         edge_dim, fill_value, flow)
         self.share_weights = share_weights
         in_src, in_dst = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
         self.lin_l = torch.nn.Linear(in_src, heads * out_channels, bias=bias)
         self.lin_r = self.lin_l if share_weights else torch.nn.Linear(in_dst, heads * out_channels, bias=bias)
         self.att = torch.nn.Parameter(torch.empty(1, heads, out_channels))
         self.lin_edge = torch.nn.Linear(edge_dim, heads * out_channels, bias=False) if edge_dim is not None else None
-        total = out_channels * (heads if concat else 1)
-        self.res = torch.nn.Linear(in_dst, total, bias=False) if residual else None
-        self.bias = torch.nn.Parameter(torch.empty(total)) if bias else None
+        self._output_parameters(in_dst, bias, residual)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
