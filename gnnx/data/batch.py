@@ -101,8 +101,11 @@ def pad_to_buckets(batch: Batch, node_buckets: Sequence[int], edge_buckets: Sequ
     if graph_buckets is not None:
         num_graphs = _bucket(num_graphs, sorted(graph_buckets), "graph count (+1 padding graph)")
     pad_nodes, pad_edges = num_nodes - batch.num_nodes, num_edges - batch.num_edges
-    first_pad = batch.num_nodes
-    edge_index = torch.cat([batch.edge_index, torch.full((2, pad_edges), first_pad, dtype=torch.long)], 1)
+    # Padded edges are self loops spread over the padding nodes: one node holding them all
+    # would be a single CSR row of up to ~pad_edges entries, which row-parallel kernels
+    # process serially.
+    loops = batch.num_nodes + torch.arange(pad_edges) % pad_nodes
+    edge_index = torch.cat([batch.edge_index, torch.stack([loops, loops])], 1)
     fields: Dict[str, Any] = {}
     for name in NODE_FIELDS:
         value = getattr(batch, name)
