@@ -36,3 +36,11 @@ def test_two_gloo_ranks_equal_one_process_and_resume(tmp_path):
     assert c["epoch"] == 2
     for key in a:
         torch.testing.assert_close(c["model"][key], b[key], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_neighbour_sampled_node_classification_on_two_ranks(tmp_path):
+    out = _run(["--task", "node", "--backend", "gloo", "--epochs", "15", "--global-batch", "28",
+                "--out", str(tmp_path / "node.pt")], nproc=2)
+    accuracy = float(out.strip().splitlines()[-1].split()[-1])
+    assert torch.load(tmp_path / "node.pt")["epoch"] == 14 and accuracy > 0.5
