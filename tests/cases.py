@@ -64,6 +64,10 @@ LAYERS = [
          extra="edge_attr"),
     Case("edgeconv-max", "EdgeConv", (), make_nn=lambda: seq(2 * IN, HIDDEN)),
     Case("edgeconv-mean", "EdgeConv", (), {"aggr": "mean"}, make_nn=lambda: seq(2 * IN, HIDDEN)),
+    Case("sgconv-k2", "SGConv", (IN, HIDDEN), {"K": 2}, extra="edge_weight"),
+    Case("tagconv-k3", "TAGConv", (IN, HIDDEN), {"K": 3}),
+    Case("appnp", "APPNP", (), {"K": 3, "alpha": 0.1}, extra="edge_weight"),
+    Case("simpleconv-mean-cat", "SimpleConv", (), {"aggr": "mean", "combine_root": "cat"}),
 ]
 
 MODELS = [

@@ -4,6 +4,7 @@ from gnnx.nn.conv.gat import GATConv, GATv2Conv
 from gnnx.nn.conv.gcn import GCNConv
 from gnnx.nn.conv.gin import GINConv, GINEConv
 from gnnx.nn.conv.graph_conv import GraphConv
+from gnnx.nn.conv.propagation import APPNP, SGConv, SimpleConv, TAGConv
 from gnnx.nn.conv.sage import SAGEConv
 
-__all__ = ["EdgeConv", "GATConv", "GATv2Conv", "GCNConv", "GINConv", "GINEConv", "GraphConv", "SAGEConv"]
+__all__ = ["APPNP", "SGConv", "SimpleConv", "TAGConv", "EdgeConv", "GATConv", "GATv2Conv", "GCNConv", "GINConv", "GINEConv", "GraphConv", "SAGEConv"]
