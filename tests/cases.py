@@ -68,6 +68,11 @@ LAYERS = [
     Case("tagconv-k3", "TAGConv", (IN, HIDDEN), {"K": 3}),
     Case("appnp", "APPNP", (), {"K": 3, "alpha": 0.1}, extra="edge_weight"),
     Case("simpleconv-mean-cat", "SimpleConv", (), {"aggr": "mean", "combine_root": "cat"}),
+    Case("resgated", "ResGatedGraphConv", (IN, HIDDEN)),
+    Case("resgated-edge", "ResGatedGraphConv", (IN, HIDDEN), {"edge_dim": EDGE_DIM}, extra="edge_attr"),
+    Case("leconv", "LEConv", (IN, HIDDEN), extra="edge_weight"),
+    Case("clustergcn", "ClusterGCNConv", (IN, HIDDEN), {"diag_lambda": 0.3}),
+    Case("gatedgraph", "GatedGraphConv", (HIDDEN, 2), extra="edge_weight"),
 ]
 
 MODELS = [
