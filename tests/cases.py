@@ -28,11 +28,17 @@ class Case:
     extra: Optional[str] = None  # "edge_weight" or "edge_attr"
     make_nn: Optional[Callable[[], torch.nn.Module]] = None  # first argument for GIN/EdgeConv
     pyg_module: str = "torch_geometric.nn"
+    nn_keyword: Optional[str] = None  # pass make_nn() as this keyword instead of first
 
     def build(self, namespace) -> torch.nn.Module:
         torch.manual_seed(1)
-        args = ((self.make_nn(),) if self.make_nn else ()) + self.args
-        return getattr(namespace, self.cls)(*args, **self.kwargs)
+        kwargs = dict(self.kwargs)
+        if self.make_nn and self.nn_keyword:
+            kwargs[self.nn_keyword] = self.make_nn()
+            args = self.args
+        else:
+            args = ((self.make_nn(),) if self.make_nn else ()) + self.args
+        return getattr(namespace, self.cls)(*args, **kwargs)
 
     def gnnx(self) -> torch.nn.Module:
         return self.build(gnnx.nn)
@@ -73,6 +79,13 @@ LAYERS = [
     Case("leconv", "LEConv", (IN, HIDDEN), extra="edge_weight"),
     Case("clustergcn", "ClusterGCNConv", (IN, HIDDEN), {"diag_lambda": 0.3}),
     Case("gatedgraph", "GatedGraphConv", (HIDDEN, 2), extra="edge_weight"),
+    Case("nnconv-mean", "NNConv", (IN, HIDDEN), {"aggr": "mean"}, extra="edge_attr",
+         make_nn=lambda: torch.nn.Sequential(torch.nn.Linear(EDGE_DIM, 32), torch.nn.ReLU(),
+                                             torch.nn.Linear(32, IN * HIDDEN)), nn_keyword="nn"),
+    Case("cgconv-edge", "CGConv", (IN,), {"dim": EDGE_DIM}, extra="edge_attr"),
+    Case("transformer-heads-edge", "TransformerConv", (IN, HIDDEN), {"heads": 2, "edge_dim": EDGE_DIM},
+         extra="edge_attr"),
+    Case("transformer-beta-mean", "TransformerConv", (IN, HIDDEN), {"heads": 2, "beta": True, "concat": False}),
 ]
 
 MODELS = [
