@@ -86,6 +86,9 @@ LAYERS = [
     Case("transformer-heads-edge", "TransformerConv", (IN, HIDDEN), {"heads": 2, "edge_dim": EDGE_DIM},
          extra="edge_attr"),
     Case("transformer-beta-mean", "TransformerConv", (IN, HIDDEN), {"heads": 2, "beta": True, "concat": False}),
+    Case("antisymmetric", "AntiSymmetricConv", (IN,), {"num_iters": 2}),
+    Case("pointnet", "PointNetConv", (), {"global_nn": torch.nn.Linear(HIDDEN, HIDDEN)}, extra="pos",
+         make_nn=lambda: seq(IN + 3, HIDDEN), nn_keyword="local_nn"),
 ]
 
 MODELS = [
@@ -113,6 +116,8 @@ def random_graph(num_nodes: int, num_edges: int, seed: int = 0):
 
 def call(module: torch.nn.Module, case: Case, x, edge_index, edge_weight, edge_attr):
     """Call a layer or model of ``case`` with the optional input it takes."""
+    if case.extra == "pos":  # point layers: the first three features double as positions
+        return module(x, x[:, :3], edge_index)
     if case.extra == "edge_weight":
         return module(x, edge_index, edge_weight)
     if case.extra == "edge_attr":

@@ -1,0 +1,87 @@
+"""Layers built around another network or layer: PointNetConv, AntiSymmetricConv."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Dict, Optional, Union
+
+import torch
+from torch import Tensor
+
+from gnnx.graph import Graph
+from gnnx.nn.conv.gcn import GCNConv
+from gnnx.nn.inits import activation, reset, zeros
+from gnnx.nn.message_passing import Adj, MessagePassing
+from gnnx.nn.conv.gat import with_fresh_self_loops
+
+
+class PointNetConv(MessagePassing):
+    r"""PointNet set layer, `"PointNet++" <https://arxiv.org/abs/1706.02413>`_:
+    :math:`\mathbf{x}'_i = \gamma\big(\max_{j \in \mathcal{N}(i)\cup\{i\}} h(\mathbf{x}_j, \mathbf{p}_j - \mathbf{p}_i)\big)`
+    with ``local_nn`` :math:`h` and ``global_nn`` :math:`\gamma`. Old self loops are masked
+    out of the maximum and one fresh loop per point added (sync-free, equal to PyG).
+
+    Shapes: ``x [N, F]`` or ``None``, ``pos [N, 3]``, ``edge_index`` -> ``[N, F_out]``.
+    """
+
+    def __init__(self, local_nn: Optional[Callable] = None, global_nn: Optional[Callable] = None,
+                 add_self_loops: bool = True) -> None:
+        super().__init__(aggr="max")
+        self.local_nn, self.global_nn, self.add_self_loops = local_nn, global_nn, add_self_loops
+        reset(self.local_nn)
+        reset(self.global_nn)
+
+    def forward(self, x: Optional[Tensor], pos: Tensor, edge_index: Adj) -> Tensor:
+        tensor = edge_index.edge_index if isinstance(edge_index, Graph) else edge_index
+        stale = None
+        if self.add_self_loops:
+            tensor, _, stale = with_fresh_self_loops(tensor, None, pos.size(0), 0.0)
+        kwargs = {"pos": pos, "stale": stale}
+        if x is not None:
+            kwargs["x"] = x
+        out = self.propagate(tensor, size=(pos.size(0), pos.size(0)), **kwargs)
+        return out if self.global_nn is None else self.global_nn(out)
+
+    def message(self, pos_i: Tensor, pos_j: Tensor, x_j: Optional[Tensor] = None,
+                stale: Optional[Tensor] = None) -> Tensor:
+        msg = pos_j - pos_i
+        if x_j is not None:
+            msg = torch.cat([x_j, msg], dim=1)
+        if self.local_nn is not None:
+            msg = self.local_nn(msg)
+        if stale is not None:  # old self loops take no part in the maximum
+            msg = msg.masked_fill(stale.view(-1, 1), float("-inf"))
+        return msg
+
+
+class AntiSymmetricConv(torch.nn.Module):
+    r"""Anti-symmetric deep graph network layer, `"Anti-Symmetric DGN"
+    <https://arxiv.org/abs/2210.09789>`_: ``num_iters`` Euler steps of
+    :math:`\mathbf{x}_i \leftarrow \mathbf{x}_i + \epsilon\,\sigma\big((\mathbf{W}-\mathbf{W}^\top-\gamma\mathbf{I})\mathbf{x}_i + \Phi(\mathbf{X}, \mathcal{N}_i) + \mathbf{b}\big)`,
+    with :math:`\Phi` a GCNConv by default.
+
+    Shapes: ``x [N, C]``, ``edge_index`` -> ``[N, C]``.
+    """
+
+    def __init__(self, in_channels: int, phi: Optional[MessagePassing] = None, num_iters: int = 1,
+                 epsilon: float = 0.1, gamma: float = 0.1, act: Union[str, Callable, None] = "tanh",
+                 act_kwargs: Optional[Dict[str, Any]] = None, bias: bool = True) -> None:
+        super().__init__()
+        self.in_channels, self.num_iters, self.gamma, self.epsilon = in_channels, num_iters, gamma, epsilon
+        self.act = activation(act, **(act_kwargs or {}))
+        self.W = torch.nn.Parameter(torch.empty(in_channels, in_channels))
+        self.register_buffer("eye", torch.eye(in_channels))
+        self.phi = phi if phi is not None else GCNConv(in_channels, in_channels, bias=False)
+        self.bias = torch.nn.Parameter(torch.empty(in_channels)) if bias else None
+        torch.nn.init.kaiming_uniform_(self.W, a=math.sqrt(5))
+        zeros(self.bias)
+
+    def forward(self, x: Tensor, edge_index: Adj, *args: Any, **kwargs: Any) -> Tensor:
+        antisymmetric = self.W - self.W.t() - self.gamma * self.eye
+        for _ in range(self.num_iters):
+            h = self.phi(x, edge_index, *args, **kwargs) + x @ antisymmetric.t()
+            if self.bias is not None:
+                h = h + self.bias
+            if self.act is not None:
+                h = self.act(h)
+            x = x + self.epsilon * h
+        return x
