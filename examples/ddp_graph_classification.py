@@ -38,6 +38,20 @@ class Classifier(torch.nn.Module):
         return self.head(global_add_pool(self.gnn(x, edge_index), batch, size=num_graphs))
 
 
+def resume(args, model, optimizer, device) -> int:
+    """Load ``args.out`` into model and optimizer if resuming; returns the first epoch to run."""
+    if not (args.resume and os.path.exists(args.out)):
+        return 0
+    state = torch.load(args.out, map_location=device)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return state["epoch"] + 1
+
+
+def save_checkpoint(path, model, optimizer, epoch) -> None:
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}, path)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", default="gloo")
@@ -64,12 +78,7 @@ def main(argv=None) -> int:
     dataset = GraphClassification(args.dataset)
     model = Classifier(dataset.num_features, args.hidden, dataset.num_classes).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    start_epoch = 0
-    if args.resume and os.path.exists(args.out):
-        state = torch.load(args.out, map_location=device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch = state["epoch"] + 1
+    start_epoch = resume(args, model, optimizer, device)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     local = args.global_batch // world
     graphs = dataset.graphs
@@ -94,7 +103,7 @@ def main(argv=None) -> int:
         elapsed = time.perf_counter() - started
         if rank == 0:
             print(f"epoch {epoch} throughput {usable / elapsed:.0f} graphs/s over {world} rank(s)", flush=True)
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}, args.out)
+            save_checkpoint(args.out, model, optimizer, epoch)
             print(f"epoch {epoch} mean local loss {total / (usable // args.global_batch):.4f}", flush=True)
     if distributed:
         dist.barrier()
@@ -110,12 +119,7 @@ def train_nodes(args, rank, world, device, distributed) -> int:
     graph = Planetoid("Cora")[0].to(device)
     model = GraphSAGE(graph.x.size(1), args.hidden, 2, 7).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    start_epoch = 0
-    if args.resume and os.path.exists(args.out):
-        state = torch.load(args.out, map_location=device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch = state["epoch"] + 1
+    start_epoch = resume(args, model, optimizer, device)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     seeds = graph.train_mask.nonzero().view(-1)
     per_rank = args.global_batch // world
@@ -134,7 +138,7 @@ def train_nodes(args, rank, world, device, distributed) -> int:
             optimizer.step()
             total += float(loss)
         if rank == 0:
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}, args.out)
+            save_checkpoint(args.out, model, optimizer, epoch)
             print(f"epoch {epoch} mean local loss {total / max(usable // args.global_batch, 1):.4f}", flush=True)
     if rank == 0:
         model.eval()
