@@ -1,4 +1,5 @@
 """Message-passing layers, one file per family."""
+from gnnx.nn.conv.dynamic import DynamicEdgeConv, GravNetConv
 from gnnx.nn.conv.edge_conv import EdgeConv
 from gnnx.nn.conv.gat import GATConv, GATv2Conv
 from gnnx.nn.conv.gcn import GCNConv
@@ -10,4 +11,4 @@ from gnnx.nn.conv.graph_conv import GraphConv
 from gnnx.nn.conv.propagation import APPNP, SGConv, SimpleConv, TAGConv
 from gnnx.nn.conv.sage import SAGEConv
 
-__all__ = ["AntiSymmetricConv", "PointNetConv", "CGConv", "NNConv", "TransformerConv", "ClusterGCNConv", "GatedGraphConv", "LEConv", "ResGatedGraphConv", "APPNP", "SGConv", "SimpleConv", "TAGConv", "EdgeConv", "GATConv", "GATv2Conv", "GCNConv", "GINConv", "GINEConv", "GraphConv", "SAGEConv"]
+__all__ = ["DynamicEdgeConv", "GravNetConv", "AntiSymmetricConv", "PointNetConv", "CGConv", "NNConv", "TransformerConv", "ClusterGCNConv", "GatedGraphConv", "LEConv", "ResGatedGraphConv", "APPNP", "SGConv", "SimpleConv", "TAGConv", "EdgeConv", "GATConv", "GATv2Conv", "GCNConv", "GINConv", "GINEConv", "GraphConv", "SAGEConv"]

@@ -1,0 +1,67 @@
+"""Layers that build their graph from the features: DynamicEdgeConv and GravNetConv.
+
+Both find k nearest neighbours (self included, as in PyG) with :func:`gnnx.ops.knn_graph`,
+plain torch with static ``N * k`` edges, so unlike PyG 2.8 they need no ``pyg-lib`` and
+export with a dynamic number of points (e.g. calorimeter hits).
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from gnnx.nn.conv.edge_conv import EdgeConv
+from gnnx.nn.message_passing import MessagePassing
+from gnnx.ops import knn_graph
+
+
+class DynamicEdgeConv(EdgeConv):
+    r"""EdgeConv over the k-nearest-neighbour graph of the input features, recomputed every
+    call (`"Dynamic Graph CNN" <https://arxiv.org/abs/1801.07829>`_).
+
+    Shapes: ``x [N, F]``, optional ``batch [N]`` -> ``[N, F_out]``.
+    """
+
+    def __init__(self, nn: Callable, k: int, aggr: str = "max", num_workers: int = 1) -> None:
+        super().__init__(nn, aggr=aggr)
+        self.k = k
+
+    def forward(self, x: Tensor, batch: Optional[Tensor] = None) -> Tensor:  # type: ignore[override]
+        return super().forward(x, knn_graph(x, self.k, batch, loop=True))
+
+    def __repr__(self) -> str:
+        return f"DynamicEdgeConv(nn={self.nn}, k={self.k})"
+
+
+class GravNetConv(MessagePassing):
+    r"""GravNet, `"Learning Representations of Irregular Particle-detector Geometry with
+    Distance-weighted Graph Networks" <https://arxiv.org/abs/1902.07987>`_: project to a
+    learned space :math:`\mathbf{s}_i`, connect each point to its k nearest neighbours there,
+    and aggregate :math:`\mathbf{h}_j e^{-10\,\lVert\mathbf{s}_j-\mathbf{s}_i\rVert^2}` by mean and max:
+    :math:`\mathbf{x}'_i = \mathbf{W}_1\mathbf{x}_i + \mathbf{W}_2[\mathrm{mean}_j \Vert \max_j]`.
+
+    Shapes: ``x [N, in]``, optional ``batch [N]`` -> ``[N, out]``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, space_dimensions: int, propagate_dimensions: int,
+                 k: int, num_workers: Optional[int] = None) -> None:
+        super().__init__(aggr=["mean", "max"])
+        self.in_channels, self.out_channels, self.k = in_channels, out_channels, k
+        self.lin_s = torch.nn.Linear(in_channels, space_dimensions)
+        self.lin_h = torch.nn.Linear(in_channels, propagate_dimensions)
+        self.lin_out1 = torch.nn.Linear(in_channels, out_channels, bias=False)
+        self.lin_out2 = torch.nn.Linear(2 * propagate_dimensions, out_channels)
+
+    def forward(self, x: Tensor, batch: Optional[Tensor] = None) -> Tensor:
+        s = self.lin_s(x)
+        edge_index = knn_graph(s, self.k, batch, loop=True)
+        edge_weight = torch.exp(-10.0 * (s[edge_index[0]] - s[edge_index[1]]).pow(2).sum(-1))
+        out = self.propagate(edge_index, x=self.lin_h(x), edge_weight=edge_weight)
+        return self.lin_out1(x) + self.lin_out2(out)
+
+    def message(self, x_j: Tensor, edge_weight: Tensor) -> Tensor:
+        return x_j * edge_weight.unsqueeze(1)
+
+    def __repr__(self) -> str:
+        return f"GravNetConv({self.in_channels}, {self.out_channels}, k={self.k})"
