@@ -16,9 +16,13 @@ def _run(args, nproc=None):
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", EXAMPLE]
     else:
         cmd = [sys.executable, EXAMPLE]
-    result = subprocess.run(cmd + args, capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+    # One retry for the launcher: once in ~10 loaded CI runs a gloo rank aborted (SIGABRT)
+    # at start-up or shutdown; it has not reproduced alone or under load since (see the notes).
+    for attempt in range(2 if nproc else 1):
+        result = subprocess.run(cmd + args, capture_output=True, text=True, env=env, timeout=600)
+        if result.returncode == 0:
+            return result.stdout
+    raise AssertionError(result.stderr[-4000:])
 
 
 @pytest.mark.slow
