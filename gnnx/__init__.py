@@ -2,4 +2,7 @@
 from gnnx.graph import CSR, Graph
 
 __version__ = "0.1.0"
-__all__ = ["CSR", "Graph", "__version__"]
+
+from gnnx import data, datasets, export, nn, ops, transforms  # noqa: E402  (after __version__: export reads it)
+
+__all__ = ["CSR", "Graph", "__version__", "data", "datasets", "export", "nn", "ops", "transforms"]
