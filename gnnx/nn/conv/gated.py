@@ -8,6 +8,7 @@ from torch import Tensor
 
 from gnnx.graph import Graph
 from gnnx import ops
+from gnnx.nn.conv.gcn import WeightedPropagation
 from gnnx.nn.inits import zeros
 from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing
 from gnnx.structure import self_loop_index
@@ -131,7 +132,7 @@ class ClusterGCNConv(MessagePassing):
         return self.spmm(adj, x, edge_weight)
 
 
-class GatedGraphConv(MessagePassing):
+class GatedGraphConv(WeightedPropagation):
     r"""Gated graph sequence layer, `"Gated Graph Sequence Neural Networks"
     <https://arxiv.org/abs/1511.05493>`_: ``num_layers`` rounds of
     :math:`\mathbf{m}_i = \sum_j e_{j,i}\mathbf{\Theta}\mathbf{h}_j`,
@@ -158,9 +159,3 @@ class GatedGraphConv(MessagePassing):
             m = self.propagate(edge_index, x=x @ self.weight[i], edge_weight=edge_weight)
             x = self.rnn(m, x)
         return x
-
-    def message(self, x_j: Tensor, edge_weight: Optional[Tensor]) -> Tensor:
-        return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
-
-    def message_and_aggregate(self, adj: Adjacency, x: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:
-        return self.spmm(adj, x, edge_weight)

@@ -12,7 +12,31 @@ from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing
 from gnnx.structure import gcn_norm
 
 
-class GCNConv(MessagePassing):
+class WeightedPropagation(MessagePassing):
+    """Base of layers that propagate ``edge_weight * x_j`` (fused into one SpMM), optionally
+    over GCN-normalised weights that ``cached=True`` layers compute once."""
+
+    cached: bool = False
+    _cache: Optional[Tuple[Tensor, Tensor]] = None
+
+    def _normalized(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor], improved: bool,
+                    add_self_loops: bool) -> Tuple[Tensor, Tensor]:
+        if self._cache is not None:
+            return self._cache
+        tensor = edge_index.edge_index if isinstance(edge_index, Graph) else edge_index
+        normalized = gcn_norm(tensor, edge_weight, x.size(0), improved, add_self_loops, self.flow, x.dtype)
+        if self.cached:
+            self._cache = normalized
+        return normalized
+
+    def message(self, x_j: Tensor, edge_weight: Optional[Tensor]) -> Tensor:
+        return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
+
+    def message_and_aggregate(self, adj: Adjacency, x: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:
+        return self.spmm(adj, x, edge_weight)
+
+
+class GCNConv(WeightedPropagation):
     r"""The graph convolutional operator from `"Semi-supervised Classification with Graph
     Convolutional Networks" <https://arxiv.org/abs/1609.02907>`_.
 
@@ -59,7 +83,7 @@ class GCNConv(MessagePassing):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.improved, self.cached = improved, cached
         self.add_self_loops, self.normalize = add_self_loops, normalize
-        self._cached: Optional[Tuple[Tensor, Tensor]] = None
+        self._cache = None
         self.lin = torch.nn.Linear(in_channels, out_channels, bias=False)
         self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
@@ -67,27 +91,11 @@ class GCNConv(MessagePassing):
     def reset_parameters(self) -> None:
         glorot(self.lin.weight)
         zeros(self.bias)
-        self._cached = None
+        self._cache = None
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
         if self.normalize:
-            edge_index, edge_weight = self._normalized(x, edge_index, edge_weight)
+            edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, self.improved,
+                                                       self.add_self_loops)
         out = self.propagate(edge_index, x=self.lin(x), edge_weight=edge_weight)
         return out if self.bias is None else out + self.bias
-
-    def _normalized(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor]):
-        if self._cached is not None:
-            return self._cached
-        tensor = edge_index.edge_index if isinstance(edge_index, Graph) else edge_index
-        normalized = gcn_norm(
-            tensor, edge_weight, x.size(0), self.improved, self.add_self_loops, self.flow, x.dtype
-        )
-        if self.cached:
-            self._cached = normalized
-        return normalized
-
-    def message(self, x_j: Tensor, edge_weight: Optional[Tensor]) -> Tensor:
-        return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
-
-    def message_and_aggregate(self, adj: Adjacency, x: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:
-        return self.spmm(adj, x, edge_weight)

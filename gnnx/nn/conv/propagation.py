@@ -11,32 +11,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gnnx.graph import Graph
+from gnnx.nn.conv.gcn import WeightedPropagation
 from gnnx.nn.inits import zeros
-from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing
-from gnnx.structure import gcn_norm
+from gnnx.nn.message_passing import Adj
 
 
-class _Hops(MessagePassing):
-    """Shared: GCN normalisation (optionally cached) and one weighted hop."""
-
-    def _normalized(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor], add_self_loops: bool):
-        if getattr(self, "_cache", None) is not None:
-            return self._cache
-        tensor = edge_index.edge_index if isinstance(edge_index, Graph) else edge_index
-        out = gcn_norm(tensor, edge_weight, x.size(0), False, add_self_loops, self.flow, x.dtype)
-        if getattr(self, "cached", False):
-            self._cache = out
-        return out
-
-    def message(self, x_j: Tensor, edge_weight: Optional[Tensor]) -> Tensor:
-        return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
-
-    def message_and_aggregate(self, adj: Adjacency, x: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:
-        return self.spmm(adj, x, edge_weight)
-
-
-class SGConv(_Hops):
+class SGConv(WeightedPropagation):
     r"""Simplified graph convolution, `"Simplifying Graph Convolutional Networks"
     <https://arxiv.org/abs/1902.07153>`_:
     :math:`\mathbf{X}' = (\hat{\mathbf{D}}^{-1/2}\hat{\mathbf{A}}\hat{\mathbf{D}}^{-1/2})^K \mathbf{X}\mathbf{\Theta}`.
@@ -57,13 +37,13 @@ class SGConv(_Hops):
         self._cache = None
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
-        edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, self.add_self_loops)
+        edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, False, self.add_self_loops)
         for _ in range(self.K):
             x = self.propagate(edge_index, x=x, edge_weight=edge_weight)
         return self.lin(x)
 
 
-class TAGConv(_Hops):
+class TAGConv(WeightedPropagation):
     r"""Topology adaptive graph convolution, `"Topology Adaptive Graph Convolutional Networks"
     <https://arxiv.org/abs/1710.10370>`_:
     :math:`\mathbf{X}' = \sum_{k=0}^{K} (\mathbf{D}^{-1/2}\mathbf{A}\mathbf{D}^{-1/2})^k \mathbf{X}\mathbf{W}_k`
@@ -88,7 +68,7 @@ class TAGConv(_Hops):
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
         if self.normalize:
-            edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, False)
+            edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, False, False)
         out = self.lins[0](x)
         for lin in self.lins[1:]:
             x = self.propagate(edge_index, x=x, edge_weight=edge_weight)
@@ -96,7 +76,7 @@ class TAGConv(_Hops):
         return out if self.bias is None else out + self.bias
 
 
-class APPNP(_Hops):
+class APPNP(WeightedPropagation):
     r"""Personalised-PageRank propagation, `"Predict then Propagate"
     <https://arxiv.org/abs/1810.05997>`_:
     :math:`\mathbf{X}^{(k+1)} = (1-\alpha)\hat{\mathbf{D}}^{-1/2}\hat{\mathbf{A}}\hat{\mathbf{D}}^{-1/2}\mathbf{X}^{(k)} + \alpha\mathbf{X}^{(0)}`.
@@ -117,7 +97,7 @@ class APPNP(_Hops):
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
         if self.normalize:
-            edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, self.add_self_loops)
+            edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, False, self.add_self_loops)
         h = x
         for _ in range(self.K):
             w = edge_weight
@@ -130,7 +110,7 @@ class APPNP(_Hops):
         return f"APPNP(K={self.K}, alpha={self.alpha})"
 
 
-class SimpleConv(_Hops):
+class SimpleConv(WeightedPropagation):
     r"""Parameter-free aggregation :math:`\mathbf{x}'_i = \bigoplus_{j} e_{j,i}\mathbf{x}_j`,
     optionally combined with the root: ``combine_root`` ``None``, ``"sum"`` or ``"cat"``.
 
