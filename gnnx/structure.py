@@ -82,3 +82,36 @@ def gcn_norm(
     deg_inv_sqrt = deg.pow(-0.5)
     deg_inv_sqrt = torch.where(torch.isinf(deg_inv_sqrt), torch.zeros_like(deg_inv_sqrt), deg_inv_sqrt)
     return edge_index, deg_inv_sqrt[row] * edge_weight * deg_inv_sqrt[col]
+
+
+def _loop_attr(edge_attr: Tensor, dst: Tensor, is_loop: Tensor, num_nodes, fill_value) -> Tensor:
+    """Features of the appended loops: a constant, or a reduction of each node's incoming
+    non-loop edge features (PyG's ``fill_value`` semantics; nodes with none get 0)."""
+    if not isinstance(fill_value, str):
+        return edge_attr.new_full((num_nodes,) + tuple(edge_attr.shape[1:]), float(fill_value))
+    keep = (~is_loop).view((-1,) + (1,) * (edge_attr.dim() - 1))
+    reduce = ops.resolve_reduce(fill_value)
+    if reduce in ("sum", "mean"):
+        total = ops.scatter(edge_attr * keep, dst, num_nodes, "sum")
+        if reduce == "sum":
+            return total
+        count = ops.scatter(keep.to(edge_attr.dtype).view(-1), dst, num_nodes, "sum")
+        return total / count.clamp(min=1).view((-1,) + (1,) * (edge_attr.dim() - 1))
+    sentinel = float("-inf") if reduce == "max" else float("inf")
+    out = ops.scatter(torch.where(keep, edge_attr, torch.full_like(edge_attr, sentinel)), dst, num_nodes, reduce)
+    return torch.where(torch.isinf(out), torch.zeros_like(out), out)
+
+
+def with_fresh_self_loops(
+    edge_index: Tensor, edge_attr: Optional[Tensor], num_nodes, fill_value
+) -> Tuple[Tensor, Optional[Tensor], Tensor]:
+    """Append one loop per node; return ``(edge_index, edge_attr, stale)`` where ``stale``
+    marks the pre-existing loops, whose attention must be masked out."""
+    src, dst = edge_index[0], edge_index[1]
+    is_loop = src == dst
+    if edge_attr is not None:
+        loops = _loop_attr(edge_attr, dst, is_loop, num_nodes, fill_value)
+        edge_attr = torch.cat([edge_attr, loops], 0)
+    edge_index = torch.cat([edge_index, self_loop_index(num_nodes, src.device)], 1)
+    stale = torch.cat([is_loop, torch.zeros(num_nodes, dtype=torch.bool, device=src.device)])
+    return edge_index, edge_attr, stale

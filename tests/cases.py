@@ -25,14 +25,18 @@ class Case:
     cls: str
     args: Tuple[Any, ...] = ()
     kwargs: Dict[str, Any] = field(default_factory=dict)
-    extra: Optional[str] = None  # "edge_weight" or "edge_attr"
+    extra: Optional[str] = None  # "edge_weight", "edge_attr", "edge_type", "x0", "pos", "pos_normal"
     make_nn: Optional[Callable[[], torch.nn.Module]] = None  # first argument for GIN/EdgeConv
     pyg_module: str = "torch_geometric.nn"
     nn_keyword: Optional[str] = None  # pass make_nn() as this keyword instead of first
+    inner: Optional[Tuple[str, Tuple[Any, ...], Dict[str, Any]]] = None  # a wrapped layer of the same library
 
     def build(self, namespace) -> torch.nn.Module:
         torch.manual_seed(1)
         kwargs = dict(self.kwargs)
+        if self.inner is not None:
+            name, inner_args, inner_kwargs = self.inner
+            return getattr(namespace, self.cls)(getattr(namespace, name)(*inner_args, **inner_kwargs), **kwargs)
         if self.make_nn and self.nn_keyword:
             kwargs[self.nn_keyword] = self.make_nn()
             args = self.args
@@ -91,6 +95,44 @@ LAYERS = [
          make_nn=lambda: seq(IN + 3, HIDDEN), nn_keyword="local_nn"),
 ]
 
+DEG = torch.tensor([2, 6, 10, 6, 3, 1])  # an in-degree histogram for PNA
+
+LAYERS += [
+    Case("cheb-k3-sym", "ChebConv", (IN, HIDDEN), {"K": 3}, extra="edge_weight"),
+    Case("cheb-k2-none", "ChebConv", (IN, HIDDEN), {"K": 2, "normalization": None}),
+    Case("ssg", "SSGConv", (IN, HIDDEN), {"alpha": 0.1, "K": 3}, extra="edge_weight"),
+    Case("arma-stacks", "ARMAConv", (IN, HIDDEN), {"num_stacks": 2, "num_layers": 2}, extra="edge_weight"),
+    Case("gcn2-separate", "GCN2Conv", (IN,), {"alpha": 0.2, "theta": 0.5, "layer": 2, "shared_weights": False},
+         extra="x0"),
+    Case("mf", "MFConv", (IN, HIDDEN), {"max_degree": 4}),
+    Case("feast-heads", "FeaStConv", (IN, HIDDEN), {"heads": 3}),
+    Case("general-attn-edge", "GeneralConv", (IN, HIDDEN), {"in_edge_channels": EDGE_DIM, "heads": 2,
+                                                            "attention": True}, extra="edge_attr"),
+    Case("general-dot-undirected", "GeneralConv", (IN, HIDDEN),
+         {"directed_msg": False, "attention": True, "attention_type": "dot_product", "l2_normalize": True,
+          "aggr": "mean"}),
+    Case("eg-multi", "EGConv", (IN, HIDDEN), {"aggregators": ["symnorm", "max", "std"], "num_heads": 4,
+                                              "num_bases": 2}),
+    Case("film", "FiLMConv", (IN, HIDDEN)),
+    Case("film-relations", "FiLMConv", (IN, HIDDEN), {"num_relations": 3}, extra="edge_type"),
+    Case("gen-softmax-msgnorm-edge", "GENConv", (IN, HIDDEN), {"learn_t": True, "msg_norm": True,
+                                                              "edge_dim": EDGE_DIM}, extra="edge_attr"),
+    Case("gen-power", "GENConv", (IN, HIDDEN), {"aggr": "power", "learn_p": True, "p": 1.5}),
+    Case("supergat-mx", "SuperGATConv", (IN, HIDDEN), {"heads": 2}),
+    Case("supergat-sd-mean", "SuperGATConv", (IN, HIDDEN), {"attention_type": "SD", "concat": False, "heads": 2}),
+    Case("pointtransformer", "PointTransformerConv", (IN, HIDDEN), extra="pos"),
+    Case("pna-towers-edge", "PNAConv", (IN, HIDDEN),
+         {"aggregators": ["mean", "min", "max", "std"], "scalers": ["identity", "amplification", "attenuation"],
+          "deg": DEG, "edge_dim": EDGE_DIM, "towers": 2, "pre_layers": 2, "divide_input": True}, extra="edge_attr"),
+    Case("gmm", "GMMConv", (IN, HIDDEN), {"dim": EDGE_DIM, "kernel_size": 3}, extra="edge_attr"),
+    Case("gmm-separate", "GMMConv", (IN, HIDDEN), {"dim": EDGE_DIM, "kernel_size": 2, "separate_gaussians": True},
+         extra="edge_attr"),
+    Case("rgcn-bases", "RGCNConv", (IN, HIDDEN, 3), {"num_bases": 2}, extra="edge_type"),
+    Case("rgcn-blocks-sum", "RGCNConv", (IN, HIDDEN, 3), {"num_blocks": 2, "aggr": "add"}, extra="edge_type"),
+    Case("dirgnn-gcn", "DirGNNConv", (), {"alpha": 0.3}, inner=("GCNConv", (IN, HIDDEN), {})),
+    Case("ppf", "PPFConv", (), extra="pos_normal", make_nn=lambda: seq(IN + 4, HIDDEN), nn_keyword="local_nn"),
+]
+
 MODELS = [
     Case("GCN", "GCN", (IN, HIDDEN, 3, OUT), extra="edge_weight", pyg_module="torch_geometric.nn.models"),
     Case("GraphSAGE-jk-cat", "GraphSAGE", (IN, HIDDEN, 2, OUT), {"jk": "cat"}, pyg_module="torch_geometric.nn.models"),
@@ -118,6 +160,12 @@ def call(module: torch.nn.Module, case: Case, x, edge_index, edge_weight, edge_a
     """Call a layer or model of ``case`` with the optional input it takes."""
     if case.extra == "pos":  # point layers: the first three features double as positions
         return module(x, x[:, :3], edge_index)
+    if case.extra == "pos_normal":  # ... and the next three as normals
+        return module(x, x[:, :3], x[:, 3:6], edge_index)
+    if case.extra == "x0":  # initial features of GCNII: a fixed function of x
+        return module(x, x.flip(1), edge_index, edge_weight)
+    if case.extra == "edge_type":  # three relations, derived from the edge weights
+        return module(x, edge_index, (edge_weight * 10).long() % 3)
     if case.extra == "edge_weight":
         return module(x, edge_index, edge_weight)
     if case.extra == "edge_attr":

@@ -27,10 +27,12 @@ from torch import Tensor
 
 from gnnx import ops
 from gnnx.graph import CSR, Graph, check_edge_index
+from gnnx.nn.aggr import aggregation_module
 from gnnx.ops._mode import can_check_on_host
 
 Adj = Union[Tensor, Graph]
-_SPECIAL = ("index", "dim_size", "size_i", "size_j", "edge_index", "edge_index_i", "edge_index_j", "adj")
+_SPECIAL = ("index", "dim_size", "size_i", "size_j", "edge_index", "edge_index_i", "edge_index_j", "adj",
+            "edge_mask")
 
 
 def _params(fn) -> Tuple[str, ...]:
@@ -47,7 +49,9 @@ class MessagePassing(torch.nn.Module):
 
     Args:
         aggr: ``"sum"``/``"add"``, ``"mean"``, ``"max"``, ``"min"``, or a list of them
-            (results concatenated along the last dimension).
+            (results concatenated along the last dimension); or an aggregation module of
+            :mod:`gnnx.nn.aggr` (or its name, ``"softmax"``/``"powermean"``, with
+            ``aggr_kwargs``), kept as ``self.aggr_module`` as in PyG.
         flow: ``"source_to_target"`` (messages ``edge_index[0] -> edge_index[1]``) or
             ``"target_to_source"``.
         node_dim: the dimension of node tensors that indexes nodes.
@@ -72,20 +76,25 @@ class MessagePassing(torch.nn.Module):
 
     def __init__(
         self,
-        aggr: Optional[Union[str, Sequence[str]]] = "sum",
+        aggr: Optional[Union[str, Sequence[str], torch.nn.Module]] = "sum",
         flow: str = "source_to_target",
         node_dim: int = -2,
+        aggr_kwargs: Optional[Dict[str, Any]] = None,
     ) -> None:
         super().__init__()
         if flow not in ("source_to_target", "target_to_source"):
             raise ValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
-        if isinstance(aggr, str):
+        self.aggr_module = aggregation_module(aggr, **(aggr_kwargs or {}))
+        if self.aggr_module is not None:
+            self.aggrs: List[str] = []
+        elif isinstance(aggr, str):
             self.aggrs: List[str] = [ops.resolve_reduce(aggr)]
         elif aggr is None:
             self.aggrs = []
         else:
             self.aggrs = [ops.resolve_reduce(a) for a in aggr]
-        self.aggr = aggr
+        # A module lives under aggr_module only (registering it twice would duplicate its state).
+        self.aggr = type(aggr).__name__ if isinstance(aggr, torch.nn.Module) else aggr
         self.flow = flow
         self.node_dim = node_dim
         self.fuse = True  # use message_and_aggregate where the layer has one
@@ -96,11 +105,17 @@ class MessagePassing(torch.nn.Module):
         return x_j
 
     def aggregate(self, inputs: Tensor, index: Tensor, dim_size: Union[int, torch.SymInt],
-                  csr: Optional[CSR] = None) -> Tensor:
+                  csr: Optional[CSR] = None, edge_mask: Optional[Tensor] = None) -> Tensor:
         """Reduce messages at their destination with ``self.aggr`` (``csr``: the edges'
-        prepared structure, for the deterministic CUDA segment kernel)."""
+        prepared structure, for the deterministic CUDA segment kernel; ``edge_mask``: the
+        edges that take part, the others ignored as if removed)."""
         dim = self.node_dim % inputs.dim()
-        if dim == 0:
+        if self.aggr_module is not None:
+            out = self.aggr_module(inputs.movedim(dim, 0), index, dim_size=dim_size, mask=edge_mask)
+            return out.movedim(0, dim)
+        if edge_mask is not None:
+            outs = [ops.scatter(inputs, index, dim_size, reduce, dim=dim, mask=edge_mask) for reduce in self.aggrs]
+        elif dim == 0:
             outs = [ops.segment(inputs, index, dim_size, reduce, csr=csr) for reduce in self.aggrs]
         else:
             outs = [ops.scatter(inputs, index, dim_size, reduce, dim=dim) for reduce in self.aggrs]
@@ -126,18 +141,23 @@ class MessagePassing(torch.nn.Module):
         Args:
             edge_index: ``Tensor [2, E]`` or :class:`~gnnx.Graph`.
             size: ``(num_src_nodes, num_dst_nodes)``; inferred from node tensors if omitted.
+            edge_mask: optional bool ``[E]``: the edges that take part; the others are
+                ignored by the aggregation as if removed, with no data-dependent shape
+                (how layers drop existing self loops before adding fresh ones).
             **kwargs: tensors and values named by the layer's ``message``/``update``
                 arguments; a node tensor may be a ``(source, destination)`` pair.
         """
         adj = Adjacency.of(edge_index, self.flow)
         num_src, num_dst = self._sizes(adj, size, kwargs)
         adj.num_src, adj.num_dst = num_src, num_dst
-        if self._has_fused and self.fuse:
+        edge_mask = kwargs.get("edge_mask")
+        if self._has_fused and self.fuse and edge_mask is None and self.aggr_module is None:
             out = self.message_and_aggregate(adj, **{k: kwargs[k] for k in self._fused_args if k in kwargs})
         else:
             messages = self.message(**self._collect(self._message_args, adj, kwargs))
             if self._default_aggregate:
-                out = self.aggregate(messages, adj.dst, num_dst, csr=adj.csr)
+                out = self.aggregate(messages, adj.dst, num_dst, csr=adj.csr if edge_mask is None else None,
+                                     edge_mask=edge_mask)
             else:
                 out = self.aggregate(messages, adj.dst, num_dst)
         return self.update(out, **{k: kwargs[k] for k in self._update_args if k in kwargs})
@@ -206,6 +226,11 @@ def _check_range(index: Tensor, num_nodes, role: str) -> None:
             f"edge_index contains {role} node index {high} but there are only {num_nodes} "
             f"{role} nodes (indices must lie in [0, {num_nodes}))"
         )
+
+
+def edge_tensor(edge_index: Adj) -> Tensor:
+    """The ``[2, E]`` tensor of a bare ``edge_index`` or of a :class:`Graph`."""
+    return edge_index.edge_index if isinstance(edge_index, Graph) else edge_index
 
 
 class Adjacency:

@@ -1,10 +1,17 @@
-"""Normalisation layers with PyG's parameter names."""
+"""Normalisation layers with PyG's parameter names.
+
+Per-graph statistics come from :func:`gnnx.ops.scatter` over ``batch``; pass
+``batch_size`` (the number of graphs) so no host sync is needed.
+"""
 from __future__ import annotations
 
 from typing import Any, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
+
+from gnnx import ops
 
 
 class BatchNorm(torch.nn.Module):
@@ -42,3 +49,182 @@ def normalization(norm: Any, channels: int, **kwargs: Any) -> torch.nn.Module:
     if norm in ("batch_norm", "batchnorm", "BatchNorm"):
         return BatchNorm(channels, **kwargs)
     raise ValueError(f"unknown normalisation {norm!r}; supported: None, 'batch_norm'")
+
+
+def _batch_stats_size(batch: Optional[Tensor], batch_size) -> Any:
+    if batch_size is not None:
+        return batch_size
+    return int(batch.max()) + 1 if batch.numel() > 0 else 0  # host sync: pass batch_size to avoid it
+
+
+def _per_graph_mean(x: Tensor, batch: Tensor, batch_size) -> Tensor:
+    return ops.scatter(x, batch, batch_size, "mean")
+
+
+class LayerNorm(torch.nn.Module):
+    r"""Layer normalisation (`"Layer Normalization" <https://arxiv.org/abs/1607.06450>`_).
+
+    ``mode="graph"``: statistics over all nodes and channels of each graph,
+    :math:`\mathbf{x}'_i = \frac{\mathbf{x}_i - \mu_g}{\sigma_g + \epsilon} \odot \gamma + \beta`
+    (with ``batch``: :math:`\sigma_g = \sqrt{\mathrm{Var}_g + \epsilon}`, as in PyG);
+    ``mode="node"``: per node over its channels (``F.layer_norm``).
+
+    Shapes: ``x [N, C]``, ``batch [N]`` (optional), ``batch_size`` (pass it to avoid a sync) -> ``[N, C]``.
+    """
+
+    def __init__(self, in_channels: int, eps: float = 1e-5, affine: bool = True, mode: str = "graph") -> None:
+        super().__init__()
+        if mode not in ("graph", "node"):
+            raise ValueError(f"LayerNorm: mode must be 'graph' or 'node', got {mode!r}")
+        self.in_channels, self.eps, self.affine, self.mode = in_channels, eps, affine, mode
+        self.weight = torch.nn.Parameter(torch.ones(in_channels)) if affine else None
+        self.bias = torch.nn.Parameter(torch.zeros(in_channels)) if affine else None
+
+    def reset_parameters(self) -> None:
+        if self.affine:
+            torch.nn.init.ones_(self.weight)
+            torch.nn.init.zeros_(self.bias)
+
+    def forward(self, x: Tensor, batch: Optional[Tensor] = None, batch_size: Optional[int] = None) -> Tensor:
+        if self.mode == "node":
+            return F.layer_norm(x, (self.in_channels,), self.weight, self.bias, self.eps)
+        if batch is None:
+            x = x - x.mean()
+            out = x / (x.std(unbiased=False) + self.eps)
+        else:
+            batch_size = _batch_stats_size(batch, batch_size)
+            count = ops.scatter(x.new_ones(batch.shape), batch, batch_size, "sum").clamp(min=1) * x.size(-1)
+            mean = ops.scatter(x, batch, batch_size, "sum").sum(-1, keepdim=True) / count.view(-1, 1)
+            x = x - mean.index_select(0, batch)
+            var = ops.scatter(x * x, batch, batch_size, "sum").sum(-1, keepdim=True) / count.view(-1, 1)
+            out = x / (var + self.eps).sqrt().index_select(0, batch)
+        return out if self.weight is None else out * self.weight + self.bias
+
+    def __repr__(self) -> str:
+        return f"LayerNorm({self.in_channels}, affine={self.affine}, mode={self.mode})"
+
+
+class GraphNorm(torch.nn.Module):
+    r"""Graph normalisation, `"GraphNorm" <https://arxiv.org/abs/2009.03294>`_:
+    :math:`\mathbf{x}'_i = \frac{\mathbf{x}_i - \alpha \odot \mu_g}{\sqrt{\mathrm{Var}_g[\mathbf{x} - \alpha\odot\mu_g] + \epsilon}} \odot \gamma + \beta`
+    per graph and channel (``mean_scale`` :math:`\alpha` learned).
+
+    Shapes: ``x [N, C]``, ``batch [N]`` (optional), ``batch_size`` -> ``[N, C]``.
+    """
+
+    def __init__(self, in_channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.in_channels, self.eps = in_channels, eps
+        self.weight = torch.nn.Parameter(torch.ones(in_channels))
+        self.bias = torch.nn.Parameter(torch.zeros(in_channels))
+        self.mean_scale = torch.nn.Parameter(torch.ones(in_channels))
+
+    def reset_parameters(self) -> None:
+        torch.nn.init.ones_(self.weight)
+        torch.nn.init.zeros_(self.bias)
+        torch.nn.init.ones_(self.mean_scale)
+
+    def forward(self, x: Tensor, batch: Optional[Tensor] = None, batch_size: Optional[int] = None) -> Tensor:
+        if batch is None:
+            batch, batch_size = torch.zeros(x.size(0), dtype=torch.long, device=x.device), 1
+        batch_size = _batch_stats_size(batch, batch_size)
+        out = x - _per_graph_mean(x, batch, batch_size).index_select(0, batch) * self.mean_scale
+        std = (_per_graph_mean(out.pow(2), batch, batch_size) + self.eps).sqrt().index_select(0, batch)
+        return self.weight * out / std + self.bias
+
+    def __repr__(self) -> str:
+        return f"GraphNorm({self.in_channels})"
+
+
+class InstanceNorm(torch.nn.modules.instancenorm._InstanceNorm):
+    r"""Instance normalisation per graph, `"Instance Normalization"
+    <https://arxiv.org/abs/1607.08022>`_: each channel normalised over the nodes of its
+    graph, :math:`\mathbf{x}'_i = \frac{\mathbf{x}_i - \mu_g}{\sqrt{\mathrm{Var}_g + \epsilon}} \odot \gamma + \beta`;
+    with ``track_running_stats``, running averages of the per-graph statistics are used in eval.
+
+    Shapes: ``x [N, C]``, ``batch [N]`` (optional), ``batch_size`` -> ``[N, C]``.
+    """
+
+    def __init__(self, in_channels: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
+                 track_running_stats: bool = False) -> None:
+        super().__init__(in_channels, eps, momentum, affine, track_running_stats)
+
+    def forward(self, x: Tensor, batch: Optional[Tensor] = None, batch_size: Optional[int] = None) -> Tensor:
+        if batch is None:
+            out = F.instance_norm(x.t().unsqueeze(0), self.running_mean, self.running_var, self.weight, self.bias,
+                                  self.training or not self.track_running_stats, self.momentum, self.eps)
+            return out.squeeze(0).t()
+        batch_size = _batch_stats_size(batch, batch_size)
+        if self.training or not self.track_running_stats:
+            count = ops.scatter(x.new_ones(batch.shape), batch, batch_size, "sum").clamp(min=1).view(-1, 1)
+            mean = ops.scatter(x, batch, batch_size, "sum") / count
+            x = x - mean.index_select(0, batch)
+            var_sum = ops.scatter(x * x, batch, batch_size, "sum")
+            var = var_sum / count
+            if self.running_mean is not None:
+                unbiased = var_sum / (count - 1).clamp(min=1)
+                with torch.no_grad():
+                    self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean.mean(0))
+                    self.running_var.mul_(1 - self.momentum).add_(self.momentum * unbiased.mean(0))
+        else:
+            mean = self.running_mean.view(1, -1).expand(batch_size, -1)
+            var = self.running_var.view(1, -1).expand(batch_size, -1)
+            x = x - mean.index_select(0, batch)
+        out = x / (var + self.eps).sqrt().index_select(0, batch)
+        return out if self.weight is None else out * self.weight.view(1, -1) + self.bias.view(1, -1)
+
+    def __repr__(self) -> str:
+        return f"InstanceNorm({self.num_features})"
+
+
+class PairNorm(torch.nn.Module):
+    r"""Pair normalisation against over-smoothing, `"PairNorm" <https://arxiv.org/abs/1909.12223>`_:
+    :math:`\mathbf{x}^c_i = \mathbf{x}_i - \mu_g`,
+    :math:`\mathbf{x}'_i = s\,\mathbf{x}^c_i / \sqrt{\epsilon + \mathrm{mean}_{g}\lVert\mathbf{x}^c\rVert^2}`
+    (``scale_individually``: divide by :math:`\epsilon + \lVert\mathbf{x}^c_i\rVert` instead).
+
+    Shapes: ``x [N, C]``, ``batch [N]`` (optional), ``batch_size`` -> ``[N, C]``.
+    """
+
+    def __init__(self, scale: float = 1.0, scale_individually: bool = False, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.scale, self.scale_individually, self.eps = scale, scale_individually, eps
+
+    def forward(self, x: Tensor, batch: Optional[Tensor] = None, batch_size: Optional[int] = None) -> Tensor:
+        if batch is None:
+            x = x - x.mean(dim=0, keepdim=True)
+            if self.scale_individually:
+                return self.scale * x / (self.eps + x.norm(2, -1, keepdim=True))
+            return self.scale * x / (self.eps + x.pow(2).sum(-1).mean()).sqrt()
+        batch_size = _batch_stats_size(batch, batch_size)
+        x = x - _per_graph_mean(x, batch, batch_size).index_select(0, batch)
+        if self.scale_individually:
+            return self.scale * x / (self.eps + x.norm(2, -1, keepdim=True))
+        spread = _per_graph_mean(x.pow(2).sum(-1, keepdim=True), batch, batch_size).index_select(0, batch)
+        return self.scale * x / torch.sqrt(self.eps + spread)
+
+    def __repr__(self) -> str:
+        return "PairNorm()"
+
+
+class MessageNorm(torch.nn.Module):
+    r"""Message normalisation of DeeperGCN, `"DeeperGCN" <https://arxiv.org/abs/2006.07739>`_:
+    :math:`\mathbf{x}'_i = s \cdot \lVert\mathbf{x}_i\rVert_p \cdot \frac{\mathbf{m}_i}{\lVert\mathbf{m}_i\rVert_p}`
+    (``learn_scale``: :math:`s` trained).
+
+    Shapes: ``x [N, C]``, ``msg [N, C]`` -> ``[N, C]``.
+    """
+
+    def __init__(self, learn_scale: bool = False) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(1), requires_grad=learn_scale)
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            self.scale.fill_(1.0)
+
+    def forward(self, x: Tensor, msg: Tensor, p: float = 2.0) -> Tensor:
+        return F.normalize(msg, p=p, dim=-1) * x.norm(p=p, dim=-1, keepdim=True) * self.scale
+
+    def __repr__(self) -> str:
+        return f"MessageNorm(learn_scale={self.scale.requires_grad})"

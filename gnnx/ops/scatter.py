@@ -14,7 +14,7 @@ tied maxima), compilable with ``fullgraph=True, dynamic=True`` and exportable.
 """
 from __future__ import annotations
 
-from typing import Union
+from typing import Optional, Union
 
 import torch
 from torch import Tensor
@@ -42,6 +42,7 @@ def scatter(
     dim_size: Union[int, torch.SymInt],
     reduce: str = "sum",
     dim: int = 0,
+    mask: Optional[Tensor] = None,
 ) -> Tensor:
     """Reduce slices of ``src`` along ``dim`` into ``dim_size`` slots given by ``index``.
 
@@ -51,6 +52,8 @@ def scatter(
         dim_size: number of output slots (pass it: inferring it would sync with the host).
         reduce: ``"sum"`` (or ``"add"``), ``"mean"``, ``"max"`` or ``"min"``.
         dim: the dimension of ``src`` that ``index`` runs along.
+        mask: optional bool ``[E]``: entries that take part (the others are ignored, as
+            if removed, without a data-dependent shape).
     Returns:
         ``[dim_size, *]``; slots that receive no value are 0.
     """
@@ -59,7 +62,9 @@ def scatter(
         raise ValueError(f"scatter: index must be 1-D, got shape {list(index.shape)}")
     dim = dim % src.dim() if src.dim() > 0 else 0
     if dim != 0:
-        return scatter(src.movedim(dim, 0), index, dim_size, reduce).movedim(0, dim)
+        return scatter(src.movedim(dim, 0), index, dim_size, reduce, mask=mask).movedim(0, dim)
+    if mask is not None:
+        return _masked_scatter(src, index, dim_size, reduce, mask)
     shape = (dim_size,) + tuple(src.shape[1:])
     if reduce in ("sum", "mean"):
         out = src.new_zeros(shape).index_add(0, index, src)
@@ -74,15 +79,25 @@ def scatter(
     return src.new_zeros(shape).scatter_reduce(0, expanded, src, op, include_self=False)
 
 
-def segment_softmax(src: Tensor, index: Tensor, num_segments: Union[int, torch.SymInt]) -> Tensor:
+def _masked_scatter(src: Tensor, index: Tensor, dim_size, reduce: str, mask: Tensor) -> Tensor:
+    # Masked-out entries go to a sink slot past the end, which is then dropped.
+    sink = torch.where(mask, index, torch.full_like(index, dim_size))
+    return scatter(src, sink, dim_size + 1, reduce)[:dim_size]
+
+
+def segment_softmax(src: Tensor, index: Tensor, num_segments: Union[int, torch.SymInt],
+                    dim: int = 0) -> Tensor:
     r"""Softmax of ``src`` within groups of equal ``index`` (e.g. over a node's incoming edges).
 
     .. math::
         \mathrm{out}_e = \frac{\exp(s_e - m_{i})}{\sum_{e' : \mathrm{index}_{e'} = i} \exp(s_{e'} - m_i)},
         \quad m_i = \max_{e : \mathrm{index}_e = i} s_e
 
-    ``src`` is ``[E]`` or ``[E, heads]``; entries equal to ``-inf`` get weight 0.
+    ``src`` is ``[E, *]`` (groups along ``dim``); entries equal to ``-inf`` get weight 0.
     """
+    dim = dim % src.dim()
+    if dim != 0:
+        return segment_softmax(src.movedim(dim, 0), index, num_segments).movedim(0, dim)
     if src.size(0) != index.size(0):
         raise ValueError(
             f"segment_softmax: src has {src.size(0)} rows but index has {index.size(0)} entries"

@@ -1,14 +1,24 @@
 """Message-passing layers, one file per family."""
+from gnnx.nn.conv.composite import AntiSymmetricConv, PointNetConv
 from gnnx.nn.conv.dynamic import DynamicEdgeConv, GravNetConv
 from gnnx.nn.conv.edge_conv import EdgeConv
-from gnnx.nn.conv.gat import GATConv, GATv2Conv
-from gnnx.nn.conv.gcn import GCNConv
-from gnnx.nn.conv.gin import GINConv, GINEConv
-from gnnx.nn.conv.composite import AntiSymmetricConv, PointNetConv
 from gnnx.nn.conv.edge_features import CGConv, NNConv, TransformerConv
+from gnnx.nn.conv.gat import GATConv, GATv2Conv, SuperGATConv
 from gnnx.nn.conv.gated import ClusterGCNConv, GatedGraphConv, LEConv, ResGatedGraphConv
+from gnnx.nn.conv.gcn import GCNConv
+from gnnx.nn.conv.geometric import FeaStConv, GMMConv, PointTransformerConv, PPFConv
+from gnnx.nn.conv.gin import GINConv, GINEConv
 from gnnx.nn.conv.graph_conv import GraphConv
-from gnnx.nn.conv.propagation import APPNP, SGConv, SimpleConv, TAGConv
+from gnnx.nn.conv.multi_aggr import EGConv, GENConv, GeneralConv, MFConv, PNAConv
+from gnnx.nn.conv.propagation import APPNP, GCN2Conv, SGConv, SimpleConv, SSGConv, TAGConv
+from gnnx.nn.conv.relational import DirGNNConv, FiLMConv, RGCNConv
 from gnnx.nn.conv.sage import SAGEConv
+from gnnx.nn.conv.spectral import ARMAConv, ChebConv
 
-__all__ = ["DynamicEdgeConv", "GravNetConv", "AntiSymmetricConv", "PointNetConv", "CGConv", "NNConv", "TransformerConv", "ClusterGCNConv", "GatedGraphConv", "LEConv", "ResGatedGraphConv", "APPNP", "SGConv", "SimpleConv", "TAGConv", "EdgeConv", "GATConv", "GATv2Conv", "GCNConv", "GINConv", "GINEConv", "GraphConv", "SAGEConv"]
+__all__ = [
+    "AntiSymmetricConv", "APPNP", "ARMAConv", "CGConv", "ChebConv", "ClusterGCNConv", "DirGNNConv",
+    "DynamicEdgeConv", "EdgeConv", "EGConv", "FeaStConv", "FiLMConv", "GATConv", "GATv2Conv", "GatedGraphConv",
+    "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GraphConv", "GravNetConv",
+    "LEConv", "MFConv", "NNConv", "PNAConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv",
+    "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv",
+]

@@ -8,6 +8,7 @@ loop per node is appended, which equals PyG's remove-then-add.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional, Tuple, Union
 
 import torch
@@ -18,42 +19,9 @@ from gnnx import ops
 from gnnx.graph import Graph
 from gnnx.nn.inits import glorot, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing
-from gnnx.structure import self_loop_index
+from gnnx.structure import with_fresh_self_loops
 
 PairTensor = Tuple[Tensor, Optional[Tensor]]
-
-
-def _loop_attr(edge_attr: Tensor, dst: Tensor, is_loop: Tensor, num_nodes, fill_value) -> Tensor:
-    """Features of the appended loops: a constant, or a reduction of each node's incoming
-    non-loop edge features (PyG's ``fill_value`` semantics; nodes with none get 0)."""
-    if not isinstance(fill_value, str):
-        return edge_attr.new_full((num_nodes,) + tuple(edge_attr.shape[1:]), float(fill_value))
-    keep = (~is_loop).view((-1,) + (1,) * (edge_attr.dim() - 1))
-    reduce = ops.resolve_reduce(fill_value)
-    if reduce in ("sum", "mean"):
-        total = ops.scatter(edge_attr * keep, dst, num_nodes, "sum")
-        if reduce == "sum":
-            return total
-        count = ops.scatter(keep.to(edge_attr.dtype).view(-1), dst, num_nodes, "sum")
-        return total / count.clamp(min=1).view((-1,) + (1,) * (edge_attr.dim() - 1))
-    sentinel = float("-inf") if reduce == "max" else float("inf")
-    out = ops.scatter(torch.where(keep, edge_attr, torch.full_like(edge_attr, sentinel)), dst, num_nodes, reduce)
-    return torch.where(torch.isinf(out), torch.zeros_like(out), out)
-
-
-def with_fresh_self_loops(
-    edge_index: Tensor, edge_attr: Optional[Tensor], num_nodes, fill_value
-) -> Tuple[Tensor, Optional[Tensor], Tensor]:
-    """Append one loop per node; return ``(edge_index, edge_attr, stale)`` where ``stale``
-    marks the pre-existing loops, whose attention must be masked out."""
-    src, dst = edge_index[0], edge_index[1]
-    is_loop = src == dst
-    if edge_attr is not None:
-        loops = _loop_attr(edge_attr, dst, is_loop, num_nodes, fill_value)
-        edge_attr = torch.cat([edge_attr, loops], 0)
-    edge_index = torch.cat([edge_index, self_loop_index(num_nodes, src.device)], 1)
-    stale = torch.cat([is_loop, torch.zeros(num_nodes, dtype=torch.bool, device=src.device)])
-    return edge_index, edge_attr, stale
 
 
 class _GraphAttention(MessagePassing):
@@ -268,3 +236,85 @@ class GATv2Conv(_GraphAttention):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"
+
+
+class SuperGATConv(_GraphAttention):
+    r"""The self-supervised graph attention operator from `"How to Find Your Friendly
+    Neighborhood: Graph Attention Design with Self-Supervision"
+    <https://openreview.net/forum?id=Wi5KUNlqWty>`_ (attention and aggregation).
+
+    .. math::
+        \mathbf{x}'_i = \Big\Vert_{h=1}^{H} \sum_{j \in \mathcal{N}(i) \cup \{i\}} \alpha^h_{i,j}
+        \mathbf{\Theta}^h\mathbf{x}_j, \quad
+        \alpha^h_{i,j} = \operatorname{softmax}_j\big(\mathrm{LeakyReLU}(e^h_{i,j})\big)
+
+    with ``attention_type="MX"``: :math:`e_{i,j} = (\mathbf{a}_l^\top\mathbf{x}'_j + \mathbf{a}_r^\top\mathbf{x}'_i)
+    \,\sigma(\mathbf{x}'^\top_i\mathbf{x}'_j)`, or ``"SD"``: :math:`e_{i,j} = \mathbf{x}'^\top_i\mathbf{x}'_j/\sqrt{C}`.
+
+    The self-supervised loss (:meth:`get_attention_loss`) needs negative edges: PyG samples
+    them inside the forward (a data-dependent shape); here the caller passes
+    ``neg_edge_index`` (any fixed number of non-edges), and the positives are all edges.
+
+    Shapes: ``x [N, in]``, ``edge_index`` -> ``[N, H * out]`` (``[N, out]`` when ``concat=False``).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, heads: int = 1, concat: bool = True,
+                 negative_slope: float = 0.2, dropout: float = 0.0, add_self_loops: bool = True, bias: bool = True,
+                 attention_type: str = "MX", neg_sample_ratio: float = 0.5, edge_sample_ratio: float = 1.0,
+                 is_undirected: bool = False) -> None:
+        super().__init__(in_channels, out_channels, heads, concat, negative_slope, dropout, add_self_loops,
+                         None, "mean", "source_to_target")
+        if attention_type not in ("MX", "SD"):
+            raise ValueError(f"SuperGATConv: attention_type must be 'MX' or 'SD', got {attention_type!r}")
+        self.attention_type = attention_type
+        self.neg_sample_ratio, self.edge_sample_ratio, self.is_undirected = neg_sample_ratio, edge_sample_ratio, \
+            is_undirected
+        self.lin = torch.nn.Linear(in_channels, heads * out_channels, bias=False)
+        if attention_type == "MX":
+            self.att_l = torch.nn.Parameter(torch.empty(1, heads, out_channels))
+            self.att_r = torch.nn.Parameter(torch.empty(1, heads, out_channels))
+        else:
+            self.att_l = self.att_r = None
+        self._output_parameters(in_channels, bias, False)
+        self.att_x: Optional[Tensor] = None
+        self.att_y: Optional[Tensor] = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        glorot(self.lin.weight)
+        glorot(self.att_l)
+        glorot(self.att_r)
+        zeros(self.bias)
+
+    def forward(self, x: Tensor, edge_index: Adj, neg_edge_index: Optional[Tensor] = None,
+                batch: Optional[Tensor] = None) -> Tensor:
+        h = self.lin(x).view(-1, self.heads, self.out_channels)
+        if self.training and neg_edge_index is not None:
+            pos = edge_index.edge_index if isinstance(edge_index, Graph) else edge_index
+            pos_logits = self._logits(h, pos[0], pos[1])
+            neg_logits = self._logits(h, neg_edge_index[0], neg_edge_index[1])
+            self.att_x = torch.cat([pos_logits, neg_logits], dim=0)
+            self.att_y = torch.cat([pos_logits.new_ones(pos_logits.size(0)), neg_logits.new_zeros(neg_logits.size(0))])
+        return self._attend(h, h, edge_index, None, None, None)
+
+    def _logits(self, h: Tensor, src: Tensor, dst: Tensor) -> Tensor:
+        dot = (h.index_select(0, dst) * h.index_select(0, src)).sum(dim=-1)
+        return dot if self.attention_type == "MX" else dot / math.sqrt(self.out_channels)
+
+    def edge_score(self, h_src: Tensor, h_dst: Tensor, src: Tensor, dst: Tensor, edge_attr: Optional[Tensor]) -> Tensor:
+        logits = self._logits(h_src, src, dst)
+        if self.attention_type == "MX":
+            score = (h_src * self.att_l).sum(-1).index_select(0, src) + (h_dst * self.att_r).sum(-1).index_select(0, dst)
+            logits = score * logits.sigmoid()
+        return F.leaky_relu(logits, self.negative_slope)
+
+    def get_attention_loss(self) -> Tensor:
+        """Binary cross-entropy of the attention logits of positive and negative edges
+        (0 outside training or when no ``neg_edge_index`` was given)."""
+        if not self.training or self.att_x is None:
+            return torch.zeros(1, device=self.lin.weight.device)
+        return F.binary_cross_entropy_with_logits(self.att_x.mean(dim=-1), self.att_y)
+
+    def __repr__(self) -> str:
+        return (f"SuperGATConv({self.in_channels}, {self.out_channels}, heads={self.heads}, "
+                f"type={self.attention_type})")

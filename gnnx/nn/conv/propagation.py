@@ -1,10 +1,12 @@
-"""Layers that repeat a fixed, normalised propagation: SGConv, TAGConv, APPNP, SimpleConv.
+"""Layers that repeat a fixed, normalised propagation: SGConv, TAGConv, APPNP, SimpleConv,
+SSGConv, GCN2Conv.
 
 Each is a few :func:`gnnx.ops.spmm` hops over GCN-normalised edge weights
 (:func:`gnnx.structure.gcn_norm`), composed as in the papers.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional, Tuple
 
 import torch
@@ -12,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnx.nn.conv.gcn import WeightedPropagation
-from gnnx.nn.inits import zeros
+from gnnx.nn.inits import glorot, zeros
 from gnnx.nn.message_passing import Adj
 
 
@@ -131,3 +133,90 @@ class SimpleConv(WeightedPropagation):
         if self.combine_root == "cat":
             return torch.cat([x, out], dim=-1)
         return out
+
+
+class SSGConv(WeightedPropagation):
+    r"""Simple spectral graph convolution, `"Simple Spectral Graph Convolution"
+    <https://openreview.net/forum?id=CYO5T-YjWZV>`_ (Markov diffusion kernel):
+    :math:`\mathbf{X}' = \frac{1}{K}\sum_{k=1}^{K}\big((1-\alpha)\hat{\mathbf{T}}^k\mathbf{X} + \alpha\mathbf{X}\big)\mathbf{\Theta}`,
+    :math:`\hat{\mathbf{T}} = \hat{\mathbf{D}}^{-1/2}\hat{\mathbf{A}}\hat{\mathbf{D}}^{-1/2}`.
+
+    Args: ``in_channels``, ``out_channels``, ``alpha``, ``K``, ``cached`` (keep the
+    propagated features: transductive only), ``add_self_loops``, ``bias``.
+    Shapes: ``x [N, in]``, ``edge_index [2, E]``, ``edge_weight [E]`` (optional) -> ``[N, out]``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, alpha: float, K: int = 1, cached: bool = False,
+                 add_self_loops: bool = True, bias: bool = True) -> None:
+        super().__init__(aggr="add")
+        self.in_channels, self.out_channels, self.alpha, self.K = in_channels, out_channels, alpha, K
+        self.cached, self.add_self_loops, self._cached_h = cached, add_self_loops, None
+        self.lin = torch.nn.Linear(in_channels, out_channels, bias=bias)
+
+    def reset_parameters(self) -> None:
+        self.lin.reset_parameters()
+        self._cached_h = None
+
+    def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
+        if self._cached_h is not None:
+            return self.lin(self._cached_h)
+        edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, False, self.add_self_loops)
+        h = x * self.alpha
+        for _ in range(self.K):
+            x = self.propagate(edge_index, x=x, edge_weight=edge_weight)
+            h = h + (1 - self.alpha) / self.K * x
+        if self.cached:
+            self._cached_h = h.detach()
+        return self.lin(h)
+
+    def __repr__(self) -> str:
+        return f"SSGConv({self.in_channels}, {self.out_channels}, K={self.K}, alpha={self.alpha})"
+
+
+class GCN2Conv(WeightedPropagation):
+    r"""GCNII, `"Simple and Deep Graph Convolutional Networks" <https://arxiv.org/abs/2007.02133>`_:
+    initial residual and identity mapping,
+
+    .. math::
+        \mathbf{X}' = \big((1-\alpha)\hat{\mathbf{P}}\mathbf{X} + \alpha\mathbf{X}^{(0)}\big)
+        \big((1-\beta)\mathbf{I} + \beta\mathbf{\Theta}\big), \qquad \beta = \log(\theta/\ell + 1)
+
+    (``shared_weights=False``: separate :math:`\mathbf{\Theta}_1, \mathbf{\Theta}_2` for the two terms).
+
+    Args: ``channels``, ``alpha``, ``theta`` and ``layer`` (both or neither; neither gives
+    :math:`\beta = 1`), ``shared_weights``, ``cached``, ``add_self_loops``, ``normalize``.
+    Shapes: ``x [N, C]``, ``x_0 [N, C]``, ``edge_index``, ``edge_weight [E]`` (optional) -> ``[N, C]``.
+    """
+
+    def __init__(self, channels: int, alpha: float, theta: Optional[float] = None, layer: Optional[int] = None,
+                 shared_weights: bool = True, cached: bool = False, add_self_loops: bool = True,
+                 normalize: bool = True) -> None:
+        super().__init__(aggr="add")
+        if (theta is None) != (layer is None):
+            raise ValueError("GCN2Conv: give both theta and layer, or neither")
+        self.channels, self.alpha = channels, alpha
+        self.beta = math.log(theta / layer + 1) if theta is not None else 1.0
+        self.cached, self.add_self_loops, self.normalize, self._cache = cached, add_self_loops, normalize, None
+        self.weight1 = torch.nn.Parameter(torch.empty(channels, channels))
+        self.weight2 = None if shared_weights else torch.nn.Parameter(torch.empty(channels, channels))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        glorot(self.weight1)
+        glorot(self.weight2)
+        self._cache = None
+
+    def forward(self, x: Tensor, x_0: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
+        if self.normalize:
+            edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, False, self.add_self_loops)
+        x = self.propagate(edge_index, x=x, edge_weight=edge_weight) * (1 - self.alpha)
+        x_0 = self.alpha * x_0[: x.size(0)]
+        beta = self.beta
+        if self.weight2 is None:
+            out = x + x_0
+            return torch.addmm(out, out, self.weight1, beta=1.0 - beta, alpha=beta)
+        return (torch.addmm(x, x, self.weight1, beta=1.0 - beta, alpha=beta)
+                + torch.addmm(x_0, x_0, self.weight2, beta=1.0 - beta, alpha=beta))
+
+    def __repr__(self) -> str:
+        return f"GCN2Conv({self.channels}, alpha={self.alpha}, beta={self.beta})"
