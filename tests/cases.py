@@ -160,8 +160,8 @@ def call(module: torch.nn.Module, case: Case, x, edge_index, edge_weight, edge_a
     """Call a layer or model of ``case`` with the optional input it takes."""
     if case.extra == "pos":  # point layers: the first three features double as positions
         return module(x, x[:, :3], edge_index)
-    if case.extra == "pos_normal":  # ... and the next three as normals
-        return module(x, x[:, :3], x[:, 3:6], edge_index)
+    if case.extra == "pos_normal":  # ... and the next three as normals (positive: see PPFConv's docstring)
+        return module(x, x[:, :3], x[:, 3:6].abs() + 0.1, edge_index)
     if case.extra == "x0":  # initial features of GCNII: a fixed function of x
         return module(x, x.flip(1), edge_index, edge_weight)
     if case.extra == "edge_type":  # three relations, derived from the edge weights

@@ -17,6 +17,7 @@ import math
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from gnnx import ops
@@ -169,6 +170,29 @@ class AttentionalAggregation(Aggregation):
         return f"AttentionalAggregation(gate_nn={self.gate_nn}, nn={self.nn})"
 
 
+class LSTMParameters(torch.nn.Module):
+    """The parameters of an ``nn.LSTM`` (same names, shapes and initialisation), for code
+    that runs the recurrence itself. Supports ``num_layers`` and ``bias``."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.num_layers, self.bias = input_size, hidden_size, num_layers, bias
+        for layer in range(num_layers):
+            width = input_size if layer == 0 else hidden_size
+            self.register_parameter(f"weight_ih_l{layer}", torch.nn.Parameter(torch.empty(4 * hidden_size, width)))
+            self.register_parameter(f"weight_hh_l{layer}", torch.nn.Parameter(torch.empty(4 * hidden_size, hidden_size)))
+            if bias:
+                self.register_parameter(f"bias_ih_l{layer}", torch.nn.Parameter(torch.empty(4 * hidden_size)))
+                self.register_parameter(f"bias_hh_l{layer}", torch.nn.Parameter(torch.empty(4 * hidden_size)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        with torch.no_grad():
+            for weight in self.parameters():
+                weight.uniform_(-bound, bound)
+
+
 class Set2Set(Aggregation):
     r"""Set2Set readout (`"Order Matters" <https://arxiv.org/abs/1511.06391>`_):
     :math:`\mathbf{q}_t = \mathrm{LSTM}(\mathbf{q}^{*}_{t-1})`,
@@ -176,13 +200,15 @@ class Set2Set(Aggregation):
     :math:`\mathbf{r}_t = \sum_i \alpha_i \mathbf{x}_i`,
     :math:`\mathbf{q}^{*}_t = [\mathbf{q}_t \Vert \mathbf{r}_t]`, ``processing_steps`` times.
 
-    Shapes: ``x [N, F]``, ``index [N]`` -> ``[dim_size, 2F]``.
+    Shapes: ``x [N, F]``, ``index [N]`` -> ``[dim_size, 2F]``. The LSTM's parameters live in
+    ``self.lstm`` under ``nn.LSTM``'s names (so PyG's ``state_dict`` loads); its step is
+    computed from them, since Dynamo does not trace ``nn.LSTM``.
     """
 
     def __init__(self, in_channels: int, processing_steps: int, **kwargs: Any) -> None:
         super().__init__()
         self.in_channels, self.out_channels, self.processing_steps = in_channels, 2 * in_channels, processing_steps
-        self.lstm = torch.nn.LSTM(self.out_channels, in_channels, **kwargs)
+        self.lstm = LSTMParameters(self.out_channels, in_channels, **kwargs)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -192,11 +218,13 @@ class Set2Set(Aggregation):
                 dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
         index, dim_size = _index(x, index), _dim_size(index, dim_size)
         layers = self.lstm.num_layers
-        h = (x.new_zeros((layers, dim_size, x.size(-1))), x.new_zeros((layers, dim_size, x.size(-1))))
+        state = [(x.new_zeros((dim_size, x.size(-1))), x.new_zeros((dim_size, x.size(-1)))) for _ in range(layers)]
         q_star = x.new_zeros(dim_size, self.out_channels)
         for _ in range(self.processing_steps):
-            q, h = self.lstm(q_star.unsqueeze(0), h)
-            q = q.view(dim_size, self.in_channels)
+            q = q_star
+            for layer in range(layers):
+                state[layer] = self._lstm_step(layer, q, state[layer])
+                q = state[layer][0]
             e = (x * q.index_select(0, index)).sum(dim=-1, keepdim=True)
             if mask is not None:
                 e = e.masked_fill(~mask.view(-1, 1), float("-inf"))
@@ -204,6 +232,16 @@ class Set2Set(Aggregation):
             r = ops.scatter(a * x, index, dim_size, "sum", mask=mask)
             q_star = torch.cat([q, r], dim=-1)
         return q_star
+
+    def _lstm_step(self, layer: int, inp: Tensor, state):
+        """One time step of ``self.lstm``'s layer, written out: Dynamo does not trace ``nn.LSTM``."""
+        h, c = state
+        gates = F.linear(inp, getattr(self.lstm, f"weight_ih_l{layer}"), getattr(self.lstm, f"bias_ih_l{layer}", None))
+        gates = gates + F.linear(h, getattr(self.lstm, f"weight_hh_l{layer}"),
+                                 getattr(self.lstm, f"bias_hh_l{layer}", None))
+        i, f, g, o = gates.chunk(4, dim=-1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        return o.sigmoid() * c.tanh(), c
 
     def __repr__(self) -> str:
         return f"Set2Set({self.in_channels}, {self.out_channels})"

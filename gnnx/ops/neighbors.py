@@ -8,12 +8,18 @@ with static output shapes so the ops export with a dynamic number of points:
 * :func:`radius_graph` gives ``N * max_num_neighbors`` candidate edges and a mask of the
   ones within ``r``; the masked-out slots are self loops. With ``static=False`` it returns
   only the valid edges (a data-dependent shape, as PyG/torch_cluster do).
+* :func:`knn` and :func:`radius` search a second set: for each point of ``y``, its
+  neighbours in ``x`` (same graph). They return ``(edge_index [2, N_y * k], mask)``; row 0
+  indexes ``y``, row 1 ``x``, as in ``torch_cluster``; masked-out slots point at ``x[0]``.
+  ``static=False`` returns the valid edges only.
 
 Distances come from one matrix product, ``|a|^2 + |b|^2 - 2 a.b`` (``torch.cdist`` adds
-a size guard under export). This builds an ``N x N`` matrix: fine for the CPU reference
-and moderate ``N``; a tiled GPU kernel that avoids it is future work.
-Edges follow PyG's ``flow="source_to_target"``: ``edge_index[0]`` are the neighbours,
-``edge_index[1]`` the centre points.
+a size guard under export), or ``1 - cos`` with ``cosine=True``. Traced (compiled or
+exported) calls build the ``N_y x N_x`` matrix in one piece; eager calls on large inputs
+go through queries in blocks of :data:`BLOCK_ELEMENTS` distances, so memory stays
+``O(block + N k)`` on any device.
+Graph edges follow PyG's ``flow="source_to_target"``: ``edge_index[0]`` are the
+neighbours, ``edge_index[1]`` the centre points.
 """
 from __future__ import annotations
 
@@ -22,31 +28,67 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor
 
+from gnnx.ops._mode import is_tracing
 
-def _sq_distances(x: Tensor, batch: Optional[Tensor], loop: bool) -> Tensor:
-    sq = (x * x).sum(-1)
-    dist = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2.0 * x @ x.t()).clamp(min=0.0)
-    if batch is not None:
-        dist = dist.masked_fill(batch.unsqueeze(1) != batch.unsqueeze(0), float("inf"))
-    if not loop:
-        eye = torch.eye(x.size(0), dtype=torch.bool, device=x.device)
-        dist = dist.masked_fill(eye, float("inf"))
+BLOCK_ELEMENTS = 1 << 24  # distances per block in eager mode (64 MiB of float32)
+
+
+def _distances(x: Tensor, y: Tensor, batch_x: Optional[Tensor], batch_y: Optional[Tensor], cosine: bool,
+               exclude_self_offset: Optional[int]) -> Tensor:
+    """``[N_y, N_x]`` squared Euclidean (or cosine) distances; other graphs and, for a graph
+    of ``x`` with itself, the diagonal (``exclude_self_offset`` = first row's index) at ``inf``."""
+    if cosine:
+        dist = 1.0 - torch.nn.functional.normalize(y, dim=-1) @ torch.nn.functional.normalize(x, dim=-1).t()
+    else:
+        dist = ((y * y).sum(-1).unsqueeze(1) + (x * x).sum(-1).unsqueeze(0) - 2.0 * y @ x.t()).clamp(min=0.0)
+    if batch_x is not None:
+        dist = dist.masked_fill(batch_y.unsqueeze(1) != batch_x.unsqueeze(0), float("inf"))
+    if exclude_self_offset is not None:
+        rows = torch.arange(y.size(0), device=x.device) + exclude_self_offset
+        dist = dist.masked_fill(rows.unsqueeze(1) == torch.arange(x.size(0), device=x.device), float("inf"))
     return dist
 
 
-def _check(x: Tensor, batch: Optional[Tensor]) -> None:
+def _nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: Optional[Tensor], cosine: bool,
+             same_set_no_loop: bool) -> Tuple[Tensor, Tensor]:
+    """``(values, index)`` of the ``k`` nearest ``x`` of every ``y``, ``[N_y, k]`` each, nearest first."""
+    rows = max(1, BLOCK_ELEMENTS // max(1, x.size(0)))
+    if is_tracing() or y.size(0) <= rows:
+        dist = _distances(x, y, batch_x, batch_y, cosine, 0 if same_set_no_loop else None)
+        return dist.topk(k, dim=1, largest=False)
+    values, index = [], []
+    for start in range(0, y.size(0), rows):
+        part = slice(start, start + rows)
+        dist = _distances(x, y[part], batch_x, None if batch_y is None else batch_y[part], cosine,
+                          start if same_set_no_loop else None)
+        v, i = dist.topk(k, dim=1, largest=False)
+        values.append(v)
+        index.append(i)
+    return torch.cat(values), torch.cat(index)
+
+
+def _check(x: Tensor, batch: Optional[Tensor], name: str = "points") -> None:
     if x.dim() != 2:
-        raise ValueError(f"points must have shape [N, D], got {list(x.shape)}")
+        raise ValueError(f"{name} must have shape [N, D], got {list(x.shape)}")
     if batch is not None and (batch.dim() != 1 or batch.size(0) != x.size(0)):
-        raise ValueError(f"batch must have one entry per point ({x.size(0)}), got shape {list(batch.shape)}")
+        raise ValueError(f"batch of {name} must have one entry per point ({x.size(0)}), "
+                         f"got shape {list(batch.shape)}")
+
+
+def _check_pair(x: Tensor, y: Tensor, batch_x: Optional[Tensor], batch_y: Optional[Tensor]) -> None:
+    _check(x, batch_x, "x")
+    _check(y, batch_y, "y")
+    if (batch_x is None) != (batch_y is None):
+        raise ValueError("give batch_x and batch_y together, or neither")
+    if x.size(1) != y.size(1):
+        raise ValueError(f"x and y must have the same number of dimensions, got {x.size(1)} and {y.size(1)}")
 
 
 def knn_graph(x: Tensor, k: int, batch: Optional[Tensor] = None, loop: bool = False,
-              flow: str = "source_to_target") -> Tensor:
+              flow: str = "source_to_target", cosine: bool = False) -> Tensor:
     """Edges from each point's ``k`` nearest neighbours (same graph only): ``[2, N * k]``."""
     _check(x, batch)
-    dist = _sq_distances(x, batch, loop)
-    values, nbr = dist.topk(k, dim=1, largest=False)
+    values, nbr = _nearest(x, x, k, batch, batch, cosine, not loop)
     centre = torch.arange(x.size(0), device=x.device).unsqueeze(1).expand(-1, k)
     nbr = torch.where(torch.isinf(values), centre, nbr)  # too few points in the graph: self loop
     edge_index = torch.stack([nbr.reshape(-1), centre.reshape(-1)])
@@ -61,8 +103,7 @@ def radius_graph(x: Tensor, r: float, batch: Optional[Tensor] = None, loop: bool
     ``static=False``: only the valid edges."""
     _check(x, batch)
     k = min(max_num_neighbors, x.size(0))
-    dist = _sq_distances(x, batch, loop)
-    values, nbr = dist.topk(k, dim=1, largest=False)
+    values, nbr = _nearest(x, x, k, batch, batch, False, not loop)
     centre = torch.arange(x.size(0), device=x.device).unsqueeze(1).expand(-1, k)
     valid = values <= r * r
     nbr = torch.where(valid, nbr, centre)
@@ -73,3 +114,31 @@ def radius_graph(x: Tensor, r: float, batch: Optional[Tensor] = None, loop: bool
     if static:
         return edge_index, mask
     return edge_index[:, mask]
+
+
+def _pairs(values: Tensor, nbr: Tensor, valid: Tensor, static: bool) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    query = torch.arange(nbr.size(0), device=nbr.device).unsqueeze(1).expand_as(nbr)
+    nbr = torch.where(valid, nbr, torch.zeros_like(nbr))
+    edge_index = torch.stack([query.reshape(-1), nbr.reshape(-1)])
+    mask = valid.reshape(-1)
+    return (edge_index, mask) if static else edge_index[:, mask]
+
+
+def knn(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor] = None, batch_y: Optional[Tensor] = None,
+        cosine: bool = False, static: bool = True) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    """For each point of ``y`` its ``k`` nearest points of ``x`` (same graph): row 0 indexes
+    ``y``, row 1 ``x``. ``static=True``: ``(edge_index [2, N_y * k], mask)`` (a slot is
+    masked when the graph has fewer than ``k`` points in ``x``); else the valid pairs."""
+    _check_pair(x, y, batch_x, batch_y)
+    values, nbr = _nearest(x, y, k, batch_x, batch_y, cosine, False)
+    return _pairs(values, nbr, ~torch.isinf(values), static)
+
+
+def radius(x: Tensor, y: Tensor, r: float, batch_x: Optional[Tensor] = None, batch_y: Optional[Tensor] = None,
+           max_num_neighbors: int = 32, static: bool = True) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    """For each point of ``y`` up to ``max_num_neighbors`` points of ``x`` within ``r``
+    (nearest first): as :func:`knn`, ``(edge_index [2, N_y * max_num_neighbors], mask)``."""
+    _check_pair(x, y, batch_x, batch_y)
+    k = min(max_num_neighbors, x.size(0))
+    values, nbr = _nearest(x, y, k, batch_x, batch_y, False, False)
+    return _pairs(values, nbr, values <= r * r, static)

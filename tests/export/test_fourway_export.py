@@ -37,6 +37,7 @@ def test_exported_program_is_plain_aten(exported):
 
 
 @pytest.mark.parametrize("size", SIZES)
+@pytest.mark.status("exported")
 def test_exported_equals_eager(zoo, exported, size):
     inputs = random_graph(*size, seed=size[1])
     with torch.no_grad():
@@ -44,6 +45,7 @@ def test_exported_equals_eager(zoo, exported, size):
 
 
 @pytest.mark.slow
+@pytest.mark.status("AOTInductor CPU")
 def test_aoti_package_equals_eager(zoo, exported, tmp_path_factory):
     path = torch._inductor.aoti_compile_and_package(
         exported, package_path=str(tmp_path_factory.mktemp("aoti") / "zoo.pt2")

@@ -22,6 +22,7 @@ def _run(module, case, inputs):
 
 
 @pytest.mark.parametrize("case", ALL, ids=lambda c: c.id)
+@pytest.mark.status("compiled")
 def test_compiled_equals_eager_without_recompiling(case):
     module = case.gnnx().train()
     compiled = torch.compile(module, fullgraph=True, dynamic=True)

@@ -91,7 +91,10 @@ class PointTransformerConv(MessagePassing):
 
 
 def _angle(v1: Tensor, v2: Tensor) -> Tensor:
-    return torch.atan2(torch.cross(v1, v2, dim=1).norm(p=2, dim=1), (v1 * v2).sum(dim=1))
+    # A zero vector (a self loop's offset) has angle 0 to anything. Without the where, the
+    # sign of a zero dot product picks 0 or pi, and compiled code may flip that sign.
+    dot = (v1 * v2).sum(dim=1)
+    return torch.atan2(torch.cross(v1, v2, dim=1).norm(p=2, dim=1), torch.where(dot == 0, torch.zeros_like(dot), dot))
 
 
 def point_pair_features(pos_i: Tensor, pos_j: Tensor, normal_i: Tensor, normal_j: Tensor) -> Tensor:
@@ -113,6 +116,10 @@ class PPFConv(MessagePassing):
     ``add_self_loops``, ``aggr`` (default ``"max"``).
     Shapes: ``x [N, F]`` or ``None``, ``pos [N, 3]``, ``normal [N, 3]`` (or pairs),
     ``edge_index`` -> ``[N_dst, out]``.
+
+    Difference from PyG: an angle to a zero offset (self loops) is 0; PyG returns 0 or
+    :math:`\pi` depending on the sign of a zero dot product (:math:`\pi` when all three
+    normal components are negative).
     """
 
     def __init__(self, local_nn: Optional[Callable] = None, global_nn: Optional[Callable] = None,
