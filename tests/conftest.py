@@ -60,7 +60,8 @@ def pytest_sessionfinish(session, exitstatus):
     config = session.config
     if hasattr(config, "workerinput") or not _STATUS_RESULTS:
         return
-    if config.option.keyword or config.option.markexpr or config.args != [] and config.args != ["tests"]:
+    if config.option.keyword or config.option.markexpr or getattr(config.option, "lf", False) or \
+            config.args not in ([], ["tests"]):
         return
     write_status_table(os.path.join(str(config.rootpath), "docs", "layer_status.md"), _STATUS_RESULTS)
 
@@ -93,11 +94,11 @@ def write_status_table(path, results):
         module = case.gnnx()
         convs = [m for m in module.modules() if isinstance(m, gnnx.nn.MessagePassing)]
         fused = any(m._has_fused and m.aggr_module is None for m in convs)
-        path = "Triton SpMM" if fused else "ATen scatter"
+        cuda_path = "Triton SpMM" if fused else "ATen scatter"
         if cuda.get(case.id):
-            path += " ✓"
+            cuda_path += " ✓"
         kind = "model" if case not in LAYERS else "layer"
-        lines.append(f"| {case.id} | {case.cls} ({kind}) | " + " | ".join(cells) + f" | {path} |")
+        lines.append(f"| {case.id} | {case.cls} ({kind}) | " + " | ".join(cells) + f" | {cuda_path} |")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -45,4 +45,4 @@ def test_adjusted_rand_index_and_components():
 
     assert ari(np.array([0, 0, 1, 1]), np.array([5, 5, 7, 7])) == 1.0
     assert abs(ari(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])) - (-0.5)) < 1e-9
-    assert components(4, np.array([[0, 2], [1, 3]])).tolist() == [1, 3, 1, 3]
+    assert components(4, np.array([[0, 2], [1, 3]])).tolist() == [1, 1, 3, 3]  # edges 0-1 and 2-3

@@ -180,7 +180,7 @@ class TopKPooling(torch.nn.Module):
                 batch: Optional[Tensor] = None, attn: Optional[Tensor] = None, batch_size: Optional[int] = None):
         batch, batch_size = _batch_of(x, batch, batch_size, self.static)
         score = self.select(x if attn is None else attn, batch, batch_size)
-        return _pool(self, x, edge_index, edge_attr, batch, batch_size, score)
+        return _topk_pool(self, x, edge_index, edge_attr, batch, batch_size, score)
 
     def __repr__(self) -> str:
         arg = f"ratio={self.ratio}" if self.min_score is None else f"min_score={self.min_score}"
@@ -217,7 +217,7 @@ class SAGPooling(torch.nn.Module):
         attn = x if attn is None else attn
         attn = self.gnn(attn.view(-1, 1) if attn.dim() == 1 else attn, edge_index)
         score = self.select(attn, batch, batch_size)
-        return _pool(self, x, edge_index, edge_attr, batch, batch_size, score)
+        return _topk_pool(self, x, edge_index, edge_attr, batch, batch_size, score)
 
     def __repr__(self) -> str:
         arg = f"ratio={self.ratio}" if self.min_score is None else f"min_score={self.min_score}"
@@ -240,7 +240,7 @@ def _batch_of(x: Tensor, batch: Optional[Tensor], batch_size, static: bool):
     return batch, batch_size
 
 
-def _pool(module, x: Tensor, edge_index: Tensor, edge_attr: Optional[Tensor], batch: Tensor, batch_size,
+def _topk_pool(module, x: Tensor, edge_index: Tensor, edge_attr: Optional[Tensor], batch: Tensor, batch_size,
           score: Tensor):
     if module.static:
         return _static_pool(x, edge_index, edge_attr, batch, batch_size, score, module.ratio, module.multiplier)
