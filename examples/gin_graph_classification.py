@@ -7,7 +7,8 @@ the test folds; a stricter protocol would select it on an inner validation split
 GIN-0 (eps = 0, fixed), hidden 64, batch norm in the MLPs, sum readout of every layer
 (jumping-knowledge "cat"), Adam lr 0.01 halved every 50 epochs, dropout 0.5 before the
 classifier. Runs eagerly and compiled (``fullgraph=True`` on bucket-padded batches: one
-compiled shape), and prints accuracy and time per epoch for each. The paper reports
+compiled shape; ``node_mask`` keeps the padding out of batch norm), and prints accuracy
+and time per epoch for each. The paper reports
 GIN-0: MUTAG 89.4 +- 5.6, PROTEINS 76.2 +- 2.8, PTC 64.6 +- 7.0 (350 epochs).
 
 Run: ``.venv/bin/python examples/gin_graph_classification.py MUTAG --epochs 100``.
@@ -34,16 +35,27 @@ class GINClassifier(torch.nn.Module):
         self.head = torch.nn.Linear(hidden, num_classes)
         self.dropout = dropout
 
-    def forward(self, x, edge_index, batch, num_graphs: int):
-        h = global_add_pool(self.gnn(x, edge_index), batch, size=num_graphs)
+    def forward(self, x, edge_index, batch, num_graphs: int, node_mask=None):
+        # node_mask: padded batches keep their padding out of the batch-norm statistics
+        h = global_add_pool(self.gnn(x, edge_index, node_mask=node_mask), batch, size=num_graphs)
         return self.head(F.dropout(h, self.dropout, self.training))
 
 
 def buckets_for(dataset, batch_size):
-    sizes = sorted(g.num_nodes for g in dataset.graphs)
-    edges = sorted(g.num_edges for g in dataset.graphs)
-    nodes = sum(sizes[-batch_size:]) + 1
-    return [nodes], [sum(edges[-batch_size:])], [batch_size + 1]
+    """Two buckets per size: one that fits 99% of random batches, one for the worst case
+    (the largest graphs together), so typical batches carry little padding. With train and
+    eval modes that is at most 2 x 2 x 2 = 8 compiled shapes."""
+    nodes = torch.tensor([g.num_nodes for g in dataset.graphs])
+    edges = torch.tensor([g.num_edges for g in dataset.graphs])
+    gen = torch.Generator().manual_seed(0)
+    picks = [torch.randperm(len(nodes), generator=gen)[:batch_size] for _ in range(1000)]
+
+    def two(sizes, extra):
+        typical = int(torch.stack([sizes[p].sum() for p in picks]).float().quantile(0.99)) + extra
+        worst = int(sizes.sort().values[-batch_size:].sum()) + extra
+        return sorted({typical, max(worst, typical)})
+
+    return two(nodes, 1), two(edges, 0), [batch_size + 1]
 
 
 def run_fold(model, forward, dataset, fold, epochs, compiled, batch_size, seed):
@@ -64,7 +76,7 @@ def run_fold(model, forward, dataset, fold, epochs, compiled, batch_size, seed):
         model.train()
         for b in train:
             optimizer.zero_grad()
-            out = forward(b.x, b.edge_index, b.batch, b.num_graphs)
+            out = forward(b.x, b.edge_index, b.batch, b.num_graphs, getattr(b, "node_mask", None))
             mask = b.graph_mask if compiled else slice(None)
             F.cross_entropy(out[mask], b.y[mask]).backward()
             optimizer.step()
@@ -74,7 +86,7 @@ def run_fold(model, forward, dataset, fold, epochs, compiled, batch_size, seed):
         correct = 0
         with torch.no_grad():
             for b in test:
-                out = forward(b.x, b.edge_index, b.batch, b.num_graphs)
+                out = forward(b.x, b.edge_index, b.batch, b.num_graphs, getattr(b, "node_mask", None))
                 mask = b.graph_mask if compiled else slice(None)
                 correct += int((out[mask].argmax(-1) == b.y[mask]).sum())
         accs.append(correct / len(test_idx))

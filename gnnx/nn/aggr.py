@@ -37,14 +37,6 @@ def reduce_statistic(x: Tensor, index: Tensor, dim_size, name: str, mask: Option
     return ops.scatter(x, index, dim_size, name, mask=mask)
 
 
-def _dim_size(index: Optional[Tensor], dim_size) -> Any:
-    if dim_size is not None:
-        return dim_size
-    if index is None:
-        return 1
-    return int(index.max()) + 1 if index.numel() > 0 else 0  # host sync: pass dim_size to avoid it
-
-
 def _index(x: Tensor, index: Optional[Tensor]) -> Tensor:
     return index if index is not None else torch.zeros(x.size(0), dtype=torch.long, device=x.device)
 
@@ -81,7 +73,7 @@ class SoftmaxAggregation(Aggregation):
 
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
-        index, dim_size = _index(x, index), _dim_size(index, dim_size)
+        index, dim_size = _index(x, index), ops.infer_size(index, dim_size)
         t = self.t.view(-1, self.channels) if isinstance(self.t, Tensor) else self.t
         score = x * t
         if mask is not None:
@@ -121,7 +113,7 @@ class PowerMeanAggregation(Aggregation):
 
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
-        index, dim_size = _index(x, index), _dim_size(index, dim_size)
+        index, dim_size = _index(x, index), ops.infer_size(index, dim_size)
         p = self.p.view(-1, self.channels) if isinstance(self.p, Tensor) else self.p
         trivial = not isinstance(p, Tensor) and p == 1
         if not trivial:
@@ -157,7 +149,7 @@ class AttentionalAggregation(Aggregation):
 
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
-        index, dim_size = _index(x, index), _dim_size(index, dim_size)
+        index, dim_size = _index(x, index), ops.infer_size(index, dim_size)
         gate = self.gate_nn(x)
         if self.nn is not None:
             x = self.nn(x)
@@ -216,7 +208,7 @@ class Set2Set(Aggregation):
 
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
-        index, dim_size = _index(x, index), _dim_size(index, dim_size)
+        index, dim_size = _index(x, index), ops.infer_size(index, dim_size)
         layers = self.lstm.num_layers
         state = [(x.new_zeros((dim_size, x.size(-1))), x.new_zeros((dim_size, x.size(-1)))) for _ in range(layers)]
         q_star = x.new_zeros(dim_size, self.out_channels)
@@ -291,7 +283,7 @@ class DegreeScalerAggregation(Aggregation):
 
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
-        index, dim_size = _index(x, index), _dim_size(index, dim_size)
+        index, dim_size = _index(x, index), ops.infer_size(index, dim_size)
         outs = [reduce_statistic(x, index, dim_size, name if name != "add" else "sum", mask) for name in self.aggrs]
         out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
         ones = x.new_ones(index.shape)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnx.nn.inits import activation
-from gnnx.nn.norm import normalization
+from gnnx.nn.norm import apply_norm, normalization
 
 
 class MLP(torch.nn.Module):
@@ -80,9 +80,10 @@ class MLP(torch.nn.Module):
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
-    def forward(self, x: Tensor, skip_first_linear: bool = False) -> Tensor:
+    def forward(self, x: Tensor, skip_first_linear: bool = False, node_mask: Optional[Tensor] = None) -> Tensor:
         """Apply the MLP; with ``skip_first_linear``, ``x`` is the first layer's output
-        already (callers that compute it more cheaply, e.g. :class:`~gnnx.nn.EdgeConv`)."""
+        already (callers that compute it more cheaply, e.g. :class:`~gnnx.nn.EdgeConv`).
+        ``node_mask`` (bool ``[N]``) keeps padded rows out of batch-norm statistics."""
         if skip_first_linear and len(self.lins) == 1:
             return F.dropout(x, p=self.dropout[-1], training=self.training) if self.plain_last else x
         for i, (lin, norm) in enumerate(zip(self.lins, self.norms)):
@@ -90,7 +91,7 @@ class MLP(torch.nn.Module):
                 x = lin(x)
             if self.act is not None and self.act_first:
                 x = self.act(x)
-            x = norm(x)
+            x = apply_norm(norm, x, node_mask)
             if self.act is not None and not self.act_first:
                 x = self.act(x)
             x = F.dropout(x, p=self.dropout[i], training=self.training)

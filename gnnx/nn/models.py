@@ -26,7 +26,7 @@ from gnnx.nn.conv.sage import SAGEConv
 from gnnx.nn.inits import activation
 from gnnx.nn.message_passing import Adj, MessagePassing
 from gnnx.nn.mlp import MLP
-from gnnx.nn.norm import normalization
+from gnnx.nn.norm import apply_norm, normalization
 
 
 class JumpingKnowledge(torch.nn.Module):
@@ -64,6 +64,7 @@ class BasicGNN(torch.nn.Module):
 
     supports_edge_weight = False
     supports_edge_attr = False
+    supports_node_mask = False  # the convs take node_mask (GIN: batch norms inside their MLPs)
 
     def __init__(
         self,
@@ -116,19 +117,22 @@ class BasicGNN(torch.nn.Module):
                 module.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None,
-                edge_attr: Optional[Tensor] = None) -> Tensor:
+                edge_attr: Optional[Tensor] = None, node_mask: Optional[Tensor] = None) -> Tensor:
+        """``node_mask`` (bool ``[N]``, e.g. a bucket-padded batch's) keeps padded nodes out of
+        the batch-norm statistics, those between layers and those in GIN's MLPs."""
         xs: List[Tensor] = []
         for i, conv in enumerate(self.convs):
+            extra = {"node_mask": node_mask} if node_mask is not None and self.supports_node_mask else {}
             if self.supports_edge_weight:
-                x = conv(x, edge_index, edge_weight)
+                x = conv(x, edge_index, edge_weight, **extra)
             elif self.supports_edge_attr:
-                x = conv(x, edge_index, edge_attr)
+                x = conv(x, edge_index, edge_attr, **extra)
             else:
-                x = conv(x, edge_index)
+                x = conv(x, edge_index, **extra)
             if i < len(self.norms):
                 if self.act is not None and self.act_first:
                     x = self.act(x)
-                x = self.norms[i](x)
+                x = apply_norm(self.norms[i], x, node_mask)
                 if self.act is not None and not self.act_first:
                     x = self.act(x)
                 x = self.dropout(x)
@@ -161,6 +165,8 @@ class GraphSAGE(BasicGNN):
 
 class GIN(BasicGNN):
     """Stacked :class:`~gnnx.nn.GINConv` layers with two-layer MLPs (Xu et al., 2019)."""
+
+    supports_node_mask = True
 
     def init_conv(self, in_channels, out_channels, is_conv_to_out, **kwargs):
         mlp = MLP([in_channels, out_channels, out_channels], act=self.act, act_first=self.act_first,

@@ -21,7 +21,13 @@ class BatchNorm(torch.nn.Module):
         \mathbf{x}'_i = \frac{\mathbf{x}_i - \mathrm{E}[\mathbf{x}]}{\sqrt{\mathrm{Var}[\mathbf{x}] + \epsilon}}
         \odot \gamma + \beta
 
-    Shapes: input ``[N, C]``, output ``[N, C]``.
+    With ``node_mask`` the expectation and variance run over the masked-in rows only
+    (:math:`\mathrm{E}[\mathbf{x}] = \sum_i m_i \mathbf{x}_i / \sum_i m_i`), and so do the
+    running statistics: a bucket-padded batch (:func:`gnnx.data.pad_to_buckets`) then
+    trains exactly like the unpadded one. Padded rows are normalised with the same
+    statistics and are meant to be dropped downstream.
+
+    Shapes: input ``[N, C]``, ``node_mask [N]`` (bool, optional), output ``[N, C]``.
     """
 
     def __init__(self, in_channels: int, eps: float = 1e-5, momentum: Optional[float] = 0.1,
@@ -33,11 +39,44 @@ class BatchNorm(torch.nn.Module):
     def reset_parameters(self) -> None:
         self.module.reset_parameters()
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.module(x)
+    def forward(self, x: Tensor, node_mask: Optional[Tensor] = None) -> Tensor:
+        if node_mask is None:
+            return self.module(x)
+        if node_mask.dtype != torch.bool or node_mask.shape != x.shape[:1]:
+            raise ValueError(f"BatchNorm: node_mask must be a bool vector of length {x.size(0)}, got "
+                             f"{node_mask.dtype} of shape {list(node_mask.shape)}")
+        return _masked_batch_norm(self.module, x, node_mask)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.module.extra_repr()})"
+
+
+def _masked_batch_norm(bn: torch.nn.BatchNorm1d, x: Tensor, node_mask: Tensor) -> Tensor:
+    if not bn.training and bn.running_mean is not None:
+        return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+    weight = node_mask.to(x.dtype).unsqueeze(-1)
+    count = weight.sum()
+    mean = (x * weight).sum(0) / count.clamp(min=1)
+    centred = x - mean
+    var = (centred * centred * weight).sum(0) / count.clamp(min=1)
+    if bn.training and bn.track_running_stats:
+        with torch.no_grad():
+            bn.num_batches_tracked.add_(1)
+            # momentum None: cumulative average, as in torch.nn.BatchNorm1d
+            factor = bn.momentum if bn.momentum is not None else 1.0 / bn.num_batches_tracked
+            bn.running_mean.lerp_(mean, factor)
+            bn.running_var.lerp_(var * count / (count - 1).clamp(min=1), factor)
+    out = centred * torch.rsqrt(var + bn.eps)
+    if bn.affine:
+        out = out * bn.weight + bn.bias
+    return out
+
+
+def apply_norm(norm: torch.nn.Module, x: Tensor, node_mask: Optional[Tensor] = None) -> Tensor:
+    """``norm(x)``, passing ``node_mask`` to the norms whose statistics it masks (:class:`BatchNorm`)."""
+    if node_mask is not None and isinstance(norm, BatchNorm):
+        return norm(x, node_mask)
+    return norm(x)
 
 
 def normalization(norm: Any, channels: int, **kwargs: Any) -> torch.nn.Module:
@@ -49,12 +88,6 @@ def normalization(norm: Any, channels: int, **kwargs: Any) -> torch.nn.Module:
     if norm in ("batch_norm", "batchnorm", "BatchNorm"):
         return BatchNorm(channels, **kwargs)
     raise ValueError(f"unknown normalisation {norm!r}; supported: None, 'batch_norm'")
-
-
-def _batch_stats_size(batch: Optional[Tensor], batch_size) -> Any:
-    if batch_size is not None:
-        return batch_size
-    return int(batch.max()) + 1 if batch.numel() > 0 else 0  # host sync: pass batch_size to avoid it
 
 
 def _per_graph_mean(x: Tensor, batch: Tensor, batch_size) -> Tensor:
@@ -92,7 +125,7 @@ class LayerNorm(torch.nn.Module):
             x = x - x.mean()
             out = x / (x.std(unbiased=False) + self.eps)
         else:
-            batch_size = _batch_stats_size(batch, batch_size)
+            batch_size = ops.infer_size(batch, batch_size)
             count = ops.scatter(x.new_ones(batch.shape), batch, batch_size, "sum").clamp(min=1) * x.size(-1)
             mean = ops.scatter(x, batch, batch_size, "sum").sum(-1, keepdim=True) / count.view(-1, 1)
             x = x - mean.index_select(0, batch)
@@ -127,7 +160,7 @@ class GraphNorm(torch.nn.Module):
     def forward(self, x: Tensor, batch: Optional[Tensor] = None, batch_size: Optional[int] = None) -> Tensor:
         if batch is None:
             batch, batch_size = torch.zeros(x.size(0), dtype=torch.long, device=x.device), 1
-        batch_size = _batch_stats_size(batch, batch_size)
+        batch_size = ops.infer_size(batch, batch_size)
         out = x - _per_graph_mean(x, batch, batch_size).index_select(0, batch) * self.mean_scale
         std = (_per_graph_mean(out.pow(2), batch, batch_size) + self.eps).sqrt().index_select(0, batch)
         return self.weight * out / std + self.bias
@@ -154,7 +187,7 @@ class InstanceNorm(torch.nn.modules.instancenorm._InstanceNorm):
             out = F.instance_norm(x.t().unsqueeze(0), self.running_mean, self.running_var, self.weight, self.bias,
                                   self.training or not self.track_running_stats, self.momentum, self.eps)
             return out.squeeze(0).t()
-        batch_size = _batch_stats_size(batch, batch_size)
+        batch_size = ops.infer_size(batch, batch_size)
         if self.training or not self.track_running_stats:
             count = ops.scatter(x.new_ones(batch.shape), batch, batch_size, "sum").clamp(min=1).view(-1, 1)
             mean = ops.scatter(x, batch, batch_size, "sum") / count
@@ -196,7 +229,7 @@ class PairNorm(torch.nn.Module):
             if self.scale_individually:
                 return self.scale * x / (self.eps + x.norm(2, -1, keepdim=True))
             return self.scale * x / (self.eps + x.pow(2).sum(-1).mean()).sqrt()
-        batch_size = _batch_stats_size(batch, batch_size)
+        batch_size = ops.infer_size(batch, batch_size)
         x = x - _per_graph_mean(x, batch, batch_size).index_select(0, batch)
         if self.scale_individually:
             return self.scale * x / (self.eps + x.norm(2, -1, keepdim=True))

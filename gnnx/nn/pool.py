@@ -30,9 +30,7 @@ def _pool(x: Tensor, batch: Optional[Tensor], size: Optional[int], reduce: str) 
             f"batch must be an int64 vector with one entry per node ({x.size(0)}), got "
             f"{batch.dtype} of shape {list(batch.shape)}"
         )
-    if size is None:
-        size = int(batch.max()) + 1 if batch.numel() > 0 else 0
-    return ops.scatter(x, batch, size, reduce)
+    return ops.scatter(x, batch, ops.infer_size(batch, size), reduce)
 
 
 def global_add_pool(x: Tensor, batch: Optional[Tensor], size: Optional[int] = None) -> Tensor:
@@ -236,8 +234,7 @@ def _batch_of(x: Tensor, batch: Optional[Tensor], batch_size, static: bool):
     if batch_size is None:
         if static:
             raise ValueError("static=True needs batch_size (the number of graphs) to keep shapes fixed")
-        batch_size = int(batch.max()) + 1 if batch.numel() > 0 else 0
-    return batch, batch_size
+    return batch, ops.infer_size(batch, batch_size)
 
 
 def _topk_pool(module, x: Tensor, edge_index: Tensor, edge_attr: Optional[Tensor], batch: Tensor, batch_size,

@@ -14,7 +14,7 @@ tied maxima), compilable with ``fullgraph=True, dynamic=True`` and exportable.
 """
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import torch
 from torch import Tensor
@@ -29,6 +29,20 @@ def resolve_reduce(reduce: str) -> str:
         return _ALIASES[reduce]
     except KeyError:
         raise ValueError(f"unknown reduction {reduce!r}; expected one of {sorted(_ALIASES)}") from None
+
+
+def infer_size(index: Optional[Tensor], size: Any, empty_index: int = 1) -> Any:
+    """The number of segments ``index`` addresses: ``size`` when given, else ``index.max() + 1``.
+
+    Inferring it reads ``index`` on the host (a sync, and a data-dependent shape under
+    ``torch.compile``): layers take ``batch_size``/``dim_size`` so callers can avoid it.
+    ``index is None`` means one segment (``empty_index``).
+    """
+    if size is not None:
+        return size
+    if index is None:
+        return empty_index
+    return int(index.max()) + 1 if index.numel() > 0 else 0
 
 
 def gather(x: Tensor, index: Tensor, dim: int = 0) -> Tensor:

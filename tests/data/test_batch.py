@@ -52,6 +52,46 @@ def test_padding_is_masked_out_of_aggregation_and_readout():
     torch.testing.assert_close(pad[padded.graph_mask], real, rtol=1e-5, atol=1e-5)
 
 
+def test_padded_training_step_equals_unpadded_with_node_mask():
+    """Batch norm in training mode: node_mask keeps padded nodes out of the statistics, so the
+    loss, gradients and running statistics equal the unpadded batch's (compiled: one frame)."""
+    graphs = _graphs()
+    batch = Batch.from_graphs(graphs)
+    padded = pad_to_buckets(batch, node_buckets=[64], edge_buckets=[128], graph_buckets=[8])
+    torch.manual_seed(0)
+    real_model = GIN(4, 8, 2, 3, norm="batch_norm").train()
+    pad_model = GIN(4, 8, 2, 3, norm="batch_norm").train()
+    pad_model.load_state_dict(real_model.state_dict())
+
+    def step(model, b, mask, node_mask=None):
+        out = global_add_pool(model(b.x, b.edge_index, node_mask=node_mask), b.batch, size=b.num_graphs)
+        loss = out[mask].square().sum()
+        loss.backward()
+        return loss
+
+    loss = step(real_model, batch, slice(None))
+    compiled = torch.compile(pad_model, fullgraph=True)
+    pad_loss = step(lambda *a, **k: compiled(*a, **k), padded, padded.graph_mask, padded.node_mask)
+    torch.testing.assert_close(pad_loss, loss, rtol=1e-5, atol=1e-5)
+    for (name, p), q in zip(real_model.named_parameters(), pad_model.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-4, msg=lambda m: f"{name}: {m}")
+    for (name, b), c in zip(real_model.named_buffers(), pad_model.buffers()):
+        torch.testing.assert_close(c, b, rtol=1e-5, atol=1e-6, msg=name)
+    # Without the mask the padded nodes shift the statistics: what this test guards against.
+    pad_model.load_state_dict(real_model.state_dict())
+    with torch.no_grad():
+        unmasked = global_add_pool(pad_model(padded.x, padded.edge_index), padded.batch, size=padded.num_graphs)
+        masked = global_add_pool(pad_model(padded.x, padded.edge_index, node_mask=padded.node_mask), padded.batch,
+                                 size=padded.num_graphs)
+    assert not torch.allclose(unmasked[padded.graph_mask], masked[padded.graph_mask], atol=1e-3)
+
+
+def test_masked_batch_norm_rejects_a_bad_mask():
+    bn = gnnx.nn.BatchNorm(4)
+    with pytest.raises(ValueError, match="node_mask must be a bool vector of length 6"):
+        bn(torch.randn(6, 4), torch.ones(5, dtype=torch.bool))
+
+
 def test_too_large_for_buckets_is_a_clear_error():
     batch = Batch.from_graphs(_graphs())
     with pytest.raises(ValueError, match="node count .* exceeds the largest bucket 16"):

@@ -30,9 +30,11 @@ class _GINBase(MessagePassing):
         with torch.no_grad():
             self.eps.fill_(self.initial_eps)
 
-    def _combine(self, out: Tensor, x_dst: Optional[Tensor]) -> Tensor:
+    def _combine(self, out: Tensor, x_dst: Optional[Tensor], node_mask: Optional[Tensor]) -> Tensor:
         if x_dst is not None:
             out = out + (1 + self.eps) * x_dst
+        if node_mask is not None:  # padded batch: the MLP's batch norms skip padded rows
+            return self.nn(out, node_mask=node_mask)
         return self.nn(out)
 
     def __repr__(self) -> str:
@@ -62,9 +64,10 @@ class GINConv(_GINBase):
                  flow: str = "source_to_target") -> None:
         super().__init__(nn, eps, train_eps, aggr, flow)
 
-    def forward(self, x: Union[Tensor, PairTensor], edge_index: Adj, size: Optional[Tuple[int, int]] = None) -> Tensor:
+    def forward(self, x: Union[Tensor, PairTensor], edge_index: Adj, size: Optional[Tuple[int, int]] = None,
+                node_mask: Optional[Tensor] = None) -> Tensor:
         x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
-        return self._combine(self.propagate(edge_index, x=(x_src, x_dst), size=size), x_dst)
+        return self._combine(self.propagate(edge_index, x=(x_src, x_dst), size=size), x_dst, node_mask)
 
     def message_and_aggregate(self, adj: Adjacency, x: PairTensor) -> Tensor:
         return self.spmm(adj, x[0])
@@ -108,10 +111,10 @@ class GINEConv(_GINBase):
             self.lin.reset_parameters()
 
     def forward(self, x: Union[Tensor, PairTensor], edge_index: Adj, edge_attr: Optional[Tensor] = None,
-                size: Optional[Tuple[int, int]] = None) -> Tensor:
+                size: Optional[Tuple[int, int]] = None, node_mask: Optional[Tensor] = None) -> Tensor:
         x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
         out = self.propagate(edge_index, x=(x_src, x_dst), edge_attr=edge_attr, size=size)
-        return self._combine(out, x_dst)
+        return self._combine(out, x_dst, node_mask)
 
     def message(self, x_j: Tensor, edge_attr: Tensor) -> Tensor:
         if self.lin is None and x_j.size(-1) != edge_attr.size(-1):
