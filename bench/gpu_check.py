@@ -2,7 +2,8 @@
 
 1. Kernels: ``csr_spmm_sum``/``max`` (+ mean, min) with no, scalar and per-head weights,
    forward and backward, against the ATen reference on fresh random inputs; the caching
-   allocator is filled with NaN before each run so unwritten outputs show.
+   allocator is filled with NaN before each run so unwritten outputs show. The same for
+   the fused GAT/GATv2 attention kernel (``attention``).
 2. Layers and models (tests/cases.py): CUDA eager (Triton) == CPU reference; compiled
    (fullgraph, dynamic, no recompile on a third size) == eager.
 3. One export + AOTInductor CUDA package of all cases: equals eager, and the package's
@@ -85,6 +86,52 @@ def check_kernels():
                     record(f"spmm {reduce} w={weights} n={n}", False, repr(exc))
 
 
+def check_attention():
+    """Fused GAT/GATv2 attention (Triton) against the ATen reference, forward and backward."""
+    from gnnx.ops.attention import attention_scores
+
+    def reference(x, ei, n, terms, bias):
+        score = attention_scores(x, ei[0], ei[1], terms.get("score_src"), terms.get("score_dst"), terms.get("x_dst"),
+                                 terms.get("att"), bias, 0.2)
+        return ops.spmm_reference(x, ei, n, ops.segment_softmax(score, ei[1], n), "sum")
+
+    for v2 in (False, True):
+        for heads, channels in ((1, 64), (4, 16), (2, 5), (1, 200)):
+            for n, e in ((37, 300), (5000, 90000)):
+                name = f"attention {'gatv2' if v2 else 'gat'} H={heads} C={channels} n={n}"
+                try:
+                    gen = torch.Generator(device=DEV).manual_seed(n + heads + channels)
+                    ei = torch.randint(n, (2, e), device=DEV, generator=gen)
+                    ei = torch.cat([ei, torch.arange(n, device=DEV).repeat(2, 1)], 1)  # every row non-empty
+                    x = torch.randn(n, heads, channels, device=DEV, generator=gen)
+                    bias = torch.randn(ei.size(1), heads, device=DEV, generator=gen)
+                    bias[:7] = float("-inf")  # masked edges
+                    if v2:
+                        terms = {"x_dst": torch.randn(n, heads, channels, device=DEV, generator=gen),
+                                 "att": torch.randn(1, heads, channels, device=DEV, generator=gen)}
+                    else:
+                        terms = {"score_src": torch.randn(n, heads, device=DEV, generator=gen),
+                                 "score_dst": torch.randn(n, heads, device=DEV, generator=gen)}
+                    leaves = [[t.clone().requires_grad_() for t in [x, bias] + list(terms.values())] for _ in range(2)]
+
+                    def run(fn, ls):
+                        return fn(ls[0], dict(zip(terms, ls[2:])), ls[1])
+
+                    poison()
+                    got = run(lambda x_, t, b: ops.attention(x_, ei, n, edge_bias=b, **t), leaves[0])
+                    ref = run(lambda x_, t, b: reference(x_, ei, n, t, b), leaves[1])
+                    grad = torch.randn_like(ref)
+                    poison()
+                    got.backward(grad)
+                    ref.backward(grad)
+                    errs = [rel_err(got, ref)] + [rel_err(a.grad.nan_to_num(), b.grad.nan_to_num())
+                                                  for a, b in zip(leaves[0], leaves[1])]
+                    nan = bool(torch.isnan(got).any() or torch.isnan(leaves[0][0].grad).any())
+                    record(name, max(errs) < 1e-4 and not nan, errs)
+                except Exception:  # noqa: BLE001
+                    record(name, False, traceback.format_exc()[-400:])
+
+
 def check_layers():
     from cases import ALL, call, random_graph
 
@@ -156,7 +203,7 @@ def check_aoti():
             names = zf.namelist()
             sources = [n for n in names if n.endswith((".cpp", ".wrapper.cpp", ".py"))]
             text = " ".join(zf.read(n).decode(errors="ignore") for n in sources)
-            kernels_named = sorted({k for k in ("_spmm_kernel", "_sddmm_kernel") if k in text or any(k in n for n in names)})
+            kernels_named = sorted({k for k in ("_spmm_kernel", "_sddmm_kernel", "_attention_kernel") if k in text or any(k in n for n in names)})
             cubins = [n for n in names if n.endswith((".cubin", ".hsaco", ".fatbin"))]
         record(f"aoti cuda package == eager (compile {compile_s:.0f}s)", worst < 1e-4, worst)
         record("aoti cuda package carries gnnx triton kernels", bool(kernels_named),
@@ -167,9 +214,9 @@ def check_aoti():
 
 if __name__ == "__main__":
     print(torch.__version__, torch.cuda.get_device_name(), flush=True)
-    parts = sys.argv[1:] or ["kernels", "layers", "aoti"]
+    parts = sys.argv[1:] or ["kernels", "attention", "layers", "aoti"]
     for part in parts:
-        {"kernels": check_kernels, "layers": check_layers, "aoti": check_aoti}[part]()
+        {"kernels": check_kernels, "attention": check_attention, "layers": check_layers, "aoti": check_aoti}[part]()
     out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "results": results,
            "passed": sum(r["ok"] for r in results), "failed": sum(not r["ok"] for r in results)}
     os.makedirs(os.environ.get("OUT", "/tmp"), exist_ok=True)

@@ -65,6 +65,37 @@ def build_csr(edge_index: Tensor, num_nodes, num_src_nodes=None) -> CSR:
     return CSR(rowptr, col, perm, row, rowptr_t, col_t, perm_t)
 
 
+def csr_with_self_loops(csr: CSR, edge_index: Tensor, num_nodes) -> CSR:
+    """``build_csr(cat([edge_index, loops]))`` (one loop ``i -> i`` per node appended, as
+    :func:`gnnx.structure.with_fresh_self_loops` does) from ``csr`` without sorting.
+
+    A stable sort puts each row's loop after its old edges, so an old entry at sorted
+    position ``k`` of row ``r`` moves to ``k + r`` and row ``r``'s loop lands at
+    ``rowptr[r + 1] + r``: O(E) scatters, sync-free (also inside traced code).
+    Needs as many source as destination nodes (``num_nodes`` of each).
+    """
+    num_edges = csr.col.numel()
+    device = csr.col.device
+    loops = torch.arange(num_nodes, device=device)
+    row_t = edge_index[0].index_select(0, csr.perm_t)  # sources in transposed order
+
+    def grow(rowptr: Tensor, rows: Tensor, others: Tensor, perm: Tensor):
+        old = torch.arange(num_edges, device=device) + rows
+        new = rowptr[1:] + loops
+        total = num_edges + loops.numel()
+
+        def place(values: Tensor, loop_values: Tensor) -> Tensor:
+            out = values.new_empty(total)
+            return out.index_copy(0, old, values).index_copy(0, new, loop_values)
+
+        return (rowptr + torch.arange(rowptr.numel(), device=device), place(others, loops),
+                place(perm, loops + num_edges), place(rows, loops))
+
+    rowptr, col, perm, row = grow(csr.rowptr, csr.row, csr.col, csr.perm)
+    rowptr_t, col_t, perm_t, _ = grow(csr.rowptr_t, row_t, csr.col_t, csr.perm_t)
+    return CSR(rowptr, col, perm, row, rowptr_t, col_t, perm_t)
+
+
 def check_edge_index(edge_index: Any, num_nodes: Optional[int] = None, name: str = "edge_index") -> None:
     """Raise ``TypeError``/``ValueError`` naming the problem if ``edge_index`` is not valid.
 

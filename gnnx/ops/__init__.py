@@ -3,12 +3,14 @@
 Each op is a plain-ATen reference (runs on any device, compiles, exports to C++) behind
 one public function that may dispatch to a faster kernel (see :mod:`gnnx.ops._mode`).
 """
+from gnnx.ops.attention import attention
 from gnnx.ops.neighbors import knn, knn_graph, radius, radius_graph
 from gnnx.ops.scatter import REDUCTIONS, gather, infer_size, resolve_reduce, scatter, segment_softmax
 from gnnx.ops.spmm import segment, spmm, spmm_reference
 
 __all__ = [
     "REDUCTIONS",
+    "attention",
     "gather",
     "infer_size",
     "knn",

@@ -113,22 +113,29 @@ def _cpu_kernel_applies(x: Tensor, csr: Optional[CSR], edge_weight: Optional[Ten
 
 
 # -- CUDA: Triton ---------------------------------------------------------------------------------
-def _load_cuda_kernels():
+def _load_cuda_module(name: str):
     if not torch.cuda.is_available():
         return None
     try:
-        from gnnx.ops import triton_kernels
+        import importlib
+
+        return importlib.import_module(f"gnnx.ops.{name}")
     except ImportError:
         return None
-    return triton_kernels
 
 
-_CUDA_KERNELS = _load_cuda_kernels()
+_CUDA_KERNELS = _load_cuda_module("triton_kernels")
+_CUDA_ATTENTION = _load_cuda_module("triton_attention") if _CUDA_KERNELS is not None else None
 
 
 def cuda_kernels():
-    """The Triton kernel module, or ``None`` where Triton or CUDA is missing."""
+    """The Triton SpMM/SDDMM module, or ``None`` where Triton or CUDA is missing."""
     return _CUDA_KERNELS
+
+
+def cuda_attention_kernels():
+    """The Triton fused-attention module, or ``None`` where Triton or CUDA is missing."""
+    return _CUDA_ATTENTION
 
 
 def _spmm_cuda(kernels, x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:

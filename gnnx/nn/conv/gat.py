@@ -1,10 +1,15 @@
 """GATConv and GATv2Conv: graph attention (Velickovic et al., 2018; Brody et al., 2022).
 
-Both score each edge, normalise the scores over a node's incoming edges with
-:func:`gnnx.ops.segment_softmax`, and aggregate ``alpha * x_j`` with a per-head weighted
-:func:`gnnx.ops.spmm`. Self loops are handled without data-dependent shapes: existing
-loops stay in the edge list with their score set to ``-inf`` (weight 0) and one fresh
-loop per node is appended, which equals PyG's remove-then-add.
+Both score each edge, normalise the scores over a node's incoming edges and aggregate
+``alpha * x_j`` in one op, :func:`gnnx.ops.attention` (a fused kernel on CUDA). With
+attention dropout in training, ``return_attention_weights`` or scores of another form
+(GATv2 with edge features, SuperGAT) the steps run separately:
+:func:`gnnx.ops.segment_softmax` and a per-head weighted :func:`gnnx.ops.spmm`.
+
+Self loops are handled without data-dependent shapes: existing loops stay in the edge
+list with their score set to ``-inf`` (weight 0) and one fresh loop per node is appended,
+which equals PyG's remove-then-add. A :class:`~gnnx.Graph`'s CSR grows by those loops
+without a sort (:func:`gnnx.graph.csr_with_self_loops`).
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnx import ops
-from gnnx.graph import Graph
+from gnnx.graph import Graph, csr_with_self_loops
 from gnnx.nn.inits import glorot, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing
 from gnnx.structure import with_fresh_self_loops
@@ -42,20 +47,36 @@ class _GraphAttention(MessagePassing):
 
     def _attend(self, x_src: Tensor, x_dst: Tensor, edge_index: Adj, edge_attr: Optional[Tensor],
                 res: Optional[Tensor], return_attention_weights: Optional[bool]):
-        tensor = edge_index.edge_index if isinstance(edge_index, Graph) else edge_index
-        num_dst = x_dst.size(0)
+        graph = edge_index if isinstance(edge_index, Graph) else None
+        tensor = graph.edge_index if graph is not None else edge_index
+        num_src, num_dst = x_src.size(0), x_dst.size(0)
+        # A Graph's prepared CSR serves the default flow; with loops it grows without a sort.
+        csr = graph.csr if graph is not None and self.flow == "source_to_target" else None
         stale = None
         if self.add_self_loops:
-            tensor, edge_attr, stale = with_fresh_self_loops(tensor, edge_attr, min(x_src.size(0), num_dst),
-                                                           self.fill_value)
-            edge_index = tensor
-        src, dst = (tensor[0], tensor[1]) if self.flow == "source_to_target" else (tensor[1], tensor[0])
-        score = self.edge_score(x_src, x_dst, src, dst, edge_attr)  # [E, H]
-        if stale is not None:
-            score = score.masked_fill(stale.view(-1, 1), float("-inf"))
-        alpha = ops.segment_softmax(score, dst, num_dst)
-        alpha = F.dropout(alpha, p=self.dropout, training=self.training)
-        out = self.propagate(edge_index, x=(x_src, x_dst), alpha=alpha, size=(x_src.size(0), num_dst))
+            looped, edge_attr, stale = with_fresh_self_loops(tensor, edge_attr, min(num_src, num_dst),
+                                                             self.fill_value)
+            csr = csr_with_self_loops(csr, tensor, num_dst) if csr is not None and num_src == num_dst else None
+            tensor = looped
+        pairs = tensor if self.flow == "source_to_target" else tensor.flip(0)
+        src, dst = pairs[0], pairs[1]
+        fused = not return_attention_weights and not (self.training and self.dropout > 0)
+        terms = self.attention_terms(x_src, x_dst, edge_attr) if fused else None
+        if terms is not None:
+            # One op: scores, softmax and aggregation (a fused kernel on CUDA).
+            bias = terms.pop("edge_bias", None)
+            if stale is not None:
+                bias = x_src.new_zeros(src.size(0), self.heads) if bias is None else bias
+                bias = bias.masked_fill(stale.view(-1, 1), float("-inf"))
+            out = ops.attention(x_src, pairs, num_dst, edge_bias=bias, negative_slope=self.negative_slope, csr=csr,
+                                **terms)
+        else:
+            score = self.edge_score(x_src, x_dst, src, dst, edge_attr)  # [E, H]
+            if stale is not None:
+                score = score.masked_fill(stale.view(-1, 1), float("-inf"))
+            alpha = ops.segment_softmax(score, dst, num_dst)
+            alpha = F.dropout(alpha, p=self.dropout, training=self.training)
+            out = ops.spmm(x_src, pairs, num_dst, alpha, "sum", csr=csr)
         out = out.reshape(-1, self.heads * self.out_channels) if self.concat else out.mean(dim=1)
         if res is not None:
             out = out + res
@@ -65,8 +86,10 @@ class _GraphAttention(MessagePassing):
             return out, (tensor, alpha)
         return out
 
-    def message_and_aggregate(self, adj, x: PairTensor, alpha: Tensor) -> Tensor:
-        return adj.spmm(x[0], alpha, "sum")
+    def attention_terms(self, h_src: Tensor, h_dst: Tensor, edge_attr: Optional[Tensor]) -> Optional[dict]:
+        """The score's inputs for :func:`gnnx.ops.attention`, or ``None`` when the score has
+        another form (then :meth:`edge_score` gives ``[E, H]`` scores)."""
+        return None
 
 
 class GATConv(_GraphAttention):
@@ -154,6 +177,14 @@ class GATConv(_GraphAttention):
             h_src, h_dst = self.lin_src(x_src).view(-1, H, C), self.lin_dst(x_dst).view(-1, H, C)
         return self._attend(h_src, h_dst, edge_index, edge_attr, res, return_attention_weights)
 
+    def attention_terms(self, h_src: Tensor, h_dst: Tensor, edge_attr: Optional[Tensor]) -> Optional[dict]:
+        # Scores are linear in the features: reduce per node first.
+        terms = {"score_src": (h_src * self.att_src).sum(-1), "score_dst": (h_dst * self.att_dst).sum(-1)}
+        if edge_attr is not None and self.lin_edge is not None:
+            e = self.lin_edge(edge_attr.view(edge_attr.size(0), -1)).view(-1, self.heads, self.out_channels)
+            terms["edge_bias"] = (e * self.att_edge).sum(-1)
+        return terms
+
     def edge_score(self, h_src: Tensor, h_dst: Tensor, src: Tensor, dst: Tensor, edge_attr: Optional[Tensor]) -> Tensor:
         # Scores are linear in the features: reduce per node first, then gather [E, H].
         score = (h_src * self.att_src).sum(-1).index_select(0, src) + (h_dst * self.att_dst).sum(-1).index_select(0, dst)
@@ -227,6 +258,11 @@ class GATv2Conv(_GraphAttention):
         h_src = self.lin_l(x_src).view(-1, H, C)
         h_dst = self.lin_r(x_dst).view(-1, H, C)
         return self._attend(h_src, h_dst, edge_index, edge_attr, res, return_attention_weights)
+
+    def attention_terms(self, h_src: Tensor, h_dst: Tensor, edge_attr: Optional[Tensor]) -> Optional[dict]:
+        if edge_attr is not None and self.lin_edge is not None:
+            return None  # the edge term enters inside the LeakyReLU per channel: the unfused path
+        return {"x_dst": h_dst, "att": self.att}
 
     def edge_score(self, h_src: Tensor, h_dst: Tensor, src: Tensor, dst: Tensor, edge_attr: Optional[Tensor]) -> Tensor:
         z = h_src.index_select(0, src) + h_dst.index_select(0, dst)

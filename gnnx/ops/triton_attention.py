@@ -1,0 +1,190 @@
+"""Fused graph attention for CUDA (GAT and GATv2), registered with ``torch.library.triton_op``.
+
+Forward: one program per destination row and head walks the row's incoming edges in
+blocks and keeps an online softmax (running maximum ``m``, running sum ``l``, rescaled
+accumulator), as flash attention does, so the attention weights ``[E, H]`` and GATv2's
+``[E, H, C]`` score inputs are never written. It stores ``m`` and ``r = 1 / (l + 1e-16)``
+per row and head (the ``1e-16`` is :func:`gnnx.ops.segment_softmax`'s).
+
+Backward: recompute the scores (ATen), ``alpha = exp(s - m) r``, then
+
+* ``grad x``: ``alpha``-weighted SpMM of ``grad out`` over the transposed CSR,
+* ``d alpha_k = <grad out_i, x_j>`` (SDDMM), ``d s_k = alpha_k (d alpha_k - <grad out_i, out_i>)``,
+* score inputs: ``d s`` through the LeakyReLU, summed per source / destination with the
+  SpMM kernel over edge ids (no atomics, deterministic).
+
+All edge arrays inside are in CSR (destination-sorted) order; ``t2c`` maps each
+transposed position to its CSR position.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+import triton
+import triton.language as tl
+from torch import Tensor
+from torch.library import triton_op, wrap_triton
+
+from gnnx.graph import CSR
+from gnnx.ops.triton_kernels import _on_device, csr_spmm_sum, sddmm
+
+
+@triton.jit
+def _attention_kernel(rowptr, col, x, score_src, score_dst, x_dst, att, bias, out, m_out, r_out,
+                      H, C, slope, V2: tl.constexpr, HAS_BIAS: tl.constexpr,
+                      BLOCK_E: tl.constexpr, BLOCK_C: tl.constexpr):
+    row = tl.program_id(0)
+    h = tl.program_id(1)
+    start = tl.load(rowptr + row)
+    end = tl.load(rowptr + row + 1)
+    offs_c = tl.arange(0, BLOCK_C)
+    cmask = offs_c < C
+    feat = h * C + offs_c
+    if V2:
+        x_i = tl.load(x_dst + row * H * C + feat, mask=cmask, other=0.0).to(tl.float32)
+        a = tl.load(att + feat, mask=cmask, other=0.0).to(tl.float32)
+    else:
+        s_i = tl.load(score_dst + row * H + h).to(tl.float32)
+    m = tl.max(tl.full([BLOCK_E], float("-inf"), tl.float32), axis=0)
+    m_safe = tl.sum(tl.zeros([BLOCK_E], tl.float32), axis=0)
+    total = tl.sum(tl.zeros([BLOCK_E], tl.float32), axis=0)
+    acc = tl.zeros([BLOCK_C], tl.float32)
+    for k in range(start, end, BLOCK_E):
+        offs_e = k + tl.arange(0, BLOCK_E)
+        emask = offs_e < end
+        src = tl.load(col + offs_e, mask=emask, other=0)
+        x_j = tl.load(x + src[:, None] * H * C + feat[None, :], mask=emask[:, None] & cmask[None, :],
+                      other=0.0).to(tl.float32)
+        if V2:
+            z = x_j + x_i[None, :]
+            z = tl.where(z > 0, z, z * slope)
+            s = tl.sum(z * a[None, :], axis=1)
+            if HAS_BIAS:
+                s += tl.load(bias + offs_e * H + h, mask=emask, other=0.0).to(tl.float32)
+        else:
+            s = tl.load(score_src + src * H + h, mask=emask, other=0.0).to(tl.float32) + s_i
+            if HAS_BIAS:
+                s += tl.load(bias + offs_e * H + h, mask=emask, other=0.0).to(tl.float32)
+            s = tl.where(s > 0, s, s * slope)
+        s = tl.where(emask, s, float("-inf"))
+        m_new = tl.maximum(m, tl.max(s, axis=0))
+        m_new_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # all masked so far: nothing to scale
+        scale = tl.exp(m_safe - m_new_safe)
+        p = tl.exp(s - m_new_safe)
+        total = total * scale + tl.sum(p, axis=0)
+        acc = acc * scale + tl.sum(p[:, None] * x_j, axis=0)
+        m = m_new
+        m_safe = m_new_safe
+    r = 1.0 / (total + 1e-16)
+    tl.store(out + row * H * C + feat, (acc * r).to(out.dtype.element_ty), mask=cmask)
+    tl.store(m_out + row * H + h, m_safe)
+    tl.store(r_out + row * H + h, r)
+
+
+def _config(channels: int) -> dict:
+    block_c = triton.next_power_of_2(max(channels, 1))
+    return {"BLOCK_C": block_c, "BLOCK_E": max(1, min(16, 2048 // block_c)), "num_warps": 1 if block_c <= 64 else 4}
+
+
+@triton_op("gnnx::gat_attention", mutates_args={})
+def gat_attention(rowptr: Tensor, col: Tensor, row: Tensor, rowptr_t: Tensor, col_t: Tensor, t2c: Tensor,
+                  x: Tensor, score_src: Optional[Tensor], score_dst: Optional[Tensor], x_dst: Optional[Tensor],
+                  att: Optional[Tensor], bias: Optional[Tensor], negative_slope: float
+                  ) -> Tuple[Tensor, Tensor, Tensor]:
+    """Fused attention over a destination-sorted CSR: ``(out [N_dst, H, C], m [N_dst, H], r [N_dst, H])``.
+    ``row``, ``rowptr_t``, ``col_t``, ``t2c`` serve the backward."""
+    num_dst = rowptr.numel() - 1
+    heads, channels = x.size(1), x.size(2)
+    out = torch.empty((num_dst, heads, channels), dtype=x.dtype, device=x.device)
+    m = torch.empty((num_dst, heads), dtype=torch.float32, device=x.device)
+    r = torch.empty((num_dst, heads), dtype=torch.float32, device=x.device)
+    v2 = att is not None
+    cfg = _config(channels)
+    with _on_device(x):
+        wrap_triton(_attention_kernel)[(num_dst, heads)](
+            rowptr, col, x, x if v2 else score_src, x if v2 else score_dst, x_dst if v2 else x, att if v2 else x,
+            bias if bias is not None else x, out, m, r, heads, channels, negative_slope,
+            V2=v2, HAS_BIAS=bias is not None, BLOCK_E=cfg["BLOCK_E"], BLOCK_C=cfg["BLOCK_C"],
+            num_warps=cfg["num_warps"],
+        )
+    return out, m, r
+
+
+def _setup(ctx, inputs, output):
+    rowptr, col, row, rowptr_t, col_t, t2c, x, score_src, score_dst, x_dst, att, bias, slope = inputs
+    out, m, r = output
+    ctx.save_for_backward(rowptr, col, row, rowptr_t, col_t, t2c, x, score_src, score_dst, x_dst, att, bias, out, m,
+                          r)
+    ctx.slope = slope
+
+
+def _segment_sum(rowptr: Tensor, positions: Tensor, per_edge: Tensor) -> Tensor:
+    """``out[i] = sum(per_edge[positions[k]] for k in rowptr[i]:rowptr[i+1])`` with the SpMM kernel."""
+    per_edge = per_edge.contiguous()
+    return csr_spmm_sum(rowptr, positions, None, positions, rowptr, positions, None, per_edge)
+
+
+def _backward(ctx, grad_out, _grad_m, _grad_r):
+    rowptr, col, row, rowptr_t, col_t, t2c, x, score_src, score_dst, x_dst, att, bias, out, m, r = ctx.saved_tensors
+    slope = ctx.slope
+    grad_out = grad_out.contiguous()
+    heads = x.size(1)
+    # Recompute the scores in CSR order (src = col, dst = row).
+    if att is not None:
+        z = x.index_select(0, col).float() + x_dst.index_select(0, row).float()
+        lz = F.leaky_relu(z, slope)
+        s = (lz * att.float()).sum(-1)
+    else:
+        pre = score_src.index_select(0, col).float() + score_dst.index_select(0, row).float()
+        if bias is not None:
+            pre = pre + bias.float()
+        s = F.leaky_relu(pre, slope)
+    if att is not None and bias is not None:
+        s = s + bias.float()
+    alpha = torch.exp(s - m.index_select(0, row)) * r.index_select(0, row)  # [E, H]
+    alpha_x = alpha.to(x.dtype)
+    grad_x = csr_spmm_sum(rowptr_t, col_t, alpha_x.index_select(0, t2c).contiguous(), col_t, rowptr_t, col_t, None,
+                          grad_out)
+    d_alpha = sddmm(row, col, grad_out, x, heads).float()
+    d_row = (grad_out.float() * out.float()).sum(-1)  # <grad out_i, out_i> per head
+    d_s = alpha * (d_alpha - d_row.index_select(0, row))
+    edges = torch.arange(col.numel(), device=col.device)
+    grad_src = grad_dst = grad_x_dst = grad_att = grad_bias = None
+    if att is not None:
+        d_z = d_s.unsqueeze(-1) * att.float() * torch.where(z > 0, 1.0, slope)  # [E, H, C]
+        grad_x = grad_x + _segment_sum(rowptr_t, t2c, d_z.to(x.dtype))
+        grad_x_dst = _segment_sum(rowptr, edges, d_z.to(x_dst.dtype))
+        grad_att = (d_s.unsqueeze(-1) * lz).sum(0).to(att.dtype)
+        if bias is not None:
+            grad_bias = d_s.to(bias.dtype)
+    else:
+        d_pre = torch.where(pre > 0, d_s, d_s * slope)
+        grad_src = _segment_sum(rowptr_t, t2c, d_pre.to(score_src.dtype))
+        grad_dst = _segment_sum(rowptr, edges, d_pre.to(score_dst.dtype))
+        if bias is not None:
+            grad_bias = d_pre.to(bias.dtype)
+    return (None, None, None, None, None, None, grad_x, grad_src, grad_dst, grad_x_dst, grad_att, grad_bias, None)
+
+
+gat_attention.register_autograd(_backward, setup_context=_setup)
+
+
+def fused_attention(x: Tensor, csr: CSR, score_src: Optional[Tensor], score_dst: Optional[Tensor],
+                    x_dst: Optional[Tensor], att: Optional[Tensor], edge_bias: Optional[Tensor],
+                    negative_slope: float) -> Tensor:
+    """:func:`gnnx.ops.attention` on CUDA: edge arrays to CSR order, then one kernel."""
+    num_edges = csr.col.numel()
+    positions = torch.arange(num_edges, device=csr.col.device)
+    t2c = torch.empty_like(csr.perm).scatter_(0, csr.perm, positions).index_select(0, csr.perm_t)
+    heads = x.size(1)
+
+    def ready(t: Optional[Tensor]) -> Optional[Tensor]:
+        return t.contiguous() if t is not None else None
+
+    bias = edge_bias.index_select(0, csr.perm).contiguous() if edge_bias is not None else None
+    att2 = att.reshape(heads, -1).contiguous() if att is not None else None
+    out, _, _ = gat_attention(csr.rowptr, csr.col, csr.row, csr.rowptr_t, csr.col_t, t2c, x.contiguous(),
+                              ready(score_src), ready(score_dst), ready(x_dst), att2, bias, float(negative_slope))
+    return out
