@@ -118,10 +118,13 @@ int main(int argc, char** argv) {
     std::vector<at::Tensor> inputs;
     for (int i = 3; i < argc; ++i) inputs.push_back(gnnx::read_npy(argv[i]));
     torch::inductor::AOTIModelPackageLoader loader(argv[1]);
-    check_inputs(loader.get_metadata(), inputs);
+    const auto metadata = loader.get_metadata();
+    check_inputs(metadata, inputs);
+    if (get(metadata, "AOTI_DEVICE_KEY") == "cuda")  // a CUDA package: inputs to the GPU, output back
+      for (auto& t : inputs) t = t.to(at::kCUDA);
     auto outputs = loader.run(inputs);
     if (outputs.empty()) throw std::runtime_error("the model returned no output");
-    gnnx::write_npy(argv[2], outputs[0]);
+    gnnx::write_npy(argv[2], outputs[0].cpu().contiguous());
     std::cout << "gnnx_run: wrote " << argv[2] << " " << shape_str(outputs[0]) << "\n";
     return 0;
   } catch (const BadInput& err) {
