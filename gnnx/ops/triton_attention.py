@@ -37,6 +37,7 @@ def _attention_kernel(rowptr, col, x, score_src, score_dst, x_dst, att, bias, ou
                       BLOCK_E: tl.constexpr, BLOCK_C: tl.constexpr):
     row = tl.program_id(0)
     h = tl.program_id(1)
+    slope = tl.cast(slope, tl.float32)  # Inductor passes Python floats as fp64: keep the math in fp32
     start = tl.load(rowptr + row)
     end = tl.load(rowptr + row + 1)
     offs_c = tl.arange(0, BLOCK_C)
