@@ -30,8 +30,10 @@ from typing import Optional, Union
 
 import torch
 from torch import Tensor
+from torch.utils.weak import WeakTensorKeyDictionary
 
 from gnnx.graph import CSR, build_csr
+from gnnx.ops._mode import is_tracing
 from gnnx.ops.scatter import gather, resolve_reduce, scatter
 
 
@@ -88,15 +90,32 @@ def _in_degree(csr: CSR, dtype: torch.dtype) -> Tensor:
     return (csr.rowptr[1:] - csr.rowptr[:-1]).clamp(min=1).to(dtype)
 
 
-def _spmm_cpu(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
-    ones = torch.ones(csr.col.shape, dtype=x.dtype, device=x.device)
-    by_edge = ones if edge_weight is None else edge_weight.to(x.dtype)
+# Eager calls without edge weights reuse the CSR values of a structure (keyed weakly by its
+# rowptr tensor): building them is several passes over E, as long as the SpMM itself on
+# small feature sizes. Traced code builds them in-graph, where they fuse.
+_UNWEIGHTED_VALUES = WeakTensorKeyDictionary()
+
+
+def _csr_values(csr: CSR, edge_weight: Optional[Tensor], reduce: str, dtype: torch.dtype):
+    cacheable = edge_weight is None and not is_tracing()
+    if cacheable:
+        cached = _UNWEIGHTED_VALUES.get(csr.rowptr, {}).get((reduce, dtype))
+        if cached is not None:
+            return cached
+    by_edge = torch.ones(csr.col.shape, dtype=dtype) if edge_weight is None else edge_weight.to(dtype)
     values = by_edge.index_select(0, csr.perm)
     values_t = by_edge.index_select(0, csr.perm_t)
     if reduce == "mean":  # divide each edge by its destination's in-degree, in both directions
-        deg = _in_degree(csr, x.dtype)
+        deg = _in_degree(csr, dtype)
         values = values / deg.index_select(0, csr.row)
         values_t = values_t / deg.index_select(0, csr.col_t)
+    if cacheable:
+        _UNWEIGHTED_VALUES.setdefault(csr.rowptr, {})[(reduce, dtype)] = (values, values_t)
+    return values, values_t
+
+
+def _spmm_cpu(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
+    values, values_t = _csr_values(csr, edge_weight, reduce, x.dtype)
     return csr_spmm_cpu(csr.rowptr, csr.col, values, x.contiguous(), csr.rowptr_t, csr.col_t, values_t)
 
 

@@ -42,6 +42,23 @@ def test_csr_fast_path_equals_reference(reduce, weighted):
     torch.testing.assert_close(x1.grad, x2.grad)
 
 
+def test_cached_csr_values_follow_reduce_dtype_and_structure():
+    """Eager unweighted calls reuse a structure's CSR values; each reduce, dtype and graph
+    gets its own, and weighted calls never read the cache."""
+    x, edge_index, edge_weight = _inputs()
+    graph = gnnx.Graph(edge_index, 30)
+    for _ in range(2):  # second round: cached values
+        for reduce in ("sum", "mean"):
+            for dtype in (torch.float64, torch.float32):
+                got = ops.spmm(x.to(dtype), edge_index, 30, None, reduce, csr=graph.csr)
+                torch.testing.assert_close(got, ops.spmm_reference(x.to(dtype), edge_index, 30, None, reduce))
+        weighted = ops.spmm(x, edge_index, 30, edge_weight, "sum", csr=graph.csr)
+        torch.testing.assert_close(weighted, ops.spmm_reference(x, edge_index, 30, edge_weight, "sum"))
+    other = gnnx.Graph(edge_index.flip(0), 30)
+    torch.testing.assert_close(ops.spmm(x, other.edge_index, 30, None, "mean", csr=other.csr),
+                               ops.spmm_reference(x, other.edge_index, 30, None, "mean"))
+
+
 def test_per_head_weights():
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(6, 2, 3, generator=gen)
