@@ -69,6 +69,7 @@ def pytest_sessionfinish(session, exitstatus):
 def write_status_table(path, results):
     from cases import ALL, LAYERS
     import gnnx
+    from gnnx.nn.conv.gat import _GraphAttention
 
     cuda = _cuda_checks()
     marks = {"pass": "✓", "FAIL": "✗ FAIL", "skip": "skipped"}
@@ -81,8 +82,9 @@ def write_status_table(path, results):
         "mode with gradients, equal to eager, no recompile on a third graph size), **exported** (`torch.export`",
         "with dynamic node and edge counts, plain ATen, equal to eager from 2 to 2000 nodes), **AOTInductor CPU**",
         "(one package of all cases, equal to eager), **PyG parity** (PyG 2.8 with the same `state_dict`, random",
-        "and edge-case graphs), **CUDA path** (how the aggregation runs on a GPU: the fused Triton SpMM or ATen",
-        "scatter; ✓ where bench/gpu_check.py verified CUDA == CPU and compiled == eager on the lent H100).",
+        "and edge-case graphs), **CUDA path** (how the aggregation runs on a GPU: the fused Triton SpMM, the",
+        "fused Triton attention kernel (scores + softmax + aggregation) or ATen scatter; ✓ where",
+        "bench/gpu_check.py verified CUDA == CPU and compiled == eager on the lent H100).",
         "",
         f"gnnx {getattr(gnnx, '__version__', '')}, torch {torch.__version__}.",
         "",
@@ -95,6 +97,10 @@ def write_status_table(path, results):
         convs = [m for m in module.modules() if isinstance(m, gnnx.nn.MessagePassing)]
         fused = any(m._has_fused and m.aggr_module is None for m in convs)
         cuda_path = "Triton SpMM" if fused else "ATen scatter"
+        if any(_fuses_attention(m) for m in convs):
+            cuda_path = "Triton attention"
+        elif any(isinstance(m, _GraphAttention) for m in convs):
+            cuda_path = "Triton SpMM"
         if cuda.get(case.id):
             cuda_path += " ✓"
         kind = "model" if case not in LAYERS else "layer"
@@ -119,3 +125,10 @@ def _cuda_checks():
                     case_id = name.split()[1]
                     passed[case_id] = passed.get(case_id, True) and entry["ok"]
     return passed
+
+
+def _fuses_attention(conv) -> bool:
+    """Whether a graph-attention layer takes the fused path (mirrors their ``attention_terms``)."""
+    from gnnx.nn import GATConv, GATv2Conv
+
+    return isinstance(conv, GATConv) or (isinstance(conv, GATv2Conv) and conv.lin_edge is None)
