@@ -56,7 +56,10 @@ class _GraphAttention(MessagePassing):
         if self.add_self_loops:
             looped, edge_attr, stale = with_fresh_self_loops(tensor, edge_attr, min(num_src, num_dst),
                                                              self.fill_value)
-            csr = csr_with_self_loops(csr, tensor, num_dst) if csr is not None and num_src == num_dst else None
+            # Only the CUDA kernels read a CSR here (CPU attention weights have gradients or heads,
+            # which the MKL path does not take), so CPU skips growing it.
+            grow = csr is not None and num_src == num_dst and x_src.is_cuda
+            csr = csr_with_self_loops(csr, tensor, num_dst) if grow else None
             tensor = looped
         pairs = tensor if self.flow == "source_to_target" else tensor.flip(0)
         src, dst = pairs[0], pairs[1]
