@@ -158,11 +158,13 @@ class Graph:
         edge_weight: Optional[Tensor] = None,
         edge_attr: Optional[Tensor] = None,
         validate: bool = True,
+        csr: Optional[CSR] = None,
         **attrs: Any,
     ) -> None:
         if num_nodes is None:
             num_nodes = _infer_num_nodes(edge_index, x if x is not None else pos)
-        num_nodes = int(num_nodes)
+        if not isinstance(num_nodes, torch.SymInt):  # keep a traced size symbolic
+            num_nodes = int(num_nodes)
         self.edge_index = edge_index
         self.num_nodes = num_nodes
         self.x, self.y, self.pos, self.batch = x, y, pos, batch
@@ -170,7 +172,24 @@ class Graph:
         self.attrs: Dict[str, Any] = dict(attrs)
         if validate:
             self.validate()
-        self.csr = build_csr(edge_index, num_nodes)
+        self.csr = build_csr(edge_index, num_nodes) if csr is None else csr
+        self._memo: Dict[Any, Any] = {}
+
+    def memo(self, key: Any, compute):
+        """A result derived from this graph's structure alone (e.g. GCN weights, the CSR
+        grown by self loops), computed once per graph and reused by every layer and call.
+
+        Eager calls store it; traced code reads a stored result (a graph input) and
+        otherwise computes it in-graph without storing (a traced forward must not
+        mutate its inputs). ``compute`` must depend only on the structure.
+        """
+        cached = self._memo.get(key)
+        if cached is not None:
+            return cached
+        value = compute()
+        if not (torch.compiler.is_compiling() or torch.compiler.is_exporting()):
+            self._memo[key] = value
+        return value
 
     def validate(self) -> None:
         """Raise ``TypeError``/``ValueError`` naming the first invalid field."""
@@ -248,7 +267,9 @@ class Graph:
         """A copy with every tensor moved to ``device``."""
         out = object.__new__(Graph)
         for key, value in self.__dict__.items():
-            if isinstance(value, Tensor):
+            if key == "_memo":
+                value = {}
+            elif isinstance(value, Tensor):
                 value = value.to(device)
             elif isinstance(value, CSR):
                 value = CSR(*(t.to(device) for t in value))

@@ -28,7 +28,8 @@ from torch import Tensor
 from gnnx import ops
 from gnnx.graph import CSR, Graph, check_edge_index
 from gnnx.nn.aggr import aggregation_module
-from gnnx.ops._mode import can_check_on_host
+from gnnx.ops import dispatch
+from gnnx.ops.dispatch import can_check_on_host
 
 Adj = Union[Tensor, Graph]
 _SPECIAL = ("index", "dim_size", "size_i", "size_j", "edge_index", "edge_index_i", "edge_index_j", "adj",
@@ -150,6 +151,8 @@ class MessagePassing(torch.nn.Module):
         adj = Adjacency.of(edge_index, self.flow)
         num_src, num_dst = self._sizes(adj, size, kwargs)
         adj.num_src, adj.num_dst = num_src, num_dst
+        if adj.csr is None and adj.graph is None and self.flow == "source_to_target":
+            adj.csr = dispatch.cached_csr(adj.edge_index, num_dst, num_src)
         edge_mask = kwargs.get("edge_mask")
         if self._has_fused and self.fuse and edge_mask is None and self.aggr_module is None:
             out = self.message_and_aggregate(adj, **{k: kwargs[k] for k in self._fused_args if k in kwargs})

@@ -27,6 +27,7 @@ from gnnx.nn.inits import activation
 from gnnx.nn.message_passing import Adj, MessagePassing
 from gnnx.nn.mlp import MLP
 from gnnx.nn.norm import apply_norm, normalization
+from gnnx.ops import dispatch
 
 
 class JumpingKnowledge(torch.nn.Module):
@@ -121,6 +122,7 @@ class BasicGNN(torch.nn.Module):
         """``node_mask`` (bool ``[N]``, e.g. a bucket-padded batch's) keeps padded nodes out of
         the batch-norm statistics, those between layers and those in GIN's MLPs."""
         xs: List[Tensor] = []
+        edge_index = dispatch.prepare(edge_index, x.size(0))  # sorted once, shared by every layer
         for i, conv in enumerate(self.convs):
             extra = {"node_mask": node_mask} if node_mask is not None and self.supports_node_mask else {}
             if self.supports_edge_weight:

@@ -1,7 +1,7 @@
 """Sparse kernels of gnnx: gather/scatter, segment softmax, SpMM.
 
 Each op is a plain-ATen reference (runs on any device, compiles, exports to C++) behind
-one public function that may dispatch to a faster kernel (see :mod:`gnnx.ops._mode`).
+one public function that may dispatch to a faster kernel (see :mod:`gnnx.ops.dispatch`).
 """
 from gnnx.ops.attention import attention
 from gnnx.ops.neighbors import knn, knn_graph, radius, radius_graph

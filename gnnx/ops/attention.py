@@ -32,7 +32,8 @@ from torch import Tensor
 
 from gnnx.graph import CSR, build_csr
 from gnnx.ops.scatter import segment_softmax
-from gnnx.ops.spmm import cuda_attention_kernels, spmm
+from gnnx.ops import dispatch
+from gnnx.ops.spmm import spmm
 
 
 def attention_scores(x: Tensor, src: Tensor, dst: Tensor, score_src: Optional[Tensor], score_dst: Optional[Tensor],
@@ -79,11 +80,10 @@ def attention(
         raise ValueError("attention: give either score_src/score_dst (GAT) or x_dst/att (GATv2)")
     if x.dim() != 3:
         raise ValueError(f"attention: x must be [N, heads, channels], got shape {list(x.shape)}")
-    kernels = cuda_attention_kernels() if x.is_cuda else None
-    if kernels is not None:
+    if dispatch.attention_kernel(x) == "triton":
         if csr is None:
-            csr = build_csr(edge_index, num_dst, x.size(0))
-        return kernels.fused_attention(x, csr, score_src, score_dst, x_dst, att, edge_bias, negative_slope)
+            csr = dispatch.cached_csr(edge_index, num_dst, x.size(0)) or build_csr(edge_index, num_dst, x.size(0))
+        return dispatch.cuda_attention_kernels().fused_attention(x, csr, score_src, score_dst, x_dst, att, edge_bias, negative_slope)
     src, dst = edge_index[0], edge_index[1]
     score = attention_scores(x, src, dst, score_src, score_dst, x_dst, att, edge_bias, negative_slope)
     alpha = segment_softmax(score, dst, num_dst)

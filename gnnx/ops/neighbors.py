@@ -28,7 +28,7 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from gnnx.ops._mode import is_tracing
+from gnnx.ops.dispatch import is_tracing
 
 BLOCK_ELEMENTS = 1 << 24  # distances per block in eager mode (64 MiB of float32)
 

@@ -8,20 +8,8 @@ scale by an edge weight, reduce at ``i``" in one op, which is what GCN, GraphCon
 SAGE and GIN aggregate; with ``x`` = per-edge messages and ``col`` = edge ids it is also
 the segment reduction of general messages. Fast kernels never build ``[E, F]``.
 
-Dispatch (one point, :func:`spmm`):
-
-=======================  ==========================================================
-CUDA (any mode)          Triton kernels (:mod:`gnnx.ops.triton_kernels`), registered
-                         with ``triton_op`` so compiled and AOTInductor code keeps
-                         them; the CSR comes from a :class:`~gnnx.Graph` or is built
-                         in-graph (argsort + searchsorted, no host sync).
-CPU, eager or compiled   MKL sparse CSR matmul behind the custom op ``gnnx::csr_spmm_cpu``
-                         (opaque to the compiler, backward through the prepared
-                         transpose), for sum/mean with constant weights and a prepared
-                         CSR.
-export, and the rest     the plain-ATen reference: gather + ``index_add``/``scatter_reduce``,
-                         so exported CPU programs stay loadable from C++.
-=======================  ==========================================================
+Which kernel runs (Triton on CUDA, MKL on CPU, or the reference) is decided in
+:mod:`gnnx.ops.dispatch`, which also prepares the CSR of a bare ``edge_index``.
 """
 from __future__ import annotations
 
@@ -30,10 +18,9 @@ from typing import Optional, Union
 
 import torch
 from torch import Tensor
-from torch.utils.weak import WeakTensorKeyDictionary
 
 from gnnx.graph import CSR, build_csr
-from gnnx.ops._mode import is_tracing
+from gnnx.ops import dispatch
 from gnnx.ops.scatter import gather, resolve_reduce, scatter
 
 
@@ -90,28 +77,21 @@ def _in_degree(csr: CSR, dtype: torch.dtype) -> Tensor:
     return (csr.rowptr[1:] - csr.rowptr[:-1]).clamp(min=1).to(dtype)
 
 
-# Eager calls without edge weights reuse the CSR values of a structure (keyed weakly by its
-# rowptr tensor): building them is several passes over E, as long as the SpMM itself on
-# small feature sizes. Traced code builds them in-graph, where they fuse.
-_UNWEIGHTED_VALUES = WeakTensorKeyDictionary()
-
-
 def _csr_values(csr: CSR, edge_weight: Optional[Tensor], reduce: str, dtype: torch.dtype):
-    cacheable = edge_weight is None and not is_tracing()
-    if cacheable:
-        cached = _UNWEIGHTED_VALUES.get(csr.rowptr, {}).get((reduce, dtype))
-        if cached is not None:
-            return cached
-    by_edge = torch.ones(csr.col.shape, dtype=dtype) if edge_weight is None else edge_weight.to(dtype)
-    values = by_edge.index_select(0, csr.perm)
-    values_t = by_edge.index_select(0, csr.perm_t)
-    if reduce == "mean":  # divide each edge by its destination's in-degree, in both directions
-        deg = _in_degree(csr, dtype)
-        values = values / deg.index_select(0, csr.row)
-        values_t = values_t / deg.index_select(0, csr.col_t)
-    if cacheable:
-        _UNWEIGHTED_VALUES.setdefault(csr.rowptr, {})[(reduce, dtype)] = (values, values_t)
-    return values, values_t
+    """MKL's CSR values and those of the transpose (for backward); ``mean`` divides each
+    edge by its destination's in-degree. Eager calls reuse them per structure and weights."""
+
+    def compute():
+        by_edge = torch.ones(csr.col.shape, dtype=dtype) if edge_weight is None else edge_weight.to(dtype)
+        values = by_edge.index_select(0, csr.perm)
+        values_t = by_edge.index_select(0, csr.perm_t)
+        if reduce == "mean":
+            deg = _in_degree(csr, dtype)
+            values = values / deg.index_select(0, csr.row)
+            values_t = values_t / deg.index_select(0, csr.col_t)
+        return values, values_t
+
+    return dispatch.csr_values(csr, edge_weight, ("mkl", reduce, dtype), compute)
 
 
 def _spmm_cpu(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
@@ -119,52 +99,15 @@ def _spmm_cpu(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -
     return csr_spmm_cpu(csr.rowptr, csr.col, values, x.contiguous(), csr.rowptr_t, csr.col_t, values_t)
 
 
-def _cpu_kernel_applies(x: Tensor, csr: Optional[CSR], edge_weight: Optional[Tensor], reduce: str) -> bool:
-    return (
-        csr is not None
-        and x.device.type == "cpu"
-        and not torch.compiler.is_exporting()
-        and reduce in ("sum", "mean")
-        and x.dim() == 2
-        and x.dtype in (torch.float32, torch.float64)
-        and (edge_weight is None or (edge_weight.dim() == 1 and not edge_weight.requires_grad))
-    )
-
-
 # -- CUDA: Triton ---------------------------------------------------------------------------------
-def _load_cuda_module(name: str):
-    if not torch.cuda.is_available():
-        return None
-    try:
-        import importlib
-
-        return importlib.import_module(f"gnnx.ops.{name}")
-    except ImportError:
-        return None
-
-
-_CUDA_KERNELS = _load_cuda_module("triton_kernels")
-_CUDA_ATTENTION = _load_cuda_module("triton_attention") if _CUDA_KERNELS is not None else None
-
-
-def cuda_kernels():
-    """The Triton SpMM/SDDMM module, or ``None`` where Triton or CUDA is missing."""
-    return _CUDA_KERNELS
-
-
-def cuda_attention_kernels():
-    """The Triton fused-attention module, or ``None`` where Triton or CUDA is missing."""
-    return _CUDA_ATTENTION
-
-
 def _spmm_cuda(kernels, x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
     weight = weight_t = None
     if edge_weight is not None:
-        weight = edge_weight.index_select(0, csr.perm).contiguous()
-        weight_t = edge_weight.index_select(0, csr.perm_t).contiguous()
+        weight, weight_t = dispatch.csr_values(csr, edge_weight, "triton", lambda: (
+            edge_weight.index_select(0, csr.perm).contiguous(), edge_weight.index_select(0, csr.perm_t).contiguous()))
     if reduce in ("sum", "mean"):
-        out = kernels.csr_spmm_sum(csr.rowptr, csr.col, weight, csr.row, csr.rowptr_t, csr.col_t, weight_t,
-                                   x.contiguous())
+        spmm_sum = kernels.csr_spmm_sum if dispatch.is_tracing() else kernels._eager_sum
+        out = spmm_sum(csr.rowptr, csr.col, weight, csr.row, csr.rowptr_t, csr.col_t, weight_t, x.contiguous())
         if reduce == "mean":
             out = out / _in_degree(csr, out.dtype).view((-1,) + (1,) * (out.dim() - 1))
         return out
@@ -194,13 +137,14 @@ def spmm(
         ``[num_nodes, F]``; nodes without incoming edges get 0.
     """
     reduce = resolve_reduce(reduce)
-    if x.is_cuda:
-        kernels = cuda_kernels()
-        if kernels is not None:
-            if csr is None:
-                csr = build_csr(edge_index, num_nodes, x.size(0))
-            return _spmm_cuda(kernels, x, csr, edge_weight, reduce)
-    if _cpu_kernel_applies(x, csr, edge_weight, reduce):
+    if csr is None:
+        csr = dispatch.cached_csr(edge_index, num_nodes, x.size(0))
+    kernel = dispatch.spmm_kernel(x, csr, edge_weight, reduce)
+    if kernel == "triton":
+        if csr is None:
+            csr = build_csr(edge_index, num_nodes, x.size(0))
+        return _spmm_cuda(dispatch.cuda_kernels(), x, csr, edge_weight, reduce)
+    if kernel == "mkl":
         return _spmm_cpu(x, csr, edge_weight, reduce)
     return spmm_reference(x, edge_index, num_nodes, edge_weight, reduce)
 
@@ -213,6 +157,6 @@ def segment(messages: Tensor, dst: Tensor, num_nodes: Union[int, torch.SymInt], 
     atomics, deterministic); elsewhere :func:`gnnx.ops.scatter`.
     """
     reduce = resolve_reduce(reduce)
-    if messages.is_cuda and csr is not None and cuda_kernels() is not None:
-        return _spmm_cuda(cuda_kernels(), messages, csr.for_messages(dst), None, reduce)
+    if dispatch.segment_kernel(messages, csr) == "triton":
+        return _spmm_cuda(dispatch.cuda_kernels(), messages, csr.for_messages(dst), None, reduce)
     return scatter(messages, dst, num_nodes, reduce)

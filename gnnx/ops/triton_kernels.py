@@ -28,7 +28,7 @@ from torch.library import triton_op, wrap_triton
 def _on_device(t: Tensor):
     """Eager launches go to the current CUDA device: make it the tensors' (e.g. cuda:1
     under DDP without set_device). Compiled code places its launches itself."""
-    if torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() or t.device.index == torch.cuda.current_device():
         return contextlib.nullcontext()
     return torch.cuda.device(t.device)
 
@@ -137,9 +137,7 @@ def csr_spmm_sum(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], row: Ten
     return _launch_spmm(rowptr, col, weight, x, False)[0]
 
 
-@triton_op("gnnx::sddmm", mutates_args={})
-def sddmm(row: Tensor, col: Tensor, a: Tensor, b: Tensor, heads: int) -> Tensor:
-    """Per-edge, per-head dot products ``<a[row[k]], b[col[k]]>``: ``[E, heads]``."""
+def _launch_sddmm(row: Tensor, col: Tensor, a: Tensor, b: Tensor, heads: int) -> Tensor:
     a2 = a.reshape(a.size(0), -1).contiguous()
     b2 = b.reshape(b.size(0), -1).contiguous()
     num_edges, num_features = row.numel(), a2.size(1)
@@ -153,25 +151,59 @@ def sddmm(row: Tensor, col: Tensor, a: Tensor, b: Tensor, heads: int) -> Tensor:
     return out
 
 
+@triton_op("gnnx::sddmm", mutates_args={})
+def sddmm(row: Tensor, col: Tensor, a: Tensor, b: Tensor, heads: int) -> Tensor:
+    """Per-edge, per-head dot products ``<a[row[k]], b[col[k]]>``: ``[E, heads]``."""
+    return _launch_sddmm(row, col, a, b, heads)
+
+
 def _sum_setup(ctx, inputs, output):
     rowptr, col, weight, row, rowptr_t, col_t, weight_t, x = inputs
     ctx.save_for_backward(col, weight, row, rowptr_t, col_t, weight_t, x)
     ctx.has_weight = weight is not None
 
 
-def _sum_backward(ctx, grad):
-    col, weight, row, rowptr_t, col_t, weight_t, x = ctx.saved_tensors
+def _sum_grads(saved, grad, needs_x: bool, needs_w: bool, has_weight: bool, spmm, dots):
+    col, weight, row, rowptr_t, col_t, weight_t, x = saved
     grad = grad.contiguous()
     grad_x = grad_w = None
-    if ctx.needs_input_grad[7]:
-        grad_x = csr_spmm_sum(rowptr_t, col_t, weight_t, col_t, rowptr_t, col_t, weight_t, grad)
-    if ctx.has_weight and ctx.needs_input_grad[2]:
+    if needs_x:
+        grad_x = spmm(rowptr_t, col_t, weight_t, col_t, rowptr_t, col_t, weight_t, grad)
+    if has_weight and needs_w:
         heads = 1 if weight.dim() == 1 else weight.size(1)
-        grad_w = sddmm(row, col, grad, x, heads).view(weight.shape)
+        grad_w = dots(row, col, grad, x, heads).view(weight.shape)
+    return grad_x, grad_w
+
+
+def _sum_backward(ctx, grad):
+    grad_x, grad_w = _sum_grads(ctx.saved_tensors, grad, ctx.needs_input_grad[7], ctx.needs_input_grad[2],
+                                ctx.has_weight, csr_spmm_sum, sddmm)
     return None, None, grad_w, None, None, None, None, grad_x
 
 
 csr_spmm_sum.register_autograd(_sum_backward, setup_context=_sum_setup)
+
+
+def _eager_sum(rowptr, col, weight, row, rowptr_t, col_t, weight_t, x):
+    return EagerCSRSum.apply(rowptr, col, weight, row, rowptr_t, col_t, weight_t, x)
+
+
+class EagerCSRSum(torch.autograd.Function):
+    """``csr_spmm_sum`` for eager calls: the same kernels, launched without a pass through
+    the op dispatcher (whose host cost per call exceeded the kernel's own on small graphs).
+    Traced code uses the ``triton_op``, which Inductor sees through."""
+
+    @staticmethod
+    def forward(ctx, rowptr, col, weight, row, rowptr_t, col_t, weight_t, x):
+        ctx.save_for_backward(col, weight, row, rowptr_t, col_t, weight_t, x)
+        ctx.has_weight = weight is not None
+        return _launch_spmm(rowptr, col, weight, x, False)[0]
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_x, grad_w = _sum_grads(ctx.saved_tensors, grad, ctx.needs_input_grad[7], ctx.needs_input_grad[2],
+                                    ctx.has_weight, _eager_sum, _launch_sddmm)
+        return None, None, grad_w, None, None, None, None, grad_x
 
 
 @triton_op("gnnx::csr_spmm_max", mutates_args={})

@@ -23,7 +23,8 @@ from torch import Tensor
 from gnnx import ops
 from gnnx.graph import Graph, csr_with_self_loops
 from gnnx.nn.inits import glorot, zeros
-from gnnx.nn.message_passing import Adj, MessagePassing
+from gnnx.nn.message_passing import Adj, MessagePassing, edge_tensor
+from gnnx.ops import dispatch
 from gnnx.structure import with_fresh_self_loops
 
 PairTensor = Tuple[Tensor, Optional[Tensor]]
@@ -47,19 +48,24 @@ class _GraphAttention(MessagePassing):
 
     def _attend(self, x_src: Tensor, x_dst: Tensor, edge_index: Adj, edge_attr: Optional[Tensor],
                 res: Optional[Tensor], return_attention_weights: Optional[bool]):
-        graph = edge_index if isinstance(edge_index, Graph) else None
-        tensor = graph.edge_index if graph is not None else edge_index
+        tensor = edge_tensor(edge_index)
         num_src, num_dst = x_src.size(0), x_dst.size(0)
-        # A Graph's prepared CSR serves the default flow; with loops it grows without a sort.
-        csr = graph.csr if graph is not None and self.flow == "source_to_target" else None
+        # A prepared CSR (a Graph's, or the structure cache's) serves the default flow.
+        graph = dispatch.as_graph(edge_index, num_dst, num_src) if self.flow == "source_to_target" else None
+        csr = graph.csr if graph is not None else None
         stale = None
         if self.add_self_loops:
-            looped, edge_attr, stale = with_fresh_self_loops(tensor, edge_attr, min(num_src, num_dst),
-                                                             self.fill_value)
-            # Only the CUDA kernels read a CSR here (CPU attention weights have gradients or heads,
+            same = graph is not None and num_src == num_dst
+            if same and edge_attr is None:  # structure only: once per graph
+                looped, _, stale = graph.memo("fresh_self_loops", lambda: with_fresh_self_loops(
+                    tensor, None, num_dst, self.fill_value))
+            else:
+                looped, edge_attr, stale = with_fresh_self_loops(tensor, edge_attr, min(num_src, num_dst),
+                                                                 self.fill_value)
+            # Only the fused CUDA kernel reads a CSR here (CPU attention weights have gradients,
             # which the MKL path does not take), so CPU skips growing it.
-            grow = csr is not None and num_src == num_dst and x_src.is_cuda
-            csr = csr_with_self_loops(csr, tensor, num_dst) if grow else None
+            grow = same and dispatch.attention_kernel(x_src) == "triton"
+            csr = graph.memo("csr_with_self_loops", lambda: csr_with_self_loops(csr, tensor, num_dst)) if grow else None
             tensor = looped
         pairs = tensor if self.flow == "source_to_target" else tensor.flip(0)
         src, dst = pairs[0], pairs[1]

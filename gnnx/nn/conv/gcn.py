@@ -6,9 +6,10 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from gnnx.graph import Graph
+from gnnx.graph import Graph, csr_with_self_loops
 from gnnx.nn.inits import glorot, zeros
-from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing
+from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing, edge_tensor
+from gnnx.ops import dispatch
 from gnnx.structure import gcn_norm
 
 
@@ -23,8 +24,26 @@ class WeightedPropagation(MessagePassing):
                     add_self_loops: bool) -> Tuple[Tensor, Tensor]:
         if self._cache is not None:
             return self._cache
-        tensor = edge_index.edge_index if isinstance(edge_index, Graph) else edge_index
-        normalized = gcn_norm(tensor, edge_weight, x.size(0), improved, add_self_loops, self.flow, x.dtype)
+        num_nodes = x.size(0)
+        tensor = edge_tensor(edge_index)
+        # With a prepared structure (a Graph, or the structure cache's for a bare edge_index),
+        # the weights of an unweighted graph are computed once per graph, and the CSR of the
+        # looped edges grows from the graph's own without a sort.
+        graph = dispatch.as_graph(edge_index, num_nodes) if self.flow == "source_to_target" else None
+
+        def normalize() -> Tuple[Adj, Tensor]:
+            looped, weight = gcn_norm(tensor, edge_weight, num_nodes, improved, add_self_loops, self.flow, x.dtype)
+            if graph is None:
+                return looped, weight
+            csr = graph.csr
+            if add_self_loops:
+                csr = graph.memo("csr_with_self_loops", lambda: csr_with_self_loops(graph.csr, tensor, num_nodes))
+            return Graph(looped, num_nodes, validate=False, csr=csr), weight
+
+        if graph is not None and edge_weight is None:
+            normalized = graph.memo(("gcn_norm", improved, add_self_loops, x.dtype), normalize)
+        else:
+            normalized = normalize()
         if self.cached:
             self._cache = normalized
         return normalized

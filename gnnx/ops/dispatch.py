@@ -1,0 +1,266 @@
+r"""The one dispatch point of gnnx: which kernel runs an op, and the structure cache that
+feeds the fast kernels.
+
+Every op has a plain-ATen reference (gather + ``index_add``/``scatter_reduce``) that is
+always correct, compiles and exports to C++. Faster kernels need the graph's
+destination-sorted CSR (and its transpose, for backward), which this module prepares
+once per graph and picks per call:
+
+=========================  =================================  ==============================
+where the call runs        SpMM sum/mean (GCN, SAGE, GIN)      max/min, segments, attention
+=========================  =================================  ==============================
+eager, CPU                 MKL sparse CSR matmul               reference
+eager, CUDA                Triton (``gnnx::csr_spmm_sum``)     Triton (SpMM, fused attention)
+``torch.compile``, CPU     MKL behind the opaque custom op     reference (Inductor fuses it)
+                           ``gnnx::csr_spmm_cpu``
+``torch.compile``, CUDA    Triton ``triton_op`` kernels, which Inductor calls directly
+``torch.export``, CPU      reference (exported CPU programs hold only ``aten.*``)
+``torch.export``, CUDA     Triton ``triton_op`` kernels (compiled into AOTInductor packages)
+=========================  =================================  ==============================
+
+The fast kernels apply when a CSR is at hand: a :class:`~gnnx.Graph` carries one, and a
+bare ``edge_index`` gets one from
+
+* the **structure cache** (eager calls): keyed by the tensor's identity and version
+  counter, its device and the node counts, so it is built once per distinct
+  ``edge_index`` and rebuilt after an in-place edit; entries die with their tensor and
+  the cache holds at most :data:`STRUCTURE_CACHE_SIZE` of them. The cached value is a
+  :class:`~gnnx.Graph`, so per-structure results (GCN weights, GAT's CSR with self loops,
+  CSR values) are memoised with it (:meth:`gnnx.Graph.memo`).
+* :func:`prepare` inside traced code: models call it once per forward, so a compiled model
+  sorts the edges once per forward, not once per layer and direction.
+* :func:`gnnx.compile`, which looks the structure up eagerly, outside the compiled graph,
+  and hands the compiled model a prepared :class:`~gnnx.Graph`.
+"""
+from __future__ import annotations
+
+import importlib
+import weakref
+from collections import OrderedDict
+from typing import Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+from torch.utils.weak import WeakTensorKeyDictionary
+
+from gnnx.graph import CSR, Graph, build_csr, check_edge_index
+
+STRUCTURE_CACHE_SIZE = 32
+
+
+# -- modes -------------------------------------------------------------------------------------
+def is_tracing() -> bool:
+    """True while Dynamo compiles or ``torch.export`` traces the caller."""
+    return torch.compiler.is_compiling() or torch.compiler.is_exporting()
+
+
+def can_check_on_host(t: Tensor) -> bool:
+    """Whether a value check on ``t`` is free of a device sync and of tracing.
+
+    Eager CPU tensors can be read without stalling a device, so eager CPU calls get
+    full index-range checks; CUDA and traced calls keep to shape and dtype checks
+    (their range checks live in :class:`gnnx.Graph` and :mod:`gnnx.export`).
+    """
+    return not is_tracing() and not torch.jit.is_tracing() and t.device.type == "cpu"
+
+
+# -- kernel modules ------------------------------------------------------------------------------
+def _load_cuda_module(name: str):
+    if not torch.cuda.is_available():
+        return None
+    try:
+        return importlib.import_module(f"gnnx.ops.{name}")
+    except ImportError:
+        return None
+
+
+_CUDA_KERNELS = _load_cuda_module("triton_kernels")
+_CUDA_ATTENTION = _load_cuda_module("triton_attention") if _CUDA_KERNELS is not None else None
+
+
+def cuda_kernels():
+    """The Triton SpMM/SDDMM module, or ``None`` where Triton or CUDA is missing."""
+    return _CUDA_KERNELS
+
+
+def cuda_attention_kernels():
+    """The Triton fused-attention module, or ``None`` where Triton or CUDA is missing."""
+    return _CUDA_ATTENTION
+
+
+# -- the choice ----------------------------------------------------------------------------------
+def uses_csr(device: torch.device) -> bool:
+    """Whether a CSR speeds up this device in the current mode (worth preparing one).
+
+    CUDA always (the Triton kernels walk it); CPU except under ``torch.export``, whose
+    programs keep to the reference so that C++ can run them.
+    """
+    if device.type == "cuda":
+        return cuda_kernels() is not None
+    return device.type == "cpu" and not torch.compiler.is_exporting() and not torch.jit.is_tracing()
+
+
+def spmm_kernel(x: Tensor, csr: Optional[CSR], edge_weight: Optional[Tensor], reduce: str) -> str:
+    """``"triton"``, ``"mkl"`` or ``"reference"`` for :func:`gnnx.ops.spmm`."""
+    if x.is_cuda and cuda_kernels() is not None:
+        return "triton"
+    if (
+        csr is not None
+        and x.device.type == "cpu"
+        and uses_csr(x.device)
+        and reduce in ("sum", "mean")
+        and x.dim() == 2
+        and x.dtype in (torch.float32, torch.float64)
+        and (edge_weight is None or (edge_weight.dim() == 1 and not edge_weight.requires_grad))
+    ):
+        return "mkl"
+    return "reference"
+
+
+def segment_kernel(messages: Tensor, csr: Optional[CSR]) -> str:
+    """``"triton"`` (a CSR SpMM over edge ids: deterministic, no atomics) or ``"reference"``."""
+    return "triton" if messages.is_cuda and csr is not None and cuda_kernels() is not None else "reference"
+
+
+def attention_kernel(x: Tensor) -> str:
+    """``"triton"`` (one fused kernel) or ``"reference"`` (scores, softmax, SpMM)."""
+    return "triton" if x.is_cuda and cuda_attention_kernels() is not None else "reference"
+
+
+# -- the structure cache -------------------------------------------------------------------------
+class StructureCache:
+    """Prepared structure per distinct bare ``edge_index`` (module docstring).
+
+    A hit needs the same tensor object (checked through a weak reference, so a freed
+    tensor's reused ``id`` cannot hit), the same version counter (an in-place edit makes a
+    new entry), device and node counts. Entries hold the CSR and the memo of derived
+    results, never the ``edge_index`` itself, so an entry dies with its tensor; at most
+    ``maxsize`` live ones are kept, least recently used going first.
+    """
+
+    def __init__(self, maxsize: int = STRUCTURE_CACHE_SIZE) -> None:
+        self.maxsize = maxsize
+        self._entries: "OrderedDict[tuple, list]" = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, edge_index: Tensor, num_dst: int, num_src: Optional[int] = None,
+            eager_build: bool = True) -> Optional[Graph]:
+        """The prepared graph of ``edge_index`` (``num_dst`` destination rows, ``num_src``
+        source nodes, default ``num_dst``), built on a miss. With ``eager_build=False`` the
+        first sighting only registers the tensor and returns ``None`` (build on the second):
+        tensors a layer derives per call (a flipped or looped edge list) die before they
+        are seen again, so they never pay for a sort."""
+        num_dst = int(num_dst)
+        num_src = num_dst if num_src is None else int(num_src)
+        key = (id(edge_index), edge_index._version, edge_index.device, num_dst, num_src)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0]() is edge_index:
+            self._entries.move_to_end(key)
+            if entry[1] is not None:
+                self.hits += 1
+                return self._graph(edge_index, num_dst, num_src, entry)
+            eager_build = True  # the second sighting
+        if not eager_build:
+            entry = [None, None, None]
+        else:
+            self.misses += 1
+            if edge_index.device.type == "cpu":  # name a bad index before sorting by it
+                check_edge_index(edge_index, max(num_dst, num_src))
+            entry = [None, build_csr(edge_index, num_dst, num_src), {}]
+        entries = self._entries
+
+        def forget(ref, key=key):
+            current = entries.get(key)
+            if current is not None and current[0] is ref:
+                del entries[key]
+
+        entry[0] = weakref.ref(edge_index, forget)
+        entries[key] = entry
+        entries.move_to_end(key)
+        while len(entries) > self.maxsize:
+            entries.popitem(last=False)
+        return None if entry[1] is None else self._graph(edge_index, num_dst, num_src, entry)
+
+    @staticmethod
+    def _graph(edge_index: Tensor, num_dst: int, num_src: int, entry: list) -> Graph:
+        graph = Graph(edge_index, num_dst, validate=False, csr=entry[1])
+        graph._memo = entry[2]  # shared by every Graph made from this entry
+        return graph
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+structure_cache = StructureCache()
+
+
+def as_graph(edge_index: Union[Tensor, Graph], num_dst, num_src=None) -> Optional[Graph]:
+    """A :class:`~gnnx.Graph` as it is; for a bare ``edge_index`` in an eager call whose
+    device benefits from a CSR, its cached graph (built when the tensor is seen a second
+    time, see :meth:`StructureCache.get`); else ``None``."""
+    if isinstance(edge_index, Graph):
+        return edge_index
+    if is_tracing() or torch.jit.is_tracing() or not uses_csr(edge_index.device):
+        return None
+    if isinstance(num_dst, torch.SymInt) or isinstance(num_src, torch.SymInt):
+        return None
+    return structure_cache.get(edge_index, num_dst, num_src, eager_build=False)
+
+
+def cached_csr(edge_index: Tensor, num_dst, num_src=None) -> Optional[CSR]:
+    """The CSR of :func:`as_graph`, or ``None``."""
+    graph = as_graph(edge_index, num_dst, num_src)
+    return None if graph is None else graph.csr
+
+
+def prepare(edge_index: Union[Tensor, Graph], num_nodes, device: Optional[torch.device] = None
+            ) -> Union[Tensor, Graph]:
+    """``edge_index`` as a prepared :class:`~gnnx.Graph` where a CSR pays off, else unchanged.
+
+    Models call this once at the top of their forward (``num_nodes``: ``x.size(0)``): an
+    eager call gets the cached graph, a traced one builds the CSR in-graph once (no host
+    sync), and layers then share it. A :class:`~gnnx.Graph` is returned as it is.
+    """
+    if not isinstance(edge_index, Tensor) or edge_index.dim() != 2 or edge_index.size(0) != 2 \
+            or edge_index.dtype != torch.long:
+        return edge_index  # a Graph, or bad input that the layer's own checks will name
+    device = edge_index.device if device is None else device
+    if not uses_csr(device) or torch.jit.is_tracing():
+        return edge_index
+    if is_tracing():
+        return Graph(edge_index, num_nodes, validate=False, csr=build_csr(edge_index, num_nodes))
+    return structure_cache.get(edge_index, num_nodes)
+
+
+# -- per-structure values of the CSR kernels -----------------------------------------------------
+def _weight_token(edge_weight: Optional[Tensor]):
+    return None if edge_weight is None else (id(edge_weight), edge_weight._version)
+
+
+# rowptr of a structure -> {(key, weight token): (weak ref to the weights, values)}
+_CSR_VALUES = WeakTensorKeyDictionary()
+
+
+def csr_values(csr: CSR, edge_weight: Optional[Tensor], key, compute):
+    """``compute()`` (values in CSR order derived from ``edge_weight``), memoised for eager
+    calls per structure (``csr.rowptr``) and weights (identity and version; weights that
+    need a gradient are never cached)."""
+    cacheable = not is_tracing() and (edge_weight is None or not edge_weight.requires_grad)
+    if not cacheable:
+        return compute()
+    slot = _CSR_VALUES.get(csr.rowptr)
+    if slot is None:
+        slot = _CSR_VALUES[csr.rowptr] = {}
+    full_key = (key, _weight_token(edge_weight))
+    hit = slot.get(full_key)
+    if hit is not None and (edge_weight is None or hit[0]() is edge_weight):
+        return hit[1]
+    value = compute()
+    if len(slot) > 16:  # weights change every call (e.g. dropout on them): do not grow
+        slot.clear()
+    slot[full_key] = (weakref.ref(edge_weight) if edge_weight is not None else None, value)
+    return value
