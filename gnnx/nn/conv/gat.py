@@ -56,16 +56,12 @@ class _GraphAttention(MessagePassing):
         stale = None
         if self.add_self_loops:
             same = graph is not None and num_src == num_dst
-            if same and edge_attr is None:  # structure only: once per graph
-                looped, _, stale = graph.memo("fresh_self_loops", lambda: with_fresh_self_loops(
-                    tensor, None, num_dst, self.fill_value))
+            if same and edge_attr is None:
+                looped, stale, csr = self._looped_structure(graph, x_src)
             else:
                 looped, edge_attr, stale = with_fresh_self_loops(tensor, edge_attr, min(num_src, num_dst),
                                                                  self.fill_value)
-            # Only the fused CUDA kernel reads a CSR here (CPU attention weights have gradients,
-            # which the MKL path does not take), so CPU skips growing it.
-            grow = same and dispatch.attention_kernel(x_src) == "triton"
-            csr = graph.memo("csr_with_self_loops", lambda: csr_with_self_loops(csr, tensor, num_dst)) if grow else None
+                csr = None
             tensor = looped
         pairs = tensor if self.flow == "source_to_target" else tensor.flip(0)
         src, dst = pairs[0], pairs[1]
@@ -94,6 +90,23 @@ class _GraphAttention(MessagePassing):
         if return_attention_weights:
             return out, (tensor, alpha)
         return out
+
+    def _looped_structure(self, graph: Graph, x: Tensor):
+        """Edges with fresh self loops, the mask of the old loops, and (where the fused CUDA
+        kernel reads it) the CSR grown by the loops without a sort: once per graph."""
+        num_nodes = x.size(0)
+        looped, _, stale = graph.memo("fresh_self_loops", lambda: with_fresh_self_loops(
+            graph.edge_index, None, num_nodes, 0.0))
+        csr = None
+        if dispatch.attention_kernel(x) == "triton":  # CPU attention weights carry gradients: no MKL
+            csr = graph.memo("csr_with_self_loops", lambda: csr_with_self_loops(graph.csr, graph.edge_index,
+                                                                                   num_nodes))
+        return looped, stale, csr
+
+    def prepare_structure(self, graph: Graph, x: Tensor) -> None:
+        """Add self loops to ``graph`` once, stored with it (:func:`gnnx.compile`)."""
+        if self.add_self_loops and self.flow == "source_to_target":
+            self._looped_structure(graph, x)
 
     def attention_terms(self, h_src: Tensor, h_dst: Tensor, edge_attr: Optional[Tensor]) -> Optional[dict]:
         """The score's inputs for :func:`gnnx.ops.attention`, or ``None`` when the score has

@@ -112,6 +112,11 @@ class GCNConv(WeightedPropagation):
         zeros(self.bias)
         self._cache = None
 
+    def prepare_structure(self, graph: Graph, x: Tensor) -> None:
+        """Normalise ``graph``'s unweighted edges once, stored with it (:func:`gnnx.compile`)."""
+        if self.normalize and not self.cached:
+            self._normalized(x, graph, None, self.improved, self.add_self_loops)
+
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
         if self.normalize:
             edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, self.improved,

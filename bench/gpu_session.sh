@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# One GPU-machine session for the user's path: GPU tests (pytest -m cuda), then the seed
+# benchmark the PyG way, all models, one process. Usage (device tool): bash bench/gpu_session.sh [models...]
+set -uo pipefail
+MODELS="${*:-GCN GraphSAGE GIN GAT EdgeCNN}"
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+OUT=${OUT:-/tmp/gnnx_gpu}; mkdir -p "$OUT"
+python3 -c "import pytest" 2>/dev/null || { python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=$PYTHONPATH:/tmp/site; }
+nvidia-smi -L | tee "$OUT/env.txt"
+python3 -c "import torch, triton, torch_geometric as g; print(torch.__version__, triton.__version__, g.__version__)" | tee -a "$OUT/env.txt"
+if [ -z "${SKIP_TESTS:-}" ]; then
+  timeout ${TEST_TIMEOUT:-240} python3 -m pytest -q -m cuda -p no:cacheprovider tests/ ${TESTS:-} 2>&1 | tail -40 | tee "$OUT/gpu_tests.txt"
+fi
+timeout ${BENCH_TIMEOUT:-400} python3 -m gnnx.benchmark.seed --device cuda --steps ${STEPS:-100} --out "$OUT" --models $MODELS 2>&1 | tail -60

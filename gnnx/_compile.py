@@ -1,0 +1,344 @@
+r"""``gnnx.compile(model)``: one call that makes code written the PyG way fast.
+
+The API of ``torch_geometric.compile``: the returned module is called exactly as the
+model was, with plain tensors (``model(x, edge_index)``), in an ordinary training loop
+(``loss.backward(); optimizer.step()`` outside) or in inference. Around
+``torch.compile(model, fullgraph=True, dynamic=True)`` it adds, per call and outside
+the compiled graph:
+
+1. **Structure, once per graph.** Every bare ``edge_index`` argument is looked up in the
+   structure cache (:mod:`gnnx.ops.dispatch`: keyed by the tensor's identity, version
+   counter, device and node count) and replaced by its prepared :class:`~gnnx.Graph`,
+   so the compiled model runs the CSR kernels (Triton on CUDA, MKL on CPU) without
+   sorting anything. Per-structure results (GCN weights, GAT's CSR with self loops) are
+   computed once per graph by the layers' ``prepare_structure`` hooks and stored with it.
+2. **CUDA graphs** (CUDA only, ``cuda_graphs=True`` by default): forward and backward are
+   captured once per input shape (:func:`torch.cuda.make_graphed_callables`) and
+   replayed, so a step costs a few launches instead of one per kernel. Varying sizes
+   are padded to size buckets (each at most ``bucket_growth`` times the last; padded
+   nodes are isolated, padded edges join padded nodes only) and outputs sliced back,
+   so mini-batches of varying size replay a few graphs. Models whose results mix nodes
+   (batch statistics, pooling over a ``batch`` vector) are not padded, only captured
+   per shape. Where capture cannot work the compiled model runs uncaptured, and a
+   warning says why, once.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from gnnx.graph import CSR, Graph, build_csr
+from gnnx.ops import dispatch
+
+EDGE_INDEX_NAMES = ("edge_index",)
+EDGE_TENSOR_NAMES = ("edge_weight", "edge_attr")
+MAX_CAPTURED_SHAPES = 16
+
+
+def compile(model: Optional[torch.nn.Module] = None, *, cuda_graphs: bool = True, bucket_growth: float = 1.25,
+            **compile_kwargs: Any):
+    """Compile ``model`` for plain-tensor calls (module docstring); usable as a decorator.
+
+    Args:
+        model: a module whose ``forward`` takes ``edge_index`` (and ``x``) by those names.
+        cuda_graphs: capture and replay CUDA graphs on CUDA inputs.
+        bucket_growth: ratio between consecutive size buckets (padding waste at most
+            ``bucket_growth - 1``).
+        **compile_kwargs: passed to :func:`torch.compile` (default ``fullgraph=True,
+            dynamic=True``).
+    """
+    if model is None:
+        return lambda m: compile(m, cuda_graphs=cuda_graphs, bucket_growth=bucket_growth, **compile_kwargs)
+    return CompiledModel(model, cuda_graphs=cuda_graphs, bucket_growth=bucket_growth, **compile_kwargs)
+
+
+def bucket(size: int, growth: float, minimum: int = 16) -> int:
+    """The smallest bucket ``>= size + 1`` (one spare row for padding) of the sequence
+    ``minimum * growth**k``, rounded up to a multiple of 8."""
+    size = max(size + 1, minimum)
+    k = math.ceil(math.log(size / minimum, growth) - 1e-9)
+    value = int(math.ceil(minimum * growth ** k))
+    while value < size:
+        value = int(math.ceil(value * growth))
+    return (value + 7) // 8 * 8
+
+
+# Modules whose result mixes nodes (statistics over all rows): padding would change them.
+_NODE_MIXING = ("BatchNorm", "GraphNorm", "InstanceNorm", "PairNorm", "LayerNorm", "DiffGroupNorm",
+                "GraphSizeNorm", "Pooling", "Aggregation", "Set2Set")
+
+
+def _mixes_nodes(model: torch.nn.Module) -> Optional[str]:
+    for module in model.modules():
+        name = type(module).__name__
+        if any(token in name for token in _NODE_MIXING):
+            return name
+    return None
+
+
+class CompiledModel(torch.nn.Module):
+    """What :func:`compile` returns: the model, compiled, called as the model is.
+
+    ``state_dict``/``load_state_dict`` are the model's own (no key prefix);
+    ``self._orig_mod`` is the model. ``cuda_graph_fallback`` holds the reason CUDA
+    graphs are not used, if any.
+    """
+
+    def __init__(self, model: Callable, cuda_graphs: bool = True, bucket_growth: float = 1.25,
+                 **compile_kwargs: Any) -> None:
+        super().__init__()
+        self._orig_mod = model
+        kwargs = {"fullgraph": True, "dynamic": True}
+        kwargs.update(compile_kwargs)
+        self._compiled = torch.compile(model, **kwargs)
+        self._signature = inspect.signature(model.forward if isinstance(model, torch.nn.Module) else model)
+        self.cuda_graphs = cuda_graphs
+        self.bucket_growth = bucket_growth
+        self.cuda_graph_fallback: Optional[str] = None
+        self._captured: Dict[tuple, Callable] = {}
+
+    # -- the model's own interface ------------------------------------------------------------
+    def state_dict(self, *args, **kwargs):
+        return self._orig_mod.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, *args, **kwargs):
+        return self._orig_mod.load_state_dict(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"gnnx.compile({self._orig_mod!r})"
+
+    # -- the call ---------------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        bound = self._signature.bind(*args, **kwargs)
+        arguments = bound.arguments
+        x = arguments.get("x")
+        if isinstance(x, Tensor):
+            num_dst = num_src = x.size(0)
+        elif isinstance(x, (tuple, list)) and len(x) == 2 and all(isinstance(t, Tensor) for t in x):
+            num_src, num_dst = x[0].size(0), x[1].size(0)
+        else:
+            return self._compiled(*bound.args, **bound.kwargs)
+        graph = None
+        for name in EDGE_INDEX_NAMES:
+            value = arguments.get(name)
+            if isinstance(value, Tensor) and dispatch.uses_csr(value.device):
+                graph = self._structure(value, num_dst, num_src, x)
+                arguments[name] = graph
+        if graph is not None and graph.edge_index.is_cuda and self.cuda_graphs and self.cuda_graph_fallback is None:
+            return self._replay(arguments, graph, num_dst)
+        return self._compiled(*bound.args, **bound.kwargs)
+
+    def _structure(self, edge_index: Tensor, num_dst: int, num_src: int, x: Any) -> Graph:
+        graph = dispatch.structure_cache.get(edge_index, num_dst, num_src)
+        self._prepare_layers(graph, x)
+        return graph
+
+    def _prepare_layers(self, graph: Graph, x: Any) -> None:
+        """Run the layers' per-structure precomputations once per graph (eagerly, stored
+        in the graph's memo), so the compiled code only reads them."""
+        if graph._memo.get(("prepared", id(self))):
+            return
+        sample = x if isinstance(x, Tensor) else x[1]
+        modules = self._orig_mod.modules() if isinstance(self._orig_mod, torch.nn.Module) else ()
+        with torch.no_grad():
+            for module in modules:
+                hook = getattr(module, "prepare_structure", None)
+                if hook is not None:
+                    hook(graph, sample)
+        graph._memo[("prepared", id(self))] = True
+
+    # -- CUDA graphs ----------------------------------------------------------------------------
+    def _replay(self, arguments: Dict[str, Any], graph: Graph, num_nodes: int) -> Any:
+        padded = self._padded_inputs(arguments, graph, num_nodes)
+        if padded is None:
+            return self._compiled(**arguments)
+        inputs, structure, rows = padded
+        self._prepare_layers(structure, inputs["x"])
+        leaves: List[Tensor] = []
+        layout = _flatten(structure, leaves)
+        tensors = [t for t in inputs.values() if isinstance(t, Tensor)] + leaves
+        key = (tuple((n, tuple(t.shape), t.dtype, t.requires_grad) if isinstance(t, Tensor) else (n, t)
+                     for n, t in inputs.items()),
+               repr(layout), tuple(t.shape for t in leaves), getattr(self._orig_mod, "training", False),
+               torch.is_grad_enabled())
+        runner = self._captured.get(key)
+        if runner is None:
+            if len(self._captured) >= MAX_CAPTURED_SHAPES:
+                self._fall_back(f"more than {MAX_CAPTURED_SHAPES} input shapes")
+                return self._compiled(**arguments)
+            flat = _FlatCall(self._compiled, self._orig_mod, inputs, layout)
+            try:
+                runner = _capture(flat, tensors)
+            except Exception as error:  # capture is an optimisation: run uncaptured, say why once
+                self._fall_back(f"capture failed: {type(error).__name__}: {error}")
+                return self._compiled(**arguments)
+            self._captured[key] = runner
+        return _slice_rows(runner(*tensors), rows, num_nodes)
+
+    def _fall_back(self, reason: str) -> None:
+        self.cuda_graph_fallback = reason
+        warnings.warn(f"gnnx.compile: CUDA graphs off for {type(self._orig_mod).__name__} ({reason}); "
+                      f"running the compiled model without them", stacklevel=4)
+
+    def _padded_inputs(self, arguments: Dict[str, Any], graph: Graph, num_nodes: int):
+        """``(inputs, structure, rows)`` with node and edge inputs padded to size buckets,
+        or ``None`` where the call is not captured."""
+        tensors = {n: v for n, v in arguments.items() if isinstance(v, Tensor)}
+        if set(tensors) - {"x", *EDGE_TENSOR_NAMES}:
+            return None  # node inputs beyond x (e.g. a batch vector): not captured
+        if any(isinstance(v, (tuple, list)) for v in arguments.values()):
+            return None  # bipartite inputs
+        rows, cols = num_nodes, graph.num_edges
+        if isinstance(self._orig_mod, torch.nn.Module) and _mixes_nodes(self._orig_mod) is None:
+            rows, cols = bucket(rows, self.bucket_growth), bucket(cols, self.bucket_growth)
+        structure = graph
+        if (rows, cols) != (num_nodes, graph.num_edges):
+            structure = graph.memo(("padded", rows, cols), lambda: _padded_graph(graph, rows, cols))
+        inputs: Dict[str, Any] = {}
+        for name, value in arguments.items():
+            if isinstance(value, Graph):
+                continue
+            if name == "x":
+                value = _pad_rows(value, rows)
+            elif name in EDGE_TENSOR_NAMES and isinstance(value, Tensor):
+                value = _pad_rows(value, cols)
+            inputs[name] = value
+        return inputs, structure, rows
+
+
+def _capture(flat: "_FlatCall", tensors: List[Tensor]) -> Callable:
+    """A callable replaying ``flat(*tensors)`` from CUDA graphs. The captured graphs read
+    private copies of the inputs; a call copies in only the inputs that are not the ones
+    the last call copied (same tensor, same version), so an unchanged structure costs
+    nothing."""
+    static = [t.detach().clone().requires_grad_(t.requires_grad) for t in tensors]
+    if torch.is_grad_enabled() and any(p.requires_grad for p in flat.parameters()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            graphed = torch.cuda.make_graphed_callables(flat, tuple(static), num_warmup_iters=3,
+                                                        allow_unused_input=True)
+    else:
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(3):
+                flat(*static)
+        torch.cuda.current_stream().wait_stream(stream)
+        cuda_graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(cuda_graph):
+            static_out = flat(*static)
+
+        def graphed(*args: Tensor) -> Any:
+            for buffer, value in zip(static, args):
+                if buffer is not value:
+                    buffer.copy_(value)
+            cuda_graph.replay()
+            return _clone(static_out)
+
+    seen: List[Optional[tuple]] = [None] * len(static)  # (weak ref, version) last copied in
+
+    def run(*args: Tensor) -> Any:
+        feed = []
+        for i, value in enumerate(args):
+            last = seen[i]
+            if last is not None and last[0]() is value and last[1] == value._version and not value.requires_grad:
+                feed.append(static[i])  # already in the buffer: no copy
+            else:
+                feed.append(value)
+                seen[i] = (weakref.ref(value), value._version)
+        return graphed(*feed)
+
+    return run
+
+
+def _clone(out: Any) -> Any:
+    if isinstance(out, Tensor):
+        return out.clone()
+    if isinstance(out, tuple):
+        return tuple(_clone(o) for o in out)
+    return out
+
+
+def _pad_rows(t: Tensor, rows: int) -> Tensor:
+    if t.size(0) == rows:
+        return t
+    return torch.cat([t, t.new_zeros((rows - t.size(0),) + tuple(t.shape[1:]))])
+
+
+def _slice_rows(out: Any, rows: int, num_nodes: int) -> Any:
+    if isinstance(out, Tensor):
+        return out[:num_nodes] if rows != num_nodes and out.dim() > 0 and out.size(0) == rows else out
+    if isinstance(out, tuple):
+        return tuple(_slice_rows(o, rows, num_nodes) for o in out)
+    return out
+
+
+def _padded_graph(graph: Graph, rows: int, cols: int) -> Graph:
+    """``graph`` with ``rows - N`` isolated nodes and ``cols - E`` edges among them (all
+    on the last padded node), so real nodes see exactly their own neighbourhoods."""
+    pad = torch.full((2, cols - graph.num_edges), rows - 1, dtype=torch.long, device=graph.edge_index.device)
+    edge_index = torch.cat([graph.edge_index, pad], 1)
+    return Graph(edge_index, rows, validate=False, csr=build_csr(edge_index, rows))
+
+
+# -- a prepared graph as a flat list of tensors (what capture takes) and back ----------------------
+def _flatten(value: Any, leaves: List[Tensor]) -> Any:
+    """A layout of ``value`` with its tensors appended to ``leaves`` (Graphs, with their
+    memo, CSRs, tuples and lists are walked; other values are kept in the layout)."""
+    if isinstance(value, Tensor):
+        leaves.append(value)
+        return ("T",)
+    if isinstance(value, Graph):
+        memo = tuple((k, _flatten(v, leaves)) for k, v in value._memo.items() if not _is_mark(k))
+        return ("G", value.num_nodes, _flatten(value.edge_index, leaves), _flatten(value.csr, leaves), memo)
+    if isinstance(value, CSR):
+        return ("C", tuple(_flatten(v, leaves) for v in value))
+    if isinstance(value, (tuple, list)):
+        return ("L", type(value) is list, tuple(_flatten(v, leaves) for v in value))
+    return ("V", value)
+
+
+def _unflatten(layout: Any, leaves) -> Any:
+    kind = layout[0]
+    if kind == "T":
+        return next(leaves)
+    if kind == "G":
+        _, num_nodes, edge_layout, csr_layout, memo = layout
+        edge_index = _unflatten(edge_layout, leaves)
+        graph = Graph(edge_index, num_nodes, validate=False, csr=_unflatten(csr_layout, leaves))
+        graph._memo = {k: _unflatten(v, leaves) for k, v in memo}
+        return graph
+    if kind == "C":
+        return CSR(*(_unflatten(v, leaves) for v in layout[1]))
+    if kind == "L":
+        items = [_unflatten(v, leaves) for v in layout[2]]
+        return items if layout[1] else tuple(items)
+    return layout[1]
+
+
+def _is_mark(key: Any) -> bool:
+    return isinstance(key, tuple) and len(key) > 0 and key[0] in ("prepared", "padded")
+
+
+class _FlatCall(torch.nn.Module):
+    """The compiled model as a function of tensors only, for capture: the tensors of
+    ``inputs`` (in order), then the leaves of the structure's layout."""
+
+    def __init__(self, compiled: Callable, model: torch.nn.Module, inputs: Dict[str, Any], layout: Any) -> None:
+        super().__init__()
+        self.model = model  # registered, so that capture sees its parameters
+        self._call = compiled
+        self._template = inputs
+        self._layout = layout
+
+    def forward(self, *tensors: Tensor) -> Any:
+        values = iter(tensors)
+        arguments = {n: next(values) if isinstance(v, Tensor) else v for n, v in self._template.items()}
+        arguments["edge_index"] = _unflatten(self._layout, values)
+        return self._call(**arguments)

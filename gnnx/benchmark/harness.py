@@ -1,0 +1,95 @@
+"""The timing harness of every benchmark: warm-up, timed repeats, environment, isolation,
+JSON and markdown output.
+
+Configurations that compile run in their own process where asked (:func:`run_isolated`):
+Inductor's compile workers stay alive after compiling and slow every CPU timing that
+follows them in the same process.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+import torch
+
+
+def synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def time_steps(step: Callable[[], Any], device: str, steps: int, warmup: int = 5, repeats: int = 3) -> Dict[str, float]:
+    """Run ``step`` ``warmup`` times, then ``repeats`` rounds of ``steps`` calls; returns the
+    best and the median milliseconds per call over the rounds."""
+    for _ in range(warmup):
+        step()
+    synchronize(device)
+    rounds: List[float] = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        synchronize(device)
+        rounds.append(1000 * (time.perf_counter() - start) / steps)
+    return {"best_ms": min(rounds), "median_ms": statistics.median(rounds), "steps": steps, "repeats": repeats}
+
+
+def environment(device: str) -> Dict[str, Any]:
+    """Device name and library versions, recorded with every result."""
+    info: Dict[str, Any] = {"torch": torch.__version__, "python": platform.python_version(),
+                            "threads": torch.get_num_threads()}
+    if device.startswith("cuda"):
+        info["device"] = torch.cuda.get_device_name()
+    else:
+        info["device"] = _cpu_name()
+    for name in ("torch_geometric", "triton"):
+        try:
+            info[name] = __import__(name).__version__
+        except ImportError:
+            info[name] = None
+    import gnnx
+
+    info["gnnx"] = gnnx.__version__
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
+
+
+def run_isolated(module: str, args: List[str], timeout: float = 900) -> Dict[str, Any]:
+    """``python -m module args...`` in a fresh process; its last stdout line is JSON."""
+    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=timeout)
+    lines = proc.stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        return {"error": (proc.stderr or proc.stdout)[-800:]}
+
+
+def write(out_dir: str, name: str, results: Dict[str, Any], markdown: str) -> None:
+    """``out_dir/name.json`` and ``out_dir/name.md``."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    with open(os.path.join(out_dir, f"{name}.md"), "w") as f:
+        f.write(markdown)
+
+
+def ratio(numerator: Optional[float], denominator: Optional[float]) -> str:
+    if not numerator or not denominator:
+        return "-"
+    return f"{numerator / denominator:.1f}x"

@@ -1,0 +1,167 @@
+"""The seed benchmark on the user's path: code written the PyG way, next to PyG.
+
+Graph: 10,000 nodes, 200,000 random edges, 64 features. Models: ``Model(64, 64,
+num_layers=3)`` with default arguments (GCN normalises in the forward, as PyG's does),
+called as ``model(x, edge_index)`` with a bare ``edge_index``. Modes:
+
+* ``pyg_eager``, ``pyg_compiled`` (``torch.compile(model)``),
+* ``gnnx_eager``, ``gnnx_compile`` (``gnnx.compile(model)``: structure cache, CUDA graphs).
+
+Passes: ``train`` (an ordinary step: ``zero_grad``, forward, cross-entropy, ``backward``,
+``Adam.step``) and ``infer`` (eval mode, ``no_grad`` forward). Times are milliseconds per
+step, best of 3 rounds. PyG gets gnnx's weights; outputs are compared.
+
+``python -m gnnx.benchmark.seed --device cuda`` (one process: ratios from one process);
+``--device cpu --isolate`` runs each compiling configuration in its own process.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, Dict, List
+
+import torch
+import torch.nn.functional as F
+
+from gnnx.benchmark import harness
+
+NODES, EDGES, FEATURES, LAYERS = 10_000, 200_000, 64, 3
+MODELS = ["GCN", "GraphSAGE", "GIN", "GAT", "EdgeCNN"]
+MODES = ["pyg_eager", "pyg_compiled", "gnnx_eager", "gnnx_compile"]
+
+
+def seed_graph(device: str, nodes: int = NODES, edges: int = EDGES, features: int = FEATURES):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(nodes, features, generator=gen)
+    edge_index = torch.randint(nodes, (2, edges), generator=gen)
+    y = torch.randint(features, (nodes,), generator=gen)
+    return x.to(device), edge_index.to(device), y.to(device)
+
+
+def build(name: str, mode: str, device: str) -> torch.nn.Module:
+    """The model of ``mode`` (PyG's loads gnnx's weights, so both compute the same)."""
+    import gnnx
+    import gnnx.nn
+
+    torch.manual_seed(0)
+    model = getattr(gnnx.nn, name)(FEATURES, FEATURES, LAYERS).to(device)
+    if mode.startswith("pyg"):
+        import torch_geometric.nn.models as pyg_models
+
+        theirs = getattr(pyg_models, name)(FEATURES, FEATURES, LAYERS).to(device)
+        theirs.load_state_dict(model.state_dict())
+        model = theirs
+    return model
+
+
+def wrap(model: torch.nn.Module, mode: str) -> torch.nn.Module:
+    import gnnx
+
+    if mode == "pyg_compiled":
+        return torch.compile(model)
+    if mode == "gnnx_compile":
+        return gnnx.compile(model)
+    return model
+
+
+def run_config(name: str, mode: str, device: str, passes: List[str], steps: int) -> Dict[str, Any]:
+    """Time one model in one mode; returns ms per step per pass (and the output checksum)."""
+    x, edge_index, y = seed_graph(device)
+    model = build(name, mode, device)
+    call = wrap(model, mode)
+    row: Dict[str, Any] = {}
+    if "train" in passes:
+        model.train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def train_step():
+            optimizer.zero_grad()
+            loss = F.cross_entropy(call(x, edge_index), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        row["train"] = _timed(train_step, device, steps)
+    if "infer" in passes:
+        model.eval()
+        model.load_state_dict(build(name, mode, device).state_dict())  # the same weights in every mode
+
+        def infer_step():
+            with torch.no_grad():
+                return call(x, edge_index)
+
+        row["infer"] = _timed(infer_step, device, steps)
+        with torch.no_grad():
+            out = call(x, edge_index).double()
+        row["checksum"] = [float(out.sum()), float(out.abs().sum())]
+    return row
+
+
+def _timed(step, device: str, steps: int) -> Dict[str, Any]:
+    try:
+        return harness.time_steps(step, device, steps)
+    except Exception as error:  # a failing mode is a result, not the end of the table
+        return {"error": f"{type(error).__name__}: {str(error)[:300]}"}
+
+
+def main(argv: List[str] = None) -> Dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--models", nargs="*", default=MODELS)
+    parser.add_argument("--modes", nargs="*", default=MODES)
+    parser.add_argument("--passes", nargs="*", default=None, help="train and/or infer (CPU default: infer)")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--isolate", action="store_true", help="each compiling configuration in its own process")
+    parser.add_argument("--out", default=None, help="folder for seed_pyg_way.{json,md}")
+    parser.add_argument("--one", nargs=2, metavar=("MODEL", "MODE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    cuda = args.device.startswith("cuda")
+    passes = args.passes or (["train", "infer"] if cuda else ["infer"])
+    steps = args.steps or (100 if cuda else 5)
+    if args.one:
+        print(json.dumps(run_config(*args.one, args.device, passes, steps)))
+        return {}
+    results: Dict[str, Any] = {"environment": harness.environment(args.device), "passes": passes,
+                               "graph": {"nodes": NODES, "edges": EDGES, "features": FEATURES, "layers": LAYERS},
+                               "isolated": args.isolate, "models": {}}
+    for name in args.models:
+        row = results["models"][name] = {}
+        for mode in args.modes:
+            if args.isolate:
+                row[mode] = harness.run_isolated("gnnx.benchmark.seed", [
+                    "--device", args.device, "--passes", *passes, "--steps", str(steps), "--one", name, mode])
+            else:
+                torch._dynamo.reset()
+                row[mode] = run_config(name, mode, args.device, passes, steps)
+            print(name, mode, json.dumps(row[mode]), flush=True)
+    markdown = render(results)
+    print(markdown)
+    if args.out:
+        harness.write(args.out, "seed_pyg_way", results, markdown)
+    return results
+
+
+def render(results: Dict[str, Any]) -> str:
+    env = results["environment"]
+    lines = [f"Seed graph, the PyG way (bare `edge_index`, default arguments), {env['device']}, torch {env['torch']}, "
+             f"PyG {env.get('torch_geometric')}, triton {env.get('triton')}; ms per step, best of 3 "
+             f"(ratio: PyG eager / gnnx, PyG compiled / gnnx)\n",
+             "| model | pass | PyG eager | PyG compiled | gnnx eager | gnnx.compile | eager vs PyG eager "
+             "| gnnx.compile vs PyG eager | vs PyG compiled |",
+             "|---|---|---|---|---|---|---|---|---|"]
+
+    def ms(row, mode, kind):
+        cell = row.get(mode, {}).get(kind, {})
+        return cell.get("best_ms") if isinstance(cell, dict) else None
+
+    for name, row in results["models"].items():
+        for kind in results["passes"]:
+            pe, pc, ge, gc = (ms(row, m, kind) for m in MODES)
+            fmt = lambda v: "fail" if v is None else f"{v:.2f}"  # noqa: E731
+            lines.append(f"| {name} | {kind} | {fmt(pe)} | {fmt(pc)} | {fmt(ge)} | {fmt(gc)} | "
+                         f"{harness.ratio(pe, ge)} | {harness.ratio(pe, gc)} | {harness.ratio(pc, gc)} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

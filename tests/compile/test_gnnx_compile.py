@@ -1,0 +1,152 @@
+"""``gnnx.compile(model)`` and the structure cache: the user's path (plain tensors, an
+ordinary training loop) equals eager, compiles once over several sizes, and prepares each
+graph's structure once. Parametrised by device: ``cuda`` runs where a GPU is present
+(with CUDA-graph capture and size buckets) and is skipped elsewhere."""
+import gc
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import gnnx
+import gnnx.nn as gnn
+from gnnx.ops import dispatch
+
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs CUDA")])]
+MODELS = ["GCN", "GraphSAGE", "GIN", "GAT", "EdgeCNN"]
+SIZES = [(40, 160), (57, 230), (75, 300)]
+
+
+def _graph(n, e, device, seed=0, features=8):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=gen)
+    edge_index = torch.randint(n, (2, e), generator=gen)
+    y = torch.randint(4, (n,), generator=gen)
+    return x.to(device), edge_index.to(device), y.to(device)
+
+
+def _train_step(model, optimizer, x, edge_index, y):
+    optimizer.zero_grad()
+    out = model(x, edge_index)
+    loss = F.cross_entropy(out, y)
+    loss.backward()
+    grads = [p.grad.clone() for p in optimizer.param_groups[0]["params"]]
+    optimizer.step()
+    return out.detach().clone(), loss.detach(), grads
+
+
+def _twins(name, device):
+    torch.manual_seed(0)
+    model = getattr(gnn, name)(8, 16, 2, 4).to(device)
+    twin = getattr(gnn, name)(8, 16, 2, 4).to(device)
+    twin.load_state_dict(model.state_dict())
+    return model, twin
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", MODELS)
+def test_training_loop_equals_eager_without_recompiling(name, device):
+    eager, twin = _twins(name, device)
+    compiled = gnnx.compile(twin)
+    opt_eager = torch.optim.SGD(eager.parameters(), lr=0.1)
+    opt_compiled = torch.optim.SGD(twin.parameters(), lr=0.1)
+    for i, size in enumerate(SIZES):
+        x, edge_index, y = _graph(*size, device, seed=i)
+        for _ in range(2):  # the same graph twice: the second step replays / hits the cache
+            expected = _train_step(eager, opt_eager, x, edge_index, y)
+            if i == len(SIZES) - 1:
+                with torch._dynamo.config.patch(error_on_recompile=True):
+                    actual = _train_step(compiled, opt_compiled, x, edge_index, y)
+            else:
+                actual = _train_step(compiled, opt_compiled, x, edge_index, y)
+            torch.testing.assert_close(actual, expected, rtol=2e-4, atol=2e-5)
+    if device == "cuda":
+        assert compiled.cuda_graph_fallback is None
+        assert len(compiled._captured) > 0  # the results above came from replayed graphs
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", ["GCN", "GAT"])
+def test_inference_equals_eager(name, device):
+    model, twin = _twins(name, device)
+    model.eval()
+    compiled = gnnx.compile(twin.eval())
+    for i, size in enumerate(SIZES[:2]):
+        x, edge_index, _ = _graph(*size, device, seed=10 + i)
+        with torch.no_grad():
+            expected = model(x, edge_index)
+            for _ in range(2):
+                torch.testing.assert_close(compiled(x, edge_index), expected, rtol=2e-4, atol=2e-5)
+
+
+def test_compiled_module_keeps_the_model_interface():
+    model = gnn.GCN(8, 16, 2, 4)
+    compiled = gnnx.compile(model)
+    assert list(compiled.state_dict()) == list(model.state_dict())
+    compiled.load_state_dict(model.state_dict())
+    assert compiled._orig_mod is model
+    assert "GCN" in repr(compiled)
+
+    @gnnx.compile
+    def double(x, edge_index):
+        return 2 * x
+
+    x, edge_index, _ = _graph(10, 20, "cpu")
+    torch.testing.assert_close(double(x, edge_index), 2 * x)
+
+
+def test_structure_cache_follows_identity_version_and_lifetime():
+    cache = dispatch.StructureCache(maxsize=3)
+    _, edge_index, _ = _graph(20, 60, "cpu")
+    first = cache.get(edge_index, 20)
+    assert cache.get(edge_index, 20).csr is first.csr  # a hit
+    assert cache.get(edge_index, 25).csr is not first.csr  # another node count
+    edge_index[0, 0] = (edge_index[0, 0] + 1) % 20  # in place: a new version
+    rebuilt = cache.get(edge_index, 20)
+    assert rebuilt.csr is not first.csr
+    torch.testing.assert_close(rebuilt.csr.col, gnnx.Graph(edge_index, 20).csr.col)
+    entries = len(cache)
+    del edge_index, first, rebuilt
+    gc.collect()
+    assert len(cache) < entries  # entries die with their tensor
+    for seed in range(6):
+        cache.get(_graph(20, 60, "cpu", seed=seed)[1].clone(), 20)
+    assert len(cache) <= 3
+
+
+def test_derived_edge_lists_are_not_sorted_on_first_sight():
+    cache = dispatch.StructureCache()
+    _, edge_index, _ = _graph(20, 60, "cpu")
+    assert cache.get(edge_index, 20, eager_build=False) is None
+    assert cache.get(edge_index, 20, eager_build=False) is not None  # the second sighting builds
+
+
+def test_eager_layers_reuse_one_structure_and_gcn_weights():
+    dispatch.structure_cache.clear()
+    model = gnn.GCN(8, 16, 3, 4)
+    x, edge_index, _ = _graph(30, 90, "cpu")
+    out = model(x, edge_index)
+    assert dispatch.structure_cache.misses == 1  # three layers, one sort
+    model(x, edge_index)
+    assert dispatch.structure_cache.misses == 1 and dispatch.structure_cache.hits >= 1
+    graph = dispatch.structure_cache.get(edge_index, 30)
+    assert any(isinstance(k, tuple) and k[0] == "gcn_norm" for k in graph._memo)
+    reference = gnn.GCN(8, 16, 3, 4)
+    reference.load_state_dict(model.state_dict())
+    with torch.no_grad():  # the reference path (a freshly built edge list every call)
+        torch.testing.assert_close(out, reference(x, edge_index.clone()), rtol=1e-5, atol=1e-6)
+
+
+def test_bad_index_is_named_before_sorting():
+    _, edge_index, _ = _graph(20, 60, "cpu")
+    edge_index[1, 5] = 20
+    with pytest.raises(ValueError, match="edge_index contains node index 20"):
+        gnnx.compile(gnn.GraphSAGE(8, 16, 2))(torch.randn(20, 8), edge_index)
+
+
+@pytest.mark.parametrize("size,expected", [(1, 16), (15, 16), (16, 24), (100, 120), (10_000, 10_344)])
+def test_buckets_leave_a_spare_row_and_grow_geometrically(size, expected):
+    from gnnx._compile import bucket
+
+    assert bucket(size, 1.25) == expected
