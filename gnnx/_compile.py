@@ -294,9 +294,10 @@ def _flatten(value: Any, leaves: List[Tensor]) -> Any:
     if isinstance(value, Tensor):
         leaves.append(value)
         return ("T",)
-    if isinstance(value, Graph):
+    if isinstance(value, Graph):  # leaves in the order _unflatten reads them: edges, CSR, memo
+        edge_layout, csr_layout = _flatten(value.edge_index, leaves), _flatten(value.csr, leaves)
         memo = tuple((k, _flatten(v, leaves)) for k, v in value._memo.items() if not _is_mark(k))
-        return ("G", value.num_nodes, _flatten(value.edge_index, leaves), _flatten(value.csr, leaves), memo)
+        return ("G", value.num_nodes, edge_layout, csr_layout, memo)
     if isinstance(value, CSR):
         return ("C", tuple(_flatten(v, leaves) for v in value))
     if isinstance(value, (tuple, list)):

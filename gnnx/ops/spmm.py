@@ -46,12 +46,16 @@ def spmm_reference(
 # -- CPU: MKL sparse CSR behind an opaque custom op ------------------------------------------
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
+def _mkl_matmul(rowptr: Tensor, col: Tensor, values: Tensor, x: Tensor) -> Tensor:
+    adj = torch.sparse_csr_tensor(rowptr, col, values, (rowptr.numel() - 1, x.size(0)), check_invariants=False)
+    return adj @ x
+
+
 @torch.library.custom_op("gnnx::csr_spmm_cpu", mutates_args=(), device_types="cpu")
 def csr_spmm_cpu(rowptr: Tensor, col: Tensor, values: Tensor, x: Tensor,
                  rowptr_t: Tensor, col_t: Tensor, values_t: Tensor) -> Tensor:
     """``A @ x`` with ``A = CSR(rowptr, col, values)`` via MKL (``*_t``: ``A^T``, for backward)."""
-    adj = torch.sparse_csr_tensor(rowptr, col, values, (rowptr.numel() - 1, x.size(0)), check_invariants=False)
-    return adj @ x
+    return _mkl_matmul(rowptr, col, values, x)
 
 
 @csr_spmm_cpu.register_fake
@@ -71,6 +75,20 @@ def _cpu_backward(ctx, grad):
 
 
 csr_spmm_cpu.register_autograd(_cpu_backward, setup_context=_cpu_setup)
+
+
+class _EagerMKLMatmul(torch.autograd.Function):
+    """``csr_spmm_cpu`` for eager calls, without the op dispatcher's host cost."""
+
+    @staticmethod
+    def forward(ctx, rowptr, col, values, x, rowptr_t, col_t, values_t):
+        ctx.save_for_backward(rowptr_t, col_t, values_t)
+        return _mkl_matmul(rowptr, col, values, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        rowptr_t, col_t, values_t = ctx.saved_tensors
+        return None, None, None, _mkl_matmul(rowptr_t, col_t, values_t, grad.contiguous()), None, None, None
 
 
 def _in_degree(csr: CSR, dtype: torch.dtype) -> Tensor:
@@ -96,7 +114,8 @@ def _csr_values(csr: CSR, edge_weight: Optional[Tensor], reduce: str, dtype: tor
 
 def _spmm_cpu(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
     values, values_t = _csr_values(csr, edge_weight, reduce, x.dtype)
-    return csr_spmm_cpu(csr.rowptr, csr.col, values, x.contiguous(), csr.rowptr_t, csr.col_t, values_t)
+    matmul = csr_spmm_cpu if dispatch.is_tracing() else _EagerMKLMatmul.apply
+    return matmul(csr.rowptr, csr.col, values, x.contiguous(), csr.rowptr_t, csr.col_t, values_t)
 
 
 # -- CUDA: Triton ---------------------------------------------------------------------------------

@@ -1,0 +1,51 @@
+"""Where an eager step spends host time: cProfile of the seed graph, the PyG way (bare
+edge_index, default arguments), gnnx eager vs PyG eager, inference and training.
+Usage: python bench/profile_eager.py [MODEL] [cuda|cpu]; prints the top functions."""
+import cProfile
+import io
+import pstats
+import sys
+
+import torch
+import torch.nn.functional as F
+
+from gnnx.benchmark.seed import build, seed_graph
+
+
+def main(name="GCN", device="cuda", steps=30):
+    x, edge_index, y = seed_graph(device)
+    for mode in ("gnnx_eager", "pyg_eager"):
+        model = build(name, mode, device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def train():
+            optimizer.zero_grad()
+            F.cross_entropy(model(x, edge_index), y).backward()
+            optimizer.step()
+
+        for kind, step in (("train", train),):
+            for _ in range(5):
+                step()
+            torch.cuda.synchronize() if device == "cuda" else None
+            profile = cProfile.Profile()
+            profile.enable()
+            for _ in range(steps):
+                step()
+            torch.cuda.synchronize() if device == "cuda" else None
+            profile.disable()
+            text = io.StringIO()
+            pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(22)
+            print(f"===== {name} {mode} {kind}: {steps} steps =====")
+            print("\n".join(text.getvalue().splitlines()[:45]))
+            if device == "cuda":
+                from torch.profiler import ProfilerActivity, profile as torch_profile
+
+                with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+                    for _ in range(10):
+                        step()
+                    torch.cuda.synchronize()
+                print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=18, max_name_column_width=60))
+
+
+if __name__ == "__main__":
+    main(*(sys.argv[1:] or []))
