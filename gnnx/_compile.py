@@ -39,6 +39,7 @@ from gnnx.ops import dispatch
 EDGE_INDEX_NAMES = ("edge_index",)
 EDGE_TENSOR_NAMES = ("edge_weight", "edge_attr")
 MAX_CAPTURED_SHAPES = 16
+PAD_EDGES_PER_NODE = 16
 
 
 def compile(model: Optional[torch.nn.Module] = None, *, cuda_graphs: bool = True, bucket_growth: float = 1.25,
@@ -196,7 +197,11 @@ class CompiledModel(torch.nn.Module):
             return None  # bipartite inputs
         rows, cols = num_nodes, graph.num_edges
         if isinstance(self._orig_mod, torch.nn.Module) and _mixes_nodes(self._orig_mod) is None:
-            rows, cols = bucket(rows, self.bucket_growth), bucket(cols, self.bucket_growth)
+            cols = bucket(cols, self.bucket_growth)
+            # Enough padded nodes that none holds more than PAD_EDGES_PER_NODE padded edges:
+            # a kernel walks a row's edges serially, so one padded hub would be the long pole.
+            spare = -(-(cols - graph.num_edges) // PAD_EDGES_PER_NODE)
+            rows = bucket(rows + spare, self.bucket_growth)
         structure = graph
         if (rows, cols) != (num_nodes, graph.num_edges):
             structure = graph.memo(("padded", rows, cols), lambda: _padded_graph(graph, rows, cols))
@@ -280,10 +285,13 @@ def _slice_rows(out: Any, rows: int, num_nodes: int) -> Any:
 
 
 def _padded_graph(graph: Graph, rows: int, cols: int) -> Graph:
-    """``graph`` with ``rows - N`` isolated nodes and ``cols - E`` edges among them (all
-    on the last padded node), so real nodes see exactly their own neighbourhoods."""
-    pad = torch.full((2, cols - graph.num_edges), rows - 1, dtype=torch.long, device=graph.edge_index.device)
-    edge_index = torch.cat([graph.edge_index, pad], 1)
+    """``graph`` with ``rows - N`` padded nodes and ``cols - E`` padded edges, self loops
+    spread round-robin over the padded nodes: real nodes see exactly their own
+    neighbourhoods, and no padded node becomes a hub."""
+    device = graph.edge_index.device
+    spare = rows - graph.num_nodes
+    pad = graph.num_nodes + torch.arange(cols - graph.num_edges, device=device) % spare
+    edge_index = torch.cat([graph.edge_index, pad.expand(2, -1)], 1)
     return Graph(edge_index, rows, validate=False, csr=build_csr(edge_index, rows))
 
 

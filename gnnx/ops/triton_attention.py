@@ -25,10 +25,10 @@ import torch.nn.functional as F
 import triton
 import triton.language as tl
 from torch import Tensor
-from torch.library import triton_op, wrap_triton
+from torch.library import triton_op
 
 from gnnx.graph import CSR
-from gnnx.ops.triton_kernels import _on_device, csr_spmm_sum, sddmm
+from gnnx.ops.triton_kernels import _on_device, csr_spmm_sum, launcher, sddmm
 
 
 @triton.jit
@@ -104,7 +104,7 @@ def gat_attention(rowptr: Tensor, col: Tensor, row: Tensor, rowptr_t: Tensor, co
     v2 = att is not None
     cfg = _config(channels)
     with _on_device(x):
-        wrap_triton(_attention_kernel)[(num_dst, heads)](
+        launcher(_attention_kernel, x)[(num_dst, heads)](
             rowptr, col, x, x if v2 else score_src, x if v2 else score_dst, x_dst if v2 else x, att if v2 else x,
             bias if bias is not None else x, out, m, r, heads, channels, negative_slope,
             V2=v2, HAS_BIAS=bias is not None, BLOCK_E=cfg["BLOCK_E"], BLOCK_C=cfg["BLOCK_C"],

@@ -33,6 +33,15 @@ def _on_device(t: Tensor):
     return torch.cuda.device(t.device)
 
 
+def launcher(kernel, like: Tensor):
+    """``kernel`` itself for an eager launch on real tensors, ``wrap_triton(kernel)`` while
+    the op is traced (fake or functional tensors, Dynamo): the wrapper is what Inductor
+    needs, but its eager path costs hundreds of microseconds of host time per launch."""
+    if type(like) is torch.Tensor and not torch.compiler.is_compiling():
+        return kernel
+    return wrap_triton(kernel)
+
+
 def _block_f(num_features: int) -> int:
     return min(triton.next_power_of_2(max(num_features, 1)), 128)
 
@@ -121,7 +130,7 @@ def _launch_spmm(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tenso
     cfg = config or spmm_config(num_features)
     grid = (triton.cdiv(num_rows, cfg["ROWS"]), triton.cdiv(num_features, block_f))
     with _on_device(x):
-        wrap_triton(_spmm_kernel)[grid](
+        launcher(_spmm_kernel, x2)[grid](
             rowptr, col, weight if weight is not None else x2, x2, out, arg,
             num_rows, num_features, num_features // heads, heads,
             HAS_W=weight is not None, SCALAR_W=heads == 1, IS_MAX=is_max, ROWS=cfg["ROWS"], BLOCK_E=cfg["BLOCK_E"],
@@ -146,7 +155,7 @@ def _launch_sddmm(row: Tensor, col: Tensor, a: Tensor, b: Tensor, heads: int) ->
     block_c = min(triton.next_power_of_2(max(head_c, 1)), 64)
     grid = (triton.cdiv(num_edges, 128), heads)
     with _on_device(a):
-        wrap_triton(_sddmm_kernel)[grid](row, col, a2, b2, out, num_edges, num_features, head_c, heads,
+        launcher(_sddmm_kernel, a2)[grid](row, col, a2, b2, out, num_edges, num_features, head_c, heads,
                                          BLOCK_E=128, BLOCK_C=block_c)
     return out
 
