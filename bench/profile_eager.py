@@ -14,7 +14,7 @@ from gnnx.benchmark.seed import build, seed_graph
 
 def main(name="GCN", device="cuda", steps=30):
     x, edge_index, y = seed_graph(device)
-    for mode in ("gnnx_eager", "pyg_eager"):
+    for mode in ("gnnx_eager",):
         model = build(name, mode, device)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
@@ -34,9 +34,9 @@ def main(name="GCN", device="cuda", steps=30):
             torch.cuda.synchronize() if device == "cuda" else None
             profile.disable()
             text = io.StringIO()
-            pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(22)
+            pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(30)
             print(f"===== {name} {mode} {kind}: {steps} steps =====")
-            print("\n".join(text.getvalue().splitlines()[:45]))
+            print("\n".join(text.getvalue().splitlines()[:50]))
             if device == "cuda":
                 from torch.profiler import ProfilerActivity, profile as torch_profile
 
@@ -44,7 +44,7 @@ def main(name="GCN", device="cuda", steps=30):
                     for _ in range(10):
                         step()
                     torch.cuda.synchronize()
-                print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=18, max_name_column_width=60))
+                print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25, max_name_column_width=60))
 
 
 if __name__ == "__main__":
