@@ -5,7 +5,9 @@ num_layers=3)`` with default arguments (GCN normalises in the forward, as PyG's 
 called as ``model(x, edge_index)`` with a bare ``edge_index``. Modes:
 
 * ``pyg_eager``, ``pyg_compiled`` (``torch.compile(model)``),
-* ``gnnx_eager``, ``gnnx_compile`` (``gnnx.compile(model)``: structure cache, CUDA graphs).
+* ``gnnx_eager``, ``gnnx_compile`` (``gnnx.compile(model)``: structure cache, CUDA graphs),
+* ``floor`` (:class:`LoopFloor`: the same loop without message passing, eager), the
+  cost no GNN library can go under with the optimizer step outside the model.
 
 Passes: ``train`` (an ordinary step: ``zero_grad``, forward, cross-entropy, ``backward``,
 ``Adam.step``) and ``infer`` (eval mode, ``no_grad`` forward). Times are milliseconds per
@@ -28,6 +30,7 @@ from gnnx.benchmark import harness
 NODES, EDGES, FEATURES, LAYERS = 10_000, 200_000, 64, 3
 MODELS = ["GCN", "GraphSAGE", "GIN", "GAT", "EdgeCNN"]
 MODES = ["pyg_eager", "pyg_compiled", "gnnx_eager", "gnnx_compile"]
+EXTRA_MODES = ["floor"]  # one row per table: the loop without message passing
 
 
 def seed_graph(device: str, nodes: int = NODES, edges: int = EDGES, features: int = FEATURES):
@@ -38,12 +41,29 @@ def seed_graph(device: str, nodes: int = NODES, edges: int = EDGES, features: in
     return x.to(device), edge_index.to(device), y.to(device)
 
 
+class LoopFloor(torch.nn.Module):
+    """The ordinary loop's floor: the models' dense layers (three 64x64 linear layers with
+    ReLU) without message passing, so a step is loss, backward and ``Adam.step`` over as
+    many parameter tensors, plus three matmuls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lins = torch.nn.ModuleList(torch.nn.Linear(FEATURES, FEATURES) for _ in range(LAYERS))
+
+    def forward(self, x, edge_index):
+        for i, lin in enumerate(self.lins):
+            x = lin(x) if i == LAYERS - 1 else lin(x).relu()
+        return x
+
+
 def build(name: str, mode: str, device: str) -> torch.nn.Module:
     """The model of ``mode`` (PyG's loads gnnx's weights, so both compute the same)."""
     import gnnx
     import gnnx.nn
 
     torch.manual_seed(0)
+    if mode == "floor":
+        return LoopFloor().to(device)
     model = getattr(gnnx.nn, name)(FEATURES, FEATURES, LAYERS).to(device)
     if mode.startswith("pyg"):
         import torch_geometric.nn.models as pyg_models
@@ -124,6 +144,9 @@ def main(argv: List[str] = None) -> Dict[str, Any]:
     results: Dict[str, Any] = {"environment": harness.environment(args.device), "passes": passes,
                                "graph": {"nodes": NODES, "edges": EDGES, "features": FEATURES, "layers": LAYERS},
                                "isolated": args.isolate, "models": {}}
+    if "floor" not in args.modes and not args.isolate:
+        results["floor"] = run_config("floor", "floor", args.device, passes, steps)
+        print("floor", json.dumps(results["floor"]), flush=True)
     for name in args.models:
         row = results["models"][name] = {}
         for mode in args.modes:
@@ -160,6 +183,11 @@ def render(results: Dict[str, Any]) -> str:
             fmt = lambda v: "fail" if v is None else f"{v:.2f}"  # noqa: E731
             lines.append(f"| {name} | {kind} | {fmt(pe)} | {fmt(pc)} | {fmt(ge)} | {fmt(gc)} | "
                          f"{harness.ratio(pe, ge)} | {harness.ratio(pe, gc)} | {harness.ratio(pc, gc)} |")
+    floor = results.get("floor")
+    if floor:
+        lines.append("\nLoop floor (three linear layers, no message passing; loss, backward and Adam in the "
+                     "same ordinary loop): " + ", ".join(f"{kind} {floor[kind]['best_ms']:.2f} ms"
+                                                         for kind in results["passes"] if "best_ms" in floor.get(kind, {})))
     return "\n".join(lines) + "\n"
 
 

@@ -96,11 +96,13 @@ def _in_degree(csr: CSR, dtype: torch.dtype) -> Tensor:
 
 
 def _csr_values(csr: CSR, edge_weight: Optional[Tensor], reduce: str, dtype: torch.dtype):
-    """MKL's CSR values and those of the transpose (for backward); ``mean`` divides each
-    edge by its destination's in-degree. Eager calls reuse them per structure and weights."""
+    """CSR values (for MKL, or Triton's weights) and those of the transpose (for backward);
+    ``mean`` divides each edge by its destination's in-degree. Eager calls reuse them per
+    structure and weights."""
 
     def compute():
-        by_edge = torch.ones(csr.col.shape, dtype=dtype) if edge_weight is None else edge_weight.to(dtype)
+        by_edge = (torch.ones(csr.col.shape, dtype=dtype, device=csr.col.device) if edge_weight is None
+                   else edge_weight.to(dtype))
         values = by_edge.index_select(0, csr.perm)
         values_t = by_edge.index_select(0, csr.perm_t)
         if reduce == "mean":
@@ -109,7 +111,7 @@ def _csr_values(csr: CSR, edge_weight: Optional[Tensor], reduce: str, dtype: tor
             values_t = values_t / deg.index_select(0, csr.col_t)
         return values, values_t
 
-    return dispatch.csr_values(csr, edge_weight, ("mkl", reduce, dtype), compute)
+    return dispatch.csr_values(csr, edge_weight, ("csr_values", reduce, dtype), compute)
 
 
 def _spmm_cpu(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
@@ -121,7 +123,12 @@ def _spmm_cpu(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -
 # -- CUDA: Triton ---------------------------------------------------------------------------------
 def _spmm_cuda(kernels, x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
     weight = weight_t = None
-    if edge_weight is not None:
+    if reduce == "mean" and (edge_weight is None or (edge_weight.dim() == 1 and not edge_weight.requires_grad)):
+        # Fold 1 / in-degree into per-edge weights (once per structure and weights): the
+        # mean is then one weighted-sum launch, forward and backward.
+        weight, weight_t = _csr_values(csr, edge_weight, "mean", x.dtype)
+        reduce = "sum"
+    elif edge_weight is not None:
         weight, weight_t = dispatch.csr_values(csr, edge_weight, "triton", lambda: (
             edge_weight.index_select(0, csr.perm).contiguous(), edge_weight.index_select(0, csr.perm_t).contiguous()))
     if reduce in ("sum", "mean"):
