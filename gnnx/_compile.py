@@ -244,7 +244,7 @@ def _capture(flat: "_FlatCall", tensors: List[Tensor]) -> Callable:
                 if buffer is not value:
                     buffer.copy_(value)
             cuda_graph.replay()
-            return _clone(static_out)
+            return static_out
 
     seen: List[Optional[tuple]] = [None] * len(static)  # (weak ref, version) last copied in
 
@@ -257,7 +257,9 @@ def _capture(flat: "_FlatCall", tensors: List[Tensor]) -> Callable:
             else:
                 feed.append(value)
                 seen[i] = (weakref.ref(value), value._version)
-        return graphed(*feed)
+        # Captured outputs live in buffers the next replay overwrites: hand out copies, so
+        # an output kept across calls stays right.
+        return _clone(graphed(*feed))
 
     return run
 

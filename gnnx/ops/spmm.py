@@ -101,10 +101,11 @@ def _csr_values(csr: CSR, edge_weight: Optional[Tensor], reduce: str, dtype: tor
     structure and weights."""
 
     def compute():
-        by_edge = (torch.ones(csr.col.shape, dtype=dtype, device=csr.col.device) if edge_weight is None
-                   else edge_weight.to(dtype))
-        values = by_edge.index_select(0, csr.perm)
-        values_t = by_edge.index_select(0, csr.perm_t)
+        if edge_weight is None:
+            values = values_t = torch.ones(csr.col.shape, dtype=dtype, device=csr.col.device)
+        else:
+            values = edge_weight.to(dtype).index_select(0, csr.perm)
+            values_t = edge_weight.to(dtype).index_select(0, csr.perm_t)
         if reduce == "mean":
             deg = _in_degree(csr, dtype)
             values = values / deg.index_select(0, csr.row)
@@ -114,7 +115,19 @@ def _csr_values(csr: CSR, edge_weight: Optional[Tensor], reduce: str, dtype: tor
     return dispatch.csr_values(csr, edge_weight, ("csr_values", reduce, dtype), compute)
 
 
+def _mean_by_division(reduce: str) -> bool:
+    """Traced code takes a mean as a sum divided by the in-degree (which Inductor fuses);
+    eager code folds the division into per-edge values cached with the structure."""
+    return reduce == "mean" and dispatch.is_tracing()
+
+
+def _divide_by_in_degree(out: Tensor, csr: CSR) -> Tensor:
+    return out / _in_degree(csr, out.dtype).view((-1,) + (1,) * (out.dim() - 1))
+
+
 def _spmm_cpu(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
+    if _mean_by_division(reduce):
+        return _divide_by_in_degree(_spmm_cpu(x, csr, edge_weight, "sum"), csr)
     values, values_t = _csr_values(csr, edge_weight, reduce, x.dtype)
     matmul = csr_spmm_cpu if dispatch.is_tracing() else _EagerMKLMatmul.apply
     return matmul(csr.rowptr, csr.col, values, x.contiguous(), csr.rowptr_t, csr.col_t, values_t)
@@ -123,6 +136,8 @@ def _spmm_cpu(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -
 # -- CUDA: Triton ---------------------------------------------------------------------------------
 def _spmm_cuda(kernels, x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
     weight = weight_t = None
+    if _mean_by_division(reduce):
+        return _divide_by_in_degree(_spmm_cuda(kernels, x, csr, edge_weight, "sum"), csr)
     if reduce == "mean" and (edge_weight is None or (edge_weight.dim() == 1 and not edge_weight.requires_grad)):
         # Fold 1 / in-degree into per-edge weights (once per structure and weights): the
         # mean is then one weighted-sum launch, forward and backward.
@@ -134,9 +149,7 @@ def _spmm_cuda(kernels, x: Tensor, csr: CSR, edge_weight: Optional[Tensor], redu
     if reduce in ("sum", "mean"):
         spmm_sum = kernels.csr_spmm_sum if dispatch.is_tracing() else kernels._eager_sum
         out = spmm_sum(csr.rowptr, csr.col, weight, csr.row, csr.rowptr_t, csr.col_t, weight_t, x.contiguous())
-        if reduce == "mean":
-            out = out / _in_degree(csr, out.dtype).view((-1,) + (1,) * (out.dim() - 1))
-        return out
+        return _divide_by_in_degree(out, csr) if reduce == "mean" else out
     if reduce == "max":
         return kernels.csr_spmm_max(csr.rowptr, csr.col, weight, x.contiguous())[0]
     return -kernels.csr_spmm_max(csr.rowptr, csr.col, weight, (-x).contiguous())[0]
