@@ -12,3 +12,6 @@ if [ -z "${SKIP_TESTS:-}" ]; then
   timeout ${TEST_TIMEOUT:-240} python3 -m pytest -q -m cuda -p no:cacheprovider tests/ ${TESTS:-} 2>&1 | tail -40 | tee "$OUT/gpu_tests.txt"
 fi
 timeout ${BENCH_TIMEOUT:-400} python3 -m gnnx.benchmark.seed --device cuda --steps ${STEPS:-100} --out "$OUT" --models $MODELS 2>&1 | tail -60
+if [ -n "${BUCKETS:-}" ]; then
+  OUT="$OUT" timeout ${BUCKETS_TIMEOUT:-200} python3 bench/buckets.py 2>&1 | grep -v -i warn | tail -8
+fi
