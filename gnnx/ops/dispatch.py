@@ -10,7 +10,7 @@ once per graph and picks per call:
 where the call runs        SpMM sum/mean (GCN, SAGE, GIN)      max/min, segments, attention
 =========================  =================================  ==============================
 eager, CPU                 MKL sparse CSR matmul               reference
-eager, CUDA                Triton (``gnnx::csr_spmm_sum``)     Triton (SpMM, fused attention)
+eager, CUDA                cuSPARSE CSR matmul                 Triton (SpMM, fused attention)
 ``torch.compile``, CPU     MKL behind the opaque custom op     reference (Inductor fuses it)
                            ``gnnx::csr_spmm_cpu``
 ``torch.compile``, CUDA    Triton ``triton_op`` kernels, which Inductor calls directly
@@ -101,18 +101,24 @@ def uses_csr(device: torch.device) -> bool:
 
 
 def spmm_kernel(x: Tensor, csr: Optional[CSR], edge_weight: Optional[Tensor], reduce: str) -> str:
-    """``"triton"``, ``"mkl"`` or ``"reference"`` for :func:`gnnx.ops.spmm`."""
-    if x.is_cuda and cuda_kernels() is not None:
-        return "triton"
-    if (
+    """``"cusparse"``, ``"triton"``, ``"mkl"`` or ``"reference"`` for :func:`gnnx.ops.spmm`.
+
+    The vendor libraries (MKL, cuSPARSE) take sum/mean of 2-D float features with constant
+    per-edge weights over a prepared CSR. On CUDA they serve eager calls only: cuSPARSE
+    is as fast as the Triton kernel on the GPU (22 vs 21 us on the seed graph,
+    bench/results/h100/tune_spmm.json) at a native op's host cost, while traced code
+    keeps the ``triton_op`` that Inductor and AOTInductor compile in.
+    """
+    vendor = (
         csr is not None
-        and x.device.type == "cpu"
-        and uses_csr(x.device)
         and reduce in ("sum", "mean")
         and x.dim() == 2
         and x.dtype in (torch.float32, torch.float64)
         and (edge_weight is None or (edge_weight.dim() == 1 and not edge_weight.requires_grad))
-    ):
+    )
+    if x.is_cuda and cuda_kernels() is not None:
+        return "cusparse" if vendor and not is_tracing() else "triton"
+    if vendor and x.device.type == "cpu" and uses_csr(x.device):
         return "mkl"
     return "reference"
 

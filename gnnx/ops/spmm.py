@@ -43,7 +43,7 @@ def spmm_reference(
     return scatter(messages, edge_index[1], num_nodes, reduce)
 
 
-# -- CPU: MKL sparse CSR behind an opaque custom op ------------------------------------------
+# -- vendor sparse libraries: MKL (CPU, also behind an opaque custom op), cuSPARSE (CUDA, eager) ----
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 def _mkl_matmul(rowptr: Tensor, col: Tensor, values: Tensor, x: Tensor) -> Tensor:
@@ -77,8 +77,9 @@ def _cpu_backward(ctx, grad):
 csr_spmm_cpu.register_autograd(_cpu_backward, setup_context=_cpu_setup)
 
 
-class _EagerMKLMatmul(torch.autograd.Function):
-    """``csr_spmm_cpu`` for eager calls, without the op dispatcher's host cost."""
+class _EagerSparseMatmul(torch.autograd.Function):
+    """``A @ x`` through the vendor library (MKL on CPU, cuSPARSE on CUDA) for eager calls,
+    without an op dispatcher's host cost; backward through the prepared transpose."""
 
     @staticmethod
     def forward(ctx, rowptr, col, values, x, rowptr_t, col_t, values_t):
@@ -125,11 +126,13 @@ def _divide_by_in_degree(out: Tensor, csr: CSR) -> Tensor:
     return out / _in_degree(csr, out.dtype).view((-1,) + (1,) * (out.dim() - 1))
 
 
-def _spmm_cpu(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
+def _spmm_vendor(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
+    """MKL (CPU; eager, or traced behind the opaque ``gnnx::csr_spmm_cpu``) or cuSPARSE
+    (CUDA, eager only)."""
     if _mean_by_division(reduce):
-        return _divide_by_in_degree(_spmm_cpu(x, csr, edge_weight, "sum"), csr)
+        return _divide_by_in_degree(_spmm_vendor(x, csr, edge_weight, "sum"), csr)
     values, values_t = _csr_values(csr, edge_weight, reduce, x.dtype)
-    matmul = csr_spmm_cpu if dispatch.is_tracing() else _EagerMKLMatmul.apply
+    matmul = csr_spmm_cpu if dispatch.is_tracing() else _EagerSparseMatmul.apply
     return matmul(csr.rowptr, csr.col, values, x.contiguous(), csr.rowptr_t, csr.col_t, values_t)
 
 
@@ -183,8 +186,8 @@ def spmm(
         if csr is None:
             csr = build_csr(edge_index, num_nodes, x.size(0))
         return _spmm_cuda(dispatch.cuda_kernels(), x, csr, edge_weight, reduce)
-    if kernel == "mkl":
-        return _spmm_cpu(x, csr, edge_weight, reduce)
+    if kernel in ("mkl", "cusparse"):
+        return _spmm_vendor(x, csr, edge_weight, reduce)
     return spmm_reference(x, edge_index, num_nodes, edge_weight, reduce)
 
 
