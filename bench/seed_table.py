@@ -1,4 +1,8 @@
-"""The seed benchmark (issue 3): gnnx vs PyG on the GPU, one process, one table.
+"""The seed benchmark's prepared path: gnnx vs PyG on the GPU, one process, one table.
+
+The user's path (bare ``edge_index``, default arguments, ``gnnx.compile``, an ordinary
+loop with an optimizer) is :mod:`gnnx.benchmark.seed` (``gnnx bench seed``); this script
+keeps the prepared rows (a ``gnnx.Graph``, pre-normalised GCN weights, whole-step capture).
 
 10,000 nodes, 200,000 random edges, 64 features, 3 layers of width 64; GCN, GraphSAGE,
 GIN, GAT, EdgeCNN; 500 steps of forward and of forward+backward after warm-up. Modes:
@@ -12,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import traceback
 
 import torch
@@ -20,6 +23,7 @@ import torch
 import gnnx
 import gnnx.nn as gnn
 from gnnx import transforms as T
+from gnnx.benchmark import harness
 from gnnx.cuda_graph import CapturedStep
 
 DEV = "cuda"
@@ -40,14 +44,8 @@ def build(name):
 
 
 def timeit(fn, steps=STEPS, warm=WARM):
-    for _ in range(warm):
-        fn()
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        fn()
-    torch.cuda.synchronize()
-    return time.perf_counter() - start
+    """Seconds for ``steps`` calls (the best of 3 rounds, from the shared harness)."""
+    return harness.time_steps(fn, DEV, steps, warmup=warm)["best_ms"] * steps / 1000
 
 
 def main(models):

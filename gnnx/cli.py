@@ -1,4 +1,4 @@
-"""The ``gnnx`` command: ``gnnx demo``, ``gnnx export``, ``gnnx info``."""
+"""The ``gnnx`` command: ``gnnx demo``, ``gnnx info``, ``gnnx serve``, ``gnnx bench``."""
 from __future__ import annotations
 
 import argparse
@@ -9,12 +9,14 @@ from typing import List, Optional
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"demo": _demo, "info": _info, "serve": _serve}
+    commands = {"demo": _demo, "info": _info, "serve": _serve, "bench": _bench}
     if not argv or argv[0] not in commands:
-        print("usage: gnnx {demo,info,serve} [options]\n"
+        print("usage: gnnx {demo,info,serve,bench} [options]\n"
               "  demo    train a GCN on Cora eagerly and compiled, export it, print a table\n"
               "  info    show versions and what a saved program or package expects\n"
-              "  serve   serve an AOTInductor package with Triton on 127.0.0.1", file=sys.stderr)
+              "  serve   serve an AOTInductor package with Triton on 127.0.0.1\n"
+              "  bench   seed | cora: gnnx next to PyG on the user's path (needs torch_geometric)",
+              file=sys.stderr)
         return 2
     return commands[argv[0]](argv[1:])
 
@@ -23,6 +25,17 @@ def _demo(argv: List[str]) -> int:
     from gnnx import demo
 
     return demo.main(argv)
+
+
+def _bench(argv: List[str]) -> int:
+    benchmarks = ("seed", "cora")
+    if not argv or argv[0] not in benchmarks:
+        print(f"usage: gnnx bench {{{','.join(benchmarks)}}} [options]  (--help for each)", file=sys.stderr)
+        return 2
+    import importlib
+
+    importlib.import_module(f"gnnx.benchmark.{argv[0]}").main(argv[1:])
+    return 0
 
 
 def _info(argv: List[str]) -> int:
