@@ -10,9 +10,10 @@ with :meth:`message` (:math:`\phi`), :meth:`aggregate` (:math:`\bigoplus`) and
 :meth:`update` (:math:`\gamma`). As in PyG, an argument of :meth:`message` named
 ``<name>_j`` receives ``<name>`` gathered at the source of each edge and ``<name>_i`` at
 the destination; ``index`` is the destination of each edge and ``dim_size`` the
-number of destination nodes. If a layer defines :meth:`message_and_aggregate`,
+number of destination nodes. If a layer defines :meth:`fused_message_and_aggregate`,
 :meth:`propagate` calls it instead of the two steps, so "(weighted) copy of ``x_j``
-then reduce" runs as one SpMM without an ``[E, F]`` message tensor.
+then reduce" runs as one SpMM without an ``[E, F]`` message tensor. (PyG's
+``message_and_aggregate`` keeps PyG's contract: only for sparse adjacency inputs.)
 
 Argument names are read once per class (``__init_subclass__``), so a forward does no
 introspection and traces to a clean graph.
@@ -70,8 +71,8 @@ class MessagePassing(torch.nn.Module):
         cls._message_args = _params(cls.message)
         cls._update_args = _params(cls.update)[1:]  # first argument: the aggregated output
         cls._default_aggregate = cls.aggregate is MessagePassing.aggregate
-        cls._has_fused = cls.message_and_aggregate is not MessagePassing.message_and_aggregate
-        cls._fused_args = _params(cls.message_and_aggregate)[1:] if cls._has_fused else ()
+        cls._has_fused = cls.fused_message_and_aggregate is not MessagePassing.fused_message_and_aggregate
+        cls._fused_args = _params(cls.fused_message_and_aggregate)[1:] if cls._has_fused else ()
         lifted = [n[:-2] for n in cls._message_args if n.endswith(("_i", "_j")) and n not in _SPECIAL]
         cls._node_args = tuple(dict.fromkeys(lifted + ["x"]))
 
@@ -98,7 +99,7 @@ class MessagePassing(torch.nn.Module):
         self.aggr = type(aggr).__name__ if isinstance(aggr, torch.nn.Module) else aggr
         self.flow = flow
         self.node_dim = node_dim
-        self.fuse = True  # use message_and_aggregate where the layer has one
+        self.fuse = True  # use fused_message_and_aggregate where the layer has one
 
     # -- the three steps ---------------------------------------------------------------
     def message(self, x_j: Tensor) -> Tensor:
@@ -122,12 +123,21 @@ class MessagePassing(torch.nn.Module):
             outs = [ops.scatter(inputs, index, dim_size, reduce, dim=dim) for reduce in self.aggrs]
         return outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
 
-    def message_and_aggregate(self, adj: "Adjacency") -> Tensor:  # pragma: no cover - marker
-        """Optional fused message + aggregate; see :class:`Adjacency`."""
+    def fused_message_and_aggregate(self, adj: "Adjacency") -> Tensor:  # pragma: no cover - marker
+        """gnnx's fused message + aggregate (one SpMM, no ``[E, F]`` messages), used for every
+        input when a layer defines it; see :class:`Adjacency`."""
+        raise NotImplementedError
+
+    def message_and_aggregate(self, adj_t: Any) -> Tensor:  # pragma: no cover - PyG's hook
+        """PyG's hook, kept with PyG's contract: PyG calls it only for a sparse adjacency
+        (``torch.sparse``/``SparseTensor``), never for an ``edge_index`` tensor, so a ported
+        layer's ``message_and_aggregate`` is not called for ``edge_index`` inputs here
+        either (``message`` and ``aggregate`` run). gnnx's own layers fuse through
+        :meth:`fused_message_and_aggregate`."""
         raise NotImplementedError
 
     def spmm(self, adj: "Adjacency", x: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:
-        """Fused "(weighted) copy of ``x_j``, reduce with ``self.aggr``" for ``message_and_aggregate``."""
+        """Fused "(weighted) copy of ``x_j``, reduce with ``self.aggr``" for ``fused_message_and_aggregate``."""
         outs = [adj.spmm(x, edge_weight, reduce) for reduce in self.aggrs]
         return outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
 
@@ -155,7 +165,7 @@ class MessagePassing(torch.nn.Module):
             adj.csr = dispatch.cached_csr(adj.edge_index, num_dst, num_src)
         edge_mask = kwargs.get("edge_mask")
         if self._has_fused and self.fuse and edge_mask is None and self.aggr_module is None:
-            out = self.message_and_aggregate(adj, **{k: kwargs[k] for k in self._fused_args if k in kwargs})
+            out = self.fused_message_and_aggregate(adj, **{k: kwargs[k] for k in self._fused_args if k in kwargs})
         else:
             messages = self.message(**self._collect(self._message_args, adj, kwargs))
             if self._default_aggregate:
@@ -237,7 +247,7 @@ def edge_tensor(edge_index: Adj) -> Tensor:
 
 
 class Adjacency:
-    """What :meth:`MessagePassing.propagate` hands to ``message_and_aggregate``.
+    """What :meth:`MessagePassing.propagate` hands to ``fused_message_and_aggregate``.
 
     ``src``/``dst`` follow the layer's ``flow``; ``csr`` is the prepared structure when
     the caller passed a :class:`Graph` (and the flow is the default), else ``None``.

@@ -128,7 +128,7 @@ class ClusterGCNConv(MessagePassing):
     def message(self, x_j: Tensor, edge_weight: Tensor) -> Tensor:
         return edge_weight.view(-1, 1) * x_j
 
-    def message_and_aggregate(self, adj: Adjacency, x: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:
+    def fused_message_and_aggregate(self, adj: Adjacency, x: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:
         return self.spmm(adj, x, edge_weight)
 
 

@@ -69,7 +69,7 @@ class GINConv(_GINBase):
         x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
         return self._combine(self.propagate(edge_index, x=(x_src, x_dst), size=size), x_dst, node_mask)
 
-    def message_and_aggregate(self, adj: Adjacency, x: PairTensor) -> Tensor:
+    def fused_message_and_aggregate(self, adj: Adjacency, x: PairTensor) -> Tensor:
         return self.spmm(adj, x[0])
 
 

@@ -327,7 +327,7 @@ class MFConv(MessagePassing):
             candidates = candidates + torch.stack([lin(x[1]) for lin in self.lins_r], dim=1)
         return candidates.gather(1, deg.view(-1, 1, 1).expand(-1, 1, self.out_channels)).squeeze(1)
 
-    def message_and_aggregate(self, adj, x) -> Tensor:
+    def fused_message_and_aggregate(self, adj, x) -> Tensor:
         return self.spmm(adj, x[0])
 
     def __repr__(self) -> str:

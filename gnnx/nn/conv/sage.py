@@ -75,5 +75,5 @@ class SAGEConv(MessagePassing):
             out = out + self.lin_r(x_dst)
         return F.normalize(out, p=2.0, dim=-1) if self.normalize else out
 
-    def message_and_aggregate(self, adj: Adjacency, x: PairTensor) -> Tensor:
+    def fused_message_and_aggregate(self, adj: Adjacency, x: PairTensor) -> Tensor:
         return self.spmm(adj, x[0])
