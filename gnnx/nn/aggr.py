@@ -14,7 +14,7 @@ Each reduces rows ``x [E, *]`` that share an ``index`` into ``dim_size`` slots, 
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -37,8 +37,18 @@ def reduce_statistic(x: Tensor, index: Tensor, dim_size, name: str, mask: Option
     return ops.scatter(x, index, dim_size, name, mask=mask)
 
 
-def _index(x: Tensor, index: Optional[Tensor]) -> Tensor:
-    return index if index is not None else torch.zeros(x.size(0), dtype=torch.long, device=x.device)
+def _segments(x: Tensor, index: Optional[Tensor], ptr: Optional[Tensor], dim_size) -> Tuple[Tensor, Any]:
+    """``(index, dim_size)`` from PyG's ways of naming segments: ``index`` (with
+    ``dim_size``, else inferred), ``ptr`` (CSR offsets of sorted rows: ``len(ptr) - 1``
+    segments, expanded without a host sync), or neither (one segment)."""
+    if index is None and ptr is not None:
+        counts = ptr[1:] - ptr[:-1]
+        segments = torch.arange(counts.numel(), device=x.device)
+        index = torch.repeat_interleave(segments, counts, output_size=x.size(0))
+        return index, ptr.numel() - 1 if dim_size is None else dim_size
+    if index is None:
+        return torch.zeros(x.size(0), dtype=torch.long, device=x.device), 1 if dim_size is None else dim_size
+    return index, ops.infer_size(index, dim_size)
 
 
 class Aggregation(torch.nn.Module):
@@ -73,7 +83,7 @@ class SoftmaxAggregation(Aggregation):
 
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
-        index, dim_size = _index(x, index), ops.infer_size(index, dim_size)
+        index, dim_size = _segments(x, index, ptr, dim_size)
         t = self.t.view(-1, self.channels) if isinstance(self.t, Tensor) else self.t
         score = x * t
         if mask is not None:
@@ -113,7 +123,7 @@ class PowerMeanAggregation(Aggregation):
 
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
-        index, dim_size = _index(x, index), ops.infer_size(index, dim_size)
+        index, dim_size = _segments(x, index, ptr, dim_size)
         p = self.p.view(-1, self.channels) if isinstance(self.p, Tensor) else self.p
         trivial = not isinstance(p, Tensor) and p == 1
         if not trivial:
@@ -149,7 +159,7 @@ class AttentionalAggregation(Aggregation):
 
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
-        index, dim_size = _index(x, index), ops.infer_size(index, dim_size)
+        index, dim_size = _segments(x, index, ptr, dim_size)
         gate = self.gate_nn(x)
         if self.nn is not None:
             x = self.nn(x)
@@ -208,7 +218,7 @@ class Set2Set(Aggregation):
 
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
-        index, dim_size = _index(x, index), ops.infer_size(index, dim_size)
+        index, dim_size = _segments(x, index, ptr, dim_size)
         layers = self.lstm.num_layers
         state = [(x.new_zeros((dim_size, x.size(-1))), x.new_zeros((dim_size, x.size(-1)))) for _ in range(layers)]
         q_star = x.new_zeros(dim_size, self.out_channels)
@@ -283,7 +293,9 @@ class DegreeScalerAggregation(Aggregation):
 
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
-        index, dim_size = _index(x, index), ops.infer_size(index, dim_size)
+        if index is None:  # the degree of each node needs its edges' destinations (as PyG)
+            raise NotImplementedError("DegreeScalerAggregation requires 'index' (the destination of each message)")
+        index, dim_size = _segments(x, index, ptr, dim_size)
         outs = [reduce_statistic(x, index, dim_size, name if name != "add" else "sum", mask) for name in self.aggrs]
         out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
         ones = x.new_ones(index.shape)

@@ -23,14 +23,18 @@ from gnnx.nn.inits import activation
 
 
 def _pool(x: Tensor, batch: Optional[Tensor], size: Optional[int], reduce: str) -> Tensor:
+    # Nodes run along dim -2 (-1 for a 1-D x), as in PyG: x [N, F] or, for static graphs
+    # sharing one structure, [B, N, F].
+    dim = -1 if x.dim() == 1 else -2
     if batch is None:
-        return getattr(x, reduce if reduce != "max" else "amax")(dim=0, keepdim=True)
-    if batch.dtype.is_floating_point or batch.dim() != 1 or batch.size(0) != x.size(0):
+        return getattr(x, reduce if reduce != "max" else "amax")(dim=dim, keepdim=x.dim() <= 2)
+    nodes = x.size(dim)
+    if batch.dtype.is_floating_point or batch.dim() != 1 or batch.size(0) != nodes:
         raise ValueError(
-            f"batch must be an int64 vector with one entry per node ({x.size(0)}), got "
+            f"batch must be an int64 vector with one entry per node ({nodes}), got "
             f"{batch.dtype} of shape {list(batch.shape)}"
         )
-    return ops.scatter(x, batch, ops.infer_size(batch, size), reduce)
+    return ops.scatter(x, batch, ops.infer_size(batch, size), reduce, dim=dim)
 
 
 def global_add_pool(x: Tensor, batch: Optional[Tensor], size: Optional[int] = None) -> Tensor:

@@ -76,7 +76,8 @@ def scatter(
         raise ValueError(f"scatter: index must be 1-D, got shape {list(index.shape)}")
     dim = dim % src.dim() if src.dim() > 0 else 0
     if dim != 0:
-        return scatter(src.movedim(dim, 0), index, dim_size, reduce, mask=mask).movedim(0, dim)
+        # contiguous, as PyG's result is (callers .view() it)
+        return scatter(src.movedim(dim, 0), index, dim_size, reduce, mask=mask).movedim(0, dim).contiguous()
     if mask is not None:
         return _masked_scatter(src, index, dim_size, reduce, mask)
     shape = (dim_size,) + tuple(src.shape[1:])

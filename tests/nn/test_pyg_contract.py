@@ -34,3 +34,55 @@ def test_message_and_aggregate_is_not_called_for_edge_index_tensors():
     torch.testing.assert_close(ours(x, edge_index, weight), theirs(x, edge_index, weight))
     compiled = torch.compile(ours, fullgraph=True, dynamic=True)
     torch.testing.assert_close(compiled(x, edge_index, weight), theirs(x, edge_index, weight))
+
+
+def test_aggregations_honour_ptr_and_degree_scaler_needs_index():
+    import pytest
+    import torch_geometric.nn.aggr as pyg_aggr
+
+    import gnnx.nn.aggr as aggr
+
+    x, ptr = torch.randn(10, 4), torch.tensor([0, 3, 3, 7, 10])
+    for name in ("SoftmaxAggregation", "PowerMeanAggregation"):
+        torch.testing.assert_close(getattr(aggr, name)()(x, ptr=ptr), getattr(pyg_aggr, name)()(x, ptr=ptr))
+    scaler = aggr.DegreeScalerAggregation("sum", "identity", torch.tensor([0, 2, 3]))
+    with pytest.raises(NotImplementedError, match="requires 'index'"):
+        scaler(x)
+
+
+def test_dir_gnn_wraps_sage_and_sage_keeps_pyg_attributes():
+    torch.manual_seed(0)
+    ours = gnnx.nn.DirGNNConv(gnnx.nn.SAGEConv(16, 32))
+    theirs = torch_geometric.nn.DirGNNConv(torch_geometric.nn.SAGEConv(16, 32))
+    theirs.load_state_dict(ours.state_dict())
+    x, edge_index = torch.randn(10, 16), torch.randint(10, (2, 30))
+    torch.testing.assert_close(ours(x, edge_index), theirs(x, edge_index))
+    assert repr(gnnx.nn.SAGEConv((8, 16), 32)) == repr(torch_geometric.nn.SAGEConv((8, 16), 32))
+
+
+def test_node_dim_outputs_are_contiguous():
+    from gnnx import ops
+
+    out = ops.scatter(torch.randn(3, 7, 4), torch.randint(5, (7,)), 5, "sum", dim=1)
+    assert out.shape == (3, 5, 4) and out.is_contiguous()
+
+
+def test_global_pools_on_static_graphs():
+    x, batch = torch.randn(3, 5, 4), torch.tensor([0, 0, 1, 1, 1])
+    for name in ("global_add_pool", "global_mean_pool", "global_max_pool"):
+        for b in (None, batch):
+            ours, theirs = getattr(gnnx.nn, name)(x, b), getattr(torch_geometric.nn, name)(x, b)
+            assert ours.shape == theirs.shape
+            torch.testing.assert_close(ours, theirs)
+
+
+def test_gat_with_source_features_only():
+    torch.manual_seed(0)
+    for loops in (False, True):
+        ours = gnnx.nn.GATConv((8, 6), 4, heads=2, add_self_loops=loops)
+        theirs = torch_geometric.nn.GATConv((8, 6), 4, heads=2, add_self_loops=loops)
+        theirs.load_state_dict(ours.state_dict())
+        x_src = torch.randn(10, 8)
+        edge_index = torch.stack([torch.randint(10, (30,)), torch.randint(5, (30,))])
+        torch.testing.assert_close(ours((x_src, None), edge_index, size=(10, 5)),
+                                   theirs((x_src, None), edge_index, size=(10, 5)))

@@ -191,12 +191,15 @@ class GATConv(_GraphAttention):
                 size: Optional[Tuple[int, int]] = None, return_attention_weights: Optional[bool] = None):
         H, C = self.heads, self.out_channels
         x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
-        res = self.res(x_dst) if self.res is not None else None
-        if self.lin is not None:
-            h_src = self.lin(x_src).view(-1, H, C)
-            h_dst = h_src if x_dst is x_src else self.lin(x_dst).view(-1, H, C)
+        res = self.res(x_dst) if self.res is not None and x_dst is not None else None
+        lin_src = self.lin if self.lin is not None else self.lin_src
+        lin_dst = self.lin if self.lin is not None else self.lin_dst
+        h_src = lin_src(x_src).view(-1, H, C)
+        if x_dst is None:  # (x_src, None): destinations contribute no score term, as in PyG
+            num_dst = size[1] if size is not None else x_src.size(0)
+            h_dst = h_src.new_zeros(num_dst, H, C)
         else:
-            h_src, h_dst = self.lin_src(x_src).view(-1, H, C), self.lin_dst(x_dst).view(-1, H, C)
+            h_dst = h_src if x_dst is x_src else lin_dst(x_dst).view(-1, H, C)
         return self._attend(h_src, h_dst, edge_index, edge_attr, res, return_attention_weights)
 
     def attention_terms(self, h_src: Tensor, h_dst: Tensor, edge_attr: Optional[Tensor]) -> Optional[dict]:

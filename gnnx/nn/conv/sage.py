@@ -49,9 +49,9 @@ class SAGEConv(MessagePassing):
         flow: str = "source_to_target",
     ) -> None:
         super().__init__(aggr=aggr, flow=flow)
+        self.in_channels, self.out_channels = in_channels, out_channels  # as given, as PyG keeps it
         if isinstance(in_channels, int):
             in_channels = (in_channels, in_channels)
-        self.in_channels, self.out_channels = in_channels, out_channels
         self.normalize, self.root_weight, self.project = normalize, root_weight, project
         if project:
             self.lin = torch.nn.Linear(in_channels[0], in_channels[0], bias=True)
@@ -77,3 +77,6 @@ class SAGEConv(MessagePassing):
 
     def fused_message_and_aggregate(self, adj: Adjacency, x: PairTensor) -> Tensor:
         return self.spmm(adj, x[0])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, aggr={self.aggr})"
