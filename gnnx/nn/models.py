@@ -137,7 +137,8 @@ class BasicGNN(torch.nn.Module):
                 x = apply_norm(self.norms[i], x, node_mask)
                 if self.act is not None and not self.act_first:
                     x = self.act(x)
-                x = self.dropout(x)
+                if self.training and self.dropout.p > 0:  # skip the identity: one op fewer per layer
+                    x = self.dropout(x)
                 xs.append(x)
         if hasattr(self, "jk"):
             x = self.jk(xs)
