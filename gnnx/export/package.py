@@ -13,6 +13,7 @@ import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 import torch
+from torch import Tensor
 from torch.export import ExportedProgram
 
 from gnnx.export.program import CheckedModel, export, metadata_of
@@ -111,6 +112,12 @@ class PackagedModel(CheckedModel):
         metadata = json.loads(raw[METADATA_KEY]) if METADATA_KEY in raw else {}
         metadata["aoti"] = {k: v for k, v in raw.items() if not k.startswith(METADATA_KEY)}
         super().__init__(runner, metadata)
+
+    def __call__(self, *inputs: Tensor) -> Any:
+        self.check(*inputs)
+        # A package assumes the strides it was compiled for (contiguous): a transposed,
+        # strided or expanded input would be read wrongly, without an error.
+        return self._run(*(t.contiguous() for t in inputs))
 
 
 def load_package(path: str) -> PackagedModel:

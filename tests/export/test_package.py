@@ -23,6 +23,24 @@ def test_package_equals_eager(sage_model, sage_package, size):
         torch.testing.assert_close(loaded(x, edge_index), sage_model(x, edge_index), rtol=1e-4, atol=1e-5)
 
 
+def test_package_takes_any_layout(sage_model, sage_package):
+    """Transposed, strided and expanded inputs (e.g. ``torch.from_numpy(a).t()``) give the
+    eager answer: the loader makes them contiguous for the package."""
+    loaded = gnnx.export.load_package(sage_package)
+    x, edge_index, _, _ = random_graph(40, 160, seed=3)
+    wide = torch.randn(40, 2 * IN)
+    layouts = [
+        (x, edge_index.t().contiguous().t()),                        # column-major edge_index
+        (wide[:, ::2], edge_index),                                    # strided features
+        (torch.randn(1, IN).expand(40, IN), edge_index),               # expanded features
+        (x, torch.cat([edge_index, edge_index], 1)[:, ::2]),           # strided edge_index
+    ]
+    with torch.no_grad():
+        for features, edges in layouts:
+            torch.testing.assert_close(loaded(features, edges), sage_model(features.contiguous(), edges.contiguous()),
+                                       rtol=1e-4, atol=1e-5)
+
+
 def test_package_checks_inputs(sage_package):
     loaded = gnnx.export.load_package(sage_package)
     x, edge_index, _, _ = random_graph(10, 30)
