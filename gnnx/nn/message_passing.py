@@ -159,6 +159,7 @@ class MessagePassing(torch.nn.Module):
                 arguments; a node tensor may be a ``(source, destination)`` pair.
         """
         adj = Adjacency.of(edge_index, self.flow)
+        _check_edge_rows(adj.edge_index, {k: kwargs.get(k) for k in ("edge_weight", "edge_attr")})
         num_src, num_dst = self._sizes(adj, size, kwargs)
         adj.num_src, adj.num_dst = num_src, num_dst
         if adj.csr is None and adj.graph is None and self.flow == "source_to_target":
@@ -226,6 +227,26 @@ class MessagePassing(torch.nn.Module):
         channels = [getattr(self, "in_channels", None), getattr(self, "out_channels", None)]
         inner = ", ".join(str(c) for c in channels if c is not None)
         return f"{type(self).__name__}({inner})"
+
+
+def check_adjacency(edge_index: Adj, num_src, num_dst=None, **edge_tensors: Optional[Tensor]) -> None:
+    """The input checks of :meth:`MessagePassing.propagate`, for layers that transform the
+    edges before propagating (self loops, normalisation): type, int64 dtype, shape
+    ``[2, E]``, index range where it can be read without a sync, and that each named edge
+    tensor (``edge_weight=...``) has one row per edge. Errors name the input."""
+    tensor = edge_tensor(edge_index)
+    if not isinstance(edge_index, Graph):
+        check_edge_index(tensor)
+        if can_check_on_host(tensor):
+            _check_range(tensor[0], num_src, "source")
+            _check_range(tensor[1], num_src if num_dst is None else num_dst, "destination")
+    _check_edge_rows(tensor, edge_tensors)
+
+
+def _check_edge_rows(tensor: Tensor, edge_tensors: Dict[str, Any]) -> None:
+    for name, value in edge_tensors.items():
+        if isinstance(value, Tensor) and (value.dim() == 0 or value.size(0) != tensor.size(1)):
+            raise ValueError(f"{name} must have one row per edge ({tensor.size(1)}), got shape {list(value.shape)}")
 
 
 def _check_range(index: Tensor, num_nodes, role: str) -> None:

@@ -94,3 +94,28 @@ def test_state_dict_keys_equal_pyg():
     ours = GCN(IN, 16, 3, 4, norm="batch_norm", jk="cat")
     theirs = models.GCN(IN, 16, 3, 4, norm="batch_norm", jk="cat")
     assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
+BAD_EDGES = {
+    "float": (torch.zeros(2, 3), TypeError, "dtype torch.int64"),
+    "int32": (torch.zeros(2, 3, dtype=torch.int32), TypeError, "dtype torch.int64"),
+    "three rows": (torch.zeros(3, 3, dtype=torch.long), ValueError, r"shape \[2, num_edges\]"),
+    "index == N": (torch.tensor([[0, 5], [1, 1]]), ValueError, "index 5"),
+    "negative": (torch.tensor([[0, -1], [1, 1]]), ValueError, "negative"),
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_EDGES))
+@pytest.mark.parametrize("layer", ["GCNConv", "GATConv", "SAGEConv", "GINConv"])
+def test_one_rule_for_bad_edges_in_every_layer(layer, bad):
+    """Layers that add loops or normalise before propagating check as propagate does."""
+    edge_index, error, message = BAD_EDGES[bad]
+    module = gnnx.nn.GINConv(torch.nn.Linear(IN, 4)) if layer == "GINConv" else getattr(gnnx.nn, layer)(IN, 4)
+    with pytest.raises(error, match=message):
+        module(torch.randn(5, IN), edge_index)
+
+
+@pytest.mark.parametrize("layer", ["GCNConv", "GraphConv"])
+def test_wrong_length_edge_weight_is_named(layer):
+    with pytest.raises(ValueError, match=r"edge_weight must have one row per edge \(2\)"):
+        getattr(gnnx.nn, layer)(IN, 4)(torch.randn(3, IN), torch.tensor([[0, 1], [1, 2]]), torch.rand(3))

@@ -23,7 +23,7 @@ from torch import Tensor
 from gnnx import ops
 from gnnx.graph import Graph, csr_with_self_loops
 from gnnx.nn.inits import glorot, zeros
-from gnnx.nn.message_passing import Adj, MessagePassing, edge_tensor
+from gnnx.nn.message_passing import Adj, MessagePassing, check_adjacency, edge_tensor
 from gnnx.ops import dispatch
 from gnnx.structure import with_fresh_self_loops
 
@@ -50,6 +50,7 @@ class _GraphAttention(MessagePassing):
                 res: Optional[Tensor], return_attention_weights: Optional[bool]):
         tensor = edge_tensor(edge_index)
         num_src, num_dst = x_src.size(0), x_dst.size(0)
+        check_adjacency(edge_index, num_src, num_dst, edge_attr=edge_attr)
         # A prepared CSR (a Graph's, or the structure cache's) serves the default flow.
         graph = dispatch.as_graph(edge_index, num_dst, num_src) if self.flow == "source_to_target" else None
         csr = graph.csr if graph is not None else None

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from gnnx.graph import Graph, csr_with_self_loops
 from gnnx.nn.inits import glorot, zeros
-from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing, edge_tensor
+from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing, check_adjacency, edge_tensor
 from gnnx.ops import dispatch
 from gnnx.structure import gcn_norm
 
@@ -25,6 +25,7 @@ class WeightedPropagation(MessagePassing):
         if self._cache is not None:
             return self._cache
         num_nodes = x.size(0)
+        check_adjacency(edge_index, num_nodes, edge_weight=edge_weight)
         tensor = edge_tensor(edge_index)
         # With a prepared structure (a Graph, or the structure cache's for a bare edge_index),
         # the weights of an unweighted graph are computed once per graph, and the CSR of the
