@@ -81,6 +81,11 @@ def scatter(
     if mask is not None:
         return _masked_scatter(src, index, dim_size, reduce, mask)
     shape = (dim_size,) + tuple(src.shape[1:])
+    if not isinstance(dim_size, torch.SymInt) and dim_size == 1 and reduce in ("sum", "mean"):
+        # One slot (every valid index is 0): a plain reduction. Also sidesteps an Inductor
+        # CPU codegen assertion on index_add into a one-row buffer (a traced 1-node graph).
+        out = src.sum(0, keepdim=True)
+        return out / torch.sym_max(src.size(0), 1) if reduce == "mean" else out
     if reduce in ("sum", "mean"):
         out = src.new_zeros(shape).index_add(0, index, src)
         if reduce == "mean":

@@ -35,3 +35,16 @@ def test_compiled_equals_eager_without_recompiling(case):
         else:
             actual = _run(compiled, case, inputs)
         torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("make", [lambda: __import__("gnnx").nn.GCNConv(8, 16),
+                                  lambda: __import__("gnnx").nn.SAGEConv(8, 16),
+                                  lambda: __import__("gnnx").nn.GraphSAGE(8, 16, 2, jk="cat")],
+                         ids=["gcn", "sage-mean", "graphsage-jk-cat"])
+def test_first_compile_on_one_node_with_self_loops(make):
+    """A 1-node graph (sizes of 1 are specialised by the compiler) with several self loops
+    compiles and equals eager (Inductor's CPU index_add into one row used to assert)."""
+    module = make()
+    compiled = torch.compile(module, fullgraph=True, dynamic=True)
+    x, edge_index = torch.randn(1, 8), torch.zeros(2, 3, dtype=torch.long)
+    torch.testing.assert_close(compiled(x, edge_index), module(x, edge_index), rtol=1e-5, atol=1e-6)
