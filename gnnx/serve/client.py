@@ -18,7 +18,18 @@ NUMPY_TO_TRITON = {np.dtype("float32"): "FP32", np.dtype("float64"): "FP64", np.
 
 
 class ServeError(RuntimeError):
-    """The server answered a request with an error (its message is kept)."""
+    """The server answered a request with an error: its message, and ``status`` (the HTTP
+    status, e.g. ``"400"`` for bad input, or the gRPC code, e.g.
+    ``"StatusCode.INVALID_ARGUMENT"``)."""
+
+    def __init__(self, message: str, status: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def is_client_error(self) -> bool:
+        """The request was at fault (bad input), not the server."""
+        return self.status in ("400", "StatusCode.INVALID_ARGUMENT")
 
 
 class Client:
@@ -60,7 +71,8 @@ class Client:
         try:
             result = self._client.infer(self.model, request)
         except Exception as exc:  # tritonclient raises InferenceServerException
-            raise ServeError(str(exc)) from exc
+            status = exc.status() if callable(getattr(exc, "status", None)) else None
+            raise ServeError(str(exc), None if status is None else str(status)) from exc
         return torch.from_numpy(np.array(result.as_numpy(self.output_names[0])))
 
     def infer_graphs(self, graphs: Sequence[Tuple[Tensor, Tensor]]) -> List[Tensor]:

@@ -29,7 +29,7 @@ import os
 import torch
 import triton_python_backend_utils as pb_utils
 
-from gnnx.export import load_package
+from gnnx.export import InputError, load_package
 
 INPUTS = {inputs}
 OUTPUTS = {outputs}
@@ -53,9 +53,18 @@ class TritonPythonModel:
                 tensors = [pb_utils.Tensor(name, out.contiguous().numpy()) for name, out in zip(OUTPUTS, outs)]
                 responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
             except Exception as exc:  # every bad request gets an answer; the server stays up
-                responses.append(pb_utils.InferenceResponse(
-                    output_tensors=[], error=pb_utils.TritonError(f"{{type(exc).__name__}}: {{exc}}")))
+                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=_error(exc)))
         return responses
+
+
+def _error(exc):
+    """Bad input is the client's error (HTTP 400 / gRPC INVALID_ARGUMENT); the rest is ours."""
+    message = f"{{type(exc).__name__}}: {{exc}}"
+    code = getattr(pb_utils.TritonError, "INVALID_ARG" if isinstance(exc, InputError) else "INTERNAL", None)
+    try:
+        return pb_utils.TritonError(message, code) if code is not None else pb_utils.TritonError(message)
+    except TypeError:  # a Python backend without error codes
+        return pb_utils.TritonError(message)
 '''
 
 

@@ -69,8 +69,9 @@ def test_packed_graphs_split_back(client, sage_model):
     ],
 )
 def test_malformed_requests_get_errors_and_the_server_keeps_serving(client, sage_model, x, edge_index, message):
-    with pytest.raises(ServeError, match=message):
+    with pytest.raises(ServeError, match=message) as error:
         client.infer(x, edge_index)
+    assert error.value.is_client_error, error.value.status  # 400 / INVALID_ARGUMENT, not a server fault
     good_x, good_edges, _, _ = random_graph(6, 12)
     with torch.no_grad():
         torch.testing.assert_close(client.infer(good_x, good_edges), sage_model(good_x, good_edges),
