@@ -17,7 +17,7 @@ $(VENV)/.core: pyproject.toml
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)" torch_geometric pytest hypothesis pytest-xdist nvidia-pytriton matplotlib
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)" torch_geometric pytest hypothesis pytest-xdist nvidia-pytriton matplotlib ruff
 	touch $@
 
 venv: $(VENV)/.core
@@ -26,6 +26,7 @@ demo: $(VENV)/.core
 	$(PY) -m gnnx demo
 
 test: $(VENV)/.test
+	$(VENV)/bin/ruff check gnnx tests bench examples
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 clean:

@@ -10,7 +10,6 @@
    generated code holds the gnnx Triton kernels.
 Writes $OUT/gpu_check.json and prints a summary table.
 """
-import glob
 import json
 import os
 import sys
@@ -23,7 +22,6 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 import gnnx  # noqa: E402
 from gnnx import ops  # noqa: E402
-from gnnx.graph import build_csr  # noqa: E402
 
 DEV = "cuda"
 results = []
@@ -171,7 +169,7 @@ def check_layers():
                 c_out.backward(probe(c_out))
                 worst = max(worst, rel_err(c_out, e_out), rel_err(x2.grad, e_grad))
             record(f"layer {case.id} compiled==eager (cuda, train, no recompile)", worst < 1e-4, worst)
-        except Exception as exc:  # noqa: BLE001
+        except Exception:  # noqa: BLE001
             record(f"layer {case.id}", False, traceback.format_exc()[-400:])
 
 

@@ -10,8 +10,8 @@ import time
 
 import torch
 
-from gnnx.ops import knn_graph, radius_graph
 import gnnx.ops.neighbors as neighbors
+from gnnx.ops import knn_graph
 
 DEV = "cuda"
 rows = []

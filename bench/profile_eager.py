@@ -38,7 +38,8 @@ def main(name="GCN", device="cuda", steps=30):
             print(f"===== {name} {mode} {kind}: {steps} steps =====")
             print("\n".join(text.getvalue().splitlines()[:50]))
             if device == "cuda":
-                from torch.profiler import ProfilerActivity, profile as torch_profile
+                from torch.profiler import ProfilerActivity
+                from torch.profiler import profile as torch_profile
 
                 with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
                     for _ in range(10):

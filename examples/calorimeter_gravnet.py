@@ -28,7 +28,6 @@ import torch
 import torch.nn.functional as F
 from torch.export import Dim
 
-import gnnx
 from gnnx.nn import GravNetConv
 from gnnx.ops import knn_graph
 

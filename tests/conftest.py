@@ -67,8 +67,8 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def write_status_table(path, results):
-    from cases import ALL, LAYERS
     import gnnx
+    from cases import ALL, LAYERS
     from gnnx.nn.conv.gat import _GraphAttention
 
     cuda = _cuda_checks()

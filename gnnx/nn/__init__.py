@@ -1,15 +1,19 @@
 """Neural-network building blocks: the message-passing base, layers, models, norms, readouts."""
 from gnnx.nn import aggr
-from gnnx.nn.aggr import (AttentionalAggregation, DegreeScalerAggregation, PowerMeanAggregation, Set2Set,
-                          SoftmaxAggregation)
+from gnnx.nn.aggr import (
+                          AttentionalAggregation,
+                          DegreeScalerAggregation,
+                          PowerMeanAggregation,
+                          Set2Set,
+                          SoftmaxAggregation,
+)
 from gnnx.nn.conv import *  # noqa: F401,F403  (every layer; the list is gnnx.nn.conv.__all__)
 from gnnx.nn.conv import __all__ as _convs
 from gnnx.nn.message_passing import Adjacency, MessagePassing
 from gnnx.nn.mlp import MLP
 from gnnx.nn.models import GAT, GCN, GIN, BasicGNN, EdgeCNN, GraphSAGE, JumpingKnowledge
 from gnnx.nn.norm import BatchNorm, GraphNorm, InstanceNorm, LayerNorm, MessageNorm, PairNorm
-from gnnx.nn.pool import (SAGPooling, StaticPooled, TopKPooling, global_add_pool, global_max_pool,
-                          global_mean_pool)
+from gnnx.nn.pool import SAGPooling, StaticPooled, TopKPooling, global_add_pool, global_max_pool, global_mean_pool
 
 __all__ = list(_convs) + [
     "Adjacency", "AttentionalAggregation", "BasicGNN", "BatchNorm", "DegreeScalerAggregation", "EdgeCNN", "GAT",

@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from gnnx.nn.conv.edge_conv import EdgeConv

@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnx.graph import CSR, build_csr
-from gnnx.ops.scatter import segment_softmax
 from gnnx.ops import dispatch
+from gnnx.ops.scatter import segment_softmax
 from gnnx.ops.spmm import spmm
 
 

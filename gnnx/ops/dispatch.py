@@ -37,7 +37,7 @@ from __future__ import annotations
 import importlib
 import weakref
 from collections import OrderedDict
-from typing import Optional, Tuple, Union
+from typing import Optional, Union
 
 import torch
 from torch import Tensor

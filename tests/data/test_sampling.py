@@ -1,5 +1,4 @@
 """Neighbour sampling: static shapes with replacement, exact without; edges are real."""
-import pytest
 import torch
 
 import gnnx

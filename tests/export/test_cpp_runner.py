@@ -4,9 +4,9 @@ import subprocess
 import numpy as np
 import pytest
 import torch
+from conftest import write_graph
 
 from cases import random_graph
-from conftest import write_graph
 
 
 @pytest.mark.slow

@@ -8,10 +8,10 @@ import torch
 from torch import Tensor
 
 from gnnx.graph import Graph
+from gnnx.nn.conv.gat import with_fresh_self_loops
 from gnnx.nn.conv.gcn import GCNConv
 from gnnx.nn.inits import activation, reset, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing
-from gnnx.nn.conv.gat import with_fresh_self_loops
 
 
 class PointNetConv(MessagePassing):

@@ -6,8 +6,8 @@ from typing import Callable, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from gnnx.graph import Graph
 from gnnx import ops
+from gnnx.graph import Graph
 from gnnx.nn.conv.gcn import WeightedPropagation
 from gnnx.nn.inits import zeros
 from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing

@@ -7,7 +7,6 @@ gather instead of PyG's per-degree ``nonzero``.
 """
 from __future__ import annotations
 
-import copy
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch

@@ -14,7 +14,6 @@ from typing import Callable, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from gnnx import ops
 from gnnx.nn.inits import glorot, reset, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing, edge_tensor
 
