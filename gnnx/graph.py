@@ -263,6 +263,26 @@ class Graph:
         fields.update(changes)
         return Graph(validate=validate, **fields)
 
+    @classmethod
+    def from_pyg(cls, data: Any, validate: bool = True) -> "Graph":
+        """A graph from a ``torch_geometric.data.Data`` (tensors shared, not copied): its
+        ``edge_index``, ``num_nodes`` and every other attribute (``x``, ``y``, masks, ...).
+        A PyG ``Batch`` converts the same way (``batch`` and ``ptr`` come along)."""
+        fields = dict(data.to_dict()) if hasattr(data, "to_dict") else dict(data)
+        if not isinstance(fields.get("edge_index"), Tensor):
+            raise ValueError("Graph.from_pyg needs a Data with an 'edge_index' tensor (convert a SparseTensor "
+                             "'adj_t' back with data.adj_t.coo() first)")
+        edge_index = fields.pop("edge_index")
+        fields.pop("num_nodes", None)
+        return cls(edge_index, int(data.num_nodes), validate=validate, **fields)
+
+    def to_pyg(self) -> Any:
+        """This graph as a ``torch_geometric.data.Data`` (tensors shared, not copied)."""
+        from torch_geometric.data import Data
+
+        fields = {name: getattr(self, name) for name in NODE_ATTRS + EDGE_ATTRS if getattr(self, name) is not None}
+        return Data(edge_index=self.edge_index, num_nodes=self.num_nodes, **fields, **self.attrs)
+
     def to(self, device: Any) -> "Graph":
         """A copy with every tensor moved to ``device``."""
         out = object.__new__(Graph)

@@ -74,9 +74,20 @@ class Batch(Graph):
         return f"Batch(num_graphs={self.num_graphs}, " + super().__repr__()[len("Graph("):]
 
 
-def collate(graphs: Sequence[Graph]) -> Batch:
-    """``collate_fn`` for :class:`torch.utils.data.DataLoader`: a list of graphs -> :class:`Batch`."""
-    return Batch.from_graphs(graphs)
+def as_graph(item: Any) -> Graph:
+    """A :class:`~gnnx.Graph` as it is; a ``torch_geometric.data.Data`` converted
+    (:meth:`Graph.from_pyg`), so loaders take a list of PyG ``Data`` unchanged."""
+    if isinstance(item, Graph):
+        return item
+    if hasattr(item, "edge_index") and hasattr(item, "to_dict"):
+        return Graph.from_pyg(item, validate=False)
+    raise TypeError(f"expected a gnnx.Graph or a torch_geometric Data, got {type(item).__name__}")
+
+
+def collate(graphs: Sequence[Any]) -> Batch:
+    """``collate_fn`` for :class:`torch.utils.data.DataLoader`: a list of graphs (gnnx or
+    PyG ``Data``) -> :class:`Batch`."""
+    return Batch.from_graphs([as_graph(g) for g in graphs])
 
 
 def _bucket(value: int, buckets: Sequence[int], what: str) -> int:
@@ -136,7 +147,7 @@ class DataLoader(torch.utils.data.DataLoader):
     """A :class:`torch.utils.data.DataLoader` over graphs that yields :class:`Batch` es.
 
     Args:
-        dataset: a sequence of :class:`~gnnx.Graph`.
+        dataset: a sequence of :class:`~gnnx.Graph` (or of PyG ``Data``, converted per batch).
         batch_size, shuffle, num_workers, ...: as for torch's loader.
         node_buckets, edge_buckets, graph_buckets: if given, pad every batch to buckets
             (see :func:`pad_to_buckets`), so a compiled model sees few shapes.
@@ -150,8 +161,8 @@ class DataLoader(torch.utils.data.DataLoader):
         self.buckets = (node_buckets, edge_buckets, graph_buckets) if node_buckets is not None else None
         super().__init__(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=self._collate, **kwargs)
 
-    def _collate(self, graphs: Sequence[Graph]) -> Batch:
-        batch = Batch.from_graphs(graphs)
+    def _collate(self, graphs: Sequence[Any]) -> Batch:
+        batch = collate(graphs)
         if self.buckets is not None:
             batch = pad_to_buckets(batch, *self.buckets)
         return batch
