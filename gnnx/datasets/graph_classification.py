@@ -58,6 +58,7 @@ def read_gin_format(path: Union[str, Path]) -> List[Tuple[int, List[int], List[L
     lines = _Lines(Path(path))
     count = _int(lines, lines.next_ints("the number of graphs")[0], "the number of graphs")
     graphs = []
+    width = None  # attributes per node: the same for every node of the file
     for g in range(count):
         header = lines.next_ints(f"the header of graph {g}")
         if len(header) != 2:
@@ -77,11 +78,30 @@ def read_gin_format(path: Union[str, Path]) -> List[Tuple[int, List[int], List[L
             bad = [j for j in nbrs if not 0 <= j < n]
             if bad:
                 raise lines.error(f"node {i} of graph {g} has neighbour {bad[0]} outside [0, {n})")
+            values = [_float(lines, t) for t in parts[2 + m:]]
+            if width is None:
+                width = len(values)
+            elif len(values) != width:
+                raise lines.error(f"node {i} of graph {g} has {len(values)} attributes, earlier nodes {width}")
             tags.append(tag)
             neighbours.append(nbrs)
-            attributes.append([float(t) for t in parts[2 + m:]])
+            attributes.append(values)
         graphs.append((label, tags, neighbours, attributes))
+    rest = next((k for k in range(lines.number, len(lines.lines)) if lines.lines[k].strip()), None)
+    if rest is not None:
+        lines.number = rest + 1
+        raise lines.error(f"more lines after the {count} graphs that line 1 announces")
     return graphs
+
+
+def _float(lines: _Lines, token: str) -> float:
+    try:
+        value = float(token)
+    except ValueError:
+        raise lines.error(f"node attribute must be a number, got {token!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise lines.error(f"node attribute {token!r} is NaN or infinite")
+    return value
 
 
 class GraphClassification:

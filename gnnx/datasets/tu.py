@@ -35,6 +35,18 @@ def _read(path: Path, columns: Optional[int], kind=int) -> List[List]:
     return rows
 
 
+def _attributes(path: Path) -> torch.Tensor:
+    rows = _read(path, None, float)
+    widths = {len(r) for r in rows}
+    if len(widths) > 1:
+        raise DatasetFormatError(f"{path}: rows have different numbers of values ({sorted(widths)})")
+    values = torch.tensor(rows, dtype=torch.float32)
+    bad = (~torch.isfinite(values)).any(1).nonzero()
+    if bad.numel() > 0:
+        raise DatasetFormatError(f"{path}, line {int(bad[0]) + 1}: NaN or infinite value")
+    return values
+
+
 def _one_hot(values: List[int]) -> torch.Tensor:
     keys = sorted(set(values))
     index = {v: i for i, v in enumerate(keys)}
@@ -60,6 +72,14 @@ class TUDataset:
         if indicator and (min(indicator) < 1 or max(indicator) > num_graphs):
             raise DatasetFormatError(f"{path('graph_indicator')}: graph ids must lie in 1..{num_graphs} "
                                      f"(the number of graph labels), found {min(indicator)}..{max(indicator)}")
+        for number in range(1, num_nodes):  # each graph's nodes are one block, in graph order
+            if indicator[number] < indicator[number - 1]:
+                raise DatasetFormatError(f"{path('graph_indicator')}, line {number + 1}: graph id {indicator[number]} "
+                                         f"after {indicator[number - 1]}; nodes must be grouped by graph, in order")
+        present = set(indicator)
+        empty = next((g for g in range(1, num_graphs + 1) if g not in present), None)
+        if empty is not None:
+            raise DatasetFormatError(f"{path('graph_indicator')}: graph {empty} has no nodes")
         for number, (i, j) in enumerate(edges, 1):
             if not (1 <= i <= num_nodes and 1 <= j <= num_nodes):
                 raise DatasetFormatError(f"{path('A')}, line {number}: node id outside 1..{num_nodes}")
@@ -69,13 +89,13 @@ class TUDataset:
         if path("node_labels").is_file():
             features.append(_one_hot([r[0] for r in _read(path("node_labels"), 1)]))
         if path("node_attributes").is_file():
-            features.append(torch.tensor(_read(path("node_attributes"), None, float), dtype=torch.float32))
+            features.append(_attributes(path("node_attributes")))
         x = torch.cat(features, 1) if features else torch.ones(num_nodes, 1)
         edge_features = []
         if path("edge_labels").is_file():
             edge_features.append(_one_hot([r[0] for r in _read(path("edge_labels"), 1)]))
         if path("edge_attributes").is_file():
-            edge_features.append(torch.tensor(_read(path("edge_attributes"), None, float), dtype=torch.float32))
+            edge_features.append(_attributes(path("edge_attributes")))
         edge_attr = torch.cat(edge_features, 1) if edge_features else None
         for what, t in (("node", x), ("edge", edge_attr)):
             expected = num_nodes if what == "node" else len(edges)
@@ -93,8 +113,12 @@ class TUDataset:
         for g in range(num_graphs):
             mask = graph_of_edge == g
             lo, hi = int(starts[g]), int(starts[g + 1])
-            self.graphs.append(Graph(edge_tensor[:, mask] - lo, hi - lo, x=x[lo:hi], y=torch.tensor(label_index[labels[g]]),
-                                     edge_attr=None if edge_attr is None else edge_attr[mask], validate=False))
+            try:  # validated: what a reader builds is checked as any Graph is
+                self.graphs.append(Graph(edge_tensor[:, mask] - lo, hi - lo, x=x[lo:hi],
+                                         y=torch.tensor(label_index[labels[g]]),
+                                         edge_attr=None if edge_attr is None else edge_attr[mask]))
+            except (TypeError, ValueError) as error:
+                raise DatasetFormatError(f"{folder}: graph {g + 1}: {error}") from None
         self.name = name
         self.num_classes = len(self.label_values)
         self.num_features = x.size(1)

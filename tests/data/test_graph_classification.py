@@ -29,6 +29,10 @@ def _write(tmp_path, text):
     ("1\n2 0\n0 2 1\n0 1 0\n", r"line 3: node 0 of graph 0 lists 1 neighbours but says 2"),
     ("1\n2 0\n0 1 5\n0 1 0\n", r"line 3: node 0 of graph 0 has neighbour 5 outside \[0, 2\)"),
     ("1\n2 x\n0 1 1\n0 1 0\n", r"line 2: label must be an integer, got 'x'"),
+    ("1\n2 0\n0 1 1 0.5\n0 1 0 0.5 2.0\n", r"line 4: node 1 of graph 0 has 2 attributes, earlier nodes 1"),
+    ("1\n2 0\n0 1 1 0.5\n0 1 0 nan\n", r"line 4: node attribute 'nan' is NaN or infinite"),
+    ("1\n2 0\n0 1 1 0.5\n0 1 0 abc\n", r"line 4: node attribute must be a number, got 'abc'"),
+    ("1\n2 0\n0 1 1\n0 1 0\n1 1\n0 0\n", r"line 5: more lines after the 1 graphs that line 1 announces"),
 ])
 def test_malformed_files_name_file_and_line(tmp_path, text, message):
     with pytest.raises(DatasetFormatError, match=message):

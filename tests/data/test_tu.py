@@ -41,3 +41,36 @@ def test_tu_errors_name_file_and_line(tmp_path):
     path.write_text("1, 999\n")
     with pytest.raises(DatasetFormatError, match=r"_A.txt, line 1: node id outside"):
         TUDataset(name, tmp_path)
+
+
+def _three(tmp_path):
+    return write_tu(GraphClassification("MUTAG").graphs[:3], tmp_path / "MUTAG_TU"), tmp_path / "MUTAG_TU"
+
+
+def test_tu_rejects_nodes_out_of_graph_order(tmp_path):
+    name, folder = _three(tmp_path)
+    path = folder / f"{name}_graph_indicator.txt"
+    rows = path.read_text().split()
+    rows[0], rows[-1] = rows[-1], rows[0]  # first node claims the last graph
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(DatasetFormatError, match=r"graph_indicator.txt.*(line \d+: graph id|edge joins two graphs)"):
+        TUDataset(name, tmp_path)
+
+
+def test_tu_rejects_a_graph_without_nodes(tmp_path):
+    name, folder = _three(tmp_path)
+    labels = folder / f"{name}_graph_labels.txt"
+    labels.write_text(labels.read_text() + "1\n")  # a fourth graph that no node belongs to
+    with pytest.raises(DatasetFormatError, match="graph 4 has no nodes"):
+        TUDataset(name, tmp_path)
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf"])
+def test_tu_rejects_non_finite_attributes(tmp_path, bad):
+    name, folder = _three(tmp_path)
+    count = len((folder / f"{name}_graph_indicator.txt").read_text().split())
+    rows = ["0.5, 1.0"] * count
+    rows[4] = f"0.5, {bad}"
+    (folder / f"{name}_node_attributes.txt").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DatasetFormatError, match=r"node_attributes.txt, line 5: NaN or infinite"):
+        TUDataset(name, tmp_path)
