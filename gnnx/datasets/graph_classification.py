@@ -16,15 +16,12 @@ from typing import List, Optional, Tuple, Union
 
 import torch
 
+from gnnx.datasets.errors import DatasetFormatError
 from gnnx.datasets.planetoid import _verify_checksums
 from gnnx.graph import Graph
 
 PACKAGED = Path(__file__).parent / "raw" / "graph-classification"
 SHIPPED = ("MUTAG", "PROTEINS", "PTC")
-
-
-class DatasetFormatError(ValueError):
-    """A dataset file does not follow its format (the message names file and line)."""
 
 
 class _Lines:

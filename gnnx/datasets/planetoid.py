@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from gnnx.datasets import safe_pickle
+from gnnx.datasets.errors import DatasetFormatError
 from gnnx.graph import Graph
 
 NAMES = {"cora": "cora", "citeseer": "citeseer", "pubmed": "pubmed"}
@@ -96,9 +97,18 @@ def _verify_checksums(folder: Path) -> None:
 def _read(folder: Path, key: str, part: str):
     path = folder / f"ind.{key}.{part}"
     if part == "test.index":
-        return np.array([int(line) for line in path.read_text().split()], dtype=np.int64)
-    with open(path, "rb") as f:
-        obj = safe_pickle.load(f)
+        rows = path.read_text().splitlines()
+        bad = next((n for n, line in enumerate(rows, 1) if line.strip() and not line.strip().isdigit()), None)
+        if bad is not None:
+            raise DatasetFormatError(f"{path}, line {bad}: not a node index: {rows[bad - 1].strip()!r}")
+        return np.array([int(line) for line in rows if line.strip()], dtype=np.int64)
+    try:
+        with open(path, "rb") as f:
+            obj = safe_pickle.load(f)
+    except safe_pickle.UnsafePickleError as error:
+        raise safe_pickle.UnsafePickleError(f"{path}: {error}") from None
+    except Exception as error:  # truncated or damaged: name the file
+        raise DatasetFormatError(f"{path}: not a readable data pickle ({type(error).__name__}: {error})") from None
     return obj.toarray() if isinstance(obj, safe_pickle.SparseRows) else obj
 
 

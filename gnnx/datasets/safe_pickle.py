@@ -62,6 +62,17 @@ def _reconstructor(cls, base, state):
 ALLOWED[("copy_reg", "_reconstructor")] = _reconstructor
 
 
+def _latin1_bytes(text, encoding="latin1"):
+    """How Python 3 writes ``bytes`` (an array's buffer) at protocol 2: ``_codecs.encode(str,
+    'latin1')``. Only that exact call is answered."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise UnsafePickleError(f"refusing _codecs.encode with {type(text).__name__}, {encoding!r}")
+    return text.encode("latin1")
+
+
+ALLOWED[("_codecs", "encode")] = _latin1_bytes
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that resolves only the names in :data:`ALLOWED`."""
 

@@ -49,3 +49,26 @@ def test_restricted_unpickler_refuses_code():
     with pytest.raises(safe_pickle.UnsafePickleError, match="posix.system|os.system"):
         safe_pickle.loads(pickle.dumps(_Exploit(), protocol=2))
     assert safe_pickle.loads(pickle.dumps([1, 2])) == [1, 2]
+
+
+def test_python3_protocol_2_array_loads_and_exploits_still_do_not():
+    import numpy as np
+
+    array = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(safe_pickle.loads(pickle.dumps(array, protocol=2)), array)
+    with pytest.raises(safe_pickle.UnsafePickleError):
+        safe_pickle.loads(pickle.dumps(_Exploit(), protocol=4))
+
+
+def test_damaged_files_are_named(tmp_path):
+    from gnnx.datasets import DatasetFormatError
+
+    raw = tmp_path / "cora" / "raw"
+    shutil.copytree(PACKAGED / "cora", raw)
+    os.remove(raw / "SHA256SUMS")  # a user's own copy, without checksums
+    for name in os.listdir(raw):
+        os.chmod(raw / name, 0o644)
+    data = (raw / "ind.cora.x").read_bytes()
+    (raw / "ind.cora.x").write_bytes(data[: len(data) // 2])  # truncated
+    with pytest.raises(DatasetFormatError, match=r"ind\.cora\.x: not a readable data pickle"):
+        Planetoid("Cora", root=tmp_path)
