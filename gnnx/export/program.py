@@ -36,8 +36,8 @@ def export(
     example_inputs: Sequence[Optional[Tensor]],
     dynamic: bool = True,
     input_names: Optional[Sequence[str]] = None,
-    min_nodes: int = 2,
-    min_edges: int = 1,
+    min_nodes: Optional[int] = None,
+    min_edges: Optional[int] = None,
 ) -> ExportedProgram:
     """Export ``model`` called as ``model(*example_inputs)``.
 
@@ -47,10 +47,20 @@ def export(
             specialised to a constant (``None`` entries are passed through as ``None``).
         dynamic: give node, edge and graph counts dynamic dimensions (see :data:`DIM_OF_INPUT`).
         input_names: names of the inputs, by default the forward's parameter names.
-        min_nodes, min_edges: smallest sizes the program must accept.
+        min_nodes, min_edges: smallest sizes the program must accept; by default 1 node and
+            0 edges (a one-atom molecule, an event with one hit), or, for a model whose
+            trace needs more (the exporter says so), 2 nodes and 1 edge. The sizes a
+            program accepts are recorded in its metadata and checked when it is loaded.
     Returns:
         a :class:`torch.export.ExportedProgram`.
     """
+    if dynamic and min_nodes is None and min_edges is None:
+        try:
+            return export(model, example_inputs, dynamic, input_names, 1, 0)
+        except Exception:  # noqa: BLE001 - a constraint the trace needs: the next smallest sizes
+            return export(model, example_inputs, dynamic, input_names, 2, 1)
+    min_nodes = 2 if min_nodes is None else min_nodes
+    min_edges = 1 if min_edges is None else min_edges
     example_inputs = tuple(example_inputs)
     names = list(input_names) if input_names is not None else _input_names(model, len(example_inputs))
     dynamic_shapes = None

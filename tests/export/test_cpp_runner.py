@@ -10,7 +10,7 @@ from cases import random_graph
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("size", [(2, 1), (300, 2000)])
+@pytest.mark.parametrize("size", [(1, 0), (1, 3), (5, 0), (2, 1), (300, 2000)])
 def test_cpp_runner_equals_python(cpp_runner, sage_package, sage_model, tmp_path, size):
     x, edge_index, _, _ = random_graph(*size, seed=size[0])
     files = write_graph(tmp_path, x, edge_index)
@@ -29,11 +29,11 @@ def test_cpp_runner_equals_python(cpp_runner, sage_package, sage_model, tmp_path
         ((10, 5), [[0, 1], [1, 2]], "x: dimension 1 must be 8"),
         ((10, 8), [[0, 1], [1, 12]], "edge_index: node index 12 is outside"),
         ((10, 8), [[0, -1], [1, 2]], "edge_index: node index -1 is outside"),
-        ((1, 8), [[0], [0]], "num_nodes >= 2"),
+        ((0, 8), [[], []], "num_nodes >= 1"),
     ],
 )
 def test_cpp_runner_reports_bad_input(cpp_runner, sage_package, tmp_path, x_shape, edge_index, message):
-    files = write_graph(tmp_path, torch.randn(*x_shape), torch.tensor(edge_index))
+    files = write_graph(tmp_path, torch.randn(*x_shape), torch.tensor(edge_index, dtype=torch.long))
     result = subprocess.run([cpp_runner, sage_package, str(tmp_path / "o.npy")] + files, capture_output=True, text=True)
     assert result.returncode == 2 and message in result.stderr, result.stderr
 
