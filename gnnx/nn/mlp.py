@@ -19,7 +19,8 @@ class MLP(torch.nn.Module):
             ``hidden_channels``, ``out_channels`` and ``num_layers``.
         dropout: dropout after each layer (a float or one per layer).
         act, act_first, act_kwargs: activation, and whether it precedes the norm.
-        norm, norm_kwargs: normalisation after each hidden layer (``None`` or ``"batch_norm"``).
+        norm, norm_kwargs: normalisation after each hidden layer: ``None``, a module, or a
+            name such as ``"batch_norm"``/``"layer_norm"``/``"graph_norm"`` (as PyG resolves it).
         plain_last: the last layer gets no activation or norm (dropout still applies, as in PyG).
         bias: biases in the linear layers.
 
@@ -80,25 +81,33 @@ class MLP(torch.nn.Module):
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
-    def forward(self, x: Tensor, skip_first_linear: bool = False, node_mask: Optional[Tensor] = None) -> Tensor:
-        """Apply the MLP; with ``skip_first_linear``, ``x`` is the first layer's output
-        already (callers that compute it more cheaply, e.g. :class:`~gnnx.nn.EdgeConv`).
+    def forward(self, x: Tensor, batch: Optional[Tensor] = None, batch_size: Optional[int] = None,
+                return_emb: Optional[bool] = None, *, skip_first_linear: bool = False,
+                node_mask: Optional[Tensor] = None):
+        """Apply the MLP (PyG's signature: ``batch``/``batch_size`` go to norms that take them;
+        ``return_emb=True`` also returns the embedding before the last linear layer). gnnx's
+        keywords: with ``skip_first_linear``, ``x`` is the first layer's output already
+        (callers that compute it more cheaply, e.g. :class:`~gnnx.nn.EdgeConv`);
         ``node_mask`` (bool ``[N]``) keeps padded rows out of batch-norm statistics."""
+        emb = None
         if skip_first_linear and len(self.lins) == 1:
-            return _dropout(x, self.dropout[-1], self.training) if self.plain_last else x
+            x = _dropout(x, self.dropout[-1], self.training) if self.plain_last else x
+            return (x, emb) if isinstance(return_emb, bool) else x
         for i, (lin, norm) in enumerate(zip(self.lins, self.norms)):
             if not (skip_first_linear and i == 0):
                 x = lin(x)
             if self.act is not None and self.act_first:
                 x = self.act(x)
-            x = apply_norm(norm, x, node_mask)
+            x = apply_norm(norm, x, node_mask, batch, batch_size)
             if self.act is not None and not self.act_first:
                 x = self.act(x)
             x = _dropout(x, self.dropout[i], self.training)
+            if return_emb is True:
+                emb = x
         if self.plain_last:
             x = self.lins[-1](x)
             x = _dropout(x, self.dropout[-1], self.training)
-        return x
+        return (x, emb) if isinstance(return_emb, bool) else x
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.channel_list})"

@@ -6,12 +6,13 @@ Each model applies ``num_layers`` convolutions; between them (and after the last
 .. math::
     \mathbf{X}^{(l+1)} = \mathrm{Dropout}\big(\sigma(\mathrm{Norm}(\mathrm{Conv}_l(\mathbf{X}^{(l)}, \mathcal{E})))\big)
 
-With ``jk`` (``"last"``, ``"cat"``, ``"max"``) the per-layer outputs are combined and a
+With ``jk`` (``"last"``, ``"cat"``, ``"max"``, ``"lstm"``) the per-layer outputs are combined and a
 final linear layer maps them to ``out_channels``. Parameter names equal PyG's
 (``convs.i``, ``norms.i``, ``lin``), so a PyG model's ``state_dict`` loads.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Dict, List, Optional, Union
 
 import torch
@@ -29,17 +30,87 @@ from gnnx.nn.norm import apply_norm, normalization
 from gnnx.ops import dispatch
 
 
-class JumpingKnowledge(torch.nn.Module):
-    """Combine per-layer node representations: ``"cat"`` or ``"max"`` (Xu et al., 2018)."""
+class _BiLSTMWeights(torch.nn.Module):
+    """The parameters of a one-layer bidirectional ``nn.LSTM`` (same names, shapes and
+    initialisation, so PyG's state dict loads), without the module: Dynamo does not trace
+    ``nn.LSTM``, and :class:`JumpingKnowledge` runs the cells itself."""
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
-        if mode not in ("cat", "max"):
-            raise ValueError(f"JumpingKnowledge mode must be 'cat' or 'max', got {mode!r}")
-        self.mode = mode
+        self.input_size, self.hidden_size = input_size, hidden_size
+        for suffix in ("", "_reverse"):
+            self.register_parameter(f"weight_ih_l0{suffix}", torch.nn.Parameter(torch.empty(4 * hidden_size, input_size)))
+            self.register_parameter(f"weight_hh_l0{suffix}", torch.nn.Parameter(torch.empty(4 * hidden_size, hidden_size)))
+            self.register_parameter(f"bias_ih_l0{suffix}", torch.nn.Parameter(torch.empty(4 * hidden_size)))
+            self.register_parameter(f"bias_hh_l0{suffix}", torch.nn.Parameter(torch.empty(4 * hidden_size)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for weight in self.parameters():
+            torch.nn.init.uniform_(weight, -bound, bound)
+
+
+class JumpingKnowledge(torch.nn.Module):
+    r"""Combine per-layer node representations (Xu et al., 2018, `"Representation Learning on
+    Graphs with Jumping Knowledge Networks" <https://arxiv.org/abs/1806.03536>`_):
+    ``"cat"`` concatenates, ``"max"`` takes the feature-wise maximum, ``"lstm"`` weights the
+    layers by attention scores from a bi-directional LSTM over them,
+    :math:`\mathbf{x}_v = \sum_l \alpha_{v,l} \mathbf{x}_v^{(l)}`,
+    :math:`\alpha_{v} = \operatorname{softmax}_l(\mathbf{w}^\top \mathrm{BiLSTM}(\mathbf{x}_v^{(1)},
+    \ldots, \mathbf{x}_v^{(L)}))` (needs ``channels`` and ``num_layers``; PyG's parameter names).
+    """
+
+    def __init__(self, mode: str, channels: Optional[int] = None, num_layers: Optional[int] = None) -> None:
+        super().__init__()
+        if mode not in ("cat", "max", "lstm"):
+            raise ValueError(f"JumpingKnowledge mode must be 'cat', 'max' or 'lstm', got {mode!r}")
+        self.mode, self.channels, self.num_layers = mode, channels, num_layers
+        if mode == "lstm":
+            if channels is None or num_layers is None:
+                raise ValueError("JumpingKnowledge('lstm') needs channels and num_layers")
+            hidden = (num_layers * channels) // 2
+            self.lstm = _BiLSTMWeights(channels, hidden)
+            self.att = torch.nn.Linear(2 * hidden, 1)
+
+    def reset_parameters(self) -> None:
+        if self.mode == "lstm":
+            self.lstm.reset_parameters()
+            self.att.reset_parameters()
 
     def forward(self, xs: List[Tensor]) -> Tensor:
-        return torch.cat(xs, dim=-1) if self.mode == "cat" else torch.stack(xs, dim=-1).amax(dim=-1)
+        if self.mode == "cat":
+            return torch.cat(xs, dim=-1)
+        if self.mode == "max":
+            return torch.stack(xs, dim=-1).amax(dim=-1)
+        x = torch.stack(xs, dim=1)  # [N, layers, channels]
+        scores = self.att(self._bidirectional_lstm(xs)).squeeze(-1)  # [N, layers]
+        return (x * torch.softmax(scores, dim=-1).unsqueeze(-1)).sum(dim=1)
+
+    def _bidirectional_lstm(self, xs: List[Tensor]) -> Tensor:
+        """``self.lstm(stack(xs, 1))[0]`` written out over its own parameters: the sequence is
+        the few layers, so the unrolled cells cost nothing, and unlike ``nn.LSTM`` they
+        compile (Dynamo does not trace RNN modules) and export."""
+
+        def run(sequence: List[Tensor], suffix: str) -> List[Tensor]:
+            w_ih, w_hh = getattr(self.lstm, f"weight_ih_l0{suffix}"), getattr(self.lstm, f"weight_hh_l0{suffix}")
+            bias = getattr(self.lstm, f"bias_ih_l0{suffix}") + getattr(self.lstm, f"bias_hh_l0{suffix}")
+            h = c = sequence[0].new_zeros(sequence[0].size(0), w_hh.size(1))
+            out = []
+            for x_t in sequence:
+                i, f, g, o = (x_t @ w_ih.t() + h @ w_hh.t() + bias).chunk(4, dim=-1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                out.append(h)
+            return out
+
+        forward, backward = run(xs, ""), run(xs[::-1], "_reverse")[::-1]
+        return torch.stack([torch.cat(pair, dim=-1) for pair in zip(forward, backward)], dim=1)
+
+    def __repr__(self) -> str:
+        if self.mode == "lstm":
+            return f"{type(self).__name__}({self.mode}, channels={self.channels}, layers={self.num_layers})"
+        return f"{type(self).__name__}({self.mode})"
 
 
 class BasicGNN(torch.nn.Module):
@@ -52,8 +123,10 @@ class BasicGNN(torch.nn.Module):
         out_channels: output size (default ``hidden_channels``).
         dropout: dropout between layers.
         act, act_first, act_kwargs: activation (name or callable) and its position.
-        norm, norm_kwargs: normalisation between layers (``None`` or ``"batch_norm"``).
-        jk: ``None``, ``"last"``, ``"cat"`` or ``"max"``.
+        norm, norm_kwargs: normalisation between layers: ``None``, a module, or a name
+            (``"batch_norm"``, ``"layer_norm"``, ``"graph_norm"``, ``"instance_norm"``,
+            ``"pair_norm"``) built with ``norm_kwargs``, as PyG resolves it.
+        jk: ``None``, ``"last"``, ``"cat"``, ``"max"`` or ``"lstm"``.
         **kwargs: passed to every convolution.
 
     Shapes:
@@ -103,7 +176,7 @@ class BasicGNN(torch.nn.Module):
             normalization(norm, hidden_channels, **(norm_kwargs or {})) for _ in range(norm_count)
         )
         if jk is not None and jk != "last":
-            self.jk = JumpingKnowledge(jk)
+            self.jk = JumpingKnowledge(jk, hidden_channels, num_layers)
         if jk is not None:
             lin_in = num_layers * hidden_channels if jk == "cat" else hidden_channels
             self.lin = torch.nn.Linear(lin_in, self.out_channels)
@@ -112,13 +185,16 @@ class BasicGNN(torch.nn.Module):
         raise NotImplementedError
 
     def reset_parameters(self) -> None:
-        for module in list(self.convs) + list(self.norms) + [getattr(self, "lin", None)]:
+        for module in list(self.convs) + list(self.norms) + [getattr(self, "jk", None), getattr(self, "lin", None)]:
             if module is not None and hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None,
-                edge_attr: Optional[Tensor] = None, node_mask: Optional[Tensor] = None) -> Tensor:
-        """``node_mask`` (bool ``[N]``, e.g. a bucket-padded batch's) keeps padded nodes out of
+                edge_attr: Optional[Tensor] = None, batch: Optional[Tensor] = None,
+                batch_size: Optional[int] = None, node_mask: Optional[Tensor] = None) -> Tensor:
+        """PyG's arguments: ``batch``/``batch_size`` go to the norms between layers that take
+        them (graph, layer, instance and pair norm; pass ``batch_size`` to avoid a sync).
+        ``node_mask`` (bool ``[N]``, e.g. a bucket-padded batch's) keeps padded nodes out of
         the batch-norm statistics, those between layers and those in GIN's MLPs."""
         xs: List[Tensor] = []
         edge_index = dispatch.prepare(edge_index, x.size(0))  # sorted once, shared by every layer
@@ -133,7 +209,7 @@ class BasicGNN(torch.nn.Module):
             if i < len(self.norms):
                 if self.act is not None and self.act_first:
                     x = self.act(x)
-                x = apply_norm(self.norms[i], x, node_mask)
+                x = apply_norm(self.norms[i], x, node_mask, batch, batch_size)
                 if self.act is not None and not self.act_first:
                     x = self.act(x)
                 if self.training and self.dropout.p > 0:  # skip the identity: one op fewer per layer

@@ -5,6 +5,7 @@ Per-graph statistics come from :func:`gnnx.ops.scatter` over ``batch``; pass
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Optional
 
 import torch
@@ -72,22 +73,46 @@ def _masked_batch_norm(bn: torch.nn.BatchNorm1d, x: Tensor, node_mask: Tensor) -
     return out
 
 
-def apply_norm(norm: torch.nn.Module, x: Tensor, node_mask: Optional[Tensor] = None) -> Tensor:
-    """``norm(x)``, passing ``node_mask`` to the norms whose statistics it masks (:class:`BatchNorm`)."""
+def takes_batch(norm: torch.nn.Module) -> bool:
+    """Whether ``norm``'s forward takes a ``batch`` vector (graph-wise statistics), as PyG's
+    models decide whether to pass ``batch`` and ``batch_size`` to it."""
+    forward = getattr(norm, "forward", None)
+    return forward is not None and "batch" in inspect.signature(forward).parameters
+
+
+def apply_norm(norm: torch.nn.Module, x: Tensor, node_mask: Optional[Tensor] = None,
+               batch: Optional[Tensor] = None, batch_size: Optional[int] = None) -> Tensor:
+    """``norm(x)``, passing ``node_mask`` to the norms whose statistics it masks (:class:`BatchNorm`)
+    and ``batch``/``batch_size`` to the norms that take them (graph, layer, instance, pair norm)."""
     if node_mask is not None and isinstance(norm, BatchNorm):
         return norm(x, node_mask)
+    if getattr(norm, "supports_batch", False):  # set by normalization(): no introspection per call
+        return norm(x, batch, batch_size)
     return norm(x)
 
 
+NORMS = {"batchnorm": "BatchNorm", "layernorm": "LayerNorm", "graphnorm": "GraphNorm",
+         "instancenorm": "InstanceNorm", "pairnorm": "PairNorm"}
+
+
 def normalization(norm: Any, channels: int, **kwargs: Any) -> torch.nn.Module:
-    """Resolve a normalisation layer by PyG's name (``None`` gives ``Identity``)."""
+    """Resolve a normalisation layer as PyG's ``normalization_resolver`` does: ``None`` gives
+    ``Identity``, a module is kept, a name (``"batch_norm"``, ``"layer_norm"``,
+    ``"graph_norm"``, ``"instance_norm"``, ``"pair_norm"``; case and underscores ignored)
+    is built as ``Norm(channels, **kwargs)`` (for ``PairNorm`` that makes ``channels`` its
+    ``scale``, exactly as in PyG)."""
     if norm is None:
         return torch.nn.Identity()
     if isinstance(norm, torch.nn.Module):
+        norm.supports_batch = takes_batch(norm)
         return norm
-    if norm in ("batch_norm", "batchnorm", "BatchNorm"):
-        return BatchNorm(channels, **kwargs)
-    raise ValueError(f"unknown normalisation {norm!r}; supported: None, 'batch_norm'")
+    key = str(norm).replace("_", "").lower()
+    if key not in NORMS:
+        raise ValueError(f"unknown normalisation {norm!r}; supported: None, a module, or one of "
+                         f"{', '.join(repr(n) for n in ('batch_norm', 'layer_norm', 'graph_norm', 'instance_norm', 'pair_norm'))}")
+    module = globals()[NORMS[key]](channels, **kwargs)
+    module.supports_batch = takes_batch(module)
+    return module
 
 
 def _per_graph_mean(x: Tensor, batch: Tensor, batch_size) -> Tensor:

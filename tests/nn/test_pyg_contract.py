@@ -1,4 +1,5 @@
 """PyG-style custom layers port unchanged: the ``message_and_aggregate`` contract."""
+import pytest
 import torch
 import torch_geometric
 
@@ -86,3 +87,43 @@ def test_gat_with_source_features_only():
         edge_index = torch.stack([torch.randint(10, (30,)), torch.randint(5, (30,))])
         torch.testing.assert_close(ours((x_src, None), edge_index, size=(10, 5)),
                                    theirs((x_src, None), edge_index, size=(10, 5)))
+
+
+NORMS = ["batch_norm", "layer_norm", "graph_norm", "instance_norm", "pair_norm"]
+
+
+@pytest.mark.parametrize("jk", [None, "cat", "lstm"])
+@pytest.mark.parametrize("norm", NORMS)
+def test_models_take_norms_by_name_and_lstm_jumping_knowledge(norm, jk):
+    torch.manual_seed(0)
+    ours = gnnx.nn.GraphSAGE(8, 16, 3, 4, norm=norm, jk=jk).eval()
+    theirs = torch_geometric.nn.GraphSAGE(8, 16, 3, 4, norm=norm, jk=jk).eval()
+    assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
+    theirs.load_state_dict(ours.state_dict())
+    x, edge_index = torch.randn(30, 8), torch.randint(30, (2, 90))
+    batch = torch.tensor([0] * 12 + [1] * 18)
+    torch.testing.assert_close(ours(x, edge_index, batch=batch, batch_size=2),
+                               theirs(x, edge_index, batch=batch, batch_size=2), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("norm", ["graph_norm", "layer_norm"])
+def test_graph_wise_norms_compile_without_recompiles(norm):
+    model = gnnx.nn.GraphSAGE(8, 16, 2, 4, norm=norm, jk="lstm").eval()
+    compiled = torch.compile(model, fullgraph=True, dynamic=True)
+    for i, (n, e) in enumerate([(20, 60), (31, 90), (44, 130)]):
+        x, edge_index = torch.randn(n, 8), torch.randint(n, (2, e))
+        batch = (torch.arange(n) * 3) // n
+        with torch.no_grad(), torch._dynamo.config.patch(error_on_recompile=i == 2):
+            torch.testing.assert_close(compiled(x, edge_index, batch=batch, batch_size=3),
+                                       model(x, edge_index, batch=batch, batch_size=3), rtol=1e-4, atol=1e-5)
+
+
+def test_mlp_takes_pyg_arguments():
+    torch.manual_seed(0)
+    ours, theirs = gnnx.nn.MLP([8, 16, 4], norm="layer_norm").eval(), torch_geometric.nn.MLP([8, 16, 4], norm="layer_norm").eval()
+    theirs.load_state_dict(ours.state_dict())
+    x, batch = torch.randn(10, 8), torch.tensor([0] * 4 + [1] * 6)
+    torch.testing.assert_close(ours(x, batch, 2), theirs(x, batch, 2))
+    out, emb = ours(x, return_emb=True)
+    ref_out, ref_emb = theirs(x, return_emb=True)
+    torch.testing.assert_close((out, emb), (ref_out, ref_emb))
