@@ -105,6 +105,15 @@ class CompiledModel(torch.nn.Module):
         self._captured: Dict[tuple, Callable] = {}
 
     # -- the model's own interface ------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:  # the model's own attributes (compiled.conv1, ...), as torch.compile's
+            model = self.__dict__.get("_modules", {}).get("_orig_mod", self.__dict__.get("_orig_mod"))
+            if model is None:
+                raise
+            return getattr(model, name)
+
     def state_dict(self, *args, **kwargs):
         return self._orig_mod.state_dict(*args, **kwargs)
 

@@ -46,3 +46,35 @@ def test_adjusted_rand_index_and_components():
     assert ari(np.array([0, 0, 1, 1]), np.array([5, 5, 7, 7])) == 1.0
     assert abs(ari(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])) - (-0.5)) < 1e-9
     assert components(4, np.array([[0, 2], [1, 3]])).tolist() == [1, 1, 3, 3]  # edges 0-1 and 2-3
+
+
+COMPILE_EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples", "compile")
+
+
+def _run(path, args, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [path] + args)
+    runpy.run_path(path, run_name="__main__")
+    return capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_pyg_compile_tutorial_gcn_runs_ported(monkeypatch, capsys):
+    out = _run(os.path.join(COMPILE_EXAMPLES, "gcn.py"), ["--epochs", "12"], monkeypatch, capsys)
+    last = [line for line in out.splitlines() if line.startswith("Epoch: 012")][0]
+    assert float(last.split("Train: ")[1].split(",")[0]) > 0.3 and "Median time per epoch" in out
+
+
+@pytest.mark.slow
+def test_pyg_compile_tutorial_gin_runs_ported_on_tu_files(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tu_files", os.path.join(os.path.dirname(__file__), "data",
+                                                                             "test_tu.py"))
+    tu_files = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tu_files)
+    from gnnx.datasets import GraphClassification
+
+    name = tu_files.write_tu(GraphClassification("MUTAG").graphs, tmp_path / "MUTAG", name="MUTAG")
+    out = _run(os.path.join(COMPILE_EXAMPLES, "gin.py"), ["--root", str(tmp_path), "--name", name, "--epochs", "3"],
+               monkeypatch, capsys)
+    assert out.count("Epoch: ") == 3 and "Test: " in out

@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
 
 from gnnx.datasets import safe_pickle
+from gnnx.datasets.arguments import name_and_root
 from gnnx.datasets.errors import DatasetFormatError
 from gnnx.graph import Graph
 
@@ -31,7 +32,8 @@ class Planetoid:
     """A Planetoid dataset: one :class:`~gnnx.Graph` with ``x``, ``y`` and split masks.
 
     Args:
-        name: ``"Cora"``, ``"CiteSeer"`` or ``"PubMed"`` (case-insensitive).
+        name_or_root, name: ``"Cora"``, ``"CiteSeer"`` or ``"PubMed"`` (case-insensitive),
+            given first (gnnx's order) or as ``name=`` after the root (PyG's order).
         root: folder holding the raw ``ind.<name>.*`` files (directly or under
             ``<root>/<name>/raw``). Cora is read from the package when omitted.
         transform: applied once to the graph (e.g. :class:`gnnx.transforms.NormalizeFeatures`).
@@ -41,8 +43,15 @@ class Planetoid:
         num_features, num_classes: sizes for building a model.
     """
 
-    def __init__(self, name: str, root: Optional[Union[str, os.PathLike]] = None,
-                 transform: Optional[Callable[[Graph], Graph]] = None) -> None:
+    def __init__(self, name_or_root: Optional[Union[str, os.PathLike]] = None,
+                 root: Optional[Union[str, os.PathLike]] = None,
+                 transform: Optional[Callable[[Graph], Graph]] = None, *, name: Optional[str] = None,
+                 split: str = "public", **pyg_kwargs: Any) -> None:
+        # gnnx's Planetoid("Cora", root=...) and PyG's Planetoid(root, name="Cora"); PyG's
+        # download options (pyg_kwargs) are ignored: the files are read locally.
+        name, root = name_and_root(name_or_root, root, name, tuple(NAMES))
+        if split != "public":
+            raise ValueError(f"Planetoid: only the public split is built, got split={split!r}")
         key = name.lower()
         if key not in NAMES:
             raise ValueError(f"unknown Planetoid dataset {name!r}; expected Cora, CiteSeer or PubMed")
@@ -71,9 +80,9 @@ def _find_folder(key: str, root) -> Path:
     if root is not None:
         root = Path(root)
         candidates += [root, root / key / "raw", root / key, root / key.capitalize() / "raw"]
-    elif key == "cora":
+    if key == "cora":  # also behind a root without the files (a PyG script's download folder)
         candidates.append(PACKAGED / "cora")
-    else:
+    elif root is None:
         raise ValueError(f"{key}: only Cora ships with gnnx; pass root= pointing at the raw ind.{key}.* files")
     for folder in candidates:
         if (folder / f"ind.{key}.x").is_file():

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import torch
+from torch import Tensor
 
+from gnnx.datasets.arguments import name_and_root
 from gnnx.datasets.graph_classification import DatasetFormatError
 from gnnx.graph import Graph
 
@@ -59,7 +61,14 @@ class TUDataset:
     """Graphs of a TU-format dataset: ``x`` from node labels/attributes (a constant 1 if
     neither exists), ``edge_attr`` from edge labels/attributes, and a 0-dim ``y``."""
 
-    def __init__(self, name: str, root: Union[str, os.PathLike]) -> None:
+    def __init__(self, name_or_root: Optional[Union[str, os.PathLike]] = None,
+                 root: Optional[Union[str, os.PathLike]] = None, *, name: Optional[str] = None,
+                 **pyg_kwargs: Any) -> None:
+        # gnnx's TUDataset(name, root) and PyG's TUDataset(root, name=...); PyG's download
+        # options (pyg_kwargs) are ignored: the files are read locally.
+        name, root = name_and_root(name_or_root, root, name)
+        if root is None:
+            raise ValueError("TUDataset needs the folder holding the NAME_*.txt files (root)")
         root = Path(root)
         folder = next((f for f in (root / name, root / name / "raw", root) if (f / f"{name}_A.txt").is_file()), None)
         if folder is None:
@@ -126,8 +135,20 @@ class TUDataset:
     def __len__(self) -> int:
         return len(self.graphs)
 
-    def __getitem__(self, index: int) -> Graph:
-        return self.graphs[index]
+    def __getitem__(self, index: Union[int, slice, Sequence[int], Tensor]) -> Union[Graph, "TUDataset"]:
+        """A graph for an int; a dataset of the selected graphs for a slice, an index list
+        or tensor (as PyG's ``dataset[a:b]``)."""
+        if isinstance(index, int) or (isinstance(index, Tensor) and index.dim() == 0):
+            return self.graphs[int(index)]
+        picked = self.graphs[index] if isinstance(index, slice) else [self.graphs[int(i)] for i in index]
+        subset = object.__new__(TUDataset)
+        subset.__dict__.update(self.__dict__)
+        subset.graphs = picked
+        return subset
+
+    def shuffle(self, generator: Optional[torch.Generator] = None) -> "TUDataset":
+        """The graphs in a random order (PyG's ``dataset.shuffle()``)."""
+        return self[torch.randperm(len(self.graphs), generator=generator)]
 
     def __repr__(self) -> str:
         return f"TUDataset({self.name}: {len(self)} graphs, {self.num_classes} classes)"
