@@ -127,3 +127,10 @@ def test_mlp_takes_pyg_arguments():
     out, emb = ours(x, return_emb=True)
     ref_out, ref_emb = theirs(x, return_emb=True)
     torch.testing.assert_close((out, emb), (ref_out, ref_emb))
+
+
+@pytest.mark.parametrize("case", __import__("cases").ALL, ids=lambda c: c.id)
+def test_repr_equals_pyg(case):
+    """Users and PyG's tooling read reprs: every layer and model prints as PyG's does, and
+    keeps ``in_channels`` (and ``channels``) as given."""
+    assert repr(case.gnnx()) == repr(case.pyg())

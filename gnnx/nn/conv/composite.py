@@ -52,6 +52,9 @@ class PointNetConv(MessagePassing):
             msg = msg.masked_fill(stale.view(-1, 1), float("-inf"))
         return msg
 
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}(local_nn={self.local_nn}, global_nn={self.global_nn})"
+
 
 class AntiSymmetricConv(torch.nn.Module):
     r"""Anti-symmetric deep graph network layer, `"Anti-Symmetric DGN"
@@ -85,3 +88,7 @@ class AntiSymmetricConv(torch.nn.Module):
                 h = self.act(h)
             x = x + self.epsilon * h
         return x
+
+    def __repr__(self) -> str:  # PyG's
+        return (f"{type(self).__name__}({self.in_channels}, phi={self.phi}, num_iters={self.num_iters}, "
+                f"epsilon={self.epsilon}, gamma={self.gamma})")

@@ -29,8 +29,8 @@ class NNConv(MessagePassing):
     def __init__(self, in_channels: Union[int, Tuple[int, int]], out_channels: int, nn: Callable,
                  aggr: str = "add", root_weight: bool = True, bias: bool = True) -> None:
         super().__init__(aggr=aggr)
-        in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
         self.in_channels, self.out_channels, self.nn, self.root_weight = in_channels, out_channels, nn, root_weight
+        in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
         self.in_channels_l = in_channels[0]
         self.lin = torch.nn.Linear(in_channels[1], out_channels, bias=False) if root_weight else None
         self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
@@ -49,6 +49,9 @@ class NNConv(MessagePassing):
         weight = self.nn(edge_attr).view(-1, self.in_channels_l, self.out_channels)
         return torch.matmul(x_j.unsqueeze(1), weight).squeeze(1)
 
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, aggr={self.aggr}, nn={self.nn})"
+
 
 class CGConv(MessagePassing):
     r"""Crystal graph convolution, `"Crystal Graph Convolutional Neural Networks"
@@ -62,8 +65,8 @@ class CGConv(MessagePassing):
     def __init__(self, channels: Union[int, Tuple[int, int]], dim: int = 0, aggr: str = "add",
                  batch_norm: bool = False, bias: bool = True) -> None:
         super().__init__(aggr=aggr)
+        self.channels, self.dim, self.batch_norm = channels, dim, batch_norm  # as given, as PyG keeps it
         channels = (channels, channels) if isinstance(channels, int) else channels
-        self.channels, self.dim, self.batch_norm = channels, dim, batch_norm
         self.lin_f = torch.nn.Linear(sum(channels) + dim, channels[1], bias=bias)
         self.lin_s = torch.nn.Linear(sum(channels) + dim, channels[1], bias=bias)
         self.bn = torch.nn.BatchNorm1d(channels[1]) if batch_norm else None
@@ -77,6 +80,9 @@ class CGConv(MessagePassing):
     def message(self, x_i: Tensor, x_j: Tensor, edge_attr: Optional[Tensor] = None) -> Tensor:
         z = torch.cat([x_i, x_j] if edge_attr is None else [x_i, x_j, edge_attr], dim=-1)
         return self.lin_f(z).sigmoid() * F.softplus(self.lin_s(z))
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.channels}, dim={self.dim})"
 
 
 class TransformerConv(MessagePassing):
@@ -93,8 +99,8 @@ class TransformerConv(MessagePassing):
                  concat: bool = True, beta: bool = False, dropout: float = 0.0, edge_dim: Optional[int] = None,
                  bias: bool = True, root_weight: bool = True) -> None:
         super().__init__(aggr="add", node_dim=0)
-        in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
         self.in_channels, self.out_channels, self.heads, self.concat = in_channels, out_channels, heads, concat
+        in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
         self.beta, self.root_weight, self.dropout, self.edge_dim = beta and root_weight, root_weight, dropout, edge_dim
         hc = heads * out_channels
         self.lin_key = torch.nn.Linear(in_channels[0], hc, bias=bias)
@@ -132,3 +138,6 @@ class TransformerConv(MessagePassing):
         alpha = ops.segment_softmax(alpha, index, size_i)
         alpha = F.dropout(alpha, p=self.dropout, training=self.training)
         return value_j * alpha.unsqueeze(-1)
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"

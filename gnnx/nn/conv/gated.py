@@ -35,8 +35,8 @@ class ResGatedGraphConv(MessagePassing):
                  act: Optional[Callable] = None, edge_dim: Optional[int] = None, root_weight: bool = True,
                  bias: bool = True, aggr: str = "add") -> None:
         super().__init__(aggr=aggr)
-        in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
         self.in_channels, self.out_channels = in_channels, out_channels
+        in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
         self.act = act if act is not None else torch.nn.Sigmoid()
         self.edge_dim, self.root_weight = edge_dim, root_weight
         extra = edge_dim or 0
@@ -76,8 +76,8 @@ class LEConv(MessagePassing):
 
     def __init__(self, in_channels: Union[int, Tuple[int, int]], out_channels: int, bias: bool = True) -> None:
         super().__init__(aggr="add")
-        in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
         self.in_channels, self.out_channels = in_channels, out_channels
+        in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
         self.lin1 = torch.nn.Linear(in_channels[0], out_channels, bias=bias)
         self.lin2 = torch.nn.Linear(in_channels[1], out_channels, bias=False)
         self.lin3 = torch.nn.Linear(in_channels[1], out_channels, bias=bias)
@@ -131,6 +131,9 @@ class ClusterGCNConv(MessagePassing):
     def fused_message_and_aggregate(self, adj: Adjacency, x: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:
         return self.spmm(adj, x, edge_weight)
 
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, diag_lambda={self.diag_lambda})"
+
 
 class GatedGraphConv(WeightedPropagation):
     r"""Gated graph sequence layer, `"Gated Graph Sequence Neural Networks"
@@ -159,3 +162,6 @@ class GatedGraphConv(WeightedPropagation):
             m = self.propagate(edge_index, x=x @ self.weight[i], edge_weight=edge_weight)
             x = self.rnn(m, x)
         return x
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.out_channels}, num_layers={self.num_layers})"

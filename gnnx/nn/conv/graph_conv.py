@@ -39,9 +39,9 @@ class GraphConv(MessagePassing):
         flow: str = "source_to_target",
     ) -> None:
         super().__init__(aggr=aggr, flow=flow)
+        self.in_channels, self.out_channels = in_channels, out_channels  # as given, as PyG keeps it
         if isinstance(in_channels, int):
             in_channels = (in_channels, in_channels)
-        self.in_channels, self.out_channels = in_channels, out_channels
         self.lin_rel = torch.nn.Linear(in_channels[0] * len(self.aggrs), out_channels, bias=bias)
         self.lin_root = torch.nn.Linear(in_channels[1], out_channels, bias=False)
         self.reset_parameters()

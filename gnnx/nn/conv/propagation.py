@@ -44,6 +44,9 @@ class SGConv(WeightedPropagation):
             x = self.propagate(edge_index, x=x, edge_weight=edge_weight)
         return self.lin(x)
 
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, K={self.K})"
+
 
 class TAGConv(WeightedPropagation):
     r"""Topology adaptive graph convolution, `"Topology Adaptive Graph Convolutional Networks"
@@ -76,6 +79,9 @@ class TAGConv(WeightedPropagation):
             x = self.propagate(edge_index, x=x, edge_weight=edge_weight)
             out = out + lin(x)
         return out if self.bias is None else out + self.bias
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, K={self.K})"
 
 
 class APPNP(WeightedPropagation):
