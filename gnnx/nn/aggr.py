@@ -10,6 +10,9 @@ Each reduces rows ``x [E, *]`` that share an ``index`` into ``dim_size`` slots, 
 * :class:`AttentionalAggregation`: :math:`\sum_j \operatorname{softmax}_j(h_{\mathrm{gate}}(\mathbf{x}_j)) \odot h(\mathbf{x}_j)`
 * :class:`Set2Set`: an LSTM that attends over the set ``processing_steps`` times
 * :class:`DegreeScalerAggregation`: PNA's several reductions times degree scalers
+* :class:`SumAggregation`, ``Mean``, ``Max``, ``Min``, ``Mul``, ``Var``, ``Std``: PyG's
+  ``aggr`` strings as modules (layers given a plain sum/mean/max/min fuse it into an SpMM)
+* :class:`MultiAggregation`: several of them, concatenated, projected or reduced
 """
 from __future__ import annotations
 
@@ -315,14 +318,147 @@ class DegreeScalerAggregation(Aggregation):
         return scaled[0] if len(scaled) == 1 else torch.cat(scaled, dim=-1)
 
 
-_BY_NAME: Dict[str, type] = {"softmax": SoftmaxAggregation, "powermean": PowerMeanAggregation}
+class _Reduction(Aggregation):
+    """One plain statistic per slot (the ``aggr`` strings of PyG as modules)."""
+
+    statistic = "sum"
+
+    def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
+                dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
+        index, dim_size = _segments(x, index, ptr, dim_size)
+        if self.statistic == "mul":
+            if mask is not None:
+                x = torch.where(mask.view((-1,) + (1,) * (x.dim() - 1)), x, torch.ones_like(x))
+            expanded = index.view((-1,) + (1,) * (x.dim() - 1)).expand_as(x)
+            # From ones: slots without rows are 1 (the empty product), as in PyG.
+            return x.new_ones((dim_size,) + tuple(x.shape[1:])).scatter_reduce(0, expanded, x, "prod")
+        return reduce_statistic(x, index, dim_size, self.statistic, mask)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class SumAggregation(_Reduction):
+    r""":math:`\sum_j \mathbf{x}_j`."""
+    statistic = "sum"
+
+
+class MeanAggregation(_Reduction):
+    r""":math:`\frac{1}{|\mathcal{N}|}\sum_j \mathbf{x}_j`."""
+    statistic = "mean"
+
+
+class MaxAggregation(_Reduction):
+    r""":math:`\max_j \mathbf{x}_j` (feature-wise)."""
+    statistic = "max"
+
+
+class MinAggregation(_Reduction):
+    r""":math:`\min_j \mathbf{x}_j` (feature-wise)."""
+    statistic = "min"
+
+
+class MulAggregation(_Reduction):
+    r""":math:`\prod_j \mathbf{x}_j` (feature-wise; 1, the empty product, where nothing arrives, as in PyG)."""
+    statistic = "mul"
+
+
+class VarAggregation(_Reduction):
+    r""":math:`\mathrm{mean}_j \mathbf{x}_j^2 - (\mathrm{mean}_j \mathbf{x}_j)^2`."""
+    statistic = "var"
+
+
+class StdAggregation(_Reduction):
+    r""":math:`\sqrt{\mathrm{Var}}` (clamped at :math:`10^{-5}` and 0 below it, as in PyG)."""
+    statistic = "std"
+
+
+class MultiAggregation(Aggregation):
+    r"""Several aggregations of the same messages, combined (PyG's ``MultiAggregation``):
+    ``mode="cat"`` concatenates along the features; ``"proj"`` concatenates and projects with
+    a linear layer (``mode_kwargs``: ``in_channels``, ``out_channels``); ``"sum"``, ``"mean"``,
+    ``"max"``, ``"min"`` reduce the results element-wise.
+
+    Args: ``aggrs`` (names or modules), ``aggrs_kwargs`` (one dict per aggregation),
+    ``mode``, ``mode_kwargs``.
+    """
+
+    MODES = ("cat", "proj", "sum", "mean", "max", "min")
+
+    def __init__(self, aggrs: Sequence[Union[str, Aggregation]], aggrs_kwargs: Optional[List[Dict[str, Any]]] = None,
+                 mode: str = "cat", mode_kwargs: Optional[Dict[str, Any]] = None) -> None:
+        super().__init__()
+        if mode not in self.MODES:
+            raise ValueError(f"MultiAggregation: mode must be one of {self.MODES}, got {mode!r}")
+        aggrs_kwargs = aggrs_kwargs or [{}] * len(aggrs)
+        if len(aggrs_kwargs) != len(aggrs):
+            raise ValueError(f"MultiAggregation: {len(aggrs_kwargs)} aggrs_kwargs for {len(aggrs)} aggregations")
+        self.aggrs = torch.nn.ModuleList(resolve_aggregation(a, **kw) for a, kw in zip(aggrs, aggrs_kwargs))
+        self.mode, self.mode_kwargs = mode, dict(mode_kwargs or {})
+        self.lin = None
+        if mode == "proj":
+            if "in_channels" not in self.mode_kwargs or "out_channels" not in self.mode_kwargs:
+                raise ValueError("MultiAggregation(mode='proj') needs mode_kwargs=dict(in_channels=..., out_channels=...)")
+            self.in_channels, self.out_channels = self.mode_kwargs["in_channels"], self.mode_kwargs["out_channels"]
+            self.lin = torch.nn.Linear(self.in_channels * len(self.aggrs), self.out_channels,
+                                       bias=self.mode_kwargs.get("bias", True))
+
+    def reset_parameters(self) -> None:
+        for aggr in self.aggrs:
+            aggr.reset_parameters()
+        if self.lin is not None:
+            self.lin.reset_parameters()
+
+    def get_out_channels(self, in_channels: int) -> int:
+        """Feature size of the result for ``in_channels`` input features."""
+        if self.mode == "proj":
+            return self.out_channels
+        return in_channels * len(self.aggrs) if self.mode == "cat" else in_channels
+
+    def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
+                dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
+        index, dim_size = _segments(x, index, ptr, dim_size)
+        outs = [aggr(x, index, dim_size=dim_size, mask=mask) for aggr in self.aggrs]
+        if self.mode in ("cat", "proj"):
+            out = torch.cat(outs, dim=-1)
+            return self.lin(out) if self.lin is not None else out
+        stacked = torch.stack(outs, dim=0)
+        return {"sum": stacked.sum, "mean": stacked.mean, "max": stacked.amax, "min": stacked.amin}[self.mode](0)
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"  {a!r}" for a in self.aggrs)
+        return f"{type(self).__name__}([\n{inner},\n], mode={self.mode})"
+
+
+_BY_NAME: Dict[str, type] = {
+    "sum": SumAggregation, "add": SumAggregation, "mean": MeanAggregation, "max": MaxAggregation,
+    "min": MinAggregation, "mul": MulAggregation, "var": VarAggregation, "std": StdAggregation,
+    "softmax": SoftmaxAggregation, "powermean": PowerMeanAggregation,
+}
+PLAIN = ("sum", "add", "mean", "max", "min")  # fused by MessagePassing itself (one SpMM each)
+
+
+def resolve_aggregation(aggr: Union[str, Aggregation], **kwargs: Any) -> Aggregation:
+    """An aggregation module from PyG's name (``"std"``, ``"softmaxaggregation"``, ...) or as it is."""
+    if isinstance(aggr, torch.nn.Module):
+        return aggr
+    key = str(aggr).lower().replace("_", "")
+    key = key[: -len("aggregation")] if key.endswith("aggregation") and key != "aggregation" else key
+    if key not in _BY_NAME:
+        raise ValueError(f"unknown aggregation {aggr!r}; expected one of {sorted(_BY_NAME)} or a module")
+    return _BY_NAME[key](**kwargs)
 
 
 def aggregation_module(aggr: Any, **kwargs: Any) -> Optional[Aggregation]:
-    """The module for ``aggr`` when it is one (an :class:`Aggregation` or a name such as
-    ``"softmax"``/``"powermean"``); ``None`` for the plain reductions."""
+    """The module for ``aggr`` when it needs one (a module; a name other than the plain
+    sum/mean/max/min, e.g. ``"std"``, ``"softmax"``; a list mixing such names or with
+    ``aggr_kwargs``, as a :class:`MultiAggregation`); ``None`` for plain reductions and
+    lists of them, which :class:`~gnnx.nn.MessagePassing` fuses itself."""
     if isinstance(aggr, torch.nn.Module):
         return aggr
-    if isinstance(aggr, str) and aggr in _BY_NAME:
-        return _BY_NAME[aggr](**kwargs)
+    if isinstance(aggr, str):
+        return None if aggr.lower() in PLAIN else resolve_aggregation(aggr, **kwargs)
+    if isinstance(aggr, (list, tuple)):
+        plain = all(isinstance(a, str) and a.lower() in PLAIN for a in aggr)
+        return None if plain and not kwargs else MultiAggregation(list(aggr), **kwargs)
     return None

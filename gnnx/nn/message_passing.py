@@ -101,6 +101,14 @@ class MessagePassing(torch.nn.Module):
         self.node_dim = node_dim
         self.fuse = True  # use fused_message_and_aggregate where the layer has one
 
+    def aggr_out_channels(self, in_channels: int) -> int:
+        """Feature size after aggregating ``in_channels``-wide messages (a list of
+        reductions concatenates; a ``MultiAggregation`` says its own)."""
+        if self.aggr_module is not None:
+            get = getattr(self.aggr_module, "get_out_channels", None)
+            return get(in_channels) if get is not None else in_channels
+        return in_channels * max(1, len(self.aggrs))
+
     # -- the three steps ---------------------------------------------------------------
     def message(self, x_j: Tensor) -> Tensor:
         """Message of each edge ``j -> i``; by default the source features."""

@@ -134,3 +134,21 @@ def test_repr_equals_pyg(case):
     """Users and PyG's tooling read reprs: every layer and model prints as PyG's does, and
     keeps ``in_channels`` (and ``channels``) as given."""
     assert repr(case.gnnx()) == repr(case.pyg())
+
+
+AGGRS = [("std", None), ("var", None), ("mul", None), ("softmax", None), (["softmax", "powermean"], None),
+         (["mean", "std", "max"], None), (["mean", "max"], dict(mode="proj", mode_kwargs=dict(in_channels=8, out_channels=8))),
+         ("SumAggregation", None)]
+
+
+@pytest.mark.parametrize("aggr, aggr_kwargs", AGGRS, ids=[str(a[0]) + ("-proj" if a[1] else "") for a in AGGRS])
+def test_every_aggregation_name_and_list(aggr, aggr_kwargs):
+    torch.manual_seed(0)
+    ours = gnnx.nn.SAGEConv(8, 16, aggr=aggr, aggr_kwargs=aggr_kwargs)
+    theirs = torch_geometric.nn.SAGEConv(8, 16, aggr=aggr, aggr_kwargs=aggr_kwargs)
+    assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
+    theirs.load_state_dict(ours.state_dict())
+    x, edge_index = torch.randn(12, 8), torch.randint(12, (2, 40))
+    torch.testing.assert_close(ours(x, edge_index), theirs(x, edge_index))
+    compiled = torch.compile(ours, fullgraph=True, dynamic=True)
+    torch.testing.assert_close(compiled(x, edge_index), theirs(x, edge_index), rtol=1e-4, atol=1e-5)

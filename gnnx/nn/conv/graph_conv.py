@@ -1,7 +1,7 @@
 """GraphConv: the Weisfeiler-Leman GNN operator (Morris et al., 2019)."""
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -37,12 +37,13 @@ class GraphConv(MessagePassing):
         aggr: Union[str, list] = "add",
         bias: bool = True,
         flow: str = "source_to_target",
+        **kwargs: Any,
     ) -> None:
-        super().__init__(aggr=aggr, flow=flow)
+        super().__init__(aggr=aggr, flow=flow, **kwargs)  # kwargs: aggr_kwargs, as PyG's **kwargs
         self.in_channels, self.out_channels = in_channels, out_channels  # as given, as PyG keeps it
         if isinstance(in_channels, int):
             in_channels = (in_channels, in_channels)
-        self.lin_rel = torch.nn.Linear(in_channels[0] * len(self.aggrs), out_channels, bias=bias)
+        self.lin_rel = torch.nn.Linear(self.aggr_out_channels(in_channels[0]), out_channels, bias=bias)
         self.lin_root = torch.nn.Linear(in_channels[1], out_channels, bias=False)
         self.reset_parameters()
 

@@ -1,7 +1,7 @@
 """SAGEConv: GraphSAGE's neighbourhood aggregation (Hamilton et al., 2017)."""
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -47,15 +47,16 @@ class SAGEConv(MessagePassing):
         project: bool = False,
         bias: bool = True,
         flow: str = "source_to_target",
+        **kwargs: Any,
     ) -> None:
-        super().__init__(aggr=aggr, flow=flow)
+        super().__init__(aggr=aggr, flow=flow, **kwargs)  # kwargs: aggr_kwargs, as PyG's **kwargs
         self.in_channels, self.out_channels = in_channels, out_channels  # as given, as PyG keeps it
         if isinstance(in_channels, int):
             in_channels = (in_channels, in_channels)
         self.normalize, self.root_weight, self.project = normalize, root_weight, project
         if project:
             self.lin = torch.nn.Linear(in_channels[0], in_channels[0], bias=True)
-        aggr_channels = in_channels[0] * len(self.aggrs)
+        aggr_channels = self.aggr_out_channels(in_channels[0])
         self.lin_l = torch.nn.Linear(aggr_channels, out_channels, bias=bias)
         if root_weight:
             self.lin_r = torch.nn.Linear(in_channels[1], out_channels, bias=False)
