@@ -69,21 +69,10 @@ def main(argv: List[str] = None) -> Dict[str, Any]:
         return {}
     results: Dict[str, Any] = {"environment": harness.environment(args.device), "epochs": args.epochs,
                                "isolated": args.isolate, "models": {}}
-    for name in args.models:
-        row = results["models"][name] = {}
-        for mode in args.modes:
-            if args.isolate:
-                row[mode] = harness.run_isolated("gnnx.benchmark.cora", [
-                    "--device", args.device, "--epochs", str(args.epochs), "--one", name, mode])
-            else:
-                torch._dynamo.reset()
-                row[mode] = run_config(name, mode, args.device, args.epochs)
-            print(name, mode, json.dumps(row[mode]), flush=True)
-    markdown = render(results)
-    print(markdown)
-    if args.out:
-        harness.write(args.out, "cora_training", results, markdown)
-    return results
+    results["models"] = harness.run_table(
+        "gnnx.benchmark.cora", args.models, args.modes, lambda name, mode: run_config(name, mode, args.device, args.epochs),
+        ["--device", args.device, "--epochs", str(args.epochs)], args.isolate)
+    return harness.report(args.out, "cora_training", results, render)
 
 
 def render(results: Dict[str, Any]) -> str:

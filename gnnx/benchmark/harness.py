@@ -80,6 +80,36 @@ def run_isolated(module: str, args: List[str], timeout: float = 900) -> Dict[str
         return {"error": (proc.stderr or proc.stdout)[-800:]}
 
 
+def run_table(module: str, models: List[str], modes: List[str], run_config: Callable[[str, str], Dict[str, Any]],
+              one_args: List[str], isolate: bool) -> Dict[str, Dict[str, Any]]:
+    """``{model: {mode: result}}``: each configuration in this process (``run_config``, after
+    resetting Dynamo), or with ``isolate`` in its own (``python -m module *one_args --one
+    MODEL MODE``, whose last stdout line is its JSON)."""
+    import json
+
+    table: Dict[str, Dict[str, Any]] = {}
+    for name in models:
+        row = table[name] = {}
+        for mode in modes:
+            if isolate:
+                row[mode] = run_isolated(module, [*one_args, "--one", name, mode])
+            else:
+                torch._dynamo.reset()
+                row[mode] = run_config(name, mode)
+            print(name, mode, json.dumps(row[mode]), flush=True)
+    return table
+
+
+def report(out_dir: Optional[str], name: str, results: Dict[str, Any],
+           render: Callable[[Dict[str, Any]], str]) -> Dict[str, Any]:
+    """Print the rendered table and, with ``out_dir``, write ``name.json`` and ``name.md``."""
+    markdown = render(results)
+    print(markdown)
+    if out_dir:
+        write(out_dir, name, results, markdown)
+    return results
+
+
 def write(out_dir: str, name: str, results: Dict[str, Any], markdown: str) -> None:
     """``out_dir/name.json`` and ``out_dir/name.md``."""
     os.makedirs(out_dir, exist_ok=True)

@@ -147,21 +147,10 @@ def main(argv: List[str] = None) -> Dict[str, Any]:
     if "floor" not in args.modes and not args.isolate:
         results["floor"] = run_config("floor", "floor", args.device, passes, steps)
         print("floor", json.dumps(results["floor"]), flush=True)
-    for name in args.models:
-        row = results["models"][name] = {}
-        for mode in args.modes:
-            if args.isolate:
-                row[mode] = harness.run_isolated("gnnx.benchmark.seed", [
-                    "--device", args.device, "--passes", *passes, "--steps", str(steps), "--one", name, mode])
-            else:
-                torch._dynamo.reset()
-                row[mode] = run_config(name, mode, args.device, passes, steps)
-            print(name, mode, json.dumps(row[mode]), flush=True)
-    markdown = render(results)
-    print(markdown)
-    if args.out:
-        harness.write(args.out, "seed_pyg_way", results, markdown)
-    return results
+    results["models"] = harness.run_table(
+        "gnnx.benchmark.seed", args.models, args.modes, lambda name, mode: run_config(name, mode, args.device, passes, steps),
+        ["--device", args.device, "--passes", *passes, "--steps", str(steps)], args.isolate)
+    return harness.report(args.out, "seed_pyg_way", results, render)
 
 
 def render(results: Dict[str, Any]) -> str:
