@@ -152,3 +152,20 @@ def test_every_aggregation_name_and_list(aggr, aggr_kwargs):
     torch.testing.assert_close(ours(x, edge_index), theirs(x, edge_index))
     compiled = torch.compile(ours, fullgraph=True, dynamic=True)
     torch.testing.assert_close(compiled(x, edge_index), theirs(x, edge_index), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("combine_root", [None, "sum", "cat", "self_loop"])
+def test_simple_conv_roots_and_bipartite_inputs(combine_root):
+    x, edge_index, weight = torch.randn(10, 4), torch.randint(10, (2, 30)), torch.rand(30)
+    for aggr in ("sum", "mean", "max"):
+        ours, theirs = gnnx.nn.SimpleConv(aggr, combine_root), torch_geometric.nn.SimpleConv(aggr, combine_root)
+        for _ in range(2):  # the second call runs on the cached structure
+            torch.testing.assert_close(ours(x, edge_index, weight), theirs(x, edge_index, weight))
+            torch.testing.assert_close(ours(x, gnnx.Graph(edge_index, 10)), theirs(x, edge_index))
+        compiled = torch.compile(ours, fullgraph=True, dynamic=True)
+        torch.testing.assert_close(compiled(x, edge_index, weight), theirs(x, edge_index, weight))
+    if combine_root != "self_loop":
+        x_src, x_dst = torch.randn(10, 4), torch.randn(5, 4)
+        bipartite = torch.stack([torch.randint(10, (20,)), torch.randint(5, (20,))])
+        torch.testing.assert_close(gnnx.nn.SimpleConv("mean", combine_root)((x_src, x_dst), bipartite),
+                                   torch_geometric.nn.SimpleConv("mean", combine_root)((x_src, x_dst), bipartite))

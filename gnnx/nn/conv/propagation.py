@@ -7,15 +7,18 @@ Each is a few :func:`gnnx.ops.spmm` hops over GCN-normalised edge weights
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gnnx.graph import Graph, csr_with_self_loops
 from gnnx.nn.conv.gcn import WeightedPropagation
 from gnnx.nn.inits import glorot, zeros
-from gnnx.nn.message_passing import Adj
+from gnnx.nn.message_passing import Adj, edge_tensor
+from gnnx.ops import dispatch
+from gnnx.structure import add_self_loops
 
 
 class SGConv(WeightedPropagation):
@@ -120,25 +123,48 @@ class APPNP(WeightedPropagation):
 
 class SimpleConv(WeightedPropagation):
     r"""Parameter-free aggregation :math:`\mathbf{x}'_i = \bigoplus_{j} e_{j,i}\mathbf{x}_j`,
-    optionally combined with the root: ``combine_root`` ``None``, ``"sum"`` or ``"cat"``.
+    optionally combined with the root: ``combine_root`` ``None``, ``"sum"``, ``"cat"`` or
+    ``"self_loop"`` (a loop of weight 1 appended per node, so the root joins the aggregation).
 
-    Shapes: ``x [N, F]`` -> ``[N, F]`` (``[N, 2F]`` with ``"cat"``).
+    Shapes: ``x [N, F]`` or a pair ``(x_src, x_dst)`` -> ``[N_dst, F]`` (``[N_dst, 2F]`` with ``"cat"``).
     """
 
-    def __init__(self, aggr: str = "sum", combine_root: Optional[str] = None) -> None:
-        if combine_root not in (None, "sum", "cat"):
-            raise ValueError(f"combine_root must be None, 'sum' or 'cat', got {combine_root!r}")
-        super().__init__(aggr=aggr)
+    def __init__(self, aggr: str = "sum", combine_root: Optional[str] = None, **kwargs) -> None:
+        if combine_root not in (None, "sum", "cat", "self_loop"):
+            raise ValueError(f"combine_root must be None, 'sum', 'cat' or 'self_loop', got {combine_root!r}")
+        super().__init__(aggr=aggr, **kwargs)
         self.combine_root = combine_root
 
-    def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None,
-                size: Optional[Tuple[int, int]] = None) -> Tensor:
-        out = self.propagate(edge_index, x=x, edge_weight=edge_weight, size=size)
-        if self.combine_root == "sum":
-            return out + x
-        if self.combine_root == "cat":
-            return torch.cat([x, out], dim=-1)
+    def forward(self, x: Union[Tensor, Tuple[Tensor, Optional[Tensor]]], edge_index: Adj,
+                edge_weight: Optional[Tensor] = None, size: Optional[Tuple[int, int]] = None) -> Tensor:
+        x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
+        if self.combine_root == "self_loop":
+            if x_dst is None or x_src.size(0) != x_dst.size(0):
+                raise ValueError("SimpleConv(combine_root='self_loop') needs as many source as destination nodes")
+            edge_index, edge_weight = self._looped(edge_index, edge_weight, x_src.size(0))
+        out = self.propagate(edge_index, x=(x_src, x_dst), edge_weight=edge_weight, size=size)
+        if self.combine_root == "sum" and x_dst is not None:
+            return out + x_dst
+        if self.combine_root == "cat" and x_dst is not None:
+            return torch.cat([x_dst, out], dim=-1)
         return out
+
+    def _looped(self, edge_index: Adj, edge_weight: Optional[Tensor], num_nodes) -> Tuple[Adj, Optional[Tensor]]:
+        """``edge_index`` with one loop per node appended (weight 1); once per graph where the
+        structure is prepared (the looped CSR grows from the graph's own, without a sort)."""
+        tensor = edge_tensor(edge_index)
+        graph = dispatch.as_graph(edge_index, num_nodes) if self.flow == "source_to_target" else None
+        if graph is None:
+            return add_self_loops(tensor, edge_weight, 1.0, num_nodes)
+        looped = graph.memo("self_loops", lambda: Graph(
+            add_self_loops(tensor, None, 1.0, num_nodes)[0], num_nodes, validate=False,
+            csr=graph.memo("csr_with_self_loops", lambda: csr_with_self_loops(graph.csr, tensor, num_nodes))))
+        if edge_weight is not None:
+            edge_weight = torch.cat([edge_weight, edge_weight.new_ones(num_nodes)])
+        return looped, edge_weight
+
+    def fused_message_and_aggregate(self, adj, x, edge_weight: Optional[Tensor] = None) -> Tensor:
+        return self.spmm(adj, x[0], edge_weight)
 
 
 class SSGConv(WeightedPropagation):
