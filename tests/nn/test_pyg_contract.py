@@ -169,3 +169,17 @@ def test_simple_conv_roots_and_bipartite_inputs(combine_root):
         bipartite = torch.stack([torch.randint(10, (20,)), torch.randint(5, (20,))])
         torch.testing.assert_close(gnnx.nn.SimpleConv("mean", combine_root)((x_src, x_dst), bipartite),
                                    torch_geometric.nn.SimpleConv("mean", combine_root)((x_src, x_dst), bipartite))
+
+
+def test_transformer_conv_returns_attention_weights():
+    torch.manual_seed(0)
+    ours = gnnx.nn.TransformerConv(8, 4, heads=2, edge_dim=3)
+    theirs = torch_geometric.nn.TransformerConv(8, 4, heads=2, edge_dim=3)
+    theirs.load_state_dict(ours.state_dict())
+    x, edge_index, edge_attr = torch.randn(10, 8), torch.randint(10, (2, 30)), torch.randn(30, 3)
+    out, (edges, alpha) = ours(x, edge_index, edge_attr, return_attention_weights=True)
+    ref, (ref_edges, ref_alpha) = theirs(x, edge_index, edge_attr, return_attention_weights=True)
+    torch.testing.assert_close((out, alpha), (ref, ref_alpha))
+    assert torch.equal(edges, ref_edges)
+    compiled = torch.compile(ours, fullgraph=True, dynamic=True)
+    torch.testing.assert_close(compiled(x, edge_index, edge_attr), ref)

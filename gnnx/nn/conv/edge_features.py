@@ -10,7 +10,7 @@ from torch import Tensor
 
 from gnnx import ops
 from gnnx.nn.inits import reset, zeros
-from gnnx.nn.message_passing import Adj, MessagePassing
+from gnnx.nn.message_passing import Adj, MessagePassing, edge_tensor
 
 
 def _pair(x):
@@ -111,14 +111,18 @@ class TransformerConv(MessagePassing):
         self.lin_skip = torch.nn.Linear(in_channels[1], width, bias=bias) if root_weight else None
         self.lin_beta = torch.nn.Linear(3 * width, 1, bias=False) if self.beta else None
 
-    def forward(self, x, edge_index: Adj, edge_attr: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x, edge_index: Adj, edge_attr: Optional[Tensor] = None,
+                return_attention_weights: Optional[bool] = None):
+        """With ``return_attention_weights=True``: ``(out, (edge_index, alpha [E, heads]))``, the
+        softmax weights before dropout, as PyG returns them."""
         H, C = self.heads, self.out_channels
+        keep_alpha = bool(return_attention_weights)
         x = _pair(x)
         query = self.lin_query(x[1]).view(-1, H, C)
         key = self.lin_key(x[0]).view(-1, H, C)
         value = self.lin_value(x[0]).view(-1, H, C)
         out = self.propagate(edge_index, query=(None, query), key=(key, None), value=(value, None),
-                             edge_attr=edge_attr, size=(x[0].size(0), x[1].size(0)))
+                             edge_attr=edge_attr, size=(x[0].size(0), x[1].size(0)), keep_alpha=keep_alpha)
         out = out.reshape(-1, H * C) if self.concat else out.mean(dim=1)
         if self.lin_skip is not None:
             x_r = self.lin_skip(x[1])
@@ -127,15 +131,20 @@ class TransformerConv(MessagePassing):
                 out = beta * x_r + (1 - beta) * out
             else:
                 out = out + x_r
+        if keep_alpha:
+            alpha, self._alpha = self._alpha, None
+            return out, (edge_tensor(edge_index), alpha)
         return out
 
     def message(self, query_i: Tensor, key_j: Tensor, value_j: Tensor, index: Tensor, size_i,
-                edge_attr: Optional[Tensor] = None) -> Tensor:
+                edge_attr: Optional[Tensor] = None, keep_alpha: bool = False) -> Tensor:
         if self.lin_edge is not None:
             edge = self.lin_edge(edge_attr).view(-1, self.heads, self.out_channels)
             key_j, value_j = key_j + edge, value_j + edge
         alpha = (query_i * key_j).sum(dim=-1) / math.sqrt(self.out_channels)
         alpha = ops.segment_softmax(alpha, index, size_i)
+        if keep_alpha:  # only when asked: a traced forward stays free of module mutation
+            self._alpha = alpha
         alpha = F.dropout(alpha, p=self.dropout, training=self.training)
         return value_j * alpha.unsqueeze(-1)
 
