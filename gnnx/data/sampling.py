@@ -21,7 +21,7 @@ graph has them, ``x`` and ``y`` gathered by ``n_id``.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -107,7 +107,7 @@ def _unique_first(values: Tensor):
 
 def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, edge_mask: Optional[Tensor] = None):
     seed_mask = torch.arange(n_id.numel(), device=n_id.device) < num_seeds
-    extra = {"n_id": n_id, "seed_mask": seed_mask}
+    extra = {"n_id": n_id, "seed_mask": seed_mask, "batch_size": num_seeds}  # seeds first, as in PyG
     if edge_mask is not None:
         extra["edge_mask"] = edge_mask
     return Graph(edge_index, n_id.numel(), x=None if graph.x is None else graph.x[n_id],
@@ -118,17 +118,40 @@ class NeighborLoader:
     """Mini-batches of seed nodes with their sampled neighbourhoods.
 
     Args:
-        graph: the full graph (its CSR is used; move it to the GPU to sample there).
-        fanouts: neighbours per node and hop, e.g. ``[15, 10]``.
-        seeds: the seed nodes (e.g. ``graph.train_mask.nonzero().view(-1)``); all nodes if omitted.
-        batch_size: seeds per batch (the last batch may be smaller unless ``drop_last``).
-        replace: static-shape sampling with replacement (default) or exact without.
-        shuffle, drop_last, seed: seed order and the random generator's seed.
+        graph: the full graph (its CSR is used; move it to the GPU to sample there), or a PyG ``Data``.
+        fanouts: neighbours per node and hop, e.g. ``[15, 10]`` (PyG's name: ``num_neighbors``).
+        seeds: the seed nodes (e.g. ``graph.train_mask.nonzero().view(-1)``); all nodes if omitted
+            (PyG's name: ``input_nodes``, indices or a boolean mask).
+        batch_size: seeds per batch (the last batch may be smaller unless ``drop_last``); 512,
+            or PyG's 1 when called with ``num_neighbors``.
+        replace: static-shape sampling with replacement (gnnx's default) or exact without
+            (PyG's default, with ``num_neighbors``).
+        shuffle, drop_last, seed: seed order (shuffled by default; PyG's default: not) and
+            the random generator's seed.
+
+    Each batch is a :class:`~gnnx.Graph` with the seeds first, ``n_id`` (global ids),
+    ``batch_size`` (the number of seeds) and ``seed_mask``, as PyG's batches.
     """
 
-    def __init__(self, graph: Graph, fanouts: Sequence[int], seeds: Optional[Tensor] = None, batch_size: int = 512,
-                 replace: bool = True, shuffle: bool = True, drop_last: bool = False, seed: int = 0) -> None:
-        self.graph, self.fanouts, self.batch_size = graph, list(fanouts), batch_size
+    def __init__(self, graph: Any, fanouts: Optional[Sequence[int]] = None, seeds: Optional[Tensor] = None,
+                 batch_size: Optional[int] = None, replace: Optional[bool] = None, shuffle: Optional[bool] = None,
+                 drop_last: bool = False, seed: int = 0, *, num_neighbors: Optional[Sequence[int]] = None,
+                 input_nodes: Optional[Tensor] = None, **pyg_kwargs: Any) -> None:
+        # PyG's signature too: NeighborLoader(data, num_neighbors=[...], input_nodes=..., batch_size=...,
+        # replace=False, shuffle=False), with PyG's defaults; a PyG Data converts; loader
+        # options such as num_workers are accepted and ignored (sampling runs in this process).
+        pyg_style = num_neighbors is not None
+        if (fanouts is None) == (num_neighbors is None):
+            raise ValueError("NeighborLoader: give the fan-outs once, as fanouts (gnnx) or num_neighbors (PyG)")
+        if not isinstance(graph, Graph):
+            graph = Graph.from_pyg(graph, validate=False)
+        fanouts = list(num_neighbors if pyg_style else fanouts)
+        if seeds is None and input_nodes is not None:
+            seeds = input_nodes.nonzero().view(-1) if input_nodes.dtype == torch.bool else input_nodes
+        batch_size = batch_size if batch_size is not None else (1 if pyg_style else 512)
+        replace = replace if replace is not None else not pyg_style
+        shuffle = shuffle if shuffle is not None else not pyg_style
+        self.graph, self.fanouts, self.batch_size = graph, fanouts, batch_size
         device = graph.edge_index.device
         self.seeds = torch.arange(graph.num_nodes, device=device) if seeds is None else seeds.to(device)
         self.replace, self.shuffle, self.drop_last = replace, shuffle, drop_last

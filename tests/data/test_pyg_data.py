@@ -31,3 +31,26 @@ def test_loader_takes_pyg_data_and_matches_pyg_batching():
     assert torch.equal(ours.edge_index, theirs.edge_index)
     assert torch.equal(ours.batch, theirs.batch) and torch.equal(ours.ptr, theirs.ptr)
     assert torch.equal(ours.x, theirs.x) and torch.equal(ours.y, theirs.y)
+
+
+def test_neighbor_loader_takes_pyg_signature_and_yields_seeds_first():
+    import warnings
+
+    from torch_geometric.loader import NeighborLoader as PyGNeighborLoader
+
+    from gnnx.data import NeighborLoader
+    from gnnx.datasets import Planetoid
+
+    data = Planetoid("Cora")[0].to_pyg()
+    ours = NeighborLoader(data, num_neighbors=[5, 3], input_nodes=data.train_mask, batch_size=32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = PyGNeighborLoader(data, num_neighbors=[5, 3], input_nodes=data.train_mask, batch_size=32)
+    assert len(ours) == len(theirs)
+    edges = set(map(tuple, data.edge_index.t().tolist()))
+    seeds = data.train_mask.nonzero().view(-1)
+    for i, batch in enumerate(ours):
+        assert batch.batch_size == min(32, seeds.numel() - 32 * i)
+        assert torch.equal(batch.n_id[:batch.batch_size], seeds[32 * i:32 * i + batch.batch_size])  # unshuffled
+        real = batch.n_id[batch.edge_index]
+        assert all((int(s), int(d)) in edges for s, d in real.t())  # exact sampling: real edges only
