@@ -183,3 +183,14 @@ def test_transformer_conv_returns_attention_weights():
     assert torch.equal(edges, ref_edges)
     compiled = torch.compile(ours, fullgraph=True, dynamic=True)
     torch.testing.assert_close(compiled(x, edge_index, edge_attr), ref)
+
+
+def test_rgcn_takes_node_indices_as_trainable_embeddings():
+    torch.manual_seed(0)
+    ours, theirs = gnnx.nn.RGCNConv(10, 6, num_relations=3), torch_geometric.nn.RGCNConv(10, 6, num_relations=3)
+    theirs.load_state_dict(ours.state_dict())
+    edge_index, edge_type, ids = torch.randint(10, (2, 40)), torch.randint(3, (40,)), torch.randperm(10)
+    for x in (ids, None):
+        torch.testing.assert_close(ours(x, edge_index, edge_type), theirs(x, edge_index, edge_type))
+    compiled = torch.compile(ours, fullgraph=True, dynamic=True)
+    torch.testing.assert_close(compiled(ids, edge_index, edge_type), theirs(ids, edge_index, edge_type))

@@ -102,8 +102,13 @@ class RGCNConv(MessagePassing):
         num_dst = x_r.size(0) if x_r is not None else self.in_channels_l
         slots = relation_slot(dst, edge_type, R)
         weight = self.relation_weights()
-        if x_l is None:  # featureless: the message of j under relation r is row j of Theta_r
-            messages = weight.reshape(-1, self.out_channels).index_select(0, relation_slot(edge_type, src,
+        if x_l is None or not x_l.is_floating_point():
+            # Featureless (x None: node j is row j) or node indices (row x[j]): the message of j
+            # under relation r is that row of Theta_r, a trainable embedding, as in PyG.
+            if self.num_blocks is not None:
+                raise ValueError("RGCNConv: block-diagonal weights need continuous features, not node indices")
+            rows = src if x_l is None else x_l.index_select(0, src)
+            messages = weight.reshape(-1, self.out_channels).index_select(0, relation_slot(edge_type, rows,
                                                                                            self.in_channels_l))
             out = self.aggregate(messages, slots, num_dst * R).view(num_dst, R, -1).sum(dim=1)
         else:
@@ -114,7 +119,10 @@ class RGCNConv(MessagePassing):
             else:
                 out = torch.einsum("nrf,rfo->no", h, weight)
         if self.root is not None:
-            out = out + (self.root if x_r is None else x_r @ self.root)
+            if x_r is None:
+                out = out + self.root
+            else:
+                out = out + (x_r @ self.root if x_r.is_floating_point() else self.root.index_select(0, x_r))
         return out if self.bias is None else out + self.bias
 
     def __repr__(self) -> str:
