@@ -32,15 +32,22 @@ class BatchNorm(torch.nn.Module):
     """
 
     def __init__(self, in_channels: int, eps: float = 1e-5, momentum: Optional[float] = 0.1,
-                 affine: bool = True, track_running_stats: bool = True) -> None:
+                 affine: bool = True, track_running_stats: bool = True, allow_single_element: bool = False,
+                 device: Optional[torch.device] = None) -> None:
         super().__init__()
         self.in_channels = in_channels
-        self.module = torch.nn.BatchNorm1d(in_channels, eps, momentum, affine, track_running_stats)
+        if allow_single_element and not track_running_stats:
+            raise ValueError("BatchNorm: allow_single_element needs track_running_stats=True")
+        self.module = torch.nn.BatchNorm1d(in_channels, eps, momentum, affine, track_running_stats, device=device)
+        self.allow_single_element = allow_single_element
 
     def reset_parameters(self) -> None:
         self.module.reset_parameters()
 
     def forward(self, x: Tensor, node_mask: Optional[Tensor] = None) -> Tensor:
+        if self.allow_single_element and x.size(0) <= 1:  # one row has no batch statistics: use the running ones
+            m = self.module
+            return F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps)
         if node_mask is None:
             return self.module(x)
         if node_mask.dtype != torch.bool or node_mask.shape != x.shape[:1]:
@@ -130,13 +137,14 @@ class LayerNorm(torch.nn.Module):
     Shapes: ``x [N, C]``, ``batch [N]`` (optional), ``batch_size`` (pass it to avoid a sync) -> ``[N, C]``.
     """
 
-    def __init__(self, in_channels: int, eps: float = 1e-5, affine: bool = True, mode: str = "graph") -> None:
+    def __init__(self, in_channels: int, eps: float = 1e-5, affine: bool = True, mode: str = "graph",
+                 device: Optional[torch.device] = None) -> None:
         super().__init__()
         if mode not in ("graph", "node"):
             raise ValueError(f"LayerNorm: mode must be 'graph' or 'node', got {mode!r}")
         self.in_channels, self.eps, self.affine, self.mode = in_channels, eps, affine, mode
-        self.weight = torch.nn.Parameter(torch.ones(in_channels)) if affine else None
-        self.bias = torch.nn.Parameter(torch.zeros(in_channels)) if affine else None
+        self.weight = torch.nn.Parameter(torch.ones(in_channels, device=device)) if affine else None
+        self.bias = torch.nn.Parameter(torch.zeros(in_channels, device=device)) if affine else None
 
     def reset_parameters(self) -> None:
         if self.affine:
@@ -170,12 +178,12 @@ class GraphNorm(torch.nn.Module):
     Shapes: ``x [N, C]``, ``batch [N]`` (optional), ``batch_size`` -> ``[N, C]``.
     """
 
-    def __init__(self, in_channels: int, eps: float = 1e-5) -> None:
+    def __init__(self, in_channels: int, eps: float = 1e-5, device: Optional[torch.device] = None) -> None:
         super().__init__()
         self.in_channels, self.eps = in_channels, eps
-        self.weight = torch.nn.Parameter(torch.ones(in_channels))
-        self.bias = torch.nn.Parameter(torch.zeros(in_channels))
-        self.mean_scale = torch.nn.Parameter(torch.ones(in_channels))
+        self.weight = torch.nn.Parameter(torch.ones(in_channels, device=device))
+        self.bias = torch.nn.Parameter(torch.zeros(in_channels, device=device))
+        self.mean_scale = torch.nn.Parameter(torch.ones(in_channels, device=device))
 
     def reset_parameters(self) -> None:
         torch.nn.init.ones_(self.weight)
@@ -204,8 +212,8 @@ class InstanceNorm(torch.nn.modules.instancenorm._InstanceNorm):
     """
 
     def __init__(self, in_channels: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
-                 track_running_stats: bool = False) -> None:
-        super().__init__(in_channels, eps, momentum, affine, track_running_stats)
+                 track_running_stats: bool = False, device: Optional[torch.device] = None) -> None:
+        super().__init__(in_channels, eps, momentum, affine, track_running_stats, device=device)
 
     def forward(self, x: Tensor, batch: Optional[Tensor] = None, batch_size: Optional[int] = None) -> Tensor:
         if batch is None:

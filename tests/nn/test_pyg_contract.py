@@ -194,3 +194,15 @@ def test_rgcn_takes_node_indices_as_trainable_embeddings():
         torch.testing.assert_close(ours(x, edge_index, edge_type), theirs(x, edge_index, edge_type))
     compiled = torch.compile(ours, fullgraph=True, dynamic=True)
     torch.testing.assert_close(compiled(ids, edge_index, edge_type), theirs(ids, edge_index, edge_type))
+
+
+@pytest.mark.parametrize("name", ["BatchNorm", "LayerNorm", "GraphNorm", "InstanceNorm"])
+def test_norms_take_device_and_pyg_options(name):
+    norm = getattr(gnnx.nn, name)(8, device="cpu")
+    assert all(p.device.type == "cpu" for p in norm.parameters())
+    assert sorted(norm.state_dict()) == sorted(getattr(torch_geometric.nn, name)(8, device="cpu").state_dict())
+    if name == "BatchNorm":
+        single = gnnx.nn.BatchNorm(8, allow_single_element=True).train()
+        theirs = torch_geometric.nn.BatchNorm(8, allow_single_element=True).train()
+        x = torch.randn(1, 8)
+        torch.testing.assert_close(single(x), theirs(x))
