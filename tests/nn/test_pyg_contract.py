@@ -206,3 +206,18 @@ def test_norms_take_device_and_pyg_options(name):
         theirs = torch_geometric.nn.BatchNorm(8, allow_single_element=True).train()
         x = torch.randn(1, 8)
         torch.testing.assert_close(single(x), theirs(x))
+
+
+@pytest.mark.parametrize("loops", [True, False])
+def test_point_net_conv_bipartite_positions(loops):
+    torch.manual_seed(1)
+    local_nn, global_nn = torch.nn.Sequential(torch.nn.Linear(7, 16), torch.nn.ReLU()), torch.nn.Linear(16, 8)
+    ours = gnnx.nn.PointNetConv(local_nn, global_nn, add_self_loops=loops)
+    theirs = torch_geometric.nn.PointNetConv(local_nn, global_nn, add_self_loops=loops)
+    x_src, pos_src, pos_dst = torch.randn(12, 4), torch.randn(12, 3), torch.randn(5, 3)
+    edge_index = torch.stack([torch.randint(12, (30,)), torch.randint(5, (30,))])
+    torch.testing.assert_close(ours((x_src, None), (pos_src, pos_dst), edge_index),
+                               theirs((x_src, None), (pos_src, pos_dst), edge_index))
+    compiled = torch.compile(ours, fullgraph=True, dynamic=True)
+    torch.testing.assert_close(compiled((x_src, None), (pos_src, pos_dst), edge_index),
+                               theirs((x_src, None), (pos_src, pos_dst), edge_index))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -20,7 +20,8 @@ class PointNetConv(MessagePassing):
     with ``local_nn`` :math:`h` and ``global_nn`` :math:`\gamma`. Old self loops are masked
     out of the maximum and one fresh loop per point added (sync-free, equal to PyG).
 
-    Shapes: ``x [N, F]`` or ``None``, ``pos [N, 3]``, ``edge_index`` -> ``[N, F_out]``.
+    Shapes: ``x [N, F]`` or ``None`` (or a pair ``(x_src, x_dst)``), ``pos [N, 3]`` (or a pair
+    ``(pos_src, pos_dst)``, e.g. sampled centroids as destinations), ``edge_index`` -> ``[N_dst, F_out]``.
     """
 
     def __init__(self, local_nn: Optional[Callable] = None, global_nn: Optional[Callable] = None,
@@ -30,15 +31,19 @@ class PointNetConv(MessagePassing):
         reset(self.local_nn)
         reset(self.global_nn)
 
-    def forward(self, x: Optional[Tensor], pos: Tensor, edge_index: Adj) -> Tensor:
+    def forward(self, x: Union[Optional[Tensor], Tuple[Optional[Tensor], Optional[Tensor]]],
+                pos: Union[Tensor, Tuple[Tensor, Tensor]], edge_index: Adj) -> Tensor:
         tensor = edge_index.edge_index if isinstance(edge_index, Graph) else edge_index
+        pos_src, pos_dst = pos if isinstance(pos, (tuple, list)) else (pos, pos)
+        x_src = x[0] if isinstance(x, (tuple, list)) else x  # messages read source features only
+        num_src, num_dst = pos_src.size(0), pos_dst.size(0)
         stale = None
-        if self.add_self_loops:
-            tensor, _, stale = with_fresh_self_loops(tensor, None, pos.size(0), 0.0)
-        kwargs = {"pos": pos, "stale": stale}
-        if x is not None:
-            kwargs["x"] = x
-        out = self.propagate(tensor, size=(pos.size(0), pos.size(0)), **kwargs)
+        if self.add_self_loops:  # one loop per node of the smaller side, as PyG
+            tensor, _, stale = with_fresh_self_loops(tensor, None, min(num_src, num_dst), 0.0)
+        kwargs = {"pos": (pos_src, pos_dst), "stale": stale}
+        if x_src is not None:
+            kwargs["x"] = (x_src, None)
+        out = self.propagate(tensor, size=(num_src, num_dst), **kwargs)
         return out if self.global_nn is None else self.global_nn(out)
 
     def message(self, pos_i: Tensor, pos_j: Tensor, x_j: Optional[Tensor] = None,
