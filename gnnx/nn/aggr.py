@@ -177,18 +177,24 @@ class AttentionalAggregation(Aggregation):
 
 class LSTMParameters(torch.nn.Module):
     """The parameters of an ``nn.LSTM`` (same names, shapes and initialisation), for code
-    that runs the recurrence itself. Supports ``num_layers`` and ``bias``."""
+    that runs the recurrence itself with :meth:`step` (Dynamo does not trace ``nn.LSTM``).
+    Supports ``num_layers``, ``bias`` and ``bidirectional`` (the ``_reverse`` copies)."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True) -> None:
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 bidirectional: bool = False) -> None:
         super().__init__()
         self.input_size, self.hidden_size, self.num_layers, self.bias = input_size, hidden_size, num_layers, bias
-        for layer in range(num_layers):
-            width = input_size if layer == 0 else hidden_size
-            self.register_parameter(f"weight_ih_l{layer}", torch.nn.Parameter(torch.empty(4 * hidden_size, width)))
-            self.register_parameter(f"weight_hh_l{layer}", torch.nn.Parameter(torch.empty(4 * hidden_size, hidden_size)))
-            if bias:
-                self.register_parameter(f"bias_ih_l{layer}", torch.nn.Parameter(torch.empty(4 * hidden_size)))
-                self.register_parameter(f"bias_hh_l{layer}", torch.nn.Parameter(torch.empty(4 * hidden_size)))
+        self.bidirectional = bidirectional
+        for suffix in ("", "_reverse") if bidirectional else ("",):
+            for layer in range(num_layers):
+                width = input_size if layer == 0 else hidden_size * (2 if bidirectional else 1)
+                self.register_parameter(f"weight_ih_l{layer}{suffix}",
+                                        torch.nn.Parameter(torch.empty(4 * hidden_size, width)))
+                self.register_parameter(f"weight_hh_l{layer}{suffix}",
+                                        torch.nn.Parameter(torch.empty(4 * hidden_size, hidden_size)))
+                if bias:
+                    self.register_parameter(f"bias_ih_l{layer}{suffix}", torch.nn.Parameter(torch.empty(4 * hidden_size)))
+                    self.register_parameter(f"bias_hh_l{layer}{suffix}", torch.nn.Parameter(torch.empty(4 * hidden_size)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -196,6 +202,16 @@ class LSTMParameters(torch.nn.Module):
         with torch.no_grad():
             for weight in self.parameters():
                 weight.uniform_(-bound, bound)
+
+    def step(self, layer: int, inp: Tensor, state: Tuple[Tensor, Tensor], suffix: str = "") -> Tuple[Tensor, Tensor]:
+        """One time step of a layer (``suffix="_reverse"``: its backward direction): ``(h, c)``."""
+        h, c = state
+        gates = F.linear(inp, getattr(self, f"weight_ih_l{layer}{suffix}"), getattr(self, f"bias_ih_l{layer}{suffix}", None))
+        gates = gates + F.linear(h, getattr(self, f"weight_hh_l{layer}{suffix}"),
+                                 getattr(self, f"bias_hh_l{layer}{suffix}", None))
+        i, f, g, o = gates.chunk(4, dim=-1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        return o.sigmoid() * c.tanh(), c
 
 
 class Set2Set(Aggregation):
@@ -228,7 +244,7 @@ class Set2Set(Aggregation):
         for _ in range(self.processing_steps):
             q = q_star
             for layer in range(layers):
-                state[layer] = self._lstm_step(layer, q, state[layer])
+                state[layer] = self.lstm.step(layer, q, state[layer])
                 q = state[layer][0]
             e = (x * q.index_select(0, index)).sum(dim=-1, keepdim=True)
             if mask is not None:
@@ -237,16 +253,6 @@ class Set2Set(Aggregation):
             r = ops.scatter(a * x, index, dim_size, "sum", mask=mask)
             q_star = torch.cat([q, r], dim=-1)
         return q_star
-
-    def _lstm_step(self, layer: int, inp: Tensor, state):
-        """One time step of ``self.lstm``'s layer, written out: Dynamo does not trace ``nn.LSTM``."""
-        h, c = state
-        gates = F.linear(inp, getattr(self.lstm, f"weight_ih_l{layer}"), getattr(self.lstm, f"bias_ih_l{layer}", None))
-        gates = gates + F.linear(h, getattr(self.lstm, f"weight_hh_l{layer}"),
-                                 getattr(self.lstm, f"bias_hh_l{layer}", None))
-        i, f, g, o = gates.chunk(4, dim=-1)
-        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-        return o.sigmoid() * c.tanh(), c
 
     def __repr__(self) -> str:
         return f"Set2Set({self.in_channels}, {self.out_channels})"

@@ -12,12 +12,12 @@ final linear layer maps them to ``out_channels``. Parameter names equal PyG's
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Dict, List, Optional, Union
 
 import torch
 from torch import Tensor
 
+from gnnx.nn.aggr import LSTMParameters
 from gnnx.nn.conv.edge_conv import EdgeConv
 from gnnx.nn.conv.gat import GATConv, GATv2Conv
 from gnnx.nn.conv.gcn import GCNConv
@@ -28,27 +28,6 @@ from gnnx.nn.message_passing import Adj, MessagePassing
 from gnnx.nn.mlp import MLP
 from gnnx.nn.norm import apply_norm, normalization
 from gnnx.ops import dispatch
-
-
-class _BiLSTMWeights(torch.nn.Module):
-    """The parameters of a one-layer bidirectional ``nn.LSTM`` (same names, shapes and
-    initialisation, so PyG's state dict loads), without the module: Dynamo does not trace
-    ``nn.LSTM``, and :class:`JumpingKnowledge` runs the cells itself."""
-
-    def __init__(self, input_size: int, hidden_size: int) -> None:
-        super().__init__()
-        self.input_size, self.hidden_size = input_size, hidden_size
-        for suffix in ("", "_reverse"):
-            self.register_parameter(f"weight_ih_l0{suffix}", torch.nn.Parameter(torch.empty(4 * hidden_size, input_size)))
-            self.register_parameter(f"weight_hh_l0{suffix}", torch.nn.Parameter(torch.empty(4 * hidden_size, hidden_size)))
-            self.register_parameter(f"bias_ih_l0{suffix}", torch.nn.Parameter(torch.empty(4 * hidden_size)))
-            self.register_parameter(f"bias_hh_l0{suffix}", torch.nn.Parameter(torch.empty(4 * hidden_size)))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
-        for weight in self.parameters():
-            torch.nn.init.uniform_(weight, -bound, bound)
 
 
 class JumpingKnowledge(torch.nn.Module):
@@ -70,7 +49,7 @@ class JumpingKnowledge(torch.nn.Module):
             if channels is None or num_layers is None:
                 raise ValueError("JumpingKnowledge('lstm') needs channels and num_layers")
             hidden = (num_layers * channels) // 2
-            self.lstm = _BiLSTMWeights(channels, hidden)
+            self.lstm = LSTMParameters(channels, hidden, bidirectional=True)  # nn.LSTM's names
             self.att = torch.nn.Linear(2 * hidden, 1)
 
     def reset_parameters(self) -> None:
@@ -88,20 +67,15 @@ class JumpingKnowledge(torch.nn.Module):
         return (x * torch.softmax(scores, dim=-1).unsqueeze(-1)).sum(dim=1)
 
     def _bidirectional_lstm(self, xs: List[Tensor]) -> Tensor:
-        """``self.lstm(stack(xs, 1))[0]`` written out over its own parameters: the sequence is
-        the few layers, so the unrolled cells cost nothing, and unlike ``nn.LSTM`` they
-        compile (Dynamo does not trace RNN modules) and export."""
+        """``nn.LSTM(bidirectional=True)(stack(xs, 1))[0]`` run step by step over the layers
+        (a short sequence), so that it compiles and exports."""
 
         def run(sequence: List[Tensor], suffix: str) -> List[Tensor]:
-            w_ih, w_hh = getattr(self.lstm, f"weight_ih_l0{suffix}"), getattr(self.lstm, f"weight_hh_l0{suffix}")
-            bias = getattr(self.lstm, f"bias_ih_l0{suffix}") + getattr(self.lstm, f"bias_hh_l0{suffix}")
-            h = c = sequence[0].new_zeros(sequence[0].size(0), w_hh.size(1))
+            state = (sequence[0].new_zeros(sequence[0].size(0), self.lstm.hidden_size),) * 2
             out = []
             for x_t in sequence:
-                i, f, g, o = (x_t @ w_ih.t() + h @ w_hh.t() + bias).chunk(4, dim=-1)
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                h = torch.sigmoid(o) * torch.tanh(c)
-                out.append(h)
+                state = self.lstm.step(0, x_t, state, suffix)
+                out.append(state[0])
             return out
 
         forward, backward = run(xs, ""), run(xs[::-1], "_reverse")[::-1]
