@@ -102,6 +102,9 @@ class CompiledModel(torch.nn.Module):
         self.cuda_graphs = cuda_graphs
         self.bucket_growth = bucket_growth
         self.cuda_graph_fallback: Optional[str] = None
+        # Padding to buckets is exact only for models whose rows do not mix (no batch statistics,
+        # no pooling): decided once from the module types, not per call.
+        self._pads = isinstance(model, torch.nn.Module) and _mixes_nodes(model) is None
         self._captured: Dict[tuple, Callable] = {}
 
     # -- the model's own interface ------------------------------------------------------------
@@ -205,7 +208,7 @@ class CompiledModel(torch.nn.Module):
         if any(isinstance(v, (tuple, list)) for v in arguments.values()):
             return None  # bipartite inputs
         rows, cols = num_nodes, graph.num_edges
-        if isinstance(self._orig_mod, torch.nn.Module) and _mixes_nodes(self._orig_mod) is None:
+        if self._pads:
             cols = bucket(cols, self.bucket_growth)
             # Enough padded nodes that none holds more than PAD_EDGES_PER_NODE padded edges:
             # a kernel walks a row's edges serially, so one padded hub would be the long pole.
