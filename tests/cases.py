@@ -61,6 +61,9 @@ LAYERS = [
     Case("sage-max-project-norm", "SAGEConv", (IN, HIDDEN), {"aggr": "max", "project": True, "normalize": True}),
     Case("sage-sum-noroot", "SAGEConv", (IN, HIDDEN), {"aggr": "sum", "root_weight": False}),
     Case("sage-multi-aggr", "SAGEConv", (IN, HIDDEN), {"aggr": ["mean", "max", "min"]}),
+    Case("sage-std", "SAGEConv", (IN, HIDDEN), {"aggr": "std"}),
+    Case("sage-softmax-std-proj", "SAGEConv", (IN, HIDDEN), {
+        "aggr": ["softmax", "std"], "aggr_kwargs": {"mode": "proj", "mode_kwargs": {"in_channels": IN, "out_channels": IN}}}),
     Case("graphconv-weighted", "GraphConv", (IN, HIDDEN), extra="edge_weight"),
     Case("graphconv-mean", "GraphConv", (IN, HIDDEN), {"aggr": "mean"}),
     Case("gin", "GINConv", (), {"train_eps": True, "eps": 0.1}, make_nn=lambda: seq(IN, HIDDEN)),
@@ -78,6 +81,8 @@ LAYERS = [
     Case("tagconv-k3", "TAGConv", (IN, HIDDEN), {"K": 3}),
     Case("appnp", "APPNP", (), {"K": 3, "alpha": 0.1}, extra="edge_weight"),
     Case("simpleconv-mean-cat", "SimpleConv", (), {"aggr": "mean", "combine_root": "cat"}),
+    Case("simpleconv-self-loop-weighted", "SimpleConv", (), {"aggr": "sum", "combine_root": "self_loop"},
+         extra="edge_weight"),
     Case("resgated", "ResGatedGraphConv", (IN, HIDDEN)),
     Case("resgated-edge", "ResGatedGraphConv", (IN, HIDDEN), {"edge_dim": EDGE_DIM}, extra="edge_attr"),
     Case("leconv", "LEConv", (IN, HIDDEN), extra="edge_weight"),
@@ -136,6 +141,8 @@ LAYERS += [
 MODELS = [
     Case("GCN", "GCN", (IN, HIDDEN, 3, OUT), extra="edge_weight", pyg_module="torch_geometric.nn.models"),
     Case("GraphSAGE-jk-cat", "GraphSAGE", (IN, HIDDEN, 2, OUT), {"jk": "cat"}, pyg_module="torch_geometric.nn.models"),
+    Case("GraphSAGE-graphnorm-jk-lstm", "GraphSAGE", (IN, HIDDEN, 2, OUT), {"norm": "graph_norm", "jk": "lstm"},
+         pyg_module="torch_geometric.nn.models"),
     Case("GIN-batchnorm", "GIN", (IN, HIDDEN, 3, OUT), {"norm": "batch_norm"}, pyg_module="torch_geometric.nn.models"),
     Case("GAT-heads", "GAT", (IN, HIDDEN, 2, OUT), {"heads": 2}, pyg_module="torch_geometric.nn.models"),
     Case("GATv2-edge", "GAT", (IN, HIDDEN, 2, OUT), {"heads": 2, "v2": True, "edge_dim": EDGE_DIM},
