@@ -85,7 +85,11 @@ def scatter(
         # One slot (every valid index is 0): a plain reduction. Also sidesteps an Inductor
         # CPU codegen assertion on index_add into a one-row buffer (a traced 1-node graph).
         out = src.sum(0, keepdim=True)
-        return out / torch.sym_max(src.size(0), 1) if reduce == "mean" else out
+        if reduce == "sum":
+            return out
+        # The row count as a tensor: a Python max over the size would not survive jit.trace.
+        count = torch.ones_like(index, dtype=src.dtype).sum().clamp(min=1)
+        return out / count
     if reduce in ("sum", "mean"):
         out = src.new_zeros(shape).index_add(0, index, src)
         if reduce == "mean":
