@@ -35,6 +35,7 @@ from torch import Tensor
 
 from gnnx.graph import CSR, Graph, build_csr
 from gnnx.ops import dispatch
+from gnnx.nn.sparse_input import read_sparse_inputs
 
 EDGE_INDEX_NAMES = ("edge_index",)
 EDGE_TENSOR_NAMES = ("edge_weight", "edge_attr")
@@ -106,6 +107,8 @@ class CompiledModel(torch.nn.Module):
         # no pooling): decided once from the module types, not per call.
         self._pads = isinstance(model, torch.nn.Module) and _mixes_nodes(model) is None
         self._captured: Dict[tuple, Callable] = {}
+        self._lazy = isinstance(model, torch.nn.Module) and any(
+            isinstance(p, torch.nn.parameter.UninitializedParameter) for p in model.parameters())
 
     # -- the model's own interface ------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
@@ -128,6 +131,13 @@ class CompiledModel(torch.nn.Module):
 
     # -- the call ---------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(self._orig_mod, torch.nn.Module):
+            # PyG's sparse adjacency formats become edge_index (+ edge_weight) outside the graph
+            converted = read_sparse_inputs(self._orig_mod, args, kwargs)
+            if converted is not None:
+                args, kwargs = converted
+        if self._lazy:
+            self._materialize(args, kwargs)
         bound = self._signature.bind(*args, **kwargs)
         arguments = bound.arguments
         x = arguments.get("x")
@@ -146,6 +156,19 @@ class CompiledModel(torch.nn.Module):
         if graph is not None and graph.edge_index.is_cuda and self.cuda_graphs and self.cuda_graph_fallback is None:
             return self._replay(arguments, graph, num_dst)
         return self._compiled(*bound.args, **bound.kwargs)
+
+    def _materialize(self, args: tuple, kwargs: Dict[str, Any]) -> None:
+        """Lazy parameters (``in_channels=-1``) take their shapes from one eager call, as in
+        eager PyG: under ``dynamic=True`` the feature width would be symbolic. Eval mode and
+        no grad, so batch statistics and autograd see nothing of it."""
+        model, was_training = self._orig_mod, self._orig_mod.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                model(*args, **kwargs)
+        finally:
+            model.train(was_training)
+        self._lazy = False
 
     def _structure(self, edge_index: Tensor, num_dst: int, num_src: int, x: Any) -> Graph:
         graph = dispatch.structure_cache.get(edge_index, num_dst, num_src)

@@ -2,22 +2,27 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 
 
+def _ready(t: Optional[Tensor]) -> bool:
+    """A tensor to initialise now (not absent, not a lazy module's uninitialised parameter)."""
+    return t is not None and not isinstance(t, torch.nn.parameter.UninitializedParameter)
+
+
 def glorot(t: Optional[Tensor]) -> None:
     """Glorot/Xavier uniform over the last two dimensions (PyG's ``glorot``)."""
-    if t is not None:
+    if _ready(t):
         bound = math.sqrt(6.0 / (t.size(-2) + t.size(-1)))
         with torch.no_grad():
             t.uniform_(-bound, bound)
 
 
 def zeros(t: Optional[Tensor]) -> None:
-    if t is not None:
+    if _ready(t):
         with torch.no_grad():
             t.zero_()
 
@@ -33,12 +38,75 @@ def reset(module: Optional[torch.nn.Module]) -> None:
         module.reset_parameters()
 
 
-def glorot_linear(in_features: int, out_features: int, bias: bool = True) -> torch.nn.Linear:
-    """``nn.Linear`` with Glorot weights and zero bias (PyG's ``weight_initializer='glorot'``)."""
-    lin = torch.nn.Linear(in_features, out_features, bias=bias)
+def _glorot_zero(lin: torch.nn.Linear) -> None:
     glorot(lin.weight)
     zeros(lin.bias)
+
+
+class _LazyLinear(torch.nn.LazyLinear):
+    """``nn.LazyLinear`` that applies a layer's initializer when its input size is known
+    (PyG's ``Linear(-1, ...)``); it becomes a plain ``nn.Linear`` after the first call."""
+
+    def __init__(self, out_features: int, bias: bool, initializer: Optional[Callable[[torch.nn.Linear], None]]):
+        super().__init__(out_features, bias=bias)
+        self._initializer = initializer
+
+    def reset_parameters(self) -> None:
+        if self.has_uninitialized_params() or self.in_features == 0:
+            return
+        super().reset_parameters()
+        if self._initializer is not None:
+            self._initializer(self)
+
+
+def linear(in_features: int, out_features: int, bias: bool = True,
+           weight_initializer: Optional[str] = None) -> torch.nn.Linear:
+    """``nn.Linear(in_features, out_features)``; lazy (input size read on the first call) when
+    ``in_features <= 0``, as PyG's ``in_channels=-1``. ``weight_initializer="glorot"``: Glorot
+    weights and zero bias (PyG's ``weight_initializer='glorot'``), also for the lazy kind.
+    State dict keys are ``weight``/``bias`` either way."""
+    initializer = _glorot_zero if weight_initializer == "glorot" else None
+    if in_features <= 0:
+        return _LazyLinear(out_features, bias, initializer)
+    lin = torch.nn.Linear(in_features, out_features, bias=bias)
+    if initializer is not None:
+        initializer(lin)
     return lin
+
+
+def lazy_parameters(module: torch.nn.Module, shapes: Dict[str, Tuple[int, ...]]) -> None:
+    """Give ``module`` parameters whose shape holds the input width, read on the first call
+    (PyG's ``in_channels=-1`` for raw weights): ``shapes`` maps each name to its shape with
+    ``-1`` where the width of the first input (``x``, or ``x[0]`` of a pair) goes. The
+    parameters materialise on the first forward or from a loaded ``state_dict``, then the
+    module's ``reset_parameters`` runs (on the first forward)."""
+    module._lazy_shapes = dict(shapes)
+    for name in shapes:
+        setattr(module, name, torch.nn.parameter.UninitializedParameter())
+    module.register_forward_pre_hook(_materialize_on_call)
+    module._register_load_state_dict_pre_hook(_materialize_on_load, with_module=True)
+
+
+def _materialize_on_call(module: torch.nn.Module, args: Tuple[Any, ...]) -> None:
+    pending = [n for n in module._lazy_shapes if isinstance(getattr(module, n), torch.nn.parameter.UninitializedParameter)]
+    if not pending:
+        return
+    x = args[0][0] if isinstance(args[0], (tuple, list)) else args[0]
+    for name in pending:
+        getattr(module, name).materialize(tuple(x.size(-1) if d == -1 else d for d in module._lazy_shapes[name]))
+    module.reset_parameters()
+
+
+def _materialize_on_load(module: torch.nn.Module, state_dict, prefix: str, *args: Any) -> None:
+    for name in module._lazy_shapes:
+        param, key = getattr(module, name), prefix + name
+        if isinstance(param, torch.nn.parameter.UninitializedParameter) and key in state_dict:
+            param.materialize(state_dict[key].shape)
+
+
+def glorot_linear(in_features: int, out_features: int, bias: bool = True) -> torch.nn.Linear:
+    """``nn.Linear`` with Glorot weights and zero bias (PyG's ``weight_initializer='glorot'``)."""
+    return linear(in_features, out_features, bias, weight_initializer="glorot")
 
 
 _ACTIVATIONS: Dict[str, Callable[..., torch.nn.Module]] = {

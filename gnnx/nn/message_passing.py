@@ -29,6 +29,7 @@ from torch import Tensor
 from gnnx import ops
 from gnnx.graph import CSR, Graph, check_edge_index
 from gnnx.nn.aggr import aggregation_module
+from gnnx.nn.sparse_input import read_sparse_inputs
 from gnnx.ops import dispatch
 from gnnx.ops.dispatch import can_check_on_host
 
@@ -100,6 +101,9 @@ class MessagePassing(torch.nn.Module):
         self.flow = flow
         self.node_dim = node_dim
         self.fuse = True  # use fused_message_and_aggregate where the layer has one
+        # torch.sparse / SparseTensor / EdgeIndex inputs read as edge_index (gnnx/nn/sparse_input.py)
+        self._adjacency_size: Optional[Tuple[Optional[int], Optional[int]]] = None
+        self.register_forward_pre_hook(read_sparse_inputs, with_kwargs=True)
 
     def aggr_out_channels(self, in_channels: int) -> int:
         """Feature size after aggregating ``in_channels``-wide messages (a list of
@@ -145,7 +149,15 @@ class MessagePassing(torch.nn.Module):
         raise NotImplementedError
 
     def spmm(self, adj: "Adjacency", x: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:
-        """Fused "(weighted) copy of ``x_j``, reduce with ``self.aggr``" for ``fused_message_and_aggregate``."""
+        """Fused "(weighted) copy of ``x_j``, reduce with ``self.aggr``" for ``fused_message_and_aggregate``.
+
+        A static graph (``x`` of shape ``[B, N, F]``, nodes on ``node_dim``, one ``edge_index``
+        for all ``B``) runs as one SpMM over ``[N, B * F]``."""
+        node_dim = self.node_dim % x.dim()
+        if node_dim != 0:
+            moved = x.movedim(node_dim, 0)
+            out = self.spmm(adj, moved.reshape(moved.size(0), -1), edge_weight)
+            return out.view(out.size(0), *moved.shape[1:-1], -1).movedim(0, node_dim)
         outs = [adj.spmm(x, edge_weight, reduce) for reduce in self.aggrs]
         return outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
 
@@ -158,7 +170,8 @@ class MessagePassing(torch.nn.Module):
         """Run message, aggregate and update over ``edge_index`` (a tensor or a :class:`Graph`).
 
         Args:
-            edge_index: ``Tensor [2, E]`` or :class:`~gnnx.Graph`.
+            edge_index: ``Tensor [2, E]`` or :class:`~gnnx.Graph` (a layer's forward also
+                takes PyG's sparse formats: :mod:`gnnx.nn.sparse_input`).
             size: ``(num_src_nodes, num_dst_nodes)``; inferred from node tensors if omitted.
             edge_mask: optional bool ``[E]``: the edges that take part; the others are
                 ignored by the aggregation as if removed, with no data-dependent shape
@@ -186,6 +199,8 @@ class MessagePassing(torch.nn.Module):
 
     def _sizes(self, adj: "Adjacency", size, kwargs) -> Tuple[Any, Any]:
         num_src = num_dst = None
+        if size is None:
+            size = self._adjacency_size  # the sizes of a sparse adjacency input
         if size is not None:
             num_src, num_dst = size
         for name in self._node_args:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gnnx.nn.inits import activation
+from gnnx.nn.inits import activation, linear
 from gnnx.nn.norm import apply_norm, normalization
 
 
@@ -63,7 +63,7 @@ class MLP(torch.nn.Module):
         if len(self.dropout) != num:
             raise ValueError(f"MLP: {len(self.dropout)} dropout values for {num} layers")
         self.lins = torch.nn.ModuleList(
-            torch.nn.Linear(a, b, bias=bias) for a, b in zip(channel_list[:-1], channel_list[1:])
+            linear(a, b, bias=bias) for a, b in zip(channel_list[:-1], channel_list[1:])
         )
         normed = channel_list[1:-1] if plain_last else channel_list[1:]
         self.norms = torch.nn.ModuleList(normalization(norm, c, **(norm_kwargs or {})) for c in normed)

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from gnnx.nn.conv.edge_conv import EdgeConv
+from gnnx.nn.inits import linear
 from gnnx.nn.message_passing import MessagePassing
 from gnnx.ops import knn_graph
 
@@ -48,10 +49,10 @@ class GravNetConv(MessagePassing):
                  k: int, num_workers: Optional[int] = None) -> None:
         super().__init__(aggr=["mean", "max"])
         self.in_channels, self.out_channels, self.k = in_channels, out_channels, k
-        self.lin_s = torch.nn.Linear(in_channels, space_dimensions)
-        self.lin_h = torch.nn.Linear(in_channels, propagate_dimensions)
-        self.lin_out1 = torch.nn.Linear(in_channels, out_channels, bias=False)
-        self.lin_out2 = torch.nn.Linear(2 * propagate_dimensions, out_channels)
+        self.lin_s = linear(in_channels, space_dimensions)
+        self.lin_h = linear(in_channels, propagate_dimensions)
+        self.lin_out1 = linear(in_channels, out_channels, bias=False)
+        self.lin_out2 = linear(2 * propagate_dimensions, out_channels)
 
     def forward(self, x: Tensor, batch: Optional[Tensor] = None) -> Tensor:
         s = self.lin_s(x)

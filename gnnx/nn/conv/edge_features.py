@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnx import ops
-from gnnx.nn.inits import reset, zeros
+from gnnx.nn.inits import linear, reset, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing, edge_tensor
 
 
@@ -32,7 +32,7 @@ class NNConv(MessagePassing):
         self.in_channels, self.out_channels, self.nn, self.root_weight = in_channels, out_channels, nn, root_weight
         in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
         self.in_channels_l = in_channels[0]
-        self.lin = torch.nn.Linear(in_channels[1], out_channels, bias=False) if root_weight else None
+        self.lin = linear(in_channels[1], out_channels, bias=False) if root_weight else None
         self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
         reset(self.nn)
         zeros(self.bias)
@@ -67,8 +67,8 @@ class CGConv(MessagePassing):
         super().__init__(aggr=aggr)
         self.channels, self.dim, self.batch_norm = channels, dim, batch_norm  # as given, as PyG keeps it
         channels = (channels, channels) if isinstance(channels, int) else channels
-        self.lin_f = torch.nn.Linear(sum(channels) + dim, channels[1], bias=bias)
-        self.lin_s = torch.nn.Linear(sum(channels) + dim, channels[1], bias=bias)
+        self.lin_f = linear(sum(channels) + dim, channels[1], bias=bias)
+        self.lin_s = linear(sum(channels) + dim, channels[1], bias=bias)
         self.bn = torch.nn.BatchNorm1d(channels[1]) if batch_norm else None
 
     def forward(self, x, edge_index: Adj, edge_attr: Optional[Tensor] = None) -> Tensor:
@@ -103,13 +103,13 @@ class TransformerConv(MessagePassing):
         in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
         self.beta, self.root_weight, self.dropout, self.edge_dim = beta and root_weight, root_weight, dropout, edge_dim
         hc = heads * out_channels
-        self.lin_key = torch.nn.Linear(in_channels[0], hc, bias=bias)
-        self.lin_query = torch.nn.Linear(in_channels[1], hc, bias=bias)
-        self.lin_value = torch.nn.Linear(in_channels[0], hc, bias=bias)
-        self.lin_edge = torch.nn.Linear(edge_dim, hc, bias=False) if edge_dim is not None else None
+        self.lin_key = linear(in_channels[0], hc, bias=bias)
+        self.lin_query = linear(in_channels[1], hc, bias=bias)
+        self.lin_value = linear(in_channels[0], hc, bias=bias)
+        self.lin_edge = linear(edge_dim, hc, bias=False) if edge_dim is not None else None
         width = hc if concat else out_channels
-        self.lin_skip = torch.nn.Linear(in_channels[1], width, bias=bias) if root_weight else None
-        self.lin_beta = torch.nn.Linear(3 * width, 1, bias=False) if self.beta else None
+        self.lin_skip = linear(in_channels[1], width, bias=bias) if root_weight else None
+        self.lin_beta = linear(3 * width, 1, bias=False) if self.beta else None
 
     def forward(self, x, edge_index: Adj, edge_attr: Optional[Tensor] = None,
                 return_attention_weights: Optional[bool] = None):

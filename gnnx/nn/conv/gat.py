@@ -22,7 +22,7 @@ from torch import Tensor
 
 from gnnx import ops
 from gnnx.graph import Graph, csr_with_self_loops
-from gnnx.nn.inits import glorot, zeros
+from gnnx.nn.inits import glorot, linear, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing, check_adjacency, edge_tensor
 from gnnx.ops import dispatch
 from gnnx.structure import with_fresh_self_loops
@@ -43,7 +43,7 @@ class _GraphAttention(MessagePassing):
     def _output_parameters(self, in_dst: int, bias: bool, residual: bool) -> None:
         """The optional residual projection and bias, sized for concatenated or averaged heads."""
         total = self.out_channels * (self.heads if self.concat else 1)
-        self.res = torch.nn.Linear(in_dst, total, bias=False) if residual else None
+        self.res = linear(in_dst, total, bias=False, weight_initializer="glorot") if residual else None
         self.bias = torch.nn.Parameter(torch.empty(total)) if bias else None
 
     def _attend(self, x_src: Tensor, x_dst: Tensor, edge_index: Adj, edge_attr: Optional[Tensor],
@@ -164,14 +164,14 @@ class GATConv(_GraphAttention):
                          edge_dim, fill_value, flow)
         self.lin = self.lin_src = self.lin_dst = None
         if isinstance(in_channels, int):
-            self.lin = torch.nn.Linear(in_channels, heads * out_channels, bias=False)
+            self.lin = linear(in_channels, heads * out_channels, bias=False, weight_initializer="glorot")
         else:
-            self.lin_src = torch.nn.Linear(in_channels[0], heads * out_channels, bias=False)
-            self.lin_dst = torch.nn.Linear(in_channels[1], heads * out_channels, bias=False)
+            self.lin_src = linear(in_channels[0], heads * out_channels, bias=False, weight_initializer="glorot")
+            self.lin_dst = linear(in_channels[1], heads * out_channels, bias=False, weight_initializer="glorot")
         self.att_src = torch.nn.Parameter(torch.empty(1, heads, out_channels))
         self.att_dst = torch.nn.Parameter(torch.empty(1, heads, out_channels))
         if edge_dim is not None:
-            self.lin_edge = torch.nn.Linear(edge_dim, heads * out_channels, bias=False)
+            self.lin_edge = linear(edge_dim, heads * out_channels, bias=False)
             self.att_edge = torch.nn.Parameter(torch.empty(1, heads, out_channels))
         else:
             self.lin_edge = None
@@ -261,10 +261,10 @@ class GATv2Conv(_GraphAttention):
                          edge_dim, fill_value, flow)
         self.share_weights = share_weights
         in_src, in_dst = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
-        self.lin_l = torch.nn.Linear(in_src, heads * out_channels, bias=bias)
-        self.lin_r = self.lin_l if share_weights else torch.nn.Linear(in_dst, heads * out_channels, bias=bias)
+        self.lin_l = linear(in_src, heads * out_channels, bias=bias, weight_initializer="glorot")
+        self.lin_r = self.lin_l if share_weights else linear(in_dst, heads * out_channels, bias=bias, weight_initializer="glorot")
         self.att = torch.nn.Parameter(torch.empty(1, heads, out_channels))
-        self.lin_edge = torch.nn.Linear(edge_dim, heads * out_channels, bias=False) if edge_dim is not None else None
+        self.lin_edge = linear(edge_dim, heads * out_channels, bias=False) if edge_dim is not None else None
         self._output_parameters(in_dst, bias, residual)
         self.reset_parameters()
 
@@ -331,7 +331,7 @@ class SuperGATConv(_GraphAttention):
         self.attention_type = attention_type
         self.neg_sample_ratio, self.edge_sample_ratio, self.is_undirected = neg_sample_ratio, edge_sample_ratio, \
             is_undirected
-        self.lin = torch.nn.Linear(in_channels, heads * out_channels, bias=False)
+        self.lin = linear(in_channels, heads * out_channels, bias=False, weight_initializer="glorot")
         if attention_type == "MX":
             self.att_l = torch.nn.Parameter(torch.empty(1, heads, out_channels))
             self.att_r = torch.nn.Parameter(torch.empty(1, heads, out_channels))

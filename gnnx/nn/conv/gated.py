@@ -9,7 +9,7 @@ from torch import Tensor
 from gnnx import ops
 from gnnx.graph import Graph
 from gnnx.nn.conv.gcn import WeightedPropagation
-from gnnx.nn.inits import zeros
+from gnnx.nn.inits import linear, zeros
 from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing
 from gnnx.structure import self_loop_index
 
@@ -40,10 +40,10 @@ class ResGatedGraphConv(MessagePassing):
         self.act = act if act is not None else torch.nn.Sigmoid()
         self.edge_dim, self.root_weight = edge_dim, root_weight
         extra = edge_dim or 0
-        self.lin_key = torch.nn.Linear(in_channels[1] + extra, out_channels)
-        self.lin_query = torch.nn.Linear(in_channels[0] + extra, out_channels)
-        self.lin_value = torch.nn.Linear(in_channels[0] + extra, out_channels)
-        self.lin_skip = torch.nn.Linear(in_channels[1], out_channels, bias=False) if root_weight else None
+        self.lin_key = linear(in_channels[1] + extra, out_channels)
+        self.lin_query = linear(in_channels[0] + extra, out_channels)
+        self.lin_value = linear(in_channels[0] + extra, out_channels)
+        self.lin_skip = linear(in_channels[1], out_channels, bias=False) if root_weight else None
         self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
         zeros(self.bias)
 
@@ -78,9 +78,9 @@ class LEConv(MessagePassing):
         super().__init__(aggr="add")
         self.in_channels, self.out_channels = in_channels, out_channels
         in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
-        self.lin1 = torch.nn.Linear(in_channels[0], out_channels, bias=bias)
-        self.lin2 = torch.nn.Linear(in_channels[1], out_channels, bias=False)
-        self.lin3 = torch.nn.Linear(in_channels[1], out_channels, bias=bias)
+        self.lin1 = linear(in_channels[0], out_channels, bias=bias)
+        self.lin2 = linear(in_channels[1], out_channels, bias=False)
+        self.lin3 = linear(in_channels[1], out_channels, bias=bias)
 
     def forward(self, x, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
         x = _pair(x)
@@ -105,12 +105,12 @@ class ClusterGCNConv(MessagePassing):
         super().__init__(aggr="add")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.diag_lambda, self.add_self_loops = diag_lambda, add_self_loops
-        self.lin_out = torch.nn.Linear(in_channels, out_channels, bias=bias)
-        self.lin_root = torch.nn.Linear(in_channels, out_channels, bias=False)
+        self.lin_out = linear(in_channels, out_channels, bias=bias)
+        self.lin_root = linear(in_channels, out_channels, bias=False)
 
     def forward(self, x: Tensor, edge_index: Adj) -> Tensor:
         tensor = edge_index.edge_index if isinstance(edge_index, Graph) else edge_index
-        n = x.size(0)
+        n = x.size(-2)
         src, dst = tensor[0], tensor[1]
         counted = torch.ones(src.shape, dtype=x.dtype, device=x.device)
         if self.add_self_loops:

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from gnnx.graph import Graph, csr_with_self_loops
-from gnnx.nn.inits import glorot, zeros
+from gnnx.nn.inits import glorot, linear, zeros
 from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing, check_adjacency, edge_tensor
 from gnnx.ops import dispatch
 from gnnx.structure import gcn_norm
@@ -24,7 +24,7 @@ class WeightedPropagation(MessagePassing):
                     add_self_loops: bool) -> Tuple[Tensor, Tensor]:
         if self._cache is not None:
             return self._cache
-        num_nodes = x.size(0)
+        num_nodes = x.size(-2)
         check_adjacency(edge_index, num_nodes, edge_weight=edge_weight)
         tensor = edge_tensor(edge_index)
         # With a prepared structure (a Graph, or the structure cache's for a bare edge_index),
@@ -104,7 +104,7 @@ class GCNConv(WeightedPropagation):
         self.improved, self.cached = improved, cached
         self.add_self_loops, self.normalize = add_self_loops, normalize
         self._cache = None
-        self.lin = torch.nn.Linear(in_channels, out_channels, bias=False)
+        self.lin = linear(in_channels, out_channels, bias=False, weight_initializer="glorot")
         self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnx import ops
-from gnnx.nn.inits import glorot, glorot_linear, reset, zeros
+from gnnx.nn.inits import glorot, glorot_linear, lazy_parameters, linear, reset, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing, edge_tensor
 from gnnx.structure import with_fresh_self_loops
 
@@ -53,11 +53,11 @@ class PointTransformerConv(MessagePassing):
         super().__init__(aggr="add")
         self.in_channels, self.out_channels, self.add_self_loops = in_channels, out_channels, add_self_loops
         in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
-        self.pos_nn = pos_nn if pos_nn is not None else torch.nn.Linear(3, out_channels)
+        self.pos_nn = pos_nn if pos_nn is not None else linear(3, out_channels)
         self.attn_nn = attn_nn
-        self.lin = torch.nn.Linear(in_channels[0], out_channels, bias=False)
-        self.lin_src = torch.nn.Linear(in_channels[0], out_channels, bias=False)
-        self.lin_dst = torch.nn.Linear(in_channels[1], out_channels, bias=False)
+        self.lin = linear(in_channels[0], out_channels, bias=False)
+        self.lin_src = linear(in_channels[0], out_channels, bias=False)
+        self.lin_dst = linear(in_channels[1], out_channels, bias=False)
 
     def reset_parameters(self) -> None:
         reset(self.pos_nn)
@@ -169,8 +169,8 @@ class FeaStConv(MessagePassing):
         super().__init__(aggr="mean", node_dim=0)
         self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
         self.add_self_loops = add_self_loops
-        self.lin = torch.nn.Linear(in_channels, heads * out_channels, bias=False)
-        self.u = torch.nn.Linear(in_channels, heads, bias=False)
+        self.lin = linear(in_channels, heads * out_channels, bias=False)
+        self.u = linear(in_channels, heads, bias=False)
         self.c = torch.nn.Parameter(torch.empty(heads))
         self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
@@ -226,10 +226,13 @@ class GMMConv(MessagePassing):
         self.separate_gaussians, self.root_weight = separate_gaussians, root_weight
         in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
         self.rel_in_channels = in_channels[0]
-        self.g = torch.nn.Parameter(torch.empty(in_channels[0], out_channels * kernel_size))
         shape = (in_channels[0], out_channels, kernel_size, dim) if separate_gaussians else (kernel_size, dim)
-        self.mu = torch.nn.Parameter(torch.empty(shape))
-        self.sigma = torch.nn.Parameter(torch.empty(shape))
+        if in_channels[0] > 0:
+            self.g = torch.nn.Parameter(torch.empty(in_channels[0], out_channels * kernel_size))
+            self.mu = torch.nn.Parameter(torch.empty(shape))
+            self.sigma = torch.nn.Parameter(torch.empty(shape))
+        else:
+            lazy_parameters(self, {"g": (-1, out_channels * kernel_size), "mu": shape, "sigma": shape})
         self.root = glorot_linear(in_channels[1], out_channels, bias=False) if root_weight else None
         self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
@@ -256,7 +259,7 @@ class GMMConv(MessagePassing):
     def message(self, x_j: Tensor, edge_attr: Tensor) -> Tensor:
         eps = 1e-15
         E, D = edge_attr.size(0), self.dim
-        K, M, Fin = self.kernel_size, self.out_channels, self.rel_in_channels
+        K, M, Fin = self.kernel_size, self.out_channels, self.g.size(0)
         if not self.separate_gaussians:
             gaussian = -0.5 * (edge_attr.view(E, 1, D) - self.mu.view(1, K, D)).pow(2)
             gaussian = torch.exp((gaussian / (eps + self.sigma.view(1, K, D).pow(2))).sum(dim=-1))

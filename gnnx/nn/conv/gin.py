@@ -6,7 +6,7 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from gnnx.nn.inits import reset
+from gnnx.nn.inits import linear, reset
 from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing
 
 PairTensor = Tuple[Tensor, Optional[Tensor]]
@@ -99,7 +99,7 @@ class GINEConv(_GINBase):
             in_channels = getattr(first, "in_features", getattr(first, "in_channels", None))
             if in_channels is None:
                 raise ValueError("GINEConv: cannot read the input size of 'nn' to map edge features")
-            lin: Optional[torch.nn.Module] = torch.nn.Linear(edge_dim, in_channels)
+            lin: Optional[torch.nn.Module] = linear(edge_dim, in_channels)
         else:
             lin = None
         super().__init__(nn, eps, train_eps, aggr, flow)

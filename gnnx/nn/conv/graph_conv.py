@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple, Union
 
-import torch
 from torch import Tensor
 
+from gnnx.nn.inits import linear
 from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing
 
 PairTensor = Tuple[Tensor, Optional[Tensor]]
@@ -43,8 +43,8 @@ class GraphConv(MessagePassing):
         self.in_channels, self.out_channels = in_channels, out_channels  # as given, as PyG keeps it
         if isinstance(in_channels, int):
             in_channels = (in_channels, in_channels)
-        self.lin_rel = torch.nn.Linear(self.aggr_out_channels(in_channels[0]), out_channels, bias=bias)
-        self.lin_root = torch.nn.Linear(in_channels[1], out_channels, bias=False)
+        self.lin_rel = linear(self.aggr_out_channels(in_channels[0]), out_channels, bias=bias)
+        self.lin_root = linear(in_channels[1], out_channels, bias=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

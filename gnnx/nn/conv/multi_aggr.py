@@ -15,7 +15,7 @@ from torch import Tensor
 
 from gnnx import ops
 from gnnx.nn.aggr import DegreeScalerAggregation, reduce_statistic
-from gnnx.nn.inits import activation, glorot_linear, reset, zeros
+from gnnx.nn.inits import activation, glorot_linear, linear, reset, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing, edge_tensor
 from gnnx.nn.norm import MessageNorm
 from gnnx.structure import add_remaining_self_loops, gcn_norm
@@ -55,19 +55,19 @@ class PNAConv(MessagePassing):
         self.towers, self.divide_input = towers, divide_input
         self.F_in = in_channels // towers if divide_input else in_channels
         self.F_out = out_channels // towers
-        self.edge_encoder = torch.nn.Linear(edge_dim, self.F_in) if edge_dim is not None else None
+        self.edge_encoder = linear(edge_dim, self.F_in) if edge_dim is not None else None
 
         def stack(first_in: int, width: int, layers: int) -> torch.nn.Sequential:
-            modules: List[torch.nn.Module] = [torch.nn.Linear(first_in, width)]
+            modules: List[torch.nn.Module] = [linear(first_in, width)]
             for _ in range(layers - 1):
-                modules += [activation(act, **(act_kwargs or {})), torch.nn.Linear(width, width)]
+                modules += [activation(act, **(act_kwargs or {})), linear(width, width)]
             return torch.nn.Sequential(*modules)
 
         pre_in = (3 if edge_dim else 2) * self.F_in
         post_in = (len(aggregators) * len(scalers) + 1) * self.F_in
         self.pre_nns = torch.nn.ModuleList(stack(pre_in, self.F_in, pre_layers) for _ in range(towers))
         self.post_nns = torch.nn.ModuleList(stack(post_in, self.F_out, post_layers) for _ in range(towers))
-        self.lin = torch.nn.Linear(out_channels, out_channels)
+        self.lin = linear(out_channels, out_channels)
 
     def reset_parameters(self) -> None:
         if self.edge_encoder is not None:
@@ -143,7 +143,7 @@ class EGConv(MessagePassing):
             if name not in self.AGGREGATORS:
                 raise ValueError(f"EGConv: unsupported aggregator {name!r}; expected one of {self.AGGREGATORS}")
         self.bases_lin = glorot_linear(in_channels, out_channels // num_heads * num_bases, bias=False)
-        self.comb_lin = torch.nn.Linear(in_channels, num_heads * num_bases * len(self.aggregators))
+        self.comb_lin = linear(in_channels, num_heads * num_bases * len(self.aggregators))
         self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
         zeros(self.bias)
 
@@ -199,7 +199,7 @@ def _gen_mlp(channels: Sequence[int], norm: Optional[str], bias: bool) -> torch.
     """GENConv's MLP with PyG's module layout (Linear, norm, ReLU, Dropout per hidden layer)."""
     modules: List[torch.nn.Module] = []
     for i in range(1, len(channels)):
-        modules.append(torch.nn.Linear(channels[i - 1], channels[i], bias=bias))
+        modules.append(linear(channels[i - 1], channels[i], bias=bias))
         if i < len(channels) - 1:
             if norm == "batch":
                 modules.append(torch.nn.BatchNorm1d(channels[i], affine=True))
@@ -243,13 +243,13 @@ class GENConv(MessagePassing):
         super().__init__(aggr=aggr, aggr_kwargs=kwargs)
         self.in_channels, self.out_channels, self.eps = in_channels, out_channels, eps
         in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
-        self.lin_src = torch.nn.Linear(in_channels[0], out_channels, bias=bias) if in_channels[0] != out_channels \
+        self.lin_src = linear(in_channels[0], out_channels, bias=bias) if in_channels[0] != out_channels \
             else None
-        self.lin_edge = torch.nn.Linear(edge_dim, out_channels, bias=bias) \
+        self.lin_edge = linear(edge_dim, out_channels, bias=bias) \
             if edge_dim is not None and edge_dim != out_channels else None
         aggr_out = out_channels * max(1, len(self.aggrs))
-        self.lin_aggr_out = torch.nn.Linear(aggr_out, out_channels, bias=bias) if aggr_out != out_channels else None
-        self.lin_dst = torch.nn.Linear(in_channels[1], out_channels, bias=bias) if in_channels[1] != out_channels \
+        self.lin_aggr_out = linear(aggr_out, out_channels, bias=bias) if aggr_out != out_channels else None
+        self.lin_dst = linear(in_channels[1], out_channels, bias=bias) if in_channels[1] != out_channels \
             else None
         self.mlp = _gen_mlp([out_channels] + [out_channels * expansion] * (num_layers - 1) + [out_channels], norm,
                             bias)
@@ -304,9 +304,9 @@ class MFConv(MessagePassing):
         super().__init__(aggr="add")
         self.in_channels, self.out_channels, self.max_degree = in_channels, out_channels, max_degree
         in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
-        self.lins_l = torch.nn.ModuleList(torch.nn.Linear(in_channels[0], out_channels, bias=bias)
+        self.lins_l = torch.nn.ModuleList(linear(in_channels[0], out_channels, bias=bias)
                                           for _ in range(max_degree + 1))
-        self.lins_r = torch.nn.ModuleList(torch.nn.Linear(in_channels[1], out_channels, bias=False)
+        self.lins_r = torch.nn.ModuleList(linear(in_channels[1], out_channels, bias=False)
                                           for _ in range(max_degree + 1))
 
     def reset_parameters(self) -> None:
@@ -318,13 +318,14 @@ class MFConv(MessagePassing):
         x = _pair(x)
         tensor = edge_tensor(edge_index)
         dst = tensor[1] if self.flow == "source_to_target" else tensor[0]
-        num_dst = x[1].size(0) if x[1] is not None else (size[1] if size is not None else x[0].size(0))
+        num_dst = x[1].size(-2) if x[1] is not None else (size[1] if size is not None else x[0].size(-2))
         deg = ops.scatter(torch.ones_like(dst), dst, num_dst, "sum").clamp(max=self.max_degree)
         h = self.propagate(edge_index, x=x, size=size)
-        candidates = torch.stack([lin(h) for lin in self.lins_l], dim=1)  # [N, max_degree + 1, out]
+        candidates = torch.stack([lin(h) for lin in self.lins_l], dim=-2)  # [(B,) N, max_degree + 1, out]
         if x[1] is not None:
-            candidates = candidates + torch.stack([lin(x[1]) for lin in self.lins_r], dim=1)
-        return candidates.gather(1, deg.view(-1, 1, 1).expand(-1, 1, self.out_channels)).squeeze(1)
+            candidates = candidates + torch.stack([lin(x[1]) for lin in self.lins_r], dim=-2)
+        index = deg.view(-1, 1, 1).expand(*candidates.shape[:-2], 1, self.out_channels)
+        return candidates.gather(-2, index).squeeze(-2)
 
     def fused_message_and_aggregate(self, adj, x) -> Tensor:
         return self.spmm(adj, x[0])
@@ -358,11 +359,11 @@ class GeneralConv(MessagePassing):
         self.skip_linear, self.directed_msg, self.heads = skip_linear, directed_msg, heads
         self.attention, self.attention_type, self.normalize_l2 = attention, attention_type, l2_normalize
         pair = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
-        self.lin_msg = torch.nn.Linear(pair[0], out_channels * heads, bias=bias)
-        self.lin_msg_i = None if directed_msg else torch.nn.Linear(pair[0], out_channels * heads, bias=bias)
-        self.lin_self = torch.nn.Linear(pair[1], out_channels, bias=bias) \
+        self.lin_msg = linear(pair[0], out_channels * heads, bias=bias)
+        self.lin_msg_i = None if directed_msg else linear(pair[0], out_channels * heads, bias=bias)
+        self.lin_self = linear(pair[1], out_channels, bias=bias) \
             if skip_linear or in_channels != out_channels else torch.nn.Identity()
-        self.lin_edge = torch.nn.Linear(in_edge_channels, out_channels * heads, bias=bias) \
+        self.lin_edge = linear(in_edge_channels, out_channels * heads, bias=bias) \
             if in_edge_channels is not None else None
         self.att_msg = None
         if attention:

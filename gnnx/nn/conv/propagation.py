@@ -15,7 +15,7 @@ from torch import Tensor
 
 from gnnx.graph import Graph, csr_with_self_loops
 from gnnx.nn.conv.gcn import WeightedPropagation
-from gnnx.nn.inits import glorot, zeros
+from gnnx.nn.inits import glorot, linear, zeros
 from gnnx.nn.message_passing import Adj, edge_tensor
 from gnnx.ops import dispatch
 from gnnx.structure import add_self_loops
@@ -35,7 +35,7 @@ class SGConv(WeightedPropagation):
         super().__init__(aggr="add")
         self.in_channels, self.out_channels, self.K = in_channels, out_channels, K
         self.cached, self.add_self_loops, self._cache = cached, add_self_loops, None
-        self.lin = torch.nn.Linear(in_channels, out_channels, bias=bias)
+        self.lin = linear(in_channels, out_channels, bias=bias)
 
     def reset_parameters(self) -> None:
         self.lin.reset_parameters()
@@ -65,7 +65,7 @@ class TAGConv(WeightedPropagation):
                  normalize: bool = True) -> None:
         super().__init__(aggr="add")
         self.in_channels, self.out_channels, self.K, self.normalize = in_channels, out_channels, K, normalize
-        self.lins = torch.nn.ModuleList(torch.nn.Linear(in_channels, out_channels, bias=False) for _ in range(K + 1))
+        self.lins = torch.nn.ModuleList(linear(in_channels, out_channels, bias=False) for _ in range(K + 1))
         self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
 
@@ -183,7 +183,7 @@ class SSGConv(WeightedPropagation):
         super().__init__(aggr="add")
         self.in_channels, self.out_channels, self.alpha, self.K = in_channels, out_channels, alpha, K
         self.cached, self.add_self_loops, self._cached_h = cached, add_self_loops, None
-        self.lin = torch.nn.Linear(in_channels, out_channels, bias=bias)
+        self.lin = linear(in_channels, out_channels, bias=bias)
 
     def reset_parameters(self) -> None:
         self.lin.reset_parameters()

@@ -14,7 +14,7 @@ from typing import Callable, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from gnnx.nn.inits import glorot, reset, zeros
+from gnnx.nn.inits import glorot, linear, reset, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing, edge_tensor
 
 
@@ -149,13 +149,13 @@ class FiLMConv(MessagePassing):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.num_relations, self.act = max(num_relations, 1), act
         in_channels = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
-        self.lins = torch.nn.ModuleList(torch.nn.Linear(in_channels[0], out_channels, bias=False)
+        self.lins = torch.nn.ModuleList(linear(in_channels[0], out_channels, bias=False)
                                         for _ in range(self.num_relations))
         self.films = torch.nn.ModuleList(
-            torch.nn.Linear(in_channels[1], 2 * out_channels) if nn is None else copy.deepcopy(nn)
+            linear(in_channels[1], 2 * out_channels) if nn is None else copy.deepcopy(nn)
             for _ in range(self.num_relations))
-        self.lin_skip = torch.nn.Linear(in_channels[1], out_channels, bias=False)
-        self.film_skip = torch.nn.Linear(in_channels[1], 2 * out_channels, bias=False) if nn is None \
+        self.lin_skip = linear(in_channels[1], out_channels, bias=False)
+        self.film_skip = linear(in_channels[1], 2 * out_channels, bias=False) if nn is None \
             else copy.deepcopy(nn)
 
     def reset_parameters(self) -> None:
@@ -214,7 +214,7 @@ class DirGNNConv(torch.nn.Module):
                 copy_.add_self_loops = False
             if hasattr(copy_, "root_weight"):
                 copy_.root_weight = False
-        self.lin = torch.nn.Linear(conv.in_channels, conv.out_channels) if root_weight else None
+        self.lin = linear(conv.in_channels, conv.out_channels) if root_weight else None
 
     def reset_parameters(self) -> None:
         self.conv_in.reset_parameters()

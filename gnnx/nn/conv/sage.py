@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple, Union
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gnnx.nn.inits import linear
 from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing
 
 PairTensor = Tuple[Tensor, Optional[Tensor]]
@@ -55,11 +55,11 @@ class SAGEConv(MessagePassing):
             in_channels = (in_channels, in_channels)
         self.normalize, self.root_weight, self.project = normalize, root_weight, project
         if project:
-            self.lin = torch.nn.Linear(in_channels[0], in_channels[0], bias=True)
+            self.lin = linear(in_channels[0], in_channels[0], bias=True)
         aggr_channels = self.aggr_out_channels(in_channels[0])
-        self.lin_l = torch.nn.Linear(aggr_channels, out_channels, bias=bias)
+        self.lin_l = linear(aggr_channels, out_channels, bias=bias)
         if root_weight:
-            self.lin_r = torch.nn.Linear(in_channels[1], out_channels, bias=False)
+            self.lin_r = linear(in_channels[1], out_channels, bias=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

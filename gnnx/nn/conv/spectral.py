@@ -15,7 +15,7 @@ from torch import Tensor
 
 from gnnx import ops
 from gnnx.nn.conv.gcn import WeightedPropagation
-from gnnx.nn.inits import glorot, glorot_linear, zeros
+from gnnx.nn.inits import glorot, glorot_linear, lazy_parameters, zeros
 from gnnx.nn.message_passing import Adj, edge_tensor
 from gnnx.structure import self_loop_index
 
@@ -113,7 +113,7 @@ class ChebConv(WeightedPropagation):
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None,
                 batch: Optional[Tensor] = None, lambda_max: Optional[Union[float, Tensor]] = None) -> Tensor:
-        edge_index, norm = self._scaled_laplacian(edge_tensor(edge_index), x.size(0), edge_weight, x.dtype,
+        edge_index, norm = self._scaled_laplacian(edge_tensor(edge_index), x.size(-2), edge_weight, x.dtype,
                                                   batch, lambda_max)
         tx_0, out = x, self.lins[0](x)
         if len(self.lins) > 1:
@@ -153,8 +153,11 @@ class ARMAConv(WeightedPropagation):
         self.act, self.dropout = act, dropout
         K, T = num_stacks, 1 if shared_weights else num_layers
         self.weight = torch.nn.Parameter(torch.empty(max(1, T - 1), K, out_channels, out_channels))
-        self.init_weight = torch.nn.Parameter(torch.empty(K, in_channels, out_channels))
-        self.root_weight = torch.nn.Parameter(torch.empty(T, K, in_channels, out_channels))
+        if in_channels > 0:
+            self.init_weight = torch.nn.Parameter(torch.empty(K, in_channels, out_channels))
+            self.root_weight = torch.nn.Parameter(torch.empty(T, K, in_channels, out_channels))
+        else:
+            lazy_parameters(self, {"init_weight": (K, -1, out_channels), "root_weight": (T, K, -1, out_channels)})
         self.bias = torch.nn.Parameter(torch.empty(T, K, 1, out_channels)) if bias else None
         self.reset_parameters()
 
@@ -166,19 +169,20 @@ class ARMAConv(WeightedPropagation):
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
         edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, False, False)
-        n, K, C = x.size(0), self.num_stacks, self.out_channels
-        out = torch.einsum("nf,kfc->nkc", x, self.init_weight)  # node-first: [N, K, C]
+        lead, n, K, C = x.shape[:-2], x.size(-2), self.num_stacks, self.out_channels  # lead: a static graph's B
+        out = torch.einsum("...nf,kfc->...nkc", x, self.init_weight)  # node-first: [N, K, C]
         for t in range(self.num_layers):
             if t > 0:
-                out = torch.einsum("nkf,kfc->nkc", out, self.weight[0 if self.shared_weights else t - 1])
-            out = self.propagate(edge_index, x=out.reshape(n, K * C), edge_weight=edge_weight).view(n, K, C)
+                out = torch.einsum("...nkf,kfc->...nkc", out, self.weight[0 if self.shared_weights else t - 1])
+            out = self.propagate(edge_index, x=out.reshape(*lead, n, K * C), edge_weight=edge_weight)
+            out = out.view(*lead, n, K, C)
             root = F.dropout(x, p=self.dropout, training=self.training)
-            out = out + torch.einsum("nf,kfc->nkc", root, self.root_weight[0 if self.shared_weights else t])
+            out = out + torch.einsum("...nf,kfc->...nkc", root, self.root_weight[0 if self.shared_weights else t])
             if self.bias is not None:
                 out = out + self.bias[0 if self.shared_weights else t].view(K, C)
             if self.act is not None:
                 out = self.act(out)
-        return out.mean(dim=1)
+        return out.mean(dim=-2)
 
     def __repr__(self) -> str:
         return (f"ARMAConv({self.in_channels}, {self.out_channels}, num_stacks={self.num_stacks}, "

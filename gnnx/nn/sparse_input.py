@@ -1,0 +1,124 @@
+"""Sparse adjacency inputs, read as ``edge_index`` the way PyG reads them.
+
+PyG layers take, wherever they take ``edge_index``:
+
+* a ``torch.sparse`` matrix (COO, CSR or CSC) holding the *transposed* adjacency
+  ``adj_t[dst, src]`` (what ``T.ToSparseTensor`` builds);
+* a ``torch_sparse.SparseTensor``, also transposed;
+* PyG's ``EdgeIndex``: an ``edge_index`` tensor that knows its ``sparse_size()``
+  ``(num_src, num_dst)``.
+
+gnnx reads them once, before the layer's forward runs (a forward pre-hook of
+:class:`~gnnx.nn.MessagePassing` and of the models), as an ``edge_index`` tensor plus its
+sizes, so the layer runs its ordinary path. As in PyG's ``propagate``, the matrix values
+become the layer's ``edge_weight`` (or ``edge_attr``, or ``edge_type``: the first of them its
+forward takes) unless the caller passed one. A layer that takes none of them ignores a
+``SparseTensor``'s values, as PyG does, and refuses a ``torch.sparse`` matrix whose values
+are not all 1 (PyG multiplies those into its sum; gnnx would not, so it says so). The sizes decide the number of destination
+nodes of a bipartite call such as ``conv((x_src, None), adj_t)``.
+
+Reading a sparse matrix syncs with the host (coalescing); these are eager inputs. Under
+``torch.compile`` pass ``edge_index`` (PyG's ``SparseTensor`` does not compile either).
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Dict, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+Size = Optional[Tuple[Optional[int], Optional[int]]]
+_VALUE_ARGS = ("edge_weight", "edge_attr", "edge_type")
+
+
+def is_edge_index_subclass(value: Any) -> bool:
+    """PyG's ``EdgeIndex`` (detected by duck type, so PyG need not be importable)."""
+    return isinstance(value, Tensor) and type(value) is not Tensor and hasattr(value, "sparse_size") \
+        and hasattr(value, "as_tensor")
+
+
+def is_sparse_adjacency(value: Any) -> bool:
+    """Whether ``value`` is one of the adjacency formats this module reads."""
+    if isinstance(value, Tensor):
+        return value.layout != torch.strided or is_edge_index_subclass(value)
+    return type(value).__name__ == "SparseTensor" and hasattr(value, "coo") and hasattr(value, "sparse_sizes")
+
+
+def to_edge_index(adj: Any) -> Tuple[Tensor, Optional[Tensor], Tuple[Optional[int], Optional[int]]]:
+    """``(edge_index [2, E], values or None, (num_src, num_dst))`` of a sparse adjacency.
+
+    A transposed matrix ``adj_t`` of shape ``[num_dst, num_src]`` gives edges
+    ``col -> row``; an ``EdgeIndex`` gives its own rows and its ``sparse_size()``.
+    """
+    if is_edge_index_subclass(adj):
+        num_src, num_dst = adj.sparse_size()
+        return adj.as_tensor(), None, (num_src, num_dst)
+    if isinstance(adj, Tensor):
+        if adj.dim() != 2:
+            raise ValueError(f"a sparse adjacency must be a 2-D matrix [num_dst, num_src], got shape {list(adj.shape)}")
+        if adj.layout != torch.sparse_coo:
+            adj = adj.to_sparse_coo()
+        adj = adj.coalesce()
+        row, col = adj.indices()
+        values: Optional[Tensor] = adj.values()
+        num_dst, num_src = adj.shape
+    else:  # torch_sparse.SparseTensor
+        row, col, values = adj.coo()
+        num_dst, num_src = adj.sparse_sizes()
+    edge_index = torch.stack([col, row]).to(torch.long)
+    return edge_index, values, (int(num_src), int(num_dst))
+
+
+def read_sparse_inputs(module: torch.nn.Module, args: Tuple[Any, ...], kwargs: Dict[str, Any]):
+    """Forward pre-hook: replace a sparse adjacency argument by its ``edge_index``, pass its
+    values where the forward takes them, and keep its sizes in ``module._adjacency_size``
+    for :meth:`~gnnx.nn.MessagePassing.propagate`."""
+    if torch.compiler.is_compiling():
+        return None
+    position, name = _find_adjacency(args, kwargs)
+    if position is None and name is None:
+        if getattr(module, "_adjacency_size", None) is not None:
+            module._adjacency_size = None
+        return None
+    adj = args[position] if position is not None else kwargs[name]
+    edge_index, values, size = to_edge_index(adj)
+    args, kwargs = list(args), dict(kwargs)
+    if position is not None:
+        args[position] = edge_index
+    else:
+        kwargs[name] = edge_index
+    if values is not None and not _pass_values(type(module).forward, args, kwargs, values) \
+            and isinstance(adj, Tensor) and not bool((values == 1).all()):
+        raise ValueError(
+            f"{type(module).__name__} takes no edge weights, but the sparse adjacency has values other than 1 "
+            "(PyG's torch.sparse path multiplies them into the sum); pass a binary adjacency, or edge_index")
+    module._adjacency_size = size
+    return tuple(args), kwargs
+
+
+def _find_adjacency(args, kwargs) -> Tuple[Optional[int], Optional[str]]:
+    for i, value in enumerate(args):
+        if is_sparse_adjacency(value):
+            return i, None
+    for key, value in kwargs.items():
+        if is_sparse_adjacency(value):
+            return None, key
+    return None, None
+
+
+def _pass_values(forward, args: list, kwargs: Dict[str, Any], values: Tensor) -> bool:
+    """Hand ``values`` to the forward's first edge-tensor argument; False if it has none."""
+    names = [n for n in inspect.signature(forward).parameters if n != "self"]
+    for name in _VALUE_ARGS:
+        if name not in names:
+            continue
+        position = names.index(name)
+        if kwargs.get(name) is not None or (position < len(args) and args[position] is not None):
+            return True  # the caller's own edge tensor wins
+        if position < len(args):
+            args[position] = values
+        else:
+            kwargs[name] = values
+        return True
+    return False

@@ -1,0 +1,104 @@
+"""PyG's sparse adjacency formats wherever edge_index is accepted: torch.sparse (COO, CSR),
+PyG's EdgeIndex (sizes honoured) and torch_sparse.SparseTensor, equal to PyG."""
+import pytest
+import torch
+
+import gnnx.nn as G
+
+P = pytest.importorskip("torch_geometric.nn")
+from torch_geometric import EdgeIndex  # noqa: E402
+
+N, F = 12, 8
+
+
+def _graph(seed=0, loops=False):
+    g = torch.Generator().manual_seed(seed)
+    ei = torch.randint(0, N, (2, 50), generator=g).unique(dim=1)
+    if not loops:  # PyG's sparse GCN path adds loops where edge_index's path replaces them
+        ei = ei[:, ei[0] != ei[1]]
+    return ei.contiguous(), torch.randn(N, F, generator=g), torch.rand(ei.size(1), generator=g) + 0.5
+
+
+def _adj_t(ei, values, layout):
+    adj = torch.sparse_coo_tensor(ei.flip(0), values, (N, N)).coalesce()
+    return adj.to_sparse_csr() if layout == "csr" else adj
+
+
+def _pair(name, **kwargs):
+    if name == "GINConv":
+        pyg, ours = P.GINConv(torch.nn.Linear(F, 16)), G.GINConv(torch.nn.Linear(F, 16))
+    else:
+        pyg, ours = getattr(P, name)(F, 16, **kwargs), getattr(G, name)(F, 16, **kwargs)
+    ours.load_state_dict(pyg.state_dict())
+    return pyg, ours
+
+
+WEIGHTED = ["GCNConv", "GraphConv", "TAGConv", "SGConv", "LEConv"]
+UNWEIGHTED = ["SAGEConv", "GINConv", "GATConv", "TransformerConv", "ResGatedGraphConv"]
+
+
+@pytest.mark.parametrize("name", WEIGHTED + UNWEIGHTED)
+def test_torch_sparse_csr_equals_pyg(name):
+    ei, x, w = _graph()
+    values = w if name in WEIGHTED else torch.ones_like(w)
+    pyg, ours = _pair(name)
+    adj = _adj_t(ei, values, "csr")
+    torch.testing.assert_close(ours(x, adj), pyg(x, adj), atol=1e-5, rtol=1e-5)
+    # the same as passing the edge list (and its weights) directly
+    direct = ours(x, ei, values) if name in WEIGHTED else ours(x, ei)
+    torch.testing.assert_close(ours(x, adj), direct, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+def test_coo_and_csr_agree(layout):
+    ei, x, w = _graph(1, loops=True)
+    conv = G.GraphConv(F, 16)
+    torch.testing.assert_close(conv(x, _adj_t(ei, w, layout)), conv(x, ei, w), atol=1e-6, rtol=1e-6)
+
+
+def test_sparse_values_refused_where_a_layer_takes_no_weights():
+    ei, x, w = _graph()
+    with pytest.raises(ValueError, match="SAGEConv takes no edge weights"):
+        G.SAGEConv(F, 16)(x, _adj_t(ei, w, "csr"))
+
+
+@pytest.mark.parametrize("name", ["GCNConv", "SAGEConv", "GATConv", "GINConv"])
+def test_edge_index_subclass_equals_pyg(name):
+    ei, x, _ = _graph(2)
+    pyg, ours = _pair(name)
+    adj = EdgeIndex(ei, sparse_size=(N, N))
+    torch.testing.assert_close(ours(x, adj), pyg(x, adj), atol=1e-5, rtol=1e-5)
+
+
+def test_edge_index_sparse_size_sets_the_destination_count():
+    ei = torch.tensor([[0, 3, 1, 2, 3, 0], [1, 0, 0, 1, 1, 0]])
+    x_src = torch.randn(4, F)
+    pyg, ours = P.SAGEConv((F, F), 16), G.SAGEConv((F, F), 16)
+    ours.load_state_dict(pyg.state_dict())
+    for adj in (EdgeIndex(ei, sparse_size=(4, 2)), torch.sparse_coo_tensor(ei.flip(0), torch.ones(6), (2, 4))):
+        out = ours((x_src, None), adj)
+        assert out.shape == (2, 16)
+        torch.testing.assert_close(out, pyg((x_src, None), EdgeIndex(ei, sparse_size=(4, 2))), atol=1e-5, rtol=1e-5)
+
+
+def test_models_take_sparse_adjacency():
+    ei, x, w = _graph(4)
+    for cls in ("GCN", "GraphSAGE", "GIN"):
+        pyg, ours = getattr(P, cls)(F, 16, 2), getattr(G, cls)(F, 16, 2)
+        ours.load_state_dict(pyg.state_dict())
+        adj = _adj_t(ei, torch.ones_like(w), "csr")
+        torch.testing.assert_close(ours(x, adj), pyg(x, adj), atol=1e-5, rtol=1e-5)
+
+
+def test_plain_calls_after_a_sparse_call_forget_its_sizes():
+    conv = G.SAGEConv((F, F), 16)
+    conv((torch.randn(4, F), None), EdgeIndex(torch.tensor([[0, 3], [1, 0]]), sparse_size=(4, 2)))
+    assert conv(torch.randn(5, F), torch.tensor([[0, 4], [1, 2]])).shape == (5, 16)
+
+
+def test_torch_sparse_tensor_when_installed():
+    torch_sparse = pytest.importorskip("torch_sparse")
+    ei, x, w = _graph(5)
+    adj = torch_sparse.SparseTensor(row=ei[1], col=ei[0], value=w, sparse_sizes=(N, N))
+    pyg, ours = _pair("GCNConv")
+    torch.testing.assert_close(ours(x, adj), pyg(x, adj), atol=1e-5, rtol=1e-5)
