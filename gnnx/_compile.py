@@ -34,8 +34,8 @@ import torch
 from torch import Tensor
 
 from gnnx.graph import CSR, Graph, build_csr
-from gnnx.ops import dispatch
 from gnnx.nn.sparse_input import read_sparse_inputs
+from gnnx.ops import dispatch
 
 EDGE_INDEX_NAMES = ("edge_index",)
 EDGE_TENSOR_NAMES = ("edge_weight", "edge_attr")
