@@ -13,6 +13,8 @@ Each reduces rows ``x [E, *]`` that share an ``index`` into ``dim_size`` slots, 
 * :class:`SumAggregation`, ``Mean``, ``Max``, ``Min``, ``Mul``, ``Var``, ``Std``: PyG's
   ``aggr`` strings as modules (layers given a plain sum/mean/max/min fuse it into an SpMM)
 * :class:`MultiAggregation`: several of them, concatenated, projected or reduced
+* median, quantile, LSTM, GRU, MLP, sort, deep-sets and variance-preserving aggregations:
+  :mod:`gnnx.nn.aggr_ordered`, re-exported here
 """
 from __future__ import annotations
 
@@ -180,6 +182,8 @@ class LSTMParameters(torch.nn.Module):
     that runs the recurrence itself with :meth:`step` (Dynamo does not trace ``nn.LSTM``).
     Supports ``num_layers``, ``bias`` and ``bidirectional`` (the ``_reverse`` copies)."""
 
+    _GATES = 4
+
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  bidirectional: bool = False) -> None:
         super().__init__()
@@ -189,12 +193,12 @@ class LSTMParameters(torch.nn.Module):
             for layer in range(num_layers):
                 width = input_size if layer == 0 else hidden_size * (2 if bidirectional else 1)
                 self.register_parameter(f"weight_ih_l{layer}{suffix}",
-                                        torch.nn.Parameter(torch.empty(4 * hidden_size, width)))
+                                        torch.nn.Parameter(torch.empty(self._GATES * hidden_size, width)))
                 self.register_parameter(f"weight_hh_l{layer}{suffix}",
-                                        torch.nn.Parameter(torch.empty(4 * hidden_size, hidden_size)))
+                                        torch.nn.Parameter(torch.empty(self._GATES * hidden_size, hidden_size)))
                 if bias:
-                    self.register_parameter(f"bias_ih_l{layer}{suffix}", torch.nn.Parameter(torch.empty(4 * hidden_size)))
-                    self.register_parameter(f"bias_hh_l{layer}{suffix}", torch.nn.Parameter(torch.empty(4 * hidden_size)))
+                    self.register_parameter(f"bias_ih_l{layer}{suffix}", torch.nn.Parameter(torch.empty(self._GATES * hidden_size)))
+                    self.register_parameter(f"bias_hh_l{layer}{suffix}", torch.nn.Parameter(torch.empty(self._GATES * hidden_size)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -212,6 +216,22 @@ class LSTMParameters(torch.nn.Module):
         i, f, g, o = gates.chunk(4, dim=-1)
         c = f.sigmoid() * c + i.sigmoid() * g.tanh()
         return o.sigmoid() * c.tanh(), c
+
+
+class GRUParameters(LSTMParameters):
+    """The parameters of an ``nn.GRU`` (names, shapes, initialisation), with :meth:`step`."""
+
+    _GATES = 3
+
+    def step(self, layer: int, inp: Tensor, h: Tensor, suffix: str = "") -> Tensor:  # type: ignore[override]
+        """One time step of a layer: the new hidden state (PyTorch's gate order r, z, n)."""
+        gi = F.linear(inp, getattr(self, f"weight_ih_l{layer}{suffix}"), getattr(self, f"bias_ih_l{layer}{suffix}", None))
+        gh = F.linear(h, getattr(self, f"weight_hh_l{layer}{suffix}"), getattr(self, f"bias_hh_l{layer}{suffix}", None))
+        i_r, i_z, i_n = gi.chunk(3, dim=-1)
+        h_r, h_z, h_n = gh.chunk(3, dim=-1)
+        r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+        n = torch.tanh(i_n + r * h_n)
+        return (1 - z) * n + z * h
 
 
 class Set2Set(Aggregation):
@@ -450,9 +470,10 @@ def resolve_aggregation(aggr: Union[str, Aggregation], **kwargs: Any) -> Aggrega
         return aggr
     key = str(aggr).lower().replace("_", "")
     key = key[: -len("aggregation")] if key.endswith("aggregation") and key != "aggregation" else key
-    if key not in _BY_NAME:
-        raise ValueError(f"unknown aggregation {aggr!r}; expected one of {sorted(_BY_NAME)} or a module")
-    return _BY_NAME[key](**kwargs)
+    names = {**_BY_NAME, **ORDERED_BY_NAME}
+    if key not in names:
+        raise ValueError(f"unknown aggregation {aggr!r}; expected one of {sorted(names)} or a module")
+    return names[key](**kwargs)
 
 
 def aggregation_module(aggr: Any, **kwargs: Any) -> Optional[Aggregation]:
@@ -468,3 +489,18 @@ def aggregation_module(aggr: Any, **kwargs: Any) -> Optional[Aggregation]:
         plain = all(isinstance(a, str) and a.lower() in PLAIN for a in aggr)
         return None if plain and not kwargs else MultiAggregation(list(aggr), **kwargs)
     return None
+
+
+# The order-dependent aggregations (median, quantile, LSTM, ...) live in their own module and
+# are re-exported here, under PyG's module path (torch_geometric.nn.aggr.MedianAggregation).
+from gnnx.nn.aggr_ordered import BY_NAME as ORDERED_BY_NAME  # noqa: E402
+from gnnx.nn.aggr_ordered import (  # noqa: E402,F401
+    DeepSetsAggregation,
+    GRUAggregation,
+    LSTMAggregation,
+    MedianAggregation,
+    MLPAggregation,
+    QuantileAggregation,
+    SortAggregation,
+    VariancePreservingAggregation,
+)

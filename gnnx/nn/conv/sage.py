@@ -49,10 +49,13 @@ class SAGEConv(MessagePassing):
         flow: str = "source_to_target",
         **kwargs: Any,
     ) -> None:
-        super().__init__(aggr=aggr, flow=flow, **kwargs)  # kwargs: aggr_kwargs, as PyG's **kwargs
         self.in_channels, self.out_channels = in_channels, out_channels  # as given, as PyG keeps it
         if isinstance(in_channels, int):
             in_channels = (in_channels, in_channels)
+        if aggr == "lstm":  # GraphSAGE's LSTM aggregator keeps the width, as in PyG
+            kwargs["aggr_kwargs"] = {"in_channels": in_channels[0], "out_channels": in_channels[0],
+                                     **(kwargs.get("aggr_kwargs") or {})}
+        super().__init__(aggr=aggr, flow=flow, **kwargs)  # kwargs: aggr_kwargs, as PyG's **kwargs
         self.normalize, self.root_weight, self.project = normalize, root_weight, project
         if project:
             self.lin = linear(in_channels[0], in_channels[0], bias=True)
