@@ -62,16 +62,19 @@ class EdgeConv(MessagePassing):
     def reset_parameters(self) -> None:
         reset(self.nn)
 
-    def forward(self, x: Union[Tensor, PairTensor], edge_index: Adj) -> Tensor:
+    def forward(self, x: Union[Tensor, PairTensor], edge_index: Adj, edge_mask: Optional[Tensor] = None) -> Tensor:
+        """``edge_mask`` (bool ``[E]``, gnnx's): edges left out of the aggregation, as a static
+        kNN between two point sets marks its missing neighbours."""
         x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
         first = _first_linear(self.nn)
+        mask = {} if edge_mask is None else {"edge_mask": edge_mask}
         if first is None:
-            return self.propagate(edge_index, x=(x_src, x_dst))
+            return self.propagate(edge_index, x=(x_src, x_dst), **mask)
         half = x_src.size(-1)
         w_dst, w_src = first.weight[:, :half], first.weight[:, half:]
         per_dst = torch.nn.functional.linear(x_dst, w_dst - w_src, first.bias)
         per_src = torch.nn.functional.linear(x_src, w_src)
-        return self.propagate(edge_index, h_dst=(None, per_dst), h_src=(per_src, None))
+        return self.propagate(edge_index, h_dst=(None, per_dst), h_src=(per_src, None), **mask)
 
     def message(self, x_i: Optional[Tensor] = None, x_j: Optional[Tensor] = None,
                 h_dst_i: Optional[Tensor] = None, h_src_j: Optional[Tensor] = None) -> Tensor:
