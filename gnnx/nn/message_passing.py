@@ -20,11 +20,14 @@ introspection and traces to a clean graph.
 """
 from __future__ import annotations
 
+import functools
 import inspect
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
+from torch.utils.hooks import RemovableHandle
 
 from gnnx import ops
 from gnnx.graph import CSR, Graph, check_edge_index
@@ -35,7 +38,44 @@ from gnnx.ops.dispatch import can_check_on_host
 
 Adj = Union[Tensor, Graph]
 _SPECIAL = ("index", "dim_size", "size_i", "size_j", "edge_index", "edge_index_i", "edge_index_j", "adj",
-            "edge_mask")
+            "edge_mask", "ptr", "adj_t", "size")
+_HOOK_KINDS = ("propagate_forward_pre", "propagate_forward", "message_forward_pre", "message_forward",
+               "aggregate_forward_pre", "aggregate_forward", "message_and_aggregate_forward_pre",
+               "message_and_aggregate_forward", "edge_update_forward_pre", "edge_update_forward")
+
+
+_BASE_ARGUMENTS = ("aggr", "aggr_kwargs", "flow", "node_dim", "decomposed_layers")
+
+
+def _accepting_base_arguments(init: Callable) -> Callable:
+    """``init`` that also takes the base class's arguments it does not name itself (PyG's
+    layers pass ``**kwargs`` to ``MessagePassing``: ``GCNConv(..., aggr="mean", node_dim=0,
+    decomposed_layers=2)``), applied once the layer is built."""
+    parameters = inspect.signature(init).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+        return init
+    own = set(parameters)
+
+    @functools.wraps(init)
+    def wrapped(self, *args: Any, **kwargs: Any) -> None:
+        extra = {k: kwargs.pop(k) for k in _BASE_ARGUMENTS if k in kwargs and k not in own}
+        init(self, *args, **kwargs)
+        if "aggr" in extra or "aggr_kwargs" in extra:
+            self._set_aggregation(extra.get("aggr", self.aggr), extra.get("aggr_kwargs"))
+        if "flow" in extra:
+            self._set_flow(extra["flow"])
+        if "node_dim" in extra:
+            self.node_dim = extra["node_dim"]
+        if "decomposed_layers" in extra:
+            self.decomposed_layers = extra["decomposed_layers"]
+
+    return wrapped
+
+
+def _lifted(names: Sequence[str]) -> Tuple[str, ...]:
+    """Node tensors a method reads per edge (``x`` from ``x_i``/``x_j``), ``x`` always."""
+    lifted = [n[:-2] for n in names if n.endswith(("_i", "_j")) and n not in _SPECIAL]
+    return tuple(dict.fromkeys(lifted + ["x"]))
 
 
 def _params(fn) -> Tuple[str, ...]:
@@ -55,6 +95,8 @@ class MessagePassing(torch.nn.Module):
             (results concatenated along the last dimension); or an aggregation module of
             :mod:`gnnx.nn.aggr` (or its name, ``"softmax"``/``"powermean"``, with
             ``aggr_kwargs``), kept as ``self.aggr_module`` as in PyG.
+        decomposed_layers: split node features into this many chunks along the last
+            dimension and propagate each in turn (PyG's memory saver for linear messages).
         flow: ``"source_to_target"`` (messages ``edge_index[0] -> edge_index[1]``) or
             ``"target_to_source"``.
         node_dim: the dimension of node tensors that indexes nodes.
@@ -72,10 +114,14 @@ class MessagePassing(torch.nn.Module):
         cls._message_args = _params(cls.message)
         cls._update_args = _params(cls.update)[1:]  # first argument: the aggregated output
         cls._default_aggregate = cls.aggregate is MessagePassing.aggregate
+        cls._aggregate_args = _params(cls.aggregate)[1:]
+        cls._edge_update_args = _params(cls.edge_update)
         cls._has_fused = cls.fused_message_and_aggregate is not MessagePassing.fused_message_and_aggregate
         cls._fused_args = _params(cls.fused_message_and_aggregate)[1:] if cls._has_fused else ()
-        lifted = [n[:-2] for n in cls._message_args if n.endswith(("_i", "_j")) and n not in _SPECIAL]
-        cls._node_args = tuple(dict.fromkeys(lifted + ["x"]))
+        cls._node_args = _lifted(cls._message_args)
+        cls._edge_node_args = _lifted(cls._edge_update_args)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _accepting_base_arguments(cls.__dict__["__init__"])
 
     def __init__(
         self,
@@ -83,27 +129,42 @@ class MessagePassing(torch.nn.Module):
         flow: str = "source_to_target",
         node_dim: int = -2,
         aggr_kwargs: Optional[Dict[str, Any]] = None,
+        decomposed_layers: int = 1,
     ) -> None:
         super().__init__()
-        if flow not in ("source_to_target", "target_to_source"):
-            raise ValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
+        self._set_aggregation(aggr, aggr_kwargs)
+        self._set_flow(flow)
+        self.node_dim = node_dim
+        self.fuse = True  # use fused_message_and_aggregate where the layer has one
+        # torch.sparse / SparseTensor / EdgeIndex inputs read as edge_index (gnnx/nn/sparse_input.py)
+        self._adjacency_size: Optional[Tuple[Optional[int], Optional[int]]] = None
+        self.register_forward_pre_hook(read_sparse_inputs, with_kwargs=True)
+        self.decomposed_layers = decomposed_layers
+        for kind in _HOOK_KINDS:  # PyG's propagate/message/aggregate/edge_update hooks
+            setattr(self, f"_{kind}_hooks", OrderedDict())
+        # Explainer state, as PyG's (gnnx.explain-style tools and PyG's Explainer set these).
+        self._explain: Optional[bool] = None
+        self._edge_mask: Optional[Tensor] = None
+        self._loop_mask: Optional[Tensor] = None
+        self._apply_sigmoid: bool = True
+
+    def _set_aggregation(self, aggr: Any, aggr_kwargs: Optional[Dict[str, Any]]) -> None:
         self.aggr_module = aggregation_module(aggr, **(aggr_kwargs or {}))
         if self.aggr_module is not None:
             self.aggrs: List[str] = []
         elif isinstance(aggr, str):
-            self.aggrs: List[str] = [ops.resolve_reduce(aggr)]
+            self.aggrs = [ops.resolve_reduce(aggr)]
         elif aggr is None:
             self.aggrs = []
         else:
             self.aggrs = [ops.resolve_reduce(a) for a in aggr]
         # A module lives under aggr_module only (registering it twice would duplicate its state).
         self.aggr = type(aggr).__name__ if isinstance(aggr, torch.nn.Module) else aggr
+
+    def _set_flow(self, flow: str) -> None:
+        if flow not in ("source_to_target", "target_to_source"):
+            raise ValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
         self.flow = flow
-        self.node_dim = node_dim
-        self.fuse = True  # use fused_message_and_aggregate where the layer has one
-        # torch.sparse / SparseTensor / EdgeIndex inputs read as edge_index (gnnx/nn/sparse_input.py)
-        self._adjacency_size: Optional[Tuple[Optional[int], Optional[int]]] = None
-        self.register_forward_pre_hook(read_sparse_inputs, with_kwargs=True)
 
     def aggr_out_channels(self, in_channels: int) -> int:
         """Feature size after aggregating ``in_channels``-wide messages (a list of
@@ -118,11 +179,14 @@ class MessagePassing(torch.nn.Module):
         """Message of each edge ``j -> i``; by default the source features."""
         return x_j
 
-    def aggregate(self, inputs: Tensor, index: Tensor, dim_size: Union[int, torch.SymInt],
+    def aggregate(self, inputs: Tensor, index: Tensor, ptr: Optional[Tensor] = None,
+                  dim_size: Optional[Union[int, torch.SymInt]] = None,
                   csr: Optional[CSR] = None, edge_mask: Optional[Tensor] = None) -> Tensor:
-        """Reduce messages at their destination with ``self.aggr`` (``csr``: the edges'
-        prepared structure, for the deterministic CUDA segment kernel; ``edge_mask``: the
-        edges that take part, the others ignored as if removed)."""
+        """Reduce messages at their destination with ``self.aggr``; PyG's arguments
+        (``ptr`` is ``None`` for ``edge_index`` inputs, as in PyG). gnnx's: ``csr``, the
+        edges' prepared structure, for the deterministic CUDA segment kernel; ``edge_mask``,
+        the edges that take part, the others ignored as if removed."""
+        dim_size = ops.infer_size(index, dim_size)
         dim = self.node_dim % inputs.dim()
         if self.aggr_module is not None:
             out = self.aggr_module(inputs.movedim(dim, 0), index, dim_size=dim_size, mask=edge_mask)
@@ -179,31 +243,180 @@ class MessagePassing(torch.nn.Module):
             **kwargs: tensors and values named by the layer's ``message``/``update``
                 arguments; a node tensor may be a ``(source, destination)`` pair.
         """
+        for hook in self._propagate_forward_pre_hooks.values():
+            res = hook(self, (edge_index, size, kwargs))
+            if res is not None:
+                edge_index, size, kwargs = res
         adj = Adjacency.of(edge_index, self.flow)
         _check_edge_rows(adj.edge_index, {k: kwargs.get(k) for k in ("edge_weight", "edge_attr")})
-        num_src, num_dst = self._sizes(adj, size, kwargs)
+        num_src, num_dst = self._sizes(adj, size, kwargs, self._node_args)
         adj.num_src, adj.num_dst = num_src, num_dst
         if adj.csr is None and adj.graph is None and self.flow == "source_to_target":
             adj.csr = dispatch.cached_csr(adj.edge_index, num_dst, num_src)
-        edge_mask = kwargs.get("edge_mask")
-        if self._has_fused and self.fuse and edge_mask is None and self.aggr_module is None:
-            out = self.fused_message_and_aggregate(adj, **{k: kwargs[k] for k in self._fused_args if k in kwargs})
+        if self._uses_fused(kwargs):
+            fused_kwargs = {k: kwargs[k] for k in self._fused_args if k in kwargs}
+            out = self.fused_message_and_aggregate(adj, **fused_kwargs)
+            out = self.update(out, **{k: kwargs[k] for k in self._update_args if k in kwargs})
         else:
-            messages = self.message(**self._collect(self._message_args, adj, kwargs))
-            if self._default_aggregate:
-                out = self.aggregate(messages, adj.dst, num_dst, csr=adj.csr if edge_mask is None else None,
-                                     edge_mask=edge_mask)
-            else:
-                out = self.aggregate(messages, adj.dst, num_dst)
-        return self.update(out, **{k: kwargs[k] for k in self._update_args if k in kwargs})
+            out = self._message_aggregate_update(adj, kwargs)
+        for hook in self._propagate_forward_hooks.values():
+            res = hook(self, (edge_index, size, kwargs), out)
+            if res is not None:
+                out = res
+        return out
 
-    def _sizes(self, adj: "Adjacency", size, kwargs) -> Tuple[Any, Any]:
+    def _uses_fused(self, kwargs: Dict[str, Any]) -> bool:
+        """The one-SpMM path, unless something must see the messages (an edge mask, an
+        aggregation module, explain mode, message/aggregate hooks, decomposition)."""
+        return (self._has_fused and self.fuse and kwargs.get("edge_mask") is None and self.aggr_module is None
+                and not self._explain and self.decomposed_layers == 1
+                and not (self._message_forward_pre_hooks or self._message_forward_hooks
+                         or self._aggregate_forward_pre_hooks or self._aggregate_forward_hooks))
+
+    def _message_aggregate_update(self, adj: "Adjacency", kwargs: Dict[str, Any]) -> Tensor:
+        chunks = 1 if self._explain else self.decomposed_layers
+        if chunks > 1:  # PyG's decomposition: node features in chunks along the last dimension
+            split = {name: _chunks(kwargs[name], chunks) for name in self._node_args
+                     if f"{name}_j" in self._message_args and kwargs.get(name) is not None}
+        outs = []
+        for chunk in range(chunks):
+            if chunks > 1:
+                kwargs = {**kwargs, **{name: parts[chunk] for name, parts in split.items()}}
+            msg_kwargs = self._collect(self._message_args, adj, kwargs)
+            for hook in self._message_forward_pre_hooks.values():
+                res = hook(self, (msg_kwargs,))
+                if res is not None:
+                    msg_kwargs = res[0] if isinstance(res, tuple) else res
+            out = self.message(**msg_kwargs)
+            for hook in self._message_forward_hooks.values():
+                res = hook(self, (msg_kwargs,), out)
+                if res is not None:
+                    out = res
+            if self._explain:
+                out = self.explain_message(out, adj.num_dst)
+            edge_mask = kwargs.get("edge_mask")
+            if self._default_aggregate:
+                aggr_kwargs = {"index": adj.dst, "ptr": None, "dim_size": adj.num_dst,
+                               "csr": adj.csr if edge_mask is None else None, "edge_mask": edge_mask}
+            else:
+                aggr_kwargs = self._collect(self._aggregate_args, adj, kwargs)
+            for hook in self._aggregate_forward_pre_hooks.values():
+                res = hook(self, (aggr_kwargs,))
+                if res is not None:
+                    aggr_kwargs = res[0] if isinstance(res, tuple) else res
+            out = self.aggregate(out, **aggr_kwargs)
+            for hook in self._aggregate_forward_hooks.values():
+                res = hook(self, (aggr_kwargs,), out)
+                if res is not None:
+                    out = res
+            outs.append(self.update(out, **self._collect(self._update_args, adj, kwargs)))
+        return outs[0] if chunks == 1 else torch.cat(outs, dim=-1)
+
+    # -- edge-level updates (PyG's edge_updater / edge_update) -------------------------
+    def edge_updater(self, edge_index: Adj, size: Optional[Tuple[int, int]] = None, **kwargs: Any) -> Tensor:
+        """Compute per-edge values with :meth:`edge_update`, whose arguments are collected as
+        :meth:`message`'s are (``alpha_j``/``alpha_i`` from ``alpha=...``, ``index``,
+        ``dim_size``, ...), as in PyG; e.g. attention scores before a softmax."""
+        for hook in self._edge_update_forward_pre_hooks.values():
+            res = hook(self, (edge_index, size, kwargs))
+            if res is not None:
+                edge_index, size, kwargs = res
+        adj = Adjacency.of(edge_index, self.flow)
+        adj.num_src, adj.num_dst = self._sizes(adj, size, kwargs, self._edge_node_args)
+        out = self.edge_update(**self._collect(self._edge_update_args, adj, kwargs))
+        for hook in self._edge_update_forward_hooks.values():
+            res = hook(self, (edge_index, size, kwargs), out)
+            if res is not None:
+                out = res
+        return out
+
+    def edge_update(self) -> Tensor:  # pragma: no cover - defined by layers that use edge_updater
+        """Per-edge values for :meth:`edge_updater`; define it with the arguments you need."""
+        raise NotImplementedError
+
+    # -- explain mode (PyG's Explainer interface) -------------------------------------------
+    @property
+    def explain(self) -> Optional[bool]:
+        """Whether messages are multiplied by ``self._edge_mask`` (PyG's explain mode; the
+        fused path and decomposition are off while it is set)."""
+        return self._explain
+
+    @explain.setter
+    def explain(self, explain: Optional[bool]) -> None:
+        self._explain = explain
+
+    def explain_message(self, inputs: Tensor, dim_size) -> Tensor:
+        """Messages times the explained edge mask (sigmoid applied if ``_apply_sigmoid``); the
+        self loops a layer appends after the given edges get mask 1, as in PyG."""
+        edge_mask = self._edge_mask
+        if edge_mask is None:
+            raise ValueError("explain mode needs an edge mask: set module._edge_mask (one value per edge)")
+        if self._apply_sigmoid:
+            edge_mask = edge_mask.sigmoid()
+        num_messages = inputs.size(self.node_dim % inputs.dim())
+        if num_messages != edge_mask.size(0):
+            if self._loop_mask is not None and num_messages == int(self._loop_mask.sum()) + dim_size:
+                edge_mask = edge_mask[self._loop_mask]  # PyG's layout: old loops removed
+            edge_mask = torch.cat([edge_mask, edge_mask.new_ones(num_messages - edge_mask.size(0))])
+        shape = [1] * inputs.dim()
+        shape[self.node_dim % inputs.dim()] = -1
+        return inputs * edge_mask.view(shape)
+
+    # -- hooks (PyG's names and signatures) ---------------------------------------------------
+    def _register(self, kind: str, hook: Callable) -> RemovableHandle:
+        hooks = getattr(self, f"_{kind}_hooks")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_propagate_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, (edge_index, size, kwargs))`` before :meth:`propagate`; may return new inputs."""
+        return self._register("propagate_forward_pre", hook)
+
+    def register_propagate_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, (edge_index, size, kwargs), out)`` after :meth:`propagate`; may return a new output."""
+        return self._register("propagate_forward", hook)
+
+    def register_message_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, (message_kwargs,))`` before :meth:`message` (turns the fused path off)."""
+        return self._register("message_forward_pre", hook)
+
+    def register_message_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, (message_kwargs,), out)`` after :meth:`message` (turns the fused path off)."""
+        return self._register("message_forward", hook)
+
+    def register_aggregate_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, (aggregate_kwargs,))`` before :meth:`aggregate` (turns the fused path off)."""
+        return self._register("aggregate_forward_pre", hook)
+
+    def register_aggregate_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, (aggregate_kwargs,), out)`` after :meth:`aggregate` (turns the fused path off)."""
+        return self._register("aggregate_forward", hook)
+
+    def register_message_and_aggregate_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """PyG's hook on ``message_and_aggregate``, which PyG and gnnx call only for sparse
+        adjacency inputs; kept so code that registers it runs (it is not called)."""
+        return self._register("message_and_aggregate_forward_pre", hook)
+
+    def register_message_and_aggregate_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """See :meth:`register_message_and_aggregate_forward_pre_hook`."""
+        return self._register("message_and_aggregate_forward", hook)
+
+    def register_edge_update_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, (edge_index, size, kwargs))`` before :meth:`edge_update`; may return new inputs."""
+        return self._register("edge_update_forward_pre", hook)
+
+    def register_edge_update_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, (edge_index, size, kwargs), out)`` after :meth:`edge_update`; may return a new output."""
+        return self._register("edge_update_forward", hook)
+
+    def _sizes(self, adj: "Adjacency", size, kwargs, node_args: Sequence[str]) -> Tuple[Any, Any]:
         num_src = num_dst = None
         if size is None:
             size = self._adjacency_size  # the sizes of a sparse adjacency input
         if size is not None:
             num_src, num_dst = size
-        for name in self._node_args:
+        for name in node_args:
             value = kwargs.get(name)
             pair = value if isinstance(value, (tuple, list)) else (value, value)
             if num_src is None and isinstance(pair[0], Tensor):
@@ -234,6 +447,10 @@ class MessagePassing(torch.nn.Module):
                 out[name] = adj.num_src
             elif name == "edge_index":
                 out[name] = adj.edge_index
+            elif name in ("ptr", "adj_t"):
+                out[name] = kwargs.get(name)  # PyG passes these only for sparse inputs
+            elif name == "size" and name not in kwargs:
+                out[name] = (adj.num_src, adj.num_dst)
             elif name.endswith(("_i", "_j")) and name[:-2] in kwargs:
                 value = kwargs[name[:-2]]
                 is_src = name.endswith("_j")
@@ -250,6 +467,14 @@ class MessagePassing(torch.nn.Module):
         channels = [getattr(self, "in_channels", None), getattr(self, "out_channels", None)]
         inner = ", ".join(str(c) for c in channels if c is not None)
         return f"{type(self).__name__}({inner})"
+
+
+def _chunks(value: Any, chunks: int) -> List[Any]:
+    """A node tensor (or a ``(source, destination)`` pair of them) in ``chunks`` along features."""
+    if isinstance(value, Tensor):
+        return list(value.chunk(chunks, -1))
+    parts = [_chunks(v, chunks) if isinstance(v, Tensor) else [v] * chunks for v in value]
+    return [type(value)(p[i] for p in parts) for i in range(chunks)]
 
 
 def check_adjacency(edge_index: Adj, num_src, num_dst=None, **edge_tensors: Optional[Tensor]) -> None:

@@ -6,7 +6,6 @@ import torch
 from torch.export import Dim
 
 from gnnx.nn import DynamicEdgeConv, GravNetConv
-from gnnx.ops import knn_graph
 
 pyg_conv = pytest.importorskip("torch_geometric.nn.conv")
 

@@ -119,8 +119,15 @@ class GCNConv(WeightedPropagation):
             self._normalized(x, graph, None, self.improved, self.add_self_loops)
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
+        extra = {}
         if self.normalize:
+            given = edge_tensor(edge_index).size(1)
             edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, self.improved,
                                                        self.add_self_loops)
-        out = self.propagate(edge_index, x=self.lin(x), edge_weight=edge_weight)
+            if self.add_self_loops and self.aggrs != ["sum"]:
+                # Replaced loops carry weight 0, which only a sum ignores: mask them out of max/mean.
+                looped = edge_tensor(edge_index)
+                position = torch.arange(looped.size(1), device=looped.device)
+                extra["edge_mask"] = (position >= given) | (looped[0] != looped[1])
+        out = self.propagate(edge_index, x=self.lin(x), edge_weight=edge_weight, **extra)
         return out if self.bias is None else out + self.bias

@@ -110,9 +110,9 @@ class RGCNConv(MessagePassing):
             rows = src if x_l is None else x_l.index_select(0, src)
             messages = weight.reshape(-1, self.out_channels).index_select(0, relation_slot(edge_type, rows,
                                                                                            self.in_channels_l))
-            out = self.aggregate(messages, slots, num_dst * R).view(num_dst, R, -1).sum(dim=1)
+            out = self.aggregate(messages, slots, dim_size=num_dst * R).view(num_dst, R, -1).sum(dim=1)
         else:
-            h = self.aggregate(x_l.index_select(0, src), slots, num_dst * R).view(num_dst, R, -1)
+            h = self.aggregate(x_l.index_select(0, src), slots, dim_size=num_dst * R).view(num_dst, R, -1)
             if self.num_blocks is not None:
                 B = self.num_blocks
                 out = torch.einsum("nrbf,rbfo->nbo", h.view(num_dst, R, B, -1), weight).reshape(num_dst, -1)
@@ -184,7 +184,7 @@ class FiLMConv(MessagePassing):
         film = torch.stack([f(x_dst) for f in self.films], dim=1).view(-1, 2 * C)      # [N_dst * R, 2C]
         messages = self._modulate(h.index_select(0, relation_slot(src, edge_type, R)),
                                   film.index_select(0, relation_slot(dst, edge_type, R)))
-        per_relation = self.aggregate(messages, relation_slot(dst, edge_type, R), num_dst * R)
+        per_relation = self.aggregate(messages, relation_slot(dst, edge_type, R), dim_size=num_dst * R)
         return out + per_relation.view(num_dst, R, C).sum(dim=1)
 
     def __repr__(self) -> str:
