@@ -156,3 +156,23 @@ def test_base_arguments_pass_through_every_layer(make):
     pyg, ours = make(P), make(G)
     ours.load_state_dict(pyg.state_dict())
     torch.testing.assert_close(ours(x, ei), pyg(x, ei), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["GATConv", "GATv2Conv"])
+def test_attention_layers_run_through_propagate_when_observed(name):
+    """GAT/GATv2 fuse scores, softmax and aggregation; with explain mode or message hooks they
+    run PyG's edge_updater + propagate, so explainers and hooks see the messages."""
+    x, ei = _graph(9)
+    pyg, ours = getattr(P, name)(F, 4, heads=2), getattr(G, name)(F, 4, heads=2)
+    ours.load_state_dict(pyg.state_dict())
+    fused = ours(x, ei)
+    shapes = {}
+    for conv, tag in ((pyg, "pyg"), (ours, "gnnx")):
+        conv.register_message_forward_hook(lambda m, inputs, out, tag=tag: shapes.update({tag: tuple(out.shape)}))
+    torch.testing.assert_close(ours(x, ei), fused, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ours(x, ei), pyg(x, ei), atol=1e-5, rtol=1e-5)
+    assert shapes["gnnx"] == shapes["pyg"]  # [E + N, heads, out]: no old loops in this graph
+    mask = torch.randn(ei.size(1), generator=torch.Generator().manual_seed(10))
+    for conv in (pyg, ours):
+        conv.explain, conv._edge_mask, conv._loop_mask = True, mask, ei[0] != ei[1]
+    torch.testing.assert_close(ours(x, ei), pyg(x, ei), atol=1e-5, rtol=1e-5)

@@ -66,7 +66,7 @@ class _GraphAttention(MessagePassing):
             tensor = looped
         pairs = tensor if self.flow == "source_to_target" else tensor.flip(0)
         src, dst = pairs[0], pairs[1]
-        fused = not return_attention_weights and not (self.training and self.dropout > 0)
+        fused = not return_attention_weights and not (self.training and self.dropout > 0) and not self._observed()
         terms = self.attention_terms(x_src, x_dst, edge_attr) if fused else None
         if terms is not None:
             # One op: scores, softmax and aggregation (a fused kernel on CUDA).
@@ -80,9 +80,13 @@ class _GraphAttention(MessagePassing):
             score = self.edge_score(x_src, x_dst, src, dst, edge_attr)  # [E, H]
             if stale is not None:
                 score = score.masked_fill(stale.view(-1, 1), float("-inf"))
-            alpha = ops.segment_softmax(score, dst, num_dst)
-            alpha = F.dropout(alpha, p=self.dropout, training=self.training)
-            out = ops.spmm(x_src, pairs, num_dst, alpha, "sum", csr=csr)
+            if self._observed():  # hooks or explain mode: PyG's edge_updater + propagate, messages visible
+                size = (num_src, num_dst)
+                alpha = self.edge_updater(tensor, score=score, size=size)
+                out = self.propagate(tensor, x=(x_src, None), alpha=alpha, size=size)
+            else:
+                alpha = self.edge_update(score, dst, num_dst)
+                out = ops.spmm(x_src, pairs, num_dst, alpha, "sum", csr=csr)
         out = out.reshape(-1, self.heads * self.out_channels) if self.concat else out.mean(dim=1)
         if res is not None:
             out = out + res
@@ -91,6 +95,21 @@ class _GraphAttention(MessagePassing):
         if return_attention_weights:
             return out, (tensor, alpha)
         return out
+
+    def _observed(self) -> bool:
+        """Whether someone reads the messages (explain mode, message/aggregate/edge hooks)."""
+        return bool(self._explain or self._message_forward_pre_hooks or self._message_forward_hooks
+                    or self._aggregate_forward_pre_hooks or self._aggregate_forward_hooks
+                    or self._edge_update_forward_pre_hooks or self._edge_update_forward_hooks)
+
+    def edge_update(self, score: Tensor, index: Tensor, dim_size) -> Tensor:
+        """Attention coefficients from raw scores ``[E, H]``: softmax over each node's
+        incoming edges, then attention dropout in training."""
+        alpha = ops.segment_softmax(score, index, dim_size)
+        return F.dropout(alpha, p=self.dropout, training=self.training)
+
+    def message(self, x_j: Tensor, alpha: Tensor) -> Tensor:
+        return alpha.unsqueeze(-1) * x_j
 
     def _looped_structure(self, graph: Graph, x: Tensor):
         """Edges with fresh self loops, the mask of the old loops, and (where the fused CUDA
