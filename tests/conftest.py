@@ -23,6 +23,8 @@ STATUS_COLUMNS = ("eager", "compiled", "exported", "AOTInductor CPU", "PyG parit
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "status(column): a test whose outcome fills a column of the status table")
+    config.addinivalue_line("markers", "porting(column): a test, parametrised by layer `name`, whose outcome fills "
+                                       "a column of the porting table")
     config._gnnx_status = {}
 
 
@@ -30,10 +32,15 @@ def pytest_configure(config):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    marker = item.get_closest_marker("status")
-    if marker is None or (report.when != "call" and not report.failed):
+    if report.when != "call" and not report.failed:
         return
     params = getattr(item, "callspec", None)
+    porting = item.get_closest_marker("porting")
+    if porting is not None and params is not None and "name" in params.params:
+        report.user_properties.append(("gnnx_porting", (porting.args[0], params.params["name"])))
+    marker = item.get_closest_marker("status")
+    if marker is None:
+        return
     case = params.params.get("case") if params is not None else None
     if case is not None:
         ids = [case.id]
@@ -45,15 +52,18 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_runtest_logreport(report):
     for key, value in report.user_properties:
-        if key == "gnnx_status":
+        if key in ("gnnx_status", "gnnx_porting"):
             column, ids = value
-            for case_id in ids:
-                previous = _STATUS_RESULTS.get((case_id, column), "pass")
-                _STATUS_RESULTS[(case_id, column)] = previous if report.passed else (
-                    "skip" if report.skipped else "FAIL")
+            results = _STATUS_RESULTS if key == "gnnx_status" else _PORTING_RESULTS
+            for case_id in ids if key == "gnnx_status" else [ids]:
+                previous = results.get((case_id, column), "pass")
+                results[(case_id, column)] = previous if report.passed else ("skip" if report.skipped else "FAIL")
 
 
 _STATUS_RESULTS = {}  # (case id, column) -> "pass" | "FAIL" | "skip", on the controller
+_PORTING_RESULTS = {}  # (layer name, column) -> the same
+PORTING_COLUMNS = ("sparse adjacency", "bipartite", "lazy in_channels=-1", "static graph [B, N, F]",
+                   "hooks / explain")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -105,9 +115,33 @@ def write_status_table(path, results):
             cuda_path += " ✓"
         kind = "model" if case not in LAYERS else "layer"
         lines.append(f"| {case.id} | {case.cls} ({kind}) | " + " | ".join(cells) + f" | {cuda_path} |")
+    lines += _porting_table(marks)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def _porting_table(marks):
+    """Per layer class, the PyG input forms tested against PyG (tests marked ``porting``)."""
+    names = sorted({name for name, _ in _PORTING_RESULTS})
+    lines = [
+        "",
+        "## Porting from PyG",
+        "",
+        "Per layer class, the input forms of PyG's that tests compare against PyG 2.8 in the same process",
+        "(tests marked `porting` in tests/nn/): **sparse adjacency** (`torch.sparse` CSR and `EdgeIndex`",
+        "in place of `edge_index`), **bipartite** (`(x_src, x_dst)` of different widths and counts),",
+        "**lazy** (`in_channels=-1`, materialised by a call or a loaded `state_dict`), **static graph**",
+        "(`x [B, N, F]`, one `edge_index`), **hooks / explain** (message/aggregate/propagate hooks and",
+        "PyG's explain mode). `-`: not tested for that layer (PyG may not support it either).",
+        "",
+        "| layer | " + " | ".join(PORTING_COLUMNS) + " |",
+        "|---|" + "---|" * len(PORTING_COLUMNS),
+    ]
+    for name in names:
+        cells = [marks.get(_PORTING_RESULTS.get((name, column)), "-") for column in PORTING_COLUMNS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _cuda_checks():

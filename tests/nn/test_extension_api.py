@@ -77,6 +77,7 @@ def test_overridden_aggregate_gets_pyg_arguments():
     torch.testing.assert_close(median_layer(G.MessagePassing)()(x, ei), median_layer(P.MessagePassing)()(x, ei))
 
 
+@pytest.mark.porting("hooks / explain")
 @pytest.mark.parametrize("name", ["GCNConv", "GraphConv", "SAGEConv"])
 def test_hooks_equal_pyg(name):
     x, ei = _graph(2)
@@ -110,6 +111,7 @@ def test_hooked_layer_compiles():
     torch.testing.assert_close(compiled(x, ei), conv(x, ei), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.porting("hooks / explain")
 @pytest.mark.parametrize("name", ["GCNConv", "GraphConv", "SAGEConv", "GINConv"])
 def test_explain_mode_equals_pyg(name):
     x, ei = _graph(5)
@@ -158,6 +160,7 @@ def test_base_arguments_pass_through_every_layer(make):
     torch.testing.assert_close(ours(x, ei), pyg(x, ei), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.porting("hooks / explain")
 @pytest.mark.parametrize("name", ["GATConv", "GATv2Conv"])
 def test_attention_layers_run_through_propagate_when_observed(name):
     """GAT/GATv2 fuse scores, softmax and aggregation; with explain mode or message hooks they

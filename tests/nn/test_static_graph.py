@@ -32,6 +32,7 @@ def _inputs(seed=0):
     return torch.randn(B, N, F, generator=g, requires_grad=True), torch.randint(0, N, (2, 30), generator=g)
 
 
+@pytest.mark.porting("static graph [B, N, F]")
 @pytest.mark.parametrize("name", LAYERS)
 def test_static_graph_equals_pyg(name):
     pyg, ours = _pair(name)
