@@ -67,8 +67,10 @@ def gcn_norm(
     r"""Symmetric normalisation :math:`\hat{D}^{-1/2} \hat{A} \hat{D}^{-1/2}` as edge weights.
 
     :math:`\hat{A} = A + I` (or :math:`A + 2I` when ``improved``), :math:`\hat{D}` its
-    weighted in-degree. Unlike PyG, ``improved`` also applies when no ``edge_weight`` is given.
+    weighted in-degree. As in PyG 2.8, ``improved`` takes effect only when an ``edge_weight``
+    is given (unweighted graphs get loops of weight 1), so ported models give PyG's numbers.
     """
+    improved = improved and edge_weight is not None
     if edge_weight is None:
         edge_weight = torch.ones(edge_index.size(1), dtype=dtype, device=edge_index.device)
     elif dtype is not None:

@@ -112,7 +112,7 @@ class AddSelfLoops:
 class GCNNorm:
     r"""Precompute GCN's symmetric normalisation into ``edge_weight``:
     :math:`e'_{j,i} = e_{j,i} / \sqrt{\hat d_j \hat d_i}`, with self loops added (weight 1,
-    or 2 when ``improved``). Use the result with ``GCNConv(..., normalize=False)``."""
+    or 2 when ``improved`` and the graph has edge weights, as in PyG). Use the result with ``GCNConv(..., normalize=False)``."""
 
     def __init__(self, add_self_loops: bool = True, improved: bool = False) -> None:
         self.add_self_loops, self.improved = add_self_loops, improved

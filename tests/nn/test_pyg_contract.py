@@ -221,3 +221,15 @@ def test_point_net_conv_bipartite_positions(loops):
     compiled = torch.compile(ours, fullgraph=True, dynamic=True)
     torch.testing.assert_close(compiled((x_src, None), (pos_src, pos_dst), edge_index),
                                theirs((x_src, None), (pos_src, pos_dst), edge_index))
+
+
+def test_gcn_improved_without_weights_equals_pyg():
+    """PyG applies improved=True (loops of weight 2) only to weighted graphs; so does gnnx."""
+    pyg_nn = pytest.importorskip("torch_geometric.nn")
+    g = torch.Generator().manual_seed(0)
+    x, ei = torch.randn(10, 8, generator=g), torch.randint(0, 10, (2, 30), generator=g)
+    pyg, ours = pyg_nn.GCNConv(8, 4, improved=True), gnnx.nn.GCNConv(8, 4, improved=True)
+    ours.load_state_dict(pyg.state_dict())
+    torch.testing.assert_close(ours(x, ei), pyg(x, ei), atol=1e-5, rtol=1e-5)
+    w = torch.rand(30, generator=g)
+    torch.testing.assert_close(ours(x, ei, w), pyg(x, ei, w), atol=1e-5, rtol=1e-5)

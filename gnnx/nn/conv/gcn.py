@@ -69,8 +69,8 @@ class GCNConv(WeightedPropagation):
 
     Args:
         in_channels, out_channels: feature sizes.
-        improved: use :math:`\mathbf{A} + 2\mathbf{I}` (applied with or without edge weights;
-            PyG applies it only when edge weights are given).
+        improved: use :math:`\mathbf{A} + 2\mathbf{I}`; as in PyG, only when edge weights are
+            given (an unweighted graph gets :math:`\mathbf{A} + \mathbf{I}`).
         cached: normalise the first graph seen and reuse it (transductive learning only).
         add_self_loops: add self loops before normalising.
         normalize: normalise in the forward; pass ``False`` when the graph already carries
