@@ -25,6 +25,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "status(column): a test whose outcome fills a column of the status table")
     config.addinivalue_line("markers", "porting(column): a test, parametrised by layer `name`, whose outcome fills "
                                        "a column of the porting table")
+    config.addinivalue_line("markers", "device_case(check): a test per case and device whose CUDA outcome goes "
+                                       "to $GNNX_DEVICE_SUMMARY (the CUDA column of the status table)")
     config._gnnx_status = {}
 
 
@@ -38,6 +40,9 @@ def pytest_runtest_makereport(item, call):
     porting = item.get_closest_marker("porting")
     if porting is not None and params is not None and "name" in params.params:
         report.user_properties.append(("gnnx_porting", (porting.args[0], params.params["name"])))
+    device_case = item.get_closest_marker("device_case")
+    if device_case is not None and params is not None and params.params.get("device") == "cuda":
+        report.user_properties.append(("gnnx_device_case", (device_case.args[0], params.params["case"].id)))
     marker = item.get_closest_marker("status")
     if marker is None:
         return
@@ -52,6 +57,9 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_runtest_logreport(report):
     for key, value in report.user_properties:
+        if key == "gnnx_device_case":
+            check, case_id = value
+            _DEVICE_RESULTS.setdefault(case_id, {})[check] = report.outcome
         if key in ("gnnx_status", "gnnx_porting"):
             column, ids = value
             results = _STATUS_RESULTS if key == "gnnx_status" else _PORTING_RESULTS
@@ -62,12 +70,20 @@ def pytest_runtest_logreport(report):
 
 _STATUS_RESULTS = {}  # (case id, column) -> "pass" | "FAIL" | "skip", on the controller
 _PORTING_RESULTS = {}  # (layer name, column) -> the same
+_DEVICE_RESULTS = {}  # case id -> {check: "passed" | "failed" | "skipped"}, CUDA runs only
 PORTING_COLUMNS = ("sparse adjacency", "bipartite", "lazy in_channels=-1", "static graph [B, N, F]",
                    "hooks / explain")
 
 
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
+    summary = os.environ.get("GNNX_DEVICE_SUMMARY")
+    if summary and _DEVICE_RESULTS and not hasattr(config, "workerinput"):
+        import json
+
+        with open(summary, "w") as f:
+            json.dump({"device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+                       "torch": torch.__version__, "cases": _DEVICE_RESULTS}, f, indent=1, sort_keys=True)
     if hasattr(config, "workerinput") or not _STATUS_RESULTS:
         return
     if config.option.keyword or config.option.markexpr or getattr(config.option, "lf", False) or \
@@ -93,8 +109,9 @@ def write_status_table(path, results):
         "with dynamic node and edge counts, plain ATen, equal to eager from 2 to 2000 nodes), **AOTInductor CPU**",
         "(one package of all cases, equal to eager), **PyG parity** (PyG 2.8 with the same `state_dict`, random",
         "and edge-case graphs), **CUDA path** (how the aggregation runs on a GPU: the fused Triton SpMM, the",
-        "fused Triton attention kernel (scores + softmax + aggregation) or ATen scatter; ✓ where",
-        "bench/gpu_check.py verified CUDA == CPU and compiled == eager on the lent H100).",
+        "fused Triton attention kernel (scores + softmax + aggregation) or ATen scatter; ✓ where the CUDA",
+        "tests of tests/test_devices.py (eager CUDA == CPU, compiled == eager) passed on the lent GPU,",
+        "bench/results/h100/device_cases.json).",
         "",
         f"gnnx {getattr(gnnx, '__version__', '')}, torch {torch.__version__}.",
         "",
@@ -145,11 +162,21 @@ def _porting_table(marks):
 
 
 def _cuda_checks():
-    """Cases that bench/gpu_check.py passed on the GPU (both checks), from its committed JSON."""
+    """Cases whose CUDA tests (tests/test_devices.py, run on the GPU machine) all passed, from the
+    committed summary; before that summary existed, bench/gpu_check.py's JSON."""
     import glob
     import json
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    summaries = sorted(glob.glob(os.path.join(root, "bench", "results", "*", "device_cases.json")))
+    if summaries:
+        passed = {}
+        for path in summaries:
+            with open(path) as f:
+                for case_id, checks in json.load(f)["cases"].items():
+                    passed[case_id] = passed.get(case_id, True) and all(v == "passed" for v in checks.values()) \
+                        and len(checks) >= 2
+        return passed
     passed = {}
     for path in sorted(glob.glob(os.path.join(root, "bench", "results", "*", "gpu_check*.json"))):
         with open(path) as f:

@@ -1,0 +1,217 @@
+"""Every case of tests/cases.py on every device: parametrised by device (``cpu`` always,
+``cuda`` where a GPU is present, marked ``cuda``; select with ``-m cuda`` on the GPU machine).
+
+* eager on the device (Triton / cuSPARSE on CUDA, MKL on CPU, a bare ``edge_index`` and a
+  prepared ``Graph``) equals the CPU reference, forward and input gradient;
+* on CUDA: compiled (fullgraph, dynamic, training mode) equals eager with no recompile on a
+  third size; one export + AOTInductor CUDA package of all cases equals eager; a
+  ``CapturedStep`` and ``gnnx.compile``'s CUDA-graph replay equal eager; the Triton kernels
+  equal the ATen references on NaN-poisoned memory, forward and backward.
+
+On the GPU machine, ``GNNX_DEVICE_SUMMARY=path`` writes each case's outcomes as JSON (the
+CUDA column of docs/layer_status.md is read from the committed copy).
+"""
+import pytest
+import torch
+
+import gnnx
+from cases import ALL, Zoo, call, random_graph
+from gnnx import ops
+
+CUDA = pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                        reason="needs CUDA")])
+DEVICES = ["cpu", CUDA]
+ONLY_CUDA = [CUDA]
+
+
+def rel_err(a, b) -> float:
+    a, b = a.detach().double().cpu(), b.detach().double().cpu()
+    return float((a - b).norm() / b.norm().clamp(min=1e-30))
+
+
+def poison(device) -> None:
+    """Fill the caching allocator with NaN, so an output a kernel forgets to write shows."""
+    if device == "cuda":
+        buffer = torch.full((64 * 1024 * 1024,), float("nan"), device=device)
+        del buffer
+
+
+def probe(out):
+    gen = torch.Generator(device=out.device).manual_seed(7)
+    return torch.randn(out.shape, device=out.device, generator=gen, dtype=out.dtype)
+
+
+def _grad_of_x(module, case, inputs):
+    x = inputs[0].clone().requires_grad_()
+    out = call(module, case, x, *inputs[1:])
+    out.backward(probe(out))
+    return out, x.grad
+
+
+@pytest.mark.device_case("eager == CPU reference")
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("case", ALL, ids=lambda c: c.id)
+def test_eager_on_device_equals_cpu(case, device):
+    reference = case.gnnx().train(False)
+    module = case.gnnx().to(device).train(False)
+    module.load_state_dict(reference.state_dict())
+    inputs = random_graph(300, 3000, seed=1)
+    ref_out, ref_grad = _grad_of_x(reference, case, inputs)
+    on_device = [t.to(device) for t in inputs]
+    poison(device)
+    out, grad = _grad_of_x(module, case, on_device)
+    poison(device)
+    graph_out, _ = _grad_of_x(module, case, [on_device[0], gnnx.Graph(on_device[1], 300)] + on_device[2:])
+    assert rel_err(out, ref_out) < 1e-4
+    assert rel_err(graph_out, ref_out) < 1e-4
+    assert rel_err(grad, ref_grad) < 1e-4
+    assert not torch.isnan(out).any()
+
+
+@pytest.mark.device_case("compiled == eager")
+@pytest.mark.parametrize("device", ONLY_CUDA)  # CPU: tests/nn/test_compile.py
+@pytest.mark.parametrize("case", ALL, ids=lambda c: c.id)
+def test_compiled_on_device_equals_eager(case, device):
+    torch._dynamo.reset()
+    module = case.gnnx().to(device).train()
+    compiled = torch.compile(module, fullgraph=True, dynamic=True)
+    for i, size in enumerate([(20, 64), (33, 101), (47, 150)]):
+        inputs = [t.to(device) for t in random_graph(*size, seed=i)]
+        eager_out, eager_grad = _grad_of_x(module, case, inputs)
+        if i == 2:
+            with torch._dynamo.config.patch(error_on_recompile=True):
+                out, grad = _grad_of_x(compiled, case, inputs)
+        else:
+            out, grad = _grad_of_x(compiled, case, inputs)
+        assert rel_err(out, eager_out) < 1e-4 and rel_err(grad, eager_grad) < 1e-4
+
+
+@pytest.mark.parametrize("device", ONLY_CUDA)  # CPU: tests/export/test_fourway_export.py
+def test_aoti_package_of_all_cases_on_device(device, tmp_path):
+    zoo = Zoo(ALL).to(device).eval()
+    program = gnnx.export.export(zoo, tuple(t.to(device) for t in random_graph(10, 30)))
+    gnnx.export.save(program, str(tmp_path / "zoo_program.pt2"))
+    exported = gnnx.export.load(str(tmp_path / "zoo_program.pt2"))
+    package = gnnx.export.load_package(gnnx.export.compile_package(program, str(tmp_path / "zoo.pt2"), device=device))
+    for size in [(2, 1), (64, 300), (2000, 9000)]:
+        inputs = tuple(t.to(device) for t in random_graph(*size, seed=size[0]))
+        with torch.no_grad():
+            expected = zoo(*inputs)
+            for name, a, b, c in zip(zoo.names, package(*inputs), exported(*inputs), expected):
+                assert rel_err(a, c) < 1e-4, name
+                assert rel_err(b, c) < 1e-4, name
+
+
+@pytest.mark.parametrize("device", ONLY_CUDA)
+def test_captured_step_equals_eager(device):
+    from gnnx.cuda_graph import CapturedStep
+
+    x, edge_index, _, _ = [t.to(device) for t in random_graph(200, 1500, seed=3)]
+    graph = gnnx.Graph(edge_index, 200)
+    y = torch.randint(0, 4, (200,), device=device)
+
+    def make():
+        torch.manual_seed(0)
+        model = gnnx.nn.GCN(x.size(1), 16, 2, 4).to(device)
+        return model, torch.optim.Adam(model.parameters(), lr=0.01, capturable=True)
+
+    eager_model, eager_opt = make()
+    model, opt = make()
+    static_x = x.clone()
+
+    def step():
+        opt.zero_grad(set_to_none=False)
+        loss = torch.nn.functional.cross_entropy(model(static_x, graph), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    captured = CapturedStep(step)  # its 3 warm-up calls are training steps too
+    losses = [captured().item() for _ in range(5)]
+    eager_losses = []
+    for _ in range(8):
+        eager_opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(eager_model(x, graph), y)
+        loss.backward()
+        eager_opt.step()
+        eager_losses.append(loss.item())
+    torch.testing.assert_close(torch.tensor(losses), torch.tensor(eager_losses[3:]), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("device", ONLY_CUDA)
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("weights", ["none", "scalar", "heads"])
+def test_spmm_kernel_on_poisoned_memory(device, reduce, weights):
+    for n, e in ((37, 300), (5000, 90000)):
+        gen = torch.Generator(device=device).manual_seed(n + e)
+        x = torch.randn(n, 4, 16, device=device, generator=gen)
+        ei = torch.randint(n, (2, e), device=device, generator=gen)
+        ei[:, :5] = 0  # duplicates
+        w = {"none": None, "scalar": torch.rand(e, device=device, generator=gen) + 0.1,
+             "heads": torch.rand(e, 4, device=device, generator=gen) + 0.1}[weights]
+        leaves = [[t.clone().requires_grad_() for t in (x, w) if t is not None] for _ in range(2)]
+        poison(device)
+        out = ops.spmm(leaves[0][0], ei, n, leaves[0][1] if w is not None else None, reduce)
+        ref = ops.spmm_reference(leaves[1][0], ei, n, leaves[1][1] if w is not None else None, reduce)
+        grad = torch.randn_like(ref)
+        poison(device)
+        out.backward(grad)
+        ref.backward(grad)
+        assert not torch.isnan(out).any() and not torch.isnan(leaves[0][0].grad).any()
+        for got, want in zip([out] + [t.grad for t in leaves[0]], [ref] + [t.grad for t in leaves[1]]):
+            assert rel_err(got, want) < 1e-4
+
+
+@pytest.mark.parametrize("device", ONLY_CUDA)
+@pytest.mark.parametrize("v2", [False, True], ids=["gat", "gatv2"])
+@pytest.mark.parametrize("heads,channels", [(1, 64), (4, 16), (2, 5), (1, 200)])
+def test_attention_kernel_on_poisoned_memory(device, v2, heads, channels):
+    from gnnx.ops.attention import attention_scores
+
+    for n, e in ((37, 300), (5000, 90000)):
+        gen = torch.Generator(device=device).manual_seed(n + heads + channels)
+        ei = torch.randint(n, (2, e), device=device, generator=gen)
+        ei = torch.cat([ei, torch.arange(n, device=device).repeat(2, 1)], 1)  # every row non-empty
+        x = torch.randn(n, heads, channels, device=device, generator=gen)
+        bias = torch.randn(ei.size(1), heads, device=device, generator=gen)
+        bias[:7] = float("-inf")  # masked edges
+        if v2:
+            terms = {"x_dst": torch.randn(n, heads, channels, device=device, generator=gen),
+                     "att": torch.randn(1, heads, channels, device=device, generator=gen)}
+        else:
+            terms = {"score_src": torch.randn(n, heads, device=device, generator=gen),
+                     "score_dst": torch.randn(n, heads, device=device, generator=gen)}
+        leaves = [[t.clone().requires_grad_() for t in [x, bias] + list(terms.values())] for _ in range(2)]
+
+        def reference(x_, t, b):
+            score = attention_scores(x_, ei[0], ei[1], t.get("score_src"), t.get("score_dst"), t.get("x_dst"),
+                                     t.get("att"), b, 0.2)
+            return ops.spmm_reference(x_, ei, n, ops.segment_softmax(score, ei[1], n), "sum")
+
+        poison(device)
+        got = ops.attention(leaves[0][0], ei, n, edge_bias=leaves[0][1], **dict(zip(terms, leaves[0][2:])))
+        ref = reference(leaves[1][0], dict(zip(terms, leaves[1][2:])), leaves[1][1])
+        grad = torch.randn_like(ref)
+        poison(device)
+        got.backward(grad)
+        ref.backward(grad)
+        assert not torch.isnan(got).any()
+        assert rel_err(got, ref) < 1e-4
+        for a, b in zip(leaves[0], leaves[1]):
+            assert rel_err(a.grad.nan_to_num(), b.grad.nan_to_num()) < 1e-4
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_kernels_are_bitwise_repeatable(device):
+    """Determinism: the same call twice gives identical bits (forward and backward)."""
+    x, ei, w, _ = [t.to(device) for t in random_graph(500, 8000, seed=9)]
+    graph = gnnx.Graph(ei, 500)
+    results = []
+    for _ in range(2):
+        xs = x.clone().requires_grad_()
+        outs = [ops.spmm(xs, ei, 500, w, reduce, csr=graph.csr) for reduce in ("sum", "mean", "max")]
+        outs.append(ops.attention(xs.view(500, 1, -1), ei, 500, score_src=xs[:, :1], score_dst=xs[:, 1:2]).flatten(1))
+        torch.cat(outs, 1).backward(probe(torch.cat(outs, 1)))
+        results.append([o.detach() for o in outs] + [xs.grad])
+    for a, b in zip(*results):
+        assert torch.equal(a, b)
