@@ -5,7 +5,7 @@ set -uo pipefail
 MODELS="${*:-GCN GraphSAGE GIN GAT EdgeCNN}"
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 OUT=${OUT:-/tmp/gnnx_gpu}; mkdir -p "$OUT"
-python3 -c "import pytest" 2>/dev/null || { python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=$PYTHONPATH:/tmp/site; }
+python3 -c "import pytest, xdist, hypothesis" 2>/dev/null || { python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=$PYTHONPATH:/tmp/site; }
 nvidia-smi -L | tee "$OUT/env.txt"
 python3 -c "import torch, triton, torch_geometric as g; print(torch.__version__, triton.__version__, g.__version__)" | tee -a "$OUT/env.txt"
 if [ -z "${SKIP_TESTS:-}" ]; then
