@@ -104,7 +104,8 @@ def spmm_kernel(x: Tensor, csr: Optional[CSR], edge_weight: Optional[Tensor], re
     """``"cusparse"``, ``"triton"``, ``"mkl"`` or ``"reference"`` for :func:`gnnx.ops.spmm`.
 
     The vendor libraries (MKL, cuSPARSE) take sum/mean of 2-D float features with constant
-    per-edge weights over a prepared CSR. On CUDA they serve eager calls only: cuSPARSE
+    per-edge weights over a prepared CSR. On CUDA they serve eager calls only (and not under
+    ``torch.use_deterministic_algorithms(True)``: the Triton kernels are deterministic): cuSPARSE
     is as fast as the Triton kernel on the GPU (22 vs 21 us on the seed graph,
     bench/results/h100/tune_spmm.json) at a native op's host cost, while traced code
     keeps the ``triton_op`` that Inductor and AOTInductor compile in.
@@ -117,7 +118,10 @@ def spmm_kernel(x: Tensor, csr: Optional[CSR], edge_weight: Optional[Tensor], re
         and (edge_weight is None or (edge_weight.dim() == 1 and not edge_weight.requires_grad))
     )
     if x.is_cuda and cuda_kernels() is not None:
-        return "cusparse" if vendor and not is_tracing() else "triton"
+        # cuSPARSE's default SpMM algorithm may sum in a different order from run to run; with
+        # torch.use_deterministic_algorithms(True) the Triton kernel (no atomics) serves instead.
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        return "cusparse" if vendor and not is_tracing() and not deterministic else "triton"
     if vendor and x.device.type == "cpu" and uses_csr(x.device):
         return "mkl"
     return "reference"
