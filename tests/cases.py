@@ -5,6 +5,7 @@ constructor arguments build the PyG module for parity (PyG's class of the same n
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -33,7 +34,8 @@ class Case:
 
     def build(self, namespace) -> torch.nn.Module:
         torch.manual_seed(1)
-        kwargs = dict(self.kwargs)
+        # A module given as an argument is copied: every build (CPU, CUDA, PyG) owns its own.
+        kwargs = {k: copy.deepcopy(v) if isinstance(v, torch.nn.Module) else v for k, v in self.kwargs.items()}
         if self.inner is not None:
             name, inner_args, inner_kwargs = self.inner
             return getattr(namespace, self.cls)(getattr(namespace, name)(*inner_args, **inner_kwargs), **kwargs)
