@@ -33,6 +33,24 @@ out = runner(*inputs)
 print("ran", float((out - model(*inputs)).abs().max()), flush=True)
 '''
 
+LOAD_ONLY = r'''
+import torch
+runner = torch._inductor.aoti_load_package("/tmp/probe.pt2")
+print("loaded", flush=True)
+x = torch.randn(5, 8, device="cuda")
+print("ran", tuple(runner(x).shape), flush=True)
+'''
+
+if "--fresh" in sys.argv:  # compile in one process, load in a fresh one that compiled nothing
+    subprocess.run([sys.executable, "-c", CHILD, "torch.nn.Linear(8, 4)"], capture_output=True)
+    proc = subprocess.run([sys.executable, "-X", "faulthandler", "-c", LOAD_ONLY], capture_output=True, text=True)
+    tail = (proc.stdout + proc.stderr).strip().splitlines()
+    print(f"load in a fresh process: rc={proc.returncode} last={tail[-2:]}", flush=True)
+    proc = subprocess.run(["python3", "-c", "import torch; print(torch.version.cuda, torch.backends.cudnn.version())"],
+                          capture_output=True, text=True)
+    print("cuda", proc.stdout.strip(), flush=True)
+    sys.exit(0)
+
 for name, kind in VARIANTS.items():
     proc = subprocess.run([sys.executable, "-X", "faulthandler", "-c", CHILD, kind], capture_output=True, text=True)
     tail = (proc.stdout + proc.stderr).strip().splitlines()
