@@ -92,15 +92,37 @@ def test_aoti_package_of_all_cases_on_device(device, tmp_path):
     zoo = Zoo(ALL).to(device).eval()
     program = gnnx.export.export(zoo, tuple(t.to(device) for t in random_graph(10, 30)))
     gnnx.export.save(program, str(tmp_path / "zoo_program.pt2"))
-    exported = gnnx.export.load(str(tmp_path / "zoo_program.pt2"))
-    package = gnnx.export.load_package(gnnx.export.compile_package(program, str(tmp_path / "zoo.pt2"), device=device))
+    runners = {"exported": gnnx.export.load(str(tmp_path / "zoo_program.pt2"))}
+    broken = _aoti_loader_crashes(device, tmp_path)
+    if not broken:
+        path = gnnx.export.compile_package(program, str(tmp_path / "zoo.pt2"), device=device)
+        runners["package"] = gnnx.export.load_package(path)
     for size in [(2, 1), (64, 300), (2000, 9000)]:
         inputs = tuple(t.to(device) for t in random_graph(*size, seed=size[0]))
         with torch.no_grad():
             expected = zoo(*inputs)
-            for name, a, b, c in zip(zoo.names, package(*inputs), exported(*inputs), expected):
-                assert rel_err(a, c) < 1e-4, name
-                assert rel_err(b, c) < 1e-4, name
+            for kind, runner in runners.items():
+                for name, got, want in zip(zoo.names, runner(*inputs), expected):
+                    assert rel_err(got, want) < 1e-4, (kind, name)
+    if broken:
+        pytest.skip(f"exported program checked; this torch's AOTInductor loader crashes on any {device} "
+                    f"package, even nn.Linear's (bench/aoti_cuda_probe.py): {broken}")
+
+
+def _aoti_loader_crashes(device, tmp_path) -> str:
+    """'' if a package of ``nn.Linear`` loads and runs in a fresh process, else what happened
+    (torch 2.11 + CUDA 13 on the lent GPU image: a segfault inside ``aoti_load_package``)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import torch\n"
+        f"m = torch.nn.Linear(8, 4).to('{device}'); x = torch.randn(5, 8, device='{device}')\n"
+        f"p = torch._inductor.aoti_compile_and_package(torch.export.export(m, (x,)), package_path=r'{tmp_path}/canary.pt2')\n"
+        "print(tuple(torch._inductor.aoti_load_package(p)(x).shape))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    return "" if proc.returncode == 0 else f"exit status {proc.returncode}"
 
 
 @pytest.mark.parametrize("device", ONLY_CUDA)
