@@ -28,7 +28,7 @@ import inspect
 import math
 import warnings
 import weakref
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -155,7 +155,23 @@ class CompiledModel(torch.nn.Module):
                 arguments[name] = graph
         if graph is not None and graph.edge_index.is_cuda and self.cuda_graphs and self.cuda_graph_fallback is None:
             return self._replay(arguments, graph, num_dst)
+        if graph is not None and self._pads and num_src == num_dst and min(num_dst, graph.num_edges) < 2:
+            return self._run_tiny(arguments, graph, num_dst)
         return self._compiled(*bound.args, **bound.kwargs)
+
+    def _run_tiny(self, arguments: Dict[str, Any], graph: Graph, num_nodes: int) -> Any:
+        """A graph of one node or fewer than two edges, padded to two of each (padded edges
+        join a padded node; rows do not mix in this model): Dynamo specialises sizes 0 and 1,
+        so running them as they are would compile the model again for each."""
+        cols = max(2, graph.num_edges)
+        rows = max(2, num_nodes) + (1 if cols > graph.num_edges else 0)
+        padded = self._padded_inputs(arguments, graph, num_nodes, sizes=(rows, cols))
+        if padded is None:
+            return self._compiled(**arguments)
+        inputs, structure, rows = padded
+        self._prepare_layers(structure, inputs["x"])
+        name = next(n for n in EDGE_INDEX_NAMES if isinstance(arguments.get(n), Graph))
+        return _slice_rows(self._compiled(**inputs, **{name: structure}), rows, num_nodes)
 
     def _materialize(self, args: tuple, kwargs: Dict[str, Any]) -> None:
         """Lazy parameters (``in_channels=-1``) take their shapes from one eager call, as in
@@ -222,16 +238,19 @@ class CompiledModel(torch.nn.Module):
         warnings.warn(f"gnnx.compile: CUDA graphs off for {type(self._orig_mod).__name__} ({reason}); "
                       f"running the compiled model without them", stacklevel=4)
 
-    def _padded_inputs(self, arguments: Dict[str, Any], graph: Graph, num_nodes: int):
-        """``(inputs, structure, rows)`` with node and edge inputs padded to size buckets,
-        or ``None`` where the call is not captured."""
+    def _padded_inputs(self, arguments: Dict[str, Any], graph: Graph, num_nodes: int,
+                       sizes: Optional[Tuple[int, int]] = None):
+        """``(inputs, structure, rows)`` with node and edge inputs padded to size buckets (or
+        to ``sizes``, ``(rows, edges)``), or ``None`` where the call is not captured."""
         tensors = {n: v for n, v in arguments.items() if isinstance(v, Tensor)}
         if set(tensors) - {"x", *EDGE_TENSOR_NAMES}:
             return None  # node inputs beyond x (e.g. a batch vector): not captured
         if any(isinstance(v, (tuple, list)) for v in arguments.values()):
             return None  # bipartite inputs
         rows, cols = num_nodes, graph.num_edges
-        if self._pads:
+        if sizes is not None:
+            rows, cols = sizes
+        elif self._pads:
             cols = bucket(cols, self.bucket_growth)
             # Enough padded nodes that none holds more than PAD_EDGES_PER_NODE padded edges:
             # a kernel walks a row's edges serially, so one padded hub would be the long pole.
