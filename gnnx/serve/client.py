@@ -39,17 +39,23 @@ class Client:
         url: ``host:port`` of the HTTP or gRPC endpoint (127.0.0.1 for ``gnnx serve``).
         model: model name in the repository.
         protocol: ``"http"`` or ``"grpc"``.
+        timeout: seconds a request may take before it fails with :class:`ServeError`
+            (``None``: the transport's default), so a dead server is an error, not a hang.
     """
 
-    def __init__(self, url: str, model: str = "gnnx_model", protocol: str = "http") -> None:
+    def __init__(self, url: str, model: str = "gnnx_model", protocol: str = "http",
+                 timeout: Optional[float] = None) -> None:
         if protocol == "http":
             import tritonclient.http as tc
         elif protocol == "grpc":
             import tritonclient.grpc as tc
         else:
             raise ValueError(f"protocol must be 'http' or 'grpc', got {protocol!r}")
-        self._tc, self.model, self.protocol = tc, model, protocol
-        self._client = tc.InferenceServerClient(url)
+        self._tc, self.model, self.protocol, self.timeout = tc, model, protocol, timeout
+        if protocol == "http" and timeout is not None:
+            self._client = tc.InferenceServerClient(url, connection_timeout=timeout, network_timeout=timeout)
+        else:
+            self._client = tc.InferenceServerClient(url)
         meta = self._client.get_model_metadata(model)
         inputs = meta["inputs"] if isinstance(meta, dict) else meta.inputs
         outputs = meta["outputs"] if isinstance(meta, dict) else meta.outputs
@@ -69,7 +75,8 @@ class Client:
             item.set_data_from_numpy(np.ascontiguousarray(array))
             request.append(item)
         try:
-            result = self._client.infer(self.model, request)
+            extra = {"client_timeout": self.timeout} if self.protocol == "grpc" and self.timeout is not None else {}
+            result = self._client.infer(self.model, request, **extra)
         except Exception as exc:  # tritonclient raises InferenceServerException
             status = exc.status() if callable(getattr(exc, "status", None)) else None
             raise ServeError(str(exc), None if status is None else str(status)) from exc

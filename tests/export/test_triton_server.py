@@ -96,3 +96,77 @@ def test_load_2000_requests_from_8_clients(server, sage_model):
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         results = list(pool.map(worker, range(8), timeout=600))
     assert results == [0] * 8  # 2,000 answers, none lost (an error would have raised), all right
+
+
+def _tree_rss(process) -> int:
+    """Resident memory of the server and its children (the Python backend's model process)."""
+    import psutil
+
+    root = psutil.Process(process.pid)
+    return sum(p.memory_info().rss for p in [root] + root.children(recursive=True))
+
+
+def test_soak_reports_latency_keeps_memory_flat_and_loses_no_answer(server, sage_model):
+    """Concurrent clients for a fixed time (GNNX_SOAK_SECONDS, default 12) on loopback."""
+    import os
+    import time
+
+    seconds = float(os.environ.get("GNNX_SOAK_SECONDS", "12"))
+    graphs = [random_graph(10 + i % 90, 30 + i % 300, seed=i)[:2] for i in range(24)]
+    with torch.no_grad():
+        expected = [sage_model(x, e) for x, e in graphs]
+    warm = Client(server.http_url)
+    for x, e in graphs * 4:
+        warm.infer(x, e)
+    before = _tree_rss(server.process)
+    deadline = time.time() + seconds
+
+    def worker(k):
+        c = Client(server.http_url if k % 2 else server.grpc_url, protocol="http" if k % 2 else "grpc", timeout=30)
+        latencies, wrong, i = [], 0, k
+        while time.time() < deadline:
+            x, e = graphs[i % len(graphs)]
+            start = time.perf_counter()
+            out = c.infer(x, e)
+            latencies.append(time.perf_counter() - start)
+            wrong += not torch.allclose(out, expected[i % len(graphs)], rtol=1e-4, atol=1e-5)
+            i += 1
+        c.close()
+        return latencies, wrong
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(worker, range(6), timeout=seconds + 120))
+    after = _tree_rss(server.process)
+    latencies = sorted(t for lat, _ in results for t in lat)
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+    print(f"soak: {len(latencies)} answers in {seconds:.0f} s from 6 clients, p50 {p50 * 1e3:.2f} ms, "
+          f"p99 {p99 * 1e3:.2f} ms, server memory {before / 2**20:.0f} -> {after / 2**20:.0f} MiB")
+    assert sum(wrong for _, wrong in results) == 0  # every answer right; a lost one would have raised
+    assert after - before < max(64 * 2**20, before // 5), "server memory grew under a steady load"
+
+
+def test_a_crashed_model_process_is_an_error_not_a_hang(sage_package, tmp_path):
+    """SIGKILL the Python backend's model process: the next request fails with a named error
+    (or Triton has restarted the model and answers it) within the client's timeout."""
+    import signal
+    import time
+
+    import psutil
+
+    write_repository(sage_package, str(tmp_path))
+    with TritonServer(str(tmp_path / "python")) as running:
+        client = Client(running.http_url, timeout=30)
+        x, edge_index, _, _ = random_graph(12, 40)
+        client.infer(x, edge_index)
+        stubs = [p for p in psutil.Process(running.process.pid).children(recursive=True)
+                 if "stub" in p.name() or "stub" in " ".join(p.cmdline())]
+        assert stubs, "no model process found under the server"
+        for stub in stubs:
+            stub.send_signal(signal.SIGKILL)
+        start = time.time()
+        try:
+            out = client.infer(x, edge_index)
+            assert out.shape == (12, out.shape[1])  # restarted by Triton, and right
+        except ServeError as error:
+            assert str(error)  # a named failure, not silence
+        assert time.time() - start < 45
