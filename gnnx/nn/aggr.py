@@ -14,7 +14,8 @@ Each reduces rows ``x [E, *]`` that share an ``index`` into ``dim_size`` slots, 
   ``aggr`` strings as modules (layers given a plain sum/mean/max/min fuse it into an SpMM)
 * :class:`MultiAggregation`: several of them, concatenated, projected or reduced
 * median, quantile, LSTM, GRU, MLP, sort, deep-sets and variance-preserving aggregations:
-  :mod:`gnnx.nn.aggr_ordered`, re-exported here
+  :mod:`gnnx.nn.aggr_ordered`; set- and patch-transformer ones: :mod:`gnnx.nn.aggr_attention`;
+  equilibrium: :mod:`gnnx.nn.aggr_equilibrium`; all re-exported here
 """
 from __future__ import annotations
 
@@ -470,7 +471,7 @@ def resolve_aggregation(aggr: Union[str, Aggregation], **kwargs: Any) -> Aggrega
         return aggr
     key = str(aggr).lower().replace("_", "")
     key = key[: -len("aggregation")] if key.endswith("aggregation") and key != "aggregation" else key
-    names = {**_BY_NAME, **ORDERED_BY_NAME}
+    names = {**_BY_NAME, **ORDERED_BY_NAME, **ATTENTION_BY_NAME, **EQUILIBRIUM_BY_NAME}
     if key not in names:
         raise ValueError(f"unknown aggregation {aggr!r}; expected one of {sorted(names)} or a module")
     return names[key](**kwargs)
@@ -493,10 +494,19 @@ def aggregation_module(aggr: Any, **kwargs: Any) -> Optional[Aggregation]:
 
 # The order-dependent aggregations (median, quantile, LSTM, ...) live in their own module and
 # are re-exported here, under PyG's module path (torch_geometric.nn.aggr.MedianAggregation).
+from gnnx.nn.aggr_attention import BY_NAME as ATTENTION_BY_NAME  # noqa: E402
+from gnnx.nn.aggr_attention import (  # noqa: E402,F401
+    GraphMultisetTransformer,
+    PatchTransformerAggregation,
+    SetTransformerAggregation,
+)
+from gnnx.nn.aggr_equilibrium import BY_NAME as EQUILIBRIUM_BY_NAME  # noqa: E402
+from gnnx.nn.aggr_equilibrium import EquilibriumAggregation  # noqa: E402,F401
 from gnnx.nn.aggr_ordered import BY_NAME as ORDERED_BY_NAME  # noqa: E402
 from gnnx.nn.aggr_ordered import (  # noqa: E402,F401
     DeepSetsAggregation,
     GRUAggregation,
+    LCMAggregation,
     LSTMAggregation,
     MedianAggregation,
     MLPAggregation,

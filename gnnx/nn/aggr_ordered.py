@@ -7,6 +7,8 @@ r"""Aggregations that look at the order of a segment's rows, PyG's ``nn.aggr`` n
   rows in input order (PyG asks for a sorted ``index``), the output at the last padded step.
 * :class:`MLPAggregation`: an MLP over the segment's first ``max_num_elements`` rows, flattened.
 * :class:`SortAggregation`: the ``k`` rows with the largest last channel (SortPool).
+* :class:`LCMAggregation`: a learnable commutative monoid, a GRU cell applied pairwise up a
+  balanced binary tree over the segment's rows (depth :math:`\lceil \log_2 M \rceil`).
 * :class:`DeepSetsAggregation`: :math:`\rho\big(\sum_j \phi(\mathbf{x}_j)\big)`;
   :class:`VariancePreservingAggregation`: :math:`\frac{1}{\sqrt{n}} \sum_j \mathbf{x}_j`.
 
@@ -185,6 +187,54 @@ class GRUAggregation(_RecurrentAggregation):
         return outputs
 
 
+class LCMAggregation(Aggregation):
+    r"""Learnable commutative monoid (`"Learnable Commutative Monoids for Graph Neural Networks"
+    <https://arxiv.org/abs/2212.08541>`_): rows (projected by ``lin`` + ReLU when ``project``)
+    combined pairwise by a GRU cell, :math:`x \oplus y = \frac{1}{2}(\mathrm{GRU}(x, y) +
+    \mathrm{GRU}(y, x))`, level by level; an odd row out moves up a level unchanged."""
+
+    def __init__(self, in_channels: int, out_channels: int, project: bool = True) -> None:
+        super().__init__()
+        if in_channels != out_channels and not project:
+            raise ValueError("LCMAggregation: in_channels != out_channels needs project=True")
+        self.in_channels, self.out_channels, self.project = in_channels, out_channels, project
+        self.lin = torch.nn.Linear(in_channels, out_channels) if project else None
+        self.gru_cell = torch.nn.GRUCell(out_channels, out_channels)
+
+    def reset_parameters(self) -> None:
+        if self.lin is not None:
+            self.lin.reset_parameters()
+        self.gru_cell.reset_parameters()
+
+    def _cell(self, x: Tensor, h: Tensor) -> Tensor:
+        cell = self.gru_cell  # written out: the fused CUDA cell has no fake-tensor kernel
+        gi = torch.nn.functional.linear(x, cell.weight_ih, cell.bias_ih)
+        gh = torch.nn.functional.linear(h, cell.weight_hh, cell.bias_hh)
+        i_r, i_z, i_n = gi.chunk(3, dim=-1)
+        h_r, h_z, h_n = gh.chunk(3, dim=-1)
+        r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+        return (1 - z) * torch.tanh(i_n + r * h_n) + z * h
+
+    def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
+                dim_size=None, mask: Optional[Tensor] = None, max_num_elements: Optional[int] = None) -> Tensor:
+        index, dim_size = _segments(x, index, ptr, dim_size)
+        if self.lin is not None:
+            x = self.lin(x).relu()
+        level = dense_segments(x, index, dim_size, max_num_elements, mask=mask).transpose(0, 1)  # [M, B, F]
+        while level.size(0) > 1:
+            remainder = level[-1:] if level.size(0) % 2 else None
+            pairs = (level[:-1] if remainder is not None else level).reshape(-1, 2, *level.shape[1:])
+            left, right = pairs[:, 0].reshape(-1, level.size(-1)), pairs[:, 1].reshape(-1, level.size(-1))
+            merged = 0.5 * (self._cell(left, right) + self._cell(right, left))
+            level = merged.view(-1, *level.shape[1:])
+            if remainder is not None:
+                level = torch.cat([level, remainder], dim=0)
+        return level[0]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, project={self.project})"
+
+
 class MLPAggregation(Aggregation):
     """An MLP over each segment's first ``max_num_elements`` rows, concatenated (padded with
     zeros); ``**kwargs`` go to :class:`~gnnx.nn.MLP` (``hidden_channels``, ``num_layers``, ...)."""
@@ -298,5 +348,5 @@ class VariancePreservingAggregation(Aggregation):
 BY_NAME = {
     "quantile": QuantileAggregation, "median": MedianAggregation, "lstm": LSTMAggregation, "gru": GRUAggregation,
     "mlp": MLPAggregation, "sort": SortAggregation, "deepsets": DeepSetsAggregation,
-    "variancepreserving": VariancePreservingAggregation,
+    "variancepreserving": VariancePreservingAggregation, "lcm": LCMAggregation,
 }
