@@ -78,7 +78,7 @@ def test_overridden_aggregate_gets_pyg_arguments():
 
 
 @pytest.mark.porting("hooks / explain")
-@pytest.mark.parametrize("name", ["GCNConv", "GraphConv", "SAGEConv"])
+@pytest.mark.parametrize("name", ["GCNConv", "GraphConv", "SAGEConv", "EGConv"])
 def test_hooks_equal_pyg(name):
     x, ei = _graph(2)
     pyg, ours = getattr(P, name)(F, 16), getattr(G, name)(F, 16)
@@ -179,3 +179,19 @@ def test_attention_layers_run_through_propagate_when_observed(name):
     for conv in (pyg, ours):
         conv.explain, conv._edge_mask, conv._loop_mask = True, mask, ei[0] != ei[1]
     torch.testing.assert_close(ours(x, ei), pyg(x, ei), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["RGCNConv", "FiLMConv"])
+def test_relational_layers_propagate_once_for_all_relations(name):
+    """RGCN/FiLM route every relation through one propagate: explain mode sees one message
+    per edge, and a 0/1 mask equals dropping those edges (sum aggregation)."""
+    x, ei = _graph(11)
+    edge_type = torch.randint(0, 3, (ei.size(1),), generator=torch.Generator().manual_seed(12))
+    conv = getattr(G, name)(F, 16, num_relations=3, aggr="add") if name == "RGCNConv" else G.FiLMConv(F, 16, 3, aggr="add")
+    keep = torch.rand(ei.size(1), generator=torch.Generator().manual_seed(13)) > 0.4
+    expected = conv(x, ei[:, keep], edge_type[keep])
+    seen = []
+    conv.register_message_forward_hook(lambda m, inputs, out: seen.append(out.size(0)))
+    conv.explain, conv._edge_mask, conv._apply_sigmoid = True, keep.float(), False
+    torch.testing.assert_close(conv(x, ei, edge_type), expected, atol=1e-5, rtol=1e-5)
+    assert seen == [ei.size(1)]

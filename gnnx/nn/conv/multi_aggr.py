@@ -173,23 +173,28 @@ class EGConv(MessagePassing):
     def forward(self, x: Tensor, edge_index: Adj) -> Tensor:
         tensor, mask, symnorm_weight = self._structure(x, edge_index)
         bases, weightings = self.bases_lin(x), self.comb_lin(x)
-        src, dst = (tensor[0], tensor[1]) if self.flow == "source_to_target" else (tensor[1], tensor[0])
-        messages = bases.index_select(0, src)
-        outs = []
-        for name in self.aggregators:
-            if name == "symnorm":
-                outs.append(ops.scatter(messages * symnorm_weight.view(-1, 1), dst, x.size(0), "sum"))
-            elif name == "std":
-                var = reduce_statistic(messages, dst, x.size(0), "var", mask)
-                outs.append(var.clamp(min=1e-5).sqrt())
-            else:
-                outs.append(reduce_statistic(messages, dst, x.size(0), name, mask))
-        aggregated = torch.stack(outs, dim=1) if len(outs) > 1 else outs[0]
+        aggregated = self.propagate(tensor, x=bases, symnorm_weight=symnorm_weight, loop_mask=mask,
+                                    size=(x.size(0), x.size(0)))
         A, B, H = len(self.aggregators), self.num_bases, self.num_heads
         weightings = weightings.view(-1, H, B * A)
         aggregated = aggregated.reshape(-1, A * B, self.out_channels // H)
         out = torch.matmul(weightings, aggregated).view(-1, self.out_channels)
         return out if self.bias is None else out + self.bias
+
+    def aggregate(self, inputs: Tensor, index: Tensor, dim_size, symnorm_weight: Optional[Tensor] = None,
+                  loop_mask: Optional[Tensor] = None) -> Tensor:
+        """Every aggregator of ``self.aggregators`` over the basis messages, stacked
+        ``[N, A, B]`` (``loop_mask``: the replaced self loops, left out)."""
+        outs = []
+        for name in self.aggregators:
+            if name == "symnorm":
+                outs.append(ops.scatter(inputs * symnorm_weight.view(-1, 1), index, dim_size, "sum"))
+            elif name == "std":
+                var = reduce_statistic(inputs, index, dim_size, "var", loop_mask)
+                outs.append(var.clamp(min=1e-5).sqrt())
+            else:
+                outs.append(reduce_statistic(inputs, index, dim_size, name, loop_mask))
+        return torch.stack(outs, dim=1) if len(outs) > 1 else outs[0]
 
     def __repr__(self) -> str:
         return f"EGConv({self.in_channels}, {self.out_channels}, aggregators={self.aggregators})"

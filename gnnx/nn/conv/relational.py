@@ -2,9 +2,10 @@ r"""Layers over typed or directed edges: RGCNConv, FiLMConv, DirGNNConv.
 
 PyG loops over relations and selects each one's edges with a boolean mask (a
 data-dependent shape). Here every edge is reduced into a slot of its own
-``(destination, relation)`` pair, index ``dst * R + type``, in one scatter over
+``(destination, relation)`` pair, index ``dst * R + type``, in one ``propagate`` over
 ``N * R`` slots; viewing the result as ``[N, R, F]`` gives every relation's aggregate at
-once, with static shapes and the same values for every reduction.
+once, with static shapes and the same values for every reduction (and hooks and explain
+mode see all messages in one call, in the order of the edges).
 """
 from __future__ import annotations
 
@@ -26,6 +27,15 @@ def relation_slot(index: Tensor, edge_type: Tensor, num_relations: int) -> Tenso
 def _endpoints(conv: MessagePassing, edge_index: Adj) -> Tuple[Tensor, Tensor]:
     tensor = edge_tensor(edge_index)
     return (tensor[0], tensor[1]) if conv.flow == "source_to_target" else (tensor[1], tensor[0])
+
+
+def propagate_by_relation(conv: MessagePassing, messages: Tensor, src: Tensor, slots: Tensor, num_src,
+                          num_slots) -> Tensor:
+    """``conv.propagate`` of per-edge ``messages`` from ``src`` into ``(node, relation)``
+    slots: one aggregation for every relation, and the layer's hooks and explain mode see
+    the messages as for any layer."""
+    pairs = torch.stack([src, slots]) if conv.flow == "source_to_target" else torch.stack([slots, src])
+    return conv.propagate(pairs, messages=messages, size=(num_src, num_slots))
 
 
 def _check_edge_type(edge_type: Optional[Tensor], src: Tensor, num_relations: int) -> Tensor:
@@ -110,9 +120,12 @@ class RGCNConv(MessagePassing):
             rows = src if x_l is None else x_l.index_select(0, src)
             messages = weight.reshape(-1, self.out_channels).index_select(0, relation_slot(edge_type, rows,
                                                                                            self.in_channels_l))
-            out = self.aggregate(messages, slots, dim_size=num_dst * R).view(num_dst, R, -1).sum(dim=1)
+            num_src = self.in_channels_l if x_l is None else x_l.size(0)
+            out = propagate_by_relation(self, messages, src, slots, num_src, num_dst * R)
+            out = out.view(num_dst, R, -1).sum(dim=1)
         else:
-            h = self.aggregate(x_l.index_select(0, src), slots, dim_size=num_dst * R).view(num_dst, R, -1)
+            h = propagate_by_relation(self, x_l.index_select(0, src), src, slots, x_l.size(0), num_dst * R)
+            h = h.view(num_dst, R, -1)
             if self.num_blocks is not None:
                 B = self.num_blocks
                 out = torch.einsum("nrbf,rbfo->nbo", h.view(num_dst, R, B, -1), weight).reshape(num_dst, -1)
@@ -124,6 +137,9 @@ class RGCNConv(MessagePassing):
             else:
                 out = out + (x_r @ self.root if x_r.is_floating_point() else self.root.index_select(0, x_r))
         return out if self.bias is None else out + self.bias
+
+    def message(self, messages: Tensor) -> Tensor:
+        return messages
 
     def __repr__(self) -> str:
         return f"RGCNConv({self.in_channels}, {self.out_channels}, num_relations={self.num_relations})"
@@ -184,8 +200,12 @@ class FiLMConv(MessagePassing):
         film = torch.stack([f(x_dst) for f in self.films], dim=1).view(-1, 2 * C)      # [N_dst * R, 2C]
         messages = self._modulate(h.index_select(0, relation_slot(src, edge_type, R)),
                                   film.index_select(0, relation_slot(dst, edge_type, R)))
-        per_relation = self.aggregate(messages, relation_slot(dst, edge_type, R), dim_size=num_dst * R)
+        per_relation = propagate_by_relation(self, messages, src, relation_slot(dst, edge_type, R), x_src.size(0),
+                                             num_dst * R)
         return out + per_relation.view(num_dst, R, C).sum(dim=1)
+
+    def message(self, messages: Tensor) -> Tensor:
+        return messages
 
     def __repr__(self) -> str:
         return f"FiLMConv({self.in_channels}, {self.out_channels}, num_relations={self.num_relations})"
