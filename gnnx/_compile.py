@@ -171,7 +171,10 @@ class CompiledModel(torch.nn.Module):
         inputs, structure, rows = padded
         self._prepare_layers(structure, inputs["x"])
         name = next(n for n in EDGE_INDEX_NAMES if isinstance(arguments.get(n), Graph))
-        return _slice_rows(self._compiled(**inputs, **{name: structure}), rows, num_nodes)
+        inputs[name] = structure
+        # Called the way the other calls are (positional as bound), so the frame is reused.
+        bound = self._signature.bind_partial(**inputs)
+        return _slice_rows(self._compiled(*bound.args, **bound.kwargs), rows, num_nodes)
 
     def _materialize(self, args: tuple, kwargs: Dict[str, Any]) -> None:
         """Lazy parameters (``in_channels=-1``) take their shapes from one eager call, as in

@@ -32,7 +32,7 @@ from torch.utils.hooks import RemovableHandle
 from gnnx import ops
 from gnnx.graph import CSR, Graph, check_edge_index
 from gnnx.nn.aggr import aggregation_module
-from gnnx.nn.sparse_input import read_sparse_inputs
+from gnnx.nn.sparse_input import ReadsSparseInputs
 from gnnx.ops import dispatch
 from gnnx.ops.dispatch import can_check_on_host
 
@@ -87,7 +87,7 @@ def _params(fn) -> Tuple[str, ...]:
     )
 
 
-class MessagePassing(torch.nn.Module):
+class MessagePassing(ReadsSparseInputs):
     """Base class for message-passing layers.
 
     Args:
@@ -97,6 +97,9 @@ class MessagePassing(torch.nn.Module):
             ``aggr_kwargs``), kept as ``self.aggr_module`` as in PyG.
         decomposed_layers: split node features into this many chunks along the last
             dimension and propagate each in turn (PyG's memory saver for linear messages).
+
+    Calls also take PyG's sparse adjacency formats (``torch.sparse``, ``EdgeIndex``,
+    ``SparseTensor``) in place of ``edge_index``: :mod:`gnnx.nn.sparse_input`.
         flow: ``"source_to_target"`` (messages ``edge_index[0] -> edge_index[1]``) or
             ``"target_to_source"``.
         node_dim: the dimension of node tensors that indexes nodes.
@@ -136,9 +139,6 @@ class MessagePassing(torch.nn.Module):
         self._set_flow(flow)
         self.node_dim = node_dim
         self.fuse = True  # use fused_message_and_aggregate where the layer has one
-        # torch.sparse / SparseTensor / EdgeIndex inputs read as edge_index (gnnx/nn/sparse_input.py)
-        self._adjacency_size: Optional[Tuple[Optional[int], Optional[int]]] = None
-        self.register_forward_pre_hook(read_sparse_inputs, with_kwargs=True)
         self.decomposed_layers = decomposed_layers
         for kind in _HOOK_KINDS:  # PyG's propagate/message/aggregate/edge_update hooks
             setattr(self, f"_{kind}_hooks", OrderedDict())

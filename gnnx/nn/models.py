@@ -27,7 +27,7 @@ from gnnx.nn.inits import activation
 from gnnx.nn.message_passing import Adj, MessagePassing
 from gnnx.nn.mlp import MLP
 from gnnx.nn.norm import apply_norm, normalization
-from gnnx.nn.sparse_input import read_sparse_inputs
+from gnnx.nn.sparse_input import ReadsSparseInputs
 from gnnx.ops import dispatch
 
 
@@ -88,7 +88,7 @@ class JumpingKnowledge(torch.nn.Module):
         return f"{type(self).__name__}({self.mode})"
 
 
-class BasicGNN(torch.nn.Module):
+class BasicGNN(ReadsSparseInputs):
     """Shared body of the stacked models; subclasses say how to build one convolution.
 
     Args:
@@ -130,8 +130,6 @@ class BasicGNN(torch.nn.Module):
         **kwargs: Any,
     ) -> None:
         super().__init__()
-        self._adjacency_size = None  # sparse adjacency inputs read as edge_index (gnnx/nn/sparse_input.py)
-        self.register_forward_pre_hook(read_sparse_inputs, with_kwargs=True)
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}")
         self.in_channels, self.hidden_channels, self.num_layers = in_channels, hidden_channels, num_layers

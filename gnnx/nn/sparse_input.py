@@ -8,9 +8,10 @@ PyG layers take, wherever they take ``edge_index``:
 * PyG's ``EdgeIndex``: an ``edge_index`` tensor that knows its ``sparse_size()``
   ``(num_src, num_dst)``.
 
-gnnx reads them once, before the layer's forward runs (a forward pre-hook of
-:class:`~gnnx.nn.MessagePassing` and of the models), as an ``edge_index`` tensor plus its
-sizes, so the layer runs its ordinary path. As in PyG's ``propagate``, the matrix values
+gnnx reads them once, before the layer's forward runs (:class:`ReadsSparseInputs`, the base
+of :class:`~gnnx.nn.MessagePassing` and of the models, looks at each call's arguments with a
+few type tests, where a forward pre-hook cost every call about 7 us), as an
+``edge_index`` tensor plus its sizes, so the layer runs its ordinary path. As in PyG's ``propagate``, the matrix values
 become the layer's ``edge_weight`` (or ``edge_attr``, or ``edge_type``: the first of them its
 forward takes) unless the caller passed one. A layer that takes none of them ignores a
 ``SparseTensor``'s values, as PyG does, and refuses a ``torch.sparse`` matrix whose values
@@ -70,10 +71,40 @@ def to_edge_index(adj: Any) -> Tuple[Tensor, Optional[Tensor], Tuple[Optional[in
     return edge_index, values, (int(num_src), int(num_dst))
 
 
+class ReadsSparseInputs(torch.nn.Module):
+    """A module whose calls accept PyG's sparse adjacency formats in place of ``edge_index``."""
+
+    _adjacency_size: Optional[Tuple[Optional[int], Optional[int]]] = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not (_plain(args) and _plain(kwargs.values())) and not torch.compiler.is_compiling():
+            converted = read_sparse_inputs(self, args, kwargs)
+            if converted is not None:
+                args, kwargs = converted
+        elif self._adjacency_size is not None:
+            self._adjacency_size = None  # a plain call after a sparse one
+        return super().__call__(*args, **kwargs)
+
+
+_PLAIN_TYPES = (type(None), tuple, list, int, float, bool, str)
+
+
+def _plain(values) -> bool:
+    """The common case, decided with type tests only: no argument can be a sparse adjacency
+    (dense tensors, ``None``, numbers, tuples of node tensors)."""
+    for value in values:
+        if type(value) is Tensor:
+            if value.layout is not torch.strided:
+                return False
+        elif type(value) not in _PLAIN_TYPES:
+            return False
+    return True
+
+
 def read_sparse_inputs(module: torch.nn.Module, args: Tuple[Any, ...], kwargs: Dict[str, Any]):
-    """Forward pre-hook: replace a sparse adjacency argument by its ``edge_index``, pass its
-    values where the forward takes them, and keep its sizes in ``module._adjacency_size``
-    for :meth:`~gnnx.nn.MessagePassing.propagate`."""
+    """Replace a sparse adjacency argument by its ``edge_index``, pass its values where the
+    forward takes them, and keep its sizes in ``module._adjacency_size`` for
+    :meth:`~gnnx.nn.MessagePassing.propagate`; ``None`` when no argument is sparse."""
     if torch.compiler.is_compiling():
         return None
     position, name = _find_adjacency(args, kwargs)
