@@ -28,6 +28,7 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor
 
+from gnnx.ops import grid
 from gnnx.ops.dispatch import is_tracing
 
 BLOCK_ELEMENTS = 1 << 24  # distances per block in eager mode (64 MiB of float32)
@@ -50,8 +51,34 @@ def _distances(x: Tensor, y: Tensor, batch_x: Optional[Tensor], batch_y: Optiona
 
 
 def _nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: Optional[Tensor], cosine: bool,
-             same_set_no_loop: bool) -> Tuple[Tensor, Tensor]:
-    """``(values, index)`` of the ``k`` nearest ``x`` of every ``y``, ``[N_y, k]`` each, nearest first."""
+             same_set_no_loop: bool, radius: Optional[float] = None) -> Tuple[Tensor, Tensor]:
+    """``(values, index)`` of the ``k`` nearest ``x`` of every ``y``, ``[N_y, k]`` each, nearest first.
+
+    Eager Euclidean searches in 1-3 dimensions on large inputs go through the grid
+    (:mod:`gnnx.ops.grid`, ``O(N k)``); the rest, and traced calls, compare all pairs."""
+    if not is_tracing() and not torch.jit.is_tracing() and grid.usable(x, y, k, cosine):
+        return grid.grid_nearest(x, y, k, batch_x, batch_y, same_set_no_loop, _brute_rows, radius)
+    return _all_pairs(x, y, k, batch_x, batch_y, cosine, same_set_no_loop)
+
+
+def _brute_rows(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: Optional[Tensor],
+                own: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    """All-pairs search for some queries (``own``: each query's own index in ``x``, excluded)."""
+    values, index = [], []
+    rows = max(1, BLOCK_ELEMENTS // max(1, x.size(0)))
+    for start in range(0, y.size(0), rows):
+        part = slice(start, start + rows)
+        dist = _distances(x, y[part], batch_x, None if batch_y is None else batch_y[part], False, None)
+        if own is not None:
+            dist = dist.scatter(1, own[part].view(-1, 1), float("inf"))
+        v, i = grid.smallest_with_index_ties(dist.float().abs(), torch.arange(x.size(0), device=x.device), k)  # abs: no -0.0
+        values.append(v)
+        index.append(i)
+    return torch.cat(values), torch.cat(index)
+
+
+def _all_pairs(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: Optional[Tensor], cosine: bool,
+               same_set_no_loop: bool) -> Tuple[Tensor, Tensor]:
     rows = max(1, BLOCK_ELEMENTS // max(1, x.size(0)))
     if is_tracing() or y.size(0) <= rows:
         dist = _distances(x, y, batch_x, batch_y, cosine, 0 if same_set_no_loop else None)
@@ -103,7 +130,7 @@ def radius_graph(x: Tensor, r: float, batch: Optional[Tensor] = None, loop: bool
     ``static=False``: only the valid edges."""
     _check(x, batch)
     k = min(max_num_neighbors, x.size(0))
-    values, nbr = _nearest(x, x, k, batch, batch, False, not loop)
+    values, nbr = _nearest(x, x, k, batch, batch, False, not loop, radius=r)
     centre = torch.arange(x.size(0), device=x.device).unsqueeze(1).expand(-1, k)
     valid = values <= r * r
     nbr = torch.where(valid, nbr, centre)
@@ -140,5 +167,5 @@ def radius(x: Tensor, y: Tensor, r: float, batch_x: Optional[Tensor] = None, bat
     (nearest first): as :func:`knn`, ``(edge_index [2, N_y * max_num_neighbors], mask)``."""
     _check_pair(x, y, batch_x, batch_y)
     k = min(max_num_neighbors, x.size(0))
-    values, nbr = _nearest(x, y, k, batch_x, batch_y, False, False)
+    values, nbr = _nearest(x, y, k, batch_x, batch_y, False, False, radius=r)
     return _pairs(values, nbr, values <= r * r, static)

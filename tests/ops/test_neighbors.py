@@ -1,4 +1,5 @@
 """knn_graph, radius_graph, knn and radius against brute-force loops; batch-aware; exportable."""
+import pytest
 import torch
 from torch.export import Dim
 
@@ -83,3 +84,60 @@ def test_blocked_eager_search_equals_one_matrix(monkeypatch):
     assert torch.equal(knn_graph(x, 4, batch), expected[0])
     for a, e in zip(radius_graph(x, 0.3, batch), expected[1]):
         assert torch.equal(a, e)
+
+
+# -- the grid (cell-list) search of eager calls on large inputs (gnnx/ops/grid.py) ----------------
+def _all_pairs_kth(x, y, k, batch_x, batch_y, exclude_self):
+    dist = (y[:, None] - x[None]).square().sum(-1)
+    if batch_x is not None:
+        dist = dist.masked_fill(batch_y[:, None] != batch_x[None], float("inf"))
+    if exclude_self:
+        dist.fill_diagonal_(float("inf"))
+    return dist.topk(k, dim=1, largest=False).values
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("layout", ["uniform", "clustered", "lattice"])
+def test_grid_knn_is_exact(dims, layout):
+    from gnnx.ops import grid, neighbors
+
+    gen = torch.Generator().manual_seed(dims)
+    n = 2400
+    if layout == "uniform":
+        x = torch.rand(n, dims, generator=gen)
+    elif layout == "clustered":  # crowded cells and empty space: the fallbacks run
+        x = torch.cat([torch.rand(n // 2, dims, generator=gen) * 0.01, torch.rand(n - n // 2, dims, generator=gen)])
+    else:  # points on a lattice: many equal distances
+        x = torch.randint(0, 14, (n, dims), generator=gen).float()
+    batch = torch.arange(3).repeat_interleave(n // 3)
+    assert grid.usable(x, x, 8, False)
+    values, index = neighbors._nearest(x, x, 8, batch, batch, False, True)
+    torch.testing.assert_close(values, _all_pairs_kth(x, x, 8, batch, batch, True), atol=1e-5, rtol=1e-5)
+    found = (x[index] - x[:, None]).square().sum(-1)
+    torch.testing.assert_close(found, values, atol=1e-5, rtol=1e-5)  # the indices hold those distances
+    assert bool((batch[index] == batch[:, None]).all()) and not bool((index == torch.arange(n)[:, None]).any())
+    again = neighbors._nearest(x, x, 8, batch, batch, False, True)[1]
+    assert torch.equal(index, again)  # deterministic, ties included
+
+
+def test_grid_ties_go_to_the_smaller_index():
+    from gnnx.ops import neighbors
+
+    x = torch.cat([torch.zeros(1, 3), torch.ones(3000, 3)])  # 3000 copies of one point
+    _, index = neighbors._nearest(x, x[:1].expand(2100, 3).contiguous(), 4, None, None, False, False)
+    assert index[:, 0].eq(0).all() and index[:, 1:].eq(torch.tensor([1, 2, 3])).all()
+
+
+def test_grid_radius_and_bipartite_knn_are_exact():
+    gen = torch.Generator().manual_seed(5)
+    x, y = torch.rand(3000, 3, generator=gen), torch.rand(2500, 3, generator=gen)
+    r = 0.08
+    edge_index, mask = radius_graph(x, r, max_num_neighbors=64)
+    found = torch.zeros(3000, dtype=torch.long).index_add_(0, edge_index[1][mask], torch.ones(int(mask.sum()),
+                                                                                              dtype=torch.long))
+    dist = (x[:, None] - x[None]).square().sum(-1)
+    dist.fill_diagonal_(float("inf"))
+    assert torch.equal(found, (dist <= r * r).sum(1).clamp(max=64))
+    pairs, valid = knn(x, y, 6)
+    kth = (y[pairs[0]] - x[pairs[1]]).square().sum(-1).view(2500, 6)
+    torch.testing.assert_close(kth, _all_pairs_kth(x, y, 6, None, None, False), atol=1e-5, rtol=1e-5)
