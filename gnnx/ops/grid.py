@@ -36,8 +36,10 @@ CANDIDATES_PER_BLOCK = 1 << 21  # candidate slots per query block (about 50 byte
 def usable(x: Tensor, y: Tensor, k: int, cosine: bool) -> bool:
     """Whether the grid serves this search: Euclidean, 1-3 dimensions, float, and enough
     points for the bins to pay off."""
-    return (not cosine and 1 <= x.size(1) <= 3 and x.is_floating_point() and x.size(0) * y.size(0) > (1 << 22)
-            and k <= 64)
+    # All pairs are faster below about 4M pairs on a CPU and 1G pairs on a GPU (H200: 10,000
+    # points, all pairs 3.8 ms against the grid's 17.6 ms; 100,000: 358 against 139 ms).
+    pairs = (1 << 30) if x.is_cuda else (1 << 22)
+    return not cosine and 1 <= x.size(1) <= 3 and x.is_floating_point() and x.size(0) * y.size(0) > pairs and k <= 64
 
 
 def grid_nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: Optional[Tensor],
