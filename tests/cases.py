@@ -205,3 +205,24 @@ class Zoo(torch.nn.Module):
 
     def forward(self, x, edge_index, edge_weight, edge_attr):
         return tuple(m(x, edge_index, edge_weight, edge_attr) for m in self.members)
+
+
+def attention_inputs(v2: bool, n: int, e: int, heads: int, channels: int, seed: int = 0, dtype=torch.float64,
+                     device="cpu", masked: int = 4, self_loops: bool = False):
+    """Inputs of ``gnnx.ops.attention``: ``(x, edge_index, edge_bias, terms)`` with the first
+    ``masked`` edges at ``-inf`` and GAT (``score_src``/``score_dst``) or GATv2 (``x_dst``,
+    ``att``) score terms; ``self_loops`` appends one loop per node (no empty rows)."""
+    gen = torch.Generator(device=device).manual_seed(seed)
+    ei = torch.randint(n, (2, e), generator=gen, device=device)
+    if self_loops:
+        ei = torch.cat([ei, torch.arange(n, device=device).repeat(2, 1)], 1)
+    x = torch.randn(n, heads, channels, generator=gen, dtype=dtype, device=device)
+    bias = torch.randn(ei.size(1), heads, generator=gen, dtype=dtype, device=device)
+    bias[:masked] = float("-inf")
+    if v2:
+        terms = {"x_dst": torch.randn(n, heads, channels, generator=gen, dtype=dtype, device=device),
+                 "att": torch.randn(1, heads, channels, generator=gen, dtype=dtype, device=device)}
+    else:
+        terms = {"score_src": torch.randn(n, heads, generator=gen, dtype=dtype, device=device),
+                 "score_dst": torch.randn(n, heads, generator=gen, dtype=dtype, device=device)}
+    return x, ei, bias, terms

@@ -163,28 +163,17 @@ def _porting_table(marks):
 
 def _cuda_checks():
     """Cases whose CUDA tests (tests/test_devices.py, run on the GPU machine) all passed, from the
-    committed summary; before that summary existed, bench/gpu_check.py's JSON."""
+    committed summaries bench/results/*/device_cases.json."""
     import glob
     import json
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    summaries = sorted(glob.glob(os.path.join(root, "bench", "results", "*", "device_cases.json")))
-    if summaries:
-        passed = {}
-        for path in summaries:
-            with open(path) as f:
-                for case_id, checks in json.load(f)["cases"].items():
-                    passed[case_id] = passed.get(case_id, True) and all(v == "passed" for v in checks.values()) \
-                        and len(checks) >= 2
-        return passed
     passed = {}
-    for path in sorted(glob.glob(os.path.join(root, "bench", "results", "*", "gpu_check*.json"))):
+    for path in sorted(glob.glob(os.path.join(root, "bench", "results", "*", "device_cases.json"))):
         with open(path) as f:
-            for entry in json.load(f).get("results", []):
-                name = entry["check"]
-                if name.startswith("layer "):
-                    case_id = name.split()[1]
-                    passed[case_id] = passed.get(case_id, True) and entry["ok"]
+            for case_id, checks in json.load(f)["cases"].items():
+                passed[case_id] = passed.get(case_id, True) and len(checks) >= 2 and \
+                    all(v == "passed" for v in checks.values())
     return passed
 
 

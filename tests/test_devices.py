@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import gnnx
-from cases import ALL, Zoo, call, random_graph
+from cases import ALL, Zoo, attention_inputs, call, random_graph
 from gnnx import ops
 
 CUDA = pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
@@ -192,18 +192,8 @@ def test_attention_kernel_on_poisoned_memory(device, v2, heads, channels):
     from gnnx.ops.attention import attention_scores
 
     for n, e in ((37, 300), (5000, 90000)):
-        gen = torch.Generator(device=device).manual_seed(n + heads + channels)
-        ei = torch.randint(n, (2, e), device=device, generator=gen)
-        ei = torch.cat([ei, torch.arange(n, device=device).repeat(2, 1)], 1)  # every row non-empty
-        x = torch.randn(n, heads, channels, device=device, generator=gen)
-        bias = torch.randn(ei.size(1), heads, device=device, generator=gen)
-        bias[:7] = float("-inf")  # masked edges
-        if v2:
-            terms = {"x_dst": torch.randn(n, heads, channels, device=device, generator=gen),
-                     "att": torch.randn(1, heads, channels, device=device, generator=gen)}
-        else:
-            terms = {"score_src": torch.randn(n, heads, device=device, generator=gen),
-                     "score_dst": torch.randn(n, heads, device=device, generator=gen)}
+        x, ei, bias, terms = attention_inputs(v2, n, e, heads, channels, n + heads + channels, torch.float32,
+                                              device, masked=7, self_loops=True)
         leaves = [[t.clone().requires_grad_() for t in [x, bias] + list(terms.values())] for _ in range(2)]
 
         def reference(x_, t, b):

@@ -1,29 +1,19 @@
 """ops.attention (GAT/GATv2 scores, edge softmax, aggregation) and the sort-free CSR with loops.
 
-The CUDA kernel is checked against this reference by bench/gpu_check.py (``attention``).
+The CUDA kernel is checked against the ATen reference by tests/test_devices.py (marked ``cuda``).
 """
 import pytest
 import torch
 from torch.export import Dim
 
+from cases import attention_inputs
 from gnnx import ops
 from gnnx.graph import build_csr, csr_with_self_loops
 from gnnx.structure import with_fresh_self_loops
 
 
 def _inputs(v2, n=9, e=40, heads=2, channels=3, seed=0, dtype=torch.float64):
-    gen = torch.Generator().manual_seed(seed)
-    ei = torch.randint(n, (2, e), generator=gen)
-    x = torch.randn(n, heads, channels, generator=gen, dtype=dtype)
-    bias = torch.randn(e, heads, generator=gen, dtype=dtype)
-    bias[:4] = float("-inf")
-    if v2:
-        terms = {"x_dst": torch.randn(n, heads, channels, generator=gen, dtype=dtype),
-                 "att": torch.randn(1, heads, channels, generator=gen, dtype=dtype)}
-    else:
-        terms = {"score_src": torch.randn(n, heads, generator=gen, dtype=dtype),
-                 "score_dst": torch.randn(n, heads, generator=gen, dtype=dtype)}
-    return x, ei, bias, terms
+    return attention_inputs(v2, n, e, heads, channels, seed, dtype)
 
 
 def _loop(x, ei, n, bias, terms, slope=0.2):
