@@ -30,7 +30,9 @@ import torch
 from torch import Tensor
 
 MAX_PER_CELL = 48  # queries next to a fuller cell go to brute force (memory: N * 3^D * this)
-CANDIDATES_PER_BLOCK = 1 << 21  # candidate slots per query block (about 50 bytes each in flight)
+# Candidate slots per query block (about 50 bytes each in flight): small blocks stay in the CPU's
+# caches; on a GPU each block costs a dozen launches and a sync, so blocks are large there.
+CANDIDATES_PER_BLOCK = {"cpu": 1 << 21, "cuda": 1 << 25}
 
 
 def usable(x: Tensor, y: Tensor, k: int, cosine: bool) -> bool:
@@ -83,7 +85,8 @@ def grid_nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_
     pending = torch.arange(y.size(0), device=x.device)
     for reach in (1, 2):  # the 3^D block around each query, then 5^D for those it did not settle
         runs = (2 * reach + 1) ** (dims - 1)
-        block = max(1, CANDIDATES_PER_BLOCK // (runs * (2 * reach + 1) * MAX_PER_CELL))
+        budget = CANDIDATES_PER_BLOCK.get(x.device.type, CANDIDATES_PER_BLOCK["cpu"])
+        block = max(1, budget // (runs * (2 * reach + 1) * MAX_PER_CELL))
         unsettled = []
         for first in range(0, pending.numel(), block):
             rows = pending[first:first + block]
