@@ -1,18 +1,20 @@
 """One-time data preparation on a :class:`~gnnx.Graph`, outside any model.
 
 Each transform is a callable ``Graph -> Graph`` returning a new graph (the input is
-left as it is); :class:`Compose` chains them. Edge-level tensors (``edge_weight``,
+left as it is); :class:`Compose` chains them. ``ToUndirected``, ``AddSelfLoops`` and
+``NormalizeFeatures`` take a :class:`~gnnx.HeteroGraph` too, per type as PyG's do. Edge-level tensors (``edge_weight``,
 ``edge_attr``) follow their edges through every reordering, merge and addition.
 """
 from __future__ import annotations
 
-from typing import Callable, List, Sequence
+from typing import Callable, List, Sequence, Union
 
 import torch
 from torch import Tensor
 
 from gnnx import ops
 from gnnx.graph import EDGE_ATTRS, Graph
+from gnnx.hetero_graph import HeteroGraph
 from gnnx.structure import add_self_loops, gcn_norm
 
 
@@ -52,13 +54,23 @@ class SortByDestination:
 ToCSR = SortByDestination
 
 
-def _merge_duplicates(graph: Graph, edge_index: Tensor, fields, reduce: str) -> Graph:
-    """Keep one edge per (source, destination), sorted by destination, reducing edge tensors."""
-    n = graph.num_nodes
-    key = edge_index[1] * n + edge_index[0]
+def _coalesce(edge_index: Tensor, num_nodes: int, fields, reduce: str):
+    """One edge per (source, destination), sorted by destination; edge tensors reduced."""
+    key = edge_index[1] * num_nodes + edge_index[0]
     unique, inverse = torch.unique(key, sorted=True, return_inverse=True)
     merged = {k: ops.scatter(v, inverse, unique.numel(), reduce) for k, v in fields.items()}
-    return graph.replace(edge_index=torch.stack([unique % n, unique // n]), **merged)
+    return torch.stack([unique % num_nodes, unique // num_nodes]), merged
+
+
+def _merge_duplicates(graph: Graph, edge_index: Tensor, fields, reduce: str) -> Graph:
+    edge_index, merged = _coalesce(edge_index, graph.num_nodes, fields, reduce)
+    return graph.replace(edge_index=edge_index, **merged)
+
+
+def _hetero_edge_fields(store) -> dict:
+    """The edge store's tensors with one row per edge, besides ``edge_index``."""
+    return {k: v for k, v in store.items() if k != "edge_index" and isinstance(v, Tensor) and v.dim() > 0
+            and v.size(0) == store.num_edges}
 
 
 class RemoveDuplicateEdges:
@@ -76,15 +88,42 @@ class RemoveDuplicateEdges:
 
 
 class ToUndirected:
-    """Add every reversed edge and merge duplicates (edge tensors reduced with ``reduce``)."""
+    """Add every reversed edge and merge duplicates (edge tensors reduced with ``reduce``).
 
-    def __init__(self, reduce: str = "add") -> None:
+    On a :class:`~gnnx.HeteroGraph`, as PyG's: an edge type between two node types (or any,
+    with ``merge=False``) gets a reverse type ``(dst, "rev_<relation>", src)`` with the edges
+    flipped and the edge tensors copied; an edge type within one node type is made undirected
+    in place."""
+
+    def __init__(self, reduce: str = "add", merge: bool = True) -> None:
         self.reduce = ops.resolve_reduce(reduce)
+        self.merge = merge
 
-    def __call__(self, graph: Graph) -> Graph:
+    def __call__(self, graph: Union[Graph, HeteroGraph]) -> Union[Graph, HeteroGraph]:
+        if isinstance(graph, HeteroGraph):
+            return self._hetero(graph)
         edge_index = torch.cat([graph.edge_index, graph.edge_index.flip(0)], 1)
         fields = {k: torch.cat([v, v], 0) for k, v in _edge_fields(graph).items()}
         return _merge_duplicates(graph, edge_index, fields, self.reduce)
+
+    def _hetero(self, graph: HeteroGraph) -> HeteroGraph:
+        out = graph.copy()
+        for (src, rel, dst), store in list(graph.edge_items()):
+            fields = _hetero_edge_fields(store)
+            if src != dst or not self.merge:
+                reverse = out[dst, f"rev_{rel}", src]
+                reverse.edge_index = store.edge_index.flip(0)
+                for name, value in fields.items():
+                    reverse[name] = value
+            else:
+                edge_index = torch.cat([store.edge_index, store.edge_index.flip(0)], 1)
+                edge_index, merged = _coalesce(edge_index, graph[src].num_nodes,
+                                               {k: torch.cat([v, v], 0) for k, v in fields.items()}, self.reduce)
+                target = out[src, rel, dst]
+                target.edge_index = edge_index
+                for name, value in merged.items():
+                    target[name] = value
+        return out
 
     def __repr__(self) -> str:
         return f"ToUndirected(reduce={self.reduce!r})"
@@ -97,7 +136,19 @@ class AddSelfLoops:
     def __init__(self, fill_value: float = 1.0) -> None:
         self.fill_value = fill_value
 
-    def __call__(self, graph: Graph) -> Graph:
+    def __call__(self, graph: Union[Graph, HeteroGraph]) -> Union[Graph, HeteroGraph]:
+        if isinstance(graph, HeteroGraph):  # edge types within one node type, as PyG's
+            out = graph.copy()
+            for (src, rel, dst), store in list(graph.edge_items()):
+                if src != dst:
+                    continue
+                n, fields = graph[src].num_nodes, _hetero_edge_fields(store)
+                target = out[src, rel, dst]
+                target.edge_index = torch.cat([store.edge_index, torch.arange(n, device=store.edge_index.device)
+                                               .repeat(2, 1)], 1)
+                for name, value in fields.items():
+                    target[name] = torch.cat([value, value.new_full((n,) + tuple(value.shape[1:]), self.fill_value)])
+            return out
         edge_index, edge_weight = add_self_loops(graph.edge_index, graph.edge_weight, self.fill_value, graph.num_nodes)
         changes = {"edge_index": edge_index, "edge_weight": edge_weight}
         if graph.edge_attr is not None:
@@ -141,14 +192,23 @@ class GCNNorm:
 class NormalizeFeatures:
     """Row-normalise node features to sum to one (after shifting the minimum to 0), as PyG."""
 
-    def __call__(self, graph: Graph) -> Graph:
+    def __call__(self, graph: Union[Graph, HeteroGraph]) -> Union[Graph, HeteroGraph]:
+        if isinstance(graph, HeteroGraph):  # every node type's x
+            out = graph.copy()
+            for node_type, x in graph.x_dict.items():
+                out[node_type].x = _normalized_rows(x)
+            return out
         if graph.x is None:
             return graph
-        x = graph.x - graph.x.min()
-        return graph.replace(x=x / x.sum(dim=-1, keepdim=True).clamp(min=1.0))
+        return graph.replace(x=_normalized_rows(graph.x))
 
     def __repr__(self) -> str:
         return "NormalizeFeatures()"
+
+
+def _normalized_rows(x: Tensor) -> Tensor:
+    x = x - x.min()
+    return x / x.sum(dim=-1, keepdim=True).clamp(min=1.0)
 
 
 __all__: List[str] = [
