@@ -18,7 +18,7 @@ from gnnx.nn.pool import SAGPooling, StaticPooled, TopKPooling, global_add_pool,
 
 __all__ = list(_convs) + [
     "Adjacency", "AttentionalAggregation", "BasicGNN", "BatchNorm", "DegreeScalerAggregation", "EdgeCNN", "GAT",
-    "GCN", "GIN", "GraphNorm", "GraphSAGE", "InstanceNorm", "JumpingKnowledge", "LayerNorm", "MLP", "MessageNorm",
+    "GCN", "GIN", "GraphNorm", "GraphSAGE", "HeteroConv", "InstanceNorm", "JumpingKnowledge", "LayerNorm", "MLP", "MessageNorm",
     "MessagePassing", "PairNorm", "PowerMeanAggregation", "SAGPooling", "Set2Set", "SoftmaxAggregation",
     "StaticPooled", "TopKPooling", "aggr", "global_add_pool", "global_max_pool", "global_mean_pool",
 ]
