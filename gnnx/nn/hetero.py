@@ -16,10 +16,13 @@ layer call each), which a grouped kernel over all relations will replace.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Mapping, Optional, Tuple, Union
+import math
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
+
+from gnnx.nn.inits import linear
 
 Key = Union[str, Tuple[str, ...]]
 
@@ -144,3 +147,71 @@ class HeteroConv(torch.nn.Module):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(num_relations={len(self.convs)})"
+
+
+class HeteroLinear(torch.nn.Module):
+    r"""A linear layer per type, :math:`\mathbf{x}'_i = \mathbf{x}_i \mathbf{W}_{\tau(i)} + \mathbf{b}_{\tau(i)}`
+    (PyG's ``weight [num_types, in, out]``, ``bias [num_types, out]``).
+
+    One GEMM against every type's weights, then each row keeps its type's block: no sort, no
+    host sync, a static shape (the work is ``num_types`` times one linear layer's, fine for the
+    few node types of a graph; PyG sorts rows and calls a segment matmul)."""
+
+    def __init__(self, in_channels: int, out_channels: int, num_types: int, is_sorted: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__()
+        if in_channels <= 0:
+            raise ValueError("HeteroLinear needs in_channels > 0 (lazy widths: HeteroDictLinear)")
+        self.in_channels, self.out_channels, self.num_types = in_channels, out_channels, num_types
+        self.is_sorted, self.kwargs = is_sorted, kwargs
+        self.weight = torch.nn.Parameter(torch.empty(num_types, in_channels, out_channels))
+        self.bias = torch.nn.Parameter(torch.empty(num_types, out_channels)) if kwargs.get("bias", True) else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.in_channels)  # nn.Linear's (PyG's kaiming_uniform with a = sqrt(5))
+        with torch.no_grad():
+            self.weight.uniform_(-bound, bound)
+            if self.bias is not None:
+                self.bias.uniform_(-bound, bound)
+
+    def forward(self, x: Tensor, type_vec: Tensor) -> Tensor:
+        T, C = self.num_types, self.out_channels
+        every = (x @ self.weight.permute(1, 0, 2).reshape(self.in_channels, T * C)).view(-1, T, C)
+        out = every.gather(1, type_vec.view(-1, 1, 1).expand(-1, 1, C)).squeeze(1)
+        return out if self.bias is None else out + self.bias.index_select(0, type_vec)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, num_types={self.num_types}, "
+                f"bias={self.kwargs.get('bias', True)})")
+
+
+class HeteroDictLinear(torch.nn.Module):
+    """A linear layer per key of ``x_dict`` (``lins.<type>``, PyG's names): ``in_channels`` an
+    int with ``types``, or ``{type: width}``; ``-1`` widths are read on the first call."""
+
+    def __init__(self, in_channels: Union[int, Dict[str, int]], out_channels: int,
+                 types: Optional[Sequence[str]] = None, **kwargs: Any) -> None:
+        super().__init__()
+        if isinstance(in_channels, dict):
+            if types is not None and set(types) != set(in_channels):
+                raise ValueError("types do not match the keys of in_channels")
+            self.types = list(in_channels)
+        else:
+            if types is None:
+                raise ValueError("HeteroDictLinear needs types when in_channels is an int")
+            self.types = list(types)
+            in_channels = {key: in_channels for key in self.types}
+        self.in_channels, self.out_channels, self.kwargs = in_channels, out_channels, kwargs
+        self.lins = torch.nn.ModuleDict({key: linear(width, out_channels, bias=kwargs.get("bias", True))
+                                         for key, width in in_channels.items()})
+
+    def reset_parameters(self) -> None:
+        for lin in self.lins.values():
+            lin.reset_parameters()
+
+    def forward(self, x_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        return {key: lin(x_dict[key]) for key, lin in self.lins.items() if key in x_dict}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, bias={self.kwargs.get('bias', True)})"

@@ -51,3 +51,27 @@ def test_hetero_conv_compiles_on_dict_inputs_without_recompiling():
         expected = conv(x_dict, edge_index_dict, edge_attr_dict=edge_attr_dict)
         for node_type in expected:
             torch.testing.assert_close(out[node_type], expected[node_type], atol=1e-5, rtol=1e-5)
+
+
+def test_hetero_linear_equals_pyg_and_compiles():
+    pyg, ours = P.HeteroLinear(8, 5, num_types=3), G.HeteroLinear(8, 5, num_types=3)
+    ours.load_state_dict(pyg.state_dict())
+    assert repr(ours) == repr(pyg) and list(ours.state_dict()) == list(pyg.state_dict())
+    g = torch.Generator().manual_seed(0)
+    x, type_vec = torch.randn(40, 8, generator=g), torch.randint(0, 3, (40,), generator=g)
+    torch.testing.assert_close(ours(x, type_vec), pyg(x, type_vec), atol=1e-5, rtol=1e-5)
+    compiled = torch.compile(ours, fullgraph=True, dynamic=True)
+    torch.testing.assert_close(compiled(x, type_vec), ours(x, type_vec), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("in_channels", [{"paper": 8, "author": 4}, -1])
+def test_hetero_dict_linear_equals_pyg(in_channels):
+    x_dict, _, _ = _inputs()
+    types = None if isinstance(in_channels, dict) else ["paper", "author"]
+    pyg, ours = P.HeteroDictLinear(in_channels, 6, types=types), G.HeteroDictLinear(in_channels, 6, types=types)
+    expected = pyg(x_dict)
+    ours.load_state_dict(pyg.state_dict())
+    assert list(ours.state_dict()) == list(pyg.state_dict())
+    actual = ours(x_dict)
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key], atol=1e-5, rtol=1e-5)
