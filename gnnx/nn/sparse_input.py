@@ -29,7 +29,7 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
-Size = Optional[Tuple[Optional[int], Optional[int]]]
+Size = Tuple[Optional[int], Optional[int]]
 _VALUE_ARGS = ("edge_weight", "edge_attr", "edge_type")
 
 
@@ -46,7 +46,7 @@ def is_sparse_adjacency(value: Any) -> bool:
     return type(value).__name__ == "SparseTensor" and hasattr(value, "coo") and hasattr(value, "sparse_sizes")
 
 
-def to_edge_index(adj: Any) -> Tuple[Tensor, Optional[Tensor], Tuple[Optional[int], Optional[int]]]:
+def to_edge_index(adj: Any) -> Tuple[Tensor, Optional[Tensor], Size]:
     """``(edge_index [2, E], values or None, (num_src, num_dst))`` of a sparse adjacency.
 
     A transposed matrix ``adj_t`` of shape ``[num_dst, num_src]`` gives edges
@@ -74,14 +74,17 @@ def to_edge_index(adj: Any) -> Tuple[Tensor, Optional[Tensor], Tuple[Optional[in
 class ReadsSparseInputs(torch.nn.Module):
     """A module whose calls accept PyG's sparse adjacency formats in place of ``edge_index``."""
 
-    _adjacency_size: Optional[Tuple[Optional[int], Optional[int]]] = None
+    _adjacency_size: Optional[Size] = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not (_plain(args) and _plain(kwargs.values())) and not torch.compiler.is_compiling():
-            converted = read_sparse_inputs(self, args, kwargs)
-            if converted is not None:
-                args, kwargs = converted
-        elif self._adjacency_size is not None:
+        # Inside a compiled frame the sizes are left alone: gnnx.compile converts (and sets
+        # them) before its compiled model runs.
+        if not (_plain(args) and _plain(kwargs.values())):
+            if not torch.compiler.is_compiling():
+                converted = read_sparse_inputs(self, args, kwargs)
+                if converted is not None:
+                    args, kwargs = converted
+        elif self._adjacency_size is not None and not torch.compiler.is_compiling():
             self._adjacency_size = None  # a plain call after a sparse one
         return super().__call__(*args, **kwargs)
 
@@ -104,9 +107,8 @@ def _plain(values) -> bool:
 def read_sparse_inputs(module: torch.nn.Module, args: Tuple[Any, ...], kwargs: Dict[str, Any]):
     """Replace a sparse adjacency argument by its ``edge_index``, pass its values where the
     forward takes them, and keep its sizes in ``module._adjacency_size`` for
-    :meth:`~gnnx.nn.MessagePassing.propagate`; ``None`` when no argument is sparse."""
-    if torch.compiler.is_compiling():
-        return None
+    :meth:`~gnnx.nn.MessagePassing.propagate`; ``None`` when no argument is sparse (then the
+    sizes of an earlier call are forgotten). Called outside compiled code."""
     position, name = _find_adjacency(args, kwargs)
     if position is None and name is None:
         if getattr(module, "_adjacency_size", None) is not None:

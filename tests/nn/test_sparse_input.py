@@ -107,3 +107,16 @@ def test_torch_sparse_tensor_when_installed():
     adj = torch_sparse.SparseTensor(row=ei[1], col=ei[0], value=w, sparse_sizes=(N, N))
     pyg, ours = _pair("GCNConv")
     torch.testing.assert_close(ours(x, adj), pyg(x, adj), atol=1e-5, rtol=1e-5)
+
+
+def test_gnnx_compile_keeps_an_edge_index_size():
+    """gnnx.compile converts before its compiled frame; the frame must not forget the sizes."""
+    import gnnx
+
+    conv = G.SAGEConv((F, F), 16)
+    ei = torch.tensor([[0, 3, 1, 2, 3, 0], [1, 0, 0, 1, 1, 0]])
+    x_src = torch.randn(4, F)
+    expected = conv((x_src, None), EdgeIndex(ei, sparse_size=(4, 2)))
+    out = gnnx.compile(conv)((x_src, None), EdgeIndex(ei, sparse_size=(4, 2)))
+    assert out.shape == (2, 16)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
