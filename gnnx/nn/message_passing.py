@@ -243,10 +243,7 @@ class MessagePassing(ReadsSparseInputs):
             **kwargs: tensors and values named by the layer's ``message``/``update``
                 arguments; a node tensor may be a ``(source, destination)`` pair.
         """
-        for hook in self._propagate_forward_pre_hooks.values():
-            res = hook(self, (edge_index, size, kwargs))
-            if res is not None:
-                edge_index, size, kwargs = res
+        edge_index, size, kwargs = _run_pre_hooks(self, self._propagate_forward_pre_hooks, (edge_index, size, kwargs))
         adj = Adjacency.of(edge_index, self.flow)
         _check_edge_rows(adj.edge_index, {k: kwargs.get(k) for k in ("edge_weight", "edge_attr")})
         num_src, num_dst = self._sizes(adj, size, kwargs, self._node_args)
@@ -259,19 +256,18 @@ class MessagePassing(ReadsSparseInputs):
             out = self.update(out, **{k: kwargs[k] for k in self._update_args if k in kwargs})
         else:
             out = self._message_aggregate_update(adj, kwargs)
-        for hook in self._propagate_forward_hooks.values():
-            res = hook(self, (edge_index, size, kwargs), out)
-            if res is not None:
-                out = res
-        return out
+        return _run_post_hooks(self, self._propagate_forward_hooks, (edge_index, size, kwargs), out)
 
     def _uses_fused(self, kwargs: Dict[str, Any]) -> bool:
         """The one-SpMM path, unless something must see the messages (an edge mask, an
         aggregation module, explain mode, message/aggregate hooks, decomposition)."""
         return (self._has_fused and self.fuse and kwargs.get("edge_mask") is None and self.aggr_module is None
-                and not self._explain and self.decomposed_layers == 1
-                and not (self._message_forward_pre_hooks or self._message_forward_hooks
-                         or self._aggregate_forward_pre_hooks or self._aggregate_forward_hooks))
+                and self.decomposed_layers == 1 and not self._messages_observed())
+
+    def _messages_observed(self) -> bool:
+        """Whether explain mode or a message/aggregate hook must see the per-edge messages."""
+        return bool(self._explain or self._message_forward_pre_hooks or self._message_forward_hooks
+                    or self._aggregate_forward_pre_hooks or self._aggregate_forward_hooks)
 
     def _message_aggregate_update(self, adj: "Adjacency", kwargs: Dict[str, Any]) -> Tensor:
         chunks = 1 if self._explain else self.decomposed_layers
@@ -282,16 +278,9 @@ class MessagePassing(ReadsSparseInputs):
         for chunk in range(chunks):
             if chunks > 1:
                 kwargs = {**kwargs, **{name: parts[chunk] for name, parts in split.items()}}
-            msg_kwargs = self._collect(self._message_args, adj, kwargs)
-            for hook in self._message_forward_pre_hooks.values():
-                res = hook(self, (msg_kwargs,))
-                if res is not None:
-                    msg_kwargs = res[0] if isinstance(res, tuple) else res
-            out = self.message(**msg_kwargs)
-            for hook in self._message_forward_hooks.values():
-                res = hook(self, (msg_kwargs,), out)
-                if res is not None:
-                    out = res
+            msg_kwargs, = _run_pre_hooks(self, self._message_forward_pre_hooks,
+                                         (self._collect(self._message_args, adj, kwargs),))
+            out = _run_post_hooks(self, self._message_forward_hooks, (msg_kwargs,), self.message(**msg_kwargs))
             if self._explain:
                 out = self.explain_message(out, adj.num_dst)
             edge_mask = kwargs.get("edge_mask")
@@ -300,15 +289,8 @@ class MessagePassing(ReadsSparseInputs):
                                "csr": adj.csr if edge_mask is None else None, "edge_mask": edge_mask}
             else:
                 aggr_kwargs = self._collect(self._aggregate_args, adj, kwargs)
-            for hook in self._aggregate_forward_pre_hooks.values():
-                res = hook(self, (aggr_kwargs,))
-                if res is not None:
-                    aggr_kwargs = res[0] if isinstance(res, tuple) else res
-            out = self.aggregate(out, **aggr_kwargs)
-            for hook in self._aggregate_forward_hooks.values():
-                res = hook(self, (aggr_kwargs,), out)
-                if res is not None:
-                    out = res
+            aggr_kwargs, = _run_pre_hooks(self, self._aggregate_forward_pre_hooks, (aggr_kwargs,))
+            out = _run_post_hooks(self, self._aggregate_forward_hooks, (aggr_kwargs,), self.aggregate(out, **aggr_kwargs))
             outs.append(self.update(out, **self._collect(self._update_args, adj, kwargs)))
         return outs[0] if chunks == 1 else torch.cat(outs, dim=-1)
 
@@ -317,18 +299,11 @@ class MessagePassing(ReadsSparseInputs):
         """Compute per-edge values with :meth:`edge_update`, whose arguments are collected as
         :meth:`message`'s are (``alpha_j``/``alpha_i`` from ``alpha=...``, ``index``,
         ``dim_size``, ...), as in PyG; e.g. attention scores before a softmax."""
-        for hook in self._edge_update_forward_pre_hooks.values():
-            res = hook(self, (edge_index, size, kwargs))
-            if res is not None:
-                edge_index, size, kwargs = res
+        edge_index, size, kwargs = _run_pre_hooks(self, self._edge_update_forward_pre_hooks, (edge_index, size, kwargs))
         adj = Adjacency.of(edge_index, self.flow)
         adj.num_src, adj.num_dst = self._sizes(adj, size, kwargs, self._edge_node_args)
         out = self.edge_update(**self._collect(self._edge_update_args, adj, kwargs))
-        for hook in self._edge_update_forward_hooks.values():
-            res = hook(self, (edge_index, size, kwargs), out)
-            if res is not None:
-                out = res
-        return out
+        return _run_post_hooks(self, self._edge_update_forward_hooks, (edge_index, size, kwargs), out)
 
     def edge_update(self) -> Tensor:  # pragma: no cover - defined by layers that use edge_updater
         """Per-edge values for :meth:`edge_updater`; define it with the arguments you need."""
@@ -467,6 +442,24 @@ class MessagePassing(ReadsSparseInputs):
         channels = [getattr(self, "in_channels", None), getattr(self, "out_channels", None)]
         inner = ", ".join(str(c) for c in channels if c is not None)
         return f"{type(self).__name__}({inner})"
+
+
+def _run_pre_hooks(module: "MessagePassing", hooks: Dict[int, Callable], inputs: tuple) -> tuple:
+    """PyG's pre-hooks: each may return new inputs (a tuple, or the single input itself)."""
+    for hook in hooks.values():
+        res = hook(module, inputs)
+        if res is not None:
+            inputs = res if isinstance(res, tuple) else (res,)
+    return inputs
+
+
+def _run_post_hooks(module: "MessagePassing", hooks: Dict[int, Callable], inputs: tuple, out: Any) -> Any:
+    """PyG's forward hooks: each may return a new output."""
+    for hook in hooks.values():
+        res = hook(module, inputs, out)
+        if res is not None:
+            out = res
+    return out
 
 
 def _chunks(value: Any, chunks: int) -> List[Any]:

@@ -98,9 +98,7 @@ class _GraphAttention(MessagePassing):
 
     def _observed(self) -> bool:
         """Whether someone reads the messages (explain mode, message/aggregate/edge hooks)."""
-        return bool(self._explain or self._message_forward_pre_hooks or self._message_forward_hooks
-                    or self._aggregate_forward_pre_hooks or self._aggregate_forward_hooks
-                    or self._edge_update_forward_pre_hooks or self._edge_update_forward_hooks)
+        return self._messages_observed() or bool(self._edge_update_forward_pre_hooks or self._edge_update_forward_hooks)
 
     def edge_update(self, score: Tensor, index: Tensor, dim_size) -> Tensor:
         """Attention coefficients from raw scores ``[E, H]``: softmax over each node's
