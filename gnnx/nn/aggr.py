@@ -225,14 +225,21 @@ class GRUParameters(LSTMParameters):
     _GATES = 3
 
     def step(self, layer: int, inp: Tensor, h: Tensor, suffix: str = "") -> Tensor:  # type: ignore[override]
-        """One time step of a layer: the new hidden state (PyTorch's gate order r, z, n)."""
-        gi = F.linear(inp, getattr(self, f"weight_ih_l{layer}{suffix}"), getattr(self, f"bias_ih_l{layer}{suffix}", None))
-        gh = F.linear(h, getattr(self, f"weight_hh_l{layer}{suffix}"), getattr(self, f"bias_hh_l{layer}{suffix}", None))
-        i_r, i_z, i_n = gi.chunk(3, dim=-1)
-        h_r, h_z, h_n = gh.chunk(3, dim=-1)
-        r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-        n = torch.tanh(i_n + r * h_n)
-        return (1 - z) * n + z * h
+        """One time step of a layer: the new hidden state."""
+        return gru_step(inp, h, getattr(self, f"weight_ih_l{layer}{suffix}"), getattr(self, f"weight_hh_l{layer}{suffix}"),
+                        getattr(self, f"bias_ih_l{layer}{suffix}", None), getattr(self, f"bias_hh_l{layer}{suffix}", None))
+
+
+def gru_step(x: Tensor, h: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Optional[Tensor] = None,
+             bias_hh: Optional[Tensor] = None) -> Tensor:
+    """One GRU step written out over its parameters (PyTorch's gate order r, z, n), equal to
+    ``nn.GRUCell``. The fused CUDA cell has no fake-tensor kernel, so ``torch.compile`` failed
+    on it on CUDA; these few matmuls compile and export everywhere."""
+    gi, gh = F.linear(x, weight_ih, bias_ih), F.linear(h, weight_hh, bias_hh)
+    i_r, i_z, i_n = gi.chunk(3, dim=-1)
+    h_r, h_z, h_n = gh.chunk(3, dim=-1)
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    return (1 - z) * torch.tanh(i_n + r * h_n) + z * h
 
 
 class Set2Set(Aggregation):

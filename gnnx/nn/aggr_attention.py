@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from gnnx.nn.aggr import Aggregation, _segments
-from gnnx.nn.aggr_ordered import dense_segments
+from gnnx.nn.aggr_ordered import _counts, _with_trash_slot, dense_segments
 
 
 def _dense_with_mask(x: Tensor, index: Tensor, dim_size, max_num_elements: Optional[int],
@@ -236,8 +236,7 @@ class PatchTransformerAggregation(Aggregation):
                 dim_size=None, mask: Optional[Tensor] = None, max_num_elements: Optional[int] = None) -> Tensor:
         index, dim_size = _segments(x, index, ptr, dim_size)
         if max_num_elements is None:  # PyG's rule: the largest segment plus one (a host sync)
-            counts = torch.zeros(dim_size, dtype=torch.long, device=x.device).scatter_add_(
-                0, index, torch.ones_like(index) if mask is None else mask.long())
+            counts = _counts(_with_trash_slot(index, dim_size, mask), dim_size + 1)[:dim_size]
             max_num_elements = int(counts.max()) + 1 if dim_size > 0 else 1
         max_num_elements = max(max_num_elements // self.patch_size, 1) * self.patch_size
         dense = dense_segments(self.lin(x), index, dim_size, max_num_elements, mask=mask)

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from gnnx import ops
-from gnnx.nn.aggr import Aggregation, GRUParameters, LSTMParameters, _segments
+from gnnx.nn.aggr import Aggregation, GRUParameters, LSTMParameters, _segments, gru_step
 from gnnx.nn.inits import reset
 
 
@@ -207,13 +207,8 @@ class LCMAggregation(Aggregation):
         self.gru_cell.reset_parameters()
 
     def _cell(self, x: Tensor, h: Tensor) -> Tensor:
-        cell = self.gru_cell  # written out: the fused CUDA cell has no fake-tensor kernel
-        gi = torch.nn.functional.linear(x, cell.weight_ih, cell.bias_ih)
-        gh = torch.nn.functional.linear(h, cell.weight_hh, cell.bias_hh)
-        i_r, i_z, i_n = gi.chunk(3, dim=-1)
-        h_r, h_z, h_n = gh.chunk(3, dim=-1)
-        r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-        return (1 - z) * torch.tanh(i_n + r * h_n) + z * h
+        cell = self.gru_cell
+        return gru_step(x, h, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
 
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size=None, mask: Optional[Tensor] = None, max_num_elements: Optional[int] = None) -> Tensor:

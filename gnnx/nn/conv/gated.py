@@ -8,6 +8,7 @@ from torch import Tensor
 
 from gnnx import ops
 from gnnx.graph import Graph
+from gnnx.nn.aggr import gru_step
 from gnnx.nn.conv.gcn import WeightedPropagation
 from gnnx.nn.inits import linear, zeros
 from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing
@@ -160,23 +161,8 @@ class GatedGraphConv(WeightedPropagation):
             x = torch.cat([x, x.new_zeros(x.size(0), self.out_channels - x.size(-1))], dim=1)
         for i in range(self.num_layers):
             m = self.propagate(edge_index, x=x @ self.weight[i], edge_weight=edge_weight)
-            x = _gru_cell(self.rnn, m, x)
+            x = gru_step(m, x, self.rnn.weight_ih, self.rnn.weight_hh, self.rnn.bias_ih, self.rnn.bias_hh)
         return x
 
     def __repr__(self) -> str:  # PyG's
         return f"{type(self).__name__}({self.out_channels}, num_layers={self.num_layers})"
-
-
-def _gru_cell(cell: torch.nn.GRUCell, x: Tensor, h: Tensor) -> Tensor:
-    """``cell(x, h)`` written out over the cell's own parameters (PyTorch's gate order r, z, n).
-    The fused CUDA GRU kernel has no fake-tensor implementation, so ``torch.compile`` failed
-    on it on CUDA; these few matmuls compile and export everywhere and equal the cell."""
-    gi = x @ cell.weight_ih.t()
-    gh = h @ cell.weight_hh.t()
-    if cell.bias:
-        gi, gh = gi + cell.bias_ih, gh + cell.bias_hh
-    i_r, i_z, i_n = gi.chunk(3, dim=-1)
-    h_r, h_z, h_n = gh.chunk(3, dim=-1)
-    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-    n = torch.tanh(i_n + r * h_n)
-    return (1 - z) * n + z * h
