@@ -7,8 +7,9 @@ and k / 8) (the graph id is the leading part of the cell key, so clouds
 never mix). A query compares itself only with the points of the ``3^D`` cells around its own,
 ``O(N k)`` work and memory for spread points:
 
-* candidates come from a sort of the points by cell key and two binary searches per
-  neighbouring cell (no Python loop over cells);
+* candidates come from a sort of the points by cell key and two binary searches per row of
+  neighbouring cells (cells consecutive along the last dimension are consecutive in key
+  order; no Python loop over cells);
 * the ``k`` nearest are selected with one ``topk`` over a key that packs the float32
   squared distance (whose bit pattern orders like the value) above the point index, so
   ties go to the smaller index, deterministically;
@@ -50,8 +51,8 @@ def grid_nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_
     """``(values, index)``: the ``k`` nearest points of ``x`` to each ``y`` (same graph),
     squared distances nearest first, ``inf`` / 0 where a graph has fewer than ``k`` points.
     With ``radius``, only the neighbours within it need be exact (the rest are masked by
-    the caller). ``brute_force(x, y_rows, k, batch_x, batch_y_rows, offset)`` serves the
-    queries the grid cannot settle."""
+    the caller). ``brute_force(x, y_rows, k, batch_x, batch_y_rows, own)`` (``own``: each
+    query's own index, excluded, or ``None``) serves the queries the grid cannot settle."""
     dims = x.size(1)
     points, queries = x.float(), y.float()
     if batch_x is None:
@@ -62,22 +63,25 @@ def grid_nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_
     extent = (hi - lo).tolist()
     graphs = int(max(int(batch_x.max()), int(batch_y.max()))) + 1
     spread = [e for e in extent if e > 0]
-    volume = math.prod(spread) if spread else 1.0
-    per_graph = max(1.0, x.size(0) / graphs)
-    side = (volume * max(1.0, k / 4.0) / per_graph) ** (1.0 / max(1, len(spread))) if spread else 1.0
     if radius is not None:  # cells of side r: the 3^D block holds every neighbour within r
         side = radius
+    elif spread:
+        per_graph = max(1.0, x.size(0) / graphs)
+        side = (math.prod(spread) * max(1.0, k / 4.0) / per_graph) ** (1.0 / len(spread))
+    else:
+        side = 1.0
     side = max(side, 1e-12)
     counts = [int(e / side) + 1 for e in extent]
-    if graphs * math.prod(counts) >= 2 ** 62:
-        return brute_force(x, y, k, batch_x, batch_y, None)
+    own = torch.arange(y.size(0), device=y.device) if same_set_no_loop else None
+    if graphs * math.prod(counts) >= 2 ** 62:  # cell keys would overflow int64
+        return brute_force(x, y, k, batch_x, batch_y, own)
 
     def cell_of(p: Tensor, batch: Tensor) -> Tuple[Tensor, Tensor]:
         coords = ((p - lo) / side).floor().long()
         coords = torch.minimum(coords.clamp(min=0), torch.tensor(counts, device=p.device) - 1)
         return coords, _key(coords, batch, counts)
 
-    coords_x, key_x = cell_of(points, batch_x)
+    _, key_x = cell_of(points, batch_x)
     key_x, order = torch.sort(key_x, stable=True)  # equal keys keep index order
     coords_y, _ = cell_of(queries, batch_y)
     values = torch.empty(y.size(0), k, device=x.device)
@@ -91,14 +95,14 @@ def grid_nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_
         for first in range(0, pending.numel(), block):
             rows = pending[first:first + block]
             v, i, done = _search_block(points, queries[rows], coords_y[rows], batch_y[rows], key_x, order, counts,
-                                       lo, side, k, rows if same_set_no_loop else None, radius, reach)
+                                       lo, side, k, None if own is None else rows, radius, reach)
             values[rows[done]], index[rows[done]] = v[done], i[done]
             unsettled.append(rows[~done])
         pending = torch.cat(unsettled)
         if pending.numel() == 0:
             break
     if pending.numel():
-        v, i = brute_force(x, y[pending], k, batch_x, batch_y[pending], pending if same_set_no_loop else None)
+        v, i = brute_force(x, y[pending], k, batch_x, batch_y[pending], None if own is None else pending)
         values[pending], index[pending] = v.to(values.dtype), i
     return values.to(x.dtype), index
 
