@@ -111,7 +111,8 @@ class HeteroGraph:
                  edge_attr_dict: Optional[Dict[EdgeType, Tensor]] = None, validate: bool = True) -> None:
         self._nodes: Dict[NodeType, NodeStore] = {}
         self._edges: Dict[EdgeType, EdgeStore] = {}
-        self._csr: Dict[EdgeType, CSR] = {}
+        # edge type -> (edge_index it was built from, that tensor's version, sizes, CSR)
+        self._csr: Dict[EdgeType, Tuple[Tensor, int, Tuple[Optional[int], Optional[int]], CSR]] = {}
         for node_type, x in (x_dict or {}).items():
             self[node_type].x = x
         for node_type, count in (num_nodes_dict or {}).items():
@@ -136,7 +137,6 @@ class HeteroGraph:
             self._edges[edge_type] = EdgeStore(edge_type)
             for node_type in (edge_type[0], edge_type[2]):
                 self[node_type]
-        self._csr.pop(edge_type, None)  # the store may be about to change
         return self._edges[edge_type]
 
     def _edge_type(self, key: Union[str, Tuple[str, ...]]) -> EdgeType:
@@ -206,11 +206,15 @@ class HeteroGraph:
     def csr(self, edge_type: Union[str, Tuple[str, ...]]) -> CSR:
         """The edge type's CSR sorted by destination, built once (rows: destination nodes)."""
         edge_type = self._edge_type(edge_type)
-        if edge_type not in self._csr:
-            store = self._edges[edge_type]
-            self._csr[edge_type] = build_csr(store.edge_index, self._nodes[edge_type[2]].num_nodes,
-                                             self._nodes[edge_type[0]].num_nodes)
-        return self._csr[edge_type]
+        edge_index = self._edges[edge_type].edge_index
+        sizes = (self._nodes[edge_type[2]].num_nodes, self._nodes[edge_type[0]].num_nodes)
+        cached = self._csr.get(edge_type)
+        # Rebuilt only when the store holds another tensor, the tensor was edited in place, or
+        # a node count changed.
+        if cached is None or cached[0] is not edge_index or cached[1] != edge_index._version or cached[2] != sizes:
+            cached = (edge_index, edge_index._version, sizes, build_csr(edge_index, *sizes))
+            self._csr[edge_type] = cached
+        return cached[3]
 
     # -- checks and moves -------------------------------------------------------------------------
     def validate(self) -> "HeteroGraph":

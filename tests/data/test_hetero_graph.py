@@ -108,3 +108,14 @@ def test_to_device_and_constructor_from_dicts():
     with pytest.raises(ValueError, match="outside the 5 'institution' nodes"):
         gnnx.HeteroGraph(x_dict=graph.x_dict, num_nodes_dict={"institution": 5},
                          edge_index_dict={("author", "affiliated", "institution"): torch.tensor([[0], [7]])})
+
+
+def test_csr_is_built_once_and_follows_edits():
+    graph = _graph(6)
+    first = graph.csr("cites")
+    assert graph["cites"].edge_index is not None and graph.csr("cites") is first  # reading keeps it
+    graph["cites"].edge_index = graph["cites"].edge_index[:, :10].clone()
+    assert graph.csr("cites").rowptr[-1] == 10  # another tensor: rebuilt
+    graph["cites"].edge_index[1, 0] = 29
+    rebuilt = graph.csr("cites")
+    assert rebuilt.col.numel() == 10 and int(rebuilt.rowptr[30] - rebuilt.rowptr[29]) >= 1  # edited in place
