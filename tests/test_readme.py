@@ -16,3 +16,12 @@ def test_quick_start_runs(tmp_path, monkeypatch):
     exec(compile(code, "README quick start", "exec"), scope)
     assert scope["pred"].shape == (scope["data"].num_nodes,)
     assert torch.isfinite(scope["loss"])
+
+
+def test_porting_example_runs():
+    text = open(README).read()
+    code = re.search(r"```python\n(# PyG's other input forms.*?)```", text, re.S).group(1)
+    scope = {}
+    exec(compile(code, "README porting example", "exec"), scope)
+    assert scope["static"].shape == (3, 6, 16)
+    assert scope["out"]["paper"].shape == (5, 16) and scope["out"]["author"].shape == (3, 16)
