@@ -10,7 +10,7 @@ PyG layers take, wherever they take ``edge_index``:
 
 gnnx reads them once, before the layer's forward runs (:class:`ReadsSparseInputs`, the base
 of :class:`~gnnx.nn.MessagePassing` and of the models, looks at each call's arguments with a
-few type tests, where a forward pre-hook cost every call about 7 us), as an
+few type tests; a forward pre-hook would put every layer call on nn.Module's slow hook path), as an
 ``edge_index`` tensor plus its sizes, so the layer runs its ordinary path. As in PyG's ``propagate``, the matrix values
 become the layer's ``edge_weight`` (or ``edge_attr``, or ``edge_type``: the first of them its
 forward takes) unless the caller passed one. A layer that takes none of them ignores a

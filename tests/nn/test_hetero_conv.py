@@ -75,3 +75,15 @@ def test_hetero_dict_linear_equals_pyg(in_channels):
     actual = ours(x_dict)
     for key in expected:
         torch.testing.assert_close(actual[key], expected[key], atol=1e-5, rtol=1e-5)
+
+
+def test_hetero_linear_exports_with_a_dynamic_row_count():
+    import gnnx
+
+    lin = G.HeteroLinear(8, 5, num_types=3)
+    g = torch.Generator().manual_seed(1)
+    program = gnnx.export.export(lin, (torch.randn(20, 8, generator=g), torch.randint(0, 3, (20,), generator=g)),
+                                 input_names=("x", "batch"))  # type_vec has one entry per row, as a batch vector
+    for rows in (4, 70):
+        x, types = torch.randn(rows, 8, generator=g), torch.randint(0, 3, (rows,), generator=g)
+        torch.testing.assert_close(program.module()(x, types), lin(x, types), atol=1e-5, rtol=1e-5)
