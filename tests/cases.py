@@ -159,7 +159,7 @@ def random_graph(num_nodes: int, num_edges: int, seed: int = 0):
     """Random inputs ``(x, edge_index, edge_weight, edge_attr)``; duplicates and self loops included."""
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(num_nodes, IN, generator=gen)
-    edge_index = torch.randint(num_nodes, (2, num_edges), generator=gen)
+    edge_index = torch.randint(max(num_nodes, 1), (2, num_edges), generator=gen)  # no edges without nodes
     edge_weight = torch.rand(num_edges, generator=gen) + 0.1
     edge_attr = torch.randn(num_edges, EDGE_DIM, generator=gen)
     return x, edge_index, edge_weight, edge_attr

@@ -47,18 +47,21 @@ def export(
             specialised to a constant (``None`` entries are passed through as ``None``).
         dynamic: give node, edge and graph counts dynamic dimensions (see :data:`DIM_OF_INPUT`).
         input_names: names of the inputs, by default the forward's parameter names.
-        min_nodes, min_edges: smallest sizes the program must accept; by default 1 node and
-            0 edges (a one-atom molecule, an event with one hit), or, for a model whose
-            trace needs more (the exporter says so), 2 nodes and 1 edge. The sizes a
-            program accepts are recorded in its metadata and checked when it is loaded.
+        min_nodes, min_edges: smallest sizes the program must accept; by default the
+            smallest the model's trace allows among 0 nodes (an empty event), 1 node and
+            0 edges (a one-atom molecule, an event with one hit), and 2 nodes and 1 edge
+            (the exporter says which constraint a trace needs). The sizes a program
+            accepts are recorded in its metadata and checked when it is loaded.
     Returns:
         a :class:`torch.export.ExportedProgram`.
     """
     if dynamic and min_nodes is None and min_edges is None:
-        try:
-            return export(model, example_inputs, dynamic, input_names, 1, 0)
-        except Exception:  # noqa: BLE001 - a constraint the trace needs: the next smallest sizes
-            return export(model, example_inputs, dynamic, input_names, 2, 1)
+        for least_nodes, least_edges in ((0, 0), (1, 0)):
+            try:
+                return export(model, example_inputs, dynamic, input_names, least_nodes, least_edges)
+            except Exception:  # noqa: BLE001 - a constraint the trace needs: the next smallest sizes
+                continue
+        return export(model, example_inputs, dynamic, input_names, 2, 1)
     min_nodes = 2 if min_nodes is None else min_nodes
     min_edges = 1 if min_edges is None else min_edges
     example_inputs = tuple(example_inputs)

@@ -185,7 +185,7 @@ def test_eager_cached_path_equals_uncached_and_repeats_bitwise(name, device):
 
 @pytest.mark.parametrize("case_id", ["gcn", "gat-heads", "transformer-heads-edge", "GraphSAGE-jk-cat"])
 def test_tiny_graphs_run_without_recompiling(case_id):
-    """One node, no edges, one edge: Dynamo specialises sizes 0 and 1, so gnnx.compile pads
+    """No nodes, one node, no edges, one edge: Dynamo specialises sizes 0 and 1, so gnnx.compile pads
     such graphs to two nodes and two edges (rows do not mix) instead of compiling again."""
     import sys
 
@@ -195,7 +195,7 @@ def test_tiny_graphs_run_without_recompiling(case_id):
     case = next(c for c in ALL if c.id == case_id)
     model = case.gnnx().train()
     compiled = gnnx.compile(model)
-    for i, size in enumerate([(20, 64), (33, 101), (1, 0), (7, 0), (40, 1), (1, 5)]):
+    for i, size in enumerate([(20, 64), (33, 101), (1, 0), (7, 0), (40, 1), (1, 5), (0, 0)]):
         x, edge_index, edge_weight, edge_attr = random_graph(*size, seed=i)
         x.requires_grad_()
         with torch._dynamo.config.patch(error_on_recompile=i > 1):

@@ -10,7 +10,7 @@ from cases import random_graph
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("size", [(1, 0), (1, 3), (5, 0), (2, 1), (300, 2000)])
+@pytest.mark.parametrize("size", [(0, 0), (1, 0), (1, 3), (5, 0), (2, 1), (300, 2000)])
 def test_cpp_runner_equals_python(cpp_runner, sage_package, sage_model, tmp_path, size):
     x, edge_index, _, _ = random_graph(*size, seed=size[0])
     files = write_graph(tmp_path, x, edge_index)
@@ -29,7 +29,7 @@ def test_cpp_runner_equals_python(cpp_runner, sage_package, sage_model, tmp_path
         ((10, 5), [[0, 1], [1, 2]], "x: dimension 1 must be 8"),
         ((10, 8), [[0, 1], [1, 12]], "edge_index: node index 12 is outside"),
         ((10, 8), [[0, -1], [1, 2]], "edge_index: node index -1 is outside"),
-        ((0, 8), [[], []], "num_nodes >= 1"),
+        ((10, 8), [[0, 1, 2]], "edge_index: dimension 0 must be 2"),
     ],
 )
 def test_cpp_runner_reports_bad_input(cpp_runner, sage_package, tmp_path, x_shape, edge_index, message):

@@ -9,7 +9,7 @@ from torch.export import Dim
 
 from cases import ALL, Zoo, random_graph
 
-SIZES = [(2, 1), (3, 7), (64, 300), (2000, 9000)]
+SIZES = [(0, 0), (1, 0), (2, 1), (3, 7), (64, 300), (2000, 9000)]  # empty graphs too
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def zoo():
 
 @pytest.fixture(scope="module")
 def exported(zoo):
-    nodes, edges = Dim("num_nodes", min=2), Dim("num_edges", min=1)
+    nodes, edges = Dim("num_nodes", min=0), Dim("num_edges", min=0)
     dynamic = {"x": {0: nodes}, "edge_index": {1: edges}, "edge_weight": {0: edges}, "edge_attr": {0: edges}}
     return torch.export.export(zoo, random_graph(10, 30), dynamic_shapes=dynamic)
 

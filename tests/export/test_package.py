@@ -15,7 +15,7 @@ def test_package_metadata_and_portable_isa(sage_package):
     assert loaded.metadata["torch_version"] == torch.__version__
 
 
-@pytest.mark.parametrize("size", [(1, 0), (1, 2), (6, 0), (2, 1), (50, 200), (20000, 90000)])
+@pytest.mark.parametrize("size", [(0, 0), (1, 0), (1, 2), (6, 0), (2, 1), (50, 200), (20000, 90000)])
 def test_package_equals_eager(sage_model, sage_package, size):
     loaded = gnnx.export.load_package(sage_package)
     x, edge_index, _, _ = random_graph(*size, seed=size[0])

@@ -26,11 +26,11 @@ def test_metadata_names_inputs_sizes_and_versions(saved):
     assert [i["name"] for i in metadata["inputs"]] == ["x", "edge_index", "edge_weight"]
     assert metadata["inputs"][0]["shape"] == [-1, IN] and metadata["inputs"][1]["shape"] == [2, -1]
     assert metadata["outputs"][0]["shape"] == [-1, 3]
-    assert metadata["minimum_sizes"] == {"num_nodes": 1, "num_edges": 0}  # one node, no edges: valid graphs
+    assert metadata["minimum_sizes"] == {"num_nodes": 0, "num_edges": 0}  # an empty graph is valid input
     assert metadata["torch_version"] == torch.__version__
 
 
-@pytest.mark.parametrize("size", [(2, 1), (17, 40), (20000, 80000)])
+@pytest.mark.parametrize("size", [(0, 0), (1, 0), (2, 1), (17, 40), (20000, 80000)])
 def test_loaded_program_equals_eager(saved, size):
     model, path, _ = saved
     loaded = gnnx.export.load(path)
@@ -62,7 +62,6 @@ def test_loads_in_a_process_without_gnnx_models(saved, tmp_path):
         (lambda x, e, w: (x, e + 100, w), "node index 109 is outside"),
         (lambda x, e, w: (x, e - 100, w), "node index -100 is outside"),
         (lambda x, e, w: (x, e, w[:2]), "num_edges is 2 here but 30"),
-        (lambda x, e, w: (x[:0], e[:, :0], w[:0]), "num_nodes >= 1"),  # 1 node, 0 edges are valid
         (lambda x, e, w: (x * float("nan"), e, w), "NaN"),
         (lambda x, e, w: (x, e), "expected 3 inputs"),
     ],
@@ -73,3 +72,14 @@ def test_bad_inputs_are_named(saved, mutate, match):
     x, edge_index, edge_weight, _ = random_graph(10, 30)
     with pytest.raises(InputError, match=match):
         loaded(*mutate(x, edge_index, edge_weight))
+
+
+def test_a_program_refuses_graphs_below_its_minimum_sizes(tmp_path):
+    """A program exported for at least 2 nodes and 1 edge (a trace may need it) says so."""
+    model = GCN(IN, 8, 1, 2).eval()
+    x, edge_index, edge_weight, _ = random_graph(10, 30)
+    path = str(tmp_path / "gcn2.pt2")
+    gnnx.export.save(gnnx.export.export(model, (x, edge_index, edge_weight), min_nodes=2, min_edges=1), path)
+    loaded = gnnx.export.load(path)
+    with pytest.raises(InputError, match="this program needs num_nodes >= 2, got 1"):
+        loaded(x[:1], edge_index[:, :1] * 0, edge_weight[:1])

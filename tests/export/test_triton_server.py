@@ -40,7 +40,7 @@ def test_repository_has_both_configs(sage_package, tmp_path):
         assert "max_batch_size: 0" in cfg and f"dims: [ -1, {IN} ]" in cfg and "dims: [ 2, -1 ]" in cfg
 
 
-@pytest.mark.parametrize("size", [(1, 0), (1, 2), (2, 1), (7, 20), (500, 3000), (5000, 40000)])
+@pytest.mark.parametrize("size", [(0, 0), (1, 0), (1, 2), (2, 1), (7, 20), (500, 3000), (5000, 40000)])
 def test_served_equals_eager(client, sage_model, size):
     x, edge_index, _, _ = random_graph(*size, seed=size[0])
     with torch.no_grad():
@@ -65,7 +65,7 @@ def test_packed_graphs_split_back(client, sage_model):
         (np.zeros((4, IN), np.float32), np.array([[0, 1], [2, 9]]), "node index 9 is outside"),
         (np.zeros((4, IN), np.float32), np.array([[0, -3], [2, 1]]), "node index -3 is outside"),
         (np.zeros((4, IN), np.float32), np.zeros((2, 3), np.int32), "edge_index"),  # wrong dtype
-        (np.zeros((0, IN), np.float32), np.zeros((2, 0), np.int64), "num_nodes >= 1"),  # empty graph
+        (np.zeros((3, IN), np.float32), np.zeros((2, 0, 1), np.int64), "edge_index"),  # wrong rank
     ],
 )
 def test_malformed_requests_get_errors_and_the_server_keeps_serving(client, sage_model, x, edge_index, message):

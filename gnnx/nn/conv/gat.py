@@ -30,6 +30,11 @@ from gnnx.structure import with_fresh_self_loops
 PairTensor = Tuple[Tensor, Optional[Tensor]]
 
 
+def _rows(edge_attr: Tensor) -> Tensor:
+    """``edge_attr`` as one row per edge (a view, also for 0 edges, where ``view(0, -1)`` fails)."""
+    return edge_attr.unsqueeze(-1) if edge_attr.dim() == 1 else edge_attr.flatten(1)
+
+
 class _GraphAttention(MessagePassing):
     """Shared forward of GAT and GATv2: loops, scores, softmax, weighted aggregation."""
 
@@ -224,7 +229,7 @@ class GATConv(_GraphAttention):
         # Scores are linear in the features: reduce per node first.
         terms = {"score_src": (h_src * self.att_src).sum(-1), "score_dst": (h_dst * self.att_dst).sum(-1)}
         if edge_attr is not None and self.lin_edge is not None:
-            e = self.lin_edge(edge_attr.view(edge_attr.size(0), -1)).view(-1, self.heads, self.out_channels)
+            e = self.lin_edge(_rows(edge_attr)).view(-1, self.heads, self.out_channels)
             terms["edge_bias"] = (e * self.att_edge).sum(-1)
         return terms
 
@@ -232,7 +237,7 @@ class GATConv(_GraphAttention):
         # Scores are linear in the features: reduce per node first, then gather [E, H].
         score = (h_src * self.att_src).sum(-1).index_select(0, src) + (h_dst * self.att_dst).sum(-1).index_select(0, dst)
         if edge_attr is not None and self.lin_edge is not None:
-            e = self.lin_edge(edge_attr.view(edge_attr.size(0), -1)).view(-1, self.heads, self.out_channels)
+            e = self.lin_edge(_rows(edge_attr)).view(-1, self.heads, self.out_channels)
             score = score + (e * self.att_edge).sum(-1)
         return F.leaky_relu(score, self.negative_slope)
 
@@ -310,7 +315,7 @@ class GATv2Conv(_GraphAttention):
     def edge_score(self, h_src: Tensor, h_dst: Tensor, src: Tensor, dst: Tensor, edge_attr: Optional[Tensor]) -> Tensor:
         z = h_src.index_select(0, src) + h_dst.index_select(0, dst)
         if edge_attr is not None and self.lin_edge is not None:
-            z = z + self.lin_edge(edge_attr.view(edge_attr.size(0), -1)).view(-1, self.heads, self.out_channels)
+            z = z + self.lin_edge(_rows(edge_attr)).view(-1, self.heads, self.out_channels)
         return (F.leaky_relu(z, self.negative_slope) * self.att).sum(-1)
 
     def __repr__(self) -> str:

@@ -122,13 +122,14 @@ class RGCNConv(MessagePassing):
                                                                                            self.in_channels_l))
             num_src = self.in_channels_l if x_l is None else x_l.size(0)
             out = propagate_by_relation(self, messages, src, slots, num_src, num_dst * R)
-            out = out.view(num_dst, R, -1).sum(dim=1)
+            out = out.view(num_dst, R, self.out_channels).sum(dim=1)
         else:
             h = propagate_by_relation(self, x_l.index_select(0, src), src, slots, x_l.size(0), num_dst * R)
-            h = h.view(num_dst, R, -1)
+            h = h.view(num_dst, R, x_l.size(-1))  # explicit widths: a view(..., -1) of 0 nodes is ambiguous
             if self.num_blocks is not None:
                 B = self.num_blocks
-                out = torch.einsum("nrbf,rbfo->nbo", h.view(num_dst, R, B, -1), weight).reshape(num_dst, -1)
+                h = h.view(num_dst, R, B, x_l.size(-1) // B)
+                out = torch.einsum("nrbf,rbfo->nbo", h, weight).reshape(num_dst, self.out_channels)
             else:
                 out = torch.einsum("nrf,rfo->no", h, weight)
         if self.root is not None:

@@ -99,7 +99,9 @@ class ChebConv(WeightedPropagation):
                           batch: Optional[Tensor], lambda_max) -> Tuple[Tensor, Tensor]:
         edge_index, weight = laplacian(edge_index, edge_weight, self.normalization, num_nodes, dtype)
         if lambda_max is None:
-            lambda_max = 2.0 * weight.max()
+            # The Laplacian's diagonal is >= 0, so a 0 appended changes the maximum only when
+            # there are no entries at all (0 nodes), where max() would raise.
+            lambda_max = 2.0 * torch.cat([weight, weight.new_zeros(1)]).max()
         elif not isinstance(lambda_max, Tensor):
             lambda_max = torch.tensor(lambda_max, dtype=weight.dtype, device=weight.device)
         if batch is not None and lambda_max.numel() > 1:
