@@ -2,9 +2,13 @@
 //
 //   gnnx_run MODEL.pt2 OUTPUT.npy INPUT0.npy [INPUT1.npy ...]
 //
-// Inputs come in the order the model's forward takes them (e.g. x.npy edge_index.npy);
-// they are checked against the metadata gnnx stored in the package (count, dtype, rank,
-// fixed sizes, node/edge counts that must agree, edge_index range, minimum sizes) before
+// A model with several outputs (per node type) writes each beside OUTPUT.npy, named by
+// the output: out__paper.npy, out__author.npy.
+//
+// Inputs come in the order the model's forward takes them (e.g. x.npy edge_index.npy; for a
+// heterogeneous model one file per type, in the package's order: x__paper.npy x__author.npy
+// edge_index__author__writes__paper.npy ...); they are checked against the metadata gnnx stored in the package (count, dtype, rank,
+// fixed sizes, node/edge counts that must agree, each edge_index row's range, minimum sizes) before
 // running, since AOTInductor does not check inputs itself. Exit codes: 0 ok, 2 bad input
 // or usage, 1 other failure.
 #include <cstdlib>
@@ -58,13 +62,27 @@ std::string dtype_name(at::ScalarType type) {
   }
 }
 
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream stream(text);
+  for (std::string part; std::getline(stream, part, ',');) parts.push_back(part);
+  return parts;
+}
+
+void check_range(const std::string& name, const std::string& what, const at::Tensor& index, int64_t count,
+                 const std::string& type) {
+  const int64_t low = index.min().item<int64_t>(), high = index.max().item<int64_t>();
+  if (low < 0 || high >= count)
+    throw BadInput(name + ": " + what + " " + std::to_string(low < 0 ? low : high) + " is outside [0, " +
+                   std::to_string(count) + ") for " + std::to_string(count) + type + " nodes");
+}
+
 void check_inputs(const Metadata& metadata, const std::vector<at::Tensor>& inputs) {
   auto count = get(metadata, "gnnx.num_inputs");
   if (count.empty()) return;  // not a gnnx package: nothing to check against
   if (std::stoul(count) != inputs.size())
     throw BadInput("expected " + count + " inputs, got " + std::to_string(inputs.size()));
   std::map<std::string, int64_t> sizes;
-  int64_t edge_index_at = -1;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const auto prefix = "gnnx.input." + std::to_string(i) + ".";
     const auto name = get(metadata, prefix + "name");
@@ -90,20 +108,29 @@ void check_inputs(const Metadata& metadata, const std::vector<at::Tensor>& input
     }
     if (t.is_floating_point() && !at::isfinite(t).all().item<bool>())
       throw BadInput(name + ": contains NaN or infinite values");
-    if (name == "edge_index") edge_index_at = static_cast<int64_t>(i);
   }
   for (const auto& [counts, size] : sizes) {
     const auto least = get(metadata, "gnnx.min." + counts);
     if (!least.empty() && size < std::stoll(least))
       throw BadInput("this program needs " + counts + " >= " + least + ", got " + std::to_string(size));
   }
-  if (edge_index_at >= 0 && sizes.count("num_nodes") && inputs[edge_index_at].numel() > 0) {
-    const auto& e = inputs[edge_index_at];
-    const int64_t low = e.min().item<int64_t>(), high = e.max().item<int64_t>();
-    const int64_t n = sizes["num_nodes"];
-    if (low < 0 || high >= n)
-      throw BadInput("edge_index: node index " + std::to_string(low < 0 ? low : high) + " is outside [0, " +
-                     std::to_string(n) + ") for " + std::to_string(n) + " nodes");
+  // Node indices: each edge_index row against the node count it refers to (one count for a
+  // homogeneous graph, the source and destination types' for a relation).
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const auto prefix = "gnnx.input." + std::to_string(i) + ".";
+    const auto bounds = split(get(metadata, prefix + "index_counts"));
+    if (bounds.size() != 2 || inputs[i].numel() == 0 || !sizes.count(bounds[0]) || !sizes.count(bounds[1])) continue;
+    const auto name = get(metadata, prefix + "name");
+    if (bounds[0] == bounds[1]) {
+      check_range(name, "node index", inputs[i], sizes[bounds[0]], "");
+    } else {
+      const char* roles[2] = {"source index", "destination index"};
+      for (int row = 0; row < 2; ++row) {
+        const auto at = bounds[row].find("__");
+        const auto type = at == std::string::npos ? "" : " '" + bounds[row].substr(at + 2) + "'";
+        check_range(name, roles[row], inputs[i][row], sizes[bounds[row]], type);
+      }
+    }
   }
 }
 
@@ -124,8 +151,20 @@ int main(int argc, char** argv) {
       for (auto& t : inputs) t = t.to(at::kCUDA);
     auto outputs = loader.run(inputs);
     if (outputs.empty()) throw std::runtime_error("the model returned no output");
-    gnnx::write_npy(argv[2], outputs[0].cpu().contiguous());
-    std::cout << "gnnx_run: wrote " << argv[2] << " " << shape_str(outputs[0]) << "\n";
+    // One output: OUTPUT.npy. Several (a heterogeneous model's per-type outputs): one file
+    // each in OUTPUT.npy's folder, named by the output (out__paper.npy, out__author.npy).
+    const std::string path = argv[2];
+    const auto slash = path.rfind('/');
+    const std::string folder = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      std::string file = path;
+      if (outputs.size() > 1) {
+        auto name = get(metadata, "gnnx.output." + std::to_string(i) + ".name");
+        file = folder + (name.empty() ? "out" + std::to_string(i) : name) + ".npy";
+      }
+      gnnx::write_npy(file, outputs[i].cpu().contiguous());
+      std::cout << "gnnx_run: wrote " << file << " " << shape_str(outputs[i]) << "\n";
+    }
     return 0;
   } catch (const BadInput& err) {
     std::cerr << "gnnx_run: bad input: " << err.what() << "\n";

@@ -226,3 +226,19 @@ def attention_inputs(v2: bool, n: int, e: int, heads: int, channels: int, seed: 
         terms = {"score_src": torch.randn(n, heads, generator=gen, dtype=dtype, device=device),
                  "score_dst": torch.randn(n, heads, generator=gen, dtype=dtype, device=device)}
     return x, ei, bias, terms
+
+
+HETERO_METADATA = (["paper", "author"],
+                   [("paper", "cites", "paper"), ("paper", "written_by", "author"), ("author", "writes", "paper")])
+
+
+def random_hetero_graph(num_papers: int, num_authors: int, num_edges: int, seed: int = 0, channels: int = IN):
+    """Random ``(x_dict, edge_index_dict)`` over :data:`HETERO_METADATA`, ``num_edges`` per relation."""
+    gen = torch.Generator().manual_seed(seed)
+    counts = {"paper": num_papers, "author": num_authors}
+    x_dict = {t: torch.randn(n, channels, generator=gen) for t, n in counts.items()}
+    edge_index_dict = {
+        (src, rel, dst): torch.stack([torch.randint(max(counts[src], 1), (num_edges,), generator=gen),
+                                      torch.randint(max(counts[dst], 1), (num_edges,), generator=gen)])
+        for src, rel, dst in HETERO_METADATA[1]}
+    return x_dict, edge_index_dict

@@ -44,10 +44,22 @@ def check_inputs(metadata: Dict[str, Any], inputs: Sequence[Tensor]) -> None:
     for counts, least in metadata.get("minimum_sizes", {}).items():
         if counts in sizes and sizes[counts] < least:
             raise InputError(f"this program needs {counts} >= {least}, got {sizes[counts]}")
-    num_nodes = sizes.get("num_nodes")
     for spec, value in zip(specs, inputs):
-        if spec["name"] == "edge_index" and value.numel() > 0 and num_nodes is not None:
-            low, high = int(value.min()), int(value.max())
-            if low < 0 or high >= num_nodes:
-                bad = low if low < 0 else high
-                raise InputError(f"edge_index: node index {bad} is outside [0, {num_nodes}) for {num_nodes} nodes")
+        bounds = spec.get("index_counts")
+        if bounds is None and spec["name"] == "edge_index":  # metadata written before index_counts
+            bounds = ["num_nodes", "num_nodes"]
+        if not bounds or value.numel() == 0 or any(b not in sizes for b in bounds):
+            continue
+        if bounds[0] == bounds[1]:
+            _check_range(spec["name"], "node index", value, sizes[bounds[0]], "")
+        else:  # a relation between two node types: each row against its own type
+            for row, (role, counts) in enumerate(zip(("source", "destination"), bounds)):
+                node_type = counts.split("__", 1)[1] if "__" in counts else ""
+                _check_range(spec["name"], f"{role} index", value[row], sizes[counts], f" '{node_type}'")
+
+
+def _check_range(name: str, what: str, index: Tensor, count: int, node_type: str) -> None:
+    low, high = int(index.min()), int(index.max())
+    if low < 0 or high >= count:
+        bad = low if low < 0 else high
+        raise InputError(f"{name}: {what} {bad} is outside [0, {count}) for {count}{node_type} nodes")

@@ -88,8 +88,8 @@ def compile_package(
 
 def flat_metadata(metadata: Dict[str, Any]) -> Dict[str, str]:
     """The input description as flat string keys, which the C++ runner reads without a
-    JSON parser: ``gnnx.num_inputs``, ``gnnx.input.I.{name,dtype,shape,counts}``,
-    ``gnnx.min.{num_nodes,num_edges}``."""
+    JSON parser: ``gnnx.num_inputs``, ``gnnx.input.I.{name,dtype,shape,counts,axis,index_counts}``,
+    ``gnnx.min.<counts>``, ``gnnx.num_outputs``, ``gnnx.output.I.name``."""
     flat = {"gnnx.num_inputs": str(len(metadata["inputs"]))}
     for i, spec in enumerate(metadata["inputs"]):
         flat[f"gnnx.input.{i}.name"] = spec["name"]
@@ -97,8 +97,12 @@ def flat_metadata(metadata: Dict[str, Any]) -> Dict[str, str]:
         flat[f"gnnx.input.{i}.shape"] = ",".join(str(s) for s in spec["shape"])
         flat[f"gnnx.input.{i}.counts"] = spec["counts"] or ""
         flat[f"gnnx.input.{i}.axis"] = "" if spec["dynamic_axis"] is None else str(spec["dynamic_axis"])
+        flat[f"gnnx.input.{i}.index_counts"] = ",".join(spec.get("index_counts") or [])
     for counts, least in metadata.get("minimum_sizes", {}).items():
         flat[f"gnnx.min.{counts}"] = str(least)
+    flat["gnnx.num_outputs"] = str(len(metadata["outputs"]))
+    for i, spec in enumerate(metadata["outputs"]):
+        flat[f"gnnx.output.{i}.name"] = spec["name"]
     return flat
 
 
@@ -113,11 +117,10 @@ class PackagedModel(CheckedModel):
         metadata["aoti"] = {k: v for k, v in raw.items() if not k.startswith(METADATA_KEY)}
         super().__init__(runner, metadata)
 
-    def __call__(self, *inputs: Tensor) -> Any:
-        self.check(*inputs)
+    def _prepare(self, flat: List[Any]) -> List[Any]:
         # A package assumes the strides it was compiled for (contiguous): a transposed,
         # strided or expanded input would be read wrongly, without an error.
-        return self._run(*(t.contiguous() for t in inputs))
+        return [t.contiguous() if isinstance(t, Tensor) else t for t in flat]
 
 
 def load_package(path: str) -> PackagedModel:

@@ -5,11 +5,12 @@ import contextlib
 import inspect
 import json
 import os
-from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 from torch.export import Dim, ExportedProgram
+from torch.utils._pytree import TreeSpec, tree_flatten_with_path, tree_unflatten
 
 import gnnx
 
@@ -68,17 +69,57 @@ def export(
     names = list(input_names) if input_names is not None else _input_names(model, len(example_inputs))
     dynamic_shapes = None
     if dynamic:
-        dims = {"num_nodes": Dim("num_nodes", min=min_nodes), "num_edges": Dim("num_edges", min=min_edges)}
+        least = {"num_nodes": min_nodes, "num_edges": min_edges}
+        dims: Dict[str, Any] = {}
+
+        def dim(counts: str) -> Any:  # one Dim per count, shared by every input that has it
+            if counts not in dims:
+                dims[counts] = Dim(_identifier(counts), min=least[counts.split("__")[0]])
+            return dims[counts]
+
         dynamic_shapes = []
         for name, value in zip(names, example_inputs):
-            if value is None or name not in DIM_OF_INPUT:
+            base = _base_name(name)
+            if value is None or base not in DIM_OF_INPUT:
                 dynamic_shapes.append(None)
+            elif isinstance(value, dict):  # heterogeneous: a size per node or edge type
+                axis, _ = DIM_OF_INPUT[base]
+                dynamic_shapes.append({key: {axis: dim(counts_of(base, key))} for key in value})
             else:
-                axis, dim = DIM_OF_INPUT[name]
-                dynamic_shapes.append({axis: dims[dim]})
+                axis, counts = DIM_OF_INPUT[base]
+                dynamic_shapes.append({axis: dim(counts)})
         dynamic_shapes = tuple(dynamic_shapes)
     with evaluating(model):
         return torch.export.export(model, example_inputs, dynamic_shapes=dynamic_shapes)
+
+
+def _base_name(name: str) -> str:
+    """``x_dict`` reads as ``x``: PyG's spelling of a heterogeneous argument."""
+    return name[:-5] if name.endswith("_dict") else name
+
+
+def _identifier(text: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in text)
+
+
+def type_name(key: Any) -> str:
+    """A node or edge type as it appears in input names: ``paper``, ``author__writes__paper``."""
+    return "__".join(key) if isinstance(key, (tuple, list)) else str(key)
+
+
+def counts_of(base: str, key: Any) -> str:
+    """What sizes an input of a heterogeneous argument: ``num_nodes__paper`` for a node type
+    key, ``num_edges__author__writes__paper`` for an edge type key."""
+    return f"{'num_edges' if isinstance(key, (tuple, list)) else 'num_nodes'}__{type_name(key)}"
+
+
+def _index_counts(base: str, key: Any) -> Optional[List[str]]:
+    """The node counts that bound the two rows of an ``edge_index`` input."""
+    if base != "edge_index":
+        return None
+    if key is None:
+        return ["num_nodes", "num_nodes"]
+    return [f"num_nodes__{key[0]}", f"num_nodes__{key[-1]}"] if isinstance(key, (tuple, list)) else None
 
 
 @contextlib.contextmanager
@@ -99,11 +140,14 @@ def metadata_of(ep: ExportedProgram, output_names: Sequence[str] = ("out",)) -> 
     user_inputs = list(ep.graph_signature.user_inputs)
     placeholders = {n.name: n for n in ep.graph.nodes if n.op == "placeholder"}
     inputs, minimum = [], {}
-    for name in user_inputs:
-        fake = placeholders[name].meta.get("val")
+    for placeholder, (arg, base, key) in zip(user_inputs, _flat_inputs(ep)):
+        fake = placeholders[placeholder].meta.get("val")
         if not isinstance(fake, torch.Tensor):
             continue
-        axis, counts = DIM_OF_INPUT.get(name, (None, None))
+        name = base if key is None else f"{base}__{type_name(key)}"
+        axis, counts = DIM_OF_INPUT.get(base, (None, None))
+        if key is not None and counts is not None:
+            counts = counts_of(base, key)
         shape = []
         for i, size in enumerate(fake.shape):
             if isinstance(size, int):
@@ -115,12 +159,13 @@ def metadata_of(ep: ExportedProgram, output_names: Sequence[str] = ("out",)) -> 
                 minimum[counts] = int(bounds.lower)
         if axis is None or shape[axis] != -1:
             axis = counts = None  # not a graph-sized input, or exported with a static size
-        inputs.append({"name": name, "dtype": str(fake.dtype).replace("torch.", ""), "shape": shape,
-                       "dynamic_axis": axis, "counts": counts})
+        inputs.append({"name": name, "arg": arg, "key": list(key) if isinstance(key, tuple) else key,
+                       "dtype": str(fake.dtype).replace("torch.", ""), "shape": shape,
+                       "dynamic_axis": axis, "counts": counts, "index_counts": _index_counts(base, key)})
     outputs = []
     output_node = next(n for n in ep.graph.nodes if n.op == "output")
     values = output_node.args[0] if isinstance(output_node.args[0], (list, tuple)) else [output_node.args[0]]
-    names = list(output_names) + [f"out{i}" for i in range(len(output_names), len(values))]
+    names = _output_names(ep, list(output_names), len(values))
     for name, node in zip(names, values):
         val = node.meta.get("val") if hasattr(node, "meta") else None
         if isinstance(val, torch.Tensor):
@@ -128,6 +173,38 @@ def metadata_of(ep: ExportedProgram, output_names: Sequence[str] = ("out",)) -> 
                             "shape": [int(s) if isinstance(s, int) else -1 for s in val.shape]})
     return {"gnnx_version": gnnx.__version__, "torch_version": torch.__version__,
             "inputs": inputs, "outputs": outputs, "minimum_sizes": minimum}
+
+
+def _flat_inputs(ep: ExportedProgram) -> List[Tuple[int, str, Any]]:
+    """``(argument position, argument name, type key or None)`` of each flat input, in the
+    program's order: a dict argument (``x_dict``) gives one input per key."""
+    spec = ep.call_spec.in_spec
+    leaves = tree_flatten_with_path(tree_unflatten(list(range(spec.num_leaves)), spec))[0]
+    try:
+        params = list(inspect.signature(ep.module().forward).parameters)
+    except (TypeError, ValueError):
+        params = []
+    flat = []
+    for path, _ in leaves:
+        keys = [getattr(k, "idx", getattr(k, "key", None)) for k in path]
+        if keys and keys[0] == 1:  # a keyword argument: (1, name[, key])
+            arg, base = -1, str(keys[1])
+            key = keys[2] if len(keys) > 2 else None
+        else:
+            arg = keys[1]
+            base = _base_name(params[arg]) if arg < len(params) else f"input{arg}"
+            key = keys[2] if len(keys) > 2 else None
+        flat.append((arg, base, key))
+    return flat
+
+
+def _output_names(ep: ExportedProgram, given: List[str], count: int) -> List[str]:
+    """``out`` (or the names given) for tensor outputs, ``out__paper`` for a dict output."""
+    spec = ep.call_spec.out_spec
+    if spec is not None and spec.type in (dict, getattr(torch.fx.immutable_collections, "immutable_dict", dict)):
+        base = given[0] if given else "out"
+        return [f"{base}__{type_name(key)}" for key in spec.context]
+    return given + [f"out{i}" for i in range(len(given), count)]
 
 
 def save(ep: ExportedProgram, path: str, output_names: Sequence[str] = ("out",),
@@ -142,23 +219,81 @@ def save(ep: ExportedProgram, path: str, output_names: Sequence[str] = ("out",),
 class CheckedModel:
     """A deployed program (exported or AOTInductor-compiled) behind input checks.
 
-    Call it like the model; inputs are checked against :attr:`metadata` first (rank,
-    dtype, fixed sizes, sizes that must agree, index range of ``edge_index``, NaN,
-    minimum sizes), since neither kind of program checks them itself.
+    Call it like the model (dicts per node or edge type for a heterogeneous one); inputs are
+    checked against :attr:`metadata` first (rank, dtype, fixed sizes, sizes that must agree,
+    index range of each ``edge_index``, NaN, minimum sizes), since neither kind of program
+    checks them itself. :meth:`run_flat` takes and returns the flat, named tensors that the
+    C++ runner and the server see (``x__paper``, ``edge_index__author__writes__paper``).
     """
 
     def __init__(self, run, metadata: Dict[str, Any]) -> None:
         self._run = run
         self.metadata = metadata
 
-    def check(self, *inputs: Tensor) -> None:
+    def flatten(self, inputs: Sequence[Any]) -> List[Any]:
+        """The call's inputs in the program's flat order (dict entries by type key)."""
+        from gnnx.export.checks import InputError
+
+        specs = self.metadata.get("inputs", [])
+        if not any(spec.get("key") is not None for spec in specs):
+            return list(inputs)
+        flat = []
+        for spec in specs:
+            arg, key = spec["arg"], spec["key"]
+            key = tuple(key) if isinstance(key, list) else key
+            value = inputs[arg] if 0 <= arg < len(inputs) else None
+            if key is not None:
+                if not isinstance(value, dict):
+                    raise InputError(f"{spec['name']}: argument {arg} must be a dict keyed by type, "
+                                     f"got {type(value).__name__}")
+                if key not in value:
+                    raise InputError(f"{spec['name']}: no entry for type {key!r}")
+                value = value[key]
+            flat.append(value)
+        known = {(spec["arg"], tuple(k) if isinstance(k := spec["key"], list) else k) for spec in specs}
+        for arg, value in enumerate(inputs):
+            if isinstance(value, dict):
+                unknown = [key for key in value if (arg, key) not in known]
+                if unknown:
+                    raise InputError(f"argument {arg}: types {unknown} are not inputs of this program")
+        return flat
+
+    def structure(self, flat: Sequence[Any]) -> Tuple[Any, ...]:
+        """Flat inputs back into the program's arguments (dicts in the exported key order)."""
+        specs = self.metadata.get("inputs", [])
+        if not any(spec.get("key") is not None for spec in specs):
+            return tuple(flat)
+        args: Dict[int, Any] = {}
+        for spec, value in zip(specs, flat):
+            key = spec["key"]
+            if key is None:
+                args[spec["arg"]] = value
+            else:
+                args.setdefault(spec["arg"], {})[tuple(key) if isinstance(key, list) else key] = value
+        return tuple(args[i] for i in sorted(args))
+
+    def check(self, *inputs: Any) -> None:
         from gnnx.export.checks import check_inputs
 
-        check_inputs(self.metadata, inputs)
+        check_inputs(self.metadata, self.flatten(inputs))
 
-    def __call__(self, *inputs: Tensor) -> Any:
-        self.check(*inputs)
-        return self._run(*inputs)
+    def __call__(self, *inputs: Any) -> Any:
+        flat = self.flatten(inputs)
+        from gnnx.export.checks import check_inputs
+
+        check_inputs(self.metadata, flat)
+        return self._run(*self.structure(self._prepare(flat)))
+
+    def run_flat(self, *flat: Tensor) -> List[Tensor]:
+        """Checked run on flat named inputs (in metadata order); flat outputs (metadata order)."""
+        from gnnx.export.checks import check_inputs
+
+        check_inputs(self.metadata, flat)
+        out = self._run(*self.structure(self._prepare(list(flat))))
+        return list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (list, tuple)) else [out]
+
+    def _prepare(self, flat: List[Any]) -> List[Any]:
+        return flat
 
 
 class ExportedModel(CheckedModel):
@@ -169,11 +304,27 @@ class ExportedModel(CheckedModel):
         self.program = ep
 
 
+def _tuple_keys(spec: TreeSpec) -> TreeSpec:
+    """``spec`` with edge-type dict keys as tuples again: a saved program's spec holds them
+    as lists (torch.export's serialisation), which no dict of edge types can match."""
+    if spec.is_leaf():
+        return spec
+    context = spec.context
+    if spec.type is dict and isinstance(context, list):
+        context = [tuple(k) if isinstance(k, list) else k for k in context]
+    children = spec.children() if callable(getattr(spec, "children", None)) else spec.children_specs
+    return TreeSpec(spec.type, context, [_tuple_keys(child) for child in children])
+
+
 def load(path: str) -> ExportedModel:
     """Load a program written by :func:`save` (no model source needed)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(path)
     extra = {METADATA_FILE: ""}
     ep = torch.export.load(path, extra_files=extra)
+    for entry in ep.module_call_graph[:1]:
+        if entry.signature is not None:
+            entry.signature.in_spec = _tuple_keys(entry.signature.in_spec)
+            entry.signature.out_spec = _tuple_keys(entry.signature.out_spec)
     metadata = json.loads(extra[METADATA_FILE]) if extra[METADATA_FILE] else {}
     return ExportedModel(ep, metadata)

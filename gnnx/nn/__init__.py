@@ -10,6 +10,7 @@ from gnnx.nn.aggr import (
 from gnnx.nn.conv import *  # noqa: F401,F403  (every layer; the list is gnnx.nn.conv.__all__)
 from gnnx.nn.conv import __all__ as _convs
 from gnnx.nn.hetero import HeteroConv, HeteroDictLinear, HeteroLinear
+from gnnx.nn.to_hetero import to_hetero
 from gnnx.nn.message_passing import Adjacency, MessagePassing
 from gnnx.nn.mlp import MLP
 from gnnx.nn.models import GAT, GCN, GIN, BasicGNN, EdgeCNN, GraphSAGE, JumpingKnowledge
@@ -20,5 +21,5 @@ __all__ = list(_convs) + [
     "Adjacency", "AttentionalAggregation", "BasicGNN", "BatchNorm", "DegreeScalerAggregation", "EdgeCNN", "GAT",
     "GCN", "GIN", "GraphNorm", "GraphSAGE", "HeteroConv", "HeteroDictLinear", "HeteroLinear", "InstanceNorm", "JumpingKnowledge", "LayerNorm", "MLP", "MessageNorm",
     "MessagePassing", "PairNorm", "PowerMeanAggregation", "SAGPooling", "Set2Set", "SoftmaxAggregation",
-    "StaticPooled", "TopKPooling", "aggr", "global_add_pool", "global_max_pool", "global_mean_pool",
+    "StaticPooled", "TopKPooling", "aggr", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
 ]

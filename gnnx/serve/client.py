@@ -7,7 +7,7 @@ is split back per graph by node counts.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -66,8 +66,32 @@ class Client:
         """Run one request with the model's inputs in order; returns its first output."""
         if len(inputs) != len(self.input_names):
             raise ValueError(f"the model takes {len(self.input_names)} inputs {self.input_names}, got {len(inputs)}")
+        return self._request(dict(zip(self.input_names, inputs)))[self.output_names[0]]
+
+    def infer_named(self, **inputs) -> Dict[str, Tensor]:
+        """Run one request with inputs by name; returns every output by name.
+
+        A heterogeneous model's inputs are named per type (``x__paper``,
+        ``edge_index__author__writes__paper``); pass them so, or as dicts by argument
+        (``x={"paper": ...}, edge_index={("author", "writes", "paper"): ...}``).
+        """
+        named: Dict[str, Any] = {}
+        for name, value in inputs.items():
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    named[f"{name}__{'__'.join(key) if isinstance(key, tuple) else key}"] = item
+            else:
+                named[name] = value
+        missing = [n for n in self.input_names if n not in named]
+        unknown = [n for n in named if n not in self.input_names]
+        if missing or unknown:
+            raise ValueError(f"the model takes inputs {self.input_names}; missing {missing}, unknown {unknown}")
+        return self._request(named)
+
+    def _request(self, named: Dict[str, Any]) -> Dict[str, Tensor]:
         request = []
-        for name, value in zip(self.input_names, inputs):
+        for name in self.input_names:
+            value = named[name]
             array = value.detach().cpu().numpy() if isinstance(value, Tensor) else np.asarray(value)
             if array.dtype not in NUMPY_TO_TRITON:
                 raise TypeError(f"{name}: unsupported dtype {array.dtype}")
@@ -80,7 +104,7 @@ class Client:
         except Exception as exc:  # tritonclient raises InferenceServerException
             status = exc.status() if callable(getattr(exc, "status", None)) else None
             raise ServeError(str(exc), None if status is None else str(status)) from exc
-        return torch.from_numpy(np.array(result.as_numpy(self.output_names[0])))
+        return {name: torch.from_numpy(np.array(result.as_numpy(name))) for name in self.output_names}
 
     def infer_graphs(self, graphs: Sequence[Tuple[Tensor, Tensor]]) -> List[Tensor]:
         """Send ``[(x, edge_index), ...]`` as one disjoint-union request; one output per graph."""

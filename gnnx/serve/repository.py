@@ -48,8 +48,7 @@ class TritonPythonModel:
                 inputs = [torch.from_numpy(pb_utils.get_input_tensor_by_name(request, name).as_numpy().copy())
                           for name in INPUTS]
                 with torch.no_grad():
-                    outs = self.model(*inputs)
-                outs = outs if isinstance(outs, (list, tuple)) else [outs]
+                    outs = self.model.run_flat(*inputs)  # named per type for a heterogeneous model
                 tensors = [pb_utils.Tensor(name, out.contiguous().numpy()) for name, out in zip(OUTPUTS, outs)]
                 responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
             except Exception as exc:  # every bad request gets an answer; the server stays up

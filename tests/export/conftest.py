@@ -1,5 +1,5 @@
-"""One AOTInductor CPU package shared by the package, C++ runner and server tests
-(a compile costs 15-20 s on 2 cores)."""
+"""AOTInductor CPU packages shared by the package, C++ runner and server tests (a compile
+costs 15-20 s on 2 cores): a homogeneous GraphSAGE and a heterogeneous one (to_hetero)."""
 import os
 import subprocess
 
@@ -39,6 +39,26 @@ def cpp_runner(tmp_path_factory):
                     "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True)
     subprocess.run(["cmake", "--build", str(build), "-j2"], check=True, capture_output=True)
     return str(build / "gnnx_run")
+
+
+@pytest.fixture(scope="session")
+def hetero_model():
+    from cases import HETERO_METADATA, random_hetero_graph
+    from gnnx.nn import to_hetero
+
+    torch.manual_seed(0)
+    model = to_hetero(GraphSAGE(IN, 16, 2, OUT), HETERO_METADATA, aggr="mean").eval()
+    with torch.no_grad():
+        model(*random_hetero_graph(5, 4, 8))
+    return model
+
+
+@pytest.fixture(scope="session")
+def hetero_package(hetero_model, tmp_path_factory):
+    from cases import random_hetero_graph
+
+    path = str(tmp_path_factory.mktemp("package") / "hetero.pt2")
+    return gnnx.export.compile_package(hetero_model, path, random_hetero_graph(10, 7, 20))
 
 
 def write_graph(folder, x, edge_index):

@@ -48,3 +48,34 @@ def test_cpp_runner_reports_wrong_dtype_and_missing_file(cpp_runner, sage_packag
     result = subprocess.run([cpp_runner, sage_package, str(tmp_path / "o.npy"), str(tmp_path / "nope.npy")],
                             capture_output=True, text=True)
     assert result.returncode != 0 and "nope.npy" in result.stderr
+
+
+@pytest.mark.slow
+def test_cpp_runner_runs_a_heterogeneous_package(cpp_runner, hetero_package, hetero_model, tmp_path):
+    """One .npy per type, in the package's order; one output file per node type."""
+    from cases import random_hetero_graph
+
+    import gnnx.export
+
+    loaded = gnnx.export.load_package(hetero_package)
+    x_dict, edge_index_dict = random_hetero_graph(30, 11, 70, seed=4)
+    files = []
+    for spec, value in zip(loaded.metadata["inputs"], loaded.flatten((x_dict, edge_index_dict))):
+        files.append(str(tmp_path / f"{spec['name']}.npy"))
+        np.save(files[-1], value.numpy())
+    result = subprocess.run([cpp_runner, hetero_package, str(tmp_path / "out.npy")] + files,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with torch.no_grad():
+        expected = hetero_model(x_dict, edge_index_dict)
+    for node_type in ("paper", "author"):
+        out = torch.from_numpy(np.load(tmp_path / f"out__{node_type}.npy"))
+        torch.testing.assert_close(out, expected[node_type], rtol=1e-4, atol=1e-5)
+    bad = edge_index_dict[("author", "writes", "paper")].clone()
+    bad[0, 0] = 11
+    np.save(files[-1], bad.numpy())
+    result = subprocess.run([cpp_runner, hetero_package, str(tmp_path / "o.npy")] + files, capture_output=True,
+                            text=True)
+    assert result.returncode == 2
+    assert "edge_index__author__writes__paper: source index 11 is outside [0, 11) for 11 'author' nodes" \
+        in result.stderr

@@ -16,9 +16,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(sage_package, tmp_path_factory):
+def server(sage_package, hetero_package, tmp_path_factory):
     root = tmp_path_factory.mktemp("repository")
     write_repository(sage_package, str(root))
+    write_repository(hetero_package, str(root), name="hetero_model")
     with TritonServer(str(root / "python")) as running:
         yield running
 
@@ -170,3 +171,46 @@ def test_a_crashed_model_process_is_an_error_not_a_hang(sage_package, tmp_path):
         except ServeError as error:
             assert str(error)  # a named failure, not silence
         assert time.time() - start < 45
+
+
+def test_heterogeneous_model_answers_a_plain_kserve_request(server, hetero_model):
+    """Inputs named per type (x__paper, edge_index__author__writes__paper), over plain HTTP."""
+    import json
+    import urllib.request
+
+    from cases import random_hetero_graph
+
+    x_dict, edge_index_dict = random_hetero_graph(9, 4, 15, seed=2)
+    named = {f"x__{t}": v for t, v in x_dict.items()}
+    named.update({f"edge_index__{'__'.join(k)}": v for k, v in edge_index_dict.items()})
+    body = {"inputs": [{"name": n, "shape": list(v.shape), "datatype": "FP32" if v.is_floating_point() else "INT64",
+                        "data": v.flatten().tolist()} for n, v in named.items()]}
+    request = urllib.request.Request(f"http://{server.http_url}/v2/models/hetero_model/infer",
+                                     data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        outputs = {o["name"]: o for o in json.load(response)["outputs"]}
+    with torch.no_grad():
+        expected = hetero_model(x_dict, edge_index_dict)
+    for node_type, value in expected.items():
+        out = outputs[f"out__{node_type}"]
+        torch.testing.assert_close(torch.tensor(out["data"]).view(out["shape"]), value, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_heterogeneous_bad_inputs_name_the_type(server, hetero_model, protocol):
+    from cases import random_hetero_graph
+
+    client = Client(server.http_url if protocol == "http" else server.grpc_url, model="hetero_model",
+                    protocol=protocol)
+    x_dict, edge_index_dict = random_hetero_graph(9, 4, 15, seed=3)
+    outs = client.infer_named(x=x_dict, edge_index=edge_index_dict)
+    with torch.no_grad():
+        expected = hetero_model(x_dict, edge_index_dict)
+    torch.testing.assert_close(outs["out__author"], expected["author"], rtol=1e-4, atol=1e-5)
+    bad = dict(edge_index_dict)
+    bad[("paper", "written_by", "author")] = bad[("paper", "written_by", "author")].clone()
+    bad[("paper", "written_by", "author")][1, 0] = 4
+    with pytest.raises(ServeError, match="edge_index__paper__written_by__author: destination index 4") as error:
+        client.infer_named(x=x_dict, edge_index=bad)
+    assert error.value.is_client_error
+    client.close()

@@ -39,3 +39,15 @@ def test_bipartite_equals_pyg(name):
     out = ours(*inputs)
     assert out.size(0) == N_DST
     torch.testing.assert_close(out, pyg(*inputs), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", [n for n in LAYERS if n not in ("GMMConv", "PointTransformerConv", "CGConv")])
+def test_bipartite_layer_given_one_tensor_equals_pyg(name):
+    """A layer built for pairs (separate source / destination weights) called with one
+    tensor projects it with each weight, as PyG (gnnx GATConv once reused the source one)."""
+    g = torch.Generator().manual_seed(1)
+    x, ei = torch.randn(N_SRC, 8, generator=g), torch.randint(0, N_SRC, (2, E), generator=g)
+    _, out, kwargs = LAYERS[name]
+    pyg, ours = getattr(P, name)((8, 8), out, **kwargs), getattr(G, name)((8, 8), out, **kwargs)
+    ours.load_state_dict(pyg.state_dict())
+    torch.testing.assert_close(ours(x, ei), pyg(x, ei), atol=1e-5, rtol=1e-5)

@@ -222,7 +222,9 @@ class GATConv(_GraphAttention):
             num_dst = size[1] if size is not None else x_src.size(0)
             h_dst = h_src.new_zeros(num_dst, H, C)
         else:
-            h_dst = h_src if x_dst is x_src else lin_dst(x_dst).view(-1, H, C)
+            # A shared projection is computed once; a bipartite layer (lin_src / lin_dst) given
+            # one tensor projects it twice, as PyG.
+            h_dst = h_src if x_dst is x_src and lin_dst is lin_src else lin_dst(x_dst).view(-1, H, C)
         return self._attend(h_src, h_dst, edge_index, edge_attr, res, return_attention_weights)
 
     def attention_terms(self, h_src: Tensor, h_dst: Tensor, edge_attr: Optional[Tensor]) -> Optional[dict]:
