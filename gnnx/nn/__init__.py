@@ -10,12 +10,12 @@ from gnnx.nn.aggr import (
 from gnnx.nn.conv import *  # noqa: F401,F403  (every layer; the list is gnnx.nn.conv.__all__)
 from gnnx.nn.conv import __all__ as _convs
 from gnnx.nn.hetero import HeteroConv, HeteroDictLinear, HeteroLinear
-from gnnx.nn.to_hetero import to_hetero
 from gnnx.nn.message_passing import Adjacency, MessagePassing
 from gnnx.nn.mlp import MLP
 from gnnx.nn.models import GAT, GCN, GIN, BasicGNN, EdgeCNN, GraphSAGE, JumpingKnowledge
 from gnnx.nn.norm import BatchNorm, GraphNorm, InstanceNorm, LayerNorm, MessageNorm, PairNorm
 from gnnx.nn.pool import SAGPooling, StaticPooled, TopKPooling, global_add_pool, global_max_pool, global_mean_pool
+from gnnx.nn.to_hetero import to_hetero
 
 __all__ = list(_convs) + [
     "Adjacency", "AttentionalAggregation", "BasicGNN", "BatchNorm", "DegreeScalerAggregation", "EdgeCNN", "GAT",

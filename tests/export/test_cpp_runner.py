@@ -53,9 +53,8 @@ def test_cpp_runner_reports_wrong_dtype_and_missing_file(cpp_runner, sage_packag
 @pytest.mark.slow
 def test_cpp_runner_runs_a_heterogeneous_package(cpp_runner, hetero_package, hetero_model, tmp_path):
     """One .npy per type, in the package's order; one output file per node type."""
-    from cases import random_hetero_graph
-
     import gnnx.export
+    from cases import random_hetero_graph
 
     loaded = gnnx.export.load_package(hetero_package)
     x_dict, edge_index_dict = random_hetero_graph(30, 11, 70, seed=4)

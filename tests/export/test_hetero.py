@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import gnnx.export
-from cases import HETERO_METADATA, IN, random_hetero_graph
+from cases import IN, random_hetero_graph
 from gnnx.export import InputError
 
 SIZES = [(0, 3, 0), (1, 1, 0), (2, 5, 1), (40, 13, 120), (3000, 700, 9000)]  # (papers, authors, edges per relation)
