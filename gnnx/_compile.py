@@ -141,6 +141,8 @@ class CompiledModel(torch.nn.Module):
         bound = self._signature.bind(*args, **kwargs)
         arguments = bound.arguments
         x = arguments.get("x")
+        if isinstance(x, dict) and self._pads:  # heterogeneous: x_dict, edge_index_dict, ...
+            return self._run_hetero(bound)
         if isinstance(x, Tensor):
             num_dst = num_src = x.size(0)
         elif isinstance(x, (tuple, list)) and len(x) == 2 and all(isinstance(t, Tensor) for t in x):
@@ -175,6 +177,31 @@ class CompiledModel(torch.nn.Module):
         # Called the way the other calls are (positional as bound), so the frame is reused.
         bound = self._signature.bind_partial(**inputs)
         return _slice_rows(self._compiled(*bound.args, **bound.kwargs), rows, num_nodes)
+
+    def _run_hetero(self, bound: inspect.BoundArguments) -> Any:
+        """Dict inputs as they are, unless a node type has fewer than two nodes or a relation
+        fewer than two edges (common in sampled mini-batches): Dynamo specialises sizes 0 and
+        1, so then every node type gets two padded rows and every small relation padded edges
+        between them (padded rows are dropped from the outputs; rows do not mix in this model)."""
+        arguments = bound.arguments
+        counts = {t: v.size(0) for t, v in arguments["x"].items() if isinstance(v, Tensor)}
+        relations = [v for name, value in arguments.items() if name in EDGE_INDEX_NAMES and isinstance(value, dict)
+                     for v in value.values() if isinstance(v, Tensor)]
+        if min(counts.values(), default=2) >= 2 and min((r.size(1) for r in relations), default=2) >= 2:
+            return self._compiled(*bound.args, **bound.kwargs)
+        missing = {key: max(0, 2 - v.size(1)) for name, value in arguments.items()
+                   if name in EDGE_INDEX_NAMES and isinstance(value, dict)
+                   for key, v in value.items() if isinstance(v, Tensor)}
+        padded = dict(arguments)
+        for name, value in arguments.items():
+            if isinstance(value, dict):
+                padded[name] = {key: _pad_typed(name, key, item, counts, missing) for key, item in value.items()}
+        bound = self._signature.bind_partial(**padded)
+        out = self._compiled(*bound.args, **bound.kwargs)
+        if isinstance(out, dict):
+            return {t: o[:counts[t]] if isinstance(o, Tensor) and t in counts and o.dim() > 0
+                    and o.size(0) == counts[t] + 2 else o for t, o in out.items()}
+        return out
 
     def _materialize(self, args: tuple, kwargs: Dict[str, Any]) -> None:
         """Lazy parameters (``in_channels=-1``) take their shapes from one eager call, as in
@@ -333,6 +360,25 @@ def _pad_rows(t: Tensor, rows: int) -> Tensor:
     if t.size(0) == rows:
         return t
     return torch.cat([t, t.new_zeros((rows - t.size(0),) + tuple(t.shape[1:]))])
+
+
+def _pad_typed(name: str, key: Any, value: Any, counts: Dict[str, int], missing: Dict[Any, int]) -> Any:
+    """One entry of a heterogeneous input, padded for :meth:`Compiled._run_hetero`: a node
+    type's rows get two zero rows; a relation's ``edge_index`` gets ``missing[key]`` edges
+    from the padded source row to the padded destination row, its other edge inputs as
+    many zero rows."""
+    if not isinstance(value, Tensor):
+        return value
+    if isinstance(key, str):
+        return torch.cat([value, value.new_zeros(2, *value.shape[1:])]) if key in counts else value
+    extra = missing.get(key, 0)
+    if not extra:
+        return value
+    if name in EDGE_INDEX_NAMES:
+        src, _, dst = key
+        pad = torch.tensor([[counts[src]], [counts[dst]]], dtype=value.dtype, device=value.device)
+        return torch.cat([value, pad.expand(2, extra)], 1)
+    return torch.cat([value, value.new_zeros(extra, *value.shape[1:])])
 
 
 def _slice_rows(out: Any, rows: int, num_nodes: int) -> Any:

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -17,11 +18,15 @@ def _run(args, nproc=None):
     else:
         cmd = [sys.executable, EXAMPLE]
     # One retry for the launcher: once in ~10 loaded CI runs a gloo rank aborted (SIGABRT)
-    # at start-up or shutdown; it has not reproduced alone or under load since (see the notes).
+    # at start-up or shutdown; it has not reproduced since (72 launches alone and under load).
+    # A retried failure is reported as a warning with its stderr, so the next one is seen.
     for attempt in range(2 if nproc else 1):
         result = subprocess.run(cmd + args, capture_output=True, text=True, env=env, timeout=600)
         if result.returncode == 0:
+            if attempt:
+                warnings.warn(f"DDP launch failed once, passed on retry: {failed[-3000:]}")
             return result.stdout
+        failed = f"rc={result.returncode}\n{result.stderr}"
     raise AssertionError(result.stderr[-4000:])
 
 

@@ -138,3 +138,26 @@ def test_compiles_on_dict_inputs_without_recompiling(model_id):
             out, expected = compiled(*inputs), ours(*inputs)
         for key in expected:
             torch.testing.assert_close(out[key], expected[key], rtol=1e-4, atol=1e-5)
+
+
+def test_gnnx_compile_trains_on_mini_batches_with_empty_types_without_recompiling():
+    """Sampled heterogeneous batches often have a relation with no edges or a node type with
+    one node: gnnx.compile pads those (two rows per node type, two edges per relation)."""
+    import gnnx
+
+    model = gnn.to_hetero(gnn.GraphSAGE(IN, 16, 2, 4), HETERO_METADATA, aggr="mean")
+    compiled = gnnx.compile(model)
+    for i, sizes in enumerate([(20, 11, 50), (33, 7, 90), (5, 1, 0), (0, 4, 0), (1, 1, 1), (9, 9, 0)]):
+        x_dict, edge_index_dict = random_hetero_graph(*sizes, seed=i)
+        with torch._dynamo.config.patch(error_on_recompile=i > 1):
+            out = compiled(x_dict, edge_index_dict)
+        expected = model(x_dict, edge_index_dict)
+        for key in expected:
+            torch.testing.assert_close(out[key], expected[key], rtol=1e-4, atol=1e-5)
+        grads = torch.autograd.grad(sum(o.square().sum() for o in out.values()), list(model.parameters()),
+                                    allow_unused=True)
+        reference = torch.autograd.grad(sum(o.square().sum() for o in expected.values()), list(model.parameters()),
+                                        allow_unused=True)
+        for got, want in zip(grads, reference):
+            if want is not None:
+                torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
