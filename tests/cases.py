@@ -26,7 +26,7 @@ class Case:
     cls: str
     args: Tuple[Any, ...] = ()
     kwargs: Dict[str, Any] = field(default_factory=dict)
-    extra: Optional[str] = None  # "edge_weight", "edge_attr", "edge_type", "x0", "pos", "pos_normal"
+    extra: Optional[str] = None  # "edge_weight", "edge_attr", "edge_type", "heat", "x0", "pos", "pos_normal"
     make_nn: Optional[Callable[[], torch.nn.Module]] = None  # first argument for GIN/EdgeConv
     pyg_module: str = "torch_geometric.nn"
     nn_keyword: Optional[str] = None  # pass make_nn() as this keyword instead of first
@@ -136,6 +136,11 @@ LAYERS += [
          extra="edge_attr"),
     Case("rgcn-bases", "RGCNConv", (IN, HIDDEN, 3), {"num_bases": 2}, extra="edge_type"),
     Case("rgcn-blocks-sum", "RGCNConv", (IN, HIDDEN, 3), {"num_blocks": 2, "aggr": "add"}, extra="edge_type"),
+    Case("rgat-within-heads", "RGATConv", (IN, HIDDEN // 2, 3), {"heads": 2, "num_bases": 2,
+         "attention_mechanism": "within-relation"}, extra="edge_type"),
+    Case("rgat-multiplicative-fscaled", "RGATConv", (IN, HIDDEN // 2, 3),
+         {"attention_mode": "multiplicative-self-attention", "dim": 2, "mod": "f-scaled"}, extra="edge_type"),
+    Case("heat-heads", "HEATConv", (IN, HIDDEN, 2, 3, 4, EDGE_DIM, 5), {"heads": 2}, extra="heat"),
     Case("dirgnn-gcn", "DirGNNConv", (), {"alpha": 0.3}, inner=("GCNConv", (IN, HIDDEN), {})),
     Case("ppf", "PPFConv", (), extra="pos_normal", make_nn=lambda: seq(IN + 4, HIDDEN), nn_keyword="local_nn"),
 ]
@@ -175,6 +180,8 @@ def call(module: torch.nn.Module, case: Case, x, edge_index, edge_weight, edge_a
         return module(x, x.flip(1), edge_index, edge_weight)
     if case.extra == "edge_type":  # three relations, derived from the edge weights
         return module(x, edge_index, (edge_weight * 10).long() % 3)
+    if case.extra == "heat":  # two node types from the sign of a feature, three relations as above
+        return module(x, edge_index, (x[:, 0] > 0).long(), (edge_weight * 10).long() % 3, edge_attr)
     if case.extra == "edge_weight":
         return module(x, edge_index, edge_weight)
     if case.extra == "edge_attr":

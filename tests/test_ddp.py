@@ -20,6 +20,7 @@ def _run(args, nproc=None):
     # One retry for the launcher: once in ~10 loaded CI runs a gloo rank aborted (SIGABRT)
     # at start-up or shutdown; it has not reproduced since (72 launches alone and under load).
     # A retried failure is reported as a warning with its stderr, so the next one is seen.
+    failed = ""
     for attempt in range(2 if nproc else 1):
         result = subprocess.run(cmd + args, capture_output=True, text=True, env=env, timeout=600)
         if result.returncode == 0:

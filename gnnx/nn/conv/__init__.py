@@ -9,9 +9,11 @@ from gnnx.nn.conv.gcn import GCNConv
 from gnnx.nn.conv.geometric import FeaStConv, GMMConv, PointTransformerConv, PPFConv
 from gnnx.nn.conv.gin import GINConv, GINEConv
 from gnnx.nn.conv.graph_conv import GraphConv
+from gnnx.nn.conv.heterogeneous import HANConv, HGTConv
 from gnnx.nn.conv.multi_aggr import EGConv, GENConv, GeneralConv, MFConv, PNAConv
 from gnnx.nn.conv.propagation import APPNP, GCN2Conv, SGConv, SimpleConv, SSGConv, TAGConv
 from gnnx.nn.conv.relational import DirGNNConv, FiLMConv, RGCNConv
+from gnnx.nn.conv.relational_attention import HEATConv, RGATConv
 from gnnx.nn.conv.sage import SAGEConv
 from gnnx.nn.conv.spectral import ARMAConv, ChebConv
 
@@ -19,6 +21,7 @@ __all__ = [
     "AntiSymmetricConv", "APPNP", "ARMAConv", "CGConv", "ChebConv", "ClusterGCNConv", "DirGNNConv",
     "DynamicEdgeConv", "EdgeConv", "EGConv", "FeaStConv", "FiLMConv", "GATConv", "GATv2Conv", "GatedGraphConv",
     "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GraphConv", "GravNetConv",
+    "HANConv", "HEATConv", "HGTConv",
     "LEConv", "MFConv", "NNConv", "PNAConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv",
-    "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv",
+    "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv",
 ]
