@@ -1,5 +1,7 @@
 """Mini-batches: many small graphs (disjoint unions, size buckets) and sampled neighbourhoods."""
 from gnnx.data.batch import Batch, DataLoader, collate, pad_to_buckets
+from gnnx.data.hetero_sampling import HeteroNeighborLoader, pad_hetero, sample_hetero
 from gnnx.data.sampling import NeighborLoader, sample_exact, sample_static
 
-__all__ = ["Batch", "DataLoader", "NeighborLoader", "collate", "pad_to_buckets", "sample_exact", "sample_static"]
+__all__ = ["Batch", "DataLoader", "HeteroNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
+           "sample_exact", "sample_hetero", "sample_static"]

@@ -21,16 +21,19 @@ graph has them, ``x`` and ``y`` gathered by ``n_id``.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
-from gnnx.graph import Graph
+from gnnx.graph import CSR, Graph
 
 
-def _draw_with_replacement(graph: Graph, frontier: Tensor, fanout: int, gen: Optional[torch.Generator]):
-    rowptr, col = graph.csr.rowptr, graph.csr.col
+def draw_with_replacement(csr: CSR, frontier: Tensor, fanout: int, gen: Optional[torch.Generator]):
+    """``fanout`` incoming neighbours of each ``frontier`` node, drawn with replacement from a
+    destination-sorted ``csr``: ``(neighbours [F * fanout], valid)``, ``valid`` False (and the
+    neighbour the frontier node itself) where a node has no incoming edge."""
+    rowptr, col = csr.rowptr, csr.col
     start = rowptr[frontier]
     degree = rowptr[frontier + 1] - start
     u = torch.rand((frontier.numel(), fanout), generator=gen, device=frontier.device)
@@ -50,7 +53,7 @@ def sample_static(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
     next_row = seeds.numel()
     frontier = seeds
     for fanout in fanouts:
-        neighbours, valid = _draw_with_replacement(graph, frontier, fanout, generator)
+        neighbours, valid = draw_with_replacement(graph.csr, frontier, fanout, generator)
         parents = torch.arange(first_row, first_row + frontier.numel(), device=seeds.device).repeat_interleave(fanout)
         children = torch.arange(next_row, next_row + neighbours.numel(), device=seeds.device)
         # A draw at a node without incoming edges becomes a self loop of the parent row.
@@ -66,25 +69,14 @@ def sample_static(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
 def sample_exact(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
                  generator: Optional[torch.Generator] = None) -> Graph:
     """Sampling without replacement, nodes de-duplicated and relabelled (seeds first)."""
-    rowptr, col = graph.csr.rowptr, graph.csr.col
     nodes = seeds
     frontier = seeds
     edges_src, edges_dst = [], []
     for fanout in fanouts:
-        degree = rowptr[frontier + 1] - rowptr[frontier]
-        owner = torch.repeat_interleave(torch.arange(frontier.numel(), device=seeds.device), degree)
-        position = torch.arange(int(degree.sum()), device=seeds.device) - torch.repeat_interleave(
-            torch.cumsum(degree, 0) - degree, degree)
-        edge = torch.repeat_interleave(rowptr[frontier], degree) + position
-        # A random key per candidate edge; keep each owner's `fanout` smallest keys.
-        key = torch.rand(edge.numel(), generator=generator, device=seeds.device)
-        order = torch.argsort(owner.double() * 2 + key)  # by owner, then by key
-        rank = torch.arange(edge.numel(), device=seeds.device) - torch.repeat_interleave(
-            torch.cumsum(degree, 0) - degree, degree)
-        chosen = order[rank < fanout]
-        edges_src.append(col[edge[chosen]])
-        edges_dst.append(frontier[owner[chosen]])
-        reached = torch.unique(col[edge[chosen]])
+        src, dst = draw_without_replacement(graph.csr, frontier, fanout, generator)
+        edges_src.append(src)
+        edges_dst.append(dst)
+        reached = torch.unique(src)
         frontier = reached[~torch.isin(reached, nodes)]  # expand each node once, as PyG does
         nodes = torch.cat([nodes, frontier])
     # Relabel: seeds keep rows 0..B-1, other nodes follow in first-seen order.
@@ -96,6 +88,24 @@ def sample_exact(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
     relabel[n_id] = torch.arange(n_id.numel(), device=seeds.device)
     src, dst = torch.cat(edges_src), torch.cat(edges_dst)
     return _subgraph(graph, n_id, torch.stack([relabel[src], relabel[dst]]), seeds.numel())
+
+
+def draw_without_replacement(csr: CSR, frontier: Tensor, fanout: int,
+                             gen: Optional[torch.Generator]) -> Tuple[Tensor, Tensor]:
+    """Up to ``fanout`` distinct incoming edges of each ``frontier`` node (all of them when
+    it has fewer), from a destination-sorted ``csr``: their ``(sources, destinations)``."""
+    rowptr, col = csr.rowptr, csr.col
+    device = frontier.device
+    degree = rowptr[frontier + 1] - rowptr[frontier]
+    owner = torch.repeat_interleave(torch.arange(frontier.numel(), device=device), degree)
+    rank = torch.arange(int(degree.sum()), device=device) - torch.repeat_interleave(
+        torch.cumsum(degree, 0) - degree, degree)
+    edge = torch.repeat_interleave(rowptr[frontier], degree) + rank
+    # A random key per candidate edge; keep each owner's `fanout` smallest keys.
+    key = torch.rand(edge.numel(), generator=gen, device=device)
+    order = torch.argsort(owner.double() * 2 + key)  # by owner, then by key
+    chosen = order[rank < fanout]
+    return col[edge[chosen]], frontier[owner[chosen]]
 
 
 def _unique_first(values: Tensor):
@@ -130,8 +140,24 @@ class NeighborLoader:
             the random generator's seed.
 
     Each batch is a :class:`~gnnx.Graph` with the seeds first, ``n_id`` (global ids),
-    ``batch_size`` (the number of seeds) and ``seed_mask``, as PyG's batches.
+    ``batch_size`` (the number of seeds) and ``seed_mask``, as PyG's batches. Given a
+    :class:`~gnnx.HeteroGraph` (or PyG ``HeteroData``) it is a
+    :class:`~gnnx.data.hetero_sampling.HeteroNeighborLoader` (fan-outs per edge type,
+    ``input_nodes=(node_type, ids)``).
     """
+
+    def __new__(cls, graph: Any, *args: Any, **kwargs: Any):
+        from gnnx.hetero_graph import HeteroGraph
+
+        if isinstance(graph, HeteroGraph) or type(graph).__name__ == "HeteroData":
+            from gnnx.data.hetero_sampling import HeteroNeighborLoader
+
+            if "fanouts" in kwargs:
+                kwargs["num_neighbors"] = kwargs.pop("fanouts")
+            if "seeds" in kwargs:
+                kwargs["input_nodes"] = kwargs.pop("seeds")
+            return HeteroNeighborLoader(graph, *args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(self, graph: Any, fanouts: Optional[Sequence[int]] = None, seeds: Optional[Tensor] = None,
                  batch_size: Optional[int] = None, replace: Optional[bool] = None, shuffle: Optional[bool] = None,

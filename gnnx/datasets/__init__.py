@@ -1,6 +1,7 @@
-"""Readers for datasets on disk, safe against malicious files."""
+"""Readers for datasets on disk, safe against malicious files; a generated heterogeneous benchmark graph."""
 from gnnx.datasets.graph_classification import DatasetFormatError, GraphClassification
 from gnnx.datasets.planetoid import Planetoid
+from gnnx.datasets.synthetic import hetero_benchmark_graph
 from gnnx.datasets.tu import TUDataset
 
-__all__ = ["DatasetFormatError", "GraphClassification", "Planetoid", "TUDataset"]
+__all__ = ["DatasetFormatError", "GraphClassification", "Planetoid", "TUDataset", "hetero_benchmark_graph"]
