@@ -51,10 +51,15 @@ class _GraphAttention(MessagePassing):
         self.res = linear(in_dst, total, bias=False, weight_initializer="glorot") if residual else None
         self.bias = torch.nn.Parameter(torch.empty(total)) if bias else None
 
-    def _attend(self, x_src: Tensor, x_dst: Tensor, edge_index: Adj, edge_attr: Optional[Tensor],
-                res: Optional[Tensor], return_attention_weights: Optional[bool]):
+    def _attend(self, x_src: Tensor, x_dst: Optional[Tensor], edge_index: Adj, edge_attr: Optional[Tensor],
+                res: Optional[Tensor], return_attention_weights: Optional[bool],
+                node_scores: Optional[Tuple[Tensor, Tensor]] = None):
+        """``node_scores``: GAT's per-node score halves ``([N_src, H], [N_dst, H])`` when the
+        layer computed them itself (then ``x_dst`` may be ``None``)."""
         tensor = edge_tensor(edge_index)
-        num_src, num_dst = x_src.size(0), x_dst.size(0)
+        num_src = x_src.size(0)
+        num_dst = x_dst.size(0) if x_dst is not None else node_scores[1].size(0)
+        scored = {} if node_scores is None else {"node_scores": node_scores}
         check_adjacency(edge_index, num_src, num_dst, edge_attr=edge_attr)
         # A prepared CSR (a Graph's, or the structure cache's) serves the default flow.
         graph = dispatch.as_graph(edge_index, num_dst, num_src) if self.flow == "source_to_target" else None
@@ -72,7 +77,7 @@ class _GraphAttention(MessagePassing):
         pairs = tensor if self.flow == "source_to_target" else tensor.flip(0)
         src, dst = pairs[0], pairs[1]
         fused = not return_attention_weights and not (self.training and self.dropout > 0) and not self._observed()
-        terms = self.attention_terms(x_src, x_dst, edge_attr) if fused else None
+        terms = self.attention_terms(x_src, x_dst, edge_attr, **scored) if fused else None
         if terms is not None:
             # One op: scores, softmax and aggregation (a fused kernel on CUDA).
             bias = terms.pop("edge_bias", None)
@@ -82,7 +87,7 @@ class _GraphAttention(MessagePassing):
             out = ops.attention(x_src, pairs, num_dst, edge_bias=bias, negative_slope=self.negative_slope, csr=csr,
                                 **terms)
         else:
-            score = self.edge_score(x_src, x_dst, src, dst, edge_attr)  # [E, H]
+            score = self.edge_score(x_src, x_dst, src, dst, edge_attr, **scored)  # [E, H]
             if stale is not None:
                 score = score.masked_fill(stale.view(-1, 1), float("-inf"))
             if self._observed():  # hooks or explain mode: PyG's edge_updater + propagate, messages visible
@@ -218,29 +223,43 @@ class GATConv(_GraphAttention):
         lin_src = self.lin if self.lin is not None else self.lin_src
         lin_dst = self.lin if self.lin is not None else self.lin_dst
         h_src = lin_src(x_src).view(-1, H, C)
+        # The score is linear in the features, so each node's half is computed per node:
+        # a_s . h_j as one contraction (no [N, H, C] product), and for a bipartite layer
+        # a_d . (W_d x_i) = (W_d^T a_d) . x_i, which never projects the destinations.
+        score_src = torch.einsum("nhc,hc->nh", h_src, self.att_src[0])
         if x_dst is None:  # (x_src, None): destinations contribute no score term, as in PyG
             num_dst = size[1] if size is not None else x_src.size(0)
-            h_dst = h_src.new_zeros(num_dst, H, C)
+            score_dst = h_src.new_zeros(num_dst, H)
+        elif lin_dst is lin_src and x_dst is x_src:
+            score_dst = torch.einsum("nhc,hc->nh", h_src, self.att_dst[0])
+        elif isinstance(lin_dst.weight, torch.nn.parameter.UninitializedParameter):
+            score_dst = torch.einsum("nhc,hc->nh", lin_dst(x_dst).view(-1, H, C), self.att_dst[0])  # first call
         else:
-            # A shared projection is computed once; a bipartite layer (lin_src / lin_dst) given
-            # one tensor projects it twice, as PyG.
-            h_dst = h_src if x_dst is x_src and lin_dst is lin_src else lin_dst(x_dst).view(-1, H, C)
-        return self._attend(h_src, h_dst, edge_index, edge_attr, res, return_attention_weights)
+            folded = torch.einsum("hci,hc->hi", lin_dst.weight.view(H, C, -1), self.att_dst[0])
+            score_dst = x_dst @ folded.t()
+        return self._attend(h_src, None, edge_index, edge_attr, res, return_attention_weights,
+                            node_scores=(score_src, score_dst))
 
-    def attention_terms(self, h_src: Tensor, h_dst: Tensor, edge_attr: Optional[Tensor]) -> Optional[dict]:
-        # Scores are linear in the features: reduce per node first.
-        terms = {"score_src": (h_src * self.att_src).sum(-1), "score_dst": (h_dst * self.att_dst).sum(-1)}
-        if edge_attr is not None and self.lin_edge is not None:
-            e = self.lin_edge(_rows(edge_attr)).view(-1, self.heads, self.out_channels)
-            terms["edge_bias"] = (e * self.att_edge).sum(-1)
+    def _edge_term(self, edge_attr: Optional[Tensor]) -> Optional[Tensor]:
+        if edge_attr is None or self.lin_edge is None:
+            return None
+        e = self.lin_edge(_rows(edge_attr)).view(-1, self.heads, self.out_channels)
+        return torch.einsum("ehc,hc->eh", e, self.att_edge[0])
+
+    def attention_terms(self, h_src: Tensor, h_dst: Optional[Tensor], edge_attr: Optional[Tensor],
+                        node_scores: Optional[Tuple[Tensor, Tensor]] = None) -> Optional[dict]:
+        terms = {"score_src": node_scores[0], "score_dst": node_scores[1]}
+        edge_term = self._edge_term(edge_attr)
+        if edge_term is not None:
+            terms["edge_bias"] = edge_term
         return terms
 
-    def edge_score(self, h_src: Tensor, h_dst: Tensor, src: Tensor, dst: Tensor, edge_attr: Optional[Tensor]) -> Tensor:
-        # Scores are linear in the features: reduce per node first, then gather [E, H].
-        score = (h_src * self.att_src).sum(-1).index_select(0, src) + (h_dst * self.att_dst).sum(-1).index_select(0, dst)
-        if edge_attr is not None and self.lin_edge is not None:
-            e = self.lin_edge(_rows(edge_attr)).view(-1, self.heads, self.out_channels)
-            score = score + (e * self.att_edge).sum(-1)
+    def edge_score(self, h_src: Tensor, h_dst: Optional[Tensor], src: Tensor, dst: Tensor,
+                   edge_attr: Optional[Tensor], node_scores: Optional[Tuple[Tensor, Tensor]] = None) -> Tensor:
+        score = node_scores[0].index_select(0, src) + node_scores[1].index_select(0, dst)
+        edge_term = self._edge_term(edge_attr)
+        if edge_term is not None:
+            score = score + edge_term
         return F.leaky_relu(score, self.negative_slope)
 
     def __repr__(self) -> str:
