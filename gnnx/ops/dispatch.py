@@ -132,9 +132,24 @@ def segment_kernel(messages: Tensor, csr: Optional[CSR]) -> str:
     return "triton" if messages.is_cuda and csr is not None and cuda_kernels() is not None else "reference"
 
 
+# Set to False to run graph attention through the reference ops on CUDA too (measurements).
+FUSED_ATTENTION = True
+
+
 def attention_kernel(x: Tensor) -> str:
-    """``"triton"`` (one fused kernel) or ``"reference"`` (scores, softmax, SpMM)."""
-    return "triton" if x.is_cuda and cuda_attention_kernels() is not None else "reference"
+    """``"triton"`` (one fused kernel) or ``"reference"`` (scores, softmax, SpMM) for
+    features ``x [N, heads, channels]``.
+
+    The fused kernel runs one program per destination row and head over ``channels``
+    columns: it wins with one head or wide heads (the seed table's GAT, 1 x 64), and loses
+    with several narrow heads, where each head's program re-reads the row's edges (R-GAT,
+    4 x 32, on an H200: eager step 84 ms fused vs 64 ms reference; gnnx.compile 56 vs 41 ms,
+    bench/results/h200/rgat.md), so those take the reference ops."""
+    if not (FUSED_ATTENTION and x.is_cuda and cuda_attention_kernels() is not None):
+        return "reference"
+    if x.dim() == 3 and x.size(1) > 1 and x.size(2) < 64:
+        return "reference"
+    return "triton"
 
 
 # -- the structure cache -------------------------------------------------------------------------
