@@ -25,3 +25,13 @@ def test_porting_example_runs():
     exec(compile(code, "README porting example", "exec"), scope)
     assert scope["static"].shape == (3, 6, 16)
     assert scope["out"]["paper"].shape == (5, 16) and scope["out"]["author"].shape == (3, 16)
+
+
+def test_heterogeneous_example_runs():
+    text = open(README).read()
+    code = re.search(r"```python\n(# Heterogeneous graphs.*?)```", text, re.S).group(1)
+    scope = {}
+    exec(compile(code, "README heterogeneous example", "exec"), scope)
+    batch, out = scope["batch"], scope["out"]
+    assert out["paper"].shape == (batch["paper"].num_nodes, 19)
+    assert "x__paper" in scope["names"] and "edge_index__paper__cites__paper" in scope["names"]

@@ -44,8 +44,9 @@ def export(
 
     Args:
         model: a module whose forward takes plain tensors.
-        example_inputs: example tensors; use at least 2 nodes and 2 edges so no size is
-            specialised to a constant (``None`` entries are passed through as ``None``).
+        example_inputs: example tensors, or dicts of them per node or edge type for a
+            heterogeneous model (``None`` entries are passed through as ``None``); counts
+            below 2 are padded for the trace, which would fix them to constants.
         dynamic: give node, edge and graph counts dynamic dimensions (see :data:`DIM_OF_INPUT`).
         input_names: names of the inputs, by default the forward's parameter names.
         min_nodes, min_edges: smallest sizes the program must accept; by default the
@@ -67,6 +68,8 @@ def export(
     min_edges = 1 if min_edges is None else min_edges
     example_inputs = tuple(example_inputs)
     names = list(input_names) if input_names is not None else _input_names(model, len(example_inputs))
+    if dynamic:
+        example_inputs = _widened(names, example_inputs)
     dynamic_shapes = None
     if dynamic:
         least = {"num_nodes": min_nodes, "num_edges": min_edges}
@@ -91,6 +94,38 @@ def export(
         dynamic_shapes = tuple(dynamic_shapes)
     with evaluating(model):
         return torch.export.export(model, example_inputs, dynamic_shapes=dynamic_shapes)
+
+
+def _widened(names: Sequence[str], inputs: Tuple[Any, ...]) -> Tuple[Any, ...]:
+    """The example inputs with every count below 2 padded to 2 with zeros (node index 0):
+    torch.export fixes sizes 0 and 1 to constants, and a sampled batch often has a relation
+    without edges. Only the trace sees the padding; the program accepts any size."""
+    entries = []  # (position, key or None, base name, tensor)
+    for position, (name, value) in enumerate(zip(names, inputs)):
+        base = _base_name(name)
+        if base not in DIM_OF_INPUT:
+            continue
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        entries += [(position, key, base, t) for key, t in items if isinstance(t, Tensor)]
+
+    def counts(base: str, key: Any) -> str:
+        return DIM_OF_INPUT[base][1] if key is None else counts_of(base, key)
+
+    small = {counts(b, k) for _, k, b, t in entries if t.size(DIM_OF_INPUT[b][0]) < 2}
+    if not small:
+        return inputs
+    out = [dict(v) if isinstance(v, dict) else v for v in inputs]
+    for position, key, base, tensor in entries:
+        axis = DIM_OF_INPUT[base][0]
+        if counts(base, key) in small and tensor.size(axis) < 2:
+            shape = list(tensor.shape)
+            shape[axis] = 2 - tensor.size(axis)
+            padded = torch.cat([tensor, tensor.new_zeros(shape)], dim=axis)
+            if key is None:
+                out[position] = padded
+            else:
+                out[position][key] = padded
+    return tuple(out)
 
 
 def _base_name(name: str) -> str:

@@ -100,3 +100,15 @@ def test_package_equals_eager_and_runs_flat(hetero_package, hetero_model):
             torch.testing.assert_close(out, expected[key], rtol=1e-4, atol=1e-5)
     with pytest.raises(InputError, match="source index 7"):
         loaded(*_damage("source"))
+
+
+def test_example_with_an_empty_relation_and_a_single_node_type_exports(hetero_model):
+    """A sampled batch often lacks a relation or has one node of a type: the example is
+    widened for the trace, and the program still takes every size."""
+    x_dict, edge_index_dict = random_hetero_graph(10, 1, 20)
+    edge_index_dict[("paper", "cites", "paper")] = edge_index_dict[("paper", "cites", "paper")][:, :0]
+    program = gnnx.export.export(hetero_model, (x_dict, edge_index_dict))
+    for sizes in [(0, 1, 0), (17, 1, 30), (50, 20, 90)]:
+        inputs = random_hetero_graph(*sizes, seed=sizes[2])
+        with torch.no_grad():
+            _assert_dicts_close(program.module()(*inputs), hetero_model(*inputs))
