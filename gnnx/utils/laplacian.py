@@ -1,0 +1,36 @@
+"""The graph Laplacian as an edge list (PyG's ``get_laplacian``)."""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from gnnx import ops
+from gnnx.utils.loop import add_self_loops, remove_self_loops
+from gnnx.utils.num_nodes import maybe_num_nodes
+
+
+def get_laplacian(edge_index: Tensor, edge_weight: Optional[Tensor] = None, normalization: Optional[str] = None,
+                  dtype: Optional[torch.dtype] = None, num_nodes: Optional[int] = None) -> Tuple[Tensor, Tensor]:
+    r"""``L = D - A`` (``None``), :math:`I - D^{-1/2} A D^{-1/2}` (``"sym"``) or
+    :math:`I - D^{-1} A` (``"rw"``) as ``(edge_index, edge_weight)``: off-diagonal entries
+    first, then one diagonal entry per node. Self loops of the input are dropped first."""
+    if normalization not in (None, "sym", "rw"):
+        raise ValueError(f"normalization must be None, 'sym' or 'rw', got {normalization!r}")
+    edge_index, edge_weight = remove_self_loops(edge_index, edge_weight)
+    if edge_weight is None:
+        edge_weight = torch.ones(edge_index.size(1), dtype=dtype, device=edge_index.device)
+    count = maybe_num_nodes(edge_index, num_nodes)
+    row, col = edge_index[0], edge_index[1]
+    deg = ops.scatter(edge_weight, row, dim_size=count, reduce="sum")
+    if normalization is None:
+        loops, _ = add_self_loops(edge_index, num_nodes=count)
+        return loops, torch.cat([-edge_weight, deg], dim=0)
+    if normalization == "sym":
+        scale = deg.pow(-0.5).masked_fill(deg == 0, 0)
+        weight = scale[row] * edge_weight * scale[col]
+    else:
+        scale = (1.0 / deg).masked_fill(deg == 0, 0)
+        weight = scale[row] * edge_weight
+    return add_self_loops(edge_index, -weight, fill_value=1.0, num_nodes=count)

@@ -1,0 +1,80 @@
+"""Self loops with PyG's semantics (``torch_geometric.utils.loop``).
+
+``remove_self_loops`` and ``add_remaining_self_loops`` return data-dependent shapes (they
+drop edges): use them on data, outside compiled code. The sync-free forms that layers use
+inside a compiled forward (old loops weighted 0 instead of removed) are in
+:mod:`gnnx.structure`.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+
+from gnnx import ops
+from gnnx.utils.num_nodes import maybe_num_nodes
+
+
+def contains_self_loops(edge_index: Tensor) -> bool:
+    """Whether any edge joins a node to itself (one host sync)."""
+    return bool((edge_index[0] == edge_index[1]).any())
+
+
+def remove_self_loops(edge_index: Tensor, edge_attr: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
+    """``edge_index`` (and ``edge_attr``) without the edges ``i -> i``. Data-dependent shape."""
+    keep = edge_index[0] != edge_index[1]
+    return edge_index[:, keep], None if edge_attr is None else edge_attr[keep]
+
+
+def _loop_values(edge_index: Tensor, edge_attr: Tensor, fill_value, num_loops: int) -> Tensor:
+    """Attributes of the new loops: ``fill_value`` (a number, a tensor, or a reduction of
+    each node's incoming attributes: ``"add"``, ``"mean"``, ``"max"``, ...), as PyG."""
+    shape = (num_loops,) + tuple(edge_attr.shape[1:])
+    if fill_value is None:
+        return edge_attr.new_ones(shape)
+    if isinstance(fill_value, (int, float)):
+        return edge_attr.new_full(shape, fill_value)
+    if isinstance(fill_value, Tensor):
+        value = fill_value.to(edge_attr.device, edge_attr.dtype)
+        if edge_attr.dim() != value.dim():
+            value = value.unsqueeze(0)
+        return value.expand(shape).clone()
+    if isinstance(fill_value, str):
+        reduce = "sum" if fill_value == "add" else fill_value
+        return ops.scatter(edge_attr, edge_index[1], dim_size=num_loops, reduce=reduce)
+    raise ValueError(f"fill_value must be None, a number, a tensor or a reduction name, got {fill_value!r}")
+
+
+def add_self_loops(edge_index: Tensor, edge_attr: Optional[Tensor] = None,
+                   fill_value: Union[float, Tensor, str, None] = None,
+                   num_nodes: Union[int, Tuple[int, int], None] = None) -> Tuple[Tensor, Optional[Tensor]]:
+    """Append a loop ``i -> i`` for every node (existing loops stay); for a bipartite size
+    ``(N_src, N_dst)`` loops up to ``min`` of them. Static shape: ``E + N``."""
+    if isinstance(num_nodes, (tuple, list)):
+        count = min(num_nodes)
+    else:
+        count = maybe_num_nodes(edge_index, num_nodes)
+    loop = torch.arange(count, device=edge_index.device, dtype=edge_index.dtype)
+    full = torch.cat([edge_index, loop.repeat(2, 1)], dim=1)
+    if edge_attr is None:
+        return full, None
+    return full, torch.cat([edge_attr, _loop_values(edge_index, edge_attr, fill_value, count)], dim=0)
+
+
+def add_remaining_self_loops(edge_index: Tensor, edge_attr: Optional[Tensor] = None,
+                             fill_value: Union[float, Tensor, str, None] = None,
+                             num_nodes: Optional[int] = None) -> Tuple[Tensor, Optional[Tensor]]:
+    """One loop per node: existing loops are dropped and re-added at the end, keeping their
+    attribute; nodes without one get ``fill_value``. Data-dependent shape (see
+    :func:`gnnx.structure.add_remaining_self_loops` for the static form)."""
+    count = maybe_num_nodes(edge_index, num_nodes)
+    keep = edge_index[0] != edge_index[1]
+    loop = torch.arange(count, device=edge_index.device, dtype=edge_index.dtype)
+    out = torch.cat([edge_index[:, keep], loop.repeat(2, 1)], dim=1)
+    if edge_attr is None:
+        return out, None
+    loop_attr = _loop_values(edge_index, edge_attr, fill_value, count)
+    old = ~keep
+    loop_attr[edge_index[0][old]] = edge_attr[old]
+    return out, torch.cat([edge_attr[keep], loop_attr], dim=0)
