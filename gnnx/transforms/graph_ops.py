@@ -1,0 +1,125 @@
+"""Whole-graph rewrites: ``LargestConnectedComponents``, ``VirtualNode``, ``ToSparseTensor``
+(PyG's arguments and results)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from gnnx.graph import Graph
+from gnnx.utils import subgraph
+
+
+def _components(edge_index: torch.Tensor, num_nodes: int, connection: str) -> torch.Tensor:
+    """Component label per node: weakly connected (edges as undirected) by label
+    propagation to the smallest reachable id; ``"strong"`` via scipy."""
+    if connection == "strong":
+        import numpy as np
+        import scipy.sparse as sp
+        from scipy.sparse.csgraph import connected_components
+
+        adj = sp.coo_matrix((np.ones(edge_index.size(1)), edge_index.cpu().numpy()), shape=(num_nodes, num_nodes))
+        return torch.from_numpy(connected_components(adj, connection="strong")[1]).to(edge_index.device)
+    label = torch.arange(num_nodes, device=edge_index.device)
+    src, dst = torch.cat([edge_index[0], edge_index[1]]), torch.cat([edge_index[1], edge_index[0]])
+    while True:
+        smallest = label.scatter_reduce(0, dst, label[src], "amin")
+        smallest = smallest[smallest]  # pointer jumping: halves the rounds on long paths
+        if torch.equal(smallest, label):
+            return label
+        label = smallest
+
+
+def _tensors(graph: Graph) -> dict:
+    fields = {name: getattr(graph, name) for name in ("x", "y", "pos", "batch", "edge_weight", "edge_attr")}
+    fields.update(graph.attrs)
+    return {name: value for name, value in fields.items() if isinstance(value, torch.Tensor)}
+
+
+class LargestConnectedComponents:
+    """Keep the nodes of the ``num_components`` largest connected components (weak or
+    strong), relabelled in order; node and edge tensors follow."""
+
+    def __init__(self, num_components: int = 1, connection: str = "weak") -> None:
+        if connection not in ("weak", "strong"):
+            raise ValueError(f"connection must be 'weak' or 'strong', got {connection!r}")
+        self.num_components, self.connection = num_components, connection
+
+    def __call__(self, graph: Graph) -> Graph:
+        label = _components(graph.edge_index, graph.num_nodes, self.connection)
+        _, inverse, counts = torch.unique(label, return_inverse=True, return_counts=True)
+        if counts.numel() <= self.num_components:
+            return graph
+        keep_components = torch.argsort(counts, descending=True, stable=True)[:self.num_components]
+        subset = torch.isin(inverse, keep_components)
+        edge_index, _, edge_mask = subgraph(subset, graph.edge_index, relabel_nodes=True,
+                                            num_nodes=graph.num_nodes, return_edge_mask=True)
+        changes = {"edge_index": edge_index, "num_nodes": int(subset.sum())}
+        for name, value in _tensors(graph).items():  # node- and edge-level tensors follow
+            if value.dim() > 0 and value.size(0) == graph.num_nodes:
+                changes[name] = value[subset]
+            elif value.dim() > 0 and value.size(0) == graph.edge_index.size(1):
+                changes[name] = value[edge_mask]
+        return graph.replace(**changes)
+
+    def __repr__(self) -> str:
+        return f"LargestConnectedComponents({self.num_components})"
+
+
+class VirtualNode:
+    """Append one node joined to every node in both directions (features 0). The new
+    edges get ``edge_weight`` 1 and ``edge_attr`` 0; an ``edge_type`` attribute marks
+    them with the next free type ids (to the virtual node, then from it), as PyG."""
+
+    def __call__(self, graph: Graph) -> Graph:
+        n = graph.num_nodes
+        device = graph.edge_index.device
+        nodes = torch.arange(n, device=device)
+        virtual = torch.full_like(nodes, n)
+        edge_index = torch.cat([graph.edge_index, torch.stack([nodes, virtual]), torch.stack([virtual, nodes])], 1)
+        changes = {"edge_index": edge_index, "num_nodes": n + 1}
+        extra = 2 * n
+        for name, value in _tensors(graph).items():
+            if name == "edge_type" or value.dim() == 0:
+                continue
+            if value.size(0) == graph.edge_index.size(1):  # edge-level: weight 1, other values 0
+                fill = value.new_ones if name == "edge_weight" else value.new_zeros
+                changes[name] = torch.cat([value, fill(extra, *value.shape[1:])])
+            elif value.size(0) == n:  # node-level: the virtual node's row is 0 (its batch: the first graph's)
+                row = value[:1].clone() if name == "batch" else value.new_zeros(1, *value.shape[1:])
+                changes[name] = torch.cat([value, row])
+        edge_type = graph.attrs.get("edge_type")
+        if edge_type is None:
+            edge_type = torch.zeros(graph.edge_index.size(1), dtype=torch.long, device=device)
+        first = int(edge_type.max()) + 1 if edge_type.numel() else 1
+        changes["edge_type"] = torch.cat([edge_type, torch.full((n,), first, device=device),
+                                          torch.full((n,), first + 1, device=device)])
+        return graph.replace(**changes)
+
+    def __repr__(self) -> str:
+        return "VirtualNode()"
+
+
+class ToSparseTensor:
+    """Adjacency as a sparse matrix ``adj_t [N_dst, N_src]`` (``torch.sparse_csr``), the
+    form PyG's ``ToSparseTensor`` builds and gnnx layers take in place of ``edge_index``;
+    its values are ``attr`` (default ``edge_weight``, ones when absent). ``edge_index`` is
+    dropped unless ``remove_edge_index=False`` (a ``Graph`` always keeps its structure, so
+    here it is only marked: ``graph.adj_t`` is the matrix to pass)."""
+
+    def __init__(self, attr: Optional[str] = "edge_weight", remove_edge_index: bool = True,
+                 fill_cache: bool = True, layout: Optional[torch.layout] = None) -> None:
+        self.attr, self.remove_edge_index, self.layout = attr, remove_edge_index, layout or torch.sparse_csr
+
+    def __call__(self, graph: Graph) -> Graph:
+        n = graph.num_nodes
+        values = getattr(graph, self.attr) if self.attr else None
+        if values is None:
+            values = torch.ones(graph.edge_index.size(1), device=graph.edge_index.device)
+        adj_t = torch.sparse_coo_tensor(graph.edge_index.flip(0), values, (n, n)).coalesce()
+        if self.layout == torch.sparse_csr:
+            adj_t = adj_t.to_sparse_csr()
+        return graph.replace(adj_t=adj_t)
+
+    def __repr__(self) -> str:
+        return f"ToSparseTensor(attr={self.attr})"
