@@ -1,7 +1,8 @@
 """Mini-batches: many small graphs (disjoint unions, size buckets) and sampled neighbourhoods."""
 from gnnx.data.batch import Batch, DataLoader, collate, pad_to_buckets
 from gnnx.data.hetero_sampling import HeteroNeighborLoader, pad_hetero, sample_hetero
+from gnnx.data.link_loader import LinkNeighborLoader
 from gnnx.data.sampling import NeighborLoader, sample_exact, sample_static
 
-__all__ = ["Batch", "DataLoader", "HeteroNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
+__all__ = ["Batch", "DataLoader", "HeteroNeighborLoader", "LinkNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
            "sample_exact", "sample_hetero", "sample_static"]

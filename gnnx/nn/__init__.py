@@ -7,6 +7,7 @@ from gnnx.nn.aggr import (
                           Set2Set,
                           SoftmaxAggregation,
 )
+from gnnx.nn.autoencoder import GAE, VGAE, InnerProductDecoder
 from gnnx.nn.conv import *  # noqa: F401,F403  (every layer; the list is gnnx.nn.conv.__all__)
 from gnnx.nn.conv import __all__ as _convs
 from gnnx.nn.hetero import HeteroConv, HeteroDictLinear, HeteroLinear
@@ -19,7 +20,7 @@ from gnnx.nn.to_hetero import to_hetero
 
 __all__ = list(_convs) + [
     "Adjacency", "AttentionalAggregation", "BasicGNN", "BatchNorm", "DegreeScalerAggregation", "EdgeCNN", "GAT",
-    "GCN", "GIN", "GraphNorm", "GraphSAGE", "HeteroConv", "HeteroDictLinear", "HeteroLinear", "InstanceNorm", "JumpingKnowledge", "LayerNorm", "MLP", "MessageNorm",
+    "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "HeteroConv", "HeteroDictLinear", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge", "LayerNorm", "MLP", "MessageNorm",
     "MessagePassing", "PairNorm", "PowerMeanAggregation", "SAGPooling", "Set2Set", "SoftmaxAggregation",
-    "StaticPooled", "TopKPooling", "aggr", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
+    "StaticPooled", "TopKPooling", "VGAE", "aggr", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
 ]
