@@ -22,6 +22,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+import gnnx
 from gnnx.data import DataLoader
 from gnnx.datasets import GraphClassification
 from gnnx.nn import GIN, global_add_pool
@@ -93,6 +94,16 @@ def run_fold(model, forward, dataset, fold, epochs, compiled, batch_size, seed):
     return accs, times
 
 
+def one_hot_degrees(dataset) -> None:
+    """Replace every graph's features by its one-hot degrees (``OneHotDegree`` up to the
+    dataset's largest degree), as the GIN paper does for social networks."""
+    max_degree = max(int(gnnx.utils.degree(g.edge_index[0], g.num_nodes).max()) if g.num_edges else 0
+                     for g in dataset.graphs)
+    transform = gnnx.transforms.OneHotDegree(max_degree, cat=False)
+    dataset.graphs = [transform(g) for g in dataset.graphs]
+    dataset.num_features = max_degree + 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="GIN 10-fold cross-validation")
     parser.add_argument("dataset", nargs="?", default="MUTAG")
@@ -102,8 +113,16 @@ def main(argv=None):
     parser.add_argument("--modes", default="eager,compiled")
     parser.add_argument("--out", default=None, help="write the summary JSON here")
     parser.add_argument("--plot", default=None, help="write the fold-averaged test-accuracy curves (PNG) here")
+    parser.add_argument("--root", default=None,
+                        help="a folder holding DATASET/DATASET.txt and 10fold_idx (GIN's format) of your own")
+    parser.add_argument("--degree-features", choices=["auto", "on", "off"], default="auto",
+                        help="one-hot node degrees as features (GIN's social-network protocol); auto: when the "
+                             "dataset has no node labels")
     args = parser.parse_args(argv)
-    dataset = GraphClassification(args.dataset)
+    dataset = GraphClassification(args.dataset, root=args.root)
+    if args.degree_features == "on" or (args.degree_features == "auto" and dataset.num_features == 1):
+        one_hot_degrees(dataset)
+        print(f"{args.dataset}: no node labels, using one-hot degrees ({dataset.num_features} features)")
     summary = {"dataset": args.dataset, "epochs": args.epochs, "folds": args.folds, "torch": torch.__version__,
                "protocol": "GIN paper: best epoch of the fold-averaged test-accuracy curve"}
     for mode in args.modes.split(","):
