@@ -4,7 +4,7 @@ PyG's takes one), outside any model: PyG's transforms under PyG's names and argu
 Each transform is a callable ``Graph -> Graph`` returning a new graph (``RandomLinkSplit``:
 three); :class:`Compose` chains them. Modules: ``base`` (structure: loops, normalisation,
 undirected, duplicates, order), ``features``, ``geometry``, ``splits``, ``encodings``,
-``graph_ops``.
+``graph_ops``, ``diffusion``.
 """
 from gnnx.transforms.base import (
     AddSelfLoops,
@@ -16,6 +16,7 @@ from gnnx.transforms.base import (
     ToCSR,
     ToUndirected,
 )
+from gnnx.transforms.diffusion import GDC
 from gnnx.transforms.encodings import AddLaplacianEigenvectorPE, AddRandomWalkPE
 from gnnx.transforms.features import Center, Constant, NormalizeScale, OneHotDegree
 from gnnx.transforms.geometry import Cartesian, Distance, FaceToEdge, KNNGraph, LocalCartesian, RadiusGraph
@@ -24,7 +25,7 @@ from gnnx.transforms.splits import RandomLinkSplit, RandomNodeSplit
 
 __all__ = [
     "AddLaplacianEigenvectorPE", "AddRandomWalkPE", "AddSelfLoops", "Cartesian", "Center", "Compose", "Constant",
-    "Distance", "FaceToEdge", "GCNNorm", "KNNGraph", "LargestConnectedComponents", "LocalCartesian",
+    "Distance", "FaceToEdge", "GCNNorm", "GDC", "KNNGraph", "LargestConnectedComponents", "LocalCartesian",
     "NormalizeFeatures", "NormalizeScale", "OneHotDegree", "RadiusGraph", "RandomLinkSplit", "RandomNodeSplit",
     "RemoveDuplicateEdges", "SortByDestination", "ToCSR", "ToSparseTensor", "ToUndirected", "VirtualNode",
 ]

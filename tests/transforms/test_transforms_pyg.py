@@ -173,3 +173,31 @@ def test_random_link_split_layout_matches_pyg(undirected):
     assert torch.equal(train.edge_index, val.edge_index)  # validation passes messages over training edges
     if undirected:
         assert gnnx.utils.is_undirected(train.edge_index)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {},
+    {"normalization_in": "col", "normalization_out": "row", "diffusion_kwargs": {"method": "ppr", "alpha": 0.3},
+     "sparsification_kwargs": {"method": "topk", "k": 4, "dim": 0}},
+    {"normalization_out": None, "diffusion_kwargs": {"method": "coeff", "coeffs": [0.5, 0.3, 0.2]},
+     "sparsification_kwargs": {"method": "threshold", "eps": 0.01}},
+    {"sparsification_kwargs": {"method": "topk", "k": 3, "dim": 1}},
+])
+def test_gdc_equals_pyg(kwargs):
+    edge_index = gnnx.utils.to_undirected(torch.randint(30, (2, 80), generator=torch.Generator().manual_seed(2)))
+    ours = T.GDC(**kwargs)(gnnx.Graph(edge_index, 30))
+    theirs = PT.GDC(**kwargs)(Data(edge_index=edge_index, num_nodes=30))
+    assert torch.equal(ours.edge_index, theirs.edge_index)
+    torch.testing.assert_close(ours.edge_attr, theirs.edge_attr, rtol=1e-4, atol=1e-6)
+
+
+def test_gdc_heat_kernel_is_the_matrix_exponential():
+    """PyG's heat diffusion needs scipy (not installed here): check e^{-t(I - T)} directly."""
+    from gnnx.transforms.diffusion import diffusion_matrix, transition_matrix
+
+    edge_index = gnnx.utils.to_undirected(torch.randint(12, (2, 30), generator=torch.Generator().manual_seed(3)))
+    edge_index, weight = transition_matrix(edge_index, torch.ones(edge_index.size(1)), 12, "sym")
+    heat = diffusion_matrix(edge_index, weight, 12, "heat", t=1.5).double()
+    T_ = gnnx.utils.to_dense_adj(edge_index, edge_attr=weight, max_num_nodes=12)[0].double()
+    values, vectors = torch.linalg.eigh(-1.5 * (torch.eye(12, dtype=torch.double) - T_))
+    torch.testing.assert_close(heat, vectors @ torch.diag(values.exp()) @ vectors.t(), rtol=1e-4, atol=1e-5)
