@@ -1,0 +1,97 @@
+"""GravNet calorimeter inference per event on the GPU and the CPU (issue #17's events).
+
+The model of examples/calorimeter_gravnet.py (two GravNetConv layers, k = 12, and edge
+scores over the detector-space kNN graph), untrained (latency does not depend on the
+weights), on events of 10^4 to 10^5 hits spread over a calorimeter face. Per event:
+eager and ``gnnx.compile`` on CUDA, eager on the CPU (all of the machine's cores), median
+of repeated calls, ``torch.no_grad``. Writes ``calorimeter_latency.{json,md}`` to ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+from calorimeter_gravnet import HitClusterer, features  # noqa: E402
+
+import gnnx  # noqa: E402
+
+
+def event(num_hits: int, seed: int = 0) -> torch.Tensor:
+    """Hits (x, y, layer, energy) of showers spread over a face that grows with the event."""
+    gen = torch.Generator().manual_seed(seed)
+    side = 8.0 * (num_hits / 1000) ** 0.5
+    showers = max(1, num_hits // 200)
+    centres = torch.rand(showers, 2, generator=gen) * side
+    owner = torch.randint(showers, (num_hits,), generator=gen)
+    layer = torch.randint(8, (num_hits,), generator=gen).float()
+    xy = centres[owner] + (0.15 + 0.08 * layer).unsqueeze(1) * torch.randn(num_hits, 2, generator=gen)
+    energy = torch.rand(num_hits, generator=gen) * 5.0
+    return features(torch.cat([xy, layer.unsqueeze(1), energy.unsqueeze(1)], 1))
+
+
+def latency(fn, x, device, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        fn(x)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hits", type=int, nargs="+", default=[10_000, 50_000, 100_000])
+    parser.add_argument("--cpu-hits", type=int, nargs="+", default=[10_000, 50_000])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--out", default="bench/results")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    model = HitClusterer().eval()
+    rows = {}
+    with torch.no_grad():
+        if torch.cuda.is_available():
+            gpu = HitClusterer().eval().cuda()
+            gpu.load_state_dict(model.state_dict())
+            compiled = gnnx.compile(gpu)
+            for n in args.hits:
+                x = event(n).cuda()
+                for _ in range(3):
+                    gpu(x), compiled(x)
+                rows.setdefault(n, {})["cuda eager"] = latency(gpu, x, "cuda", args.repeats)
+                rows[n]["cuda gnnx.compile"] = latency(compiled, x, "cuda", args.repeats)
+                print(n, rows[n], flush=True)
+        for n in args.cpu_hits:
+            x = event(n)
+            model(x)
+            rows.setdefault(n, {})["cpu eager"] = latency(model, x, "cpu", max(3, args.repeats // 5))
+            print(n, rows[n], flush=True)
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu only"
+    lines = [f"# GravNet calorimeter inference per event ({device}; CPU: {os.cpu_count()} cores; "
+             f"torch {torch.__version__})", "", "| hits | CUDA eager ms | CUDA gnnx.compile ms | CPU eager ms | "
+             "CPU / best GPU |", "|---:|---:|---:|---:|---:|"]
+    for n, row in sorted(rows.items()):
+        gpu_best = min([v for k, v in row.items() if k.startswith("cuda")], default=float("nan"))
+        cpu = row.get("cpu eager", float("nan"))
+        lines.append(f"| {n:,} | {row.get('cuda eager', float('nan')):.2f} | "
+                     f"{row.get('cuda gnnx.compile', float('nan')):.2f} | {cpu:.1f} | {cpu / gpu_best:.0f}x |")
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "calorimeter_latency.json"), "w") as f:
+        json.dump({"device": device, "cpu_cores": os.cpu_count(), "torch": torch.__version__, "ms": rows}, f, indent=1)
+    with open(os.path.join(args.out, "calorimeter_latency.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
