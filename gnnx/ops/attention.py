@@ -32,7 +32,7 @@ from torch import Tensor
 
 from gnnx.graph import CSR, build_csr
 from gnnx.ops import dispatch
-from gnnx.ops.scatter import segment_softmax
+from gnnx.ops.scatter import scatter, segment_softmax
 from gnnx.ops.spmm import spmm
 
 
@@ -87,4 +87,10 @@ def attention(
     src, dst = edge_index[0], edge_index[1]
     score = attention_scores(x, src, dst, score_src, score_dst, x_dst, att, edge_bias, negative_slope)
     alpha = segment_softmax(score, dst, num_dst)
+    if csr is None and x.is_cuda and dispatch.is_tracing():
+        # Compiled without a prepared CSR (e.g. each relation of a heterogeneous batch): a
+        # gather-multiply-scatter that Inductor fuses beats sorting edges into a CSR per call
+        # for the SpMM kernel (R-GAT on an H200: bench/results/h200/rgat.md).
+        messages = x.index_select(0, src) * alpha.unsqueeze(-1)
+        return scatter(messages, dst, num_dst, "sum")
     return spmm(x, edge_index, num_dst, alpha, "sum", csr=csr)

@@ -30,6 +30,15 @@ from gnnx.structure import with_fresh_self_loops
 PairTensor = Tuple[Tensor, Optional[Tensor]]
 
 
+def _per_head_dot(h: Tensor, att: Tensor) -> Tensor:
+    """``(h * att).sum(-1)`` per head, ``h [N, H, C]``, ``att [H, C]``: one contraction in
+    eager mode (no ``[N, H, C]`` product); compiled, Inductor fuses the product and the sum
+    into one reduction, where a contraction would become a batched GEMM call."""
+    if torch.compiler.is_compiling():
+        return (h * att).sum(-1)
+    return torch.einsum("nhc,hc->nh", h, att)
+
+
 def _rows(edge_attr: Tensor) -> Tensor:
     """``edge_attr`` as one row per edge (a view, also for 0 edges, where ``view(0, -1)`` fails)."""
     return edge_attr.unsqueeze(-1) if edge_attr.dim() == 1 else edge_attr.flatten(1)
@@ -226,17 +235,18 @@ class GATConv(_GraphAttention):
         # The score is linear in the features, so each node's half is computed per node:
         # a_s . h_j as one contraction (no [N, H, C] product), and for a bipartite layer
         # a_d . (W_d x_i) = (W_d^T a_d) . x_i, which never projects the destinations.
-        score_src = torch.einsum("nhc,hc->nh", h_src, self.att_src[0])
+        score_src = _per_head_dot(h_src, self.att_src[0])
         if x_dst is None:  # (x_src, None): destinations contribute no score term, as in PyG
             num_dst = size[1] if size is not None else x_src.size(0)
             score_dst = h_src.new_zeros(num_dst, H)
         elif lin_dst is lin_src and x_dst is x_src:
-            score_dst = torch.einsum("nhc,hc->nh", h_src, self.att_dst[0])
+            score_dst = _per_head_dot(h_src, self.att_dst[0])
         elif isinstance(lin_dst.weight, torch.nn.parameter.UninitializedParameter):
-            score_dst = torch.einsum("nhc,hc->nh", lin_dst(x_dst).view(-1, H, C), self.att_dst[0])  # first call
+            score_dst = _per_head_dot(lin_dst(x_dst).view(-1, H, C), self.att_dst[0])  # first call
         else:
             folded = torch.einsum("hci,hc->hi", lin_dst.weight.view(H, C, -1), self.att_dst[0])
-            score_dst = x_dst @ folded.t()
+            score_dst = _per_head_dot(x_dst.unsqueeze(1), folded) if torch.compiler.is_compiling() \
+                else x_dst @ folded.t()
         return self._attend(h_src, None, edge_index, edge_attr, res, return_attention_weights,
                             node_scores=(score_src, score_dst))
 
@@ -244,7 +254,7 @@ class GATConv(_GraphAttention):
         if edge_attr is None or self.lin_edge is None:
             return None
         e = self.lin_edge(_rows(edge_attr)).view(-1, self.heads, self.out_channels)
-        return torch.einsum("ehc,hc->eh", e, self.att_edge[0])
+        return _per_head_dot(e, self.att_edge[0])
 
     def attention_terms(self, h_src: Tensor, h_dst: Optional[Tensor], edge_attr: Optional[Tensor],
                         node_scores: Optional[Tuple[Tensor, Tensor]] = None) -> Optional[dict]:
