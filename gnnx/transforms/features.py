@@ -2,11 +2,12 @@
 (PyG's arguments and results)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional, Union
 
 import torch
 
 from gnnx.graph import Graph
+from gnnx.hetero_graph import HeteroGraph
 from gnnx.utils import degree, one_hot
 
 
@@ -19,12 +20,23 @@ def _with_column(x: Optional[torch.Tensor], column: torch.Tensor, cat: bool) -> 
 
 class Constant:
     """Append (``cat``) or set a constant feature ``value`` per node: features for graphs
-    that have none (the GIN protocol's social networks)."""
+    that have none (the GIN protocol's social networks). On a :class:`~gnnx.HeteroGraph`,
+    every node type or those of ``node_types``, as PyG's."""
 
-    def __init__(self, value: float = 1.0, cat: bool = True) -> None:
+    def __init__(self, value: float = 1.0, cat: bool = True,
+                 node_types: Optional[Union[str, List[str]]] = None) -> None:
         self.value, self.cat = value, cat
+        self.node_types = [node_types] if isinstance(node_types, str) else node_types
 
-    def __call__(self, graph: Graph) -> Graph:
+    def __call__(self, graph):
+        if isinstance(graph, HeteroGraph):
+            out = graph.copy()
+            for node_type in self.node_types or graph.node_types:
+                store = out[node_type]
+                x = store["x"] if "x" in store else None
+                column = torch.full((int(store.num_nodes), 1), self.value)
+                store.x = _with_column(x, column.to(x.device) if x is not None else column, self.cat)
+            return out
         column = torch.full((graph.num_nodes, 1), self.value, device=graph.edge_index.device)
         return graph.replace(x=_with_column(graph.x, column, self.cat))
 

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from gnnx.graph import Graph
+from gnnx.hetero_graph import HeteroGraph
 from gnnx.utils import negative_sampling
 
 
@@ -83,25 +84,62 @@ class RandomLinkSplit:
     ``edge_index``); ``split_labels`` gives ``pos_/neg_edge_label_index`` instead.
     ``disjoint_train_ratio`` holds that share of training links out of training message
     passing.
+
+    On a :class:`~gnnx.HeteroGraph`, ``edge_types`` names the relations to split (labels go
+    on their edge stores, negatives are drawn between their source and destination types)
+    and ``rev_edge_types`` their reverse relations, whose edges follow each split's message
+    passing edges, as PyG's.
     """
 
     def __init__(self, num_val: Union[int, float] = 0.1, num_test: Union[int, float] = 0.2,
                  is_undirected: bool = False, key: str = "edge_label", split_labels: bool = False,
                  add_negative_train_samples: bool = True, neg_sampling_ratio: float = 1.0,
-                 disjoint_train_ratio: Union[int, float] = 0.0, generator: Optional[torch.Generator] = None,
-                 **pyg_kwargs) -> None:
-        if pyg_kwargs.get("edge_types") is not None:
-            raise NotImplementedError("RandomLinkSplit: heterogeneous edge types are not supported yet")
+                 disjoint_train_ratio: Union[int, float] = 0.0, edge_types=None, rev_edge_types=None,
+                 generator: Optional[torch.Generator] = None, **pyg_kwargs) -> None:
         self.num_val, self.num_test, self.is_undirected, self.key = num_val, num_test, is_undirected, key
         self.split_labels, self.add_negative_train_samples = split_labels, add_negative_train_samples
         self.neg_sampling_ratio, self.disjoint_train_ratio = neg_sampling_ratio, disjoint_train_ratio
-        self.generator = generator
+        self.edge_types, self.rev_edge_types, self.generator = edge_types, rev_edge_types, generator
 
-    def __call__(self, graph: Graph) -> Tuple[Graph, Graph, Graph]:
-        edge_index = graph.edge_index
-        device = edge_index.device
+    def __call__(self, graph):
+        if isinstance(graph, HeteroGraph):
+            return self._hetero(graph)
+        if self.edge_types is not None:
+            raise ValueError("RandomLinkSplit: edge_types apply to a HeteroGraph")
         fields = {name: getattr(graph, name) for name in ("edge_weight", "edge_attr") if getattr(graph, name) is not None}
-        if self.is_undirected:
+        splits = self._splits(graph.edge_index, fields, graph.num_nodes, self.is_undirected)
+        return tuple(graph.replace(**changes) for changes in splits)
+
+    def _hetero(self, graph: HeteroGraph) -> Tuple[HeteroGraph, HeteroGraph, HeteroGraph]:
+        if self.edge_types is None:
+            raise ValueError("RandomLinkSplit on a HeteroGraph needs edge_types (the relations to split)")
+        many = isinstance(self.edge_types, list)
+        edge_types = [graph._edge_type(e) for e in (self.edge_types if many else [self.edge_types])]
+        reverse = self.rev_edge_types if many else [self.rev_edge_types]
+        reverse = [None if r is None else graph._edge_type(r) for r in (reverse or [None] * len(edge_types))]
+        outs = (graph.copy(), graph.copy(), graph.copy())
+        for edge_type, rev_type in zip(edge_types, reverse):
+            store = graph[edge_type]
+            src, _, dst = edge_type
+            sizes = (int(graph[src].num_nodes), int(graph[dst].num_nodes))
+            fields = {name: value for name, value in store.items()
+                      if name != "edge_index" and isinstance(value, Tensor) and value.dim() > 0
+                      and value.size(0) == store.edge_index.size(1)}
+            undirected = self.is_undirected and src == dst
+            splits = self._splits(store.edge_index, fields, sizes[0] if src == dst else sizes, undirected)
+            for out, changes in zip(outs, splits):
+                for name, value in changes.items():
+                    out[edge_type][name] = value
+                if rev_type is not None:  # the reverse relation passes the same messages back
+                    out[rev_type].edge_index = changes["edge_index"].flip(0)
+                    for name in fields:
+                        out[rev_type][name] = changes[name]
+        return outs
+
+    def _splits(self, edge_index: Tensor, fields: dict, num_nodes, undirected: bool):
+        """The changes of the training, validation and test graphs for one edge set."""
+        device = edge_index.device
+        if undirected:
             links = (edge_index[0] <= edge_index[1]).nonzero().view(-1)
         else:
             links = torch.arange(edge_index.size(1), device=device)
@@ -113,36 +151,34 @@ class RandomLinkSplit:
         train_links, val_links, test_links = (links[:num_train], links[num_train:num_train + num_val],
                                               links[num_train + num_val:])
         num_disjoint = _count(self.disjoint_train_ratio, train_links.numel(), int)
-        supervision = train_links[:num_disjoint] if num_disjoint else train_links
         message = train_links[num_disjoint:] if num_disjoint else train_links
-        train = self._split(graph, fields, message, supervision, self.add_negative_train_samples)
-        val = self._split(graph, fields, train_links if not num_disjoint else message, val_links, True)
-        test = self._split(graph, fields, torch.cat([train_links if not num_disjoint else message, val_links]),
-                           test_links, True)
-        return train, val, test
+        supervision = train_links[:num_disjoint] if num_disjoint else train_links
+        # PyG's: validation passes messages over every training link (supervision ones too)
+        plan = [(message, supervision, self.add_negative_train_samples), (train_links, val_links, True),
+                (torch.cat([train_links, val_links]), test_links, True)]
+        return [self._split(edge_index, fields, num_nodes, undirected, *step) for step in plan]
 
-    def _split(self, graph: Graph, fields: dict, message: Tensor, supervision: Tensor, negatives: bool) -> Graph:
-        edge_index = graph.edge_index
+    def _split(self, edge_index: Tensor, fields: dict, num_nodes, undirected: bool, message: Tensor,
+               supervision: Tensor, negatives: bool) -> dict:
         kept = edge_index[:, message]
         # undirected: each kept link in both directions (a self loop once), its values alike
-        mirror = kept[0] != kept[1] if self.is_undirected else torch.zeros_like(kept[0], dtype=torch.bool)
+        mirror = kept[0] != kept[1] if undirected else torch.zeros_like(kept[0], dtype=torch.bool)
         changes = {"edge_index": torch.cat([kept, kept[:, mirror].flip(0)], dim=1)}
         for name, value in fields.items():
             changes[name] = torch.cat([value[message], value[message][mirror]], dim=0)
         positive = edge_index[:, supervision]
         num_neg = int(self.neg_sampling_ratio * positive.size(1)) if negatives else 0
-        negative = negative_sampling(edge_index, graph.num_nodes, num_neg, generator=self.generator) \
+        negative = negative_sampling(edge_index, num_nodes, num_neg, generator=self.generator) \
             if num_neg > 0 else edge_index.new_empty((2, 0))
+        ones, zeros = torch.ones(positive.size(1), device=edge_index.device), torch.zeros(negative.size(1),
+                                                                                             device=edge_index.device)
         if self.split_labels:
-            changes[f"pos_{self.key}_index"] = positive
-            changes[f"pos_{self.key}"] = torch.ones(positive.size(1), device=edge_index.device)
-            changes[f"neg_{self.key}_index"] = negative
-            changes[f"neg_{self.key}"] = torch.zeros(negative.size(1), device=edge_index.device)
+            changes.update({f"pos_{self.key}_index": positive, f"pos_{self.key}": ones,
+                            f"neg_{self.key}_index": negative, f"neg_{self.key}": zeros})
         else:
-            changes[f"{self.key}_index"] = torch.cat([positive, negative], dim=1)
-            changes[self.key] = torch.cat([torch.ones(positive.size(1)), torch.zeros(negative.size(1))]).to(
-                edge_index.device)
-        return graph.replace(**changes)
+            changes.update({f"{self.key}_index": torch.cat([positive, negative], dim=1),
+                            self.key: torch.cat([ones, zeros])})
+        return changes
 
     def __repr__(self) -> str:
         return f"RandomLinkSplit(num_val={self.num_val}, num_test={self.num_test})"

@@ -201,3 +201,50 @@ def test_gdc_heat_kernel_is_the_matrix_exponential():
     T_ = gnnx.utils.to_dense_adj(edge_index, edge_attr=weight, max_num_nodes=12)[0].double()
     values, vectors = torch.linalg.eigh(-1.5 * (torch.eye(12, dtype=torch.double) - T_))
     torch.testing.assert_close(heat, vectors @ torch.diag(values.exp()) @ vectors.t(), rtol=1e-4, atol=1e-5)
+
+
+def test_random_link_split_on_a_hetero_graph_matches_pygs_layout():
+    from torch_geometric.data import HeteroData
+
+    gen = torch.Generator().manual_seed(4)
+    rates = torch.stack([torch.randint(30, (200,), generator=gen), torch.randint(20, (200,), generator=gen)])
+    rates = gnnx.utils.coalesce(rates, num_nodes=30)
+    ours = gnnx.HeteroGraph()
+    ours["user"].x, ours["movie"].x = torch.randn(30, 4), torch.randn(20, 3)
+    ours["user", "rates", "movie"].edge_index = rates
+    ours["user", "rates", "movie"].rating = torch.rand(rates.size(1))
+    ours["movie", "rev_rates", "user"].edge_index = rates.flip(0)
+    theirs = HeteroData()
+    theirs["user"].x, theirs["movie"].x = ours["user"].x, ours["movie"].x
+    theirs["user", "rates", "movie"].edge_index = rates
+    theirs["movie", "rev_rates", "user"].edge_index = rates.flip(0)
+    kwargs = dict(num_val=0.1, num_test=0.2, edge_types=("user", "rates", "movie"),
+                  rev_edge_types=("movie", "rev_rates", "user"))
+    edges = set(map(tuple, rates.t().tolist()))
+    for a, b in zip(T.RandomLinkSplit(**kwargs)(ours), PT.RandomLinkSplit(**kwargs)(theirs)):
+        for edge_type in [("user", "rates", "movie"), ("movie", "rev_rates", "user")]:
+            assert a[edge_type].edge_index.shape == b[edge_type].edge_index.shape
+        store = a["user", "rates", "movie"]
+        assert store.edge_label_index.shape == b["user", "rates", "movie"].edge_label_index.shape
+        assert torch.equal(a["movie", "rev_rates", "user"].edge_index, store.edge_index.flip(0))
+        assert store.rating.shape == (store.edge_index.size(1),)
+        positives = store.edge_label_index[:, store.edge_label == 1]
+        negatives = store.edge_label_index[:, store.edge_label == 0]
+        assert set(map(tuple, positives.t().tolist())) <= edges
+        assert not set(map(tuple, negatives.t().tolist())) & edges
+        assert int(negatives[0].max()) < 30 and int(negatives[1].max()) < 20
+
+
+def test_constant_on_a_hetero_graph_equals_pyg():
+    from torch_geometric.data import HeteroData
+
+    ours, theirs = gnnx.HeteroGraph(), HeteroData()
+    for store in (ours, theirs):
+        store["paper"].x = torch.arange(6.).view(3, 2)
+        store["author"].num_nodes = 4
+        store["author", "writes", "paper"].edge_index = torch.tensor([[0, 1], [2, 0]])
+    a, b = T.Constant(0.5)(ours), PT.Constant(0.5)(theirs)
+    for node_type in ("paper", "author"):
+        torch.testing.assert_close(a[node_type].x, b[node_type].x)
+    a = T.Constant(node_types="author")(ours)
+    assert a["paper"].x.shape == (3, 2) and a["author"].x.shape == (4, 1)
