@@ -9,14 +9,19 @@ import torch
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "pointcloud_edgecnn.py")
 
 
+def _run_main(path, args, monkeypatch, capsys):
+    """Run an example script as ``python path args...``; it must exit with status 0."""
+    monkeypatch.setattr(sys, "argv", [path] + args)
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(path, run_name="__main__")
+    assert done.value.code == 0
+    return capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_pointcloud_example_trains_and_packages(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", [EXAMPLE, "--epochs", "2", "--clouds", "8", "--no-serve",
-                                      "--min-accuracy", "0", "--out-dir", str(tmp_path)])
-    with pytest.raises(SystemExit) as done:
-        runpy.run_path(EXAMPLE, run_name="__main__")
-    assert done.value.code == 0
-    out = capsys.readouterr().out
+    out = _run_main(EXAMPLE, ["--epochs", "2", "--clouds", "8", "--no-serve",
+                                      "--min-accuracy", "0", "--out-dir", str(tmp_path)], monkeypatch, capsys)
     assert "held-out per-point accuracy" in out
     diff = float(out.split("max |diff| vs eager ")[1].split()[0])
     assert diff < 1e-4
@@ -28,11 +33,7 @@ CALORIMETER = os.path.join(os.path.dirname(__file__), "..", "examples", "calorim
 
 @pytest.mark.slow
 def test_calorimeter_example_trains_clusters_and_exports(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", [CALORIMETER, "--events", "30", "--epochs", "2", "--out-dir", str(tmp_path)])
-    with pytest.raises(SystemExit) as done:
-        runpy.run_path(CALORIMETER, run_name="__main__")
-    assert done.value.code == 0
-    out = capsys.readouterr().out
+    out = _run_main(CALORIMETER, ["--events", "30", "--epochs", "2", "--out-dir", str(tmp_path)], monkeypatch, capsys)
     ari = float(out.split("held-out adjusted Rand index ")[1].split()[0])
     assert -1.0 <= ari <= 1.0
     assert float(out.split("max |diff| vs eager ")[1].split()[0]) < 1e-4
@@ -86,11 +87,7 @@ LINK_PRED = os.path.join(os.path.dirname(__file__), "..", "examples", "link_pred
 
 @pytest.mark.slow
 def test_link_prediction_example_reports_auc_next_to_pyg(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", [LINK_PRED, "--epochs", "20", "--out", str(tmp_path)])
-    with pytest.raises(SystemExit) as done:
-        runpy.run_path(LINK_PRED, run_name="__main__")
-    assert done.value.code == 0
-    out = capsys.readouterr().out
+    out = _run_main(LINK_PRED, ["--epochs", "20", "--out", str(tmp_path)], monkeypatch, capsys)
     ours = float(out.split("gnnx eager")[1].split("test AUC ")[1].split()[0])
     compiled = float(out.split("gnnx.compile")[1].split("test AUC ")[1].split()[0])
     assert ours > 0.75 and compiled == pytest.approx(ours, abs=1e-3)
@@ -102,12 +99,8 @@ RGAT = os.path.join(os.path.dirname(__file__), "..", "examples", "rgat_igbh.py")
 
 @pytest.mark.slow
 def test_rgat_example_trains_on_sampled_heterogeneous_batches(capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", [RGAT, "--scale", "0.005", "--epochs", "2", "--batches", "8",
-                                      "--batch-size", "128", "--hidden", "32"])
-    with pytest.raises(SystemExit) as done:
-        runpy.run_path(RGAT, run_name="__main__")
-    assert done.value.code == 0
-    out = capsys.readouterr().out
+    out = _run_main(RGAT, ["--scale", "0.005", "--epochs", "2", "--batches", "8",
+                                      "--batch-size", "128", "--hidden", "32"], monkeypatch, capsys)
     accuracy = float(out.split("test accuracy ")[1].split()[0])
     floor = float(out.split("own features only: ")[1].split(",")[0])
     assert accuracy > floor  # message passing reads the planted neighbourhood signal
@@ -143,12 +136,8 @@ def _social_dataset(root, name="SOCIAL", graphs=40):
 @pytest.mark.slow
 def test_gin_example_reads_a_dataset_of_the_users_own_with_degree_features(tmp_path, capsys, monkeypatch):
     _social_dataset(tmp_path)
-    monkeypatch.setattr(sys, "argv", [GIN, "SOCIAL", "--root", str(tmp_path), "--epochs", "15", "--folds", "2",
-                                      "--modes", "eager"])
-    with pytest.raises(SystemExit) as done:
-        runpy.run_path(GIN, run_name="__main__")
-    assert done.value.code == 0
-    out = capsys.readouterr().out
+    out = _run_main(GIN, ["SOCIAL", "--root", str(tmp_path), "--epochs", "15", "--folds", "2",
+                                      "--modes", "eager"], monkeypatch, capsys)
     assert "no node labels, using one-hot degrees" in out
     accuracy = float(out.split("SOCIAL eager: ")[1].split()[0])
     assert accuracy > 80.0  # stars and rings differ only in their degrees

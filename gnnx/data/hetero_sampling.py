@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
-from gnnx.data.sampling import draw_with_replacement, draw_without_replacement
+from gnnx.data.sampling import batches_of, draw_with_replacement, draw_without_replacement, num_batches
 from gnnx.hetero_graph import EdgeType, HeteroGraph, NodeType
 
 Fanouts = Union[Sequence[int], Dict[EdgeType, Sequence[int]]]
@@ -199,15 +199,11 @@ class HeteroNeighborLoader:
         return grown
 
     def __len__(self) -> int:
-        full, rest = divmod(self.seeds.numel(), self.batch_size)
-        return full + (0 if self.drop_last or rest == 0 else 1)
+        return num_batches(self.seeds.numel(), self.batch_size, self.drop_last)
 
     def __iter__(self):
-        order = self.seeds
-        if self.shuffle:
-            order = order[torch.randperm(order.numel(), generator=self.generator, device=order.device)]
-        for i in range(len(self)):
-            batch = self._sample(order[i * self.batch_size:(i + 1) * self.batch_size], self.generator)
+        for seeds in batches_of(self.seeds, self.batch_size, self.shuffle, self.drop_last, self.generator):
+            batch = self._sample(seeds, self.generator)
             if self.sizes is not None:
                 if self._grow(*self.sizes, batch):
                     warnings.warn("HeteroNeighborLoader: a batch outgrew the static sizes; they grow (one new shape)")

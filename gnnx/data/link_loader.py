@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import Tensor
 
-from gnnx.data.sampling import sample_exact, sample_static
+from gnnx.data.sampling import batches_of, num_batches, sample_exact, sample_static
 from gnnx.graph import Graph
 
 
@@ -59,8 +59,7 @@ class LinkNeighborLoader:
         self.generator = torch.Generator(device=device).manual_seed(seed)
 
     def __len__(self) -> int:
-        full, rest = divmod(self.edge_label_index.size(1), self.batch_size)
-        return full + (0 if self.drop_last or rest == 0 else 1)
+        return num_batches(self.edge_label_index.size(1), self.batch_size, self.drop_last)
 
     def _labelled(self, ids: Tensor):
         links = self.edge_label_index[:, ids]
@@ -76,12 +75,9 @@ class LinkNeighborLoader:
         return links, labels
 
     def __iter__(self):
-        count = self.edge_label_index.size(1)
         device = self.edge_label_index.device
-        order = torch.randperm(count, generator=self.generator, device=device) if self.shuffle else \
-            torch.arange(count, device=device)
-        for i in range(len(self)):
-            ids = order[i * self.batch_size:(i + 1) * self.batch_size]
+        every = torch.arange(self.edge_label_index.size(1), device=device)
+        for ids in batches_of(every, self.batch_size, self.shuffle, self.drop_last, self.generator):
             links, labels = self._labelled(ids)
             if self.static:
                 seeds = torch.cat([links[0], links[1]])

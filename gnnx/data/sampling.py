@@ -21,7 +21,7 @@ graph has them, ``x`` and ``y`` gathered by ``n_id``.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Iterator, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -124,6 +124,21 @@ def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, ed
                  y=None if graph.y is None or graph.y.dim() == 0 else graph.y[n_id], validate=False, **extra)
 
 
+def num_batches(count: int, batch_size: int, drop_last: bool) -> int:
+    """Batches of ``batch_size`` out of ``count`` items (a smaller last one unless ``drop_last``)."""
+    full, rest = divmod(count, batch_size)
+    return full + (0 if drop_last or rest == 0 else 1)
+
+
+def batches_of(items: Tensor, batch_size: int, shuffle: bool, drop_last: bool,
+               generator: Optional[torch.Generator]) -> Iterator[Tensor]:
+    """``items`` (seed nodes, link ids) in consecutive batches, shuffled first if asked."""
+    if shuffle:
+        items = items[torch.randperm(items.numel(), generator=generator, device=items.device)]
+    for i in range(num_batches(items.numel(), batch_size, drop_last)):
+        yield items[i * batch_size:(i + 1) * batch_size]
+
+
 class NeighborLoader:
     """Mini-batches of seed nodes with their sampled neighbourhoods.
 
@@ -184,14 +199,9 @@ class NeighborLoader:
         self.generator = torch.Generator(device=device).manual_seed(seed)
 
     def __len__(self) -> int:
-        full, rest = divmod(self.seeds.numel(), self.batch_size)
-        return full + (0 if self.drop_last or rest == 0 else 1)
+        return num_batches(self.seeds.numel(), self.batch_size, self.drop_last)
 
     def __iter__(self):
-        order = self.seeds
-        if self.shuffle:
-            order = order[torch.randperm(order.numel(), generator=self.generator, device=order.device)]
         sample = sample_static if self.replace else sample_exact
-        for i in range(len(self)):
-            yield sample(self.graph, order[i * self.batch_size:(i + 1) * self.batch_size], self.fanouts,
-                         self.generator)
+        for seeds in batches_of(self.seeds, self.batch_size, self.shuffle, self.drop_last, self.generator):
+            yield sample(self.graph, seeds, self.fanouts, self.generator)
