@@ -60,6 +60,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="checkpoint path")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--dataset", default="MUTAG")
+    parser.add_argument("--root", default=None, help="a folder holding the dataset's files (default: the shipped "
+                                                     "MUTAG / PROTEINS / PTC, and Cora for --task node)")
     parser.add_argument("--task", choices=["graph", "node"], default="graph")
     parser.add_argument("--hidden", type=int, default=32)
     args = parser.parse_args(argv)
@@ -75,7 +77,7 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     if args.task == "node":
         return train_nodes(args, rank, world, device, distributed)
-    dataset = GraphClassification(args.dataset)
+    dataset = GraphClassification(args.dataset, root=args.root)
     model = Classifier(dataset.num_features, args.hidden, dataset.num_classes).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     start_epoch = resume(args, model, optimizer, device)
@@ -116,7 +118,7 @@ def train_nodes(args, rank, world, device, distributed) -> int:
     from gnnx.datasets import Planetoid
     from gnnx.nn import GraphSAGE
 
-    graph = Planetoid("Cora")[0].to(device)
+    graph = (Planetoid("Cora", root=args.root) if args.root else Planetoid("Cora"))[0].to(device)
     model = GraphSAGE(graph.x.size(1), args.hidden, 2, 7).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     start_epoch = resume(args, model, optimizer, device)

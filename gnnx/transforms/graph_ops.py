@@ -7,6 +7,7 @@ from typing import Optional
 import torch
 
 from gnnx.graph import Graph
+from gnnx.hetero_graph import HeteroGraph
 from gnnx.utils import subgraph
 
 
@@ -105,21 +106,30 @@ class ToSparseTensor:
     form PyG's ``ToSparseTensor`` builds and gnnx layers take in place of ``edge_index``;
     its values are ``attr`` (default ``edge_weight``, ones when absent). ``edge_index`` is
     dropped unless ``remove_edge_index=False`` (a ``Graph`` always keeps its structure, so
-    here it is only marked: ``graph.adj_t`` is the matrix to pass)."""
+    here it is only marked: ``graph.adj_t`` is the matrix to pass). On a
+    :class:`~gnnx.HeteroGraph`, every edge type gets its ``adj_t [N_dst, N_src]``."""
 
     def __init__(self, attr: Optional[str] = "edge_weight", remove_edge_index: bool = True,
                  fill_cache: bool = True, layout: Optional[torch.layout] = None) -> None:
         self.attr, self.remove_edge_index, self.layout = attr, remove_edge_index, layout or torch.sparse_csr
 
-    def __call__(self, graph: Graph) -> Graph:
-        n = graph.num_nodes
-        values = getattr(graph, self.attr) if self.attr else None
+    def _adjacency(self, edge_index: torch.Tensor, values: Optional[torch.Tensor], num_src: int,
+                   num_dst: int) -> torch.Tensor:
         if values is None:
-            values = torch.ones(graph.edge_index.size(1), device=graph.edge_index.device)
-        adj_t = torch.sparse_coo_tensor(graph.edge_index.flip(0), values, (n, n)).coalesce()
-        if self.layout == torch.sparse_csr:
-            adj_t = adj_t.to_sparse_csr()
-        return graph.replace(adj_t=adj_t)
+            values = torch.ones(edge_index.size(1), device=edge_index.device)
+        adj_t = torch.sparse_coo_tensor(edge_index.flip(0), values, (num_dst, num_src)).coalesce()
+        return adj_t.to_sparse_csr() if self.layout == torch.sparse_csr else adj_t
+
+    def __call__(self, graph):
+        if isinstance(graph, HeteroGraph):  # one adj_t per edge type, [N_dst, N_src]
+            out = graph.copy()
+            for (src, rel, dst), store in out.edge_items():
+                values = store[self.attr] if self.attr and self.attr in store else None
+                store.adj_t = self._adjacency(store.edge_index, values, int(out[src].num_nodes),
+                                              int(out[dst].num_nodes))
+            return out
+        values = getattr(graph, self.attr) if self.attr else None
+        return graph.replace(adj_t=self._adjacency(graph.edge_index, values, graph.num_nodes, graph.num_nodes))
 
     def __repr__(self) -> str:
         return f"ToSparseTensor(attr={self.attr})"

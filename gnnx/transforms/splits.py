@@ -24,7 +24,8 @@ class RandomNodeSplit:
 
     ``split="train_rest"``: ``num_val`` and ``num_test`` nodes (counts, or shares when
     floats), the rest train; ``"test_rest"`` / ``"random"`` as PyG; ``"train_rest"`` is the
-    default. ``num_splits > 1`` gives ``[N, num_splits]`` masks.
+    default. ``num_splits > 1`` gives ``[N, num_splits]`` masks. On a
+    :class:`~gnnx.HeteroGraph`, each node type that has ``key`` gets its own masks, as PyG's.
     ``"random"`` with ``num_train_per_class`` takes that many nodes of each class of ``key``.
     """
 
@@ -36,8 +37,8 @@ class RandomNodeSplit:
         self.split, self.num_splits, self.num_train_per_class = split, num_splits, num_train_per_class
         self.num_val, self.num_test, self.key, self.generator = num_val, num_test, key, generator
 
-    def _one(self, graph: Graph) -> Tuple[Tensor, Tensor, Tensor]:
-        n = graph.num_nodes
+    def _one(self, graph) -> Tuple[Tensor, Tensor, Tensor]:
+        n = int(graph.num_nodes)
         masks = [torch.zeros(n, dtype=torch.bool) for _ in range(3)]
         train, val, test = masks
         perm = torch.randperm(n, generator=self.generator)
@@ -62,16 +63,34 @@ class RandomNodeSplit:
             test[rest[num_val:num_val + num_test]] = True
         return train, val, test
 
-    def __call__(self, graph: Graph) -> Graph:
-        splits = [self._one(graph) for _ in range(self.num_splits)]
+    def _masks(self, store) -> dict:
+        splits = [self._one(store) for _ in range(self.num_splits)]
+        stacked = [torch.stack(parts, dim=-1) if self.num_splits > 1 else parts[0] for parts in zip(*splits)]
+        return dict(zip(("train_mask", "val_mask", "test_mask"), stacked))
+
+    def __call__(self, graph):
+        if isinstance(graph, HeteroGraph):  # every node type that has `key` (all of them when key is None)
+            out = graph.copy()
+            for node_type, store in out.node_items():
+                if self.key is not None and self.key not in store:
+                    continue
+                for name, mask in self._masks(_NodeView(store, self.key)).items():
+                    store[name] = mask
+            return out
         device = graph.edge_index.device
-        stacked = [torch.stack(parts, dim=-1) if self.num_splits > 1 else parts[0]
-                   for parts in zip(*splits)]
-        return graph.replace(**{name: mask.to(device) for name, mask in
-                                zip(("train_mask", "val_mask", "test_mask"), stacked)})
+        return graph.replace(**{name: mask.to(device) for name, mask in self._masks(graph).items()})
 
     def __repr__(self) -> str:
         return f"RandomNodeSplit(split={self.split})"
+
+
+class _NodeView:
+    """A node store read like a graph (``num_nodes`` and the label attribute)."""
+
+    def __init__(self, store, key: Optional[str]) -> None:
+        self.num_nodes = int(store.num_nodes)
+        if key is not None:
+            setattr(self, key, store[key])
 
 
 class RandomLinkSplit:

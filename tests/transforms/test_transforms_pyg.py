@@ -248,3 +248,17 @@ def test_constant_on_a_hetero_graph_equals_pyg():
         torch.testing.assert_close(a[node_type].x, b[node_type].x)
     a = T.Constant(node_types="author")(ours)
     assert a["paper"].x.shape == (3, 2) and a["author"].x.shape == (4, 1)
+
+
+def test_node_split_and_sparse_adjacency_on_a_hetero_graph():
+    graph = gnnx.HeteroGraph()
+    graph["paper"].x, graph["paper"].y = torch.randn(40, 3), torch.arange(40) % 4
+    graph["author"].x = torch.randn(10, 2)
+    graph["author", "writes", "paper"].edge_index = torch.stack([torch.arange(10), torch.arange(10) * 3])
+    split = T.RandomNodeSplit(num_val=5, num_test=10)(graph)
+    assert int(split["paper"].train_mask.sum()) == 25 and "train_mask" not in split["author"]
+    adj = T.ToSparseTensor()(graph)["author", "writes", "paper"].adj_t
+    assert adj.shape == (40, 10)
+    conv = gnnx.nn.SAGEConv((2, 3), 4)
+    x = (graph["author"].x, graph["paper"].x)
+    torch.testing.assert_close(conv(x, adj), conv(x, graph["author", "writes", "paper"].edge_index))
