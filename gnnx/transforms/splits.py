@@ -8,7 +8,6 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from gnnx.graph import Graph
 from gnnx.hetero_graph import HeteroGraph
 from gnnx.utils import negative_sampling
 
