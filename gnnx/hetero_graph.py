@@ -179,6 +179,12 @@ class HeteroGraph:
         stores = list(self._nodes.items()) + list(self._edges.items())
         return {key: store[name] for key, store in stores if name in store}
 
+    def __getattr__(self, name: str) -> Any:
+        # PyG's ``<attribute>_dict`` for any attribute (``num_sampled_nodes_dict``, ``y_dict``)
+        if name.endswith("_dict") and not name.startswith("_"):
+            return self.collect(name[:-5])
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
     @property
     def x_dict(self) -> Dict[NodeType, Tensor]:
         return self.collect("x")

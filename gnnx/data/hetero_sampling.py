@@ -16,7 +16,10 @@ real nodes see exactly their sampled neighbourhoods.
 
 The batch is a :class:`~gnnx.HeteroGraph`: per node type ``x`` (and ``y`` where the graph
 has it), ``n_id`` (global ids), ``num_nodes``; the input type also ``batch_size`` (its first
-rows are the seeds, as PyG's); per edge type the relabelled ``edge_index``.
+rows are the seeds, as PyG's); per edge type the relabelled ``edge_index``. Nodes and edges
+are in hop order, with PyG's per-hop counts ``num_sampled_nodes`` / ``num_sampled_edges``
+(``batch.num_sampled_nodes_dict``), so :func:`gnnx.utils.trim_to_layer` can drop what a
+layer's outputs no longer need.
 """
 from __future__ import annotations
 
@@ -53,6 +56,9 @@ def sample_hetero(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, fanou
     nodes[input_type] = seeds
     frontier = {input_type: seeds}
     edges: Dict[EdgeType, List[Tuple[Tensor, Tensor]]] = {e: [] for e in graph.edge_types}
+    # PyG's per-hop counts (for trim_to_layer): nodes first seen at each hop, edges drawn at each hop
+    node_counts = {t: [seeds.numel() if t == input_type else 0] for t in graph.node_types}
+    edge_counts: Dict[EdgeType, List[int]] = {e: [] for e in graph.edge_types}
     for hop in range(hops):
         reached: Dict[NodeType, List[Tensor]] = {}
         for edge_type in graph.edge_types:
@@ -68,12 +74,17 @@ def sample_hetero(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, fanou
                                                                  generator)
             edges[edge_type].append((sources, destinations))
             reached.setdefault(src, []).append(sources)
+        for edge_type in graph.edge_types:
+            drawn = sum(p[0].numel() for p in edges[edge_type]) - sum(edge_counts[edge_type])
+            edge_counts[edge_type].append(drawn)
         frontier = {}
         for node_type, parts in reached.items():  # each node is expanded once, as PyG does
             new = torch.unique(torch.cat(parts))
             new = new[~torch.isin(new, nodes[node_type])]
             nodes[node_type] = torch.cat([nodes[node_type], new])
             frontier[node_type] = new
+        for node_type in graph.node_types:
+            node_counts[node_type].append(frontier[node_type].numel() if node_type in frontier else 0)
     batch = HeteroGraph()
     relabel: Dict[NodeType, Tensor] = {}
     for node_type in graph.node_types:
@@ -82,12 +93,14 @@ def sample_hetero(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, fanou
         table[n_id] = torch.arange(n_id.numel(), device=seeds.device)
         relabel[node_type] = table
         _gather_node_store(batch[node_type], graph[node_type], n_id)
+        batch[node_type].num_sampled_nodes = node_counts[node_type]
     for edge_type, parts in edges.items():
         if parts:
             src, dst = (torch.cat(p) for p in zip(*parts))
             batch[edge_type].edge_index = torch.stack([relabel[edge_type[0]][src], relabel[edge_type[2]][dst]])
         else:
             batch[edge_type].edge_index = seeds.new_empty(2, 0)
+        batch[edge_type].num_sampled_edges = edge_counts[edge_type]
     batch[input_type].batch_size = seeds.numel()
     return batch
 
@@ -118,6 +131,8 @@ def pad_hetero(batch: HeteroGraph, num_nodes: Dict[NodeType, int], num_edges: Di
             target[name] = value
         target.num_nodes = rows
         target.node_mask = torch.arange(rows, device=store.n_id.device) < real
+        if "num_sampled_nodes" in store:  # padded rows come last: they count as the last hop's
+            target.num_sampled_nodes = store.num_sampled_nodes[:-1] + [store.num_sampled_nodes[-1] + rows - real]
     for edge_type, store in batch.edge_items():
         edge_index, capacity = store.edge_index, num_edges[edge_type]
         if capacity < edge_index.size(1):
@@ -125,6 +140,9 @@ def pad_hetero(batch: HeteroGraph, num_nodes: Dict[NodeType, int], num_edges: Di
         pad = torch.tensor([[num_nodes[edge_type[0]] - 1], [num_nodes[edge_type[2]] - 1]], device=edge_index.device)
         out[edge_type].edge_index = torch.cat([edge_index, pad.expand(2, capacity - edge_index.size(1))], 1)
         out[edge_type].edge_mask = torch.arange(capacity, device=edge_index.device) < edge_index.size(1)
+        if "num_sampled_edges" in store:
+            counts = store.num_sampled_edges
+            out[edge_type].num_sampled_edges = counts[:-1] + [counts[-1] + capacity - edge_index.size(1)]
     return out
 
 

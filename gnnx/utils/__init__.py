@@ -16,11 +16,12 @@ from gnnx.utils.loop import add_remaining_self_loops, add_self_loops, contains_s
 from gnnx.utils.negative_sampling import batched_negative_sampling, negative_sampling, negative_sampling_static
 from gnnx.utils.num_nodes import maybe_num_nodes
 from gnnx.utils.subgraph import k_hop_subgraph, subgraph
+from gnnx.utils.trim import trim_to_layer
 
 __all__ = [
     "add_remaining_self_loops", "add_self_loops", "batched_negative_sampling", "coalesce", "contains_self_loops",
     "degree", "dense_to_sparse", "dropout_edge", "dropout_node", "from_networkx", "get_laplacian", "homophily",
     "index_to_mask", "is_undirected", "k_hop_subgraph", "mask_to_index", "maybe_num_nodes", "negative_sampling",
     "negative_sampling_static", "one_hot", "remove_self_loops", "scatter", "softmax", "sort_edge_index",
-    "subgraph", "to_dense_adj", "to_dense_batch", "to_networkx", "to_undirected",
+    "subgraph", "to_dense_adj", "to_dense_batch", "to_networkx", "to_undirected", "trim_to_layer",
 ]

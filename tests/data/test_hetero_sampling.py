@@ -1,0 +1,91 @@
+"""Heterogeneous neighbour sampling: what a batch holds (real edges, seeds first, hop order
+and PyG's per-hop counts), the padded static mode, trim_to_layer, and the generated graph."""
+import pytest
+import torch
+
+import gnnx
+import gnnx.nn as gnn
+from gnnx.data import HeteroNeighborLoader, NeighborLoader
+from gnnx.datasets import hetero_benchmark_graph
+from gnnx.utils import trim_to_layer
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return hetero_benchmark_graph(scale=0.003, num_features=8)
+
+
+def test_generated_graph_has_igbh_shape_and_is_valid(graph):
+    node_types, edge_types = graph.metadata()
+    assert node_types == ["paper", "author", "institute", "fos"] and len(edge_types) == 8
+    graph.validate()
+    assert graph["paper"].y.max() < 19 and int(graph["paper"].train_mask.sum()) == int(0.6 * graph["paper"].num_nodes)
+    degree = torch.bincount(graph["paper", "cites", "paper"].edge_index[1], minlength=graph["paper"].num_nodes)
+    assert degree.max() > 5 * degree.float().mean()  # power-law: hubs
+
+
+def test_exact_batches_hold_real_edges_seeds_first_and_pygs_counts(graph):
+    loader = NeighborLoader(graph, num_neighbors=[5, 3], input_nodes=("paper", graph["paper"].train_mask),
+                            batch_size=16, shuffle=True)
+    assert isinstance(loader, HeteroNeighborLoader)
+    batch = next(iter(loader))
+    seeds = batch["paper"].n_id[:16]
+    assert batch["paper"].batch_size == 16 and bool(graph["paper"].train_mask[seeds].all())
+    for node_type, store in batch.node_items():
+        assert store.n_id.unique().numel() == store.n_id.numel()
+        assert sum(store.num_sampled_nodes) == store.num_nodes
+        torch.testing.assert_close(store.x, graph[node_type].x[store.n_id])
+    for edge_type, store in batch.edge_items():
+        src, _, dst = edge_type
+        assert sum(store.num_sampled_edges) == store.edge_index.size(1)
+        real = set(map(tuple, graph[edge_type].edge_index.t().tolist()))
+        sampled = torch.stack([batch[src].n_id[store.edge_index[0]], batch[dst].n_id[store.edge_index[1]]])
+        assert set(map(tuple, sampled.t().tolist())) <= real
+
+
+def test_fan_outs_per_edge_type(graph):
+    cites = ("paper", "cites", "paper")
+    loader = NeighborLoader(graph, num_neighbors={cites: [4, 2]}, input_nodes=("paper", torch.arange(8)),
+                            batch_size=8)
+    batch = next(iter(loader))
+    assert batch["author", "written_by", "paper"] is not None
+    assert all(batch[e].edge_index.size(1) == 0 for e in graph.edge_types if e != cites)
+    assert int(torch.bincount(batch[cites].edge_index[1][:batch[cites].num_sampled_edges[0]]).max()) <= 4
+
+
+def test_static_mode_gives_one_shape(graph):
+    loader = NeighborLoader(graph, num_neighbors=[4, 3], input_nodes=("paper", graph["paper"].train_mask),
+                            batch_size=16, shuffle=True, static=True, static_margin=2.0)  # small batches vary
+    shapes = set()
+    for i, batch in zip(range(4), loader):
+        shapes.add(tuple((t, s.x.shape) for t, s in batch.node_items()) +
+                   tuple((e, s.edge_index.shape) for e, s in batch.edge_items()))
+        for edge_type, store in batch.edge_items():  # padded edges join padded rows only
+            pad = ~store.edge_mask
+            assert bool((~batch[edge_type[2]].node_mask[store.edge_index[1][pad]]).all())
+    assert len(shapes) == 1
+
+
+def test_trimming_keeps_the_seeds_outputs(graph):
+    """A two-layer heterogeneous model trimmed per layer (PyG's trim_to_layer protocol) gives
+    the seeds the outputs of the untrimmed one."""
+    loader = NeighborLoader(graph, num_neighbors=[4, 3], input_nodes=("paper", torch.arange(24)), batch_size=24)
+    batch = next(iter(loader))
+    torch.manual_seed(0)
+    convs = [gnn.HeteroConv({e: gnn.SAGEConv((-1, -1), 8) for e in graph.edge_types}) for _ in range(2)]
+    x, edge_index = batch.x_dict, batch.edge_index_dict
+    full = x
+    for conv in convs:
+        full = conv(full, edge_index)
+    trimmed, ei = x, edge_index
+    for layer, conv in enumerate(convs):
+        trimmed, ei, _ = trim_to_layer(layer, batch.num_sampled_nodes_dict, batch.num_sampled_edges_dict,
+                                       trimmed, ei)
+        trimmed = conv(trimmed, ei)
+    torch.testing.assert_close(trimmed["paper"][:24], full["paper"][:24], rtol=1e-5, atol=1e-6)
+    assert trimmed["paper"].size(0) < full["paper"].size(0)
+    pyg_utils = pytest.importorskip("torch_geometric.utils")
+    ours = trim_to_layer(1, batch.num_sampled_nodes_dict, batch.num_sampled_edges_dict, x, edge_index)
+    theirs = pyg_utils.trim_to_layer(1, batch.num_sampled_nodes_dict, batch.num_sampled_edges_dict, x, edge_index)
+    for a, b in zip(ours[:2], theirs[:2]):
+        assert all(torch.equal(a[k], b[k]) for k in a)
