@@ -3,7 +3,6 @@ and PyG's per-hop counts), the padded static mode, trim_to_layer, and the genera
 import pytest
 import torch
 
-import gnnx
 import gnnx.nn as gnn
 from gnnx.data import HeteroNeighborLoader, NeighborLoader
 from gnnx.datasets import hetero_benchmark_graph
