@@ -62,8 +62,9 @@ def sample_static(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
         masks.append(valid)
         rows.append(neighbours)
         first_row, next_row, frontier = next_row, next_row + neighbours.numel(), neighbours
+    counts = {"num_sampled_nodes": [r.numel() for r in rows], "num_sampled_edges": [m.numel() for m in masks]}
     return _subgraph(graph, torch.cat(rows), torch.stack([torch.cat(src_rows), torch.cat(dst_rows)]),
-                     seeds.numel(), edge_mask=torch.cat(masks))
+                     seeds.numel(), edge_mask=torch.cat(masks), counts=counts)
 
 
 def sample_exact(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
@@ -71,7 +72,7 @@ def sample_exact(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
     """Sampling without replacement, nodes de-duplicated and relabelled (seeds first)."""
     nodes = seeds
     frontier = seeds
-    edges_src, edges_dst = [], []
+    edges_src, edges_dst, new_per_hop = [], [], []
     for fanout in fanouts:
         src, dst = draw_without_replacement(graph.csr, frontier, fanout, generator)
         edges_src.append(src)
@@ -79,6 +80,7 @@ def sample_exact(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
         reached = torch.unique(src)
         frontier = reached[~torch.isin(reached, nodes)]  # expand each node once, as PyG does
         nodes = torch.cat([nodes, frontier])
+        new_per_hop.append(frontier.numel())
     # Relabel: seeds keep rows 0..B-1, other nodes follow in first-seen order.
     unique, first = _unique_first(nodes)
     relabel = torch.full((graph.num_nodes,), -1, dtype=torch.long, device=seeds.device)
@@ -87,7 +89,9 @@ def sample_exact(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
     n_id = unique[order]
     relabel[n_id] = torch.arange(n_id.numel(), device=seeds.device)
     src, dst = torch.cat(edges_src), torch.cat(edges_dst)
-    return _subgraph(graph, n_id, torch.stack([relabel[src], relabel[dst]]), seeds.numel())
+    counts = {"num_sampled_nodes": [n_id.numel() - sum(new_per_hop)] + new_per_hop,  # PyG's, for trim_to_layer
+              "num_sampled_edges": [e.numel() for e in edges_src]}
+    return _subgraph(graph, n_id, torch.stack([relabel[src], relabel[dst]]), seeds.numel(), counts=counts)
 
 
 def draw_without_replacement(csr: CSR, frontier: Tensor, fanout: int,
@@ -115,9 +119,10 @@ def _unique_first(values: Tensor):
     return unique, first
 
 
-def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, edge_mask: Optional[Tensor] = None):
+def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, edge_mask: Optional[Tensor] = None,
+              counts: Optional[dict] = None):
     seed_mask = torch.arange(n_id.numel(), device=n_id.device) < num_seeds
-    extra = {"n_id": n_id, "seed_mask": seed_mask, "batch_size": num_seeds}  # seeds first, as in PyG
+    extra = {"n_id": n_id, "seed_mask": seed_mask, "batch_size": num_seeds, **(counts or {})}  # seeds first, as PyG
     if edge_mask is not None:
         extra["edge_mask"] = edge_mask
     return Graph(edge_index, n_id.numel(), x=None if graph.x is None else graph.x[n_id],

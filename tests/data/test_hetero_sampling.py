@@ -3,6 +3,7 @@ and PyG's per-hop counts), the padded static mode, trim_to_layer, and the genera
 import pytest
 import torch
 
+import gnnx
 import gnnx.nn as gnn
 from gnnx.data import HeteroNeighborLoader, NeighborLoader
 from gnnx.datasets import hetero_benchmark_graph
@@ -88,3 +89,21 @@ def test_trimming_keeps_the_seeds_outputs(graph):
     theirs = pyg_utils.trim_to_layer(1, batch.num_sampled_nodes_dict, batch.num_sampled_edges_dict, x, edge_index)
     for a, b in zip(ours[:2], theirs[:2]):
         assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("static", [False, True])
+def test_homogeneous_batches_carry_hop_counts_for_trimming(static):
+    edge_index = torch.randint(200, (2, 1500), generator=torch.Generator().manual_seed(0))
+    graph = gnnx.Graph(edge_index, 200, x=torch.randn(200, 6))
+    loader = NeighborLoader(graph, num_neighbors=[4, 3], input_nodes=torch.arange(10), batch_size=10,
+                            replace=static)
+    batch = next(iter(loader))
+    assert sum(batch.num_sampled_nodes) == batch.num_nodes and sum(batch.num_sampled_edges) == batch.num_edges
+    torch.manual_seed(0)
+    convs = [gnn.SAGEConv(6, 8), gnn.SAGEConv(8, 8)]
+    full = convs[1](convs[0](batch.x, batch.edge_index), batch.edge_index)
+    x, ei = batch.x, batch.edge_index
+    for layer, conv in enumerate(convs):
+        x, ei, _ = trim_to_layer(layer, batch.num_sampled_nodes, batch.num_sampled_edges, x, ei)
+        x = conv(x, ei)
+    torch.testing.assert_close(x[:10], full[:10], rtol=1e-5, atol=1e-6)
