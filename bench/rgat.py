@@ -8,7 +8,10 @@ training step's (forward, backward, Adam); sampling is timed on its own. Each mo
 called the user's way, ``model(x_dict, edge_index_dict)`` with plain tensors:
 
 * ``pyg eager``, ``pyg compiled`` (``torch.compile(dynamic=True)``),
-* ``gnnx eager``, ``gnnx.compile``.
+* ``gnnx eager``, ``gnnx.compile``;
+* optionally ``pyg eager (trimmed)`` / ``gnnx eager (trimmed)``: each layer's inputs trimmed
+  to what its outputs need (``trim_to_layer``, MLPerf's ``with_trim``; eager only, since the
+  per-hop counts are Python ints a compiled model would specialise on).
 
 Writes ``rgat.json`` and ``rgat.md`` to ``--out``.
 """
@@ -36,13 +39,14 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_training(step_model, params, batches, device, warmup: int) -> float:
+def time_training(step_model, params, batches, device, warmup: int, trim: bool = False) -> float:
     optimizer = torch.optim.Adam(params, lr=0.001)
 
     def step(batch):
         size = batch["paper"].batch_size
         optimizer.zero_grad()
-        out = step_model(batch.x_dict, batch.edge_index_dict)[:size]
+        counts = (batch.num_sampled_nodes_dict, batch.num_sampled_edges_dict) if trim else ()
+        out = step_model(batch.x_dict, batch.edge_index_dict, *counts)[:size]
         F.cross_entropy(out, batch["paper"].y[:size]).backward()
         optimizer.step()
 
@@ -101,7 +105,7 @@ def main() -> None:
             model.load_state_dict(pyg_model.state_dict())  # PyG's keys: the same model
             step_model = gnnx.compile(model) if config.startswith("gnnx.compile") else model
         model.train()
-        seconds = time_training(step_model, model.parameters(), batches, device, args.warmup)
+        seconds = time_training(step_model, model.parameters(), batches, device, args.warmup, "trimmed" in config)
         results[config] = seconds
         print(f"{config:14s} {seconds * 1e3:8.1f} ms/step  {args.batch_size / seconds:10,.0f} seeds/s", flush=True)
     device_name = torch.cuda.get_device_name() if device == "cuda" else "cpu"

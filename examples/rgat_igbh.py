@@ -22,6 +22,7 @@ import torch.nn.functional as F
 import gnnx
 from gnnx.data import NeighborLoader
 from gnnx.datasets import hetero_benchmark_graph
+from gnnx.utils import trim_to_layer
 
 
 class RGAT(torch.nn.Module):
@@ -37,8 +38,13 @@ class RGAT(torch.nn.Module):
             for _ in range(num_layers))
         self.lin = torch.nn.Linear(hidden, out_channels)
 
-    def forward(self, x_dict, edge_index_dict):
+    def forward(self, x_dict, edge_index_dict, num_sampled_nodes_dict=None, num_sampled_edges_dict=None):
+        """With the batch's per-hop counts, each layer's inputs are trimmed to what its outputs
+        need (MLPerf's ``with_trim``; the seeds' outputs are the same)."""
         for i, conv in enumerate(self.convs):
+            if num_sampled_nodes_dict is not None:
+                x_dict, edge_index_dict, _ = trim_to_layer(i, num_sampled_nodes_dict, num_sampled_edges_dict, x_dict,
+                                                           edge_index_dict)
             x_dict = conv(x_dict, edge_index_dict)
             if i < len(self.convs) - 1:
                 x_dict = {key: F.dropout(F.leaky_relu(x), self.dropout, self.training) for key, x in x_dict.items()}

@@ -293,3 +293,17 @@ def test_heterogeneous_models_on_device(name, device):
             assert rel_err(got[key], expected[key]) < 1e-4
         for a, b in zip(got_grads, expected_grads):
             assert rel_err(a, b) < 1e-4
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("rows", [0, 5])
+def test_spmm_and_sddmm_take_empty_sources(device, rows):
+    """A node type trimmed to no nodes (trim_to_layer) meets the kernels with ``x [0, ...]``."""
+    x = torch.randn(0, 3, 4, device=device, requires_grad=True)
+    edge_index = torch.zeros(2, 0, dtype=torch.long, device=device)
+    from gnnx.graph import build_csr
+
+    out = ops.spmm(x, edge_index, rows, None, "sum", csr=build_csr(edge_index, rows, 0))
+    assert out.shape == (rows, 3, 4) and bool((out == 0).all())
+    out.sum().backward()
+    assert x.grad.shape == x.shape

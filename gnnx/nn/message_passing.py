@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -220,7 +221,7 @@ class MessagePassing(ReadsSparseInputs):
         node_dim = self.node_dim % x.dim()
         if node_dim != 0:
             moved = x.movedim(node_dim, 0)
-            out = self.spmm(adj, moved.reshape(moved.size(0), -1), edge_weight)
+            out = self.spmm(adj, moved.reshape(moved.size(0), math.prod(moved.shape[1:])), edge_weight)
             return out.view(out.size(0), *moved.shape[1:-1], -1).movedim(0, node_dim)
         outs = [adj.spmm(x, edge_weight, reduce) for reduce in self.aggrs]
         return outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)

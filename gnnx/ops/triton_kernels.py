@@ -16,6 +16,7 @@ Kernels (all over a destination-sorted CSR: ``rowptr [N+1]``, ``col [E]``):
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Optional, Tuple
 
 import torch
@@ -23,6 +24,12 @@ import triton
 import triton.language as tl
 from torch import Tensor
 from torch.library import triton_op, wrap_triton
+
+
+def rows_of(t: Tensor) -> Tensor:
+    """``t`` as ``[rows, features]``, with the width spelled out: ``reshape(0, -1)`` of an
+    empty tensor (a node type with no nodes) is ambiguous."""
+    return t.reshape(t.size(0), math.prod(t.shape[1:]))
 
 
 def _on_device(t: Tensor):
@@ -121,7 +128,7 @@ def spmm_config(num_features: int) -> dict:
 def _launch_spmm(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor, is_max: bool,
                  config: Optional[dict] = None):
     num_rows = rowptr.numel() - 1
-    x2 = x.reshape(x.size(0), -1).contiguous()
+    x2 = rows_of(x).contiguous()
     num_features = x2.size(1)
     out = torch.empty((num_rows, num_features), dtype=x.dtype, device=x.device)
     arg = torch.empty((num_rows, num_features) if is_max else (1,), dtype=torch.long, device=x.device)
@@ -147,8 +154,8 @@ def csr_spmm_sum(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], row: Ten
 
 
 def _launch_sddmm(row: Tensor, col: Tensor, a: Tensor, b: Tensor, heads: int) -> Tensor:
-    a2 = a.reshape(a.size(0), -1).contiguous()
-    b2 = b.reshape(b.size(0), -1).contiguous()
+    a2 = rows_of(a).contiguous()
+    b2 = rows_of(b).contiguous()
     num_edges, num_features = row.numel(), a2.size(1)
     out = torch.empty((num_edges, heads), dtype=a.dtype, device=a.device)
     head_c = num_features // heads
@@ -232,7 +239,7 @@ def _max_setup(ctx, inputs, output):
 def _max_backward(ctx, grad, _grad_arg):
     col, weight, arg, x_saved = ctx.saved_tensors
     num_src = ctx.x_shape[0]
-    grad2 = grad.reshape(grad.size(0), -1)
+    grad2 = rows_of(grad)
     num_features = grad2.size(1)
     won = arg >= 0
     pos = arg.clamp(min=0)
