@@ -185,13 +185,11 @@ class CompiledModel(torch.nn.Module):
         between them (padded rows are dropped from the outputs; rows do not mix in this model)."""
         arguments = bound.arguments
         counts = {t: v.size(0) for t, v in arguments["x"].items() if isinstance(v, Tensor)}
-        relations = [v for name, value in arguments.items() if name in EDGE_INDEX_NAMES and isinstance(value, dict)
-                     for v in value.values() if isinstance(v, Tensor)]
-        if min(counts.values(), default=2) >= 2 and min((r.size(1) for r in relations), default=2) >= 2:
-            return self._compiled(*bound.args, **bound.kwargs)
         missing = {key: max(0, 2 - v.size(1)) for name, value in arguments.items()
                    if name in EDGE_INDEX_NAMES and isinstance(value, dict)
                    for key, v in value.items() if isinstance(v, Tensor)}
+        if min(counts.values(), default=2) >= 2 and not any(missing.values()):
+            return self._compiled(*bound.args, **bound.kwargs)
         padded = dict(arguments)
         for name, value in arguments.items():
             if isinstance(value, dict):

@@ -43,13 +43,14 @@ class LinkNeighborLoader:
                  batch_size: int = 1, shuffle: bool = False, drop_last: bool = False, static: bool = False,
                  seed: int = 0, **pyg_kwargs: Any) -> None:
         graph = data if isinstance(data, Graph) else Graph.from_pyg(data, validate=False)
-        if pyg_kwargs.get("neg_sampling") not in (None, "binary") and not isinstance(pyg_kwargs.get("neg_sampling"),
-                                                                                      dict):
+        # PyG's neg_sampling: "binary", or {"mode": "binary", "amount": ratio}
+        neg_sampling = pyg_kwargs.get("neg_sampling")
+        mode, amount = ((neg_sampling.get("mode", "binary"), neg_sampling.get("amount", 1.0))
+                        if isinstance(neg_sampling, dict) else (neg_sampling, 1.0))
+        if mode not in (None, "binary"):
             raise ValueError("LinkNeighborLoader: only binary negative sampling is supported")
-        if isinstance(pyg_kwargs.get("neg_sampling"), dict):
-            neg_sampling_ratio = pyg_kwargs["neg_sampling"].get("amount", 1.0)
-        elif pyg_kwargs.get("neg_sampling") == "binary" and neg_sampling_ratio is None:
-            neg_sampling_ratio = 1.0
+        if mode is not None and neg_sampling_ratio is None:
+            neg_sampling_ratio = amount
         device = graph.edge_index.device
         self.graph, self.num_neighbors = graph, list(num_neighbors)
         self.edge_label_index = (graph.edge_index if edge_label_index is None else edge_label_index).to(device)

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from gnnx.graph import CSR, Graph
+from gnnx.utils.functions import unique_first
 
 
 def draw_with_replacement(csr: CSR, frontier: Tensor, fanout: int, gen: Optional[torch.Generator]):
@@ -82,7 +83,7 @@ def sample_exact(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
         nodes = torch.cat([nodes, frontier])
         new_per_hop.append(frontier.numel())
     # Relabel: seeds keep rows 0..B-1, other nodes follow in first-seen order.
-    unique, first = _unique_first(nodes)
+    unique, first = unique_first(nodes)
     relabel = torch.full((graph.num_nodes,), -1, dtype=torch.long, device=seeds.device)
     relabel[unique] = first
     order = torch.argsort(first)
@@ -110,13 +111,6 @@ def draw_without_replacement(csr: CSR, frontier: Tensor, fanout: int,
     order = torch.argsort(owner.double() * 2 + key)  # by owner, then by key
     chosen = order[rank < fanout]
     return col[edge[chosen]], frontier[owner[chosen]]
-
-
-def _unique_first(values: Tensor):
-    unique, inverse = torch.unique(values, return_inverse=True)
-    first = torch.full((unique.numel(),), values.numel(), dtype=torch.long, device=values.device)
-    first = first.scatter_reduce(0, inverse, torch.arange(values.numel(), device=values.device), "amin")
-    return unique, first
 
 
 def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, edge_mask: Optional[Tensor] = None,

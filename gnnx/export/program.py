@@ -13,6 +13,7 @@ from torch.export import Dim, ExportedProgram
 from torch.utils._pytree import TreeSpec, tree_flatten_with_path, tree_unflatten
 
 import gnnx
+from gnnx.export.checks import check_inputs
 
 # Which dimension of a named input counts nodes, edges or graphs.
 DIM_OF_INPUT: Dict[str, Tuple[int, str]] = {
@@ -308,24 +309,19 @@ class CheckedModel:
         return tuple(args[i] for i in sorted(args))
 
     def check(self, *inputs: Any) -> None:
-        from gnnx.export.checks import check_inputs
-
         check_inputs(self.metadata, self.flatten(inputs))
 
     def __call__(self, *inputs: Any) -> Any:
-        flat = self.flatten(inputs)
-        from gnnx.export.checks import check_inputs
-
-        check_inputs(self.metadata, flat)
-        return self._run(*self.structure(self._prepare(flat)))
+        return self._run_checked(self.flatten(inputs))
 
     def run_flat(self, *flat: Tensor) -> List[Tensor]:
         """Checked run on flat named inputs (in metadata order); flat outputs (metadata order)."""
-        from gnnx.export.checks import check_inputs
-
-        check_inputs(self.metadata, flat)
-        out = self._run(*self.structure(self._prepare(list(flat))))
+        out = self._run_checked(list(flat))
         return list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (list, tuple)) else [out]
+
+    def _run_checked(self, flat: List[Any]) -> Any:
+        check_inputs(self.metadata, flat)
+        return self._run(*self.structure(self._prepare(flat)))
 
     def _prepare(self, flat: List[Any]) -> List[Any]:
         return flat

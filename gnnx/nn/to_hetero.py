@@ -178,17 +178,16 @@ class _Rewriter:
             return {k: self._argument(v, key, node) for k, v in value.items()}
         return value
 
-    def _single(self, value: Any) -> Any:
-        return torch.fx.map_arg(value, lambda n: self.value[n])
+    def _arguments_for(self, node: torch.fx.Node, key: Key) -> Tuple[tuple, dict]:
+        """``node``'s arguments as the copy for ``key`` reads them."""
+        args = tuple(self._argument(a, key, node) for a in node.args)
+        kwargs = {k: self._argument(v, key, node) for k, v in node.kwargs.items()}
+        return args, kwargs
 
-    def _per_type(self, node: torch.fx.Node, keys: List[Key], target: Any = None) -> Dict[Key, torch.fx.Node]:
-        out = {}
-        for key in keys:
-            args = tuple(self._argument(a, key, node) for a in node.args)
-            kwargs = {k: self._argument(v, key, node) for k, v in node.kwargs.items()}
-            out[key] = self.graph.create_node(node.op, target if target is not None else node.target, args, kwargs,
-                                              name=f"{node.name}__{key2str(key)}")
-        return out
+    def _per_type(self, node: torch.fx.Node, keys: List[Key]) -> Dict[Key, torch.fx.Node]:
+        """A method or function call repeated per type."""
+        return {key: self.graph.create_node(node.op, node.target, *self._arguments_for(node, key),
+                                            name=f"{node.name}__{key2str(key)}") for key in keys}
 
     def _module_target(self, node: torch.fx.Node, level: str, key: Key) -> str:
         self.per_type_targets[node.target] = level
@@ -223,9 +222,7 @@ class _Rewriter:
         self.value[node] = {key: self.graph.call_function(get_or_none, (mapping, key)) for key in self.types[level]}
 
     def _call_module_for(self, node: torch.fx.Node, level: str, key: Key) -> torch.fx.Node:
-        args = tuple(self._argument(a, key, node) for a in node.args)
-        kwargs = {k: self._argument(v, key, node) for k, v in node.kwargs.items()}
-        return self.graph.call_module(self._module_target(node, level, key), args, kwargs)
+        return self.graph.call_module(self._module_target(node, level, key), *self._arguments_for(node, key))
 
     def _message_passing(self, node: torch.fx.Node) -> None:
         layer = _submodule(self.module, node.target)

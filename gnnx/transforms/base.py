@@ -16,6 +16,7 @@ from gnnx import ops
 from gnnx.graph import EDGE_ATTRS, Graph
 from gnnx.hetero_graph import HeteroGraph
 from gnnx.structure import add_self_loops, gcn_norm
+from gnnx.utils import coalesce
 
 
 class Compose:
@@ -56,10 +57,9 @@ ToCSR = SortByDestination
 
 def _coalesce(edge_index: Tensor, num_nodes: int, fields, reduce: str):
     """One edge per (source, destination), sorted by destination; edge tensors reduced."""
-    key = edge_index[1] * num_nodes + edge_index[0]
-    unique, inverse = torch.unique(key, sorted=True, return_inverse=True)
-    merged = {k: ops.scatter(v, inverse, unique.numel(), reduce) for k, v in fields.items()}
-    return torch.stack([unique % num_nodes, unique // num_nodes]), merged
+    names = list(fields)
+    edge_index, merged = coalesce(edge_index, [fields[k] for k in names], num_nodes, reduce, sort_by_row=False)
+    return edge_index, dict(zip(names, merged))
 
 
 def _merge_duplicates(graph: Graph, edge_index: Tensor, fields, reduce: str) -> Graph:

@@ -5,7 +5,7 @@ they prepare data, outside compiled code (:mod:`gnnx.transforms` wraps them for 
 """
 from __future__ import annotations
 
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Union
 
 import torch
 from torch import Tensor
@@ -86,6 +86,3 @@ def sort_edge_index(edge_index: Tensor, edge_attr: Attr = _MISSING, num_nodes: O
         return out, [a[perm] for a in edge_attr]
     return out, None if edge_attr is None else edge_attr[perm]
 
-
-def _pair(value: Tensor) -> Tuple[Tensor, Tensor]:
-    return value[0], value[1]

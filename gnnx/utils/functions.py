@@ -1,7 +1,7 @@
 """Small tensor helpers with PyG's names: ``scatter``, ``softmax``, ``one_hot``, masks."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -54,6 +54,14 @@ def index_to_mask(index: Tensor, size: Optional[int] = None) -> Tensor:
     mask = torch.zeros(size, dtype=torch.bool, device=index.device)
     mask[index] = True
     return mask
+
+
+def unique_first(values: Tensor) -> Tuple[Tensor, Tensor]:
+    """The distinct values (sorted) and where each first occurs in ``values``."""
+    unique, inverse = torch.unique(values, return_inverse=True)
+    first = torch.full((unique.numel(),), values.numel(), dtype=torch.long, device=values.device)
+    first = first.scatter_reduce(0, inverse, torch.arange(values.numel(), device=values.device), "amin")
+    return unique, first
 
 
 def mask_to_index(mask: Tensor) -> Tensor:

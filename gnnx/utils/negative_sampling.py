@@ -15,6 +15,7 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor
 
+from gnnx.utils.functions import unique_first
 from gnnx.utils.num_nodes import maybe_num_nodes
 
 Size = Union[int, Tuple[int, int], None]
@@ -77,7 +78,7 @@ def negative_sampling(edge_index: Tensor, num_nodes: Size = None, num_neg_sample
             valid &= src != dst
         candidate = candidate[valid]
         # distinct, in drawing order, none already chosen
-        unique, first = _first_occurrences(torch.cat([chosen, candidate]))
+        unique, first = unique_first(torch.cat([chosen, candidate]))
         chosen = unique[torch.argsort(first)]
         if chosen.numel() >= wanted:
             break
@@ -86,13 +87,6 @@ def negative_sampling(edge_index: Tensor, num_nodes: Size = None, num_neg_sample
     if force_undirected:
         out = torch.cat([out, out.flip(0)], dim=1)
     return out
-
-
-def _first_occurrences(values: Tensor) -> Tuple[Tensor, Tensor]:
-    unique, inverse = torch.unique(values, return_inverse=True)
-    first = torch.full((unique.numel(),), values.numel(), dtype=torch.long, device=values.device)
-    first = first.scatter_reduce(0, inverse, torch.arange(values.numel(), device=values.device), "amin")
-    return unique, first
 
 
 def batched_negative_sampling(edge_index: Tensor, batch: Union[Tensor, Tuple[Tensor, Tensor]],

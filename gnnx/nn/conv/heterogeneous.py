@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnx import ops
-from gnnx.nn.hetero import HeteroDictLinear
+from gnnx.nn.hetero import HeteroDictLinear, HeteroLinear
 from gnnx.nn.inits import glorot, linear
 from gnnx.nn.message_passing import MessagePassing
 
@@ -96,9 +96,9 @@ class HGTConv(MessagePassing):
         self.kqv_lin = HeteroDictLinear(self.in_channels, out_channels * 3)
         self.out_lin = HeteroDictLinear(out_channels, out_channels, types=self.node_types)
         dim = out_channels // heads
-        # PyG's HeteroLinear layout: one [dim, dim] matrix per (head, relation), row h * R + r.
-        self.k_rel = _RelationWeights(heads * len(self.edge_types), dim)
-        self.v_rel = _RelationWeights(heads * len(self.edge_types), dim)
+        # One [dim, dim] matrix per (head, relation), row h * R + r, as PyG's HeteroLinear.
+        self.k_rel = HeteroLinear(dim, dim, heads * len(self.edge_types), bias=False)
+        self.v_rel = HeteroLinear(dim, dim, heads * len(self.edge_types), bias=False)
         self.skip = torch.nn.ParameterDict({t: torch.nn.Parameter(torch.empty(1)) for t in self.node_types})
         self.p_rel = torch.nn.ParameterDict({"__".join(e): torch.nn.Parameter(torch.empty(1, heads))
                                              for e in self.edge_types})
@@ -169,20 +169,6 @@ class HGTConv(MessagePassing):
 
     def __repr__(self) -> str:  # PyG's
         return f"{type(self).__name__}(-1, {self.out_channels}, heads={self.heads})"
-
-
-class _RelationWeights(torch.nn.Module):
-    """A ``[num_types, dim, dim]`` weight without bias, stored as PyG's ``HeteroLinear``
-    (``weight``) so its state-dict key matches; initialised as ``nn.Linear``."""
-
-    def __init__(self, num_types: int, dim: int) -> None:
-        super().__init__()
-        self.weight = torch.nn.Parameter(torch.empty(num_types, dim, dim))
-
-    def reset_parameters(self) -> None:
-        bound = 1.0 / math.sqrt(self.weight.size(1))
-        with torch.no_grad():
-            self.weight.uniform_(-bound, bound)
 
 
 def semantic_attention(outs: List[Tensor], q: Tensor, k_lin: torch.nn.Module) -> Tuple[Tensor, Tensor]:

@@ -168,10 +168,15 @@ class RGATConv(MessagePassing):
             return F.leaky_relu(alpha, self.negative_slope)
         return q_i * k_j if edge_term is None else q_i * k_j * edge_term
 
+    @staticmethod
+    def _destination_degree(dst: Tensor, num_dst, like: Tensor) -> Tensor:
+        """Each edge's destination in-degree over all relations, ``[E]``, ``like``'s dtype."""
+        degree = ops.scatter(like.new_ones(dst.size(0)), dst, dim_size=num_dst, reduce="sum")
+        return degree.index_select(0, dst)
+
     def _in_degree_term(self, dst: Tensor, num_dst, alpha: Tensor) -> Tensor:
         """``ReLU(deg_i l1 + b1) l2 + b2`` per edge (PyG's "scaled" mod), ``deg`` over all relations."""
-        degree = ops.scatter(alpha.new_ones(dst.size(0)), dst, dim_size=num_dst, reduce="sum")
-        degree = degree.index_select(0, dst).unsqueeze(-1)
+        degree = self._destination_degree(dst, num_dst, alpha).unsqueeze(-1)
         return torch.relu(degree @ self.l1 + self.b1) @ self.l2 + self.b2
 
     def _messages(self, alpha: Tensor, out_j: Tensor, dst: Tensor, num_dst) -> Tensor:
@@ -187,7 +192,7 @@ class RGATConv(MessagePassing):
         if self.mod == "f-additive":
             weight = torch.where(weight > 0, weight + 1, weight)
         elif self.mod == "f-scaled":
-            degree = ops.scatter(alpha.new_ones(dst.size(0)), dst, dim_size=num_dst, reduce="sum").index_select(0, dst)
+            degree = self._destination_degree(dst, num_dst, alpha)
             weight = weight * (degree.view(-1, 1, 1) if additive else degree.view(-1, 1, 1, 1))
         elif self.training and self.dropout > 0:
             weight = F.dropout(weight, p=self.dropout, training=True)
