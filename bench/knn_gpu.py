@@ -9,7 +9,7 @@ import time
 import torch
 
 import gnnx.ops.neighbors as neighbors
-from gnnx.ops import knn_graph, radius_graph
+from gnnx.ops import dispatch, knn_graph, radius_graph
 
 DEV = "cuda"
 
@@ -28,7 +28,8 @@ def timed(fn, repeats=3):
 
 rows = []
 gen = torch.Generator(device=DEV).manual_seed(0)
-for n, clouds in ((10_000, 1), (100_000, 1), (100_000, 4), (1_000_000, 1), (1_000_000, 4)):
+for n, clouds in ((10_000, 1), (50_000, 1), (100_000, 1), (100_000, 4), (300_000, 1), (1_000_000, 1),
+                  (1_000_000, 4)):
     x = torch.rand(n, 3, device=DEV, generator=gen)
     batch = torch.arange(clouds, device=DEV).repeat_interleave(n // clouds) if clouds > 1 else None
     torch.cuda.reset_peak_memory_stats()
@@ -41,6 +42,10 @@ for n, clouds in ((10_000, 1), (100_000, 1), (100_000, 4), (1_000_000, 1), (1_00
     err = float((kth - ref[:, -1]).abs().max())
     row = {"points": n, "clouds": clouds, "k": 16, "grid_seconds": seconds, "peak_extra_MiB": peak,
            "kth_distance_max_abs_err_vs_all_pairs": err}
+    if dispatch.cuda_knn_kernels() is not None and n <= 1_000_000:
+        tiles = dispatch.cuda_knn_kernels()
+        row["tiled_kernel_seconds"], (tv, _) = timed(lambda: tiles.nearest(x, x, 16, batch, batch, False, True), 1)
+        row["tiled_kth_max_abs_err_vs_all_pairs"] = float((tv[sample, -1] - ref[:, -1]).abs().max())
     if n <= 100_000:
         row["all_pairs_seconds"], _ = timed(lambda: neighbors._all_pairs(x, x, 16, batch, batch, False, True), 1)
     if n == 1_000_000 and clouds == 4:

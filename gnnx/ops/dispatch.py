@@ -76,6 +76,8 @@ def _load_cuda_module(name: str):
 
 _CUDA_KERNELS = _load_cuda_module("triton_kernels")
 _CUDA_ATTENTION = _load_cuda_module("triton_attention") if _CUDA_KERNELS is not None else None
+_CUDA_KNN = _load_cuda_module("triton_knn") if _CUDA_KERNELS is not None else None
+_CUDA_EDGE_MLP = _load_cuda_module("triton_edge_mlp") if _CUDA_KERNELS is not None else None
 
 
 def cuda_kernels():
@@ -86,6 +88,16 @@ def cuda_kernels():
 def cuda_attention_kernels():
     """The Triton fused-attention module, or ``None`` where Triton or CUDA is missing."""
     return _CUDA_ATTENTION
+
+
+def cuda_knn_kernels():
+    """The Triton k-nearest-neighbour module, or ``None`` where Triton or CUDA is missing."""
+    return _CUDA_KNN
+
+
+def cuda_edge_mlp_kernels():
+    """The Triton fused EdgeConv module, or ``None`` where Triton or CUDA is missing."""
+    return _CUDA_EDGE_MLP
 
 
 # -- the choice ----------------------------------------------------------------------------------

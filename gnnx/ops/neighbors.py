@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from gnnx.ops import grid
-from gnnx.ops.dispatch import is_tracing
+from gnnx.ops.dispatch import cuda_knn_kernels, is_tracing
 
 BLOCK_ELEMENTS = 1 << 24  # distances per block in eager mode (64 MiB of float32)
 
@@ -55,9 +55,15 @@ def _nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: O
     """``(values, index)`` of the ``k`` nearest ``x`` of every ``y``, ``[N_y, k]`` each, nearest first.
 
     Eager Euclidean searches in 1-3 dimensions on large inputs go through the grid
-    (:mod:`gnnx.ops.grid`, ``O(N k)``); the rest, and traced calls, compare all pairs."""
-    if not is_tracing() and not torch.jit.is_tracing() and grid.usable(x, y, k, cosine):
+    (:mod:`gnnx.ops.grid`, ``O(N k)``); on CUDA the rest (traced calls too) run the tiled
+    Triton kernel (:mod:`gnnx.ops.triton_knn`, ``O(N k)`` memory); elsewhere all pairs are
+    compared by a matrix product."""
+    eager = not is_tracing() and not torch.jit.is_tracing()
+    if eager and grid.usable(x, y, k, cosine):
         return grid.grid_nearest(x, y, k, batch_x, batch_y, same_set_no_loop, _brute_rows, radius)
+    tiles = cuda_knn_kernels()
+    if tiles is not None and tiles.usable(x, k) and not torch.jit.is_tracing():
+        return tiles.nearest(x, y, k, batch_x, batch_y, cosine, same_set_no_loop, radius)
     return _all_pairs(x, y, k, batch_x, batch_y, cosine, same_set_no_loop)
 
 

@@ -14,10 +14,11 @@ from typing import Callable, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
+from gnnx.graph import Graph
 from gnnx.nn.conv.edge_conv import EdgeConv
 from gnnx.nn.inits import linear
 from gnnx.nn.message_passing import MessagePassing
-from gnnx.ops import knn, knn_graph
+from gnnx.ops import dispatch, knn, knn_graph
 
 PairTensor = Tuple[Tensor, Tensor]
 PairBatch = Union[Optional[Tensor], Tuple[Optional[Tensor], Optional[Tensor]]]
@@ -44,7 +45,10 @@ class DynamicEdgeConv(EdgeConv):
 
     def forward(self, x: Union[Tensor, PairTensor], batch: PairBatch = None) -> Tensor:  # type: ignore[override]
         if isinstance(x, Tensor):
-            return super().forward(x, knn_graph(x, self.k, batch, loop=True))
+            edge_index = knn_graph(x, self.k, batch, loop=True)
+            if x.is_cuda and dispatch.uses_csr(x.device):  # a fresh graph per call: its CSR here
+                edge_index = Graph(edge_index, x.size(0), validate=False)
+            return super().forward(x, edge_index)
         edge_index, mask = _knn_pair(x[0], x[1], self.k, batch)
         return super().forward((x[0], x[1]), edge_index, edge_mask=mask)
 

@@ -6,9 +6,12 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor
 
+from gnnx.graph import CSR, Graph
 from gnnx.nn.inits import reset
 from gnnx.nn.message_passing import Adj, MessagePassing
 from gnnx.nn.mlp import MLP
+from gnnx.ops import dispatch
+from gnnx.ops.edge_mlp import edge_mlp_max, fused_available
 
 PairTensor = Tuple[Tensor, Optional[Tensor]]
 
@@ -18,6 +21,20 @@ def _first_linear(nn: torch.nn.Module) -> Optional[torch.nn.Linear]:
         return nn.lins[0]
     if isinstance(nn, torch.nn.Sequential) and len(nn) > 0 and isinstance(nn[0], torch.nn.Linear):
         return nn[0]
+    return None
+
+
+def _fusable_second_linear(nn: torch.nn.Module) -> Optional[torch.nn.Linear]:
+    """The last layer of a ``Linear -> ReLU -> Linear`` network (an :class:`~gnnx.nn.MLP`
+    without norm and without active dropout, or such a ``Sequential``), else ``None``."""
+    if isinstance(nn, MLP):
+        if (len(nn.lins) == 2 and nn.plain_last and isinstance(nn.norms[0], torch.nn.Identity)
+                and type(nn.act) is torch.nn.ReLU and not (nn.training and any(p > 0 for p in nn.dropout))):
+            return nn.lins[1]
+        return None
+    if (isinstance(nn, torch.nn.Sequential) and len(nn) == 3 and type(nn[1]) is torch.nn.ReLU
+            and isinstance(nn[2], torch.nn.Linear)):
+        return nn[2]
     return None
 
 
@@ -47,7 +64,11 @@ class EdgeConv(MessagePassing):
     :math:`\mathbf{W}[\mathbf{x}_i \Vert \mathbf{x}_j - \mathbf{x}_i] =
     (\mathbf{W}_1 - \mathbf{W}_2)\mathbf{x}_i + \mathbf{W}_2 \mathbf{x}_j`, and applied
     per node instead of per edge: the same function with an ``[N, 2F]`` instead of an
-    ``[E, 2F]`` matrix product.
+    ``[E, 2F]`` matrix product. When the network is ``Linear -> ReLU -> Linear`` (PyG's
+    ``EdgeCNN`` MLP: no norm, no active dropout) with ``aggr="max"``, on CUDA with a
+    prepared CSR (a :class:`~gnnx.Graph`, the structure cache, ``gnnx.compile``), the rest
+    runs fused (:func:`gnnx.ops.edge_mlp.edge_mlp_max`): gather, ReLU, second layer and
+    max in one kernel, backward by recomputation, no ``[E, F]`` rows written.
 
     Shapes:
         input ``x [N, F]`` or a pair, ``edge_index [2, E]`` or :class:`~gnnx.Graph`;
@@ -74,7 +95,28 @@ class EdgeConv(MessagePassing):
         w_dst, w_src = first.weight[:, :half], first.weight[:, half:]
         per_dst = torch.nn.functional.linear(x_dst, w_dst - w_src, first.bias)
         per_src = torch.nn.functional.linear(x_src, w_src)
+        csr = self._fused_csr(edge_index, per_dst, per_src, edge_mask)
+        if csr is not None:
+            second = _fusable_second_linear(self.nn)
+            return edge_mlp_max(per_dst, per_src, second.weight, second.bias, csr=csr)
         return self.propagate(edge_index, h_dst=(None, per_dst), h_src=(per_src, None), **mask)
+
+    def _fused_csr(self, edge_index: Adj, per_dst: Tensor, per_src: Tensor,
+                   edge_mask: Optional[Tensor]) -> Optional[CSR]:
+        """The CSR the fused kernels need, where they apply to this call, else ``None``."""
+        second = _fusable_second_linear(self.nn)
+        if (second is None or self.aggr != "max" or edge_mask is not None or self.flow != "source_to_target"
+                or per_dst.dim() != 2 or not fused_available(per_dst, second.weight)):
+            return None
+        if isinstance(edge_index, Graph):
+            csr = edge_index.csr
+        elif isinstance(edge_index, Tensor):
+            csr = dispatch.cached_csr(edge_index, per_dst.size(0), per_src.size(0))
+        else:
+            return None
+        if csr is None or csr.rowptr.numel() != per_dst.size(0) + 1 or csr.rowptr_t.numel() != per_src.size(0) + 1:
+            return None
+        return csr
 
     def message(self, x_i: Optional[Tensor] = None, x_j: Optional[Tensor] = None,
                 h_dst_i: Optional[Tensor] = None, h_src_j: Optional[Tensor] = None) -> Tensor:

@@ -1,0 +1,153 @@
+"""The point-cloud kernels of issue #17 against their ATen references: the tiled Triton
+kNN (:mod:`gnnx.ops.triton_knn`) and the fused EdgeConv (:mod:`gnnx.ops.triton_edge_mlp`).
+
+The reference halves run everywhere; the kernel halves are marked ``cuda`` (run them on the
+GPU machine with ``-m cuda``)."""
+import pytest
+import torch
+
+import gnnx
+from gnnx import ops
+from gnnx.graph import build_csr
+from gnnx.nn import MLP, EdgeCNN, EdgeConv
+from gnnx.ops import dispatch
+from gnnx.ops.edge_mlp import edge_mlp_max, edge_mlp_max_reference
+from gnnx.ops.neighbors import _all_pairs
+
+CUDA = pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                        reason="needs CUDA")])
+
+
+def _points(n, dims, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(n, dims, generator=gen)
+
+
+def _check_nearest(values, index, x, y, k, batch_x, batch_y, cosine, no_loop):
+    ref_v, ref_i = _all_pairs(x.cpu().double(), y.cpu().double(), k, batch_x, batch_y, cosine, no_loop)
+    values, index = values.cpu().double(), index.cpu()
+    finite = ~torch.isinf(ref_v)
+    assert torch.equal(finite, ~torch.isinf(values))
+    assert torch.allclose(values[finite], ref_v[finite], atol=1e-5)
+    # the same neighbours wherever distances are not tied within float32 rounding
+    gap = (ref_v[:, 1:] - ref_v[:, :-1]).abs()
+    distinct = torch.cat([gap[:, :1], torch.minimum(gap[:, 1:], gap[:, :-1]), gap[:, -1:]], 1) > 1e-5
+    sure = finite & distinct
+    assert torch.equal(index[sure], ref_i[sure])
+
+
+@pytest.mark.parametrize("device", [CUDA])
+@pytest.mark.parametrize("dims,k", [(2, 16), (3, 12), (4, 12), (7, 5), (16, 20)])
+@pytest.mark.parametrize("layout", ["one", "sorted", "shuffled"])
+def test_tiled_knn_matches_all_pairs(device, dims, k, layout):
+    x = _points(700, dims)
+    batch = None
+    if layout != "one":
+        batch = torch.arange(3).repeat_interleave(torch.tensor([300, 390, 10]))  # one graph smaller than k
+        if layout == "shuffled":
+            batch = batch[torch.randperm(700, generator=torch.Generator().manual_seed(1))]
+    tiles = dispatch.cuda_knn_kernels()
+    xd, bd = x.to(device), None if batch is None else batch.to(device)
+    for no_loop in (False, True):
+        values, index = tiles.nearest(xd, xd, k, bd, bd, False, no_loop)
+        _check_nearest(values, index, x, x, k, batch, batch, False, no_loop)
+    values, index = tiles.nearest(xd, xd, k, bd, bd, True, True)
+    _check_nearest(values, index, x, x, k, batch, batch, True, True)
+    edge_index = ops.knn_graph(xd, k, bd)  # the public op takes the kernel on CUDA
+    expected = ops.knn_graph(x, k, batch)
+    assert edge_index.shape == expected.shape
+
+
+@pytest.mark.parametrize("device", [CUDA])
+def test_tiled_knn_between_sets_radius_and_compiled(device):
+    x, y = _points(500, 4, 0), _points(300, 4, 1)
+    bx = torch.arange(2).repeat_interleave(250)
+    by = torch.arange(2).repeat_interleave(150)
+    pairs, mask = ops.knn(x.to(device), y.to(device), 9, bx.to(device), by.to(device))
+    ref_pairs, ref_mask = ops.knn(x, y, 9, bx, by)
+    assert torch.equal(mask.cpu(), ref_mask)
+    assert torch.equal(pairs.cpu(), ref_pairs)
+    edges, valid = ops.radius_graph(x.to(device), 0.2, bx.to(device), max_num_neighbors=16)
+    ref_edges, ref_valid = ops.radius_graph(x, 0.2, bx, max_num_neighbors=16)
+    assert torch.equal(valid.cpu(), ref_valid) and torch.equal(edges.cpu(), ref_edges)
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda p: ops.knn_graph(p, 12), fullgraph=True, dynamic=True)
+    for n in (200, 333, 451):
+        p = _points(n, 4, n).to(device)
+        assert torch.equal(compiled(p), ops.knn_graph(p, 12))
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] <= 2
+
+
+def _edge_inputs(n_dst, n_src, edges, hidden, out, device, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    src = torch.randint(0, n_src, (edges,), generator=gen)
+    dst = torch.randint(0, n_dst, (edges,), generator=gen)
+    a = torch.randn(n_dst, hidden, generator=gen)
+    b = torch.randn(n_src, hidden, generator=gen)
+    w = torch.randn(out, hidden, generator=gen) / hidden ** 0.5
+    c = torch.randn(out, generator=gen)
+    return [t.to(device) for t in (src, dst, a, b, w, c)]
+
+
+@pytest.mark.parametrize("device", ["cpu", CUDA])
+@pytest.mark.parametrize("n_dst,n_src,edges,hidden,out", [(300, 300, 4000, 64, 64), (50, 80, 700, 24, 20),
+                                                          (40, 40, 0, 16, 16), (64, 10, 300, 128, 96)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_edge_mlp_equals_reference(device, n_dst, n_src, edges, hidden, out, bias):
+    torch.backends.cuda.matmul.allow_tf32 = False
+    src, dst, a, b, w, c = _edge_inputs(n_dst, n_src, edges, hidden, out, device)
+    c = c if bias else None
+    csr = build_csr(torch.stack([src, dst]), n_dst, n_src)
+    leaves = [t.clone().requires_grad_() for t in (a, b, w)] + ([c.clone().requires_grad_()] if bias else [])
+    ref_leaves = [t.detach().cpu().double().requires_grad_() for t in leaves]
+    buffer = torch.full((1 << 24,), float("nan"), device=device)  # outputs a kernel forgets show as NaN
+    del buffer
+    got = edge_mlp_max(*leaves[:3], leaves[3] if bias else None, csr=csr)
+    ref = edge_mlp_max_reference(*ref_leaves[:3], ref_leaves[3] if bias else None, src.cpu(), dst.cpu(), n_dst)
+    assert torch.allclose(got.cpu().double(), ref, atol=1e-4)
+    probe = torch.randn(ref.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    grads = torch.autograd.grad(got, leaves, probe.to(device, got.dtype))
+    ref_grads = torch.autograd.grad(ref, ref_leaves, probe)
+    for g, r in zip(grads, ref_grads):
+        assert torch.allclose(g.cpu().double(), r, atol=1e-3, rtol=1e-4)
+
+
+def _count_fused(monkeypatch):
+    kernels = dispatch.cuda_edge_mlp_kernels()
+    calls = []
+
+    class Spy:
+        usable = staticmethod(kernels.usable)
+
+        @staticmethod
+        def edge_mlp_max(*args):
+            calls.append(1)
+            return kernels.edge_mlp_max(*args)
+
+    monkeypatch.setattr(dispatch, "_CUDA_EDGE_MLP", Spy)
+    return calls
+
+
+@pytest.mark.parametrize("device", [CUDA])
+def test_edge_cnn_takes_the_fused_kernel_and_matches_the_cpu(device, monkeypatch):
+    torch.backends.cuda.matmul.allow_tf32 = False
+    calls = _count_fused(monkeypatch)
+    model = EdgeCNN(16, 32, 3, 8)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 16, generator=gen)
+    edge_index = torch.randint(0, 400, (2, 5000), generator=gen)
+    ref = model(x, edge_index)
+    cuda_model = EdgeCNN(16, 32, 3, 8).to(device)
+    cuda_model.load_state_dict(model.state_dict())
+    graph = gnnx.Graph(edge_index.to(device), 400)
+    out = cuda_model(x.to(device), graph)
+    assert len(calls) == 3
+    assert torch.allclose(out.cpu(), ref, atol=1e-4)
+    out.square().sum().backward()
+    ref.square().sum().backward()
+    for p, q in zip(cuda_model.parameters(), model.parameters()):
+        assert torch.allclose(p.grad.cpu(), q.grad, atol=1e-3, rtol=1e-3)
+    # a network the kernel does not cover (norm) keeps the reference path
+    calls.clear()
+    EdgeConv(MLP([32, 16, 16], norm="batch_norm")).to(device)(torch.randn(400, 16, device=device), graph)
+    assert not calls
