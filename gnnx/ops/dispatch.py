@@ -95,9 +95,14 @@ def cuda_knn_kernels():
     return _CUDA_KNN
 
 
+# Set to False to run EdgeConv's message MLP unfused on CUDA too (measurements).
+FUSED_EDGE_MLP = True
+
+
 def cuda_edge_mlp_kernels():
-    """The Triton fused EdgeConv module, or ``None`` where Triton or CUDA is missing."""
-    return _CUDA_EDGE_MLP
+    """The Triton fused EdgeConv module, or ``None`` where Triton or CUDA is missing (or
+    :data:`FUSED_EDGE_MLP` is off)."""
+    return _CUDA_EDGE_MLP if FUSED_EDGE_MLP else None
 
 
 # -- the choice ----------------------------------------------------------------------------------

@@ -30,45 +30,52 @@ from torch.library import triton_op
 
 from gnnx.ops.triton_kernels import _on_device, launcher
 
-BLOCK_E = 16  # edges per step (tl.dot's smallest operand)
 MAX_WIDTH = 128  # hidden and output channels held in registers
+# Launch shape: edges per step (16 is tl.dot's smallest operand), rows per program (sharing one
+# load of W), warps, persistent programs per SM of the backward's destination pass.
+CONFIG = {"BLOCK_E": 16, "ROWS": 4, "num_warps": 4, "programs_per_sm": 4}
 
 
 @triton.jit
-def _forward_kernel(rowptr, col, perm, a, b, w, bias, out, arg, H, OUT,
+def _forward_kernel(rowptr, col, perm, a, b, w, bias, out, arg, num_rows, H, OUT,
                     HAS_BIAS: tl.constexpr, H_PAD: tl.constexpr, O_PAD: tl.constexpr, BLOCK_E: tl.constexpr,
-                    PRECISION: tl.constexpr):
-    row = tl.program_id(0).to(tl.int64)
+                    ROWS: tl.constexpr, PRECISION: tl.constexpr):
     offs_h = tl.arange(0, H_PAD)
     offs_o = tl.arange(0, O_PAD)
     hmask, omask = offs_h < H, offs_o < OUT
-    start = tl.load(rowptr + row)
-    end = tl.load(rowptr + row + 1)
-    a_row = tl.load(a + row * H + offs_h, mask=hmask, other=0.0).to(tl.float32)
     w_t = tl.load(w + offs_o[None, :] * H + offs_h[:, None], mask=hmask[:, None] & omask[None, :],
-                  other=0.0).to(tl.float32)  # [H, OUT]
-    acc = tl.full([O_PAD], float("-inf"), tl.float32)
-    best = tl.full([O_PAD], -1, tl.int64)
-    for e0 in range(start, end, BLOCK_E):
-        offs_e = e0 + tl.arange(0, BLOCK_E)
-        emask = offs_e < end
-        src = tl.load(col + offs_e, mask=emask, other=0)
-        b_e = tl.load(b + src[:, None] * H + offs_h[None, :], mask=emask[:, None] & hmask[None, :],
-                      other=0.0).to(tl.float32)
-        hidden = tl.maximum(a_row[None, :] + b_e, 0.0)
-        msg = tl.dot(hidden, w_t, input_precision=PRECISION)
-        msg = tl.where(emask[:, None], msg, float("-inf"))
-        block_max = tl.max(msg, 0)
-        block_arg = tl.argmax(msg, 0)
-        better = block_max > acc
-        acc = tl.where(better, block_max, acc)
-        best = tl.where(better, e0 + block_arg, best)
-    found = best >= 0
-    edge = tl.load(perm + best, mask=found & omask, other=-1)  # winners as input edge ids
+                  other=0.0).to(tl.float32)  # [H, OUT], loaded once for ROWS rows
     if HAS_BIAS:
-        acc += tl.load(bias + offs_o, mask=omask, other=0.0).to(tl.float32)
-    tl.store(out + row * OUT + offs_o, tl.where(found, acc, 0.0), mask=omask)
-    tl.store(arg + row * OUT + offs_o, edge, mask=omask)
+        bias_row = tl.load(bias + offs_o, mask=omask, other=0.0).to(tl.float32)
+    for r in tl.static_range(ROWS):
+        row = tl.program_id(0).to(tl.int64) * ROWS + r
+        live_h = hmask & (offs_h * 0 + row < num_rows)  # vector masks (the interpreter takes no scalar ones)
+        live_o = omask & (offs_o * 0 + row < num_rows)
+        start = tl.load(rowptr + tl.minimum(row, num_rows))  # a row past the end: no edges
+        end = tl.load(rowptr + tl.minimum(row + 1, num_rows))
+        a_row = tl.load(a + row * H + offs_h, mask=live_h, other=0.0).to(tl.float32)
+        acc = tl.full([O_PAD], float("-inf"), tl.float32)
+        best = tl.full([O_PAD], -1, tl.int64)
+        for e0 in range(start, end, BLOCK_E):
+            offs_e = e0 + tl.arange(0, BLOCK_E)
+            emask = offs_e < end
+            src = tl.load(col + offs_e, mask=emask, other=0)
+            b_e = tl.load(b + src[:, None] * H + offs_h[None, :], mask=emask[:, None] & hmask[None, :],
+                          other=0.0).to(tl.float32)
+            hidden = tl.maximum(a_row[None, :] + b_e, 0.0)
+            msg = tl.dot(hidden, w_t, input_precision=PRECISION)
+            msg = tl.where(emask[:, None], msg, float("-inf"))
+            block_max = tl.max(msg, 0)
+            block_arg = tl.argmax(msg, 0)
+            better = block_max > acc
+            acc = tl.where(better, block_max, acc)
+            best = tl.where(better, e0 + block_arg, best)
+        found = best >= 0
+        edge = tl.load(perm + best, mask=found & omask, other=-1)  # winners as input edge ids
+        if HAS_BIAS:
+            acc += bias_row
+        tl.store(out + row * OUT + offs_o, tl.where(found, acc, 0.0), mask=live_o)
+        tl.store(arg + row * OUT + offs_o, edge, mask=live_o)
 
 
 @triton.jit
@@ -109,34 +116,36 @@ def _backward_dst_kernel(rowptr, col, perm, a, b, w, grad, arg, grad_a, grad_w_p
 
 
 @triton.jit
-def _backward_src_kernel(rowptr_t, col_t, perm_t, a, b, w, grad, arg, grad_b, H, OUT,
-                         H_PAD: tl.constexpr, O_PAD: tl.constexpr, BLOCK_E: tl.constexpr,
+def _backward_src_kernel(rowptr_t, col_t, perm_t, a, b, w, grad, arg, grad_b, num_src, H, OUT,
+                         H_PAD: tl.constexpr, O_PAD: tl.constexpr, BLOCK_E: tl.constexpr, ROWS: tl.constexpr,
                          PRECISION: tl.constexpr):
-    node = tl.program_id(0).to(tl.int64)
     offs_h = tl.arange(0, H_PAD)
     offs_o = tl.arange(0, O_PAD)
     hmask, omask = offs_h < H, offs_o < OUT
     w_oh = tl.load(w + offs_o[:, None] * H + offs_h[None, :], mask=omask[:, None] & hmask[None, :],
                    other=0.0).to(tl.float32)
-    start = tl.load(rowptr_t + node)
-    end = tl.load(rowptr_t + node + 1)
-    b_row = tl.load(b + node * H + offs_h, mask=hmask, other=0.0).to(tl.float32)
-    grad_b_row = tl.zeros([H_PAD], tl.float32)
-    for e0 in range(start, end, BLOCK_E):
-        offs_e = e0 + tl.arange(0, BLOCK_E)
-        emask = offs_e < end
-        dst = tl.load(col_t + offs_e, mask=emask, other=0)
-        edge = tl.load(perm_t + offs_e, mask=emask, other=-2)
-        a_e = tl.load(a + dst[:, None] * H + offs_h[None, :], mask=emask[:, None] & hmask[None, :],
-                      other=0.0).to(tl.float32)
-        eo = emask[:, None] & omask[None, :]
-        g = tl.load(grad + dst[:, None] * OUT + offs_o[None, :], mask=eo, other=0.0).to(tl.float32)
-        won = tl.load(arg + dst[:, None] * OUT + offs_o[None, :], mask=eo, other=-1)
-        grad_msg = tl.where(won == edge[:, None], g, 0.0)
-        grad_hidden = tl.dot(grad_msg, w_oh, input_precision=PRECISION)
-        pre = a_e + b_row[None, :]
-        grad_b_row += tl.sum(tl.where((pre > 0) & emask[:, None], grad_hidden, 0.0), 0)
-    tl.store(grad_b + node * H + offs_h, grad_b_row, mask=hmask)
+    for r in tl.static_range(ROWS):
+        node = tl.program_id(0).to(tl.int64) * ROWS + r
+        live_h = hmask & (offs_h * 0 + node < num_src)
+        start = tl.load(rowptr_t + tl.minimum(node, num_src))
+        end = tl.load(rowptr_t + tl.minimum(node + 1, num_src))
+        b_row = tl.load(b + node * H + offs_h, mask=live_h, other=0.0).to(tl.float32)
+        grad_b_row = tl.zeros([H_PAD], tl.float32)
+        for e0 in range(start, end, BLOCK_E):
+            offs_e = e0 + tl.arange(0, BLOCK_E)
+            emask = offs_e < end
+            dst = tl.load(col_t + offs_e, mask=emask, other=0)
+            edge = tl.load(perm_t + offs_e, mask=emask, other=-2)
+            a_e = tl.load(a + dst[:, None] * H + offs_h[None, :], mask=emask[:, None] & hmask[None, :],
+                          other=0.0).to(tl.float32)
+            eo = emask[:, None] & omask[None, :]
+            g = tl.load(grad + dst[:, None] * OUT + offs_o[None, :], mask=eo, other=0.0).to(tl.float32)
+            won = tl.load(arg + dst[:, None] * OUT + offs_o[None, :], mask=eo, other=-1)
+            grad_msg = tl.where(won == edge[:, None], g, 0.0)
+            grad_hidden = tl.dot(grad_msg, w_oh, input_precision=PRECISION)
+            pre = a_e + b_row[None, :]
+            grad_b_row += tl.sum(tl.where((pre > 0) & emask[:, None], grad_hidden, 0.0), 0)
+        tl.store(grad_b + node * H + offs_h, grad_b_row, mask=live_h)
 
 
 def _pads(hidden: int, out: int) -> dict:
@@ -164,10 +173,10 @@ def edge_mlp_max(rowptr: Tensor, col: Tensor, perm: Tensor, rowptr_t: Tensor, co
     out = torch.empty((num_rows, out_channels), dtype=a.dtype, device=a.device)
     arg = torch.empty((num_rows, out_channels), dtype=torch.long, device=a.device)
     with _on_device(a):
-        launcher(_forward_kernel, a)[(num_rows,)](
-            rowptr, col, perm, a, b, weight, bias if bias is not None else weight, out, arg, hidden, out_channels,
-            HAS_BIAS=bias is not None, BLOCK_E=BLOCK_E, PRECISION=_precision(), num_warps=4,
-            **_pads(hidden, out_channels))
+        launcher(_forward_kernel, a)[(torch.sym_max(1, triton.cdiv(num_rows, CONFIG["ROWS"])),)](
+            rowptr, col, perm, a, b, weight, bias if bias is not None else weight, out, arg, num_rows, hidden,
+            out_channels, HAS_BIAS=bias is not None, BLOCK_E=CONFIG["BLOCK_E"], ROWS=CONFIG["ROWS"],
+            PRECISION=_precision(), num_warps=CONFIG["num_warps"], **_pads(hidden, out_channels))
     return out, arg
 
 
@@ -180,7 +189,8 @@ def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, rowptr_t: T
     num_rows, hidden = a.shape
     num_src = b.size(0)
     out_channels = weight.size(0)
-    programs = max(1, min(num_rows, 4 * torch.cuda.get_device_properties(a.device).multi_processor_count))
+    sms = torch.cuda.get_device_properties(a.device).multi_processor_count
+    programs = torch.sym_max(1, torch.sym_min(num_rows, CONFIG["programs_per_sm"] * sms))
     grad_a = torch.empty((num_rows, hidden), dtype=torch.float32, device=a.device)
     grad_b = torch.empty((num_src, hidden), dtype=torch.float32, device=a.device)
     partial = torch.zeros((programs, out_channels, hidden), dtype=torch.float32, device=a.device)
@@ -188,10 +198,11 @@ def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, rowptr_t: T
     with _on_device(a):
         launcher(_backward_dst_kernel, a)[(programs,)](
             rowptr, col, perm, a, b, weight, grad, arg, grad_a, partial, num_rows, hidden, out_channels,
-            BLOCK_E=BLOCK_E, PRECISION=_precision(), num_warps=4, **pads)
-        launcher(_backward_src_kernel, a)[(num_src,)](
-            rowptr_t, col_t, perm_t, a, b, weight, grad, arg, grad_b, hidden, out_channels,
-            BLOCK_E=BLOCK_E, PRECISION=_precision(), num_warps=4, **pads)
+            BLOCK_E=CONFIG["BLOCK_E"], PRECISION=_precision(), num_warps=CONFIG["num_warps"], **pads)
+        launcher(_backward_src_kernel, a)[(torch.sym_max(1, triton.cdiv(num_src, CONFIG["ROWS"])),)](
+            rowptr_t, col_t, perm_t, a, b, weight, grad, arg, grad_b, num_src, hidden, out_channels,
+            BLOCK_E=CONFIG["BLOCK_E"], ROWS=CONFIG["ROWS"], PRECISION=_precision(), num_warps=CONFIG["num_warps"],
+            **pads)
     return grad_a.to(a.dtype), grad_b.to(b.dtype), partial.sum(0).to(weight.dtype)
 
 
