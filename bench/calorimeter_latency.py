@@ -49,12 +49,45 @@ def latency(fn, x, device, repeats: int) -> float:
     return statistics.median(times) * 1e3
 
 
+def package_latency(model, hits, repeats: int) -> dict:
+    """Per event size, the median latency of an AOTInductor CUDA package of ``model`` (dynamic
+    number of hits) run by cpp/gnnx_run (GNNX_RUN_REPEAT), which loads packages where
+    torch 2.11's Python loader crashes (bench/aoti_cuda_probe2.sh)."""
+    import subprocess
+    import tempfile
+
+    import numpy as np
+    from calorimeter_gravnet import MIN_HITS
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    work = tempfile.mkdtemp(prefix="calorimeter_pkg_")
+    example = event(2_000).cuda()
+    program = torch.export.export(model, (example,),
+                                  dynamic_shapes=({0: torch.export.Dim("num_hits", min=MIN_HITS)},))
+    path = torch._inductor.aoti_compile_and_package(program, package_path=f"{work}/gravnet.pt2")
+    build = f"{work}/cpp-build"
+    subprocess.run(["cmake", "-S", f"{root}/cpp", "-B", build, f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
+                    "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True, timeout=300)
+    subprocess.run(["cmake", "--build", build, "-j8"], check=True, capture_output=True, timeout=300)
+    result = {}
+    for n in hits:
+        np.save(f"{work}/x.npy", event(n).numpy())
+        proc = subprocess.run([f"{build}/gnnx_run", path, f"{work}/out.npy", f"{work}/x.npy"], capture_output=True,
+                              text=True, timeout=300, env={**os.environ, "GNNX_RUN_REPEAT": str(repeats)})
+        line = [ln for ln in proc.stdout.splitlines() if "median latency" in ln]
+        result[n] = float(line[0].split("latency ")[1].split(" ms")[0]) if line else float("nan")
+        print(n, "package", result[n], proc.stderr[-300:], flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--hits", type=int, nargs="+", default=[10_000, 50_000, 100_000])
     parser.add_argument("--cpu-hits", type=int, nargs="+", default=[10_000, 50_000])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--out", default="bench/results")
+    parser.add_argument("--package", action="store_true",
+                        help="also an AOTInductor CUDA package run by cpp/gnnx_run (built here with CMake)")
     args = parser.parse_args()
     torch.manual_seed(0)
     model = HitClusterer().eval()
@@ -71,6 +104,9 @@ def main() -> None:
                 rows.setdefault(n, {})["cuda eager"] = latency(gpu, x, "cuda", args.repeats)
                 rows[n]["cuda gnnx.compile"] = latency(compiled, x, "cuda", args.repeats)
                 print(n, rows[n], flush=True)
+            if args.package:
+                for n, ms in package_latency(gpu, args.hits, args.repeats).items():
+                    rows[n]["cuda package (C++)"] = ms
         for n in args.cpu_hits:
             x = event(n)
             model(x)
@@ -78,13 +114,14 @@ def main() -> None:
             print(n, rows[n], flush=True)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu only"
     lines = [f"# GravNet calorimeter inference per event ({device}; CPU: {os.cpu_count()} cores; "
-             f"torch {torch.__version__})", "", "| hits | CUDA eager ms | CUDA gnnx.compile ms | CPU eager ms | "
-             "CPU / best GPU |", "|---:|---:|---:|---:|---:|"]
+             f"torch {torch.__version__})", "", "| hits | CUDA eager ms | CUDA gnnx.compile ms | CUDA package, C++ ms | CPU eager ms | "
+             "CPU / best GPU |", "|---:|---:|---:|---:|---:|---:|"]
     for n, row in sorted(rows.items()):
         gpu_best = min([v for k, v in row.items() if k.startswith("cuda")], default=float("nan"))
         cpu = row.get("cpu eager", float("nan"))
         lines.append(f"| {n:,} | {row.get('cuda eager', float('nan')):.2f} | "
-                     f"{row.get('cuda gnnx.compile', float('nan')):.2f} | {cpu:.1f} | {cpu / gpu_best:.0f}x |")
+                     f"{row.get('cuda gnnx.compile', float('nan')):.2f} | "
+                     f"{row.get('cuda package (C++)', float('nan')):.2f} | {cpu:.1f} | {cpu / gpu_best:.0f}x |")
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "calorimeter_latency.json"), "w") as f:
         json.dump({"device": device, "cpu_cores": os.cpu_count(), "torch": torch.__version__, "ms": rows}, f, indent=1)

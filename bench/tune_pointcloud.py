@@ -56,12 +56,13 @@ dispatch.FUSED_EDGE_MLP = True
 for tf32 in (False, True):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     for block_e, rows, warps in itertools.product((16, 32), (1, 4, 8), (2, 4, 8)):
-        triton_edge_mlp.CONFIG.update(BLOCK_E=block_e, ROWS=rows, num_warps=warps)
+        config = triton_edge_mlp.CONFIGS["tf32" if tf32 else "ieee"]
+        config.update(BLOCK_E=block_e, ROWS=rows, num_warps=warps)
         try:
-            row = {"config": dict(triton_edge_mlp.CONFIG, tf32=tf32), "fwd_ms": time_ms(fwd),
+            row = {"config": dict(config, tf32=tf32), "fwd_ms": time_ms(fwd),
                    "fwd_bwd_ms": time_ms(fwd_bwd)}
         except Exception as error:  # noqa: BLE001 (a shape the compiler refuses)
-            row = {"config": dict(triton_edge_mlp.CONFIG, tf32=tf32), "error": str(error)[:200]}
+            row = {"config": dict(config, tf32=tf32), "error": str(error)[:200]}
         results["edge_mlp"].append(row)
         print(json.dumps(row), flush=True)
 torch.backends.cuda.matmul.allow_tf32 = False

@@ -11,6 +11,8 @@
 // fixed sizes, node/edge counts that must agree, each edge_index row's range, minimum sizes) before
 // running, since AOTInductor does not check inputs itself. Exit codes: 0 ok, 2 bad input
 // or usage, 1 other failure.
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -134,6 +136,23 @@ void check_inputs(const Metadata& metadata, const std::vector<at::Tensor>& input
   }
 }
 
+// GNNX_RUN_REPEAT=N: run N more times on the same (device-resident) inputs and print the
+// median latency per call, synchronised with the GPU for a CUDA package (benchmarks).
+void report_latency(torch::inductor::AOTIModelPackageLoader& loader, std::vector<at::Tensor>& inputs, int repeat) {
+  const bool cuda = !inputs.empty() && inputs[0].is_cuda();
+  std::vector<double> ms;
+  for (int i = 0; i < repeat; ++i) {
+    if (cuda) torch::cuda::synchronize();
+    const auto start = std::chrono::steady_clock::now();
+    loader.run(inputs);
+    if (cuda) torch::cuda::synchronize();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  if (ms.empty()) return;
+  std::sort(ms.begin(), ms.end());
+  std::cout << "gnnx_run: median latency " << ms[ms.size() / 2] << " ms over " << ms.size() << " runs\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -151,6 +170,7 @@ int main(int argc, char** argv) {
       for (auto& t : inputs) t = t.to(at::kCUDA);
     auto outputs = loader.run(inputs);
     if (outputs.empty()) throw std::runtime_error("the model returned no output");
+    if (const char* repeat = std::getenv("GNNX_RUN_REPEAT")) report_latency(loader, inputs, std::atoi(repeat));
     // One output: OUTPUT.npy. Several (a heterogeneous model's per-type outputs): one file
     // each in OUTPUT.npy's folder, named by the output (out__paper.npy, out__author.npy).
     const std::string path = argv[2];
