@@ -11,7 +11,7 @@ for stage in ${STAGE:-tests knn calorimeter}; do
     tests) timeout 300 python3 -m pytest -q -m cuda -n 8 -p no:cacheprovider -rf tests/ops/test_point_cloud_kernels.py \
              tests/test_devices.py -k "point_cloud or edgeconv or EdgeCNN or Dynamic or GravNet or knn" 2>&1 | tail -25 | tee "$OUT/pointcloud_tests.txt" ;;
     knn) timeout 200 env OUT="$OUT" python3 bench/knn_gpu.py 2>&1 | tail -12 ;;
-    calorimeter) timeout 300 python3 bench/calorimeter_latency.py --cpu-hits 10000 50000 --repeats 15 --out "$OUT" 2>&1 | tail -12 ;;
+    calorimeter) timeout 400 python3 bench/calorimeter_latency.py --cpu-hits 10000 50000 --repeats 15 --package --out "$OUT" 2>&1 | tail -12 ;;
     edgecnn) timeout 240 env OUT="$OUT" python3 bench/seed_table.py EdgeCNN 2>&1 | tail -8
              timeout 200 python3 -m gnnx.benchmark.seed --device cuda --models EdgeCNN --out "$OUT" 2>&1 | tail -8 ;;
     aoti) timeout 200 bash bench/aoti_cuda_probe2.sh > "$OUT/aoti_probe.txt" 2>&1; tail -30 "$OUT/aoti_probe.txt" ;;
