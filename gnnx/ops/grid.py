@@ -40,8 +40,16 @@ def usable(x: Tensor, y: Tensor, k: int, cosine: bool) -> bool:
     """Whether the grid serves this search: Euclidean, 1-3 dimensions, float, and enough
     points for the bins to pay off."""
     # All pairs are faster below about 4M pairs on a CPU and 1G pairs on a GPU (H200: 10,000
-    # points, all pairs 3.8 ms against the grid's 17.6 ms; 100,000: 358 against 139 ms).
-    pairs = (1 << 30) if x.is_cuda else (1 << 22)
+    # points, all pairs 3.8 ms against the grid's 17.6 ms; 100,000: 358 against 139 ms). With
+    # the tiled Triton kernel (gnnx.ops.triton_knn) the grid pays off on a GPU only for about a
+    # million points in one cloud (H200, k = 16: 214 ms against 120; 300,000 points: 22 vs 39 ms;
+    # 1,000,000 in 4 clouds: 62 vs 129 ms; bench/results/h200/knn_gpu.md).
+    from gnnx.ops.dispatch import cuda_knn_kernels
+
+    if x.is_cuda:
+        pairs = 500_000 ** 2 if cuda_knn_kernels() is not None else 1 << 30
+    else:
+        pairs = 1 << 22
     return not cosine and 1 <= x.size(1) <= 3 and x.is_floating_point() and x.size(0) * y.size(0) > pairs and k <= 64
 
 

@@ -56,7 +56,7 @@ def _morton_kernel(p, lo, scale, batch, out, n, D: tl.constexpr, BITS: tl.conste
 
 
 @triton.jit
-def _knn_kernel(x, y, x_index, y_index, lo, hi, tile_lo, tile_hi, block_lo, block_hi, start_tile, out,
+def _knn_kernel(x, y, x_index, y_index, lo, hi, tile_boxes, block_boxes, starts, out,
                 num_y, k, max_dist, D: tl.constexpr, K_PAD: tl.constexpr, BLOCK_M: tl.constexpr,
                 BLOCK_N: tl.constexpr, EXCLUDE_OWN: tl.constexpr, HAS_MAX: tl.constexpr):
     pid = tl.program_id(0)
@@ -68,7 +68,9 @@ def _knn_kernel(x, y, x_index, y_index, lo, hi, tile_lo, tile_hi, block_lo, bloc
         row_own = tl.load(y_index + offs_m, mask=mmask, other=-1)
     first_tile = tl.min(row_lo, 0) // BLOCK_N
     end_tile = (tl.max(row_hi, 0) + BLOCK_N - 1) // BLOCK_N
-    centre = tl.minimum(tl.maximum(tl.load(start_tile + pid, mask=num_y > 0, other=0), first_tile), end_tile - 1)
+    first = pid * BLOCK_M + tl.arange(0, 1)  # a one-element vector: masked loads need one
+    start_tile = tl.sum(tl.load(starts + first, mask=first < num_y, other=0), 0) // BLOCK_N
+    centre = tl.minimum(tl.maximum(start_tile, first_tile), end_tile - 1)
     slots = tl.arange(0, K_PAD)
     # Empty slots hold distinct keys above every real key (so "the worst" is one slot);
     # padding slots beyond k hold negative keys, never the worst, never replaced.
@@ -82,8 +84,8 @@ def _knn_kernel(x, y, x_index, y_index, lo, hi, tile_lo, tile_hi, block_lo, bloc
         if (t >= first_tile) & (t < end_tile):
             gap = 0.0
             for d in tl.static_range(D):
-                below = tl.load(tile_lo + t * D + d) - tl.load(block_hi + pid * D + d)
-                above = tl.load(block_lo + pid * D + d) - tl.load(tile_hi + t * D + d)
+                below = tl.load(tile_boxes + t * 2 * D + d) - tl.load(block_boxes + pid * 2 * D + D + d)
+                above = tl.load(block_boxes + pid * 2 * D + d) - tl.load(tile_boxes + t * 2 * D + D + d)
                 g = tl.maximum(tl.maximum(below, above), 0.0)
                 gap += g * g
             if gap <= reach:
@@ -116,6 +118,20 @@ def _knn_kernel(x, y, x_index, y_index, lo, hi, tile_lo, tile_hi, block_lo, bloc
     tl.store(out + offs_m[:, None] * k + slots[None, :], best, mask=omask)
 
 
+@triton.jit
+def _boxes_kernel(p, boxes, n, D: tl.constexpr, D_PAD: tl.constexpr, BLOCK: tl.constexpr):
+    run = tl.program_id(0)
+    offs = run * BLOCK + tl.arange(0, BLOCK)
+    dims = tl.arange(0, D_PAD)
+    mask = (offs[:, None] < n) & (dims[None, :] < D)
+    coords = tl.load(p + offs[:, None] * D + dims[None, :], mask=mask, other=0.0)
+    lo = tl.min(tl.where(mask, coords, float("inf")), 0)
+    hi = tl.max(tl.where(mask, coords, float("-inf")), 0)
+    live = (dims < D) & (dims * 0 + run * BLOCK < n)
+    tl.store(boxes + run * 2 * D + dims, lo, mask=live)
+    tl.store(boxes + run * 2 * D + D + dims, hi, mask=live)
+
+
 def knn_config(dims: int, k: int) -> dict:
     """Launch shape, measured on an H200 with bench/tune_pointcloud.py over 27 shapes
     (bench/results/h200/tune_pointcloud.json): small query blocks (tight boxes, more tiles
@@ -142,21 +158,21 @@ def morton_codes(points: Tensor, lo: Tensor, scale: Tensor, batch: Optional[Tens
 
 
 @triton_op("gnnx::knn_keys", mutates_args={})
-def knn_keys(x: Tensor, y: Tensor, x_index: Tensor, y_index: Tensor, lo: Tensor, hi: Tensor, tile_lo: Tensor,
-             tile_hi: Tensor, block_lo: Tensor, block_hi: Tensor, start_tile: Tensor, k: int, max_dist: float,
-             exclude_own: bool) -> Tensor:
+def knn_keys(x: Tensor, y: Tensor, x_index: Tensor, y_index: Tensor, lo: Tensor, hi: Tensor, tile_boxes: Tensor,
+             block_boxes: Tensor, starts: Tensor, k: int, max_dist: float, exclude_own: bool) -> Tensor:
     """``[N_y, k]`` int64 keys (squared-distance bits << 32 | original index ``x_index``) of
     each query's ``k`` nearest points among ``x[lo[q]:hi[q]]``, unsorted; empty slots hold
-    keys ``>= 2^63 - k``. ``x``, ``y``: points and queries in spatial order; ``tile_*`` /
-    ``block_*``: bounding boxes of ``BLOCK_N`` points / ``BLOCK_M`` queries; ``start_tile``:
-    where each query block starts its walk. ``exclude_own`` leaves out the point whose
+    keys ``>= 2^63 - k``. ``x``, ``y``: points and queries in spatial order; ``tile_boxes`` /
+    ``block_boxes``: bounding boxes of ``BLOCK_N`` points / ``BLOCK_M`` queries
+    (:func:`run_boxes`); ``starts``: each query's position in the points' order (a query
+    block starts its walk at its first query's tile). ``exclude_own`` leaves out the point whose
     original index is the query's (``y_index``); ``max_dist >= 0`` leaves out farther points."""
     num_y, dims = y.shape
     out = torch.empty((num_y, k), dtype=torch.long, device=y.device)
     cfg = knn_config(dims, k)
     with _on_device(y):
         launcher(_knn_kernel, y)[_grid(num_y, cfg["BLOCK_M"])](
-            x, y, x_index, y_index, lo, hi, tile_lo, tile_hi, block_lo, block_hi, start_tile, out, num_y, k,
+            x, y, x_index, y_index, lo, hi, tile_boxes, block_boxes, starts, out, num_y, k,
             max_dist, D=dims, K_PAD=triton.next_power_of_2(k), BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"],
             EXCLUDE_OWN=exclude_own, HAS_MAX=max_dist >= 0, num_warps=cfg["num_warps"],
         )
@@ -167,14 +183,18 @@ def usable(x: Tensor, k: int) -> bool:
     return x.is_cuda and 1 <= x.size(1) <= MAX_DIMS and 1 <= k <= MAX_K and x.size(0) < 2 ** 31
 
 
-def _boxes(sorted_points: Tensor, block: int) -> Tuple[Tensor, Tensor]:
-    """Per run of ``block`` consecutive points: the bounding box (``[runs, D]`` low, high)."""
-    num, dims = sorted_points.shape
+@triton_op("gnnx::run_boxes", mutates_args={})
+def run_boxes(points: Tensor, block: int) -> Tensor:
+    """Per run of ``block`` consecutive points its bounding box, low then high corner:
+    ``[runs * 2 * D]``, flat (an output dimension that may be 1 would cost a size guard
+    under export)."""
+    num, dims = points.shape
     runs = (num + block - 1) // block
-    run = (torch.arange(num, device=sorted_points.device) // block).unsqueeze(1).expand(-1, dims)
-    low = sorted_points.new_full((runs, dims), float("inf")).scatter_reduce(0, run, sorted_points, "amin")
-    high = sorted_points.new_full((runs, dims), float("-inf")).scatter_reduce(0, run, sorted_points, "amax")
-    return low.contiguous(), high.contiguous()
+    boxes = torch.empty(torch.sym_max(1, runs) * 2 * dims, dtype=points.dtype, device=points.device)
+    with _on_device(points):
+        launcher(_boxes_kernel, points)[(torch.sym_max(1, runs),)](
+            points, boxes, num, D=dims, D_PAD=triton.next_power_of_2(dims), BLOCK=block)
+    return boxes
 
 
 def nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: Optional[Tensor], cosine: bool,
@@ -212,13 +232,11 @@ def nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: Op
         bx, by = batch_x[order_x], batch_y[order_y]
         lo = torch.searchsorted(bx, by).int()
         hi = torch.searchsorted(bx, by, right=True).int()
-    tile_lo, tile_hi = _boxes(xs, cfg["BLOCK_N"])
-    block_lo, block_hi = _boxes(ys, cfg["BLOCK_M"])
-    firsts = code_ys[::cfg["BLOCK_M"]].contiguous()
-    start_tile = (torch.searchsorted(code_xs, firsts) // cfg["BLOCK_N"]).int()
+    tile_boxes, block_boxes = run_boxes(xs, cfg["BLOCK_N"]), run_boxes(ys, cfg["BLOCK_M"])
+    starts = torch.arange(ys.size(0), device=ys.device) if same else torch.searchsorted(code_xs, code_ys)
     max_dist = -1.0 if radius is None else float(radius) * float(radius)
-    keys = knn_keys(xs, ys, order_x, order_y, lo, hi, tile_lo, tile_hi, block_lo, block_hi, start_tile, k,
-                    max_dist, same_set_no_loop)
+    keys = knn_keys(xs, ys, order_x, order_y, lo, hi, tile_boxes, block_boxes, starts, k, max_dist,
+                    same_set_no_loop)
     keys = keys.sort(dim=1).values
     keys = keys.new_empty(keys.shape).index_copy(0, order_y, keys)  # back to the queries' order
     empty = keys >= _EMPTY - 64
