@@ -151,3 +151,19 @@ def test_edge_cnn_takes_the_fused_kernel_and_matches_the_cpu(device, monkeypatch
     calls.clear()
     EdgeConv(MLP([32, 16, 16], norm="batch_norm")).to(device)(torch.randn(400, 16, device=device), graph)
     assert not calls
+
+
+@pytest.mark.parametrize("device", [CUDA])
+def test_gravnet_exports_with_the_tiled_knn(device):
+    """The kernel inside an exported program: a dynamic number of points, no size guards."""
+    from gnnx.nn import GravNetConv
+
+    torch.manual_seed(0)
+    model = GravNetConv(6, 8, space_dimensions=4, propagate_dimensions=5, k=7).to(device).eval()
+    example = torch.randn(300, 6, device=device)
+    program = torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim("n", min=8)},))
+    assert any("knn_keys" in str(node.target) for node in program.graph.nodes)
+    for n in (8, 129, 2000):
+        x = torch.randn(n, 6, device=device)
+        with torch.no_grad():
+            assert torch.allclose(program.module()(x), model(x), atol=1e-5)
