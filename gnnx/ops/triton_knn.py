@@ -180,7 +180,9 @@ def knn_keys(x: Tensor, y: Tensor, x_index: Tensor, y_index: Tensor, lo: Tensor,
 
 
 def usable(x: Tensor, k: int) -> bool:
-    return x.is_cuda and 1 <= x.size(1) <= MAX_DIMS and 1 <= k <= MAX_K and x.size(0) < 2 ** 31
+    """CUDA, ``1 <= D <= MAX_DIMS``, ``1 <= k <= MAX_K`` (indices are packed in 32 bits:
+    fewer than 2^31 points, which a GPU's memory bounds anyway)."""
+    return x.is_cuda and 1 <= x.size(1) <= MAX_DIMS and 1 <= k <= MAX_K
 
 
 @triton_op("gnnx::run_boxes", mutates_args={})
