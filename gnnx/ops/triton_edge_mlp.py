@@ -30,7 +30,7 @@ from torch.library import triton_op
 
 from gnnx.ops.triton_kernels import _on_device, launcher
 
-MAX_WIDTH = 128  # hidden and output channels held in registers
+MAX_WIDTH = 64  # hidden and output channels held in registers (wider: W spills; those go unfused)
 # Launch shapes per matmul precision: edges per step (16 is tl.dot's smallest operand), rows
 # per program (sharing one load of W), warps, persistent programs per SM of the backward's
 # destination pass. Measured on an H200 with bench/tune_pointcloud.py (one EdgeConv layer of the
