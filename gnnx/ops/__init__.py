@@ -4,6 +4,7 @@ Each op is a plain-ATen reference (runs on any device, compiles, exports to C++)
 one public function that may dispatch to a faster kernel (see :mod:`gnnx.ops.dispatch`).
 """
 from gnnx.ops.attention import attention
+from gnnx.ops.edge_mlp import edge_mlp_max
 from gnnx.ops.neighbors import knn, knn_graph, radius, radius_graph
 from gnnx.ops.scatter import REDUCTIONS, gather, infer_size, resolve_reduce, scatter, segment_softmax
 from gnnx.ops.spmm import segment, spmm, spmm_reference
@@ -11,6 +12,7 @@ from gnnx.ops.spmm import segment, spmm, spmm_reference
 __all__ = [
     "REDUCTIONS",
     "attention",
+    "edge_mlp_max",
     "gather",
     "infer_size",
     "knn",
