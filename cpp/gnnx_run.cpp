@@ -64,10 +64,10 @@ std::string dtype_name(at::ScalarType type) {
   }
 }
 
-std::vector<std::string> split(const std::string& text) {
+std::vector<std::string> split(const std::string& text, char separator = ',') {
   std::vector<std::string> parts;
   std::stringstream stream(text);
-  for (std::string part; std::getline(stream, part, ',');) parts.push_back(part);
+  for (std::string part; std::getline(stream, part, separator);) parts.push_back(part);
   return parts;
 }
 
@@ -153,11 +153,66 @@ void report_latency(torch::inductor::AOTIModelPackageLoader& loader, std::vector
   std::cout << "gnnx_run: median latency " << ms[ms.size() / 2] << " ms over " << ms.size() << " runs\n";
 }
 
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  std::replace(text.begin(), text.end(), '\t', ' ');
+  return text;
+}
+
+// gnnx_run --serve MODEL.pt2: load once, then answer requests on stdin, one per line, fields
+// separated by tabs: "run<TAB>OUT_PREFIX<TAB>INPUT0.npy<TAB>..." writes OUT_PREFIX0.npy, ...
+// and replies "ok<TAB>file0<TAB>..."; a failure replies "error<TAB>bad input|error<TAB>message"
+// and the loop goes on; "quit" or the end of stdin stops it. Before the first request it prints
+// the package's metadata ("meta<TAB>key<TAB>value" lines) and "ready". This is how a Python
+// process (gnnx.export.CppPackagedModel, the Triton Python backend) serves a package through
+// the C++ loader where the Python one cannot load it.
+int serve(const std::string& package) {
+  torch::inductor::AOTIModelPackageLoader loader(package);
+  const auto metadata = loader.get_metadata();
+  const bool cuda = get(metadata, "AOTI_DEVICE_KEY") == "cuda";
+  for (const auto& entry : metadata) std::cout << "meta\t" << entry.first << "\t" << one_line(entry.second) << "\n";
+  std::cout << "ready" << std::endl;
+  for (std::string line; std::getline(std::cin, line);) {
+    const auto fields = split(line, '\t');
+    if (fields.empty() || fields[0] == "quit") break;
+    try {
+      if (fields[0] != "run" || fields.size() < 2) throw std::runtime_error("unknown request: " + fields[0]);
+      std::vector<at::Tensor> inputs;
+      for (size_t i = 2; i < fields.size(); ++i) inputs.push_back(gnnx::read_npy(fields[i]));
+      check_inputs(metadata, inputs);
+      if (cuda)
+        for (auto& t : inputs) t = t.to(at::kCUDA);
+      const auto outputs = loader.run(inputs);
+      std::string reply = "ok";
+      for (size_t i = 0; i < outputs.size(); ++i) {
+        const auto file = fields[1] + std::to_string(i) + ".npy";
+        gnnx::write_npy(file, outputs[i].cpu().contiguous());
+        reply += "\t" + file;
+      }
+      std::cout << reply << std::endl;
+    } catch (const BadInput& err) {
+      std::cout << "error\tbad input\t" << one_line(err.what()) << std::endl;
+    } catch (const std::exception& err) {
+      std::cout << "error\terror\t" << one_line(err.what()) << std::endl;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--serve") {
+    try {
+      return serve(argv[2]);
+    } catch (const std::exception& err) {
+      std::cerr << "gnnx_run: error: " << err.what() << "\n";
+      return 1;
+    }
+  }
   if (argc < 4) {
-    std::cerr << "usage: gnnx_run MODEL.pt2 OUTPUT.npy INPUT0.npy [INPUT1.npy ...]\n";
+    std::cerr << "usage: gnnx_run MODEL.pt2 OUTPUT.npy INPUT0.npy [INPUT1.npy ...]\n"
+                 "       gnnx_run --serve MODEL.pt2   (requests on stdin, see serve())\n";
     return 2;
   }
   try {

@@ -74,9 +74,11 @@ def _serve(argv: List[str]) -> int:
     parser.add_argument("--http-port", type=int, default=8000)
     parser.add_argument("--grpc-port", type=int, default=8001)
     parser.add_argument("--threads", type=int, default=1, help="torch threads in the model instance")
+    parser.add_argument("--cpp-runner", help="a built cpp/gnnx_run: run the package through the C++ loader in a "
+                        "child process (for CUDA packages where torch's Python loader crashes)")
     args = parser.parse_args(argv)
     root = args.repository or tempfile.mkdtemp(prefix="gnnx-repo-")
-    write_repository(args.package, root, args.name, args.threads)
+    write_repository(args.package, root, args.name, args.threads, cpp_runner=args.cpp_runner)
     print(f"model repository: {root}/python (also {root}/torch_aoti for Triton's libtorch backend)")
     server = TritonServer(os.path.join(root, "python"), args.http_port, args.grpc_port).wait_ready()
     print(f"serving '{args.name}': HTTP {server.http_url}, gRPC {server.grpc_url}; Ctrl-C stops")

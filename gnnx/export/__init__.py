@@ -6,14 +6,17 @@ dynamic dimension named by what it counts, ``num_nodes`` or ``num_edges``, so on
 program serves graphs of any size; :func:`save` writes it with a JSON metadata record;
 :func:`load` runs it without the model's Python class; :func:`compile_package` turns it
 into an AOTInductor ``.pt2`` package that C++ (``cpp/``) and the Triton server load, and
-:func:`load_package` runs that from Python.
+:func:`load_package` runs that from Python (:func:`load_package_cpp` through the C++ loader,
+in a child process, where torch's Python loader cannot load a package).
 """
 from gnnx.export.checks import InputError
+from gnnx.export.cpp_package import CppPackagedModel, load_package_cpp
 from gnnx.export.package import PackagedModel, compile_package, foreign_ops, load_package
 from gnnx.export.program import DIM_OF_INPUT, CheckedModel, ExportedModel, export, load, metadata_of, save
 from gnnx.export.torchscript import to_torchscript
 
 __all__ = [
-    "DIM_OF_INPUT", "CheckedModel", "ExportedModel", "InputError", "PackagedModel", "compile_package", "export",
-    "foreign_ops", "load", "load_package", "metadata_of", "save", "to_torchscript",
+    "DIM_OF_INPUT", "CheckedModel", "CppPackagedModel", "ExportedModel", "InputError", "PackagedModel",
+    "compile_package", "export", "foreign_ops", "load", "load_package", "load_package_cpp", "metadata_of", "save",
+    "to_torchscript",
 ]

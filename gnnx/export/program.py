@@ -202,11 +202,13 @@ def metadata_of(ep: ExportedProgram, output_names: Sequence[str] = ("out",)) -> 
     output_node = next(n for n in ep.graph.nodes if n.op == "output")
     values = output_node.args[0] if isinstance(output_node.args[0], (list, tuple)) else [output_node.args[0]]
     names = _output_names(ep, list(output_names), len(values))
-    for name, node in zip(names, values):
+    spec = ep.call_spec.out_spec
+    keys = list(spec.context) if _is_dict_spec(spec) else [None] * len(names)
+    for name, key, node in zip(names, keys, values):
         val = node.meta.get("val") if hasattr(node, "meta") else None
         if isinstance(val, torch.Tensor):
             outputs.append({"name": name, "dtype": str(val.dtype).replace("torch.", ""),
-                            "shape": [int(s) if isinstance(s, int) else -1 for s in val.shape]})
+                            "shape": [int(s) if isinstance(s, int) else -1 for s in val.shape], "key": key})
     return {"gnnx_version": gnnx.__version__, "torch_version": torch.__version__,
             "inputs": inputs, "outputs": outputs, "minimum_sizes": minimum}
 
@@ -234,10 +236,15 @@ def _flat_inputs(ep: ExportedProgram) -> List[Tuple[int, str, Any]]:
     return flat
 
 
+def _is_dict_spec(spec: Optional[TreeSpec]) -> bool:
+    """Whether a program's output is a dict (per node type)."""
+    return spec is not None and spec.type in (dict, getattr(torch.fx.immutable_collections, "immutable_dict", dict))
+
+
 def _output_names(ep: ExportedProgram, given: List[str], count: int) -> List[str]:
     """``out`` (or the names given) for tensor outputs, ``out__paper`` for a dict output."""
     spec = ep.call_spec.out_spec
-    if spec is not None and spec.type in (dict, getattr(torch.fx.immutable_collections, "immutable_dict", dict)):
+    if _is_dict_spec(spec):
         base = given[0] if given else "out"
         return [f"{base}__{type_name(key)}" for key in spec.context]
     return given + [f"out{i}" for i in range(len(given), count)]

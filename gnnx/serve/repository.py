@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 TRITON_TYPES = {"float32": "TYPE_FP32", "float64": "TYPE_FP64", "int64": "TYPE_INT64", "int32": "TYPE_INT32"}
 
@@ -29,17 +29,23 @@ import os
 import torch
 import triton_python_backend_utils as pb_utils
 
-from gnnx.export import InputError, load_package
+from gnnx.export import InputError, load_package, load_package_cpp
 
 INPUTS = {inputs}
 OUTPUTS = {outputs}
+CPP_RUNNER = {cpp_runner}  # a gnnx_run to load the package with (C++ loader, child process), or None
 
 
 class TritonPythonModel:
     def initialize(self, args):
         folder = os.path.join(args["model_repository"], args["model_version"])
         torch.set_num_threads({threads})
-        self.model = load_package(os.path.join(folder, "model.pt2"))
+        path = os.path.join(folder, "model.pt2")
+        self.model = load_package_cpp(path, CPP_RUNNER) if CPP_RUNNER else load_package(path)
+
+    def finalize(self):
+        if hasattr(self.model, "close"):
+            self.model.close()
 
     def execute(self, requests):
         responses = []
@@ -80,13 +86,23 @@ def _config(name: str, metadata: Dict[str, Any], backend_line: str, instance: st
             f"instance_group [ {{ kind: {instance} count: 1 }} ]\n")
 
 
-def write_repository(package: str, root: str, name: str = "gnnx_model", threads: int = 1) -> Dict[str, Any]:
+def write_repository(package: str, root: str, name: str = "gnnx_model", threads: int = 1,
+                     cpp_runner: Optional[str] = None) -> Dict[str, Any]:
     """Write two repositories for ``package``: ``root/python`` (Python backend, what
     :class:`~gnnx.serve.TritonServer` serves) and ``root/torch_aoti`` (libtorch backend);
-    returns the package's gnnx metadata."""
-    from gnnx.export import load_package
+    returns the package's gnnx metadata. With ``cpp_runner`` (a built ``cpp/gnnx_run``) the
+    Python backend runs the package through the C++ loader in a child process
+    (:class:`gnnx.export.CppPackagedModel`): the route for CUDA packages where torch's Python
+    loader crashes."""
+    from gnnx.export import load_package, load_package_cpp
 
-    metadata = load_package(package).metadata
+    if cpp_runner is not None:
+        cpp_runner = os.path.abspath(cpp_runner)
+        probe = load_package_cpp(package, cpp_runner)
+        metadata = probe.metadata
+        probe.close()
+    else:
+        metadata = load_package(package).metadata
     device = metadata.get("device", "cpu")
     instance = "KIND_GPU" if device == "cuda" else "KIND_CPU"
     for kind, backend_line in (("python", 'backend: "python"'), ("torch_aoti", 'platform: "torch_aoti"')):
@@ -97,5 +113,6 @@ def write_repository(package: str, root: str, name: str = "gnnx_model", threads:
             f.write(_config(name, metadata, backend_line, instance))
     with open(os.path.join(root, "python", name, "1", "model.py"), "w") as f:
         f.write(MODEL_PY.format(inputs=json.dumps([s["name"] for s in metadata["inputs"]]),
-                                outputs=json.dumps([s["name"] for s in metadata["outputs"]]), threads=threads))
+                                outputs=json.dumps([s["name"] for s in metadata["outputs"]]), threads=threads,
+                                cpp_runner=repr(cpp_runner)))
     return metadata

@@ -78,3 +78,46 @@ def test_cpp_runner_runs_a_heterogeneous_package(cpp_runner, hetero_package, het
     assert result.returncode == 2
     assert "edge_index__author__writes__paper: source index 11 is outside [0, 11) for 11 'author' nodes" \
         in result.stderr
+
+
+@pytest.mark.slow
+def test_cpp_packaged_model_runs_the_package_through_the_cpp_loader(cpp_runner, sage_package, sage_model):
+    """load_package_cpp: one long-lived `gnnx_run --serve` child, the PackagedModel interface."""
+    from gnnx.export import InputError, load_package_cpp
+
+    model = load_package_cpp(sage_package, cpp_runner)
+    assert model.metadata["inputs"][0]["name"] == "x"
+    try:
+        for size in [(0, 0), (1, 0), (300, 2000), (57, 400)]:
+            x, edge_index, _, _ = random_graph(*size, seed=size[0])
+            with torch.no_grad():
+                expected = sage_model(x, edge_index)
+            torch.testing.assert_close(model(x, edge_index), expected, rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(model.run_flat(x, edge_index)[0], expected, rtol=1e-4, atol=1e-5)
+        with pytest.raises(InputError, match="node index 12 is outside"):
+            model(torch.randn(10, 8), torch.tensor([[0, 1], [1, 12]]))
+        x, edge_index, _, _ = random_graph(20, 50, seed=3)
+        model(x, edge_index)  # still serving after a bad request
+        model._process.kill()
+        with pytest.raises(RuntimeError, match="gnnx_run stopped"):
+            model(x, edge_index)
+    finally:
+        model.close()
+
+
+@pytest.mark.slow
+def test_cpp_packaged_model_returns_per_type_outputs(cpp_runner, hetero_package, hetero_model):
+    from cases import random_hetero_graph
+    from gnnx.export import load_package_cpp
+
+    model = load_package_cpp(hetero_package, cpp_runner)
+    try:
+        x_dict, edge_index_dict = random_hetero_graph(9, 4, 15, seed=2)
+        got = model(x_dict, edge_index_dict)
+        with torch.no_grad():
+            expected = hetero_model(x_dict, edge_index_dict)
+        assert set(got) == set(expected)
+        for node_type, value in expected.items():
+            torch.testing.assert_close(got[node_type], value, rtol=1e-4, atol=1e-5)
+    finally:
+        model.close()

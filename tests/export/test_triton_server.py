@@ -16,10 +16,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(sage_package, hetero_package, tmp_path_factory):
+def server(sage_package, hetero_package, cpp_runner, tmp_path_factory):
     root = tmp_path_factory.mktemp("repository")
     write_repository(sage_package, str(root))
     write_repository(hetero_package, str(root), name="hetero_model")
+    write_repository(sage_package, str(root), name="cpp_model", cpp_runner=cpp_runner)  # the C++ loader's route
     with TritonServer(str(root / "python")) as running:
         yield running
 
@@ -171,6 +172,24 @@ def test_a_crashed_model_process_is_an_error_not_a_hang(sage_package, tmp_path):
         except ServeError as error:
             assert str(error)  # a named failure, not silence
         assert time.time() - start < 45
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_served_through_the_cpp_loader(server, sage_model, protocol):
+    """The route for CUDA packages where torch's Python loader crashes: the Python backend
+    hands requests to a `gnnx_run --serve` child (here with a CPU package)."""
+    c = Client(server.http_url if protocol == "http" else server.grpc_url, model="cpp_model", protocol=protocol)
+    try:
+        for size in [(1, 0), (300, 2000)]:
+            x, edge_index, _, _ = random_graph(*size, seed=size[0])
+            with torch.no_grad():
+                expected = sage_model(x, edge_index)
+            torch.testing.assert_close(c.infer(x, edge_index), expected, rtol=1e-4, atol=1e-5)
+        with pytest.raises(ServeError, match="node index 12 is outside") as error:
+            c.infer(torch.randn(10, IN), torch.tensor([[0, 1], [1, 12]]))
+        assert error.value.is_client_error
+    finally:
+        c.close()
 
 
 def test_heterogeneous_model_answers_a_plain_kserve_request(server, hetero_model):
