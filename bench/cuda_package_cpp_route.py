@@ -20,16 +20,16 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 from calorimeter_gravnet import MIN_HITS, HitClusterer  # noqa: E402
 from calorimeter_latency import event  # noqa: E402
 
+import gnnx.export  # noqa: E402
 from gnnx.export import load_package_cpp  # noqa: E402
 
 work = tempfile.mkdtemp(prefix="cuda_cpp_route_")
 report = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
 torch.manual_seed(0)
 model = HitClusterer().eval().cuda()
-program = torch.export.export(model, (event(2_000).cuda(),),
-                              dynamic_shapes=({0: torch.export.Dim("num_hits", min=MIN_HITS)},))
+program = gnnx.export.export(model, (event(2_000).cuda(),))
 started = time.perf_counter()
-path = torch._inductor.aoti_compile_and_package(program, package_path=f"{work}/gravnet.pt2")
+path = gnnx.export.compile_package(program, f"{work}/gravnet.pt2", device="cuda", output_names=("edge_index", "score"))
 report["compile_s"] = time.perf_counter() - started
 probe = subprocess.run([sys.executable, "-c", f"import torch; torch._inductor.aoti_load_package({path!r}); print('ok')"],
                        capture_output=True, text=True, timeout=300)
