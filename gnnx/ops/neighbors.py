@@ -13,11 +13,14 @@ with static output shapes so the ops export with a dynamic number of points:
   indexes ``y``, row 1 ``x``, as in ``torch_cluster``; masked-out slots point at ``x[0]``.
   ``static=False`` returns the valid edges only.
 
-Distances come from one matrix product, ``|a|^2 + |b|^2 - 2 a.b`` (``torch.cdist`` adds
-a size guard under export), or ``1 - cos`` with ``cosine=True``. Traced (compiled or
-exported) calls build the ``N_y x N_x`` matrix in one piece; eager calls on large inputs
-go through queries in blocks of :data:`BLOCK_ELEMENTS` distances, so memory stays
-``O(block + N k)`` on any device.
+Where the search runs: on CUDA, the tiled Triton kernel of :mod:`gnnx.ops.triton_knn`
+(eager, compiled and exported calls; ``O(N k)`` memory, boxes of Morton-ordered tiles
+pruned), except eager searches of about a million points in one cloud, which take the grid
+of :mod:`gnnx.ops.grid` as eager CPU searches of 1-3-D points do. Elsewhere (CPU traced
+calls, wide features) distances come from one matrix product,
+``|a|^2 + |b|^2 - 2 a.b`` (``torch.cdist`` adds a size guard under export), or ``1 - cos``
+with ``cosine=True``: traced calls build the ``N_y x N_x`` matrix in one piece, eager calls
+go through queries in blocks of :data:`BLOCK_ELEMENTS` distances.
 Graph edges follow PyG's ``flow="source_to_target"``: ``edge_index[0]`` are the
 neighbours, ``edge_index[1]`` the centre points.
 """
