@@ -112,3 +112,30 @@ def test_example_with_an_empty_relation_and_a_single_node_type_exports(hetero_mo
         inputs = random_hetero_graph(*sizes, seed=sizes[2])
         with torch.no_grad():
             _assert_dicts_close(program.module()(*inputs), hetero_model(*inputs))
+
+
+class _AttentionPair(torch.nn.Module):
+    """HGTConv and HANConv side by side: one package holds both heterogeneous attention layers."""
+
+    def __init__(self):
+        super().__init__()
+        from cases import HETERO_METADATA
+
+        self.hgt = gnnx.nn.HGTConv(IN, 16, HETERO_METADATA, heads=2)
+        self.han = gnnx.nn.HANConv(IN, 16, HETERO_METADATA, heads=2)
+
+    def forward(self, x_dict, edge_index_dict):
+        hgt, han = self.hgt(x_dict, edge_index_dict), self.han(x_dict, edge_index_dict)
+        return {key: hgt[key] + (han[key] if han.get(key) is not None else 0) for key in hgt}
+
+
+@pytest.mark.slow
+def test_hgt_and_han_inside_a_package_equal_eager(tmp_path):
+    torch.manual_seed(5)
+    model = _AttentionPair().eval()
+    program = gnnx.export.export(model, random_hetero_graph(10, 7, 20))
+    loaded = gnnx.export.load_package(gnnx.export.compile_package(program, str(tmp_path / "attention.pt2")))
+    for sizes in SIZES[1:4]:
+        inputs = random_hetero_graph(*sizes, seed=sizes[0])
+        with torch.no_grad():
+            _assert_dicts_close(loaded(*inputs), model(*inputs))
