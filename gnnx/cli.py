@@ -77,6 +77,14 @@ def _serve(argv: List[str]) -> int:
     parser.add_argument("--cpp-runner", help="a built cpp/gnnx_run: run the package through the C++ loader in a "
                         "child process (for CUDA packages where torch's Python loader crashes)")
     args = parser.parse_args(argv)
+    from gnnx.export.package import package_metadata, python_loader_fails
+
+    if args.cpp_runner is None and package_metadata(args.package).get("device") == "cuda":
+        failure = python_loader_fails(args.package)
+        if failure:
+            print(f"gnnx serve: torch's Python loader cannot load this CUDA package here ({failure.splitlines()[0]}); "
+                  "build cpp/ with CMake (README, C++) and pass --cpp-runner build/cpp/gnnx_run", file=sys.stderr)
+            return 2
     root = args.repository or tempfile.mkdtemp(prefix="gnnx-repo-")
     write_repository(args.package, root, args.name, args.threads, cpp_runner=args.cpp_runner)
     print(f"model repository: {root}/python (also {root}/torch_aoti for Triton's libtorch backend)")

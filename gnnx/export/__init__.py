@@ -11,12 +11,12 @@ in a child process, where torch's Python loader cannot load a package).
 """
 from gnnx.export.checks import InputError
 from gnnx.export.cpp_package import CppPackagedModel, load_package_cpp
-from gnnx.export.package import PackagedModel, compile_package, foreign_ops, load_package
+from gnnx.export.package import PackagedModel, compile_package, foreign_ops, load_package, package_metadata
 from gnnx.export.program import DIM_OF_INPUT, CheckedModel, ExportedModel, export, load, metadata_of, save
 from gnnx.export.torchscript import to_torchscript
 
 __all__ = [
     "DIM_OF_INPUT", "CheckedModel", "CppPackagedModel", "ExportedModel", "InputError", "PackagedModel",
-    "compile_package", "export", "foreign_ops", "load", "load_package", "load_package_cpp", "metadata_of", "save",
+    "compile_package", "export", "foreign_ops", "load", "load_package", "load_package_cpp", "metadata_of", "package_metadata", "save",
     "to_torchscript",
 ]

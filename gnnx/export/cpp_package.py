@@ -12,7 +12,6 @@ a time. It has the interface of :class:`~gnnx.export.PackagedModel` (input check
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -25,9 +24,8 @@ import torch
 from torch import Tensor
 
 from gnnx.export.checks import InputError
+from gnnx.export.package import split_metadata
 from gnnx.export.program import CheckedModel
-
-METADATA_KEY = "gnnx"
 
 
 class CppPackagedModel(CheckedModel):
@@ -56,9 +54,7 @@ class CppPackagedModel(CheckedModel):
                 break
             _, key, value = line.split("\t", 2)
             raw[key] = value
-        metadata = json.loads(raw[METADATA_KEY]) if METADATA_KEY in raw else {}
-        metadata["aoti"] = {k: v for k, v in raw.items() if not k.startswith(METADATA_KEY)}
-        super().__init__(None, metadata)  # runs go through _run_checked -> _request
+        super().__init__(None, split_metadata(raw))  # runs go through _run_checked -> _request
 
     def _read_line(self) -> str:
         line = self._process.stdout.readline()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import zipfile
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 import torch
@@ -112,15 +113,46 @@ class PackagedModel(CheckedModel):
     def __init__(self, path: str, device_index: int = -1) -> None:
         runner = torch._inductor.aoti_load_package(path, device_index=device_index) if device_index >= 0 \
             else torch._inductor.aoti_load_package(path)
-        raw = runner.get_metadata()
-        metadata = json.loads(raw[METADATA_KEY]) if METADATA_KEY in raw else {}
-        metadata["aoti"] = {k: v for k, v in raw.items() if not k.startswith(METADATA_KEY)}
-        super().__init__(runner, metadata)
+        super().__init__(runner, split_metadata(runner.get_metadata()))
 
     def _prepare(self, flat: List[Any]) -> List[Any]:
         # A package assumes the strides it was compiled for (contiguous): a transposed,
         # strided or expanded input would be read wrongly, without an error.
         return [t.contiguous() if isinstance(t, Tensor) else t for t in flat]
+
+
+def split_metadata(raw: Dict[str, str]) -> Dict[str, Any]:
+    """gnnx's metadata record from a package's flat AOTInductor metadata, the rest (platform,
+    device, ...) under ``"aoti"``."""
+    metadata = json.loads(raw[METADATA_KEY]) if METADATA_KEY in raw else {}
+    metadata["aoti"] = {k: v for k, v in raw.items() if not k.startswith(METADATA_KEY)}
+    return metadata
+
+
+def package_metadata(path: str) -> Dict[str, Any]:
+    """A package's metadata (as ``load_package(path).metadata``) read from the archive without
+    loading its compiled code, so a loader that crashes (torch 2.11's Python loader on CUDA
+    packages, on some images) cannot take the caller with it."""
+    with zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if "/aotinductor/model/" in n and n.endswith("wrapper_metadata.json")]
+        if not names:
+            raise ValueError(f"{path}: no AOTInductor model metadata inside (not a package from compile_package?)")
+        return split_metadata(json.loads(archive.read(names[0])))
+
+
+def python_loader_fails(path: str, timeout: float = 300.0) -> str:
+    """``""`` if torch's Python loader loads the package in a fresh process, else what
+    happened (e.g. ``"exit status -11"``: the segfault of torch 2.11's loader on CUDA
+    packages on some images; serve those through :func:`gnnx.export.load_package_cpp`)."""
+    import subprocess
+    import sys
+
+    script = f"import torch\ntorch._inductor.aoti_load_package({path!r})\n"
+    try:
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"no answer within {timeout:.0f} s"
+    return "" if proc.returncode == 0 else f"exit status {proc.returncode}: {proc.stderr.strip()[-300:]}"
 
 
 def load_package(path: str) -> PackagedModel:

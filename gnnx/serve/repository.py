@@ -94,15 +94,13 @@ def write_repository(package: str, root: str, name: str = "gnnx_model", threads:
     Python backend runs the package through the C++ loader in a child process
     (:class:`gnnx.export.CppPackagedModel`): the route for CUDA packages where torch's Python
     loader crashes."""
-    from gnnx.export import load_package, load_package_cpp
+    from gnnx.export import package_metadata
 
+    metadata = package_metadata(package)  # read, not loaded: this process never runs the package
     if cpp_runner is not None:
         cpp_runner = os.path.abspath(cpp_runner)
-        probe = load_package_cpp(package, cpp_runner)
-        metadata = probe.metadata
-        probe.close()
-    else:
-        metadata = load_package(package).metadata
+        if not os.path.isfile(cpp_runner):
+            raise FileNotFoundError(f"gnnx_run not found at {cpp_runner} (build cpp/ with CMake)")
     device = metadata.get("device", "cpu")
     instance = "KIND_GPU" if device == "cuda" else "KIND_CPU"
     for kind, backend_line in (("python", 'backend: "python"'), ("torch_aoti", 'platform: "torch_aoti"')):

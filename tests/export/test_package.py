@@ -81,3 +81,21 @@ def test_cpp_only_package_holds_sources_and_cmake(sage_model, tmp_path):
     names = zipfile.ZipFile(path).namelist()
     assert any(n.endswith("CMakeLists.txt") for n in names) and any(n.endswith(".cpp") for n in names)
     assert not any(n.endswith(".so") for n in names)
+
+
+@pytest.mark.slow
+def test_metadata_reads_without_loading_and_the_loader_probe(sage_package, hetero_package):
+    """gnnx serve reads a package's metadata from the archive (a crashing loader cannot take it
+    down) and probes torch's Python loader in a child process before choosing a route."""
+    from gnnx.export import load_package, package_metadata
+    from gnnx.export.package import python_loader_fails
+
+    for path in (sage_package, hetero_package):
+        assert package_metadata(path) == load_package(path).metadata
+    assert python_loader_fails(sage_package) == ""
+    with pytest.raises(ValueError, match="no AOTInductor model metadata"):
+        import zipfile
+
+        broken = sage_package + ".empty.zip"
+        zipfile.ZipFile(broken, "w").close()
+        package_metadata(broken)
