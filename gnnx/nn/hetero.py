@@ -114,7 +114,15 @@ class HeteroConv(torch.nn.Module):
     def forward(self, *args_dict, **kwargs_dict) -> Dict[str, Tensor]:
         """``forward(x_dict, edge_index_dict, *other_dicts, **<name>_dict)``: a dict keyed by
         edge type feeds that type's layer; one keyed by node type gives ``value[src]`` when
-        source and destination agree, else the pair ``(value[src], value[dst])``."""
+        source and destination agree, else the pair ``(value[src], value[dst])``.
+        Bipartite ``GATConv`` relations summed per type can run grouped (:mod:`gnnx.nn.hetero_gat`,
+        off by default: slower on the CPU, not yet measured on a GPU)."""
+        if len(args_dict) == 2 and not kwargs_dict:
+            from gnnx.nn.hetero_gat import grouped_gat
+
+            grouped = grouped_gat(self.convs, self.aggr, *args_dict)
+            if grouped is not None:
+                return grouped
         out: Dict[str, List[Tensor]] = {}
         for edge_type, conv in self.convs.items():
             src, _, dst = edge_type

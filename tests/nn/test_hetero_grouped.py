@@ -1,0 +1,115 @@
+"""HeteroConv can run bipartite GATConv relations grouped (gnnx/nn/hetero_gat.py): one GEMM per
+source and per destination type and one attention op per destination type, equal to the
+per-relation layers (values, gradients), compiled without recompiles, PyG's results kept."""
+import pytest
+import torch
+
+from gnnx import nn, ops
+from gnnx.nn import hetero_gat
+
+EDGE_TYPES = [("paper", "cites", "paper"), ("author", "writes", "paper"), ("paper", "rev_writes", "author"),
+              ("inst", "hosts", "author"), ("author", "rev_hosts", "inst")]
+
+
+def _graph(papers, authors, insts, edges, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = {"paper": torch.randn(papers, 8, generator=gen), "author": torch.randn(authors, 6, generator=gen),
+         "inst": torch.randn(insts, 4, generator=gen)}
+    sizes = {k: v.size(0) for k, v in x.items()}
+    edge_index = {et: torch.stack([torch.randint(0, sizes[et[0]], (edges,), generator=gen),
+                                   torch.randint(0, sizes[et[2]], (edges,), generator=gen)]) for et in EDGE_TYPES}
+    return x, edge_index
+
+
+@pytest.fixture(autouse=True)
+def grouping_on(monkeypatch):
+    monkeypatch.setattr(hetero_gat, "ENABLED", True)
+
+
+def _model(heads=4, **kwargs):
+    torch.manual_seed(0)
+    conv = nn.HeteroConv({et: nn.GATConv((-1, -1), 16, heads=heads, add_self_loops=False, **kwargs)
+                          for et in EDGE_TYPES})
+    with torch.no_grad():
+        conv(*_graph(10, 7, 3, 20))  # lazy widths
+    return conv
+
+
+def _per_relation(conv, *inputs, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setattr(hetero_gat, "grouped_gat", lambda *args: None)
+        return conv(*inputs)
+
+
+def _spy_attention(monkeypatch):
+    calls = []
+    real = ops.attention
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ops, "attention", spy)
+    return calls
+
+
+@pytest.mark.parametrize("heads", [1, 4])
+def test_grouped_equals_per_relation_with_one_attention_op_per_destination_type(heads, monkeypatch):
+    conv = _model(heads)
+    x, edge_index = _graph(40, 25, 6, 90, seed=1)
+    del edge_index[("inst", "hosts", "author")]  # a relation absent from the batch
+    expected = _per_relation(conv, x, edge_index, monkeypatch=monkeypatch)
+    calls = _spy_attention(monkeypatch)
+    got = conv(x, edge_index)
+    assert len(calls) == 3  # paper, author, inst: not one per relation
+    assert set(got) == set(expected)
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=1e-5, atol=1e-6)
+    params = list(conv.parameters())
+    grads = torch.autograd.grad(sum((v * v).sum() for v in got.values()), params, allow_unused=True)
+    monkeypatch.undo()
+    ref = _per_relation(conv, x, edge_index, monkeypatch=monkeypatch)
+    ref_grads = torch.autograd.grad(sum((v * v).sum() for v in ref.values()), params, allow_unused=True)
+    for g, r in zip(grads, ref_grads):
+        assert (g is None) == (r is None)
+        if g is not None:
+            torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
+
+
+def test_calls_the_grouping_does_not_cover_run_per_relation(monkeypatch):
+    conv = _model(dropout=0.5)
+    x, edge_index = _graph(20, 10, 4, 40)
+    assert hetero_gat.grouped_gat(conv.convs, conv.aggr, x, edge_index) is None  # attention dropout in training
+    conv.eval()
+    assert hetero_gat.grouped_gat(conv.convs, conv.aggr, x, edge_index) is not None
+    assert hetero_gat.grouped_gat(conv.convs, "mean", x, edge_index) is None
+    x.pop("inst")
+    assert hetero_gat.grouped_gat(conv.convs, conv.aggr, x, edge_index) is None
+
+
+def test_grouped_compiles_without_recompiling():
+    conv = _model().eval()
+    torch._dynamo.reset()
+    compiled = torch.compile(conv, fullgraph=True, dynamic=True)
+    for i, sizes in enumerate([(20, 11, 5, 50), (33, 7, 4, 90), (57, 25, 9, 31)]):
+        inputs = _graph(*sizes, seed=i)
+        with torch.no_grad(), torch._dynamo.config.patch(error_on_recompile=i == 2):
+            got = compiled(*inputs)
+            expected = conv(*inputs)
+        for key in expected:
+            torch.testing.assert_close(got[key], expected[key], rtol=1e-4, atol=1e-5)
+
+
+def test_grouped_rgat_layer_equals_pyg():
+    """MLPerf's R-GAT layer (HeteroConv of GATConv((-1, -1), ..., add_self_loops=False))."""
+    pyg_nn = pytest.importorskip("torch_geometric.nn")
+    ours = _model()
+    theirs = pyg_nn.HeteroConv({et: pyg_nn.GATConv((-1, -1), 16, heads=4, add_self_loops=False)
+                                for et in EDGE_TYPES})
+    x, edge_index = _graph(40, 25, 6, 90, seed=2)
+    with torch.no_grad():
+        theirs(x, edge_index)
+    theirs.load_state_dict(ours.state_dict())
+    expected, got = theirs(x, edge_index), ours(x, edge_index)
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=1e-5, atol=1e-5)
