@@ -136,6 +136,15 @@ void check_inputs(const Metadata& metadata, const std::vector<at::Tensor>& input
   }
 }
 
+// Checks the inputs, moves them to the GPU for a CUDA package (in place) and runs the model.
+std::vector<at::Tensor> run_checked(torch::inductor::AOTIModelPackageLoader& loader, const Metadata& metadata,
+                                    std::vector<at::Tensor>& inputs) {
+  check_inputs(metadata, inputs);
+  if (get(metadata, "AOTI_DEVICE_KEY") == "cuda")
+    for (auto& t : inputs) t = t.to(at::kCUDA);
+  return loader.run(inputs);
+}
+
 // GNNX_RUN_REPEAT=N: run N more times on the same (device-resident) inputs and print the
 // median latency per call, synchronised with the GPU for a CUDA package (benchmarks).
 void report_latency(torch::inductor::AOTIModelPackageLoader& loader, std::vector<at::Tensor>& inputs, int repeat) {
@@ -169,7 +178,6 @@ std::string one_line(std::string text) {
 int serve(const std::string& package) {
   torch::inductor::AOTIModelPackageLoader loader(package);
   const auto metadata = loader.get_metadata();
-  const bool cuda = get(metadata, "AOTI_DEVICE_KEY") == "cuda";
   for (const auto& entry : metadata) std::cout << "meta\t" << entry.first << "\t" << one_line(entry.second) << "\n";
   std::cout << "ready" << std::endl;
   for (std::string line; std::getline(std::cin, line);) {
@@ -179,10 +187,7 @@ int serve(const std::string& package) {
       if (fields[0] != "run" || fields.size() < 2) throw std::runtime_error("unknown request: " + fields[0]);
       std::vector<at::Tensor> inputs;
       for (size_t i = 2; i < fields.size(); ++i) inputs.push_back(gnnx::read_npy(fields[i]));
-      check_inputs(metadata, inputs);
-      if (cuda)
-        for (auto& t : inputs) t = t.to(at::kCUDA);
-      const auto outputs = loader.run(inputs);
+      const auto outputs = run_checked(loader, metadata, inputs);
       std::string reply = "ok";
       for (size_t i = 0; i < outputs.size(); ++i) {
         const auto file = fields[1] + std::to_string(i) + ".npy";
@@ -220,10 +225,7 @@ int main(int argc, char** argv) {
     for (int i = 3; i < argc; ++i) inputs.push_back(gnnx::read_npy(argv[i]));
     torch::inductor::AOTIModelPackageLoader loader(argv[1]);
     const auto metadata = loader.get_metadata();
-    check_inputs(metadata, inputs);
-    if (get(metadata, "AOTI_DEVICE_KEY") == "cuda")  // a CUDA package: inputs to the GPU, output back
-      for (auto& t : inputs) t = t.to(at::kCUDA);
-    auto outputs = loader.run(inputs);
+    auto outputs = run_checked(loader, metadata, inputs);  // a CUDA package: inputs to the GPU, outputs back below
     if (outputs.empty()) throw std::runtime_error("the model returned no output");
     if (const char* repeat = std::getenv("GNNX_RUN_REPEAT")) report_latency(loader, inputs, std::atoi(repeat));
     // One output: OUTPUT.npy. Several (a heterogeneous model's per-type outputs): one file

@@ -23,9 +23,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gnnx.export.checks import InputError
+from gnnx.export.checks import InputError, check_inputs
 from gnnx.export.package import split_metadata
-from gnnx.export.program import CheckedModel
+from gnnx.export.program import CheckedModel, type_key
+
+
+def built_runner(runner: str) -> str:
+    """``runner``'s absolute path, after checking that it was built."""
+    if not os.path.isfile(runner):
+        raise FileNotFoundError(f"gnnx_run not found at {runner} (build cpp/ with CMake)")
+    return os.path.abspath(runner)
 
 
 class CppPackagedModel(CheckedModel):
@@ -39,8 +46,7 @@ class CppPackagedModel(CheckedModel):
     def __init__(self, path: str, runner: str) -> None:
         if not os.path.isfile(path):
             raise FileNotFoundError(path)
-        if not os.path.isfile(runner):
-            raise FileNotFoundError(f"gnnx_run not found at {runner} (build cpp/ with CMake)")
+        runner = built_runner(runner)
         self._folder = tempfile.mkdtemp(prefix="gnnx_cpp_", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
         self._stderr = open(os.path.join(self._folder, "stderr.txt"), "w+")
         self._process = subprocess.Popen([runner, "--serve", path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -65,14 +71,12 @@ class CppPackagedModel(CheckedModel):
         return line.rstrip("\n")
 
     def _run_checked(self, flat: List[Any]) -> Any:
-        from gnnx.export.checks import check_inputs
-
         if "inputs" in self.metadata:  # a package compiled without gnnx's metadata runs unchecked
             check_inputs(self.metadata, flat)
         outputs = self._request(flat)
         specs = self.metadata.get("outputs", [])
         if any(spec.get("key") is not None for spec in specs):
-            return {tuple(s["key"]) if isinstance(s["key"], list) else s["key"]: out for s, out in zip(specs, outputs)}
+            return {type_key(spec["key"]): out for spec, out in zip(specs, outputs)}
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def _request(self, flat: List[Tensor]) -> List[Tensor]:

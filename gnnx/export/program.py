@@ -259,6 +259,12 @@ def save(ep: ExportedProgram, path: str, output_names: Sequence[str] = ("out",),
     return metadata
 
 
+def type_key(key: Any) -> Any:
+    """A node or edge type key as the model's dicts hold it: JSON (metadata) and
+    ``torch.export``'s serialisation turn edge-type tuples into lists."""
+    return tuple(key) if isinstance(key, list) else key
+
+
 class CheckedModel:
     """A deployed program (exported or AOTInductor-compiled) behind input checks.
 
@@ -283,7 +289,7 @@ class CheckedModel:
         flat = []
         for spec in specs:
             arg, key = spec["arg"], spec["key"]
-            key = tuple(key) if isinstance(key, list) else key
+            key = type_key(key)
             value = inputs[arg] if 0 <= arg < len(inputs) else None
             if key is not None:
                 if not isinstance(value, dict):
@@ -293,7 +299,7 @@ class CheckedModel:
                     raise InputError(f"{spec['name']}: no entry for type {key!r}")
                 value = value[key]
             flat.append(value)
-        known = {(spec["arg"], tuple(k) if isinstance(k := spec["key"], list) else k) for spec in specs}
+        known = {(spec["arg"], type_key(spec["key"])) for spec in specs}
         for arg, value in enumerate(inputs):
             if isinstance(value, dict):
                 unknown = [key for key in value if (arg, key) not in known]
@@ -312,7 +318,7 @@ class CheckedModel:
             if key is None:
                 args[spec["arg"]] = value
             else:
-                args.setdefault(spec["arg"], {})[tuple(key) if isinstance(key, list) else key] = value
+                args.setdefault(spec["arg"], {})[type_key(key)] = value
         return tuple(args[i] for i in sorted(args))
 
     def check(self, *inputs: Any) -> None:
@@ -349,7 +355,7 @@ def _tuple_keys(spec: TreeSpec) -> TreeSpec:
         return spec
     context = spec.context
     if spec.type is dict and isinstance(context, list):
-        context = [tuple(k) if isinstance(k, list) else k for k in context]
+        context = [type_key(k) for k in context]
     children = spec.children() if callable(getattr(spec, "children", None)) else spec.children_specs
     return TreeSpec(spec.type, context, [_tuple_keys(child) for child in children])
 

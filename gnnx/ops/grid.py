@@ -42,8 +42,9 @@ def usable(x: Tensor, y: Tensor, k: int, cosine: bool) -> bool:
     # All pairs are faster below about 4M pairs on a CPU and 1G pairs on a GPU (H200: 10,000
     # points, all pairs 3.8 ms against the grid's 17.6 ms; 100,000: 358 against 139 ms). With
     # the tiled Triton kernel (gnnx.ops.triton_knn) the grid pays off on a GPU only for about a
-    # million points in one cloud (H200, k = 16: 214 ms against 120; 300,000 points: 22 vs 39 ms;
-    # 1,000,000 in 4 clouds: 62 vs 129 ms; bench/results/h200/knn_gpu.md).
+    # million points in one cloud (H200, k = 16, tiled against grid: 1,000,000 points 214 vs 120
+    # ms; 300,000: 22 vs 39 ms; 1,000,000 in 4 clouds: 62 vs 129 ms, which this count of pairs
+    # still sends to the grid; bench/results/h200/knn_gpu_grid_vs_tiled.json).
     from gnnx.ops.dispatch import cuda_knn_kernels
 
     if x.is_cuda:

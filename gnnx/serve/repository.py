@@ -95,12 +95,11 @@ def write_repository(package: str, root: str, name: str = "gnnx_model", threads:
     (:class:`gnnx.export.CppPackagedModel`): the route for CUDA packages where torch's Python
     loader crashes."""
     from gnnx.export import package_metadata
+    from gnnx.export.cpp_package import built_runner
 
     metadata = package_metadata(package)  # read, not loaded: this process never runs the package
     if cpp_runner is not None:
-        cpp_runner = os.path.abspath(cpp_runner)
-        if not os.path.isfile(cpp_runner):
-            raise FileNotFoundError(f"gnnx_run not found at {cpp_runner} (build cpp/ with CMake)")
+        cpp_runner = built_runner(cpp_runner)
     device = metadata.get("device", "cpu")
     instance = "KIND_GPU" if device == "cuda" else "KIND_CPU"
     for kind, backend_line in (("python", 'backend: "python"'), ("torch_aoti", 'platform: "torch_aoti"')):
