@@ -9,10 +9,14 @@ called the user's way, ``model(x_dict, edge_index_dict)`` with plain tensors:
 
 * ``pyg eager``, ``pyg compiled`` (``torch.compile(dynamic=True)``),
 * ``gnnx eager``, ``gnnx.compile``;
-* optionally ``pyg eager (trimmed)`` / ``gnnx eager (trimmed)``: each layer's inputs trimmed
-  to what its outputs need (``trim_to_layer``, MLPerf's ``with_trim``; eager only, since the
-  per-hop counts are Python ints a compiled model would specialise on).
+* any of them ``(trimmed)``: each layer's inputs trimmed to what its outputs need
+  (``trim_to_layer``, MLPerf's ``with_trim``; the per-hop counts are passed as Python ints,
+  which ``dynamic=True`` keeps symbolic, so one compiled frame serves every batch),
+* ``(grouped)`` gnnx rows: ``gnnx.nn.hetero_gat.ENABLED`` (one GEMM per source type, one
+  attention op per destination type).
 
+Compiled rows report how many graphs Dynamo compiled (1 = no recompiles). With
+``--profile``, the top CUDA kernels of three more steps per row go to ``rgat_profile.txt``.
 Writes ``rgat.json`` and ``rgat.md`` to ``--out``.
 """
 from __future__ import annotations
@@ -30,6 +34,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from rgat_igbh import RGAT, materialise  # noqa: E402
 
 import gnnx  # noqa: E402
+import gnnx.nn.hetero_gat  # noqa: E402
 from gnnx.data import NeighborLoader  # noqa: E402
 from gnnx.datasets import hetero_benchmark_graph  # noqa: E402
 
@@ -39,7 +44,7 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_training(step_model, params, batches, device, warmup: int, trim: bool = False) -> float:
+def training_step(step_model, params, trim: bool):
     optimizer = torch.optim.Adam(params, lr=0.001)
 
     def step(batch):
@@ -50,6 +55,10 @@ def time_training(step_model, params, batches, device, warmup: int, trim: bool =
         F.cross_entropy(out, batch["paper"].y[:size]).backward()
         optimizer.step()
 
+    return step
+
+
+def time_training(step, batches, device, warmup: int) -> float:
     for batch in batches[:warmup]:
         step(batch)
     sync(device)
@@ -70,6 +79,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--configs", nargs="+", default=["pyg eager", "pyg compiled", "gnnx eager", "gnnx.compile"])
     parser.add_argument("--out", default="bench/results")
+    parser.add_argument("--profile", action="store_true", help="top CUDA kernels per row to rgat_profile.txt")
     args = parser.parse_args()
     import torch_geometric
     import torch_geometric.nn as pyg_nn
@@ -91,12 +101,14 @@ def main() -> None:
     torch.manual_seed(0)
     pyg_model = RGAT(pyg_nn, graph.metadata(), args.hidden, classes).to(device)
     materialise(pyg_model, batches[0])
-    results = {}
+    results, graphs, profiles = {}, {}, []
     for config in args.configs:
         torch._dynamo.reset()
+        torch._dynamo.utils.counters.clear()
+        gnnx.nn.hetero_gat.ENABLED = "grouped" in config
         if config.startswith("pyg"):
             model = pyg_model
-            step_model = torch.compile(model, dynamic=True) if config == "pyg compiled" else model
+            step_model = torch.compile(model, dynamic=True) if config.startswith("pyg compiled") else model
         else:
             # "gnnx eager (reference attention)": the plain-ATen attention instead of the fused kernel
             gnnx.ops.dispatch.FUSED_ATTENTION = "reference attention" not in config
@@ -105,32 +117,55 @@ def main() -> None:
             model.load_state_dict(pyg_model.state_dict())  # PyG's keys: the same model
             step_model = gnnx.compile(model) if config.startswith("gnnx.compile") else model
         model.train()
-        seconds = time_training(step_model, model.parameters(), batches, device, args.warmup, "trimmed" in config)
+        step = training_step(step_model, model.parameters(), "trimmed" in config)
+        seconds = time_training(step, batches, device, args.warmup)
         results[config] = seconds
-        print(f"{config:14s} {seconds * 1e3:8.1f} ms/step  {args.batch_size / seconds:10,.0f} seeds/s", flush=True)
+        if "compile" in config:
+            graphs[config] = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+        print(f"{config:14s} {seconds * 1e3:8.1f} ms/step  {args.batch_size / seconds:10,.0f} seeds/s "
+              f"graphs {graphs.get(config, '-')}", flush=True)
+        if args.profile:
+            profiles.append(f"==== {config}\n" + kernel_table(step, batches[-3:], device))
     device_name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
     report = {"device": device_name, "torch": torch.__version__, "pyg": torch_geometric.__version__,
               "scale": args.scale, "graph": {"nodes": graph.num_nodes, "edges": graph.num_edges},
               "batch": sizes, "batch_size": args.batch_size, "sampling_ms": sampling * 1e3,
-              "step_ms": {k: v * 1e3 for k, v in results.items()}}
+              "step_ms": {k: v * 1e3 for k, v in results.items()},
+              "compiled_graphs": graphs}
     lines = [f"# R-GAT training step, {device_name} (torch {torch.__version__}, PyG {torch_geometric.__version__})",
              "", f"Graph {graph.num_nodes:,} nodes / {graph.num_edges:,} edges, 8 edge types; batches of "
              f"{args.batch_size} seeds, fan-outs [15, 10, 5] (~{sizes['nodes']:,} nodes / {sizes['edges']:,} "
              f"edges); 3 layers, hidden {args.hidden}, 4 heads. Sampling (gnnx, on the device): "
-             f"{sampling * 1e3:.1f} ms/batch.", "", "| configuration | ms/step | seeds/s | vs PyG eager | vs PyG compiled |",
-             "|---|---:|---:|---:|---:|"]
+             f"{sampling * 1e3:.1f} ms/batch.", "", "| configuration | ms/step | seeds/s | vs PyG eager | vs PyG compiled | graphs compiled |",
+             "|---|---:|---:|---:|---:|---:|"]
     for config, seconds in results.items():
         eager = results.get("pyg eager")
         compiled = results.get("pyg compiled")
         lines.append(f"| {config} | {seconds * 1e3:.1f} | {args.batch_size / seconds:,.0f} | "
                      f"{eager / seconds if eager else float('nan'):.2f}x | "
-                     f"{compiled / seconds if compiled else float('nan'):.2f}x |")
+                     f"{compiled / seconds if compiled else float('nan'):.2f}x | {graphs.get(config, '-')} |")
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "rgat.json"), "w") as f:
         json.dump(report, f, indent=1)
     with open(os.path.join(args.out, "rgat.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
+    if profiles:
+        with open(os.path.join(args.out, "rgat_profile.txt"), "w") as f:
+            f.write("\n".join(profiles))
     print("\n".join(lines))
+
+
+def kernel_table(step, batches, device: str, rows: int = 25) -> str:
+    """The top kernels (by device time) of ``step`` over ``batches``, from torch.profiler."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as profile:
+        for batch in batches:
+            step(batch)
+        sync(device)
+    sort = "cuda_time_total" if device == "cuda" else "cpu_time_total"
+    return profile.key_averages().table(sort_by=sort, row_limit=rows, max_name_column_width=70)
 
 
 if __name__ == "__main__":

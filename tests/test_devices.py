@@ -110,19 +110,14 @@ def test_aoti_package_of_all_cases_on_device(device, tmp_path):
 
 
 def _aoti_loader_crashes(device, tmp_path) -> str:
-    """'' if a package of ``nn.Linear`` loads and runs in a fresh process, else what happened
-    (torch 2.11 + CUDA 13 on the lent GPU image: a segfault inside ``aoti_load_package``)."""
-    import subprocess
-    import sys
+    """'' if a package of ``nn.Linear`` loads in a fresh process, else what happened (torch
+    2.11 + CUDA 13 on the lent GPU image: a segfault inside ``aoti_load_package``)."""
+    from gnnx.export.package import python_loader_fails
 
-    script = (
-        "import torch\n"
-        f"m = torch.nn.Linear(8, 4).to('{device}'); x = torch.randn(5, 8, device='{device}')\n"
-        f"p = torch._inductor.aoti_compile_and_package(torch.export.export(m, (x,)), package_path=r'{tmp_path}/canary.pt2')\n"
-        "print(tuple(torch._inductor.aoti_load_package(p)(x).shape))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    return "" if proc.returncode == 0 else f"exit status {proc.returncode}"
+    linear, x = torch.nn.Linear(8, 4).to(device), torch.randn(5, 8, device=device)
+    path = torch._inductor.aoti_compile_and_package(torch.export.export(linear, (x,)),
+                                                    package_path=str(tmp_path / "canary.pt2"))
+    return python_loader_fails(path)
 
 
 @pytest.mark.parametrize("device", ONLY_CUDA)

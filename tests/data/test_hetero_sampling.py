@@ -91,6 +91,45 @@ def test_trimming_keeps_the_seeds_outputs(graph):
         assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+class _TrimmedRGAT(torch.nn.Module):
+    """MLPerf's R-GAT shape, trimmed per layer from the batch's per-hop counts."""
+
+    def __init__(self, edge_types, layers=2):
+        super().__init__()
+        self.convs = torch.nn.ModuleList(
+            gnn.HeteroConv({e: gnn.GATConv((-1, -1), 4, heads=2, add_self_loops=False) for e in edge_types})
+            for _ in range(layers))
+
+    def forward(self, x, edge_index, num_nodes, num_edges):
+        for layer, conv in enumerate(self.convs):
+            x, edge_index, _ = trim_to_layer(layer, num_nodes, num_edges, x, edge_index)
+            x = {k: v.relu() for k, v in conv(x, edge_index).items()}
+        return x["paper"]
+
+
+@pytest.mark.slow
+def test_trimmed_model_compiles_once_for_every_batch(graph):
+    """The per-hop counts are Python ints that gnnx.compile keeps symbolic: batches of other
+    sizes reuse the one compiled graph, and the seeds' outputs equal eager."""
+    loader = NeighborLoader(graph, num_neighbors=[4, 3], input_nodes=("paper", graph["paper"].train_mask),
+                            batch_size=16, shuffle=True)
+    batches = [b for _, b in zip(range(3), loader)]
+    torch.manual_seed(0)
+    relations = [("paper", "cites", "paper"), ("author", "rev_written_by", "paper"), ("paper", "written_by", "author")]
+    model = _TrimmedRGAT(relations).eval()
+    counts = (batches[0].num_sampled_nodes_dict, batches[0].num_sampled_edges_dict)
+    with torch.no_grad():
+        model(batches[0].x_dict, batches[0].edge_index_dict, *counts)  # lazy widths
+    torch._dynamo.reset()
+    compiled = gnnx.compile(model)
+    for i, batch in enumerate(batches):
+        counts = (batch.num_sampled_nodes_dict, batch.num_sampled_edges_dict)
+        with torch._dynamo.config.patch(error_on_recompile=i > 0):
+            got = compiled(batch.x_dict, batch.edge_index_dict, *counts)[:16]
+        expected = model(batch.x_dict, batch.edge_index_dict, *counts)[:16]
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("static", [False, True])
 def test_homogeneous_batches_carry_hop_counts_for_trimming(static):
     edge_index = torch.randint(200, (2, 1500), generator=torch.Generator().manual_seed(0))

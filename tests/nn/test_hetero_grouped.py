@@ -113,3 +113,41 @@ def test_grouped_rgat_layer_equals_pyg():
     expected, got = theirs(x, edge_index), ours(x, edge_index)
     for key in expected:
         torch.testing.assert_close(got[key], expected[key], rtol=1e-5, atol=1e-5)
+
+
+def test_by_default_grouped_on_cuda_only(monkeypatch):
+    monkeypatch.setattr(hetero_gat, "ENABLED", None)
+    conv = _model()
+    x, edge_index = _graph(20, 10, 4, 40)
+    assert hetero_gat.grouped_gat(conv.convs, conv.aggr, x, edge_index) is None  # CPU: per relation
+    calls = _spy_attention(monkeypatch)
+    conv(x, edge_index)
+    assert len(calls) == len(EDGE_TYPES)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_grouped_by_default_on_cuda_equals_per_relation_and_compiles(monkeypatch):
+    monkeypatch.setattr(hetero_gat, "ENABLED", None)
+    conv = _model().cuda()
+
+    def on_cuda(inputs):
+        return tuple({k: v.cuda() for k, v in d.items()} for d in inputs)
+
+    x, edge_index = on_cuda(_graph(40, 25, 6, 90, seed=1))
+    expected = _per_relation(conv, x, edge_index, monkeypatch=monkeypatch)
+    calls = _spy_attention(monkeypatch)
+    got = conv(x, edge_index)
+    assert len(calls) == 3
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=1e-4, atol=1e-5)
+    torch._dynamo.reset()
+    compiled = torch.compile(conv, fullgraph=True, dynamic=True)
+    for i, sizes in enumerate([(20, 11, 5, 50), (33, 7, 4, 90), (57, 25, 9, 31)]):
+        inputs = on_cuda(_graph(*sizes, seed=i))
+        with torch._dynamo.config.patch(error_on_recompile=i == 2):
+            out = compiled(*inputs)
+        reference = _per_relation(conv, *inputs, monkeypatch=monkeypatch)
+        for key in reference:
+            torch.testing.assert_close(out[key], reference[key], rtol=1e-4, atol=1e-5)
+        sum(v.sum() for v in out.values()).backward()
