@@ -12,8 +12,9 @@ called the user's way, ``model(x_dict, edge_index_dict)`` with plain tensors:
 * any of them ``(trimmed)``: each layer's inputs trimmed to what its outputs need
   (``trim_to_layer``, MLPerf's ``with_trim``; the per-hop counts are passed as Python ints,
   which ``dynamic=True`` keeps symbolic, so one compiled frame serves every batch),
-* ``(grouped)`` gnnx rows: ``gnnx.nn.hetero_gat.ENABLED`` (one GEMM per source type, one
-  attention op per destination type).
+* ``(per relation)`` / ``(grouped)`` gnnx rows: force ``gnnx.nn.hetero_gat.ENABLED`` off
+  or on (grouped: one GEMM per source type, one attention op per destination type; the
+  default groups on CUDA only).
 
 Compiled rows report how many graphs Dynamo compiled (1 = no recompiles). With
 ``--profile``, the top CUDA kernels of three more steps per row go to ``rgat_profile.txt``.
@@ -81,7 +82,6 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--profile", action="store_true", help="top CUDA kernels per row to rgat_profile.txt")
     args = parser.parse_args()
-    import torch_geometric
     import torch_geometric.nn as pyg_nn
 
     device = args.device
@@ -105,7 +105,8 @@ def main() -> None:
     for config in args.configs:
         torch._dynamo.reset()
         torch._dynamo.utils.counters.clear()
-        gnnx.nn.hetero_gat.ENABLED = "grouped" in config
+        # default: grouped on CUDA; "(per relation)" / "(grouped)" force it
+        gnnx.nn.hetero_gat.ENABLED = False if "per relation" in config else True if "grouped" in config else None
         if config.startswith("pyg"):
             model = pyg_model
             step_model = torch.compile(model, dynamic=True) if config.startswith("pyg compiled") else model
@@ -126,7 +127,15 @@ def main() -> None:
               f"graphs {graphs.get(config, '-')}", flush=True)
         if args.profile:
             profiles.append(f"==== {config}\n" + kernel_table(step, batches[-3:], device))
-    device_name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
+        # written after every row, so a run cut short keeps what it measured
+        lines = write_report(args, graph, sizes, sampling, results, graphs, profiles)
+    print("\n".join(lines))
+
+
+def write_report(args, graph, sizes: dict, sampling: float, results: dict, graphs: dict, profiles: list) -> list:
+    import torch_geometric
+
+    device_name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     report = {"device": device_name, "torch": torch.__version__, "pyg": torch_geometric.__version__,
               "scale": args.scale, "graph": {"nodes": graph.num_nodes, "edges": graph.num_edges},
               "batch": sizes, "batch_size": args.batch_size, "sampling_ms": sampling * 1e3,
@@ -152,7 +161,7 @@ def main() -> None:
     if profiles:
         with open(os.path.join(args.out, "rgat_profile.txt"), "w") as f:
             f.write("\n".join(profiles))
-    print("\n".join(lines))
+    return lines
 
 
 def kernel_table(step, batches, device: str, rows: int = 25) -> str:
