@@ -10,9 +10,10 @@ per destination type :math:`d`,
     \alpha^{r,h}_{ij} = \operatorname{softmax}_{j \to_r i}\,\mathrm{LeakyReLU}(a^{r,h}_{s,j} + a^{r,h}_{d,i}).
 
 Here it runs as a few ops whatever the number of relations: one matrix product per
-*source type* for every relation's projection (the relations' ``W_s`` stacked), one per
-*destination type* for every relation's destination score (``W_d^T a_d`` stacked, as
-``GATConv`` folds it), and one attention op per destination type over ``(relation,
+*source type* for every relation's projection and source score (the relations' ``W_s``
+stacked, then their ``W_s^T a_s`` folded per head), one per *destination type* for every
+relation's destination score (``W_d^T a_d`` folded, as ``GATConv`` does), and one attention
+op per destination type over ``(relation,
 destination)`` slots, each relation's softmax kept apart by its slot, then a sum over the
 relations. Values equal the per-relation layers (up to float rounding); layers and calls the
 grouping does not cover (other layer types, edge features, self loops, residual, attention
@@ -34,7 +35,7 @@ import torch
 from torch import Tensor
 
 from gnnx import ops
-from gnnx.nn.conv.gat import GATConv, _per_head_dot
+from gnnx.nn.conv.gat import GATConv
 from gnnx.nn.message_passing import check_adjacency
 
 EdgeType = Tuple[str, str, str]
@@ -49,6 +50,15 @@ def _groupable(conv: torch.nn.Module, first: GATConv) -> bool:
             and not isinstance(conv.lin_src.weight, torch.nn.parameter.UninitializedParameter)
             and not isinstance(conv.lin_dst.weight, torch.nn.parameter.UninitializedParameter)
             and not (conv.training and conv.dropout > 0) and not conv._observed())
+
+
+def _fold(weights: Tensor, atts: List[Tensor], heads: int) -> Tensor:
+    """``[R * heads, in]``: per relation and head, ``W^T a`` (the score of ``x`` is then
+    ``x @ folded.t()``, without projecting ``x``); ``weights [R, heads * C, in]``."""
+    relations, width, in_channels = weights.shape
+    att = torch.stack([a[0] for a in atts])  # [R, heads, C]
+    folded = torch.einsum("rhci,rhc->rhi", weights.view(relations, heads, width // heads, in_channels), att)
+    return folded.reshape(relations * heads, in_channels)
 
 
 def _enabled_for(x_dict: Dict[str, Tensor]) -> bool:
@@ -75,14 +85,18 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
     width = heads * channels
 
     projected: Dict[EdgeType, Tensor] = {}
+    score_src: Dict[EdgeType, Tensor] = {}
     by_source: Dict[str, List[Tuple[EdgeType, GATConv]]] = {}
     for edge_type, conv in relations:
         by_source.setdefault(edge_type[0], []).append((edge_type, conv))
-    for node_type, group in by_source.items():  # one GEMM per source type
-        weight = torch.cat([conv.lin_src.weight for _, conv in group])
-        every = x_dict[node_type] @ weight.t()
+    for node_type, group in by_source.items():  # one GEMM per source type: projections, then scores
+        weights = torch.stack([conv.lin_src.weight for _, conv in group])
+        scores = _fold(weights, [conv.att_src for _, conv in group], heads)
+        every = x_dict[node_type] @ torch.cat([weights.flatten(0, 1), scores]).t()
+        count = len(group)
         for i, (edge_type, _) in enumerate(group):
             projected[edge_type] = every[:, i * width:(i + 1) * width].reshape(-1, heads, channels)
+            score_src[edge_type] = every[:, count * width + i * heads:count * width + (i + 1) * heads]
 
     by_destination: Dict[str, List[Tuple[EdgeType, GATConv]]] = {}
     for edge_type, conv in relations:
@@ -91,20 +105,20 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
     for node_type, group in by_destination.items():
         x_dst = x_dict[node_type]
         num_dst, count = x_dst.size(0), len(group)
-        folded = torch.cat([torch.einsum("hci,hc->hi", conv.lin_dst.weight.view(heads, channels, -1), conv.att_dst[0])
-                            for _, conv in group])  # one GEMM per destination type for the scores
+        folded = _fold(torch.stack([conv.lin_dst.weight for _, conv in group]), [conv.att_dst for _, conv in group],
+                       heads)  # one GEMM per destination type for the scores
         score_dst = (x_dst @ folded.t()).view(num_dst, count, heads).transpose(0, 1).reshape(count * num_dst, heads)
-        features, score_src, edges, offset = [], [], [], 0
-        for slot, (edge_type, conv) in enumerate(group):
+        features, sources, edges, offset = [], [], [], 0
+        for slot, (edge_type, _) in enumerate(group):
             h = projected[edge_type]
             edge_index = edge_index_dict[edge_type]
             check_adjacency(edge_index, h.size(0), num_dst)
             features.append(h)
-            score_src.append(_per_head_dot(h, conv.att_src[0]))
+            sources.append(score_src[edge_type])
             edges.append(torch.stack([edge_index[0] + offset, edge_index[1] + slot * num_dst]))
             offset = offset + h.size(0)
         result = ops.attention(torch.cat(features), torch.cat(edges, 1), count * num_dst,
-                               score_src=torch.cat(score_src), score_dst=score_dst,
+                               score_src=torch.cat(sources), score_dst=score_dst,
                                negative_slope=first.negative_slope)
         result = result.reshape(count, num_dst, width).sum(0)
         biases = [conv.bias for _, conv in group if conv.bias is not None]
