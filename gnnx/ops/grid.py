@@ -36,22 +36,30 @@ MAX_PER_CELL = 48  # queries next to a fuller cell go to brute force (memory: N 
 CANDIDATES_PER_BLOCK = {"cpu": 1 << 21, "cuda": 1 << 25}
 
 
-def usable(x: Tensor, y: Tensor, k: int, cosine: bool) -> bool:
+def usable(x: Tensor, y: Tensor, k: int, cosine: bool, batched: bool = False) -> bool:
     """Whether the grid serves this search: Euclidean, 1-3 dimensions, float, and enough
-    points for the bins to pay off."""
-    # All pairs are faster below about 4M pairs on a CPU and 1G pairs on a GPU (H200: 10,000
-    # points, all pairs 3.8 ms against the grid's 17.6 ms; 100,000: 358 against 139 ms). With
-    # the tiled Triton kernel (gnnx.ops.triton_knn) the grid pays off on a GPU only for about a
-    # million points in one cloud (H200, k = 16, tiled against grid: 1,000,000 points 214 vs 120
-    # ms; 300,000: 22 vs 39 ms; 1,000,000 in 4 clouds: 62 vs 129 ms, which this count of pairs
-    # still sends to the grid; bench/results/h200/knn_gpu_grid_vs_tiled.json).
+    points for the bins to pay off (``batched``: a ``batch`` vector splits them into clouds)."""
+    return (not cosine and 1 <= x.size(1) <= 3 and x.is_floating_point() and k <= 64
+            and x.size(0) * y.size(0) > min_pairs(x.is_cuda, batched))
+
+
+def min_pairs(cuda: bool, batched: bool) -> float:
+    """The query-point pair count above which the grid beats the alternative.
+
+    All pairs are faster below about 4M pairs on a CPU and 1G pairs on a GPU (H200: 10,000
+    points, all pairs 3.8 ms against the grid's 17.6 ms; 100,000: 358 against 139 ms). With
+    the tiled Triton kernel (gnnx.ops.triton_knn) the grid pays off on a GPU only for about a
+    million points in one cloud (H200, k = 16, tiled against grid: 1,000,000 points 214 vs 120
+    ms; 300,000: 22 vs 39 ms), not for several clouds of a batch (1,000,000 in 4 clouds: 62 vs
+    129 ms; bench/results/h200/knn_gpu_grid_vs_tiled.json): the tiled kernel takes every
+    batched search, as the clouds' sizes are not known without a sync."""
     from gnnx.ops.dispatch import cuda_knn_kernels
 
-    if x.is_cuda:
-        pairs = 500_000 ** 2 if cuda_knn_kernels() is not None else 1 << 30
-    else:
-        pairs = 1 << 22
-    return not cosine and 1 <= x.size(1) <= 3 and x.is_floating_point() and x.size(0) * y.size(0) > pairs and k <= 64
+    if not cuda:
+        return 1 << 22
+    if cuda_knn_kernels() is None:
+        return 1 << 30
+    return float("inf") if batched else 500_000 ** 2
 
 
 def grid_nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: Optional[Tensor],

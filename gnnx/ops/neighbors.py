@@ -58,11 +58,12 @@ def _nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: O
     """``(values, index)`` of the ``k`` nearest ``x`` of every ``y``, ``[N_y, k]`` each, nearest first.
 
     Eager Euclidean searches in 1-3 dimensions on large inputs go through the grid
-    (:mod:`gnnx.ops.grid`, ``O(N k)``); on CUDA the rest (traced calls too) run the tiled
+    (:mod:`gnnx.ops.grid`, ``O(N k)``; on CUDA only single clouds of about a million points,
+    :func:`gnnx.ops.grid.min_pairs`); on CUDA the rest (traced calls too) run the tiled
     Triton kernel (:mod:`gnnx.ops.triton_knn`, ``O(N k)`` memory); elsewhere all pairs are
     compared by a matrix product."""
     eager = not is_tracing() and not torch.jit.is_tracing()
-    if eager and grid.usable(x, y, k, cosine):
+    if eager and grid.usable(x, y, k, cosine, batched=batch_x is not None or batch_y is not None):
         return grid.grid_nearest(x, y, k, batch_x, batch_y, same_set_no_loop, _brute_rows, radius)
     tiles = cuda_knn_kernels()
     if tiles is not None and tiles.usable(x, k) and not torch.jit.is_tracing():

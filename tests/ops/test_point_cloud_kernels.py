@@ -167,3 +167,19 @@ def test_gravnet_exports_with_the_tiled_knn(device):
         x = torch.randn(n, 6, device=device)
         with torch.no_grad():
             assert torch.allclose(program.module()(x), model(x), atol=1e-5)
+
+
+def test_grid_serves_cuda_searches_only_for_one_large_cloud(monkeypatch):
+    """With the tiled kernel present, the grid takes an eager CUDA search only for a single
+    cloud of about a million points (measured faster there); batched searches stay tiled."""
+    from gnnx.ops import grid
+
+    monkeypatch.setattr(dispatch, "cuda_knn_kernels", lambda: object())
+    assert grid.min_pairs(cuda=True, batched=False) == 500_000 ** 2
+    assert grid.min_pairs(cuda=True, batched=True) == float("inf")
+    monkeypatch.setattr(dispatch, "cuda_knn_kernels", lambda: None)
+    assert grid.min_pairs(cuda=True, batched=True) == 1 << 30  # no kernel: grid against all pairs
+    assert grid.min_pairs(cuda=False, batched=True) == 1 << 22
+    pos = torch.randn(3000, 3)
+    assert grid.usable(pos, pos, 16, cosine=False, batched=True)  # CPU: by size alone
+    assert not grid.usable(pos, pos, 16, cosine=True)
