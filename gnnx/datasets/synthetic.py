@@ -34,14 +34,16 @@ def _popular(count: int, n: int, skew: float, gen: torch.Generator) -> Tensor:
 
 
 def _of_class(classes: Tensor, wanted: Tensor, skew: float, gen: torch.Generator) -> Tensor:
-    """For each entry of ``wanted``, an item whose class is that one (power-law within it)."""
+    """For each entry of ``wanted``, an item whose class is that one (power-law within it);
+    any item where no item has that class (small graphs)."""
     order = torch.argsort(classes, stable=True)
     counts = torch.bincount(classes, minlength=int(wanted.max()) + 1 if wanted.numel() else 1)
     start = torch.cumsum(counts, 0) - counts
     u = torch.rand(wanted.numel(), generator=gen).pow(1.0 + skew)
     size = counts[wanted]
     position = start[wanted] + (u * size).long().clamp(max=(size - 1).clamp(min=0))
-    return order[position]
+    anywhere = (u * classes.numel()).long().clamp(max=classes.numel() - 1)  # the same draw: graphs unchanged
+    return order[torch.where(size > 0, position, anywhere)]
 
 
 def hetero_benchmark_graph(scale: float = 1.0, num_features: int = 64, num_classes: int = 19,

@@ -146,3 +146,11 @@ def test_homogeneous_batches_carry_hop_counts_for_trimming(static):
         x, ei, _ = trim_to_layer(layer, batch.num_sampled_nodes, batch.num_sampled_edges, x, ei)
         x = conv(x, ei)
     torch.testing.assert_close(x[:10], full[:10], rtol=1e-5, atol=1e-6)
+
+
+def test_generated_graph_at_tiny_scales_where_a_class_has_no_nodes():
+    for scale in (0.0005, 0.001, 0.003):
+        graph = hetero_benchmark_graph(scale=scale, num_features=4)
+        graph.validate()
+    assert torch.equal(hetero_benchmark_graph(scale=0.003, num_features=4)["paper"].y,
+                       hetero_benchmark_graph(scale=0.003, num_features=4)["paper"].y)
