@@ -25,7 +25,9 @@ relations) took 23.6 ms grouped against 31.8 per relation under ``gnnx.compile``
 against 21.3 with ``trim_to_layer``; ``bench/results/h200/rgat.md``). On the 2-core CPU it
 is slower (40,000 nodes, 480,000 edges, forward + backward: eager 1,504 against 813 ms,
 compiled 1,373 against 427 ms): the same ops run over the relations' edge lists joined, 3x
-longer, and their ``[E, heads, channels]`` messages no longer stay in cache.
+longer, and their ``[E, heads, channels]`` messages no longer stay in cache (profiled, IGBH
+shape at 40,000 nodes: weighting the messages takes ~20 ms for 288,000 joined edges against
+~0.8 ms for each relation's 72,000).
 """
 from __future__ import annotations
 
@@ -93,10 +95,12 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
         weights = torch.stack([conv.lin_src.weight for _, conv in group])
         scores = _fold(weights, [conv.att_src for _, conv in group], heads)
         every = x_dict[node_type] @ torch.cat([weights.flatten(0, 1), scores]).t()
-        count = len(group)
+        # split, not slices: its backward joins the parts' gradients once, where each slice's
+        # backward would write a zero-filled gradient of all of ``every``
+        parts = every.split([width] * len(group) + [heads] * len(group), dim=1)
         for i, (edge_type, _) in enumerate(group):
-            projected[edge_type] = every[:, i * width:(i + 1) * width].reshape(-1, heads, channels)
-            score_src[edge_type] = every[:, count * width + i * heads:count * width + (i + 1) * heads]
+            projected[edge_type] = parts[i].reshape(-1, heads, channels)
+            score_src[edge_type] = parts[len(group) + i]
 
     by_destination: Dict[str, List[Tuple[EdgeType, GATConv]]] = {}
     for edge_type, conv in relations:
