@@ -182,7 +182,9 @@ class CompiledModel(torch.nn.Module):
         """Dict inputs as they are, unless a node type has fewer than two nodes or a relation
         fewer than two edges (common in sampled mini-batches): Dynamo specialises sizes 0 and
         1, so then every node type gets two padded rows and every small relation padded edges
-        between them (padded rows are dropped from the outputs; rows do not mix in this model)."""
+        between them (padded rows are dropped from the outputs; rows do not mix in this model).
+        Per-hop counts (``num_sampled_nodes_dict``, ``num_sampled_edges_dict``, for
+        ``trim_to_layer``) count the padding in the last hop, so trimming drops it with it."""
         arguments = bound.arguments
         counts = {t: v.size(0) for t, v in arguments["x"].items() if isinstance(v, Tensor)}
         missing = {key: max(0, 2 - v.size(1)) for name, value in arguments.items()
@@ -192,7 +194,9 @@ class CompiledModel(torch.nn.Module):
             return self._compiled(*bound.args, **bound.kwargs)
         padded = dict(arguments)
         for name, value in arguments.items():
-            if isinstance(value, dict):
+            if isinstance(value, dict) and _hop_counts(value):
+                padded[name] = _counts_with_padding(value, counts, missing)
+            elif isinstance(value, dict):
                 padded[name] = {key: _pad_typed(name, key, item, counts, missing) for key, item in value.items()}
         bound = self._signature.bind_partial(**padded)
         out = self._compiled(*bound.args, **bound.kwargs)
@@ -377,6 +381,21 @@ def _pad_typed(name: str, key: Any, value: Any, counts: Dict[str, int], missing:
         pad = torch.tensor([[counts[src]], [counts[dst]]], dtype=value.dtype, device=value.device)
         return torch.cat([value, pad.expand(2, extra)], 1)
     return torch.cat([value, value.new_zeros(extra, *value.shape[1:])])
+
+
+def _hop_counts(value: Dict[Any, Any]) -> bool:
+    """Whether ``value`` holds per-hop counts per node or edge type (lists of ints)."""
+    return bool(value) and all(isinstance(v, (list, tuple)) and all(isinstance(c, int) for c in v)
+                               for v in value.values())
+
+
+def _counts_with_padding(value: Dict[Any, Any], counts: Dict[str, int], missing: Dict[Any, int]) -> Dict[Any, Any]:
+    """Per-hop counts with :func:`_pad_typed`'s padding added to each type's last hop: two
+    rows per node type, ``missing[key]`` edges per relation (a copy; the caller's stay)."""
+    def extra(key: Any) -> int:
+        return (2 if key in counts else 0) if isinstance(key, str) else missing.get(key, 0)
+
+    return {key: type(hops)([*hops[:-1], hops[-1] + extra(key)]) if hops else hops for key, hops in value.items()}
 
 
 def _slice_rows(out: Any, rows: int, num_nodes: int) -> Any:

@@ -5,7 +5,9 @@ as gnnx's and PyG's samplers write them), layer ``l`` of ``L`` only has to compu
 for nodes within ``L - l`` hops of the seeds: calling ``trim_to_layer(l, ...)`` before layer
 ``l`` on the previous layer's (already trimmed) inputs narrows them by one more hop. The
 seeds' outputs are unchanged; the work of the last layers shrinks by orders of magnitude.
-Narrowing keeps views (no copy); the sizes depend on the batch.
+Narrowing keeps views (no copy); the sizes depend on the batch. A prepared ``Graph`` (what
+``gnnx.compile`` hands the model) serves the first layer whole and becomes its narrowed
+``edge_index`` after.
 """
 from __future__ import annotations
 
@@ -17,6 +19,10 @@ Counts = Union[List[int], Dict]
 
 
 def _narrow(value: Tensor, dim: int, layer: int, counts: List[int]) -> Tensor:
+    if not isinstance(value, Tensor):
+        # a prepared Graph (gnnx.compile passes one): its CSR covers every hop, so the
+        # narrowed layers get its hop-ordered edge_index, which they read per edge
+        value = value.edge_index
     return value.narrow(dim, 0, value.size(dim) - counts[-layer])
 
 

@@ -130,6 +130,30 @@ def test_trimmed_model_compiles_once_for_every_batch(graph):
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_trimmed_batch_with_a_tiny_type_and_relations_under_gnnx_compile():
+    """gnnx.compile pads node types of fewer than two rows and relations of fewer than two
+    edges; the padding joins the last hop (its counts grow with it), so trimming still drops
+    exactly the real last hop and the seeds' outputs equal eager."""
+    gen = torch.Generator().manual_seed(0)
+    x = {"paper": torch.randn(18, 5, generator=gen), "author": torch.randn(1, 5, generator=gen)}
+    cites = torch.cat([torch.stack([torch.arange(4, 10), torch.arange(6) % 4]),
+                       torch.stack([torch.arange(10, 18), 4 + torch.arange(8) % 6])], 1)
+    edge_index = {("paper", "cites", "paper"): cites,
+                  ("author", "writes", "paper"): torch.tensor([[0], [0]]),    # hop 1
+                  ("paper", "rev_writes", "author"): torch.tensor([[10], [0]])}  # hop 2
+    num_nodes = {"paper": [4, 6, 8], "author": [0, 1, 0]}
+    num_edges = {("paper", "cites", "paper"): [6, 8], ("author", "writes", "paper"): [1, 0],
+                 ("paper", "rev_writes", "author"): [0, 1]}
+    torch.manual_seed(0)
+    model = _TrimmedRGAT(list(edge_index)).eval()
+    with torch.no_grad():
+        expected = model(x, edge_index, num_nodes, num_edges)
+    torch._dynamo.reset()
+    got = gnnx.compile(model)(x, edge_index, num_nodes, num_edges)
+    torch.testing.assert_close(got[:4], expected[:4], rtol=1e-4, atol=1e-5)
+    assert num_nodes == {"paper": [4, 6, 8], "author": [0, 1, 0]}  # the caller's counts untouched
+
+
 @pytest.mark.parametrize("static", [False, True])
 def test_homogeneous_batches_carry_hop_counts_for_trimming(static):
     edge_index = torch.randint(200, (2, 1500), generator=torch.Generator().manual_seed(0))
@@ -146,6 +170,36 @@ def test_homogeneous_batches_carry_hop_counts_for_trimming(static):
         x, ei, _ = trim_to_layer(layer, batch.num_sampled_nodes, batch.num_sampled_edges, x, ei)
         x = conv(x, ei)
     torch.testing.assert_close(x[:10], full[:10], rtol=1e-5, atol=1e-6)
+
+
+class _TrimmedSAGE(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.convs = torch.nn.ModuleList([gnn.SAGEConv(6, 8), gnn.SAGEConv(8, 8)])
+
+    def forward(self, x, edge_index, num_sampled_nodes_per_hop, num_sampled_edges_per_hop):
+        for layer, conv in enumerate(self.convs):
+            x, edge_index, _ = trim_to_layer(layer, num_sampled_nodes_per_hop, num_sampled_edges_per_hop,
+                                             x, edge_index)
+            x = conv(x, edge_index).relu()
+        return x
+
+
+@pytest.mark.slow
+def test_homogeneous_trimmed_model_under_gnnx_compile():
+    """gnnx.compile hands the model a prepared Graph; trim_to_layer narrows its edge_index."""
+    edge_index = torch.randint(200, (2, 1500), generator=torch.Generator().manual_seed(0))
+    graph = gnnx.Graph(edge_index, 200, x=torch.randn(200, 6))
+    loader = NeighborLoader(graph, num_neighbors=[4, 3], input_nodes=torch.arange(30), batch_size=10)
+    torch.manual_seed(0)
+    model = _TrimmedSAGE()
+    torch._dynamo.reset()
+    compiled = gnnx.compile(model)
+    for batch in loader:
+        inputs = (batch.x, batch.edge_index, batch.num_sampled_nodes, batch.num_sampled_edges)
+        torch.testing.assert_close(compiled(*inputs)[:10], model(*inputs)[:10], rtol=1e-4, atol=1e-5)
+    as_graph = gnnx.Graph(batch.edge_index, batch.num_nodes)
+    torch.testing.assert_close(model(batch.x, as_graph, *inputs[2:])[:10], model(*inputs)[:10])
 
 
 def test_generated_graph_at_tiny_scales_where_a_class_has_no_nodes():
