@@ -12,6 +12,10 @@ called the user's way, ``model(x_dict, edge_index_dict)`` with plain tensors:
 * any of them ``(trimmed)``: each layer's inputs trimmed to what its outputs need
   (``trim_to_layer``, MLPerf's ``with_trim``; the per-hop counts are passed as Python ints,
   which ``dynamic=True`` keeps symbolic, so one compiled frame serves every batch),
+* ``(static)``: the same batches padded per type and hop (``pad_hetero`` with per-hop
+  sizes, the static loader's layout): one shape per layer even when trimmed;
+  ``(cuda graphs)`` compiles those with ``mode="reduce-overhead", dynamic=False`` (CUDA
+  graph trees replay the step),
 * ``(per relation)`` / ``(grouped)`` gnnx rows: force ``gnnx.nn.hetero_gat.ENABLED`` off
   or on (grouped: one GEMM per source type, one attention op per destination type; the
   default groups on CUDA only).
@@ -36,7 +40,7 @@ from rgat_igbh import RGAT, materialise  # noqa: E402
 
 import gnnx  # noqa: E402
 import gnnx.nn.hetero_gat  # noqa: E402
-from gnnx.data import NeighborLoader  # noqa: E402
+from gnnx.data import NeighborLoader, pad_hetero  # noqa: E402
 from gnnx.datasets import hetero_benchmark_graph  # noqa: E402
 
 
@@ -97,6 +101,7 @@ def main() -> None:
              "edges": sum(s.edge_index.size(1) for _, s in batches[0].edge_items())}
     print(f"graph {graph.num_nodes:,} nodes / {graph.num_edges:,} edges; batch ~{sizes['nodes']:,} nodes / "
           f"{sizes['edges']:,} edges; sampling {sampling * 1e3:.1f} ms/batch", flush=True)
+    static_batches = padded_per_hop(batches) if any("static" in c for c in args.configs) else []
     classes = int(graph["paper"].y.max()) + 1
     torch.manual_seed(0)
     pyg_model = RGAT(pyg_nn, graph.metadata(), args.hidden, classes).to(device)
@@ -109,17 +114,19 @@ def main() -> None:
         gnnx.nn.hetero_gat.ENABLED = False if "per relation" in config else True if "grouped" in config else None
         if config.startswith("pyg"):
             model = pyg_model
-            step_model = torch.compile(model, dynamic=True) if config.startswith("pyg compiled") else model
+            step_model = model
+            if config.startswith("pyg compiled"):
+                step_model = torch.compile(model, **compile_options(config))
         else:
             # "gnnx eager (reference attention)": the plain-ATen attention instead of the fused kernel
             gnnx.ops.dispatch.FUSED_ATTENTION = "reference attention" not in config
             model = RGAT(gnnx.nn, graph.metadata(), args.hidden, classes).to(device)
             materialise(model, batches[0])
             model.load_state_dict(pyg_model.state_dict())  # PyG's keys: the same model
-            step_model = gnnx.compile(model) if config.startswith("gnnx.compile") else model
+            step_model = gnnx.compile(model, **compile_options(config)) if config.startswith("gnnx.compile") else model
         model.train()
         step = training_step(step_model, model.parameters(), "trimmed" in config)
-        seconds = time_training(step, batches, device, args.warmup)
+        seconds = time_training(step, static_batches if "static" in config else batches, device, args.warmup)
         results[config] = seconds
         if "compile" in config:
             graphs[config] = torch._dynamo.utils.counters["stats"]["unique_graphs"]
@@ -130,6 +137,22 @@ def main() -> None:
         # written after every row, so a run cut short keeps what it measured
         lines = write_report(args, graph, sizes, sampling, results, graphs, profiles)
     print("\n".join(lines))
+
+
+def compile_options(config: str) -> dict:
+    if "cuda graphs" in config:
+        return {"mode": "reduce-overhead", "dynamic": False}
+    return {"dynamic": True}
+
+
+def padded_per_hop(batches: list) -> list:
+    """The batches padded to one layout: per type and hop the largest count (+1 spare row)."""
+    first = batches[0]
+    nodes = {t: [max(b[t].num_sampled_nodes[h] for b in batches) + 1 for h in range(len(s.num_sampled_nodes))]
+             for t, s in first.node_items()}
+    edges = {e: [max(b[e].num_sampled_edges[h] for b in batches) for h in range(len(s.num_sampled_edges))]
+             for e, s in first.edge_items()}
+    return [pad_hetero(b, nodes, edges) for b in batches]
 
 
 def write_report(args, graph, sizes: dict, sampling: float, results: dict, graphs: dict, profiles: list) -> list:

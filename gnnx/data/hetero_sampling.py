@@ -9,10 +9,11 @@ type and expanded once, relabelled in first-seen order (seeds first), as PyG's s
 With several relations a computation tree (the homogeneous static mode) grows as the
 product of fan-outs *and relations* (8 edge types, [15, 10, 5]: ~10^7 rows for 1,024
 seeds), so the **static-shape mode** here pads instead: every batch is padded to fixed
-node and edge counts per type (:func:`pad_hetero`; measured from the first batches with
-a margin, or given), so a compiled model or a captured CUDA graph sees one shape. Padded
-rows have zero features and ``node_mask`` False; padded edges join padded rows only, so
-real nodes see exactly their sampled neighbourhoods.
+node and edge counts per type and hop (:func:`pad_hetero`; measured from the first batches
+with a margin, or given), so a compiled model or a captured CUDA graph sees one shape, and
+a model trimmed per layer (``trim_to_layer``) one shape per layer. Padded rows have zero
+features and ``node_mask`` False; padded edges join padded rows of their hop only, so real
+nodes see exactly their sampled neighbourhoods.
 
 The batch is a :class:`~gnnx.HeteroGraph`: per node type ``x`` (and ``y`` where the graph
 has it), ``n_id`` (global ids), ``num_nodes``; the input type also ``batch_size`` (its first
@@ -114,36 +115,93 @@ def _gather_node_store(out: Any, store: Any, n_id: Tensor) -> None:
             setattr(out, name, value.index_select(0, n_id))
 
 
-def pad_hetero(batch: HeteroGraph, num_nodes: Dict[NodeType, int], num_edges: Dict[EdgeType, int]) -> HeteroGraph:
-    """``batch`` padded to ``num_nodes[t]`` rows per node type and ``num_edges[e]`` edges per
-    edge type (each node count must leave one spare row). Padded rows: zero features,
-    ``n_id`` 0, ``node_mask`` False; padded edges run from the source type's last row to
-    the destination type's last row, ``edge_mask`` False."""
+Sizes = Union[int, Sequence[int]]
+
+
+def pad_hetero(batch: HeteroGraph, num_nodes: Dict[NodeType, Sizes], num_edges: Dict[EdgeType, Sizes]) -> HeteroGraph:
+    """``batch`` padded to fixed node and edge counts per type.
+
+    A size per type (an int) pads at the end: ``num_nodes[t]`` rows (one of them spare at
+    least), ``num_edges[e]`` edges, the padding counted in the last hop. A size per *hop*
+    (a list, as long as the batch's ``num_sampled_nodes`` / ``num_sampled_edges``) pads each
+    hop's block in place, every node block keeping one spare row, so a model trimmed per layer
+    (:func:`gnnx.utils.trim_to_layer`) sees the same shapes in every batch too. Padded rows:
+    zero features, ``n_id`` 0, ``node_mask`` False; padded edges join a spare row of the
+    source type's block to one of the destination type's (``edge_mask`` False), so real
+    nodes see exactly their sampled neighbourhoods and trimming drops padding with its hop."""
     out = HeteroGraph()
+    spares: Dict[NodeType, List[int]] = {}  # per hop block: its last row where it is padded, else -1
+    moves: Dict[NodeType, Tensor] = {}
     for node_type, store in batch.node_items():
-        real, rows = int(store.num_nodes), num_nodes[node_type]
-        if rows <= real:
-            raise ValueError(f"pad_hetero: {node_type!r} has {real} nodes, more than {rows - 1} (one row is spare)")
+        real = int(store.num_nodes)
+        hops = list(store.num_sampled_nodes) if "num_sampled_nodes" in store else [real]
+        blocks = _blocks(num_nodes[node_type], hops, f"pad_hetero: {node_type!r}", spare=1)
+        moves[node_type] = _moved(hops, blocks, store.n_id.device)
+        ends = [sum(blocks[:h + 1]) - 1 for h in range(len(blocks))]
+        spares[node_type] = [end if size > count else -1 for end, size, count in zip(ends, blocks, hops)]
+        rows = sum(blocks)
         target = out[node_type]
         for name, value in store.items():
             if isinstance(value, Tensor) and value.dim() > 0 and value.size(0) == real:
-                value = torch.cat([value, value.new_zeros(rows - real, *value.shape[1:])])
+                value = value.new_zeros(rows, *value.shape[1:]).index_copy_(0, moves[node_type], value)
             target[name] = value
         target.num_nodes = rows
-        target.node_mask = torch.arange(rows, device=store.n_id.device) < real
-        if "num_sampled_nodes" in store:  # padded rows come last: they count as the last hop's
-            target.num_sampled_nodes = store.num_sampled_nodes[:-1] + [store.num_sampled_nodes[-1] + rows - real]
+        target.node_mask = torch.zeros(rows, dtype=torch.bool, device=store.n_id.device).index_fill_(
+            0, moves[node_type], True)
+        if "num_sampled_nodes" in store:
+            target.num_sampled_nodes = blocks
     for edge_type, store in batch.edge_items():
-        edge_index, capacity = store.edge_index, num_edges[edge_type]
-        if capacity < edge_index.size(1):
-            raise ValueError(f"pad_hetero: {edge_type} has {edge_index.size(1)} edges, more than {capacity}")
-        pad = torch.tensor([[num_nodes[edge_type[0]] - 1], [num_nodes[edge_type[2]] - 1]], device=edge_index.device)
-        out[edge_type].edge_index = torch.cat([edge_index, pad.expand(2, capacity - edge_index.size(1))], 1)
-        out[edge_type].edge_mask = torch.arange(capacity, device=edge_index.device) < edge_index.size(1)
+        src, _, dst = edge_type
+        edge_index = store.edge_index
+        hops = list(store.num_sampled_edges) if "num_sampled_edges" in store else [edge_index.size(1)]
+        blocks = _blocks(num_edges[edge_type], hops, f"pad_hetero: {edge_type}", spare=0)
+        moved = torch.stack([moves[src][edge_index[0]], moves[dst][edge_index[1]]])
+        parts, masks, start = [], [], 0
+        for block, (count, size) in enumerate(zip(hops, blocks)):  # edges of hop block + 1
+            parts.append(moved[:, start:start + count])
+            pad = torch.tensor([[_spare_row(spares[src], block + 1)], [_spare_row(spares[dst], block)]],
+                               device=edge_index.device)
+            parts.append(pad.expand(2, size - count))
+            masks += [torch.ones(count, dtype=torch.bool, device=edge_index.device),
+                      torch.zeros(size - count, dtype=torch.bool, device=edge_index.device)]
+            start += count
+        out[edge_type].edge_index = torch.cat(parts, 1)
+        out[edge_type].edge_mask = torch.cat(masks)
         if "num_sampled_edges" in store:
-            counts = store.num_sampled_edges
-            out[edge_type].num_sampled_edges = counts[:-1] + [counts[-1] + capacity - edge_index.size(1)]
+            out[edge_type].num_sampled_edges = blocks
     return out
+
+
+def _blocks(size: Sizes, hops: List[int], what: str, spare: int) -> List[int]:
+    """Padded size per hop block: ``size`` per hop (each node block with ``spare`` rows to
+    spare), or a total whose padding joins the last hop."""
+    per_hop = not isinstance(size, int)
+    blocks = list(size) if per_hop else hops[:-1] + [size - sum(hops[:-1])]
+    if len(blocks) != len(hops):
+        raise ValueError(f"{what}: sizes for {len(blocks)} hops, the batch has {len(hops)}")
+    for hop, (block, count) in enumerate(zip(blocks, hops)):
+        room = spare if per_hop or hop == len(hops) - 1 else 0
+        if block < count + room:
+            kind = "nodes" if spare else "edges"
+            raise ValueError(f"{what}: {count} {kind} in hop {hop}, more than {block - room}"
+                             + (" (one row is spare)" if room else ""))
+    return blocks
+
+
+def _moved(hops: List[int], blocks: List[int], device: torch.device) -> Tensor:
+    """Each real row's index in the padded layout (hop blocks of ``blocks`` rows)."""
+    shift = torch.tensor([sum(blocks[:h]) - sum(hops[:h]) for h in range(len(hops))], device=device)
+    total = sum(hops)
+    return torch.arange(total, device=device) + shift.repeat_interleave(torch.tensor(hops, device=device),
+                                                                        output_size=total)
+
+
+def _spare_row(spares: List[int], block: int) -> int:
+    """A padded row of hop ``block`` (or the nearest later padded block: the last hop's)."""
+    for row in spares[min(block, len(spares) - 1):]:
+        if row >= 0:
+            return row
+    return max(r for r in spares)
 
 
 class HeteroNeighborLoader:
@@ -157,10 +215,11 @@ class HeteroNeighborLoader:
         input_nodes: ``(node_type, ids or boolean mask)``, or a node type (all its nodes).
         batch_size: seeds per batch.
         replace: draw neighbours with replacement (PyG's meaning; nodes are still de-duplicated).
-        static: pad every batch to the same node and edge count per type (module docs):
-            ``True`` measures the sizes from a few batches (with a margin of ``static_margin``);
-            ``(num_nodes, num_edges)`` dicts give them. A batch that does not fit grows the
-            sizes (one new shape, with a warning).
+        static: pad every batch to the same node and edge counts per type and hop
+            (:func:`pad_hetero`; module docs): ``True`` measures them from a few batches (with a
+            margin of ``static_margin``); ``(num_nodes, num_edges)`` dicts give them, a list
+            per type (per hop) or an int (a total, padded at the end). A batch that does not
+            fit grows the sizes (one new shape, with a warning).
         shuffle, drop_last, seed: seed order and the random generator's seed.
     """
 
@@ -184,7 +243,7 @@ class HeteroNeighborLoader:
         self.static_margin = static_margin
         self.generator = torch.Generator(device=device).manual_seed(seed)
         _fanouts_per_type(graph, num_neighbors)  # fail early on bad fan-outs
-        self.sizes: Optional[Tuple[Dict[NodeType, int], Dict[EdgeType, int]]] = None
+        self.sizes: Optional[Tuple[Dict[NodeType, Sizes], Dict[EdgeType, Sizes]]] = None
         if isinstance(static, tuple):
             self.sizes = (dict(static[0]), {graph._edge_type(k): v for k, v in static[1].items()})
         elif static:
@@ -193,28 +252,38 @@ class HeteroNeighborLoader:
     def _sample(self, seeds: Tensor, generator: torch.Generator) -> HeteroGraph:
         return sample_hetero(self.graph, self.input_type, seeds, self.num_neighbors, generator, self.replace)
 
-    def _measure_sizes(self, batches: int) -> Tuple[Dict[NodeType, int], Dict[EdgeType, int]]:
-        """Node and edge counts per type that the first batches fit, times the margin."""
+    def _measure_sizes(self, batches: int) -> Tuple[Dict[NodeType, Sizes], Dict[EdgeType, Sizes]]:
+        """Node and edge counts per type and hop that the first batches fit, times the margin."""
         generator = torch.Generator(device=self.seeds.device).manual_seed(12345)
-        nodes = {t: 0 for t in self.graph.node_types}
-        edges = {e: 0 for e in self.graph.edge_types}
+        nodes: Dict[NodeType, Sizes] = {}
+        edges: Dict[EdgeType, Sizes] = {}
         for _ in range(batches):
             pick = torch.randperm(self.seeds.numel(), generator=generator, device=self.seeds.device)[:self.batch_size]
             batch = self._sample(self.seeds[pick], generator)
             self._grow(nodes, edges, batch)
         return nodes, edges
 
-    def _grow(self, nodes: Dict[NodeType, int], edges: Dict[EdgeType, int], batch: HeteroGraph) -> bool:
+    def _grow(self, nodes: Dict[NodeType, Sizes], edges: Dict[EdgeType, Sizes], batch: HeteroGraph) -> bool:
+        """Grow the sizes (in place) to fit ``batch``; whether any grew."""
         grown = False
         for node_type, store in batch.node_items():
-            need = int(store.num_nodes) + 1
-            if need > nodes[node_type]:
-                nodes[node_type], grown = int(need * self.static_margin) + 1, True
+            nodes[node_type], more = self._fit(nodes.get(node_type), store.num_sampled_nodes, spare=1)
+            grown |= more
         for edge_type, store in batch.edge_items():
-            need = store.edge_index.size(1)
-            if need > edges[edge_type]:
-                edges[edge_type], grown = int(need * self.static_margin) + 1, True
+            edges[edge_type], more = self._fit(edges.get(edge_type), store.num_sampled_edges, spare=0)
+            grown |= more
         return grown
+
+    def _fit(self, size: Optional[Sizes], counts: List[int], spare: int) -> Tuple[Sizes, bool]:
+        """``size`` (a total, or per hop) grown by the margin where ``counts`` (+ ``spare``) exceed it."""
+        if isinstance(size, int):
+            need = sum(counts) + spare
+            return (int(need * self.static_margin) + 1, True) if need > size else (size, False)
+        size, grown = list(size) if size is not None else [0] * len(counts), False
+        for hop, count in enumerate(counts):
+            if count + spare > size[hop]:
+                size[hop], grown = int((count + spare) * self.static_margin) + 1, True
+        return size, grown
 
     def __len__(self) -> int:
         return num_batches(self.seeds.numel(), self.batch_size, self.drop_last)

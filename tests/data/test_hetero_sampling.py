@@ -66,6 +66,50 @@ def test_static_mode_gives_one_shape(graph):
     assert len(shapes) == 1
 
 
+def test_static_mode_pads_every_hop_so_trimmed_layers_keep_one_shape(graph):
+    """Sizes per type *and hop*: each hop's block is padded in place (one spare row each),
+    the per-hop counts are the padded sizes, and a trimmed model gives the seeds the outputs
+    of the unpadded batch, with the same shapes at every layer in every batch."""
+    from gnnx.data import pad_hetero
+
+    loader = NeighborLoader(graph, num_neighbors=[4, 3], input_nodes=("paper", graph["paper"].train_mask),
+                            batch_size=16, shuffle=True, static=True, static_margin=2.0)
+    node_sizes, edge_sizes = loader.sizes
+    assert all(isinstance(v, list) and len(v) == 3 for v in node_sizes.values())
+    exact = NeighborLoader(graph, num_neighbors=[4, 3], input_nodes=("paper", graph["paper"].train_mask),
+                           batch_size=16, shuffle=True)
+    relations = [("paper", "cites", "paper"), ("author", "rev_written_by", "paper"), ("paper", "written_by", "author")]
+    torch.manual_seed(0)
+    model = _TrimmedRGAT(relations).eval()
+    layer_shapes = set()
+    for i, batch in zip(range(3), exact):
+        padded = pad_hetero(batch, node_sizes, edge_sizes)
+        for node_type, store in batch.node_items():
+            got = padded[node_type]
+            assert got.num_sampled_nodes == node_sizes[node_type]
+            torch.testing.assert_close(got.x[got.node_mask], store.x)
+            torch.testing.assert_close(got.n_id[got.node_mask], store.n_id)
+        for edge_type, store in batch.edge_items():  # the same real edges, in the same hop blocks
+            src, _, dst = edge_type
+            got = padded[edge_type]
+            ends = torch.stack([padded[src].n_id[got.edge_index[0]], padded[dst].n_id[got.edge_index[1]]])
+            want = torch.stack([batch[src].n_id[store.edge_index[0]], batch[dst].n_id[store.edge_index[1]]])
+            assert torch.equal(ends[:, got.edge_mask], want)
+            assert not bool(padded[dst].node_mask[got.edge_index[1][~got.edge_mask]].any())
+        counts = (padded.num_sampled_nodes_dict, padded.num_sampled_edges_dict)
+        x, edge_index = padded.x_dict, padded.edge_index_dict
+        for layer in range(2):
+            x, edge_index, _ = trim_to_layer(layer, *counts, x, edge_index)
+            layer_shapes.add((layer, tuple((k, tuple(v.shape)) for k, v in sorted(x.items())),
+                              tuple((k, tuple(v.shape)) for k, v in sorted(edge_index.items()))))
+        with torch.no_grad():
+            got = model(padded.x_dict, padded.edge_index_dict, *counts)[:16]
+            want = model(batch.x_dict, batch.edge_index_dict, batch.num_sampled_nodes_dict,
+                         batch.num_sampled_edges_dict)[:16]
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    assert len(layer_shapes) == 2  # one shape per layer over all batches
+
+
 def test_trimming_keeps_the_seeds_outputs(graph):
     """A two-layer heterogeneous model trimmed per layer (PyG's trim_to_layer protocol) gives
     the seeds the outputs of the untrimmed one."""
