@@ -13,7 +13,7 @@ for stage in ${STAGE:-tests}; do
   echo "== $stage"
   case $stage in
     tests) timeout 300 python3 -m pytest -q -m cuda -n 8 -p no:cacheprovider -p no:logging -rf tests/nn/test_hetero_grouped.py \
-             tests/test_devices.py -k "hetero or Hetero or grouped" 2>&1 | tail -8 | tee "$OUT/hetero_tests.txt" ;;
+             tests/test_devices.py tests/data/test_hetero_sampling.py -k "hetero or Hetero or grouped or cuda_graphs" 2>&1 | tail -8 | tee "$OUT/hetero_tests.txt" ;;
     rgat) $RGAT/rgat --profile --configs "pyg eager" "pyg compiled" "gnnx eager" "gnnx.compile" "pyg compiled (trimmed)" \
             "gnnx.compile (trimmed)" 2>&1 | grep -v -i warn | tail -12 ;;
     static) $RGAT/static --configs "pyg eager" "pyg compiled" "pyg compiled (static, trimmed)" "gnnx.compile (static, trimmed)" \

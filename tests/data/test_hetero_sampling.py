@@ -252,3 +252,29 @@ def test_generated_graph_at_tiny_scales_where_a_class_has_no_nodes():
         graph.validate()
     assert torch.equal(hetero_benchmark_graph(scale=0.003, num_features=4)["paper"].y,
                        hetero_benchmark_graph(scale=0.003, num_features=4)["paper"].y)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_static_trimmed_batches_replay_from_cuda_graphs(graph):
+    """Per-hop static batches give a trimmed model one shape per layer: CUDA graph trees
+    (mode="reduce-overhead") replay the training step, equal to eager, compiled once."""
+    cuda_graph = graph.to("cuda")
+    loader = NeighborLoader(cuda_graph, num_neighbors=[4, 3], input_nodes=("paper", cuda_graph["paper"].train_mask),
+                            batch_size=16, shuffle=True, static=True, static_margin=2.0)
+    relations = [("paper", "cites", "paper"), ("author", "rev_written_by", "paper"), ("paper", "written_by", "author")]
+    torch.manual_seed(0)
+    model = _TrimmedRGAT(relations).cuda()
+    batches = [b for _, b in zip(range(4), loader)]
+    counts = (batches[0].num_sampled_nodes_dict, batches[0].num_sampled_edges_dict)
+    with torch.no_grad():
+        model(batches[0].x_dict, batches[0].edge_index_dict, *counts)  # lazy widths
+    torch._dynamo.reset()
+    compiled = torch.compile(model, mode="reduce-overhead", fullgraph=True, dynamic=False)
+    for i, batch in enumerate(batches):
+        counts = (batch.num_sampled_nodes_dict, batch.num_sampled_edges_dict)
+        with torch._dynamo.config.patch(error_on_recompile=i > 0):
+            got = compiled(batch.x_dict, batch.edge_index_dict, *counts)[:16]
+            got.sum().backward()
+        expected = model(batch.x_dict, batch.edge_index_dict, *counts)[:16]
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
