@@ -13,21 +13,22 @@ Here it runs as a few ops whatever the number of relations: one matrix product p
 *source type* for every relation's projection and source score (the relations' ``W_s``
 stacked, then their ``W_s^T a_s`` folded per head), one per *destination type* for every
 relation's destination score (``W_d^T a_d`` folded, as ``GATConv`` does), and one attention
-op per destination type over ``(relation,
-destination)`` slots, each relation's softmax kept apart by its slot, then a sum over the
-relations. Values equal the per-relation layers (up to float rounding); layers and calls the
-grouping does not cover (other layer types, edge features, self loops, residual, attention
-dropout in training, hooks, ``Graph`` inputs, missing node types) run per relation as before.
+op per destination type over ``(relation, destination)`` slots, each relation's softmax kept
+apart by its slot, then a sum over the relations. Values equal the per-relation layers (up
+to float rounding); layers and calls the grouping does not cover (other layer types, edge
+features, self loops, residual, attention dropout in training, hooks, ``Graph`` inputs,
+missing node types) run per relation as before.
 
 On for CUDA inputs, off for CPU ones (:data:`ENABLED`, ``None`` = by device). On the H200,
 MLPerf's R-GAT training step (``bench/rgat.py``: ~590k nodes and 1.1M edges per batch, 8
 relations) took 23.6 ms grouped against 31.8 per relation under ``gnnx.compile`` (16.4
-against 21.3 with ``trim_to_layer``; ``bench/results/h200/rgat.md``). On the 2-core CPU it
-is slower (40,000 nodes, 480,000 edges, forward + backward: eager 1,504 against 813 ms,
-compiled 1,373 against 427 ms): the same ops run over the relations' edge lists joined, 3x
-longer, and their ``[E, heads, channels]`` messages no longer stay in cache (profiled, IGBH
-shape at 40,000 nodes: weighting the messages takes ~20 ms for 288,000 joined edges against
-~0.8 ms for each relation's 72,000).
+against 21.3 with ``trim_to_layer``;
+``bench/results/h200/rgat_grouped_vs_per_relation.md``). On the 2-core CPU it is slower
+(40,000 nodes, 480,000 edges, forward + backward: eager 1,504 against 813 ms, compiled
+1,373 against 427 ms): the same ops run over the relations' edge lists joined, 3x longer,
+and their ``[E, heads, channels]`` messages no longer stay in cache (profiled, IGBH shape at
+40,000 nodes: weighting the messages takes ~20 ms for 288,000 joined edges against ~0.8 ms
+for each relation's 72,000).
 """
 from __future__ import annotations
 
