@@ -55,6 +55,10 @@ def sample_hetero(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, fanou
     per_type, hops = _fanouts_per_type(graph, fanouts)
     nodes: Dict[NodeType, Tensor] = {t: seeds.new_empty(0) for t in graph.node_types}
     nodes[input_type] = seeds
+    # nodes already in the batch, per type (a lookup per candidate, where isin would sort)
+    seen = {t: torch.zeros(int(graph[t].num_nodes or 0), dtype=torch.bool, device=seeds.device)
+            for t in graph.node_types}
+    seen[input_type][seeds] = True
     frontier = {input_type: seeds}
     edges: Dict[EdgeType, List[Tuple[Tensor, Tensor]]] = {e: [] for e in graph.edge_types}
     # PyG's per-hop counts (for trim_to_layer): nodes first seen at each hop, edges drawn at each hop
@@ -81,7 +85,8 @@ def sample_hetero(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, fanou
         frontier = {}
         for node_type, parts in reached.items():  # each node is expanded once, as PyG does
             new = torch.unique(torch.cat(parts))
-            new = new[~torch.isin(new, nodes[node_type])]
+            new = new[~seen[node_type][new]]
+            seen[node_type][new] = True
             nodes[node_type] = torch.cat([nodes[node_type], new])
             frontier[node_type] = new
         for node_type in graph.node_types:

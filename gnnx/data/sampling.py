@@ -73,13 +73,16 @@ def sample_exact(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
     """Sampling without replacement, nodes de-duplicated and relabelled (seeds first)."""
     nodes = seeds
     frontier = seeds
+    seen = torch.zeros(graph.num_nodes, dtype=torch.bool, device=seeds.device)  # a lookup, where isin would sort
+    seen[seeds] = True
     edges_src, edges_dst, new_per_hop = [], [], []
     for fanout in fanouts:
         src, dst = draw_without_replacement(graph.csr, frontier, fanout, generator)
         edges_src.append(src)
         edges_dst.append(dst)
         reached = torch.unique(src)
-        frontier = reached[~torch.isin(reached, nodes)]  # expand each node once, as PyG does
+        frontier = reached[~seen[reached]]  # expand each node once, as PyG does
+        seen[frontier] = True
         nodes = torch.cat([nodes, frontier])
         new_per_hop.append(frontier.numel())
     # Relabel: seeds keep rows 0..B-1, other nodes follow in first-seen order.
