@@ -69,9 +69,9 @@ def sample_hetero(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, fanou
         for edge_type in graph.edge_types:
             src, _, dst = edge_type
             fanout = per_type[edge_type][hop]
-            if dst not in frontier or fanout <= 0 or frontier[dst].numel() == 0:
+            if dst not in frontier or fanout == 0 or frontier[dst].numel() == 0:
                 continue
-            if replace:
+            if replace and fanout > 0:  # -1 (PyG's "every neighbour") draws them all, exactly
                 drawn, valid = draw_with_replacement(graph.csr(edge_type), frontier[dst], fanout, generator)
                 sources, destinations = drawn[valid], frontier[dst].repeat_interleave(fanout)[valid]
             else:

@@ -101,19 +101,39 @@ def sample_exact(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
 def draw_without_replacement(csr: CSR, frontier: Tensor, fanout: int,
                              gen: Optional[torch.Generator]) -> Tuple[Tensor, Tensor]:
     """Up to ``fanout`` distinct incoming edges of each ``frontier`` node (all of them when
-    it has fewer), from a destination-sorted ``csr``: their ``(sources, destinations)``."""
+    it has fewer, or when ``fanout < 0``, PyG's ``-1``), from a destination-sorted ``csr``:
+    their ``(sources, destinations)``.
+
+    A node of degree ``<= fanout`` keeps its edges; the others draw ``fanout`` distinct
+    positions by Floyd's algorithm (uniform over the subsets), so the work is
+    ``O(len(frontier) * fanout^2)`` whatever the hubs' degrees (enumerating and sorting every
+    candidate edge, as before, cost ``O(sum of degrees * log)``)."""
     rowptr, col = csr.rowptr, csr.col
     device = frontier.device
-    degree = rowptr[frontier + 1] - rowptr[frontier]
-    owner = torch.repeat_interleave(torch.arange(frontier.numel(), device=device), degree)
-    rank = torch.arange(int(degree.sum()), device=device) - torch.repeat_interleave(
-        torch.cumsum(degree, 0) - degree, degree)
-    edge = torch.repeat_interleave(rowptr[frontier], degree) + rank
-    # A random key per candidate edge; keep each owner's `fanout` smallest keys.
-    key = torch.rand(edge.numel(), generator=gen, device=device)
-    order = torch.argsort(owner.double() * 2 + key)  # by owner, then by key
-    chosen = order[rank < fanout]
-    return col[edge[chosen]], frontier[owner[chosen]]
+    start = rowptr[frontier]
+    degree = rowptr[frontier + 1] - start
+    small = degree <= fanout if fanout >= 0 else torch.ones_like(degree, dtype=torch.bool)
+    # every edge of the small rows
+    rows = small.nonzero().view(-1)
+    count = degree[rows]
+    total = int(count.sum())
+    owner = torch.repeat_interleave(rows, count, output_size=total)
+    rank = torch.arange(total, device=device) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count,
+                                                                        output_size=total)
+    edge = start[owner] + rank
+    # fanout distinct positions in each large row (Floyd: for j = d - fanout .. d - 1, draw
+    # t in [0, j]; take t unless already taken, else j)
+    big = (~small).nonzero().view(-1)
+    big_degree = degree[big]
+    picked = torch.empty(big.numel(), 0, dtype=torch.long, device=device)
+    for step in range(fanout if big.numel() else 0):
+        j = big_degree - fanout + step
+        t = (torch.rand(big.numel(), generator=gen, device=device) * (j + 1)).long().minimum(j)
+        taken = (picked == t.unsqueeze(1)).any(1)
+        picked = torch.cat([picked, torch.where(taken, j, t).unsqueeze(1)], 1)
+    owner = torch.cat([owner, big.repeat_interleave(max(fanout, 0))])
+    edge = torch.cat([edge, (start[big].unsqueeze(1) + picked).view(-1)])
+    return col[edge], frontier[owner]
 
 
 def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, edge_mask: Optional[Tensor] = None,
@@ -193,6 +213,9 @@ class NeighborLoader:
             seeds = input_nodes.nonzero().view(-1) if input_nodes.dtype == torch.bool else input_nodes
         batch_size = batch_size if batch_size is not None else (1 if pyg_style else 512)
         replace = replace if replace is not None else not pyg_style
+        if replace and any(f < 0 for f in fanouts):
+            raise ValueError(f"NeighborLoader: fan-out -1 (every neighbour) needs exact sampling (replace=False); "
+                             f"got {fanouts} with replace=True, whose static shapes need a fixed count")
         shuffle = shuffle if shuffle is not None else not pyg_style
         self.graph, self.fanouts, self.batch_size = graph, fanouts, batch_size
         device = graph.edge_index.device

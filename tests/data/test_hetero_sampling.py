@@ -278,3 +278,13 @@ def test_static_trimmed_batches_replay_from_cuda_graphs(graph):
             got.sum().backward()
         expected = model(batch.x_dict, batch.edge_index_dict, *counts)[:16]
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_hetero_fanout_minus_one_takes_every_neighbour(graph):
+    cites = ("paper", "cites", "paper")
+    for replace in (False, True):
+        loader = NeighborLoader(graph, num_neighbors={cites: [-1]}, input_nodes=("paper", torch.arange(8)),
+                                batch_size=8, replace=replace)
+        batch = next(iter(loader))
+        degree = torch.bincount(graph[cites].edge_index[1], minlength=graph["paper"].num_nodes)
+        assert batch[cites].edge_index.size(1) == int(degree[:8].sum())

@@ -63,3 +63,39 @@ def test_zero_degree_seeds_are_masked_self_loops():
     g = gnnx.Graph(torch.tensor([[1], [0]]), 3)
     sub = sample_static(g, torch.tensor([2]), [3])
     assert not sub.edge_mask.any() and sub.edge_index[0].eq(0).all()
+
+
+def test_draws_without_replacement_are_distinct_and_uniform():
+    """Small rows keep every edge; large rows draw fanout distinct positions (Floyd's
+    algorithm), each edge of a row equally likely."""
+    from gnnx.data.sampling import draw_without_replacement
+    from gnnx.graph import build_csr
+
+    # node 0: 20 incoming edges, node 1: 3, node 2: none
+    src = torch.cat([torch.arange(10, 30), torch.tensor([40, 41, 42])])
+    dst = torch.cat([torch.zeros(20, dtype=torch.long), torch.ones(3, dtype=torch.long)])
+    csr = build_csr(torch.stack([src, dst]), 50)
+    gen = torch.Generator().manual_seed(0)
+    hits = torch.zeros(50)
+    for _ in range(2000):
+        sources, destinations = draw_without_replacement(csr, torch.tensor([0, 1, 2]), 5, gen)
+        assert (destinations == 0).sum() == 5 and (destinations == 1).sum() == 3 and (destinations == 2).sum() == 0
+        assert sources[destinations == 0].unique().numel() == 5
+        assert sorted(sources[destinations == 1].tolist()) == [40, 41, 42]
+        hits[sources[destinations == 0]] += 1
+    share = hits[10:30] / 2000  # each of the 20 edges: 5 / 20 of the draws
+    assert float((share - 0.25).abs().max()) < 0.05
+
+
+def test_fanout_minus_one_takes_every_neighbour_as_pyg():
+    import pytest
+
+    g = _graph()
+    sub = sample_exact(g, torch.tensor([0, 5, 9]), [-1], torch.Generator().manual_seed(0))
+    dst = sub.n_id[sub.edge_index[1]]
+    for seed in (0, 5, 9):
+        assert int((dst == seed).sum()) == int(g.in_degree[seed])
+    loader = NeighborLoader(g, num_neighbors=[-1, 2], input_nodes=torch.arange(4), batch_size=4)
+    assert next(iter(loader)).num_sampled_edges[0] == int(g.in_degree[:4].sum())
+    with pytest.raises(ValueError, match="exact sampling"):
+        NeighborLoader(g, [-1, 2], replace=True)
