@@ -104,36 +104,59 @@ def draw_without_replacement(csr: CSR, frontier: Tensor, fanout: int,
     it has fewer, or when ``fanout < 0``, PyG's ``-1``), from a destination-sorted ``csr``:
     their ``(sources, destinations)``.
 
-    A node of degree ``<= fanout`` keeps its edges; the others draw ``fanout`` distinct
-    positions by Floyd's algorithm (uniform over the subsets), so the work is
-    ``O(len(frontier) * fanout^2)`` whatever the hubs' degrees (enumerating and sorting every
-    candidate edge, as before, cost ``O(sum of degrees * log)``)."""
-    rowptr, col = csr.rowptr, csr.col
-    device = frontier.device
+    A node of degree ``<= fanout`` keeps its edges. On the CPU the others draw ``fanout``
+    distinct positions by Floyd's algorithm (uniform over the subsets): ``O(fanout^2)`` per
+    node whatever its degree. On a GPU, where Floyd's ``fanout`` sequential steps would be
+    that many rounds of launches, every candidate edge gets a random key and each node keeps
+    its ``fanout`` smallest (one sort)."""
+    rowptr = csr.rowptr
     start = rowptr[frontier]
     degree = rowptr[frontier + 1] - start
-    small = degree <= fanout if fanout >= 0 else torch.ones_like(degree, dtype=torch.bool)
-    # every edge of the small rows
-    rows = small.nonzero().view(-1)
+    if fanout < 0:
+        small = torch.ones_like(degree, dtype=torch.bool)
+    elif frontier.is_cuda:
+        return _smallest_random_keys(csr, frontier, start, degree, fanout, gen)
+    else:
+        small = degree <= fanout
+    owner, edge = _every_edge(start, degree, small.nonzero().view(-1))
+    big = (~small).nonzero().view(-1)
+    picked = _floyd(degree[big], fanout, gen)
+    owner = torch.cat([owner, big.repeat_interleave(max(fanout, 0))])
+    edge = torch.cat([edge, (start[big].unsqueeze(1) + picked).view(-1)])
+    return csr.col[edge], frontier[owner]
+
+
+def _every_edge(start: Tensor, degree: Tensor, rows: Tensor) -> Tuple[Tensor, Tensor]:
+    """``(row, edge id)`` of every edge of ``rows``."""
     count = degree[rows]
     total = int(count.sum())
     owner = torch.repeat_interleave(rows, count, output_size=total)
-    rank = torch.arange(total, device=device) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count,
-                                                                        output_size=total)
-    edge = start[owner] + rank
-    # fanout distinct positions in each large row (Floyd: for j = d - fanout .. d - 1, draw
-    # t in [0, j]; take t unless already taken, else j)
-    big = (~small).nonzero().view(-1)
-    big_degree = degree[big]
-    picked = torch.empty(big.numel(), 0, dtype=torch.long, device=device)
-    for step in range(fanout if big.numel() else 0):
-        j = big_degree - fanout + step
-        t = (torch.rand(big.numel(), generator=gen, device=device) * (j + 1)).long().minimum(j)
+    rank = torch.arange(total, device=rows.device) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count,
+                                                                             output_size=total)
+    return owner, start[owner] + rank
+
+
+def _floyd(degree: Tensor, k: int, gen: Optional[torch.Generator]) -> Tensor:
+    """``[len(degree), k]`` distinct positions in ``[0, degree)`` per row, uniform over the
+    subsets (Floyd: for ``j = d - k .. d - 1`` draw ``t`` in ``[0, j]``; take ``t`` unless
+    already taken, else ``j``)."""
+    picked = torch.empty(degree.numel(), 0, dtype=torch.long, device=degree.device)
+    for step in range(k if degree.numel() else 0):
+        j = degree - k + step
+        t = (torch.rand(degree.numel(), generator=gen, device=degree.device) * (j + 1)).long().minimum(j)
         taken = (picked == t.unsqueeze(1)).any(1)
         picked = torch.cat([picked, torch.where(taken, j, t).unsqueeze(1)], 1)
-    owner = torch.cat([owner, big.repeat_interleave(max(fanout, 0))])
-    edge = torch.cat([edge, (start[big].unsqueeze(1) + picked).view(-1)])
-    return col[edge], frontier[owner]
+    return picked
+
+
+def _smallest_random_keys(csr: CSR, frontier: Tensor, start: Tensor, degree: Tensor, fanout: int,
+                          gen: Optional[torch.Generator]) -> Tuple[Tensor, Tensor]:
+    owner, edge = _every_edge(start, degree, torch.arange(frontier.numel(), device=frontier.device))
+    rank = edge - start[owner]
+    key = torch.rand(edge.numel(), generator=gen, device=frontier.device)
+    order = torch.argsort(owner.double() * 2 + key)  # by owner, then by key
+    chosen = order[rank < fanout]
+    return csr.col[edge[chosen]], frontier[owner[chosen]]
 
 
 def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, edge_mask: Optional[Tensor] = None,

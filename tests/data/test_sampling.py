@@ -1,4 +1,5 @@
 """Neighbour sampling: static shapes with replacement, exact without; edges are real."""
+import pytest
 import torch
 
 import gnnx
@@ -65,11 +66,19 @@ def test_zero_degree_seeds_are_masked_self_loops():
     assert not sub.edge_mask.any() and sub.edge_index[0].eq(0).all()
 
 
-def test_draws_without_replacement_are_distinct_and_uniform():
+@pytest.mark.parametrize("method", ["floyd", "random_keys"])
+def test_draws_without_replacement_are_distinct_and_uniform(method):
     """Small rows keep every edge; large rows draw fanout distinct positions (Floyd's
-    algorithm), each edge of a row equally likely."""
-    from gnnx.data.sampling import draw_without_replacement
+    algorithm on the CPU, the smallest random keys on a GPU: both run here), each edge of a
+    row equally likely."""
+    from gnnx.data import sampling
     from gnnx.graph import build_csr
+
+    def draw_without_replacement(csr, frontier, fanout, gen):
+        if method == "floyd":
+            return sampling.draw_without_replacement(csr, frontier, fanout, gen)
+        start = csr.rowptr[frontier]
+        return sampling._smallest_random_keys(csr, frontier, start, csr.rowptr[frontier + 1] - start, fanout, gen)
 
     # node 0: 20 incoming edges, node 1: 3, node 2: none
     src = torch.cat([torch.arange(10, 30), torch.tensor([40, 41, 42])])
@@ -88,8 +97,6 @@ def test_draws_without_replacement_are_distinct_and_uniform():
 
 
 def test_fanout_minus_one_takes_every_neighbour_as_pyg():
-    import pytest
-
     g = _graph()
     sub = sample_exact(g, torch.tensor([0, 5, 9]), [-1], torch.Generator().manual_seed(0))
     dst = sub.n_id[sub.edge_index[1]]
