@@ -23,12 +23,13 @@ On for CUDA inputs, off for CPU ones (:data:`ENABLED`, ``None`` = by device). On
 MLPerf's R-GAT training step (``bench/rgat.py``: ~590k nodes and 1.1M edges per batch, 8
 relations) took 23.6 ms grouped against 31.8 per relation under ``gnnx.compile`` (16.4
 against 21.3 with ``trim_to_layer``;
-``bench/results/h200/rgat_grouped_vs_per_relation.md``). On the 2-core CPU it is slower
-(40,000 nodes, 480,000 edges, forward + backward: eager 1,504 against 813 ms, compiled
-1,373 against 427 ms): the same ops run over the relations' edge lists joined, 3x longer,
-and their ``[E, heads, channels]`` messages no longer stay in cache (profiled, IGBH shape at
-40,000 nodes: weighting the messages takes ~20 ms for 288,000 joined edges against ~0.8 ms
-for each relation's 72,000).
+``bench/results/h200/rgat_grouped_vs_per_relation.md``). On the 2-core CPU it does not pay
+(``bench/hetero_grouping_cpu.py``: 40,000 nodes, 8 relations of 60,000 fresh edges, forward +
+backward, medians of three runs: eager 329 against 264 ms per relation, compiled 297 against
+306; ``bench/results/cpu/hetero_grouping_cpu.txt``): the same ops run over the relations'
+edge lists joined, and their ``[E, heads, channels]`` messages no longer stay in cache
+(profiled: weighting the messages takes ~20 ms for 288,000 joined edges against ~0.8 ms for
+each relation's 72,000).
 """
 from __future__ import annotations
 
