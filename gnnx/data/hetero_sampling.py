@@ -202,11 +202,9 @@ def _moved(hops: List[int], blocks: List[int], device: torch.device) -> Tensor:
 
 
 def _spare_row(spares: List[int], block: int) -> int:
-    """A padded row of hop ``block`` (or the nearest later padded block: the last hop's)."""
-    for row in spares[min(block, len(spares) - 1):]:
-        if row >= 0:
-            return row
-    return max(r for r in spares)
+    """A padded row of hop ``block`` (or the nearest later padded block: the last hop's,
+    which :func:`_blocks` always leaves one)."""
+    return next(row for row in spares[min(block, len(spares) - 1):] if row >= 0)
 
 
 class HeteroNeighborLoader:

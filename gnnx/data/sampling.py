@@ -113,27 +113,26 @@ def draw_without_replacement(csr: CSR, frontier: Tensor, fanout: int,
     start = rowptr[frontier]
     degree = rowptr[frontier + 1] - start
     if fanout < 0:
-        small = torch.ones_like(degree, dtype=torch.bool)
-    elif frontier.is_cuda:
+        owner, rank = _every_edge(degree, torch.arange(frontier.numel(), device=frontier.device))
+        return csr.col[start[owner] + rank], frontier[owner]
+    if frontier.is_cuda:
         return _smallest_random_keys(csr, frontier, start, degree, fanout, gen)
-    else:
-        small = degree <= fanout
-    owner, edge = _every_edge(start, degree, small.nonzero().view(-1))
+    small = degree <= fanout
+    owner, rank = _every_edge(degree, small.nonzero().view(-1))
     big = (~small).nonzero().view(-1)
-    picked = _floyd(degree[big], fanout, gen)
-    owner = torch.cat([owner, big.repeat_interleave(max(fanout, 0))])
-    edge = torch.cat([edge, (start[big].unsqueeze(1) + picked).view(-1)])
-    return csr.col[edge], frontier[owner]
+    owner = torch.cat([owner, big.repeat_interleave(fanout)])
+    rank = torch.cat([rank, _floyd(degree[big], fanout, gen).view(-1)])
+    return csr.col[start[owner] + rank], frontier[owner]
 
 
-def _every_edge(start: Tensor, degree: Tensor, rows: Tensor) -> Tuple[Tensor, Tensor]:
-    """``(row, edge id)`` of every edge of ``rows``."""
+def _every_edge(degree: Tensor, rows: Tensor) -> Tuple[Tensor, Tensor]:
+    """``(row, rank within the row)`` of every edge of ``rows``."""
     count = degree[rows]
     total = int(count.sum())
     owner = torch.repeat_interleave(rows, count, output_size=total)
     rank = torch.arange(total, device=rows.device) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count,
                                                                              output_size=total)
-    return owner, start[owner] + rank
+    return owner, rank
 
 
 def _floyd(degree: Tensor, k: int, gen: Optional[torch.Generator]) -> Tensor:
@@ -151,12 +150,11 @@ def _floyd(degree: Tensor, k: int, gen: Optional[torch.Generator]) -> Tensor:
 
 def _smallest_random_keys(csr: CSR, frontier: Tensor, start: Tensor, degree: Tensor, fanout: int,
                           gen: Optional[torch.Generator]) -> Tuple[Tensor, Tensor]:
-    owner, edge = _every_edge(start, degree, torch.arange(frontier.numel(), device=frontier.device))
-    rank = edge - start[owner]
-    key = torch.rand(edge.numel(), generator=gen, device=frontier.device)
+    owner, rank = _every_edge(degree, torch.arange(frontier.numel(), device=frontier.device))
+    key = torch.rand(rank.numel(), generator=gen, device=frontier.device)
     order = torch.argsort(owner.double() * 2 + key)  # by owner, then by key
     chosen = order[rank < fanout]
-    return csr.col[edge[chosen]], frontier[owner[chosen]]
+    return csr.col[start[owner[chosen]] + rank[chosen]], frontier[owner[chosen]]
 
 
 def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, edge_mask: Optional[Tensor] = None,
