@@ -26,10 +26,11 @@ against 21.3 with ``trim_to_layer``;
 ``bench/results/h200/rgat_grouped_vs_per_relation.md``). On the 2-core CPU it does not pay
 (``bench/hetero_grouping_cpu.py``: 40,000 nodes, 8 relations of 60,000 fresh edges, forward +
 backward, medians of three runs: eager 329 against 264 ms per relation, compiled 297 against
-306; ``bench/results/cpu/hetero_grouping_cpu.txt``): the same ops run over the relations'
-edge lists joined, and their ``[E, heads, channels]`` messages no longer stay in cache
-(profiled: weighting the messages takes ~20 ms for 288,000 joined edges against ~0.8 ms for
-each relation's 72,000).
+306; ``bench/results/cpu/hetero_grouping_cpu.txt``; single runs vary by +-20 %): the same ops
+run over the relations' edge lists joined, and in a profiled step weighting the
+``[E, heads, channels]`` messages cost ~52 ns per edge on 240,000 joined edges against ~29 ns
+on each relation's 60,000 (``bench/results/cpu/hetero_grouping_cpu_profile.txt``), which
+looks like cache size.
 """
 from __future__ import annotations
 
