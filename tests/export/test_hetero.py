@@ -114,8 +114,10 @@ def test_example_with_an_empty_relation_and_a_single_node_type_exports(hetero_mo
             _assert_dicts_close(program.module()(*inputs), hetero_model(*inputs))
 
 
-class _AttentionPair(torch.nn.Module):
-    """HGTConv and HANConv side by side: one package holds both heterogeneous attention layers."""
+class _AttentionLayers(torch.nn.Module):
+    """HGTConv, HANConv and MLPerf's R-GAT layer (HeteroConv of bipartite GATConvs, run
+    grouped: gnnx/nn/hetero_gat.py) side by side: one package holds the heterogeneous
+    attention layers."""
 
     def __init__(self):
         super().__init__()
@@ -123,19 +125,29 @@ class _AttentionPair(torch.nn.Module):
 
         self.hgt = gnnx.nn.HGTConv(IN, 16, HETERO_METADATA, heads=2)
         self.han = gnnx.nn.HANConv(IN, 16, HETERO_METADATA, heads=2)
+        self.rgat = gnnx.nn.HeteroConv({e: gnnx.nn.GATConv((-1, -1), 8, heads=2, add_self_loops=False)
+                                        for e in HETERO_METADATA[1]})
 
     def forward(self, x_dict, edge_index_dict):
         hgt, han = self.hgt(x_dict, edge_index_dict), self.han(x_dict, edge_index_dict)
-        return {key: hgt[key] + (han[key] if han.get(key) is not None else 0) for key in hgt}
+        rgat = self.rgat(x_dict, edge_index_dict)
+        return {key: hgt[key] + (han[key] if han.get(key) is not None else 0) + rgat[key] for key in hgt}
 
 
 @pytest.mark.slow
-def test_hgt_and_han_inside_a_package_equal_eager(tmp_path):
+def test_attention_layers_inside_a_package_equal_eager(tmp_path, monkeypatch):
+    from gnnx.nn import hetero_gat
+
+    monkeypatch.setattr(hetero_gat, "ENABLED", True)  # the grouped R-GAT path, as on CUDA
     torch.manual_seed(5)
-    model = _AttentionPair().eval()
+    model = _AttentionLayers().eval()
+    with torch.no_grad():
+        model(*random_hetero_graph(5, 4, 8))  # lazy widths
     program = gnnx.export.export(model, random_hetero_graph(10, 7, 20))
     loaded = gnnx.export.load_package(gnnx.export.compile_package(program, str(tmp_path / "attention.pt2")))
     for sizes in SIZES[1:4]:
         inputs = random_hetero_graph(*sizes, seed=sizes[0])
         with torch.no_grad():
-            _assert_dicts_close(loaded(*inputs), model(*inputs))
+            expected = model(*inputs)
+            _assert_dicts_close(program.module()(*inputs), expected)
+            _assert_dicts_close(loaded(*inputs), expected)
