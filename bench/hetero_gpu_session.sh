@@ -2,20 +2,21 @@
 # Issue #16 on the GPU machine (device tool), one call per stage so each fits the 600 s limit:
 #   STAGE=tests   the heterogeneous CUDA tests (grouped R-GAT, devices' heterogeneous cases)
 #   STAGE=rgat    bench/rgat.py: the user's path and the trimmed rows, both libraries
+#                 (CONFIGS='"a" "b"' picks rows)
 #   STAGE=static  bench/rgat.py: per-hop static batches, trimmed, with and without CUDA graphs
 # Usage: STAGE=... OUT=... bash bench/hetero_gpu_session.sh
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 OUT=${OUT:-/tmp/gnnx_gpu}; mkdir -p "$OUT"
 python3 -c "import pytest, xdist, hypothesis" 2>/dev/null || { python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=$PYTHONPATH:/tmp/site; }
+RGAT_ROWS='"pyg eager" "pyg compiled" "gnnx eager" "gnnx.compile" "pyg compiled (trimmed)" "gnnx.compile (trimmed)"'
 RGAT="timeout ${BENCH_TIMEOUT:-560} python3 bench/rgat.py --batches ${BATCHES:-10} --warmup 3 --out $OUT"  # a stage adds its folder
 for stage in ${STAGE:-tests}; do
   echo "== $stage"
   case $stage in
     tests) timeout 300 python3 -m pytest -q -m cuda -n 8 -p no:cacheprovider -p no:logging -rf tests/nn/test_hetero_grouped.py \
              tests/test_devices.py tests/data/test_hetero_sampling.py -k "hetero or Hetero or grouped or cuda_graphs" 2>&1 | tail -8 | tee "$OUT/hetero_tests.txt" ;;
-    rgat) $RGAT/rgat --profile --configs "pyg eager" "pyg compiled" "gnnx eager" "gnnx.compile" "pyg compiled (trimmed)" \
-            "gnnx.compile (trimmed)" 2>&1 | grep -v -i warn | tail -12 ;;
+    rgat) eval "$RGAT/rgat --profile --configs ${CONFIGS:-$RGAT_ROWS}" 2>&1 | grep -v -i warn | tail -12 ;;
     static) $RGAT/static --configs "pyg eager" "pyg compiled" "pyg compiled (static, trimmed)" "gnnx.compile (static, trimmed)" \
               "pyg compiled (static, trimmed, cuda graphs)" "gnnx.compile (static, trimmed, cuda graphs)" 2>&1 | grep -v -i warn | tail -12 ;;
   esac

@@ -47,19 +47,17 @@ def min_pairs(cuda: bool, batched: bool) -> float:
     """The query-point pair count above which the grid beats the alternative.
 
     All pairs are faster below about 4M pairs on a CPU and 1G pairs on a GPU (H200: 10,000
-    points, all pairs 3.8 ms against the grid's 17.6 ms; 100,000: 358 against 139 ms). With
-    the tiled Triton kernel (gnnx.ops.triton_knn) the grid pays off on a GPU only for about a
-    million points in one cloud (H200, k = 16, tiled against grid: 1,000,000 points 214 vs 120
-    ms; 300,000: 22 vs 39 ms), not for several clouds of a batch (1,000,000 in 4 clouds: 62 vs
-    129 ms; bench/results/h200/knn_gpu_grid_vs_tiled.json): the tiled kernel takes every
-    batched search, as the clouds' sizes are not known without a sync."""
+    points, all pairs 3.8 ms against the grid's 17.6 ms; 100,000: 358 against 139 ms). The
+    tiled Triton kernel (gnnx.ops.triton_knn), where it runs, takes every CUDA search: H200,
+    k = 16, 1,000,000 points in one cloud 42 ms against the grid's 120 ms
+    (bench/results/h200/knn_kernel_compare.json, knn_gpu_grid_vs_tiled.json)."""
     from gnnx.ops.dispatch import cuda_knn_kernels
 
     if not cuda:
         return 1 << 22
     if cuda_knn_kernels() is None:
         return 1 << 30
-    return float("inf") if batched else 500_000 ** 2
+    return float("inf")
 
 
 def grid_nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: Optional[Tensor],

@@ -168,6 +168,7 @@ def test_trimmed_model_compiles_once_for_every_batch(graph):
     compiled = gnnx.compile(model)
     for i, batch in enumerate(batches):
         counts = (batch.num_sampled_nodes_dict, batch.num_sampled_edges_dict)
+        torch.compiler.cudagraph_mark_step_begin()  # a training step starts (PyTorch's CUDA graph trees)
         with torch._dynamo.config.patch(error_on_recompile=i > 0):
             got = compiled(batch.x_dict, batch.edge_index_dict, *counts)[:16]
         expected = model(batch.x_dict, batch.edge_index_dict, *counts)[:16]
@@ -258,7 +259,10 @@ def test_generated_graph_at_tiny_scales_where_a_class_has_no_nodes():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_static_trimmed_batches_replay_from_cuda_graphs(graph):
     """Per-hop static batches give a trimmed model one shape per layer: CUDA graph trees
-    (mode="reduce-overhead") replay the training step, equal to eager, compiled once."""
+    (mode="reduce-overhead") replay its inference from one compiled graph, equal to eager.
+    (Training under reduce-overhead fails at the second step in torch 2.11's CUDA graph
+    trees, per relation or grouped: "accessing tensor output of CUDAGraphs that has been
+    overwritten"; README, heterogeneous sampling.)"""
     cuda_graph = graph.to("cuda")
     loader = NeighborLoader(cuda_graph, num_neighbors=[4, 3], input_nodes=("paper", cuda_graph["paper"].train_mask),
                             batch_size=16, shuffle=True, static=True, static_margin=2.0)
@@ -273,10 +277,11 @@ def test_static_trimmed_batches_replay_from_cuda_graphs(graph):
     compiled = torch.compile(model, mode="reduce-overhead", fullgraph=True, dynamic=False)
     for i, batch in enumerate(batches):
         counts = (batch.num_sampled_nodes_dict, batch.num_sampled_edges_dict)
-        with torch._dynamo.config.patch(error_on_recompile=i > 0):
-            got = compiled(batch.x_dict, batch.edge_index_dict, *counts)[:16]
-            got.sum().backward()
-        expected = model(batch.x_dict, batch.edge_index_dict, *counts)[:16]
+        with torch.no_grad():
+            expected = model(batch.x_dict, batch.edge_index_dict, *counts)[:16]
+            torch.compiler.cudagraph_mark_step_begin()
+            with torch._dynamo.config.patch(error_on_recompile=i > 0):
+                got = compiled(batch.x_dict, batch.edge_index_dict, *counts)[:16]
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
 
 

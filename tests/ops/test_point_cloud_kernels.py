@@ -169,13 +169,13 @@ def test_gravnet_exports_with_the_tiled_knn(device):
             assert torch.allclose(program.module()(x), model(x), atol=1e-5)
 
 
-def test_grid_serves_cuda_searches_only_for_one_large_cloud(monkeypatch):
-    """With the tiled kernel present, the grid takes an eager CUDA search only for a single
-    cloud of about a million points (measured faster there); batched searches stay tiled."""
+def test_grid_serves_cuda_searches_only_without_the_tiled_kernel(monkeypatch):
+    """With the tiled kernel present it takes every CUDA search (measured faster than the
+    grid up to a million points in one cloud); without it, large ones go to the grid."""
     from gnnx.ops import grid
 
     monkeypatch.setattr(dispatch, "cuda_knn_kernels", lambda: object())
-    assert grid.min_pairs(cuda=True, batched=False) == 500_000 ** 2
+    assert grid.min_pairs(cuda=True, batched=False) == float("inf")
     assert grid.min_pairs(cuda=True, batched=True) == float("inf")
     monkeypatch.setattr(dispatch, "cuda_knn_kernels", lambda: None)
     assert grid.min_pairs(cuda=True, batched=True) == 1 << 30  # no kernel: grid against all pairs
