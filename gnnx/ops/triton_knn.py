@@ -153,11 +153,11 @@ def _boxes_kernel(p, boxes, n, D: tl.constexpr, D_PAD: tl.constexpr, BLOCK: tl.c
 
 def knn_config(dims: int, k: int) -> dict:
     """Launch shape, measured on an H200 (``bench/knn_kernel_compare.py``,
-    ``bench/results/h200/knn_kernel_compare.json``): one warp per 4 queries, tiles of 64
-    points, boxes tested 64 tiles at a time. Small query blocks have tight boxes (fewer tiles
-    visited) and short insertion rounds. Against the earlier 16 x 128 x 2 warps without chunked
-    tests: GravNet's 50,000-hit 4-D spaces, k = 12, 1.6 / 1.9 ms against 2.3 / 2.6; 1,000,000
-    uniform 3-D points, k = 16, in 4 clouds 23 against 64 ms."""
+    ``bench/results/h200/knn_kernel_compare.json``, 9 shapes): one warp per 4 queries, tiles
+    of 64 points, boxes tested 64 tiles at a time. Small query blocks have tight boxes and
+    short insertion rounds. Against the earlier kernel (16 x 128, two warps, one box test per
+    tile): GravNet's 50,000-hit 4-D spaces, k = 12, 2.0 / 2.0 ms against 2.5 / 2.6; 100,000
+    uniform 3-D points, k = 16, 2.6 against 4.5; 1,000,000 in 4 clouds 23 against 64."""
     return {"BLOCK_M": 4, "BLOCK_N": 64, "CHUNK": 64, "num_warps": 1}
 
 
