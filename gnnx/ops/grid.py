@@ -36,14 +36,14 @@ MAX_PER_CELL = 48  # queries next to a fuller cell go to brute force (memory: N 
 CANDIDATES_PER_BLOCK = {"cpu": 1 << 21, "cuda": 1 << 25}
 
 
-def usable(x: Tensor, y: Tensor, k: int, cosine: bool, batched: bool = False) -> bool:
+def usable(x: Tensor, y: Tensor, k: int, cosine: bool) -> bool:
     """Whether the grid serves this search: Euclidean, 1-3 dimensions, float, and enough
-    points for the bins to pay off (``batched``: a ``batch`` vector splits them into clouds)."""
+    points for the bins to pay off."""
     return (not cosine and 1 <= x.size(1) <= 3 and x.is_floating_point() and k <= 64
-            and x.size(0) * y.size(0) > min_pairs(x.is_cuda, batched))
+            and x.size(0) * y.size(0) > min_pairs(x.is_cuda))
 
 
-def min_pairs(cuda: bool, batched: bool) -> float:
+def min_pairs(cuda: bool) -> float:
     """The query-point pair count above which the grid beats the alternative.
 
     All pairs are faster below about 4M pairs on a CPU and 1G pairs on a GPU (H200: 10,000

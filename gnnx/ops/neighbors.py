@@ -15,8 +15,8 @@ with static output shapes so the ops export with a dynamic number of points:
 
 Where the search runs: on CUDA, the tiled Triton kernel of :mod:`gnnx.ops.triton_knn`
 (eager, compiled and exported calls; ``O(N k)`` memory, boxes of Morton-ordered tiles
-pruned); eager CPU searches of 1-3-D points take the grid of :mod:`gnnx.ops.grid`. Elsewhere (CPU traced
-calls, wide features) distances come from one matrix product,
+pruned); eager CPU searches of 1-3-D points take the grid of :mod:`gnnx.ops.grid`.
+Elsewhere (CPU traced calls, wide features) distances come from one matrix product,
 ``|a|^2 + |b|^2 - 2 a.b`` (``torch.cdist`` adds a size guard under export), or ``1 - cos``
 with ``cosine=True``: traced calls build the ``N_y x N_x`` matrix in one piece, eager calls
 go through queries in blocks of :data:`BLOCK_ELEMENTS` distances.
@@ -62,7 +62,7 @@ def _nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: O
     Triton kernel (:mod:`gnnx.ops.triton_knn`, ``O(N k)`` memory); elsewhere all pairs are
     compared by a matrix product."""
     eager = not is_tracing() and not torch.jit.is_tracing()
-    if eager and grid.usable(x, y, k, cosine, batched=batch_x is not None or batch_y is not None):
+    if eager and grid.usable(x, y, k, cosine):
         return grid.grid_nearest(x, y, k, batch_x, batch_y, same_set_no_loop, _brute_rows, radius)
     tiles = cuda_knn_kernels()
     if tiles is not None and tiles.usable(x, k) and not torch.jit.is_tracing():

@@ -175,11 +175,10 @@ def test_grid_serves_cuda_searches_only_without_the_tiled_kernel(monkeypatch):
     from gnnx.ops import grid
 
     monkeypatch.setattr(dispatch, "cuda_knn_kernels", lambda: object())
-    assert grid.min_pairs(cuda=True, batched=False) == float("inf")
-    assert grid.min_pairs(cuda=True, batched=True) == float("inf")
+    assert grid.min_pairs(cuda=True) == float("inf")
     monkeypatch.setattr(dispatch, "cuda_knn_kernels", lambda: None)
-    assert grid.min_pairs(cuda=True, batched=True) == 1 << 30  # no kernel: grid against all pairs
-    assert grid.min_pairs(cuda=False, batched=True) == 1 << 22
+    assert grid.min_pairs(cuda=True) == 1 << 30  # no kernel: grid against all pairs
+    assert grid.min_pairs(cuda=False) == 1 << 22
     pos = torch.randn(3000, 3)
-    assert grid.usable(pos, pos, 16, cosine=False, batched=True)  # CPU: by size alone
+    assert grid.usable(pos, pos, 16, cosine=False)  # CPU: by size alone
     assert not grid.usable(pos, pos, 16, cosine=True)
