@@ -29,6 +29,9 @@ from gnnx.cuda_graph import CapturedStep
 DEV = "cuda"
 N, E, F, LAYERS, STEPS, WARM = 10_000, 200_000, 64, 3, 500, 20
 OUT = os.environ.get("OUT", "/tmp")
+if os.environ.get("EDGE_MLP") == "unfused":  # EdgeConv's message MLP per edge (no fused kernels)
+    from gnnx.ops import dispatch
+    dispatch.FUSED_EDGE_MLP = False
 MODELS = ["GCN", "GraphSAGE", "GIN", "GAT", "EdgeCNN"]
 
 
@@ -144,7 +147,7 @@ def main(models):
         torch.cuda.empty_cache()
 
     if "GCN" not in models:
-        return finish(results, "_".join(models))
+        return finish(results, "_".join(models) + ("_unfused" if os.environ.get("EDGE_MLP") == "unfused" else ""))
     sketch = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "reference",
                                                           "gcn_csr_cudagraph.py")],
                             capture_output=True, text=True, env={**os.environ, "OUT": OUT})

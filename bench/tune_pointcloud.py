@@ -1,20 +1,30 @@
-"""Launch shapes of the point-cloud kernels (issue #17) on the GPU machine: the fused EdgeConv
-(one EdgeConv layer of the seed graph: 10,000 nodes, 200,000 edges, MLP [128, 64, 64]; forward
-and forward+backward against the unfused path) and the tiled kNN (50,000 points of a
-GravNet-like 4-D space, k = 12, and 100,000 uniform 3-D points, k = 16). Writes
-$OUT/tune_pointcloud.json."""
-import itertools
+"""Launch shapes of the fused EdgeConv kernels (issue #17) on the GPU machine: one EdgeConv
+layer of the seed graph (10,000 nodes, 200,000 edges, MLP [128, 64, 64]), forward and
+forward+backward, eager, against the unfused path, for each launch shape of
+triton_edge_mlp.CONFIGS (edges per block and warps of each kernel, backward programs per SM)
+and both precisions; GPU time per kernel from torch.profiler. The kNN kernel's launch shape has its own sweep
+(bench/knn_kernel_compare.py). Writes $OUT/tune_pointcloud.json."""
 import json
 import os
-import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import gnnx  # noqa: E402
-from gnnx.nn import MLP, EdgeConv  # noqa: E402
-from gnnx.ops import dispatch, triton_edge_mlp, triton_knn  # noqa: E402
+import gnnx
+from gnnx.nn import MLP, EdgeConv
+from gnnx.ops import dispatch, triton_edge_mlp
+
+
+def kernel_us(fn, names=("_messages_kernel", "_backward_kernel", "_spmm_kernel"), repeats=10):
+    """Mean GPU microseconds per call of each named kernel (torch.profiler)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(repeats):
+            fn()
+        torch.cuda.synchronize()
+    return {e.key: round(e.self_device_time_total / e.count, 1) for e in prof.key_averages() if e.key in names}
 
 
 def time_ms(fn, repeats=20):
@@ -32,7 +42,7 @@ def time_ms(fn, repeats=20):
     return best
 
 
-results = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "edge_mlp": [], "knn": []}
+results = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "edge_mlp": []}
 torch.manual_seed(0)
 x = torch.randn(10_000, 64, device="cuda", requires_grad=True)
 graph = gnnx.Graph(torch.randint(10_000, (2, 200_000), device="cuda"), 10_000)
@@ -53,31 +63,24 @@ row = {"config": "unfused", "fwd_ms": time_ms(fwd), "fwd_bwd_ms": time_ms(fwd_bw
 results["edge_mlp"].append(row)
 print(json.dumps(row), flush=True)
 dispatch.FUSED_EDGE_MLP = True
+forward_shapes = [{"fwd_edges": e, "fwd_warps": w} for e, w in ((32, 4), (64, 4), (64, 8), (128, 4), (32, 2))]
+backward_shapes = [{"bwd_edges": e, "bwd_warps": w, "programs_per_sm": p}
+                   for e, w, p in ((32, 4, 4), (32, 4, 2), (64, 8, 4), (16, 2, 8), (32, 8, 4))]
 for tf32 in (False, True):
     torch.backends.cuda.matmul.allow_tf32 = tf32
-    for block_e, rows, warps in itertools.product((16, 32), (1, 4, 8), (2, 4, 8)):
-        config = triton_edge_mlp.CONFIGS["tf32" if tf32 else "ieee"]
-        config.update(BLOCK_E=block_e, ROWS=rows, num_warps=warps)
+    config = triton_edge_mlp.CONFIGS["tf32" if tf32 else "tf32x3"]
+    default = dict(config)
+    for change in forward_shapes + backward_shapes:
+        config.update(default)
+        config.update(change)
         try:
-            row = {"config": dict(config, tf32=tf32), "fwd_ms": time_ms(fwd),
-                   "fwd_bwd_ms": time_ms(fwd_bwd)}
+            row = {"config": dict(config, tf32=tf32), "fwd_ms": time_ms(fwd), "fwd_bwd_ms": time_ms(fwd_bwd),
+                   "kernel_us": kernel_us(fwd_bwd)}
         except Exception as error:  # noqa: BLE001 (a shape the compiler refuses)
             row = {"config": dict(config, tf32=tf32), "error": str(error)[:200]}
         results["edge_mlp"].append(row)
         print(json.dumps(row), flush=True)
+    config.update(default)
 torch.backends.cuda.matmul.allow_tf32 = False
-
-from calorimeter_latency import event  # noqa: E402
-
-space = event(50_000).cuda() @ torch.randn(4, 4, device="cuda")
-uniform = torch.rand(100_000, 3, device="cuda")
-default = dict(triton_knn.knn_config(4, 12))
-for block_m, block_n, warps in itertools.product((16, 32, 64), (32, 64, 128), (2, 4, 8)):
-    triton_knn.knn_config = lambda dims, k, c={"BLOCK_M": block_m, "BLOCK_N": block_n, "num_warps": warps}: c
-    row = {"config": [block_m, block_n, warps],
-           "gravnet_50k_4d_k12_ms": time_ms(lambda: triton_knn.nearest(space, space, 12, None, None, False, False), 5),
-           "uniform_100k_3d_k16_ms": time_ms(lambda: triton_knn.nearest(uniform, uniform, 16, None, None, False, True), 5)}
-    results["knn"].append(row)
-    print(json.dumps(row), flush=True)
 with open(os.path.join(os.environ.get("OUT", "/tmp"), "tune_pointcloud.json"), "w") as f:
     json.dump(results, f, indent=1)

@@ -50,7 +50,7 @@ def edge_mlp_max(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor],
         if csr.rowptr.numel() != a.size(0) + 1 or csr.rowptr_t.numel() != b.size(0) + 1:
             raise ValueError(f"edge_mlp_max: the CSR has {csr.rowptr.numel() - 1} destination and "
                              f"{csr.rowptr_t.numel() - 1} source rows, a and b {a.size(0)} and {b.size(0)}")
-        out, _ = cuda_edge_mlp_kernels().edge_mlp_max(csr.rowptr, csr.col, csr.perm, csr.rowptr_t, csr.col_t,
+        out, _ = cuda_edge_mlp_kernels().edge_mlp_max(csr.rowptr, csr.col, csr.perm, csr.row, csr.rowptr_t,
                                                       csr.perm_t, a, b, weight, bias)
         return out
     src, dst = (csr.col, csr.row) if csr is not None else (edge_index[0], edge_index[1])

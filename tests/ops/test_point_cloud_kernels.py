@@ -154,6 +154,29 @@ def test_edge_cnn_takes_the_fused_kernel_and_matches_the_cpu(device, monkeypatch
 
 
 @pytest.mark.parametrize("device", [CUDA])
+@pytest.mark.parametrize("tf32", [False, True])
+def test_fused_edge_mlp_is_bitwise_repeatable_and_compiles(device, tf32):
+    """No atomics: the same call twice gives the same bits (forward and backward), and the op
+    runs inside a compiled graph (where EdgeConv now takes it too) with the same results."""
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    try:
+        src, dst, a, b, w, c = _edge_inputs(2000, 2000, 40_000, 64, 64, device, seed=5)
+        csr = build_csr(torch.stack([src, dst]), 2000, 2000)
+        runs = []
+        for fn in (edge_mlp_max, edge_mlp_max, torch.compile(edge_mlp_max, fullgraph=True)):
+            leaves = [t.clone().requires_grad_() for t in (a, b, w, c)]
+            out = fn(*leaves, csr=csr)
+            grads = torch.autograd.grad(out, leaves, out.detach().cos())
+            runs.append([out.detach(), *grads])
+        for x, y in zip(runs[0], runs[1]):
+            assert torch.equal(x, y)
+        for x, y in zip(runs[0], runs[2]):
+            assert torch.allclose(x, y, atol=1e-5, rtol=1e-5)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = False
+
+
+@pytest.mark.parametrize("device", [CUDA])
 def test_gravnet_exports_with_the_tiled_knn(device):
     """The kernel inside an exported program: a dynamic number of points, no size guards."""
     from gnnx.nn import GravNetConv

@@ -65,13 +65,14 @@ class EdgeConv(MessagePassing):
     (\mathbf{W}_1 - \mathbf{W}_2)\mathbf{x}_i + \mathbf{W}_2 \mathbf{x}_j`, and applied
     per node instead of per edge: the same function with an ``[N, 2F]`` instead of an
     ``[E, 2F]`` matrix product. When the network is ``Linear -> ReLU -> Linear`` (PyG's
-    ``EdgeCNN`` MLP: no norm, no active dropout) with ``aggr="max"``, in an eager call on
-    CUDA with a prepared CSR (a :class:`~gnnx.Graph` or the structure cache), the rest runs
-    fused (:func:`gnnx.ops.edge_mlp.edge_mlp_max`): gather, ReLU, second layer and max in
-    one kernel, backward by recomputation, no ``[E, F]`` rows written. Compiled and exported
-    calls keep the per-edge form, which Inductor fuses faster than the fused kernel runs
-    (H200, seed graph, 3-layer EdgeCNN forward: 0.85 ms per step with the kernel against
-    0.36 ms compiled with a CUDA graph, bench/results/h200/seed_table_EdgeCNN{_fused_everywhere,}.md).
+    ``EdgeCNN`` MLP: no norm, no active dropout) with ``aggr="max"``, on CUDA with a prepared
+    CSR (a :class:`~gnnx.Graph`, the structure cache, or the CSR a model builds once when traced),
+    eager, compiled and exported calls run the rest fused (:func:`gnnx.ops.edge_mlp.edge_mlp_max`):
+    the second layer on tensor cores at fp32 accuracy, the max with its winners, and a backward
+    that recomputes the hidden rows and passes gradient to the winners only, so no ``[E, F]``
+    activation is kept for the backward (H100, seed graph, 3-layer EdgeCNN forward+backward
+    with a CUDA graph: 1.14 ms per step against 1.27 ms unfused,
+    bench/results/h100/seed_table_EdgeCNN{,_unfused}.md).
 
     Shapes:
         input ``x [N, F]`` or a pair, ``edge_index [2, E]`` or :class:`~gnnx.Graph`;
@@ -108,7 +109,7 @@ class EdgeConv(MessagePassing):
                    edge_mask: Optional[Tensor]) -> Optional[CSR]:
         """The CSR the fused kernels need (``second``: the network's fusable last layer), where
         they apply to this call, else ``None``."""
-        if (second is None or dispatch.is_tracing() or self.aggr != "max" or edge_mask is not None or self.flow != "source_to_target"
+        if (second is None or self.aggr != "max" or edge_mask is not None or self.flow != "source_to_target"
                 or per_dst.dim() != 2 or not fused_available(per_dst, second.weight)):
             return None
         if isinstance(edge_index, Graph):
