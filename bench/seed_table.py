@@ -7,8 +7,8 @@ keeps the prepared rows (a ``gnnx.Graph``, pre-normalised GCN weights, whole-ste
 10,000 nodes, 200,000 random edges, 64 features, 3 layers of width 64; GCN, GraphSAGE,
 GIN, GAT, EdgeCNN; 500 steps of forward and of forward+backward after warm-up. Modes:
 PyG eager, PyG compiled, gnnx eager, gnnx compiled, gnnx compiled + CUDA graph
-(``gnnx.cuda_graph.CapturedStep``), and ``torch.compile(mode="reduce-overhead")`` for both
-libraries. GCN gets pre-normalised edge weights in both libraries (``normalize=False``).
+(``gnnx.cuda_graph.CapturedStep``), ``gnnx.compile`` with a bare ``edge_index`` (the user's
+path, on the same table), and ``torch.compile(mode="reduce-overhead")`` for both libraries. GCN gets pre-normalised edge weights in both libraries (``normalize=False``).
 The plain-PyTorch reference sketch (cuSPARSE + one CUDA graph) runs in a subprocess.
 Writes $OUT/seed_table.json and $OUT/seed_table.md.
 """
@@ -127,6 +127,17 @@ def main(models):
                 row[key] = None
                 row[key.replace("_s", "_error")] = traceback.format_exc()[-300:]
             print(name, key, row[key], flush=True)
+        # The user's path on the same table: gnnx.compile with a bare edge_index tensor.
+        for kind, wrap in (("fwd", fwd), ("fwd_bwd", fwd_bwd)):
+            key = f"gnnx_compile_bare_{kind}_s"
+            try:
+                torch._dynamo.reset()
+                bare = gnnx.compile(ours)
+                row[key] = timeit(wrap((lambda: bare(x, ei, w)) if name == "GCN" else (lambda: bare(x, ei))))
+            except Exception as exc:  # noqa: BLE001
+                row[key] = None
+                row[key.replace("_s", "_error")] = repr(exc)[:300]
+            print(name, key, row[key], flush=True)
         # torch.compile(mode="reduce-overhead"), training step, both libraries.
         for lib, model, call in (("gnnx", ours, call_ours), ("pyg", theirs, call_pyg)):
             key = f"{lib}_reduce_overhead_fwd_bwd_s"
@@ -191,6 +202,11 @@ def best_gnnx(row, kind):
     return min(vals) if vals else (None, None)
 
 
+def _ratio(row, kind):
+    pe, bare = row.get(f"pyg_eager_{kind}_s"), row.get(f"gnnx_compile_bare_{kind}_s")
+    return f"{pe / bare:.1f}x" if pe and bare else "-"
+
+
 def render(results):
     lines = [f"Seed benchmark on {results['device']}, torch {results['torch']}, "
              f"PyG {results.get('torch_geometric')}, triton {results.get('triton')}; "
@@ -207,6 +223,10 @@ def render(results):
             lines.append(f"| {name} | {kind.replace('_', '+')} | {fmt(pe)} | {fmt(pc)} | "
                          f"{fmt(row.get(f'gnnx_eager_{kind}_s'))} | {fmt(row.get(f'gnnx_compiled_{kind}_s'))} | "
                          f"{fmt(row.get(f'gnnx_cudagraph_{kind}_s'))} | {ratio_e} | {ratio_c} |")
+    lines.append("\n`gnnx.compile` with a bare edge_index (the user's path), vs PyG eager: " + "; ".join(
+        f"{n} fwd {fmt(r.get('gnnx_compile_bare_fwd_s'))} ({_ratio(r, 'fwd')}), "
+        f"fwd+bwd {fmt(r.get('gnnx_compile_bare_fwd_bwd_s'))} ({_ratio(r, 'fwd_bwd')})"
+        for n, r in results["models"].items()))
     lines.append("\nreduce-overhead (torch.compile CUDA graphs), fwd+bwd: " + ", ".join(
         f"{n}: gnnx {fmt(r.get('gnnx_reduce_overhead_fwd_bwd_s'))} / PyG {fmt(r.get('pyg_reduce_overhead_fwd_bwd_s'))}"
         for n, r in results["models"].items()))

@@ -14,12 +14,12 @@ the compiled graph:
    computed once per graph by the layers' ``prepare_structure`` hooks and stored with it.
 2. **CUDA graphs** (CUDA only, ``cuda_graphs=True`` by default): forward and backward are
    captured once per input shape (:func:`torch.cuda.make_graphed_callables`) and
-   replayed, so a step costs a few launches instead of one per kernel. Varying sizes
-   are padded to size buckets (each at most ``bucket_growth`` times the last; padded
-   nodes are isolated, padded edges join padded nodes only) and outputs sliced back,
-   so mini-batches of varying size replay a few graphs. Models whose results mix nodes
-   (batch statistics, pooling over a ``batch`` vector) are not padded, only captured
-   per shape. Where capture cannot work the compiled model runs uncaptured, and a
+   replayed, so a step costs a few launches instead of one per kernel. The first size
+   seen runs as it is; other sizes are padded to size buckets (each at most
+   ``bucket_growth`` times the last; padded nodes are isolated, padded edges join padded
+   nodes only) and outputs sliced back, so mini-batches of varying size replay a few
+   graphs. Models whose results mix nodes (batch statistics, pooling over a ``batch``
+   vector) are not padded, only captured per shape. Where capture cannot work the compiled model runs uncaptured, and a
    warning says why, once.
 """
 from __future__ import annotations
@@ -106,6 +106,7 @@ class CompiledModel(torch.nn.Module):
         # Padding to buckets is exact only for models whose rows do not mix (no batch statistics,
         # no pooling): decided once from the module types, not per call.
         self._pads = isinstance(model, torch.nn.Module) and _mixes_nodes(model) is None
+        self._unpadded: Optional[Tuple[int, int]] = None  # (nodes, edges) of the size run as it is
         self._captured: Dict[tuple, Callable] = {}
         self._lazy = isinstance(model, torch.nn.Module) and any(
             isinstance(p, torch.nn.parameter.UninitializedParameter) for p in model.parameters())
@@ -270,6 +271,14 @@ class CompiledModel(torch.nn.Module):
         warnings.warn(f"gnnx.compile: CUDA graphs off for {type(self._orig_mod).__name__} ({reason}); "
                       f"running the compiled model without them", stacklevel=4)
 
+    def _runs_unpadded(self, rows: int, cols: int) -> bool:
+        """Whether a graph of this size runs without padding: the first size the model sees
+        does (a full-graph loop repeats it, and padding would only add work: +18 % edges on
+        the seed graph); every other size goes to a bucket, so varying sizes share a few."""
+        if self._unpadded is None:
+            self._unpadded = (rows, cols)
+        return self._unpadded == (rows, cols)
+
     def _padded_inputs(self, arguments: Dict[str, Any], graph: Graph, num_nodes: int,
                        sizes: Optional[Tuple[int, int]] = None):
         """``(inputs, structure, rows)`` with node and edge inputs padded to size buckets (or
@@ -282,7 +291,7 @@ class CompiledModel(torch.nn.Module):
         rows, cols = num_nodes, graph.num_edges
         if sizes is not None:
             rows, cols = sizes
-        elif self._pads:
+        elif self._pads and not self._runs_unpadded(rows, cols):
             cols = bucket(cols, self.bucket_growth)
             # Enough padded nodes that none holds more than PAD_EDGES_PER_NODE padded edges:
             # a kernel walks a row's edges serially, so one padded hub would be the long pole.
