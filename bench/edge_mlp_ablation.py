@@ -48,7 +48,7 @@ def main() -> None:
     grad = torch.randn(n, h, device="cuda")
     args = (csr.rowptr, csr.col, csr.perm, csr.row, csr.rowptr_t, csr.perm_t)
     source = inspect.getsource(library)
-    results = {"device": torch.cuda.get_device_name(), "config": library.CONFIGS, "rows": []}
+    results = {"device": torch.cuda.get_device_name(), "config": library.CONFIG, "rows": []}
     for tf32 in (False, True):
         torch.backends.cuda.matmul.allow_tf32 = tf32
         for cut, replacements in CUTS.items():

@@ -1,7 +1,7 @@
 """Launch shapes of the fused EdgeConv kernels (issue #17) on the GPU machine: one EdgeConv
 layer of the seed graph (10,000 nodes, 200,000 edges, MLP [128, 64, 64]), forward and
 forward+backward, eager, against the unfused path, for each launch shape of
-triton_edge_mlp.CONFIGS (edges per block and warps of each kernel, backward programs per SM)
+triton_edge_mlp.CONFIG (edges per block and warps of each kernel, backward programs per SM)
 and both precisions; GPU time per kernel from torch.profiler. The kNN kernel's launch shape has its own sweep
 (bench/knn_kernel_compare.py). Writes $OUT/tune_pointcloud.json."""
 import json
@@ -68,7 +68,7 @@ backward_shapes = [{"bwd_edges": e, "bwd_warps": w, "programs_per_sm": p}
                    for e, w, p in ((32, 4, 4), (32, 4, 2), (64, 8, 4), (16, 2, 8), (32, 8, 4))]
 for tf32 in (False, True):
     torch.backends.cuda.matmul.allow_tf32 = tf32
-    config = triton_edge_mlp.CONFIGS["tf32" if tf32 else "tf32x3"]
+    config = triton_edge_mlp.CONFIG
     default = dict(config)
     for change in forward_shapes + backward_shapes:
         config.update(default)

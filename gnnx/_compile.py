@@ -19,8 +19,8 @@ the compiled graph:
    ``bucket_growth`` times the last; padded nodes are isolated, padded edges join padded
    nodes only) and outputs sliced back, so mini-batches of varying size replay a few
    graphs. Models whose results mix nodes (batch statistics, pooling over a ``batch``
-   vector) are not padded, only captured per shape. Where capture cannot work the compiled model runs uncaptured, and a
-   warning says why, once.
+   vector) are not padded, only captured per shape. Where capture cannot work the
+   compiled model runs uncaptured, and a warning says why, once.
 """
 from __future__ import annotations
 

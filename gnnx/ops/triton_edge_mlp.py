@@ -33,22 +33,23 @@ from torch.library import triton_op
 from gnnx.ops.triton_kernels import _launch_spmm, _on_device, launcher
 
 MAX_WIDTH = 64  # hidden and output channels held in registers (wider: W spills; those go unfused)
-# Launch shapes per matmul precision: edges per block and warps of the forward's message
-# kernel and of the backward, and the backward's persistent programs per SM. Measured on an H100
-# with bench/tune_pointcloud.py (one EdgeConv layer of the seed graph,
-# bench/results/h100/tune_pointcloud.json).
-CONFIGS = {"tf32x3": {"fwd_edges": 64, "fwd_warps": 4, "bwd_edges": 32, "bwd_warps": 4, "programs_per_sm": 4},
-           "tf32": {"fwd_edges": 64, "fwd_warps": 4, "bwd_edges": 32, "bwd_warps": 4, "programs_per_sm": 4}}
+# Launch shape: edges per block and warps of the forward's message kernel and of the backward,
+# and the backward's persistent programs per SM. Measured on an H100 with
+# bench/tune_pointcloud.py (one EdgeConv layer of the seed graph, both precisions won with the
+# same shape: bench/results/h100/tune_pointcloud.json).
+CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "bwd_edges": 32, "bwd_warps": 4, "programs_per_sm": 4}
 
 
 @triton.jit
 def _pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H):
-    """``a[row[p]] + b[col[p]]`` for the CSR positions ``pos`` (``[EDGES, H_PAD]``, fp32)."""
+    """``(a[row[p]] + b[col[p]], row[p])`` for the CSR positions ``pos`` (``[EDGES, H_PAD]`` in
+    fp32, ``[EDGES, 1]``)."""
     dst = tl.load(row + pos[:, None], mask=emask[:, None], other=0)  # [EDGES, 1] (a 1-D load here
     src = tl.load(col + pos[:, None], mask=emask[:, None], other=0)  # trips a Triton layout bug)
     eh = emask[:, None] & hmask[None, :]
-    return (tl.load(a + dst * H + offs_h[None, :], mask=eh, other=0.0).to(tl.float32)
-            + tl.load(b + src * H + offs_h[None, :], mask=eh, other=0.0).to(tl.float32))
+    pre = (tl.load(a + dst * H + offs_h[None, :], mask=eh, other=0.0).to(tl.float32)
+           + tl.load(b + src * H + offs_h[None, :], mask=eh, other=0.0).to(tl.float32))
+    return pre, dst
 
 
 @triton.jit
@@ -62,7 +63,7 @@ def _messages_kernel(row, col, a, b, w, bias, msg, num_edges, H, OUT, HAS_BIAS: 
                   other=0.0).to(tl.float32)  # [H, OUT]
     pos = tl.program_id(0).to(tl.int64) * EDGES + tl.arange(0, EDGES)
     emask = pos < num_edges
-    pre = _pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H)
+    pre, _ = _pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H)
     out = tl.dot(tl.maximum(pre, 0.0), w_t, input_precision=PRECISION)
     if HAS_BIAS:
         out += tl.load(bias + offs_o, mask=omask, other=0.0).to(tl.float32)[None, :]
@@ -85,8 +86,7 @@ def _backward_kernel(row, col, perm, a, b, w, grad, arg, grad_edge, grad_w_part,
     for block in range(pid, tl.cdiv(num_edges, EDGES), tl.num_programs(0)):
         pos = (block + tl.zeros([], tl.int64)) * EDGES + tl.arange(0, EDGES)  # 64-bit offsets
         emask = pos < num_edges
-        pre = _pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H)
-        dst = tl.load(row + pos[:, None], mask=emask[:, None], other=0)
+        pre, dst = _pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H)
         eo = emask[:, None] & omask[None, :]
         won = tl.load(arg + dst * OUT + offs_o[None, :], mask=eo, other=-1)
         g = tl.load(grad + dst * OUT + offs_o[None, :], mask=eo, other=0.0).to(tl.float32)
@@ -123,8 +123,7 @@ def edge_mlp_max(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor, rowptr_
     ``perm``, ``row`` and the transposed CSR's ``rowptr_t`` and ``perm_t`` serve the backward."""
     a, b, weight = a.contiguous(), b.contiguous(), weight.contiguous()
     hidden, out_channels, num_edges = a.size(1), weight.size(0), col.numel()
-    precision = _precision()
-    config = CONFIGS[precision]
+    precision, config = _precision(), CONFIG
     messages = torch.empty((num_edges, out_channels), dtype=torch.float32, device=a.device)
     with _on_device(a):
         launcher(_messages_kernel, a)[(torch.sym_max(1, triton.cdiv(num_edges, config["fwd_edges"])),)](
@@ -148,8 +147,7 @@ def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor
     hidden = a.size(1)
     out_channels = weight.size(0)
     num_edges = col.numel()
-    precision = _precision()
-    config = CONFIGS[precision]
+    precision, config = _precision(), CONFIG
     sms = torch.cuda.get_device_properties(a.device).multi_processor_count
     blocks = triton.cdiv(num_edges, config["bwd_edges"])
     programs = torch.sym_max(1, torch.sym_min(blocks, config["programs_per_sm"] * sms))
