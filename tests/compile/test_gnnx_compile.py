@@ -152,6 +152,20 @@ def test_buckets_leave_a_spare_row_and_grow_geometrically(size, expected):
     assert bucket(size, 1.25) == expected
 
 
+@pytest.mark.parametrize("device", DEVICES[1:])  # CUDA: padding serves the captured graphs
+def test_the_first_size_runs_unpadded_and_other_sizes_go_to_buckets(device):
+    model, twin = _twins("GraphSAGE", device)
+    compiled = gnnx.compile(twin)
+    first, second = SIZES[0], SIZES[1]
+    with torch.no_grad():
+        for size in (first, second, first):
+            x, edge_index, _ = _graph(*size, device)
+            torch.testing.assert_close(compiled(x, edge_index), model(x, edge_index), rtol=2e-4, atol=2e-5)
+    rows = sorted(next(entry[1][0] for entry in key[0] if entry[0] == "x") for key in compiled._captured)
+    assert len(rows) == 2  # the third call replayed the first capture
+    assert first[0] in rows and max(rows) > second[0]  # first exact, second padded to a bucket
+
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_an_output_kept_across_calls_stays_right(device):
     model, twin = _twins("GraphSAGE", device)
