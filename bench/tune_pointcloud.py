@@ -63,9 +63,10 @@ row = {"config": "unfused", "fwd_ms": time_ms(fwd), "fwd_bwd_ms": time_ms(fwd_bw
 results["edge_mlp"].append(row)
 print(json.dumps(row), flush=True)
 dispatch.FUSED_EDGE_MLP = True
-forward_shapes = [{"fwd_edges": e, "fwd_warps": w} for e, w in ((32, 4), (64, 4), (64, 8), (128, 4), (32, 2))]
-backward_shapes = [{"bwd_edges": e, "bwd_warps": w, "programs_per_sm": p}
-                   for e, w, p in ((32, 4, 4), (32, 4, 2), (64, 8, 4), (16, 2, 8), (32, 8, 4))]
+forward_shapes = [{"fwd_edges": e, "fwd_warps": w, "fwd_stages": st} for e, w, st in ((64, 4, 3), (64, 4, 1), (64, 4, 2))]
+backward_shapes = [{"bwd_edges": e, "bwd_warps": w, "bwd_stages": st, "programs_per_sm": p}
+                   for e, w, st, p in ((32, 4, 1, 4), (32, 4, 2, 4), (32, 4, 1, 8), (64, 4, 1, 4), (64, 8, 1, 4),
+                                       (64, 4, 3, 4), (32, 2, 1, 8), (16, 2, 1, 16))]
 for tf32 in (False, True):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     config = triton_edge_mlp.CONFIG

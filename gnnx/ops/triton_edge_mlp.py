@@ -33,11 +33,12 @@ from torch.library import triton_op
 from gnnx.ops.triton_kernels import _launch_spmm, _on_device, launcher
 
 MAX_WIDTH = 64  # hidden and output channels held in registers (wider: W spills; those go unfused)
-# Launch shape: edges per block and warps of the forward's message kernel and of the backward,
-# and the backward's persistent programs per SM. Measured on an H100 with
+# Launch shape: edges per block, warps and pipeline stages of the forward's message kernel and
+# of the backward, and the backward's persistent programs per SM. Measured on an H100 with
 # bench/tune_pointcloud.py (one EdgeConv layer of the seed graph, both precisions won with the
 # same shape: bench/results/h100/tune_pointcloud.json).
-CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "bwd_edges": 32, "bwd_warps": 4, "programs_per_sm": 4}
+CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "fwd_stages": 3, "bwd_edges": 32, "bwd_warps": 4, "bwd_stages": 3,
+          "programs_per_sm": 4}
 
 
 @triton.jit
@@ -129,7 +130,7 @@ def edge_mlp_max(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor, rowptr_
         launcher(_messages_kernel, a)[(torch.sym_max(1, triton.cdiv(num_edges, config["fwd_edges"])),)](
             row, col, a, b, weight, bias if bias is not None else weight, messages, num_edges, hidden, out_channels,
             HAS_BIAS=bias is not None, EDGES=config["fwd_edges"], PRECISION=precision, num_warps=config["fwd_warps"],
-            **_pads(hidden, out_channels))
+            num_stages=config["fwd_stages"], **_pads(hidden, out_channels))
     # the CSR's rows over the messages in CSR order: the max and its position (ties: the first)
     out, arg = _launch_spmm(rowptr, torch.arange(num_edges, device=a.device), None, messages, True)
     return out.to(a.dtype), arg.to(torch.int32)  # int32 winners: the backward gathers them per edge
@@ -157,7 +158,7 @@ def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor
         launcher(_backward_kernel, a)[(programs,)](
             row, col, perm, a, b, weight, grad, arg, grad_edge, partial, num_edges, hidden, out_channels,
             EDGES=config["bwd_edges"], PRECISION=precision, num_warps=config["bwd_warps"],
-            **_pads(hidden, out_channels))
+            num_stages=config["bwd_stages"], **_pads(hidden, out_channels))
     grad_a = _launch_spmm(rowptr, perm, None, grad_edge, False)[0]
     grad_b = _launch_spmm(rowptr_t, perm_t, None, grad_edge, False)[0]
     return grad_a.to(a.dtype), grad_b.to(b.dtype), partial.sum(0).to(weight.dtype)
