@@ -10,12 +10,12 @@ import os
 import sys
 
 import torch
-from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from knn_kernel_stats import load_copy  # noqa: E402
 
 import gnnx.ops.triton_edge_mlp as library  # noqa: E402
+from gnnx.benchmark.harness import kernel_times_us  # noqa: E402
 from gnnx.graph import build_csr  # noqa: E402
 
 GRAD_W = "        grad_w += tl.dot(tl.trans(grad_msg), tl.maximum(pre, 0.0), input_precision=PRECISION)\n"
@@ -27,16 +27,6 @@ CUTS = {
     "no_store": [(STORE, "")],
     "no_first_dot": [("tl.dot(grad_msg, w_oh, input_precision=PRECISION)", "grad_msg")],
 }
-
-
-def kernel_us(fn, name, repeats=10):
-    fn()
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for _ in range(repeats):
-            fn()
-        torch.cuda.synchronize()
-    return [round(e.self_device_time_total / e.count, 1) for e in prof.key_averages() if e.key == name][0]
 
 
 def main() -> None:
@@ -59,8 +49,8 @@ def main() -> None:
             module = load_copy(patched, f"edge_ablation_{cut}_{int(tf32)}")
             _, arg = module.edge_mlp_max(*args, a, b, w, c)
             row = {"cut": cut, "tf32": tf32,
-                   "backward_us": kernel_us(lambda: module.edge_mlp_max_backward(*args, a, b, w, grad, arg),
-                                            "_backward_kernel")}
+                   "backward_us": kernel_times_us(lambda: module.edge_mlp_max_backward(*args, a, b, w, grad, arg),
+                                                  ["_backward_kernel"])["_backward_kernel"]}
             for compiled in module._backward_kernel.device_caches[0][0].values():
                 row["regs"], row["spills"], row["shared"] = compiled.n_regs, compiled.n_spills, compiled.metadata.shared
             results["rows"].append(row)

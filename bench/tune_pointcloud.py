@@ -10,21 +10,11 @@ import os
 import torch
 
 import gnnx
+from gnnx.benchmark.harness import kernel_times_us
 from gnnx.nn import MLP, EdgeConv
 from gnnx.ops import dispatch, triton_edge_mlp
 
-
-def kernel_us(fn, names=("_messages_kernel", "_backward_kernel", "_spmm_kernel"), repeats=10):
-    """Mean GPU microseconds per call of each named kernel (torch.profiler)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    fn()
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for _ in range(repeats):
-            fn()
-        torch.cuda.synchronize()
-    return {e.key: round(e.self_device_time_total / e.count, 1) for e in prof.key_averages() if e.key in names}
+KERNELS = ("_messages_kernel", "_backward_kernel", "_spmm_kernel")
 
 
 def time_ms(fn, repeats=20):
@@ -76,7 +66,7 @@ for tf32 in (False, True):
         config.update(change)
         try:
             row = {"config": dict(config, tf32=tf32), "fwd_ms": time_ms(fwd), "fwd_bwd_ms": time_ms(fwd_bwd),
-                   "kernel_us": kernel_us(fwd_bwd)}
+                   "kernel_us": kernel_times_us(fwd_bwd, KERNELS)}
         except Exception as error:  # noqa: BLE001 (a shape the compiler refuses)
             row = {"config": dict(config, tf32=tf32), "error": str(error)[:200]}
         results["edge_mlp"].append(row)

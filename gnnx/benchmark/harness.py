@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import torch
 
@@ -38,6 +38,21 @@ def time_steps(step: Callable[[], Any], device: str, steps: int, warmup: int = 5
         synchronize(device)
         rounds.append(1000 * (time.perf_counter() - start) / steps)
     return {"best_ms": min(rounds), "median_ms": statistics.median(rounds), "steps": steps, "repeats": repeats}
+
+
+def kernel_times_us(step: Callable[[], Any], names: Iterable[str], repeats: int = 10) -> Dict[str, float]:
+    """Mean GPU microseconds per launch of each named CUDA kernel over ``repeats`` calls of
+    ``step`` (torch.profiler, after one warm-up call)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(repeats):
+            step()
+        torch.cuda.synchronize()
+    names = set(names)
+    return {e.key: round(e.self_device_time_total / e.count, 1) for e in prof.key_averages() if e.key in names}
 
 
 def environment(device: str) -> Dict[str, Any]:
