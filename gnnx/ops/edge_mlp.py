@@ -8,9 +8,10 @@ where the caller has applied the MLP's first linear layer per node
 (:class:`~gnnx.nn.EdgeConv`: :math:`\mathbf{a} = \mathbf{x}(\mathbf{W}_1 - \mathbf{W}_2)^\top
 + \mathbf{b}_1`, :math:`\mathbf{b} = \mathbf{x}\mathbf{W}_2^\top`).
 
-On CUDA with a prepared CSR, the fused Triton kernels of :mod:`gnnx.ops.triton_edge_mlp`
-run it without writing the ``[E, F]`` hidden and message rows (forward and backward);
-elsewhere the reference gathers, applies the layer per edge and reduces with a
+On CUDA with a prepared CSR, the Triton kernels of :mod:`gnnx.ops.triton_edge_mlp` run it
+with the second layer on tensor cores at fp32 accuracy and save nothing ``[E, F]``-sized for
+the backward, which recomputes the hidden rows and passes gradient to each row's winners
+only; elsewhere the reference gathers, applies the layer per edge and reduces with a
 scatter-max (plain ATen: compiles and exports to C++).
 """
 from __future__ import annotations
