@@ -92,6 +92,12 @@ def pytest_sessionfinish(session, exitstatus):
     write_status_table(os.path.join(str(config.rootpath), "docs", "layer_status.md"), _STATUS_RESULTS)
 
 
+def _fuses_edge_mlp(conv) -> bool:
+    from gnnx.nn.conv.edge_conv import EdgeConv, _fusable_second_linear
+
+    return isinstance(conv, EdgeConv) and conv.aggr == "max" and _fusable_second_linear(conv.nn) is not None
+
+
 def write_status_table(path, results):
     import gnnx
     from cases import ALL, LAYERS
@@ -109,7 +115,8 @@ def write_status_table(path, results):
         "with dynamic node and edge counts, plain ATen, equal to eager from 2 to 2000 nodes), **AOTInductor CPU**",
         "(one package of all cases, equal to eager), **PyG parity** (PyG 2.8 with the same `state_dict`, random",
         "and edge-case graphs), **CUDA path** (how the aggregation runs on a GPU: the fused Triton SpMM, the",
-        "fused Triton attention kernel (scores + softmax + aggregation) or ATen scatter; ✓ where the CUDA",
+        "fused Triton attention kernel (scores + softmax + aggregation), the fused EdgeConv message MLP",
+        "(second layer + max, gnnx::edge_mlp_max) or ATen scatter; ✓ where the CUDA",
         "tests of tests/test_devices.py (eager CUDA == CPU, compiled == eager) passed on the lent GPU,",
         "bench/results/h100/device_cases.json).",
         "",
@@ -128,6 +135,8 @@ def write_status_table(path, results):
             cuda_path = "Triton attention"
         elif any(isinstance(m, _GraphAttention) for m in convs):
             cuda_path = "Triton SpMM"
+        elif any(_fuses_edge_mlp(m) for m in convs):
+            cuda_path = "Triton edge MLP"
         if cuda.get(case.id):
             cuda_path += " ✓"
         kind = "model" if case not in LAYERS else "layer"
