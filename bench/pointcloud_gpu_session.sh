@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #17 on the GPU machine (device tool): the point-cloud kernels' CUDA tests, then
+# Issue #17 on the GPU machine (device tool): the CUDA tests (point-cloud kernels and every device test), then
 # benchmarks. Usage: STAGE=tests|knn|calorimeter|profile|tune|edgeprof|edgecnn|aoti OUT=... bash bench/pointcloud_gpu_session.sh
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
