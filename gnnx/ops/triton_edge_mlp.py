@@ -124,13 +124,13 @@ def edge_mlp_max(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor, rowptr_
     ``perm``, ``row`` and the transposed CSR's ``rowptr_t`` and ``perm_t`` serve the backward."""
     a, b, weight = a.contiguous(), b.contiguous(), weight.contiguous()
     hidden, out_channels, num_edges = a.size(1), weight.size(0), col.numel()
-    precision, config = _precision(), CONFIG
+    precision = _precision()
     messages = torch.empty((num_edges, out_channels), dtype=torch.float32, device=a.device)
     with _on_device(a):
-        launcher(_messages_kernel, a)[(torch.sym_max(1, triton.cdiv(num_edges, config["fwd_edges"])),)](
+        launcher(_messages_kernel, a)[(torch.sym_max(1, triton.cdiv(num_edges, CONFIG["fwd_edges"])),)](
             row, col, a, b, weight, bias if bias is not None else weight, messages, num_edges, hidden, out_channels,
-            HAS_BIAS=bias is not None, EDGES=config["fwd_edges"], PRECISION=precision, num_warps=config["fwd_warps"],
-            num_stages=config["fwd_stages"], **_pads(hidden, out_channels))
+            HAS_BIAS=bias is not None, EDGES=CONFIG["fwd_edges"], PRECISION=precision, num_warps=CONFIG["fwd_warps"],
+            num_stages=CONFIG["fwd_stages"], **_pads(hidden, out_channels))
     # the CSR's rows over the messages in CSR order: the max and its position (ties: the first)
     out, arg = _launch_spmm(rowptr, torch.arange(num_edges, device=a.device), None, messages, True)
     return out.to(a.dtype), arg.to(torch.int32)  # int32 winners: the backward gathers them per edge
@@ -148,17 +148,17 @@ def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor
     hidden = a.size(1)
     out_channels = weight.size(0)
     num_edges = col.numel()
-    precision, config = _precision(), CONFIG
+    precision = _precision()
     sms = torch.cuda.get_device_properties(a.device).multi_processor_count
-    blocks = triton.cdiv(num_edges, config["bwd_edges"])
-    programs = torch.sym_max(1, torch.sym_min(blocks, config["programs_per_sm"] * sms))
+    blocks = triton.cdiv(num_edges, CONFIG["bwd_edges"])
+    programs = torch.sym_max(1, torch.sym_min(blocks, CONFIG["programs_per_sm"] * sms))
     grad_edge = torch.empty((num_edges, hidden), dtype=torch.float32, device=a.device)
     partial = torch.zeros((programs, out_channels, hidden), dtype=torch.float32, device=a.device)
     with _on_device(a):
         launcher(_backward_kernel, a)[(programs,)](
             row, col, perm, a, b, weight, grad, arg, grad_edge, partial, num_edges, hidden, out_channels,
-            EDGES=config["bwd_edges"], PRECISION=precision, num_warps=config["bwd_warps"],
-            num_stages=config["bwd_stages"], **_pads(hidden, out_channels))
+            EDGES=CONFIG["bwd_edges"], PRECISION=precision, num_warps=CONFIG["bwd_warps"],
+            num_stages=CONFIG["bwd_stages"], **_pads(hidden, out_channels))
     grad_a = _launch_spmm(rowptr, perm, None, grad_edge, False)[0]
     grad_b = _launch_spmm(rowptr_t, perm_t, None, grad_edge, False)[0]
     return grad_a.to(a.dtype), grad_b.to(b.dtype), partial.sum(0).to(weight.dtype)

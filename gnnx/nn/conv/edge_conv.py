@@ -99,18 +99,26 @@ class EdgeConv(MessagePassing):
         w_dst, w_src = first.weight[:, :half], first.weight[:, half:]
         per_dst = torch.nn.functional.linear(x_dst, w_dst - w_src, first.bias)
         per_src = torch.nn.functional.linear(x_src, w_src)
-        second = _fusable_second_linear(self.nn)
+        second = self._fused_second_linear()
         csr = self._fused_csr(second, edge_index, per_dst, per_src, edge_mask)
         if csr is not None:
             return edge_mlp_max(per_dst, per_src, second.weight, second.bias, csr=csr)
         return self.propagate(edge_index, h_dst=(None, per_dst), h_src=(per_src, None), **mask)
 
+    def _fused_second_linear(self) -> Optional[torch.nn.Linear]:
+        """The network's last layer where the layer's structure admits the fused op
+        (``Linear -> ReLU -> Linear``, ``aggr="max"``, ``source_to_target``), else ``None``;
+        a call then also needs CUDA tensors and a CSR (:meth:`_fused_csr`)."""
+        if self.aggr != "max" or self.flow != "source_to_target":
+            return None
+        return _fusable_second_linear(self.nn)
+
     def _fused_csr(self, second: Optional[torch.nn.Linear], edge_index: Adj, per_dst: Tensor, per_src: Tensor,
                    edge_mask: Optional[Tensor]) -> Optional[CSR]:
-        """The CSR the fused kernels need (``second``: the network's fusable last layer), where
+        """The CSR the fused kernels need (``second``: :meth:`_fused_second_linear`), where
         they apply to this call, else ``None``."""
-        if (second is None or self.aggr != "max" or edge_mask is not None or self.flow != "source_to_target"
-                or per_dst.dim() != 2 or not fused_available(per_dst, second.weight)):
+        if (second is None or edge_mask is not None or per_dst.dim() != 2
+                or not fused_available(per_dst, second.weight)):
             return None
         if isinstance(edge_index, Graph):
             csr = edge_index.csr
