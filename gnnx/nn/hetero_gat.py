@@ -200,7 +200,8 @@ def _aggregate_then_project(relations: List[Tuple[EdgeType, GATConv]], x_dict: D
             position = by_source[source_type].index(index)
             sources.append(edge_index[0] + offsets[source_type])
             slots.append(edge_index[1] + (slot_base + k * rows))
-            transposed.append(edge_index[0] + (transposed_base[source_type] + position * x_dict[source_type].size(0)))
+            # transposed slots source-major: a source's relations side by side (one product per type)
+            transposed.append(edge_index[0] * len(by_source[source_type]) + (transposed_base[source_type] + position))
             destinations.append(edge_index[1] + offsets[node_type])
             edge_scores.append(score_src[index].index_select(0, edge_index[0]))
             index += 1
@@ -213,8 +214,7 @@ def _aggregate_then_project(relations: List[Tuple[EdgeType, GATConv]], x_dict: D
     csr = CSR(rowptr, col, perm, row, rowptr_t, col_t, perm_t)
     x_all = torch.cat([x_dict[t] for t in node_types])
     weight = torch.stack([conv.lin_src.weight for _, conv in ordered])
-    out = aggregate_project(x_all, weight, alpha, csr, plan, plan_t,
-                            torch.tensor(relations_t, dtype=torch.int32, device=x_all.device))
+    out = aggregate_project(x_all, weight, alpha, csr, plan, plan_t, relations_t)
     parts = dict(zip(node_types, out.split([x_dict[t].size(0) for t in node_types])))
     result: Dict[str, Tensor] = {}
     for node_type, group in by_destination.items():

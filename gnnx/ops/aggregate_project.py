@@ -9,9 +9,10 @@ allows. Relations are laid out as one CSR over *slots* ``(relation, destination)
 relations into one node type take consecutive blocks of that type's node count, described
 by a ``plan`` of five integers per destination type (first slot, rows, first row of that
 type in ``x``/``out``, first relation, relations); ``x`` and ``out`` hold every node type's
-rows one after the other. The transposed CSR (slots ``(relation, source)``, ``plan_t`` per
-source type, ``relations_t`` naming each transposed block's relation) serves the input
-gradient.
+rows one after the other. The transposed CSR serves the input gradient: its slots are
+``(source, relation)``, source-major (``first slot + j * relations + k`` for the ``k``-th
+relation out of a source type), with ``plan_t`` per source type and ``relations_t`` listing
+those relations (indices into ``weight``) in order.
 
 On CUDA the Triton kernels of :mod:`gnnx.ops.triton_aggregate_project` run it with the
 products behind the sums, per destination row: rows without edges cost nothing, so on a
@@ -61,7 +62,7 @@ def fused_available(x: Tensor, weight: Tensor) -> bool:
 
 
 def aggregate_project(x: Tensor, weight: Tensor, alpha: Tensor, csr: CSR, plan: List, plan_t: List,
-                      relations_t: Tensor) -> Tensor:
+                      relations_t: List[int]) -> Tensor:
     """``out [N, H C]`` of the module docstring.
 
     Args:
@@ -71,10 +72,10 @@ def aggregate_project(x: Tensor, weight: Tensor, alpha: Tensor, csr: CSR, plan: 
         csr: the slots' CSR (``rowptr``, ``col`` = rows of ``x``, ``perm``, ``row`` = slots) and
             the transposed one (``rowptr_t``, ``col_t`` = rows of ``out``, ``perm_t``).
         plan, plan_t: five integers per destination / source node type (module docstring).
-        relations_t: int32 ``[R]``, the relation of each transposed block, in slot order.
+        relations_t: the relation (index into ``weight``) of each transposed slot block, in order.
     """
     if fused_available(x, weight):
         return cuda_aggregate_project_kernels().aggregate_project(
-            x, weight, alpha, csr.rowptr, csr.col, csr.perm, csr.rowptr_t, csr.col_t, csr.perm_t, relations_t,
-            list(plan), list(plan_t))
+            x, weight, alpha, csr.rowptr, csr.col, csr.perm, csr.row, csr.rowptr_t, csr.col_t, csr.perm_t,
+            list(plan), list(plan_t), list(relations_t))
     return aggregate_project_reference(x, weight, alpha.index_select(0, csr.perm), csr.col, csr.row, plan)

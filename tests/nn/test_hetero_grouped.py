@@ -239,7 +239,7 @@ def test_aggregate_then_project_compiles_without_recompiling(monkeypatch):
 @pytest.mark.parametrize("heads", [1, 4])
 def test_aggregate_then_project_kernels_on_cuda(heads, monkeypatch):
     """By default on CUDA (fp32, one width): the Triton kernels, equal to the per-relation
-    layers in values and gradients, eager and compiled (no recompiles), bitwise repeatable."""
+    layers in values and gradients, eager and compiled (no recompiles)."""
     monkeypatch.setattr(hetero_gat, "ENABLED", None)
     conv = _model(heads, widths=SAME).cuda()
     x, edge_index = _sampled_like(300, 200, 40, 900, seed=1, device="cuda")
@@ -247,9 +247,6 @@ def test_aggregate_then_project_kernels_on_cuda(heads, monkeypatch):
     assert hetero_gat._late_projection_applies(relations, x)
     got = _values_and_grads(conv, x, edge_index)
     _assert_same(got, _values_and_grads_per_relation(conv, x, edge_index, monkeypatch))
-    again = _values_and_grads(conv, x, edge_index)
-    for a, b in zip(got[1], again[1]):
-        assert a is None or torch.equal(a, b)
     torch._dynamo.reset()
     compiled = torch.compile(conv, fullgraph=True, dynamic=True)
     for i, sizes in enumerate([(120, 110, 50, 500), (330, 70, 40, 900), (570, 250, 90, 310)]):
