@@ -41,7 +41,8 @@ from gnnx.ops.triton_kernels import _launch_spmm, _on_device, launcher
 
 # Destination rows per program, edges per step, warps, and the backward's persistent programs
 # per SM.
-CONFIG = {"rows": 16, "edges": 32, "warps": 8, "programs_per_sm": 1}  # 8 warps: no spills (sm_90)
+CONFIG = {"rows": 16, "edges": 32, "warps": 8, "programs_per_sm": 1, "fwd_programs_per_sm": 4,
+          "precision": None}  # 8 warps: no spills (sm_90); precision None: by torch's TF32 flag
 MAX_WIDTH = 256  # input channels held in registers per row
 
 
@@ -79,32 +80,34 @@ _VARYING = ["slot_base", "num_rows", "row_offset", "first_relation", "num_relati
 
 @triton.jit(do_not_specialize=_VARYING)
 def _forward_kernel(rowptr, col, perm, slots, alpha, x, weight, out, slot_base, num_rows, row_offset,
-                    first_relation, num_relations, F, C, H, F_PAD: tl.constexpr, C_PAD: tl.constexpr,
+                    first_relation, num_relations, num_programs, F, C, H, F_PAD: tl.constexpr, C_PAD: tl.constexpr,
                     ROWS: tl.constexpr, EDGES: tl.constexpr, PRECISION: tl.constexpr):
-    """``out[row_offset + i, h C : (h + 1) C]`` for ``ROWS`` destinations ``i`` and head ``h``:
-    per relation, the block's edges in steps of ``EDGES`` (whatever the degrees), summed into
-    their rows by a one-hot product, then the head's weight rows."""
+    """``out[row_offset + i, h C : (h + 1) C]`` for blocks of ``ROWS`` destinations ``i`` and head
+    ``h`` (persistent: a program takes every ``num_programs``-th block): per relation, the
+    block's edges in steps of ``EDGES`` (whatever the degrees), summed into their rows by a
+    one-hot product, then the head's weight rows."""
     h = tl.program_id(1)
-    first_row = tl.program_id(0) * ROWS
-    rows = first_row + tl.arange(0, ROWS)[:, None]
     offs_f = tl.arange(0, F_PAD)
     offs_c = tl.arange(0, C_PAD)
     fmask = offs_f < F
     cmask = offs_c < C
-    acc = tl.zeros((ROWS, C_PAD), dtype=tl.float32)
-    for k in range(num_relations):
-        first_slot, lo, hi = _edge_range(rowptr, slot_base, k, num_rows, first_row, ROWS)
-        if hi > lo:  # rows without edges cost nothing
-            agg = tl.zeros((ROWS, F_PAD), dtype=tl.float32)
-            for e0 in range(lo, hi, EDGES):
-                _, _, a, xj, onehot = _edge_step(col, perm, slots, alpha, x, e0, hi, first_slot, h, H, F, offs_f,
-                                                 fmask, ROWS, EDGES)
-                agg = tl.dot(onehot, a * xj, agg, input_precision=PRECISION)
-            w_rows = (first_relation + k).to(tl.int64) * H * C + h * C + offs_c[None, :]
-            w = tl.load(weight + w_rows * F + offs_f[:, None], mask=fmask[:, None] & cmask[None, :], other=0.0)
-            acc = tl.dot(agg, w.to(tl.float32), acc, input_precision=PRECISION)  # [ROWS, F] @ [F, C]
-    out_rows = (row_offset + rows).to(tl.int64)
-    tl.store(out + out_rows * H * C + h * C + offs_c[None, :], acc, mask=(rows < num_rows) & cmask[None, :])
+    for block in range(tl.program_id(0), tl.cdiv(num_rows, ROWS), num_programs):
+        first_row = block * ROWS
+        rows = first_row + tl.arange(0, ROWS)[:, None]
+        acc = tl.zeros((ROWS, C_PAD), dtype=tl.float32)
+        for k in range(num_relations):
+            first_slot, lo, hi = _edge_range(rowptr, slot_base, k, num_rows, first_row, ROWS)
+            if hi > lo:  # rows without edges cost nothing
+                agg = tl.zeros((ROWS, F_PAD), dtype=tl.float32)
+                for e0 in range(lo, hi, EDGES):
+                    _, _, a, xj, onehot = _edge_step(col, perm, slots, alpha, x, e0, hi, first_slot, h, H, F, offs_f,
+                                                     fmask, ROWS, EDGES)
+                    agg = tl.dot(onehot, a * xj, agg, input_precision=PRECISION)
+                w_rows = (first_relation + k).to(tl.int64) * H * C + h * C + offs_c[None, :]
+                w = tl.load(weight + w_rows * F + offs_f[:, None], mask=fmask[:, None] & cmask[None, :], other=0.0)
+                acc = tl.dot(agg, w.to(tl.float32), acc, input_precision=PRECISION)  # [ROWS, F] @ [F, C]
+        out_rows = (row_offset + rows).to(tl.int64)
+        tl.store(out + out_rows * H * C + h * C + offs_c[None, :], acc, mask=(rows < num_rows) & cmask[None, :])
 
 
 @triton.jit(do_not_specialize=_VARYING)
@@ -150,6 +153,8 @@ def _backward_kernel(rowptr, col, perm, slots, alpha, x, weight, grad, grad_alph
 
 
 def _precision() -> str:
+    if CONFIG["precision"]:
+        return CONFIG["precision"]
     return "tf32" if torch.backends.cuda.matmul.allow_tf32 else "tf32x3"
 
 
@@ -174,11 +179,12 @@ def aggregate_project(x: Tensor, weight: Tensor, alpha: Tensor, rowptr: Tensor, 
     heads, width = alpha.size(1), weight.size(1)
     channels, features = width // heads, x.size(1)
     out = torch.zeros((x.size(0), width), dtype=x.dtype, device=x.device)  # rows of no destination type: 0
+    programs = CONFIG["fwd_programs_per_sm"] * torch.cuda.get_device_properties(x.device).multi_processor_count
     with _on_device(x):
         for slot_base, num_rows, row_offset, first, count in zip(*[iter(plan)] * 5):
-            launcher(_forward_kernel, x)[(triton.cdiv(num_rows, CONFIG["rows"]), heads)](
+            launcher(_forward_kernel, x)[(programs, heads)](
                 rowptr, col, perm, slots, alpha, x, weight, out, slot_base, num_rows, row_offset, first, count,
-                features, channels, heads, ROWS=CONFIG["rows"], EDGES=CONFIG["edges"], PRECISION=_precision(),
+                programs, features, channels, heads, ROWS=CONFIG["rows"], EDGES=CONFIG["edges"], PRECISION=_precision(),
                 num_warps=CONFIG["warps"], **_pads(features, channels))
     return out
 
