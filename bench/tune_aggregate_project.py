@@ -19,7 +19,6 @@ import time
 import torch
 
 import gnnx
-from gnnx.benchmark.harness import kernel_times_us
 from gnnx.data import NeighborLoader
 from gnnx.datasets import hetero_benchmark_graph
 from gnnx.nn import hetero_gat
@@ -34,6 +33,19 @@ def layer_step(conv, batch):
         out = conv(x, batch.edge_index_dict)
         sum(v.sum() for v in out.values()).backward()
     return step
+
+
+def kernel_ms_per_step(step, names, repeats=5) -> dict:
+    """GPU milliseconds per step of each named kernel (all its launches), torch.profiler."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(repeats):
+            step()
+        torch.cuda.synchronize()
+    return {e.key: round(e.self_device_time_total / repeats / 1e3, 3) for e in prof.key_averages() if e.key in names}
 
 
 def timed(step, repeats=10) -> float:
@@ -72,7 +84,7 @@ def main() -> None:
         kernels.CONFIG.update(warps=warps, rows=rows, edges=edges, fwd_programs_per_sm=per_sm, precision=precision)
         label = f"w{warps} rows{rows} edges{edges} fwd{per_sm}/SM {precision}"
         try:
-            times = kernel_times_us(step, names, repeats=5)
+            times = kernel_ms_per_step(step, names)
         except Exception as error:  # a shape Triton cannot build
             print(label, "failed:", str(error).splitlines()[0][:150], flush=True)
             continue
