@@ -80,7 +80,7 @@ def main() -> None:
     report["layer_ms"]["aggregate, then project"] = timed(step)
     print(report["layer_ms"], flush=True)
     names = ["_forward_kernel", "_backward_kernel", "_spmm_kernel"]
-    for warps, rows, edges, per_sm, precision in itertools.product([4, 8], [16, 32], [16, 32], [2, 4], ["tf32x3", "ieee"]):
+    for warps, rows, edges, per_sm, precision in itertools.product([4, 8], [16, 32], [16, 32], [4], ["tf32x3", "ieee"]):
         kernels.CONFIG.update(warps=warps, rows=rows, edges=edges, fwd_programs_per_sm=per_sm, precision=precision)
         label = f"w{warps} rows{rows} edges{edges} fwd{per_sm}/SM {precision}"
         try:
