@@ -40,16 +40,11 @@ import torch
 from torch import Tensor
 
 from gnnx import ops
-from gnnx.graph import CSR, _compressed
 from gnnx.nn.conv.gat import GATConv
 from gnnx.nn.message_passing import check_adjacency
-from gnnx.ops.aggregate_project import aggregate_project, fused_available
 
 EdgeType = Tuple[str, str, str]
 ENABLED: Optional[bool] = None  # None: grouped for CUDA inputs only (module docstring)
-# None: project after aggregating where the Triton kernels run (module docstring); True/False
-# force it on (the ATen reference elsewhere) or off.
-LATE_PROJECTION: Optional[bool] = None
 
 
 def _groupable(conv: torch.nn.Module, first: GATConv) -> bool:
@@ -93,8 +88,6 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
             return None
     heads, channels = first.heads, first.out_channels
     width = heads * channels
-    if _late_projection_applies(relations, x_dict):
-        return _aggregate_then_project(relations, x_dict, edge_index_dict, first)
 
     projected: Dict[EdgeType, Tensor] = {}
     score_src: Dict[EdgeType, Tensor] = {}
@@ -138,86 +131,3 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
         biases = [conv.bias for _, conv in group if conv.bias is not None]
         out[node_type] = result + torch.stack(biases).sum(0) if biases else result
     return out
-
-
-def _late_projection_applies(relations: List[Tuple[EdgeType, GATConv]], x_dict: Dict[str, Tensor]) -> bool:
-    used = {t for edge_type, _ in relations for t in (edge_type[0], edge_type[2])}
-    widths = {x_dict[t].size(1) for t in used} | {conv.lin_src.weight.size(1) for _, conv in relations}
-    x = x_dict[relations[0][0][0]]
-    if LATE_PROJECTION is False or len(widths) != 1 or any(x_dict[t].dtype != x.dtype for t in used):
-        return False
-    return LATE_PROJECTION or (x.dtype == torch.float32 and fused_available(x, relations[0][1].lin_src.weight))
-
-
-def _aggregate_then_project(relations: List[Tuple[EdgeType, GATConv]], x_dict: Dict[str, Tensor],
-                            edge_index_dict: Dict[EdgeType, Tensor], first: GATConv) -> Dict[str, Tensor]:
-    """The grouped layer with each relation's projection behind its sum
-    (:func:`gnnx.ops.aggregate_project`): scores from folded weights, one softmax over all
-    relations' slots, one op for every relation's weighted sum and projection."""
-    heads = first.heads
-    node_types = list(x_dict)
-    offsets, total = {}, 0
-    for node_type in node_types:
-        offsets[node_type] = total
-        total = total + x_dict[node_type].size(0)
-    by_destination: Dict[str, List[Tuple[EdgeType, GATConv]]] = {}
-    for edge_type, conv in relations:
-        by_destination.setdefault(edge_type[2], []).append((edge_type, conv))
-    ordered = [rel for group in by_destination.values() for rel in group]  # slot order
-    by_source: Dict[str, List[int]] = {}
-    for index, (edge_type, _) in enumerate(ordered):
-        by_source.setdefault(edge_type[0], []).append(index)
-
-    # source scores: one product per source type with the relations' W^T a folded per head
-    score_src: Dict[int, Tensor] = {}
-    for node_type, indices in by_source.items():
-        group = [ordered[i][1] for i in indices]
-        folded = _fold(torch.stack([conv.lin_src.weight for conv in group]), [conv.att_src for conv in group], heads)
-        scores = (x_dict[node_type] @ folded.t()).split(heads, dim=1)
-        score_src.update(zip(indices, scores))
-    transposed_base, transposed_slot = {}, 0
-    plan_t, relations_t = [], []
-    for node_type, indices in by_source.items():
-        rows = x_dict[node_type].size(0)
-        transposed_base[node_type] = transposed_slot
-        plan_t += [transposed_slot, rows, offsets[node_type], len(relations_t), len(indices)]
-        relations_t += indices
-        transposed_slot = transposed_slot + rows * len(indices)
-
-    plan, sources, slots, transposed, destinations, edge_scores, dst_scores = [], [], [], [], [], [], []
-    slot_base, index = 0, 0
-    for node_type, group in by_destination.items():
-        x_dst = x_dict[node_type]
-        rows, count = x_dst.size(0), len(group)
-        plan += [slot_base, rows, offsets[node_type], index, count]
-        folded = _fold(torch.stack([conv.lin_dst.weight for _, conv in group]), [conv.att_dst for _, conv in group],
-                       heads)
-        dst_scores.append((x_dst @ folded.t()).view(rows, count, heads).transpose(0, 1).reshape(count * rows, heads))
-        for k, (edge_type, _) in enumerate(group):
-            edge_index = edge_index_dict[edge_type]
-            check_adjacency(edge_index, x_dict[edge_type[0]].size(0), rows)
-            source_type = edge_type[0]
-            position = by_source[source_type].index(index)
-            sources.append(edge_index[0] + offsets[source_type])
-            slots.append(edge_index[1] + (slot_base + k * rows))
-            # transposed slots source-major: a source's relations side by side (one product per type)
-            transposed.append(edge_index[0] * len(by_source[source_type]) + (transposed_base[source_type] + position))
-            destinations.append(edge_index[1] + offsets[node_type])
-            edge_scores.append(score_src[index].index_select(0, edge_index[0]))
-            index += 1
-        slot_base = slot_base + rows * count
-    src, slot = torch.cat(sources), torch.cat(slots)
-    score = torch.cat(edge_scores) + torch.cat(dst_scores).index_select(0, slot)
-    alpha = ops.segment_softmax(torch.nn.functional.leaky_relu(score, first.negative_slope), slot, slot_base)
-    rowptr, col, perm, row = _compressed(slot, src, slot_base)
-    rowptr_t, col_t, perm_t, _ = _compressed(torch.cat(transposed), torch.cat(destinations), transposed_slot)
-    csr = CSR(rowptr, col, perm, row, rowptr_t, col_t, perm_t)
-    x_all = torch.cat([x_dict[t] for t in node_types])
-    weight = torch.stack([conv.lin_src.weight for _, conv in ordered])
-    out = aggregate_project(x_all, weight, alpha, csr, plan, plan_t, relations_t)
-    parts = dict(zip(node_types, out.split([x_dict[t].size(0) for t in node_types])))
-    result: Dict[str, Tensor] = {}
-    for node_type, group in by_destination.items():
-        biases = [conv.bias for _, conv in group if conv.bias is not None]
-        result[node_type] = parts[node_type] + torch.stack(biases).sum(0) if biases else parts[node_type]
-    return result

@@ -3,7 +3,6 @@
 Each op is a plain-ATen reference (runs on any device, compiles, exports to C++) behind
 one public function that may dispatch to a faster kernel (see :mod:`gnnx.ops.dispatch`).
 """
-from gnnx.ops.aggregate_project import aggregate_project
 from gnnx.ops.attention import attention
 from gnnx.ops.edge_mlp import edge_mlp_max
 from gnnx.ops.neighbors import knn, knn_graph, radius, radius_graph
@@ -12,7 +11,6 @@ from gnnx.ops.spmm import segment, spmm, spmm_reference
 
 __all__ = [
     "REDUCTIONS",
-    "aggregate_project",
     "attention",
     "edge_mlp_max",
     "gather",

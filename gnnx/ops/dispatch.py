@@ -78,7 +78,6 @@ _CUDA_KERNELS = _load_cuda_module("triton_kernels")
 _CUDA_ATTENTION = _load_cuda_module("triton_attention") if _CUDA_KERNELS is not None else None
 _CUDA_KNN = _load_cuda_module("triton_knn") if _CUDA_KERNELS is not None else None
 _CUDA_EDGE_MLP = _load_cuda_module("triton_edge_mlp") if _CUDA_KERNELS is not None else None
-_CUDA_AGGREGATE_PROJECT = _load_cuda_module("triton_aggregate_project") if _CUDA_KERNELS is not None else None
 
 
 def cuda_kernels():
@@ -94,11 +93,6 @@ def cuda_attention_kernels():
 def cuda_knn_kernels():
     """The Triton k-nearest-neighbour module, or ``None`` where Triton or CUDA is missing."""
     return _CUDA_KNN
-
-
-def cuda_aggregate_project_kernels():
-    """The Triton aggregate-then-project module, or ``None`` where Triton or CUDA is missing."""
-    return _CUDA_AGGREGATE_PROJECT
 
 
 # Set to False to run EdgeConv's message MLP unfused on CUDA too (measurements).

@@ -11,10 +11,10 @@ EDGE_TYPES = [("paper", "cites", "paper"), ("author", "writes", "paper"), ("pape
               ("inst", "hosts", "author"), ("author", "rev_hosts", "inst")]
 
 
-def _graph(papers, authors, insts, edges, seed=0, widths=(8, 6, 4)):
+def _graph(papers, authors, insts, edges, seed=0):
     gen = torch.Generator().manual_seed(seed)
-    x = {"paper": torch.randn(papers, widths[0], generator=gen), "author": torch.randn(authors, widths[1], generator=gen),
-         "inst": torch.randn(insts, widths[2], generator=gen)}
+    x = {"paper": torch.randn(papers, 8, generator=gen), "author": torch.randn(authors, 6, generator=gen),
+         "inst": torch.randn(insts, 4, generator=gen)}
     sizes = {k: v.size(0) for k, v in x.items()}
     edge_index = {et: torch.stack([torch.randint(0, sizes[et[0]], (edges,), generator=gen),
                                    torch.randint(0, sizes[et[2]], (edges,), generator=gen)]) for et in EDGE_TYPES}
@@ -26,12 +26,12 @@ def grouping_on(monkeypatch):
     monkeypatch.setattr(hetero_gat, "ENABLED", True)
 
 
-def _model(heads=4, widths=(8, 6, 4), **kwargs):
+def _model(heads=4, **kwargs):
     torch.manual_seed(0)
     conv = nn.HeteroConv({et: nn.GATConv((-1, -1), 16, heads=heads, add_self_loops=False, **kwargs)
                           for et in EDGE_TYPES})
     with torch.no_grad():
-        conv(*_graph(10, 7, 3, 20, widths=widths))  # lazy widths
+        conv(*_graph(10, 7, 3, 20))  # lazy widths
     return conv
 
 
@@ -153,104 +153,3 @@ def test_grouped_by_default_on_cuda_equals_per_relation_and_compiles(monkeypatch
         for key in reference:
             torch.testing.assert_close(out[key], reference[key], rtol=1e-4, atol=1e-5)
         sum(v.sum() for v in out.values()).backward()
-
-
-SAME = (12, 12, 12)  # one width for every node type: the aggregate-then-project layout
-
-
-def _sampled_like(papers, authors, insts, edges, seed=0, device="cpu"):
-    """Inputs whose destinations are the first rows of each type (a sampled mini-batch's
-    layout: later hops are only sources), so most row blocks have no incoming edges."""
-    x, edge_index = _graph(papers, authors, insts, edges, seed=seed, widths=SAME)
-    sizes = {k: v.size(0) for k, v in x.items()}
-    for et, ei in edge_index.items():
-        ei[1] = ei[1] % max(1, sizes[et[2]] // 4)
-    return ({k: v.to(device) for k, v in x.items()}, {k: v.to(device) for k, v in edge_index.items()})
-
-
-def _values_and_grads(conv, x, edge_index):
-    x = {k: v.detach().requires_grad_(True) for k, v in x.items()}
-    out = conv(x, edge_index)
-    loss = sum((v * torch.linspace(-1, 1, v.numel(), device=v.device).view_as(v)).sum() for v in out.values())
-    params = [p for p in conv.parameters()]
-    grads = torch.autograd.grad(loss, params + list(x.values()), allow_unused=True)
-    return out, grads
-
-
-def _assert_same(got, expected, rtol=1e-4, atol=1e-5):
-    (out, grads), (ref, ref_grads) = got, expected
-    assert set(out) == set(ref)
-    for key in ref:
-        torch.testing.assert_close(out[key], ref[key], rtol=rtol, atol=atol)
-    for g, r in zip(grads, ref_grads):
-        assert (g is None) == (r is None)
-        if g is not None:
-            torch.testing.assert_close(g, r, rtol=rtol, atol=atol)
-
-
-@pytest.mark.parametrize("heads", [1, 4])
-def test_aggregate_then_project_equals_per_relation(heads, monkeypatch):
-    """The projection behind the sum (gnnx.ops.aggregate_project; its ATen reference here)."""
-    monkeypatch.setattr(hetero_gat, "LATE_PROJECTION", True)
-    conv = _model(heads, widths=SAME)
-    x, edge_index = _sampled_like(40, 25, 6, 90, seed=1)
-    del edge_index[("inst", "hosts", "author")]
-    calls = []
-    monkeypatch.setattr(hetero_gat, "aggregate_project", lambda *a: calls.append(1) or ops.aggregate_project(*a))
-    got = _values_and_grads(conv, x, edge_index)
-    assert calls == [1]  # one op for every relation
-    _assert_same(got, _values_and_grads_per_relation(conv, x, edge_index, monkeypatch))
-
-
-def _values_and_grads_per_relation(conv, x, edge_index, monkeypatch):
-    with monkeypatch.context() as patch:
-        patch.setattr(hetero_gat, "grouped_gat", lambda *args: None)
-        return _values_and_grads(conv, x, edge_index)
-
-
-def test_aggregate_then_project_needs_one_width(monkeypatch):
-    monkeypatch.setattr(hetero_gat, "LATE_PROJECTION", True)
-    conv = _model()
-    x, edge_index = _graph(20, 10, 4, 40)
-    relations = list(conv.convs.items())
-    assert not hetero_gat._late_projection_applies(relations, x)  # widths 8, 6, 4: project first
-    same = _model(widths=SAME)
-    assert hetero_gat._late_projection_applies(list(same.convs.items()), _sampled_like(20, 10, 4, 40)[0])
-    monkeypatch.setattr(hetero_gat, "LATE_PROJECTION", None)
-    assert not hetero_gat._late_projection_applies(list(same.convs.items()), _sampled_like(20, 10, 4, 40)[0])
-
-
-def test_aggregate_then_project_compiles_without_recompiling(monkeypatch):
-    monkeypatch.setattr(hetero_gat, "LATE_PROJECTION", True)
-    conv = _model(widths=SAME).eval()
-    torch._dynamo.reset()
-    compiled = torch.compile(conv, fullgraph=True, dynamic=True)
-    for i, sizes in enumerate([(20, 11, 5, 50), (33, 7, 4, 90), (57, 25, 9, 31)]):
-        inputs = _sampled_like(*sizes, seed=i)
-        with torch.no_grad(), torch._dynamo.config.patch(error_on_recompile=i == 2):
-            got = compiled(*inputs)
-            expected = conv(*inputs)
-        for key in expected:
-            torch.testing.assert_close(got[key], expected[key], rtol=1e-4, atol=1e-5)
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("heads", [1, 4])
-def test_aggregate_then_project_kernels_on_cuda(heads, monkeypatch):
-    """By default on CUDA (fp32, one width): the Triton kernels, equal to the per-relation
-    layers in values and gradients, eager and compiled (no recompiles)."""
-    monkeypatch.setattr(hetero_gat, "ENABLED", None)
-    conv = _model(heads, widths=SAME).cuda()
-    x, edge_index = _sampled_like(300, 200, 40, 900, seed=1, device="cuda")
-    relations = [(et, c) for et, c in conv.convs.items() if et in edge_index]
-    assert hetero_gat._late_projection_applies(relations, x)
-    got = _values_and_grads(conv, x, edge_index)
-    _assert_same(got, _values_and_grads_per_relation(conv, x, edge_index, monkeypatch))
-    torch._dynamo.reset()
-    compiled = torch.compile(conv, fullgraph=True, dynamic=True)
-    for i, sizes in enumerate([(120, 110, 50, 500), (330, 70, 40, 900), (570, 250, 90, 310)]):
-        inputs = _sampled_like(*sizes, seed=i, device="cuda")
-        with torch._dynamo.config.patch(error_on_recompile=i == 2):
-            out = _values_and_grads(compiled, *inputs)
-        _assert_same(out, _values_and_grads_per_relation(conv, *inputs, monkeypatch))
