@@ -150,6 +150,10 @@ class HeteroConv(torch.nn.Module):
                     kwargs[name] = (values.get(src), values.get(dst))
             if not has_edge_input:
                 continue  # this edge type is absent from the inputs
+            if args_dict and isinstance(args_dict[0], dict) and edge_type not in args_dict[0] \
+                    and src not in args_dict[0]:
+                raise ValueError(f"HeteroConv: edge type {edge_type} has edges, but the node inputs (x_dict) "
+                                 f"have no {src!r}, its source node type (node types given: {list(args_dict[0])})")
             out.setdefault(dst, []).append(conv(*args, **kwargs))
         return {node_type: group(outputs, self.aggr) for node_type, outputs in out.items()}
 

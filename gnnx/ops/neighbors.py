@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from gnnx.ops import grid
-from gnnx.ops.dispatch import cuda_knn_kernels, is_tracing
+from gnnx.ops.dispatch import can_check_on_host, cuda_knn_kernels, is_tracing
 
 BLOCK_ELEMENTS = 1 << 24  # distances per block in eager mode (64 MiB of float32)
 
@@ -104,11 +104,49 @@ def _all_pairs(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y:
 
 
 def _check(x: Tensor, batch: Optional[Tensor], name: str = "points") -> None:
-    if x.dim() != 2:
-        raise ValueError(f"{name} must have shape [N, D], got {list(x.shape)}")
+    if not isinstance(x, Tensor) or x.dim() != 2:
+        raise ValueError(f"{name} must have shape [N, D], got {list(x.shape) if isinstance(x, Tensor) else type(x)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be floating point, got {x.dtype}")
     if batch is not None and (batch.dim() != 1 or batch.size(0) != x.size(0)):
         raise ValueError(f"batch of {name} must have one entry per point ({x.size(0)}), "
                          f"got shape {list(batch.shape)}")
+    if batch is not None and (batch.is_floating_point() or batch.is_complex() or batch.dtype == torch.bool):
+        raise TypeError(f"batch of {name} must hold integer graph ids, got {batch.dtype}")
+    if can_check_on_host(x) and x.numel() and not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).any(1).nonzero()[0])
+        raise ValueError(f"{name} must be finite: point {bad} is {x[bad].tolist()}")
+
+
+def _check_count(value: float, name: str, integer: bool = True) -> None:
+    if integer and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    if not integer and not value >= 0:  # also NaN
+        raise ValueError(f"{name} must be a non-negative distance, got {value!r}")
+
+
+def _padded(values: Tensor, index: Tensor, k: int) -> Tuple[Tensor, Tensor]:
+    """``values``/``index`` widened to ``k`` columns with ``inf`` / 0 (a graph of fewer than
+    ``k`` candidates: the missing slots read as empty, as a small graph's do)."""
+    missing = k - values.size(1)
+    if missing <= 0:
+        return values, index
+    return (torch.cat([values, values.new_full((values.size(0), missing), float("inf"))], 1),
+            torch.cat([index, index.new_zeros(index.size(0), missing)], 1))
+
+
+def _nearest_k(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: Optional[Tensor], cosine: bool,
+               same_set_no_loop: bool, radius: Optional[float] = None) -> Tuple[Tensor, Tensor]:
+    """:func:`_nearest` for any ``k``: in eager calls ``k`` beyond the candidates (``x``'s
+    points, less the point itself without loops) is searched as that many and padded."""
+    if is_tracing() or torch.jit.is_tracing():
+        return _nearest(x, y, k, batch_x, batch_y, cosine, same_set_no_loop, radius)
+    available = max(0, x.size(0) - (1 if same_set_no_loop else 0))
+    if min(k, available, y.size(0)) == 0:
+        empty = torch.empty(y.size(0), 0, device=x.device)
+        return _padded(empty, empty.long(), k)
+    values, index = _nearest(x, y, min(k, available), batch_x, batch_y, cosine, same_set_no_loop, radius)
+    return _padded(values, index, k)
 
 
 def _check_pair(x: Tensor, y: Tensor, batch_x: Optional[Tensor], batch_y: Optional[Tensor]) -> None:
@@ -124,7 +162,8 @@ def knn_graph(x: Tensor, k: int, batch: Optional[Tensor] = None, loop: bool = Fa
               flow: str = "source_to_target", cosine: bool = False) -> Tensor:
     """Edges from each point's ``k`` nearest neighbours (same graph only): ``[2, N * k]``."""
     _check(x, batch)
-    values, nbr = _nearest(x, x, k, batch, batch, cosine, not loop)
+    _check_count(k, "k")
+    values, nbr = _nearest_k(x, x, k, batch, batch, cosine, not loop)
     centre = torch.arange(x.size(0), device=x.device).unsqueeze(1).expand(-1, k)
     nbr = torch.where(torch.isinf(values), centre, nbr)  # too few points in the graph: self loop
     edge_index = torch.stack([nbr.reshape(-1), centre.reshape(-1)])
@@ -138,8 +177,10 @@ def radius_graph(x: Tensor, r: float, batch: Optional[Tensor] = None, loop: bool
     (nearest first). ``static=True``: ``(edge_index [2, N * max_num_neighbors], mask)``;
     ``static=False``: only the valid edges."""
     _check(x, batch)
+    _check_count(r, "r", integer=False)
+    _check_count(max_num_neighbors, "max_num_neighbors")
     k = min(max_num_neighbors, x.size(0))
-    values, nbr = _nearest(x, x, k, batch, batch, False, not loop, radius=r)
+    values, nbr = _nearest_k(x, x, k, batch, batch, False, not loop, radius=r)
     centre = torch.arange(x.size(0), device=x.device).unsqueeze(1).expand(-1, k)
     valid = values <= r * r
     nbr = torch.where(valid, nbr, centre)
@@ -166,7 +207,8 @@ def knn(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor] = None, batch_y:
     ``y``, row 1 ``x``. ``static=True``: ``(edge_index [2, N_y * k], mask)`` (a slot is
     masked when the graph has fewer than ``k`` points in ``x``); else the valid pairs."""
     _check_pair(x, y, batch_x, batch_y)
-    values, nbr = _nearest(x, y, k, batch_x, batch_y, cosine, False)
+    _check_count(k, "k")
+    values, nbr = _nearest_k(x, y, k, batch_x, batch_y, cosine, False)
     return _pairs(values, nbr, ~torch.isinf(values), static)
 
 
@@ -175,6 +217,8 @@ def radius(x: Tensor, y: Tensor, r: float, batch_x: Optional[Tensor] = None, bat
     """For each point of ``y`` up to ``max_num_neighbors`` points of ``x`` within ``r``
     (nearest first): as :func:`knn`, ``(edge_index [2, N_y * max_num_neighbors], mask)``."""
     _check_pair(x, y, batch_x, batch_y)
+    _check_count(r, "r", integer=False)
+    _check_count(max_num_neighbors, "max_num_neighbors")
     k = min(max_num_neighbors, x.size(0))
-    values, nbr = _nearest(x, y, k, batch_x, batch_y, False, False, radius=r)
+    values, nbr = _nearest_k(x, y, k, batch_x, batch_y, False, False, radius=r)
     return _pairs(values, nbr, values <= r * r, static)

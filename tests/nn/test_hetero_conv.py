@@ -87,3 +87,11 @@ def test_hetero_linear_exports_with_a_dynamic_row_count():
     for rows in (4, 70):
         x, types = torch.randn(rows, 8, generator=g), torch.randint(0, 3, (rows,), generator=g)
         torch.testing.assert_close(program.module()(x, types), lin(x, types), atol=1e-5, rtol=1e-5)
+
+
+def test_a_relation_whose_source_type_has_no_features_is_named():
+    conv = G.HeteroConv(_convs(G))
+    x_dict, edge_index_dict, edge_attr_dict = _inputs()
+    del x_dict["author"]
+    with pytest.raises(ValueError, match=r"\('author', 'writes', 'paper'\).*no 'author'"):
+        conv(x_dict, edge_index_dict, edge_attr_dict=edge_attr_dict)

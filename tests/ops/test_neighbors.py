@@ -141,3 +141,43 @@ def test_grid_radius_and_bipartite_knn_are_exact():
     pairs, valid = knn(x, y, 6)
     kth = (y[pairs[0]] - x[pairs[1]]).square().sum(-1).view(2500, 6)
     torch.testing.assert_close(kth, _all_pairs_kth(x, y, 6, None, None, False), atol=1e-5, rtol=1e-5)
+
+
+def test_k_beyond_the_points_pads_as_a_small_graph_does():
+    """k larger than the candidates (eager): the real neighbours, then the documented filler
+    (self loops for knn_graph, masked slots for knn), static N * k shape kept."""
+    x = torch.rand(5, 3)
+    edges = knn_graph(x, 16)
+    assert edges.shape == (2, 5 * 16)
+    for i in range(5):
+        got = edges[0, edges[1] == i].tolist()
+        assert sorted(got) == sorted([j for j in range(5) if j != i] + [i] * 12)
+    pairs, mask = knn(x, torch.rand(2, 3), 8)
+    assert pairs.shape == (2, 16) and mask.view(2, 8).sum(1).tolist() == [5, 5]
+    looped = knn_graph(x, 16, loop=True)
+    assert looped.shape == (2, 80) and all(i in looped[0, looped[1] == i].tolist() for i in range(5))
+
+
+def test_empty_point_sets():
+    empty = torch.empty(0, 3)
+    assert knn_graph(empty, 4).shape == (2, 0)
+    edge_index, mask = radius_graph(empty, 0.5)
+    assert edge_index.shape == (2, 0) and mask.numel() == 0
+    pairs, mask = knn(torch.rand(4, 3), empty, 3)
+    assert pairs.shape == (2, 0) and mask.numel() == 0
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda x: knn_graph(x.long(), 3), TypeError, "floating point"),
+    (lambda x: knn_graph(x, 3, batch=torch.zeros(10)), TypeError, "integer graph ids"),
+    (lambda x: knn_graph(x, -1), ValueError, "k must be"),
+    (lambda x: radius_graph(x, -0.5), ValueError, "r must be"),
+    (lambda x: radius_graph(x, float("nan")), ValueError, "r must be"),
+    (lambda x: radius_graph(x, 0.5, max_num_neighbors=-2), ValueError, "max_num_neighbors"),
+    (lambda x: knn_graph(torch.cat([x[:3], torch.tensor([[0.0, float("nan"), 1.0]]), x[4:]]), 3), ValueError,
+     "point 3"),
+    (lambda x: knn(x, torch.full((2, 3), float("inf")), 3), ValueError, "y must be finite"),
+])
+def test_bad_point_inputs_are_named(call, error, words):
+    with pytest.raises(error, match=words):
+        call(torch.rand(10, 3))
