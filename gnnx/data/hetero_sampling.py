@@ -30,7 +30,14 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
-from gnnx.data.sampling import batches_of, draw_with_replacement, draw_without_replacement, num_batches
+from gnnx.data.sampling import (
+    batches_of,
+    check_batch_size,
+    check_seeds,
+    draw_with_replacement,
+    draw_without_replacement,
+    num_batches,
+)
 from gnnx.hetero_graph import EdgeType, HeteroGraph, NodeType
 
 Fanouts = Union[Sequence[int], Dict[EdgeType, Sequence[int]]]
@@ -236,12 +243,9 @@ class HeteroNeighborLoader:
         if input_type not in graph.node_types:
             raise ValueError(f"input_nodes: no node type {input_type!r} in {graph.node_types}")
         device = next(iter(graph.edge_index_dict.values())).device
-        if seeds is None:
-            seeds = torch.arange(int(graph[input_type].num_nodes), device=device)
-        elif seeds.dtype == torch.bool:
-            seeds = seeds.nonzero().view(-1)
+        seeds = check_seeds(seeds, int(graph[input_type].num_nodes), device, f"input_nodes ({input_type!r})")
         self.graph, self.num_neighbors, self.input_type = graph, num_neighbors, input_type
-        self.seeds, self.batch_size = seeds.to(device), batch_size
+        self.seeds, self.batch_size = seeds, check_batch_size(batch_size)
         self.replace, self.shuffle, self.drop_last = replace, shuffle, drop_last
         self.static_margin = static_margin
         self.generator = torch.Generator(device=device).manual_seed(seed)

@@ -167,6 +167,32 @@ def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, ed
                  y=None if graph.y is None or graph.y.dim() == 0 else graph.y[n_id], validate=False, **extra)
 
 
+def check_seeds(seeds: Optional[Tensor], num_nodes: int, device: torch.device, name: str = "input_nodes") -> Tensor:
+    """The seed node ids of ``seeds`` (ids, a boolean mask over the nodes, or ``None``: every
+    node) on ``device``, checked once when a loader is built (a mask's length, the ids' range)."""
+    if seeds is None:
+        return torch.arange(num_nodes, device=device)
+    if not isinstance(seeds, Tensor) or seeds.dim() != 1:
+        raise ValueError(f"{name} must be a 1-D tensor of node ids or a boolean mask, got "
+                         f"{list(seeds.shape) if isinstance(seeds, Tensor) else type(seeds).__name__}")
+    if seeds.dtype == torch.bool:
+        if seeds.numel() != num_nodes:
+            raise ValueError(f"{name}: a boolean mask needs one entry per node ({num_nodes}), got {seeds.numel()}")
+        return seeds.nonzero().view(-1).to(device)
+    if seeds.is_floating_point() or seeds.is_complex():
+        raise TypeError(f"{name} must hold integer node ids or a boolean mask, got {seeds.dtype}")
+    if seeds.numel() and (int(seeds.min()) < 0 or int(seeds.max()) >= num_nodes):
+        bad = seeds[(seeds < 0) | (seeds >= num_nodes)][0]
+        raise ValueError(f"{name} holds node id {int(bad)}, outside the {num_nodes} nodes")
+    return seeds.long().to(device)
+
+
+def check_batch_size(batch_size: Any) -> int:
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    return batch_size
+
+
 def num_batches(count: int, batch_size: int, drop_last: bool) -> int:
     """Batches of ``batch_size`` out of ``count`` items (a smaller last one unless ``drop_last``)."""
     full, rest = divmod(count, batch_size)
@@ -230,9 +256,9 @@ class NeighborLoader:
         if not isinstance(graph, Graph):
             graph = Graph.from_pyg(graph, validate=False)
         fanouts = list(num_neighbors if pyg_style else fanouts)
-        if seeds is None and input_nodes is not None:
-            seeds = input_nodes.nonzero().view(-1) if input_nodes.dtype == torch.bool else input_nodes
-        batch_size = batch_size if batch_size is not None else (1 if pyg_style else 512)
+        name = "seeds" if seeds is not None or input_nodes is None else "input_nodes"
+        seeds = seeds if seeds is not None else input_nodes
+        batch_size = check_batch_size(batch_size if batch_size is not None else (1 if pyg_style else 512))
         replace = replace if replace is not None else not pyg_style
         if replace and any(f < 0 for f in fanouts):
             raise ValueError(f"NeighborLoader: fan-out -1 (every neighbour) needs exact sampling (replace=False); "
@@ -240,7 +266,7 @@ class NeighborLoader:
         shuffle = shuffle if shuffle is not None else not pyg_style
         self.graph, self.fanouts, self.batch_size = graph, fanouts, batch_size
         device = graph.edge_index.device
-        self.seeds = torch.arange(graph.num_nodes, device=device) if seeds is None else seeds.to(device)
+        self.seeds = check_seeds(seeds, graph.num_nodes, device, name)
         self.replace, self.shuffle, self.drop_last = replace, shuffle, drop_last
         self.generator = torch.Generator(device=device).manual_seed(seed)
 

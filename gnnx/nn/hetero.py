@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from gnnx.nn.inits import linear
+from gnnx.ops.dispatch import can_check_on_host
 
 Key = Union[str, Tuple[str, ...]]
 
@@ -189,6 +190,11 @@ class HeteroLinear(torch.nn.Module):
 
     def forward(self, x: Tensor, type_vec: Tensor) -> Tensor:
         T, C = self.num_types, self.out_channels
+        if type_vec.dtype not in (torch.int32, torch.int64) or type_vec.dim() != 1 or type_vec.size(0) != x.size(0):
+            raise ValueError(f"HeteroLinear: type_vec must be an integer tensor with one type per row of x "
+                             f"({x.size(0)}), got {type_vec.dtype} of shape {list(type_vec.shape)}")
+        if can_check_on_host(type_vec) and type_vec.numel() and not 0 <= int(type_vec.min()) <= int(type_vec.max()) < T:
+            raise ValueError(f"HeteroLinear: type_vec holds types outside [0, {T}) (num_types={T})")
         every = (x @ self.weight.permute(1, 0, 2).reshape(self.in_channels, T * C)).view(-1, T, C)
         out = every.gather(1, type_vec.view(-1, 1, 1).expand(-1, 1, C)).squeeze(1)
         return out if self.bias is None else out + self.bias.index_select(0, type_vec)

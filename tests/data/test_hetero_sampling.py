@@ -293,3 +293,15 @@ def test_hetero_fanout_minus_one_takes_every_neighbour(graph):
         batch = next(iter(loader))
         degree = torch.bincount(graph[cites].edge_index[1], minlength=graph["paper"].num_nodes)
         assert batch[cites].edge_index.size(1) == int(degree[:8].sum())
+
+
+@pytest.mark.parametrize("input_nodes, batch_size, words", [
+    (("paper", "mask of 3"), 4, "boolean mask needs one entry per node"),
+    (("paper", torch.tensor([10 ** 7])), 4, "input_nodes \\('paper'\\) holds node id 10000000"),
+    ("paper", 0, "batch_size must be a positive int"),
+])
+def test_bad_input_nodes_and_batch_sizes_are_named(graph, input_nodes, batch_size, words):
+    if isinstance(input_nodes, tuple) and isinstance(input_nodes[1], str):
+        input_nodes = ("paper", torch.ones(3, dtype=torch.bool))
+    with pytest.raises(ValueError, match=words):
+        NeighborLoader(graph, num_neighbors=[2, 2], input_nodes=input_nodes, batch_size=batch_size)

@@ -106,3 +106,15 @@ def test_fanout_minus_one_takes_every_neighbour_as_pyg():
     assert next(iter(loader)).num_sampled_edges[0] == int(g.in_degree[:4].sum())
     with pytest.raises(ValueError, match="exact sampling"):
         NeighborLoader(g, [-1, 2], replace=True)
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"seeds": torch.tensor([0, 500])}, ValueError, "node id 500, outside the 200 nodes"),
+    ({"input_nodes": torch.ones(3, dtype=torch.bool)}, ValueError, "one entry per node \\(200\\)"),
+    ({"seeds": torch.tensor([0.0, 1.0])}, TypeError, "integer node ids"),
+    ({"seeds": torch.arange(4), "batch_size": 0}, ValueError, "batch_size must be a positive int"),
+])
+def test_bad_seeds_and_batch_sizes_are_named(kwargs, error, words):
+    fanouts = {"num_neighbors": [2]} if "input_nodes" in kwargs else {"fanouts": [2]}
+    with pytest.raises(error, match=words):
+        NeighborLoader(_graph(), **fanouts, **kwargs)

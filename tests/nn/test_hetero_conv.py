@@ -95,3 +95,13 @@ def test_a_relation_whose_source_type_has_no_features_is_named():
     del x_dict["author"]
     with pytest.raises(ValueError, match=r"\('author', 'writes', 'paper'\).*no 'author'"):
         conv(x_dict, edge_index_dict, edge_attr_dict=edge_attr_dict)
+
+
+def test_hetero_linear_names_bad_type_vectors():
+    lin, x = G.HeteroLinear(8, 5, num_types=3), torch.randn(4, 8)
+    with pytest.raises(ValueError, match=r"outside \[0, 3\)"):
+        lin(x, torch.tensor([0, 1, 3, 2]))
+    with pytest.raises(ValueError, match="integer tensor with one type per row"):
+        lin(x, torch.tensor([0.0, 1, 2, 2]))
+    with pytest.raises(ValueError, match="one type per row of x \\(4\\)"):
+        lin(x, torch.tensor([0, 1]))
