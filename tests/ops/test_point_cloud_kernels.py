@@ -78,6 +78,16 @@ def test_tiled_knn_between_sets_radius_and_compiled(device):
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] <= 2
 
 
+@pytest.mark.parametrize("device", [CUDA])
+def test_k_beyond_the_points_and_empty_sets_on_the_device(device):
+    x = _points(7, 3)
+    assert torch.equal(ops.knn_graph(x.to(device), 16).cpu(), ops.knn_graph(x, 16))
+    pairs, mask = ops.knn(x.to(device), _points(3, 3, 1).to(device), 10)
+    ref_pairs, ref_mask = ops.knn(x, _points(3, 3, 1), 10)
+    assert torch.equal(mask.cpu(), ref_mask) and torch.equal(pairs.cpu(), ref_pairs)
+    assert ops.knn_graph(torch.empty(0, 3, device=device), 4).shape == (2, 0)
+
+
 def _edge_inputs(n_dst, n_src, edges, hidden, out, device, seed=0):
     gen = torch.Generator().manual_seed(seed)
     src = torch.randint(0, n_src, (edges,), generator=gen)
