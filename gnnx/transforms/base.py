@@ -207,6 +207,8 @@ class NormalizeFeatures:
 
 
 def _normalized_rows(x: Tensor) -> Tensor:
+    if x.numel() == 0:  # a node type without nodes (PyG's min() fails here)
+        return x
     x = x - x.min()
     return x / x.sum(dim=-1, keepdim=True).clamp(min=1.0)
 

@@ -119,3 +119,17 @@ def test_csr_is_built_once_and_follows_edits():
     graph["cites"].edge_index[1, 0] = 29
     rebuilt = graph.csr("cites")
     assert rebuilt.col.numel() == 10 and int(rebuilt.rowptr[30] - rebuilt.rowptr[29]) >= 1  # edited in place
+
+
+def test_transforms_keep_node_types_without_nodes():
+    graph = gnnx.HeteroGraph()
+    graph["a"].x = torch.rand(4, 3)
+    graph["b"].x = torch.rand(0, 3)
+    graph["a", "to", "b"].edge_index = torch.empty(2, 0, dtype=torch.long)
+    graph["a", "self", "a"].edge_index = torch.tensor([[0, 1], [1, 2]])
+    normalized = T.NormalizeFeatures()(graph)
+    assert normalized["b"].x.shape == (0, 3)
+    shifted = graph["a"].x - graph["a"].x.min()
+    torch.testing.assert_close(normalized["a"].x, shifted / shifted.sum(1, keepdim=True).clamp(min=1))
+    undirected = T.AddSelfLoops()(T.ToUndirected()(graph))
+    assert undirected["b", "rev_to", "a"].edge_index.shape == (2, 0)

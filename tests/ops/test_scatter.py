@@ -78,3 +78,12 @@ def test_segment_softmax_ignores_minus_inf():
 def test_unknown_reduction_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown reduction 'median'"):
         ops.scatter(torch.ones(2), torch.tensor([0, 1]), 2, "median")
+
+
+def test_eager_cpu_scatter_names_an_index_outside_the_slots():
+    from gnnx.ops import scatter
+
+    with pytest.raises(ValueError, match="index holds 5, outside the 2 output slots"):
+        scatter(torch.ones(3, 2), torch.tensor([0, 5, 1]), 2)
+    with pytest.raises(ValueError, match="index holds -1"):
+        scatter(torch.ones(3, 2), torch.tensor([0, -1, 1]), 1, "mean")  # the one-slot shortcut too
