@@ -25,6 +25,7 @@ neighbours, ``edge_index[1]`` the centre points.
 """
 from __future__ import annotations
 
+import operator
 from typing import Optional, Tuple, Union
 
 import torch
@@ -118,10 +119,15 @@ def _check(x: Tensor, batch: Optional[Tensor], name: str = "points") -> None:
         raise ValueError(f"{name} must be finite: point {bad} is {x[bad].tolist()}")
 
 
-def _check_count(value: float, name: str, integer: bool = True) -> None:
-    if integer and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
-    if not integer and not value >= 0:  # also NaN
+def _check_non_negative(value: Union[int, float], name: str, integer: bool = True) -> None:
+    if integer:
+        try:
+            count = operator.index(value)  # ints, numpy ints, SymInts
+        except TypeError:
+            raise ValueError(f"{name} must be a non-negative int, got {value!r}") from None
+        if isinstance(value, bool) or count < 0:
+            raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    elif not value >= 0:  # also NaN
         raise ValueError(f"{name} must be a non-negative distance, got {value!r}")
 
 
@@ -162,7 +168,7 @@ def knn_graph(x: Tensor, k: int, batch: Optional[Tensor] = None, loop: bool = Fa
               flow: str = "source_to_target", cosine: bool = False) -> Tensor:
     """Edges from each point's ``k`` nearest neighbours (same graph only): ``[2, N * k]``."""
     _check(x, batch)
-    _check_count(k, "k")
+    _check_non_negative(k, "k")
     values, nbr = _nearest_k(x, x, k, batch, batch, cosine, not loop)
     centre = torch.arange(x.size(0), device=x.device).unsqueeze(1).expand(-1, k)
     nbr = torch.where(torch.isinf(values), centre, nbr)  # too few points in the graph: self loop
@@ -177,8 +183,8 @@ def radius_graph(x: Tensor, r: float, batch: Optional[Tensor] = None, loop: bool
     (nearest first). ``static=True``: ``(edge_index [2, N * max_num_neighbors], mask)``;
     ``static=False``: only the valid edges."""
     _check(x, batch)
-    _check_count(r, "r", integer=False)
-    _check_count(max_num_neighbors, "max_num_neighbors")
+    _check_non_negative(r, "r", integer=False)
+    _check_non_negative(max_num_neighbors, "max_num_neighbors")
     k = min(max_num_neighbors, x.size(0))
     values, nbr = _nearest_k(x, x, k, batch, batch, False, not loop, radius=r)
     centre = torch.arange(x.size(0), device=x.device).unsqueeze(1).expand(-1, k)
@@ -207,7 +213,7 @@ def knn(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor] = None, batch_y:
     ``y``, row 1 ``x``. ``static=True``: ``(edge_index [2, N_y * k], mask)`` (a slot is
     masked when the graph has fewer than ``k`` points in ``x``); else the valid pairs."""
     _check_pair(x, y, batch_x, batch_y)
-    _check_count(k, "k")
+    _check_non_negative(k, "k")
     values, nbr = _nearest_k(x, y, k, batch_x, batch_y, cosine, False)
     return _pairs(values, nbr, ~torch.isinf(values), static)
 
@@ -217,8 +223,8 @@ def radius(x: Tensor, y: Tensor, r: float, batch_x: Optional[Tensor] = None, bat
     """For each point of ``y`` up to ``max_num_neighbors`` points of ``x`` within ``r``
     (nearest first): as :func:`knn`, ``(edge_index [2, N_y * max_num_neighbors], mask)``."""
     _check_pair(x, y, batch_x, batch_y)
-    _check_count(r, "r", integer=False)
-    _check_count(max_num_neighbors, "max_num_neighbors")
+    _check_non_negative(r, "r", integer=False)
+    _check_non_negative(max_num_neighbors, "max_num_neighbors")
     k = min(max_num_neighbors, x.size(0))
     values, nbr = _nearest_k(x, y, k, batch_x, batch_y, False, False, radius=r)
     return _pairs(values, nbr, values <= r * r, static)
