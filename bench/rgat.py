@@ -22,7 +22,9 @@ called the user's way, ``model(x_dict, edge_index_dict)`` with plain tensors:
 
 Compiled rows report how many graphs Dynamo compiled (1 = no recompiles). With
 ``--profile``, the top CUDA kernels of three more steps per row go to ``rgat_profile.txt``.
-Writes ``rgat.json`` and ``rgat.md`` to ``--out``.
+``--tf32`` lets every row's fp32 matrix products run as TF32 (``torch.set_float32_matmul_precision
+("high")``, both libraries alike; gnnx's Triton products follow the same flag).
+Writes ``rgat.json`` and ``rgat.md`` (``rgat_tf32.*`` with ``--tf32``) to ``--out``.
 """
 from __future__ import annotations
 
@@ -85,7 +87,10 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=["pyg eager", "pyg compiled", "gnnx eager", "gnnx.compile"])
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--profile", action="store_true", help="top CUDA kernels per row to rgat_profile.txt")
+    parser.add_argument("--tf32", action="store_true", help="TF32 matrix products in every row")
     args = parser.parse_args()
+    if args.tf32:
+        torch.set_float32_matmul_precision("high")
     import torch_geometric.nn as pyg_nn
 
     device = args.device
@@ -163,8 +168,10 @@ def write_report(args, graph, sizes: dict, sampling: float, results: dict, graph
               "scale": args.scale, "graph": {"nodes": graph.num_nodes, "edges": graph.num_edges},
               "batch": sizes, "batch_size": args.batch_size, "sampling_ms": sampling * 1e3,
               "step_ms": {k: v * 1e3 for k, v in results.items()},
-              "compiled_graphs": graphs}
-    lines = [f"# R-GAT training step, {device_name} (torch {torch.__version__}, PyG {torch_geometric.__version__})",
+              "compiled_graphs": graphs, "tf32": args.tf32}
+    precision = ", TF32 matrix products in every row" if args.tf32 else ""
+    lines = [f"# R-GAT training step, {device_name} (torch {torch.__version__}, PyG {torch_geometric.__version__})"
+             f"{precision}",
              "", f"Graph {graph.num_nodes:,} nodes / {graph.num_edges:,} edges, 8 edge types; batches of "
              f"{args.batch_size} seeds, fan-outs [15, 10, 5] (~{sizes['nodes']:,} nodes / {sizes['edges']:,} "
              f"edges); 3 layers, hidden {args.hidden}, 4 heads. Sampling (gnnx, on the device): "
@@ -177,12 +184,13 @@ def write_report(args, graph, sizes: dict, sampling: float, results: dict, graph
                      f"{eager / seconds if eager else float('nan'):.2f}x | "
                      f"{compiled / seconds if compiled else float('nan'):.2f}x | {graphs.get(config, '-')} |")
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "rgat.json"), "w") as f:
+    name = "rgat_tf32" if args.tf32 else "rgat"
+    with open(os.path.join(args.out, f"{name}.json"), "w") as f:
         json.dump(report, f, indent=1)
-    with open(os.path.join(args.out, "rgat.md"), "w") as f:
+    with open(os.path.join(args.out, f"{name}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     if profiles:
-        with open(os.path.join(args.out, "rgat_profile.txt"), "w") as f:
+        with open(os.path.join(args.out, f"{name}_profile.txt"), "w") as f:
             f.write("\n".join(profiles))
     return lines
 
