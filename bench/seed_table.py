@@ -10,6 +10,7 @@ PyG eager, PyG compiled, gnnx eager, gnnx compiled, gnnx compiled + CUDA graph
 (``gnnx.cuda_graph.CapturedStep``), ``gnnx.compile`` with a bare ``edge_index`` (the user's
 path, on the same table), and ``torch.compile(mode="reduce-overhead")`` for both libraries. GCN gets pre-normalised edge weights in both libraries (``normalize=False``).
 The plain-PyTorch reference sketch (cuSPARSE + one CUDA graph) runs in a subprocess.
+``TF32=1`` runs every row's fp32 products as TF32 (both libraries alike).
 Writes $OUT/seed_table.json and $OUT/seed_table.md.
 """
 import json
@@ -32,6 +33,8 @@ OUT = os.environ.get("OUT", "/tmp")
 if os.environ.get("EDGE_MLP") == "unfused":  # EdgeConv's message MLP per edge (no fused kernels)
     from gnnx.ops import dispatch
     dispatch.FUSED_EDGE_MLP = False
+if os.environ.get("TF32") == "1":  # every row's fp32 products as TF32, both libraries alike
+    torch.set_float32_matmul_precision("high")
 MODELS = ["GCN", "GraphSAGE", "GIN", "GAT", "EdgeCNN"]
 
 
@@ -158,7 +161,8 @@ def main(models):
         torch.cuda.empty_cache()
 
     if "GCN" not in models:
-        return finish(results, "_".join(models) + ("_unfused" if os.environ.get("EDGE_MLP") == "unfused" else ""))
+        return finish(results, "_".join(models) + ("_unfused" if os.environ.get("EDGE_MLP") == "unfused" else "")
+                      + ("_tf32" if os.environ.get("TF32") == "1" else ""))
     sketch = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "reference",
                                                           "gcn_csr_cudagraph.py")],
                             capture_output=True, text=True, env={**os.environ, "OUT": OUT})
@@ -210,7 +214,8 @@ def _ratio(row, kind):
 def render(results):
     lines = [f"Seed benchmark on {results['device']}, torch {results['torch']}, "
              f"PyG {results.get('torch_geometric')}, triton {results.get('triton')}; "
-             f"{results['steps']} steps, seconds (lower is better)\n",
+             f"{results['steps']} steps, seconds (lower is better)"
+             + ("; TF32 matrix products in every row" if os.environ.get("TF32") == "1" else "") + "\n",
              "| model | pass | PyG eager | PyG compiled | gnnx eager | gnnx compiled | gnnx compiled + CUDA graph "
              "| best gnnx vs PyG eager | vs PyG compiled |", "|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda v: "fail" if v is None else f"{v:.3f}"  # noqa: E731
