@@ -183,3 +183,16 @@ def test_networkx_round_trip_equals_pyg():
     back, pyg_back = U.from_networkx(ours), P.from_networkx(theirs)
     assert torch.equal(back.edge_index, pyg_back.edge_index)
     torch.testing.assert_close(back.x, pyg_back.x)
+
+
+@pytest.mark.parametrize("call", [
+    lambda ei: U.coalesce(ei, num_nodes=3),  # the sort key would mix rows silently
+    lambda ei: U.to_undirected(ei, num_nodes=3),
+    lambda ei: U.sort_edge_index(ei, num_nodes=3),
+    lambda ei: U.add_self_loops(ei, num_nodes=3),
+    lambda ei: U.degree(ei[0], 3),
+    lambda ei: U.get_laplacian(ei, num_nodes=3),
+])
+def test_a_given_num_nodes_below_the_indices_is_named(call):
+    with pytest.raises(ValueError, match=r"node index 5, outside the num_nodes=3 nodes"):
+        call(torch.tensor([[0, 5], [1, 1]]))
