@@ -181,3 +181,11 @@ def test_empty_point_sets():
 def test_bad_point_inputs_are_named(call, error, words):
     with pytest.raises(error, match=words):
         call(torch.rand(10, 3))
+
+
+def test_compiled_calls_name_a_k_beyond_the_points():
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda x: knn_graph(x, 8), fullgraph=True, dynamic=True)
+    assert compiled(torch.rand(20, 3)).shape == (2, 160)
+    with pytest.raises(Exception, match="k=8 neighbours need at least 8 points"):
+        compiled(torch.rand(5, 3))
