@@ -147,8 +147,9 @@ def _nearest_k(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y:
     points, less the point itself without loops) is searched as that many and padded."""
     if is_tracing() or torch.jit.is_tracing():
         if is_tracing():  # a named error at trace time (or an assertion in the exported program)
-            torch._check(x.size(0) >= k, lambda: f"k={k} neighbours need at least {k} points in compiled or "
-                                                  "exported calls (eager calls pad a smaller set)")
+            # a message without closure variables: torch 2.11's Dynamo cannot read those
+            torch._check(x.size(0) >= k, lambda: "knn: k neighbours need at least k points in compiled or exported "
+                                                  "calls (eager calls pad a smaller set)")
         return _nearest(x, y, k, batch_x, batch_y, cosine, same_set_no_loop, radius)
     available = max(0, x.size(0) - (1 if same_set_no_loop else 0))
     if min(k, available, y.size(0)) == 0:

@@ -187,5 +187,5 @@ def test_compiled_calls_name_a_k_beyond_the_points():
     torch._dynamo.reset()
     compiled = torch.compile(lambda x: knn_graph(x, 8), fullgraph=True, dynamic=True)
     assert compiled(torch.rand(20, 3)).shape == (2, 160)
-    with pytest.raises(Exception, match="k=8 neighbours need at least 8 points"):
+    with pytest.raises(Exception, match="k neighbours need at least k points"):
         compiled(torch.rand(5, 3))
