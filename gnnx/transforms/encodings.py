@@ -55,6 +55,9 @@ class AddLaplacianEigenvectorPE:
 
     def __call__(self, graph: Graph) -> Graph:
         n = graph.num_nodes
+        if self.k >= n:  # the first eigenvector is skipped: k more need k + 1 nodes (PyG's eigsh fails)
+            raise ValueError(f"AddLaplacianEigenvectorPE: k={self.k} eigenvectors need at least {self.k + 1} nodes, "
+                             f"the graph has {n}")
         edge_index, weight = get_laplacian(graph.edge_index, graph.edge_weight, normalization="sym", num_nodes=n)
         laplacian = to_dense_adj(edge_index, edge_attr=weight, max_num_nodes=n)[0].double()
         values, vectors = torch.linalg.eigh(laplacian) if self.is_undirected else torch.linalg.eig(laplacian)

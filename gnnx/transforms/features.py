@@ -8,6 +8,7 @@ import torch
 
 from gnnx.graph import Graph
 from gnnx.hetero_graph import HeteroGraph
+from gnnx.transforms.geometry import positions
 from gnnx.utils import degree, one_hot
 
 
@@ -66,7 +67,8 @@ class Center:
     """Positions moved so their mean is the origin."""
 
     def __call__(self, graph: Graph) -> Graph:
-        return graph.replace(pos=graph.pos - graph.pos.mean(dim=-2, keepdim=True))
+        pos = positions(graph, self)
+        return graph.replace(pos=pos - pos.mean(dim=-2, keepdim=True))
 
     def __repr__(self) -> str:
         return "Center()"
@@ -76,8 +78,11 @@ class NormalizeScale:
     """Positions centred and scaled into ``(-1, 1)``."""
 
     def __call__(self, graph: Graph) -> Graph:
-        pos = graph.pos - graph.pos.mean(dim=-2, keepdim=True)
-        scale = (1.0 / pos.abs().max()) * 0.999999
+        pos = positions(graph, self)
+        pos = pos - pos.mean(dim=-2, keepdim=True)
+        top = pos.abs().max() if pos.numel() else pos.new_zeros(())
+        # all points at their mean (e.g. one point): nothing to scale (PyG divides by 0: NaN)
+        scale = torch.where(top > 0, 0.999999 / top, torch.ones_like(top))
         return graph.replace(pos=pos * scale)
 
     def __repr__(self) -> str:

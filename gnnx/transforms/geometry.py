@@ -12,6 +12,13 @@ from gnnx.graph import Graph
 from gnnx.utils import to_undirected
 
 
+def positions(graph: Graph, transform: object) -> Tensor:
+    """``graph.pos``, or an error naming ``transform`` when the graph has none."""
+    if getattr(graph, "pos", None) is None:
+        raise ValueError(f"{type(transform).__name__} needs node positions: the graph has no 'pos' ([N, D])")
+    return graph.pos
+
+
 class KNNGraph:
     """Edges from each point's ``k`` nearest neighbours (exact; pairs never cross graphs of
     a ``batch``); existing edge attributes are dropped, as PyG."""
@@ -21,7 +28,7 @@ class KNNGraph:
         self.k, self.loop, self.force_undirected, self.flow, self.cosine = k, loop, force_undirected, flow, cosine
 
     def __call__(self, graph: Graph) -> Graph:
-        edge_index = ops.knn_graph(graph.pos, self.k, graph.batch, loop=self.loop, flow=self.flow,
+        edge_index = ops.knn_graph(positions(graph, self), self.k, graph.batch, loop=self.loop, flow=self.flow,
                                    cosine=self.cosine)
         if not self.loop:  # graphs with k or fewer points: gnnx's static form fills with self loops
             edge_index = edge_index[:, edge_index[0] != edge_index[1]]
@@ -41,7 +48,7 @@ class RadiusGraph:
         self.r, self.loop, self.max_num_neighbors, self.flow = r, loop, max_num_neighbors, flow
 
     def __call__(self, graph: Graph) -> Graph:
-        edge_index = ops.radius_graph(graph.pos, self.r, graph.batch, loop=self.loop,
+        edge_index = ops.radius_graph(positions(graph, self), self.r, graph.batch, loop=self.loop,
                                       max_num_neighbors=self.max_num_neighbors, flow=self.flow, static=False)
         return graph.replace(edge_index=edge_index, edge_attr=None, edge_weight=None)
 
@@ -86,7 +93,8 @@ class Distance:
 
     def __call__(self, graph: Graph) -> Graph:
         row, col = graph.edge_index
-        dist = torch.norm(graph.pos[col] - graph.pos[row], p=2, dim=-1).view(-1, 1)
+        pos = positions(graph, self)
+        dist = torch.norm(pos[col] - pos[row], p=2, dim=-1).view(-1, 1)
         if self.norm and dist.numel() > 0:
             dist = dist / (dist.max() if self.max_value is None else self.max_value)
         return graph.replace(edge_attr=_append(graph, dist, self.cat))
@@ -104,7 +112,8 @@ class Cartesian:
 
     def __call__(self, graph: Graph) -> Graph:
         row, col = graph.edge_index
-        cart = graph.pos[row] - graph.pos[col]
+        pos = positions(graph, self)
+        cart = pos[row] - pos[col]
         cart = cart.view(-1, 1) if cart.dim() == 1 else cart
         if self.norm and cart.numel() > 0:
             max_value = cart.abs().max() if self.max_value is None else self.max_value
@@ -125,10 +134,11 @@ class LocalCartesian:
 
     def __call__(self, graph: Graph) -> Graph:
         row, col = graph.edge_index
-        cart = graph.pos[row] - graph.pos[col]
+        pos = positions(graph, self)
+        cart = pos[row] - pos[col]
         cart = cart.view(-1, 1) if cart.dim() == 1 else cart
         if self.norm:
-            max_value = ops.scatter(cart.abs(), col, dim_size=graph.pos.size(0), reduce="max")
+            max_value = ops.scatter(cart.abs(), col, dim_size=pos.size(0), reduce="max")
             max_value = max_value.max(dim=-1, keepdim=True)[0]
             length = self.interval[1] - self.interval[0]
             center = (self.interval[0] + self.interval[1]) / 2

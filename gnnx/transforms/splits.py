@@ -42,6 +42,10 @@ class RandomNodeSplit:
         train, val, test = masks
         perm = torch.randperm(n, generator=self.generator)
         num_val, num_test = _count(self.num_val, n), _count(self.num_test, n)
+        if num_val < 0 or num_test < 0 or num_val + num_test > n:
+            # PyG fills the masks in order and leaves the last ones short or empty, silently
+            raise ValueError(f"RandomNodeSplit: num_val={num_val} and num_test={num_test} nodes do not fit the "
+                             f"{n} nodes of the graph (pass smaller counts or shares such as num_val=0.1)")
         if self.split == "train_rest":
             val[perm[:num_val]] = True
             test[perm[num_val:num_val + num_test]] = True

@@ -262,3 +262,27 @@ def test_node_split_and_sparse_adjacency_on_a_hetero_graph():
     conv = gnnx.nn.SAGEConv((2, 3), 4)
     x = (graph["author"].x, graph["paper"].x)
     torch.testing.assert_close(conv(x, adj), conv(x, graph["author", "writes", "paper"].edge_index))
+
+
+def _cloud(n, pos=True):
+    graph = gnnx.Graph(torch.empty(2, 0, dtype=torch.long), n)
+    if pos:
+        graph.pos = torch.rand(n, 3)
+    return graph
+
+
+@pytest.mark.parametrize("transform, graph, words", [
+    (lambda: T.KNNGraph(3), lambda: _cloud(5, pos=False), "KNNGraph needs node positions"),
+    (lambda: T.Distance(), lambda: gnnx.Graph(torch.tensor([[0], [1]]), 2), "Distance needs node positions"),
+    (lambda: T.RandomNodeSplit(num_val=10, num_test=10), lambda: _cloud(5), "do not fit the 5 nodes"),
+    (lambda: T.AddLaplacianEigenvectorPE(k=5), lambda: gnnx.Graph(torch.tensor([[0, 1], [1, 0]]), 2),
+     "k=5 eigenvectors need at least 6 nodes"),
+])
+def test_transforms_name_inputs_they_cannot_use(transform, graph, words):
+    with pytest.raises(ValueError, match=words):
+        transform()(graph())
+
+
+def test_normalize_scale_of_coincident_points_stays_finite():
+    graph = _cloud(1)
+    assert torch.equal(T.NormalizeScale()(graph).pos, torch.zeros(1, 3))
