@@ -196,3 +196,15 @@ def test_networkx_round_trip_equals_pyg():
 def test_a_given_num_nodes_below_the_indices_is_named(call):
     with pytest.raises(ValueError, match=r"node index 5, outside the num_nodes=3 nodes"):
         call(torch.tensor([[0, 5], [1, 1]]))
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: U.subgraph(torch.tensor([0, 7]), torch.tensor([[0, 1], [1, 2]]), num_nodes=3), "subset holds node index 7"),
+    (lambda: U.k_hop_subgraph(9, 2, torch.tensor([[0, 1], [1, 2]]), num_nodes=3), "node_idx holds node index 9"),
+    (lambda: U.index_to_mask(torch.tensor([0, 5]), size=3), "index holds position 5"),
+    (lambda: U.one_hot(torch.tensor([0, -1]), 3), "index holds class -1"),
+    (lambda: U.homophily(torch.tensor([[0, 5], [1, 1]]), torch.tensor([0, 1, 1])), "edge_index holds node index 5"),
+])
+def test_indices_beyond_a_given_count_are_named(call, words):
+    with pytest.raises(ValueError, match=words):
+        call()
