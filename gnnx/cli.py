@@ -38,6 +38,17 @@ def _bench(argv: List[str]) -> int:
     return 0
 
 
+def _archive_problem(path: str) -> Optional[str]:
+    """Why ``path`` cannot be a saved program or package (both are zip archives), or ``None``."""
+    import zipfile
+
+    if not os.path.isfile(path):
+        return "no such file"
+    if not zipfile.is_zipfile(path):
+        return "not a program or package saved by gnnx (not a zip archive)"
+    return None
+
+
 def _info(argv: List[str]) -> int:
     import json
 
@@ -52,10 +63,19 @@ def _info(argv: List[str]) -> int:
     if args.program:
         from gnnx.export import load, load_package
 
+        problem = _archive_problem(args.program)
+        if problem:
+            print(f"gnnx info: {args.program}: {problem}", file=sys.stderr)
+            return 2
         try:
             metadata = load_package(args.program).metadata
         except Exception:  # not an AOTInductor package: an exported program
-            metadata = load(args.program).metadata
+            try:
+                metadata = load(args.program).metadata
+            except Exception as error:  # noqa: BLE001 (any reader failure: say which file and why)
+                print(f"gnnx info: {args.program}: neither a gnnx package nor a saved program "
+                      f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})", file=sys.stderr)
+                return 2
         print(json.dumps(metadata, indent=2))
     return 0
 
@@ -78,6 +98,11 @@ def _serve(argv: List[str]) -> int:
                         "child process (for CUDA packages where torch's Python loader crashes)")
     args = parser.parse_args(argv)
     from gnnx.export.package import package_metadata, python_loader_fails
+
+    problem = _archive_problem(args.package)
+    if problem:
+        print(f"gnnx serve: {args.package}: {problem}", file=sys.stderr)
+        return 2
 
     if args.cpp_runner is None and package_metadata(args.package).get("device") == "cuda":
         failure = python_loader_fails(args.package)
