@@ -164,6 +164,8 @@ class Graph:
         if num_nodes is None:
             num_nodes = _infer_num_nodes(edge_index, x if x is not None else pos)
         if not isinstance(num_nodes, torch.SymInt):  # keep a traced size symbolic
+            if isinstance(num_nodes, bool) or (isinstance(num_nodes, float) and not num_nodes.is_integer()):
+                raise TypeError(f"num_nodes must be an int, got {num_nodes!r}")
             num_nodes = int(num_nodes)
         self.edge_index = edge_index
         self.num_nodes = num_nodes

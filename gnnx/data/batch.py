@@ -55,8 +55,14 @@ class Batch(Graph):
                 raise ValueError(f"Batch.from_graphs: some graphs have '{name}' and some do not")
             if name == "y" and all(v.dim() == 0 for v in values):  # graph-level labels
                 fields[name] = torch.stack(values)
-            else:
-                fields[name] = torch.cat(values, 0)
+                continue
+            first = values[0]
+            for i, value in enumerate(values):
+                if value.shape[1:] != first.shape[1:] or value.dtype != first.dtype:
+                    raise ValueError(f"Batch.from_graphs: '{name}' of graph {i} is {value.dtype} "
+                                     f"{list(value.shape)}, of graph 0 {first.dtype} {list(first.shape)}: "
+                                     "all but the first dimension must agree")
+            fields[name] = torch.cat(values, 0)
         batch = torch.repeat_interleave(torch.arange(len(graphs)), torch.tensor(sizes))
         out = cls(edge_index, int(ptr[-1]), batch=batch, validate=False, **fields)
         out.ptr, out.num_graphs = ptr, len(graphs)

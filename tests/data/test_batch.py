@@ -110,3 +110,12 @@ def test_loader_with_buckets_compiles_once(tmp_path):
             assert out.shape == (33, dataset.num_classes)
             if i == 3:
                 break
+
+
+def test_batching_names_fields_whose_shapes_disagree():
+    g1 = gnnx.Graph(torch.tensor([[0, 1], [1, 0]]), 2, x=torch.randn(2, 3))
+    g2 = gnnx.Graph(torch.tensor([[0], [1]]), 3, x=torch.randn(3, 4))
+    with pytest.raises(ValueError, match=r"'x' of graph 1 is torch.float32 \[3, 4\]"):
+        Batch.from_graphs([g1, g2])
+    with pytest.raises(TypeError, match="num_nodes must be an int"):
+        gnnx.Graph(torch.tensor([[0], [1]]), 2.5)
