@@ -18,6 +18,13 @@ def _count(value: Union[int, float], total: int, rounding=round) -> int:
     return int(rounding(value * total)) if isinstance(value, float) else int(value)
 
 
+def _check_fit(num_val: int, num_test: int, available: int, what: str) -> None:
+    """PyG fills the masks in order and leaves the last ones short or empty, silently: name it."""
+    if num_val < 0 or num_test < 0 or num_val + num_test > available:
+        raise ValueError(f"RandomNodeSplit: num_val={num_val} and num_test={num_test} nodes do not fit the "
+                         f"{available} {what} (pass smaller counts or shares such as num_val=0.1)")
+
+
 class RandomNodeSplit:
     """``train_mask`` / ``val_mask`` / ``test_mask`` over the nodes.
 
@@ -42,11 +49,8 @@ class RandomNodeSplit:
         train, val, test = masks
         perm = torch.randperm(n, generator=self.generator)
         num_val, num_test = _count(self.num_val, n), _count(self.num_test, n)
-        if num_val < 0 or num_test < 0 or num_val + num_test > n:
-            # PyG fills the masks in order and leaves the last ones short or empty, silently
-            raise ValueError(f"RandomNodeSplit: num_val={num_val} and num_test={num_test} nodes do not fit the "
-                             f"{n} nodes of the graph (pass smaller counts or shares such as num_val=0.1)")
         if self.split == "train_rest":
+            _check_fit(num_val, num_test, n, "nodes of the graph")
             val[perm[:num_val]] = True
             test[perm[num_val:num_val + num_test]] = True
             train[perm[num_val + num_test:]] = True
@@ -59,6 +63,8 @@ class RandomNodeSplit:
             train[members[:self.num_train_per_class]] = True
         rest = (~train).nonzero().view(-1)
         rest = rest[torch.randperm(rest.numel(), generator=self.generator)]
+        _check_fit(num_val, 0 if self.split == "test_rest" else num_test, rest.numel(),
+                   "nodes left after the training nodes")  # test_rest: the test set is what remains
         val[rest[:num_val]] = True
         if self.split == "test_rest":
             test[rest[num_val:]] = True

@@ -286,3 +286,11 @@ def test_transforms_name_inputs_they_cannot_use(transform, graph, words):
 def test_normalize_scale_of_coincident_points_stays_finite():
     graph = _cloud(1)
     assert torch.equal(T.NormalizeScale()(graph).pos, torch.zeros(1, 3))
+
+
+def test_random_node_split_checks_counts_against_the_nodes_they_draw_from():
+    graph = gnnx.Graph(torch.empty(2, 0, dtype=torch.long), 100, y=torch.arange(100) % 3)
+    split = T.RandomNodeSplit("test_rest", num_train_per_class=5, num_val=10)(graph)  # num_test unused
+    assert int(split.test_mask.sum()) == 100 - 15 - 10
+    with pytest.raises(ValueError, match="do not fit the 85 nodes left after the training nodes"):
+        T.RandomNodeSplit("random", num_train_per_class=5, num_val=50, num_test=50)(graph)
