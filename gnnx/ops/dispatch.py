@@ -64,6 +64,20 @@ def can_check_on_host(t: Tensor) -> bool:
     return not is_tracing() and not torch.jit.is_tracing() and t.device.type == "cpu"
 
 
+def check_index_range(index: Tensor, count: int, name: str, scope: str, unit: str = "") -> None:
+    """In eager CPU calls (:func:`can_check_on_host`), an error if ``index`` leaves
+    ``[0, count)``: "``name`` holds [``unit``] <value>, outside the ``scope``" (``scope`` a
+    format string of ``count``, filled only when raising: formatting a traced size would
+    specialise it). Where PyG trusts a given count, an index beyond it fails deep inside
+    torch or silently corrupts keys and masks."""
+    if can_check_on_host(index) and index.numel():
+        low, high = (int(v) for v in torch.aminmax(index))
+        if low < 0 or high >= count:
+            holds = f"{unit} {low if low < 0 else high}" if unit else str(low if low < 0 else high)
+            raise ValueError(f"{name} holds {holds}, outside the {scope.format(count=count)} "
+                             f"(indices must lie in [0, {count}))")
+
+
 # -- kernel modules ------------------------------------------------------------------------------
 def _load_cuda_module(name: str):
     if not torch.cuda.is_available():

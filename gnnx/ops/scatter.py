@@ -19,7 +19,7 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor
 
-from gnnx.ops.dispatch import can_check_on_host
+from gnnx.ops.dispatch import check_index_range
 
 REDUCTIONS = ("sum", "mean", "max", "min")
 _ALIASES = {"add": "sum", "sum": "sum", "mean": "mean", "max": "max", "min": "min"}
@@ -76,10 +76,8 @@ def scatter(
     reduce = resolve_reduce(reduce)
     if index.dim() != 1:
         raise ValueError(f"scatter: index must be 1-D, got shape {list(index.shape)}")
-    if mask is None and index.numel() and can_check_on_host(index):
-        low, high = (int(v) for v in torch.aminmax(index))
-        if low < 0 or high >= dim_size:
-            raise ValueError(f"scatter: index holds {low if low < 0 else high}, outside the {dim_size} output slots")
+    if mask is None:
+        check_index_range(index, dim_size, "scatter: index", "{count} output slots")
     dim = dim % src.dim() if src.dim() > 0 else 0
     if dim != 0:
         # contiguous, as PyG's result is (callers .view() it)

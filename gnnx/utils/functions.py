@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from gnnx import ops
-from gnnx.utils.num_nodes import check_index_range
+from gnnx.ops.dispatch import check_index_range
 
 
 def scatter(src: Tensor, index: Tensor, dim: int = 0, dim_size: Optional[int] = None, reduce: str = "sum") -> Tensor:
@@ -45,7 +45,7 @@ def one_hot(index: Tensor, num_classes: Optional[int] = None, dtype: Optional[to
         raise ValueError("'index' tensor needs to be one-dimensional")
     if num_classes is None:
         num_classes = int(index.max()) + 1
-    check_index_range(index, num_classes, "index", "class", f"num_classes={num_classes} classes")
+    check_index_range(index, num_classes, "index", "num_classes={count} classes", "class")
     out = torch.zeros((index.size(0), num_classes), dtype=dtype, device=index.device)
     return out.scatter_(1, index.unsqueeze(1), 1)
 
@@ -53,7 +53,7 @@ def one_hot(index: Tensor, num_classes: Optional[int] = None, dtype: Optional[to
 def index_to_mask(index: Tensor, size: Optional[int] = None) -> Tensor:
     """A boolean mask of ``size`` entries, True at ``index``."""
     size = int(index.max()) + 1 if size is None else size
-    check_index_range(index, size, "index", "position", f"size={size} entries")
+    check_index_range(index, size, "index", "size={count} entries", "position")
     mask = torch.zeros(size, dtype=torch.bool, device=index.device)
     mask[index] = True
     return mask

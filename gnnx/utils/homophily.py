@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from gnnx import ops
-from gnnx.utils.num_nodes import check_index_range
+from gnnx.ops.dispatch import check_index_range
 
 
 def homophily(edge_index: Tensor, y: Tensor, batch: Optional[Tensor] = None,
@@ -18,7 +18,7 @@ def homophily(edge_index: Tensor, y: Tensor, batch: Optional[Tensor] = None,
     if method not in ("edge", "node", "edge_insensitive"):
         raise ValueError(f"method must be 'edge', 'node' or 'edge_insensitive', got {method!r}")
     y = y.squeeze(-1) if y.dim() > 1 else y
-    check_index_range(edge_index, y.size(0), "edge_index", "node index", f"{y.size(0)} labels of y")
+    check_index_range(edge_index, y.size(0), "edge_index", "{count} labels of y", "node index")
     row, col = edge_index[0], edge_index[1]
     same = (y[row] == y[col]).float()
     if method == "edge":

@@ -7,8 +7,9 @@ from typing import List, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
+from gnnx.ops.dispatch import check_index_range
 from gnnx.utils.functions import index_to_mask
-from gnnx.utils.num_nodes import check_index_range, maybe_num_nodes
+from gnnx.utils.num_nodes import maybe_num_nodes
 
 
 def subgraph(subset: Union[Tensor, List[int]], edge_index: Tensor, edge_attr: Optional[Tensor] = None,
@@ -24,11 +25,11 @@ def subgraph(subset: Union[Tensor, List[int]], edge_index: Tensor, edge_attr: Op
     if subset.dtype == torch.bool:
         node_mask = subset
         count = node_mask.numel()
-        check_index_range(edge_index, count, "edge_index", "node index", f"{count} entries of the subset mask")
+        check_index_range(edge_index, count, "edge_index", "{count} entries of the subset mask", "node index")
         subset = node_mask.nonzero().view(-1)
     else:
         count = maybe_num_nodes(edge_index, num_nodes)
-        check_index_range(subset, count, "subset", "node index", f"{count} nodes")
+        check_index_range(subset, count, "subset", "{count} nodes", "node index")
         node_mask = index_to_mask(subset, size=count)
     edge_mask = node_mask[edge_index[0]] & node_mask[edge_index[1]]
     edge_index = edge_index[:, edge_mask]
@@ -59,7 +60,7 @@ def k_hop_subgraph(node_idx: Union[int, List[int], Tensor], num_hops: int, edge_
         node_idx = torch.tensor(node_idx, device=row.device)
     else:
         node_idx = node_idx.to(row.device)
-    check_index_range(node_idx, count, "node_idx", "node index", f"{count} nodes")
+    check_index_range(node_idx, count, "node_idx", "{count} nodes", "node index")
     subsets = [node_idx]
     used = torch.zeros(row.numel(), dtype=torch.bool, device=row.device)  # edges any hop followed
     for _ in range(num_hops):
