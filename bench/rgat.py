@@ -195,7 +195,7 @@ def write_report(args, graph, sizes: dict, sampling: float, results: dict, graph
     return lines
 
 
-def kernel_table(step, batches, device: str, rows: int = 25) -> str:
+def kernel_table(step, batches, device: str, rows: int = int(os.environ.get("PROFILE_ROWS", 25))) -> str:
     """The top kernels (by device time) of ``step`` over ``batches``, from torch.profiler."""
     activities = [torch.profiler.ProfilerActivity.CPU]
     if device == "cuda":

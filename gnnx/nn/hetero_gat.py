@@ -11,10 +11,13 @@ per destination type :math:`d`,
 
 Here it runs as a few ops whatever the number of relations: one matrix product per
 *source type* for every relation's projection and source score (the relations' ``W_s``
-stacked, then their ``W_s^T a_s`` folded per head), one per *destination type* for every
-relation's destination score (``W_d^T a_d`` folded, as ``GATConv`` does), and one attention
-op per destination type over ``(relation, destination)`` slots, each relation's softmax kept
-apart by its slot, then a sum over the relations. Values equal the per-relation layers (up
+stacked, each followed by its ``W_s^T a_s`` folded per head, so the product's rows are a
+table of ``(projection, score)`` rows per node and relation), one per *destination type* for
+every relation's destination score (``W_d^T a_d`` folded, as ``GATConv`` does), one gather
+per source type, and one attention op for the whole layer (:func:`relation_attention`) in one
+segment space: the destination types' nodes one after another, the softmax taken per
+``(destination, relation)`` group and the weighted sum per destination, so the relations
+into a node type add up without a per-relation output. Values equal the per-relation layers (up
 to float rounding); layers and calls the grouping does not cover (other layer types, edge
 features, self loops, residual, attention dropout in training, hooks, ``Graph`` inputs,
 missing node types) run per relation as before.
@@ -23,7 +26,10 @@ On for CUDA inputs, off for CPU ones (:data:`ENABLED`, ``None`` = by device). On
 MLPerf's R-GAT training step (``bench/rgat.py``: ~590k nodes and 1.1M edges per batch, 8
 relations) took 23.6 ms grouped against 31.8 per relation under ``gnnx.compile`` (16.4
 against 21.3 with ``trim_to_layer``;
-``bench/results/h200/rgat_grouped_vs_per_relation.md``). On the 2-core CPU it does not pay
+``bench/results/h200/rgat_grouped_vs_per_relation.md``); one segment space for the layer
+and the table layout took the untrimmed step on the H100 from 27.4 to 26.5 ms (one attention
+op per destination type over ``(relation, destination)`` slots, then a sum over relations,
+before). On the 2-core CPU it does not pay
 (``bench/hetero_grouping_cpu.py``: 40,000 nodes, 8 relations of 60,000 fresh edges, forward +
 backward, medians of three runs: eager 329 against 264 ms per relation, compiled 297 against
 306; ``bench/results/cpu/hetero_grouping_cpu.txt``; single runs vary by +-20 %): the same ops
@@ -37,6 +43,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from gnnx import ops
@@ -88,46 +95,95 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
             return None
     heads, channels = first.heads, first.out_channels
     width = heads * channels
+    conv_of = dict(relations)
 
-    projected: Dict[EdgeType, Tensor] = {}
-    score_src: Dict[EdgeType, Tensor] = {}
-    by_source: Dict[str, List[Tuple[EdgeType, GATConv]]] = {}
-    for edge_type, conv in relations:
-        by_source.setdefault(edge_type[0], []).append((edge_type, conv))
-    for node_type, group in by_source.items():  # one GEMM per source type: projections, then scores
-        weights = torch.stack([conv.lin_src.weight for _, conv in group])
-        scores = _fold(weights, [conv.att_src for _, conv in group], heads)
-        every = x_dict[node_type] @ torch.cat([weights.flatten(0, 1), scores]).t()
-        # split, not slices: its backward joins the parts' gradients once, where each slice's
-        # backward would write a zero-filled gradient of all of ``every``
-        parts = every.split([width] * len(group) + [heads] * len(group), dim=1)
-        for i, (edge_type, _) in enumerate(group):
-            projected[edge_type] = parts[i].reshape(-1, heads, channels)
-            score_src[edge_type] = parts[len(group) + i]
-
-    by_destination: Dict[str, List[Tuple[EdgeType, GATConv]]] = {}
-    for edge_type, conv in relations:
-        by_destination.setdefault(edge_type[2], []).append((edge_type, conv))
-    out: Dict[str, Tensor] = {}
+    # One GEMM per source type. Its output, viewed as rows of ``width + heads``, is the source
+    # table: row ``n * R + k`` holds relation k's projection of node n and its score, so one
+    # gather per source type fetches both for all its relations' edges, and the backward
+    # scatters into the GEMM's gradient layout (no per-relation slices to copy or join).
+    by_source: Dict[str, List[EdgeType]] = {}
+    for edge_type, _ in relations:
+        by_source.setdefault(edge_type[0], []).append(edge_type)
+    by_destination: Dict[str, List[EdgeType]] = {}
+    for edge_type, _ in relations:
+        by_destination.setdefault(edge_type[2], []).append(edge_type)
+    # One segment space for the layer: destination types one after another, and per
+    # destination type its (destination, relation) softmax groups.
+    dst_offset: Dict[str, object] = {}
+    group_offset: Dict[str, object] = {}
+    num_dst = num_groups = 0
+    score_groups = []
     for node_type, group in by_destination.items():
         x_dst = x_dict[node_type]
-        num_dst, count = x_dst.size(0), len(group)
-        folded = _fold(torch.stack([conv.lin_dst.weight for _, conv in group]), [conv.att_dst for _, conv in group],
-                       heads)  # one GEMM per destination type for the scores
-        score_dst = (x_dst @ folded.t()).view(num_dst, count, heads).transpose(0, 1).reshape(count * num_dst, heads)
-        features, sources, edges, offset = [], [], [], 0
-        for slot, (edge_type, _) in enumerate(group):
-            h = projected[edge_type]
+        dst_offset[node_type], group_offset[node_type] = num_dst, num_groups
+        num_dst = num_dst + x_dst.size(0)
+        num_groups = num_groups + x_dst.size(0) * len(group)
+        folded = _fold(torch.stack([conv_of[e].lin_dst.weight for e in group]), [conv_of[e].att_dst for e in group], heads)
+        score_groups.append((x_dst @ folded.t()).view(-1, heads))  # row i * len(group) + slot
+    features, scores_src, destinations, softmax_groups = [], [], [], []
+    for node_type, group in by_source.items():
+        weights = torch.stack([conv_of[e].lin_src.weight for e in group])  # [R, width, in]
+        scores = _fold(weights, [conv_of[e].att_src for e in group], heads).view(len(group), heads, -1)
+        stacked = torch.cat([weights, scores], dim=1).flatten(0, 1)  # per relation: width rows, heads rows
+        table = (x_dict[node_type] @ stacked.t()).view(-1, width + heads)
+        rows = []
+        for k, edge_type in enumerate(group):
             edge_index = edge_index_dict[edge_type]
-            check_adjacency(edge_index, h.size(0), num_dst)
-            features.append(h)
-            sources.append(score_src[edge_type])
-            edges.append(torch.stack([edge_index[0] + offset, edge_index[1] + slot * num_dst]))
-            offset = offset + h.size(0)
-        result = ops.attention(torch.cat(features), torch.cat(edges, 1), count * num_dst,
-                               score_src=torch.cat(sources), score_dst=score_dst,
-                               negative_slope=first.negative_slope)
-        result = result.reshape(count, num_dst, width).sum(0)
-        biases = [conv.bias for _, conv in group if conv.bias is not None]
-        out[node_type] = result + torch.stack(biases).sum(0) if biases else result
+            target = edge_type[2]
+            check_adjacency(edge_index, x_dict[node_type].size(0), x_dict[target].size(0))
+            slot, count = by_destination[target].index(edge_type), len(by_destination[target])
+            rows.append(edge_index[0] * len(group) + k)
+            destinations.append(edge_index[1] + dst_offset[target])
+            softmax_groups.append(edge_index[1] * count + (group_offset[target] + slot))
+        feature, score = GatherColumns.apply(table, _join(rows), width)
+        features.append(feature)
+        scores_src.append(score)
+    result = relation_attention(_join(features).view(-1, heads, channels), _join(scores_src), _join(destinations),
+                                num_dst, _join(softmax_groups), _join(score_groups), first.negative_slope)
+    result = result.view(-1, width)
+    out: Dict[str, Tensor] = {}
+    for node_type, group in by_destination.items():
+        part = result.narrow(0, dst_offset[node_type], x_dict[node_type].size(0))
+        biases = [conv_of[e].bias for e in group if conv_of[e].bias is not None]
+        out[node_type] = part + torch.stack(biases).sum(0) if biases else part
     return out
+
+
+class GatherColumns(torch.autograd.Function):
+    """``(table[rows, :width], table[rows, width:])`` as two gathers, each of which fuses into
+    its consumer when compiled (one gather of both would be written out, since the softmax and
+    the weighted sum both read it), with one backward: a single scatter of both gradients into
+    the table's layout (two would each fill a table-sized buffer, then add them)."""
+
+    @staticmethod
+    def forward(ctx, table: Tensor, rows: Tensor, width: int) -> Tuple[Tensor, Tensor]:
+        ctx.save_for_backward(rows)
+        ctx.shape = table.shape
+        return table[:, :width].index_select(0, rows), table[:, width:].index_select(0, rows)
+
+    @staticmethod
+    def backward(ctx, grad_left: Tensor, grad_right: Tensor):  # unused outputs get zeros
+        (rows,) = ctx.saved_tensors
+        grad = torch.cat([grad_left, grad_right], dim=1)
+        return grad.new_zeros(ctx.shape).index_add(0, rows, grad), None, None
+
+
+def _join(tensors: List[Tensor]) -> Tensor:
+    return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
+
+
+def relation_attention(x: Tensor, score_src: Tensor, dst: Tensor, num_dst, group: Tensor, score_group: Tensor,
+                       negative_slope: float) -> Tensor:
+    r"""GAT attention over edges whose features are already gathered, the softmax taken per
+    ``group`` (a (relation, destination) slot) and the sum per destination, so relations
+    into a node type share one output without a per-relation buffer:
+
+    .. math::
+        \mathbf{out}_i = \sum_{e:\,\mathrm{dst}_e = i} \alpha_e \mathbf{x}_e, \qquad
+        \alpha_e = \operatorname{softmax}_{e':\,g_{e'} = g_e} \mathrm{LeakyReLU}(s_e + t_{g_e}).
+
+    ``x [E, H, C]``, ``score_src`` :math:`s` ``[E, H]``, ``score_group`` :math:`t` ``[G, H]``;
+    returns ``[num_dst, H, C]``."""
+    score = F.leaky_relu(score_src + score_group.index_select(0, group), negative_slope)
+    alpha = ops.segment_softmax(score, group, score_group.size(0))
+    return ops.scatter(x * alpha.unsqueeze(-1), dst, num_dst, "sum")
