@@ -204,7 +204,7 @@ def kernel_table(step, batches, device: str, rows: int = int(os.environ.get("PRO
         for batch in batches:
             step(batch)
         sync(device)
-    sort = "cuda_time_total" if device == "cuda" else "cpu_time_total"
+    sort = os.environ.get("PROFILE_SORT", "cuda_time_total" if device == "cuda" else "cpu_time_total")
     return profile.key_averages().table(sort_by=sort, row_limit=rows, max_name_column_width=70)
 
 
