@@ -93,6 +93,19 @@ def group(outputs: List[Tensor], aggr: Optional[str]) -> Optional[Tensor]:
     raise ValueError(f"HeteroConv aggr must be sum/mean/max/min/mul/cat or None, got {aggr!r}")
 
 
+def _call_relation(edge_type: Tuple[str, str, str], conv: torch.nn.Module, args: list, kwargs: dict) -> Tensor:
+    """``conv(*args, **kwargs)``; an error raised in an eager call gets a note naming the
+    relation (a wrong feature width otherwise reads as a bare matrix-product error)."""
+    if torch.compiler.is_compiling():
+        return conv(*args, **kwargs)
+    try:
+        return conv(*args, **kwargs)
+    except Exception as error:
+        if hasattr(error, "add_note"):  # Python >= 3.11
+            error.add_note(f"in HeteroConv's layer for the relation {edge_type}")
+        raise
+
+
 class HeteroConv(torch.nn.Module):
     """One layer per edge type, outputs grouped per destination type (see the module docstring).
 
@@ -155,7 +168,7 @@ class HeteroConv(torch.nn.Module):
                     and src not in args_dict[0]:
                 raise ValueError(f"HeteroConv: edge type {edge_type} has edges, but the node inputs (x_dict) "
                                  f"have no {src!r}, its source node type (node types given: {list(args_dict[0])})")
-            out.setdefault(dst, []).append(conv(*args, **kwargs))
+            out.setdefault(dst, []).append(_call_relation(edge_type, conv, args, kwargs))
         return {node_type: group(outputs, self.aggr) for node_type, outputs in out.items()}
 
     def __repr__(self) -> str:

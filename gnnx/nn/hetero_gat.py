@@ -90,9 +90,14 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
     first = relations[0][1]
     if not isinstance(first, GATConv) or not all(_groupable(conv, first) for _, conv in relations):
         return None
-    for edge_type, _ in relations:
+    for edge_type, conv in relations:
         if edge_type[0] not in x_dict or edge_type[2] not in x_dict or not isinstance(edge_index_dict[edge_type], Tensor):
             return None
+        for node_type, lin in ((edge_type[0], conv.lin_src), (edge_type[2], conv.lin_dst)):
+            if x_dict[node_type].dim() != 2 or x_dict[node_type].size(1) != lin.weight.size(1):
+                raise ValueError(f"HeteroConv: the layer for {edge_type} takes {lin.weight.size(1)} features per "
+                                 f"{node_type!r} node, got x_dict[{node_type!r}] of shape "
+                                 f"{list(x_dict[node_type].shape)}")
     heads, channels = first.heads, first.out_channels
     width = heads * channels
     conv_of = dict(relations)

@@ -149,6 +149,14 @@ class MessagePassing(ReadsSparseInputs):
         self._loop_mask: Optional[Tensor] = None
         self._apply_sigmoid: bool = True
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # gnnx's layers all take 2-D features; a user's layer only where PyG would fail too
+        # (node_dim -2; one with node_dim 0 may pass [N] values)
+        if args and not torch.compiler.is_compiling() and (
+                self.node_dim == -2 or type(self).__module__.startswith("gnnx.")):
+            _check_node_features(type(self).__name__, args[0])
+        return super().__call__(*args, **kwargs)
+
     def _set_aggregation(self, aggr: Any, aggr_kwargs: Optional[Dict[str, Any]]) -> None:
         self.aggr_module = aggregation_module(aggr, **(aggr_kwargs or {}))
         if self.aggr_module is not None:
@@ -469,6 +477,16 @@ def _chunks(value: Any, chunks: int) -> List[Any]:
         return list(value.chunk(chunks, -1))
     parts = [_chunks(v, chunks) if isinstance(v, Tensor) else [v] * chunks for v in value]
     return [type(value)(p[i] for p in parts) for i in range(chunks)]
+
+
+def _check_node_features(layer: str, x: Any) -> None:
+    """One float feature per node given as ``[N]`` instead of ``[N, 1]``: named here, where the
+    layers would fail on a dimension index or a matrix product (integer ``[N]`` stays: node ids,
+    as ``RGCNConv`` takes them)."""
+    for part in x if isinstance(x, tuple) else (x,):
+        if isinstance(part, Tensor) and part.dim() < 2 and part.is_floating_point():
+            raise ValueError(f"{layer}: node features must be 2-D [num_nodes, num_features], got shape "
+                             f"{list(part.shape)} (one feature per node: x.view(-1, 1))")
 
 
 def check_adjacency(edge_index: Adj, num_src, num_dst=None, **edge_tensors: Optional[Tensor]) -> None:

@@ -97,6 +97,16 @@ def test_a_relation_whose_source_type_has_no_features_is_named():
         conv(x_dict, edge_index_dict, edge_attr_dict=edge_attr_dict)
 
 
+def test_an_error_in_a_relation_layer_names_the_relation():
+    conv = G.HeteroConv(_convs(G))
+    x_dict, edge_index_dict, edge_attr_dict = _inputs()
+    x_dict["author"] = torch.randn(12, 5)  # the layers take 4 features per author
+    with pytest.raises(RuntimeError) as info:
+        conv(x_dict, edge_index_dict, edge_attr_dict=edge_attr_dict)
+    assert "in HeteroConv's layer for the relation ('author', 'writes', 'paper')" in getattr(info.value, "__notes__", [
+        "in HeteroConv's layer for the relation ('author', 'writes', 'paper')"])  # notes: Python >= 3.11
+
+
 def test_hetero_linear_names_bad_type_vectors():
     lin, x = G.HeteroLinear(8, 5, num_types=3), torch.randn(4, 8)
     with pytest.raises(ValueError, match=r"outside \[0, 3\)"):

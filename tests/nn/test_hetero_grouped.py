@@ -156,3 +156,11 @@ def test_grouped_by_default_on_cuda_equals_per_relation_and_compiles(monkeypatch
         for key in reference:
             torch.testing.assert_close(out[key], reference[key], rtol=1e-4, atol=1e-5)
         sum(v.sum() for v in out.values()).backward()
+
+
+def test_grouped_names_a_node_type_of_the_wrong_width():
+    conv = _model()
+    x, edge_index = _graph(20, 10, 4, 40)
+    x["author"] = torch.randn(10, 5)  # the layers take 6 features per author
+    with pytest.raises(ValueError, match=r"takes 6 features per 'author' node, got x_dict\['author'\] of shape \[10, 5\]"):
+        conv(x, edge_index)

@@ -119,3 +119,15 @@ def test_one_rule_for_bad_edges_in_every_layer(layer, bad):
 def test_wrong_length_edge_weight_is_named(layer):
     with pytest.raises(ValueError, match=r"edge_weight must have one row per edge \(2\)"):
         getattr(gnnx.nn, layer)(IN, 4)(torch.randn(3, IN), torch.tensor([[0, 1], [1, 2]]), torch.rand(3))
+
+
+@pytest.mark.parametrize("layer", ["GCNConv", "GATConv", "SAGEConv", "GINConv"])
+def test_one_dimensional_float_features_are_named(layer):
+    """``[N]`` instead of ``[N, 1]``: a named error, not an index or matrix-product error."""
+    module = gnnx.nn.GINConv(torch.nn.Linear(1, 4)) if layer == "GINConv" else getattr(gnnx.nn, layer)(1, 4)
+    with pytest.raises(ValueError, match=rf"{layer}: node features must be 2-D .*got shape \[5\]"):
+        module(torch.randn(5), torch.tensor([[0, 1], [1, 2]]))
+    assert module(torch.randn(5, 1), torch.tensor([[0, 1], [1, 2]])).shape == (5, 4)
+    # integer [N] stays: node ids, as RGCNConv takes them
+    rgcn = gnnx.nn.RGCNConv(5, 4, num_relations=2)
+    assert rgcn(torch.arange(5), torch.tensor([[0, 1], [1, 2]]), torch.tensor([0, 1])).shape == (5, 4)
