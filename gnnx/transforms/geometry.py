@@ -9,6 +9,7 @@ from torch import Tensor
 
 from gnnx import ops
 from gnnx.graph import Graph
+from gnnx.ops.dispatch import check_index_range
 from gnnx.utils import to_undirected
 
 
@@ -65,6 +66,10 @@ class FaceToEdge:
 
     def __call__(self, graph: Graph) -> Graph:
         face = graph.face
+        if not isinstance(face, Tensor) or face.dim() != 2 or face.size(0) != 3 or face.dtype != torch.long:
+            described = f"{face.dtype} of shape {list(face.shape)}" if isinstance(face, Tensor) else repr(face)
+            raise ValueError(f"FaceToEdge needs graph.face as an int64 tensor of shape [3, num_faces], got {described}")
+        check_index_range(face, graph.num_nodes, "face", "{count} nodes", unit="node index")
         edge_index = torch.cat([face[:2], face[1:], face[::2]], dim=1)
         edge_index = to_undirected(edge_index, num_nodes=graph.num_nodes)
         changes = {"edge_index": edge_index, "edge_attr": None, "edge_weight": None}

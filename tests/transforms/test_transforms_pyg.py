@@ -277,6 +277,10 @@ def _cloud(n, pos=True):
     (lambda: T.RandomNodeSplit(num_val=10, num_test=10), lambda: _cloud(5), "do not fit the 5 nodes"),
     (lambda: T.AddLaplacianEigenvectorPE(k=5), lambda: gnnx.Graph(torch.tensor([[0, 1], [1, 0]]), 2),
      "k=5 eigenvectors need at least 6 nodes"),
+    (lambda: T.FaceToEdge(), lambda: gnnx.Graph(torch.zeros(2, 0, dtype=torch.long), 4,
+                                                face=torch.tensor([[0], [1], [7]]), validate=False),
+     r"face holds node index 7, outside the 4 nodes"),
+    (lambda: T.FaceToEdge(), lambda: _cloud(4), r"FaceToEdge needs graph.face .* got None"),
 ])
 def test_transforms_name_inputs_they_cannot_use(transform, graph, words):
     with pytest.raises(ValueError, match=words):
