@@ -65,7 +65,7 @@ class FaceToEdge:
         self.remove_faces = remove_faces
 
     def __call__(self, graph: Graph) -> Graph:
-        face = graph.face
+        face = getattr(graph, "face", None)
         if not isinstance(face, Tensor) or face.dim() != 2 or face.size(0) != 3 or face.dtype != torch.long:
             described = f"{face.dtype} of shape {list(face.shape)}" if isinstance(face, Tensor) else repr(face)
             raise ValueError(f"FaceToEdge needs graph.face as an int64 tensor of shape [3, num_faces], got {described}")
