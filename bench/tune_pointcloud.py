@@ -14,9 +14,7 @@ from gnnx.benchmark.harness import kernel_times_us
 from gnnx.nn import MLP, EdgeConv
 from gnnx.ops import dispatch, triton_edge_mlp
 
-KERNELS = ("_messages_max_kernel", "_backward_kernel", "_spmm_kernel")
-# FORWARD_ONLY=1: the forward kernel's shapes in fp32 only (tune_pointcloud_forward.json)
-FORWARD_ONLY = os.environ.get("FORWARD_ONLY") == "1"
+KERNELS = ("_messages_kernel", "_backward_kernel", "_spmm_kernel")
 
 
 def time_ms(fn, repeats=20):
@@ -55,17 +53,15 @@ row = {"config": "unfused", "fwd_ms": time_ms(fwd), "fwd_bwd_ms": time_ms(fwd_bw
 results["edge_mlp"].append(row)
 print(json.dumps(row), flush=True)
 dispatch.FUSED_EDGE_MLP = True
-forward_shapes = [{"fwd_edges": e, "fwd_rows": r, "fwd_warps": w, "fwd_stages": st}
-                  for e, r, w, st in ((32, 4, 4, 1), (32, 1, 4, 1), (32, 8, 4, 1), (32, 4, 2, 1), (16, 4, 2, 1),
-                                      (16, 4, 4, 1), (64, 4, 4, 1), (32, 4, 4, 2))]
+forward_shapes = [{"fwd_edges": e, "fwd_warps": w, "fwd_stages": st} for e, w, st in ((64, 4, 3), (64, 4, 1), (64, 4, 2))]
 backward_shapes = [{"bwd_edges": e, "bwd_warps": w, "bwd_stages": st, "programs_per_sm": p}
                    for e, w, st, p in ((32, 4, 1, 4), (32, 4, 2, 4), (32, 4, 1, 8), (64, 4, 1, 4), (64, 8, 1, 4),
                                        (64, 4, 3, 4), (32, 2, 1, 8), (16, 2, 1, 16))]
-for tf32 in (False,) if FORWARD_ONLY else (False, True):
+for tf32 in (False, True):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     config = triton_edge_mlp.CONFIG
     default = dict(config)
-    for change in forward_shapes + ([] if FORWARD_ONLY else backward_shapes):
+    for change in forward_shapes + backward_shapes:
         config.update(default)
         config.update(change)
         try:
@@ -77,6 +73,5 @@ for tf32 in (False,) if FORWARD_ONLY else (False, True):
         print(json.dumps(row), flush=True)
     config.update(default)
 torch.backends.cuda.matmul.allow_tf32 = False
-name = "tune_pointcloud_forward.json" if FORWARD_ONLY else "tune_pointcloud.json"
-with open(os.path.join(os.environ.get("OUT", "/tmp"), name), "w") as f:
+with open(os.path.join(os.environ.get("OUT", "/tmp"), "tune_pointcloud.json"), "w") as f:
     json.dump(results, f, indent=1)

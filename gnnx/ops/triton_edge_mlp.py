@@ -9,10 +9,10 @@ splits it by linearity), so for an edge ``j -> i`` the message is
     \mathbf{m}_{ij} = \mathbf{W}_2\,\mathrm{ReLU}(\mathbf{a}_i + \mathbf{b}_j) + \mathbf{c},
     \qquad \mathbf{x}'_i = \max_j \mathbf{m}_{ij}\ (0 \text{ without edges}).
 
-Forward: one program per few CSR rows walks each row's edges in blocks, gathers
-``a_i + b_j``, applies the ReLU and the product with ``W_2`` (``tl.dot``) and keeps the running
-max of each channel and its winner (its CSR position; ties go to the first edge in CSR
-order): the ``[E, F]`` messages stay in registers. Nothing ``[E, F]``-sized is saved for the
+Forward: blocks of edges in CSR order gather ``a_i + b_j``, apply the ReLU and the product
+with ``W_2`` (``tl.dot``) and write the messages; the CSR max kernel of
+:mod:`gnnx.ops.triton_kernels` reduces them per row and keeps each channel's winner (its CSR
+position; ties go to the first edge in CSR order). Nothing ``[E, F]``-sized is saved for the
 backward: it recomputes the hidden rows in one pass over the edges, where only a row's
 winners carry gradient (``grad W_2`` from per-program partial sums), and writes each edge's
 pre-activation gradient, which the CSR and its transpose sum per destination (``grad a``) and
@@ -37,7 +37,7 @@ MAX_WIDTH = 64  # hidden and output channels held in registers (wider: W spills;
 # of the backward, and the backward's persistent programs per SM. Measured on an H100 with
 # bench/tune_pointcloud.py (one EdgeConv layer of the seed graph, both precisions won with the
 # same shape: bench/results/h100/tune_pointcloud.json).
-CONFIG = {"fwd_edges": 32, "fwd_rows": 4, "fwd_warps": 4, "fwd_stages": 1, "bwd_edges": 32, "bwd_warps": 4, "bwd_stages": 3,
+CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "fwd_stages": 3, "bwd_edges": 32, "bwd_warps": 4, "bwd_stages": 3,
           "programs_per_sm": 4}
 
 
@@ -54,44 +54,21 @@ def _pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H):
 
 
 @triton.jit
-def _messages_max_kernel(rowptr, col, a, b, w, bias, out, arg, num_rows, H, OUT, HAS_BIAS: tl.constexpr,
-                         H_PAD: tl.constexpr, O_PAD: tl.constexpr, EDGES: tl.constexpr, ROWS: tl.constexpr,
-                         PRECISION: tl.constexpr):
-    """For ``ROWS`` consecutive CSR rows, ``max_j W relu(a_i + b_j) + c`` and each channel's
-    winner (CSR position; ties: the first; 0 and -1 for a row without edges), the row's edges
-    in blocks of ``EDGES``: the messages never leave registers."""
+def _messages_kernel(row, col, a, b, w, bias, msg, num_edges, H, OUT, HAS_BIAS: tl.constexpr, H_PAD: tl.constexpr,
+                     O_PAD: tl.constexpr, EDGES: tl.constexpr, PRECISION: tl.constexpr):
+    """``msg[p] = W relu(a[row[p]] + b[col[p]]) + c`` for a block of ``EDGES`` CSR positions."""
     offs_h = tl.arange(0, H_PAD)
     offs_o = tl.arange(0, O_PAD)
     hmask, omask = offs_h < H, offs_o < OUT
     w_t = tl.load(w + offs_o[None, :] * H + offs_h[:, None], mask=hmask[:, None] & omask[None, :],
                   other=0.0).to(tl.float32)  # [H, OUT]
+    pos = tl.program_id(0).to(tl.int64) * EDGES + tl.arange(0, EDGES)
+    emask = pos < num_edges
+    pre, _ = _pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H)
+    out = tl.dot(tl.maximum(pre, 0.0), w_t, input_precision=PRECISION)
     if HAS_BIAS:
-        c = tl.load(bias + offs_o, mask=omask, other=0.0).to(tl.float32)
-    for r in range(ROWS):
-        row = tl.program_id(0).to(tl.int64) * ROWS + r
-        live = row < num_rows
-        start = tl.load(rowptr + row, mask=live, other=0)
-        end = tl.load(rowptr + row + 1, mask=live, other=0)
-        a_i = tl.load(a + row * H + offs_h, mask=hmask & live, other=0.0).to(tl.float32)
-        acc = tl.full([O_PAD], float("-inf"), tl.float32)
-        best = tl.full([O_PAD], -1, tl.int64)
-        for k in range(start, end, EDGES):
-            pos = k + tl.arange(0, EDGES)
-            emask = pos < end
-            src = tl.load(col + pos[:, None], mask=emask[:, None], other=0)  # [EDGES, 1]: see _pre_activation
-            pre = a_i[None, :] + tl.load(b + src * H + offs_h[None, :], mask=emask[:, None] & hmask[None, :],
-                                         other=0.0).to(tl.float32)
-            msg = tl.dot(tl.maximum(pre, 0.0), w_t, input_precision=PRECISION)
-            if HAS_BIAS:
-                msg += c[None, :]
-            msg = tl.where(emask[:, None], msg, float("-inf"))
-            block_max, block_arg = tl.max(msg, axis=0, return_indices=True)
-            take = block_max > acc  # strict: an earlier block keeps a tie
-            acc = tl.where(take, block_max, acc)
-            best = tl.where(take, k + block_arg.to(tl.int64), best)
-        acc = tl.where(best < 0, 0.0, acc)
-        tl.store(out + row * OUT + offs_o, acc, mask=omask & live)
-        tl.store(arg + row * OUT + offs_o, best.to(tl.int32), mask=omask & live)
+        out += tl.load(bias + offs_o, mask=omask, other=0.0).to(tl.float32)[None, :]
+    tl.store(msg + pos[:, None] * OUT + offs_o[None, :], out, mask=emask[:, None] & omask[None, :])
 
 
 @triton.jit
@@ -146,18 +123,17 @@ def edge_mlp_max(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor, rowptr_
     CSR's rows and the CSR position of each channel's winner (-1 for a row without edges).
     ``perm``, ``row`` and the transposed CSR's ``rowptr_t`` and ``perm_t`` serve the backward."""
     a, b, weight = a.contiguous(), b.contiguous(), weight.contiguous()
-    hidden, out_channels = a.size(1), weight.size(0)
+    hidden, out_channels, num_edges = a.size(1), weight.size(0), col.numel()
     precision = _precision()
-    num_rows = rowptr.numel() - 1
-    out = torch.empty((num_rows, out_channels), dtype=torch.float32, device=a.device)
-    arg = torch.empty((num_rows, out_channels), dtype=torch.int32, device=a.device)
+    messages = torch.empty((num_edges, out_channels), dtype=torch.float32, device=a.device)
     with _on_device(a):
-        launcher(_messages_max_kernel, a)[(torch.sym_max(1, triton.cdiv(num_rows, CONFIG["fwd_rows"])),)](
-            rowptr, col, a, b, weight, bias if bias is not None else weight, out, arg, num_rows, hidden,
-            out_channels, HAS_BIAS=bias is not None, EDGES=CONFIG["fwd_edges"], ROWS=CONFIG["fwd_rows"],
-            PRECISION=precision, num_warps=CONFIG["fwd_warps"], num_stages=CONFIG["fwd_stages"],
-            **_pads(hidden, out_channels))
-    return out.to(a.dtype), arg  # int32 winners: the backward gathers them per edge
+        launcher(_messages_kernel, a)[(torch.sym_max(1, triton.cdiv(num_edges, CONFIG["fwd_edges"])),)](
+            row, col, a, b, weight, bias if bias is not None else weight, messages, num_edges, hidden, out_channels,
+            HAS_BIAS=bias is not None, EDGES=CONFIG["fwd_edges"], PRECISION=precision, num_warps=CONFIG["fwd_warps"],
+            num_stages=CONFIG["fwd_stages"], **_pads(hidden, out_channels))
+    # the CSR's rows over the messages in CSR order: the max and its position (ties: the first)
+    out, arg = _launch_spmm(rowptr, torch.arange(num_edges, device=a.device), None, messages, True)
+    return out.to(a.dtype), arg.to(torch.int32)  # int32 winners: the backward gathers them per edge
 
 
 @triton_op("gnnx::edge_mlp_max_backward", mutates_args={})
