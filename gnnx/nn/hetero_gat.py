@@ -32,7 +32,8 @@ op per destination type over ``(relation, destination)`` slots, then a sum over 
 before). On the 2-core CPU it does not pay
 (``bench/hetero_grouping_cpu.py``: 40,000 nodes, 8 relations of 60,000 fresh edges, forward +
 backward, medians of three runs: eager 329 against 264 ms per relation, compiled 297 against
-306; ``bench/results/cpu/hetero_grouping_cpu.txt``; single runs vary by +-20 %): the same ops
+306; after the one-segment-space change, 401-452 against 234-372 eager and 340-385 against
+236-279 compiled; ``bench/results/cpu/hetero_grouping_cpu.txt``; single runs vary by +-20 %): the same ops
 run over the relations' edge lists joined, and in a profiled step weighting the
 ``[E, heads, channels]`` messages cost ~52 ns per edge on 240,000 joined edges against ~29 ns
 on each relation's 60,000 (``bench/results/cpu/hetero_grouping_cpu_profile.txt``), which
