@@ -41,7 +41,7 @@ looks like cache size.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -115,8 +115,8 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
         by_destination.setdefault(edge_type[2], []).append(edge_type)
     # One segment space for the layer: destination types one after another, and per
     # destination type its (destination, relation) softmax groups.
-    dst_offset: Dict[str, object] = {}
-    group_offset: Dict[str, object] = {}
+    dst_offset: Dict[str, Union[int, torch.SymInt]] = {}
+    group_offset: Dict[str, Union[int, torch.SymInt]] = {}
     num_dst = num_groups = 0
     score_groups = []
     for node_type, group in by_destination.items():

@@ -42,8 +42,8 @@ def _per_relation(conv, *inputs, monkeypatch):
 
 
 def _spy_attention(monkeypatch):
-    """Counts the attention calls: the grouped path's one per destination type, or ops.attention
-    (each relation's GATConv)."""
+    """Counts the attention calls: the grouped path's one per layer, or ops.attention (each
+    relation's GATConv)."""
     calls = []
     for owner, name in ((hetero_gat, "relation_attention"), (ops, "attention")):
         real = getattr(owner, name)
@@ -57,7 +57,7 @@ def _spy_attention(monkeypatch):
 
 
 @pytest.mark.parametrize("heads", [1, 4])
-def test_grouped_equals_per_relation_with_one_attention_op_per_destination_type(heads, monkeypatch):
+def test_grouped_equals_per_relation_with_one_attention_op_per_layer(heads, monkeypatch):
     conv = _model(heads)
     x, edge_index = _graph(40, 25, 6, 90, seed=1)
     del edge_index[("inst", "hosts", "author")]  # a relation absent from the batch
