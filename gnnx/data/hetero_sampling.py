@@ -33,6 +33,7 @@ from torch import Tensor
 from gnnx.data.sampling import (
     batches_of,
     check_batch_size,
+    check_fanouts,
     check_seeds,
     draw_with_replacement,
     draw_without_replacement,
@@ -46,8 +47,13 @@ Fanouts = Union[Sequence[int], Dict[EdgeType, Sequence[int]]]
 def _fanouts_per_type(graph: HeteroGraph, fanouts: Fanouts) -> Tuple[Dict[EdgeType, List[int]], int]:
     """``{edge_type: fan-outs per hop}`` for every edge type (0: not sampled) and the hops."""
     if not isinstance(fanouts, dict):
+        fanouts = check_fanouts(fanouts)
         return {e: list(fanouts) for e in graph.edge_types}, len(fanouts)
-    given = {graph._edge_type(k): list(v) for k, v in fanouts.items()}
+    given = {graph._edge_type(k): check_fanouts(v, f"num_neighbors[{k!r}]") for k, v in fanouts.items()}
+    unknown = [e for e in given if e not in graph.edge_types]
+    if unknown:
+        raise ValueError(f"num_neighbors names edge types the graph does not have: {unknown} "
+                         f"(edge types: {graph.edge_types})")
     hops = {len(v) for v in given.values()}
     if len(hops) != 1:
         raise ValueError(f"num_neighbors: every edge type needs the same number of hops, got {sorted(hops)}")

@@ -21,7 +21,8 @@ graph has them, ``x`` and ``y`` gathered by ``n_id``.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Sequence, Tuple
+import numbers
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -187,6 +188,15 @@ def check_seeds(seeds: Optional[Tensor], num_nodes: int, device: torch.device, n
     return seeds.long().to(device)
 
 
+def check_fanouts(fanouts: Any, name: str = "num_neighbors") -> List[int]:
+    """The fan-outs as a list of Python ints (numpy ints accepted; -1: every neighbour, as PyG)."""
+    values = list(fanouts)
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"{name} must hold whole numbers of neighbours per hop (-1: all), got {values!r}")
+    return [int(v) for v in values]
+
+
 def check_batch_size(batch_size: Any) -> int:
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -255,7 +265,7 @@ class NeighborLoader:
             raise ValueError("NeighborLoader: give the fan-outs once, as fanouts (gnnx) or num_neighbors (PyG)")
         if not isinstance(graph, Graph):
             graph = Graph.from_pyg(graph, validate=False)
-        fanouts = list(num_neighbors if pyg_style else fanouts)
+        fanouts = check_fanouts(num_neighbors if pyg_style else fanouts, "num_neighbors" if pyg_style else "fanouts")
         name = "seeds" if seeds is not None or input_nodes is None else "input_nodes"
         seeds = seeds if seeds is not None else input_nodes
         batch_size = check_batch_size(batch_size if batch_size is not None else (1 if pyg_style else 512))

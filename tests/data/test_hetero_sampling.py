@@ -305,3 +305,11 @@ def test_bad_input_nodes_and_batch_sizes_are_named(graph, input_nodes, batch_siz
         input_nodes = ("paper", torch.ones(3, dtype=torch.bool))
     with pytest.raises(ValueError, match=words):
         NeighborLoader(graph, num_neighbors=[2, 2], input_nodes=input_nodes, batch_size=batch_size)
+
+
+def test_bad_fan_outs_are_named(graph):
+    seeds = ("paper", torch.arange(4))
+    with pytest.raises(ValueError, match=r"edge types the graph does not have: \[\('paper', 'likes', 'paper'\)\]"):
+        NeighborLoader(graph, num_neighbors={("paper", "likes", "paper"): [2]}, input_nodes=seeds, batch_size=4)
+    with pytest.raises(ValueError, match=r"must hold whole numbers"):
+        NeighborLoader(graph, num_neighbors=[2.5, 2], input_nodes=seeds, batch_size=4)

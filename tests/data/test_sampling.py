@@ -113,8 +113,9 @@ def test_fanout_minus_one_takes_every_neighbour_as_pyg():
     ({"input_nodes": torch.ones(3, dtype=torch.bool)}, ValueError, "one entry per node \\(200\\)"),
     ({"seeds": torch.tensor([0.0, 1.0])}, TypeError, "integer node ids"),
     ({"seeds": torch.arange(4), "batch_size": 0}, ValueError, "batch_size must be a positive int"),
+    ({"num_neighbors": [2.5], "input_nodes": None}, ValueError, r"num_neighbors must hold whole numbers .*\[2.5\]"),
 ])
 def test_bad_seeds_and_batch_sizes_are_named(kwargs, error, words):
-    fanouts = {"num_neighbors": [2]} if "input_nodes" in kwargs else {"fanouts": [2]}
+    fanouts = {} if "num_neighbors" in kwargs else {"num_neighbors": [2]} if "input_nodes" in kwargs else {"fanouts": [2]}
     with pytest.raises(error, match=words):
         NeighborLoader(_graph(), **fanouts, **kwargs)
