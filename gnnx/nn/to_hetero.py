@@ -55,6 +55,17 @@ def get_or_none(mapping: Optional[Dict[Any, Any]], key: Any) -> Any:
     return None if mapping is None else mapping.get(key)
 
 
+def require_types(mapping: Optional[Dict[Any, Any]], name: str, keys: Tuple[Key, ...]) -> Optional[Dict[Any, Any]]:
+    """``mapping`` itself, or an error naming the types it lacks (a missing type would reach a
+    layer as ``None`` and fail there without naming it)."""
+    missing = [key for key in keys if mapping is None or key not in mapping]
+    if missing:
+        given = None if mapping is None else list(mapping)
+        raise ValueError(f"to_hetero model: the input '{name}' has no {missing}, which the metadata's edge types "
+                         f"use (given: {given})")
+    return mapping
+
+
 def group_relations(aggr: str, *outputs: Tensor) -> Tensor:
     """The outputs of every relation reaching one node type, combined with ``aggr``."""
     return group(list(outputs), aggr)
@@ -134,6 +145,7 @@ class _Rewriter:
         self.level: Dict[torch.fx.Node, str] = {}
         self.value: Dict[torch.fx.Node, Any] = {}      # graph level: a node; else {type: node}
         self.per_type_targets: Dict[str, str] = {}     # module target -> "node" | "edge"
+        self.checked: set = set()                      # levels whose first required input is checked
 
     # --- levels -----------------------------------------------------------------------
     def _level_of_arguments(self, node: torch.fx.Node) -> str:
@@ -219,6 +231,11 @@ class _Rewriter:
             raise ValueError(f"to_hetero: input_map['{node.name}'] must be 'node' or 'edge', got {level!r}")
         default = node.args[0] if node.args else inspect.Signature.empty
         mapping = self.graph.placeholder(node.target, default_value=default)  # the same argument names
+        if not node.args and level not in self.checked:  # the first required input per level: x, edge_index
+            self.checked.add(level)
+            keys = self.types["edge"] if level == "edge" else [
+                t for t in self.types["node"] if any(t in (e[0], e[-1]) for e in self.types["edge"])]
+            mapping = self.graph.call_function(require_types, (mapping, node.target, tuple(keys)))
         self.value[node] = {key: self.graph.call_function(get_or_none, (mapping, key)) for key in self.types[level]}
 
     def _call_module_for(self, node: torch.fx.Node, level: str, key: Key) -> torch.fx.Node:

@@ -127,6 +127,20 @@ def test_node_types_that_receive_no_messages_are_named():
         gnn.to_hetero(custom(gnn), metadata)
 
 
+def test_missing_node_and_edge_types_in_the_inputs_are_named():
+    """PyG passes None for a missing type, which fails inside a layer without naming it."""
+    model = gnn.to_hetero(custom(gnn), HETERO_METADATA)
+    x_dict, edge_index_dict = random_hetero_graph(30, 20, 60, seed=0)
+    with torch.no_grad():
+        model(x_dict, edge_index_dict)
+        missing = next(iter(x_dict))
+        with pytest.raises(ValueError, match=rf"the input 'x' has no \['{missing}'\]"):
+            model({k: v for k, v in x_dict.items() if k != missing}, edge_index_dict)
+        dropped = next(iter(edge_index_dict))
+        with pytest.raises(ValueError, match=r"the input 'edge_index' has no \[\(" + repr(dropped[0])):
+            model(x_dict, {k: v for k, v in edge_index_dict.items() if k != dropped})
+
+
 @pytest.mark.parametrize("model_id", ["custom-mean", "GraphSAGE-jk-cat", "edge-features"])
 def test_compiles_on_dict_inputs_without_recompiling(model_id):
     ours, _ = _pair(model_id)
