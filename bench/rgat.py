@@ -17,7 +17,7 @@ called the user's way, ``model(x_dict, edge_index_dict)`` with plain tensors:
   ``(cuda graphs)`` compiles those with ``mode="reduce-overhead", dynamic=False`` (CUDA
   graph trees replay the step),
 * ``(per relation)`` / ``(grouped)`` gnnx rows: force ``gnnx.nn.hetero_gat.ENABLED`` off
-  or on (grouped: one GEMM per source type, one attention op per destination type; the
+  or on (grouped: one GEMM per source type, one attention op per layer; the
   default groups on CUDA only).
 
 Compiled rows report how many graphs Dynamo compiled (1 = no recompiles). With

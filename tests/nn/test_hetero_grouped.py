@@ -1,5 +1,5 @@
 """HeteroConv can run bipartite GATConv relations grouped (gnnx/nn/hetero_gat.py): one GEMM per
-source and per destination type and one attention op per destination type, equal to the
+source and per destination type and one attention op per layer, equal to the
 per-relation layers (values, gradients), compiled without recompiles, PyG's results kept."""
 import pytest
 import torch
