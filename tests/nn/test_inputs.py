@@ -131,3 +131,18 @@ def test_one_dimensional_float_features_are_named(layer):
     # integer [N] stays: node ids, as RGCNConv takes them
     rgcn = gnnx.nn.RGCNConv(5, 4, num_relations=2)
     assert rgcn(torch.arange(5), torch.tensor([[0, 1], [1, 2]]), torch.tensor([0, 1])).shape == (5, 4)
+
+
+@pytest.mark.parametrize("layer", ["EdgeConv", "DynamicEdgeConv"])
+def test_edge_conv_names_a_feature_width_its_network_does_not_take(layer):
+    mlp = gnnx.nn.MLP([6, 16, 16], norm=None)  # [x_i, x_j - x_i] of 3-wide features
+    module = gnnx.nn.EdgeConv(mlp) if layer == "EdgeConv" else gnnx.nn.DynamicEdgeConv(mlp, k=3)
+    args = (torch.tensor([[0, 1], [1, 2]]),) if layer == "EdgeConv" else ()
+    with pytest.raises(ValueError, match=rf"{layer}: the network's first layer takes 6 input channels.*\[20, 4\]"):
+        module(torch.randn(20, 4), *args)
+    assert module(torch.randn(20, 3), *args).shape == (20, 16)
+
+
+def test_point_net_conv_without_positions_is_named():
+    with pytest.raises(ValueError, match="PointNetConv needs node positions"):
+        gnnx.nn.PointNetConv()(torch.randn(3, 2), None, torch.tensor([[0], [1]]))

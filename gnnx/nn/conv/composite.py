@@ -34,6 +34,8 @@ class PointNetConv(MessagePassing):
     def forward(self, x: Union[Optional[Tensor], Tuple[Optional[Tensor], Optional[Tensor]]],
                 pos: Union[Tensor, Tuple[Tensor, Tensor]], edge_index: Adj) -> Tensor:
         tensor = edge_index.edge_index if isinstance(edge_index, Graph) else edge_index
+        if pos is None:
+            raise ValueError("PointNetConv needs node positions pos ([num_nodes, dims], or a pair for bipartite graphs)")
         pos_src, pos_dst = pos if isinstance(pos, (tuple, list)) else (pos, pos)
         x_src = x[0] if isinstance(x, (tuple, list)) else x  # messages read source features only
         num_src, num_dst = pos_src.size(0), pos_dst.size(0)

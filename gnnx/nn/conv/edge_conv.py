@@ -5,6 +5,7 @@ from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor
+from torch.nn.parameter import UninitializedParameter
 
 from gnnx.graph import CSR, Graph
 from gnnx.nn.inits import reset
@@ -96,6 +97,10 @@ class EdgeConv(MessagePassing):
         if first is None:
             return self.propagate(edge_index, x=(x_src, x_dst), **mask)
         half = x_src.size(-1)
+        if not isinstance(first.weight, UninitializedParameter) and first.weight.size(1) != 2 * half:
+            raise ValueError(f"{type(self).__name__}: the network's first layer takes {first.weight.size(1)} "
+                             f"input channels, [x_i, x_j - x_i] of two {first.weight.size(1) // 2}-wide node "
+                             f"features, got x of shape {list(x_src.shape)}")
         w_dst, w_src = first.weight[:, :half], first.weight[:, half:]
         per_dst = torch.nn.functional.linear(x_dst, w_dst - w_src, first.bias)
         per_src = torch.nn.functional.linear(x_src, w_src)
