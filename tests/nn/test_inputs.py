@@ -146,3 +146,12 @@ def test_edge_conv_names_a_feature_width_its_network_does_not_take(layer):
 def test_point_net_conv_without_positions_is_named():
     with pytest.raises(ValueError, match="PointNetConv needs node positions"):
         gnnx.nn.PointNetConv()(torch.randn(3, 2), None, torch.tensor([[0], [1]]))
+
+
+@pytest.mark.parametrize("layer, words", [
+    (lambda: gnnx.nn.TransformerConv(IN, 4, edge_dim=2), r"built with edge_dim=2: pass edge_attr"),
+    (lambda: gnnx.nn.GINEConv(torch.nn.Linear(IN, 4)), r"GINEConv needs edge_attr"),
+])
+def test_layers_that_need_edge_features_name_a_missing_edge_attr(layer, words):
+    with pytest.raises(ValueError, match=words):
+        layer()(torch.randn(3, IN), torch.tensor([[0, 1], [1, 2]]))

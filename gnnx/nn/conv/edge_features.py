@@ -117,6 +117,9 @@ class TransformerConv(MessagePassing):
         softmax weights before dropout, as PyG returns them."""
         H, C = self.heads, self.out_channels
         keep_alpha = bool(return_attention_weights)
+        if edge_attr is None and self.lin_edge is not None:
+            raise ValueError(f"TransformerConv was built with edge_dim={self.edge_dim}: pass edge_attr [num_edges, "
+                             f"{self.edge_dim}]")
         x = _pair(x)
         query = self.lin_query(x[1]).view(-1, H, C)
         key = self.lin_key(x[0]).view(-1, H, C)

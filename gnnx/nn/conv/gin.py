@@ -117,6 +117,8 @@ class GINEConv(_GINBase):
         return self._combine(out, x_dst, node_mask)
 
     def message(self, x_j: Tensor, edge_attr: Tensor) -> Tensor:
+        if edge_attr is None:
+            raise ValueError("GINEConv needs edge_attr (edge features added to each message)")
         if self.lin is None and x_j.size(-1) != edge_attr.size(-1):
             raise ValueError(
                 f"GINEConv: node features have size {x_j.size(-1)} but edge_attr has size "
