@@ -155,3 +155,11 @@ def test_point_net_conv_without_positions_is_named():
 def test_layers_that_need_edge_features_name_a_missing_edge_attr(layer, words):
     with pytest.raises(ValueError, match=words):
         layer()(torch.randn(3, IN), torch.tensor([[0, 1], [1, 2]]))
+
+
+def test_gcn_normalisation_takes_edge_weight_as_pyg_does():
+    """[E] or [E, 1] (PyG gives the same result for both); other shapes are named."""
+    conv, x, edge_index, weight = GCNConv(IN, 4), torch.randn(4, IN), torch.tensor([[0, 1, 2], [1, 2, 3]]), torch.rand(3)
+    torch.testing.assert_close(conv(x, edge_index, weight.view(-1, 1)), conv(x, edge_index, weight))
+    with pytest.raises(ValueError, match=r"GCNConv: edge_weight must hold one weight per edge .*\[3, 2\]"):
+        conv(x, edge_index, torch.rand(3, 2))

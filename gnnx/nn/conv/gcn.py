@@ -26,6 +26,11 @@ class WeightedPropagation(MessagePassing):
             return self._cache
         num_nodes = x.size(-2)
         check_adjacency(edge_index, num_nodes, edge_weight=edge_weight)
+        if edge_weight is not None and edge_weight.dim() != 1:
+            if edge_weight.dim() != 2 or edge_weight.size(1) != 1:
+                raise ValueError(f"{type(self).__name__}: edge_weight must hold one weight per edge ([E] or "
+                                 f"[E, 1]), got shape {list(edge_weight.shape)}")
+            edge_weight = edge_weight.view(-1)  # [E, 1], as PyG takes it
         tensor = edge_tensor(edge_index)
         # With a prepared structure (a Graph, or the structure cache's for a bare edge_index),
         # the weights of an unweighted graph are computed once per graph, and the CSR of the
