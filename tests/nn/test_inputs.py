@@ -157,9 +157,11 @@ def test_layers_that_need_edge_features_name_a_missing_edge_attr(layer, words):
         layer()(torch.randn(3, IN), torch.tensor([[0, 1], [1, 2]]))
 
 
-def test_gcn_normalisation_takes_edge_weight_as_pyg_does():
+@pytest.mark.parametrize("layer", ["GCNConv", "ChebConv"])
+def test_normalising_layers_take_edge_weight_as_pyg_does(layer):
     """[E] or [E, 1] (PyG gives the same result for both); other shapes are named."""
-    conv, x, edge_index, weight = GCNConv(IN, 4), torch.randn(4, IN), torch.tensor([[0, 1, 2], [1, 2, 3]]), torch.rand(3)
+    conv = GCNConv(IN, 4) if layer == "GCNConv" else gnnx.nn.ChebConv(IN, 4, K=2)
+    x, edge_index, weight = torch.randn(4, IN), torch.tensor([[0, 1, 2], [1, 2, 3]]), torch.rand(3)
     torch.testing.assert_close(conv(x, edge_index, weight.view(-1, 1)), conv(x, edge_index, weight))
-    with pytest.raises(ValueError, match=r"GCNConv: edge_weight must hold one weight per edge .*\[3, 2\]"):
+    with pytest.raises(ValueError, match=rf"{layer}: edge_weight must hold one weight per edge .*\[3, 2\]"):
         conv(x, edge_index, torch.rand(3, 2))

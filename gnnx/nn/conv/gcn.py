@@ -20,17 +20,23 @@ class WeightedPropagation(MessagePassing):
     cached: bool = False
     _cache: Optional[Tuple[Tensor, Tensor]] = None
 
+    def _weight_vector(self, edge_weight: Optional[Tensor]) -> Optional[Tensor]:
+        """``edge_weight`` as ``[E]``: PyG's normalisations take ``[E, 1]`` alike; other shapes
+        are named."""
+        if edge_weight is None or edge_weight.dim() == 1:
+            return edge_weight
+        if edge_weight.dim() != 2 or edge_weight.size(1) != 1:
+            raise ValueError(f"{type(self).__name__}: edge_weight must hold one weight per edge ([E] or [E, 1]), "
+                             f"got shape {list(edge_weight.shape)}")
+        return edge_weight.view(-1)
+
     def _normalized(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor], improved: bool,
                     add_self_loops: bool) -> Tuple[Tensor, Tensor]:
         if self._cache is not None:
             return self._cache
         num_nodes = x.size(-2)
         check_adjacency(edge_index, num_nodes, edge_weight=edge_weight)
-        if edge_weight is not None and edge_weight.dim() != 1:
-            if edge_weight.dim() != 2 or edge_weight.size(1) != 1:
-                raise ValueError(f"{type(self).__name__}: edge_weight must hold one weight per edge ([E] or "
-                                 f"[E, 1]), got shape {list(edge_weight.shape)}")
-            edge_weight = edge_weight.view(-1)  # [E, 1], as PyG takes it
+        edge_weight = self._weight_vector(edge_weight)
         tensor = edge_tensor(edge_index)
         # With a prepared structure (a Graph, or the structure cache's for a bare edge_index),
         # the weights of an unweighted graph are computed once per graph, and the CSR of the

@@ -115,8 +115,8 @@ class ChebConv(WeightedPropagation):
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None,
                 batch: Optional[Tensor] = None, lambda_max: Optional[Union[float, Tensor]] = None) -> Tensor:
-        edge_index, norm = self._scaled_laplacian(edge_tensor(edge_index), x.size(-2), edge_weight, x.dtype,
-                                                  batch, lambda_max)
+        edge_index, norm = self._scaled_laplacian(edge_tensor(edge_index), x.size(-2), self._weight_vector(edge_weight),
+                                                  x.dtype, batch, lambda_max)
         tx_0, out = x, self.lins[0](x)
         if len(self.lins) > 1:
             tx_1 = self.propagate(edge_index, x=x, edge_weight=norm)
