@@ -20,6 +20,7 @@ from torch import Tensor
 
 from gnnx import ops
 from gnnx.nn.inits import activation
+from gnnx.ops.dispatch import check_index_range
 
 
 def _pool(x: Tensor, batch: Optional[Tensor], size: Optional[int], reduce: str) -> Tensor:
@@ -34,6 +35,8 @@ def _pool(x: Tensor, batch: Optional[Tensor], size: Optional[int], reduce: str) 
             f"batch must be an int64 vector with one entry per node ({nodes}), got "
             f"{batch.dtype} of shape {list(batch.shape)}"
         )
+    if size is not None:
+        check_index_range(batch, size, "batch", "size={count} graphs", unit="graph id")
     return ops.scatter(x, batch, ops.infer_size(batch, size), reduce, dim=dim)
 
 

@@ -77,6 +77,8 @@ def test_global_pools_with_size_and_empty_graph():
     assert global_add_pool(x, None).view(-1).tolist() == [8.0]
     with pytest.raises(ValueError, match="one entry per node"):
         global_add_pool(x, torch.tensor([0, 1]), size=2)
+    with pytest.raises(ValueError, match=r"batch holds graph id 2, outside the size=2 graphs"):
+        global_mean_pool(x, batch, size=2)
 
 
 def test_pools_match_pyg():
