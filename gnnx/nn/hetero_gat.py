@@ -103,15 +103,10 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
     width = heads * channels
     conv_of = dict(relations)
 
-    # One GEMM per source type. Its output, viewed as rows of ``width + heads``, is the source
-    # table: row ``n * R + k`` holds relation k's projection of node n and its score, so one
-    # gather per source type fetches both for all its relations' edges, and the backward
-    # scatters into the GEMM's gradient layout (no per-relation slices to copy or join).
     by_source: Dict[str, List[EdgeType]] = {}
-    for edge_type, _ in relations:
-        by_source.setdefault(edge_type[0], []).append(edge_type)
     by_destination: Dict[str, List[EdgeType]] = {}
     for edge_type, _ in relations:
+        by_source.setdefault(edge_type[0], []).append(edge_type)
         by_destination.setdefault(edge_type[2], []).append(edge_type)
     # One segment space for the layer: destination types one after another, and per
     # destination type its (destination, relation) softmax groups.
@@ -126,6 +121,10 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
         num_groups = num_groups + x_dst.size(0) * len(group)
         folded = _fold(torch.stack([conv_of[e].lin_dst.weight for e in group]), [conv_of[e].att_dst for e in group], heads)
         score_groups.append((x_dst @ folded.t()).view(-1, heads))  # row i * len(group) + slot
+    # One GEMM per source type. Its output, viewed as rows of ``width + heads``, is the source
+    # table: row ``n * R + k`` holds relation k's projection of node n and its score, so one
+    # gather per source type fetches both for all its relations' edges, and the backward
+    # scatters into the GEMM's gradient layout (no per-relation slices to copy or join).
     features, scores_src, destinations, softmax_groups = [], [], [], []
     for node_type, group in by_source.items():
         weights = torch.stack([conv_of[e].lin_src.weight for e in group])  # [R, width, in]
