@@ -27,7 +27,8 @@ MLPerf's R-GAT training step (``bench/rgat.py``: ~590k nodes and 1.1M edges per 
 relations) took 23.6 ms grouped against 31.8 per relation under ``gnnx.compile`` (16.4
 against 21.3 with ``trim_to_layer``;
 ``bench/results/h200/rgat_grouped_vs_per_relation.md``); one segment space for the layer
-and the table layout took the untrimmed step on the H100 from 27.4 to 26.5 ms (one attention
+and the table layout took the untrimmed step on the H100 from 27.2 to 25.9 ms in one A/B run
+(``bench/results/h100/rgat_one_segment_space.md``; one attention
 op per destination type over ``(relation, destination)`` slots, then a sum over relations,
 before). On the 2-core CPU it does not pay
 (``bench/hetero_grouping_cpu.py``: 40,000 nodes, 8 relations of 60,000 fresh edges, forward +
