@@ -48,7 +48,10 @@ warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta"
 
 def _mkl_matmul(rowptr: Tensor, col: Tensor, values: Tensor, x: Tensor) -> Tensor:
     adj = torch.sparse_csr_tensor(rowptr, col, values, (rowptr.numel() - 1, x.size(0)), check_invariants=False)
-    return adj @ x
+    # An aggregation, not a learned product: it keeps x's dtype under autocast, as PyG's
+    # scatter does (autocast would cast this matmul to bf16/fp16, which MKL does not take).
+    with torch.autocast(x.device.type, enabled=False):
+        return adj @ x
 
 
 @torch.library.custom_op("gnnx::csr_spmm_cpu", mutates_args=(), device_types="cpu")
