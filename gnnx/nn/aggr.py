@@ -210,7 +210,7 @@ class LSTMParameters(torch.nn.Module):
 
     def step(self, layer: int, inp: Tensor, state: Tuple[Tensor, Tensor], suffix: str = "") -> Tuple[Tensor, Tensor]:
         """One time step of a layer (``suffix="_reverse"``: its backward direction): ``(h, c)``."""
-        h, c = state
+        inp, h, c = rnn_autocast(inp, *state)
         gates = F.linear(inp, getattr(self, f"weight_ih_l{layer}{suffix}"), getattr(self, f"bias_ih_l{layer}{suffix}", None))
         gates = gates + F.linear(h, getattr(self, f"weight_hh_l{layer}{suffix}"),
                                  getattr(self, f"bias_hh_l{layer}{suffix}", None))
@@ -230,11 +230,23 @@ class GRUParameters(LSTMParameters):
                         getattr(self, f"bias_ih_l{layer}{suffix}", None), getattr(self, f"bias_hh_l{layer}{suffix}", None))
 
 
+def rnn_autocast(*tensors: Tensor) -> Tuple[Tensor, ...]:
+    """An RNN step's inputs as ``torch.autocast`` hands them to PyTorch's own cells: on CUDA
+    the cells (``GRUCell``, ``LSTMCell``, ``nn.GRU``, ``nn.LSTM``) run in the autocast dtype,
+    so the steps written out here do too and return the dtype PyG's modules return (else the
+    fp32 state would promote their output). Elsewhere unchanged."""
+    if tensors[0].is_cuda and torch.is_autocast_enabled("cuda"):
+        dtype = torch.get_autocast_dtype("cuda")
+        return tuple(t.to(dtype) for t in tensors)
+    return tensors
+
+
 def gru_step(x: Tensor, h: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Optional[Tensor] = None,
              bias_hh: Optional[Tensor] = None) -> Tensor:
     """One GRU step written out over its parameters (PyTorch's gate order r, z, n), equal to
     ``nn.GRUCell``. The fused CUDA cell has no fake-tensor kernel, so ``torch.compile`` failed
     on it on CUDA; these few matmuls compile and export everywhere."""
+    x, h = rnn_autocast(x, h)
     gi, gh = F.linear(x, weight_ih, bias_ih), F.linear(h, weight_hh, bias_hh)
     i_r, i_z, i_n = gi.chunk(3, dim=-1)
     h_r, h_z, h_n = gh.chunk(3, dim=-1)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import inspect
 import warnings
+from collections import deque
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
@@ -34,7 +35,6 @@ import torch.fx
 from torch import Tensor
 
 from gnnx.nn.aggr import Aggregation
-from gnnx.nn.hetero import group
 from gnnx.nn.message_passing import MessagePassing
 
 NodeType = str
@@ -66,9 +66,19 @@ def require_types(mapping: Optional[Dict[Any, Any]], name: str, keys: Tuple[Key,
     return mapping
 
 
+_PAIRWISE = {"sum": torch.add, "add": torch.add, "mean": torch.add, "max": torch.maximum, "min": torch.minimum,
+             "mul": torch.mul}
+
+
 def group_relations(aggr: str, *outputs: Tensor) -> Tensor:
-    """The outputs of every relation reaching one node type, combined with ``aggr``."""
-    return group(list(outputs), aggr)
+    """The outputs of every relation reaching one node type, combined with ``aggr`` two at a
+    time in PyG's order (a queue: the first two, then the next two, ...; ``mean`` divides the
+    sum), so values round as PyG's do and keep their dtype under ``torch.autocast`` (a sum
+    over a stack runs in fp32 there)."""
+    queue = deque(outputs)
+    while len(queue) >= 2:
+        queue.append(_PAIRWISE[aggr](queue.popleft(), queue.popleft()))
+    return queue[0] / len(outputs) if aggr == "mean" else queue[0]
 
 
 class _Tracer(torch.fx.Tracer):

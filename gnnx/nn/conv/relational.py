@@ -203,7 +203,8 @@ class FiLMConv(MessagePassing):
                                   film.index_select(0, relation_slot(dst, edge_type, R)))
         per_relation = propagate_by_relation(self, messages, src, relation_slot(dst, edge_type, R), x_src.size(0),
                                              num_dst * R)
-        return out + per_relation.view(num_dst, R, C).sum(dim=1)
+        # the sum over relations keeps the messages' dtype under autocast (PyG adds per relation)
+        return out + per_relation.view(num_dst, R, C).sum(dim=1).to(per_relation.dtype)
 
     def message(self, messages: Tensor) -> Tensor:
         return messages
