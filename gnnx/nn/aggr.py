@@ -210,7 +210,7 @@ class LSTMParameters(torch.nn.Module):
 
     def step(self, layer: int, inp: Tensor, state: Tuple[Tensor, Tensor], suffix: str = "") -> Tuple[Tensor, Tensor]:
         """One time step of a layer (``suffix="_reverse"``: its backward direction): ``(h, c)``."""
-        inp, h, c = rnn_autocast(inp, *state)
+        inp, h, c = rnn_autocast(inp, *state, lstm=True)
         gates = F.linear(inp, getattr(self, f"weight_ih_l{layer}{suffix}"), getattr(self, f"bias_ih_l{layer}{suffix}", None))
         gates = gates + F.linear(h, getattr(self, f"weight_hh_l{layer}{suffix}"),
                                  getattr(self, f"bias_hh_l{layer}{suffix}", None))
@@ -230,13 +230,18 @@ class GRUParameters(LSTMParameters):
                         getattr(self, f"bias_ih_l{layer}{suffix}", None), getattr(self, f"bias_hh_l{layer}{suffix}", None))
 
 
-def rnn_autocast(*tensors: Tensor) -> Tuple[Tensor, ...]:
-    """An RNN step's inputs as ``torch.autocast`` hands them to PyTorch's own cells: on CUDA
-    the cells (``GRUCell``, ``LSTMCell``, ``nn.GRU``, ``nn.LSTM``) run in the autocast dtype,
-    so the steps written out here do too and return the dtype PyG's modules return (else the
-    fp32 state would promote their output). Elsewhere unchanged."""
-    if tensors[0].is_cuda and torch.is_autocast_enabled("cuda"):
-        dtype = torch.get_autocast_dtype("cuda")
+_ONEDNN = torch.backends.mkldnn.is_available()  # read once: Dynamo does not trace the query
+
+
+def rnn_autocast(*tensors: Tensor, lstm: bool = False) -> Tuple[Tensor, ...]:
+    """An RNN step's inputs as ``torch.autocast`` hands them to PyTorch's own modules, so the
+    steps written out here return the dtype PyG's modules return (else the fp32 state would
+    promote their output): on CUDA every RNN runs in the autocast dtype; on the CPU only
+    ``nn.LSTM`` does (through oneDNN's ``mkldnn_rnn_layer``), ``nn.GRU`` and the cells stay fp32."""
+    device = tensors[0].device.type
+    lowered = device == "cuda" or (device == "cpu" and lstm and _ONEDNN)
+    if lowered and torch.is_autocast_enabled(device):
+        dtype = torch.get_autocast_dtype(device)
         return tuple(t.to(dtype) for t in tensors)
     return tensors
 

@@ -125,3 +125,33 @@ def test_autocast_heterogeneous(name, device, dtype, grouped, monkeypatch):
         value, expected = value.detach().double(), reference[node_type].detach().double()
         assert float((value - expected).norm() / expected.norm()) < TOLERANCE[dtype], node_type
     assert all(torch.isfinite(p.grad).all() for p in ours.parameters() if p.grad is not None)
+
+
+READOUTS = {  # per-graph readouts and norms (x [N, F], sorted batch), incl. the written-out RNN steps
+    "set2set": lambda ns: ns.aggr.Set2Set(IN, processing_steps=2),
+    "lstm": lambda ns: ns.aggr.LSTMAggregation(IN, IN),
+    "gru": lambda ns: ns.aggr.GRUAggregation(IN, IN),
+    "softmax-learn": lambda ns: ns.aggr.SoftmaxAggregation(learn=True),
+    "attentional": lambda ns: ns.aggr.AttentionalAggregation(torch.nn.Linear(IN, 1), torch.nn.Linear(IN, IN)),
+    "graph-norm": lambda ns: ns.GraphNorm(IN),
+    "layer-norm": lambda ns: ns.LayerNorm(IN),
+}
+
+
+@pytest.mark.parametrize("device,dtype", SETTINGS)
+@pytest.mark.parametrize("name", list(READOUTS))
+def test_autocast_readouts_and_norms(name, device, dtype):
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(30, IN, generator=gen).to(device)
+    batch = torch.arange(3).repeat_interleave(10).to(device)
+    torch.manual_seed(0)
+    ours = READOUTS[name](gnnx.nn).to(device)
+    theirs = READOUTS[name](pyg.nn).to(device)
+    theirs.load_state_dict(ours.state_dict())
+    extra = {} if "norm" in name else {"dim_size": 3}
+    reference = ours(x, batch, **extra)
+    with torch.autocast(device, dtype=dtype):
+        out, pyg_out = ours(x, batch, **extra), theirs(x, batch, **extra)
+    assert out.dtype == pyg_out.dtype
+    out, reference = out.detach().double(), reference.detach().double()
+    assert float((out - reference).norm() / reference.norm()) < TOLERANCE[dtype]
