@@ -210,13 +210,19 @@ class LSTMParameters(torch.nn.Module):
 
     def step(self, layer: int, inp: Tensor, state: Tuple[Tensor, Tensor], suffix: str = "") -> Tuple[Tensor, Tensor]:
         """One time step of a layer (``suffix="_reverse"``: its backward direction): ``(h, c)``."""
-        inp, h, c = rnn_autocast(inp, *state, lstm=True)
-        gates = F.linear(inp, getattr(self, f"weight_ih_l{layer}{suffix}"), getattr(self, f"bias_ih_l{layer}{suffix}", None))
-        gates = gates + F.linear(h, getattr(self, f"weight_hh_l{layer}{suffix}"),
-                                 getattr(self, f"bias_hh_l{layer}{suffix}", None))
-        i, f, g, o = gates.chunk(4, dim=-1)
-        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-        return o.sigmoid() * c.tanh(), c
+        return in_rnn_precision(_lstm_step, "lstm", inp, *state, *self.weights(layer, suffix))
+
+    def weights(self, layer: int, suffix: str = "") -> List[Optional[Tensor]]:
+        """``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` of a layer (biases ``None`` without bias)."""
+        return [getattr(self, f"{name}_l{layer}{suffix}", None) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+
+def _lstm_step(x: Tensor, h: Tensor, c: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Optional[Tensor],
+               bias_hh: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    gates = F.linear(x, weight_ih, bias_ih) + F.linear(h, weight_hh, bias_hh)
+    i, f, g, o = gates.chunk(4, dim=-1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c.tanh(), c
 
 
 class GRUParameters(LSTMParameters):
@@ -226,32 +232,41 @@ class GRUParameters(LSTMParameters):
 
     def step(self, layer: int, inp: Tensor, h: Tensor, suffix: str = "") -> Tensor:  # type: ignore[override]
         """One time step of a layer: the new hidden state."""
-        return gru_step(inp, h, getattr(self, f"weight_ih_l{layer}{suffix}"), getattr(self, f"weight_hh_l{layer}{suffix}"),
-                        getattr(self, f"bias_ih_l{layer}{suffix}", None), getattr(self, f"bias_hh_l{layer}{suffix}", None))
+        return in_rnn_precision(_gru_step, "gru", inp, h, *self.weights(layer, suffix))
 
 
 _ONEDNN = torch.backends.mkldnn.is_available()  # read once: Dynamo does not trace the query
 
 
-def rnn_autocast(*tensors: Tensor, lstm: bool = False) -> Tuple[Tensor, ...]:
-    """An RNN step's inputs as ``torch.autocast`` hands them to PyTorch's own modules, so the
-    steps written out here return the dtype PyG's modules return (else the fp32 state would
-    promote their output): on CUDA every RNN runs in the autocast dtype; on the CPU only
-    ``nn.LSTM`` does (through oneDNN's ``mkldnn_rnn_layer``), ``nn.GRU`` and the cells stay fp32."""
-    device = tensors[0].device.type
-    lowered = device == "cuda" or (device == "cpu" and lstm and _ONEDNN)
-    if lowered and torch.is_autocast_enabled(device):
-        dtype = torch.get_autocast_dtype(device)
-        return tuple(t.to(dtype) for t in tensors)
-    return tensors
+def in_rnn_precision(step, module: Optional[str], x: Tensor, *tensors: Optional[Tensor]):
+    """``step(x, *tensors)`` in the precision ``torch.autocast`` gives PyTorch's own RNNs, so the
+    steps written out here return the dtype PyG's modules return (the fp32 state would otherwise
+    promote their output). On CUDA the cells (``module=None``: ``GRUCell``, ``LSTMCell``) run in
+    the autocast dtype and the modules (``"gru"``, ``"lstm"``: ``nn.GRU``, ``nn.LSTM``, through
+    cuDNN) in fp16 whatever that dtype is; on the CPU only ``nn.LSTM`` is lowered (oneDNN)."""
+    device = x.device.type
+    dtype = None
+    if device in ("cpu", "cuda") and torch.is_autocast_enabled(device):
+        if device == "cuda":
+            dtype = torch.float16 if module else torch.get_autocast_dtype(device)
+        elif module == "lstm" and _ONEDNN:
+            dtype = torch.get_autocast_dtype(device)
+    if dtype is None:
+        return step(x, *tensors)
+    with torch.autocast(device, enabled=False):
+        return step(*(t if t is None else t.to(dtype) for t in (x, *tensors)))
 
 
 def gru_step(x: Tensor, h: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Optional[Tensor] = None,
              bias_hh: Optional[Tensor] = None) -> Tensor:
     """One GRU step written out over its parameters (PyTorch's gate order r, z, n), equal to
-    ``nn.GRUCell``. The fused CUDA cell has no fake-tensor kernel, so ``torch.compile`` failed
-    on it on CUDA; these few matmuls compile and export everywhere."""
-    x, h = rnn_autocast(x, h)
+    ``nn.GRUCell`` (under autocast too). The fused CUDA cell has no fake-tensor kernel, so
+    ``torch.compile`` failed on it on CUDA; these few matmuls compile and export everywhere."""
+    return in_rnn_precision(_gru_step, None, x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+def _gru_step(x: Tensor, h: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Optional[Tensor],
+              bias_hh: Optional[Tensor]) -> Tensor:
     gi, gh = F.linear(x, weight_ih, bias_ih), F.linear(h, weight_hh, bias_hh)
     i_r, i_z, i_n = gi.chunk(3, dim=-1)
     h_r, h_z, h_n = gh.chunk(3, dim=-1)
