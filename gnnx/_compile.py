@@ -33,7 +33,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from gnnx.graph import CSR, Graph, build_csr
+from gnnx.graph import CSR, Graph, build_csr, version_of
 from gnnx.nn.sparse_input import read_sparse_inputs
 from gnnx.ops import dispatch
 
@@ -347,11 +347,13 @@ def _capture(flat: "_FlatCall", tensors: List[Tensor]) -> Callable:
         feed = []
         for i, value in enumerate(args):
             last = seen[i]
-            if last is not None and last[0]() is value and last[1] == value._version and not value.requires_grad:
+            version = version_of(value)  # None (an inference tensor): always copied in
+            if (last is not None and version is not None and last[0]() is value and last[1] == version
+                    and not value.requires_grad):
                 feed.append(static[i])  # already in the buffer: no copy
             else:
                 feed.append(value)
-                seen[i] = (weakref.ref(value), value._version)
+                seen[i] = (weakref.ref(value), version)
         # Captured outputs live in buffers the next replay overwrites: hand out copies, so
         # an output kept across calls stays right.
         return _clone(graphed(*feed))

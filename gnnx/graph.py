@@ -13,7 +13,8 @@ Convention (PyG's ``flow="source_to_target"``): ``edge_index[0]`` are sources ``
 """
 from __future__ import annotations
 
-from typing import Any, Dict, NamedTuple, Optional
+import contextlib
+from typing import Any, Dict, Iterator, NamedTuple, Optional
 
 import torch
 from torch import Tensor
@@ -94,6 +95,26 @@ def csr_with_self_loops(csr: CSR, edge_index: Tensor, num_nodes) -> CSR:
     rowptr, col, perm, row = grow(csr.rowptr, csr.row, csr.col, csr.perm)
     rowptr_t, col_t, perm_t, _ = grow(csr.rowptr_t, row_t, csr.col_t, csr.perm_t)
     return CSR(rowptr, col, perm, row, rowptr_t, col_t, perm_t)
+
+
+# -- what caches of derived structure may keep (the structure cache, Graph.memo, CSR values) ------
+def version_of(tensor: Tensor) -> Optional[int]:
+    """``tensor._version``, or ``None`` for an inference tensor (made under
+    ``torch.inference_mode``): it has no version counter, so an in-place edit could not be
+    seen, and nothing derived from it is cached."""
+    return None if tensor.is_inference() else tensor._version
+
+
+@contextlib.contextmanager
+def storable() -> Iterator[None]:
+    """Tensors made inside are ordinary ones even under ``torch.inference_mode``: a cached
+    inference tensor would break the next training call with the same structure
+    ("Inference tensors cannot be saved for backward")."""
+    if not torch.is_inference_mode_enabled():
+        yield
+        return
+    with torch.inference_mode(False), torch.no_grad():
+        yield
 
 
 def check_edge_index(edge_index: Any, num_nodes: Optional[int] = None, name: str = "edge_index") -> None:
@@ -188,9 +209,11 @@ class Graph:
         cached = self._memo.get(key)
         if cached is not None:
             return cached
-        value = compute()
-        if not (torch.compiler.is_compiling() or torch.compiler.is_exporting()):
-            self._memo[key] = value
+        if torch.compiler.is_compiling() or torch.compiler.is_exporting():
+            return compute()
+        with storable():
+            value = compute()
+        self._memo[key] = value
         return value
 
     def validate(self) -> None:

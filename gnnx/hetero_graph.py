@@ -23,7 +23,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from gnnx.graph import CSR, _check_finite, build_csr
+from gnnx.graph import CSR, _check_finite, build_csr, storable, version_of
 
 NodeType = str
 EdgeType = Tuple[str, str, str]
@@ -217,8 +217,12 @@ class HeteroGraph:
         cached = self._csr.get(edge_type)
         # Rebuilt only when the store holds another tensor, the tensor was edited in place, or
         # a node count changed.
-        if cached is None or cached[0] is not edge_index or cached[1] != edge_index._version or cached[2] != sizes:
-            cached = (edge_index, edge_index._version, sizes, build_csr(edge_index, *sizes))
+        version = version_of(edge_index)
+        if version is None:  # an inference tensor: no version counter to see edits by, so not kept
+            return build_csr(edge_index, *sizes)
+        if cached is None or cached[0] is not edge_index or cached[1] != version or cached[2] != sizes:
+            with storable():
+                cached = (edge_index, version, sizes, build_csr(edge_index, *sizes))
             self._csr[edge_type] = cached
         return cached[3]
 

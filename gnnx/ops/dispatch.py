@@ -43,7 +43,7 @@ import torch
 from torch import Tensor
 from torch.utils.weak import WeakTensorKeyDictionary
 
-from gnnx.graph import CSR, Graph, build_csr, check_edge_index
+from gnnx.graph import CSR, Graph, build_csr, check_edge_index, storable, version_of
 
 STRUCTURE_CACHE_SIZE = 32
 
@@ -208,7 +208,14 @@ class StructureCache:
         are seen again, so they never pay for a sort."""
         num_dst = int(num_dst)
         num_src = num_dst if num_src is None else int(num_src)
-        key = (id(edge_index), edge_index._version, edge_index.device, num_dst, num_src)
+        version = version_of(edge_index)
+        if version is None:  # an inference tensor: prepared per call, never cached
+            if not eager_build:
+                return None
+            if edge_index.device.type == "cpu":
+                check_edge_index(edge_index, max(num_dst, num_src))
+            return Graph(edge_index, num_dst, validate=False, csr=build_csr(edge_index, num_dst, num_src))
+        key = (id(edge_index), version, edge_index.device, num_dst, num_src)
         entry = self._entries.get(key)
         if entry is not None and entry[0]() is edge_index:
             self._entries.move_to_end(key)
@@ -222,7 +229,8 @@ class StructureCache:
             self.misses += 1
             if edge_index.device.type == "cpu":  # name a bad index before sorting by it
                 check_edge_index(edge_index, max(num_dst, num_src))
-            entry = [None, build_csr(edge_index, num_dst, num_src), {}]
+            with storable():
+                entry = [None, build_csr(edge_index, num_dst, num_src), {}]
         entries = self._entries
 
         def forget(ref, key=key):
@@ -294,7 +302,7 @@ def prepare(edge_index: Union[Tensor, Graph], num_nodes, device: Optional[torch.
 
 # -- per-structure values of the CSR kernels -----------------------------------------------------
 def _weight_token(edge_weight: Optional[Tensor]):
-    return None if edge_weight is None else (id(edge_weight), edge_weight._version)
+    return None if edge_weight is None else (id(edge_weight), version_of(edge_weight))
 
 
 # rowptr of a structure -> {(key, weight token): (weak ref to the weights, values)}
@@ -305,7 +313,8 @@ def csr_values(csr: CSR, edge_weight: Optional[Tensor], key, compute):
     """``compute()`` (values in CSR order derived from ``edge_weight``), memoised for eager
     calls per structure (``csr.rowptr``) and weights (identity and version; weights that
     need a gradient are never cached)."""
-    cacheable = not is_tracing() and (edge_weight is None or not edge_weight.requires_grad)
+    cacheable = not is_tracing() and (edge_weight is None or not (edge_weight.requires_grad
+                                                                  or edge_weight.is_inference()))
     if not cacheable:
         return compute()
     slot = _CSR_VALUES.get(csr.rowptr)
@@ -315,7 +324,8 @@ def csr_values(csr: CSR, edge_weight: Optional[Tensor], key, compute):
     hit = slot.get(full_key)
     if hit is not None and (edge_weight is None or hit[0]() is edge_weight):
         return hit[1]
-    value = compute()
+    with storable():
+        value = compute()
     if len(slot) > 16:  # weights change every call (e.g. dropout on them): do not grow
         slot.clear()
     slot[full_key] = (weakref.ref(edge_weight) if edge_weight is not None else None, value)
