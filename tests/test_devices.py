@@ -87,6 +87,38 @@ def test_compiled_on_device_equals_eager(case, device):
         assert rel_err(out, eager_out) < 1e-4 and rel_err(grad, eager_grad) < 1e-4
 
 
+@pytest.mark.parametrize("device", ONLY_CUDA)
+@pytest.mark.parametrize("case", ALL, ids=lambda c: c.id)
+def test_float64_on_device_keeps_fp64_accuracy(case, device):
+    """The Triton kernels accumulate in fp32: float64 takes the reference ops on CUDA (eager,
+    with a prepared Graph, and compiled), so results keep fp64 accuracy (fp32 sums: ~1e-7)."""
+    reference = case.gnnx().double().train(False)
+    module = case.gnnx().double().to(device).train(False)
+    module.load_state_dict(reference.state_dict())
+    inputs = [t.double() if t.is_floating_point() else t for t in random_graph(300, 3000, seed=1)]
+    ref_out, ref_grad = _grad_of_x(reference, case, inputs)
+    on_device = [t.to(device) for t in inputs]
+    out, grad = _grad_of_x(module, case, on_device)
+    graph_out, _ = _grad_of_x(module, case, [on_device[0], gnnx.Graph(on_device[1], 300)] + on_device[2:])
+    compiled_out, _ = _grad_of_x(torch.compile(module, fullgraph=True, dynamic=True), case, on_device)
+    assert out.dtype == torch.float64
+    for value, expected in ((out, ref_out), (graph_out, ref_out), (grad, ref_grad), (compiled_out, ref_out)):
+        assert rel_err(value, expected) < 1e-10
+
+
+@pytest.mark.parametrize("device", ONLY_CUDA)
+@pytest.mark.parametrize("layer", ["GCNConv", "SAGEConv", "GATConv", "EdgeConv"])
+def test_gradcheck_on_device(layer, device):
+    torch.manual_seed(0)
+    module = {"GCNConv": lambda: gnnx.nn.GCNConv(4, 3), "SAGEConv": lambda: gnnx.nn.SAGEConv(4, 3, aggr="max"),
+              "GATConv": lambda: gnnx.nn.GATConv(4, 3, heads=2),
+              "EdgeConv": lambda: gnnx.nn.EdgeConv(gnnx.nn.MLP([8, 16, 3], norm=None))}[layer]()
+    module = module.double().to(device)
+    graph = gnnx.Graph(torch.randint(12, (2, 40)), 12).to(device)
+    x = torch.randn(12, 4, dtype=torch.float64, device=device, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda value: module(value, graph), (x,))
+
+
 @pytest.mark.parametrize("device", ONLY_CUDA)  # CPU: tests/export/test_fourway_export.py
 def test_aoti_package_of_all_cases_on_device(device, tmp_path):
     zoo = Zoo(ALL).to(device).eval()

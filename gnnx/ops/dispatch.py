@@ -120,6 +120,15 @@ def cuda_edge_mlp_kernels():
 
 
 # -- the choice ----------------------------------------------------------------------------------
+TRITON_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def triton_takes(*tensors: Optional[Tensor]) -> bool:
+    """Whether the Triton aggregation kernels serve these (``None`` ignored): they accumulate in
+    fp32, so float64 takes the reference ops and keeps fp64 accuracy (``gradcheck`` on CUDA)."""
+    return all(t is None or t.dtype in TRITON_DTYPES for t in tensors)
+
+
 def uses_csr(device: torch.device) -> bool:
     """Whether a CSR speeds up this device in the current mode (worth preparing one).
 
@@ -152,7 +161,9 @@ def spmm_kernel(x: Tensor, csr: Optional[CSR], edge_weight: Optional[Tensor], re
         # cuSPARSE's default SpMM algorithm may sum in a different order from run to run; with
         # torch.use_deterministic_algorithms(True) the Triton kernel (no atomics) serves instead.
         deterministic = torch.are_deterministic_algorithms_enabled()
-        return "cusparse" if vendor and not is_tracing() and not deterministic else "triton"
+        if vendor and not is_tracing() and not deterministic:
+            return "cusparse"
+        return "triton" if triton_takes(x, edge_weight) else "reference"
     if vendor and x.device.type == "cpu" and uses_csr(x.device):
         return "mkl"
     return "reference"
@@ -160,7 +171,8 @@ def spmm_kernel(x: Tensor, csr: Optional[CSR], edge_weight: Optional[Tensor], re
 
 def segment_kernel(messages: Tensor, csr: Optional[CSR]) -> str:
     """``"triton"`` (a CSR SpMM over edge ids: deterministic, no atomics) or ``"reference"``."""
-    return "triton" if messages.is_cuda and csr is not None and cuda_kernels() is not None else "reference"
+    fast = messages.is_cuda and csr is not None and cuda_kernels() is not None and triton_takes(messages)
+    return "triton" if fast else "reference"
 
 
 # Set to False to run graph attention through the reference ops on CUDA too (measurements).
@@ -176,7 +188,7 @@ def attention_kernel(x: Tensor) -> str:
     with several narrow heads, where each head's program re-reads the row's edges (R-GAT,
     4 x 32, on an H200: eager step 84 ms fused vs 64 ms reference; gnnx.compile 56 vs 41 ms,
     bench/results/h200/rgat.md), so those take the reference ops."""
-    if not (FUSED_ATTENTION and x.is_cuda and cuda_attention_kernels() is not None):
+    if not (FUSED_ATTENTION and x.is_cuda and cuda_attention_kernels() is not None and triton_takes(x)):
         return "reference"
     if x.dim() == 3 and x.size(1) > 1 and x.size(2) < 64:
         return "reference"

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from gnnx.graph import CSR
-from gnnx.ops.dispatch import cuda_edge_mlp_kernels
+from gnnx.ops.dispatch import cuda_edge_mlp_kernels, triton_takes
 from gnnx.ops.scatter import scatter
 
 
@@ -36,7 +36,8 @@ def edge_mlp_max_reference(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[
 def fused_available(a: Tensor, weight: Tensor) -> bool:
     """Whether :func:`edge_mlp_max` runs the fused kernels for these tensors (given a CSR)."""
     kernels = cuda_edge_mlp_kernels()
-    return kernels is not None and kernels.usable(a, weight) and not torch.jit.is_tracing()
+    return (kernels is not None and kernels.usable(a, weight) and triton_takes(a, weight)
+            and not torch.jit.is_tracing())
 
 
 def edge_mlp_max(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor],
