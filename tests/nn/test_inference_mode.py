@@ -47,7 +47,7 @@ def test_inference_tensors_and_in_place_edits(device):
         edge_index = torch.randint(40, (2, 200), device=device)
         weight = torch.rand(200, device=device)
         first = model(x, edge_index, weight)
-        assert torch.equal(model(x, edge_index, weight), first)
+        torch.testing.assert_close(model(x, edge_index, weight), first)  # CUDA sums may differ in order
         edge_index[0, :100] = edge_index[0, :100].flip(0)  # in place: no version counter to see it by
         weight.mul_(2)
         edited = model(x, edge_index, weight)
