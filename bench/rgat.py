@@ -24,7 +24,10 @@ Compiled rows report how many graphs Dynamo compiled (1 = no recompiles). With
 ``--profile``, the top CUDA kernels of three more steps per row go to ``rgat_profile.txt``.
 ``--tf32`` lets every row's fp32 matrix products run as TF32 (``torch.set_float32_matmul_precision
 ("high")``, both libraries alike; gnnx's Triton products follow the same flag).
-Writes ``rgat.json`` and ``rgat.md`` (``rgat_tf32.*`` with ``--tf32``) to ``--out``.
+``--amp`` runs every row's forward and loss under ``torch.autocast`` in bf16 (mixed precision,
+as MLPerf submissions train; no loss scaling needed).
+Writes ``rgat.json`` and ``rgat.md`` (``rgat_tf32.*`` with ``--tf32``, ``rgat_amp.*`` with
+``--amp``) to ``--out``.
 """
 from __future__ import annotations
 
@@ -51,15 +54,18 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def training_step(step_model, params, trim: bool):
+def training_step(step_model, params, trim: bool, amp: bool = False):
     optimizer = torch.optim.Adam(params, lr=0.001)
+    device = next(iter(params)).device.type
 
     def step(batch):
         size = batch["paper"].batch_size
         optimizer.zero_grad()
         counts = (batch.num_sampled_nodes_dict, batch.num_sampled_edges_dict) if trim else ()
-        out = step_model(batch.x_dict, batch.edge_index_dict, *counts)[:size]
-        F.cross_entropy(out, batch["paper"].y[:size]).backward()
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=amp):  # bf16 needs no loss scaling
+            out = step_model(batch.x_dict, batch.edge_index_dict, *counts)[:size]
+            loss = F.cross_entropy(out, batch["paper"].y[:size])
+        loss.backward()
         optimizer.step()
 
     return step
@@ -88,6 +94,7 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--profile", action="store_true", help="top CUDA kernels per row to rgat_profile.txt")
     parser.add_argument("--tf32", action="store_true", help="TF32 matrix products in every row")
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast around every row's forward and loss")
     args = parser.parse_args()
     if args.tf32:
         torch.set_float32_matmul_precision("high")
@@ -130,7 +137,7 @@ def main() -> None:
             model.load_state_dict(pyg_model.state_dict())  # PyG's keys: the same model
             step_model = gnnx.compile(model, **compile_options(config)) if config.startswith("gnnx.compile") else model
         model.train()
-        step = training_step(step_model, model.parameters(), "trimmed" in config)
+        step = training_step(step_model, list(model.parameters()), "trimmed" in config, args.amp)
         seconds = time_training(step, static_batches if "static" in config else batches, device, args.warmup)
         results[config] = seconds
         if "compile" in config:
@@ -168,8 +175,9 @@ def write_report(args, graph, sizes: dict, sampling: float, results: dict, graph
               "scale": args.scale, "graph": {"nodes": graph.num_nodes, "edges": graph.num_edges},
               "batch": sizes, "batch_size": args.batch_size, "sampling_ms": sampling * 1e3,
               "step_ms": {k: v * 1e3 for k, v in results.items()},
-              "compiled_graphs": graphs, "tf32": args.tf32}
-    precision = ", TF32 matrix products in every row" if args.tf32 else ""
+              "compiled_graphs": graphs, "tf32": args.tf32, "amp_bf16": args.amp}
+    precision = (", TF32 matrix products in every row" if args.tf32 else "") + (
+        ", bf16 autocast in every row" if args.amp else "")
     lines = [f"# R-GAT training step, {device_name} (torch {torch.__version__}, PyG {torch_geometric.__version__})"
              f"{precision}",
              "", f"Graph {graph.num_nodes:,} nodes / {graph.num_edges:,} edges, 8 edge types; batches of "
@@ -184,7 +192,7 @@ def write_report(args, graph, sizes: dict, sampling: float, results: dict, graph
                      f"{eager / seconds if eager else float('nan'):.2f}x | "
                      f"{compiled / seconds if compiled else float('nan'):.2f}x | {graphs.get(config, '-')} |")
     os.makedirs(args.out, exist_ok=True)
-    name = "rgat_tf32" if args.tf32 else "rgat"
+    name = "rgat" + ("_tf32" if args.tf32 else "") + ("_amp" if args.amp else "")
     with open(os.path.join(args.out, f"{name}.json"), "w") as f:
         json.dump(report, f, indent=1)
     with open(os.path.join(args.out, f"{name}.md"), "w") as f:
