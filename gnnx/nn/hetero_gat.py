@@ -51,6 +51,7 @@ from torch import Tensor
 from gnnx import ops
 from gnnx.nn.conv.gat import GATConv
 from gnnx.nn.message_passing import check_adjacency
+from gnnx.ops.scatter import index_add_fp32
 
 EdgeType = Tuple[str, str, str]
 ENABLED: Optional[bool] = None  # None: grouped for CUDA inputs only (module docstring)
@@ -171,7 +172,7 @@ class GatherColumns(torch.autograd.Function):
     def backward(ctx, grad_left: Tensor, grad_right: Tensor):  # unused outputs get zeros
         (rows,) = ctx.saved_tensors
         grad = torch.cat([grad_left, grad_right], dim=1)
-        return grad.new_zeros(ctx.shape).index_add(0, rows, grad), None, None
+        return index_add_fp32(grad.new_zeros(ctx.shape), rows, grad), None, None
 
 
 def _join(tensors: List[Tensor]) -> Tensor:

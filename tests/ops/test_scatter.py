@@ -87,3 +87,19 @@ def test_eager_cpu_scatter_names_an_index_outside_the_slots():
         scatter(torch.ones(3, 2), torch.tensor([0, 5, 1]), 2)
     with pytest.raises(ValueError, match="index holds -1"):
         scatter(torch.ones(3, 2), torch.tensor([0, -1, 1]), 1, "mean")  # the one-slot shortcut too
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[
+    pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")])])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_half_precision_sums_accumulate_in_fp32(dtype, reduce, device):
+    """A half-precision sum stops growing once the increments fall below its spacing (bf16:
+    256 + 1 == 256, as CUDA's atomics add); gnnx sums in fp32 and returns the input's dtype."""
+    src = torch.ones(1000, 3, dtype=dtype, device=device)
+    index = torch.zeros(1000, dtype=torch.long, device=device)
+    index[-1] = 1
+    out = ops.scatter(src, index, 2, reduce)
+    assert out.dtype == dtype
+    expected = torch.tensor([[999.0] * 3, [1.0] * 3]) if reduce == "sum" else torch.ones(2, 3)
+    assert torch.equal(out.float().cpu(), expected.to(dtype).float())
