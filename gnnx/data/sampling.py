@@ -198,9 +198,10 @@ def check_fanouts(fanouts: Any, name: str = "num_neighbors") -> List[int]:
 
 
 def check_batch_size(batch_size: Any) -> int:
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+    """``batch_size`` as an int: any positive whole number (numpy's too, as the fan-outs)."""
+    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    return batch_size
+    return int(batch_size)
 
 
 def num_batches(count: int, batch_size: int, drop_last: bool) -> int:

@@ -119,3 +119,13 @@ def test_bad_seeds_and_batch_sizes_are_named(kwargs, error, words):
     fanouts = {} if "num_neighbors" in kwargs else {"num_neighbors": [2]} if "input_nodes" in kwargs else {"fanouts": [2]}
     with pytest.raises(error, match=words):
         NeighborLoader(_graph(), **fanouts, **kwargs)
+
+
+def test_numpy_whole_numbers_as_batch_size_and_fanouts():
+    """Sizes read from a config or computed with numpy (``np.int64``) are whole numbers too."""
+    import numpy as np
+
+    loader = NeighborLoader(_graph(), num_neighbors=[np.int64(2)], input_nodes=torch.arange(6),
+                            batch_size=np.int64(4))
+    assert loader.batch_size == 4 and type(loader.batch_size) is int
+    assert [int(b.batch_size) for b in loader] == [4, 2]
