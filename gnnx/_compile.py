@@ -251,7 +251,7 @@ class CompiledModel(torch.nn.Module):
         key = (tuple((n, tuple(t.shape), t.dtype, t.requires_grad) if isinstance(t, Tensor) else (n, t)
                      for n, t in inputs.items()),
                repr(layout), tuple(t.shape for t in leaves), getattr(self._orig_mod, "training", False),
-               torch.is_grad_enabled())
+               torch.is_grad_enabled(), _modes())
         runner = self._captured.get(key)
         if runner is None:
             if len(self._captured) >= MAX_CAPTURED_SHAPES:
@@ -310,6 +310,14 @@ class CompiledModel(torch.nn.Module):
                 value = _pad_rows(value, cols)
             inputs[name] = value
         return inputs, structure, rows
+
+
+def _modes() -> tuple:
+    """The global modes a captured graph is only valid under: autocast (its dtype decides the
+    captured kernels' precision and output dtype) and inference mode (the capture's private
+    input buffers are inference tensors there, which no call outside the mode may write)."""
+    autocast = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else None
+    return autocast, torch.is_inference_mode_enabled()
 
 
 def _capture(flat: "_FlatCall", tensors: List[Tensor]) -> Callable:

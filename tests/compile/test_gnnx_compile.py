@@ -2,6 +2,7 @@
 ordinary training loop) equals eager, compiles once over several sizes, and prepares each
 graph's structure once. Parametrised by device: ``cuda`` runs where a GPU is present
 (with CUDA-graph capture and size buckets) and is skipped elsewhere."""
+import contextlib
 import gc
 
 import pytest
@@ -164,6 +165,40 @@ def test_the_first_size_runs_unpadded_and_other_sizes_go_to_buckets(device):
     rows = sorted(next(entry[1][0] for entry in key[0] if entry[0] == "x") for key in compiled._captured)
     assert len(rows) == 2  # the third call replayed the first capture
     assert first[0] in rows and max(rows) > second[0]  # first exact, second padded to a bucket
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_modes_switch_between_calls(device):
+    """One compiled model called plainly, under bf16 autocast, under no_grad and under
+    inference mode, in turn: each call runs as its mode asks (a CUDA graph captured in one
+    mode is not replayed in another: autocast changes the precision and output dtype, and
+    inference mode's buffers cannot be written outside it)."""
+    model, twin = _twins("GraphSAGE", device)
+    model.eval()
+    compiled = gnnx.compile(twin.eval())
+    x, edge_index, _ = _graph(*SIZES[0], device)
+    modes = {"plain": contextlib.nullcontext, "autocast": lambda: torch.autocast(device, dtype=torch.bfloat16),
+             "no_grad": torch.no_grad, "inference": torch.inference_mode}
+    for name in ["plain", "autocast", "plain", "inference", "no_grad", "inference", "autocast", "no_grad"]:
+        with modes[name]():
+            expected, got = model(x, edge_index), compiled(x, edge_index)
+        assert got.dtype == expected.dtype, name
+        torch.testing.assert_close(got.float(), expected.float(), rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_training_under_autocast_equals_eager(device):
+    eager, twin = _twins("GCN", device)
+    compiled = gnnx.compile(twin)
+    opt_eager = torch.optim.SGD(eager.parameters(), lr=0.1)
+    opt_compiled = torch.optim.SGD(twin.parameters(), lr=0.1)
+    x, edge_index, y = _graph(*SIZES[0], device)
+    for _ in range(3):  # on CUDA: capture, then replays
+        with torch.autocast(device, dtype=torch.bfloat16):
+            expected = _train_step(eager, opt_eager, x, edge_index, y)
+            actual = _train_step(compiled, opt_compiled, x, edge_index, y)
+        assert actual[0].dtype == expected[0].dtype
+        torch.testing.assert_close(actual, expected, rtol=3e-2, atol=3e-2)
 
 
 @pytest.mark.parametrize("device", DEVICES)
