@@ -184,6 +184,8 @@ def test_modes_switch_between_calls(device):
             expected, got = model(x, edge_index), compiled(x, edge_index)
         assert got.dtype == expected.dtype, name
         torch.testing.assert_close(got.float(), expected.float(), rtol=2e-2, atol=2e-2)
+    if device == "cuda":  # one capture per mode, all replayed
+        assert compiled.cuda_graph_fallback is None and len(compiled._captured) == 4
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -199,6 +201,8 @@ def test_training_under_autocast_equals_eager(device):
             actual = _train_step(compiled, opt_compiled, x, edge_index, y)
         assert actual[0].dtype == expected[0].dtype
         torch.testing.assert_close(actual, expected, rtol=3e-2, atol=3e-2)
+    if device == "cuda":
+        assert compiled.cuda_graph_fallback is None and len(compiled._captured) == 1
 
 
 @pytest.mark.parametrize("device", DEVICES)
