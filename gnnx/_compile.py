@@ -24,6 +24,7 @@ the compiled graph:
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import warnings
@@ -259,7 +260,8 @@ class CompiledModel(torch.nn.Module):
                 return self._compiled(**arguments)
             flat = _FlatCall(self._compiled, self._orig_mod, inputs, layout)
             try:
-                runner = _capture(flat, tensors)
+                with _uncached_autocast():
+                    runner = _capture(flat, tensors)
             except Exception as error:  # capture is an optimisation: run uncaptured, say why once
                 self._fall_back(f"capture failed: {type(error).__name__}: {error}")
                 return self._compiled(**arguments)
@@ -318,6 +320,14 @@ def _modes() -> tuple:
     input buffers are inference tensors there, which no call outside the mode may write)."""
     autocast = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else None
     return autocast, torch.is_inference_mode_enabled()
+
+
+def _uncached_autocast():
+    """The caller's CUDA autocast without its cast cache, which CUDA-graph capture refuses
+    (the compiled code casts inside the graph, so the cache serves nothing here)."""
+    if torch.is_autocast_enabled("cuda") and torch.is_autocast_cache_enabled():
+        return torch.autocast("cuda", dtype=torch.get_autocast_dtype("cuda"), cache_enabled=False)
+    return contextlib.nullcontext()
 
 
 def _capture(flat: "_FlatCall", tensors: List[Tensor]) -> Callable:
