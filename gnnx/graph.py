@@ -340,3 +340,8 @@ def _infer_num_nodes(edge_index: Tensor, x: Optional[Tensor]) -> int:
     if edge_index.numel() == 0:
         raise ValueError("num_nodes cannot be inferred from an empty edge_index; pass num_nodes")
     return int(edge_index.max()) + 1
+
+
+# torch.load's default (weights_only=True) unpickles only allowlisted classes: a saved Graph
+# loads without arbitrary unpickling, as PyG registers its Data.
+torch.serialization.add_safe_globals([Graph, CSR])

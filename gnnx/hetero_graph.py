@@ -305,3 +305,6 @@ class HeteroGraph:
     def __repr__(self) -> str:
         stores = [repr(s) for s in list(self._nodes.values()) + list(self._edges.values())]
         return "HeteroGraph(\n  " + ",\n  ".join(stores) + "\n)"
+
+
+torch.serialization.add_safe_globals([HeteroGraph, NodeStore, EdgeStore])  # torch.load(weights_only=True)

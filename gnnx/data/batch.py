@@ -172,3 +172,6 @@ class DataLoader(torch.utils.data.DataLoader):
         if self.buckets is not None:
             batch = pad_to_buckets(batch, *self.buckets)
         return batch
+
+
+torch.serialization.add_safe_globals([Batch])  # torch.load(weights_only=True), as Graph

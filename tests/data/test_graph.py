@@ -106,3 +106,35 @@ def test_normalize_features_rows_sum_to_one():
 def test_compose():
     g = T.Compose([T.ToUndirected(), T.GCNNorm()])(_graph())
     assert g.edge_weight is not None and g.num_edges > 0
+
+
+def test_saved_graphs_load_with_torch_load_defaults(tmp_path):
+    """``torch.load``'s default ``weights_only=True`` loads saved graphs, batches and
+    heterogeneous graphs (allowlisted classes, no arbitrary unpickling), CSR included."""
+    from gnnx.data import NeighborLoader, collate
+    from gnnx.datasets import hetero_benchmark_graph
+
+    torch.manual_seed(0)
+    graph = gnnx.Graph(torch.randint(12, (2, 40)), 12, x=torch.randn(12, 4), y=torch.tensor(1))
+    hetero = hetero_benchmark_graph(scale=0.001, num_features=4)
+    hetero_batch = next(iter(NeighborLoader(hetero, num_neighbors=[3], input_nodes=("paper", torch.arange(8)),
+                                            batch_size=4)))
+    for value in (graph, collate([graph, graph]), hetero, hetero_batch):
+        path = tmp_path / "graph.pt"
+        torch.save(value, path)
+        loaded = torch.load(path)
+        assert type(loaded) is type(value)
+        if isinstance(value, gnnx.Graph):
+            assert torch.equal(loaded.edge_index, value.edge_index) and torch.equal(loaded.x, value.x)
+            assert all(torch.equal(a, b) for a, b in zip(loaded.csr, value.csr))
+            model = gnnx.nn.GCN(4, 8, 2, 3)
+            torch.testing.assert_close(model(loaded.x, loaded), model(value.x, value))
+        else:
+            assert set(loaded.x_dict) == set(value.x_dict) and set(loaded.edge_index_dict) == set(value.edge_index_dict)
+            assert all(torch.equal(loaded.edge_index_dict[k], v) for k, v in value.edge_index_dict.items())
+    path = tmp_path / "other.pt"
+    import argparse
+
+    torch.save({"graph": graph, "note": argparse.Namespace(a=1)}, path)
+    with pytest.raises(Exception, match="Unsupported global|Weights only load failed"):
+        torch.load(path)  # anything not allowlisted still refuses to load
