@@ -1,12 +1,7 @@
 """Neural-network building blocks: the message-passing base, layers, models, norms, readouts."""
 from gnnx.nn import aggr
-from gnnx.nn.aggr import (
-                          AttentionalAggregation,
-                          DegreeScalerAggregation,
-                          PowerMeanAggregation,
-                          Set2Set,
-                          SoftmaxAggregation,
-)
+from gnnx.nn.aggr import *  # noqa: F401,F403  (every readout, as torch_geometric.nn exports them)
+from gnnx.nn.aggr import __all__ as _aggregations
 from gnnx.nn.autoencoder import GAE, VGAE, InnerProductDecoder
 from gnnx.nn.conv import *  # noqa: F401,F403  (every layer; the list is gnnx.nn.conv.__all__)
 from gnnx.nn.conv import __all__ as _convs
@@ -18,9 +13,9 @@ from gnnx.nn.norm import BatchNorm, GraphNorm, InstanceNorm, LayerNorm, MessageN
 from gnnx.nn.pool import SAGPooling, StaticPooled, TopKPooling, global_add_pool, global_max_pool, global_mean_pool
 from gnnx.nn.to_hetero import to_hetero
 
-__all__ = list(_convs) + [
-    "Adjacency", "AttentionalAggregation", "BasicGNN", "BatchNorm", "DegreeScalerAggregation", "EdgeCNN", "GAT",
-    "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "HeteroConv", "HeteroDictLinear", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge", "LayerNorm", "MLP", "MessageNorm",
-    "MessagePassing", "PairNorm", "PowerMeanAggregation", "SAGPooling", "Set2Set", "SoftmaxAggregation",
-    "StaticPooled", "TopKPooling", "VGAE", "aggr", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
+__all__ = list(_convs) + list(_aggregations) + [
+    "Adjacency", "BasicGNN", "BatchNorm", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE",
+    "HeteroConv", "HeteroDictLinear", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge",
+    "LayerNorm", "MLP", "MessageNorm", "MessagePassing", "PairNorm", "SAGPooling", "StaticPooled", "TopKPooling",
+    "VGAE", "aggr", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
 ]

@@ -553,3 +553,14 @@ from gnnx.nn.aggr_ordered import (  # noqa: E402,F401
     SortAggregation,
     VariancePreservingAggregation,
 )
+
+# Every readout module, which gnnx.nn re-exports as torch_geometric.nn does
+# (``from torch_geometric.nn import MeanAggregation`` ports to ``from gnnx.nn import ...``).
+__all__ = [
+    "Aggregation", "AttentionalAggregation", "DeepSetsAggregation", "DegreeScalerAggregation",
+    "EquilibriumAggregation", "GRUAggregation", "GraphMultisetTransformer", "LCMAggregation", "LSTMAggregation",
+    "MLPAggregation", "MaxAggregation", "MeanAggregation", "MedianAggregation", "MinAggregation", "MulAggregation",
+    "MultiAggregation", "PatchTransformerAggregation", "PowerMeanAggregation", "QuantileAggregation", "Set2Set",
+    "SetTransformerAggregation", "SoftmaxAggregation", "SortAggregation", "StdAggregation", "SumAggregation",
+    "VarAggregation", "VariancePreservingAggregation",
+]

@@ -233,3 +233,18 @@ def test_gcn_improved_without_weights_equals_pyg():
     torch.testing.assert_close(ours(x, ei), pyg(x, ei), atol=1e-5, rtol=1e-5)
     w = torch.rand(30, generator=g)
     torch.testing.assert_close(ours(x, ei, w), pyg(x, ei, w), atol=1e-5, rtol=1e-5)
+
+
+def test_pyg_import_paths_of_readouts_and_layers_port():
+    """What ``torch_geometric.nn`` exports and gnnx has ports by the import change alone:
+    every aggregation module (PyG exports them at the top level too) and every class of
+    gnnx.nn's own under the same top-level name."""
+    import inspect
+
+    import torch_geometric.nn as pyg_nn
+
+    aggregations = [n for n, c in vars(pyg_nn.aggr).items() if inspect.isclass(c) and issubclass(c, pyg_nn.aggr.Aggregation)]
+    missing = [n for n in aggregations if not hasattr(gnnx.nn, n) or not hasattr(gnnx.nn.aggr, n)]
+    assert not missing, missing
+    for name in gnnx.nn.__all__:
+        assert hasattr(gnnx.nn, name), name
