@@ -6,16 +6,18 @@ from gnnx.nn.autoencoder import GAE, VGAE, InnerProductDecoder
 from gnnx.nn.conv import *  # noqa: F401,F403  (every layer; the list is gnnx.nn.conv.__all__)
 from gnnx.nn.conv import __all__ as _convs
 from gnnx.nn.hetero import HeteroConv, HeteroDictLinear, HeteroLinear
+from gnnx.nn.lightgcn import LightGCN
 from gnnx.nn.message_passing import Adjacency, MessagePassing
 from gnnx.nn.mlp import MLP
 from gnnx.nn.models import GAT, GCN, GIN, BasicGNN, EdgeCNN, GraphSAGE, JumpingKnowledge
 from gnnx.nn.norm import BatchNorm, GraphNorm, InstanceNorm, LayerNorm, MessageNorm, PairNorm
 from gnnx.nn.pool import SAGPooling, StaticPooled, TopKPooling, global_add_pool, global_max_pool, global_mean_pool
+from gnnx.nn.sequential import Sequential
 from gnnx.nn.to_hetero import to_hetero
 
 __all__ = list(_convs) + list(_aggregations) + [
     "Adjacency", "BasicGNN", "BatchNorm", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE",
     "HeteroConv", "HeteroDictLinear", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge",
-    "LayerNorm", "MLP", "MessageNorm", "MessagePassing", "PairNorm", "SAGPooling", "StaticPooled", "TopKPooling",
+    "LayerNorm", "LightGCN", "MLP", "MessageNorm", "MessagePassing", "PairNorm", "SAGPooling", "Sequential", "StaticPooled", "TopKPooling",
     "VGAE", "aggr", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
 ]

@@ -11,7 +11,7 @@ from gnnx.nn.conv.gin import GINConv, GINEConv
 from gnnx.nn.conv.graph_conv import GraphConv
 from gnnx.nn.conv.heterogeneous import HANConv, HGTConv
 from gnnx.nn.conv.multi_aggr import EGConv, GENConv, GeneralConv, MFConv, PNAConv
-from gnnx.nn.conv.propagation import APPNP, GCN2Conv, SGConv, SimpleConv, SSGConv, TAGConv
+from gnnx.nn.conv.propagation import APPNP, GCN2Conv, LGConv, SGConv, SimpleConv, SSGConv, TAGConv
 from gnnx.nn.conv.relational import DirGNNConv, FiLMConv, RGCNConv
 from gnnx.nn.conv.relational_attention import HEATConv, RGATConv
 from gnnx.nn.conv.sage import SAGEConv
@@ -23,5 +23,5 @@ __all__ = [
     "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GraphConv", "GravNetConv",
     "HANConv", "HEATConv", "HGTConv",
     "LEConv", "MFConv", "NNConv", "PNAConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv",
-    "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv",
+    "LGConv", "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv",
 ]

@@ -1,5 +1,5 @@
-"""Layers that repeat a fixed, normalised propagation: SGConv, TAGConv, APPNP, SimpleConv,
-SSGConv, GCN2Conv.
+"""Layers that repeat a fixed, normalised propagation: SGConv, TAGConv, APPNP, LGConv,
+SimpleConv, SSGConv, GCN2Conv.
 
 Each is a few :func:`gnnx.ops.spmm` hops over GCN-normalised edge weights
 (:func:`gnnx.structure.gcn_norm`), composed as in the papers.
@@ -119,6 +119,35 @@ class APPNP(WeightedPropagation):
 
     def __repr__(self) -> str:
         return f"APPNP(K={self.K}, alpha={self.alpha})"
+
+
+class LGConv(WeightedPropagation):
+    r"""LightGCN's propagation, `"LightGCN: Simplifying and Powering Graph Convolution Network
+    for Recommendation" <https://arxiv.org/abs/2002.02126>`_:
+
+    .. math::
+        \mathbf{x}'_i = \sum_{j \in \mathcal{N}(i)} \frac{e_{j,i}}{\sqrt{\deg(i)\deg(j)}} \mathbf{x}_j
+
+    (no self loops, no weights; ``normalize=False``: :math:`\sum_j e_{j,i}\mathbf{x}_j`).
+
+    Args: ``normalize``. No parameters.
+    Shapes: ``x [N, F]``, ``edge_index [2, E]``, ``edge_weight [E]`` (optional) -> ``[N, F]``.
+    """
+
+    def __init__(self, normalize: bool = True) -> None:
+        super().__init__(aggr="add")
+        self.normalize = normalize
+
+    def reset_parameters(self) -> None:
+        pass
+
+    def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
+        if self.normalize:
+            edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, False, False)
+        return self.propagate(edge_index, x=x, edge_weight=edge_weight)
+
+    def __repr__(self) -> str:  # PyG's
+        return "LGConv()"
 
 
 class SimpleConv(WeightedPropagation):
