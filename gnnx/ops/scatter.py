@@ -55,14 +55,13 @@ def gather(x: Tensor, index: Tensor, dim: int = 0) -> Tensor:
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
-def index_add_fp32(out: Tensor, index: Tensor, src: Tensor) -> Tensor:
-    """``out.index_add(0, index, src)``, summed in fp32 for fp16/bf16 (the result keeps their
-    dtype): more accurate, and fast on CUDA, where half-precision atomics are slow and
-    Inductor leaves a bf16 ``index_add`` to ATen (R-GAT under bf16 autocast spent a quarter
-    of its step there)."""
-    if src.dtype not in HALF_DTYPES:
-        return out.index_add(0, index, src)
-    return out.float().index_add(0, index, src.float()).to(src.dtype)
+def index_add_fp32(shape, index: Tensor, src: Tensor) -> Tensor:
+    """``zeros(shape).index_add(0, index, src)`` in ``src``'s dtype, summed in fp32 for
+    fp16/bf16: exact past 256 additions (bf16: 256 + 1 == 256), and fast on CUDA, where
+    half-precision atomics are slow and Inductor leaves a bf16 ``index_add`` to ATen (R-GAT
+    under bf16 autocast spent a quarter of its step there)."""
+    values = src.float() if src.dtype in HALF_DTYPES else src
+    return values.new_zeros(shape).index_add(0, index, values).to(src.dtype)
 
 
 def scatter(
@@ -107,13 +106,13 @@ def scatter(
         # The row count as a tensor: a Python max over the size would not survive jit.trace.
         count = torch.ones_like(index, dtype=src.dtype).sum().clamp(min=1)
         return out / count
-    if reduce in ("sum", "mean"):
-        values = src.float() if src.dtype in HALF_DTYPES else src  # half precision summed in fp32
+    if reduce == "sum":
+        return index_add_fp32(shape, index, src)
+    if reduce == "mean":  # sum and count in fp32 for half precision, as index_add_fp32
+        values = src.float() if src.dtype in HALF_DTYPES else src
         out = values.new_zeros(shape).index_add(0, index, values)
-        if reduce == "mean":  # (a bf16 count would stop at 256)
-            count = values.new_zeros(dim_size).index_add(0, index, values.new_ones(index.shape))
-            out = out / count.clamp(min=1).view((-1,) + (1,) * (src.dim() - 1))
-        return out.to(src.dtype)
+        count = values.new_zeros(dim_size).index_add(0, index, values.new_ones(index.shape))
+        return (out / count.clamp(min=1).view((-1,) + (1,) * (src.dim() - 1))).to(src.dtype)
     expanded = index.view((-1,) + (1,) * (src.dim() - 1)).expand_as(src)
     op = "amax" if reduce == "max" else "amin"
     # include_self=False: slots that receive values ignore the zero they start from,
