@@ -156,6 +156,10 @@ MODELS = [
     Case("GAT-heads", "GAT", (IN, HIDDEN, 2, OUT), {"heads": 2}, pyg_module="torch_geometric.nn.models"),
     Case("GATv2-edge", "GAT", (IN, HIDDEN, 2, OUT), {"heads": 2, "v2": True, "edge_dim": EDGE_DIM},
          extra="edge_attr", pyg_module="torch_geometric.nn.models"),
+    Case("PNA-edge", "PNA", (IN, HIDDEN, 2, OUT), {"aggregators": ["mean", "max", "std"],
+                                                "scalers": ["identity", "amplification"], "deg": DEG,
+                                                "edge_dim": EDGE_DIM, "towers": 2},
+         extra="edge_attr", pyg_module="torch_geometric.nn.models"),
     Case("EdgeCNN-jk-max", "EdgeCNN", (IN, HIDDEN, 2, OUT), {"jk": "max"}, pyg_module="torch_geometric.nn.models"),
 ]
 
@@ -187,7 +191,7 @@ def call(module: torch.nn.Module, case: Case, x, edge_index, edge_weight, edge_a
     if case.extra == "edge_weight":
         return module(x, edge_index, edge_weight)
     if case.extra == "edge_attr":
-        if case.cls in ("GAT",):
+        if case.cls in ("GAT", "PNA"):  # models: edge_attr is a keyword after edge_weight
             return module(x, edge_index, edge_attr=edge_attr)
         return module(x, edge_index, edge_attr)
     return module(x, edge_index)

@@ -22,6 +22,7 @@ from gnnx.nn.conv.edge_conv import EdgeConv
 from gnnx.nn.conv.gat import GATConv, GATv2Conv
 from gnnx.nn.conv.gcn import GCNConv
 from gnnx.nn.conv.gin import GINConv
+from gnnx.nn.conv.multi_aggr import PNAConv
 from gnnx.nn.conv.sage import SAGEConv
 from gnnx.nn.inits import activation
 from gnnx.nn.message_passing import Adj, MessagePassing
@@ -225,6 +226,16 @@ class GIN(BasicGNN):
         mlp = MLP([in_channels, out_channels, out_channels], act=self.act, act_first=self.act_first,
                   norm=self.norm, norm_kwargs=self.norm_kwargs)
         return GINConv(mlp, **kwargs)
+
+
+class PNA(BasicGNN):
+    """Stacked :class:`~gnnx.nn.PNAConv` layers (Corso et al., 2020); ``aggregators``,
+    ``scalers``, ``deg`` and the other PNAConv arguments pass through ``**kwargs``."""
+
+    supports_edge_attr = True
+
+    def init_conv(self, in_channels, out_channels, is_conv_to_out, **kwargs):
+        return PNAConv(in_channels, out_channels, **kwargs)
 
 
 class GAT(BasicGNN):
