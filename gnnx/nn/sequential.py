@@ -19,6 +19,7 @@ container is built).
 """
 from __future__ import annotations
 
+import keyword
 from typing import Any, Callable, Dict, List, NamedTuple, Tuple, Union
 
 import torch
@@ -54,9 +55,9 @@ class Sequential(torch.nn.Module):
         if len(header) > 2:
             raise ValueError(f"Sequential: failed to parse the input arguments {input_args!r}")
         self.input_names = _names(header[0])
-        bad = [n for n in self.input_names if not n.isidentifier()]
-        if bad or not self.input_names:
-            raise ValueError(f"Sequential: input arguments must be names, got {input_args!r}")
+        bad = [n for n in self.input_names if not n.isidentifier() or keyword.iskeyword(n) or n == "self"]
+        if bad or not self.input_names or len(set(self.input_names)) != len(self.input_names):
+            raise ValueError(f"Sequential: input arguments must be distinct names, got {input_args!r}")
         if not isinstance(modules, dict):
             modules = {f"module_{i}": module for i, module in enumerate(modules)}
         if len(modules) == 0:

@@ -95,6 +95,9 @@ def test_bad_headers_are_named():
         gnn.Sequential("x, edge_index", [gnn.GCNConv(4, 4)])
     with pytest.raises(ValueError, match="failed to parse the header"):
         gnn.Sequential("x, edge_index", [(gnn.GCNConv(4, 4), "x, edge_index")])
+    for header in ("x, x", "x, lambda", "self, x", "x-1"):
+        with pytest.raises(ValueError, match="distinct names"):
+            gnn.Sequential(header, [(gnn.GCNConv(4, 4), "x -> x")])
     with pytest.raises(ValueError, match="non-empty"):
         gnn.Sequential("x", [])
     model = gnn.Sequential("x, edge_index", [(gnn.GCNConv(4, 4), "x, edge_weight -> x")])
