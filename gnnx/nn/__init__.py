@@ -10,14 +10,23 @@ from gnnx.nn.lightgcn import LightGCN
 from gnnx.nn.message_passing import Adjacency, MessagePassing
 from gnnx.nn.mlp import MLP
 from gnnx.nn.models import GAT, GCN, GIN, PNA, BasicGNN, EdgeCNN, GraphSAGE, JumpingKnowledge
-from gnnx.nn.norm import BatchNorm, GraphNorm, InstanceNorm, LayerNorm, MessageNorm, PairNorm
+from gnnx.nn.norm import (
+                          BatchNorm,
+                          GraphNorm,
+                          GraphSizeNorm,
+                          InstanceNorm,
+                          LayerNorm,
+                          MeanSubtractionNorm,
+                          MessageNorm,
+                          PairNorm,
+)
 from gnnx.nn.pool import SAGPooling, StaticPooled, TopKPooling, global_add_pool, global_max_pool, global_mean_pool
 from gnnx.nn.sequential import Sequential
 from gnnx.nn.to_hetero import to_hetero
 
 __all__ = list(_convs) + list(_aggregations) + [
-    "Adjacency", "BasicGNN", "BatchNorm", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE",
+    "Adjacency", "BasicGNN", "BatchNorm", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphSizeNorm",
     "HeteroConv", "HeteroDictLinear", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge",
-    "LayerNorm", "LightGCN", "MLP", "MessageNorm", "MessagePassing", "PNA", "PairNorm", "SAGPooling", "Sequential", "StaticPooled", "TopKPooling",
+    "LayerNorm", "LightGCN", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "PNA", "PairNorm", "SAGPooling", "Sequential", "StaticPooled", "TopKPooling",
     "VGAE", "aggr", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
 ]

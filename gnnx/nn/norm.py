@@ -273,6 +273,43 @@ class PairNorm(torch.nn.Module):
         return "PairNorm()"
 
 
+class GraphSizeNorm(torch.nn.Module):
+    r"""Graph size normalisation, `"Benchmarking Graph Neural Networks"
+    <https://arxiv.org/abs/2003.00982>`_: :math:`\mathbf{x}'_i = \mathbf{x}_i / \sqrt{|\mathcal{V}_g|}`
+    for node :math:`i` of graph :math:`g`. No parameters.
+
+    Shapes: ``x [N, C]``, ``batch [N]`` (optional), ``batch_size`` -> ``[N, C]``.
+    """
+
+    def forward(self, x: Tensor, batch: Optional[Tensor] = None, batch_size: Optional[int] = None) -> Tensor:
+        if batch is None:
+            batch, batch_size = torch.zeros(x.size(0), dtype=torch.long, device=x.device), 1
+        batch_size = ops.infer_size(batch, batch_size)
+        sizes = ops.scatter(torch.ones_like(batch, dtype=x.dtype), batch, batch_size, "sum")
+        return x * sizes.pow(-0.5).index_select(0, batch).view(-1, 1)
+
+    def __repr__(self) -> str:
+        return "GraphSizeNorm()"
+
+
+class MeanSubtractionNorm(torch.nn.Module):
+    r"""Mean subtraction, `"Revisiting 'Over-smoothing' in Deep GCNs"
+    <https://arxiv.org/abs/2003.13663>`_: :math:`\mathbf{x}'_i = \mathbf{x}_i - \mu_g` with
+    :math:`\mu_g` the mean of graph :math:`g`'s node features. No parameters.
+
+    Shapes: ``x [N, C]``, ``batch [N]`` (optional), ``dim_size`` (the graph count, PyG's
+    name) -> ``[N, C]``.
+    """
+
+    def forward(self, x: Tensor, batch: Optional[Tensor] = None, dim_size: Optional[int] = None) -> Tensor:
+        if batch is None:
+            return x - x.mean(dim=0, keepdim=True)
+        return x - _per_graph_mean(x, batch, ops.infer_size(batch, dim_size)).index_select(0, batch)
+
+    def __repr__(self) -> str:
+        return "MeanSubtractionNorm()"
+
+
 class MessageNorm(torch.nn.Module):
     r"""Message normalisation of DeeperGCN, `"DeeperGCN" <https://arxiv.org/abs/2006.07739>`_:
     :math:`\mathbf{x}'_i = s \cdot \lVert\mathbf{x}_i\rVert_p \cdot \frac{\mathbf{m}_i}{\lVert\mathbf{m}_i\rVert_p}`

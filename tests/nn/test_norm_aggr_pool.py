@@ -30,6 +30,8 @@ NORMS = [
     ("instance-affine-running", lambda ns: ns.InstanceNorm(F, affine=True, track_running_stats=True)),
     ("pair", lambda ns: ns.PairNorm(scale=2.0)),
     ("pair-individual", lambda ns: ns.PairNorm(scale_individually=True)),
+    ("graph-size", lambda ns: ns.GraphSizeNorm()),
+    ("mean-subtraction", lambda ns: ns.MeanSubtractionNorm()),
 ]
 
 AGGRS = [
@@ -57,6 +59,7 @@ def test_norms_match_pyg(name, make, train):
     for _ in range(2):  # twice, so running statistics are used and updated alike
         torch.testing.assert_close(ours(x, batch, B), theirs(x, batch, B), rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
+    assert repr(ours) == repr(theirs) or name not in ("graph-size", "mean-subtraction")
 
 
 def test_message_norm_matches_pyg():
