@@ -224,9 +224,7 @@ class StructureCache:
         if version is None:  # an inference tensor: prepared per call, never cached
             if not eager_build:
                 return None
-            if edge_index.device.type == "cpu":
-                check_edge_index(edge_index, max(num_dst, num_src))
-            return Graph(edge_index, num_dst, validate=False, csr=build_csr(edge_index, num_dst, num_src))
+            return Graph(edge_index, num_dst, validate=False, csr=self._checked_csr(edge_index, num_dst, num_src))
         key = (id(edge_index), version, edge_index.device, num_dst, num_src)
         entry = self._entries.get(key)
         if entry is not None and entry[0]() is edge_index:
@@ -239,10 +237,8 @@ class StructureCache:
             entry = [None, None, None]
         else:
             self.misses += 1
-            if edge_index.device.type == "cpu":  # name a bad index before sorting by it
-                check_edge_index(edge_index, max(num_dst, num_src))
             with storable():
-                entry = [None, build_csr(edge_index, num_dst, num_src), {}]
+                entry = [None, self._checked_csr(edge_index, num_dst, num_src), {}]
         entries = self._entries
 
         def forget(ref, key=key):
@@ -256,6 +252,12 @@ class StructureCache:
         while len(entries) > self.maxsize:
             entries.popitem(last=False)
         return None if entry[1] is None else self._graph(edge_index, num_dst, num_src, entry)
+
+    @staticmethod
+    def _checked_csr(edge_index: Tensor, num_dst: int, num_src: int) -> CSR:
+        if edge_index.device.type == "cpu":  # name a bad index before sorting by it
+            check_edge_index(edge_index, max(num_dst, num_src))
+        return build_csr(edge_index, num_dst, num_src)
 
     @staticmethod
     def _graph(edge_index: Tensor, num_dst: int, num_src: int, entry: list) -> Graph:
