@@ -144,6 +144,8 @@ LAYERS += [
          {"attention_mode": "multiplicative-self-attention", "dim": 2, "mod": "f-scaled"}, extra="edge_type"),
     Case("heat-heads", "HEATConv", (IN, HIDDEN, 2, 3, 4, EDGE_DIM, 5), {"heads": 2}, extra="heat"),
     Case("dirgnn-gcn", "DirGNNConv", (), {"alpha": 0.3}, inner=("GCNConv", (IN, HIDDEN), {})),
+    Case("deepgcn-res-plus", "DeepGCNLayer", (), {"norm": torch.nn.LayerNorm(IN), "act": torch.nn.ReLU(),
+                                                  "block": "res+"}, inner=("GENConv", (IN, IN), {})),
     Case("ppf", "PPFConv", (), extra="pos_normal", make_nn=lambda: seq(IN + 4, HIDDEN), nn_keyword="local_nn"),
 ]
 

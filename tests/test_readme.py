@@ -35,3 +35,12 @@ def test_heterogeneous_example_runs():
     batch, out = scope["batch"], scope["out"]
     assert out["paper"].shape == (batch["paper"].num_nodes, 19)
     assert "x__paper" in scope["names"] and "edge_index__paper__cites__paper" in scope["names"]
+
+
+def test_mixed_precision_example_runs():
+    text = open(README).read()
+    code = re.search(r"```python\n(# Mixed precision, inference mode.*?)```", text, re.S).group(1)
+    scope = {}
+    exec(compile(code, "README mixed precision example", "exec"), scope)
+    assert scope["before"].shape == (100, 4) and scope["out"].dtype == torch.bfloat16
+    assert all(p.grad is not None for p in scope["model"].parameters())
