@@ -16,6 +16,8 @@ called the user's way, ``model(x_dict, edge_index_dict)`` with plain tensors:
   sizes, the static loader's layout): one shape per layer even when trimmed;
   ``(cuda graphs)`` compiles those with ``mode="reduce-overhead", dynamic=False`` (CUDA
   graph trees replay the step),
+* ``(aten backward)`` gnnx rows: the grouped projections' backward as cuBLAS products instead
+  of :func:`gnnx.ops.project`'s kernels, which skip the rows without gradient;
 * ``(per relation)`` / ``(grouped)`` gnnx rows: force ``gnnx.nn.hetero_gat.ENABLED`` off
   or on (grouped: one GEMM per source type, one attention op per layer; the
   default groups on CUDA only).
@@ -132,6 +134,8 @@ def main() -> None:
         else:
             # "gnnx eager (reference attention)": the plain-ATen attention instead of the fused kernel
             gnnx.ops.dispatch.FUSED_ATTENTION = "reference attention" not in config
+            # "(aten backward)": gnnx.ops.project's backward as cuBLAS products (no zero-row skipping)
+            gnnx.ops.dispatch.SKIP_ZERO_GRAD_ROWS = "aten backward" not in config
             model = RGAT(gnnx.nn, graph.metadata(), args.hidden, classes).to(device)
             materialise(model, batches[0])
             model.load_state_dict(pyg_model.state_dict())  # PyG's keys: the same model

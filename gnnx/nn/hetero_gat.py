@@ -122,7 +122,7 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
         num_dst = num_dst + x_dst.size(0)
         num_groups = num_groups + x_dst.size(0) * len(group)
         folded = _fold(torch.stack([conv_of[e].lin_dst.weight for e in group]), [conv_of[e].att_dst for e in group], heads)
-        score_groups.append((x_dst @ folded.t()).view(-1, heads))  # row i * len(group) + slot
+        score_groups.append(ops.project(x_dst, folded).view(-1, heads))  # row i * len(group) + slot
     # One GEMM per source type. Its output, viewed as rows of ``width + heads``, is the source
     # table: row ``n * R + k`` holds relation k's projection of node n and its score, so one
     # gather per source type fetches both for all its relations' edges, and the backward
@@ -132,7 +132,7 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
         weights = torch.stack([conv_of[e].lin_src.weight for e in group])  # [R, width, in]
         scores = _fold(weights, [conv_of[e].att_src for e in group], heads).view(len(group), heads, -1)
         stacked = torch.cat([weights, scores], dim=1).flatten(0, 1)  # per relation: width rows, heads rows
-        table = (x_dict[node_type] @ stacked.t()).view(-1, width + heads)
+        table = ops.project(x_dict[node_type], stacked).view(-1, width + heads)
         rows = []
         for k, edge_type in enumerate(group):
             edge_index = edge_index_dict[edge_type]

@@ -92,6 +92,7 @@ _CUDA_KERNELS = _load_cuda_module("triton_kernels")
 _CUDA_ATTENTION = _load_cuda_module("triton_attention") if _CUDA_KERNELS is not None else None
 _CUDA_KNN = _load_cuda_module("triton_knn") if _CUDA_KERNELS is not None else None
 _CUDA_EDGE_MLP = _load_cuda_module("triton_edge_mlp") if _CUDA_KERNELS is not None else None
+_CUDA_MATMUL = _load_cuda_module("triton_matmul") if _CUDA_KERNELS is not None else None
 
 
 def cuda_kernels():
@@ -117,6 +118,16 @@ def cuda_edge_mlp_kernels():
     """The Triton fused EdgeConv module, or ``None`` where Triton or CUDA is missing (or
     :data:`FUSED_EDGE_MLP` is off)."""
     return _CUDA_EDGE_MLP if FUSED_EDGE_MLP else None
+
+
+# Set to False to run gnnx.ops.project's backward as ATen products on CUDA too (measurements).
+SKIP_ZERO_GRAD_ROWS = True
+
+
+def cuda_matmul_kernels():
+    """The Triton products that skip zero row blocks (:mod:`gnnx.ops.matmul`), or ``None``
+    where Triton or CUDA is missing (or :data:`SKIP_ZERO_GRAD_ROWS` is off)."""
+    return _CUDA_MATMUL if SKIP_ZERO_GRAD_ROWS else None
 
 
 # -- the choice ----------------------------------------------------------------------------------

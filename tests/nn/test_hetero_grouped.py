@@ -164,3 +164,29 @@ def test_grouped_names_a_node_type_of_the_wrong_width():
     x["author"] = torch.randn(10, 5)  # the layers take 6 features per author
     with pytest.raises(ValueError, match=r"takes 6 features per 'author' node, got x_dict\['author'\] of shape \[10, 5\]"):
         conv(x, edge_index)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("rows_with_gradient", [3, 1000])
+def test_grouped_gradients_on_cuda_equal_per_relation_when_few_rows_get_one(rows_with_gradient, monkeypatch):
+    """A loss over the first rows only (a sampled batch's seeds): the grouped projections'
+    backward skips the rows without gradient (gnnx.ops.project) and still equals the
+    per-relation layers' gradients, parameters and inputs."""
+    conv = _model().cuda()
+    x, edge_index = _graph(700, 300, 40, 2000, seed=3)
+    x = {k: v.cuda().requires_grad_() for k, v in x.items()}
+    edge_index = {k: v.cuda() for k, v in edge_index.items()}
+
+    def gradients(run):
+        conv.zero_grad()
+        for v in x.values():
+            v.grad = None
+        out = run()
+        sum(v[:rows_with_gradient].square().sum() for v in out.values()).backward()
+        return [p.grad.clone() for p in conv.parameters()] + [x[k].grad.clone() for k in sorted(x)]
+
+    expected = gradients(lambda: _per_relation(conv, x, edge_index, monkeypatch=monkeypatch))
+    got = gradients(lambda: conv(x, edge_index))
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

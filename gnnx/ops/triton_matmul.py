@@ -1,0 +1,133 @@
+r"""Matrix products that skip the zero row blocks of their left operand, on CUDA (Triton,
+registered with ``torch.library.triton_op`` so they compile into ``torch.compile`` graphs).
+
+They serve the backward of :func:`gnnx.ops.project`: for ``y = x W^T`` with output gradient
+``g``, ``grad x = g W`` and ``grad W = g^T x``, and in a sampled mini-batch most rows of ``g``
+are zero (a layer's outputs at the outer hops reach no seed), so blocks of :data:`ROWS` rows
+whose gradient is all zero cost a read of ``g`` and nothing else:
+
+1. one pass marks the row blocks of ``g`` holding any nonzero (NaN counts as nonzero);
+2. ``g @ W``: a tile of output rows is a product over the block's columns, or zeros;
+3. ``g^T @ x``: split over the rows (programs take every ``split``-th block, so the nonzero
+   blocks spread over all programs), each program's partial sum stored, the partials summed in
+   a fixed order (no atomics: repeatable).
+
+fp32 products run on tensor cores as three TF32 products (Triton's ``tf32x3``, fp32
+accuracy), or one where ``torch.backends.cuda.matmul.allow_tf32`` allows TF32; fp16 and bf16
+ones as such, summed in fp32.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+from torch.library import triton_op
+
+from gnnx.ops.triton_kernels import _on_device, launcher
+
+ROWS = 64  # rows per block: the unit that is skipped
+# Launch shapes (bench/tune_project.py on an H100: bench/results/h100/tune_project.json).
+CONFIG = {"mm_n": 128, "mm_k": 32, "mm_warps": 4, "mm_stages": 3,
+          "tmm_c": 64, "tmm_f": 128, "tmm_warps": 4, "tmm_stages": 3, "tmm_programs_per_sm": 4}
+
+
+@triton.jit
+def _nonzero_blocks_kernel(a, flags, M, K, COLS: tl.constexpr, ROWS: tl.constexpr):
+    """``flags[b] = 1`` where rows ``[b * ROWS, (b + 1) * ROWS)`` of ``a [M, K]`` hold a nonzero."""
+    block = tl.program_id(0)
+    rows = block.to(tl.int64) * ROWS + tl.arange(0, ROWS)
+    nonzero = tl.zeros([ROWS, COLS], tl.int32)
+    for k0 in range(0, K, COLS):
+        cols = k0 + tl.arange(0, COLS)
+        v = tl.load(a + rows[:, None] * K + cols[None, :], mask=(rows[:, None] < M) & (cols[None, :] < K), other=0.0)
+        nonzero |= (v != 0).to(tl.int32)
+    tl.store(flags + block, tl.max(tl.max(nonzero, 1), 0).to(tl.int8), mask=block * ROWS < M)
+
+
+@triton.jit
+def _mm_kernel(a, b, c, flags, M, N, K, ROWS: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+               HALF: tl.constexpr, PRECISION: tl.constexpr):
+    """``c = a @ b`` (``a [M, K]``, ``b [K, N]``), a tile of ``ROWS`` rows zero where its
+    block of ``a`` is."""
+    block = tl.program_id(0)
+    rows = block.to(tl.int64) * ROWS + tl.arange(0, ROWS)
+    cols = tl.program_id(1) * BN + tl.arange(0, BN)
+    acc = tl.zeros([ROWS, BN], tl.float32)
+    if tl.load(flags + block, mask=block * ROWS < M, other=0) != 0:
+        for k0 in range(0, K, BK):
+            ks = k0 + tl.arange(0, BK)
+            x = tl.load(a + rows[:, None] * K + ks[None, :], mask=(rows[:, None] < M) & (ks[None, :] < K), other=0.0)
+            y = tl.load(b + ks[:, None] * N + cols[None, :], mask=(ks[:, None] < K) & (cols[None, :] < N), other=0.0)
+            if HALF:
+                acc += tl.dot(x, y)
+            else:
+                acc += tl.dot(x, y, input_precision=PRECISION)
+    tl.store(c + rows[:, None] * N + cols[None, :], acc.to(c.dtype.element_ty),
+             mask=(rows[:, None] < M) & (cols[None, :] < N))
+
+
+@triton.jit
+def _tmm_kernel(a, b, partial, flags, M, KA, N, ROWS: tl.constexpr, BC: tl.constexpr, BF: tl.constexpr,
+                HALF: tl.constexpr, PRECISION: tl.constexpr):
+    """This program's part of ``a^T @ b`` (``a [M, KA]``, ``b [M, N]``): the row blocks
+    ``split, split + splits, ...`` that hold a nonzero of ``a``, into ``partial[split]``."""
+    split = tl.program_id(2)
+    cs = tl.program_id(0) * BC + tl.arange(0, BC)
+    fs = tl.program_id(1) * BF + tl.arange(0, BF)
+    acc = tl.zeros([BC, BF], tl.float32)
+    for block in range(split, tl.cdiv(M, ROWS), tl.num_programs(2)):
+        if tl.load(flags + block) != 0:
+            rows = (block + tl.zeros([], tl.int64)) * ROWS + tl.arange(0, ROWS)
+            x = tl.load(a + rows[:, None] * KA + cs[None, :], mask=(rows[:, None] < M) & (cs[None, :] < KA), other=0.0)
+            y = tl.load(b + rows[:, None] * N + fs[None, :], mask=(rows[:, None] < M) & (fs[None, :] < N), other=0.0)
+            if HALF:
+                acc += tl.dot(tl.trans(x), y)
+            else:
+                acc += tl.dot(tl.trans(x), y, input_precision=PRECISION)
+    tl.store(partial + split.to(tl.int64) * KA * N + cs[:, None] * N + fs[None, :], acc,
+             mask=(cs[:, None] < KA) & (fs[None, :] < N))
+
+
+def _precision() -> str:
+    return "tf32" if torch.backends.cuda.matmul.allow_tf32 else "tf32x3"
+
+
+def _nonzero_blocks(a: Tensor) -> Tensor:
+    M, K = a.shape
+    flags = torch.empty(triton.cdiv(M, ROWS), dtype=torch.int8, device=a.device)
+    launcher(_nonzero_blocks_kernel, a)[(torch.sym_max(1, triton.cdiv(M, ROWS)),)](
+        a, flags, M, K, COLS=min(128, max(16, triton.next_power_of_2(K))), ROWS=ROWS, num_warps=4)
+    return flags
+
+
+@triton_op("gnnx::sparse_rows_grads", mutates_args={})
+def sparse_rows_grads(grad: Tensor, x: Tensor, weight: Tensor, need_x: bool, need_weight: bool
+                      ) -> Tuple[Tensor, Tensor]:
+    """``(grad @ weight, grad^T @ x)`` for ``y = x @ weight^T`` (``grad [M, O]``, ``x [M, I]``,
+    ``weight [O, I]``), skipping the all-zero row blocks of ``grad``; an output not asked for
+    comes back empty."""
+    grad, x, weight = grad.contiguous(), x.contiguous(), weight.contiguous()
+    (M, O), I = grad.shape, x.size(1)
+    half, precision = grad.dtype != torch.float32, _precision()
+    grad_x = grad.new_empty((M, I) if need_x else (0,))
+    grad_w = weight.new_empty((O, I) if need_weight else (0,))
+    with _on_device(grad):
+        flags = _nonzero_blocks(grad)
+        blocks = torch.sym_max(1, triton.cdiv(M, ROWS))
+        if need_x:
+            launcher(_mm_kernel, grad)[(blocks, triton.cdiv(I, CONFIG["mm_n"]))](
+                grad, weight, grad_x, flags, M, I, O, ROWS=ROWS, BN=CONFIG["mm_n"], BK=CONFIG["mm_k"], HALF=half,
+                PRECISION=precision, num_warps=CONFIG["mm_warps"], num_stages=CONFIG["mm_stages"])
+        if need_weight:
+            tiles = triton.cdiv(O, CONFIG["tmm_c"]) * triton.cdiv(I, CONFIG["tmm_f"])
+            sms = torch.cuda.get_device_properties(grad.device).multi_processor_count
+            splits = torch.sym_max(1, torch.sym_min(blocks, triton.cdiv(CONFIG["tmm_programs_per_sm"] * sms, tiles)))
+            partial = torch.empty((splits, O, I), dtype=torch.float32, device=grad.device)
+            launcher(_tmm_kernel, grad)[(triton.cdiv(O, CONFIG["tmm_c"]), triton.cdiv(I, CONFIG["tmm_f"]), splits)](
+                grad, x, partial, flags, M, O, I, ROWS=ROWS, BC=CONFIG["tmm_c"], BF=CONFIG["tmm_f"], HALF=half,
+                PRECISION=precision, num_warps=CONFIG["tmm_warps"], num_stages=CONFIG["tmm_stages"])
+            grad_w = partial.sum(0).to(weight.dtype)
+    return grad_x, grad_w
