@@ -110,24 +110,24 @@ def sparse_rows_grads(grad: Tensor, x: Tensor, weight: Tensor, need_x: bool, nee
     ``weight [O, I]``), skipping the all-zero row blocks of ``grad``; an output not asked for
     comes back empty."""
     grad, x, weight = grad.contiguous(), x.contiguous(), weight.contiguous()
-    (M, O), I = grad.shape, x.size(1)
+    (rows, outs), ins = grad.shape, x.size(1)
     half, precision = grad.dtype != torch.float32, _precision()
-    grad_x = grad.new_empty((M, I) if need_x else (0,))
-    grad_w = weight.new_empty((O, I) if need_weight else (0,))
+    grad_x = grad.new_empty((rows, ins) if need_x else (0,))
+    grad_w = weight.new_empty((outs, ins) if need_weight else (0,))
     with _on_device(grad):
         flags = _nonzero_blocks(grad)
-        blocks = torch.sym_max(1, triton.cdiv(M, ROWS))
+        blocks = torch.sym_max(1, triton.cdiv(rows, ROWS))
         if need_x:
-            launcher(_mm_kernel, grad)[(blocks, triton.cdiv(I, CONFIG["mm_n"]))](
-                grad, weight, grad_x, flags, M, I, O, ROWS=ROWS, BN=CONFIG["mm_n"], BK=CONFIG["mm_k"], HALF=half,
+            launcher(_mm_kernel, grad)[(blocks, triton.cdiv(ins, CONFIG["mm_n"]))](
+                grad, weight, grad_x, flags, rows, ins, outs, ROWS=ROWS, BN=CONFIG["mm_n"], BK=CONFIG["mm_k"], HALF=half,
                 PRECISION=precision, num_warps=CONFIG["mm_warps"], num_stages=CONFIG["mm_stages"])
         if need_weight:
-            tiles = triton.cdiv(O, CONFIG["tmm_c"]) * triton.cdiv(I, CONFIG["tmm_f"])
+            tiles = triton.cdiv(outs, CONFIG["tmm_c"]) * triton.cdiv(ins, CONFIG["tmm_f"])
             sms = torch.cuda.get_device_properties(grad.device).multi_processor_count
             splits = torch.sym_max(1, torch.sym_min(blocks, triton.cdiv(CONFIG["tmm_programs_per_sm"] * sms, tiles)))
-            partial = torch.empty((splits, O, I), dtype=torch.float32, device=grad.device)
-            launcher(_tmm_kernel, grad)[(triton.cdiv(O, CONFIG["tmm_c"]), triton.cdiv(I, CONFIG["tmm_f"]), splits)](
-                grad, x, partial, flags, M, O, I, ROWS=ROWS, BC=CONFIG["tmm_c"], BF=CONFIG["tmm_f"], HALF=half,
+            partial = torch.empty((splits, outs, ins), dtype=torch.float32, device=grad.device)
+            launcher(_tmm_kernel, grad)[(triton.cdiv(outs, CONFIG["tmm_c"]), triton.cdiv(ins, CONFIG["tmm_f"]), splits)](
+                grad, x, partial, flags, rows, outs, ins, ROWS=ROWS, BC=CONFIG["tmm_c"], BF=CONFIG["tmm_f"], HALF=half,
                 PRECISION=precision, num_warps=CONFIG["tmm_warps"], num_stages=CONFIG["tmm_stages"])
             grad_w = partial.sum(0).to(weight.dtype)
     return grad_x, grad_w
