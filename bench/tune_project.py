@@ -13,11 +13,12 @@ from gnnx.ops import triton_matmul
 
 SHAPES = {"paper table": (391_418, 528, 128), "destination scores": (391_418, 16, 128)}
 PATTERNS = {"dense": 1.0, "23 % of rows": 0.23, "2 % of rows": 0.023}
-MM = [dict(mm_n=n, mm_k=k, mm_warps=w, mm_stages=s) for n, k, w, s in
-      ((128, 32, 4, 3), (64, 32, 4, 3), (128, 16, 4, 4), (128, 32, 8, 3), (64, 64, 4, 3), (128, 64, 8, 3))]
-TMM = [dict(tmm_c=c, tmm_f=f, tmm_warps=w, tmm_stages=s, tmm_programs_per_sm=p) for c, f, w, s, p in
-       ((64, 128, 4, 3, 4), (128, 128, 8, 3, 4), (64, 64, 4, 3, 4), (32, 128, 4, 3, 4), (64, 128, 4, 3, 2),
-        (64, 128, 8, 3, 8), (128, 64, 4, 3, 4), (16, 128, 4, 3, 4))]
+MM = [dict(mm_m=m, mm_n=n, mm_k=k, mm_warps=w, mm_stages=st) for m, n, k, w, st in
+      ((128, 128, 32, 8, 3), (256, 128, 32, 8, 3), (128, 64, 32, 4, 3), (64, 128, 32, 4, 3), (128, 128, 16, 8, 4),
+       (64, 64, 32, 4, 3), (128, 128, 32, 4, 3))]
+TMM = [dict(tmm_c=c, tmm_f=f, tmm_r=r, tmm_warps=w, tmm_stages=st, tmm_programs_per_sm=p) for c, f, r, w, st, p in
+       ((128, 64, 32, 4, 3, 2), (128, 128, 32, 8, 3, 2), (64, 128, 32, 4, 3, 4), (128, 64, 64, 4, 3, 2),
+        (16, 128, 64, 4, 3, 4), (128, 64, 32, 4, 4, 2), (64, 64, 32, 4, 3, 4), (128, 64, 32, 4, 3, 4))]
 
 
 def time_ms(fn, repeats=10):

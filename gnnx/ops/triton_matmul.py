@@ -28,10 +28,11 @@ from torch.library import triton_op
 
 from gnnx.ops.triton_kernels import _on_device, launcher
 
-ROWS = 64  # rows per block: the unit that is skipped
-# Launch shapes (bench/tune_project.py on an H100: bench/results/h100/tune_project.json).
-CONFIG = {"mm_n": 128, "mm_k": 32, "mm_warps": 4, "mm_stages": 3,
-          "tmm_c": 64, "tmm_f": 128, "tmm_warps": 4, "tmm_stages": 3, "tmm_programs_per_sm": 4}
+ROWS = 32  # rows per flag: the unit that is skipped
+# Launch shapes (bench/tune_project.py on an H100: bench/results/h100/tune_project.json); the
+# row tiles (mm_m, tmm_r) are multiples of ROWS.
+CONFIG = {"mm_m": 128, "mm_n": 128, "mm_k": 32, "mm_warps": 8, "mm_stages": 3,
+          "tmm_c": 128, "tmm_f": 64, "tmm_r": 32, "tmm_warps": 4, "tmm_stages": 3, "tmm_programs_per_sm": 2}
 
 
 @triton.jit
@@ -48,15 +49,24 @@ def _nonzero_blocks_kernel(a, flags, M, K, COLS: tl.constexpr, ROWS: tl.constexp
 
 
 @triton.jit
-def _mm_kernel(a, b, c, flags, M, N, K, ROWS: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+def _any_flag(flags, first_row, M, TILE: tl.constexpr, ROWS: tl.constexpr):
+    """Whether rows ``[first_row, first_row + TILE)`` hold a nonzero (``TILE`` a multiple of ``ROWS``)."""
+    if TILE == ROWS:
+        return tl.load(flags + first_row // ROWS, mask=first_row < M, other=0) != 0
+    index = first_row // ROWS + tl.arange(0, TILE // ROWS)
+    return tl.max(tl.load(flags + index, mask=index * ROWS < M, other=0), 0) != 0
+
+
+@triton.jit
+def _mm_kernel(a, b, c, flags, M, N, K, ROWS: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
                HALF: tl.constexpr, PRECISION: tl.constexpr):
-    """``c = a @ b`` (``a [M, K]``, ``b [K, N]``), a tile of ``ROWS`` rows zero where its
-    block of ``a`` is."""
-    block = tl.program_id(0)
-    rows = block.to(tl.int64) * ROWS + tl.arange(0, ROWS)
+    """``c = a @ b`` (``a [M, K]``, ``b [K, N]``), a tile of ``BM`` rows zero where its rows of
+    ``a`` are."""
+    first = tl.program_id(0).to(tl.int64) * BM
+    rows = first + tl.arange(0, BM)
     cols = tl.program_id(1) * BN + tl.arange(0, BN)
-    acc = tl.zeros([ROWS, BN], tl.float32)
-    if tl.load(flags + block, mask=block * ROWS < M, other=0) != 0:
+    acc = tl.zeros([BM, BN], tl.float32)
+    if _any_flag(flags, first, M, BM, ROWS):
         for k0 in range(0, K, BK):
             ks = k0 + tl.arange(0, BK)
             x = tl.load(a + rows[:, None] * K + ks[None, :], mask=(rows[:, None] < M) & (ks[None, :] < K), other=0.0)
@@ -71,16 +81,17 @@ def _mm_kernel(a, b, c, flags, M, N, K, ROWS: tl.constexpr, BN: tl.constexpr, BK
 
 @triton.jit
 def _tmm_kernel(a, b, partial, flags, M, KA, N, ROWS: tl.constexpr, BC: tl.constexpr, BF: tl.constexpr,
-                HALF: tl.constexpr, PRECISION: tl.constexpr):
-    """This program's part of ``a^T @ b`` (``a [M, KA]``, ``b [M, N]``): the row blocks
-    ``split, split + splits, ...`` that hold a nonzero of ``a``, into ``partial[split]``."""
+                BR: tl.constexpr, HALF: tl.constexpr, PRECISION: tl.constexpr):
+    """This program's part of ``a^T @ b`` (``a [M, KA]``, ``b [M, N]``): the tiles of ``BR``
+    rows ``split, split + splits, ...`` that hold a nonzero of ``a``, into ``partial[split]``."""
     split = tl.program_id(2)
     cs = tl.program_id(0) * BC + tl.arange(0, BC)
     fs = tl.program_id(1) * BF + tl.arange(0, BF)
     acc = tl.zeros([BC, BF], tl.float32)
-    for block in range(split, tl.cdiv(M, ROWS), tl.num_programs(2)):
-        if tl.load(flags + block) != 0:
-            rows = (block + tl.zeros([], tl.int64)) * ROWS + tl.arange(0, ROWS)
+    for tile in range(split, tl.cdiv(M, BR), tl.num_programs(2)):
+        first = (tile + tl.zeros([], tl.int64)) * BR
+        if _any_flag(flags, first, M, BR, ROWS):
+            rows = first + tl.arange(0, BR)
             x = tl.load(a + rows[:, None] * KA + cs[None, :], mask=(rows[:, None] < M) & (cs[None, :] < KA), other=0.0)
             y = tl.load(b + rows[:, None] * N + fs[None, :], mask=(rows[:, None] < M) & (fs[None, :] < N), other=0.0)
             if HALF:
@@ -114,20 +125,24 @@ def sparse_rows_grads(grad: Tensor, x: Tensor, weight: Tensor, need_x: bool, nee
     half, precision = grad.dtype != torch.float32, _precision()
     grad_x = grad.new_empty((rows, ins) if need_x else (0,))
     grad_w = weight.new_empty((outs, ins) if need_weight else (0,))
+    def fit(width, key):  # a tile no wider than the matrix (at least 16 for tl.dot)
+        return min(CONFIG[key], max(16, triton.next_power_of_2(width)))
+
+    bn, bk, bc, bf = fit(ins, "mm_n"), fit(outs, "mm_k"), fit(outs, "tmm_c"), fit(ins, "tmm_f")
     with _on_device(grad):
         flags = _nonzero_blocks(grad)
-        blocks = torch.sym_max(1, triton.cdiv(rows, ROWS))
         if need_x:
-            launcher(_mm_kernel, grad)[(blocks, triton.cdiv(ins, CONFIG["mm_n"]))](
-                grad, weight, grad_x, flags, rows, ins, outs, ROWS=ROWS, BN=CONFIG["mm_n"], BK=CONFIG["mm_k"], HALF=half,
+            launcher(_mm_kernel, grad)[(torch.sym_max(1, triton.cdiv(rows, CONFIG["mm_m"])), triton.cdiv(ins, bn))](
+                grad, weight, grad_x, flags, rows, ins, outs, ROWS=ROWS, BM=CONFIG["mm_m"], BN=bn, BK=bk, HALF=half,
                 PRECISION=precision, num_warps=CONFIG["mm_warps"], num_stages=CONFIG["mm_stages"])
         if need_weight:
-            tiles = triton.cdiv(outs, CONFIG["tmm_c"]) * triton.cdiv(ins, CONFIG["tmm_f"])
+            tiles = triton.cdiv(outs, bc) * triton.cdiv(ins, bf)
             sms = torch.cuda.get_device_properties(grad.device).multi_processor_count
-            splits = torch.sym_max(1, torch.sym_min(blocks, triton.cdiv(CONFIG["tmm_programs_per_sm"] * sms, tiles)))
+            splits = torch.sym_max(1, torch.sym_min(triton.cdiv(rows, CONFIG["tmm_r"]),
+                                                    triton.cdiv(CONFIG["tmm_programs_per_sm"] * sms, tiles)))
             partial = torch.empty((splits, outs, ins), dtype=torch.float32, device=grad.device)
-            launcher(_tmm_kernel, grad)[(triton.cdiv(outs, CONFIG["tmm_c"]), triton.cdiv(ins, CONFIG["tmm_f"]), splits)](
-                grad, x, partial, flags, rows, outs, ins, ROWS=ROWS, BC=CONFIG["tmm_c"], BF=CONFIG["tmm_f"], HALF=half,
+            launcher(_tmm_kernel, grad)[(triton.cdiv(outs, bc), triton.cdiv(ins, bf), splits)](
+                grad, x, partial, flags, rows, outs, ins, ROWS=ROWS, BC=bc, BF=bf, BR=CONFIG["tmm_r"], HALF=half,
                 PRECISION=precision, num_warps=CONFIG["tmm_warps"], num_stages=CONFIG["tmm_stages"])
             grad_w = partial.sum(0).to(weight.dtype)
     return grad_x, grad_w
