@@ -8,9 +8,10 @@ whose gradient is all zero cost a read of ``g`` and nothing else:
 
 1. one pass marks the row blocks of ``g`` holding any nonzero (NaN counts as nonzero);
 2. ``g @ W``: a tile of output rows is a product over the block's columns, or zeros;
-3. ``g^T @ x``: split over the rows (programs take every ``split``-th block, so the nonzero
-   blocks spread over all programs), each program's partial sum stored, the partials summed in
-   a fixed order (no atomics: repeatable).
+3. ``g^T @ x``: the nonzero blocks listed in order (one program), the list split over the
+   programs (each takes every ``splits``-th block, so the work spreads evenly whatever the
+   pattern; a loop without branches, so its loads pipeline), each program's partial sum
+   stored, the partials summed in a fixed order (no atomics: repeatable).
 
 fp32 products run on tensor cores as three TF32 products (Triton's ``tf32x3``, fp32
 accuracy), or one where ``torch.backends.cuda.matmul.allow_tf32`` allows TF32; fp16 and bf16
@@ -30,9 +31,9 @@ from gnnx.ops.triton_kernels import _on_device, launcher
 
 ROWS = 32  # rows per flag: the unit that is skipped
 # Launch shapes (bench/tune_project.py on an H100: bench/results/h100/tune_project.json); the
-# row tiles (mm_m, tmm_r) are multiples of ROWS.
-CONFIG = {"mm_m": 128, "mm_n": 128, "mm_k": 32, "mm_warps": 8, "mm_stages": 3,
-          "tmm_c": 128, "tmm_f": 64, "tmm_r": 32, "tmm_warps": 4, "tmm_stages": 3, "tmm_programs_per_sm": 2}
+# row tile of g @ W (mm_m) is a multiple of ROWS, g^T @ x steps ROWS rows at a time.
+CONFIG = {"mm_m": 128, "mm_n": 64, "mm_k": 32, "mm_warps": 4, "mm_stages": 3,
+          "tmm_c": 128, "tmm_f": 64, "tmm_warps": 4, "tmm_stages": 3, "tmm_programs_per_sm": 2}
 
 
 @triton.jit
@@ -80,24 +81,35 @@ def _mm_kernel(a, b, c, flags, M, N, K, ROWS: tl.constexpr, BM: tl.constexpr, BN
 
 
 @triton.jit
-def _tmm_kernel(a, b, partial, flags, M, KA, N, ROWS: tl.constexpr, BC: tl.constexpr, BF: tl.constexpr,
-                BR: tl.constexpr, HALF: tl.constexpr, PRECISION: tl.constexpr):
-    """This program's part of ``a^T @ b`` (``a [M, KA]``, ``b [M, N]``): the tiles of ``BR``
-    rows ``split, split + splits, ...`` that hold a nonzero of ``a``, into ``partial[split]``."""
+def _compact_kernel(flags, tiles, count, num_flags, BLOCK: tl.constexpr):
+    """One program: ``tiles[:n]`` the indices ``b`` with ``flags[b] != 0`` in increasing order,
+    ``count[0] = n``."""
+    total = tl.zeros([], tl.int32)
+    for start in range(0, num_flags, BLOCK):
+        index = start + tl.arange(0, BLOCK)
+        flag = (tl.load(flags + index, mask=index < num_flags, other=0) != 0).to(tl.int32)
+        tl.store(tiles + total + tl.cumsum(flag, 0) - 1, index, mask=flag != 0)
+        total += tl.sum(flag, 0)
+    tl.store(count, total)
+
+
+@triton.jit
+def _tmm_kernel(a, b, partial, tiles, count, M, KA, N, ROWS: tl.constexpr, BC: tl.constexpr, BF: tl.constexpr,
+                HALF: tl.constexpr, PRECISION: tl.constexpr):
+    """This program's part of ``a^T @ b`` (``a [M, KA]``, ``b [M, N]``) over the nonzero row
+    tiles ``tiles[split], tiles[split + splits], ...`` of ``a``, into ``partial[split]``."""
     split = tl.program_id(2)
     cs = tl.program_id(0) * BC + tl.arange(0, BC)
     fs = tl.program_id(1) * BF + tl.arange(0, BF)
     acc = tl.zeros([BC, BF], tl.float32)
-    for tile in range(split, tl.cdiv(M, BR), tl.num_programs(2)):
-        first = (tile + tl.zeros([], tl.int64)) * BR
-        if _any_flag(flags, first, M, BR, ROWS):
-            rows = first + tl.arange(0, BR)
-            x = tl.load(a + rows[:, None] * KA + cs[None, :], mask=(rows[:, None] < M) & (cs[None, :] < KA), other=0.0)
-            y = tl.load(b + rows[:, None] * N + fs[None, :], mask=(rows[:, None] < M) & (fs[None, :] < N), other=0.0)
-            if HALF:
-                acc += tl.dot(tl.trans(x), y)
-            else:
-                acc += tl.dot(tl.trans(x), y, input_precision=PRECISION)
+    for i in range(split, tl.load(count), tl.num_programs(2)):
+        rows = tl.load(tiles + i).to(tl.int64) * ROWS + tl.arange(0, ROWS)
+        x = tl.load(a + rows[:, None] * KA + cs[None, :], mask=(rows[:, None] < M) & (cs[None, :] < KA), other=0.0)
+        y = tl.load(b + rows[:, None] * N + fs[None, :], mask=(rows[:, None] < M) & (fs[None, :] < N), other=0.0)
+        if HALF:
+            acc += tl.dot(tl.trans(x), y)
+        else:
+            acc += tl.dot(tl.trans(x), y, input_precision=PRECISION)
     tl.store(partial + split.to(tl.int64) * KA * N + cs[:, None] * N + fs[None, :], acc,
              mask=(cs[:, None] < KA) & (fs[None, :] < N))
 
@@ -138,11 +150,13 @@ def sparse_rows_grads(grad: Tensor, x: Tensor, weight: Tensor, need_x: bool, nee
         if need_weight:
             tiles = triton.cdiv(outs, bc) * triton.cdiv(ins, bf)
             sms = torch.cuda.get_device_properties(grad.device).multi_processor_count
-            splits = torch.sym_max(1, torch.sym_min(triton.cdiv(rows, CONFIG["tmm_r"]),
-                                                    triton.cdiv(CONFIG["tmm_programs_per_sm"] * sms, tiles)))
+            splits = torch.sym_max(1, torch.sym_min(flags.numel(), triton.cdiv(CONFIG["tmm_programs_per_sm"] * sms, tiles)))
+            nonzero = torch.empty(flags.numel(), dtype=torch.int32, device=grad.device)
+            count = torch.empty(1, dtype=torch.int32, device=grad.device)
+            launcher(_compact_kernel, grad)[(1,)](flags, nonzero, count, flags.numel(), BLOCK=1024, num_warps=4)
             partial = torch.empty((splits, outs, ins), dtype=torch.float32, device=grad.device)
             launcher(_tmm_kernel, grad)[(triton.cdiv(outs, bc), triton.cdiv(ins, bf), splits)](
-                grad, x, partial, flags, rows, outs, ins, ROWS=ROWS, BC=bc, BF=bf, BR=CONFIG["tmm_r"], HALF=half,
+                grad, x, partial, nonzero, count, rows, outs, ins, ROWS=ROWS, BC=bc, BF=bf, HALF=half,
                 PRECISION=precision, num_warps=CONFIG["tmm_warps"], num_stages=CONFIG["tmm_stages"])
             grad_w = partial.sum(0).to(weight.dtype)
     return grad_x, grad_w

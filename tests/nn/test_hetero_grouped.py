@@ -189,4 +189,4 @@ def test_grouped_gradients_on_cuda_equal_per_relation_when_few_rows_get_one(rows
     expected = gradients(lambda: _per_relation(conv, x, edge_index, monkeypatch=monkeypatch))
     got = gradients(lambda: conv(x, edge_index))
     for a, b in zip(got, expected):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)  # fp32 through 3 products, summed
