@@ -8,10 +8,10 @@ whose gradient is all zero cost a read of ``g`` and nothing else:
 
 1. one pass marks the row blocks of ``g`` holding any nonzero (NaN counts as nonzero);
 2. ``g @ W``: a tile of output rows is a product over the block's columns, or zeros;
-3. ``g^T @ x``: the nonzero blocks listed in order (one program), the list split over the
-   programs (each takes every ``splits``-th block, so the work spreads evenly whatever the
-   pattern; a loop without branches, so its loads pipeline), each program's partial sum
-   stored, the partials summed in a fixed order (no atomics: repeatable).
+3. ``g^T @ x``: the nonzero blocks listed in order (one program), the list cut into equal
+   ranges, one per program (the work spreads evenly whatever the pattern; a loop without
+   branches, so its loads pipeline), each program's partial sum stored, the partials summed in
+   a fixed order (no atomics: repeatable).
 
 fp32 products run on tensor cores as three TF32 products (Triton's ``tf32x3``, fp32
 accuracy), or one where ``torch.backends.cuda.matmul.allow_tf32`` allows TF32; fp16 and bf16
@@ -73,9 +73,9 @@ def _mm_kernel(a, b, c, flags, M, N, K, ROWS: tl.constexpr, BM: tl.constexpr, BN
             x = tl.load(a + rows[:, None] * K + ks[None, :], mask=(rows[:, None] < M) & (ks[None, :] < K), other=0.0)
             y = tl.load(b + ks[:, None] * N + cols[None, :], mask=(ks[:, None] < K) & (cols[None, :] < N), other=0.0)
             if HALF:
-                acc += tl.dot(x, y)
+                acc = tl.dot(x, y, acc)
             else:
-                acc += tl.dot(x, y, input_precision=PRECISION)
+                acc = tl.dot(x, y, acc, input_precision=PRECISION)
     tl.store(c + rows[:, None] * N + cols[None, :], acc.to(c.dtype.element_ty),
              mask=(rows[:, None] < M) & (cols[None, :] < N))
 
@@ -96,20 +96,22 @@ def _compact_kernel(flags, tiles, count, num_flags, BLOCK: tl.constexpr):
 @triton.jit
 def _tmm_kernel(a, b, partial, tiles, count, M, KA, N, ROWS: tl.constexpr, BC: tl.constexpr, BF: tl.constexpr,
                 HALF: tl.constexpr, PRECISION: tl.constexpr):
-    """This program's part of ``a^T @ b`` (``a [M, KA]``, ``b [M, N]``) over the nonzero row
-    tiles ``tiles[split], tiles[split + splits], ...`` of ``a``, into ``partial[split]``."""
+    """This program's part of ``a^T @ b`` (``a [M, KA]``, ``b [M, N]``): its range of the
+    list of nonzero row tiles of ``a``, into ``partial[split]``."""
     split = tl.program_id(2)
     cs = tl.program_id(0) * BC + tl.arange(0, BC)
     fs = tl.program_id(1) * BF + tl.arange(0, BF)
+    count_all = tl.load(count)
+    per_split = tl.cdiv(count_all, tl.num_programs(2))
     acc = tl.zeros([BC, BF], tl.float32)
-    for i in range(split, tl.load(count), tl.num_programs(2)):
+    for i in range(split * per_split, tl.minimum(count_all, (split + 1) * per_split)):
         rows = tl.load(tiles + i).to(tl.int64) * ROWS + tl.arange(0, ROWS)
-        x = tl.load(a + rows[:, None] * KA + cs[None, :], mask=(rows[:, None] < M) & (cs[None, :] < KA), other=0.0)
+        x_t = tl.load(a + rows[None, :] * KA + cs[:, None], mask=(rows[None, :] < M) & (cs[:, None] < KA), other=0.0)
         y = tl.load(b + rows[:, None] * N + fs[None, :], mask=(rows[:, None] < M) & (fs[None, :] < N), other=0.0)
         if HALF:
-            acc += tl.dot(tl.trans(x), y)
+            acc = tl.dot(x_t, y, acc)
         else:
-            acc += tl.dot(tl.trans(x), y, input_precision=PRECISION)
+            acc = tl.dot(x_t, y, acc, input_precision=PRECISION)
     tl.store(partial + split.to(tl.int64) * KA * N + cs[:, None] * N + fs[None, :], acc,
              mask=(cs[:, None] < KA) & (fs[None, :] < N))
 
