@@ -122,7 +122,7 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
         num_dst = num_dst + x_dst.size(0)
         num_groups = num_groups + x_dst.size(0) * len(group)
         folded = _fold(torch.stack([conv_of[e].lin_dst.weight for e in group]), [conv_of[e].att_dst for e in group], heads)
-        score_groups.append(ops.project(x_dst, folded).view(-1, heads))  # row i * len(group) + slot
+        score_groups.append((x_dst @ folded.t()).view(-1, heads))  # row i * len(group) + slot
     # One GEMM per source type. Its output, viewed as rows of ``width + heads``, is the source
     # table: row ``n * R + k`` holds relation k's projection of node n and its score, so one
     # gather per source type fetches both for all its relations' edges, and the backward
