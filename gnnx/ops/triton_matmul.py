@@ -30,13 +30,15 @@ from torch.library import triton_op
 from gnnx.ops.triton_kernels import _on_device, launcher
 
 ROWS = 32  # rows per flag: the unit that is skipped
+# Sizes are not specialised (``do_not_specialize``): a sampled batch's row counts change every
+# step, and an eager call would otherwise compile a variant per divisibility by 16.
 # Launch shapes (bench/tune_project.py on an H100: bench/results/h100/tune_project.json); the
 # row tile of g @ W (mm_m) is a multiple of ROWS, g^T @ x steps ROWS rows at a time.
 CONFIG = {"mm_m": 128, "mm_n": 64, "mm_k": 32, "mm_warps": 4, "mm_stages": 3,
           "tmm_c": 128, "tmm_f": 64, "tmm_warps": 4, "tmm_stages": 3, "tmm_programs_per_sm": 2}
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["M", "K"])
 def _nonzero_blocks_kernel(a, flags, M, K, COLS: tl.constexpr, ROWS: tl.constexpr):
     """``flags[b] = 1`` where rows ``[b * ROWS, (b + 1) * ROWS)`` of ``a [M, K]`` hold a nonzero."""
     block = tl.program_id(0)
@@ -58,7 +60,7 @@ def _any_flag(flags, first_row, M, TILE: tl.constexpr, ROWS: tl.constexpr):
     return tl.max(tl.load(flags + index, mask=index * ROWS < M, other=0), 0) != 0
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["M", "N", "K"])
 def _mm_kernel(a, b, c, flags, M, N, K, ROWS: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
                HALF: tl.constexpr, PRECISION: tl.constexpr):
     """``c = a @ b`` (``a [M, K]``, ``b [K, N]``), a tile of ``BM`` rows zero where its rows of
@@ -80,7 +82,7 @@ def _mm_kernel(a, b, c, flags, M, N, K, ROWS: tl.constexpr, BM: tl.constexpr, BN
              mask=(rows[:, None] < M) & (cols[None, :] < N))
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["num_flags"])
 def _compact_kernel(flags, tiles, count, num_flags, BLOCK: tl.constexpr):
     """One program: ``tiles[:n]`` the indices ``b`` with ``flags[b] != 0`` in increasing order,
     ``count[0] = n``."""
@@ -93,7 +95,7 @@ def _compact_kernel(flags, tiles, count, num_flags, BLOCK: tl.constexpr):
     tl.store(count, total)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["M", "KA", "N"])
 def _tmm_kernel(a, b, partial, tiles, count, M, KA, N, ROWS: tl.constexpr, BC: tl.constexpr, BF: tl.constexpr,
                 HALF: tl.constexpr, PRECISION: tl.constexpr):
     """This program's part of ``a^T @ b`` (``a [M, KA]``, ``b [M, N]``): its range of the
