@@ -135,7 +135,7 @@ def main() -> None:
             # "gnnx eager (reference attention)": the plain-ATen attention instead of the fused kernel
             gnnx.ops.dispatch.FUSED_ATTENTION = "reference attention" not in config
             # "(aten backward)": gnnx.ops.project's backward as cuBLAS products (no zero-row skipping)
-            gnnx.ops.dispatch.SKIP_ZERO_GRAD_ROWS = "aten backward" not in config
+            gnnx.ops.dispatch.SKIP_ZERO_GRAD_ROWS = False if "aten backward" in config else None
             model = RGAT(gnnx.nn, graph.metadata(), args.hidden, classes).to(device)
             materialise(model, batches[0])
             model.load_state_dict(pyg_model.state_dict())  # PyG's keys: the same model

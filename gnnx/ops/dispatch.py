@@ -120,14 +120,19 @@ def cuda_edge_mlp_kernels():
     return _CUDA_EDGE_MLP if FUSED_EDGE_MLP else None
 
 
-# Set to False to run gnnx.ops.project's backward as ATen products on CUDA too (measurements).
-SKIP_ZERO_GRAD_ROWS = True
+# gnnx.ops.project's backward on CUDA: the Triton products that skip zero row blocks in
+# compiled code (None), always (True) or never (False: ATen's products; measurements). Eager
+# steps keep ATen's: there a Triton launch costs more host time than a cuBLAS call, and the
+# R-GAT step, bound by the host when eager, took 64.5 ms against 62.7 (22.3 against 26.2 compiled).
+SKIP_ZERO_GRAD_ROWS: Optional[bool] = None
 
 
 def cuda_matmul_kernels():
-    """The Triton products that skip zero row blocks (:mod:`gnnx.ops.matmul`), or ``None``
-    where Triton or CUDA is missing (or :data:`SKIP_ZERO_GRAD_ROWS` is off)."""
-    return _CUDA_MATMUL if SKIP_ZERO_GRAD_ROWS else None
+    """The Triton products that skip zero row blocks (:mod:`gnnx.ops.matmul`) where
+    :data:`SKIP_ZERO_GRAD_ROWS` picks them for this call, else ``None`` (also where Triton or
+    CUDA is missing)."""
+    wanted = is_tracing() if SKIP_ZERO_GRAD_ROWS is None else SKIP_ZERO_GRAD_ROWS
+    return _CUDA_MATMUL if wanted else None
 
 
 # -- the choice ----------------------------------------------------------------------------------

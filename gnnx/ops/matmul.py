@@ -7,11 +7,12 @@ r"""A linear projection whose backward skips the rows without gradient.
 In mini-batch training on sampled subgraphs most rows of :math:`\mathbf{G}` are zero: a
 ``L``-layer model's loss reads the seeds only, so layer ``l``'s outputs carry gradient at the
 nodes within ``L - l`` hops of them (MLPerf's R-GAT batch, 3 layers: 23 % of the paper rows in
-the second layer, 2 % in the third). The projection runs as ATen's product; its backward, on
-CUDA, as the Triton kernels of :mod:`gnnx.ops.triton_matmul`, which skip the all-zero
+the second layer, 2 % in the third). The projection runs as ATen's product; its backward, in
+compiled CUDA code, as the Triton kernels of :mod:`gnnx.ops.triton_matmul`, which skip the all-zero
 blocks of rows of :math:`\mathbf{G}` (the sampler lists nodes by hop, so the zero rows come in
-long runs); elsewhere (and for float64, or with :data:`gnnx.ops.dispatch.SKIP_ZERO_GRAD_ROWS`
-off) as ATen's products. Both give the same values up to fp32 rounding.
+long runs); elsewhere (eager calls, whose launches cost more host time; float64;
+:data:`gnnx.ops.dispatch.SKIP_ZERO_GRAD_ROWS` says when) as ATen's products. Both give the
+same values up to fp32 rounding.
 
 Where ``x`` needs no gradient (a model's input features) the whole op is ATen's: the first
 layer's gradient reaches every row of a sampled batch, and on dense rows cuBLAS's fp32

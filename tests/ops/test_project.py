@@ -11,6 +11,12 @@ from gnnx.ops import dispatch
 CUDA = pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
                                                                         reason="needs CUDA")])
 DEVICES = ["cpu", CUDA]
+
+
+@pytest.fixture(autouse=True)
+def skipping_kernels_in_eager_calls_too(monkeypatch):
+    """By default only compiled code takes the Triton kernels; here eager CUDA calls do too."""
+    monkeypatch.setattr(dispatch, "SKIP_ZERO_GRAD_ROWS", True)
 TOLERANCE = {torch.float32: dict(rtol=1e-5, atol=1e-4), torch.float16: dict(rtol=1e-2, atol=5e-2),
              torch.bfloat16: dict(rtol=5e-2, atol=2e-1), torch.float64: dict(rtol=1e-12, atol=1e-12)}
 
@@ -118,11 +124,16 @@ def test_gradients_are_bitwise_repeatable(device):
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_backward_runs_the_skipping_kernels(monkeypatch):
+def test_by_default_compiled_cuda_code_runs_the_skipping_kernels_and_eager_atens(monkeypatch):
+    monkeypatch.setattr(dispatch, "SKIP_ZERO_GRAD_ROWS", None)
     calls = []
-    kernels = dispatch.cuda_matmul_kernels()
+    kernels = dispatch._CUDA_MATMUL
     original = kernels.sparse_rows_grads
     monkeypatch.setattr(kernels, "sparse_rows_grads", lambda *a: calls.append(1) or original(*a))
     x, weight, grad = _inputs(300, 40, 24, torch.float32, "cuda", "prefix")
     _grads(x, weight, grad, ops.project)
+    assert not calls
+    got = _grads(x, weight, grad, torch.compile(ops.project, fullgraph=True, dynamic=True))
     assert calls
+    for g, want in zip(got, (x @ weight.t(), grad @ weight, grad.t() @ x)):
+        torch.testing.assert_close(g, want, rtol=1e-5, atol=1e-4)
