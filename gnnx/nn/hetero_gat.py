@@ -53,6 +53,7 @@ from torch import Tensor
 from gnnx import ops
 from gnnx.nn.conv.gat import GATConv
 from gnnx.nn.message_passing import check_adjacency
+from gnnx.ops import dispatch
 from gnnx.ops.scatter import index_add_fp32
 
 EdgeType = Tuple[str, str, str]
@@ -137,7 +138,7 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
         table = ops.project(x_dict[node_type], stacked).view(-1, width + heads)
         rows = []
         for k, edge_type in enumerate(group):
-            edge_index = edge_index_dict[edge_type]
+            edge_index = dispatch.as_int64(edge_index_dict[edge_type])
             target = edge_type[2]
             check_adjacency(edge_index, x_dict[node_type].size(0), x_dict[target].size(0))
             slot, count = by_destination[target].index(edge_type), len(by_destination[target])

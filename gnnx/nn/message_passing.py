@@ -155,6 +155,12 @@ class MessagePassing(ReadsSparseInputs):
         if args and not torch.compiler.is_compiling() and (
                 self.node_dim == -2 or type(self).__module__.startswith("gnnx.")):
             _check_node_features(type(self).__name__, args[0])
+        # int32 edge_index (PyG's layers take it; an int32 [2, E] argument is one): widened
+        # once per tensor, see dispatch.as_int64
+        if any(_is_int32_edge_index(a) for a in args):
+            args = tuple(dispatch.as_int64(a) if _is_int32_edge_index(a) else a for a in args)
+        if _is_int32_edge_index(kwargs.get("edge_index")):
+            kwargs["edge_index"] = dispatch.as_int64(kwargs["edge_index"])
         return super().__call__(*args, **kwargs)
 
     def _set_aggregation(self, aggr: Any, aggr_kwargs: Optional[Dict[str, Any]]) -> None:
@@ -487,6 +493,10 @@ def _check_node_features(layer: str, x: Any) -> None:
         if isinstance(part, Tensor) and part.dim() < 2 and part.is_floating_point():
             raise ValueError(f"{layer}: node features must be 2-D [num_nodes, num_features], got shape "
                              f"{list(part.shape)} (one feature per node: x.view(-1, 1))")
+
+
+def _is_int32_edge_index(value: Any) -> bool:
+    return isinstance(value, Tensor) and value.dtype == torch.int32 and value.dim() == 2 and value.size(0) == 2
 
 
 def check_adjacency(edge_index: Adj, num_src, num_dst=None, **edge_tensors: Optional[Tensor]) -> None:

@@ -211,6 +211,31 @@ def attention_kernel(x: Tensor) -> str:
     return "triton"
 
 
+# -- int32 edge indices --------------------------------------------------------------------------
+_WIDENED: "WeakTensorKeyDictionary" = WeakTensorKeyDictionary()
+
+
+def as_int64(index: Tensor) -> Tensor:
+    """An int32 index as int64 (other dtypes as they are), as PyG's layers take int32
+    ``edge_index``. Eager calls widen a tensor once per version and keep the copy as long as
+    the tensor lives, so every layer and call sees the same int64 tensor and the structure
+    cache hits; traced calls widen in the graph."""
+    if not isinstance(index, Tensor) or index.dtype != torch.int32:
+        return index
+    if is_tracing() or torch.jit.is_tracing():
+        return index.long()
+    version = version_of(index)
+    if version is None:
+        return index.long()
+    cached = _WIDENED.get(index)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    with storable():
+        wide = index.long()
+    _WIDENED[index] = (version, wide)
+    return wide
+
+
 # -- the structure cache -------------------------------------------------------------------------
 class StructureCache:
     """Prepared structure per distinct bare ``edge_index`` (module docstring).
@@ -317,8 +342,10 @@ def prepare(edge_index: Union[Tensor, Graph], num_nodes, device: Optional[torch.
 
     Models call this once at the top of their forward (``num_nodes``: ``x.size(0)``): an
     eager call gets the cached graph, a traced one builds the CSR in-graph once (no host
-    sync), and layers then share it. A :class:`~gnnx.Graph` is returned as it is.
+    sync), and layers then share it. A :class:`~gnnx.Graph` is returned as it is; an int32
+    ``edge_index`` is widened (:func:`as_int64`).
     """
+    edge_index = as_int64(edge_index)
     if not isinstance(edge_index, Tensor) or edge_index.dim() != 2 or edge_index.size(0) != 2 \
             or edge_index.dtype != torch.long:
         return edge_index  # a Graph, or bad input that the layer's own checks will name

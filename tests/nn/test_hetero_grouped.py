@@ -192,3 +192,14 @@ def test_grouped_gradients_on_cuda_equal_per_relation_when_few_rows_get_one(rows
     got = gradients(lambda: conv(x, edge_index))
     for a, b in zip(got, expected):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)  # fp32 through 3 products, summed
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_int32_edge_indices_give_the_int64_result(grouped, monkeypatch):
+    monkeypatch.setattr(hetero_gat, "ENABLED", grouped)
+    conv = _model()
+    x, edge_index = _graph(30, 20, 5, 60, seed=4)
+    expected = conv(x, edge_index)
+    got = conv(x, {k: v.int() for k, v in edge_index.items()})
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key])

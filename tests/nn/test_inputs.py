@@ -100,7 +100,7 @@ def test_state_dict_keys_equal_pyg():
 
 BAD_EDGES = {
     "float": (torch.zeros(2, 3), TypeError, "dtype torch.int64"),
-    "int32": (torch.zeros(2, 3, dtype=torch.int32), TypeError, "dtype torch.int64"),
+    "int16": (torch.zeros(2, 3, dtype=torch.int16), TypeError, "dtype torch.int64"),
     "three rows": (torch.zeros(3, 3, dtype=torch.long), ValueError, r"shape \[2, num_edges\]"),
     "index == N": (torch.tensor([[0, 5], [1, 1]]), ValueError, "index 5"),
     "negative": (torch.tensor([[0, -1], [1, 1]]), ValueError, "negative"),
@@ -167,3 +167,34 @@ def test_normalising_layers_take_edge_weight_as_pyg_does(layer):
     torch.testing.assert_close(conv(x, edge_index, weight.view(-1, 1)), conv(x, edge_index, weight))
     with pytest.raises(ValueError, match=rf"{layer}: edge_weight must hold one weight per edge .*\[3, 2\]"):
         conv(x, edge_index, torch.rand(3, 2))
+
+
+@pytest.mark.parametrize("case", ALL, ids=lambda c: c.id)
+def test_int32_edge_index_gives_the_int64_result(case):
+    """PyG's layers take an int32 edge_index; gnnx's widen it once per tensor (so the
+    structure cache still hits) and give the int64 result, values and input gradient."""
+    module = case.gnnx().train(False)
+    x, edge_index, edge_weight, edge_attr = random_graph(60, 300, seed=2)
+    results = []
+    for index in (edge_index, edge_index.int()):
+        x_in = x.clone().requires_grad_()
+        out = call(module, case, x_in, index, edge_weight, edge_attr)
+        out.sum().backward()
+        results.append((out, x_in.grad))
+    torch.testing.assert_close(results[1][0], results[0][0])
+    torch.testing.assert_close(results[1][1], results[0][1])
+
+
+def test_int32_edge_index_is_widened_once_and_compiles():
+    from gnnx.ops import dispatch
+
+    x, edge_index, _, _ = random_graph(60, 300, seed=3)
+    narrow = edge_index.int()
+    assert dispatch.as_int64(narrow) is dispatch.as_int64(narrow)
+    torch.testing.assert_close(dispatch.as_int64(narrow), edge_index)
+    narrow[0, 0] = 1 - narrow[0, 0]  # an in-place edit makes a new copy
+    assert int(dispatch.as_int64(narrow)[0, 0]) == int(narrow[0, 0])
+    model = GraphSAGE(IN, 8, 2, 3)
+    expected = model(x, edge_index)
+    for compiled in (gnnx.compile(model), torch.compile(model, fullgraph=True, dynamic=True)):
+        torch.testing.assert_close(compiled(x, edge_index.int()), expected)
