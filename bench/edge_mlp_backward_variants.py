@@ -406,18 +406,7 @@ def rows_variant(rows, edges, warps, stages, precision):
 
 
 def time_us(fn, repeats=50):
-    fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    best = float("inf")
-    for _ in range(3):
-        start.record()
-        for _ in range(repeats):
-            fn()
-        end.record()
-        torch.cuda.synchronize()
-        best = min(best, start.elapsed_time(end) * 1000 / repeats)
-    return round(best, 1)
+    return round(harness.cuda_event_ms(fn, repeats) * 1000, 1)
 
 
 torch.manual_seed(0)

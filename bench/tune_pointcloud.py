@@ -10,7 +10,7 @@ import os
 import torch
 
 import gnnx
-from gnnx.benchmark.harness import kernel_times_us
+from gnnx.benchmark.harness import cuda_event_ms, kernel_times_us
 from gnnx.nn import MLP, EdgeConv
 from gnnx.ops import dispatch, triton_edge_mlp
 
@@ -18,18 +18,7 @@ KERNELS = ("_messages_kernel", "_backward_kernel", "_spmm_kernel")
 
 
 def time_ms(fn, repeats=20):
-    fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    best = float("inf")
-    for _ in range(3):
-        start.record()
-        for _ in range(repeats):
-            fn()
-        end.record()
-        torch.cuda.synchronize()
-        best = min(best, start.elapsed_time(end) / repeats)
-    return best
+    return cuda_event_ms(fn, repeats)
 
 
 results = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "edge_mlp": []}

@@ -9,6 +9,7 @@ import os
 
 import torch
 
+from gnnx.benchmark.harness import cuda_event_ms
 from gnnx.ops import triton_matmul
 
 SHAPES = {"paper table": (391_418, 528, 128), "destination scores": (391_418, 16, 128)}
@@ -22,18 +23,7 @@ TMM = [dict(tmm_c=c, tmm_f=f, tmm_warps=w, tmm_stages=st, tmm_programs_per_sm=p)
 
 
 def time_ms(fn, repeats=10):
-    fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    best = float("inf")
-    for _ in range(3):
-        start.record()
-        for _ in range(repeats):
-            fn()
-        end.record()
-        torch.cuda.synchronize()
-        best = min(best, start.elapsed_time(end) / repeats)
-    return best
+    return cuda_event_ms(fn, repeats)
 
 
 def main():

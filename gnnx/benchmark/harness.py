@@ -40,6 +40,23 @@ def time_steps(step: Callable[[], Any], device: str, steps: int, warmup: int = 5
     return {"best_ms": min(rounds), "median_ms": statistics.median(rounds), "steps": steps, "repeats": repeats}
 
 
+def cuda_event_ms(fn: Callable[[], Any], repeats: int = 20, rounds: int = 3) -> float:
+    """Best milliseconds per call of ``fn`` on the GPU over ``rounds`` rounds of ``repeats``
+    back-to-back calls, timed with CUDA events (after one warm-up call)."""
+    fn()
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    best = float("inf")
+    for _ in range(rounds):
+        start.record()
+        for _ in range(repeats):
+            fn()
+        end.record()
+        torch.cuda.synchronize()
+        best = min(best, start.elapsed_time(end) / repeats)
+    return best
+
+
 def kernel_times_us(step: Callable[[], Any], names: Iterable[str], repeats: int = 10) -> Dict[str, float]:
     """Mean GPU microseconds per launch of each named CUDA kernel over ``repeats`` calls of
     ``step`` (torch.profiler, after one warm-up call)."""
