@@ -20,6 +20,17 @@ def seq(a: int, b: int) -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Linear(a, b), torch.nn.ReLU(), torch.nn.Linear(b, b))
 
 
+def skip_sum(h: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
+    return h + h2
+
+
+@dataclass
+class PerLibrary:
+    """An argument built from the library's namespace (``gnnx.nn`` or PyG's), e.g. a list of
+    that library's layers for ``Sequential``."""
+    make: Callable[[Any], Any]
+
+
 @dataclass
 class Case:
     id: str
@@ -44,6 +55,7 @@ class Case:
             args = self.args
         else:
             args = ((self.make_nn(),) if self.make_nn else ()) + self.args
+        args = tuple(a.make(namespace) if isinstance(a, PerLibrary) else a for a in args)
         return getattr(namespace, self.cls)(*args, **kwargs)
 
     def gnnx(self) -> torch.nn.Module:
@@ -163,6 +175,11 @@ MODELS = [
                                                 "edge_dim": EDGE_DIM, "towers": 2},
          extra="edge_attr", pyg_module="torch_geometric.nn.models"),
     Case("EdgeCNN-jk-max", "EdgeCNN", (IN, HIDDEN, 2, OUT), {"jk": "max"}, pyg_module="torch_geometric.nn.models"),
+    # PyG's Sequential: layers named by their inputs, a plain module between them, a skip
+    Case("Sequential-gcn-sage", "Sequential", ("x, edge_index", PerLibrary(lambda nn: [
+        (nn.GCNConv(IN, HIDDEN), "x, edge_index -> h"), torch.nn.ReLU(),
+        (nn.SAGEConv(HIDDEN, HIDDEN), "h, edge_index -> h2"), (skip_sum, "h, h2 -> h3"),
+        torch.nn.Linear(HIDDEN, OUT)]))),
 ]
 
 ALL = LAYERS + MODELS
