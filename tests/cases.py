@@ -95,6 +95,8 @@ LAYERS = [
     Case("tagconv-k3", "TAGConv", (IN, HIDDEN), {"K": 3}),
     Case("appnp", "APPNP", (), {"K": 3, "alpha": 0.1}, extra="edge_weight"),
     Case("lgconv", "LGConv"),
+    Case("agnn", "AGNNConv"),
+    Case("agnn-fixed-beta-no-loops", "AGNNConv", (), {"requires_grad": False, "add_self_loops": False}),
     Case("lgconv-unnormalized-weighted", "LGConv", (), {"normalize": False}, extra="edge_weight"),
     Case("simpleconv-mean-cat", "SimpleConv", (), {"aggr": "mean", "combine_root": "cat"}),
     Case("simpleconv-self-loop-weighted", "SimpleConv", (), {"aggr": "sum", "combine_root": "self_loop"},
