@@ -198,3 +198,9 @@ def test_int32_edge_index_is_widened_once_and_compiles():
     expected = model(x, edge_index)
     for compiled in (gnnx.compile(model), torch.compile(model, fullgraph=True, dynamic=True)):
         torch.testing.assert_close(compiled(x, edge_index.int()), expected)
+
+
+def test_mixhop_names_bad_powers():
+    for powers in ([], [-1, 2]):
+        with pytest.raises(ValueError, match="MixHopConv: powers must be a non-empty list"):
+            gnnx.nn.MixHopConv(IN, 4, powers=powers)

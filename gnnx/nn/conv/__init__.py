@@ -12,7 +12,7 @@ from gnnx.nn.conv.gin import GINConv, GINEConv
 from gnnx.nn.conv.graph_conv import GraphConv
 from gnnx.nn.conv.heterogeneous import HANConv, HGTConv
 from gnnx.nn.conv.multi_aggr import EGConv, GENConv, GeneralConv, MFConv, PNAConv
-from gnnx.nn.conv.propagation import APPNP, GCN2Conv, LGConv, SGConv, SimpleConv, SSGConv, TAGConv
+from gnnx.nn.conv.propagation import APPNP, GCN2Conv, LGConv, MixHopConv, SGConv, SimpleConv, SSGConv, TAGConv
 from gnnx.nn.conv.relational import DirGNNConv, FiLMConv, RGCNConv
 from gnnx.nn.conv.relational_attention import HEATConv, RGATConv
 from gnnx.nn.conv.sage import SAGEConv
@@ -23,6 +23,6 @@ __all__ = [
     "DynamicEdgeConv", "EdgeConv", "EGConv", "FeaStConv", "FiLMConv", "GATConv", "GATv2Conv", "GatedGraphConv",
     "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GraphConv", "GravNetConv",
     "HANConv", "HEATConv", "HGTConv",
-    "LEConv", "MFConv", "NNConv", "PNAConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv",
+    "LEConv", "MFConv", "MixHopConv", "NNConv", "PNAConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv",
     "LGConv", "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv",
 ]

@@ -1,5 +1,5 @@
-"""Layers that repeat a fixed, normalised propagation: SGConv, TAGConv, APPNP, LGConv,
-SimpleConv, SSGConv, GCN2Conv.
+"""Layers that repeat a fixed, normalised propagation: SGConv, MixHopConv, TAGConv, APPNP,
+LGConv, SimpleConv, SSGConv, GCN2Conv.
 
 Each is a few :func:`gnnx.ops.spmm` hops over GCN-normalised edge weights
 (:func:`gnnx.structure.gcn_norm`), composed as in the papers.
@@ -7,7 +7,7 @@ Each is a few :func:`gnnx.ops.spmm` hops over GCN-normalised edge weights
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -49,6 +49,58 @@ class SGConv(WeightedPropagation):
 
     def __repr__(self) -> str:  # PyG's
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, K={self.K})"
+
+
+class MixHopConv(WeightedPropagation):
+    r"""Mix-hop convolution, `"MixHop: Higher-Order Graph Convolutional Architectures via
+    Sparsified Neighborhood Mixing" <https://arxiv.org/abs/1905.00067>`_:
+
+    .. math::
+        \mathbf{X}' = \Big\Vert_{p \in P} \big(\hat{\mathbf{D}}^{-1/2}\hat{\mathbf{A}}
+        \hat{\mathbf{D}}^{-1/2}\big)^p \mathbf{X}\mathbf{\Theta}_p
+
+    (:math:`\hat{\mathbf{A}}` with self loops where ``add_self_loops``), one hop at a time up to
+    the largest power, each listed power projected by its own weight and concatenated in the
+    order given.
+
+    Args: ``in_channels``, ``out_channels``, ``powers`` (default ``[0, 1, 2]``),
+    ``add_self_loops``, ``bias``. State: ``lins.{p}`` for each power ``p`` (PyG's keys),
+    ``bias``.
+    Shapes: ``x [N, in]``, ``edge_index [2, E]``, ``edge_weight [E]`` (optional) ->
+    ``[N, len(powers) * out]``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, powers: Optional[List[int]] = None,
+                 add_self_loops: bool = True, bias: bool = True, **kwargs) -> None:
+        kwargs.setdefault("aggr", "add")
+        super().__init__(**kwargs)
+        powers = [0, 1, 2] if powers is None else list(powers)
+        if not powers or min(powers) < 0:
+            raise ValueError(f"MixHopConv: powers must be a non-empty list of hops >= 0, got {powers}")
+        self.in_channels, self.out_channels, self.powers = in_channels, out_channels, powers
+        self.add_self_loops = add_self_loops
+        self.lins = torch.nn.ModuleList(linear(in_channels, out_channels, bias=False) if p in powers
+                                        else torch.nn.Identity() for p in range(max(powers) + 1))
+        self.bias = torch.nn.Parameter(torch.empty(len(powers) * out_channels)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for lin in self.lins:
+            if hasattr(lin, "reset_parameters"):
+                lin.reset_parameters()
+        zeros(self.bias)
+
+    def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
+        edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, False, self.add_self_loops)
+        outs = [self.lins[0](x)]
+        for lin in self.lins[1:]:
+            x = self.propagate(edge_index, x=x, edge_weight=edge_weight)
+            outs.append(lin(x))
+        out = torch.cat([outs[p] for p in self.powers], dim=-1)
+        return out + self.bias if self.bias is not None else out
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, powers={self.powers})"
 
 
 class TAGConv(WeightedPropagation):
