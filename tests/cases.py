@@ -37,7 +37,8 @@ class Case:
     cls: str
     args: Tuple[Any, ...] = ()
     kwargs: Dict[str, Any] = field(default_factory=dict)
-    extra: Optional[str] = None  # "edge_weight", "edge_attr", "edge_type", "heat", "x0", "pos", "pos_normal"
+    extra: Optional[str] = None  # "edge_weight", "edge_attr", "edge_type", "heat", "x0", "x0-unweighted", "pos",
+    # "pos_normal"
     make_nn: Optional[Callable[[], torch.nn.Module]] = None  # first argument for GIN/EdgeConv
     pyg_module: str = "torch_geometric.nn"
     nn_keyword: Optional[str] = None  # pass make_nn() as this keyword instead of first
@@ -97,6 +98,8 @@ LAYERS = [
     Case("lgconv", "LGConv"),
     Case("agnn", "AGNNConv"),
     Case("mixhop", "MixHopConv", (IN, HIDDEN)),
+    Case("fa", "FAConv", (IN,), {"eps": 0.2}, extra="x0-unweighted"),
+    Case("fa-weighted-no-normalize", "FAConv", (IN,), {"normalize": False}, extra="x0"),
     Case("mixhop-powers-no-loops-weighted", "MixHopConv", (IN, HIDDEN), {"powers": [3, 1], "add_self_loops": False},
          extra="edge_weight"),
     Case("agnn-fixed-beta-no-loops", "AGNNConv", (), {"requires_grad": False, "add_self_loops": False}),
@@ -208,6 +211,8 @@ def call(module: torch.nn.Module, case: Case, x, edge_index, edge_weight, edge_a
         return module(x, x[:, :3], x[:, 3:6].abs() + 0.1, edge_index)
     if case.extra == "x0":  # initial features of GCNII: a fixed function of x
         return module(x, x.flip(1), edge_index, edge_weight)
+    if case.extra == "x0-unweighted":  # ... for a layer that computes its own edge weights
+        return module(x, x.flip(1), edge_index)
     if case.extra == "edge_type":  # three relations, derived from the edge weights
         return module(x, edge_index, (edge_weight * 10).long() % 3)
     if case.extra == "heat":  # two node types from the sign of a feature, three relations as above

@@ -204,3 +204,20 @@ def test_mixhop_names_bad_powers():
     for powers in ([], [-1, 2]):
         with pytest.raises(ValueError, match="MixHopConv: powers must be a non-empty list"):
             gnnx.nn.MixHopConv(IN, 4, powers=powers)
+
+
+def test_faconv_names_edge_weights_it_cannot_take_and_returns_pygs_attention():
+    x, edge_index, edge_weight, _ = random_graph(20, 60, seed=5)
+    with pytest.raises(ValueError, match=r"FAConv\(normalize=True\) computes its own edge weights"):
+        gnnx.nn.FAConv(IN)(x, x, edge_index, edge_weight)
+    with pytest.raises(ValueError, match=r"FAConv\(normalize=False\) needs an edge_weight"):
+        gnnx.nn.FAConv(IN, normalize=False)(x, x, edge_index)
+    pyg_conv = pytest.importorskip("torch_geometric.nn")
+    ours, theirs = gnnx.nn.FAConv(IN), pyg_conv.FAConv(IN)
+    theirs.load_state_dict(ours.state_dict())
+    edge_index = edge_index[:, edge_index[0] != edge_index[1]]  # with loops given, the lists differ (README)
+    out, (looped, alpha) = ours(x, x, edge_index, return_attention_weights=True)
+    want, (want_looped, want_alpha) = theirs(x, x, edge_index, return_attention_weights=True)
+    torch.testing.assert_close(out, want)
+    assert torch.equal(looped, want_looped)
+    torch.testing.assert_close(alpha, want_alpha)

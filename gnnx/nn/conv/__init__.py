@@ -1,5 +1,5 @@
 """Message-passing layers, one file per family."""
-from gnnx.nn.conv.agnn import AGNNConv
+from gnnx.nn.conv.attention_propagation import AGNNConv, FAConv
 from gnnx.nn.conv.composite import AntiSymmetricConv, PointNetConv
 from gnnx.nn.conv.dynamic import DynamicEdgeConv, GravNetConv
 from gnnx.nn.conv.edge_conv import EdgeConv
@@ -20,7 +20,7 @@ from gnnx.nn.conv.spectral import ARMAConv, ChebConv
 
 __all__ = [
     "AGNNConv", "AntiSymmetricConv", "APPNP", "ARMAConv", "CGConv", "ChebConv", "ClusterGCNConv", "DirGNNConv",
-    "DynamicEdgeConv", "EdgeConv", "EGConv", "FeaStConv", "FiLMConv", "GATConv", "GATv2Conv", "GatedGraphConv",
+    "DynamicEdgeConv", "EdgeConv", "EGConv", "FAConv", "FeaStConv", "FiLMConv", "GATConv", "GATv2Conv", "GatedGraphConv",
     "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GraphConv", "GravNetConv",
     "HANConv", "HEATConv", "HGTConv",
     "LEConv", "MFConv", "MixHopConv", "NNConv", "PNAConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv",
