@@ -1,0 +1,208 @@
+r"""Layers over dense adjacency tensors (PyG's ``torch_geometric.nn.dense``): batches of small
+graphs padded to ``N`` nodes (:func:`gnnx.utils.to_dense_batch`, :func:`gnnx.utils.to_dense_adj`),
+as hierarchical pooling (DiffPool) needs.
+
+Inputs: ``x [B, N, F]`` (or ``[N, F]``), ``adj [B, N, N]`` (or ``[N, N]``, shared by the batch),
+``mask [B, N]`` (the real nodes; padded rows of the output are zeroed). Matrix products
+only: no sparse structure, nothing data-dependent, so every layer compiles with dynamic ``B``
+and ``N`` and exports. Self loops are set with a mask instead of PyG's in-place diagonal write,
+with the same values.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gnnx.nn.inits import linear, reset, zeros
+
+
+def _batched(x: Tensor, adj: Tensor, layer: str) -> Tuple[Tensor, Tensor]:
+    """``x [B, N, F]`` and ``adj [B, N, N]`` (2-D inputs get a batch of one), checked."""
+    x = x.unsqueeze(0) if x.dim() == 2 else x
+    adj = adj.unsqueeze(0) if adj.dim() == 2 else adj
+    if x.dim() != 3 or adj.dim() != 3 or adj.size(-1) != adj.size(-2) or adj.size(-1) != x.size(-2):
+        raise ValueError(f"{layer}: x [B, N, F] and adj [B, N, N] needed, got {list(x.shape)} and {list(adj.shape)}")
+    return x, adj
+
+
+def _with_loops(adj: Tensor, fill: float) -> Tensor:
+    """``adj`` with its diagonal set to ``fill``."""
+    eye = torch.eye(adj.size(-1), dtype=torch.bool, device=adj.device)
+    return torch.where(eye, torch.full_like(adj, fill), adj)
+
+
+def _masked(out: Tensor, mask: Optional[Tensor]) -> Tensor:
+    return out if mask is None else out * mask.view(-1, out.size(-2), 1).to(out.dtype)
+
+
+class DenseGCNConv(torch.nn.Module):
+    r""":class:`~gnnx.nn.GCNConv` over a dense adjacency:
+    :math:`\mathbf{X}' = \hat{\mathbf{D}}^{-1/2}\hat{\mathbf{A}}\hat{\mathbf{D}}^{-1/2}\mathbf{X}\mathbf{\Theta} + \mathbf{b}`,
+    :math:`\hat{\mathbf{A}}` with its diagonal set to 1 (2 when ``improved``) where ``add_loop``,
+    degrees clamped to at least 1.
+
+    Args: ``in_channels``, ``out_channels``, ``improved``, ``bias``. State: ``lin.weight``, ``bias``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, improved: bool = False, bias: bool = True) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.improved = in_channels, out_channels, improved
+        self.lin = linear(in_channels, out_channels, bias=False, weight_initializer="glorot")
+        self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.lin.reset_parameters()
+        zeros(self.bias)
+
+    def forward(self, x: Tensor, adj: Tensor, mask: Optional[Tensor] = None, add_loop: bool = True) -> Tensor:
+        x, adj = _batched(x, adj, type(self).__name__)
+        if add_loop:
+            adj = _with_loops(adj, 2.0 if self.improved else 1.0)
+        deg_inv_sqrt = adj.sum(dim=-1).clamp(min=1).pow(-0.5)
+        adj = deg_inv_sqrt.unsqueeze(-1) * adj * deg_inv_sqrt.unsqueeze(-2)
+        out = torch.matmul(adj, self.lin(x))
+        if self.bias is not None:
+            out = out + self.bias
+        return _masked(out, mask)
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
+
+
+class DenseSAGEConv(torch.nn.Module):
+    r""":class:`~gnnx.nn.SAGEConv` (mean) over a dense adjacency:
+    :math:`\mathbf{x}'_i = \mathbf{W}_1 \frac{\sum_j a_{ij}\mathbf{x}_j}{\max(1, \sum_j a_{ij})} + \mathbf{W}_2\mathbf{x}_i`,
+    L2-normalised where ``normalize``.
+
+    Args: ``in_channels``, ``out_channels``, ``normalize``, ``bias``. State: ``lin_rel``, ``lin_root``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, normalize: bool = False, bias: bool = True) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.normalize = in_channels, out_channels, normalize
+        self.lin_rel = linear(in_channels, out_channels, bias=False)
+        self.lin_root = linear(in_channels, out_channels, bias=bias)
+
+    def reset_parameters(self) -> None:
+        self.lin_rel.reset_parameters()
+        self.lin_root.reset_parameters()
+
+    def forward(self, x: Tensor, adj: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        x, adj = _batched(x, adj, type(self).__name__)
+        out = torch.matmul(adj, x) / adj.sum(dim=-1, keepdim=True).clamp(min=1)
+        out = self.lin_rel(out) + self.lin_root(x)
+        if self.normalize:
+            out = F.normalize(out, p=2.0, dim=-1)
+        return _masked(out, mask)
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
+
+
+class DenseGraphConv(torch.nn.Module):
+    r""":class:`~gnnx.nn.GraphConv` over a dense adjacency:
+    :math:`\mathbf{x}'_i = \mathbf{W}_1 \bigoplus_j a_{ij}\mathbf{x}_j + \mathbf{W}_2\mathbf{x}_i`
+    (``aggr`` ``"add"`` or ``"mean"``). ``"max"`` is PyG's: the maximum of
+    :math:`\mathbf{x}_j` over the nonzero entries of *column* :math:`i` (:math:`a_{ji} \ne 0`),
+    0 where there is none.
+
+    Args: ``in_channels``, ``out_channels``, ``aggr``, ``bias``. State: ``lin_rel``, ``lin_root``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, aggr: str = "add", bias: bool = True) -> None:
+        if aggr not in ("add", "mean", "max"):
+            raise ValueError(f"DenseGraphConv: aggr must be 'add', 'mean' or 'max', got {aggr!r}")
+        super().__init__()
+        self.in_channels, self.out_channels, self.aggr = in_channels, out_channels, aggr
+        self.lin_rel = linear(in_channels, out_channels, bias=bias)
+        self.lin_root = linear(in_channels, out_channels, bias=False)
+
+    def reset_parameters(self) -> None:
+        self.lin_rel.reset_parameters()
+        self.lin_root.reset_parameters()
+
+    def forward(self, x: Tensor, adj: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        x, adj = _batched(x, adj, type(self).__name__)
+        if self.aggr == "max":  # [B, N (j), N (i), C], no boolean indexing
+            candidates = torch.where(adj.unsqueeze(-1) != 0, x.unsqueeze(-2), float("-inf"))
+            out = candidates.amax(dim=-3)
+            out = torch.where(out == float("-inf"), torch.zeros_like(out), out)
+        else:
+            out = torch.matmul(adj, x)
+            if self.aggr == "mean":
+                out = out / adj.sum(dim=-1, keepdim=True).clamp(min=1)
+        return _masked(self.lin_rel(out) + self.lin_root(x), mask)
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
+
+
+class DenseGINConv(torch.nn.Module):
+    r""":class:`~gnnx.nn.GINConv` over a dense adjacency:
+    :math:`\mathbf{X}' = h_{\mathbf{\Theta}}\big((\mathbf{A} + (1 + \epsilon)\mathbf{I})\mathbf{X}\big)`
+    (without the :math:`(1 + \epsilon)\mathbf{X}` term where ``add_loop=False``).
+
+    Args: ``nn``, ``eps``, ``train_eps``. State: ``nn``, ``eps`` (a parameter or a buffer, as PyG's).
+    """
+
+    def __init__(self, nn: torch.nn.Module, eps: float = 0.0, train_eps: bool = False) -> None:
+        super().__init__()
+        self.nn, self.initial_eps = nn, eps
+        if train_eps:
+            self.eps = torch.nn.Parameter(torch.empty(1))
+        else:
+            self.register_buffer("eps", torch.empty(1))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        reset(self.nn)
+        with torch.no_grad():
+            self.eps.fill_(self.initial_eps)
+
+    def forward(self, x: Tensor, adj: Tensor, mask: Optional[Tensor] = None, add_loop: bool = True) -> Tensor:
+        x, adj = _batched(x, adj, type(self).__name__)
+        out = torch.matmul(adj, x)
+        if add_loop:
+            out = (1 + self.eps) * x + out
+        return _masked(self.nn(out), mask)
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}(nn={self.nn})"
+
+
+def dense_diff_pool(x: Tensor, adj: Tensor, s: Tensor, mask: Optional[Tensor] = None,
+                    normalize: bool = True) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    r"""DiffPool, `"Hierarchical Graph Representation Learning with Differentiable Pooling"
+    <https://arxiv.org/abs/1806.08804>`_: with :math:`\mathbf{S} = \operatorname{softmax}(\mathbf{s})`
+    over ``C`` clusters,
+
+    .. math::
+        \mathbf{X}' = \mathbf{S}^\top\mathbf{X}, \qquad \mathbf{A}' = \mathbf{S}^\top\mathbf{A}\mathbf{S},
+
+    the link loss :math:`\lVert\mathbf{A} - \mathbf{S}\mathbf{S}^\top\rVert_F` (divided by the
+    entries of ``adj`` where ``normalize``) and the entropy loss
+    :math:`\frac{1}{BN}\sum -\mathbf{S}\log\mathbf{S}`. ``s [B, N, C]``; returns
+    ``(x' [B, C, F], adj' [B, C, C], link_loss, ent_loss)``, PyG's values.
+    """
+    x, adj = _batched(x, adj, "dense_diff_pool")
+    s = s.unsqueeze(0) if s.dim() == 2 else s
+    if s.dim() != 3 or s.shape[:2] != x.shape[:2]:
+        raise ValueError(f"dense_diff_pool: s [B, N, C] with x's B and N needed, got {list(s.shape)} for x "
+                         f"{list(x.shape)}")
+    batch_size, num_nodes, _ = x.size()
+    s = torch.softmax(s, dim=-1)
+    if mask is not None:
+        mask = mask.view(batch_size, num_nodes, 1).to(x.dtype)
+        x, s = x * mask, s * mask
+    s_t = s.transpose(1, 2)
+    out = torch.matmul(s_t, x)
+    out_adj = torch.matmul(torch.matmul(s_t, adj), s)
+    link_loss = torch.linalg.vector_norm(adj - torch.matmul(s, s_t))
+    if normalize:
+        link_loss = link_loss / adj.numel()
+    ent_loss = (-s * torch.log(s + 1e-15)).sum(dim=-1).mean()
+    return out, out_adj, link_loss, ent_loss
