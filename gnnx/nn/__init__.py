@@ -6,7 +6,7 @@ from gnnx.nn.autoencoder import GAE, VGAE, InnerProductDecoder
 from gnnx.nn.conv import *  # noqa: F401,F403  (every layer; the list is gnnx.nn.conv.__all__)
 from gnnx.nn.conv import __all__ as _convs
 from gnnx.nn.deepgcn import DeepGCNLayer
-from gnnx.nn.dense import DenseGCNConv, DenseGINConv, DenseGraphConv, DenseSAGEConv, dense_diff_pool
+from gnnx.nn.dense import DenseGATConv, DenseGCNConv, DenseGINConv, DenseGraphConv, DenseSAGEConv, dense_diff_pool
 from gnnx.nn.hetero import HeteroConv, HeteroDictLinear, HeteroLinear
 from gnnx.nn.lightgcn import LightGCN
 from gnnx.nn.message_passing import Adjacency, MessagePassing
@@ -27,7 +27,7 @@ from gnnx.nn.sequential import Sequential
 from gnnx.nn.to_hetero import to_hetero
 
 __all__ = list(_convs) + list(_aggregations) + [
-    "Adjacency", "BasicGNN", "BatchNorm", "DeepGCNLayer", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
+    "Adjacency", "BasicGNN", "BatchNorm", "DeepGCNLayer", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
     "DenseSAGEConv", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphSizeNorm",
     "HeteroConv", "HeteroDictLinear", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge",
     "LayerNorm", "LightGCN", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "PNA", "PairNorm", "SAGPooling", "Sequential", "StaticPooled", "TopKPooling",

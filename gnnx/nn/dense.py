@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gnnx.nn.inits import linear, reset, zeros
+from gnnx.nn.inits import glorot, linear, reset, zeros
 
 
 def _batched(x: Tensor, adj: Tensor, layer: str) -> Tuple[Tensor, Tensor]:
@@ -139,6 +139,60 @@ class DenseGraphConv(torch.nn.Module):
 
     def __repr__(self) -> str:  # PyG's
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
+
+
+class DenseGATConv(torch.nn.Module):
+    r""":class:`~gnnx.nn.GATConv` over a dense adjacency:
+
+    .. math::
+        \mathbf{x}'_i = \Big\Vert_h \sum_j \alpha^h_{ij}\mathbf{W}^h\mathbf{x}_j, \qquad
+        \alpha^h_{ij} = \operatorname{softmax}_{j:\,a_{ij} \ne 0}\mathrm{LeakyReLU}\big(
+        \mathbf{a}_s^{h\top}\mathbf{W}^h\mathbf{x}_j + \mathbf{a}_d^{h\top}\mathbf{W}^h\mathbf{x}_i\big)
+
+    (heads averaged where ``concat=False``), the diagonal set to 1 where ``add_loop``. A row
+    without any nonzero entry (``add_loop=False``) gives 0 where PyG's softmax gives NaN.
+
+    Args: ``in_channels``, ``out_channels``, ``heads``, ``concat``, ``negative_slope``,
+    ``dropout`` (on the coefficients, in training), ``bias``. State: ``lin``, ``att_src``,
+    ``att_dst``, ``bias`` (PyG's).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, heads: int = 1, concat: bool = True,
+                 negative_slope: float = 0.2, dropout: float = 0.0, bias: bool = True) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.heads, self.concat = in_channels, out_channels, heads, concat
+        self.negative_slope, self.dropout = negative_slope, dropout
+        self.lin = linear(in_channels, heads * out_channels, bias=False, weight_initializer="glorot")
+        self.att_src = torch.nn.Parameter(torch.empty(1, 1, heads, out_channels))
+        self.att_dst = torch.nn.Parameter(torch.empty(1, 1, heads, out_channels))
+        self.bias = torch.nn.Parameter(torch.empty(heads * out_channels if concat else out_channels)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.lin.reset_parameters()
+        glorot(self.att_src)
+        glorot(self.att_dst)
+        zeros(self.bias)
+
+    def forward(self, x: Tensor, adj: Tensor, mask: Optional[Tensor] = None, add_loop: bool = True) -> Tensor:
+        x, adj = _batched(x, adj, type(self).__name__)
+        if add_loop:
+            adj = _with_loops(adj, 1.0)
+        batch_size, num_nodes, _ = x.size()
+        h = self.lin(x).view(batch_size, num_nodes, self.heads, self.out_channels)  # [B, N, H, C]
+        score = (h * self.att_src).sum(-1).unsqueeze(1) + (h * self.att_dst).sum(-1).unsqueeze(2)  # [B, N, N, H]
+        edge = adj.unsqueeze(-1) != 0
+        score = F.leaky_relu(score, self.negative_slope).masked_fill(~edge, float("-inf"))
+        alpha = torch.where(edge.any(dim=2, keepdim=True), score.softmax(dim=2), torch.zeros_like(score))
+        alpha = F.dropout(alpha, p=self.dropout, training=self.training)
+        out = torch.matmul(alpha.movedim(3, 1), h.movedim(2, 1)).movedim(1, 2)  # [B, N, H, C]
+        out = out.reshape(batch_size, num_nodes, -1) if self.concat else out.mean(dim=2)
+        if self.bias is not None:
+            out = out + self.bias
+        return _masked(out, mask)
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"
 
 
 class DenseGINConv(torch.nn.Module):

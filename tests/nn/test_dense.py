@@ -15,6 +15,8 @@ LAYERS = {
     "graph-add": lambda ns: ns.DenseGraphConv(6, 5),
     "graph-mean": lambda ns: ns.DenseGraphConv(6, 5, aggr="mean"),
     "graph-max": lambda ns: ns.DenseGraphConv(6, 5, aggr="max"),
+    "gat": lambda ns: ns.DenseGATConv(6, 5),
+    "gat-heads-mean": lambda ns: ns.DenseGATConv(6, 5, heads=3, concat=False, negative_slope=0.1),
     "gin-train-eps": lambda ns: ns.DenseGINConv(torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU()),
                                                 eps=0.3, train_eps=True),
 }
@@ -59,7 +61,7 @@ def test_equals_pyg_values_and_gradients(name, inputs):
         torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize("name", ["gcn", "graph-max", "gin-train-eps"])
+@pytest.mark.parametrize("name", ["gcn", "graph-max", "gat-heads-mean", "gin-train-eps"])
 def test_compiles_over_batch_and_node_counts_without_recompiling_and_exports(name):
     ours, _ = _pair(name)
     compiled = torch.compile(ours, fullgraph=True, dynamic=True)
@@ -114,3 +116,13 @@ def test_a_diffpool_model_over_to_dense_batch_trains():
     assert pooled.shape == (3, 2, 8) and pooled_adj.shape == (3, 2, 2)
     assert all(p.grad is not None for p in (*embed.parameters(), *assign.parameters()))
     assert gnnx.nn.DenseGINConv is nn.DenseGINConv
+
+
+def test_dense_gat_gives_zero_for_a_row_without_entries_where_pyg_gives_nan():
+    _, adj, _ = _batch(2, 5)
+    adj[0, 3] = 0
+    module = nn.DenseGATConv(6, 5, heads=2)
+    torch.nn.init.uniform_(module.bias)
+    out = module(torch.randn(2, 5, 6), adj, add_loop=False)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out[0, 3], module.bias.detach())  # no neighbours: the bias alone
