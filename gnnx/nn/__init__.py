@@ -6,21 +6,29 @@ from gnnx.nn.autoencoder import GAE, VGAE, InnerProductDecoder
 from gnnx.nn.conv import *  # noqa: F401,F403  (every layer; the list is gnnx.nn.conv.__all__)
 from gnnx.nn.conv import __all__ as _convs
 from gnnx.nn.deepgcn import DeepGCNLayer
-from gnnx.nn.dense import DenseGATConv, DenseGCNConv, DenseGINConv, DenseGraphConv, DenseSAGEConv, dense_diff_pool
+from gnnx.nn.dense import (
+                           DenseGATConv,
+                           DenseGCNConv,
+                           DenseGINConv,
+                           DenseGraphConv,
+                           DenseSAGEConv,
+                           dense_diff_pool,
+                           dense_mincut_pool,
+)
 from gnnx.nn.hetero import HeteroConv, HeteroDictLinear, HeteroLinear
 from gnnx.nn.lightgcn import LightGCN
 from gnnx.nn.message_passing import Adjacency, MessagePassing
 from gnnx.nn.mlp import MLP
 from gnnx.nn.models import GAT, GCN, GIN, PNA, BasicGNN, EdgeCNN, GraphSAGE, JumpingKnowledge
 from gnnx.nn.norm import (
-                          BatchNorm,
-                          GraphNorm,
-                          GraphSizeNorm,
-                          InstanceNorm,
-                          LayerNorm,
-                          MeanSubtractionNorm,
-                          MessageNorm,
-                          PairNorm,
+                           BatchNorm,
+                           GraphNorm,
+                           GraphSizeNorm,
+                           InstanceNorm,
+                           LayerNorm,
+                           MeanSubtractionNorm,
+                           MessageNorm,
+                           PairNorm,
 )
 from gnnx.nn.pool import SAGPooling, StaticPooled, TopKPooling, global_add_pool, global_max_pool, global_mean_pool
 from gnnx.nn.sequential import Sequential
@@ -31,5 +39,5 @@ __all__ = list(_convs) + list(_aggregations) + [
     "DenseSAGEConv", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphSizeNorm",
     "HeteroConv", "HeteroDictLinear", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge",
     "LayerNorm", "LightGCN", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "PNA", "PairNorm", "SAGPooling", "Sequential", "StaticPooled", "TopKPooling",
-    "VGAE", "aggr", "dense_diff_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
+    "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
 ]

@@ -260,3 +260,47 @@ def dense_diff_pool(x: Tensor, adj: Tensor, s: Tensor, mask: Optional[Tensor] = 
         link_loss = link_loss / adj.numel()
     ent_loss = (-s * torch.log(s + 1e-15)).sum(dim=-1).mean()
     return out, out_adj, link_loss, ent_loss
+
+
+def dense_mincut_pool(x: Tensor, adj: Tensor, s: Tensor, mask: Optional[Tensor] = None,
+                      temp: float = 1.0) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    r"""MinCut pooling, `"Spectral Clustering in Graph Neural Networks for Graph Pooling"
+    <https://arxiv.org/abs/1907.00481>`_: with :math:`\mathbf{S} = \operatorname{softmax}(\mathbf{s} / T)`,
+    :math:`\mathbf{X}' = \mathbf{S}^\top\mathbf{X}`, :math:`\mathbf{A}' = \mathbf{S}^\top\mathbf{A}\mathbf{S}`
+    (diagonal zeroed, then :math:`\mathbf{D}'^{-1/2}\mathbf{A}'\mathbf{D}'^{-1/2}`), and the losses
+
+    .. math::
+        \mathcal{L}_c = -\frac{\operatorname{tr}(\mathbf{S}^\top\mathbf{A}\mathbf{S})}
+        {\operatorname{tr}(\mathbf{S}^\top\mathbf{D}\mathbf{S})}, \qquad
+        \mathcal{L}_o = \Big\lVert \frac{\mathbf{S}^\top\mathbf{S}}{\lVert\mathbf{S}^\top\mathbf{S}\rVert_F}
+        - \frac{\mathbf{I}_C}{\sqrt{C}} \Big\rVert_F
+
+    (means over the batch). Returns ``(x' [B, C, F], adj' [B, C, C], mincut_loss, ortho_loss)``,
+    PyG's values; the degree term is summed per node instead of through a ``[B, N, N]``
+    diagonal matrix.
+    """
+    x, adj = _batched(x, adj, "dense_mincut_pool")
+    s = s.unsqueeze(0) if s.dim() == 2 else s
+    if s.dim() != 3 or s.shape[:2] != x.shape[:2]:
+        raise ValueError(f"dense_mincut_pool: s [B, N, C] with x's B and N needed, got {list(s.shape)} for x "
+                         f"{list(x.shape)}")
+    (batch_size, num_nodes, _), clusters = x.size(), s.size(-1)
+    s = torch.softmax(s / temp if temp != 1.0 else s, dim=-1)
+    if mask is not None:
+        mask = mask.view(batch_size, num_nodes, 1).to(x.dtype)
+        x, s = x * mask, s * mask
+    s_t = s.transpose(1, 2)
+    out = torch.matmul(s_t, x)
+    out_adj = torch.matmul(torch.matmul(s_t, adj), s)
+    degree = adj.sum(dim=-1)  # [B, N]
+    cut = torch.diagonal(out_adj, dim1=-2, dim2=-1).sum(-1)
+    volume = (degree.unsqueeze(-1) * s.square()).sum(dim=(-1, -2))
+    mincut_loss = (-(cut / volume)).mean()
+    ss = torch.matmul(s_t, s)
+    identity = torch.eye(clusters, dtype=ss.dtype, device=ss.device)
+    ortho_loss = torch.linalg.matrix_norm(ss / torch.linalg.matrix_norm(ss, keepdim=True)
+                                          - identity / torch.linalg.matrix_norm(identity)).mean()
+    out_adj = _with_loops(out_adj, 0.0)
+    d = torch.sqrt(out_adj.sum(dim=-1))[:, None] + 1e-15
+    out_adj = (out_adj / d) / d.transpose(1, 2)
+    return out, out_adj, mincut_loss, ortho_loss

@@ -89,6 +89,19 @@ def test_dense_diff_pool_equals_pygs():
                 torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("temp", [1.0, 0.5])
+def test_dense_mincut_pool_equals_pygs(temp):
+    pyg_nn = pytest.importorskip("torch_geometric.nn")
+    x, adj, mask = _batch(3, 7)
+    adj = adj + adj.transpose(1, 2)  # MinCut's graphs are undirected
+    s = torch.randn(3, 7, 4)
+    for m in (mask, None):
+        ours = nn.dense_mincut_pool(x, adj, s, m, temp)
+        theirs = pyg_nn.dense_mincut_pool(x, adj, s, m, temp)
+        for a, b in zip(ours, theirs):
+            torch.testing.assert_close(a, b)
+
+
 def test_bad_shapes_are_named():
     with pytest.raises(ValueError, match=r"DenseGCNConv: x \[B, N, F\] and adj \[B, N, N\] needed"):
         nn.DenseGCNConv(6, 5)(torch.randn(2, 4, 6), torch.rand(2, 5, 5))
