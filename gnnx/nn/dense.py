@@ -276,8 +276,8 @@ def dense_mincut_pool(x: Tensor, adj: Tensor, s: Tensor, mask: Optional[Tensor] 
         - \frac{\mathbf{I}_C}{\sqrt{C}} \Big\rVert_F
 
     (means over the batch). Returns ``(x' [B, C, F], adj' [B, C, C], mincut_loss, ortho_loss)``,
-    PyG's values; the degree term is summed per node instead of through a ``[B, N, N]``
-    diagonal matrix.
+    PyG's values (a graph without edges makes :math:`\mathcal{L}_c` 0 / 0 = NaN, as in PyG); the
+    degree term is summed per node instead of through a ``[B, N, N]`` diagonal matrix.
     """
     x, adj = _batched(x, adj, "dense_mincut_pool")
     s = s.unsqueeze(0) if s.dim() == 2 else s

@@ -139,3 +139,16 @@ def test_dense_gat_gives_zero_for_a_row_without_entries_where_pyg_gives_nan():
     out = module(torch.randn(2, 5, 6), adj, add_loop=False)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out[0, 3], module.bias.detach())  # no neighbours: the bias alone
+
+
+@pytest.mark.parametrize("pool", ["dense_diff_pool", "dense_mincut_pool"])
+def test_pools_compile_over_batch_and_node_counts_without_recompiling(pool):
+    fn = getattr(nn, pool)
+    compiled = torch.compile(fn, fullgraph=True, dynamic=True)
+    for i, (batch_size, num_nodes) in enumerate([(2, 5), (3, 9), (4, 12)]):
+        x, adj, mask = _batch(batch_size, num_nodes, seed=i)
+        s = torch.randn(batch_size, num_nodes, 3)
+        with torch._dynamo.config.patch(error_on_recompile=i == 2):
+            got = compiled(x, adj, s, mask)
+        for a, b in zip(got, fn(x, adj, s, mask)):
+            torch.testing.assert_close(a, b, equal_nan=True)  # MinCut: a graph without edges is 0 / 0
