@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gnnx.nn.inits import glorot, linear, reset, zeros
+from gnnx.nn.inits import glorot, linear, one_value, reset, zeros
 
 
 def _batched(x: Tensor, adj: Tensor, layer: str) -> Tuple[Tensor, Tensor]:
@@ -36,6 +36,24 @@ def _with_loops(adj: Tensor, fill: float) -> Tensor:
 
 def _masked(out: Tensor, mask: Optional[Tensor]) -> Tensor:
     return out if mask is None else out * mask.view(-1, out.size(-2), 1).to(out.dtype)
+
+
+class _RelRoot(torch.nn.Module):
+    """What DenseSAGEConv and DenseGraphConv share: ``lin_rel`` for the aggregate, ``lin_root``
+    for the node itself, PyG's repr."""
+
+    def __init__(self, in_channels: int, out_channels: int, rel_bias: bool, root_bias: bool) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.lin_rel = linear(in_channels, out_channels, bias=rel_bias)
+        self.lin_root = linear(in_channels, out_channels, bias=root_bias)
+
+    def reset_parameters(self) -> None:
+        self.lin_rel.reset_parameters()
+        self.lin_root.reset_parameters()
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
 
 
 class DenseGCNConv(torch.nn.Module):
@@ -73,7 +91,7 @@ class DenseGCNConv(torch.nn.Module):
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
 
 
-class DenseSAGEConv(torch.nn.Module):
+class DenseSAGEConv(_RelRoot):
     r""":class:`~gnnx.nn.SAGEConv` (mean) over a dense adjacency:
     :math:`\mathbf{x}'_i = \mathbf{W}_1 \frac{\sum_j a_{ij}\mathbf{x}_j}{\max(1, \sum_j a_{ij})} + \mathbf{W}_2\mathbf{x}_i`,
     L2-normalised where ``normalize``.
@@ -82,14 +100,8 @@ class DenseSAGEConv(torch.nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, normalize: bool = False, bias: bool = True) -> None:
-        super().__init__()
-        self.in_channels, self.out_channels, self.normalize = in_channels, out_channels, normalize
-        self.lin_rel = linear(in_channels, out_channels, bias=False)
-        self.lin_root = linear(in_channels, out_channels, bias=bias)
-
-    def reset_parameters(self) -> None:
-        self.lin_rel.reset_parameters()
-        self.lin_root.reset_parameters()
+        super().__init__(in_channels, out_channels, rel_bias=False, root_bias=bias)
+        self.normalize = normalize
 
     def forward(self, x: Tensor, adj: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         x, adj = _batched(x, adj, type(self).__name__)
@@ -99,11 +111,8 @@ class DenseSAGEConv(torch.nn.Module):
             out = F.normalize(out, p=2.0, dim=-1)
         return _masked(out, mask)
 
-    def __repr__(self) -> str:  # PyG's
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
 
-
-class DenseGraphConv(torch.nn.Module):
+class DenseGraphConv(_RelRoot):
     r""":class:`~gnnx.nn.GraphConv` over a dense adjacency:
     :math:`\mathbf{x}'_i = \mathbf{W}_1 \bigoplus_j a_{ij}\mathbf{x}_j + \mathbf{W}_2\mathbf{x}_i`
     (``aggr`` ``"add"`` or ``"mean"``). ``"max"`` is PyG's: the maximum of
@@ -116,14 +125,8 @@ class DenseGraphConv(torch.nn.Module):
     def __init__(self, in_channels: int, out_channels: int, aggr: str = "add", bias: bool = True) -> None:
         if aggr not in ("add", "mean", "max"):
             raise ValueError(f"DenseGraphConv: aggr must be 'add', 'mean' or 'max', got {aggr!r}")
-        super().__init__()
-        self.in_channels, self.out_channels, self.aggr = in_channels, out_channels, aggr
-        self.lin_rel = linear(in_channels, out_channels, bias=bias)
-        self.lin_root = linear(in_channels, out_channels, bias=False)
-
-    def reset_parameters(self) -> None:
-        self.lin_rel.reset_parameters()
-        self.lin_root.reset_parameters()
+        super().__init__(in_channels, out_channels, rel_bias=bias, root_bias=False)
+        self.aggr = aggr
 
     def forward(self, x: Tensor, adj: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         x, adj = _batched(x, adj, type(self).__name__)
@@ -136,9 +139,6 @@ class DenseGraphConv(torch.nn.Module):
             if self.aggr == "mean":
                 out = out / adj.sum(dim=-1, keepdim=True).clamp(min=1)
         return _masked(self.lin_rel(out) + self.lin_root(x), mask)
-
-    def __repr__(self) -> str:  # PyG's
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
 
 
 class DenseGATConv(torch.nn.Module):
@@ -206,10 +206,7 @@ class DenseGINConv(torch.nn.Module):
     def __init__(self, nn: torch.nn.Module, eps: float = 0.0, train_eps: bool = False) -> None:
         super().__init__()
         self.nn, self.initial_eps = nn, eps
-        if train_eps:
-            self.eps = torch.nn.Parameter(torch.empty(1))
-        else:
-            self.register_buffer("eps", torch.empty(1))
+        one_value(self, "eps", train_eps, eps)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -228,6 +225,22 @@ class DenseGINConv(torch.nn.Module):
         return f"{type(self).__name__}(nn={self.nn})"
 
 
+def _soft_assign(x: Tensor, adj: Tensor, s: Tensor, mask: Optional[Tensor], temp: float, name: str):
+    """What the dense pools share: ``S = softmax(s / temp)`` (masked rows zeroed with ``x``'s),
+    ``S^T X`` and ``S^T A S``; returns ``(x, adj, S, S^T X, S^T A S)``, batched."""
+    x, adj = _batched(x, adj, name)
+    s = s.unsqueeze(0) if s.dim() == 2 else s
+    if s.dim() != 3 or s.shape[:2] != x.shape[:2]:
+        raise ValueError(f"{name}: s [B, N, C] with x's B and N needed, got {list(s.shape)} for x {list(x.shape)}")
+    batch_size, num_nodes, _ = x.size()
+    s = torch.softmax(s / temp if temp != 1.0 else s, dim=-1)
+    if mask is not None:
+        mask = mask.view(batch_size, num_nodes, 1).to(x.dtype)
+        x, s = x * mask, s * mask
+    s_t = s.transpose(1, 2)
+    return x, adj, s, torch.matmul(s_t, x), torch.matmul(torch.matmul(s_t, adj), s)
+
+
 def dense_diff_pool(x: Tensor, adj: Tensor, s: Tensor, mask: Optional[Tensor] = None,
                     normalize: bool = True) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     r"""DiffPool, `"Hierarchical Graph Representation Learning with Differentiable Pooling"
@@ -242,19 +255,8 @@ def dense_diff_pool(x: Tensor, adj: Tensor, s: Tensor, mask: Optional[Tensor] = 
     :math:`\frac{1}{BN}\sum -\mathbf{S}\log\mathbf{S}`. ``s [B, N, C]``; returns
     ``(x' [B, C, F], adj' [B, C, C], link_loss, ent_loss)``, PyG's values.
     """
-    x, adj = _batched(x, adj, "dense_diff_pool")
-    s = s.unsqueeze(0) if s.dim() == 2 else s
-    if s.dim() != 3 or s.shape[:2] != x.shape[:2]:
-        raise ValueError(f"dense_diff_pool: s [B, N, C] with x's B and N needed, got {list(s.shape)} for x "
-                         f"{list(x.shape)}")
-    batch_size, num_nodes, _ = x.size()
-    s = torch.softmax(s, dim=-1)
-    if mask is not None:
-        mask = mask.view(batch_size, num_nodes, 1).to(x.dtype)
-        x, s = x * mask, s * mask
+    x, adj, s, out, out_adj = _soft_assign(x, adj, s, mask, 1.0, "dense_diff_pool")
     s_t = s.transpose(1, 2)
-    out = torch.matmul(s_t, x)
-    out_adj = torch.matmul(torch.matmul(s_t, adj), s)
     link_loss = torch.linalg.vector_norm(adj - torch.matmul(s, s_t))
     if normalize:
         link_loss = link_loss / adj.numel()
@@ -279,19 +281,8 @@ def dense_mincut_pool(x: Tensor, adj: Tensor, s: Tensor, mask: Optional[Tensor] 
     PyG's values (a graph without edges makes :math:`\mathcal{L}_c` 0 / 0 = NaN, as in PyG); the
     degree term is summed per node instead of through a ``[B, N, N]`` diagonal matrix.
     """
-    x, adj = _batched(x, adj, "dense_mincut_pool")
-    s = s.unsqueeze(0) if s.dim() == 2 else s
-    if s.dim() != 3 or s.shape[:2] != x.shape[:2]:
-        raise ValueError(f"dense_mincut_pool: s [B, N, C] with x's B and N needed, got {list(s.shape)} for x "
-                         f"{list(x.shape)}")
-    (batch_size, num_nodes, _), clusters = x.size(), s.size(-1)
-    s = torch.softmax(s / temp if temp != 1.0 else s, dim=-1)
-    if mask is not None:
-        mask = mask.view(batch_size, num_nodes, 1).to(x.dtype)
-        x, s = x * mask, s * mask
-    s_t = s.transpose(1, 2)
-    out = torch.matmul(s_t, x)
-    out_adj = torch.matmul(torch.matmul(s_t, adj), s)
+    x, adj, s, out, out_adj = _soft_assign(x, adj, s, mask, temp, "dense_mincut_pool")
+    s_t, clusters = s.transpose(1, 2), s.size(-1)
     degree = adj.sum(dim=-1)  # [B, N]
     cut = torch.diagonal(out_adj, dim1=-2, dim2=-1).sum(-1)
     volume = (degree.unsqueeze(-1) * s.square()).sum(dim=(-1, -2))

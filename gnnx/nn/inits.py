@@ -27,6 +27,16 @@ def zeros(t: Optional[Tensor]) -> None:
             t.zero_()
 
 
+def one_value(module: torch.nn.Module, name: str, trainable: bool, value: float) -> None:
+    """``module.<name>``: a one-element parameter where ``trainable``, else a buffer (PyG's
+    layout for GIN's ``eps`` and AGNN's ``beta``: the state dict holds it either way), set to
+    ``value``."""
+    if trainable:
+        setattr(module, name, torch.nn.Parameter(torch.full((1,), float(value))))
+    else:
+        module.register_buffer(name, torch.full((1,), float(value)))
+
+
 def reset(module: Optional[torch.nn.Module]) -> None:
     """Reset every submodule of ``module`` that knows how."""
     if module is None:

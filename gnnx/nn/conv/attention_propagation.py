@@ -10,7 +10,7 @@ from torch import Tensor
 
 from gnnx import ops
 from gnnx.nn.conv.gcn import WeightedPropagation
-from gnnx.nn.inits import linear
+from gnnx.nn.inits import linear, one_value
 from gnnx.nn.message_passing import Adj, MessagePassing, check_adjacency, edge_tensor
 from gnnx.ops import dispatch
 from gnnx.structure import with_fresh_self_loops
@@ -35,15 +35,11 @@ class AGNNConv(MessagePassing):
         kwargs.setdefault("aggr", "add")
         super().__init__(**kwargs)
         self.requires_grad, self.add_self_loops = requires_grad, add_self_loops
-        if requires_grad:
-            self.beta = torch.nn.Parameter(torch.empty(1))
-        else:
-            self.register_buffer("beta", torch.ones(1))
-        self.reset_parameters()
+        one_value(self, "beta", requires_grad, 1.0)
 
     def reset_parameters(self) -> None:
-        if self.requires_grad:
-            torch.nn.init.ones_(self.beta)
+        with torch.no_grad():
+            self.beta.fill_(1.0)
 
     def forward(self, x: Tensor, edge_index: Adj) -> Tensor:
         num_nodes = x.size(0)

@@ -6,7 +6,7 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from gnnx.nn.inits import linear, reset
+from gnnx.nn.inits import linear, one_value, reset
 from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing
 
 PairTensor = Tuple[Tensor, Optional[Tensor]]
@@ -19,10 +19,7 @@ class _GINBase(MessagePassing):
         super().__init__(aggr=aggr, flow=flow)
         self.nn = nn
         self.initial_eps = eps
-        if train_eps:
-            self.eps = torch.nn.Parameter(torch.empty(1))
-        else:
-            self.register_buffer("eps", torch.empty(1))
+        one_value(self, "eps", train_eps, eps)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
