@@ -11,6 +11,7 @@ from gnnx.nn.conv.geometric import FeaStConv, GMMConv, PointTransformerConv, PPF
 from gnnx.nn.conv.gin import GINConv, GINEConv
 from gnnx.nn.conv.graph_conv import GraphConv
 from gnnx.nn.conv.heterogeneous import HANConv, HGTConv
+from gnnx.nn.conv.hypergraph import HypergraphConv
 from gnnx.nn.conv.multi_aggr import EGConv, GENConv, GeneralConv, MFConv, PNAConv
 from gnnx.nn.conv.propagation import APPNP, GCN2Conv, LGConv, MixHopConv, SGConv, SimpleConv, SSGConv, TAGConv
 from gnnx.nn.conv.relational import DirGNNConv, FiLMConv, RGCNConv
@@ -22,7 +23,7 @@ __all__ = [
     "AGNNConv", "AntiSymmetricConv", "APPNP", "ARMAConv", "CGConv", "ChebConv", "ClusterGCNConv", "DirGNNConv",
     "DynamicEdgeConv", "EdgeConv", "EGConv", "FAConv", "FeaStConv", "FiLMConv", "GATConv", "GATv2Conv", "GatedGraphConv",
     "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GraphConv", "GravNetConv",
-    "HANConv", "HEATConv", "HGTConv",
+    "HANConv", "HEATConv", "HGTConv", "HypergraphConv",
     "LEConv", "MFConv", "MixHopConv", "NNConv", "PNAConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv",
     "LGConv", "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv",
 ]
