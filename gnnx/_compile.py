@@ -154,7 +154,7 @@ class CompiledModel(torch.nn.Module):
         graph = None
         for name in EDGE_INDEX_NAMES:
             value = arguments.get(name)
-            if isinstance(value, Tensor) and value.dtype == torch.int32:
+            if isinstance(value, Tensor):
                 value = arguments[name] = dispatch.as_int64(value)  # PyG's layers take int32
             if isinstance(value, Tensor) and dispatch.uses_csr(value.device):
                 graph = self._structure(value, num_dst, num_src, x)

@@ -117,3 +117,12 @@ def with_fresh_self_loops(
     edge_index = torch.cat([edge_index, self_loop_index(num_nodes, src.device)], 1)
     stale = torch.cat([is_loop, torch.zeros(num_nodes, dtype=torch.bool, device=src.device)])
     return edge_index, edge_attr, stale
+
+
+def memoised_fresh_self_loops(graph, num_nodes) -> Tuple[Tensor, Tensor]:
+    """``(edge_index, stale)`` of :func:`with_fresh_self_loops` for a prepared
+    :class:`~gnnx.Graph`, computed once per graph and shared by the layers that attend over
+    loops (GAT, AGNN)."""
+    looped, _, stale = graph.memo("fresh_self_loops", lambda: with_fresh_self_loops(
+        graph.edge_index, None, num_nodes, 0.0))
+    return looped, stale

@@ -13,7 +13,7 @@ from gnnx.nn.conv.gcn import WeightedPropagation
 from gnnx.nn.inits import linear, one_value
 from gnnx.nn.message_passing import Adj, MessagePassing, check_adjacency, edge_tensor
 from gnnx.ops import dispatch
-from gnnx.structure import with_fresh_self_loops
+from gnnx.structure import memoised_fresh_self_loops, with_fresh_self_loops
 
 
 class AGNNConv(MessagePassing):
@@ -47,9 +47,8 @@ class AGNNConv(MessagePassing):
         tensor, stale = edge_tensor(edge_index), None
         graph = dispatch.as_graph(edge_index, num_nodes)
         if self.add_self_loops:
-            if graph is not None:  # once per graph (the memo GAT shares)
-                tensor, _, stale = graph.memo("fresh_self_loops", lambda: with_fresh_self_loops(
-                    graph.edge_index, None, num_nodes, 0.0))
+            if graph is not None:
+                tensor, stale = memoised_fresh_self_loops(graph, num_nodes)
             else:
                 tensor, _, stale = with_fresh_self_loops(tensor, None, num_nodes, 0.0)
         src, dst = tensor[0], tensor[1]

@@ -25,7 +25,7 @@ from gnnx.graph import Graph, csr_with_self_loops
 from gnnx.nn.inits import glorot, linear, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing, check_adjacency, edge_tensor
 from gnnx.ops import dispatch
-from gnnx.structure import with_fresh_self_loops
+from gnnx.structure import memoised_fresh_self_loops, with_fresh_self_loops
 
 PairTensor = Tuple[Tensor, Optional[Tensor]]
 
@@ -132,8 +132,7 @@ class _GraphAttention(MessagePassing):
         """Edges with fresh self loops, the mask of the old loops, and (where the fused CUDA
         kernel reads it) the CSR grown by the loops without a sort: once per graph."""
         num_nodes = x.size(0)
-        looped, _, stale = graph.memo("fresh_self_loops", lambda: with_fresh_self_loops(
-            graph.edge_index, None, num_nodes, 0.0))
+        looped, stale = memoised_fresh_self_loops(graph, num_nodes)
         csr = None
         if dispatch.attention_kernel(x) == "triton":  # CPU attention weights carry gradients: no MKL
             csr = graph.memo("csr_with_self_loops", lambda: csr_with_self_loops(graph.csr, graph.edge_index,
