@@ -193,6 +193,22 @@ MODELS = [
 ALL = LAYERS + MODELS
 
 
+def assert_same_outputs_and_gradients(ours: torch.nn.Module, theirs: torch.nn.Module, x: torch.Tensor, *args,
+                                      **kwargs) -> None:
+    """Both modules on ``(x, *args, **kwargs)``: equal outputs, gradients of ``x`` and of the
+    parameters (in order) under the squared output's sum."""
+    results = []
+    for module in (ours, theirs):
+        x_in = x.clone().requires_grad_()
+        out = module(x_in, *args, **kwargs)
+        out.square().sum().backward()
+        results.append((out, x_in.grad, [p.grad for p in module.parameters()]))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1])
+    for a, b in zip(results[0][2], results[1][2]):
+        torch.testing.assert_close(a, b)
+
+
 def random_graph(num_nodes: int, num_edges: int, seed: int = 0):
     """Random inputs ``(x, edge_index, edge_weight, edge_attr)``; duplicates and self loops included."""
     gen = torch.Generator().manual_seed(seed)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import gnnx
+from cases import assert_same_outputs_and_gradients
 from gnnx import nn
 
 LAYERS = {
@@ -49,16 +50,7 @@ def test_equals_pyg_values_and_gradients(name, inputs):
     ours, theirs = _pair(name)
     x, adj, mask = _batch(3, 7)
     args = (x, adj, mask) if inputs == "batch+mask" else (x[0], adj[0])
-    results = []
-    for module in (ours, theirs):
-        x_in = args[0].clone().requires_grad_()
-        out = module(x_in, *args[1:])
-        out.square().sum().backward()
-        results.append((out, x_in.grad, [p.grad for p in module.parameters()]))
-    torch.testing.assert_close(results[0][0], results[1][0])
-    torch.testing.assert_close(results[0][1], results[1][1])
-    for a, b in zip(results[0][2], results[1][2]):
-        torch.testing.assert_close(a, b)
+    assert_same_outputs_and_gradients(ours, theirs, *args)
 
 
 @pytest.mark.parametrize("name", ["gcn", "graph-max", "gat-heads-mean", "gin-train-eps"])

@@ -4,6 +4,7 @@ without recompiles and exported with dynamic node, hyperedge and incidence count
 import pytest
 import torch
 
+from cases import assert_same_outputs_and_gradients
 from gnnx import nn
 
 CONFIGS = {
@@ -38,16 +39,7 @@ def _pair(config):
 def test_equals_pyg_values_and_gradients(config, weighted):
     ours, theirs = _pair(config)
     x, index, weight, attr = _hypergraph(30, 12, 80)
-    results = []
-    for module in (ours, theirs):
-        x_in = x.clone().requires_grad_()
-        out = module(x_in, index, weight if weighted else None, attr, num_edges=12)
-        out.square().sum().backward()
-        results.append((out, x_in.grad, [p.grad for p in module.parameters()]))
-    torch.testing.assert_close(results[0][0], results[1][0])
-    torch.testing.assert_close(results[0][1], results[1][1])
-    for a, b in zip(results[0][2], results[1][2]):
-        torch.testing.assert_close(a, b)
+    assert_same_outputs_and_gradients(ours, theirs, x, index, weight if weighted else None, attr, num_edges=12)
     # num_edges read from the incidences in an eager call, as PyG does
     torch.testing.assert_close(ours(x, index, None, attr[:11]), theirs(x, index, None, attr[:11]))
 
