@@ -44,3 +44,12 @@ def test_mixed_precision_example_runs():
     exec(compile(code, "README mixed precision example", "exec"), scope)
     assert scope["before"].shape == (100, 4) and scope["out"].dtype == torch.bfloat16
     assert all(p.grad is not None for p in scope["model"].parameters())
+
+
+def test_int32_and_dense_pooling_example_runs():
+    text = open(README).read()
+    code = re.search(r"```python\n(# int32 edge indices and dense DiffPool.*?)```", text, re.S).group(1)
+    scope = {}
+    exec(compile(code, "README int32 and dense pooling example", "exec"), scope)
+    assert scope["pooled"].shape == (3, 2, 6) and scope["pooled_adj"].shape == (3, 2, 2)
+    assert torch.isfinite(scope["link_loss"]) and torch.isfinite(scope["ent_loss"])

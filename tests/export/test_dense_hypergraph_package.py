@@ -1,0 +1,59 @@
+"""The layers that are not cases of the four-way suite (they take a dense adjacency or
+hyperedge incidences, not an edge list): exported with dynamic sizes and AOTInductor-packaged
+in one module (one compile), equal to eager at other sizes."""
+import pytest
+import torch
+from torch.export import Dim
+
+from gnnx import nn
+
+
+class DenseAndHyper(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.dense = torch.nn.ModuleList([nn.DenseGCNConv(6, 5), nn.DenseSAGEConv(6, 5), nn.DenseGraphConv(6, 5, aggr="max"),
+                                          nn.DenseGATConv(6, 5, heads=2),
+                                          nn.DenseGINConv(torch.nn.Linear(6, 5), train_eps=True)])
+        self.assign = nn.DenseGCNConv(6, 3)
+        self.hyper = torch.nn.ModuleList([nn.HypergraphConv(6, 5),
+                                          nn.HypergraphConv(6, 5, use_attention=True, heads=2)])
+
+    def forward(self, x, adj, mask, hx, hyperedge_index, hyperedge_weight, hyperedge_attr):
+        outs = [layer(x, adj, mask) for layer in self.dense]
+        s = self.assign(x, adj, mask)
+        outs += list(nn.dense_diff_pool(x, adj, s, mask)) + list(nn.dense_mincut_pool(x, adj, s, mask))
+        outs += [layer(hx, hyperedge_index, hyperedge_weight, hyperedge_attr, num_edges=hyperedge_attr.size(0))
+                 for layer in self.hyper]
+        return tuple(outs)
+
+
+def _inputs(batch_size, num_nodes, hyper_nodes, hyperedges, incidences, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    adj = (torch.rand(batch_size, num_nodes, num_nodes, generator=gen) < 0.4).float()
+    adj = adj + adj.transpose(1, 2)  # MinCut's graphs are undirected
+    mask = torch.arange(num_nodes).expand(batch_size, -1) < num_nodes - 1
+    index = torch.stack([torch.randint(0, hyper_nodes, (incidences,), generator=gen),
+                         torch.randint(0, hyperedges, (incidences,), generator=gen)])
+    return (torch.randn(batch_size, num_nodes, 6, generator=gen), adj, mask, torch.randn(hyper_nodes, 6, generator=gen),
+            index, torch.rand(hyperedges, generator=gen) + 0.5, torch.randn(hyperedges, 6, generator=gen))
+
+
+@pytest.mark.slow
+def test_exported_and_packaged_equal_eager(tmp_path):
+    module = DenseAndHyper().eval()
+    batch, nodes = Dim("batch", min=1), Dim("nodes", min=2)
+    hyper_nodes, hyperedges, incidences = Dim("hyper_nodes", min=2), Dim("hyperedges", min=2), Dim("incidences", min=2)
+    dynamic = ({0: batch, 1: nodes}, {0: batch, 1: nodes, 2: nodes}, {0: batch, 1: nodes}, {0: hyper_nodes},
+               {1: incidences}, {0: hyperedges}, {0: hyperedges})
+    program = torch.export.export(module, _inputs(2, 5, 10, 4, 20), dynamic_shapes=dynamic)
+    path = torch._inductor.aoti_compile_and_package(program, package_path=str(tmp_path / "dense_hyper.pt2"))
+    runner = torch._inductor.aoti_load_package(path)
+    for seed, sizes in enumerate([(3, 9, 17, 6, 41), (1, 4, 8, 3, 12)]):
+        inputs = _inputs(*sizes, seed=seed + 1)
+        with torch.no_grad():
+            expected = module(*inputs)
+            for got in (program.module()(*inputs), runner(*inputs)):
+                assert len(got) == len(expected)
+                for a, b in zip(got, expected):
+                    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
