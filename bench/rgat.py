@@ -18,8 +18,6 @@ called the user's way, ``model(x_dict, edge_index_dict)`` with plain tensors:
   graph trees replay the step),
 * ``(aten backward)`` gnnx rows: the grouped projections' backward as cuBLAS products instead
   of :func:`gnnx.ops.project`'s kernels, which skip the rows without gradient;
-  ``(cublas forward)``: their forward as cuBLAS's fp32 product instead of three TF32 ones;
-  ``(unpadded)``: ``gnnx.compile`` without its forced padding of product sizes;
 * ``(per relation)`` / ``(grouped)`` gnnx rows: force ``gnnx.nn.hetero_gat.ENABLED`` off
   or on (grouped: one GEMM per source type, one attention op per layer; the
   default groups on CUDA only).
@@ -48,7 +46,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from rgat_igbh import RGAT, materialise  # noqa: E402
 
 import gnnx  # noqa: E402
-import gnnx._compile  # noqa: E402
 import gnnx.nn.hetero_gat  # noqa: E402
 from gnnx.data import NeighborLoader, pad_hetero  # noqa: E402
 from gnnx.datasets import hetero_benchmark_graph  # noqa: E402
@@ -139,10 +136,6 @@ def main() -> None:
             gnnx.ops.dispatch.FUSED_ATTENTION = "reference attention" not in config
             # "(aten backward)": gnnx.ops.project's backward as cuBLAS products (no zero-row skipping)
             gnnx.ops.dispatch.SKIP_ZERO_GRAD_ROWS = False if "aten backward" in config else None
-            # "(cublas forward)": its forward as cuBLAS's fp32 product instead of three TF32 ones
-            gnnx.ops.dispatch.TF32X3_FORWARD = False if "cublas forward" in config else None
-            # "(unpadded)": gnnx.compile without Inductor's forced padding of product sizes
-            gnnx._compile.PAD_MATMULS = "unpadded" not in config
             model = RGAT(gnnx.nn, graph.metadata(), args.hidden, classes).to(device)
             materialise(model, batches[0])
             model.load_state_dict(pyg_model.state_dict())  # PyG's keys: the same model

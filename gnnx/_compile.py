@@ -21,12 +21,6 @@ the compiled graph:
    graphs. Models whose results mix nodes (batch statistics, pooling over a ``batch``
    vector) are not padded, only captured per shape. Where capture cannot work the
    compiled model runs uncaptured, and a warning says why, once.
-3. **Aligned matrix products** (CUDA): Inductor pads the fixed sizes of every product to a
-   multiple of 16 bytes (``force_shape_pad``; exact, zeros added and sliced off), not only
-   where its cost model says the product is bound by compute. A final ``Linear`` to an odd
-   number of classes (R-GAT's 19 on a sampled batch's 391k paper rows) otherwise runs
-   cuBLAS's unaligned kernels, ~0.37 ms a call on an H100 (H100 numbers in
-   ``bench/results/h100/rgat_padded_products.md``).
 """
 from __future__ import annotations
 
@@ -47,11 +41,6 @@ from gnnx.ops import dispatch
 EDGE_INDEX_NAMES = ("edge_index",)
 EDGE_TENSOR_NAMES = ("edge_weight", "edge_attr")
 MAX_CAPTURED_SHAPES = 16
-# Inductor pads the fixed dimensions of CUDA matrix products to a 16-byte multiple
-# (``force_shape_pad``), which its own heuristic does only where a product is bound by compute:
-# a classifier's odd class count otherwise sends its products to cuBLAS's unaligned kernels
-# (module docstring, item 3). False: Inductor's default (measurements).
-PAD_MATMULS = True
 PAD_EDGES_PER_NODE = 16
 
 
@@ -110,8 +99,6 @@ class CompiledModel(torch.nn.Module):
         self._orig_mod = model
         kwargs = {"fullgraph": True, "dynamic": True}
         kwargs.update(compile_kwargs)
-        if kwargs.get("backend", "inductor") == "inductor" and "mode" not in kwargs and PAD_MATMULS:
-            kwargs["options"] = {"force_shape_pad": True, **kwargs.get("options", {})}
         self._compiled = torch.compile(model, **kwargs)
         self._signature = inspect.signature(model.forward if isinstance(model, torch.nn.Module) else model)
         self.cuda_graphs = cuda_graphs

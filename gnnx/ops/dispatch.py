@@ -135,19 +135,6 @@ def cuda_matmul_kernels():
     return _CUDA_MATMUL if wanted else None
 
 
-# gnnx.ops.project's forward on CUDA in fp32: three TF32 products in Triton in compiled code
-# (None), always (True) or never (False: cuBLAS's fp32 product; measurements). Eager calls keep
-# cuBLAS, for the host time of a launch, as above.
-TF32X3_FORWARD: Optional[bool] = None
-
-
-def cuda_fp32_product():
-    """The Triton module whose ``tf32x3_product`` serves :func:`gnnx.ops.project`'s fp32 forward
-    where :data:`TF32X3_FORWARD` picks it for this call, else ``None``."""
-    wanted = is_tracing() if TF32X3_FORWARD is None else TF32X3_FORWARD
-    return _CUDA_MATMUL if wanted else None
-
-
 # -- the choice ----------------------------------------------------------------------------------
 TRITON_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 

@@ -14,16 +14,11 @@ long runs); elsewhere (eager calls, whose launches cost more host time; float64;
 :data:`gnnx.ops.dispatch.SKIP_ZERO_GRAD_ROWS` says when) as ATen's products. Both give the
 same values up to fp32 rounding.
 
-Where ``x`` needs no gradient (a model's input features) ``grad W`` is ATen's: the first
+Where ``x`` needs no gradient (a model's input features) the whole op is ATen's: the first
 layer's gradient reaches every row of a sampled batch, and on dense rows cuBLAS's fp32
 product beats the skipping kernel (H100, the R-GAT paper table's ``grad W``: 1.2 against
 1.8 ms; with 23 % of the rows nonzero 0.64 against 1.2, with 2 % 0.35:
 ``bench/results/h100/tune_project.json``).
-
-The forward product, in compiled CUDA code and fp32, is a Triton kernel of three TF32
-products (``tf32x3``: fp32 accuracy on tensor cores), which beats cuBLAS's fp32 product on
-the short inner dimension of node features (128 in the R-GAT tables; see
-:func:`~gnnx.ops.triton_matmul.tf32x3_product`).
 """
 from __future__ import annotations
 
@@ -32,7 +27,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from gnnx.ops.dispatch import cuda_fp32_product, cuda_matmul_kernels, triton_takes
+from gnnx.ops.dispatch import cuda_matmul_kernels, triton_takes
 
 
 def project(x: Tensor, weight: Tensor) -> Tensor:
@@ -44,27 +39,18 @@ def project(x: Tensor, weight: Tensor) -> Tensor:
     if device in ("cpu", "cuda") and torch.is_autocast_enabled(device):
         dtype = torch.get_autocast_dtype(device)
         x, weight = (t.to(dtype) if t.is_floating_point() and t.dtype != torch.float64 else t for t in (x, weight))
-    if not torch.is_grad_enabled() or not (x.requires_grad or weight.requires_grad):
-        return product(x, weight)
+    if not torch.is_grad_enabled() or not x.requires_grad:
+        # No gradient for x: a model's input features, whose first layer's gradient reaches
+        # every row of a sampled batch, so ATen's product (faster on dense rows) serves.
+        return x @ weight.t()
     return _Project.apply(x, weight)
-
-
-def product(x: Tensor, weight: Tensor) -> Tensor:
-    """``x @ weight.t()``: fp32 CUDA products as three TF32 ones in Triton where
-    :func:`~gnnx.ops.dispatch.cuda_fp32_product` picks it (compiled code; fp32 accuracy, faster
-    than cuBLAS on the short inner dimensions of node features), else ATen's."""
-    kernels = cuda_fp32_product()
-    if (kernels is not None and x.is_cuda and x.dtype == weight.dtype == torch.float32
-            and not torch.backends.cuda.matmul.allow_tf32 and not torch.jit.is_tracing()):
-        return kernels.tf32x3_product(x, weight)
-    return x @ weight.t()
 
 
 def project_grads(grad: Tensor, x: Tensor, weight: Tensor, need_x: bool = True,
                   need_weight: bool = True) -> Tuple[Optional[Tensor], Optional[Tensor]]:
     """``(grad @ weight, grad.t() @ x)``, each ``None`` where not needed."""
     kernels = cuda_matmul_kernels()
-    if (kernels is not None and need_x and grad.is_cuda and triton_takes(grad) and grad.dtype == x.dtype == weight.dtype
+    if (kernels is not None and grad.is_cuda and triton_takes(grad) and grad.dtype == x.dtype == weight.dtype
             and not torch.jit.is_tracing()):
         grad_x, grad_weight = kernels.sparse_rows_grads(grad, x, weight, need_x, need_weight)
         return (grad_x if need_x else None), (grad_weight if need_weight else None)
@@ -75,7 +61,7 @@ class _Project(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor) -> Tensor:
         ctx.save_for_backward(x, weight)
-        return product(x, weight)
+        return x @ weight.t()
 
     @staticmethod
     def backward(ctx, grad: Tensor):

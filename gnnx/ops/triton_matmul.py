@@ -62,14 +62,14 @@ def _any_flag(flags, first_row, M, TILE: tl.constexpr, ROWS: tl.constexpr):
 
 @triton.jit(do_not_specialize=["M", "N", "K"])
 def _mm_kernel(a, b, c, flags, M, N, K, ROWS: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
-               HALF: tl.constexpr, PRECISION: tl.constexpr, SKIP: tl.constexpr):
-    """``c = a @ b`` (``a [M, K]``, ``b [K, N]``); with ``SKIP``, a tile of ``BM`` rows is
-    zero where its rows of ``a`` are (``flags``), else every tile is computed."""
+               HALF: tl.constexpr, PRECISION: tl.constexpr):
+    """``c = a @ b`` (``a [M, K]``, ``b [K, N]``), a tile of ``BM`` rows zero where its rows of
+    ``a`` are."""
     first = tl.program_id(0).to(tl.int64) * BM
     rows = first + tl.arange(0, BM)
     cols = tl.program_id(1) * BN + tl.arange(0, BN)
     acc = tl.zeros([BM, BN], tl.float32)
-    if not SKIP or _any_flag(flags, first, M, BM, ROWS):
+    if _any_flag(flags, first, M, BM, ROWS):
         for k0 in range(0, K, BK):
             ks = k0 + tl.arange(0, BK)
             x = tl.load(a + rows[:, None] * K + ks[None, :], mask=(rows[:, None] < M) & (ks[None, :] < K), other=0.0)
@@ -118,11 +118,6 @@ def _tmm_kernel(a, b, partial, tiles, count, M, KA, N, ROWS: tl.constexpr, BC: t
              mask=(cs[:, None] < KA) & (fs[None, :] < N))
 
 
-def _fit(width: int, key: str) -> int:
-    """A tile no wider than the matrix (at least 16, for ``tl.dot``)."""
-    return min(CONFIG[key], max(16, triton.next_power_of_2(width)))
-
-
 def _precision() -> str:
     return "tf32" if torch.backends.cuda.matmul.allow_tf32 else "tf32x3"
 
@@ -146,13 +141,16 @@ def sparse_rows_grads(grad: Tensor, x: Tensor, weight: Tensor, need_x: bool, nee
     half, precision = grad.dtype != torch.float32, _precision()
     grad_x = grad.new_empty((rows, ins) if need_x else (0,))
     grad_w = weight.new_empty((outs, ins) if need_weight else (0,))
-    bn, bk, bc, bf = _fit(ins, "mm_n"), _fit(outs, "mm_k"), _fit(outs, "tmm_c"), _fit(ins, "tmm_f")
+    def fit(width, key):  # a tile no wider than the matrix (at least 16 for tl.dot)
+        return min(CONFIG[key], max(16, triton.next_power_of_2(width)))
+
+    bn, bk, bc, bf = fit(ins, "mm_n"), fit(outs, "mm_k"), fit(outs, "tmm_c"), fit(ins, "tmm_f")
     with _on_device(grad):
         flags = _nonzero_blocks(grad)
         if need_x:
             launcher(_mm_kernel, grad)[(torch.sym_max(1, triton.cdiv(rows, CONFIG["mm_m"])), triton.cdiv(ins, bn))](
                 grad, weight, grad_x, flags, rows, ins, outs, ROWS=ROWS, BM=CONFIG["mm_m"], BN=bn, BK=bk, HALF=half,
-                PRECISION=precision, SKIP=True, num_warps=CONFIG["mm_warps"], num_stages=CONFIG["mm_stages"])
+                PRECISION=precision, num_warps=CONFIG["mm_warps"], num_stages=CONFIG["mm_stages"])
         if need_weight:
             tiles = triton.cdiv(outs, bc) * triton.cdiv(ins, bf)
             sms = torch.cuda.get_device_properties(grad.device).multi_processor_count
@@ -166,20 +164,3 @@ def sparse_rows_grads(grad: Tensor, x: Tensor, weight: Tensor, need_x: bool, nee
                 PRECISION=precision, num_warps=CONFIG["tmm_warps"], num_stages=CONFIG["tmm_stages"])
             grad_w = partial.sum(0).to(weight.dtype)
     return grad_x, grad_w
-
-
-@triton_op("gnnx::tf32x3_product", mutates_args={})
-def tf32x3_product(x: Tensor, weight: Tensor) -> Tensor:
-    """``x @ weight.t()`` in fp32 (``x [M, I]``, ``weight [O, I]``) as three TF32 products
-    on tensor cores: fp32 accuracy, faster than cuBLAS's fp32 product where the inner
-    dimension is short (H100, the R-GAT tables: 391,418 x 128 x 528 1.36 against 1.55 ms,
-    135,311 x 128 x 264 0.21 against 0.31; ``bench/results/h100/matmul_tf32x3.md``)."""
-    x, weight_t = x.contiguous(), weight.t().contiguous()
-    (rows, ins), outs = x.shape, weight.size(0)
-    out = x.new_empty((rows, outs))
-    bn, bk = _fit(outs, "mm_n"), _fit(ins, "mm_k")
-    with _on_device(x):
-        launcher(_mm_kernel, x)[(torch.sym_max(1, triton.cdiv(rows, CONFIG["mm_m"])), triton.cdiv(outs, bn))](
-            x, weight_t, out, x, rows, outs, ins, ROWS=ROWS, BM=CONFIG["mm_m"], BN=bn, BK=bk, HALF=False,
-            PRECISION="tf32x3", SKIP=False, num_warps=CONFIG["mm_warps"], num_stages=CONFIG["mm_stages"])
-    return out

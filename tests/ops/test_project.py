@@ -14,10 +14,9 @@ DEVICES = ["cpu", CUDA]
 
 
 @pytest.fixture(autouse=True)
-def triton_kernels_in_eager_calls_too(monkeypatch):
+def skipping_kernels_in_eager_calls_too(monkeypatch):
     """By default only compiled code takes the Triton kernels; here eager CUDA calls do too."""
     monkeypatch.setattr(dispatch, "SKIP_ZERO_GRAD_ROWS", True)
-    monkeypatch.setattr(dispatch, "TF32X3_FORWARD", True)
 TOLERANCE = {torch.float32: dict(rtol=1e-5, atol=1e-4), torch.float16: dict(rtol=1e-2, atol=5e-2),
              torch.bfloat16: dict(rtol=5e-2, atol=2e-1), torch.float64: dict(rtol=1e-12, atol=1e-12)}
 
@@ -127,14 +126,12 @@ def test_gradients_are_bitwise_repeatable(device):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_by_default_compiled_cuda_code_takes_the_skipping_kernels_and_eager_calls_atens(monkeypatch):
     monkeypatch.setattr(dispatch, "SKIP_ZERO_GRAD_ROWS", None)
-    monkeypatch.setattr(dispatch, "TF32X3_FORWARD", None)
-    assert dispatch.cuda_matmul_kernels() is None and dispatch.cuda_fp32_product() is None  # eager
+    assert dispatch.cuda_matmul_kernels() is None  # eager
 
-    def picks_kernels(x):  # the dispatch's choices, read while Dynamo traces
-        return x + (1.0 if dispatch.cuda_matmul_kernels() is not None else 0.0) + (
-            2.0 if dispatch.cuda_fp32_product() is not None else 0.0)
+    def picks_kernels(x):  # the dispatch's choice, read while Dynamo traces
+        return x + (1.0 if dispatch.cuda_matmul_kernels() is not None else 0.0)
 
-    assert torch.compile(picks_kernels, fullgraph=True)(torch.zeros(1, device="cuda")).item() == 3.0
+    assert torch.compile(picks_kernels, fullgraph=True)(torch.zeros(1, device="cuda")).item() == 1.0
     x, weight, grad = _inputs(300, 40, 24, torch.float32, "cuda", "prefix")
     got = _grads(x, weight, grad, torch.compile(ops.project, fullgraph=True, dynamic=True))
     for g, want in zip(got, (x @ weight.t(), grad @ weight, grad.t() @ x)):
