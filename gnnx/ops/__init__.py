@@ -5,6 +5,7 @@ one public function that may dispatch to a faster kernel (see :mod:`gnnx.ops.dis
 """
 from gnnx.ops.attention import attention
 from gnnx.ops.edge_mlp import edge_mlp_max
+from gnnx.ops.fps import fps
 from gnnx.ops.matmul import project
 from gnnx.ops.neighbors import knn, knn_graph, radius, radius_graph
 from gnnx.ops.scatter import REDUCTIONS, gather, infer_size, resolve_reduce, scatter, segment_softmax
@@ -14,6 +15,7 @@ __all__ = [
     "REDUCTIONS",
     "attention",
     "edge_mlp_max",
+    "fps",
     "gather",
     "infer_size",
     "knn",

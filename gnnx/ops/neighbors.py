@@ -169,14 +169,19 @@ def _check_pair(x: Tensor, y: Tensor, batch_x: Optional[Tensor], batch_y: Option
 
 
 def knn_graph(x: Tensor, k: int, batch: Optional[Tensor] = None, loop: bool = False,
-              flow: str = "source_to_target", cosine: bool = False) -> Tensor:
-    """Edges from each point's ``k`` nearest neighbours (same graph only): ``[2, N * k]``."""
+              flow: str = "source_to_target", cosine: bool = False, static: bool = True) -> Tensor:
+    """Edges from each point's ``k`` nearest neighbours (same graph only): ``[2, N * k]``
+    (``static=True``; a graph of too few points fills the missing slots with self loops),
+    or only the neighbours that exist (``static=False``, a data-dependent shape, as PyG's)."""
     _check(x, batch)
     _check_non_negative(k, "k")
     values, nbr = _nearest_k(x, x, k, batch, batch, cosine, not loop)
     centre = torch.arange(x.size(0), device=x.device).unsqueeze(1).expand(-1, k)
-    nbr = torch.where(torch.isinf(values), centre, nbr)  # too few points in the graph: self loop
+    missing = torch.isinf(values)  # too few points in the graph
+    nbr = torch.where(missing, centre, nbr)
     edge_index = torch.stack([nbr.reshape(-1), centre.reshape(-1)])
+    if not static:
+        edge_index = edge_index[:, ~missing.reshape(-1)]
     return edge_index if flow == "source_to_target" else edge_index.flip(0)
 
 
