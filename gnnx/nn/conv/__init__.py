@@ -1,6 +1,6 @@
 """Message-passing layers, one file per family."""
 from gnnx.nn.conv.attention_propagation import AGNNConv, FAConv
-from gnnx.nn.conv.composite import AntiSymmetricConv, PointNetConv
+from gnnx.nn.conv.composite import AntiSymmetricConv, PointGNNConv, PointNetConv
 from gnnx.nn.conv.dynamic import DynamicEdgeConv, GravNetConv
 from gnnx.nn.conv.edge_conv import EdgeConv
 from gnnx.nn.conv.edge_features import CGConv, NNConv, TransformerConv
@@ -24,6 +24,6 @@ __all__ = [
     "DynamicEdgeConv", "EdgeConv", "EGConv", "FAConv", "FeaStConv", "FiLMConv", "GATConv", "GATv2Conv", "GatedGraphConv",
     "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GraphConv", "GravNetConv",
     "HANConv", "HEATConv", "HGTConv", "HypergraphConv",
-    "LEConv", "MFConv", "MixHopConv", "NNConv", "PNAConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv",
+    "LEConv", "MFConv", "MixHopConv", "NNConv", "PNAConv", "PointGNNConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv",
     "LGConv", "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv",
 ]
