@@ -16,6 +16,7 @@ from gnnx.nn.dense import (
                            dense_mincut_pool,
 )
 from gnnx.nn.hetero import HeteroConv, HeteroDictLinear, HeteroLinear
+from gnnx.nn.infomax import DeepGraphInfomax
 from gnnx.nn.lightgcn import LightGCN
 from gnnx.nn.message_passing import Adjacency, MessagePassing
 from gnnx.nn.meta import MetaLayer
@@ -37,7 +38,7 @@ from gnnx.nn.sequential import Sequential
 from gnnx.nn.to_hetero import to_hetero
 
 __all__ = list(_convs) + list(_aggregations) + [
-    "Adjacency", "BasicGNN", "BatchNorm", "DeepGCNLayer", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
+    "Adjacency", "BasicGNN", "BatchNorm", "DeepGCNLayer", "DeepGraphInfomax", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
     "DenseSAGEConv", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphSizeNorm",
     "HeteroConv", "HeteroDictLinear", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge",
     "LayerNorm", "LightGCN", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "PNA", "PairNorm", "SAGPooling", "Sequential", "StaticPooled", "TopKPooling",

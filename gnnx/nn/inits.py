@@ -37,9 +37,9 @@ def one_value(module: torch.nn.Module, name: str, trainable: bool, value: float)
         module.register_buffer(name, torch.full((1,), float(value)))
 
 
-def reset(module: Optional[torch.nn.Module]) -> None:
-    """Reset every submodule of ``module`` that knows how."""
-    if module is None:
+def reset(module: Any) -> None:
+    """Reset every submodule of ``module`` that knows how (a plain callable: nothing to reset)."""
+    if not isinstance(module, torch.nn.Module):
         return
     for child in module.modules():
         if child is not module and hasattr(child, "reset_parameters"):
