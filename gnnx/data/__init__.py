@@ -2,7 +2,8 @@
 from gnnx.data.batch import Batch, DataLoader, collate, pad_to_buckets
 from gnnx.data.hetero_sampling import HeteroNeighborLoader, pad_hetero, sample_hetero
 from gnnx.data.link_loader import LinkNeighborLoader
+from gnnx.data.random_walk import random_walk
 from gnnx.data.sampling import NeighborLoader, sample_exact, sample_static
 
 __all__ = ["Batch", "DataLoader", "HeteroNeighborLoader", "LinkNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
-           "sample_exact", "sample_hetero", "sample_static"]
+           "random_walk", "sample_exact", "sample_hetero", "sample_static"]

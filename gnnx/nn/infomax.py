@@ -19,6 +19,7 @@ from typing import Callable, Tuple
 import torch
 from torch import Tensor
 
+from gnnx.nn.evaluation import linear_probe
 from gnnx.nn.inits import reset
 
 EPS = 1e-15
@@ -64,37 +65,9 @@ class DeepGraphInfomax(torch.nn.Module):
 
     def test(self, train_z: Tensor, train_y: Tensor, test_z: Tensor, test_y: Tensor, solver: str = "lbfgs",
              *args, **kwargs) -> float:
-        """Accuracy of a logistic regression fit on ``train_z`` (scikit-learn's, as PyG's,
-        where installed; else the same L2-regularised objective, ``C`` and ``max_iter``
-        as scikit-learn's defaults, minimised by ``torch.optim.LBFGS``)."""
-        try:
-            from sklearn.linear_model import LogisticRegression
-        except ImportError:
-            return _logistic_regression_accuracy(train_z, train_y, test_z, test_y, **kwargs)
-        classifier = LogisticRegression(*args, solver=solver, **kwargs).fit(
-            train_z.detach().cpu().numpy(), train_y.detach().cpu().numpy())
-        return classifier.score(test_z.detach().cpu().numpy(), test_y.detach().cpu().numpy())
+        """Accuracy of a logistic regression fit on ``train_z`` (:func:`~gnnx.nn.evaluation.linear_probe`)."""
+        return linear_probe(train_z, train_y, test_z, test_y, solver, *args, **kwargs)
 
     def __repr__(self) -> str:  # PyG's
         return f"{type(self).__name__}({self.hidden_channels})"
 
-
-def _logistic_regression_accuracy(train_z: Tensor, train_y: Tensor, test_z: Tensor, test_y: Tensor, C: float = 1.0,
-                                  max_iter: int = 100) -> float:
-    """Multinomial logistic regression, ``C * sum(cross entropy) + |W|^2 / 2`` (scikit-learn's
-    objective; the intercept unpenalised)."""
-    z, y = train_z.detach().double().cpu(), train_y.detach().long().cpu()
-    classes = int(max(int(y.max()), int(test_y.max()))) + 1
-    weight = torch.zeros(z.size(1), classes, dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(classes, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], max_iter=max_iter, line_search_fn="strong_wolfe")
-
-    def objective() -> Tensor:
-        optimizer.zero_grad()
-        loss = C * torch.nn.functional.cross_entropy(z @ weight + bias, y, reduction="sum") + 0.5 * weight.square().sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(objective)
-    predicted = (test_z.detach().double().cpu() @ weight + bias).argmax(1)
-    return float((predicted == test_y.detach().cpu()).double().mean())

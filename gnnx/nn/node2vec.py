@@ -1,0 +1,101 @@
+r"""Node2Vec, `"node2vec: Scalable Feature Learning for Networks"
+<https://arxiv.org/abs/1607.00653>`_ (PyG's ``Node2Vec``: arguments, ``embedding.weight``,
+``loader``/``sample``/``loss``/``test``): node embeddings trained so that nodes near each
+other on random walks score high against random negatives,
+
+.. math::
+    \mathcal{L} = -\overline{\log \sigma(\mathbf{z}_u^\top \mathbf{z}_v)}
+                  - \overline{\log\big(1 - \sigma(\mathbf{z}_u^\top \mathbf{z}_{n})\big)},
+
+over pairs :math:`(u, v)` within ``context_size`` of each other on a walk (biased by ``p``
+and ``q``, :mod:`gnnx.data.random_walk`) and negatives :math:`n` drawn uniformly. PyG's
+needs ``pyg-lib`` for its walks (no wheels for current torch); these are plain torch.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from gnnx.data.random_walk import random_walk
+from gnnx.nn.evaluation import linear_probe
+from gnnx.utils.num_nodes import maybe_num_nodes
+
+EPS = 1e-15
+
+
+class Node2Vec(torch.nn.Module):
+    """``forward(batch=None)``: the embeddings (of ``batch``); ``loader(**kwargs)``: a
+    :class:`~torch.utils.data.DataLoader` over the nodes whose batches are ``(pos_rw, neg_rw)``;
+    ``loss(pos_rw, neg_rw)``. The walks run on the CPU, in the loader's workers, as PyG's."""
+
+    def __init__(self, edge_index: Tensor, embedding_dim: int, walk_length: int, context_size: int,
+                 walks_per_node: int = 1, p: float = 1.0, q: float = 1.0, num_negative_samples: int = 1,
+                 num_nodes: Optional[int] = None, sparse: bool = False) -> None:
+        super().__init__()
+        if walk_length < context_size:
+            raise ValueError(f"Node2Vec: walk_length ({walk_length}) must be at least context_size ({context_size})")
+        if edge_index.dim() != 2 or edge_index.size(0) != 2:
+            raise ValueError(f"Node2Vec: edge_index must have shape [2, E], got {list(edge_index.shape)}")
+        self.num_nodes = maybe_num_nodes(edge_index, num_nodes)
+        src, dst = edge_index.long().cpu()
+        order = torch.argsort(src * self.num_nodes + dst)  # by source, neighbours sorted
+        self.col = dst[order]
+        self.rowptr = torch.cat([torch.zeros(1, dtype=torch.long),
+                                 torch.bincount(src, minlength=self.num_nodes).cumsum(0)])
+        self.EPS = EPS
+        self.embedding_dim, self.walk_length, self.context_size = embedding_dim, walk_length - 1, context_size
+        self.walks_per_node, self.p, self.q = walks_per_node, p, q
+        self.num_negative_samples = num_negative_samples
+        self.embedding = torch.nn.Embedding(self.num_nodes, embedding_dim, sparse=sparse)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.embedding.reset_parameters()
+
+    def forward(self, batch: Optional[Tensor] = None) -> Tensor:
+        weight = self.embedding.weight
+        return weight if batch is None else weight[batch]
+
+    def loader(self, **kwargs) -> DataLoader:
+        return DataLoader(range(self.num_nodes), collate_fn=self.sample, **kwargs)
+
+    def _windows(self, walks: Tensor) -> Tensor:
+        """Every ``context_size`` window of each walk, window by window."""
+        count = 1 + self.walk_length + 1 - self.context_size
+        return torch.cat([walks[:, j:j + self.context_size] for j in range(count)], dim=0)
+
+    def pos_sample(self, batch: Tensor) -> Tensor:
+        start = batch.repeat(self.walks_per_node).to(self.rowptr.device)
+        return self._windows(random_walk(self.rowptr, self.col, start, self.walk_length, self.p, self.q))
+
+    def neg_sample(self, batch: Tensor) -> Tensor:
+        batch = batch.repeat(self.walks_per_node * self.num_negative_samples)
+        walks = torch.randint(self.num_nodes, (batch.size(0), self.walk_length), dtype=batch.dtype, device=batch.device)
+        return self._windows(torch.cat([batch.view(-1, 1), walks], dim=-1))
+
+    def sample(self, batch: Union[List[int], Tensor]) -> Tuple[Tensor, Tensor]:
+        if not isinstance(batch, Tensor):
+            batch = torch.tensor(batch)
+        return self.pos_sample(batch), self.neg_sample(batch)
+
+    def _scores(self, walks: Tensor) -> Tensor:
+        """``z_start . z_other`` for every other node of each window."""
+        start = self.embedding(walks[:, 0]).unsqueeze(1)
+        rest = self.embedding(walks[:, 1:].reshape(-1)).view(walks.size(0), -1, self.embedding_dim)
+        return (start * rest).sum(dim=-1).view(-1)
+
+    def loss(self, pos_rw: Tensor, neg_rw: Tensor) -> Tensor:
+        pos_loss = -torch.log(torch.sigmoid(self._scores(pos_rw)) + self.EPS).mean()
+        neg_loss = -torch.log(1 - torch.sigmoid(self._scores(neg_rw)) + self.EPS).mean()
+        return pos_loss + neg_loss
+
+    def test(self, train_z: Tensor, train_y: Tensor, test_z: Tensor, test_y: Tensor, solver: str = "lbfgs",
+             *args, **kwargs) -> float:
+        """Accuracy of a logistic regression fit on ``train_z`` (:func:`~gnnx.nn.evaluation.linear_probe`)."""
+        return linear_probe(train_z, train_y, test_z, test_y, solver, *args, **kwargs)
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.embedding.weight.size(0)}, {self.embedding.weight.size(1)})"
