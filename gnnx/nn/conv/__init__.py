@@ -9,6 +9,7 @@ from gnnx.nn.conv.gated import ClusterGCNConv, GatedGraphConv, LEConv, ResGatedG
 from gnnx.nn.conv.gcn import GCNConv
 from gnnx.nn.conv.geometric import FeaStConv, GMMConv, PointTransformerConv, PPFConv
 from gnnx.nn.conv.gin import GINConv, GINEConv
+from gnnx.nn.conv.gps import GPSConv
 from gnnx.nn.conv.graph_conv import GraphConv
 from gnnx.nn.conv.heterogeneous import HANConv, HGTConv
 from gnnx.nn.conv.hypergraph import HypergraphConv
@@ -22,7 +23,7 @@ from gnnx.nn.conv.spectral import ARMAConv, ChebConv
 __all__ = [
     "AGNNConv", "AntiSymmetricConv", "APPNP", "ARMAConv", "CGConv", "ChebConv", "ClusterGCNConv", "DirGNNConv",
     "DynamicEdgeConv", "EdgeConv", "EGConv", "FAConv", "FeaStConv", "FiLMConv", "GATConv", "GATv2Conv", "GatedGraphConv",
-    "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GraphConv", "GravNetConv",
+    "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GPSConv", "GraphConv", "GravNetConv",
     "HANConv", "HEATConv", "HGTConv", "HypergraphConv",
     "LEConv", "MFConv", "MixHopConv", "NNConv", "PNAConv", "PointGNNConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv",
     "LGConv", "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv",
