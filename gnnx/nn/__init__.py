@@ -34,8 +34,18 @@ from gnnx.nn.norm import (
                            MessageNorm,
                            PairNorm,
 )
-from gnnx.nn.point_sets import fps, knn, knn_graph, knn_interpolate, nearest, radius, radius_graph
-from gnnx.nn.pool import SAGPooling, StaticPooled, TopKPooling, global_add_pool, global_max_pool, global_mean_pool
+from gnnx.nn.point_sets import fps, knn, knn_graph, knn_interpolate, nearest, radius, radius_graph, voxel_grid
+from gnnx.nn.pool import (
+                           SAGPooling,
+                           StaticPooled,
+                           TopKPooling,
+                           avg_pool_x,
+                           consecutive_cluster,
+                           global_add_pool,
+                           global_max_pool,
+                           global_mean_pool,
+                           max_pool_x,
+)
 from gnnx.nn.sequential import Sequential
 from gnnx.nn.to_hetero import to_hetero
 
@@ -45,5 +55,5 @@ __all__ = list(_convs) + list(_aggregations) + [
     "HeteroConv", "HeteroDictLinear", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
     "LayerNorm", "LightGCN", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "Node2Vec", "PNA", "PairNorm", "SAGPooling", "Sequential", "StaticPooled", "TopKPooling",
     "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
-    "fps", "knn", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph",
+    "avg_pool_x", "consecutive_cluster", "fps", "knn", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
 ]

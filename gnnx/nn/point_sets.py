@@ -1,6 +1,6 @@
 r"""PyG's point-set functions under PyG's names and return conventions, for ported
 point-cloud code (PointNet++, DGCNN): ``torch_geometric.nn``'s ``knn``, ``knn_graph``,
-``radius``, ``radius_graph``, ``fps``, ``nearest`` and ``knn_interpolate``.
+``radius``, ``radius_graph``, ``fps``, ``nearest``, ``voxel_grid`` and ``knn_interpolate``.
 
 They return what PyG's do: the edges that exist, a shape that depends on the data (a
 graph with fewer points than ``k``, neighbours outside ``r``), so they read it on the host.
@@ -15,7 +15,7 @@ which depends on the device), and ties go to the smaller index. ``num_workers`` 
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -99,3 +99,38 @@ def knn_interpolate(x: Tensor, pos_x: Tensor, pos_y: Tensor, batch_x: Optional[T
     num_y = pos_y.size(0)
     total = scatter(x.index_select(0, x_index) * weights.to(x.dtype), y_index, num_y, "sum")
     return total / scatter(weights.to(x.dtype), y_index, num_y, "sum")
+
+
+def _per_dimension(value: Union[float, Sequence[float], Tensor], dims: int, like: Tensor) -> Tensor:
+    """One value per dimension (a shorter list repeats its last entry, as PyG's ``repeat``)."""
+    values: List[float] = [float(v) for v in (value.flatten().tolist() if isinstance(value, Tensor) else
+                                              value if isinstance(value, (list, tuple)) else [value])]
+    values = (values + values[-1:] * dims)[:dims]
+    return torch.tensor(values, dtype=like.dtype, device=like.device)
+
+
+def voxel_grid(pos: Tensor, size: Union[float, Sequence[float], Tensor], batch: Optional[Tensor] = None,
+               start: Optional[Union[float, Sequence[float], Tensor]] = None,
+               end: Optional[Union[float, Sequence[float], Tensor]] = None) -> Tensor:
+    r"""The voxel of each point in a grid of cells of side ``size`` (a number or one per
+    dimension) from ``start`` to ``end`` (default: the points' extent), the graph of
+    ``batch`` as one more, slowest axis:
+
+    .. math::
+        c_i = \sum_d \Big\lfloor rac{p_{i,d} - s_d}{h_d} \Bigfloor \prod_{d' < d} n_{d'}, \qquad
+        n_d = \Big\lfloor rac{e_d - s_d}{h_d} \Bigfloor + 1
+
+    (``torch-cluster``'s ``grid_cluster``, which PyG's needs). Ids need not be consecutive:
+    :func:`~gnnx.nn.pool.max_pool_x` / ``avg_pool_x`` renumber them. Plain torch, static shape."""
+    pos = pos.unsqueeze(-1) if pos.dim() == 1 else pos
+    dims = pos.size(1)
+    if batch is None:
+        batch = torch.zeros(pos.size(0), dtype=torch.long, device=pos.device)
+    coords = torch.cat([pos, batch.view(-1, 1).to(pos.dtype)], dim=-1)
+    cell = torch.cat([_per_dimension(size, dims, pos), pos.new_ones(1)])
+    low = coords.min(0).values if start is None else torch.cat([_per_dimension(start, dims, pos), pos.new_zeros(1)])
+    high = coords.max(0).values if end is None else torch.cat([_per_dimension(end, dims, pos),
+                                                                batch.max().to(pos.dtype).view(1)])
+    cells = ((high - low) / cell).long() + 1
+    stride = torch.cat([cells.new_ones(1), cells.cumprod(0)[:-1]])
+    return (((coords - low) / cell).long() * stride).sum(1)

@@ -254,3 +254,38 @@ def _topk_pool(module, x: Tensor, edge_index: Tensor, edge_attr: Optional[Tensor
     out = module.multiplier * out if module.multiplier != 1 else out
     edge_index, edge_attr = _filter_edges(edge_index, edge_attr, perm, x.size(0))
     return out, edge_index, edge_attr, batch[perm], perm, kept
+
+
+# -- cluster pooling (PyG's max_pool_x / avg_pool_x) ----------------------------------------------
+def consecutive_cluster(cluster: Tensor) -> Tuple[Tensor, Tensor]:
+    """``(inverse, perm)``: each node's cluster renumbered ``0..C-1`` in increasing order of
+    the ids, and for each cluster the last node of it (PyG's choice, read by ``pool_batch``)."""
+    unique, inverse = torch.unique(cluster, sorted=True, return_inverse=True)
+    perm = inverse.new_empty(unique.size(0)).scatter_(0, inverse, torch.arange(inverse.size(0), device=inverse.device))
+    return inverse, perm
+
+
+def _cluster_pool(cluster: Tensor, x: Tensor, batch: Tensor, batch_size: Optional[int], size: Optional[int],
+                  reduce: str) -> Tuple[Tensor, Optional[Tensor]]:
+    if cluster.dim() != 1 or cluster.size(0) != x.size(0):
+        raise ValueError(f"cluster must have one entry per node ({x.size(0)}), got shape {list(cluster.shape)}")
+    if size is not None:  # a fixed number of slots per graph: a static shape
+        batch_size = ops.infer_size(batch, batch_size)
+        return ops.scatter(x, cluster, batch_size * size, reduce), None
+    cluster, perm = consecutive_cluster(cluster)
+    return ops.scatter(x, cluster, perm.size(0), reduce), batch.index_select(0, perm)
+
+
+def max_pool_x(cluster: Tensor, x: Tensor, batch: Tensor, batch_size: Optional[int] = None,
+               size: Optional[int] = None) -> Tuple[Tensor, Optional[Tensor]]:
+    r"""Max-pools the nodes of each cluster, :math:`\mathbf{x}'_c = \max_{i \in c} \mathbf{x}_i`:
+    ``(x [C, F], batch [C])`` over the clusters present (renumbered in order of their ids), or,
+    with ``size`` (clusters per graph), ``(x [batch_size * size, F], None)`` indexed by the ids
+    themselves (empty slots 0), a shape that compiles and exports."""
+    return _cluster_pool(cluster, x, batch, batch_size, size, "max")
+
+
+def avg_pool_x(cluster: Tensor, x: Tensor, batch: Tensor, batch_size: Optional[int] = None,
+               size: Optional[int] = None) -> Tuple[Tensor, Optional[Tensor]]:
+    r"""Average-pools the nodes of each cluster (as :func:`max_pool_x`, with the mean)."""
+    return _cluster_pool(cluster, x, batch, batch_size, size, "mean")

@@ -191,3 +191,47 @@ def test_pointnet2_set_abstraction_ports_by_an_import_change(monkeypatch):
         outputs.append(nn.global_max_pool(x, b))
     assert outputs[0].shape == (2, 64)
     torch.testing.assert_close(outputs[0], outputs[1])
+
+
+def _brute_voxels(pos, size, batch, start, end):
+    """torch-cluster's grid_cluster, written out per point."""
+    coords = torch.cat([pos, batch.view(-1, 1).to(pos.dtype)], 1)
+    cells = [int((end[d] - start[d]) / size[d]) + 1 for d in range(coords.size(1))]
+    out = []
+    for point in coords.tolist():
+        index, stride = 0, 1
+        for d, value in enumerate(point):
+            index += int((value - start[d]) / size[d]) * stride
+            stride *= cells[d]
+        out.append(index)
+    return torch.tensor(out)
+
+
+def test_voxel_grid_equals_grid_cluster():
+    pos, batch = _clouds([40, 25, 30])
+    coords = torch.cat([pos, batch.view(-1, 1).float()], 1)
+    got = nn.voxel_grid(pos, 0.3, batch)
+    assert torch.equal(got, _brute_voxels(pos, [0.3] * 3 + [1.0], batch, coords.min(0).values.tolist(),
+                                          coords.max(0).values.tolist()))
+    got = nn.voxel_grid(pos, [0.2, 0.5], batch, start=0.0, end=[1.0, 1.0, 2.0])  # size 0.5 repeats for z
+    assert torch.equal(got, _brute_voxels(pos, [0.2, 0.5, 0.5, 1.0], batch, [0, 0, 0, 0], [1.0, 1.0, 2.0, 2]))
+    same_voxel = got.view(-1, 1) == got.view(1, -1)
+    same_cell = ((pos / torch.tensor([0.2, 0.5, 0.5])).long().unsqueeze(1) == (pos / torch.tensor(
+        [0.2, 0.5, 0.5])).long().unsqueeze(0)).all(-1) & (batch.view(-1, 1) == batch.view(1, -1))
+    assert torch.equal(same_voxel, same_cell)
+
+
+@pytest.mark.parametrize("name", ["max_pool_x", "avg_pool_x"])
+def test_cluster_pooling_equals_pygs(name):
+    pos, batch = _clouds([40, 25, 30])
+    x = torch.randn(95, 6)
+    cluster = nn.voxel_grid(pos, 0.4, batch)
+    ours, theirs = getattr(nn, name), getattr(torch_geometric.nn, name)
+    for got, want in zip(ours(cluster, x, batch), theirs(cluster, x, batch)):
+        torch.testing.assert_close(got, want)
+    local = cluster - cluster.min()  # ids below batch_size * size: the static form
+    size = int(local.max()) // 3 + 1
+    got, none = ours(local, x, batch, batch_size=3, size=size)
+    want, _ = theirs(local, x, batch, batch_size=3, size=size)
+    assert none is None and got.shape == (3 * size, 6)
+    torch.testing.assert_close(got, want)
