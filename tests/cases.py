@@ -160,6 +160,7 @@ LAYERS += [
     Case("gmm-separate", "GMMConv", (IN, HIDDEN), {"dim": EDGE_DIM, "kernel_size": 2, "separate_gaussians": True},
          extra="edge_attr"),
     Case("rgcn-bases", "RGCNConv", (IN, HIDDEN, 3), {"num_bases": 2}, extra="edge_type"),
+    Case("fastrgcn-bases", "FastRGCNConv", (IN, HIDDEN, 3), {"num_bases": 2}, extra="edge_type"),
     Case("rgcn-blocks-sum", "RGCNConv", (IN, HIDDEN, 3), {"num_blocks": 2, "aggr": "add"}, extra="edge_type"),
     Case("rgat-within-heads", "RGATConv", (IN, HIDDEN // 2, 3), {"heads": 2, "num_bases": 2,
          "attention_mechanism": "within-relation"}, extra="edge_type"),

@@ -27,6 +27,7 @@ from gnnx.nn.models import GAT, GCN, GIN, PNA, BasicGNN, EdgeCNN, GraphSAGE, Jum
 from gnnx.nn.node2vec import Node2Vec
 from gnnx.nn.norm import (
                            BatchNorm,
+                           DiffGroupNorm,
                            GraphNorm,
                            GraphSizeNorm,
                            InstanceNorm,
@@ -51,7 +52,7 @@ from gnnx.nn.sequential import Sequential
 from gnnx.nn.to_hetero import to_hetero
 
 __all__ = list(_convs) + list(_aggregations) + [
-    "Adjacency", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
+    "Adjacency", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DiffGroupNorm", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
     "DenseSAGEConv", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphSizeNorm",
     "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
     "LayerNorm", "LightGCN", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "Node2Vec", "PNA", "PairNorm", "SAGPooling", "Sequential", "StaticPooled", "TopKPooling",

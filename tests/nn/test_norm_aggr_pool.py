@@ -166,3 +166,20 @@ def test_static_pooling_needs_an_int_ratio_and_batch_size():
     x, edge_index, batch = batched(0)
     with pytest.raises(ValueError, match="batch_size"):
         gnn.TopKPooling(F, ratio=2, static=True)(x, edge_index, batch=batch)
+
+
+def test_diff_group_norm_equals_pygs_in_training_and_evaluation():
+    import torch_geometric
+
+    from cases import assert_same_outputs_and_gradients
+
+    torch.manual_seed(0)
+    ours, theirs = gnn.DiffGroupNorm(8, 3, lamda=0.5), torch_geometric.nn.DiffGroupNorm(8, 3, lamda=0.5)
+    theirs.load_state_dict(ours.state_dict())
+    assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    x = torch.randn(30, 8)
+    assert_same_outputs_and_gradients(ours, theirs, x)
+    ours.eval(), theirs.eval()
+    torch.testing.assert_close(ours(x), theirs(x))
+    y = torch.randint(3, (30,))
+    assert ours.group_distance_ratio(x, y) == pytest.approx(theirs.group_distance_ratio(x, y))

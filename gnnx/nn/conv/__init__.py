@@ -15,14 +15,14 @@ from gnnx.nn.conv.heterogeneous import HANConv, HGTConv
 from gnnx.nn.conv.hypergraph import HypergraphConv
 from gnnx.nn.conv.multi_aggr import EGConv, GENConv, GeneralConv, MFConv, PNAConv
 from gnnx.nn.conv.propagation import APPNP, GCN2Conv, LGConv, MixHopConv, SGConv, SimpleConv, SSGConv, TAGConv
-from gnnx.nn.conv.relational import DirGNNConv, FiLMConv, RGCNConv
+from gnnx.nn.conv.relational import DirGNNConv, FastRGCNConv, FiLMConv, RGCNConv
 from gnnx.nn.conv.relational_attention import HEATConv, RGATConv
 from gnnx.nn.conv.sage import SAGEConv
 from gnnx.nn.conv.spectral import ARMAConv, ChebConv
 
 __all__ = [
     "AGNNConv", "AntiSymmetricConv", "APPNP", "ARMAConv", "CGConv", "ChebConv", "ClusterGCNConv", "DirGNNConv",
-    "DynamicEdgeConv", "EdgeConv", "EGConv", "FAConv", "FeaStConv", "FiLMConv", "GATConv", "GATv2Conv", "GatedGraphConv",
+    "DynamicEdgeConv", "EdgeConv", "EGConv", "FAConv", "FastRGCNConv", "FeaStConv", "FiLMConv", "GATConv", "GATv2Conv", "GatedGraphConv",
     "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GPSConv", "GraphConv", "GravNetConv",
     "HANConv", "HEATConv", "HGTConv", "HypergraphConv",
     "LEConv", "MFConv", "MixHopConv", "NNConv", "PNAConv", "PointGNNConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv",

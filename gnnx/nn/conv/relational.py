@@ -143,7 +143,13 @@ class RGCNConv(MessagePassing):
         return messages
 
     def __repr__(self) -> str:
-        return f"RGCNConv({self.in_channels}, {self.out_channels}, num_relations={self.num_relations})"
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, num_relations={self.num_relations})"
+
+
+class FastRGCNConv(RGCNConv):
+    """PyG's ``FastRGCNConv``: the same layer, parameters and results as :class:`RGCNConv`
+    (PyG's variant trades memory for speed by gathering per-edge weights; gnnx's
+    ``RGCNConv`` already aggregates every relation in one pass)."""
 
 
 class FiLMConv(MessagePassing):
