@@ -32,6 +32,14 @@ def _affine(out: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], type_
     return out * weight.index_select(0, type_vec) + bias.index_select(0, type_vec)
 
 
+def _per_type_affine(module: torch.nn.Module, num_types: int, channels: int, affine: bool,
+                     device: Optional[torch.device]) -> None:
+    """``weight`` and ``bias`` ``[num_types, channels]`` (``None`` without ``affine``)."""
+    for name in ("weight", "bias"):
+        value = torch.nn.Parameter(torch.empty(num_types, channels, device=device)) if affine else None
+        module.register_parameter(name, value)
+
+
 def _type_vec(type_vec: Optional[Tensor], type_ptr: Optional[Union[Tensor, List[int]]], rows: int,
               device: torch.device) -> Tensor:
     if type_vec is not None:
@@ -53,12 +61,7 @@ class HeteroLayerNorm(torch.nn.Module):
         if mode != "node":
             raise ValueError(f"HeteroLayerNorm: mode must be 'node' (PyG's only mode), got {mode!r}")
         self.in_channels, self.num_types, self.eps, self.affine = in_channels, num_types, eps, affine
-        if affine:
-            self.weight = torch.nn.Parameter(torch.empty(num_types, in_channels, device=device))
-            self.bias = torch.nn.Parameter(torch.empty(num_types, in_channels, device=device))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _per_type_affine(self, num_types, in_channels, affine, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -84,12 +87,7 @@ class HeteroBatchNorm(torch.nn.Module):
         super().__init__()
         self.in_channels, self.num_types, self.eps, self.momentum = in_channels, num_types, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = torch.nn.Parameter(torch.empty(num_types, in_channels, device=device))
-            self.bias = torch.nn.Parameter(torch.empty(num_types, in_channels, device=device))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _per_type_affine(self, num_types, in_channels, affine, device)
         if track_running_stats:
             self.register_buffer("running_mean", torch.empty(num_types, in_channels, device=device))
             self.register_buffer("running_var", torch.empty(num_types, in_channels, device=device))
