@@ -115,6 +115,7 @@ LAYERS = [
     Case("nnconv-mean", "NNConv", (IN, HIDDEN), {"aggr": "mean"}, extra="edge_attr",
          make_nn=lambda: torch.nn.Sequential(torch.nn.Linear(EDGE_DIM, 32), torch.nn.ReLU(),
                                              torch.nn.Linear(32, IN * HIDDEN)), nn_keyword="nn"),
+    Case("pdn-edge", "PDNConv", (IN, HIDDEN, EDGE_DIM, 8), extra="edge_attr"),
     Case("cgconv-edge", "CGConv", (IN,), {"dim": EDGE_DIM}, extra="edge_attr"),
     Case("transformer-heads-edge", "TransformerConv", (IN, HIDDEN), {"heads": 2, "edge_dim": EDGE_DIM},
          extra="edge_attr"),

@@ -3,7 +3,7 @@ from gnnx.nn.conv.attention_propagation import AGNNConv, FAConv
 from gnnx.nn.conv.composite import AntiSymmetricConv, PointGNNConv, PointNetConv
 from gnnx.nn.conv.dynamic import DynamicEdgeConv, GravNetConv
 from gnnx.nn.conv.edge_conv import EdgeConv
-from gnnx.nn.conv.edge_features import CGConv, NNConv, TransformerConv
+from gnnx.nn.conv.edge_features import CGConv, NNConv, PDNConv, TransformerConv
 from gnnx.nn.conv.gat import GATConv, GATv2Conv, SuperGATConv
 from gnnx.nn.conv.gated import ClusterGCNConv, GatedGraphConv, LEConv, ResGatedGraphConv
 from gnnx.nn.conv.gcn import GCNConv
@@ -25,6 +25,6 @@ __all__ = [
     "DynamicEdgeConv", "EdgeConv", "EGConv", "FAConv", "FastRGCNConv", "FeaStConv", "FiLMConv", "GATConv", "GATv2Conv", "GatedGraphConv",
     "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GPSConv", "GraphConv", "GravNetConv",
     "HANConv", "HEATConv", "HGTConv", "HypergraphConv",
-    "LEConv", "MFConv", "MixHopConv", "NNConv", "PNAConv", "PointGNNConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv",
+    "LEConv", "MFConv", "MixHopConv", "NNConv", "PDNConv", "PNAConv", "PointGNNConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv",
     "LGConv", "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv",
 ]

@@ -1,4 +1,4 @@
-"""Layers driven by edge features or per-edge attention: NNConv, CGConv, TransformerConv."""
+"""Layers driven by edge features or per-edge attention: NNConv, CGConv, TransformerConv, PDNConv."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnx import ops
-from gnnx.nn.inits import linear, reset, zeros
+from gnnx.nn.conv.gcn import WeightedPropagation
+from gnnx.nn.inits import glorot, linear, reset, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing, edge_tensor
 
 
@@ -153,3 +154,48 @@ class TransformerConv(MessagePassing):
 
     def __repr__(self) -> str:  # PyG's
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"
+
+
+class PDNConv(WeightedPropagation):
+    r"""Pathfinder discovery network layer, `"Pathfinder Discovery Networks for Neural Message
+    Passing" <https://arxiv.org/abs/2010.12878>`_ (PyG's arguments, keys, values): GCN over
+    edge weights learnt from the edge features,
+
+    .. math::
+        e_{j,i} = \sigmaig(\mathrm{MLP}(\mathbf{a}_{j,i})ig), \qquad
+        \mathbf{x}'_i = \sum_{j \in \mathcal{N}(i) \cup \{i\}} rac{e_{j,i}}{\sqrt{\hat{d}_j \hat{d}_i}}
+        \mathbf{\Theta}\mathbf{x}_j + \mathbf{b}
+
+    (``MLP``: ``edge_dim -> hidden_channels -> 1``; without ``edge_attr`` every weight is 1).
+
+    Shapes: ``x [N, in_channels]``, ``edge_index``, ``edge_attr [E, edge_dim]`` -> ``[N, out_channels]``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, edge_dim: int, hidden_channels: int,
+                 add_self_loops: bool = True, normalize: bool = True, bias: bool = True, **kwargs) -> None:
+        kwargs.setdefault("aggr", "add")
+        super().__init__(**kwargs)
+        self.in_channels, self.out_channels, self.edge_dim = in_channels, out_channels, edge_dim
+        self.hidden_channels, self.add_self_loops, self.normalize = hidden_channels, add_self_loops, normalize
+        self.lin = torch.nn.Linear(in_channels, out_channels, bias=False)
+        self.mlp = torch.nn.Sequential(torch.nn.Linear(edge_dim, hidden_channels), torch.nn.ReLU(inplace=True),
+                                       torch.nn.Linear(hidden_channels, 1), torch.nn.Sigmoid())
+        self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for weight in (self.lin.weight, self.mlp[0].weight, self.mlp[2].weight):
+            glorot(weight)
+        for value in (self.mlp[0].bias, self.mlp[2].bias, self.bias):
+            zeros(value)
+
+    def forward(self, x: Tensor, edge_index: Adj, edge_attr: Optional[Tensor] = None) -> Tensor:
+        edge_weight = None if edge_attr is None else self.mlp(edge_attr).squeeze(-1)
+        if self.normalize:
+            edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, False, self.add_self_loops)
+        out = self.propagate(edge_index, x=self.lin(x), edge_weight=edge_weight)
+        return out if self.bias is None else out + self.bias
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
+
