@@ -15,7 +15,7 @@ from gnnx.nn.conv.heterogeneous import HANConv, HGTConv
 from gnnx.nn.conv.hypergraph import HypergraphConv
 from gnnx.nn.conv.multi_aggr import EGConv, GENConv, GeneralConv, MFConv, PNAConv
 from gnnx.nn.conv.propagation import APPNP, GCN2Conv, LGConv, MixHopConv, SGConv, SimpleConv, SSGConv, TAGConv
-from gnnx.nn.conv.relational import DirGNNConv, FastRGCNConv, FiLMConv, RGCNConv
+from gnnx.nn.conv.relational import DirGNNConv, FastRGCNConv, FiLMConv, RGCNConv, SignedConv
 from gnnx.nn.conv.relational_attention import HEATConv, RGATConv
 from gnnx.nn.conv.sage import SAGEConv
 from gnnx.nn.conv.spectral import ARMAConv, ChebConv
@@ -25,6 +25,6 @@ __all__ = [
     "DynamicEdgeConv", "EdgeConv", "EGConv", "FAConv", "FastRGCNConv", "FeaStConv", "FiLMConv", "GATConv", "GATv2Conv", "GatedGraphConv",
     "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GPSConv", "GraphConv", "GravNetConv",
     "HANConv", "HEATConv", "HGTConv", "HypergraphConv",
-    "LEConv", "MFConv", "MixHopConv", "NNConv", "PDNConv", "PNAConv", "PointGNNConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv",
+    "LEConv", "MFConv", "MixHopConv", "NNConv", "PDNConv", "PNAConv", "PointGNNConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv", "SignedConv",
     "LGConv", "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv",
 ]

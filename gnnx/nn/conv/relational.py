@@ -1,4 +1,4 @@
-r"""Layers over typed or directed edges: RGCNConv, FiLMConv, DirGNNConv.
+r"""Layers over typed, signed or directed edges: RGCNConv, FiLMConv, SignedConv, DirGNNConv.
 
 PyG loops over relations and selects each one's edges with a boolean mask (a
 data-dependent shape). Here every edge is reduced into a slot of its own
@@ -257,3 +257,60 @@ class DirGNNConv(torch.nn.Module):
 
     def __repr__(self) -> str:
         return f"DirGNNConv({self.conv_in}, alpha={self.alpha})"
+
+
+class SignedConv(MessagePassing):
+    r"""Signed graph convolution, `"Signed Graph Convolutional Network"
+    <https://arxiv.org/abs/1808.06354>`_ (PyG's arguments, keys, values): "balanced" and
+    "unbalanced" halves of the output, from positive and negative edges. The first layer
+    (``first_aggr=True``):
+
+    .. math::
+        \mathbf{x}^{B}_i = \mathbf{\Theta}^{B}_l \operatorname*{mean}_{j \in \mathcal{N}^+(i)} \mathbf{x}_j
+        + \mathbf{\Theta}^{B}_r \mathbf{x}_i, \qquad
+        \mathbf{x}^{U}_i = \mathbf{\Theta}^{U}_l \operatorname*{mean}_{j \in \mathcal{N}^-(i)} \mathbf{x}_j
+        + \mathbf{\Theta}^{U}_r \mathbf{x}_i;
+
+    later layers read the balanced half of positive and the unbalanced half of negative
+    neighbours into :math:`\mathbf{x}^B` (and the reverse into :math:`\mathbf{x}^U`). Output
+    ``[N, 2 * out_channels]`` (balanced, then unbalanced). Each edge set is aggregated once
+    over all input features (PyG aggregates each half separately: the same means).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, first_aggr: bool, bias: bool = True, **kwargs) -> None:
+        kwargs.setdefault("aggr", "mean")
+        super().__init__(**kwargs)
+        self.in_channels, self.out_channels, self.first_aggr = in_channels, out_channels, first_aggr
+        width = in_channels if first_aggr else 2 * in_channels
+        self.lin_pos_l = torch.nn.Linear(width, out_channels, False)
+        self.lin_pos_r = torch.nn.Linear(in_channels, out_channels, bias)
+        self.lin_neg_l = torch.nn.Linear(width, out_channels, False)
+        self.lin_neg_r = torch.nn.Linear(in_channels, out_channels, bias)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for lin in (self.lin_pos_l, self.lin_pos_r, self.lin_neg_l, self.lin_neg_r):
+            lin.reset_parameters()
+
+    def forward(self, x: Union[Tensor, Tuple[Tensor, Tensor]], pos_edge_index: Adj, neg_edge_index: Adj) -> Tensor:
+        x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
+        size = (x_src.size(0), x_dst.size(0))
+        from_pos = self.propagate(pos_edge_index, x=(x_src, x_dst), size=size)
+        from_neg = self.propagate(neg_edge_index, x=(x_src, x_dst), size=size)
+        if self.first_aggr:
+            balanced = self.lin_pos_l(from_pos) + self.lin_pos_r(x_dst)
+            unbalanced = self.lin_neg_l(from_neg) + self.lin_neg_r(x_dst)
+        else:
+            half = self.in_channels
+            balanced = self.lin_pos_l(torch.cat([from_pos[..., :half], from_neg[..., half:]], dim=-1)) \
+                + self.lin_pos_r(x_dst[..., :half])
+            unbalanced = self.lin_neg_l(torch.cat([from_pos[..., half:], from_neg[..., :half]], dim=-1)) \
+                + self.lin_neg_r(x_dst[..., half:])
+        return torch.cat([balanced, unbalanced], dim=-1)
+
+    def message(self, x_j: Tensor) -> Tensor:
+        return x_j
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, first_aggr={self.first_aggr})"
+
