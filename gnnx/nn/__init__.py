@@ -2,6 +2,7 @@
 from gnnx.nn import aggr
 from gnnx.nn.aggr import *  # noqa: F401,F403  (every readout, as torch_geometric.nn exports them)
 from gnnx.nn.aggr import __all__ as _aggregations
+from gnnx.nn.attentive_fp import AttentiveFP
 from gnnx.nn.autoencoder import GAE, VGAE, InnerProductDecoder
 from gnnx.nn.conv import *  # noqa: F401,F403  (every layer; the list is gnnx.nn.conv.__all__)
 from gnnx.nn.conv import __all__ as _convs
@@ -52,7 +53,7 @@ from gnnx.nn.sequential import Sequential
 from gnnx.nn.to_hetero import to_hetero
 
 __all__ = list(_convs) + list(_aggregations) + [
-    "Adjacency", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DiffGroupNorm", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
+    "Adjacency", "AttentiveFP", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DiffGroupNorm", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
     "DenseSAGEConv", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphSizeNorm",
     "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
     "LayerNorm", "LightGCN", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "Node2Vec", "PNA", "PairNorm", "SAGPooling", "Sequential", "StaticPooled", "TopKPooling",

@@ -138,9 +138,22 @@ READOUTS = {  # per-graph readouts and norms (x [N, F], sorted batch), incl. the
 }
 
 
+def _cpu_runs_bf16_lstm() -> bool:
+    """Whether this CPU's oneDNN builds a bf16 LSTM (some AMD EPYC machines cannot: "could not
+    create a primitive descriptor"), which PyG's LSTM readouts need as much as gnnx's."""
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.nn.LSTM(4, 4)(torch.randn(2, 1, 4))
+        return True
+    except RuntimeError:
+        return False
+
+
 @pytest.mark.parametrize("device,dtype", SETTINGS)
 @pytest.mark.parametrize("name", list(READOUTS))
 def test_autocast_readouts_and_norms(name, device, dtype):
+    if name in ("set2set", "lstm") and device == "cpu" and not _cpu_runs_bf16_lstm():
+        pytest.skip("this CPU's oneDNN has no bf16 LSTM (torch.nn.LSTM itself fails under autocast)")
     gen = torch.Generator().manual_seed(4)
     x = torch.randn(30, IN, generator=gen).to(device)
     batch = torch.arange(3).repeat_interleave(10).to(device)
