@@ -36,7 +36,9 @@ def _fps(x: Tensor, batch: Optional[Tensor], ratio: float, random_start: bool) -
     first = torch.cumsum(sizes, 0) - sizes
     counts = torch.ceil(sizes.float() * ratio).long()  # float32, as torch_cluster rounds
     steps = int(counts.max())
-    offset = (torch.rand(sizes.size(0), device=x.device) * sizes).long().clamp(min=0) if random_start else 0
+    offset = 0
+    if random_start:  # within the graph even where float rounding of rand * size reaches size
+        offset = torch.minimum((torch.rand(sizes.size(0), device=x.device) * sizes).long(), (sizes - 1).clamp(min=0))
     current = torch.minimum(first + offset, torch.full_like(first, num_points - 1))
     nowhere = torch.full_like(first, num_points)
     point = torch.arange(num_points, device=x.device)

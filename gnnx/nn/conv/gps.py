@@ -16,7 +16,8 @@ Attention stays within a graph of the batch. Eager calls lay the graphs out dens
 does (``to_dense_batch``, whose size is read on the host); compiled and exported calls attend
 over all nodes at once with a mask of same-graph pairs, which needs no size from the data
 (the same values; memory grows with the square of the batch's nodes rather than of its
-largest graph, fine for the molecule batches GraphGPS trains on).
+largest graph, fine for the molecule batches GraphGPS trains on), plus one padding row so
+that a graph without nodes runs in an AOTInductor package too.
 """
 from __future__ import annotations
 
@@ -66,12 +67,17 @@ class GPSConv(torch.nn.Module):
         return norm(h, batch=batch) if self.norm_with_batch else norm(h)
 
     def _global_attention(self, x: Tensor, batch: Optional[Tensor]) -> Tensor:
+        if is_tracing():
+            # Every node at once, other graphs masked out: no size read from the data. One
+            # padding row, a graph of its own, keeps the sequence non-empty (an AOTInductor
+            # package divided by the length of an empty one: SIGFPE on a graph without nodes).
+            graph = torch.zeros_like(x[:, 0], dtype=torch.long) if batch is None else batch
+            graph = torch.cat([graph, graph.new_full((1,), -1)])
+            h = torch.cat([x, x.new_zeros(1, x.size(1))]).unsqueeze(0)
+            other_graph = graph.unsqueeze(0) != graph.unsqueeze(1)
+            return self.attn(h, h, h, attn_mask=other_graph, need_weights=False)[0].squeeze(0)[:-1]
         if batch is None:
             return self.attn(x.unsqueeze(0), x.unsqueeze(0), x.unsqueeze(0), need_weights=False)[0].squeeze(0)
-        if is_tracing():  # every node at once, other graphs masked out: no size read from the data
-            other_graph = batch.unsqueeze(0) != batch.unsqueeze(1)
-            h = x.unsqueeze(0)
-            return self.attn(h, h, h, attn_mask=other_graph, need_weights=False)[0].squeeze(0)
         h, mask = to_dense_batch(x, batch)
         return self.attn(h, h, h, key_padding_mask=~mask, need_weights=False)[0][mask]
 
