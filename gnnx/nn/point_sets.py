@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from gnnx import ops
-from gnnx.ops.dispatch import can_check_on_host
+from gnnx.ops.dispatch import is_tracing
 from gnnx.ops.fps import fps as _fps
 from gnnx.ops.scatter import scatter
 
@@ -75,7 +75,7 @@ def nearest(x: Tensor, y: Tensor, batch_x: Optional[Tensor] = None, batch_y: Opt
     """For each point of ``x`` the index of its nearest point of ``y`` in the same graph
     (a cluster assignment): ``[N_x]``."""
     (query, found), valid = ops.knn(y, x, 1, batch_y, batch_x, static=True)
-    if can_check_on_host(valid) and not bool(valid.all()):
+    if not is_tracing() and not bool(valid.all()):  # eager on any device: a sync, as the edge lists here
         missing = int((~valid).nonzero()[0])
         raise ValueError(f"nearest: point {missing} of x has no point of y in its graph")
     return found
@@ -117,8 +117,10 @@ def voxel_grid(pos: Tensor, size: Union[float, Sequence[float], Tensor], batch: 
     ``batch`` as one more, slowest axis:
 
     .. math::
-        c_i = \sum_d \Big\lfloor rac{p_{i,d} - s_d}{h_d} \Bigfloor \prod_{d' < d} n_{d'}, \qquad
-        n_d = \Big\lfloor rac{e_d - s_d}{h_d} \Bigfloor + 1
+        c_i = \sum_d \Big\lfloor rac{p_{i,d} - s_d}{h_d} \Big
+floor \prod_{d' < d} n_{d'}, \qquad
+        n_d = \Big\lfloor rac{e_d - s_d}{h_d} \Big
+floor + 1
 
     (``torch-cluster``'s ``grid_cluster``, which PyG's needs). Ids need not be consecutive:
     :func:`~gnnx.nn.pool.max_pool_x` / ``avg_pool_x`` renumber them. Plain torch, static shape."""
