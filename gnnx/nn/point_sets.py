@@ -117,10 +117,8 @@ def voxel_grid(pos: Tensor, size: Union[float, Sequence[float], Tensor], batch: 
     ``batch`` as one more, slowest axis:
 
     .. math::
-        c_i = \sum_d \Big\lfloor rac{p_{i,d} - s_d}{h_d} \Big
-floor \prod_{d' < d} n_{d'}, \qquad
-        n_d = \Big\lfloor rac{e_d - s_d}{h_d} \Big
-floor + 1
+        c_i = \sum_d \Big\lfloor \frac{p_{i,d} - s_d}{h_d} \Big\rfloor \prod_{d' < d} n_{d'}, \qquad
+        n_d = \Big\lfloor \frac{e_d - s_d}{h_d} \Big\rfloor + 1
 
     (``torch-cluster``'s ``grid_cluster``, which PyG's needs). Ids need not be consecutive:
     :func:`~gnnx.nn.pool.max_pool_x` / ``avg_pool_x`` renumber them. Plain torch, static shape."""

@@ -162,8 +162,8 @@ class PDNConv(WeightedPropagation):
     edge weights learnt from the edge features,
 
     .. math::
-        e_{j,i} = \sigmaig(\mathrm{MLP}(\mathbf{a}_{j,i})ig), \qquad
-        \mathbf{x}'_i = \sum_{j \in \mathcal{N}(i) \cup \{i\}} rac{e_{j,i}}{\sqrt{\hat{d}_j \hat{d}_i}}
+        e_{j,i} = \sigma\big(\mathrm{MLP}(\mathbf{a}_{j,i})\big), \qquad
+        \mathbf{x}'_i = \sum_{j \in \mathcal{N}(i) \cup \{i\}} \frac{e_{j,i}}{\sqrt{\hat{d}_j \hat{d}_i}}
         \mathbf{\Theta}\mathbf{x}_j + \mathbf{b}
 
     (``MLP``: ``edge_dim -> hidden_channels -> 1``; without ``edge_attr`` every weight is 1).
