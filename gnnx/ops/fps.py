@@ -22,6 +22,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from gnnx.ops.neighbors import _check
+
 
 @torch.library.custom_op("gnnx::fps", mutates_args=())
 def _fps(x: Tensor, batch: Optional[Tensor], ratio: float, random_start: bool) -> Tensor:
@@ -72,14 +74,8 @@ def fps(x: Tensor, batch: Optional[Tensor] = None, ratio: float = 0.5, random_st
     """
     if not isinstance(x, Tensor) or x.dim() < 2:
         raise ValueError(f"fps: x must have shape [N, D], got {list(x.shape) if isinstance(x, Tensor) else type(x)}")
-    if not x.is_floating_point():
-        raise TypeError(f"fps: x must be floating point, got {x.dtype}")
+    points = x.detach().flatten(1)
+    _check(points, batch, "fps: x")  # the neighbour searches' checks: dtype, batch shape and ids, finite points
     if not 0.0 < ratio <= 1.0:
         raise ValueError(f"fps: ratio must be in (0, 1], got {ratio!r}")
-    if batch is not None:
-        if batch.dim() != 1 or batch.size(0) != x.size(0):
-            raise ValueError(f"fps: batch must have one entry per point ({x.size(0)}), got shape {list(batch.shape)}")
-        if batch.is_floating_point() or batch.dtype == torch.bool:
-            raise TypeError(f"fps: batch must hold integer graph ids, got {batch.dtype}")
-        batch = batch.long()
-    return _fps(x.detach().flatten(1), batch, float(ratio), bool(random_start))
+    return _fps(points, None if batch is None else batch.long(), float(ratio), bool(random_start))
