@@ -95,10 +95,10 @@ def knn_interpolate(x: Tensor, pos_x: Tensor, pos_y: Tensor, batch_x: Optional[T
     with torch.no_grad():
         (y_index, x_index), valid = ops.knn(pos_x, pos_y, k, batch_x, batch_y, static=True)
         squared = (pos_x.index_select(0, x_index) - pos_y.index_select(0, y_index)).square().sum(-1, keepdim=True)
-        weights = torch.where(valid.unsqueeze(1), 1.0 / squared.clamp(min=1e-16), torch.zeros_like(squared))
+        weights = torch.where(valid.unsqueeze(1), 1.0 / squared.clamp(min=1e-16), torch.zeros_like(squared)).to(x.dtype)
     num_y = pos_y.size(0)
-    total = scatter(x.index_select(0, x_index) * weights.to(x.dtype), y_index, num_y, "sum")
-    return total / scatter(weights.to(x.dtype), y_index, num_y, "sum")
+    total = scatter(x.index_select(0, x_index) * weights, y_index, num_y, "sum")
+    return total / scatter(weights, y_index, num_y, "sum")
 
 
 def _per_dimension(value: Union[float, Sequence[float], Tensor], dims: int, like: Tensor) -> Tensor:
