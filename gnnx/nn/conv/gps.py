@@ -29,7 +29,7 @@ from torch import Tensor
 
 from gnnx.nn.inits import activation, reset
 from gnnx.nn.message_passing import Adj
-from gnnx.nn.norm import normalization, takes_batch
+from gnnx.nn.norm import apply_norm, normalization, takes_batch
 from gnnx.ops.dispatch import is_tracing
 from gnnx.utils.dense import to_dense_batch
 
@@ -53,7 +53,7 @@ class GPSConv(torch.nn.Module):
             torch.nn.Linear(channels * 2, channels), torch.nn.Dropout(dropout))
         norm_kwargs = norm_kwargs or {}
         self.norm1, self.norm2, self.norm3 = (normalization(norm, channels, **norm_kwargs) for _ in range(3))
-        self.norm_with_batch = takes_batch(self.norm1)
+        self.norm_with_batch = takes_batch(self.norm1)  # PyG's attribute; apply_norm decides per norm
 
     def reset_parameters(self) -> None:
         if self.conv is not None:
@@ -62,9 +62,6 @@ class GPSConv(torch.nn.Module):
         reset(self.mlp)
         for norm in (self.norm1, self.norm2, self.norm3):
             reset(norm)
-
-    def _norm(self, norm: torch.nn.Module, h: Tensor, batch: Optional[Tensor]) -> Tensor:
-        return norm(h, batch=batch) if self.norm_with_batch else norm(h)
 
     def _global_attention(self, x: Tensor, batch: Optional[Tensor]) -> Tensor:
         if is_tracing():
@@ -85,11 +82,11 @@ class GPSConv(torch.nn.Module):
         parts = []
         if self.conv is not None:  # local message passing
             h = F.dropout(self.conv(x, edge_index, **kwargs), p=self.dropout, training=self.training)
-            parts.append(self._norm(self.norm1, h + x, batch))
+            parts.append(apply_norm(self.norm1, h + x, batch=batch))
         h = F.dropout(self._global_attention(x, batch), p=self.dropout, training=self.training)
-        parts.append(self._norm(self.norm2, h + x, batch))
+        parts.append(apply_norm(self.norm2, h + x, batch=batch))
         out = sum(parts)
-        return self._norm(self.norm3, out + self.mlp(out), batch)
+        return apply_norm(self.norm3, out + self.mlp(out), batch=batch)
 
     def __repr__(self) -> str:  # PyG's
         return f"{type(self).__name__}({self.channels}, conv={self.conv}, heads={self.heads}, attn_type={self.attn_type})"
