@@ -53,3 +53,12 @@ def test_int32_and_dense_pooling_example_runs():
     exec(compile(code, "README int32 and dense pooling example", "exec"), scope)
     assert scope["pooled"].shape == (3, 2, 6) and scope["pooled_adj"].shape == (3, 2, 2)
     assert torch.isfinite(scope["link_loss"]) and torch.isfinite(scope["ent_loss"])
+
+
+def test_point_cloud_example_runs():
+    text = open(README).read()
+    code = re.search(r"```python\n(\s*# Point clouds the PyG way.*?)```", text, re.S).group(1)
+    code = "\n".join(line[2:] if line.startswith("  ") else line for line in code.splitlines())
+    scope = {}
+    exec(compile(code, "README point cloud example", "exec"), scope)
+    assert scope["x"].shape == (75, 64) and scope["readout"].shape == (3, 64) and scope["up"].shape == (300, 64)
