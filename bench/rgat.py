@@ -18,6 +18,8 @@ called the user's way, ``model(x_dict, edge_index_dict)`` with plain tensors:
   graph trees replay the step),
 * ``(aten backward)`` gnnx rows: the grouped projections' backward as cuBLAS products instead
   of :func:`gnnx.ops.project`'s kernels, which skip the rows without gradient;
+* ``(separate dst scores)`` gnnx rows: each destination type's attention scores as a product
+  of their own, not columns of the same type's source-table product;
 * ``(per relation)`` / ``(grouped)`` gnnx rows: force ``gnnx.nn.hetero_gat.ENABLED`` off
   or on (grouped: one GEMM per source type, one attention op per layer; the
   default groups on CUDA only).
@@ -136,6 +138,8 @@ def main() -> None:
             gnnx.ops.dispatch.FUSED_ATTENTION = "reference attention" not in config
             # "(aten backward)": gnnx.ops.project's backward as cuBLAS products (no zero-row skipping)
             gnnx.ops.dispatch.SKIP_ZERO_GRAD_ROWS = False if "aten backward" in config else None
+            # "(separate dst scores)": each destination type's scores as a product of their own
+            gnnx.nn.hetero_gat.SHARED_DST_SCORES = "separate dst scores" not in config
             model = RGAT(gnnx.nn, graph.metadata(), args.hidden, classes).to(device)
             materialise(model, batches[0])
             model.load_state_dict(pyg_model.state_dict())  # PyG's keys: the same model

@@ -10,11 +10,12 @@ per destination type :math:`d`,
     \alpha^{r,h}_{ij} = \operatorname{softmax}_{j \to_r i}\,\mathrm{LeakyReLU}(a^{r,h}_{s,j} + a^{r,h}_{d,i}).
 
 Here it runs as a few ops whatever the number of relations: one matrix product per
-*source type* for every relation's projection and source score (the relations' ``W_s``
+*node type* for every relation's projection and source score (the relations' ``W_s``
 stacked, each followed by its ``W_s^T a_s`` folded per head, so the product's rows are a
-table of ``(projection, score)`` rows per node and relation), one per *destination type* for
-every relation's destination score (``W_d^T a_d`` folded, as ``GATConv`` does), one gather
-per source type, and one attention op for the whole layer (:func:`relation_attention`) in one
+table of ``(projection, score)`` rows per node and relation) and for the destination scores
+of the relations into the type (``W_d^T a_d`` folded, as ``GATConv`` does, in the same
+slots: one read of ``x``; a type that only receives, or receives more relations than it
+sends, gets a product of its own for them), one gather per source type, and one attention op for the whole layer (:func:`relation_attention`) in one
 segment space: the destination types' nodes one after another, the softmax taken per
 ``(destination, relation)`` group and the weighted sum per destination, so the relations
 into a node type add up without a per-relation output. Values equal the per-relation layers (up
@@ -54,10 +55,11 @@ from gnnx import ops
 from gnnx.nn.conv.gat import GATConv
 from gnnx.nn.message_passing import check_adjacency
 from gnnx.ops import dispatch
-from gnnx.ops.scatter import index_add_fp32
+from gnnx.ops.scatter import HALF_DTYPES, index_add_fp32
 
 EdgeType = Tuple[str, str, str]
 ENABLED: Optional[bool] = None  # None: grouped for CUDA inputs only (module docstring)
+SHARED_DST_SCORES = True  # destination scores in the source table's product (bench/rgat.py's switch)
 
 
 def _groupable(conv: torch.nn.Module, first: GATConv) -> bool:
@@ -118,36 +120,54 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
     dst_offset: Dict[str, Union[int, torch.SymInt]] = {}
     group_offset: Dict[str, Union[int, torch.SymInt]] = {}
     num_dst = num_groups = 0
-    score_groups = []
     for node_type, group in by_destination.items():
-        x_dst = x_dict[node_type]
         dst_offset[node_type], group_offset[node_type] = num_dst, num_groups
-        num_dst = num_dst + x_dst.size(0)
-        num_groups = num_groups + x_dst.size(0) * len(group)
-        folded = _fold(torch.stack([conv_of[e].lin_dst.weight for e in group]), [conv_of[e].att_dst for e in group], heads)
-        score_groups.append((x_dst @ folded.t()).view(-1, heads))  # row i * len(group) + slot
-    # One GEMM per source type. Its output, viewed as rows of ``width + heads``, is the source
+        num_dst = num_dst + x_dict[node_type].size(0)
+        num_groups = num_groups + x_dict[node_type].size(0) * len(group)
+
+    def dst_folded(node_type: str) -> Tensor:  # [R_d * heads, in]: the score rows of the relations into a type
+        group = by_destination[node_type]
+        return _fold(torch.stack([conv_of[e].lin_dst.weight for e in group]), [conv_of[e].att_dst for e in group],
+                     heads)
+
+    # One GEMM per source type. Its output, viewed as rows of ``slot`` columns, is the source
     # table: row ``n * R + k`` holds relation k's projection of node n and its score, so one
     # gather per source type fetches both for all its relations' edges, and the backward
-    # scatters into the GEMM's gradient layout (no per-relation slices to copy or join).
+    # scatters into the GEMM's gradient layout (no per-relation slices to copy or join). Where
+    # the type also receives relations (no more than it sends), slot k also holds the
+    # destination score of the k-th relation into it: one read of ``x`` serves both.
     features, scores_src, destinations, softmax_groups = [], [], [], []
+    scores_dst: Dict[str, Tensor] = {}  # per destination type: row i * R_d + slot
     for node_type, group in by_source.items():
         weights = torch.stack([conv_of[e].lin_src.weight for e in group])  # [R, width, in]
-        scores = _fold(weights, [conv_of[e].att_src for e in group], heads).view(len(group), heads, -1)
-        stacked = torch.cat([weights, scores], dim=1).flatten(0, 1)  # per relation: width rows, heads rows
-        table = ops.project(x_dict[node_type], stacked).view(-1, width + heads)
+        parts = [weights, _fold(weights, [conv_of[e].att_src for e in group], heads).view(len(group), heads, -1)]
+        incoming = len(by_destination.get(node_type, ()))
+        if SHARED_DST_SCORES and 0 < incoming <= len(group):
+            folded = dst_folded(node_type).view(incoming, heads, -1)
+            parts.append(F.pad(folded, (0, 0, 0, 0, 0, len(group) - incoming)))  # zero rows for the spare slots
+        else:
+            incoming = 0
+        stacked = torch.cat(parts, dim=1).flatten(0, 1)  # per relation: width rows, heads rows (, heads rows)
+        slot = stacked.size(0) // len(group)
+        table = ops.project(x_dict[node_type], stacked).view(-1, slot)
         rows = []
         for k, edge_type in enumerate(group):
             edge_index = dispatch.as_int64(edge_index_dict[edge_type])
             target = edge_type[2]
             check_adjacency(edge_index, x_dict[node_type].size(0), x_dict[target].size(0))
-            slot, count = by_destination[target].index(edge_type), len(by_destination[target])
+            slot_in_target, count = by_destination[target].index(edge_type), len(by_destination[target])
             rows.append(edge_index[0] * len(group) + k)
             destinations.append(edge_index[1] + dst_offset[target])
-            softmax_groups.append(edge_index[1] * count + (group_offset[target] + slot))
-        feature, score = GatherColumns.apply(table, _join(rows), width)
+            softmax_groups.append(edge_index[1] * count + (group_offset[target] + slot_in_target))
+        feature, score, score_dst = SourceTable.apply(table, _join(rows), width, heads, len(group), incoming)
         features.append(feature)
         scores_src.append(score)
+        if incoming:
+            scores_dst[node_type] = score_dst
+    for node_type in by_destination:
+        if node_type not in scores_dst:  # no table to share: a product of its own
+            scores_dst[node_type] = (x_dict[node_type] @ dst_folded(node_type).t()).view(-1, heads)
+    score_groups = [scores_dst[node_type] for node_type in by_destination]
     result = relation_attention(_join(features).view(-1, heads, channels), _join(scores_src), _join(destinations),
                                 num_dst, _join(softmax_groups), _join(score_groups), first.negative_slope)
     result = result.view(-1, width)
@@ -159,23 +179,41 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
     return out
 
 
-class GatherColumns(torch.autograd.Function):
-    """``(table[rows, :width], table[rows, width:])`` as two gathers, each of which fuses into
-    its consumer when compiled (one gather of both would be written out, since the softmax and
-    the weighted sum both read it), with one backward: a single scatter of both gradients into
-    the table's layout (two would each fill a table-sized buffer, then add them)."""
+class SourceTable(torch.autograd.Function):
+    """From a source table ``[N * R, slot]`` (row ``n * R + k``: node n's slot for relation k,
+    ``width`` projection columns, ``heads`` source-score columns, then, in the first
+    ``dst_slots`` slots, ``heads`` destination-score columns): ``(table[rows, :width],
+    table[rows, width:width + heads], destination scores [N * dst_slots, heads])``. The two
+    gathers stay apart so each fuses into its consumer when compiled (one gather of both would
+    be written out, since the softmax and the weighted sum both read it); the backward writes
+    all three gradients into one table-shaped buffer: a single scatter and a strided copy, where
+    separate backwards would each fill a table-sized buffer and then add them."""
 
     @staticmethod
-    def forward(ctx, table: Tensor, rows: Tensor, width: int) -> Tuple[Tensor, Tensor]:
+    def forward(ctx, table: Tensor, rows: Tensor, width: int, heads: int, slots: int,
+                dst_slots: int) -> Tuple[Tensor, Tensor, Tensor]:
         ctx.save_for_backward(rows)
-        ctx.shape = table.shape
-        return table[:, :width].index_select(0, rows), table[:, width:].index_select(0, rows)
+        ctx.shape, ctx.layout = table.shape, (width, heads, slots, dst_slots)
+        feature = table[:, :width].index_select(0, rows)
+        score = table[:, width:width + heads].index_select(0, rows)
+        if not dst_slots:
+            return feature, score, table.new_empty((0, heads))
+        score_dst = table.view(-1, slots, table.size(1))[:, :dst_slots, width + heads:].reshape(-1, heads)
+        return feature, score, score_dst
 
     @staticmethod
-    def backward(ctx, grad_left: Tensor, grad_right: Tensor):  # unused outputs get zeros
+    def backward(ctx, grad_feature: Tensor, grad_score: Tensor, grad_dst: Optional[Tensor]):
         (rows,) = ctx.saved_tensors
-        grad = torch.cat([grad_left, grad_right], dim=1)
-        return index_add_fp32(ctx.shape, rows, grad), None, None
+        width, heads, slots, dst_slots = ctx.layout
+        values = torch.cat([grad_feature, grad_score], dim=1)
+        if not dst_slots:
+            return index_add_fp32(ctx.shape, rows, values), None, None, None, None, None
+        grad = values.new_zeros(ctx.shape, dtype=torch.float32 if values.dtype in HALF_DTYPES else values.dtype)
+        grad[:, :width + heads].index_add_(0, rows, values.to(grad.dtype))  # summed in fp32, as index_add_fp32
+        if grad_dst is not None:
+            grad.view(-1, slots, grad.size(1))[:, :dst_slots, width + heads:] = grad_dst.view(-1, dst_slots, heads)
+        grad = grad.to(values.dtype)
+        return grad, None, None, None, None, None
 
 
 def _join(tensors: List[Tensor]) -> Tensor:
