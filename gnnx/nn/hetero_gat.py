@@ -149,7 +149,7 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
             incoming = 0
         stacked = torch.cat(parts, dim=1).flatten(0, 1)  # per relation: width rows, heads rows (, heads rows)
         slot = stacked.size(0) // len(group)
-        table = ops.project(x_dict[node_type], stacked).view(-1, slot)
+        table = ops.project(x_dict[node_type], stacked)  # [N, R * slot]
         rows = []
         for k, edge_type in enumerate(group):
             edge_index = dispatch.as_int64(edge_index_dict[edge_type])
@@ -159,7 +159,7 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
             rows.append(edge_index[0] * len(group) + k)
             destinations.append(edge_index[1] + dst_offset[target])
             softmax_groups.append(edge_index[1] * count + (group_offset[target] + slot_in_target))
-        feature, score, score_dst = SourceTable.apply(table, _join(rows), width, heads, len(group), incoming)
+        feature, score, score_dst = SourceTable.apply(table, _join(rows), width, heads, slot, incoming)
         features.append(feature)
         scores_src.append(score)
         if incoming:
@@ -180,40 +180,45 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
 
 
 class SourceTable(torch.autograd.Function):
-    """From a source table ``[N * R, slot]`` (row ``n * R + k``: node n's slot for relation k,
-    ``width`` projection columns, ``heads`` source-score columns, then, in the first
-    ``dst_slots`` slots, ``heads`` destination-score columns): ``(table[rows, :width],
-    table[rows, width:width + heads], destination scores [N * dst_slots, heads])``. The two
-    gathers stay apart so each fuses into its consumer when compiled (one gather of both would
-    be written out, since the softmax and the weighted sum both read it); the backward writes
-    all three gradients into one table-shaped buffer: a single scatter and a strided copy, where
-    separate backwards would each fill a table-sized buffer and then add them."""
+    """From a source type's table ``[N, R * slot]`` (slot k of node n: relation k's
+    ``width`` projection columns and ``heads`` source-score columns, then, in the first
+    ``dst_slots`` slots, ``heads`` destination-score columns) and ``rows`` (``n * R + k`` per
+    edge): ``(projections [E, width], source scores [E, heads], destination scores
+    [N * dst_slots, heads])``. The two gathers stay apart so each fuses into its consumer when
+    compiled (one gather of both would be written out, since the softmax and the weighted sum
+    both read it). The backward writes all gradients into one table-shaped buffer, which starts
+    as the destination scores' gradient and takes the edges' rows by one scatter: separate
+    backwards would each fill a table-sized buffer and then add them, and setting the
+    destination columns after the scatter made a compiled backward copy the table."""
 
     @staticmethod
-    def forward(ctx, table: Tensor, rows: Tensor, width: int, heads: int, slots: int,
+    def forward(ctx, table: Tensor, rows: Tensor, width: int, heads: int, slot: int,
                 dst_slots: int) -> Tuple[Tensor, Tensor, Tensor]:
         ctx.save_for_backward(rows)
-        ctx.shape, ctx.layout = table.shape, (width, heads, slots, dst_slots)
-        feature = table[:, :width].index_select(0, rows)
-        score = table[:, width:width + heads].index_select(0, rows)
+        ctx.layout = (table.size(0), table.size(1) // slot, width, heads, slot, dst_slots)
+        by_slot = table.view(-1, slot)
+        feature = by_slot[:, :width].index_select(0, rows)
+        score = by_slot[:, width:width + heads].index_select(0, rows)
         if not dst_slots:
             return feature, score, table.new_empty((0, heads))
-        score_dst = table.view(-1, slots, table.size(1))[:, :dst_slots, width + heads:].reshape(-1, heads)
+        score_dst = table.view(table.size(0), -1, slot)[:, :dst_slots, width + heads:].reshape(-1, heads)
         return feature, score, score_dst
 
     @staticmethod
     def backward(ctx, grad_feature: Tensor, grad_score: Tensor, grad_dst: Optional[Tensor]):
         (rows,) = ctx.saved_tensors
-        width, heads, slots, dst_slots = ctx.layout
+        nodes, slots, width, heads, slot, dst_slots = ctx.layout
         values = torch.cat([grad_feature, grad_score], dim=1)
         if not dst_slots:
-            return index_add_fp32(ctx.shape, rows, values), None, None, None, None, None
-        grad = values.new_zeros(ctx.shape, dtype=torch.float32 if values.dtype in HALF_DTYPES else values.dtype)
-        grad[:, :width + heads].index_add_(0, rows, values.to(grad.dtype))  # summed in fp32, as index_add_fp32
-        if grad_dst is not None:
-            grad.view(-1, slots, grad.size(1))[:, :dst_slots, width + heads:] = grad_dst.view(-1, dst_slots, heads)
-        grad = grad.to(values.dtype)
-        return grad, None, None, None, None, None
+            return index_add_fp32((nodes * slots, slot), rows, values).view(nodes, slots * slot), None, None, None, \
+                None, None
+        accumulate = torch.float32 if values.dtype in HALF_DTYPES else values.dtype  # as index_add_fp32
+        if grad_dst is None:
+            grad_dst = values.new_zeros((nodes * dst_slots, heads))
+        start = F.pad(grad_dst.to(accumulate).view(nodes, dst_slots, heads), (width + heads, 0, 0, slots - dst_slots))
+        values = F.pad(values.to(accumulate), (0, heads))  # zero in the destination-score columns
+        grad = start.index_put((rows // slots, rows % slots), values, accumulate=True)
+        return grad.view(nodes, slots * slot).to(grad_feature.dtype), None, None, None, None, None
 
 
 def _join(tensors: List[Tensor]) -> Tensor:
