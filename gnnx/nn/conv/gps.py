@@ -72,7 +72,10 @@ class GPSConv(torch.nn.Module):
             graph = torch.cat([graph, graph.new_full((1,), -1)])
             h = torch.cat([x, x.new_zeros(1, x.size(1))]).unsqueeze(0)
             other_graph = graph.unsqueeze(0) != graph.unsqueeze(1)
-            return self.attn(h, h, h, attn_mask=other_graph, need_weights=False)[0].squeeze(0)[:-1]
+            # need_weights=True: attention as explicit products. Through scaled_dot_product_attention,
+            # CUDA's kernel pads the mask to a multiple of 8 columns, and torch.export cannot prove
+            # the guard that adds for every node count.
+            return self.attn(h, h, h, attn_mask=other_graph, need_weights=True)[0].squeeze(0)[:-1]
         if batch is None:
             return self.attn(x.unsqueeze(0), x.unsqueeze(0), x.unsqueeze(0), need_weights=False)[0].squeeze(0)
         h, mask = to_dense_batch(x, batch)
