@@ -33,7 +33,8 @@ and the table layout took the untrimmed step on the H100 from 27.2 to 25.9 ms in
 op per destination type over ``(relation, destination)`` slots, then a sum over relations,
 before). The source-table products run through :func:`gnnx.ops.project`, whose backward in
 compiled code skips the rows a sampled batch's loss does not reach (the untrimmed step 26.2 ->
-22.3 ms on the H100, ``bench/results/h100/rgat_skip_zero_rows.md``). On the 2-core CPU it does not pay
+22.3 ms on the H100, ``bench/results/h100/rgat_skip_zero_rows.md``); the destination scores
+in the source table took it from 22.1 to 20.3 ms (``rgat_shared_dst_scores.md``). On the 2-core CPU it does not pay
 (``bench/hetero_grouping_cpu.py``: 40,000 nodes, 8 relations of 60,000 fresh edges, forward +
 backward, medians of three runs: eager 329 against 264 ms per relation, compiled 297 against
 306; after the one-segment-space change, 401-452 against 234-372 eager and 340-385 against
