@@ -49,6 +49,7 @@ from gnnx.nn.pool import (
                            global_mean_pool,
                            max_pool_x,
 )
+from gnnx.nn.schnet import SchNet
 from gnnx.nn.sequential import Sequential
 from gnnx.nn.to_hetero import to_hetero
 
@@ -56,7 +57,7 @@ __all__ = list(_convs) + list(_aggregations) + [
     "Adjacency", "AttentiveFP", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DiffGroupNorm", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
     "DenseSAGEConv", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphSizeNorm",
     "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
-    "LayerNorm", "LightGCN", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "Node2Vec", "PNA", "PairNorm", "SAGPooling", "Sequential", "StaticPooled", "TopKPooling",
+    "LayerNorm", "LightGCN", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "Node2Vec", "PNA", "PairNorm", "SAGPooling", "SchNet", "Sequential", "StaticPooled", "TopKPooling",
     "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
     "avg_pool_x", "consecutive_cluster", "fps", "knn", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
 ]

@@ -68,7 +68,7 @@ def _nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: O
     tiles = cuda_knn_kernels()
     if tiles is not None and tiles.usable(x, k) and not torch.jit.is_tracing():
         return tiles.nearest(x, y, k, batch_x, batch_y, cosine, same_set_no_loop, radius)
-    return _all_pairs(x, y, k, batch_x, batch_y, cosine, same_set_no_loop)
+    return _all_pairs(x, y, k, batch_x, batch_y, cosine, same_set_no_loop, radius is not None)
 
 
 def _brute_rows(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: Optional[Tensor],
@@ -88,11 +88,16 @@ def _brute_rows(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y
 
 
 def _all_pairs(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: Optional[Tensor], cosine: bool,
-               same_set_no_loop: bool) -> Tuple[Tensor, Tensor]:
+               same_set_no_loop: bool, fill: bool = False) -> Tuple[Tensor, Tensor]:
+    """``fill``: ``k`` may exceed the candidates (a traced radius search: ``max_num_neighbors``
+    slots whatever ``N``); the slots beyond them come back ``inf`` / 0."""
     rows = max(1, BLOCK_ELEMENTS // max(1, x.size(0)))
     if is_tracing() or y.size(0) <= rows:
         dist = _distances(x, y, batch_x, batch_y, cosine, 0 if same_set_no_loop else None)
-        return dist.topk(k, dim=1, largest=False)
+        if not fill:
+            return dist.topk(k, dim=1, largest=False)
+        values, index = torch.cat([dist, dist.new_full((dist.size(0), k), float("inf"))], 1).topk(k, dim=1, largest=False)
+        return values, torch.where(index < x.size(0), index, torch.zeros_like(index))
     values, index = [], []
     for start in range(0, y.size(0), rows):
         part = slice(start, start + rows)
@@ -146,7 +151,8 @@ def _nearest_k(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y:
     """:func:`_nearest` for any ``k``: in eager calls ``k`` beyond the candidates (``x``'s
     points, less the point itself without loops) is searched as that many and padded."""
     if is_tracing() or torch.jit.is_tracing():
-        if is_tracing():  # a named error at trace time (or an assertion in the exported program)
+        if is_tracing() and radius is None:  # a named error at trace time (or an assertion in the exported
+            # program); a radius search's slots beyond the candidates come back empty instead
             # a message without closure variables: torch 2.11's Dynamo cannot read those
             torch._check(x.size(0) >= k, lambda: "knn: k neighbours need at least k points in compiled or exported "
                                                   "calls (eager calls pad a smaller set)")
@@ -194,7 +200,7 @@ def radius_graph(x: Tensor, r: float, batch: Optional[Tensor] = None, loop: bool
     _check(x, batch)
     _check_non_negative(r, "r", integer=False)
     _check_non_negative(max_num_neighbors, "max_num_neighbors")
-    k = min(max_num_neighbors, x.size(0))
+    k = max_num_neighbors
     values, nbr = _nearest_k(x, x, k, batch, batch, False, not loop, radius=r)
     centre = torch.arange(x.size(0), device=x.device).unsqueeze(1).expand(-1, k)
     valid = values <= r * r
@@ -234,6 +240,5 @@ def radius(x: Tensor, y: Tensor, r: float, batch_x: Optional[Tensor] = None, bat
     _check_pair(x, y, batch_x, batch_y)
     _check_non_negative(r, "r", integer=False)
     _check_non_negative(max_num_neighbors, "max_num_neighbors")
-    k = min(max_num_neighbors, x.size(0))
-    values, nbr = _nearest_k(x, y, k, batch_x, batch_y, False, False, radius=r)
+    values, nbr = _nearest_k(x, y, max_num_neighbors, batch_x, batch_y, False, False, radius=r)
     return _pairs(values, nbr, values <= r * r, static)
