@@ -1,7 +1,7 @@
 """SchNet equals PyG's (values, forces = position gradients, parameter gradients, keys, repr),
 PyG's radius graph supplied by gnnx's (PyG's needs torch-cluster); compiled without
-recompiles as atom and molecule counts change, exported with dynamic counts and run from an
-AOTInductor package."""
+recompiles as atom and molecule counts change, exported with dynamic counts (its AOTInductor
+package: tests/export/test_models_package.py)."""
 import pytest
 import torch
 from torch.export import Dim
@@ -98,8 +98,7 @@ def test_bad_inputs_are_named():
         model(z, pos[:-1], batch)
 
 
-@pytest.mark.slow
-def test_compiles_exports_and_packages(tmp_path):
+def test_compiles_without_recompiling_and_exports():
     model = nn.SchNet(**KWARGS).eval()
     compiled = torch.compile(model, fullgraph=True, dynamic=True)
     for i, sizes in enumerate([[5, 9, 3], [7, 4], [6, 2, 8, 3]]):
@@ -119,11 +118,7 @@ def test_compiles_exports_and_packages(tmp_path):
     atoms, molecules = Dim("atoms", min=2), Dim("molecules", min=1)
     program = torch.export.export(WithCount(), (*_molecules([5, 9, 3]), torch.zeros(3)),
                                   dynamic_shapes=({0: atoms}, {0: atoms}, {0: atoms}, {0: molecules}))
-    path = torch._inductor.aoti_compile_and_package(program, package_path=str(tmp_path / "schnet.pt2"))
-    runner = torch._inductor.aoti_load_package(path)
-    for seed, sizes in enumerate([[6, 2, 8, 3, 4], [3]]):
+    for seed, sizes in enumerate([[6, 2, 8, 3, 4], [3]]):  # 3 atoms: fewer than the 32 neighbour slots
         inputs = _molecules(sizes, seed=seed + 4)
-        expected = model(*inputs)
-        with torch.no_grad():
-            for run in (program.module(), runner):
-                torch.testing.assert_close(run(*inputs, torch.zeros(len(sizes))), expected, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(program.module()(*inputs, torch.zeros(len(sizes))), model(*inputs), rtol=1e-4,
+                                   atol=1e-5)

@@ -1,0 +1,69 @@
+"""The models and layers whose inputs are not the four-way cases' (molecules, signed edge sets,
+graph-level attributes): AttentiveFP, MetaLayer, SignedConv and SchNet in one module, exported
+with dynamic atom, bond and molecule counts and AOTInductor-packaged in one compile, equal to
+eager at other sizes (each one's PyG parity and compile tests live in tests/nn)."""
+import pytest
+import torch
+from torch.export import Dim
+
+from gnnx import nn
+from gnnx.utils import scatter
+
+
+class Models(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.attentive_fp = nn.AttentiveFP(9, 16, 2, edge_dim=3, num_layers=2, num_timesteps=1)
+        self.signed = torch.nn.ModuleList([nn.SignedConv(9, 8, True), nn.SignedConv(8, 4, False)])
+        self.edge_model = torch.nn.Linear(2 * 9 + 3 + 4, 3)
+        self.node_model = torch.nn.Linear(9 + 3 + 4, 9)
+        self.meta = nn.MetaLayer(self._edge, self._node, None)
+        self.schnet = nn.SchNet(hidden_channels=16, num_filters=12, num_interactions=2, num_gaussians=10, cutoff=3.0)
+
+    def _edge(self, src, dst, edge_attr, u, batch):
+        return self.edge_model(torch.cat([src, dst, edge_attr, u[batch]], 1))
+
+    def _node(self, x, edge_index, edge_attr, u, batch):
+        summed = scatter(edge_attr, edge_index[1], dim=0, dim_size=x.size(0), reduce="mean")
+        return self.node_model(torch.cat([x, summed, u[batch]], 1))
+
+    def forward(self, x, edge_index, edge_attr, u, batch, z, pos):
+        molecules = u.size(0)
+        signed = self.signed[1](self.signed[0](x, edge_index, edge_index.flip(0)).relu(), edge_index,
+                                edge_index.flip(0))
+        x_meta, edge_meta, _ = self.meta(x, edge_index, edge_attr, u, batch)
+        return (self.attentive_fp(x, edge_index, edge_attr, batch, batch_size=molecules), signed, x_meta, edge_meta,
+                self.schnet(z, pos, batch, batch_size=molecules))
+
+
+def _molecules(sizes, seed=0):
+    """Atoms with features, bonds within each molecule (both ways) with features, a vector per
+    molecule, atomic numbers and positions."""
+    gen = torch.Generator().manual_seed(seed)
+    batch = torch.arange(len(sizes)).repeat_interleave(torch.tensor(sizes))
+    first = torch.cumsum(torch.tensor([0] + sizes[:-1]), 0).tolist()
+    bonds = torch.cat([torch.randint(n, (2, 2 * n), generator=gen) + f for n, f in zip(sizes, first)], 1)
+    bonds = torch.cat([bonds, bonds.flip(0)], 1)
+    atoms = sum(sizes)
+    return (torch.randn(atoms, 9, generator=gen), bonds, torch.randn(bonds.size(1), 3, generator=gen),
+            torch.randn(len(sizes), 4, generator=gen), batch, torch.randint(1, 10, (atoms,), generator=gen),
+            torch.rand(atoms, 3, generator=gen) * 4)
+
+
+@pytest.mark.slow
+def test_exported_and_packaged_equal_eager(tmp_path):
+    module = Models().eval()
+    atoms, bonds, molecules = Dim("atoms", min=2), Dim("bonds", min=2), Dim("molecules", min=1)
+    dynamic = ({0: atoms}, {1: bonds}, {0: bonds}, {0: molecules}, {0: atoms}, {0: atoms}, {0: atoms})
+    program = torch.export.export(module, _molecules([5, 9, 3]), dynamic_shapes=dynamic)
+    path = torch._inductor.aoti_compile_and_package(program, package_path=str(tmp_path / "models.pt2"))
+    runner = torch._inductor.aoti_load_package(path)
+    for seed, sizes in enumerate([[6, 2, 8, 3, 4], [3]]):
+        inputs = _molecules(sizes, seed=seed + 1)
+        with torch.no_grad():
+            expected = module(*inputs)
+            for got in (program.module()(*inputs), runner(*inputs)):
+                assert len(got) == len(expected)
+                for a, b in zip(got, expected):
+                    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
