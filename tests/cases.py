@@ -214,6 +214,24 @@ def assert_same_outputs_and_gradients(ours: torch.nn.Module, theirs: torch.nn.Mo
         torch.testing.assert_close(a, b)
 
 
+def export_and_package(module: torch.nn.Module, example: tuple, dynamic_shapes: tuple, package_path: str):
+    """``(exported program, loaded AOTInductor package)`` of ``module`` on ``example``."""
+    program = torch.export.export(module, example, dynamic_shapes=dynamic_shapes)
+    path = torch._inductor.aoti_compile_and_package(program, package_path=package_path)
+    return program, torch._inductor.aoti_load_package(path)
+
+
+def assert_runners_equal_eager(module: torch.nn.Module, runners, inputs: tuple) -> None:
+    """Each runner (an exported program's module, a package) gives ``module``'s tuple of outputs."""
+    with torch.no_grad():
+        expected = module(*inputs)
+        for run in runners:
+            got = run(*inputs)
+            assert len(got) == len(expected)
+            for a, b in zip(got, expected):
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
 def random_graph(num_nodes: int, num_edges: int, seed: int = 0):
     """Random inputs ``(x, edge_index, edge_weight, edge_attr)``; duplicates and self loops included."""
     gen = torch.Generator().manual_seed(seed)

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch.export import Dim
 
+from cases import assert_runners_equal_eager, export_and_package
 from gnnx import nn
 
 
@@ -46,14 +47,7 @@ def test_exported_and_packaged_equal_eager(tmp_path):
     hyper_nodes, hyperedges, incidences = Dim("hyper_nodes", min=2), Dim("hyperedges", min=2), Dim("incidences", min=2)
     dynamic = ({0: batch, 1: nodes}, {0: batch, 1: nodes, 2: nodes}, {0: batch, 1: nodes}, {0: hyper_nodes},
                {1: incidences}, {0: hyperedges}, {0: hyperedges})
-    program = torch.export.export(module, _inputs(2, 5, 10, 4, 20), dynamic_shapes=dynamic)
-    path = torch._inductor.aoti_compile_and_package(program, package_path=str(tmp_path / "dense_hyper.pt2"))
-    runner = torch._inductor.aoti_load_package(path)
+    program, runner = export_and_package(module, _inputs(2, 5, 10, 4, 20), dynamic, str(tmp_path / "dense_hyper.pt2"))
     for seed, sizes in enumerate([(3, 9, 17, 6, 41), (1, 4, 8, 3, 12)]):
         inputs = _inputs(*sizes, seed=seed + 1)
-        with torch.no_grad():
-            expected = module(*inputs)
-            for got in (program.module()(*inputs), runner(*inputs)):
-                assert len(got) == len(expected)
-                for a, b in zip(got, expected):
-                    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        assert_runners_equal_eager(module, (program.module(), runner), inputs)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch.export import Dim
 
+from cases import assert_runners_equal_eager, export_and_package
 from gnnx import nn
 from gnnx.utils import scatter
 
@@ -56,14 +57,7 @@ def test_exported_and_packaged_equal_eager(tmp_path):
     module = Models().eval()
     atoms, bonds, molecules = Dim("atoms", min=2), Dim("bonds", min=2), Dim("molecules", min=1)
     dynamic = ({0: atoms}, {1: bonds}, {0: bonds}, {0: molecules}, {0: atoms}, {0: atoms}, {0: atoms})
-    program = torch.export.export(module, _molecules([5, 9, 3]), dynamic_shapes=dynamic)
-    path = torch._inductor.aoti_compile_and_package(program, package_path=str(tmp_path / "models.pt2"))
-    runner = torch._inductor.aoti_load_package(path)
+    program, runner = export_and_package(module, _molecules([5, 9, 3]), dynamic, str(tmp_path / "models.pt2"))
     for seed, sizes in enumerate([[6, 2, 8, 3, 4], [3]]):
         inputs = _molecules(sizes, seed=seed + 1)
-        with torch.no_grad():
-            expected = module(*inputs)
-            for got in (program.module()(*inputs), runner(*inputs)):
-                assert len(got) == len(expected)
-                for a, b in zip(got, expected):
-                    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        assert_runners_equal_eager(module, (program.module(), runner), inputs)
