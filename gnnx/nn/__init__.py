@@ -16,6 +16,7 @@ from gnnx.nn.dense import (
                            dense_diff_pool,
                            dense_mincut_pool,
 )
+from gnnx.nn.graph_unet import GraphUNet
 from gnnx.nn.hetero import HeteroConv, HeteroDictLinear, HeteroLinear
 from gnnx.nn.hetero_norm import HeteroBatchNorm, HeteroJumpingKnowledge, HeteroLayerNorm
 from gnnx.nn.infomax import DeepGraphInfomax
@@ -55,7 +56,7 @@ from gnnx.nn.to_hetero import to_hetero
 
 __all__ = list(_convs) + list(_aggregations) + [
     "Adjacency", "AttentiveFP", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DiffGroupNorm", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
-    "DenseSAGEConv", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphSizeNorm",
+    "DenseSAGEConv", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphUNet", "GraphSizeNorm",
     "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
     "LayerNorm", "LightGCN", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "Node2Vec", "PNA", "PairNorm", "SAGPooling", "SchNet", "Sequential", "StaticPooled", "TopKPooling",
     "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
