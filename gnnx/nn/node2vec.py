@@ -21,9 +21,8 @@ from torch.utils.data import DataLoader
 
 from gnnx.data.random_walk import random_walk
 from gnnx.nn.evaluation import linear_probe
+from gnnx.nn.skipgram import EPS, context_windows, skipgram_loss
 from gnnx.utils.num_nodes import maybe_num_nodes
-
-EPS = 1e-15
 
 
 class Node2Vec(torch.nn.Module):
@@ -62,35 +61,24 @@ class Node2Vec(torch.nn.Module):
     def loader(self, **kwargs) -> DataLoader:
         return DataLoader(range(self.num_nodes), collate_fn=self.sample, **kwargs)
 
-    def _windows(self, walks: Tensor) -> Tensor:
-        """Every ``context_size`` window of each walk, window by window."""
-        count = 1 + self.walk_length + 1 - self.context_size
-        return torch.cat([walks[:, j:j + self.context_size] for j in range(count)], dim=0)
-
     def pos_sample(self, batch: Tensor) -> Tensor:
         start = batch.repeat(self.walks_per_node).to(self.rowptr.device)
-        return self._windows(random_walk(self.rowptr, self.col, start, self.walk_length, self.p, self.q))
+        return context_windows(random_walk(self.rowptr, self.col, start, self.walk_length, self.p, self.q),
+                               self.context_size)
 
     def neg_sample(self, batch: Tensor) -> Tensor:
         batch = batch.repeat(self.walks_per_node * self.num_negative_samples)
         walks = torch.randint(self.num_nodes, (batch.size(0), self.walk_length), dtype=batch.dtype, device=batch.device)
-        return self._windows(torch.cat([batch.view(-1, 1), walks], dim=-1))
+        return context_windows(torch.cat([batch.view(-1, 1), walks], dim=-1), self.context_size)
 
     def sample(self, batch: Union[List[int], Tensor]) -> Tuple[Tensor, Tensor]:
         if not isinstance(batch, Tensor):
             batch = torch.tensor(batch)
         return self.pos_sample(batch), self.neg_sample(batch)
 
-    def _scores(self, walks: Tensor) -> Tensor:
-        """``z_start . z_other`` for every other node of each window."""
-        start = self.embedding(walks[:, 0]).unsqueeze(1)
-        rest = self.embedding(walks[:, 1:].reshape(-1)).view(walks.size(0), -1, self.embedding_dim)
-        return (start * rest).sum(dim=-1).view(-1)
-
     def loss(self, pos_rw: Tensor, neg_rw: Tensor) -> Tensor:
-        pos_loss = -torch.log(torch.sigmoid(self._scores(pos_rw)) + self.EPS).mean()
-        neg_loss = -torch.log(1 - torch.sigmoid(self._scores(neg_rw)) + self.EPS).mean()
-        return pos_loss + neg_loss
+        """The skip-gram loss (:mod:`gnnx.nn.skipgram`)."""
+        return skipgram_loss(self.embedding, pos_rw, neg_rw, self.EPS)
 
     def test(self, train_z: Tensor, train_y: Tensor, test_z: Tensor, test_y: Tensor, solver: str = "lbfgs",
              *args, **kwargs) -> float:
