@@ -117,6 +117,7 @@ LAYERS = [
                                              torch.nn.Linear(32, IN * HIDDEN)), nn_keyword="nn"),
     Case("pdn-edge", "PDNConv", (IN, HIDDEN, EDGE_DIM, 8), extra="edge_attr"),
     Case("cgconv-edge", "CGConv", (IN,), {"dim": EDGE_DIM}, extra="edge_attr"),
+    Case("wlcontinuous-weighted", "WLConvContinuous", extra="edge_weight"),
     Case("transformer-heads-edge", "TransformerConv", (IN, HIDDEN), {"heads": 2, "edge_dim": EDGE_DIM},
          extra="edge_attr"),
     Case("transformer-beta-mean", "TransformerConv", (IN, HIDDEN), {"heads": 2, "beta": True, "concat": False}),
