@@ -44,11 +44,13 @@ from gnnx.nn.pool import (
                            SAGPooling,
                            StaticPooled,
                            TopKPooling,
+                           avg_pool,
                            avg_pool_x,
                            consecutive_cluster,
                            global_add_pool,
                            global_max_pool,
                            global_mean_pool,
+                           max_pool,
                            max_pool_x,
 )
 from gnnx.nn.schnet import SchNet
@@ -61,5 +63,5 @@ __all__ = list(_convs) + list(_aggregations) + [
     "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
     "LayerNorm", "LightGCN", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "Node2Vec", "PNA", "PairNorm", "SAGPooling", "SchNet", "Sequential", "StaticPooled", "TopKPooling",
     "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
-    "avg_pool_x", "consecutive_cluster", "fps", "knn", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
+    "avg_pool", "avg_pool_x", "consecutive_cluster", "fps", "knn", "max_pool", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
 ]

@@ -19,8 +19,11 @@ import torch
 from torch import Tensor
 
 from gnnx import ops
+from gnnx.graph import Graph
 from gnnx.nn.inits import activation
 from gnnx.ops.dispatch import check_index_range
+from gnnx.utils.edges import coalesce
+from gnnx.utils.loop import remove_self_loops
 
 
 def _pool(x: Tensor, batch: Optional[Tensor], size: Optional[int], reduce: str) -> Tensor:
@@ -289,3 +292,45 @@ def avg_pool_x(cluster: Tensor, x: Tensor, batch: Tensor, batch_size: Optional[i
                size: Optional[int] = None) -> Tuple[Tensor, Optional[Tensor]]:
     r"""Average-pools the nodes of each cluster (as :func:`max_pool_x`, with the mean)."""
     return _cluster_pool(cluster, x, batch, batch_size, size, "mean")
+
+
+def pool_edge(cluster: Tensor, edge_index: Tensor, edge_attr: Optional[Tensor] = None,
+              reduce: str = "sum") -> Tuple[Tensor, Optional[Tensor]]:
+    """Edges between clusters: each end replaced by its cluster, edges within a cluster
+    dropped, duplicates merged (their ``edge_attr`` reduced with ``reduce``), sorted (PyG's)."""
+    edge_index = cluster.index_select(0, edge_index.reshape(-1)).view(2, -1)
+    edge_index, edge_attr = remove_self_loops(edge_index, edge_attr)
+    if edge_index.numel() > 0:
+        if edge_attr is None:
+            edge_index = coalesce(edge_index, num_nodes=cluster.size(0))
+        else:
+            edge_index, edge_attr = coalesce(edge_index, edge_attr, cluster.size(0), reduce=reduce)
+    return edge_index, edge_attr
+
+
+def _pool_graph(cluster: Tensor, data: Any, transform: Optional[Callable], reduce: str) -> Graph:
+    if cluster.dim() != 1 or cluster.size(0) != data.num_nodes:
+        raise ValueError(f"cluster must have one entry per node ({data.num_nodes}), got shape {list(cluster.shape)}")
+    cluster, perm = consecutive_cluster(cluster)
+    clusters = perm.size(0)
+    x = None if data.x is None else ops.scatter(data.x, cluster, clusters, reduce)
+    edge_index, edge_attr = pool_edge(cluster, data.edge_index, getattr(data, "edge_attr", None))
+    batch = None if data.batch is None else data.batch.index_select(0, perm)
+    pos = None if data.pos is None else ops.scatter(data.pos, cluster, clusters, "mean")
+    pooled = Graph(edge_index, clusters, x=x, pos=pos, batch=batch, edge_attr=edge_attr)
+    return pooled if transform is None else transform(pooled)
+
+
+def max_pool(cluster: Tensor, data: Any, transform: Optional[Callable] = None) -> Graph:
+    r"""A graph coarsened by ``cluster`` (PyG's ``max_pool``): one node per cluster present
+    (renumbered in order of the ids) with the max of its nodes' ``x``, the mean of their
+    ``pos``, their graph in ``batch``, and the edges between clusters (:func:`pool_edge`;
+    ``edge_attr`` summed). ``data`` is a :class:`~gnnx.Graph` (or any object with ``x``,
+    ``edge_index``, ``pos``, ``batch``, ``num_nodes``); returns a :class:`~gnnx.Graph`, passed
+    through ``transform`` if given. Eager: the cluster count is read from the data."""
+    return _pool_graph(cluster, data, transform, "max")
+
+
+def avg_pool(cluster: Tensor, data: Any, transform: Optional[Callable] = None) -> Graph:
+    r"""As :func:`max_pool`, with the mean of each cluster's ``x`` (PyG's ``avg_pool``)."""
+    return _pool_graph(cluster, data, transform, "mean")

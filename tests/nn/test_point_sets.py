@@ -235,3 +235,29 @@ def test_cluster_pooling_equals_pygs(name):
     want, _ = theirs(local, x, batch, batch_size=3, size=size)
     assert none is None and got.shape == (3 * size, 6)
     torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("name", ["max_pool", "avg_pool"])
+@pytest.mark.parametrize("with_attr", [True, False])
+def test_graph_pooling_equals_pygs(name, with_attr):
+    """Voxel pooling of a batch of point-cloud graphs (PyG's mnist_voxel_grid step): features,
+    positions, batch and the edges between clusters (merged, their attributes summed)."""
+    from gnnx import Graph
+
+    pos, batch = _clouds([40, 25, 30])
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(95, 6, generator=gen)
+    edge_index = nn.radius_graph(pos, 0.3, batch)
+    edge_attr = torch.randn(edge_index.size(1), 2, generator=gen) if with_attr else None
+    cluster = nn.voxel_grid(pos, 0.4, batch)
+    got = getattr(nn, name)(cluster, Graph(edge_index, 95, x=x, pos=pos, batch=batch, edge_attr=edge_attr))
+    want = getattr(torch_geometric.nn, name)(cluster, torch_geometric.data.Batch(
+        x=x, edge_index=edge_index, edge_attr=edge_attr, pos=pos, batch=batch))
+    assert got.num_nodes == want.num_nodes
+    for key in ("x", "pos", "batch", "edge_index", "edge_attr"):
+        a, b = getattr(got, key), getattr(want, key)
+        assert (a is None) == (b is None), key
+        if a is not None:
+            torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="one entry per node"):
+        getattr(nn, name)(cluster[1:], Graph(edge_index, 95, x=x, pos=pos, batch=batch))
