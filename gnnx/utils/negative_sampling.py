@@ -126,3 +126,39 @@ def negative_sampling_static(edge_index: Tensor, num_nodes: Union[int, Tuple[int
     if not bipartite:
         valid &= src != dst
     return torch.stack([src, dst]), valid
+
+
+def structured_negative_sampling_feasible(edge_index: Tensor, num_nodes: Optional[int] = None,
+                                          contains_neg_self_loops: bool = True) -> bool:
+    """Whether every source node of ``edge_index`` has a node it is not joined to (PyG's):
+    else :func:`structured_negative_sampling` cannot draw one for it."""
+    num_nodes = maybe_num_nodes(edge_index, num_nodes)
+    row, col = edge_index.cpu()
+    keys = row * num_nodes + col
+    if not contains_neg_self_loops:
+        keys = torch.cat([keys, torch.arange(num_nodes) * (num_nodes + 1)])
+    taken = torch.bincount(torch.unique(keys) // max(num_nodes, 1), minlength=num_nodes)
+    return bool((taken[row.unique()] < num_nodes).all()) if row.numel() else True
+
+
+def structured_negative_sampling(edge_index: Tensor, num_nodes: Optional[int] = None,
+                                 contains_neg_self_loops: bool = True) -> Tuple[Tensor, Tensor, Tensor]:
+    """``(i, j, k)`` per edge ``(i, j)``: a uniform node ``k`` with ``(i, k)`` not an edge (nor
+    ``k == i`` with ``contains_neg_self_loops=False``), redrawn until so (PyG's; with the same
+    seed PyG's draws). Eager, on the CPU; a source joined to every node raises instead of
+    looping forever."""
+    num_nodes = maybe_num_nodes(edge_index, num_nodes)
+    if not structured_negative_sampling_feasible(edge_index, num_nodes, contains_neg_self_loops):
+        raise ValueError("structured_negative_sampling: a source node is joined to every node, so it has no "
+                         "negative to draw (see structured_negative_sampling_feasible)")
+    row, col = edge_index.cpu()
+    taken = row * num_nodes + col
+    if not contains_neg_self_loops:
+        taken = torch.cat([taken, torch.arange(num_nodes) * (num_nodes + 1)])
+    rand = torch.randint(num_nodes, (row.size(0),), dtype=torch.long)
+    rest = torch.isin(row * num_nodes + rand, taken).nonzero().view(-1)
+    while rest.numel() > 0:
+        draw = torch.randint(num_nodes, (rest.size(0),), dtype=torch.long)
+        rand[rest] = draw
+        rest = rest[torch.isin(row[rest] * num_nodes + draw, taken)]
+    return edge_index[0], edge_index[1], rand.to(edge_index.device)
