@@ -12,14 +12,13 @@ uniform nodes of each step's type. With the same random seed the walks are PyG's
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from gnnx.nn.evaluation import linear_probe
-from gnnx.nn.skipgram import EPS, context_windows, skipgram_loss
+from gnnx.nn.skipgram import SkipGramModel, context_windows
 
 EdgeType = Tuple[str, str, str]
 
@@ -34,7 +33,7 @@ def _num_nodes(edge_index_dict: Dict[EdgeType, Tensor]) -> Dict[str, int]:
     return counts
 
 
-class MetaPath2Vec(torch.nn.Module):
+class MetaPath2Vec(SkipGramModel):
     """``forward(node_type, batch=None)``: that type's embeddings (of ``batch``);
     ``loader(**kwargs)``: a :class:`~torch.utils.data.DataLoader` over the metapath's first
     node type whose batches are ``(pos_rw, neg_rw)``; ``loss(pos_rw, neg_rw)``.
@@ -91,7 +90,6 @@ class MetaPath2Vec(torch.nn.Module):
         self.offset = torch.tensor([self.start[t] for t in types])
         self.embedding = torch.nn.Embedding(count + 1, embedding_dim, sparse=sparse)
         self.dummy_idx = count
-        self.EPS = EPS
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -135,21 +133,7 @@ class MetaPath2Vec(torch.nn.Module):
             steps.append(torch.randint(0, self.num_nodes_dict[node_type], (nodes.size(0),), dtype=torch.long))
         return context_windows(torch.stack(steps, dim=-1) + self.offset.view(1, -1), self.context_size)
 
-    def sample(self, batch: Union[List[int], Tensor]) -> Tuple[Tensor, Tensor]:
-        if not isinstance(batch, Tensor):
-            batch = torch.tensor(batch, dtype=torch.long)
-        return self.pos_sample(batch), self.neg_sample(batch)
-
-    _pos_sample, _neg_sample, _sample = pos_sample, neg_sample, sample  # PyG's names
-
-    def loss(self, pos_rw: Tensor, neg_rw: Tensor) -> Tensor:
-        """The skip-gram loss (:mod:`gnnx.nn.skipgram`)."""
-        return skipgram_loss(self.embedding, pos_rw, neg_rw, self.EPS)
-
-    def test(self, train_z: Tensor, train_y: Tensor, test_z: Tensor, test_y: Tensor, solver: str = "lbfgs",
-             *args, **kwargs) -> float:
-        """Accuracy of a logistic regression fit on ``train_z`` (:func:`~gnnx.nn.evaluation.linear_probe`)."""
-        return linear_probe(train_z, train_y, test_z, test_y, solver, *args, **kwargs)
+    _pos_sample, _neg_sample, _sample = pos_sample, neg_sample, SkipGramModel.sample  # PyG's names
 
     def __repr__(self) -> str:  # PyG's
         return f"{type(self).__name__}({self.embedding.weight.size(0) - 1}, {self.embedding.weight.size(1)})"

@@ -13,19 +13,18 @@ needs ``pyg-lib`` for its walks (no wheels for current torch); these are plain t
 """
 from __future__ import annotations
 
-from typing import List, Optional, Tuple, Union
+from typing import Optional
 
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
 from gnnx.data.random_walk import random_walk
-from gnnx.nn.evaluation import linear_probe
-from gnnx.nn.skipgram import EPS, context_windows, skipgram_loss
+from gnnx.nn.skipgram import SkipGramModel, context_windows
 from gnnx.utils.num_nodes import maybe_num_nodes
 
 
-class Node2Vec(torch.nn.Module):
+class Node2Vec(SkipGramModel):
     """``forward(batch=None)``: the embeddings (of ``batch``); ``loader(**kwargs)``: a
     :class:`~torch.utils.data.DataLoader` over the nodes whose batches are ``(pos_rw, neg_rw)``;
     ``loss(pos_rw, neg_rw)``. The walks run on the CPU, in the loader's workers, as PyG's."""
@@ -44,7 +43,6 @@ class Node2Vec(torch.nn.Module):
         self.col = dst[order]
         self.rowptr = torch.cat([torch.zeros(1, dtype=torch.long),
                                  torch.bincount(src, minlength=self.num_nodes).cumsum(0)])
-        self.EPS = EPS
         self.embedding_dim, self.walk_length, self.context_size = embedding_dim, walk_length - 1, context_size
         self.walks_per_node, self.p, self.q = walks_per_node, p, q
         self.num_negative_samples = num_negative_samples
@@ -70,20 +68,6 @@ class Node2Vec(torch.nn.Module):
         batch = batch.repeat(self.walks_per_node * self.num_negative_samples)
         walks = torch.randint(self.num_nodes, (batch.size(0), self.walk_length), dtype=batch.dtype, device=batch.device)
         return context_windows(torch.cat([batch.view(-1, 1), walks], dim=-1), self.context_size)
-
-    def sample(self, batch: Union[List[int], Tensor]) -> Tuple[Tensor, Tensor]:
-        if not isinstance(batch, Tensor):
-            batch = torch.tensor(batch)
-        return self.pos_sample(batch), self.neg_sample(batch)
-
-    def loss(self, pos_rw: Tensor, neg_rw: Tensor) -> Tensor:
-        """The skip-gram loss (:mod:`gnnx.nn.skipgram`)."""
-        return skipgram_loss(self.embedding, pos_rw, neg_rw, self.EPS)
-
-    def test(self, train_z: Tensor, train_y: Tensor, test_z: Tensor, test_y: Tensor, solver: str = "lbfgs",
-             *args, **kwargs) -> float:
-        """Accuracy of a logistic regression fit on ``train_z`` (:func:`~gnnx.nn.evaluation.linear_probe`)."""
-        return linear_probe(train_z, train_y, test_z, test_y, solver, *args, **kwargs)
 
     def __repr__(self) -> str:  # PyG's
         return f"{type(self).__name__}({self.embedding.weight.size(0)}, {self.embedding.weight.size(1)})"
