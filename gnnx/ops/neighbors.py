@@ -151,9 +151,10 @@ def _nearest_k(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y:
     """:func:`_nearest` for any ``k``: in eager calls ``k`` beyond the candidates (``x``'s
     points, less the point itself without loops) is searched as that many and padded."""
     if is_tracing() or torch.jit.is_tracing():
-        if is_tracing() and radius is None:  # a named error at trace time (or an assertion in the exported
-            # program); a radius search's slots beyond the candidates come back empty instead
-            # a message without closure variables: torch 2.11's Dynamo cannot read those
+        # kNN: a named error at trace time (or an assertion in the exported program); a radius
+        # search's slots beyond the candidates come back empty instead. The message has no
+        # closure variables: torch 2.11's Dynamo cannot read those.
+        if is_tracing() and radius is None:
             torch._check(x.size(0) >= k, lambda: "knn: k neighbours need at least k points in compiled or exported "
                                                   "calls (eager calls pad a smaller set)")
         return _nearest(x, y, k, batch_x, batch_y, cosine, same_set_no_loop, radius)
