@@ -7,7 +7,7 @@ from gnnx.nn.conv.edge_features import CGConv, NNConv, PDNConv, TransformerConv
 from gnnx.nn.conv.gat import GATConv, GATv2Conv, SuperGATConv
 from gnnx.nn.conv.gated import ClusterGCNConv, GatedGraphConv, LEConv, ResGatedGraphConv
 from gnnx.nn.conv.gcn import GCNConv
-from gnnx.nn.conv.geometric import FeaStConv, GMMConv, PointTransformerConv, PPFConv
+from gnnx.nn.conv.geometric import FeaStConv, GMMConv, PointTransformerConv, PPFConv, XConv
 from gnnx.nn.conv.gin import GINConv, GINEConv
 from gnnx.nn.conv.gps import GPSConv
 from gnnx.nn.conv.graph_conv import GraphConv
@@ -27,5 +27,5 @@ __all__ = [
     "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GPSConv", "GraphConv", "GravNetConv",
     "HANConv", "HEATConv", "HGTConv", "HypergraphConv",
     "LEConv", "MFConv", "MixHopConv", "NNConv", "PDNConv", "PNAConv", "PointGNNConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv", "SignedConv",
-    "LGConv", "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv", "WLConv", "WLConvContinuous",
+    "LGConv", "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv", "WLConv", "WLConvContinuous", "XConv",
 ]

@@ -13,10 +13,13 @@ from typing import Callable, Optional, Tuple, Union
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.nn import ELU, BatchNorm1d, Conv1d, Linear, Sequential
 
 from gnnx import ops
 from gnnx.nn.inits import glorot, glorot_linear, lazy_parameters, linear, reset, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing, edge_tensor
+from gnnx.nn.reshape import Reshape
+from gnnx.ops.dispatch import can_check_on_host
 from gnnx.structure import with_fresh_self_loops
 
 PairTensor = Tuple[Tensor, Tensor]
@@ -271,3 +274,74 @@ class GMMConv(MessagePassing):
 
     def __repr__(self) -> str:
         return f"GMMConv({self.in_channels}, {self.out_channels}, dim={self.dim})"
+
+
+class XConv(torch.nn.Module):
+    r"""The convolution of PointCNN, `"PointCNN: Convolution On X-Transformed Points"
+    <https://arxiv.org/abs/1801.07791>`_ (PyG's arguments, keys, repr and values):
+
+    .. math::
+        \mathbf{x}^{\prime}_i = \mathrm{Conv}\left(\mathbf{K},
+        \gamma_{\mathbf{\Theta}}(\mathbf{P}_i - \mathbf{p}_i) \times
+        \left( h_\mathbf{\Theta}(\mathbf{P}_i - \mathbf{p}_i) \, \Vert \,
+        \mathbf{x}_i \right) \right)
+
+    over each point's ``kernel_size`` nearest points of its cloud (itself included; every
+    ``dilation``-th of the ``kernel_size * dilation`` nearest), their offsets
+    :math:`\mathbf{P}_i - \mathbf{p}_i` lifted by :math:`h` (``mlp1``) and turned into a
+    ``K x K`` transform by :math:`\gamma` (``mlp2``), then a depthwise convolution (``conv``).
+    The neighbours come from :func:`gnnx.ops.knn` with a static ``N * K`` shape, so the layer
+    compiles and exports (PyG's needs ``pyg-lib``). Each cloud needs at least
+    ``kernel_size * dilation`` points (eager calls on the CPU check it).
+
+    Shapes: ``x [N, in_channels]`` (or ``None``), ``pos [N, dim]``, ``batch [N]`` (optional);
+    output ``[N, out_channels]``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, dim: int, kernel_size: int,
+                 hidden_channels: Optional[int] = None, dilation: int = 1, bias: bool = True,
+                 num_workers: int = 1) -> None:
+        super().__init__()
+        hidden_channels = in_channels // 4 if hidden_channels is None else hidden_channels
+        if hidden_channels <= 0:
+            raise ValueError(f"XConv: hidden_channels must be positive, got {hidden_channels} "
+                             f"(in_channels // 4 by default)")
+        self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
+        self.dim, self.kernel_size, self.dilation, self.num_workers = dim, kernel_size, dilation, num_workers
+        K, delta = kernel_size, hidden_channels
+        self.mlp1 = Sequential(Linear(dim, delta), ELU(), BatchNorm1d(delta), Linear(delta, delta), ELU(),
+                               BatchNorm1d(delta), Reshape(-1, K, delta))
+        self.mlp2 = Sequential(Linear(dim * K, K ** 2), ELU(), BatchNorm1d(K ** 2), Reshape(-1, K, K),
+                               Conv1d(K, K ** 2, K, groups=K), ELU(), BatchNorm1d(K ** 2), Reshape(-1, K, K),
+                               Conv1d(K, K ** 2, K, groups=K), BatchNorm1d(K ** 2), Reshape(-1, K, K))
+        channels = in_channels + delta
+        depth_multiplier = -(-out_channels // channels)
+        self.conv = Sequential(Conv1d(channels, channels * depth_multiplier, K, groups=channels),
+                               Reshape(-1, channels * depth_multiplier),
+                               Linear(channels * depth_multiplier, out_channels, bias=bias))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        reset(self.mlp1)
+        reset(self.mlp2)
+        reset(self.conv)
+
+    def forward(self, x: Optional[Tensor], pos: Tensor, batch: Optional[Tensor] = None) -> Tensor:
+        pos = pos.unsqueeze(-1) if pos.dim() == 1 else pos
+        (num_points, dim), K = pos.shape, self.kernel_size
+        (query, found), valid = ops.knn(pos, pos, K * self.dilation, batch, batch, static=True)
+        if can_check_on_host(pos) and not bool(valid.all()):
+            raise ValueError(f"XConv: every cloud needs at least kernel_size * dilation = {K * self.dilation} "
+                             f"points")
+        query = query.view(num_points, -1)[:, ::self.dilation].reshape(-1)
+        found = found.view(num_points, -1)[:, ::self.dilation].reshape(-1)
+        offsets = pos.index_select(0, found) - pos.index_select(0, query)
+        lifted = self.mlp1(offsets)
+        if x is not None:
+            x = x.unsqueeze(-1) if x.dim() == 1 else x
+            lifted = torch.cat([lifted, x.index_select(0, found).view(num_points, K, self.in_channels)], dim=-1)
+        transform = self.mlp2(offsets.view(num_points, K * dim))
+        return self.conv(torch.matmul(lifted.transpose(1, 2).contiguous(), transform))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
