@@ -1,5 +1,5 @@
 """The models and layers whose inputs are not the four-way cases' (molecules, signed edge sets,
-graph-level attributes): AttentiveFP, MetaLayer, SignedConv and SchNet in one module, exported
+graph-level attributes, layer histories): AttentiveFP, MetaLayer, SignedConv, SchNet and DNAConv in one module, exported
 with dynamic atom, bond and molecule counts and AOTInductor-packaged in one compile, equal to
 eager at other sizes (each one's PyG parity and compile tests live in tests/nn)."""
 import pytest
@@ -21,6 +21,7 @@ class Models(torch.nn.Module):
         self.node_model = torch.nn.Linear(9 + 3 + 4, 9)
         self.meta = nn.MetaLayer(self._edge, self._node, None)
         self.schnet = nn.SchNet(hidden_channels=16, num_filters=12, num_interactions=2, num_gaussians=10, cutoff=3.0)
+        self.dna = nn.DNAConv(9, heads=3, groups=3)
 
     def _edge(self, src, dst, edge_attr, u, batch):
         return self.edge_model(torch.cat([src, dst, edge_attr, u[batch]], 1))
@@ -35,7 +36,7 @@ class Models(torch.nn.Module):
                                 edge_index.flip(0))
         x_meta, edge_meta, _ = self.meta(x, edge_index, edge_attr, u, batch)
         return (self.attentive_fp(x, edge_index, edge_attr, batch, batch_size=molecules), signed, x_meta, edge_meta,
-                self.schnet(z, pos, batch, batch_size=molecules))
+                self.schnet(z, pos, batch, batch_size=molecules), self.dna(torch.stack([x, x.tanh()], 1), edge_index))
 
 
 def _molecules(sizes, seed=0):

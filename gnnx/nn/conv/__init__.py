@@ -1,6 +1,7 @@
 """Message-passing layers, one file per family."""
 from gnnx.nn.conv.attention_propagation import AGNNConv, FAConv
 from gnnx.nn.conv.composite import AntiSymmetricConv, PointGNNConv, PointNetConv
+from gnnx.nn.conv.dna import DNAConv
 from gnnx.nn.conv.dynamic import DynamicEdgeConv, GravNetConv
 from gnnx.nn.conv.edge_conv import EdgeConv
 from gnnx.nn.conv.edge_features import CGConv, NNConv, PDNConv, TransformerConv
@@ -27,5 +28,5 @@ __all__ = [
     "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GPSConv", "GraphConv", "GravNetConv",
     "HANConv", "HEATConv", "HGTConv", "HypergraphConv",
     "LEConv", "MFConv", "MixHopConv", "NNConv", "PDNConv", "PNAConv", "PointGNNConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv", "SignedConv",
-    "LGConv", "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv", "WLConv", "WLConvContinuous", "XConv",
+    "LGConv", "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv", "WLConv", "WLConvContinuous", "XConv", "DNAConv",
 ]
