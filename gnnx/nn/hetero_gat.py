@@ -211,8 +211,8 @@ class SourceTable(torch.autograd.Function):
         nodes, slots, width, heads, slot, dst_slots = ctx.layout
         values = torch.cat([grad_feature, grad_score], dim=1)
         if not dst_slots:
-            return index_add_fp32((nodes * slots, slot), rows, values).view(nodes, slots * slot), None, None, None, \
-                None, None
+            grad = index_add_fp32((nodes * slots, slot), rows, values).view(nodes, slots * slot)
+            return grad, None, None, None, None, None
         accumulate = torch.float32 if values.dtype in HALF_DTYPES else values.dtype  # as index_add_fp32
         if grad_dst is None:
             grad_dst = values.new_zeros((nodes * dst_slots, heads))
