@@ -20,6 +20,7 @@ from gnnx.nn.conv.relational import DirGNNConv, FastRGCNConv, FiLMConv, RGCNConv
 from gnnx.nn.conv.relational_attention import HEATConv, RGATConv
 from gnnx.nn.conv.sage import SAGEConv
 from gnnx.nn.conv.spectral import ARMAConv, ChebConv
+from gnnx.nn.conv.spline import SplineConv
 from gnnx.nn.conv.wl import WLConv, WLConvContinuous
 
 __all__ = [
@@ -28,5 +29,5 @@ __all__ = [
     "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GPSConv", "GraphConv", "GravNetConv",
     "HANConv", "HEATConv", "HGTConv", "HypergraphConv",
     "LEConv", "MFConv", "MixHopConv", "NNConv", "PDNConv", "PNAConv", "PointGNNConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv", "SignedConv",
-    "LGConv", "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv", "WLConv", "WLConvContinuous", "XConv", "DNAConv",
+    "LGConv", "RGATConv", "RGCNConv", "SAGEConv", "SGConv", "SimpleConv", "SSGConv", "SuperGATConv", "TAGConv", "TransformerConv", "WLConv", "WLConvContinuous", "XConv", "DNAConv", "SplineConv",
 ]
