@@ -50,6 +50,7 @@ from gnnx.nn.pool import (
                            global_add_pool,
                            global_max_pool,
                            global_mean_pool,
+                           graclus,
                            max_pool,
                            max_pool_x,
 )
@@ -65,5 +66,5 @@ __all__ = list(_convs) + list(_aggregations) + [
     "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
     "LayerNorm", "LightGCN", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "Node2Vec", "PNA", "PairNorm", "SAGPooling", "Reshape", "SchNet", "Sequential", "SignedGCN", "StaticPooled", "TopKPooling",
     "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
-    "avg_pool", "avg_pool_x", "consecutive_cluster", "fps", "knn", "max_pool", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
+    "avg_pool", "avg_pool_x", "consecutive_cluster", "fps", "graclus", "knn", "max_pool", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
 ]

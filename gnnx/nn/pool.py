@@ -24,6 +24,7 @@ from gnnx.nn.inits import activation
 from gnnx.ops.dispatch import check_index_range
 from gnnx.utils.edges import coalesce
 from gnnx.utils.loop import remove_self_loops
+from gnnx.utils.num_nodes import maybe_num_nodes
 
 
 def _pool(x: Tensor, batch: Optional[Tensor], size: Optional[int], reduce: str) -> Tensor:
@@ -334,3 +335,37 @@ def max_pool(cluster: Tensor, data: Any, transform: Optional[Callable] = None) -
 def avg_pool(cluster: Tensor, data: Any, transform: Optional[Callable] = None) -> Graph:
     r"""As :func:`max_pool`, with the mean of each cluster's ``x`` (PyG's ``avg_pool``)."""
     return _pool_graph(cluster, data, transform, "mean")
+
+
+def graclus(edge_index: Tensor, weight: Optional[Tensor] = None, num_nodes: Optional[int] = None) -> Tensor:
+    r"""Greedy clustering of Graclus, `"Weighted Graph Cuts without Eigenvectors: A Multilevel
+    Approach" <https://www.cs.utexas.edu/users/inderjit/public_papers/multilevel_pami.pdf>`_
+    (PyG's ``graclus``, which needs ``pyg-lib``): nodes are visited in a random order, and an
+    unmatched node is paired with its first unmatched neighbour (with ``weight``: the heaviest,
+    the last of equals; none heavier than 0: alone). Returns each node's cluster ``[N]``, the
+    smaller index of its pair. Same seed, same clusters as pyg-lib's CPU kernel. Eager and on
+    the host: each choice depends on the ones before it."""
+    count = maybe_num_nodes(edge_index, num_nodes)
+    order = torch.argsort(edge_index[0] * max(count, 1) + edge_index[1], stable=True)
+    rows, cols = edge_index[0][order].tolist(), edge_index[1][order].tolist()
+    weights = None if weight is None else weight[order].tolist()
+    rowptr = [0] * (count + 1)
+    for row in rows:
+        rowptr[row + 1] += 1
+    for node in range(count):
+        rowptr[node + 1] += rowptr[node]
+    cluster = [-1] * count
+    for u in torch.randperm(count).tolist():
+        if cluster[u] >= 0:
+            continue
+        match = u
+        if weights is None:
+            cluster[u] = u
+            match = next((v for v in cols[rowptr[u]:rowptr[u + 1]] if cluster[v] < 0), u)
+        else:
+            heaviest = 0.0
+            for e in range(rowptr[u], rowptr[u + 1]):
+                if cluster[cols[e]] < 0 and weights[e] >= heaviest:
+                    match, heaviest = cols[e], weights[e]
+        cluster[u] = cluster[match] = min(u, match)
+    return torch.tensor(cluster, dtype=torch.long, device=edge_index.device)
