@@ -215,6 +215,21 @@ def assert_same_outputs_and_gradients(ours: torch.nn.Module, theirs: torch.nn.Mo
         torch.testing.assert_close(a, b)
 
 
+def assert_compiles_once_and_exports(model: torch.nn.Module, make_inputs, sizes, dynamic_shapes: tuple,
+                                     export_size, rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    """``model`` compiled (fullgraph, dynamic) equals eager on ``make_inputs(size, seed=i)`` for
+    each of ``sizes`` without recompiling after the second, and exported on the first size with
+    ``dynamic_shapes`` equals eager at ``export_size``."""
+    compiled = torch.compile(model, fullgraph=True, dynamic=True)
+    for i, size in enumerate(sizes):
+        inputs = make_inputs(size, seed=i)
+        with torch._dynamo.config.patch(error_on_recompile=i >= 2):
+            torch.testing.assert_close(compiled(*inputs), model(*inputs), rtol=rtol, atol=atol)
+    program = torch.export.export(model, make_inputs(sizes[0]), dynamic_shapes=dynamic_shapes)
+    inputs = make_inputs(export_size, seed=len(sizes))
+    torch.testing.assert_close(program.module()(*inputs), model(*inputs), rtol=rtol, atol=atol)
+
+
 def export_and_package(module: torch.nn.Module, example: tuple, dynamic_shapes: tuple, package_path: str):
     """``(exported program, loaded AOTInductor package)`` of ``module`` on ``example``."""
     program = torch.export.export(module, example, dynamic_shapes=dynamic_shapes)

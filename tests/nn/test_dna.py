@@ -7,7 +7,7 @@ import torch
 import torch_geometric
 
 import gnnx.nn as nn
-from cases import assert_same_outputs_and_gradients
+from cases import assert_compiles_once_and_exports, assert_same_outputs_and_gradients
 
 
 def _history(num_nodes, seed=0, layers=3):
@@ -38,13 +38,6 @@ def test_needs_a_layer_history():
 
 
 def test_compiles_without_recompiling_and_exports():
-    model = nn.DNAConv(8, heads=2, groups=2)
-    compiled = torch.compile(model, fullgraph=True, dynamic=True)
-    for i, num_nodes in enumerate([20, 31, 57]):
-        inputs = _history(num_nodes, seed=i)
-        with torch._dynamo.config.patch(error_on_recompile=i == 2):
-            torch.testing.assert_close(compiled(*inputs), model(*inputs), rtol=1e-4, atol=1e-5)
     nodes, edges = torch.export.Dim("nodes", min=2), torch.export.Dim("edges", min=2)
-    program = torch.export.export(model, _history(20), dynamic_shapes=({0: nodes}, {1: edges}, {0: edges}))
-    inputs = _history(44, seed=5)
-    torch.testing.assert_close(program.module()(*inputs), model(*inputs), rtol=1e-4, atol=1e-5)
+    assert_compiles_once_and_exports(nn.DNAConv(8, heads=2, groups=2), _history, [20, 31, 57],
+                                     ({0: nodes}, {1: edges}, {0: edges}), 44)

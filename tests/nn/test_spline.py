@@ -10,6 +10,7 @@ import torch
 import torch_geometric
 
 import gnnx.nn as nn
+from cases import assert_compiles_once_and_exports
 from gnnx.nn.conv.spline import spline_basis
 
 PIECES = {1: [lambda v: 1 - v, lambda v: v],
@@ -95,13 +96,6 @@ def test_lazy_and_bad_inputs():
 
 
 def test_compiles_without_recompiling_and_exports():
-    model = nn.SplineConv(4, 3, dim=2, kernel_size=[3, 4], degree=2)
-    compiled = torch.compile(model, fullgraph=True, dynamic=True)
-    for i, num_nodes in enumerate([12, 21, 33]):
-        inputs = _graph(num_nodes, seed=i)
-        with torch._dynamo.config.patch(error_on_recompile=i == 2):
-            torch.testing.assert_close(compiled(*inputs), model(*inputs), rtol=1e-4, atol=1e-5)
     nodes, edges = torch.export.Dim("nodes", min=2), torch.export.Dim("edges", min=2)
-    program = torch.export.export(model, _graph(), dynamic_shapes=({0: nodes}, {1: edges}, {0: edges}))
-    inputs = _graph(27, seed=5)
-    torch.testing.assert_close(program.module()(*inputs), model(*inputs), rtol=1e-4, atol=1e-5)
+    assert_compiles_once_and_exports(nn.SplineConv(4, 3, dim=2, kernel_size=[3, 4], degree=2), _graph, [12, 21, 33],
+                                     ({0: nodes}, {1: edges}, {0: edges}), 27)
