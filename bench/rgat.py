@@ -58,6 +58,20 @@ def sync(device):
         torch.cuda.synchronize()
 
 
+def seeds_loader(graph, batch_size: int = 1024) -> NeighborLoader:
+    """The benchmark's sampler: ``batch_size`` training papers per batch, fan-outs [15, 10, 5]."""
+    return NeighborLoader(graph, num_neighbors=[15, 10, 5], input_nodes=("paper", graph["paper"].train_mask),
+                          batch_size=batch_size, shuffle=True)
+
+
+def build_rgat(lib, graph, hidden: int, first_batch, device):
+    """MLPerf's R-GAT over ``lib`` (``torch_geometric.nn`` or ``gnnx.nn``) for ``graph``'s
+    classes, its lazy widths set by ``first_batch``."""
+    model = RGAT(lib, graph.metadata(), hidden, int(graph["paper"].y.max()) + 1).to(device)
+    materialise(model, first_batch)
+    return model
+
+
 def training_step(step_model, params, trim: bool, amp: bool = False):
     optimizer = torch.optim.Adam(params, lr=0.001)
     device = next(iter(params)).device.type
@@ -106,8 +120,7 @@ def main() -> None:
 
     device = args.device
     graph = hetero_benchmark_graph(scale=args.scale, num_features=128).to(device)
-    loader = NeighborLoader(graph, num_neighbors=[15, 10, 5], input_nodes=("paper", graph["paper"].train_mask),
-                            batch_size=args.batch_size, shuffle=True)
+    loader = seeds_loader(graph, args.batch_size)
     sync(device)
     started = time.perf_counter()
     batches = [b for _, b in zip(range(args.batches + args.warmup), loader)]
@@ -118,10 +131,8 @@ def main() -> None:
     print(f"graph {graph.num_nodes:,} nodes / {graph.num_edges:,} edges; batch ~{sizes['nodes']:,} nodes / "
           f"{sizes['edges']:,} edges; sampling {sampling * 1e3:.1f} ms/batch", flush=True)
     static_batches = padded_per_hop(batches) if any("static" in c for c in args.configs) else []
-    classes = int(graph["paper"].y.max()) + 1
     torch.manual_seed(0)
-    pyg_model = RGAT(pyg_nn, graph.metadata(), args.hidden, classes).to(device)
-    materialise(pyg_model, batches[0])
+    pyg_model = build_rgat(pyg_nn, graph, args.hidden, batches[0], device)
     results, graphs, profiles = {}, {}, []
     for config in args.configs:
         torch._dynamo.reset()
@@ -140,8 +151,7 @@ def main() -> None:
             gnnx.ops.dispatch.SKIP_ZERO_GRAD_ROWS = False if "aten backward" in config else None
             # "(separate dst scores)": each destination type's scores as a product of their own
             gnnx.nn.hetero_gat.SHARED_DST_SCORES = "separate dst scores" not in config
-            model = RGAT(gnnx.nn, graph.metadata(), args.hidden, classes).to(device)
-            materialise(model, batches[0])
+            model = build_rgat(gnnx.nn, graph, args.hidden, batches[0], device)
             model.load_state_dict(pyg_model.state_dict())  # PyG's keys: the same model
             step_model = gnnx.compile(model, **compile_options(config)) if config.startswith("gnnx.compile") else model
         model.train()

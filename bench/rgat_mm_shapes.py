@@ -6,30 +6,17 @@ import sys
 import torch
 
 sys.path.insert(0, "bench")
-sys.path.insert(0, "examples")
-import torch.nn.functional as F
-from rgat_igbh import RGAT, materialise
+from rgat import build_rgat, seeds_loader, training_step  # noqa: E402
 
-import gnnx
-from gnnx.data import NeighborLoader
-from gnnx.datasets import hetero_benchmark_graph
+import gnnx  # noqa: E402
+from gnnx.datasets import hetero_benchmark_graph  # noqa: E402
 
 dev = "cuda"
 graph = hetero_benchmark_graph(scale=1.0, num_features=128).to(dev)
-loader = NeighborLoader(graph, num_neighbors=[15, 10, 5], input_nodes=("paper", graph["paper"].train_mask), batch_size=1024, shuffle=True)
-batches = [b for _, b in zip(range(6), loader)]
-classes = int(graph["paper"].y.max()) + 1
+batches = [b for _, b in zip(range(6), seeds_loader(graph))]
 torch.manual_seed(0)
-gm = RGAT(gnnx.nn, graph.metadata(), 128, classes).to(dev)
-materialise(gm, batches[0])
-opt = torch.optim.Adam(gm.parameters(), lr=1e-3)
-call = gnnx.compile(gm)
-def step(b):
-    size = b["paper"].batch_size
-    opt.zero_grad()
-    out = call(b.x_dict, b.edge_index_dict)[:size]
-    F.cross_entropy(out, b["paper"].y[:size]).backward()
-    opt.step()
+gm = build_rgat(gnnx.nn, graph, 128, batches[0], dev)
+step = training_step(gnnx.compile(gm), list(gm.parameters()), trim=False)
 for b in batches[:5]:
     step(b)
 torch.cuda.synchronize()

@@ -6,26 +6,19 @@ import time
 import torch
 
 sys.path.insert(0, "bench")
-sys.path.insert(0, "examples")
-import torch.nn.functional as F
-import torch_geometric.nn as pyg_nn
-from rgat_igbh import RGAT, materialise
+import torch.nn.functional as F  # noqa: E402
+import torch_geometric.nn as pyg_nn  # noqa: E402
+from rgat import build_rgat, seeds_loader  # noqa: E402
 
-import gnnx
-import gnnx.nn.hetero_gat
-from gnnx.data import NeighborLoader
-from gnnx.datasets import hetero_benchmark_graph
+import gnnx  # noqa: E402
+from gnnx.datasets import hetero_benchmark_graph  # noqa: E402
 
 dev = "cuda"
 graph = hetero_benchmark_graph(scale=1.0, num_features=128).to(dev)
-loader = NeighborLoader(graph, num_neighbors=[15, 10, 5], input_nodes=("paper", graph["paper"].train_mask), batch_size=1024, shuffle=True)
-batches = [b for _, b in zip(range(8), loader)]
-classes = int(graph["paper"].y.max()) + 1
+batches = [b for _, b in zip(range(8), seeds_loader(graph))]
 torch.manual_seed(0)
-pyg = RGAT(pyg_nn, graph.metadata(), 128, classes).to(dev)
-materialise(pyg, batches[0])
-gm = RGAT(gnnx.nn, graph.metadata(), 128, classes).to(dev)
-materialise(gm, batches[0])
+pyg = build_rgat(pyg_nn, graph, 128, batches[0], dev)
+gm = build_rgat(gnnx.nn, graph, 128, batches[0], dev)
 gm.load_state_dict(pyg.state_dict())
 def run(name, model, call):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
