@@ -14,7 +14,7 @@ Convention (PyG's ``flow="source_to_target"``): ``edge_index[0]`` are sources ``
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Dict, Iterator, NamedTuple, Optional
+from typing import Any, Dict, Iterator, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -64,6 +64,16 @@ def build_csr(edge_index: Tensor, num_nodes, num_src_nodes=None) -> CSR:
     rowptr, col, perm, row = _compressed(dst, src, num_nodes)
     rowptr_t, col_t, perm_t, _ = _compressed(src, dst, num_nodes if num_src_nodes is None else num_src_nodes)
     return CSR(rowptr, col, perm, row, rowptr_t, col_t, perm_t)
+
+
+def source_csr(edge_index: Tensor, num_src: int, num_dst: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """``(rowptr [num_src + 1], col, order)``: the edges by source, each row's neighbours in
+    increasing order (duplicates in input order), for host-side walks and matchings that
+    visit a node's neighbours in PyG's order; ``col = edge_index[1][order]``."""
+    src, dst = edge_index[0], edge_index[1]
+    order = torch.argsort(src * max(num_dst, 1) + dst, stable=True)
+    counts = torch.bincount(src, minlength=num_src)
+    return torch.cat([counts.new_zeros(1), counts.cumsum(0)]), dst.index_select(0, order), order
 
 
 def csr_with_self_loops(csr: CSR, edge_index: Tensor, num_nodes) -> CSR:

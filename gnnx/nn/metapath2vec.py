@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from gnnx.graph import source_csr
 from gnnx.nn.skipgram import SkipGramModel, context_windows
 
 EdgeType = Tuple[str, str, str]
@@ -69,13 +70,10 @@ class MetaPath2Vec(SkipGramModel):
         # per edge type, its edges by source (neighbours sorted): CSR row offsets and columns
         self.rowptr_dict, self.col_dict, self.rowcount_dict = {}, {}, {}
         for edge_type, edge_index in edge_index_dict.items():
-            num_src = self.num_nodes_dict[edge_type[0]]
-            src, dst = edge_index.long().cpu()
-            order = torch.argsort(src * max(num_src, self.num_nodes_dict[edge_type[-1]]) + dst)
-            counts = torch.bincount(src, minlength=num_src)
-            self.rowptr_dict[edge_type] = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
-            self.col_dict[edge_type] = dst[order]
-            self.rowcount_dict[edge_type] = counts
+            rowptr, col, _ = source_csr(edge_index.long().cpu(), self.num_nodes_dict[edge_type[0]],
+                                        self.num_nodes_dict[edge_type[-1]])
+            self.rowptr_dict[edge_type], self.col_dict[edge_type] = rowptr, col
+            self.rowcount_dict[edge_type] = rowptr[1:] - rowptr[:-1]
         self.embedding_dim, self.metapath, self.walk_length = embedding_dim, metapath, walk_length
         self.context_size, self.walks_per_node = context_size, walks_per_node
         self.num_negative_samples = num_negative_samples

@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from gnnx.data.random_walk import random_walk
+from gnnx.graph import source_csr
 from gnnx.nn.skipgram import SkipGramModel, context_windows
 from gnnx.utils.num_nodes import maybe_num_nodes
 
@@ -38,11 +39,7 @@ class Node2Vec(SkipGramModel):
         if edge_index.dim() != 2 or edge_index.size(0) != 2:
             raise ValueError(f"Node2Vec: edge_index must have shape [2, E], got {list(edge_index.shape)}")
         self.num_nodes = maybe_num_nodes(edge_index, num_nodes)
-        src, dst = edge_index.long().cpu()
-        order = torch.argsort(src * self.num_nodes + dst)  # by source, neighbours sorted
-        self.col = dst[order]
-        self.rowptr = torch.cat([torch.zeros(1, dtype=torch.long),
-                                 torch.bincount(src, minlength=self.num_nodes).cumsum(0)])
+        self.rowptr, self.col, _ = source_csr(edge_index.long().cpu(), self.num_nodes, self.num_nodes)
         self.embedding_dim, self.walk_length, self.context_size = embedding_dim, walk_length - 1, context_size
         self.walks_per_node, self.p, self.q = walks_per_node, p, q
         self.num_negative_samples = num_negative_samples

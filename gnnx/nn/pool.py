@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from gnnx import ops
-from gnnx.graph import Graph
+from gnnx.graph import Graph, source_csr
 from gnnx.nn.inits import activation
 from gnnx.ops.dispatch import check_index_range
 from gnnx.utils.edges import coalesce
@@ -346,14 +346,8 @@ def graclus(edge_index: Tensor, weight: Optional[Tensor] = None, num_nodes: Opti
     smaller index of its pair. Same seed, same clusters as pyg-lib's CPU kernel. Eager and on
     the host: each choice depends on the ones before it."""
     count = maybe_num_nodes(edge_index, num_nodes)
-    order = torch.argsort(edge_index[0] * max(count, 1) + edge_index[1], stable=True)
-    rows, cols = edge_index[0][order].tolist(), edge_index[1][order].tolist()
-    weights = None if weight is None else weight[order].tolist()
-    rowptr = [0] * (count + 1)
-    for row in rows:
-        rowptr[row + 1] += 1
-    for node in range(count):
-        rowptr[node + 1] += rowptr[node]
+    rowptr, cols, order = (t.tolist() for t in source_csr(edge_index.cpu(), count, count))
+    weights = None if weight is None else weight.cpu()[order].tolist()
     cluster = [-1] * count
     for u in torch.randperm(count).tolist():
         if cluster[u] >= 0:
