@@ -48,7 +48,7 @@ def _grad_pre_kernel(row, col, perm, a, b, w, grad, arg, grad_edge, num_edges, H
                    other=0.0).to(tl.float32)
     pos = tl.program_id(0).to(tl.int64) * EDGES + tl.arange(0, EDGES)
     emask = pos < num_edges
-    pre, dst = tem._pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H)
+    pre, dst = tem._pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H, H)
     eo = emask[:, None] & omask[None, :]
     won = tl.load(arg + dst * OUT + offs_o[None, :], mask=eo, other=-1)
     g = tl.load(grad + dst * OUT + offs_o[None, :], mask=eo, other=0.0).to(tl.float32)
@@ -72,7 +72,7 @@ def _grad_w_kernel(row, col, a, b, grad, arg, grad_w_part, num_edges, H, OUT,
     for block in range(pid, tl.cdiv(num_edges, EDGES), tl.num_programs(0)):
         pos = (block + tl.zeros([], tl.int64)) * EDGES + tl.arange(0, EDGES)
         emask = pos < num_edges
-        pre, dst = tem._pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H)
+        pre, dst = tem._pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H, H)
         eo = emask[:, None] & omask[None, :]
         won = tl.load(arg + dst * OUT + offs_o[None, :], mask=eo, other=-1)
         g = tl.load(grad + dst * OUT + offs_o[None, :], mask=eo, other=0.0).to(tl.float32)
@@ -102,7 +102,7 @@ def _rows_kernel(rowptr, row, col, a, b, w, grad, arg, grad_edge, grad_a, grad_w
     for s in range(start, end, EDGES):
         pos = s + tl.arange(0, EDGES)
         emask = pos < end
-        pre, dst = tem._pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H)
+        pre, dst = tem._pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H, H)
         eo = emask[:, None] & omask[None, :]
         won = tl.load(arg + dst * OUT + offs_o[None, :], mask=eo, other=-1)
         g = tl.load(grad + dst * OUT + offs_o[None, :], mask=eo, other=0.0).to(tl.float32)
@@ -152,7 +152,7 @@ def _atomic_pre_kernel(row, col, a, b, w, grad, arg, grad_a, grad_b, grad_w_part
                    other=0.0).to(tl.float32)
     pos = tl.program_id(0).to(tl.int64) * EDGES + tl.arange(0, EDGES)
     emask = pos < num_edges
-    pre, dst = tem._pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H)
+    pre, dst = tem._pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H, H)
     src = tl.load(col + pos[:, None], mask=emask[:, None], other=0)
     eo = emask[:, None] & omask[None, :]
     won = tl.load(arg + dst * OUT + offs_o[None, :], mask=eo, other=-1)
@@ -180,7 +180,7 @@ def _atomic_persistent_kernel(row, col, a, b, w, grad, arg, grad_a, grad_b, grad
     for block in range(pid, tl.cdiv(num_edges, EDGES), tl.num_programs(0)):
         pos = (block + tl.zeros([], tl.int64)) * EDGES + tl.arange(0, EDGES)
         emask = pos < num_edges
-        pre, dst = tem._pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H)
+        pre, dst = tem._pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H, H)
         src = tl.load(col + pos[:, None], mask=emask[:, None], other=0)
         eo = emask[:, None] & omask[None, :]
         won = tl.load(arg + dst * OUT + offs_o[None, :], mask=eo, other=-1)
@@ -271,7 +271,7 @@ def _bits_w_kernel(row, col, a, b, winbits, grad, grad_w_part, num_edges, H, OUT
     for block in range(pid, tl.cdiv(num_edges, EDGES), tl.num_programs(0)):
         pos = (block + tl.zeros([], tl.int64)) * EDGES + tl.arange(0, EDGES)
         emask = pos < num_edges
-        pre, dst = tem._pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H)
+        pre, dst = tem._pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H, H)
         wb = tl.load(winbits + pos[:, None], mask=emask[:, None], other=0)
         g = tl.load(grad + dst * OUT + offs_o[None, :], mask=emask[:, None] & omask[None, :], other=0.0).to(tl.float32)
         grad_msg = tl.where(((wb >> offs_o[None, :]) & 1) != 0, g, 0.0)
@@ -293,7 +293,7 @@ def _bits_fused_kernel(row, col, perm, a, b, w, winbits, grad, grad_edge, grad_w
     for block in range(pid, tl.cdiv(num_edges, EDGES), tl.num_programs(0)):
         pos = (block + tl.zeros([], tl.int64)) * EDGES + tl.arange(0, EDGES)
         emask = pos < num_edges
-        pre, dst = tem._pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H)
+        pre, dst = tem._pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H, H)
         wb = tl.load(winbits + pos[:, None], mask=emask[:, None], other=0)
         g = tl.load(grad + dst * OUT + offs_o[None, :], mask=emask[:, None] & omask[None, :], other=0.0).to(tl.float32)
         grad_msg = tl.where(((wb >> offs_o[None, :]) & 1) != 0, g, 0.0)

@@ -161,7 +161,7 @@ def main(models):
         torch.cuda.empty_cache()
 
     if "GCN" not in models:
-        return finish(results, "_".join(models) + ("_unfused" if os.environ.get("EDGE_MLP") == "unfused" else "")
+        return finish(results, "_".join(models) + (f"_{os.environ['EDGE_MLP']}" if os.environ.get("EDGE_MLP") else "")
                       + ("_tf32" if os.environ.get("TF32") == "1" else ""))
     sketch = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "reference",
                                                           "gcn_csr_cudagraph.py")],

@@ -1,7 +1,8 @@
 """Launch shapes of the fused EdgeConv kernels (issue #17) on the GPU machine: one EdgeConv
 layer of the seed graph (10,000 nodes, 200,000 edges, MLP [128, 64, 64]), forward and
 forward+backward, eager, against the unfused path, for each launch shape of
-triton_edge_mlp.CONFIG (edges per block and warps of each kernel, backward programs per SM)
+triton_edge_mlp.CONFIG (the forward's edges per block, warps and stages; the backward's one-hot
+chunk, warps and programs per SM)
 and both precisions; GPU time per kernel from torch.profiler. The kNN kernel's launch shape has its own sweep
 (bench/knn_kernel_compare.py). Writes $OUT/tune_pointcloud.json."""
 import json
@@ -43,9 +44,8 @@ results["edge_mlp"].append(row)
 print(json.dumps(row), flush=True)
 dispatch.FUSED_EDGE_MLP = True
 forward_shapes = [{"fwd_edges": e, "fwd_warps": w, "fwd_stages": st} for e, w, st in ((64, 4, 3), (64, 4, 1), (64, 4, 2))]
-backward_shapes = [{"bwd_edges": e, "bwd_warps": w, "bwd_stages": st, "programs_per_sm": p}
-                   for e, w, st, p in ((32, 4, 1, 4), (32, 4, 2, 4), (32, 4, 1, 8), (64, 4, 1, 4), (64, 8, 1, 4),
-                                       (64, 4, 3, 4), (32, 2, 1, 8), (16, 2, 1, 16))]
+backward_shapes = [{"bwd_chunk": c, "bwd_warps": w, "bwd_programs_per_sm": p}
+                   for c, w, p in ((32, 4, 4), (32, 2, 8), (32, 2, 4), (16, 4, 4), (64, 4, 4), (32, 8, 2))]
 for tf32 in (False, True):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     config = triton_edge_mlp.CONFIG

@@ -13,12 +13,15 @@ Forward: blocks of edges in CSR order gather ``a_i + b_j``, apply the ReLU and t
 with ``W_2`` (``tl.dot``) and write the messages; the CSR max kernel of
 :mod:`gnnx.ops.triton_kernels` reduces them per row and keeps each channel's winner (its CSR
 position; ties go to the first edge in CSR order). Nothing ``[E, F]``-sized is saved for the
-backward: it recomputes the hidden rows in one pass over the edges, where only a row's
-winners carry gradient (``grad W_2`` from per-program partial sums), and writes each edge's
-pre-activation gradient, which the CSR and its transpose sum per destination (``grad a``) and
-per source (``grad b``): fixed order throughout, no atomics. Matrix products run on tensor
-cores: three TF32 products per fp32 product (Triton's ``tf32x3``, fp32 accuracy), or one
-where ``torch.backends.cuda.matmul.allow_tf32`` allows TF32.
+backward. Only a row's winners carry gradient, so the backward walks the destination rows and
+recomputes one hidden row per output channel (its winner's), not one per edge: ``grad W`` and
+``grad a`` come from fp32 FMAs over those ``[OUT, H]`` tiles, each edge's pre-activation
+gradient from a one-hot product (the channels it won), and the transposed CSR sums those per
+source (``grad b``): fixed order throughout, no atomics. The forward's product runs on tensor
+cores as three TF32 products per fp32 product (Triton's ``tf32x3``, fp32 accuracy), the
+backward's one-hot product as two (its 0/1 operand is exact in TF32); one where
+``torch.backends.cuda.matmul.allow_tf32`` allows TF32. ``a`` and ``b`` may be strided views
+(the two halves of one node product, as :class:`~gnnx.nn.EdgeConv` makes them).
 """
 from __future__ import annotations
 
@@ -33,28 +36,27 @@ from torch.library import triton_op
 from gnnx.ops.triton_kernels import _launch_spmm, _on_device, launcher
 
 MAX_WIDTH = 64  # hidden and output channels held in registers (wider: W spills; those go unfused)
-# Launch shape: edges per block, warps and pipeline stages of the forward's message kernel and
-# of the backward, and the backward's persistent programs per SM. Measured on an H100 with
-# bench/tune_pointcloud.py (one EdgeConv layer of the seed graph, both precisions won with the
-# same shape: bench/results/h100/tune_pointcloud.json).
-CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "fwd_stages": 3, "bwd_edges": 32, "bwd_warps": 4, "bwd_stages": 3,
-          "programs_per_sm": 4}
+# Launch shape: edges per block, warps and pipeline stages of the forward's message kernel; CSR
+# positions per one-hot product, warps and persistent programs per SM of the backward. Measured
+# on an H100 with bench/tune_pointcloud.py and bench/edge_mlp_winner_rows.py (one EdgeConv
+# layer of the seed graph; bench/results/h100/tune_pointcloud.json, edge_mlp_winner_rows.json).
+CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "fwd_stages": 3, "bwd_chunk": 32, "bwd_warps": 4, "bwd_programs_per_sm": 4}
 
 
 @triton.jit
-def _pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H):
+def _pre_activation(row, col, a, b, pos, emask, hmask, offs_h, A_STRIDE, B_STRIDE):
     """``(a[row[p]] + b[col[p]], row[p])`` for the CSR positions ``pos`` (``[EDGES, H_PAD]`` in
     fp32, ``[EDGES, 1]``)."""
     dst = tl.load(row + pos[:, None], mask=emask[:, None], other=0)  # [EDGES, 1] (a 1-D load here
     src = tl.load(col + pos[:, None], mask=emask[:, None], other=0)  # trips a Triton layout bug)
     eh = emask[:, None] & hmask[None, :]
-    pre = (tl.load(a + dst * H + offs_h[None, :], mask=eh, other=0.0).to(tl.float32)
-           + tl.load(b + src * H + offs_h[None, :], mask=eh, other=0.0).to(tl.float32))
+    pre = (tl.load(a + dst * A_STRIDE + offs_h[None, :], mask=eh, other=0.0).to(tl.float32)
+           + tl.load(b + src * B_STRIDE + offs_h[None, :], mask=eh, other=0.0).to(tl.float32))
     return pre, dst
 
 
 @triton.jit
-def _messages_kernel(row, col, a, b, w, bias, msg, num_edges, H, OUT, HAS_BIAS: tl.constexpr, H_PAD: tl.constexpr,
+def _messages_kernel(row, col, a, b, w, bias, msg, num_edges, H, OUT, A_STRIDE, B_STRIDE, HAS_BIAS: tl.constexpr, H_PAD: tl.constexpr,
                      O_PAD: tl.constexpr, EDGES: tl.constexpr, PRECISION: tl.constexpr):
     """``msg[p] = W relu(a[row[p]] + b[col[p]]) + c`` for a block of ``EDGES`` CSR positions."""
     offs_h = tl.arange(0, H_PAD)
@@ -64,7 +66,7 @@ def _messages_kernel(row, col, a, b, w, bias, msg, num_edges, H, OUT, HAS_BIAS: 
                   other=0.0).to(tl.float32)  # [H, OUT]
     pos = tl.program_id(0).to(tl.int64) * EDGES + tl.arange(0, EDGES)
     emask = pos < num_edges
-    pre, _ = _pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H)
+    pre, _ = _pre_activation(row, col, a, b, pos, emask, hmask, offs_h, A_STRIDE, B_STRIDE)
     out = tl.dot(tl.maximum(pre, 0.0), w_t, input_precision=PRECISION)
     if HAS_BIAS:
         out += tl.load(bias + offs_o, mask=omask, other=0.0).to(tl.float32)[None, :]
@@ -72,36 +74,71 @@ def _messages_kernel(row, col, a, b, w, bias, msg, num_edges, H, OUT, HAS_BIAS: 
 
 
 @triton.jit
-def _backward_kernel(row, col, perm, a, b, w, grad, arg, grad_edge, grad_w_part, num_edges, H, OUT,
-                     H_PAD: tl.constexpr, O_PAD: tl.constexpr, EDGES: tl.constexpr, PRECISION: tl.constexpr):
-    """Persistent over blocks of ``EDGES`` CSR positions: each edge's pre-activation gradient
-    (stored by input edge id, summed per destination and per source afterwards) and this
-    program's part of ``grad W``. Only a row's winners carry gradient."""
+def _tf32_parts(x):
+    """``x`` as ``hi + lo`` with ``hi`` exact in TF32 (its low 13 mantissa bits cleared) and
+    ``lo`` the rest: a product with an operand exact in TF32 (0/1) is fp32-accurate from two
+    TF32 products."""
+    hi = ((x.to(tl.uint32, bitcast=True) + 0x1000) & 0xFFFFE000).to(tl.float32, bitcast=True)  # rounded
+    return hi, x - hi
+
+
+@triton.jit
+def _backward_kernel(rowptr, col, perm, a, b, w, grad, arg, grad_a, grad_edge, grad_w_part, num_rows, H, OUT,
+                     A_STRIDE, B_STRIDE, H_PAD: tl.constexpr, O_PAD: tl.constexpr, CHUNK: tl.constexpr,
+                     EXACT: tl.constexpr):
+    """Persistent over destination rows. A row's output channel ``o`` took its value from one
+    edge, the winner ``e(o)``, so the gradient reaches the hidden layer through ``OUT`` rows
+    only: ``h_o = relu(a_i + b[src e(o)])`` (``[OUT, H]``, gathered), ``grad W[o] += g_o h_o``
+    (fp32 FMAs, summed over this program's rows), ``c_o = g_o W[o] [a_i + b[src e(o)] > 0]``;
+    ``grad a_i`` is the sum of the ``c_o`` and an edge's pre-activation gradient the sum of the
+    ``c_o`` it won: a one-hot product over the row's edges, ``CHUNK`` CSR positions at a time
+    (fp32-accurate from two TF32 products where ``EXACT``), stored by input edge id for the
+    transposed sum."""
     pid = tl.program_id(0)
     offs_h = tl.arange(0, H_PAD)
     offs_o = tl.arange(0, O_PAD)
+    offs_c = tl.arange(0, CHUNK)
     hmask, omask = offs_h < H, offs_o < OUT
     w_oh = tl.load(w + offs_o[:, None] * H + offs_h[None, :], mask=omask[:, None] & hmask[None, :],
                    other=0.0).to(tl.float32)  # [OUT, H]
     grad_w = tl.zeros([O_PAD, H_PAD], tl.float32)
-    for block in range(pid, tl.cdiv(num_edges, EDGES), tl.num_programs(0)):
-        pos = (block + tl.zeros([], tl.int64)) * EDGES + tl.arange(0, EDGES)  # 64-bit offsets
-        emask = pos < num_edges
-        pre, dst = _pre_activation(row, col, a, b, pos, emask, hmask, offs_h, H)
-        eo = emask[:, None] & omask[None, :]
-        won = tl.load(arg + dst * OUT + offs_o[None, :], mask=eo, other=-1)
-        g = tl.load(grad + dst * OUT + offs_o[None, :], mask=eo, other=0.0).to(tl.float32)
-        grad_msg = tl.where(won == pos[:, None], g, 0.0)  # [EDGES, OUT]
-        grad_pre = tl.where(pre > 0, tl.dot(grad_msg, w_oh, input_precision=PRECISION), 0.0)
-        edge = tl.load(perm + pos[:, None], mask=emask[:, None], other=0)
-        tl.store(grad_edge + edge * H + offs_h[None, :], grad_pre, mask=emask[:, None] & hmask[None, :])
-        grad_w += tl.dot(tl.trans(grad_msg), tl.maximum(pre, 0.0), input_precision=PRECISION)
+    for node in range(pid, num_rows, tl.num_programs(0)):
+        node = node + tl.zeros([], tl.int64)  # 64-bit offsets
+        win = tl.load(arg + node * OUT + offs_o, mask=omask, other=-1)  # CSR position per channel, -1: no edge
+        won = win >= 0
+        g = tl.load(grad + node * OUT + offs_o, mask=won, other=0.0).to(tl.float32)
+        src = tl.load(col + win, mask=won, other=0)
+        pre = (tl.load(a + node * A_STRIDE + offs_h, mask=hmask, other=0.0).to(tl.float32)[None, :]
+               + tl.load(b + src[:, None] * B_STRIDE + offs_h[None, :], mask=won[:, None] & hmask[None, :],
+                         other=0.0).to(tl.float32))  # [OUT, H]: each channel's winning pre-activation
+        grad_w += g[:, None] * tl.maximum(pre, 0.0)
+        contrib = tl.where(pre > 0, g[:, None] * w_oh, 0.0)
+        tl.store(grad_a + node * H + offs_h, tl.sum(contrib, 0), mask=hmask)
+        if EXACT:
+            hi, lo = _tf32_parts(contrib)
+        end = tl.load(rowptr + node + 1)
+        for first in range(tl.load(rowptr + node), end, CHUNK):
+            pos = first + offs_c
+            cmask = pos < end
+            onehot = tl.where(win[None, :] == pos[:, None], 1.0, 0.0)  # [CHUNK, OUT]
+            if EXACT:
+                grad_pre = tl.dot(onehot, hi, input_precision="tf32") + tl.dot(onehot, lo, input_precision="tf32")
+            else:
+                grad_pre = tl.dot(onehot, contrib, input_precision="tf32")
+            edge = tl.load(perm + pos, mask=cmask, other=0)
+            tl.store(grad_edge + edge[:, None] * H + offs_h[None, :], grad_pre, mask=cmask[:, None] & hmask[None, :])
     tl.store(grad_w_part + pid * OUT * H + offs_o[:, None] * H + offs_h[None, :], grad_w,
              mask=omask[:, None] & hmask[None, :])
 
 
 def _pads(hidden: int, out: int) -> dict:
     return {"H_PAD": max(16, triton.next_power_of_2(hidden)), "O_PAD": max(16, triton.next_power_of_2(out))}
+
+
+def _unit_column_stride(t: Tensor) -> Tensor:
+    """``t`` with unit column stride; rows may be strided (``a`` and ``b`` as the two halves of
+    one node product)."""
+    return t if t.stride(1) == 1 else t.contiguous()
 
 
 def _precision() -> str:
@@ -122,44 +159,45 @@ def edge_mlp_max(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor, rowptr_
     """``(out [N_dst, OUT], winner [N_dst, OUT])``: ``max_j W relu(a_i + b_j) + bias`` over the
     CSR's rows and the CSR position of each channel's winner (-1 for a row without edges).
     ``perm``, ``row`` and the transposed CSR's ``rowptr_t`` and ``perm_t`` serve the backward."""
-    a, b, weight = a.contiguous(), b.contiguous(), weight.contiguous()
+    a, b, weight = _unit_column_stride(a), _unit_column_stride(b), weight.contiguous()
     hidden, out_channels, num_edges = a.size(1), weight.size(0), col.numel()
     precision = _precision()
     messages = torch.empty((num_edges, out_channels), dtype=torch.float32, device=a.device)
     with _on_device(a):
         launcher(_messages_kernel, a)[(torch.sym_max(1, triton.cdiv(num_edges, CONFIG["fwd_edges"])),)](
             row, col, a, b, weight, bias if bias is not None else weight, messages, num_edges, hidden, out_channels,
+            a.stride(0), b.stride(0),
             HAS_BIAS=bias is not None, EDGES=CONFIG["fwd_edges"], PRECISION=precision, num_warps=CONFIG["fwd_warps"],
             num_stages=CONFIG["fwd_stages"], **_pads(hidden, out_channels))
     # the CSR's rows over the messages in CSR order: the max and its position (ties: the first)
-    out, arg = _launch_spmm(rowptr, torch.arange(num_edges, device=a.device), None, messages, True)
-    return out.to(a.dtype), arg.to(torch.int32)  # int32 winners: the backward gathers them per edge
+    out, arg = _launch_spmm(rowptr, None, None, messages, True, arg_dtype=torch.int32)
+    return out.to(a.dtype), arg
 
 
 @triton_op("gnnx::edge_mlp_max_backward", mutates_args={})
 def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor, rowptr_t: Tensor,
                           perm_t: Tensor, a: Tensor, b: Tensor, weight: Tensor, grad: Tensor,
                           arg: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-    """``(grad a, grad b, grad weight)`` of :func:`edge_mlp_max`, hidden rows recomputed: one
-    pass over the edges writes their pre-activation gradients, which the CSR and its
-    transpose sum per destination (``grad a``) and per source (``grad b``); ``grad W`` from
-    per-program partial sums. Fixed order throughout, no atomics."""
-    a, b, weight, grad = a.contiguous(), b.contiguous(), weight.contiguous(), grad.contiguous()
+    """``(grad a, grad b, grad weight)`` of :func:`edge_mlp_max`: one pass over the
+    destination rows recomputes each channel's winning hidden row and gives ``grad a``,
+    per-program parts of ``grad W`` and the edges' pre-activation gradients, which the
+    transposed CSR sums per source (``grad b``). Fixed order throughout, no atomics."""
+    a, b, weight, grad = _unit_column_stride(a), _unit_column_stride(b), weight.contiguous(), grad.contiguous()
     hidden = a.size(1)
     out_channels = weight.size(0)
     num_edges = col.numel()
+    num_rows = rowptr.numel() - 1
     precision = _precision()
     sms = torch.cuda.get_device_properties(a.device).multi_processor_count
-    blocks = triton.cdiv(num_edges, CONFIG["bwd_edges"])
-    programs = torch.sym_max(1, torch.sym_min(blocks, CONFIG["programs_per_sm"] * sms))
+    programs = torch.sym_max(1, torch.sym_min(num_rows, CONFIG["bwd_programs_per_sm"] * sms))
     grad_edge = torch.empty((num_edges, hidden), dtype=torch.float32, device=a.device)
-    partial = torch.zeros((programs, out_channels, hidden), dtype=torch.float32, device=a.device)
+    grad_a = torch.empty((num_rows, hidden), dtype=torch.float32, device=a.device)
+    partial = torch.empty((programs, out_channels, hidden), dtype=torch.float32, device=a.device)
     with _on_device(a):
         launcher(_backward_kernel, a)[(programs,)](
-            row, col, perm, a, b, weight, grad, arg, grad_edge, partial, num_edges, hidden, out_channels,
-            EDGES=CONFIG["bwd_edges"], PRECISION=precision, num_warps=CONFIG["bwd_warps"],
-            num_stages=CONFIG["bwd_stages"], **_pads(hidden, out_channels))
-    grad_a = _launch_spmm(rowptr, perm, None, grad_edge, False)[0]
+            rowptr, col, perm, a, b, weight, grad, arg, grad_a, grad_edge, partial, num_rows, hidden, out_channels,
+            a.stride(0), b.stride(0), CHUNK=CONFIG["bwd_chunk"], EXACT=precision == "tf32x3",
+            num_warps=CONFIG["bwd_warps"], **_pads(hidden, out_channels))
     grad_b = _launch_spmm(rowptr_t, perm_t, None, grad_edge, False)[0]
     return grad_a.to(a.dtype), grad_b.to(b.dtype), partial.sum(0).to(weight.dtype)
 

@@ -56,8 +56,9 @@ def _block_f(num_features: int) -> int:
 @triton.jit
 def _spmm_kernel(rowptr, col, weight, x, out, arg, num_rows, F, HEAD_C, W_HEADS,
                  HAS_W: tl.constexpr, SCALAR_W: tl.constexpr, IS_MAX: tl.constexpr, ROWS: tl.constexpr,
-                 BLOCK_E: tl.constexpr, BLOCK_F: tl.constexpr):
-    # ROWS consecutive rows per program, unrolled, so their loads overlap.
+                 BLOCK_E: tl.constexpr, BLOCK_F: tl.constexpr, HAS_COL: tl.constexpr = True):
+    # ROWS consecutive rows per program, unrolled, so their loads overlap. Without HAS_COL,
+    # row k of x is CSR position k's (x already in CSR order).
     offs_f = tl.program_id(1) * BLOCK_F + tl.arange(0, BLOCK_F)
     fmask = offs_f < F
     for r in tl.static_range(ROWS):
@@ -74,7 +75,7 @@ def _spmm_kernel(rowptr, col, weight, x, out, arg, num_rows, F, HEAD_C, W_HEADS,
             offs_e = k + tl.arange(0, BLOCK_E)
             emask = offs_e < end
             mask = emask[:, None] & fmask[None, :]
-            src = tl.load(col + offs_e, mask=emask, other=0)
+            src = tl.load(col + offs_e, mask=emask, other=0) if HAS_COL else offs_e
             vals = tl.load(x + src[:, None] * F + offs_f[None, :], mask=mask, other=0.0).to(tl.float32)
             if HAS_W:
                 if SCALAR_W:  # one weight per edge: load it once, broadcast over features
@@ -94,7 +95,7 @@ def _spmm_kernel(rowptr, col, weight, x, out, arg, num_rows, F, HEAD_C, W_HEADS,
                 acc += tl.sum(vals, axis=0)
         if IS_MAX:
             acc = tl.where(best < 0, 0.0, acc)
-            tl.store(arg + row * F + offs_f, best, mask=fmask & live)
+            tl.store(arg + row * F + offs_f, best.to(arg.dtype.element_ty), mask=fmask & live)
         tl.store(out + row * F + offs_f, acc.to(out.dtype.element_ty), mask=fmask & live)
 
 
@@ -125,23 +126,25 @@ def spmm_config(num_features: int) -> dict:
     return {"ROWS": 1, "BLOCK_E": 8 if num_features >= 32 else 16, "num_warps": 1}
 
 
-def _launch_spmm(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor, is_max: bool,
-                 config: Optional[dict] = None):
+def _launch_spmm(rowptr: Tensor, col: Optional[Tensor], weight: Optional[Tensor], x: Tensor, is_max: bool,
+                 config: Optional[dict] = None, arg_dtype: torch.dtype = torch.long):
+    """``(out, arg)``: the rows' sums or maxima (``arg``: the winners' CSR positions, ``-1``
+    for an empty row); ``col=None`` reads ``x``'s rows in CSR order."""
     num_rows = rowptr.numel() - 1
     x2 = rows_of(x).contiguous()
     num_features = x2.size(1)
     out = torch.empty((num_rows, num_features), dtype=x.dtype, device=x.device)
-    arg = torch.empty((num_rows, num_features) if is_max else (1,), dtype=torch.long, device=x.device)
+    arg = torch.empty((num_rows, num_features) if is_max else (1,), dtype=arg_dtype, device=x.device)
     heads = 1 if weight is None or weight.dim() == 1 else weight.size(1)
     block_f = _block_f(num_features)
     cfg = config or spmm_config(num_features)
     grid = (triton.cdiv(num_rows, cfg["ROWS"]), triton.cdiv(num_features, block_f))
     with _on_device(x):
         launcher(_spmm_kernel, x2)[grid](
-            rowptr, col, weight if weight is not None else x2, x2, out, arg,
+            rowptr, col if col is not None else rowptr, weight if weight is not None else x2, x2, out, arg,
             num_rows, num_features, num_features // heads, heads,
             HAS_W=weight is not None, SCALAR_W=heads == 1, IS_MAX=is_max, ROWS=cfg["ROWS"], BLOCK_E=cfg["BLOCK_E"],
-            BLOCK_F=block_f, num_warps=cfg["num_warps"],
+            BLOCK_F=block_f, HAS_COL=col is not None, num_warps=cfg["num_warps"],
         )
     return out.view((num_rows,) + tuple(x.shape[1:])), arg
 

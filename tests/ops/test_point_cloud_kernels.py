@@ -123,6 +123,26 @@ def test_fused_edge_mlp_equals_reference(device, n_dst, n_src, edges, hidden, ou
         assert torch.allclose(g.cpu().double(), r, atol=1e-3, rtol=1e-4)
 
 
+@pytest.mark.parametrize("device", [CUDA])
+def test_fused_edge_mlp_takes_the_halves_of_one_node_product(device):
+    """EdgeConv passes ``a`` and ``b`` as the column halves of one ``[N, 2H]`` product: the
+    kernels read the strided rows in place, with the values and gradients of contiguous copies."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    src, dst, a, b, w, c = _edge_inputs(300, 300, 5000, 32, 48, device, seed=4)
+    csr = build_csr(torch.stack([src, dst]), 300, 300)
+    both = torch.cat([a, b], 1).requires_grad_()
+    halves = both.split(32, dim=1)
+    assert halves[0].stride() == (64, 1)
+    copies = [t.detach().clone().requires_grad_() for t in (a, b)]
+    out = edge_mlp_max(*halves, w, c, csr=csr)
+    ref = edge_mlp_max(*copies, w, c, csr=csr)
+    assert torch.equal(out, ref)
+    probe = torch.randn_like(out)
+    (grad_both,) = torch.autograd.grad(out, both, probe)
+    grads = torch.autograd.grad(ref, copies, probe)
+    assert torch.equal(grad_both, torch.cat(grads, 1))
+
+
 def _count_fused(monkeypatch):
     kernels = dispatch.cuda_edge_mlp_kernels()
     calls = []

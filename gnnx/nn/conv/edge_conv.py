@@ -39,6 +39,19 @@ def _fusable_second_linear(nn: torch.nn.Module) -> Optional[torch.nn.Linear]:
     return None
 
 
+def _split_first_linear(first: torch.nn.Linear, x_src: Tensor, x_dst: Tensor) -> Tuple[Tensor, Tensor]:
+    """``(x_dst (W_1 - W_2)^T + b, x_src W_2^T)``, the first layer's per-node halves: one
+    product ``x [W_1 - W_2; W_2]^T`` when both sides are the same nodes."""
+    half = x_src.size(-1)
+    w_dst, w_src = first.weight[:, :half], first.weight[:, half:]
+    if x_src is not x_dst:
+        return (torch.nn.functional.linear(x_dst, w_dst - w_src, first.bias),
+                torch.nn.functional.linear(x_src, w_src))
+    bias = None if first.bias is None else torch.nn.functional.pad(first.bias, (0, first.bias.size(0)))
+    both = torch.nn.functional.linear(x_src, torch.cat([w_dst - w_src, w_src]), bias)
+    return both.split(first.weight.size(0), dim=-1)
+
+
 def _rest(nn: torch.nn.Module, h: Tensor) -> Tensor:
     """``nn`` applied to ``h``, the output of its first linear layer."""
     if isinstance(nn, MLP):
@@ -101,9 +114,7 @@ class EdgeConv(MessagePassing):
             raise ValueError(f"{type(self).__name__}: the network's first layer takes {first.weight.size(1)} "
                              f"input channels, [x_i, x_j - x_i] of two {first.weight.size(1) // 2}-wide node "
                              f"features, got x of shape {list(x_src.shape)}")
-        w_dst, w_src = first.weight[:, :half], first.weight[:, half:]
-        per_dst = torch.nn.functional.linear(x_dst, w_dst - w_src, first.bias)
-        per_src = torch.nn.functional.linear(x_src, w_src)
+        per_dst, per_src = _split_first_linear(first, x_src, x_dst)
         second = self._fused_second_linear()
         csr = self._fused_csr(second, edge_index, per_dst, per_src, edge_mask)
         if csr is not None:
