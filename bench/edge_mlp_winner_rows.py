@@ -33,7 +33,7 @@ reference = torch.autograd.grad(edge_mlp_max_reference(*leaves, bias.double(), c
 results = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "rows": []}
 default = dict(tem.CONFIG)
 shapes = [{}] + [{"bwd_chunk": c, "bwd_warps": wp, "bwd_programs_per_sm": p}
-                 for c, wp, p in ((32, 2, 8), (32, 2, 4), (16, 4, 4), (64, 4, 4), (32, 8, 2))]
+                 for c, wp, p in ((32, 4, 4), (32, 2, 8), (16, 2, 4), (64, 2, 4), (32, 8, 2))]
 for tf32 in (False, True):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     _, arg = tem.edge_mlp_max(*structure, a, b, w, bias)

@@ -40,7 +40,7 @@ MAX_WIDTH = 64  # hidden and output channels held in registers (wider: W spills;
 # positions per one-hot product, warps and persistent programs per SM of the backward. Measured
 # on an H100 with bench/tune_pointcloud.py and bench/edge_mlp_winner_rows.py (one EdgeConv
 # layer of the seed graph; bench/results/h100/tune_pointcloud.json, edge_mlp_winner_rows.json).
-CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "fwd_stages": 3, "bwd_chunk": 32, "bwd_warps": 4, "bwd_programs_per_sm": 4}
+CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "fwd_stages": 3, "bwd_chunk": 32, "bwd_warps": 2, "bwd_programs_per_sm": 4}
 
 
 @triton.jit
