@@ -83,10 +83,11 @@ class EdgeConv(MessagePassing):
     CSR (a :class:`~gnnx.Graph`, the structure cache, or the CSR a model builds once when traced),
     eager, compiled and exported calls run the rest fused (:func:`gnnx.ops.edge_mlp.edge_mlp_max`):
     the second layer on tensor cores at fp32 accuracy, the max with its winners, and a backward
-    that recomputes the hidden rows and passes gradient to the winners only, so no ``[E, F]``
-    activation is kept for the backward (H100, seed graph, 3-layer EdgeCNN forward+backward
-    with a CUDA graph: 1.07 ms per step, 5.5x PyG eager; unfused 1.27 ms,
-    bench/results/h100/seed_table_EdgeCNN{,_unfused}.md).
+    that recomputes only each channel's winning hidden row, so no ``[E, F]`` activation is
+    kept for the backward (H100, seed graph, 3-layer EdgeCNN forward+backward with a CUDA
+    graph: 0.86 ms per step, 6.9x PyG eager; unfused 1.27 ms in an earlier run,
+    bench/results/h100/seed_table_EdgeCNN{,_unfused}.md). With ``x`` a single tensor the two
+    halves of the first layer are one ``[N, 2 F_hidden]`` product.
 
     Shapes:
         input ``x [N, F]`` or a pair, ``edge_index [2, E]`` or :class:`~gnnx.Graph`;
