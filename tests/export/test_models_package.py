@@ -1,6 +1,6 @@
 """The models and layers whose inputs are not the four-way cases' (molecules, signed edge sets,
-graph-level attributes, layer histories, pseudo-coordinates): AttentiveFP, MetaLayer, SignedConv,
-SchNet, DNAConv and SplineConv in one module, exported with dynamic atom, bond and molecule
+graph-level attributes, layer histories, pseudo-coordinates, point clouds): AttentiveFP, MetaLayer, SignedConv,
+SchNet, DNAConv, SplineConv and XConv in one module, exported with dynamic atom, bond and molecule
 counts and AOTInductor-packaged in one compile, equal to eager at other sizes (each one's PyG parity and compile tests live in tests/nn)."""
 import pytest
 import torch
@@ -23,6 +23,7 @@ class Models(torch.nn.Module):
         self.schnet = nn.SchNet(hidden_channels=16, num_filters=12, num_interactions=2, num_gaussians=10, cutoff=3.0)
         self.dna = nn.DNAConv(9, heads=3, groups=3)
         self.spline = nn.SplineConv(9, 4, dim=3, kernel_size=3, degree=2)
+        self.xconv = nn.XConv(9, 4, 3, 2, hidden_channels=2)  # molecules as point clouds (2+ atoms each)
 
     def _edge(self, src, dst, edge_attr, u, batch):
         return self.edge_model(torch.cat([src, dst, edge_attr, u[batch]], 1))
@@ -38,7 +39,7 @@ class Models(torch.nn.Module):
         x_meta, edge_meta, _ = self.meta(x, edge_index, edge_attr, u, batch)
         return (self.attentive_fp(x, edge_index, edge_attr, batch, batch_size=molecules), signed, x_meta, edge_meta,
                 self.schnet(z, pos, batch, batch_size=molecules), self.dna(torch.stack([x, x.tanh()], 1), edge_index),
-                self.spline(x, edge_index, edge_attr.sigmoid()))
+                self.spline(x, edge_index, edge_attr.sigmoid()), self.xconv(x, pos, batch))
 
 
 def _molecules(sizes, seed=0):
