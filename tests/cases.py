@@ -125,6 +125,8 @@ LAYERS = [
     Case("pointnet", "PointNetConv", (), {"global_nn": torch.nn.Linear(HIDDEN, HIDDEN)}, extra="pos",
          make_nn=lambda: seq(IN + 3, HIDDEN), nn_keyword="local_nn"),
     Case("gps", "GPSConv", (IN, PerLibrary(lambda lib: lib.GCNConv(IN, IN))), {"heads": 2}),
+    Case("gps-performer", "GPSConv", (IN, PerLibrary(lambda lib: lib.GCNConv(IN, IN))),
+         {"heads": 2, "attn_type": "performer", "attn_kwargs": {"head_channels": 4}}),
     Case("pointgnn", "PointGNNConv", (), {"mlp_h": seq(IN, 3), "mlp_f": seq(3 + IN, HIDDEN),
                                            "mlp_g": torch.nn.Linear(HIDDEN, IN)}, extra="pos"),
 ]

@@ -39,6 +39,7 @@ from gnnx.nn.norm import (
                            MessageNorm,
                            PairNorm,
 )
+from gnnx.nn.performer import PerformerAttention
 from gnnx.nn.point_sets import fps, knn, knn_graph, knn_interpolate, nearest, radius, radius_graph, voxel_grid
 from gnnx.nn.pool import (
                            SAGPooling,
@@ -64,7 +65,7 @@ __all__ = list(_convs) + list(_aggregations) + [
     "Adjacency", "AttentiveFP", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DiffGroupNorm", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
     "DenseSAGEConv", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphUNet", "GraphSizeNorm",
     "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
-    "LayerNorm", "LightGCN", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "Node2Vec", "PNA", "PairNorm", "SAGPooling", "Reshape", "SchNet", "Sequential", "SignedGCN", "StaticPooled", "TopKPooling",
+    "LayerNorm", "LightGCN", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "Node2Vec", "PNA", "PairNorm", "PerformerAttention", "SAGPooling", "Reshape", "SchNet", "Sequential", "SignedGCN", "StaticPooled", "TopKPooling",
     "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
     "avg_pool", "avg_pool_x", "consecutive_cluster", "fps", "graclus", "knn", "max_pool", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
 ]

@@ -1,7 +1,7 @@
 r"""GPSConv, the GraphGPS layer of `"Recipe for a General, Powerful, Scalable Graph
 Transformer" <https://arxiv.org/abs/2205.12505>`_ (PyG's arguments, keys, repr and values):
-a local message-passing layer and global multi-head attention over each graph's nodes, added,
-then a feed-forward block,
+a local message-passing layer and global attention over each graph's nodes (multi-head, or
+:class:`~gnnx.nn.PerformerAttention`'s linear attention), added, then a feed-forward block,
 
 .. math::
     \mathbf{h}^{\text{local}} = \mathrm{N}_1\big(\mathrm{MPNN}(\mathbf{X}, \mathbf{A}) + \mathbf{X}\big),
@@ -30,24 +30,29 @@ from torch import Tensor
 from gnnx.nn.inits import activation, reset
 from gnnx.nn.message_passing import Adj
 from gnnx.nn.norm import apply_norm, normalization, takes_batch
+from gnnx.nn.performer import PerformerAttention
 from gnnx.ops.dispatch import is_tracing
 from gnnx.utils.dense import to_dense_batch
 
 
 class GPSConv(torch.nn.Module):
-    """``forward(x, edge_index, batch=None, **kwargs)``; ``kwargs`` go to ``conv``. Only
-    ``attn_type="multihead"`` (``torch.nn.MultiheadAttention``, ``attn_kwargs`` passed on);
-    PyG's ``"performer"`` is not provided."""
+    """``forward(x, edge_index, batch=None, **kwargs)``; ``kwargs`` go to ``conv``.
+    ``attn_type``: ``"multihead"`` (``torch.nn.MultiheadAttention``) or ``"performer"``
+    (:class:`~gnnx.nn.PerformerAttention`, linear in the nodes when eager or for one graph),
+    ``attn_kwargs`` passed on."""
 
     def __init__(self, channels: int, conv: Optional[torch.nn.Module], heads: int = 1, dropout: float = 0.0,
                  act: str = "relu", act_kwargs: Optional[Dict[str, Any]] = None, norm: Optional[str] = "batch_norm",
                  norm_kwargs: Optional[Dict[str, Any]] = None, attn_type: str = "multihead",
                  attn_kwargs: Optional[Dict[str, Any]] = None) -> None:
         super().__init__()
-        if attn_type != "multihead":
-            raise ValueError(f"GPSConv: attn_type {attn_type!r} is not supported (gnnx has 'multihead')")
         self.channels, self.conv, self.heads, self.dropout, self.attn_type = channels, conv, heads, dropout, attn_type
-        self.attn = torch.nn.MultiheadAttention(channels, heads, batch_first=True, **(attn_kwargs or {}))
+        if attn_type == "multihead":
+            self.attn = torch.nn.MultiheadAttention(channels, heads, batch_first=True, **(attn_kwargs or {}))
+        elif attn_type == "performer":
+            self.attn = PerformerAttention(channels, heads, **(attn_kwargs or {}))
+        else:
+            raise ValueError(f"GPSConv: attn_type {attn_type!r} is not supported ('multihead' or 'performer')")
         self.mlp = torch.nn.Sequential(
             torch.nn.Linear(channels, channels * 2), activation(act, **(act_kwargs or {})), torch.nn.Dropout(dropout),
             torch.nn.Linear(channels * 2, channels), torch.nn.Dropout(dropout))
@@ -64,6 +69,11 @@ class GPSConv(torch.nn.Module):
             reset(norm)
 
     def _global_attention(self, x: Tensor, batch: Optional[Tensor]) -> Tensor:
+        if isinstance(self.attn, PerformerAttention):
+            if is_tracing():
+                return self.attn.attend_within_graphs(x, batch)
+            h, mask = to_dense_batch(x, batch)
+            return self.attn(h, mask=mask)[mask]
         if is_tracing():
             # Every node at once, other graphs masked out: no size read from the data. One
             # padding row, a graph of its own, keeps the sequence non-empty (an AOTInductor
