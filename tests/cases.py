@@ -232,6 +232,16 @@ def assert_compiles_once_and_exports(model: torch.nn.Module, make_inputs, sizes,
     torch.testing.assert_close(program.module()(*inputs), model(*inputs), rtol=rtol, atol=atol)
 
 
+def graph_batch(sizes, channels: int = 16, seed: int = 0):
+    """``(x, edge_index, batch)`` of random graphs of the given node counts, 3 edges a node,
+    edges within each graph."""
+    gen = torch.Generator().manual_seed(seed)
+    batch = torch.arange(len(sizes)).repeat_interleave(torch.tensor(sizes))
+    first = torch.cumsum(torch.tensor([0] + list(sizes[:-1])), 0)
+    edges = [torch.randint(n, (2, 3 * n), generator=gen) + f for n, f in zip(sizes, first.tolist())]
+    return torch.randn(sum(sizes), channels, generator=gen), torch.cat(edges, 1), batch
+
+
 def export_and_package(module: torch.nn.Module, example: tuple, dynamic_shapes: tuple, package_path: str):
     """``(exported program, loaded AOTInductor package)`` of ``module`` on ``example``."""
     program = torch.export.export(module, example, dynamic_shapes=dynamic_shapes)

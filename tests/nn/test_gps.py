@@ -7,15 +7,7 @@ import torch
 import torch_geometric
 
 import gnnx.nn as nn
-from cases import assert_same_outputs_and_gradients
-
-
-def _batch(sizes, channels=16, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    batch = torch.arange(len(sizes)).repeat_interleave(torch.tensor(sizes))
-    first = torch.cumsum(torch.tensor([0] + sizes[:-1]), 0)
-    edges = [torch.randint(n, (2, 3 * n), generator=gen) + f for n, f in zip(sizes, first.tolist())]
-    return torch.randn(sum(sizes), channels, generator=gen), torch.cat(edges, 1), batch
+from cases import assert_compiles_once_and_exports, assert_same_outputs_and_gradients, graph_batch
 
 
 def _pair(conv=True, norm="batch_norm", edge_dim=None):
@@ -36,14 +28,14 @@ def _pair(conv=True, norm="batch_norm", edge_dim=None):
 def test_equals_pygs_values_gradients_keys_and_repr(conv, norm, sizes):
     ours, theirs = _pair(conv, norm)
     assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
-    x, edge_index, batch = _batch(sizes)
+    x, edge_index, batch = graph_batch(sizes)
     args = (x, edge_index) if len(sizes) == 1 else (x, edge_index, batch)
     assert_same_outputs_and_gradients(ours, theirs, *args)
 
 
 def test_conv_keyword_arguments_reach_the_local_layer():
     ours, theirs = _pair(edge_dim=3)
-    x, edge_index, batch = _batch([5, 9])
+    x, edge_index, batch = graph_batch([5, 9])
     edge_attr = torch.randn(edge_index.size(1), 3)
     torch.testing.assert_close(ours(x, edge_index, batch, edge_attr=edge_attr),
                                theirs(x, edge_index, batch, edge_attr=edge_attr))
@@ -51,13 +43,6 @@ def test_conv_keyword_arguments_reach_the_local_layer():
 
 def test_compiles_over_batches_without_recompiling_and_exports():
     ours, _ = _pair()
-    ours.eval()
-    compiled = torch.compile(ours, fullgraph=True, dynamic=True)
-    for i, sizes in enumerate([[5, 9, 3], [7, 4], [6, 2, 8, 3]]):
-        x, edge_index, batch = _batch(sizes, seed=i)
-        with torch._dynamo.config.patch(error_on_recompile=i == 2):
-            torch.testing.assert_close(compiled(x, edge_index, batch), ours(x, edge_index, batch))
-    nodes, edges = torch.export.Dim("nodes", min=2), torch.export.Dim("edges", min=2)
-    program = torch.export.export(ours, _batch([5, 9, 3]), dynamic_shapes=({0: nodes}, {1: edges}, {0: nodes}))
-    x, edge_index, batch = _batch([6, 2, 8, 3, 10], seed=7)
-    torch.testing.assert_close(program.module()(x, edge_index, batch), ours(x, edge_index, batch))
+    dims = (torch.export.Dim("nodes", min=2), torch.export.Dim("edges", min=2))
+    assert_compiles_once_and_exports(ours.eval(), graph_batch, [[5, 9, 3], [7, 4], [6, 2, 8, 3]],
+                                     ({0: dims[0]}, {1: dims[1]}, {0: dims[0]}), [6, 2, 8, 3, 10])

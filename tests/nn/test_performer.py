@@ -7,16 +7,8 @@ import torch
 import torch_geometric
 
 import gnnx.nn as nn
-from cases import assert_same_outputs_and_gradients
+from cases import assert_compiles_once_and_exports, assert_same_outputs_and_gradients, graph_batch
 from gnnx.utils.dense import to_dense_batch
-
-
-def _batch(sizes, channels=16, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    batch = torch.arange(len(sizes)).repeat_interleave(torch.tensor(sizes))
-    first = torch.cumsum(torch.tensor([0] + sizes[:-1]), 0)
-    edges = [torch.randint(n, (2, 3 * n), generator=gen) + f for n, f in zip(sizes, first.tolist())]
-    return torch.randn(sum(sizes), channels, generator=gen), torch.cat(edges, 1), batch
 
 
 def _attention_pair(**kwargs):
@@ -35,7 +27,7 @@ def test_attention_equals_pygs_with_the_same_seed(kwargs):
     assert list(ours_state) == list(theirs_state)
     for key in ours_state:  # same draws in the same order: the same projection and weights
         torch.testing.assert_close(ours_state[key], theirs_state[key], rtol=0, atol=0)
-    x, _, batch = _batch([5, 9, 3])
+    x, _, batch = graph_batch([5, 9, 3])
     h, mask = to_dense_batch(x, batch)
     assert_same_outputs_and_gradients(ours, theirs, h, mask)
     assert_same_outputs_and_gradients(ours, theirs, h)
@@ -69,21 +61,15 @@ def _gps_pair(norm="batch_norm"):
 def test_gps_performer_equals_pygs(norm, sizes):
     ours, theirs = _gps_pair(norm)
     assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
-    x, edge_index, batch = _batch(sizes)
+    x, edge_index, batch = graph_batch(sizes)
     args = (x, edge_index) if len(sizes) == 1 else (x, edge_index, batch)
     assert_same_outputs_and_gradients(ours, theirs, *args)
 
 
 def test_gps_performer_compiles_without_recompiling_and_exports():
-    ours, theirs = _gps_pair()
-    ours.eval(), theirs.eval()
-    compiled = torch.compile(ours, fullgraph=True, dynamic=True)
-    for i, sizes in enumerate([[5, 9, 3], [7, 4], [6, 2, 8, 3]]):
-        x, edge_index, batch = _batch(sizes, seed=i)
-        with torch._dynamo.config.patch(error_on_recompile=i == 2):
-            torch.testing.assert_close(compiled(x, edge_index, batch), theirs(x, edge_index, batch))
-    nodes, edges = torch.export.Dim("nodes", min=2), torch.export.Dim("edges", min=2)
-    program = torch.export.export(ours, _batch([5, 9, 3]), dynamic_shapes=({0: nodes}, {1: edges}, {0: nodes}))
-    for seed, sizes in enumerate([[6, 2, 8, 3, 10], [4]]):
-        x, edge_index, batch = _batch(sizes, seed=7 + seed)
-        torch.testing.assert_close(program.module()(x, edge_index, batch), theirs(x, edge_index, batch))
+    """Compiled and exported: the layout-free form (eager: the dense one, PyG's values)."""
+    ours, _ = _gps_pair()
+    dims = (torch.export.Dim("nodes", min=2), torch.export.Dim("edges", min=2))
+    for export_size in ([6, 2, 8, 3, 10], [4]):
+        assert_compiles_once_and_exports(ours.eval(), graph_batch, [[5, 9, 3], [7, 4], [6, 2, 8, 3]],
+                                         ({0: dims[0]}, {1: dims[1]}, {0: dims[0]}), export_size)
