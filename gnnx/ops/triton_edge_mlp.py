@@ -75,10 +75,10 @@ def _messages_kernel(row, col, a, b, w, bias, msg, num_edges, H, OUT, A_STRIDE, 
 
 @triton.jit
 def _tf32_parts(x):
-    """``x`` as ``hi + lo`` with ``hi`` exact in TF32 (its low 13 mantissa bits cleared) and
+    """``x`` as ``hi + lo`` with ``hi`` exact in TF32 (rounded to its 10 mantissa bits) and
     ``lo`` the rest: a product with an operand exact in TF32 (0/1) is fp32-accurate from two
     TF32 products."""
-    hi = ((x.to(tl.uint32, bitcast=True) + 0x1000) & 0xFFFFE000).to(tl.float32, bitcast=True)  # rounded
+    hi = ((x.to(tl.uint32, bitcast=True) + 0x1000) & 0xFFFFE000).to(tl.float32, bitcast=True)
     return hi, x - hi
 
 
@@ -158,7 +158,7 @@ def edge_mlp_max(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor, rowptr_
                  a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
     """``(out [N_dst, OUT], winner [N_dst, OUT])``: ``max_j W relu(a_i + b_j) + bias`` over the
     CSR's rows and the CSR position of each channel's winner (-1 for a row without edges).
-    ``perm``, ``row`` and the transposed CSR's ``rowptr_t`` and ``perm_t`` serve the backward."""
+    ``perm`` and the transposed CSR's ``rowptr_t`` and ``perm_t`` serve the backward."""
     a, b, weight = _unit_column_stride(a), _unit_column_stride(b), weight.contiguous()
     hidden, out_channels, num_edges = a.size(1), weight.size(0), col.numel()
     precision = _precision()
