@@ -2,6 +2,7 @@
 from gnnx.nn import aggr
 from gnnx.nn.aggr import *  # noqa: F401,F403  (every readout, as torch_geometric.nn exports them)
 from gnnx.nn.aggr import __all__ as _aggregations
+from gnnx.nn.attention import PerformerAttention
 from gnnx.nn.attentive_fp import AttentiveFP
 from gnnx.nn.autoencoder import GAE, VGAE, InnerProductDecoder
 from gnnx.nn.conv import *  # noqa: F401,F403  (every layer; the list is gnnx.nn.conv.__all__)
@@ -39,7 +40,6 @@ from gnnx.nn.norm import (
                            MessageNorm,
                            PairNorm,
 )
-from gnnx.nn.performer import PerformerAttention
 from gnnx.nn.point_sets import fps, knn, knn_graph, knn_interpolate, nearest, radius, radius_graph, voxel_grid
 from gnnx.nn.pool import (
                            SAGPooling,

@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gnnx.nn.attention import PerformerAttention
 from gnnx.nn.inits import activation, reset
 from gnnx.nn.message_passing import Adj
 from gnnx.nn.norm import apply_norm, normalization, takes_batch
-from gnnx.nn.performer import PerformerAttention
 from gnnx.ops.dispatch import is_tracing
 from gnnx.utils.dense import to_dense_batch
 
