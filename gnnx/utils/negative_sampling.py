@@ -128,17 +128,27 @@ def negative_sampling_static(edge_index: Tensor, num_nodes: Union[int, Tuple[int
     return torch.stack([src, dst]), valid
 
 
+def _joined_keys(row: Tensor, col: Tensor, num_nodes: int, contains_neg_self_loops: bool) -> Tensor:
+    """``row * N + col`` of the pairs a negative may not be: the edges, and each ``(i, i)``
+    unless ``contains_neg_self_loops``."""
+    keys = row * num_nodes + col
+    if not contains_neg_self_loops:
+        keys = torch.cat([keys, torch.arange(num_nodes) * (num_nodes + 1)])
+    return keys
+
+
+def _every_source_has_a_negative(row: Tensor, keys: Tensor, num_nodes: int) -> bool:
+    taken = torch.bincount(torch.unique(keys) // max(num_nodes, 1), minlength=num_nodes)
+    return bool((taken[row.unique()] < num_nodes).all()) if row.numel() else True
+
+
 def structured_negative_sampling_feasible(edge_index: Tensor, num_nodes: Optional[int] = None,
                                           contains_neg_self_loops: bool = True) -> bool:
     """Whether every source node of ``edge_index`` has a node it is not joined to (PyG's):
     else :func:`structured_negative_sampling` cannot draw one for it."""
     num_nodes = maybe_num_nodes(edge_index, num_nodes)
     row, col = edge_index.cpu()
-    keys = row * num_nodes + col
-    if not contains_neg_self_loops:
-        keys = torch.cat([keys, torch.arange(num_nodes) * (num_nodes + 1)])
-    taken = torch.bincount(torch.unique(keys) // max(num_nodes, 1), minlength=num_nodes)
-    return bool((taken[row.unique()] < num_nodes).all()) if row.numel() else True
+    return _every_source_has_a_negative(row, _joined_keys(row, col, num_nodes, contains_neg_self_loops), num_nodes)
 
 
 def structured_negative_sampling(edge_index: Tensor, num_nodes: Optional[int] = None,
@@ -148,13 +158,11 @@ def structured_negative_sampling(edge_index: Tensor, num_nodes: Optional[int] = 
     seed PyG's draws). Eager, on the CPU; a source joined to every node raises instead of
     looping forever."""
     num_nodes = maybe_num_nodes(edge_index, num_nodes)
-    if not structured_negative_sampling_feasible(edge_index, num_nodes, contains_neg_self_loops):
+    row, col = edge_index.cpu()
+    taken = _joined_keys(row, col, num_nodes, contains_neg_self_loops)
+    if not _every_source_has_a_negative(row, taken, num_nodes):
         raise ValueError("structured_negative_sampling: a source node is joined to every node, so it has no "
                          "negative to draw (see structured_negative_sampling_feasible)")
-    row, col = edge_index.cpu()
-    taken = row * num_nodes + col
-    if not contains_neg_self_loops:
-        taken = torch.cat([taken, torch.arange(num_nodes) * (num_nodes + 1)])
     rand = torch.randint(num_nodes, (row.size(0),), dtype=torch.long)
     rest = torch.isin(row * num_nodes + rand, taken).nonzero().view(-1)
     while rest.numel() > 0:
