@@ -110,10 +110,10 @@ class PerformerAttention(torch.nn.Module):
         """:meth:`forward` over ``to_dense_batch(x, batch)``, back at the nodes (``[N, F]``),
         without the dense layout: no size is read from the data."""
         q, k, v = (self._heads(lin(x)) for lin in (self.q, self.k, self.v))  # [H, N, d]
+        if batch is None:  # one graph: the linear form, no padding
+            return self._merge(self.fast_attn(q, k, v))
         projection, kernel = self.fast_attn.projection_matrix, self.kernel
         q, k = kernel_features(q, projection, kernel), kernel_features(k, projection, kernel)  # [H, N, R]
-        if batch is None:
-            return self._merge((q @ (k.transpose(-2, -1) @ v)) / (q @ k.sum(dim=-2).unsqueeze(-1)))
         same_graph = batch.unsqueeze(0) == batch.unsqueeze(1)
         scores = torch.where(same_graph, q @ k.transpose(-2, -1), 0.0)  # [H, N, N]
         # the padding rows of the dense layout: the longest graph's length less the node's own
