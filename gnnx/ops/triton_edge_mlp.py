@@ -175,9 +175,8 @@ def edge_mlp_max(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor, rowptr_
 
 
 @triton_op("gnnx::edge_mlp_max_backward", mutates_args={})
-def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor, rowptr_t: Tensor,
-                          perm_t: Tensor, a: Tensor, b: Tensor, weight: Tensor, grad: Tensor,
-                          arg: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, rowptr_t: Tensor, perm_t: Tensor, a: Tensor,
+                          b: Tensor, weight: Tensor, grad: Tensor, arg: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     """``(grad a, grad b, grad weight)`` of :func:`edge_mlp_max`: one pass over the
     destination rows recomputes each channel's winning hidden row and gives ``grad a``,
     per-program parts of ``grad W`` and the edges' pre-activation gradients, which the
@@ -204,14 +203,13 @@ def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor
 
 def _setup(ctx, inputs, output):
     rowptr, col, perm, row, rowptr_t, perm_t, a, b, weight, bias = inputs
-    ctx.save_for_backward(rowptr, col, perm, row, rowptr_t, perm_t, a, b, weight, output[1])
+    ctx.save_for_backward(rowptr, col, perm, rowptr_t, perm_t, a, b, weight, output[1])
     ctx.has_bias = bias is not None
 
 
 def _backward(ctx, grad, _grad_arg):
-    rowptr, col, perm, row, rowptr_t, perm_t, a, b, weight, arg = ctx.saved_tensors
-    grad_a, grad_b, grad_w = edge_mlp_max_backward(rowptr, col, perm, row, rowptr_t, perm_t, a, b, weight,
-                                                   grad, arg)
+    rowptr, col, perm, rowptr_t, perm_t, a, b, weight, arg = ctx.saved_tensors
+    grad_a, grad_b, grad_w = edge_mlp_max_backward(rowptr, col, perm, rowptr_t, perm_t, a, b, weight, grad, arg)
     grad_bias = None
     if ctx.has_bias:  # rows without edges output 0, not the bias
         grad_bias = torch.where(arg >= 0, grad, torch.zeros_like(grad)).sum(0)
