@@ -1,7 +1,13 @@
 """EdgeCNN's node products on the seed graph: cuBLAS fp32 vs Triton tf32x3 (forward x W^T and the gradients)."""
-import json, os, torch, triton, triton.language as tl
-from gnnx.benchmark import harness
+import json
+import os
+
+import torch
+import triton
+import triton.language as tl
+
 from gnnx.ops import triton_matmul as tmm
+
 
 @triton.jit
 def _mm(a, w, c, M, N, K, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, P: tl.constexpr):
