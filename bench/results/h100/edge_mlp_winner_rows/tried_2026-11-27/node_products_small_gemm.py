@@ -12,8 +12,10 @@ from gnnx.ops import triton_matmul as tmm
 @triton.jit
 def _mm(a, w, c, M, N, K, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, P: tl.constexpr):
     # c[M, N] = a[M, K] @ w[N, K]^T
-    pm = tl.program_id(0); pn = tl.program_id(1)
-    rm = pm * BM + tl.arange(0, BM); rn = pn * BN + tl.arange(0, BN)
+    pm = tl.program_id(0)
+    pn = tl.program_id(1)
+    rm = pm * BM + tl.arange(0, BM)
+    rn = pn * BN + tl.arange(0, BN)
     acc = tl.zeros([BM, BN], tl.float32)
     for k0 in range(0, K, BK):
         rk = k0 + tl.arange(0, BK)
@@ -23,20 +25,26 @@ def _mm(a, w, c, M, N, K, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, 
     tl.store(c + rm[:, None] * N + rn[None, :], acc, mask=(rm[:, None] < M) & (rn[None, :] < N))
 
 def tri_mm(a, w, BM, BN, BK, warps, stages, P="tf32x3"):
-    M, K = a.shape; N = w.shape[0]
+    M, K = a.shape
+    N = w.shape[0]
     c = torch.empty(M, N, device=a.device)
     _mm[(triton.cdiv(M, BM), triton.cdiv(N, BN))](a, w, c, M, N, K, BM=BM, BN=BN, BK=BK, P=P, num_warps=warps, num_stages=stages)
     return c
 
 torch.manual_seed(0)
 n = 10_000
-x = torch.randn(n, 64, device="cuda"); w = torch.randn(128, 64, device="cuda") / 8; g = torch.randn(n, 128, device="cuda")
+x = torch.randn(n, 64, device="cuda")
+w = torch.randn(128, 64, device="cuda") / 8
+g = torch.randn(n, 128, device="cuda")
 res = {"device": torch.cuda.get_device_name(), "rows": []}
 def rec(name, fn, ref):
     err = float((fn().double() - ref).abs().max() / ref.abs().max())
     us = round(1000 * triton.testing.do_bench_cudagraph(fn, rep=200), 2)
-    res["rows"].append({"name": name, "us": us, "err": err}); print(name, us, "%.1e" % err, flush=True)
-ref_f = x.double() @ w.double().t(); ref_gx = g.double() @ w.double(); ref_gw = g.double().t() @ x.double()
+    res["rows"].append({"name": name, "us": us, "err": err})
+    print(name, us, "%.1e" % err, flush=True)
+ref_f = x.double() @ w.double().t()
+ref_gx = g.double() @ w.double()
+ref_gw = g.double().t() @ x.double()
 rec("cublas fwd x@w.t()", lambda: x @ w.t(), ref_f)
 rec("cublas grad_x g@w", lambda: g @ w, ref_gx)
 rec("cublas grad_w g.t()@x", lambda: g.t() @ x, ref_gw)
