@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnx.nn.inits import glorot, linear, one_value, reset, zeros
+from gnnx.nn.linear import Linear  # noqa: F401  (PyG's torch_geometric.nn.dense.Linear)
 
 
 def _batched(x: Tensor, adj: Tensor, layer: str) -> Tuple[Tensor, Tensor]:

@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from gnnx.nn.inits import linear
+from gnnx.nn.linear import Linear
 from gnnx.ops.dispatch import can_check_on_host
 
 Key = Union[str, Tuple[str, ...]]
@@ -234,8 +234,8 @@ class HeteroDictLinear(torch.nn.Module):
             self.types = list(types)
             in_channels = {key: in_channels for key in self.types}
         self.in_channels, self.out_channels, self.kwargs = in_channels, out_channels, kwargs
-        self.lins = torch.nn.ModuleDict({key: linear(width, out_channels, bias=kwargs.get("bias", True))
-                                         for key, width in in_channels.items()})
+        self.lins = torch.nn.ModuleDict({key: Linear(width, out_channels, **kwargs) for key, width in in_channels.items()})
+        self.reset_parameters()  # a second draw after each Linear's own, as PyG (same seed, same weights)
 
     def reset_parameters(self) -> None:
         for lin in self.lins.values():

@@ -1,0 +1,99 @@
+r"""PyG's ``Linear``: a linear layer with lazy input width and named initializers."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from torch import Tensor
+from torch.nn.modules.lazy import LazyModuleMixin
+
+from gnnx.nn.inits import glorot
+
+WEIGHT_INITIALIZERS = (None, "glorot", "uniform", "kaiming_uniform")
+BIAS_INITIALIZERS = (None, "zeros")
+
+
+class Linear(LazyModuleMixin, torch.nn.Linear):
+    r"""A linear transformation,
+
+    .. math::
+        \mathbf{x}' = \mathbf{x}\mathbf{W}^\top + \mathbf{b},
+
+    as :class:`torch.nn.Linear` (it is one: ``weight [out, in]``, ``bias [out]``), with PyG's
+    arguments: ``in_channels=-1`` reads the width from the first input (or from a loaded
+    ``state_dict``), and the initializers are named.
+
+    Args:
+        in_channels: width of the input, or ``-1`` (lazy).
+        out_channels: width of the output.
+        bias: whether to learn an additive bias.
+        weight_initializer: ``"glorot"``, ``"uniform"`` (:math:`\pm 1/\sqrt{\text{in}}`),
+            ``"kaiming_uniform"`` or ``None`` (both :class:`torch.nn.Linear`'s).
+        bias_initializer: ``"zeros"`` or ``None`` (:class:`torch.nn.Linear`'s).
+
+    For the same seed the parameters equal PyG's bit for bit. A lazy layer initialises
+    outside compiled code: :func:`torch.compile` runs its first call's initialisation eagerly,
+    as for :class:`torch.nn.LazyLinear`.
+
+    Shapes:
+        input ``[*, in]``; output ``[*, out]``.
+    """
+
+    cls_to_become = None  # stays a Linear once its width is known (its repr and initializers)
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True,
+                 weight_initializer: Optional[str] = None, bias_initializer: Optional[str] = None) -> None:
+        if weight_initializer not in WEIGHT_INITIALIZERS:
+            raise ValueError(f"Linear: weight_initializer {weight_initializer!r} is not one of {WEIGHT_INITIALIZERS}")
+        if bias_initializer not in BIAS_INITIALIZERS:
+            raise ValueError(f"Linear: bias_initializer {bias_initializer!r} is not one of {BIAS_INITIALIZERS}")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.weight_initializer, self.bias_initializer = weight_initializer, bias_initializer
+        super().__init__(max(in_channels, 0), out_channels, bias=bias)
+        if in_channels <= 0:
+            self.weight = torch.nn.parameter.UninitializedParameter()
+        else:  # nothing to infer: drop the lazy hooks, a plain module from here on
+            self._initialize_hook.remove()
+            self._load_hook.remove()
+            del self._initialize_hook, self._load_hook
+
+    def reset_parameters(self) -> None:
+        """PyG's initialisation (none while the width is unknown)."""
+        if self.in_channels <= 0 or self.has_uninitialized_params():
+            return
+        fan = self.in_channels
+        with torch.no_grad():
+            if self.weight_initializer == "glorot":
+                glorot(self.weight)
+            elif self.weight_initializer == "uniform":
+                bound = 1.0 / math.sqrt(fan)
+                self.weight.uniform_(-bound, bound)
+            else:  # kaiming_uniform with a = sqrt(5), in PyG's arithmetic (torch.nn.Linear's bound)
+                bound = math.sqrt(6 / ((1 + math.sqrt(5) ** 2) * fan))
+                self.weight.uniform_(-bound, bound)
+            if self.bias is not None:
+                if self.bias_initializer == "zeros":
+                    self.bias.zero_()
+                else:
+                    bound = 1.0 / math.sqrt(fan)
+                    self.bias.uniform_(-bound, bound)
+
+    def initialize_parameters(self, input: Tensor) -> None:
+        """The width from the first input (the lazy hook calls this once)."""
+        if self.has_uninitialized_params():
+            self._set_width(input.size(-1))
+            with torch.no_grad():
+                self.weight.materialize((self.out_channels, self.in_channels))
+            self.reset_parameters()
+
+    def _lazy_load_hook(self, state_dict, prefix, *args) -> None:
+        super()._lazy_load_hook(state_dict, prefix, *args)
+        if not self.has_uninitialized_params():  # materialised to the loaded weight's shape
+            self._set_width(self.weight.size(1))
+
+    def _set_width(self, width: int) -> None:
+        self.in_channels = self.in_features = width
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, bias={self.bias is not None})"
