@@ -25,6 +25,7 @@ from torch import Tensor
 
 from gnnx.nn.aggr import Aggregation, _segments
 from gnnx.nn.aggr_ordered import _counts, _with_trash_slot, dense_segments
+from gnnx.nn.encoding import PositionalEncoding
 
 
 def _dense_with_mask(x: Tensor, index: Tensor, dim_size, max_num_elements: Optional[int],
@@ -181,30 +182,6 @@ class GraphMultisetTransformer(Aggregation):
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.channels}, k={self.k}, heads={self.heads}, "
                 f"layer_norm={self.layer_norm}, dropout={self.dropout})")
-
-
-class PositionalEncoding(torch.nn.Module):
-    r"""Sinusoidal encoding (PyG's): :math:`[\sin(x f_k), \cos(x f_k)]` for frequencies
-    ``logspace(0, 1, C / 2, base_freq)``."""
-
-    def __init__(self, out_channels: int, base_freq: float = 1e-4, granularity: float = 1.0,
-                 device: Optional[torch.device] = None) -> None:
-        super().__init__()
-        if out_channels % 2:
-            raise ValueError(f"PositionalEncoding needs an even out_channels, got {out_channels}")
-        self.out_channels, self.base_freq, self.granularity = out_channels, base_freq, granularity
-        self.register_buffer("frequency", torch.logspace(0, 1, out_channels // 2, base_freq, device=device))
-
-    def reset_parameters(self) -> None:
-        pass
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = x / self.granularity if self.granularity != 1.0 else x
-        out = x.view(-1, 1) * self.frequency.view(1, -1)
-        return torch.cat([torch.sin(out), torch.cos(out)], dim=-1)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.out_channels})"
 
 
 class PatchTransformerAggregation(Aggregation):
