@@ -22,6 +22,7 @@ from gnnx.nn.graph_unet import GraphUNet
 from gnnx.nn.hetero import HeteroConv, HeteroDictLinear, HeteroLinear
 from gnnx.nn.hetero_norm import HeteroBatchNorm, HeteroJumpingKnowledge, HeteroLayerNorm
 from gnnx.nn.infomax import DeepGraphInfomax
+from gnnx.nn.kge import ComplEx, DistMult, KGEModel, RotatE, TransE
 from gnnx.nn.label_propagation import CorrectAndSmooth, LabelPropagation
 from gnnx.nn.lightgcn import LightGCN
 from gnnx.nn.linear import Linear
@@ -66,7 +67,7 @@ from gnnx.nn.to_hetero import to_hetero
 __all__ = list(_convs) + list(_aggregations) + [
     "Adjacency", "AttentiveFP", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DiffGroupNorm", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
     "DenseSAGEConv", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphUNet", "GraphSizeNorm",
-    "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
+    "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "KGEModel", "TransE", "DistMult", "ComplEx", "RotatE", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
     "LayerNorm", "LightGCN", "Linear", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "Node2Vec", "PNA", "PairNorm", "PerformerAttention", "PositionalEncoding", "SAGPooling", "Reshape", "SchNet", "Sequential", "SignedGCN", "StaticPooled", "TemporalEncoding", "TopKPooling",
     "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
     "avg_pool", "avg_pool_x", "consecutive_cluster", "fps", "graclus", "knn", "max_pool", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
