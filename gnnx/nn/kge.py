@@ -9,9 +9,11 @@ the bit for the same seed. Scoring is elementwise work on gathered rows, so a mo
 with a dynamic number of triples and exports.
 
 Where gnnx differs: :meth:`KGEModel.test` ranks a block of test triples against every tail
-at once (PyG: one triple at a time, each with an ``argsort`` and a host read), and a rank
-counts the tails scoring strictly higher than the true one. PyG's position in a descending
-sort equals it unless another tail ties the true score exactly.
+at once (PyG: one triple at a time, each with an ``argsort`` and a host read), scoring them
+with one matrix product (DistMult, ComplEx) or one distance matrix (TransE, RotatE) over the
+entity embeddings (:meth:`KGEModel.score_tails`) instead of one score per pair; a rank counts
+the tails scoring strictly higher than the true one. The ranks are PyG's unless two tails'
+scores lie within rounding of each other (the products sum in another order) or tie exactly.
 """
 from __future__ import annotations
 
@@ -87,25 +89,35 @@ class KGEModel(torch.nn.Module):
         tail_index[num_negatives:] = random_index[num_negatives:]
         return head_index, rel_type, tail_index
 
+    def score_tails(self, head_index: Tensor, rel_type: Tensor, tails: Tensor) -> Tensor:
+        """``[B, C]``: the score of each triple ``(head_index[b], rel_type[b], tails[c])``. This
+        calls :meth:`forward` on every pair; the models here override it with one product or
+        one distance matrix over the entity embeddings."""
+        count = tails.numel()
+        return self(head_index[:, None].expand(-1, count).reshape(-1), rel_type[:, None].expand(-1, count).reshape(-1),
+                    tails.repeat(head_index.numel())).view(head_index.numel(), count)
+
     @torch.no_grad()
     def tail_ranks(self, head_index: Tensor, rel_type: Tensor, tail_index: Tensor, batch_size: int,
                    log: bool = False) -> Tensor:
         """For each triple, how many entities score higher as its tail than the true one
-        (``[T]``, 0 is best). Blocks of triples are scored against every entity, about
-        ``batch_size`` (triple, entity) pairs per call of the model."""
+        (``[T]``, 0 is best). Blocks of triples are scored against every entity with
+        :meth:`score_tails`: ``batch_size`` (triple, entity) pairs per call where it goes pair
+        by pair (PyG's meaning), blocks of about ``batch_size * hidden_channels`` scores where
+        a model scores all tails at once (the memory of PyG's per-call gathers)."""
         if batch_size < 1:
             raise ValueError(f"tail_ranks: batch_size must be positive, got {batch_size}")
-        rows = max(1, batch_size // self.num_nodes)
-        columns = max(1, batch_size // rows)
+        pairwise = type(self).score_tails is KGEModel.score_tails
+        budget = batch_size if pairwise else batch_size * self.hidden_channels
+        rows = max(1, budget // self.num_nodes)
+        columns = max(1, budget // rows)
         entities = torch.arange(self.num_nodes, device=head_index.device)
         starts = range(0, head_index.numel(), rows)
         ranks = []
         for start in _progress(starts, log, head_index.numel(), rows):
             h, r, t = (v[start:start + rows] for v in (head_index, rel_type, tail_index))
-            scores = torch.cat([self(h[:, None].expand(-1, c.numel()).reshape(-1),
-                                     r[:, None].expand(-1, c.numel()).reshape(-1),
-                                     c.repeat(h.numel())).view(h.numel(), c.numel())
-                                for c in entities.split(columns)], dim=1)
+            self.check_triples(h, r, t)
+            scores = torch.cat([self.score_tails(h, r, c) for c in entities.split(columns)], dim=1)
             ranks.append((scores > scores.gather(1, t[:, None])).sum(1))
         return torch.cat(ranks) if ranks else head_index.new_zeros(0)
 
@@ -184,6 +196,11 @@ class TransE(KGEModel):
         tail = F.normalize(self.node_emb(tail_index), p=self.p_norm, dim=-1)
         return -((head + self.rel_emb(rel_type)) - tail).norm(p=self.p_norm, dim=-1)
 
+    def score_tails(self, head_index: Tensor, rel_type: Tensor, tails: Tensor) -> Tensor:
+        head = F.normalize(self.node_emb(head_index), p=self.p_norm, dim=-1) + self.rel_emb(rel_type)
+        tail = F.normalize(self.node_emb(tails), p=self.p_norm, dim=-1)
+        return -torch.cdist(head, tail, p=self.p_norm, compute_mode="donot_use_mm_for_euclid_dist")
+
     def loss(self, head_index: Tensor, rel_type: Tensor, tail_index: Tensor) -> Tensor:
         return _margin_loss(self, head_index, rel_type, tail_index, self.margin)
 
@@ -214,6 +231,9 @@ class DistMult(KGEModel):
 
     def loss(self, head_index: Tensor, rel_type: Tensor, tail_index: Tensor) -> Tensor:
         return _margin_loss(self, head_index, rel_type, tail_index, self.margin)
+
+    def score_tails(self, head_index: Tensor, rel_type: Tensor, tails: Tensor) -> Tensor:
+        return (self.node_emb(head_index) * self.rel_emb(rel_type)) @ self.node_emb(tails).t()
 
 
 def _triple_dot(x: Tensor, y: Tensor, z: Tensor) -> Tensor:
@@ -246,6 +266,13 @@ class ComplEx(KGEModel):
         tail_re, tail_im = self.node_emb(tail_index), self.node_emb_im(tail_index)
         return (_triple_dot(head_re, rel_re, tail_re) + _triple_dot(head_im, rel_re, tail_im)
                 + _triple_dot(head_re, rel_im, tail_im) - _triple_dot(head_im, rel_im, tail_re))
+
+    def score_tails(self, head_index: Tensor, rel_type: Tensor, tails: Tensor) -> Tensor:
+        # Re<h, r, conj(t)> = (h_re r_re - h_im r_im) . t_re + (h_im r_re + h_re r_im) . t_im
+        head_re, head_im = self.node_emb(head_index), self.node_emb_im(head_index)
+        rel_re, rel_im = self.rel_emb(rel_type), self.rel_emb_im(rel_type)
+        query = torch.cat([head_re * rel_re - head_im * rel_im, head_im * rel_re + head_re * rel_im], dim=-1)
+        return query @ torch.cat([self.node_emb(tails), self.node_emb_im(tails)], dim=-1).t()
 
     def loss(self, head_index: Tensor, rel_type: Tensor, tail_index: Tensor) -> Tensor:
         return _logistic_loss(self, head_index, rel_type, tail_index)
@@ -282,6 +309,14 @@ class RotatE(KGEModel):
         re_score = (rel_re * head_re - rel_im * head_im) - tail_re
         im_score = (rel_re * head_im + rel_im * head_re) - tail_im
         return self.margin - torch.linalg.vector_norm(torch.stack([re_score, im_score], dim=2), dim=(1, 2))
+
+    def score_tails(self, head_index: Tensor, rel_type: Tensor, tails: Tensor) -> Tensor:
+        head_re, head_im = self.node_emb(head_index), self.node_emb_im(head_index)
+        theta = self.rel_emb(rel_type)
+        rel_re, rel_im = torch.cos(theta), torch.sin(theta)
+        rotated = torch.cat([rel_re * head_re - rel_im * head_im, rel_re * head_im + rel_im * head_re], dim=-1)
+        tail = torch.cat([self.node_emb(tails), self.node_emb_im(tails)], dim=-1)
+        return self.margin - torch.cdist(rotated, tail, compute_mode="donot_use_mm_for_euclid_dist")
 
     def loss(self, head_index: Tensor, rel_type: Tensor, tail_index: Tensor) -> Tensor:
         return _logistic_loss(self, head_index, rel_type, tail_index)

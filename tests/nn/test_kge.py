@@ -77,3 +77,27 @@ def test_out_of_range_indices_are_named():
         model(head, torch.full_like(rel, -1), tail)
     with pytest.raises(ValueError, match="batch_size must be positive"):
         model.test(head, rel, tail, batch_size=0, log=False)
+
+
+@pytest.mark.parametrize("name,kwargs", MODELS)
+def test_score_tails_equals_the_pairwise_scores(name, kwargs):
+    """test() scores every tail by one product or distance matrix: the same scores as one
+    forward call per pair, up to rounding; a subclass without it scores pair by pair."""
+    _, model = _pair(name, kwargs)
+    head, rel, _ = _triples(6)
+    tails = torch.arange(NODES)
+    pairwise = G.KGEModel.score_tails(model, head, rel, tails)
+    torch.testing.assert_close(model.score_tails(head, rel, tails), pairwise, rtol=1e-5, atol=1e-5)
+
+
+def test_a_custom_model_ranks_through_its_forward():
+    class Dot(G.KGEModel):
+        def forward(self, head_index, rel_type, tail_index):
+            return (self.node_emb(head_index) * self.node_emb(tail_index)).sum(-1) + self.rel_emb(rel_type)[:, 0]
+
+    torch.manual_seed(0)
+    model = Dot(NODES, RELATIONS, HIDDEN)
+    head, rel, tail = _triples(9)
+    ranks = model.tail_ranks(head, rel, tail, batch_size=100)
+    scores = torch.stack([model(head[i].repeat(NODES), rel[i].repeat(NODES), torch.arange(NODES)) for i in range(9)])
+    assert torch.equal(ranks, (scores > scores[torch.arange(9), tail][:, None]).sum(1))
