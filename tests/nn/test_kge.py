@@ -101,3 +101,20 @@ def test_a_custom_model_ranks_through_its_forward():
     ranks = model.tail_ranks(head, rel, tail, batch_size=100)
     scores = torch.stack([model(head[i].repeat(NODES), rel[i].repeat(NODES), torch.arange(NODES)) for i in range(9)])
     assert torch.equal(ranks, (scores > scores[torch.arange(9), tail][:, None]).sum(1))
+
+
+CUDA = pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                        reason="needs CUDA")])
+
+
+@pytest.mark.parametrize("device", [CUDA])
+@pytest.mark.parametrize("name,kwargs", MODELS)
+def test_scores_loss_and_ranks_on_the_device(device, name, kwargs):
+    _, model = _pair(name, kwargs)
+    triples = _triples(50)
+    expected_scores, expected_metrics = model(*triples), model.test(*triples, batch_size=300, log=False)
+    model = model.to(device)
+    on_device = [t.to(device) for t in triples]
+    torch.testing.assert_close(model(*on_device).cpu(), expected_scores, rtol=1e-5, atol=1e-5)
+    model.loss(*on_device).backward()
+    assert model.test(*on_device, batch_size=300, log=False) == pytest.approx(expected_metrics, rel=1e-6)
