@@ -26,6 +26,8 @@ from gnnx.nn.kge import ComplEx, DistMult, KGEModel, RotatE, TransE
 from gnnx.nn.label_propagation import CorrectAndSmooth, LabelPropagation
 from gnnx.nn.lightgcn import LightGCN
 from gnnx.nn.linear import Linear
+from gnnx.nn.linkx import LINKX, SparseLinear
+from gnnx.nn.mask_label import MaskLabel
 from gnnx.nn.message_passing import Adjacency, MessagePassing
 from gnnx.nn.meta import MetaLayer
 from gnnx.nn.metapath2vec import MetaPath2Vec
@@ -68,7 +70,7 @@ __all__ = list(_convs) + list(_aggregations) + [
     "Adjacency", "AttentiveFP", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DiffGroupNorm", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
     "DenseSAGEConv", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphUNet", "GraphSizeNorm",
     "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "KGEModel", "TransE", "DistMult", "ComplEx", "RotatE", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
-    "LayerNorm", "LightGCN", "Linear", "MLP", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "Node2Vec", "PNA", "PairNorm", "PerformerAttention", "PositionalEncoding", "SAGPooling", "Reshape", "SchNet", "Sequential", "SignedGCN", "StaticPooled", "TemporalEncoding", "TopKPooling",
+    "LayerNorm", "LightGCN", "Linear", "LINKX", "MLP", "MaskLabel", "SparseLinear", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "Node2Vec", "PNA", "PairNorm", "PerformerAttention", "PositionalEncoding", "SAGPooling", "Reshape", "SchNet", "Sequential", "SignedGCN", "StaticPooled", "TemporalEncoding", "TopKPooling",
     "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
     "avg_pool", "avg_pool_x", "consecutive_cluster", "fps", "graclus", "knn", "max_pool", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
 ]
