@@ -14,6 +14,7 @@ from gnnx.nn.dense import (
                            DenseGINConv,
                            DenseGraphConv,
                            DenseSAGEConv,
+                           DMoNPooling,
                            dense_diff_pool,
                            dense_mincut_pool,
 )
@@ -34,7 +35,6 @@ from gnnx.nn.metapath2vec import MetaPath2Vec
 from gnnx.nn.mlp import MLP
 from gnnx.nn.models import GAT, GCN, GIN, PNA, BasicGNN, EdgeCNN, GraphSAGE, JumpingKnowledge
 from gnnx.nn.node2vec import Node2Vec
-from gnnx.nn.pmlp import PMLP
 from gnnx.nn.norm import (
                            BatchNorm,
                            DiffGroupNorm,
@@ -46,6 +46,7 @@ from gnnx.nn.norm import (
                            MessageNorm,
                            PairNorm,
 )
+from gnnx.nn.pmlp import PMLP
 from gnnx.nn.point_sets import fps, knn, knn_graph, knn_interpolate, nearest, radius, radius_graph, voxel_grid
 from gnnx.nn.pool import (
                            SAGPooling,
@@ -69,7 +70,7 @@ from gnnx.nn.to_hetero import to_hetero
 
 __all__ = list(_convs) + list(_aggregations) + [
     "Adjacency", "AttentiveFP", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DiffGroupNorm", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
-    "DenseSAGEConv", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphUNet", "GraphSizeNorm",
+    "DenseSAGEConv", "DMoNPooling", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphUNet", "GraphSizeNorm",
     "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "KGEModel", "TransE", "DistMult", "ComplEx", "RotatE", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
     "LayerNorm", "LightGCN", "Linear", "LINKX", "MLP", "MaskLabel", "SparseLinear", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "Node2Vec", "PMLP", "PNA", "PairNorm", "PerformerAttention", "PositionalEncoding", "SAGPooling", "Reshape", "SchNet", "Sequential", "SignedGCN", "StaticPooled", "TemporalEncoding", "TopKPooling",
     "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",

@@ -10,7 +10,7 @@ with the same values.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -296,3 +296,66 @@ def dense_mincut_pool(x: Tensor, adj: Tensor, s: Tensor, mask: Optional[Tensor] 
     d = torch.sqrt(out_adj.sum(dim=-1))[:, None] + 1e-15
     out_adj = (out_adj / d) / d.transpose(1, 2)
     return out, out_adj, mincut_loss, ortho_loss
+
+
+class DMoNPooling(torch.nn.Module):
+    r"""Deep Modularity Networks, `"Graph Clustering with Graph Neural Networks"
+    <https://arxiv.org/abs/2006.16904>`_: soft cluster assignments
+    :math:`\mathbf{S} = \operatorname{softmax}(\mathrm{MLP}(\mathbf{X}))` over ``k`` clusters
+    (``channels``: the MLP's widths before ``k``, dropout on its logits),
+    :math:`\mathbf{X}' = \mathrm{SELU}(\mathbf{S}^\top\mathbf{X})`,
+    :math:`\mathbf{A}' = \mathbf{S}^\top\mathbf{A}\mathbf{S}` (diagonal zeroed, then
+    :math:`\mathbf{D}'^{-1/2}\mathbf{A}'\mathbf{D}'^{-1/2}`), and the losses
+
+    .. math::
+        \mathcal{L}_s = -\frac{1}{2m}\operatorname{tr}\Big(\mathbf{S}^\top\mathbf{A}\mathbf{S}
+        - \frac{\mathbf{S}^\top\mathbf{d}\,\mathbf{d}^\top\mathbf{S}}{2m}\Big), \quad
+        \mathcal{L}_o = \Big\lVert \frac{\mathbf{S}^\top\mathbf{S}}{\lVert\mathbf{S}^\top\mathbf{S}\rVert_F}
+        - \frac{\mathbf{I}_C}{\sqrt{C}} \Big\rVert_F, \quad
+        \mathcal{L}_c = \frac{\sqrt{C}}{n}\Big\lVert \textstyle\sum_i \mathbf{S}_i \Big\rVert_2 - 1
+
+    (:math:`\mathbf{d}` the degrees, :math:`m` the edge count, :math:`n` the nodes; means over
+    the batch, :math:`\mathcal{L}_c` over PyG's ``[B, B]`` broadcast of norms by node counts).
+    Returns ``(S [B, N, C], x' [B, C, F], adj' [B, C, C], spectral_loss, ortho_loss,
+    cluster_loss)``: PyG's values, keys (``mlp.lins.<i>``) and repr; products only, so it
+    compiles with dynamic ``B`` and ``N`` and exports.
+    """
+
+    def __init__(self, channels: Union[int, List[int]], k: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        from gnnx.nn.mlp import MLP
+
+        channels = [channels] if isinstance(channels, int) else list(channels)
+        self.mlp = MLP(channels + [k], act=None, norm=None)
+        self.dropout = dropout
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.mlp.reset_parameters()
+
+    def forward(self, x: Tensor, adj: Tensor, mask: Optional[Tensor] = None
+                ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        logits = F.dropout(self.mlp(x), self.dropout, training=self.training)
+        x, adj, s, out, out_adj = _soft_assign(x, adj, logits, mask, 1.0, "DMoNPooling")
+        batch_size, num_nodes, _ = x.size()
+        node_mask = (torch.ones(batch_size, num_nodes, 1, dtype=x.dtype, device=x.device) if mask is None
+                     else mask.view(batch_size, num_nodes, 1).to(x.dtype))
+        s_t, clusters = s.transpose(1, 2), s.size(-1)
+        degrees = adj.sum(dim=-1).unsqueeze(-1) * node_mask  # [B, N, 1]
+        m = degrees.sum(dim=(-1, -2)) / 2  # [B]
+        normalizer = torch.matmul(torch.matmul(s_t, degrees), torch.matmul(degrees.transpose(1, 2), s)) / 2 / m.view(-1, 1, 1)
+        spectral_loss = (-torch.diagonal(out_adj - normalizer, dim1=-2, dim2=-1).sum(-1) / 2 / m).mean()
+        ss = torch.matmul(s_t, s)
+        identity = torch.eye(clusters, dtype=ss.dtype, device=ss.device)
+        identity_norm = torch.linalg.matrix_norm(identity)
+        ortho_loss = torch.linalg.matrix_norm(ss / torch.linalg.matrix_norm(ss, keepdim=True)
+                                              - identity / identity_norm).mean()
+        cluster_sizes = s.sum(dim=1)  # [B, C]
+        cluster_loss = (torch.linalg.vector_norm(cluster_sizes, dim=1) / node_mask.sum(dim=1) * identity_norm - 1).mean()
+        out_adj = _with_loops(out_adj, 0.0)
+        d = torch.sqrt(out_adj.sum(dim=-1))[:, None] + 1e-15
+        out_adj = (out_adj / d) / d.transpose(1, 2)
+        return s, F.selu(out), out_adj, spectral_loss, ortho_loss, cluster_loss
+
+    def __repr__(self) -> str:  # PyG's
+        return f"{type(self).__name__}({self.mlp.in_channels}, num_clusters={self.mlp.out_channels})"

@@ -144,3 +144,40 @@ def test_pools_compile_over_batch_and_node_counts_without_recompiling(pool):
             got = compiled(x, adj, s, mask)
         for a, b in zip(got, fn(x, adj, s, mask)):
             torch.testing.assert_close(a, b, equal_nan=True)  # MinCut: a graph without edges is 0 / 0
+
+
+@pytest.mark.parametrize("channels,dropout", [(6, 0.0), ([6, 8], 0.3)])
+def test_dmon_pooling_equals_pygs(channels, dropout):
+    pyg_nn = pytest.importorskip("torch_geometric.nn")
+    torch.manual_seed(0)
+    theirs = pyg_nn.DMoNPooling(channels, 4, dropout=dropout)
+    ours = nn.DMoNPooling(channels, 4, dropout=dropout)
+    ours.load_state_dict(theirs.state_dict())
+    assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    x, adj, mask = _batch(3, 7)
+    adj = adj + adj.transpose(1, 2)
+    for m in (mask, None):
+        results = []
+        for module in (theirs, ours):
+            torch.manual_seed(1)  # the same dropout mask on the logits
+            x_leaf = x.clone().requires_grad_()
+            out = module(x_leaf, adj, m)
+            sum(t.sum() for t in out[1:]).backward()
+            results.append((out, x_leaf.grad))
+        for a, b in zip(results[1][0], results[0][0]):
+            torch.testing.assert_close(a, b)
+        torch.testing.assert_close(results[1][1], results[0][1])
+
+
+def test_dmon_pooling_compiles_over_batch_and_node_counts_and_exports():
+    from cases import assert_compiles_once_and_exports
+
+    module = nn.DMoNPooling(6, 3).eval()
+
+    def inputs(size, seed=0):
+        x, adj, mask = _batch(*size, seed=seed)  # loops: no graph without edges (its spectral loss: 0 / 0)
+        return x, adj + adj.transpose(1, 2) + torch.eye(size[1]), mask
+
+    b, n = torch.export.Dim("b", min=2), torch.export.Dim("n", min=2)
+    assert_compiles_once_and_exports(module, inputs, sizes=[(2, 5), (3, 9), (4, 12)], export_size=(5, 17),
+                                     dynamic_shapes=({0: b, 1: n}, {0: b, 1: n, 2: n}, {0: b, 1: n}))
