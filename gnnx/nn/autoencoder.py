@@ -1,5 +1,6 @@
-r"""Graph auto-encoders for link prediction: ``InnerProductDecoder``, ``GAE``, ``VGAE``
-(PyG's classes, names and losses), and ranking metrics in plain torch.
+r"""Graph auto-encoders for link prediction: ``InnerProductDecoder``, ``GAE``, ``VGAE`` and
+the adversarially regularised ``ARGA``, ``ARGVA`` (PyG's classes, names and losses), and
+ranking metrics in plain torch.
 
 .. math::
     \hat{A}_{ij} = \sigma(\mathbf{z}_i^\top \mathbf{z}_j), \qquad
@@ -125,3 +126,65 @@ class VGAE(GAE):
         mu = self.__mu__ if mu is None else mu
         logstd = self.__logstd__ if logstd is None else logstd.clamp(max=MAX_LOGSTD)
         return -0.5 * torch.mean(torch.sum(1 + 2 * logstd - mu ** 2 - logstd.exp() ** 2, dim=1))
+
+
+class ARGA(GAE):
+    r"""The adversarially regularised graph auto-encoder of "Adversarially Regularized Graph
+    Autoencoder for Graph Embedding": a :class:`GAE` whose embeddings a ``discriminator``
+    (embeddings to one logit each) learns to tell from Gaussian samples, while the encoder
+    learns to fool it:
+
+    .. math::
+        \mathcal{L}_{\text{reg}} = -\overline{\log \sigma(D(\mathbf{z}))}, \qquad
+        \mathcal{L}_{D} = -\overline{\log \sigma(D(\boldsymbol{\epsilon}))}
+        - \overline{\log\big(1 - \sigma(D(\mathbf{z}))\big)},\ \boldsymbol{\epsilon} \sim \mathcal{N}(0, I)
+
+    (:math:`\mathbf{z}` detached in :math:`\mathcal{L}_D`). PyG's arguments, keys and draws."""
+
+    def __init__(self, encoder: torch.nn.Module, discriminator: torch.nn.Module,
+                 decoder: Optional[torch.nn.Module] = None) -> None:
+        super().__init__(encoder, decoder)
+        self.discriminator = discriminator
+        reset(self.discriminator)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        reset(self.discriminator)
+
+    def reg_loss(self, z: Tensor) -> Tensor:
+        """The encoder's adversarial loss: its embeddings judged real."""
+        return -torch.log(torch.sigmoid(self.discriminator(z)) + EPS).mean()
+
+    def discriminator_loss(self, z: Tensor) -> Tensor:
+        """The discriminator's loss: Gaussian samples real, the (detached) embeddings fake."""
+        real = torch.sigmoid(self.discriminator(torch.randn_like(z)))
+        fake = torch.sigmoid(self.discriminator(z.detach()))
+        return -torch.log(real + EPS).mean() - torch.log(1 - fake + EPS).mean()
+
+
+class ARGVA(ARGA):
+    """The variational :class:`ARGA`: the encoder returns ``(mu, logstd)`` and ``encode``,
+    ``reparametrize`` and ``kl_loss`` are a :class:`VGAE`'s (held as ``VGAE``, sharing the
+    encoder and decoder, so the state dict has PyG's keys)."""
+
+    def __init__(self, encoder: torch.nn.Module, discriminator: torch.nn.Module,
+                 decoder: Optional[torch.nn.Module] = None) -> None:
+        super().__init__(encoder, discriminator, decoder)
+        self.VGAE = VGAE(encoder, decoder)
+
+    @property
+    def __mu__(self) -> Tensor:
+        return self.VGAE.__mu__
+
+    @property
+    def __logstd__(self) -> Tensor:
+        return self.VGAE.__logstd__
+
+    def reparametrize(self, mu: Tensor, logstd: Tensor) -> Tensor:
+        return self.VGAE.reparametrize(mu, logstd)
+
+    def encode(self, *args, **kwargs) -> Tensor:
+        return self.VGAE.encode(*args, **kwargs)
+
+    def kl_loss(self, mu: Optional[Tensor] = None, logstd: Optional[Tensor] = None) -> Tensor:
+        return self.VGAE.kl_loss(mu, logstd)

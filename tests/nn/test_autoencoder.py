@@ -86,3 +86,36 @@ def test_link_neighbor_loader_batches(static):
     assert sorted(seen) == list(range(10))
     if static:
         assert len(sizes) == 1  # one shape for every full batch
+
+
+def _discriminator():
+    return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+
+
+@pytest.mark.porting
+@pytest.mark.parametrize("variational", [False, True])
+def test_adversarial_autoencoders_equal_pyg(variational):
+    """ARGA / ARGVA: PyG's keys (ARGVA's shared VGAE included), losses and gradients with PyG's
+    weights; the same seed draws the same Gaussian samples in the discriminator loss."""
+    x, edge_index = _graph()
+    cls = "ARGVA" if variational else "ARGA"
+    torch.manual_seed(0)
+    theirs = getattr(pyg_nn, cls)(Encoder(pyg_nn, variational), _discriminator())
+    ours = getattr(gnn, cls)(Encoder(gnn, variational), _discriminator())
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict(theirs.state_dict())
+    results = []
+    for model in (theirs, ours):
+        torch.manual_seed(1)
+        z = model.encode(x, edge_index)
+        losses = [model.reg_loss(z), model.discriminator_loss(z), model.recon_loss(z, edge_index, edge_index.flip(0))]
+        if variational:
+            losses.append(model.kl_loss())
+        sum(losses).backward()
+        results.append((losses, [p.grad.clone() for p in model.parameters()]))
+    for a, b in zip(results[1][0], results[0][0]):
+        torch.testing.assert_close(a, b)
+    for a, b in zip(results[1][1], results[0][1]):
+        torch.testing.assert_close(a, b)
+    if variational:
+        assert ours.__mu__ is ours.VGAE.__mu__
