@@ -19,6 +19,7 @@ from gnnx.nn.dense import (
                            dense_mincut_pool,
 )
 from gnnx.nn.encoding import PositionalEncoding, TemporalEncoding
+from gnnx.nn.glob import GlobalAttention, global_sort_pool
 from gnnx.nn.graph_unet import GraphUNet
 from gnnx.nn.hetero import HeteroConv, HeteroDictLinear, HeteroLinear
 from gnnx.nn.hetero_norm import HeteroBatchNorm, HeteroJumpingKnowledge, HeteroLayerNorm
@@ -70,9 +71,9 @@ from gnnx.nn.to_hetero import to_hetero
 
 __all__ = list(_convs) + list(_aggregations) + [
     "ARGA", "ARGVA", "Adjacency", "AttentiveFP", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DiffGroupNorm", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
-    "DenseSAGEConv", "DMoNPooling", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GraphNorm", "GraphSAGE", "GraphUNet", "GraphSizeNorm",
+    "DenseSAGEConv", "DMoNPooling", "EdgeCNN", "GAT", "GAE", "GCN", "GIN", "GlobalAttention", "GraphNorm", "GraphSAGE", "GraphUNet", "GraphSizeNorm",
     "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "KGEModel", "TransE", "DistMult", "ComplEx", "RotatE", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
     "LayerNorm", "LightGCN", "Linear", "LINKX", "MLP", "MaskLabel", "SparseLinear", "MeanSubtractionNorm", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "Node2Vec", "PMLP", "PNA", "PairNorm", "PerformerAttention", "PositionalEncoding", "SAGPooling", "Reshape", "SchNet", "Sequential", "SignedGCN", "StaticPooled", "TemporalEncoding", "TopKPooling",
-    "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "to_hetero",
+    "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "global_sort_pool", "to_hetero",
     "avg_pool", "avg_pool_x", "consecutive_cluster", "fps", "graclus", "knn", "max_pool", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
 ]
