@@ -12,7 +12,7 @@ from gnnx.nn.message_passing import Adj
 from gnnx.ops.scatter import scatter
 
 
-class RECT_L(torch.nn.Module):  # noqa: N801 (PyG's name)
+class RECT_L(torch.nn.Module):
     r"""The supervised part of RECT, "Network Embedding with Completely-imbalanced Labels": a GCN
     layer and a linear map back to the input width, trained to regress each labelled node's
     class centre (:meth:`get_semantic_labels`),
