@@ -163,6 +163,10 @@ def _count_fused(monkeypatch):
 def test_edge_cnn_takes_the_fused_kernel_and_matches_the_cpu(device, monkeypatch):
     torch.backends.cuda.matmul.allow_tf32 = False
     calls = _count_fused(monkeypatch)
+    # Seeded: with 5,000 edges some messages tie within ~1e-6 for most weights, and a tie
+    # rounded the other way on the device sends a channel's gradient to the other edge. These
+    # weights keep every max ahead of the runner-up by > 6e-6 (relative), 100x fp32's rounding.
+    torch.manual_seed(0)
     model = EdgeCNN(16, 32, 3, 8)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(400, 16, generator=gen)
