@@ -18,6 +18,7 @@ from torch import Tensor
 
 from gnnx.nn.inits import glorot, linear, one_value, reset, zeros
 from gnnx.nn.linear import Linear  # noqa: F401  (PyG's torch_geometric.nn.dense.Linear)
+from gnnx.nn.mlp import MLP
 
 
 def _batched(x: Tensor, adj: Tensor, layer: str) -> Tuple[Tensor, Tensor]:
@@ -323,8 +324,6 @@ class DMoNPooling(torch.nn.Module):
 
     def __init__(self, channels: Union[int, List[int]], k: int, dropout: float = 0.0) -> None:
         super().__init__()
-        from gnnx.nn.mlp import MLP
-
         channels = [channels] if isinstance(channels, int) else list(channels)
         self.mlp = MLP(channels + [k], act=None, norm=None)
         self.dropout = dropout
