@@ -32,3 +32,7 @@ def test_global_sort_pool_equal_to_pyg():
         expected = P.global_sort_pool(x, batch, k=3)
     torch.testing.assert_close(got, expected)
     assert glob.global_mean_pool is G.global_mean_pool
+
+
+def test_second_names_as_pyg():
+    assert G.ECConv is G.NNConv and P.ECConv is P.NNConv
