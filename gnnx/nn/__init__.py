@@ -57,6 +57,7 @@ from gnnx.nn.pool import (
                            StaticPooled,
                            TopKPooling,
                            avg_pool,
+                           avg_pool_neighbor_x,
                            avg_pool_x,
                            consecutive_cluster,
                            global_add_pool,
@@ -64,6 +65,7 @@ from gnnx.nn.pool import (
                            global_mean_pool,
                            graclus,
                            max_pool,
+                           max_pool_neighbor_x,
                            max_pool_x,
 )
 from gnnx.nn.rect import RECT_L
@@ -79,5 +81,5 @@ __all__ = list(_convs) + list(_aggregations) + [
     "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "KGEModel", "TransE", "DistMult", "ComplEx", "RotatE", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
     "LayerNorm", "LightGCN", "Linear", "LINKX", "MLP", "MaskLabel", "SparseLinear", "MeanSubtractionNorm", "MemPooling", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "NeuralFingerprint", "Node2Vec", "PMLP", "PNA", "PairNorm", "PerformerAttention", "PositionalEncoding", "RECT_L", "SAGPooling", "Reshape", "SchNet", "Sequential", "SignedGCN", "StaticPooled", "TemporalEncoding", "TopKPooling",
     "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "global_sort_pool", "to_hetero",
-    "avg_pool", "avg_pool_x", "consecutive_cluster", "fps", "graclus", "knn", "max_pool", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
+    "avg_pool", "avg_pool_neighbor_x", "avg_pool_x", "consecutive_cluster", "fps", "graclus", "knn", "max_pool", "max_pool_neighbor_x", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
 ]

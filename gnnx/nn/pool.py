@@ -23,7 +23,7 @@ from gnnx.graph import Graph, source_csr
 from gnnx.nn.inits import activation
 from gnnx.ops.dispatch import check_index_range
 from gnnx.utils.edges import coalesce
-from gnnx.utils.loop import remove_self_loops
+from gnnx.utils.loop import add_self_loops, remove_self_loops
 from gnnx.utils.num_nodes import maybe_num_nodes
 
 
@@ -335,6 +335,28 @@ def max_pool(cluster: Tensor, data: Any, transform: Optional[Callable] = None) -
 def avg_pool(cluster: Tensor, data: Any, transform: Optional[Callable] = None) -> Graph:
     r"""As :func:`max_pool`, with the mean of each cluster's ``x`` (PyG's ``avg_pool``)."""
     return _pool_graph(cluster, data, transform, "mean")
+
+
+def _pool_neighbor_x(data: Any, flow: str, reduce: str) -> Any:
+    if flow not in ("source_to_target", "target_to_source"):
+        raise ValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
+    edge_index, _ = add_self_loops(data.edge_index, num_nodes=data.num_nodes)
+    source, target = edge_index if flow == "source_to_target" else edge_index.flip(0)
+    data.x = ops.scatter(data.x.index_select(0, source), target, data.num_nodes, reduce)
+    return data
+
+
+def max_pool_neighbor_x(data: Any, flow: str = "source_to_target") -> Any:
+    r"""Each node's ``x`` replaced by the max over itself and its neighbours,
+    :math:`\mathbf{x}'_i = \max_{j \in \mathcal{N}(i) \cup \{i\}} \mathbf{x}_j` (PyG's
+    ``max_pool_neighbor_x``: ``data``, a :class:`~gnnx.Graph` or PyG-like object, is updated in
+    place and returned)."""
+    return _pool_neighbor_x(data, flow, "max")
+
+
+def avg_pool_neighbor_x(data: Any, flow: str = "source_to_target") -> Any:
+    r"""As :func:`max_pool_neighbor_x`, with the mean (PyG's ``avg_pool_neighbor_x``)."""
+    return _pool_neighbor_x(data, flow, "mean")
 
 
 def graclus(edge_index: Tensor, weight: Optional[Tensor] = None, num_nodes: Optional[int] = None) -> Tensor:

@@ -37,3 +37,23 @@ def test_a_graph_without_edges_keeps_its_nodes():
     out, edge_index, batch, info = model(x, torch.empty(2, 0, dtype=torch.long), torch.zeros(3, dtype=torch.long))
     torch.testing.assert_close(out, x)
     assert edge_index.shape == (2, 0) and batch.tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("name", ["max_pool_neighbor_x", "avg_pool_neighbor_x"])
+@pytest.mark.parametrize("flow", ["source_to_target", "target_to_source"])
+def test_pool_neighbor_x_equal_to_pyg(name, flow):
+    """PyG's max/avg_pool_neighbor_x: x over each node and its neighbours, updated in place on
+    a PyG Data object and on a gnnx Graph alike."""
+    from torch_geometric.data import Data
+
+    import gnnx
+
+    x, edge_index, _ = graph_batch([6, 9])
+    expected = getattr(P, name)(Data(x=x.clone(), edge_index=edge_index), flow=flow).x
+    data = Data(x=x.clone(), edge_index=edge_index)
+    assert getattr(G, name)(data, flow=flow) is data
+    torch.testing.assert_close(data.x, expected)
+    graph = gnnx.Graph(edge_index, 15, x=x.clone())
+    torch.testing.assert_close(getattr(G, name)(graph, flow=flow).x, expected)
+    with pytest.raises(ValueError, match="flow must be"):
+        getattr(G, name)(graph, flow="both")
