@@ -21,6 +21,23 @@ def glorot(t: Optional[Tensor]) -> None:
             t.uniform_(-bound, bound)
 
 
+def uniform(size: int, t: Optional[Tensor]) -> None:
+    """Uniform in :math:`\\pm 1/\\sqrt{\text{size}}` (PyG's ``uniform``; ``torch.nn.Linear``'s bias)."""
+    if _ready(t):
+        bound = 1.0 / math.sqrt(size)
+        with torch.no_grad():
+            t.uniform_(-bound, bound)
+
+
+def kaiming_uniform(t: Optional[Tensor], fan: int, a: float = math.sqrt(5)) -> None:
+    r"""He uniform over ``fan`` inputs in PyG's arithmetic (PyG's ``kaiming_uniform``; with
+    :math:`a = \sqrt 5`, ``torch.nn.Linear``'s weight bound): the same draw as PyG's."""
+    if _ready(t):
+        bound = math.sqrt(6 / ((1 + a ** 2) * fan))
+        with torch.no_grad():
+            t.uniform_(-bound, bound)
+
+
 def zeros(t: Optional[Tensor]) -> None:
     if _ready(t):
         with torch.no_grad():

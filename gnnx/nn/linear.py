@@ -1,14 +1,13 @@
 r"""PyG's ``Linear``: a linear layer with lazy input width and named initializers."""
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
 from torch import Tensor
 from torch.nn.modules.lazy import LazyModuleMixin
 
-from gnnx.nn.inits import glorot
+from gnnx.nn.inits import glorot, kaiming_uniform, uniform, zeros
 
 WEIGHT_INITIALIZERS = (None, "glorot", "uniform", "kaiming_uniform")
 BIAS_INITIALIZERS = (None, "zeros")
@@ -62,22 +61,16 @@ class Linear(LazyModuleMixin, torch.nn.Linear):
         """PyG's initialisation (none while the width is unknown)."""
         if self.in_channels <= 0 or self.has_uninitialized_params():
             return
-        fan = self.in_channels
-        with torch.no_grad():
-            if self.weight_initializer == "glorot":
-                glorot(self.weight)
-            elif self.weight_initializer == "uniform":
-                bound = 1.0 / math.sqrt(fan)
-                self.weight.uniform_(-bound, bound)
-            else:  # kaiming_uniform with a = sqrt(5), in PyG's arithmetic (torch.nn.Linear's bound)
-                bound = math.sqrt(6 / ((1 + math.sqrt(5) ** 2) * fan))
-                self.weight.uniform_(-bound, bound)
-            if self.bias is not None:
-                if self.bias_initializer == "zeros":
-                    self.bias.zero_()
-                else:
-                    bound = 1.0 / math.sqrt(fan)
-                    self.bias.uniform_(-bound, bound)
+        if self.weight_initializer == "glorot":
+            glorot(self.weight)
+        elif self.weight_initializer == "uniform":
+            uniform(self.in_channels, self.weight)
+        else:  # "kaiming_uniform" or None: torch.nn.Linear's bound, in PyG's arithmetic
+            kaiming_uniform(self.weight, self.in_channels)
+        if self.bias_initializer == "zeros":
+            zeros(self.bias)
+        else:
+            uniform(self.in_channels, self.bias)
 
     def initialize_parameters(self, input: Tensor) -> None:
         """The width from the first input (the lazy hook calls this once)."""

@@ -2,13 +2,13 @@ r"""LINKX (PyG's ``LINKX`` and its ``SparseLinear``): node features and adjacenc
 separately and mixed, for graphs whose neighbours are often unlike each other."""
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
 from torch import Tensor
 
 from gnnx.nn.conv.gcn import WeightedPropagation
+from gnnx.nn.inits import kaiming_uniform, uniform
 from gnnx.nn.message_passing import Adj
 from gnnx.nn.mlp import MLP
 
@@ -27,12 +27,8 @@ class SparseLinear(WeightedPropagation):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        with torch.no_grad():  # PyG's kaiming_uniform (a = sqrt(5)) and uniform, in PyG's arithmetic
-            bound = math.sqrt(6 / ((1 + math.sqrt(5) ** 2) * self.in_channels))
-            self.weight.uniform_(-bound, bound)
-            if self.bias is not None:
-                bound = 1.0 / math.sqrt(self.in_channels)
-                self.bias.uniform_(-bound, bound)
+        kaiming_uniform(self.weight, self.in_channels)
+        uniform(self.in_channels, self.bias)
 
     def forward(self, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
         out = self.propagate(edge_index, x=self.weight, edge_weight=self._weight_vector(edge_weight))
