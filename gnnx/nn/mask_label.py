@@ -4,12 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-
-def _as_bool(mask: Tensor, size: int) -> Tensor:
-    """A boolean ``[size]`` mask from a boolean mask or a list of indices (PyG takes both)."""
-    if mask.dtype == torch.bool:
-        return mask
-    return torch.zeros(size, dtype=torch.bool, device=mask.device).index_fill(0, mask, True)
+from gnnx.utils import index_to_mask
 
 
 class MaskLabel(torch.nn.Module):
@@ -42,7 +37,7 @@ class MaskLabel(torch.nn.Module):
     def forward(self, x: Tensor, y: Tensor, mask: Tensor) -> Tensor:
         """``x [N, F]``, labels ``y [N]``, ``mask`` (bool ``[N]`` or node indices) -> ``[N, F]``
         (``"concat"``: ``[N, F + out_channels]``)."""
-        mask = _as_bool(mask, y.size(0))[:, None]
+        mask = (mask if mask.dtype == torch.bool else index_to_mask(mask, y.size(0)))[:, None]
         label = self.emb(torch.where(mask[:, 0], y, torch.zeros_like(y)))
         if self.method == "concat":
             return torch.cat([x, torch.where(mask, label, torch.zeros_like(label)).to(x.dtype)], dim=-1)
