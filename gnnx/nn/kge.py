@@ -111,12 +111,12 @@ class KGEModel(torch.nn.Module):
         budget = batch_size if pairwise else batch_size * self.hidden_channels
         rows = max(1, budget // self.num_nodes)
         columns = max(1, budget // rows)
+        self.check_triples(head_index, rel_type, tail_index)
         entities = torch.arange(self.num_nodes, device=head_index.device)
         starts = range(0, head_index.numel(), rows)
         ranks = []
         for start in _progress(starts, log, head_index.numel(), rows):
             h, r, t = (v[start:start + rows] for v in (head_index, rel_type, tail_index))
-            self.check_triples(h, r, t)
             scores = torch.cat([self.score_tails(h, r, c) for c in entities.split(columns)], dim=1)
             ranks.append((scores > scores.gather(1, t[:, None])).sum(1))
         return torch.cat(ranks) if ranks else head_index.new_zeros(0)
@@ -153,16 +153,19 @@ def _progress(starts: range, log: bool, total: int, step: int):
     return steps()
 
 
+def _true_and_corrupted_scores(model: KGEModel, head_index: Tensor, rel_type: Tensor,
+                               tail_index: Tensor) -> Tuple[Tensor, Tensor]:
+    return model(head_index, rel_type, tail_index), model(*model.random_sample(head_index, rel_type, tail_index))
+
+
 def _margin_loss(model: KGEModel, head_index: Tensor, rel_type: Tensor, tail_index: Tensor,
                  margin: float) -> Tensor:
-    positive = model(head_index, rel_type, tail_index)
-    negative = model(*model.random_sample(head_index, rel_type, tail_index))
+    positive, negative = _true_and_corrupted_scores(model, head_index, rel_type, tail_index)
     return F.margin_ranking_loss(positive, negative, target=torch.ones_like(positive), margin=margin)
 
 
 def _logistic_loss(model: KGEModel, head_index: Tensor, rel_type: Tensor, tail_index: Tensor) -> Tensor:
-    positive = model(head_index, rel_type, tail_index)
-    negative = model(*model.random_sample(head_index, rel_type, tail_index))
+    positive, negative = _true_and_corrupted_scores(model, head_index, rel_type, tail_index)
     target = torch.cat([torch.ones_like(positive), torch.zeros_like(negative)])
     return F.binary_cross_entropy_with_logits(torch.cat([positive, negative]), target)
 
@@ -190,16 +193,19 @@ class TransE(KGEModel):
         with torch.no_grad():
             self.rel_emb.weight.copy_(F.normalize(self.rel_emb.weight, p=self.p_norm, dim=-1))
 
+    def _translated_head(self, head_index: Tensor, rel_type: Tensor) -> Tensor:
+        return F.normalize(self.node_emb(head_index), p=self.p_norm, dim=-1) + self.rel_emb(rel_type)
+
+    def _tail(self, tail_index: Tensor) -> Tensor:
+        return F.normalize(self.node_emb(tail_index), p=self.p_norm, dim=-1)
+
     def forward(self, head_index: Tensor, rel_type: Tensor, tail_index: Tensor) -> Tensor:
         self.check_triples(head_index, rel_type, tail_index)
-        head = F.normalize(self.node_emb(head_index), p=self.p_norm, dim=-1)
-        tail = F.normalize(self.node_emb(tail_index), p=self.p_norm, dim=-1)
-        return -((head + self.rel_emb(rel_type)) - tail).norm(p=self.p_norm, dim=-1)
+        return -(self._translated_head(head_index, rel_type) - self._tail(tail_index)).norm(p=self.p_norm, dim=-1)
 
     def score_tails(self, head_index: Tensor, rel_type: Tensor, tails: Tensor) -> Tensor:
-        head = F.normalize(self.node_emb(head_index), p=self.p_norm, dim=-1) + self.rel_emb(rel_type)
-        tail = F.normalize(self.node_emb(tails), p=self.p_norm, dim=-1)
-        return -torch.cdist(head, tail, p=self.p_norm, compute_mode="donot_use_mm_for_euclid_dist")
+        return -torch.cdist(self._translated_head(head_index, rel_type), self._tail(tails), p=self.p_norm,
+                            compute_mode="donot_use_mm_for_euclid_dist")
 
     def loss(self, head_index: Tensor, rel_type: Tensor, tail_index: Tensor) -> Tensor:
         return _margin_loss(self, head_index, rel_type, tail_index, self.margin)
@@ -300,21 +306,22 @@ class RotatE(KGEModel):
         torch.nn.init.xavier_uniform_(self.node_emb_im.weight)
         torch.nn.init.uniform_(self.rel_emb.weight, 0, 2 * math.pi)
 
-    def forward(self, head_index: Tensor, rel_type: Tensor, tail_index: Tensor) -> Tensor:
-        self.check_triples(head_index, rel_type, tail_index)
+    def _rotated_head(self, head_index: Tensor, rel_type: Tensor) -> Tuple[Tensor, Tensor]:
+        """The head rotated by the relation's phases: real and imaginary parts."""
         head_re, head_im = self.node_emb(head_index), self.node_emb_im(head_index)
-        tail_re, tail_im = self.node_emb(tail_index), self.node_emb_im(tail_index)
         theta = self.rel_emb(rel_type)
         rel_re, rel_im = torch.cos(theta), torch.sin(theta)
-        re_score = (rel_re * head_re - rel_im * head_im) - tail_re
-        im_score = (rel_re * head_im + rel_im * head_re) - tail_im
+        return rel_re * head_re - rel_im * head_im, rel_re * head_im + rel_im * head_re
+
+    def forward(self, head_index: Tensor, rel_type: Tensor, tail_index: Tensor) -> Tensor:
+        self.check_triples(head_index, rel_type, tail_index)
+        rotated_re, rotated_im = self._rotated_head(head_index, rel_type)
+        re_score = rotated_re - self.node_emb(tail_index)
+        im_score = rotated_im - self.node_emb_im(tail_index)
         return self.margin - torch.linalg.vector_norm(torch.stack([re_score, im_score], dim=2), dim=(1, 2))
 
     def score_tails(self, head_index: Tensor, rel_type: Tensor, tails: Tensor) -> Tensor:
-        head_re, head_im = self.node_emb(head_index), self.node_emb_im(head_index)
-        theta = self.rel_emb(rel_type)
-        rel_re, rel_im = torch.cos(theta), torch.sin(theta)
-        rotated = torch.cat([rel_re * head_re - rel_im * head_im, rel_re * head_im + rel_im * head_re], dim=-1)
+        rotated = torch.cat(self._rotated_head(head_index, rel_type), dim=-1)
         tail = torch.cat([self.node_emb(tails), self.node_emb_im(tails)], dim=-1)
         return self.margin - torch.cdist(rotated, tail, compute_mode="donot_use_mm_for_euclid_dist")
 
