@@ -36,6 +36,7 @@ from gnnx.nn.aggr import aggregation_module
 from gnnx.nn.sparse_input import ReadsSparseInputs
 from gnnx.ops import dispatch
 from gnnx.ops.dispatch import can_check_on_host
+from gnnx.utils.edges import check_flow
 
 Adj = Union[Tensor, Graph]
 _SPECIAL = ("index", "dim_size", "size_i", "size_j", "edge_index", "edge_index_i", "edge_index_j", "adj",
@@ -177,8 +178,7 @@ class MessagePassing(ReadsSparseInputs):
         self.aggr = type(aggr).__name__ if isinstance(aggr, torch.nn.Module) else aggr
 
     def _set_flow(self, flow: str) -> None:
-        if flow not in ("source_to_target", "target_to_source"):
-            raise ValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
+        check_flow(flow)
         self.flow = flow
 
     def aggr_out_channels(self, in_channels: int) -> int:

@@ -24,13 +24,7 @@ from gnnx import ops
 from gnnx.ops.dispatch import is_tracing
 from gnnx.ops.fps import fps as _fps
 from gnnx.ops.scatter import scatter
-
-FLOWS = ("source_to_target", "target_to_source")
-
-
-def _check_flow(flow: str) -> None:
-    if flow not in FLOWS:
-        raise ValueError(f"flow must be one of {FLOWS}, got {flow!r}")
+from gnnx.utils.edges import check_flow
 
 
 def knn(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor] = None, batch_y: Optional[Tensor] = None,
@@ -44,7 +38,7 @@ def knn_graph(x: Tensor, k: int, batch: Optional[Tensor] = None, loop: bool = Fa
               flow: str = "source_to_target", cosine: bool = False, num_workers: int = 1,
               batch_size: Optional[int] = None) -> Tensor:
     """Edges from each point's ``k`` nearest neighbours in its graph: ``[2, E]``."""
-    _check_flow(flow)
+    check_flow(flow)
     return ops.knn_graph(x, k, batch, loop=loop, flow=flow, cosine=cosine, static=False)
 
 
@@ -60,7 +54,7 @@ def radius_graph(x: Tensor, r: float, batch: Optional[Tensor] = None, loop: bool
                  batch_size: Optional[int] = None) -> Tensor:
     """Edges to each point from the points within ``r`` in its graph (the nearest
     ``max_num_neighbors``): ``[2, E]``."""
-    _check_flow(flow)
+    check_flow(flow)
     return ops.radius_graph(x, r, batch, loop=loop, max_num_neighbors=max_num_neighbors, flow=flow, static=False)
 
 

@@ -22,7 +22,7 @@ from gnnx import ops
 from gnnx.graph import Graph, source_csr
 from gnnx.nn.inits import activation
 from gnnx.ops.dispatch import check_index_range
-from gnnx.utils.edges import coalesce
+from gnnx.utils.edges import check_flow, coalesce
 from gnnx.utils.loop import add_self_loops, remove_self_loops
 from gnnx.utils.num_nodes import maybe_num_nodes
 
@@ -338,8 +338,7 @@ def avg_pool(cluster: Tensor, data: Any, transform: Optional[Callable] = None) -
 
 
 def _pool_neighbor_x(data: Any, flow: str, reduce: str) -> Any:
-    if flow not in ("source_to_target", "target_to_source"):
-        raise ValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
+    check_flow(flow)
     edge_index, _ = add_self_loops(data.edge_index, num_nodes=data.num_nodes)
     source, target = edge_index if flow == "source_to_target" else edge_index.flip(0)
     data.x = ops.scatter(data.x.index_select(0, source), target, data.num_nodes, reduce)

@@ -13,6 +13,14 @@ from torch import Tensor
 from gnnx import ops
 from gnnx.utils.num_nodes import maybe_num_nodes
 
+FLOWS = ("source_to_target", "target_to_source")
+
+
+def check_flow(flow: str) -> None:
+    """An error naming ``flow`` unless it is one of PyG's two message directions."""
+    if flow not in FLOWS:
+        raise ValueError(f"flow must be one of {FLOWS}, got {flow!r}")
+
 _MISSING = "???"  # PyG's marker: edge_attr not given, so only edge_index is returned
 Attr = Union[Tensor, None, List[Tensor], str]
 

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from gnnx.ops.dispatch import check_index_range
+from gnnx.utils.edges import check_flow
 from gnnx.utils.functions import index_to_mask
 from gnnx.utils.num_nodes import maybe_num_nodes
 
@@ -50,8 +51,7 @@ def k_hop_subgraph(node_idx: Union[int, List[int], Tensor], num_hops: int, edge_
     ``"source_to_target"``) and the edges among them (only those used by the hops when
     ``directed``). Returns ``(subset, edge_index, mapping, edge_mask)``: ``mapping`` locates
     the centre nodes in ``subset``."""
-    if flow not in ("source_to_target", "target_to_source"):
-        raise ValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
+    check_flow(flow)
     count = maybe_num_nodes(edge_index, num_nodes)
     row, col = (edge_index[0], edge_index[1]) if flow == "target_to_source" else (edge_index[1], edge_index[0])
     if isinstance(node_idx, int):
