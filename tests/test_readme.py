@@ -62,3 +62,12 @@ def test_point_cloud_example_runs():
     scope = {}
     exec(compile(code, "README point cloud example", "exec"), scope)
     assert scope["x"].shape == (75, 64) and scope["readout"].shape == (3, 64) and scope["up"].shape == (300, 64)
+
+
+def test_linear_and_kge_example_runs():
+    text = open(README).read()
+    code = re.search(r"```python\n(# Linear and knowledge-graph embeddings.*?)```", text, re.S).group(1)
+    scope = {}
+    exec(compile(code, "README Linear and KGE example", "exec"), scope)
+    assert scope["h"].shape == (10, 32) and repr(scope["lin"]) == "Linear(12, 32, bias=True)"
+    assert torch.isfinite(scope["loss"]) and 0 <= scope["mrr"] <= 1 and 0 <= scope["hits_at_10"] <= 1
