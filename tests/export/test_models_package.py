@@ -1,6 +1,7 @@
 """The models and layers whose inputs are not the four-way cases' (molecules, signed edge sets,
-graph-level attributes, layer histories, pseudo-coordinates, point clouds): AttentiveFP, MetaLayer, SignedConv,
-SchNet, DNAConv, SplineConv and XConv in one module, exported with dynamic atom, bond and molecule
+graph-level attributes, layer histories, pseudo-coordinates, point clouds, labels, triples): AttentiveFP,
+MetaLayer, SignedConv, SchNet, DNAConv, SplineConv, XConv, NeuralFingerprint, PMLP, RECT_L, MemPooling,
+MaskLabel, TransE, TemporalEncoding and Linear in one module, exported with dynamic atom, bond and molecule
 counts and AOTInductor-packaged in one compile, equal to eager at other sizes (each one's PyG parity and compile tests live in tests/nn)."""
 import pytest
 import torch
@@ -24,6 +25,14 @@ class Models(torch.nn.Module):
         self.dna = nn.DNAConv(9, heads=3, groups=3)
         self.spline = nn.SplineConv(9, 4, dim=3, kernel_size=3, degree=2)
         self.xconv = nn.XConv(9, 4, 3, 2, hidden_channels=2)  # molecules as point clouds (2+ atoms each)
+        self.fingerprint = nn.NeuralFingerprint(9, 8, 6, 2)
+        self.pmlp = nn.PMLP(9, 8, 4, 2)
+        self.rect = nn.RECT_L(9, 8)
+        self.mem_pool = nn.MemPooling(9, 4, heads=2, num_clusters=3)
+        self.mask_label = nn.MaskLabel(10, 9)  # atomic numbers as labels
+        self.transe = nn.TransE(64, 10, 8)  # bonds as triples, their atoms' numbers as relations
+        self.time = nn.TemporalEncoding(6)
+        self.linear = nn.Linear(9, 4, weight_initializer="glorot")
 
     def _edge(self, src, dst, edge_attr, u, batch):
         return self.edge_model(torch.cat([src, dst, edge_attr, u[batch]], 1))
@@ -39,7 +48,11 @@ class Models(torch.nn.Module):
         x_meta, edge_meta, _ = self.meta(x, edge_index, edge_attr, u, batch)
         return (self.attentive_fp(x, edge_index, edge_attr, batch, batch_size=molecules), signed, x_meta, edge_meta,
                 self.schnet(z, pos, batch, batch_size=molecules), self.dna(torch.stack([x, x.tanh()], 1), edge_index),
-                self.spline(x, edge_index, edge_attr.sigmoid()), self.xconv(x, pos, batch))
+                self.spline(x, edge_index, edge_attr.sigmoid()), self.xconv(x, pos, batch),
+                self.fingerprint(x, edge_index, batch, batch_size=molecules), self.pmlp(x, edge_index),
+                self.rect(x, edge_index), self.mem_pool(x, batch, max_num_nodes=12, batch_size=molecules)[0],
+                self.mask_label(x, z, z > 4), self.transe(edge_index[0], z[edge_index[0]], edge_index[1]),
+                self.time(pos[:, 0]), self.linear(x))
 
 
 def _molecules(sizes, seed=0):
