@@ -133,9 +133,11 @@ def to_hetero(module: torch.nn.Module, metadata: Metadata, aggr: str = "sum",
     for name, child in module.named_children():
         root.add_module(name, rewriter.copy_per_type(child, name))
     hetero = torch.fx.GraphModule(root, graph)
-    for name, child in root.named_children():  # unused ones too, as PyG keeps them
-        if not hasattr(hetero, name):
-            hetero.add_module(name, child)
+    # fx rebuilds the path to each called copy from plain Modules; put the ModuleDicts back
+    # (the same copies), so ``model.conv["paper__cites__paper"]`` works as in PyG, and keep
+    # unused children too, as PyG does
+    for name, child in root.named_children():
+        hetero.add_module(name, child)
     graph.lint()
     hetero.recompile()
     if debug:

@@ -117,7 +117,9 @@ class TransformerConv(MessagePassing):
         """With ``return_attention_weights=True``: ``(out, (edge_index, alpha [E, heads]))``, the
         softmax weights before dropout, as PyG returns them."""
         H, C = self.heads, self.out_channels
-        keep_alpha = bool(return_attention_weights)
+        # alpha is kept where it is returned or where a message hook (an explainer) reads
+        # ``_alpha``, as in PyG; otherwise a traced forward stays free of module mutation
+        keep_alpha = bool(return_attention_weights) or self._messages_observed()
         if edge_attr is None and self.lin_edge is not None:
             raise ValueError(f"TransformerConv was built with edge_dim={self.edge_dim}: pass edge_attr [num_edges, "
                              f"{self.edge_dim}]")
@@ -137,7 +139,8 @@ class TransformerConv(MessagePassing):
                 out = out + x_r
         if keep_alpha:
             alpha, self._alpha = self._alpha, None
-            return out, (edge_tensor(edge_index), alpha)
+            if return_attention_weights:
+                return out, (edge_tensor(edge_index), alpha)
         return out
 
     def message(self, query_i: Tensor, key_j: Tensor, value_j: Tensor, index: Tensor, size_i,
@@ -147,7 +150,7 @@ class TransformerConv(MessagePassing):
             key_j, value_j = key_j + edge, value_j + edge
         alpha = (query_i * key_j).sum(dim=-1) / math.sqrt(self.out_channels)
         alpha = ops.segment_softmax(alpha, index, size_i)
-        if keep_alpha:  # only when asked: a traced forward stays free of module mutation
+        if keep_alpha:
             self._alpha = alpha
         alpha = F.dropout(alpha, p=self.dropout, training=self.training)
         return value_j * alpha.unsqueeze(-1)
