@@ -71,3 +71,15 @@ def test_linear_and_kge_example_runs():
     exec(compile(code, "README Linear and KGE example", "exec"), scope)
     assert scope["h"].shape == (10, 32) and repr(scope["lin"]) == "Linear(12, 32, bias=True)"
     assert torch.isfinite(scope["loss"]) and 0 <= scope["mrr"] <= 1 and 0 <= scope["hits_at_10"] <= 1
+
+
+def test_explain_example_runs():
+    text = open(README).read()
+    code = re.search(r"```python\n(# Explaining a prediction.*?)```", text, re.S).group(1)
+    code = code.replace("range(100)", "range(5)").replace("epochs=100", "epochs=5")
+    scope = {}
+    exec(compile(code, "README explain example", "exec"), scope)
+    explanation, subgraph = scope["explanation"], scope["subgraph"]
+    assert explanation.edge_mask.shape == (scope["data"].edge_index.size(1),)
+    assert int((explanation.edge_mask > 0).sum()) <= 20 and subgraph.edge_index.size(1) <= 20
+    assert 0.0 <= scope["pos_fidelity"] <= 1.0 and 0.0 <= scope["neg_fidelity"] <= 1.0
