@@ -5,15 +5,27 @@ say so and belong to data preparation; compile-clean variants sit beside them wh
 exists (``negative_sampling_static``; ``to_dense_batch`` / ``to_dense_adj`` given their
 sizes; the sync-free self-loop forms in :mod:`gnnx.structure`).
 """
+from gnnx.utils.augmentation import add_random_edge, mask_feature, shuffle_node
+from gnnx.utils.batching import unbatch, unbatch_edge_index
 from gnnx.utils.convert import from_networkx, to_networkx
 from gnnx.utils.dense import dense_to_sparse, to_dense_adj, to_dense_batch
-from gnnx.utils.dropout import dropout_edge, dropout_node
+from gnnx.utils.dropout import dropout_adj, dropout_edge, dropout_node
 from gnnx.utils.edges import coalesce, degree, is_undirected, sort_edge_index, to_undirected
 from gnnx.utils.embedding import get_embeddings, get_embeddings_hetero
 from gnnx.utils.functions import index_to_mask, mask_to_index, one_hot, scatter, softmax
+from gnnx.utils.grid import grid
 from gnnx.utils.homophily import homophily
+from gnnx.utils.isolated import contains_isolated_nodes, remove_isolated_nodes
 from gnnx.utils.laplacian import get_laplacian
-from gnnx.utils.loop import add_remaining_self_loops, add_self_loops, contains_self_loops, remove_self_loops
+from gnnx.utils.loop import (
+    add_remaining_self_loops,
+    add_self_loops,
+    contains_self_loops,
+    get_self_loop_attr,
+    remove_self_loops,
+    segregate_self_loops,
+)
+from gnnx.utils.measures import assortativity, normalized_cut
 from gnnx.utils.negative_sampling import (
                                           batched_negative_sampling,
                                           negative_sampling,
@@ -22,15 +34,46 @@ from gnnx.utils.negative_sampling import (
                                           structured_negative_sampling_feasible,
 )
 from gnnx.utils.num_nodes import maybe_num_nodes
-from gnnx.utils.subgraph import k_hop_subgraph, subgraph
+from gnnx.utils.random_graphs import barabasi_albert_graph, erdos_renyi_graph, stochastic_blockmodel_graph
+from gnnx.utils.sparse import (
+    from_scipy_sparse_matrix,
+    is_sparse,
+    is_torch_sparse_tensor,
+    spmm,
+    to_edge_index,
+    to_scipy_sparse_matrix,
+    to_torch_coo_tensor,
+    to_torch_csc_tensor,
+    to_torch_csr_tensor,
+    to_torch_sparse_tensor,
+)
+from gnnx.utils.subgraph import bipartite_subgraph, get_num_hops, k_hop_subgraph, subgraph
+from gnnx.utils.tensors import (
+    cumsum,
+    group_argsort,
+    group_cat,
+    index_sort,
+    lexsort,
+    mask_select,
+    narrow,
+    segment,
+    segment_logsumexp,
+    select,
+)
 from gnnx.utils.trim import trim_to_layer
 
 __all__ = [
-    "add_remaining_self_loops", "add_self_loops", "batched_negative_sampling", "coalesce", "contains_self_loops",
-    "degree", "dense_to_sparse", "dropout_edge", "dropout_node", "from_networkx", "get_embeddings",
-    "get_embeddings_hetero", "get_laplacian", "homophily",
-    "index_to_mask", "is_undirected", "k_hop_subgraph", "mask_to_index", "maybe_num_nodes", "negative_sampling",
-    "negative_sampling_static", "one_hot", "structured_negative_sampling",
-    "structured_negative_sampling_feasible", "remove_self_loops", "scatter", "softmax", "sort_edge_index",
-    "subgraph", "to_dense_adj", "to_dense_batch", "to_networkx", "to_undirected", "trim_to_layer",
+    "add_random_edge", "add_remaining_self_loops", "add_self_loops", "assortativity", "barabasi_albert_graph",
+    "batched_negative_sampling", "bipartite_subgraph", "coalesce", "contains_isolated_nodes", "contains_self_loops",
+    "cumsum", "degree", "dense_to_sparse", "dropout_adj", "dropout_edge", "dropout_node", "erdos_renyi_graph",
+    "from_networkx", "from_scipy_sparse_matrix", "get_embeddings", "get_embeddings_hetero", "get_laplacian",
+    "get_num_hops", "get_self_loop_attr", "grid", "group_argsort", "group_cat", "homophily", "index_sort",
+    "index_to_mask", "is_sparse", "is_torch_sparse_tensor", "is_undirected", "k_hop_subgraph", "lexsort",
+    "mask_feature", "mask_select", "mask_to_index", "maybe_num_nodes", "narrow", "negative_sampling",
+    "negative_sampling_static", "normalized_cut", "one_hot", "remove_isolated_nodes", "remove_self_loops", "scatter",
+    "segment", "segment_logsumexp", "segregate_self_loops", "select", "shuffle_node", "softmax", "sort_edge_index",
+    "spmm", "stochastic_blockmodel_graph", "structured_negative_sampling", "structured_negative_sampling_feasible",
+    "subgraph", "to_dense_adj", "to_dense_batch", "to_edge_index", "to_networkx", "to_scipy_sparse_matrix",
+    "to_torch_coo_tensor", "to_torch_csc_tensor", "to_torch_csr_tensor", "to_torch_sparse_tensor",
+    "to_undirected", "trim_to_layer", "unbatch", "unbatch_edge_index",
 ]

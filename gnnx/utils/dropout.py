@@ -49,3 +49,23 @@ def dropout_node(edge_index: Tensor, p: float = 0.5, num_nodes: Optional[int] = 
     edge_index, _, edge_mask = subgraph(node_mask, edge_index, relabel_nodes=relabel_nodes, num_nodes=count,
                                         return_edge_mask=True)
     return edge_index, edge_mask, node_mask
+
+
+def dropout_adj(edge_index: Tensor, edge_attr: Optional[Tensor] = None, p: float = 0.5,
+                force_undirected: bool = False, num_nodes: Optional[int] = None,
+                training: bool = True) -> Tuple[Tensor, Optional[Tensor]]:
+    """PyG's older form of :func:`dropout_edge`: ``(kept edge_index, kept edge_attr)``; with
+    ``force_undirected`` the ``i < j`` edges kept are returned in both directions."""
+    _check(p)
+    if not training or p == 0.0:
+        return edge_index, edge_attr
+    row, col = edge_index[0], edge_index[1]
+    keep = torch.rand(row.size(0), device=edge_index.device) >= p
+    if force_undirected:
+        keep[row > col] = False
+    row, col = row[keep], col[keep]
+    edge_attr = None if edge_attr is None else edge_attr[keep]
+    if not force_undirected:
+        return torch.stack([row, col], dim=0), edge_attr
+    edge_index = torch.stack([torch.cat([row, col]), torch.cat([col, row])], dim=0)
+    return edge_index, None if edge_attr is None else torch.cat([edge_attr, edge_attr], dim=0)

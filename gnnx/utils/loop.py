@@ -78,3 +78,26 @@ def add_remaining_self_loops(edge_index: Tensor, edge_attr: Optional[Tensor] = N
     old = ~keep
     loop_attr[edge_index[0][old]] = edge_attr[old]
     return out, torch.cat([edge_attr[keep], loop_attr], dim=0)
+
+
+def segregate_self_loops(edge_index: Tensor, edge_attr: Optional[Tensor] = None
+                         ) -> Tuple[Tensor, Optional[Tensor], Tensor, Optional[Tensor]]:
+    """``(edges without loops, their attrs, the loops, their attrs)``. Data-dependent shapes."""
+    keep = edge_index[0] != edge_index[1]
+    loops = ~keep
+    return (edge_index[:, keep], None if edge_attr is None else edge_attr[keep],
+            edge_index[:, loops], None if edge_attr is None else edge_attr[loops])
+
+
+def get_self_loop_attr(edge_index: Tensor, edge_attr: Optional[Tensor] = None,
+                       num_nodes: Optional[int] = None) -> Tensor:
+    """Per node, the attribute of its self loop (1 without ``edge_attr``), 0 where it has
+    none."""
+    is_loop = edge_index[0] == edge_index[1]
+    loop_index = edge_index[0][is_loop]
+    loop_attr = edge_attr[is_loop] if edge_attr is not None else torch.ones(loop_index.numel(),
+                                                                              device=edge_index.device)
+    count = maybe_num_nodes(edge_index, num_nodes)
+    out = loop_attr.new_zeros((count,) + loop_attr.size()[1:])
+    out[loop_index] = loop_attr
+    return out

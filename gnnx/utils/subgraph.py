@@ -77,3 +77,42 @@ def k_hop_subgraph(node_idx: Union[int, List[int], Tensor], num_hops: int, edge_
         relabel[subset] = torch.arange(subset.numel(), device=row.device)
         edge_index = relabel[edge_index]
     return subset, edge_index, mapping, edge_mask
+
+
+def bipartite_subgraph(subset: Tuple[Union[Tensor, List[int]], Union[Tensor, List[int]]], edge_index: Tensor,
+                       edge_attr: Optional[Tensor] = None, relabel_nodes: bool = False,
+                       size: Optional[Tuple[int, int]] = None, return_edge_mask: bool = False):
+    """The edges from ``subset[0]`` (sources) to ``subset[1]`` (destinations) of a bipartite
+    graph (ids or boolean masks); ``relabel_nodes`` renumbers each side in subset order.
+    Returns ``(edge_index, edge_attr)`` and, with ``return_edge_mask``, the kept-edge mask."""
+    device = edge_index.device
+    sides = []
+    for row, part in enumerate(subset):
+        part = part if isinstance(part, Tensor) else torch.tensor(part, dtype=torch.long, device=device)
+        if part.dtype == torch.bool:
+            sides.append((part, part.nonzero().view(-1), part.numel()))
+        else:
+            count = int(edge_index[row].max()) + 1 if size is None else size[row]
+            count = max(count, int(part.max()) + 1) if part.numel() else count
+            sides.append((index_to_mask(part, size=count), part, count))
+    edge_mask = sides[0][0][edge_index[0]] & sides[1][0][edge_index[1]]
+    edge_index = edge_index[:, edge_mask]
+    edge_attr = None if edge_attr is None else edge_attr[edge_mask]
+    if relabel_nodes:
+        rows = []
+        for row, (_, ids, count) in enumerate(sides):
+            mapping = torch.full((count,), -1, dtype=torch.long, device=device)
+            mapping[ids] = torch.arange(ids.numel(), device=device)
+            rows.append(mapping[edge_index[row]])
+        edge_index = torch.stack(rows, dim=0)
+    if return_edge_mask:
+        return edge_index, edge_attr, edge_mask
+    return edge_index, edge_attr
+
+
+def get_num_hops(model: torch.nn.Module) -> int:
+    """The number of :class:`gnnx.nn.MessagePassing` layers in ``model`` (its receptive field
+    in hops)."""
+    from gnnx.nn.message_passing import MessagePassing
+
+    return sum(isinstance(module, MessagePassing) for module in model.modules())

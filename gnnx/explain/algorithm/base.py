@@ -12,7 +12,7 @@ from gnnx.explain.config import ExplainerConfig, ModelConfig, ModelMode, ModelRe
 from gnnx.explain.explanation import Explanation, HeteroExplanation
 from gnnx.hetero_graph import EdgeType, NodeType
 from gnnx.nn.message_passing import MessagePassing
-from gnnx.utils import k_hop_subgraph
+from gnnx.utils import get_num_hops, k_hop_subgraph
 
 Inputs = Union[Tensor, Dict[NodeType, Tensor]]
 EdgeInputs = Union[Tensor, Dict[EdgeType, Tensor]]
@@ -77,16 +77,12 @@ class ExplainerAlgorithm(torch.nn.Module):
         many hops as it has message-passing layers); ``(None, None)`` without an index."""
         if node_index is None:
             return None, None
-        subset, _, _, edge_mask = k_hop_subgraph(node_index, num_hops=ExplainerAlgorithm._num_hops(model),
+        subset, _, _, edge_mask = k_hop_subgraph(node_index, num_hops=get_num_hops(model),
                                                  edge_index=edge_index, num_nodes=num_nodes,
                                                  flow=ExplainerAlgorithm._flow(model))
         node_mask = torch.zeros(num_nodes, dtype=torch.bool, device=edge_index.device)
         node_mask[subset] = True
         return node_mask, edge_mask
-
-    @staticmethod
-    def _num_hops(model: torch.nn.Module) -> int:
-        return sum(isinstance(module, MessagePassing) for module in model.modules())
 
     @staticmethod
     def _flow(model: torch.nn.Module) -> str:
