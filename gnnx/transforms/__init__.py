@@ -2,8 +2,11 @@
 PyG's takes one), outside any model: PyG's transforms under PyG's names and arguments.
 
 Each transform is a callable ``Graph -> Graph`` returning a new graph (``RandomLinkSplit``:
-three); :class:`Compose` chains them. Modules: ``base`` (structure: loops, normalisation,
-undirected, duplicates, order), ``features``, ``geometry``, ``splits``, ``encodings``,
+three); :class:`Compose` chains them; :class:`BaseTransform` is PyG's base class for writing
+one. Modules: ``transform`` (the base class, ``ToDevice``), ``base`` (structure: loops,
+normalisation, undirected, duplicates, order), ``structure`` (loops, isolated nodes, two
+hops, dense adjacency), ``features`` and ``node_features``, ``geometry`` and
+``point_clouds`` (edge geometry, augmentation, sampling), ``splits``, ``encodings``,
 ``graph_ops``, ``diffusion``.
 """
 from gnnx.transforms.base import (
@@ -11,6 +14,7 @@ from gnnx.transforms.base import (
     Compose,
     GCNNorm,
     NormalizeFeatures,
+    RemoveDuplicatedEdges,
     RemoveDuplicateEdges,
     SortByDestination,
     ToCSR,
@@ -21,11 +25,44 @@ from gnnx.transforms.encodings import AddLaplacianEigenvectorPE, AddRandomWalkPE
 from gnnx.transforms.features import Center, Constant, NormalizeScale, OneHotDegree
 from gnnx.transforms.geometry import Cartesian, Distance, FaceToEdge, KNNGraph, LocalCartesian, RadiusGraph
 from gnnx.transforms.graph_ops import LargestConnectedComponents, ToSparseTensor, VirtualNode
+from gnnx.transforms.node_features import (
+    SIGN,
+    FeaturePropagation,
+    IndexToMask,
+    LocalDegreeProfile,
+    MaskToIndex,
+    RemoveTrainingClasses,
+    SVDFeatureReduction,
+    TargetIndegree,
+)
+from gnnx.transforms.point_clouds import (
+    FixedPoints,
+    GenerateMeshNormals,
+    GridSampling,
+    LinearTransformation,
+    NormalizeRotation,
+    PointPairFeatures,
+    Polar,
+    RandomFlip,
+    RandomJitter,
+    RandomRotate,
+    RandomScale,
+    RandomShear,
+    SamplePoints,
+    Spherical,
+)
 from gnnx.transforms.splits import RandomLinkSplit, RandomNodeSplit
+from gnnx.transforms.structure import AddRemainingSelfLoops, RemoveIsolatedNodes, RemoveSelfLoops, ToDense, TwoHop
+from gnnx.transforms.transform import BaseTransform, ToDevice
 
 __all__ = [
-    "AddLaplacianEigenvectorPE", "AddRandomWalkPE", "AddSelfLoops", "Cartesian", "Center", "Compose", "Constant",
-    "Distance", "FaceToEdge", "GCNNorm", "GDC", "KNNGraph", "LargestConnectedComponents", "LocalCartesian",
-    "NormalizeFeatures", "NormalizeScale", "OneHotDegree", "RadiusGraph", "RandomLinkSplit", "RandomNodeSplit",
-    "RemoveDuplicateEdges", "SortByDestination", "ToCSR", "ToSparseTensor", "ToUndirected", "VirtualNode",
+    "AddLaplacianEigenvectorPE", "AddRandomWalkPE", "AddRemainingSelfLoops", "AddSelfLoops", "BaseTransform",
+    "Cartesian", "Center", "Compose", "Constant", "Distance", "FaceToEdge", "FeaturePropagation", "FixedPoints",
+    "GCNNorm", "GDC", "GenerateMeshNormals", "GridSampling", "IndexToMask", "KNNGraph", "LargestConnectedComponents",
+    "LinearTransformation", "LocalCartesian", "LocalDegreeProfile", "MaskToIndex", "NormalizeFeatures",
+    "NormalizeRotation", "NormalizeScale", "OneHotDegree", "PointPairFeatures", "Polar", "RadiusGraph",
+    "RandomFlip", "RandomJitter", "RandomLinkSplit", "RandomNodeSplit", "RandomRotate", "RandomScale", "RandomShear",
+    "RemoveDuplicateEdges", "RemoveDuplicatedEdges", "RemoveIsolatedNodes", "RemoveSelfLoops",
+    "RemoveTrainingClasses", "SIGN", "SVDFeatureReduction", "SamplePoints", "SortByDestination", "Spherical",
+    "TargetIndegree", "ToCSR", "ToDense", "ToDevice", "ToSparseTensor", "ToUndirected", "TwoHop", "VirtualNode",
 ]

@@ -217,3 +217,21 @@ __all__: List[str] = [
     "AddSelfLoops", "Compose", "GCNNorm", "NormalizeFeatures", "RemoveDuplicateEdges", "SortByDestination",
     "ToCSR", "ToUndirected",
 ]
+
+
+class RemoveDuplicatedEdges(RemoveDuplicateEdges):
+    """PyG 2.8's name for :class:`RemoveDuplicateEdges` (``key``: the edge tensors merged;
+    gnnx merges ``edge_weight`` and ``edge_attr`` whichever are present)."""
+
+    def __init__(self, key: Union[str, List[str]] = ("edge_attr", "edge_weight"), reduce: str = "add") -> None:
+        super().__init__(reduce)
+        self.key = [key] if isinstance(key, str) else list(key)
+
+    def __call__(self, graph: Graph) -> Graph:  # PyG's order: sorted by source, then destination
+        names = list(_edge_fields(graph))
+        edge_index, merged = coalesce(graph.edge_index, [_edge_fields(graph)[k] for k in names], graph.num_nodes,
+                                      self.reduce)
+        return graph.replace(edge_index=edge_index, **dict(zip(names, merged)))
+
+    def __repr__(self) -> str:
+        return "RemoveDuplicatedEdges()"
