@@ -1,0 +1,82 @@
+"""A table of a model's layers with their input and output shapes and parameter counts, from
+one evaluation pass (PyG's ``torch_geometric.nn.summary``)."""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, List, Optional, Sequence, Type, Union
+
+import torch
+from torch.nn import Module
+
+from gnnx.nn.message_passing import MessagePassing
+
+
+def _shape(values: Any) -> str:
+    values = values if isinstance(values, (tuple, list)) else (values,)
+    return ", ".join(str(list(v.size())) for v in values if hasattr(v, "size") and callable(v.size))
+
+
+def summary(model: Module, *args: Any, max_depth: int = 3,
+            leaf_module: Optional[Union[str, Type[Module], Sequence[Type[Module]]]] = "MessagePassing",
+            **kwargs: Any) -> str:
+    """The summary of ``model(*args, **kwargs)`` as a text table: one row per module down to
+    ``max_depth`` (a ``leaf_module``, message-passing layers by default, is not opened),
+    with the first call's input and output shapes and the parameter count (``-1`` while lazy
+    parameters are uninitialised)."""
+    if leaf_module == "MessagePassing":
+        leaf_module = MessagePassing
+    leaf = tuple(leaf_module) if isinstance(leaf_module, (list, tuple)) else leaf_module
+    inputs, outputs = defaultdict(list), defaultdict(list)
+    rows: List[dict] = []
+    handles = {}
+    stack = [(type(model).__name__, model, 0)]
+    while stack:
+        name, module, depth = stack.pop()
+        if name.startswith("(_"):  # private modules are left out, as PyG
+            continue
+        if id(module) in handles:
+            handles[id(module)].remove()
+        if any(isinstance(p, torch.nn.parameter.UninitializedParameter) for p in module.parameters()):
+            count = "-1"
+        else:
+            total = sum(p.numel() for p in module.parameters())
+            count = f"{total:,}" if total > 0 else "--"
+        rows.append({"name": name, "id": id(module), "depth": depth, "#param": count})
+
+        def hook(mod: Module, args_in: Any, out: Any, key: int = id(module)) -> None:
+            inputs[key].append(_shape(args_in))
+            outputs[key].append(_shape(out))
+
+        if not isinstance(module, torch.jit.ScriptModule):
+            handles[id(module)] = module.register_forward_hook(hook)
+        if depth >= max_depth or (leaf is not None and isinstance(module, leaf)):
+            continue
+        stack += [(f"({child_name}){type(child).__name__}", child, depth + 1)
+                  for child_name, child in reversed(module._modules.items()) if child is not None]
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(*args, **kwargs)
+    finally:
+        model.train(training)
+        for handle in handles.values():
+            handle.remove()
+    table = [["Layer", "Input Shape", "Output Shape", "#Param"]]
+    for index, row in enumerate(rows):
+        depth, name = row["depth"], row["name"]
+        if index > 0:
+            name = ("├─" if depth == 1 else f"{'│    ' * (depth - 1)}└─") + name
+        seen_in, seen_out = inputs[row["id"]], outputs[row["id"]]
+        table.append([name, seen_in.pop(0) if seen_in else "--", seen_out.pop(0) if seen_out else "--", row["#param"]])
+    return _psql(table)
+
+
+def _psql(table: List[List[str]]) -> str:
+    """``table`` (header first) in the ``psql`` layout of the tabulate package."""
+    widths = [max(len(row[c]) for row in table) for c in range(len(table[0]))]
+    border = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    lines = [border, "| " + " | ".join(v.ljust(w) for v, w in zip(table[0], widths)) + " |",
+             "|" + "+".join("-" * (w + 2) for w in widths) + "|"]
+    lines += ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |" for row in table[1:]]
+    return "\n".join(lines + [border])
