@@ -44,6 +44,15 @@ def zeros(t: Optional[Tensor]) -> None:
             t.zero_()
 
 
+def reset_layer(layer: torch.nn.Module) -> None:
+    """A layer built from submodules: reset each one (nested ``Sequential`` MLPs included)
+    and zero its ``bias``, the initialisation PyG gives such layers."""
+    for name, child in layer.named_children():
+        if name != "aggr_module":
+            reset(child)
+    zeros(getattr(layer, "bias", None))
+
+
 def one_value(module: torch.nn.Module, name: str, trainable: bool, value: float) -> None:
     """``module.<name>``: a one-element parameter where ``trainable``, else a buffer (PyG's
     layout for GIN's ``eps`` and AGNN's ``beta``: the state dict holds it either way), set to

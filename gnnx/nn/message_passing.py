@@ -150,6 +150,12 @@ class MessagePassing(ReadsSparseInputs):
         self._loop_mask: Optional[Tensor] = None
         self._apply_sigmoid: bool = True
 
+    def reset_parameters(self) -> None:
+        """PyG's: reset the aggregation module (each layer resets its own parameters, and a
+        custom layer's ``reset_parameters`` may call this as in PyG)."""
+        if self.aggr_module is not None and hasattr(self.aggr_module, "reset_parameters"):
+            self.aggr_module.reset_parameters()
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # gnnx's layers all take 2-D features; a user's layer only where PyG would fail too
         # (node_dim -2; one with node_dim 0 may pass [N] values)

@@ -10,7 +10,7 @@ from torch import Tensor
 from gnnx.graph import Graph
 from gnnx.nn.conv.gat import with_fresh_self_loops
 from gnnx.nn.conv.gcn import GCNConv
-from gnnx.nn.inits import activation, reset, zeros
+from gnnx.nn.inits import activation, reset, reset_layer, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing
 
 
@@ -30,6 +30,10 @@ class PointNetConv(MessagePassing):
         self.local_nn, self.global_nn, self.add_self_loops = local_nn, global_nn, add_self_loops
         reset(self.local_nn)
         reset(self.global_nn)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        reset_layer(self)
 
     def forward(self, x: Union[Optional[Tensor], Tuple[Optional[Tensor], Optional[Tensor]]],
                 pos: Union[Tensor, Tuple[Tensor, Tensor]], edge_index: Adj) -> Tensor:
@@ -122,6 +126,11 @@ class AntiSymmetricConv(torch.nn.Module):
         self.phi = phi if phi is not None else GCNConv(in_channels, in_channels, bias=False)
         self.bias = torch.nn.Parameter(torch.empty(in_channels)) if bias else None
         torch.nn.init.kaiming_uniform_(self.W, a=math.sqrt(5))
+        zeros(self.bias)
+
+    def reset_parameters(self) -> None:
+        torch.nn.init.kaiming_uniform_(self.W, a=math.sqrt(5))
+        reset(self.phi)
         zeros(self.bias)
 
     def forward(self, x: Tensor, edge_index: Adj, *args: Any, **kwargs: Any) -> Tensor:

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from gnnx.graph import Graph
 from gnnx.nn.conv.edge_conv import EdgeConv
-from gnnx.nn.inits import linear
+from gnnx.nn.inits import linear, reset_layer
 from gnnx.nn.message_passing import MessagePassing
 from gnnx.ops import dispatch, knn, knn_graph
 
@@ -75,6 +75,10 @@ class GravNetConv(MessagePassing):
         self.lin_h = linear(in_channels, propagate_dimensions)
         self.lin_out1 = linear(in_channels, out_channels, bias=False)
         self.lin_out2 = linear(2 * propagate_dimensions, out_channels)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        reset_layer(self)
 
     def forward(self, x: Union[Tensor, PairTensor], batch: PairBatch = None) -> Tensor:
         if isinstance(x, Tensor):

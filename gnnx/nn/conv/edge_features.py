@@ -10,7 +10,7 @@ from torch import Tensor
 
 from gnnx import ops
 from gnnx.nn.conv.gcn import WeightedPropagation
-from gnnx.nn.inits import glorot, linear, reset, zeros
+from gnnx.nn.inits import glorot, linear, reset, reset_layer, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing, edge_tensor
 
 
@@ -37,6 +37,10 @@ class NNConv(MessagePassing):
         self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
         reset(self.nn)
         zeros(self.bias)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        reset_layer(self)
 
     def forward(self, x, edge_index: Adj, edge_attr: Optional[Tensor] = None,
                 size: Optional[Tuple[int, int]] = None) -> Tensor:
@@ -71,6 +75,10 @@ class CGConv(MessagePassing):
         self.lin_f = linear(sum(channels) + dim, channels[1], bias=bias)
         self.lin_s = linear(sum(channels) + dim, channels[1], bias=bias)
         self.bn = torch.nn.BatchNorm1d(channels[1]) if batch_norm else None
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        reset_layer(self)
 
     def forward(self, x, edge_index: Adj, edge_attr: Optional[Tensor] = None) -> Tensor:
         x = _pair(x)
@@ -111,6 +119,10 @@ class TransformerConv(MessagePassing):
         width = hc if concat else out_channels
         self.lin_skip = linear(in_channels[1], width, bias=bias) if root_weight else None
         self.lin_beta = linear(3 * width, 1, bias=False) if self.beta else None
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        reset_layer(self)
 
     def forward(self, x, edge_index: Adj, edge_attr: Optional[Tensor] = None,
                 return_attention_weights: Optional[bool] = None):

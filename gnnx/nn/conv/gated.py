@@ -10,7 +10,7 @@ from gnnx import ops
 from gnnx.graph import Graph
 from gnnx.nn.aggr import gru_step
 from gnnx.nn.conv.gcn import WeightedPropagation
-from gnnx.nn.inits import linear, zeros
+from gnnx.nn.inits import linear, reset_layer, zeros
 from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing
 from gnnx.structure import self_loop_index
 
@@ -48,6 +48,10 @@ class ResGatedGraphConv(MessagePassing):
         self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
         zeros(self.bias)
 
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        reset_layer(self)
+
     def forward(self, x, edge_index: Adj, edge_attr: Optional[Tensor] = None) -> Tensor:
         x = _pair(x)
         if self.edge_dim is None:
@@ -83,6 +87,10 @@ class LEConv(MessagePassing):
         self.lin2 = linear(in_channels[1], out_channels, bias=False)
         self.lin3 = linear(in_channels[1], out_channels, bias=bias)
 
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        reset_layer(self)
+
     def forward(self, x, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
         x = _pair(x)
         a, b = self.lin1(x[0]), self.lin2(x[1])
@@ -108,6 +116,10 @@ class ClusterGCNConv(MessagePassing):
         self.diag_lambda, self.add_self_loops = diag_lambda, add_self_loops
         self.lin_out = linear(in_channels, out_channels, bias=bias)
         self.lin_root = linear(in_channels, out_channels, bias=False)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        reset_layer(self)
 
     def forward(self, x: Tensor, edge_index: Adj) -> Tensor:
         tensor = edge_index.edge_index if isinstance(edge_index, Graph) else edge_index
@@ -152,6 +164,11 @@ class GatedGraphConv(WeightedPropagation):
         self.weight = torch.nn.Parameter(torch.empty(num_layers, out_channels, out_channels))
         self.rnn = torch.nn.GRUCell(out_channels, out_channels, bias=bias)
         torch.nn.init.uniform_(self.weight, -out_channels ** -0.5, out_channels ** -0.5)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        torch.nn.init.uniform_(self.weight, -self.out_channels ** -0.5, self.out_channels ** -0.5)
+        self.rnn.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
         if x.size(-1) > self.out_channels:

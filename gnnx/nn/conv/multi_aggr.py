@@ -15,7 +15,7 @@ from torch import Tensor
 
 from gnnx import ops
 from gnnx.nn.aggr import DegreeScalerAggregation, reduce_statistic
-from gnnx.nn.inits import activation, glorot_linear, linear, reset, zeros
+from gnnx.nn.inits import activation, glorot_linear, linear, reset, reset_layer, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing, edge_tensor
 from gnnx.nn.norm import MessageNorm
 from gnnx.structure import add_remaining_self_loops, gcn_norm
@@ -380,6 +380,12 @@ class GeneralConv(MessagePassing):
             else:
                 raise ValueError(f"GeneralConv: attention_type must be 'additive' or 'dot_product', "
                                  f"got {attention_type!r}")
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        reset_layer(self)
+        if getattr(self, "att_msg", None) is not None:
+            torch.nn.init.xavier_uniform_(self.att_msg.data.view(self.heads, self.out_channels))
 
     def forward(self, x: Union[Tensor, Tuple[Tensor, Tensor]], edge_index: Adj, edge_attr: Optional[Tensor] = None,
                 size: Optional[Tuple[int, int]] = None) -> Tensor:
