@@ -1,5 +1,20 @@
 """PyG's ``torch_geometric.loader`` names for gnnx's loaders (:mod:`gnnx.data`), so
 ``from torch_geometric.loader import DataLoader`` ports by its import."""
-from gnnx.data import DataLoader, NeighborLoader
+from gnnx.data import (
+    DataListLoader,
+    DataLoader,
+    DynamicBatchSampler,
+    GraphSAINTEdgeSampler,
+    GraphSAINTNodeSampler,
+    GraphSAINTRandomWalkSampler,
+    GraphSAINTSampler,
+    HeteroNeighborLoader,
+    ImbalancedSampler,
+    LinkNeighborLoader,
+    NeighborLoader,
+    RandomNodeLoader,
+)
 
-__all__ = ["DataLoader", "NeighborLoader"]
+__all__ = ["DataListLoader", "DataLoader", "DynamicBatchSampler", "GraphSAINTEdgeSampler", "GraphSAINTNodeSampler",
+           "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "HeteroNeighborLoader", "ImbalancedSampler",
+           "LinkNeighborLoader", "NeighborLoader", "RandomNodeLoader"]

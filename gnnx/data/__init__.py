@@ -4,6 +4,18 @@ from gnnx.data.hetero_sampling import HeteroNeighborLoader, pad_hetero, sample_h
 from gnnx.data.link_loader import LinkNeighborLoader
 from gnnx.data.random_walk import random_walk
 from gnnx.data.sampling import NeighborLoader, sample_exact, sample_static
+from gnnx.data.subgraph_loaders import (
+    DataListLoader,
+    DynamicBatchSampler,
+    GraphSAINTEdgeSampler,
+    GraphSAINTNodeSampler,
+    GraphSAINTRandomWalkSampler,
+    GraphSAINTSampler,
+    ImbalancedSampler,
+    RandomNodeLoader,
+)
 
-__all__ = ["Batch", "DataLoader", "HeteroNeighborLoader", "LinkNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
+__all__ = ["Batch", "DataListLoader", "DataLoader", "DynamicBatchSampler", "GraphSAINTEdgeSampler",
+           "GraphSAINTNodeSampler", "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "ImbalancedSampler",
+           "RandomNodeLoader", "HeteroNeighborLoader", "LinkNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
            "random_walk", "sample_exact", "sample_hetero", "sample_static"]
