@@ -336,3 +336,28 @@ def test_hetero_to_hetero_model_masks_reach_every_relation():
     root = sum(conv.lin_r(x["paper"]) + conv.lin_l.bias for conv in convs)
     torch.testing.assert_close(masked, root)
     assert not torch.allclose(base, masked)
+
+
+CUDA = pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                        reason="needs a CUDA device")])
+
+
+@pytest.mark.parametrize("device", ["cpu", CUDA])
+def test_explainers_on_device_equal_the_cpu(device):
+    """GNNExplainer and AttentionExplainer on the device give the CPU's masks (GAT: on CUDA
+    its explain mode leaves the fused attention kernel for the per-edge path)."""
+    x, ei = _graph(10)
+    model = NodeNet(G, "GATConv", heads=2)
+    results = []
+    for dev in ("cpu", device):
+        on = model.to(dev)
+        masks = []
+        for algorithm in (GNNExplainer(epochs=10), AttentionExplainer()):
+            torch.manual_seed(0)
+            explainer = Explainer(on, algorithm, explanation_type="model", edge_mask_type="object",
+                                  node_mask_type="attributes" if isinstance(algorithm, GNNExplainer) else None,
+                                  model_config=NODE_CONFIG)
+            masks.append(explainer(x.to(dev), ei.to(dev), index=3).edge_mask.cpu())
+        results.append(masks)
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)

@@ -89,3 +89,21 @@ def test_compiled_equals_eager():
     xe = x.clone().requires_grad_()
     G.GroupAddRev(ours.convs, disable=True)(xe, edge_index).sum().backward()
     torch.testing.assert_close(xg.grad, xe.grad)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_group_add_rev_on_cuda_equals_the_cpu():
+    ours, _ = _pair()
+    g = torch.Generator().manual_seed(3)
+    x0, edge_index = torch.randn(30, 8, generator=g), torch.randint(0, 30, (2, 90), generator=g)
+    grads = []
+    for device in ("cpu", "cuda"):
+        model = ours.to(device)
+        x = x0.to(device).requires_grad_()
+        model(x * 1.0, edge_index.to(device)).square().sum().backward()
+        grads.append((x.grad.cpu(), [p.grad.cpu().clone() for p in model.parameters()]))
+        model.zero_grad()
+    torch.testing.assert_close(grads[0][0], grads[1][0], atol=1e-4, rtol=1e-3)
+    for a, b in zip(grads[0][1], grads[1][1]):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
