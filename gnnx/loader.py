@@ -3,6 +3,7 @@
 from gnnx.data import (
     DataListLoader,
     DataLoader,
+    DenseDataLoader,
     DynamicBatchSampler,
     GraphSAINTEdgeSampler,
     GraphSAINTNodeSampler,
@@ -15,6 +16,6 @@ from gnnx.data import (
     RandomNodeLoader,
 )
 
-__all__ = ["DataListLoader", "DataLoader", "DynamicBatchSampler", "GraphSAINTEdgeSampler", "GraphSAINTNodeSampler",
+__all__ = ["DataListLoader", "DataLoader", "DenseDataLoader", "DynamicBatchSampler", "GraphSAINTEdgeSampler", "GraphSAINTNodeSampler",
            "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "HeteroNeighborLoader", "ImbalancedSampler",
            "LinkNeighborLoader", "NeighborLoader", "RandomNodeLoader"]

@@ -175,3 +175,53 @@ class DataLoader(torch.utils.data.DataLoader):
 
 
 torch.serialization.add_safe_globals([Batch])  # torch.load(weights_only=True), as Graph
+
+
+class DenseBatch(dict):
+    """A batch of dense graphs: each attribute stacked on a new first dimension (``x [B, N,
+    F]``, ``adj [B, N, N]``, ``mask [B, N]``, ``y``), read as ``batch.x`` or ``batch["x"]``."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"DenseBatch has no attribute {name!r}") from None
+
+    @property
+    def num_graphs(self) -> int:
+        return len(next(iter(self.values())))
+
+
+def _dense_fields(graph: Any) -> dict:
+    if isinstance(graph, Graph):
+        fields = {"x": graph.x, "y": graph.y, "pos": graph.pos, **graph.attrs}
+        return {k: v for k, v in fields.items() if v is not None}
+    return {key: graph[key] for key in graph.keys()}  # a PyG Data
+
+
+def dense_collate(graphs: Sequence[Any]) -> DenseBatch:
+    """Stack every attribute of graphs of one shape (after :class:`~gnnx.transforms.ToDense`)."""
+    fields = [_dense_fields(graph) for graph in graphs]
+    names = list(fields[0])
+    for index, item in enumerate(fields[1:], start=1):
+        if list(item) != names:
+            raise ValueError(f"DenseDataLoader: graph {index} has attributes {sorted(item)}, graph 0 {sorted(names)}")
+    out = DenseBatch()
+    for name in names:
+        values = [item[name] for item in fields]
+        if isinstance(values[0], Tensor) and any(v.shape != values[0].shape for v in values):
+            shapes = sorted({tuple(v.shape) for v in values})
+            raise ValueError(f"DenseDataLoader stacks attributes of one shape: '{name}' has shapes {shapes} "
+                             f"(pad the graphs to one size with ToDense(num_nodes=...))")
+        out[name] = torch.utils.data.default_collate(values)
+    return out
+
+
+class DenseDataLoader(torch.utils.data.DataLoader):
+    """Batches dense graphs (all attributes of one shape, e.g. after
+    ``ToDense(num_nodes=...)``) by stacking them: PyG's ``DenseDataLoader``, for the dense
+    layers (``DenseGCNConv``, ``dense_diff_pool``, ...)."""
+
+    def __init__(self, dataset: Sequence[Any], batch_size: int = 1, shuffle: bool = False, **kwargs: Any) -> None:
+        kwargs.pop("collate_fn", None)
+        super().__init__(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=dense_collate, **kwargs)

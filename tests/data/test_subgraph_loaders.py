@@ -101,3 +101,25 @@ def test_list_imbalanced_and_dynamic_batching():
         DynamicBatchSampler(graphs, 10, mode="face")
     with pytest.raises(ValueError, match="integer labels"):
         ImbalancedSampler(torch.rand(5))
+
+
+def test_dense_data_loader_stacks_dense_graphs_as_pyg():
+    pyg_loader = pytest.importorskip("torch_geometric.loader")
+    pyg_transforms = pytest.importorskip("torch_geometric.transforms")
+    import gnnx.transforms as T
+    from gnnx.loader import DenseDataLoader
+
+    graphs = [gnnx.Graph(torch.randint(0, n, (2, 2 * n)), n, x=torch.randn(n, 3), y=torch.tensor(n % 2))
+              for n in (4, 6, 5)]
+    ours = list(DenseDataLoader([T.ToDense(6)(g) for g in graphs], batch_size=2))
+    pyg_graphs = [g.to_pyg() for g in graphs]
+    for data in pyg_graphs:
+        data.y = data.y.view(1)  # PyG's ToDense needs a 1-D label
+    theirs = list(pyg_loader.DenseDataLoader([pyg_transforms.ToDense(6)(d) for d in pyg_graphs], batch_size=2))
+    assert len(ours) == len(theirs) == 2 and ours[0].num_graphs == 2
+    for a, b in zip(ours, theirs):
+        for name in ("x", "adj", "mask"):
+            torch.testing.assert_close(a[name], b[name])
+        torch.testing.assert_close(a.y.view(-1), b.y.view(-1))
+    with pytest.raises(ValueError, match="one shape"):
+        list(DenseDataLoader([T.ToDense()(g) for g in graphs], batch_size=3))
