@@ -1,5 +1,6 @@
 """Mini-batches: many small graphs (disjoint unions, size buckets) and sampled neighbourhoods."""
 from gnnx.data.batch import Batch, DataLoader, DenseBatch, DenseDataLoader, collate, pad_to_buckets
+from gnnx.data.dataset import Dataset, InMemoryDataset
 from gnnx.data.hetero_sampling import HeteroNeighborLoader, pad_hetero, sample_hetero
 from gnnx.data.link_loader import LinkNeighborLoader
 from gnnx.data.random_walk import random_walk
@@ -15,7 +16,7 @@ from gnnx.data.subgraph_loaders import (
     RandomNodeLoader,
 )
 
-__all__ = ["Batch", "DataListLoader", "DataLoader", "DenseBatch", "DenseDataLoader", "DynamicBatchSampler", "GraphSAINTEdgeSampler",
+__all__ = ["Batch", "DataListLoader", "DataLoader", "Dataset", "DenseBatch", "DenseDataLoader", "InMemoryDataset", "DynamicBatchSampler", "GraphSAINTEdgeSampler",
            "GraphSAINTNodeSampler", "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "ImbalancedSampler",
            "RandomNodeLoader", "HeteroNeighborLoader", "LinkNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
            "random_walk", "sample_exact", "sample_hetero", "sample_static"]
