@@ -344,8 +344,10 @@ CUDA = pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torc
 
 @pytest.mark.parametrize("device", ["cpu", CUDA])
 def test_explainers_on_device_equal_the_cpu(device):
-    """GNNExplainer and AttentionExplainer on the device give the CPU's masks (GAT: on CUDA
-    its explain mode leaves the fused attention kernel for the per-edge path)."""
+    """AttentionExplainer on the device gives the CPU's mask (GAT: on CUDA its explain mode
+    leaves the fused attention kernel for the per-edge path); GNNExplainer's masks start from
+    the device's random stream, so they are checked for their shape, range and the model's
+    receptive field (the same edges as on the CPU)."""
     x, ei = _graph(10)
     model = NodeNet(G, "GATConv", heads=2)
     results = []
@@ -359,5 +361,6 @@ def test_explainers_on_device_equal_the_cpu(device):
                                   model_config=NODE_CONFIG)
             masks.append(explainer(x.to(dev), ei.to(dev), index=3).edge_mask.cpu())
         results.append(masks)
-    for a, b in zip(*results):
-        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
+    (gnn_cpu, attention_cpu), (gnn_dev, attention_dev) = results
+    torch.testing.assert_close(attention_cpu, attention_dev, atol=1e-5, rtol=1e-4)
+    assert torch.equal(gnn_cpu > 0, gnn_dev > 0) and float(gnn_dev.max()) <= 1.0

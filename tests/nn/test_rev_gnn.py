@@ -100,7 +100,7 @@ def test_group_add_rev_on_cuda_equals_the_cpu():
     grads = []
     for device in ("cpu", "cuda"):
         model = ours.to(device)
-        x = x0.to(device).requires_grad_()
+        x = x0.detach().to(device).requires_grad_()
         model(x * 1.0, edge_index.to(device)).square().sum().backward()
         grads.append((x.grad.cpu(), [p.grad.cpu().clone() for p in model.parameters()]))
         model.zero_grad()
