@@ -25,6 +25,7 @@ from gnnx.transforms.encodings import AddLaplacianEigenvectorPE, AddRandomWalkPE
 from gnnx.transforms.features import Center, Constant, NormalizeScale, OneHotDegree
 from gnnx.transforms.geometry import Cartesian, Distance, FaceToEdge, KNNGraph, LocalCartesian, RadiusGraph
 from gnnx.transforms.graph_ops import LargestConnectedComponents, ToSparseTensor, VirtualNode
+from gnnx.transforms.hetero import AddMetaPaths, AddRandomMetaPaths
 from gnnx.transforms.node_features import (
     SIGN,
     FeaturePropagation,
@@ -52,14 +53,22 @@ from gnnx.transforms.point_clouds import (
     Spherical,
 )
 from gnnx.transforms.splits import RandomLinkSplit, RandomNodeSplit
-from gnnx.transforms.structure import AddRemainingSelfLoops, RemoveIsolatedNodes, RemoveSelfLoops, ToDense, TwoHop
+from gnnx.transforms.structure import (
+    AddRemainingSelfLoops,
+    HalfHop,
+    LineGraph,
+    RemoveIsolatedNodes,
+    RemoveSelfLoops,
+    ToDense,
+    TwoHop,
+)
 from gnnx.transforms.transform import BaseTransform, ToDevice
 
 __all__ = [
-    "AddLaplacianEigenvectorPE", "AddRandomWalkPE", "AddRemainingSelfLoops", "AddSelfLoops", "BaseTransform",
+    "AddLaplacianEigenvectorPE", "AddMetaPaths", "AddRandomMetaPaths", "AddRandomWalkPE", "AddRemainingSelfLoops", "AddSelfLoops", "BaseTransform",
     "Cartesian", "Center", "Compose", "Constant", "Distance", "FaceToEdge", "FeaturePropagation", "FixedPoints",
-    "GCNNorm", "GDC", "GenerateMeshNormals", "GridSampling", "IndexToMask", "KNNGraph", "LargestConnectedComponents",
-    "LinearTransformation", "LocalCartesian", "LocalDegreeProfile", "MaskToIndex", "NormalizeFeatures",
+    "GCNNorm", "GDC", "GenerateMeshNormals", "GridSampling", "HalfHop", "IndexToMask", "KNNGraph", "LargestConnectedComponents",
+    "LineGraph", "LinearTransformation", "LocalCartesian", "LocalDegreeProfile", "MaskToIndex", "NormalizeFeatures",
     "NormalizeRotation", "NormalizeScale", "OneHotDegree", "PointPairFeatures", "Polar", "RadiusGraph",
     "RandomFlip", "RandomJitter", "RandomLinkSplit", "RandomNodeSplit", "RandomRotate", "RandomScale", "RandomShear",
     "RemoveDuplicateEdges", "RemoveDuplicatedEdges", "RemoveIsolatedNodes", "RemoveSelfLoops",
