@@ -73,8 +73,8 @@ def test_dimenet_equals_pyg(plus, monkeypatch):
         energy = model(z, pos, batch)
         forces = -torch.autograd.grad(energy.sum(), pos)[0]
         results.append((energy, forces))
-    # gnnx evaluates the spherical Bessel functions unsimplified (closer to float64 than
-    # PyG's simplified forms): agreement to float32 rounding of those forms
+    # gnnx evaluates the spherical Bessel functions in their unsimplified forms, PyG in
+    # sympy-simplified ones: the same functions up to float32 rounding
     torch.testing.assert_close(results[0][0], results[1][0], atol=1e-4, rtol=1e-3)
     torch.testing.assert_close(results[0][1], results[1][1], atol=1e-4, rtol=1e-3)
 
