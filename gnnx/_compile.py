@@ -37,6 +37,7 @@ from torch import Tensor
 from gnnx.graph import CSR, Graph, build_csr, version_of
 from gnnx.nn.sparse_input import read_sparse_inputs
 from gnnx.ops import dispatch
+from gnnx.utils.eval_pass import eval_pass
 
 EDGE_INDEX_NAMES = ("edge_index",)
 EDGE_TENSOR_NAMES = ("edge_weight", "edge_attr")
@@ -213,13 +214,7 @@ class CompiledModel(torch.nn.Module):
         """Lazy parameters (``in_channels=-1``) take their shapes from one eager call, as in
         eager PyG: under ``dynamic=True`` the feature width would be symbolic. Eval mode and
         no grad, so batch statistics and autograd see nothing of it."""
-        model, was_training = self._orig_mod, self._orig_mod.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                model(*args, **kwargs)
-        finally:
-            model.train(was_training)
+        eval_pass(self._orig_mod, args, kwargs)
         self._lazy = False
 
     def _structure(self, edge_index: Tensor, num_dst: int, num_src: int, x: Any) -> Graph:

@@ -59,6 +59,9 @@ class Store:
     def __contains__(self, name: str) -> bool:
         return name in self._data
 
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._data.get(name, default)
+
     def keys(self) -> List[str]:
         return list(self._data)
 

@@ -209,14 +209,6 @@ class InMemoryDataset(Dataset):
         self._graphs: List[Any] = []
         super().__init__(root, transform, pre_transform, pre_filter, log, force_reload)
 
-    @property
-    def raw_file_names(self) -> Union[str, List[str], Tuple[str, ...]]:
-        raise NotImplementedError
-
-    @property
-    def processed_file_names(self) -> Union[str, List[str], Tuple[str, ...]]:
-        raise NotImplementedError
-
     def len(self) -> int:
         return len(self._graphs)
 

@@ -69,47 +69,19 @@ def _check_edge_mask(name: str, mask: Tensor, num_edges: int, raise_on_error: bo
     return True
 
 
-class Explanation:
+class Explanation(Store):
     """A homogeneous explanation: attributes by name (``explanation.edge_mask``,
     ``explanation["x"]``; absent ones read as ``None``), PyG's ``Explanation`` methods."""
 
     def __init__(self, **attributes: Any) -> None:
-        object.__setattr__(self, "_data", {})
-        for name, value in attributes.items():
-            setattr(self, name, value)
-
-    # -- attribute access, as a PyG Data ---------------------------------------------------------
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return self.__dict__["_data"].get(name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if value is None:
-            self._data.pop(name, None)
-        else:
-            self._data[name] = value
-
-    def __getitem__(self, name: str) -> Any:
-        return self._data[name]
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        setattr(self, name, value)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._data
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self._data.get(name, default)
-
-    def keys(self) -> List[str]:
-        return list(self._data)
+        super().__init__(None, **{k: v for k, v in attributes.items() if v is not None})
 
     def items(self) -> Iterator[Tuple[str, Any]]:
-        return iter(list(self._data.items()))
+        return iter(super().items())
 
     def __copy__(self) -> "Explanation":
         out = type(self).__new__(type(self))
+        object.__setattr__(out, "_key", None)
         object.__setattr__(out, "_data", dict(self._data))
         return out
 

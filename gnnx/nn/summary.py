@@ -9,6 +9,7 @@ import torch
 from torch.nn import Module
 
 from gnnx.nn.message_passing import MessagePassing
+from gnnx.utils.eval_pass import eval_pass
 
 
 def _shape(values: Any) -> str:
@@ -28,14 +29,12 @@ def summary(model: Module, *args: Any, max_depth: int = 3,
     leaf = tuple(leaf_module) if isinstance(leaf_module, (list, tuple)) else leaf_module
     inputs, outputs = defaultdict(list), defaultdict(list)
     rows: List[dict] = []
-    handles = {}
+    hooks = {}
     stack = [(type(model).__name__, model, 0)]
     while stack:
         name, module, depth = stack.pop()
         if name.startswith("(_"):  # private modules are left out, as PyG
             continue
-        if id(module) in handles:
-            handles[id(module)].remove()
         if any(isinstance(p, torch.nn.parameter.UninitializedParameter) for p in module.parameters()):
             count = "-1"
         else:
@@ -48,20 +47,12 @@ def summary(model: Module, *args: Any, max_depth: int = 3,
             outputs[key].append(_shape(out))
 
         if not isinstance(module, torch.jit.ScriptModule):
-            handles[id(module)] = module.register_forward_hook(hook)
+            hooks[id(module)] = (module, hook)  # one hook per module, however often it is listed
         if depth >= max_depth or (leaf is not None and isinstance(module, leaf)):
             continue
         stack += [(f"({child_name}){type(child).__name__}", child, depth + 1)
                   for child_name, child in reversed(module._modules.items()) if child is not None]
-    training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(*args, **kwargs)
-    finally:
-        model.train(training)
-        for handle in handles.values():
-            handle.remove()
+    eval_pass(model, args, kwargs, list(hooks.values()))
     table = [["Layer", "Input Shape", "Output Shape", "#Param"]]
     for index, row in enumerate(rows):
         depth, name = row["depth"], row["name"]

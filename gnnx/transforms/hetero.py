@@ -34,7 +34,39 @@ def _postprocess(data: HeteroGraph, edge_types: List[EdgeType], drop_orig_edge_t
                 data._nodes.pop(node_type)
 
 
-class AddMetaPaths(BaseTransform):
+class _MetaPathTransform(BaseTransform):
+    """What both metapath transforms keep: the metapaths and what happens to the original
+    edge types and unconnected node types."""
+
+    def __init__(self, metapaths: List[List[EdgeType]], drop_orig_edge_types: bool, keep_same_node_type: bool,
+                 drop_unconnected_node_types: bool) -> None:
+        _check_metapaths(metapaths)
+        self.metapaths, self.drop_orig_edge_types = metapaths, drop_orig_edge_types
+        self.keep_same_node_type, self.drop_unconnected_node_types = keep_same_node_type, drop_unconnected_node_types
+
+    def _edges(self, data: HeteroGraph, index: int, metapath: List[EdgeType]) -> Tuple[Tensor, Optional[Tensor]]:
+        """The new edge type's ``(edge_index, edge_weight or None)``."""
+        raise NotImplementedError
+
+    def forward(self, data: HeteroGraph) -> HeteroGraph:
+        edge_types = data.edge_types
+        data.metapath_dict = {}
+        for index, metapath in enumerate(self.metapaths):
+            for edge_type in metapath:
+                if edge_type not in edge_types:
+                    raise ValueError(f"{type(self).__name__}: the metapath's edge type {edge_type} is not in the graph")
+            edge_index, weight = self._edges(data, index, metapath)
+            new_type = (metapath[0][0], f"metapath_{index}", metapath[-1][-1])
+            data[new_type].edge_index = edge_index
+            if weight is not None:
+                data[new_type].edge_weight = weight
+            data.metapath_dict[new_type] = metapath
+        _postprocess(data, edge_types, self.drop_orig_edge_types, self.keep_same_node_type,
+                     self.drop_unconnected_node_types)
+        return data
+
+
+class AddMetaPaths(_MetaPathTransform):
     """One edge type ``(first, "metapath_<j>", last)`` per metapath: the pairs joined by a
     walk along its edge types (the product of their adjacencies; with ``weighted``, the
     number of such walks or the product of ``edge_weight``s as ``edge_weight``).
@@ -46,9 +78,7 @@ class AddMetaPaths(BaseTransform):
                  max_sample: Optional[int] = None, weighted: bool = False, **kwargs: bool) -> None:
         drop_orig_edge_types = kwargs.get("drop_orig_edges", drop_orig_edge_types)  # PyG's older names
         drop_unconnected_node_types = kwargs.get("drop_unconnected_nodes", drop_unconnected_node_types)
-        _check_metapaths(metapaths)
-        self.metapaths, self.drop_orig_edge_types = metapaths, drop_orig_edge_types
-        self.keep_same_node_type, self.drop_unconnected_node_types = keep_same_node_type, drop_unconnected_node_types
+        super().__init__(metapaths, drop_orig_edge_types, keep_same_node_type, drop_unconnected_node_types)
         self.max_sample, self.weighted = max_sample, weighted
 
     def _adjacency(self, data: HeteroGraph, edge_type: EdgeType) -> Tuple[Tensor, Optional[Tensor], Tuple[int, int]]:
@@ -64,38 +94,25 @@ class AddMetaPaths(BaseTransform):
         keep = torch.rand_like(prob) < prob
         return edge_index[:, keep], None if weight is None else weight[keep]
 
-    def forward(self, data: HeteroGraph) -> HeteroGraph:
-        edge_types = data.edge_types
-        data.metapath_dict = {}
-        for j, metapath in enumerate(self.metapaths):
-            for edge_type in metapath:
-                if edge_type not in edge_types:
-                    raise ValueError(f"AddMetaPaths: the metapath's edge type {edge_type} is not in the graph")
-            edge_index, weight, (rows, cols) = self._adjacency(data, metapath[0])
+    def _edges(self, data: HeteroGraph, index: int, metapath: List[EdgeType]) -> Tuple[Tensor, Optional[Tensor]]:
+        edge_index, weight, (rows, cols) = self._adjacency(data, metapath[0])
+        if self.max_sample is not None:
+            edge_index, weight = self._sample(edge_index, weight, rows)
+        for edge_type in metapath[1:]:
+            edge_index2, weight2, (_, cols2) = self._adjacency(data, edge_type)
+            left = torch.sparse_coo_tensor(edge_index, weight if weight is not None else torch.ones(edge_index.size(1)),
+                                           (rows, cols)).coalesce()
+            right = torch.sparse_coo_tensor(edge_index2, weight2 if weight2 is not None else
+                                            torch.ones(edge_index2.size(1)), (cols, cols2)).coalesce()
+            product = torch.sparse.mm(left, right).coalesce()
+            edge_index, weight = product.indices(), (product.values() if self.weighted else None)
+            cols = cols2
             if self.max_sample is not None:
                 edge_index, weight = self._sample(edge_index, weight, rows)
-            for edge_type in metapath[1:]:
-                edge_index2, weight2, (_, cols2) = self._adjacency(data, edge_type)
-                left = torch.sparse_coo_tensor(edge_index, weight if weight is not None else
-                                               torch.ones(edge_index.size(1)), (rows, cols)).coalesce()
-                right = torch.sparse_coo_tensor(edge_index2, weight2 if weight2 is not None else
-                                                torch.ones(edge_index2.size(1)), (cols, cols2)).coalesce()
-                product = torch.sparse.mm(left, right).coalesce()
-                edge_index, weight = product.indices(), (product.values() if self.weighted else None)
-                cols = cols2
-                if self.max_sample is not None:
-                    edge_index, weight = self._sample(edge_index, weight, rows)
-            new_type = (metapath[0][0], f"metapath_{j}", metapath[-1][-1])
-            data[new_type].edge_index = edge_index
-            if self.weighted:
-                data[new_type].edge_weight = weight
-            data.metapath_dict[new_type] = metapath
-        _postprocess(data, edge_types, self.drop_orig_edge_types, self.keep_same_node_type,
-                     self.drop_unconnected_node_types)
-        return data
+        return edge_index, weight
 
 
-class AddRandomMetaPaths(BaseTransform):
+class AddRandomMetaPaths(_MetaPathTransform):
     """Metapath edges from random walks: ``walks_per_node`` walks from a ``sample_ratio``
     share of the first type's nodes, each step a uniform out-edge of the metapath's next
     edge type (walks stop at nodes without one)."""
@@ -103,9 +120,7 @@ class AddRandomMetaPaths(BaseTransform):
     def __init__(self, metapaths: List[List[EdgeType]], drop_orig_edge_types: bool = False,
                  keep_same_node_type: bool = False, drop_unconnected_node_types: bool = False,
                  walks_per_node: Union[int, List[int]] = 1, sample_ratio: float = 1.0) -> None:
-        _check_metapaths(metapaths)
-        self.metapaths, self.drop_orig_edge_types = metapaths, drop_orig_edge_types
-        self.keep_same_node_type, self.drop_unconnected_node_types = keep_same_node_type, drop_unconnected_node_types
+        super().__init__(metapaths, drop_orig_edge_types, keep_same_node_type, drop_unconnected_node_types)
         self.sample_ratio = sample_ratio
         walks = [walks_per_node] * len(metapaths) if isinstance(walks_per_node, int) else list(walks_per_node)
         if len(walks) != len(metapaths):
@@ -127,25 +142,14 @@ class AddRandomMetaPaths(BaseTransform):
         pick = (pick + offset.view(-1, 1)).clamp(max=max(col.numel() - 1, 0))
         return col[pick].view(-1) if col.numel() else subset.new_zeros(subset.numel()), has
 
-    def forward(self, data: HeteroGraph) -> HeteroGraph:
-        edge_types = data.edge_types
-        data.metapath_dict = {}
-        for j, metapath in enumerate(self.metapaths):
-            for edge_type in metapath:
-                if edge_type not in edge_types:
-                    raise ValueError(f"AddRandomMetaPaths: '{edge_type}' not present")
-            count = data[metapath[0][0]].num_nodes
-            row = start = torch.randperm(count)[:round(count * self.sample_ratio)].repeat(self.walks_per_node[j])
-            for edge_type in metapath:
-                col, has = self.sample(data[edge_type].edge_index, data[edge_type[0]].num_nodes, start)
-                row, col = row[has], col[has]
-                start = col
-            new_type = (metapath[0][0], f"metapath_{j}", metapath[-1][-1])
-            data[new_type].edge_index = coalesce(torch.stack([row, col]))
-            data.metapath_dict[new_type] = metapath
-        _postprocess(data, edge_types, self.drop_orig_edge_types, self.keep_same_node_type,
-                     self.drop_unconnected_node_types)
-        return data
+    def _edges(self, data: HeteroGraph, index: int, metapath: List[EdgeType]) -> Tuple[Tensor, Optional[Tensor]]:
+        count = data[metapath[0][0]].num_nodes
+        row = start = torch.randperm(count)[:round(count * self.sample_ratio)].repeat(self.walks_per_node[index])
+        for edge_type in metapath:
+            col, has = self.sample(data[edge_type].edge_index, data[edge_type[0]].num_nodes, start)
+            row, col = row[has], col[has]
+            start = col
+        return coalesce(torch.stack([row, col])), None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(sample_ratio={self.sample_ratio}, walks_per_node={self.walks_per_node})"

@@ -30,47 +30,47 @@ def _edge_vectors(graph: Graph, transform: object, dim: int) -> Tensor:
     return pos[col] - pos[row]
 
 
-class Polar(BaseTransform):
+class _EdgeCoordinates(BaseTransform):
+    """Edge features from each edge's vector in polar or spherical coordinates."""
+
+    dim = 2
+
+    def __init__(self, norm: bool = True, max_value: Optional[float] = None, cat: bool = True) -> None:
+        self.norm, self.max, self.cat = norm, max_value, cat
+
+    def _coordinates(self, cart: Tensor, rho: Tensor) -> List[Tensor]:
+        """The angles; :math:`\theta \\in [0, 2\\pi)` in the x-y plane (normalised by
+        :math:`2\\pi` when ``norm``)."""
+        theta = torch.atan2(cart[..., 1], cart[..., 0]).view(-1, 1)
+        theta = theta + (theta < 0).type_as(theta) * (2 * math.pi)
+        return [theta / (2 * math.pi) if self.norm else theta]
+
+    def forward(self, data: Graph) -> Graph:
+        cart = _edge_vectors(data, self, self.dim)
+        rho = torch.norm(cart, p=2, dim=-1).view(-1, 1)
+        angles = self._coordinates(cart, rho)
+        if self.norm:
+            rho = rho / (rho.max() if self.max is None else self.max)
+        return _append_edge_feature(data, torch.cat([rho] + angles, dim=-1).type_as(data.pos), self.cat)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(norm={self.norm}, max_value={self.max})"
+
+
+class Polar(_EdgeCoordinates):
     """Each 2-D edge's polar coordinates ``(rho, theta)`` as edge features (``rho`` divided
     by the largest, or ``max_value``, and ``theta`` by ``2 pi`` when ``norm``)."""
 
-    def __init__(self, norm: bool = True, max_value: Optional[float] = None, cat: bool = True) -> None:
-        self.norm, self.max, self.cat = norm, max_value, cat
 
-    def forward(self, data: Graph) -> Graph:
-        cart = _edge_vectors(data, self, 2)
-        rho = torch.norm(cart, p=2, dim=-1).view(-1, 1)
-        theta = torch.atan2(cart[..., 1], cart[..., 0]).view(-1, 1)
-        theta = theta + (theta < 0).type_as(theta) * (2 * math.pi)
-        if self.norm:
-            rho = rho / (rho.max() if self.max is None else self.max)
-            theta = theta / (2 * math.pi)
-        return _append_edge_feature(data, torch.cat([rho, theta], dim=-1).type_as(data.pos), self.cat)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(norm={self.norm}, max_value={self.max})"
-
-
-class Spherical(BaseTransform):
+class Spherical(_EdgeCoordinates):
     """Each 3-D edge's spherical coordinates ``(rho, theta, phi)`` as edge features
     (normalised by the largest ``rho``, ``2 pi`` and ``pi`` when ``norm``)."""
 
-    def __init__(self, norm: bool = True, max_value: Optional[float] = None, cat: bool = True) -> None:
-        self.norm, self.max, self.cat = norm, max_value, cat
+    dim = 3
 
-    def forward(self, data: Graph) -> Graph:
-        cart = _edge_vectors(data, self, 3)
-        rho = torch.norm(cart, p=2, dim=-1).view(-1, 1)
-        theta = torch.atan2(cart[..., 1], cart[..., 0]).view(-1, 1)
-        theta = theta + (theta < 0).type_as(theta) * (2 * math.pi)
+    def _coordinates(self, cart: Tensor, rho: Tensor) -> List[Tensor]:
         phi = torch.acos(cart[..., 2] / rho.view(-1)).view(-1, 1)
-        if self.norm:
-            rho = rho / (rho.max() if self.max is None else self.max)
-            theta, phi = theta / (2 * math.pi), phi / math.pi
-        return _append_edge_feature(data, torch.cat([rho, theta, phi], dim=-1).type_as(data.pos), self.cat)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(norm={self.norm}, max_value={self.max})"
+        return super()._coordinates(cart, rho) + [phi / math.pi if self.norm else phi]
 
 
 class PointPairFeatures(BaseTransform):

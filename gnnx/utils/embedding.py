@@ -8,15 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence, Type
 import torch
 from torch import Tensor
 
-
-def _evaluate(model: torch.nn.Module, args: Any, kwargs: Any) -> None:
-    training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(*args, **kwargs)
-    finally:
-        model.train(training)
+from gnnx.utils.eval_pass import eval_pass
 
 
 def get_embeddings(model: torch.nn.Module, *args: Any, **kwargs: Any) -> List[Tensor]:
@@ -30,14 +22,10 @@ def get_embeddings(model: torch.nn.Module, *args: Any, **kwargs: Any) -> List[Te
         outputs = outputs[0] if isinstance(outputs, tuple) else outputs
         embeddings.append(outputs.clone())  # a later in-place change must not reach it
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, MessagePassing)]
-    if not handles:
+    watched = [(m, hook) for m in model.modules() if isinstance(m, MessagePassing)]
+    if not watched:
         warnings.warn("The 'model' does not have any 'MessagePassing' layers", stacklevel=2)
-    try:
-        _evaluate(model, args, kwargs)
-    finally:
-        for handle in handles:
-            handle.remove()
+    eval_pass(model, args, kwargs, watched)
     return embeddings
 
 
@@ -57,13 +45,9 @@ def get_embeddings_hetero(model: torch.nn.Module, supported_models: Optional[Seq
             for node_type, embedding in outputs.items():
                 embeddings.setdefault(node_type, []).append(embedding.clone())
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
+    watched = [(m, hook) for m in model.modules()
                if isinstance(m, supported) or any(isinstance(c, torch.nn.ModuleDict) for c in m.children())]
-    if not handles:
+    if not watched:
         warnings.warn("The 'model' does not have any heterogenous 'MessagePassing' layers", stacklevel=2)
-    try:
-        _evaluate(model, args, kwargs)
-    finally:
-        for handle in handles:
-            handle.remove()
+    eval_pass(model, args, kwargs, watched)
     return embeddings

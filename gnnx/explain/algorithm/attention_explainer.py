@@ -33,15 +33,7 @@ class AttentionExplainer(ExplainerAlgorithm):
         self.is_hetero = False
 
     def supports(self) -> bool:
-        explanation_type = self.explainer_config.explanation_type
-        if explanation_type != ExplanationType.model:
-            raise ValueError(f"'{type(self).__name__}' only supports model explanations "
-                             f"(got `explanation_type={explanation_type.value}`)")
-        node_mask_type = self.explainer_config.node_mask_type
-        if node_mask_type is not None:
-            raise ValueError(f"'{type(self).__name__}' does not support explaining input node features "
-                             f"(got `node_mask_type={node_mask_type.value}`)")
-        return True
+        return self._require(ExplanationType.model, node_masks=False)
 
     def forward(self, model: torch.nn.Module, x: Inputs, edge_index: EdgeInputs, *, target: Tensor,
                 index: Optional[Union[int, Tensor]] = None, **kwargs: Any) -> Union[Explanation, HeteroExplanation]:

@@ -8,7 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gnnx.explain.config import ExplainerConfig, ModelConfig, ModelMode, ModelReturnType
+from gnnx.explain.config import (
+    ExplainerConfig,
+    ExplanationType,
+    ModelConfig,
+    ModelMode,
+    ModelReturnType,
+    ModelTaskLevel,
+)
 from gnnx.explain.explanation import Explanation, HeteroExplanation
 from gnnx.hetero_graph import EdgeType, NodeType
 from gnnx.nn.message_passing import MessagePassing
@@ -54,6 +61,25 @@ class ExplainerAlgorithm(torch.nn.Module):
         if not self.supports():
             raise ValueError(f"The explanation algorithm '{type(self).__name__}' does not support the given "
                              f"explanation settings.")
+
+    def _require(self, explanation_type: Optional[ExplanationType] = None,
+                 task_levels: Optional[Tuple[ModelTaskLevel, ...]] = None, node_masks: bool = True) -> bool:
+        """Raise an error naming the unsupported setting: another explanation type, a task
+        level outside ``task_levels``, or node masks where ``node_masks`` is False."""
+        name = type(self).__name__
+        given = self.explainer_config.explanation_type
+        if explanation_type is not None and given != explanation_type:
+            raise ValueError(f"'{name}' only supports {explanation_type.value} explanations "
+                             f"(got `explanation_type={given.value}`)")
+        level = self.model_config.task_level
+        if task_levels is not None and level not in task_levels:
+            raise ValueError(f"'{name}' only supports {' or '.join(t.value for t in task_levels)}-level explanations "
+                             f"(got `task_level={level.value}`)")
+        node_mask_type = self.explainer_config.node_mask_type
+        if not node_masks and node_mask_type is not None:
+            raise ValueError(f"'{name}' does not support explaining input node features "
+                             f"(got `node_mask_type={node_mask_type.value}`)")
+        return True
 
     # -- helpers --------------------------------------------------------------------------------
     @staticmethod

@@ -61,19 +61,7 @@ class PGExplainer(ExplainerAlgorithm):
                 module.reset_parameters()
 
     def supports(self) -> bool:
-        explanation_type = self.explainer_config.explanation_type
-        if explanation_type != ExplanationType.phenomenon:
-            raise ValueError(f"'{type(self).__name__}' only supports phenomenon explanations "
-                             f"(got `explanation_type={explanation_type.value}`)")
-        task_level = self.model_config.task_level
-        if task_level not in (ModelTaskLevel.node, ModelTaskLevel.graph):
-            raise ValueError(f"'{type(self).__name__}' only supports node-level or graph-level explanations "
-                             f"(got `task_level={task_level.value}`)")
-        node_mask_type = self.explainer_config.node_mask_type
-        if node_mask_type is not None:
-            raise ValueError(f"'{type(self).__name__}' does not support explaining input node features "
-                             f"(got `node_mask_type={node_mask_type.value}`)")
-        return True
+        return self._require(ExplanationType.phenomenon, (ModelTaskLevel.node, ModelTaskLevel.graph), node_masks=False)
 
     def _check_index(self, index: Optional[Union[int, Tensor]]) -> None:
         if self.model_config.task_level == ModelTaskLevel.node:
