@@ -11,8 +11,8 @@ import time
 
 import sympy as sym
 import torch
-
 import torch_geometric
+
 from gnnx.nn import dimenet_basis
 
 
