@@ -17,10 +17,13 @@ messages into atoms and atoms into molecules. DimeNet's interaction is a bilinea
 DimeNet++'s a down-projection, an elementwise product and an up-projection.
 
 PyG's model needs ``torch-cluster`` (radius graph), ``torch-sparse`` (triplets) and scipy
-(the basis' zeros); this one needs none of them. The edges come from gnnx's exact
-``radius_graph`` and the triplets from :func:`triplets` (plain torch). Their counts depend on
-the data, so the model runs eagerly, as PyG's. ``from_qm9_pretrained`` is refused: nothing is
-downloaded or unpickled.
+(the basis' zeros); this one needs none of them. Eager calls take the edges that exist
+(gnnx's exact ``radius_graph``) and their triplets (:func:`triplets`, plain torch), as PyG's.
+Compiled and exported calls (or ``static=True``) use fixed slots instead: ``max_num_neighbors``
+edge slots per atom and ``max_num_neighbors`` triplet slots per edge (:func:`static_triplets`),
+with masks, so no size is read from the data and the model compiles without recompiling and
+exports with a dynamic atom count; masked slots get a safe distance and angle and contribute
+nothing. ``from_qm9_pretrained`` is refused: nothing is downloaded or unpickled.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ import torch
 from torch import Tensor
 from torch.nn import Embedding, Linear
 
+from gnnx import ops
 from gnnx.nn.dimenet_basis import angular_functions, radial_functions
 from gnnx.nn.inits import activation
 from gnnx.nn.point_sets import radius_graph
@@ -309,6 +313,20 @@ def triplets(edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor
     return col, row, idx_i[keep], idx_j[keep], idx_k[keep], idx_kj[keep], idx_ji[keep]
 
 
+def static_triplets(edge_index: Tensor, edge_mask: Tensor, slots: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """Triplets over the static edge slots of :func:`gnnx.ops.radius_graph` (edge ``e = i *
+    slots + a`` into atom ``i``): for each edge ``j -> i``, the ``slots`` edges into ``j``.
+    Returns ``(idx_kj, idx_ji, valid)`` of ``E * slots`` entries; ``valid`` where both edges
+    exist and ``k != i``."""
+    src, dst = edge_index[0], edge_index[1]
+    num_edges = src.numel()
+    idx_ji = torch.arange(num_edges, device=src.device).repeat_interleave(slots)
+    idx_kj = src.index_select(0, idx_ji) * slots + torch.arange(slots, device=src.device).repeat(num_edges)
+    valid = (edge_mask.index_select(0, idx_ji) & edge_mask.index_select(0, idx_kj)
+             & (src.index_select(0, idx_kj) != dst.index_select(0, idx_ji)))
+    return idx_kj, idx_ji, valid
+
+
 class DimeNet(torch.nn.Module):
     """DimeNet (module docstring); PyG's arguments and state-dict keys.
 
@@ -320,8 +338,9 @@ class DimeNet(torch.nn.Module):
                  num_spherical: int, num_radial: int, cutoff: float = 5.0, max_num_neighbors: int = 32,
                  envelope_exponent: int = 5, num_before_skip: int = 1, num_after_skip: int = 2,
                  num_output_layers: int = 3, act: Union[str, Callable] = "swish",
-                 output_initializer: str = "zeros") -> None:
+                 output_initializer: str = "zeros", static: Optional[bool] = None) -> None:
         super().__init__()
+        self.static = static  # None: static slots in compiled and exported calls only
         if num_spherical < 2:
             raise ValueError("'num_spherical' should be greater than 1")
         act = activation(act)
@@ -349,25 +368,66 @@ class DimeNet(torch.nn.Module):
         raise NotImplementedError(f"{cls.__name__}.from_qm9_pretrained is not available in gnnx: it downloads "
                                   f"TensorFlow checkpoints. Train the model, or load a state_dict you trust.")
 
-    def _angles(self, pos: Tensor, idx_i: Tensor, idx_j: Tensor, idx_k: Tensor) -> Tensor:
-        pos_ji, pos_ki = pos[idx_j] - pos[idx_i], pos[idx_k] - pos[idx_i]
-        return torch.atan2(torch.cross(pos_ji, pos_ki, dim=1).norm(dim=-1), (pos_ji * pos_ki).sum(dim=-1))
+    def _vectors(self, pos: Tensor, idx_i: Tensor, idx_j: Tensor, idx_k: Tensor) -> Tuple[Tensor, Tensor]:
+        """The two vectors whose angle is the triplet's (DimeNet: ``j - i`` and ``k - i``)."""
+        return pos[idx_j] - pos[idx_i], pos[idx_k] - pos[idx_i]
 
-    def forward(self, z: Tensor, pos: Tensor, batch: Optional[Tensor] = None) -> Tensor:
+    def _angles(self, pos: Tensor, idx_i: Tensor, idx_j: Tensor, idx_k: Tensor,
+                valid: Optional[Tensor] = None) -> Tensor:
+        first, second = self._vectors(pos, idx_i, idx_j, idx_k)
+        if valid is not None:  # masked triplets: two orthogonal unit vectors (no 0/0 in a gradient)
+            keep = valid.unsqueeze(-1)
+            first = torch.where(keep, first, torch.tensor([1.0, 0.0, 0.0], dtype=pos.dtype, device=pos.device))
+            second = torch.where(keep, second, torch.tensor([0.0, 1.0, 0.0], dtype=pos.dtype, device=pos.device))
+        return torch.atan2(torch.cross(first, second, dim=1).norm(dim=-1), (first * second).sum(dim=-1))
+
+    def _structure(self, pos: Tensor, batch: Optional[Tensor]):
+        """``(i, j, idx_i, idx_j, idx_k, idx_kj, idx_ji, edge_mask, triplet_mask)``; the masks
+        are ``None`` for the exact (eager) structure."""
+        static = self.static if self.static is not None else (torch.compiler.is_compiling()
+                                                             or torch.compiler.is_exporting())
+        if not static:
+            edge_index = radius_graph(pos, r=self.cutoff, batch=batch, max_num_neighbors=self.max_num_neighbors)
+            return (*triplets(edge_index, num_nodes=pos.size(0)), None, None)
+        edge_index, edge_mask = ops.radius_graph(pos, self.cutoff, batch, max_num_neighbors=self.max_num_neighbors,
+                                                 static=True)
+        idx_kj, idx_ji, valid = static_triplets(edge_index, edge_mask, self.max_num_neighbors)
+        j, i = edge_index[0], edge_index[1]
+        return i, j, i.index_select(0, idx_ji), j.index_select(0, idx_ji), j.index_select(0, idx_kj), idx_kj, \
+            idx_ji, edge_mask, valid
+
+    def forward(self, z: Tensor, pos: Tensor, batch: Optional[Tensor] = None,
+                batch_size: Optional[int] = None) -> Tensor:
+        """Per molecule, ``[num_molecules, out_channels]``; ``batch_size`` (gnnx's), the molecule
+        count, keeps it off the host, so compiled and exported calls need it with ``batch``."""
         if z.dim() != 1 or pos.dim() != 2 or pos.size(-1) != 3 or pos.size(0) != z.size(0):
             raise ValueError(f"{type(self).__name__} takes atomic numbers z [N] and positions pos [N, 3], got "
                              f"{list(z.shape)} and {list(pos.shape)}")
-        edge_index = radius_graph(pos, r=self.cutoff, batch=batch, max_num_neighbors=self.max_num_neighbors)
-        i, j, idx_i, idx_j, idx_k, idx_kj, idx_ji = triplets(edge_index, num_nodes=z.size(0))
-        dist = (pos[i] - pos[j]).pow(2).sum(dim=-1).sqrt()
+        i, j, idx_i, idx_j, idx_k, idx_kj, idx_ji, edge_mask, valid = self._structure(pos, batch)
+        vector = pos.index_select(0, i) - pos.index_select(0, j)
+        angle_args = (pos, idx_i, idx_j, idx_k)
+        if edge_mask is not None:
+            # masked slots: a safe length (the envelope divides by it, and a square root's
+            # gradient at 0 is not finite) and angle; they get zero weight below
+            safe = vector.new_tensor([0.5 * self.cutoff, 0.0, 0.0])
+            vector = torch.where(edge_mask.unsqueeze(-1), vector, safe)
+            angle_args = (pos, idx_i, idx_j, idx_k, valid)
+        dist = vector.pow(2).sum(dim=-1).sqrt()
         rbf = self.rbf(dist)
-        sbf = self.sbf(dist, self._angles(pos, idx_i, idx_j, idx_k), idx_kj)
+        sbf = self.sbf(dist, self._angles(*angle_args), idx_kj)
+        if valid is not None:
+            sbf = sbf * valid.unsqueeze(-1).to(sbf.dtype)
+            rbf_out = rbf * edge_mask.unsqueeze(-1).to(rbf.dtype)  # what the output blocks see
+        else:
+            rbf_out = rbf
         x = self.emb(z, rbf, i, j)
-        out = self.output_blocks[0](x, rbf, i, num_nodes=pos.size(0))
+        out = self.output_blocks[0](x, rbf_out, i, num_nodes=pos.size(0))
         for interaction, output in zip(self.interaction_blocks, self.output_blocks[1:]):
             x = interaction(x, rbf, sbf, idx_kj, idx_ji)
-            out = out + output(x, rbf, i, num_nodes=pos.size(0))
-        return out.sum(dim=0) if batch is None else scatter(out, batch, dim=0, reduce="sum")
+            out = out + output(x, rbf_out, i, num_nodes=pos.size(0))
+        if batch is None:
+            return out.sum(dim=0)
+        return scatter(out, batch, dim=0, dim_size=batch_size, reduce="sum")
 
 
 class DimeNetPlusPlus(DimeNet):
@@ -377,11 +437,12 @@ class DimeNetPlusPlus(DimeNet):
                  basis_emb_size: int, out_emb_channels: int, num_spherical: int, num_radial: int,
                  cutoff: float = 5.0, max_num_neighbors: int = 32, envelope_exponent: int = 5,
                  num_before_skip: int = 1, num_after_skip: int = 2, num_output_layers: int = 3,
-                 act: Union[str, Callable] = "swish", output_initializer: str = "zeros") -> None:
+                 act: Union[str, Callable] = "swish", output_initializer: str = "zeros",
+                 static: Optional[bool] = None) -> None:
         act = activation(act)
         super().__init__(hidden_channels, out_channels, num_blocks, 1, num_spherical, num_radial, cutoff,
                          max_num_neighbors, envelope_exponent, num_before_skip, num_after_skip, num_output_layers,
-                         act, output_initializer)
+                         act, output_initializer, static)
         self.output_blocks = torch.nn.ModuleList(
             OutputPPBlock(num_radial, hidden_channels, out_emb_channels, out_channels, num_output_layers, act,
                           output_initializer) for _ in range(num_blocks + 1))
@@ -390,6 +451,6 @@ class DimeNetPlusPlus(DimeNet):
                                num_before_skip, num_after_skip, act) for _ in range(num_blocks))
         self.reset_parameters()
 
-    def _angles(self, pos: Tensor, idx_i: Tensor, idx_j: Tensor, idx_k: Tensor) -> Tensor:
-        pos_jk, pos_ij = pos[idx_j] - pos[idx_k], pos[idx_i] - pos[idx_j]
-        return torch.atan2(torch.cross(pos_ij, pos_jk, dim=1).norm(dim=-1), (pos_ij * pos_jk).sum(dim=-1))
+    def _vectors(self, pos: Tensor, idx_i: Tensor, idx_j: Tensor, idx_k: Tensor) -> Tuple[Tensor, Tensor]:
+        """DimeNet++'s angle is between ``i - j`` and ``j - k``."""
+        return pos[idx_i] - pos[idx_j], pos[idx_j] - pos[idx_k]

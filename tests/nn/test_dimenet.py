@@ -87,3 +87,58 @@ def test_refusals_and_bad_inputs():
         model(torch.tensor([1, 2]), torch.randn(2, 2))
     with pytest.raises(ValueError, match="greater than 1"):
         G.DimeNet(8, 1, 1, 2, 1, 2)
+
+
+def _batch(sizes, seed):
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randint(1, 10, (sum(sizes),), generator=g)
+    pos = torch.cat([torch.rand(n, 3, generator=g) * 3.0 + 10.0 * m for m, n in enumerate(sizes)])
+    batch = torch.cat([torch.full((n,), m) for m, n in enumerate(sizes)])
+    return z, pos, batch
+
+
+def test_static_slots_compile_without_recompiling_and_export():
+    from torch.export import Dim
+
+    torch.manual_seed(0)
+    model = G.DimeNetPlusPlus(hidden_channels=16, out_channels=1, num_blocks=2, int_emb_size=8, basis_emb_size=4,
+                              out_emb_channels=12, num_spherical=3, num_radial=3, cutoff=2.5, max_num_neighbors=6,
+                              output_initializer="glorot_orthogonal").eval()
+    compiled = torch.compile(model, fullgraph=True, dynamic=True)
+    for attempt, sizes in enumerate([[5, 7, 3], [6, 4], [4, 8, 3, 5]]):
+        z, pos, batch = _batch(sizes, attempt)
+        with torch._dynamo.config.patch(error_on_recompile=attempt == 2):
+            torch.testing.assert_close(compiled(z, pos, batch, batch_size=len(sizes)), model(z, pos, batch),
+                                       atol=1e-5, rtol=1e-4)
+
+    class WithCount(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, z, pos, batch, molecules):  # the molecule count as a tensor's length
+            return self.model(z, pos, batch, batch_size=molecules.size(0))
+
+    atoms, molecules = Dim("atoms", min=2), Dim("molecules", min=1)
+    program = torch.export.export(WithCount(), (*_batch([5, 7, 3], 0), torch.zeros(3)),
+                                  dynamic_shapes=({0: atoms}, {0: atoms}, {0: atoms}, {0: molecules}))
+    for seed, sizes in enumerate([[6, 3, 8, 4], [3]]):
+        z, pos, batch = _batch(sizes, seed + 5)
+        torch.testing.assert_close(program.module()(z, pos, batch, torch.zeros(len(sizes))), model(z, pos, batch),
+                                   atol=1e-5, rtol=1e-4)
+
+
+def test_static_slots_equal_the_exact_structure_with_forces():
+    torch.manual_seed(1)
+    model = G.DimeNet(hidden_channels=16, out_channels=2, num_blocks=2, num_bilinear=3, num_spherical=4,
+                      num_radial=3, cutoff=3.0, max_num_neighbors=8, output_initializer="glorot_orthogonal")
+    z, pos0, batch = _molecules(2)
+    results = []
+    for static in (False, True):
+        model.static = static
+        pos = pos0.clone().requires_grad_()
+        energy = model(z, pos, batch, batch_size=2)
+        results.append((energy, torch.autograd.grad(energy.sum(), pos)[0]))
+    torch.testing.assert_close(results[0][0], results[1][0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(results[0][1], results[1][1], atol=1e-5, rtol=1e-4)
+    assert torch.isfinite(results[1][1]).all()
