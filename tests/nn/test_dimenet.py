@@ -142,3 +142,22 @@ def test_static_slots_equal_the_exact_structure_with_forces():
     torch.testing.assert_close(results[0][0], results[1][0], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(results[0][1], results[1][1], atol=1e-5, rtol=1e-4)
     assert torch.isfinite(results[1][1]).all()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("static", [False, True])
+def test_dimenet_on_cuda_equals_the_cpu(static):
+    torch.manual_seed(2)
+    model = G.DimeNetPlusPlus(hidden_channels=16, out_channels=1, num_blocks=2, int_emb_size=8, basis_emb_size=4,
+                              out_emb_channels=12, num_spherical=3, num_radial=3, cutoff=2.5, max_num_neighbors=6,
+                              output_initializer="glorot_orthogonal", static=static)
+    z, pos0, batch = _batch([5, 7, 3], 9)
+    results = []
+    for device in ("cpu", "cuda"):
+        model.to(device)
+        pos = pos0.to(device).requires_grad_()
+        energy = model(z.to(device), pos, batch.to(device), batch_size=3)
+        results.append((energy.detach().cpu(), torch.autograd.grad(energy.sum(), pos)[0].cpu()))
+    torch.testing.assert_close(results[0][0], results[1][0], atol=1e-4, rtol=1e-3)
+    torch.testing.assert_close(results[0][1], results[1][1], atol=1e-4, rtol=1e-3)
