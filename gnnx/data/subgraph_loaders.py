@@ -98,13 +98,13 @@ class GraphSAINTSampler(torch.utils.data.DataLoader):
     def _sample_nodes(self, batch_size: int) -> Tensor:
         raise NotImplementedError
 
-    def __getitem__(self, idx: int) -> Tuple[Tensor, Tensor]:
+    def __getitem__(self, idx: int) -> Tuple[Tensor, Graph, Tensor]:
+        """``(nodes, their induced subgraph, its edges' ids)`` of one draw."""
         nodes = self._sample_nodes(self._batch_size).unique()
-        return nodes, induced_subgraph(self.data, nodes)[1]
+        return (nodes, *induced_subgraph(self.data, nodes))
 
-    def _collate(self, items: List[Tuple[Tensor, Tensor]]) -> Graph:
-        nodes, _ = items[0]
-        graph, edge_id = induced_subgraph(self.data, nodes)
+    def _collate(self, items: List[Tuple[Tensor, Graph, Tensor]]) -> Graph:
+        nodes, graph, edge_id = items[0]
         if self.sample_coverage > 0:
             graph = graph.replace(node_norm=self.node_norm[nodes], edge_norm=self.edge_norm[edge_id])
         return graph
@@ -116,7 +116,7 @@ class GraphSAINTSampler(torch.utils.data.DataLoader):
         num_samples = total = 0
         while total < self.N * self.sample_coverage:
             for samples in loader:
-                for nodes, edge_id in samples:
+                for nodes, _, edge_id in samples:
                     node_count[nodes] += 1
                     edge_count[edge_id] += 1
                     total += nodes.numel()

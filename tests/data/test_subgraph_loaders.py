@@ -71,8 +71,8 @@ def test_graphsaint_samplers_give_induced_subgraphs_with_norms(make, tmp_path):
         assert (sub.node_norm > 0).all() and (sub.edge_norm >= 0).all()
         assert nodes is None
     sampler = make(graph)  # each batch is the subgraph its node draw induces
-    nodes, edge_ids = sampler[0]
-    _check_induced(sampler._collate([(nodes, edge_ids)]), graph, nodes)
+    item = sampler[0]
+    _check_induced(sampler._collate([item]), graph, item[0])
     cached = make(graph, sample_coverage=4, save_dir=str(tmp_path))  # the saved normalisation is read back
     torch.testing.assert_close(cached.node_norm, loader.node_norm)
 
