@@ -351,3 +351,24 @@ def random_hetero_graph(num_papers: int, num_authors: int, num_edges: int, seed:
                                       torch.randint(max(counts[dst], 1), (num_edges,), generator=gen)])
         for src, rel, dst in HETERO_METADATA[1]}
     return x_dict, edge_index_dict
+
+
+class WithMoleculeCount(torch.nn.Module):
+    """A molecular model (``model(z, pos, batch, batch_size=...)``) exported with the molecule
+    count as the length of a fourth input, so the count is a dynamic dimension."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, z: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor, molecules: torch.Tensor):
+        return self.model(z, pos, batch, batch_size=molecules.size(0))
+
+
+def export_molecular(model: torch.nn.Module, example: tuple, num_molecules: int):
+    """``torch.export`` of :class:`WithMoleculeCount` with dynamic atom and molecule counts."""
+    from torch.export import Dim
+
+    atoms, molecules = Dim("atoms", min=2), Dim("molecules", min=1)
+    return torch.export.export(WithMoleculeCount(model), (*example, torch.zeros(num_molecules)),
+                               dynamic_shapes=({0: atoms}, {0: atoms}, {0: atoms}, {0: molecules}))

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import gnnx.nn as G
+from cases import export_molecular
 from gnnx.nn.dimenet import triplets
 from gnnx.nn.dimenet_basis import bessel_zeros
 
@@ -98,8 +99,6 @@ def _batch(sizes, seed):
 
 
 def test_static_slots_compile_without_recompiling_and_export():
-    from torch.export import Dim
-
     torch.manual_seed(0)
     model = G.DimeNetPlusPlus(hidden_channels=16, out_channels=1, num_blocks=2, int_emb_size=8, basis_emb_size=4,
                               out_emb_channels=12, num_spherical=3, num_radial=3, cutoff=2.5, max_num_neighbors=6,
@@ -111,17 +110,7 @@ def test_static_slots_compile_without_recompiling_and_export():
             torch.testing.assert_close(compiled(z, pos, batch, batch_size=len(sizes)), model(z, pos, batch),
                                        atol=1e-5, rtol=1e-4)
 
-    class WithCount(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-
-        def forward(self, z, pos, batch, molecules):  # the molecule count as a tensor's length
-            return self.model(z, pos, batch, batch_size=molecules.size(0))
-
-    atoms, molecules = Dim("atoms", min=2), Dim("molecules", min=1)
-    program = torch.export.export(WithCount(), (*_batch([5, 7, 3], 0), torch.zeros(3)),
-                                  dynamic_shapes=({0: atoms}, {0: atoms}, {0: atoms}, {0: molecules}))
+    program = export_molecular(model, _batch([5, 7, 3], 0), 3)
     for seed, sizes in enumerate([[6, 3, 8, 4], [3]]):
         z, pos, batch = _batch(sizes, seed + 5)
         torch.testing.assert_close(program.module()(z, pos, batch, torch.zeros(len(sizes))), model(z, pos, batch),

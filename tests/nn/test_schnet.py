@@ -4,9 +4,9 @@ recompiles as atom and molecule counts change, exported with dynamic counts (its
 package: tests/export/test_models_package.py)."""
 import pytest
 import torch
-from torch.export import Dim
 
 import gnnx.nn as nn
+from cases import export_molecular
 from gnnx.nn.schnet import RadiusInteractionGraph
 
 pyg_schnet = pytest.importorskip("torch_geometric.nn.models.schnet")
@@ -107,17 +107,7 @@ def test_compiles_without_recompiling_and_exports():
             torch.testing.assert_close(compiled(*inputs, batch_size=len(sizes)), model(*inputs), rtol=1e-4,
                                        atol=1e-5)
 
-    class WithCount(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-
-        def forward(self, z, pos, batch, molecules):  # the molecule count as a tensor's length
-            return self.model(z, pos, batch, batch_size=molecules.size(0))
-
-    atoms, molecules = Dim("atoms", min=2), Dim("molecules", min=1)
-    program = torch.export.export(WithCount(), (*_molecules([5, 9, 3]), torch.zeros(3)),
-                                  dynamic_shapes=({0: atoms}, {0: atoms}, {0: atoms}, {0: molecules}))
+    program = export_molecular(model, _molecules([5, 9, 3]), 3)
     for seed, sizes in enumerate([[6, 2, 8, 3, 4], [3]]):  # 3 atoms: fewer than the 32 neighbour slots
         inputs = _molecules(sizes, seed=seed + 4)
         torch.testing.assert_close(program.module()(*inputs, torch.zeros(len(sizes))), model(*inputs), rtol=1e-4,
