@@ -20,6 +20,7 @@ from torch import Tensor
 
 from gnnx.explain.config import ThresholdConfig, ThresholdType
 from gnnx.hetero_graph import EdgeType, HeteroGraph, NodeType, Store
+from gnnx.utils.subgraph import bipartite_subgraph, subgraph
 
 
 def _warn_or_raise(message: str, raise_on_error: bool) -> None:
@@ -189,16 +190,12 @@ class Explanation(Store):
     def subgraph(self, subset: Tensor) -> "Explanation":
         """The nodes ``subset`` (a boolean mask or indices), renumbered, with the edges among
         them and every per-node and per-edge attribute cut to match (PyG's ``Data.subgraph``)."""
-        num_nodes = self.num_nodes
-        node_mask = subset if subset.dtype == torch.bool else torch.zeros(num_nodes, dtype=torch.bool,
-                                                                            device=subset.device).index_fill_(0, subset, True)
         out = copy.copy(self)
         node_names = [key for key in self.keys() if self.is_node_attr(key)]
         edge_names = [key for key in self.keys() if self.is_edge_attr(key)]
         if isinstance(self.edge_index, Tensor):
-            keep = node_mask[self.edge_index[0]] & node_mask[self.edge_index[1]]
-            mapping = torch.cumsum(node_mask.long(), 0) - 1
-            out.edge_index = mapping[self.edge_index[:, keep]]
+            out.edge_index, _, keep = subgraph(subset, self.edge_index, relabel_nodes=True, num_nodes=self.num_nodes,
+                                               return_edge_mask=True)
             for key in edge_names:
                 out[key] = self[key][keep]
         for key in node_names:
@@ -317,31 +314,26 @@ class HeteroExplanation(HeteroGraph):
         """Per node type in ``subset_dict`` (boolean masks or indices), those nodes renumbered,
         and per edge type the edges whose ends survive (PyG's ``HeteroData.subgraph``)."""
         out = self.copy()
-        node_masks: Dict[NodeType, Tensor] = {}
+        sides: Dict[NodeType, Tuple[Tensor, int]] = {}  # per node type: (subset, node count)
         for node_type, subset in subset_dict.items():
             store = out[node_type]
             count = _num_nodes(store, subset)
-            mask = subset if subset.dtype == torch.bool else torch.zeros(
-                count, dtype=torch.bool, device=subset.device).index_fill_(0, subset, True)
-            node_masks[node_type] = mask
+            sides[node_type] = (subset, count)
             for name, value in store.items():
                 if isinstance(value, Tensor) and value.dim() > 0 and value.size(0) == count:
                     store[name] = value[subset]
             if "num_nodes" in store:
-                store.num_nodes = int(mask.sum())
+                store.num_nodes = int(subset.sum()) if subset.dtype == torch.bool else subset.numel()
         for (src, rel, dst), store in out.edge_items():
-            if "edge_index" not in store or (src not in node_masks and dst not in node_masks):
+            if "edge_index" not in store or (src not in sides and dst not in sides):
                 continue
-            edge_index = store.edge_index
-            keep = torch.ones(edge_index.size(1), dtype=torch.bool, device=edge_index.device)
-            for row, node_type in ((0, src), (1, dst)):
-                if node_type in node_masks:
-                    keep &= node_masks[node_type][edge_index[row]]
+            kept = []
+            for node_type in (src, dst):  # an unselected side keeps all its nodes
+                count = self[node_type].num_nodes
+                kept.append(sides.get(node_type, (torch.ones(count, dtype=torch.bool), count)))
+            edge_index, _, keep = bipartite_subgraph((kept[0][0], kept[1][0]), store.edge_index, relabel_nodes=True,
+                                                     size=(kept[0][1], kept[1][1]), return_edge_mask=True)
             _cut_edges(store, keep)
-            edge_index = store.edge_index.clone()
-            for row, node_type in ((0, src), (1, dst)):
-                if node_type in node_masks:
-                    edge_index[row] = (torch.cumsum(node_masks[node_type].long(), 0) - 1)[edge_index[row]]
             store.edge_index = edge_index
         return out
 

@@ -364,3 +364,11 @@ def test_explainers_on_device_equal_the_cpu(device):
     (gnn_cpu, attention_cpu), (gnn_dev, attention_dev) = results
     torch.testing.assert_close(attention_cpu, attention_dev, atol=1e-5, rtol=1e-4)
     assert torch.equal(gnn_cpu > 0, gnn_dev > 0) and float(gnn_dev.max()) <= 1.0
+
+
+def test_subgraph_by_unsorted_indices_equals_pyg():
+    x, ei = _graph(14)
+    subset = torch.tensor([7, 2, 19, 4, 11])
+    ours = Explanation(x=x, edge_index=ei, edge_mask=torch.rand(ei.size(1))).subgraph(subset)
+    theirs = PE.Explanation(x=x, edge_index=ei).subgraph(subset)
+    assert torch.equal(ours.x, theirs.x) and torch.equal(ours.edge_index, theirs.edge_index)
