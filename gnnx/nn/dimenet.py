@@ -127,14 +127,8 @@ class EmbeddingBlock(torch.nn.Module):
         return self.act(self.lin(torch.cat([x[i], x[j], self.act(self.lin_rbf(rbf))], dim=-1)))
 
 
-def _dense(in_channels: int, out_channels: int, bias: bool = True) -> Linear:
-    """A linear layer with DimeNet's initialisation (orthogonal, scale 2; zero bias)."""
-    layer = Linear(in_channels, out_channels, bias=bias)
-    _reset_dense(layer)
-    return layer
-
-
 def _reset_dense(layer: Linear) -> None:
+    """DimeNet's initialisation of a dense layer: orthogonal, scale 2; zero bias."""
     glorot_orthogonal(layer.weight, scale=2.0)
     if layer.bias is not None:
         layer.bias.data.fill_(0)

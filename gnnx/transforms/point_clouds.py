@@ -18,7 +18,7 @@ from torch import Tensor
 from gnnx.graph import Graph
 from gnnx.transforms.geometry import positions
 from gnnx.transforms.node_features import _append_edge_feature
-from gnnx.transforms.transform import BaseTransform
+from gnnx.transforms.transform import BaseTransform, replace_fields
 from gnnx.utils import one_hot, scatter
 
 
@@ -279,7 +279,7 @@ class SamplePoints(BaseTransform):
             changes["normal"] = F.normalize(vec1.cross(vec2, dim=1), p=2)
         if self.remove_faces:
             changes["face"] = None
-        return _replace_dropping(data, changes)
+        return replace_fields(data, changes)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.num})"
@@ -287,13 +287,6 @@ class SamplePoints(BaseTransform):
 
 def _graph_level(y: Optional[Tensor]) -> bool:
     return isinstance(y, Tensor) and (y.dim() == 0 or y.numel() == 1)
-
-
-def _replace_dropping(data: Graph, changes: dict) -> Graph:
-    out = data.replace(**{k: v for k, v in changes.items() if k not in data.attrs or v is not None})
-    for name in [k for k, v in changes.items() if v is None and k in out.attrs]:
-        del out.attrs[name]
-    return out
 
 
 class FixedPoints(BaseTransform):

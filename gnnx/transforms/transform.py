@@ -34,6 +34,15 @@ def _settled(out: Any, original: Any) -> Any:
     return out
 
 
+def replace_fields(graph: Graph, changes: dict) -> Graph:
+    """``graph.replace(**changes)`` where ``None`` removes an extra attribute (as setting one to
+    ``None`` does in PyG) and clears a standard field (``x``, ``edge_attr``, ...)."""
+    out = graph.replace(**{k: v for k, v in changes.items() if k not in graph.attrs or v is not None})
+    for name in [k for k, v in changes.items() if v is None and k in out.attrs]:
+        del out.attrs[name]
+    return out
+
+
 def shallow_copy(data: Any) -> Any:
     """A copy sharing the tensors; a :class:`Graph`'s attribute and memo dicts are its own."""
     out = copy.copy(data)

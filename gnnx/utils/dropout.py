@@ -59,13 +59,5 @@ def dropout_adj(edge_index: Tensor, edge_attr: Optional[Tensor] = None, p: float
     _check(p)
     if not training or p == 0.0:
         return edge_index, edge_attr
-    row, col = edge_index[0], edge_index[1]
-    keep = torch.rand(row.size(0), device=edge_index.device) >= p
-    if force_undirected:
-        keep[row > col] = False
-    row, col = row[keep], col[keep]
-    edge_attr = None if edge_attr is None else edge_attr[keep]
-    if not force_undirected:
-        return torch.stack([row, col], dim=0), edge_attr
-    edge_index = torch.stack([torch.cat([row, col]), torch.cat([col, row])], dim=0)
-    return edge_index, None if edge_attr is None else torch.cat([edge_attr, edge_attr], dim=0)
+    edge_index, kept = dropout_edge(edge_index, p, force_undirected)  # PyG's draw and edge order
+    return edge_index, None if edge_attr is None else edge_attr[kept]
