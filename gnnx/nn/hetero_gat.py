@@ -202,7 +202,9 @@ class SourceTable(torch.autograd.Function):
         score = by_slot[:, width:width + heads].index_select(0, rows)
         if not dst_slots:
             return feature, score, table.new_empty((0, heads))
-        score_dst = table.view(table.size(0), -1, slot)[:, :dst_slots, width + heads:].reshape(-1, heads)
+        # the slot count spelled out: with -1 a type trimmed to no nodes makes the view ambiguous
+        score_dst = table.view(table.size(0), table.size(1) // slot, slot)[:, :dst_slots, width + heads:]
+        score_dst = score_dst.reshape(-1, heads)
         return feature, score, score_dst
 
     @staticmethod

@@ -86,6 +86,22 @@ def test_grouped_equals_per_relation_with_one_attention_op_per_layer(heads, abse
             torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
 
 
+def test_grouped_with_a_node_type_trimmed_to_no_nodes(monkeypatch):
+    """trim_to_layer can leave a node type without rows (and its relations without edges);
+    "inst" sends and receives, so its empty source table also holds destination scores."""
+    conv = _model()
+    x, edge_index = _graph(30, 12, 5, 40, seed=3)
+    x["inst"] = x["inst"][:0]
+    for edge_type in (("inst", "hosts", "author"), ("author", "rev_hosts", "inst")):
+        edge_index[edge_type] = edge_index[edge_type][:, :0]
+    got = conv(x, edge_index)
+    expected = _per_relation(conv, x, edge_index, monkeypatch=monkeypatch)
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=1e-5, atol=1e-6)
+    assert got["inst"].shape == (0, 64)
+    sum(v.sum() for v in got.values()).backward()
+
+
 def test_calls_the_grouping_does_not_cover_run_per_relation(monkeypatch):
     conv = _model(dropout=0.5)
     x, edge_index = _graph(20, 10, 4, 40)
