@@ -14,8 +14,10 @@ from gnnx.data import (
     LinkNeighborLoader,
     NeighborLoader,
     RandomNodeLoader,
+    ShaDowKHopSampler,
+    TemporalDataLoader,
 )
 
 __all__ = ["DataListLoader", "DataLoader", "DenseDataLoader", "DynamicBatchSampler", "GraphSAINTEdgeSampler", "GraphSAINTNodeSampler",
            "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "HeteroNeighborLoader", "ImbalancedSampler",
-           "LinkNeighborLoader", "NeighborLoader", "RandomNodeLoader"]
+           "LinkNeighborLoader", "NeighborLoader", "RandomNodeLoader", "ShaDowKHopSampler", "TemporalDataLoader"]

@@ -106,6 +106,15 @@ def test_rgat_example_trains_on_sampled_heterogeneous_batches(capsys, monkeypatc
     assert accuracy > floor  # message passing reads the planted neighbourhood signal
 
 
+TGN = os.path.join(os.path.dirname(__file__), "..", "examples", "tgn.py")
+
+
+def test_tgn_example_learns_the_streams_repeat_interactions(capsys, monkeypatch):
+    out = _run_main(TGN, ["--events", "4000", "--epochs", "2"], monkeypatch, capsys)
+    test_ap = float(out.strip().splitlines()[-1].split("test AP ")[1].split()[0])
+    assert test_ap > 0.6  # a random ranking gives ~0.5
+
+
 GIN = os.path.join(os.path.dirname(__file__), "..", "examples", "gin_graph_classification.py")
 
 

@@ -5,6 +5,7 @@ from gnnx.data.hetero_sampling import HeteroNeighborLoader, pad_hetero, sample_h
 from gnnx.data.link_loader import LinkNeighborLoader
 from gnnx.data.random_walk import random_walk
 from gnnx.data.sampling import NeighborLoader, sample_exact, sample_static
+from gnnx.data.shadow import ShaDowKHopSampler
 from gnnx.data.subgraph_loaders import (
     DataListLoader,
     DynamicBatchSampler,
@@ -15,8 +16,9 @@ from gnnx.data.subgraph_loaders import (
     ImbalancedSampler,
     RandomNodeLoader,
 )
+from gnnx.data.temporal import TemporalData, TemporalDataLoader
 
 __all__ = ["Batch", "DataListLoader", "DataLoader", "Dataset", "DenseBatch", "DenseDataLoader", "InMemoryDataset", "DynamicBatchSampler", "GraphSAINTEdgeSampler",
            "GraphSAINTNodeSampler", "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "ImbalancedSampler",
-           "RandomNodeLoader", "HeteroNeighborLoader", "LinkNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
+           "RandomNodeLoader", "ShaDowKHopSampler", "TemporalData", "TemporalDataLoader", "HeteroNeighborLoader", "LinkNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
            "random_walk", "sample_exact", "sample_hetero", "sample_static"]

@@ -103,7 +103,14 @@ def draw_without_replacement(csr: CSR, frontier: Tensor, fanout: int,
                              gen: Optional[torch.Generator]) -> Tuple[Tensor, Tensor]:
     """Up to ``fanout`` distinct incoming edges of each ``frontier`` node (all of them when
     it has fewer, or when ``fanout < 0``, PyG's ``-1``), from a destination-sorted ``csr``:
-    their ``(sources, destinations)``.
+    their ``(sources, destinations)``. See :func:`draw_neighbours`."""
+    sources, owner = draw_neighbours(csr, frontier, fanout, gen)
+    return sources, frontier[owner]
+
+
+def draw_neighbours(csr: CSR, frontier: Tensor, fanout: int, gen: Optional[torch.Generator]) -> Tuple[Tensor, Tensor]:
+    """:func:`draw_without_replacement` as ``(sources, owner)``, ``owner`` the position in
+    ``frontier`` of the node that drew each source (``frontier`` may repeat a node).
 
     A node of degree ``<= fanout`` keeps its edges. On the CPU the others draw ``fanout``
     distinct positions by Floyd's algorithm (uniform over the subsets): ``O(fanout^2)`` per
@@ -115,7 +122,7 @@ def draw_without_replacement(csr: CSR, frontier: Tensor, fanout: int,
     degree = rowptr[frontier + 1] - start
     if fanout < 0:
         owner, rank = _every_edge(degree, torch.arange(frontier.numel(), device=frontier.device))
-        return csr.col[start[owner] + rank], frontier[owner]
+        return csr.col[start[owner] + rank], owner
     if frontier.is_cuda:
         return _smallest_random_keys(csr, frontier, start, degree, fanout, gen)
     small = degree <= fanout
@@ -123,7 +130,7 @@ def draw_without_replacement(csr: CSR, frontier: Tensor, fanout: int,
     big = (~small).nonzero().view(-1)
     owner = torch.cat([owner, big.repeat_interleave(fanout)])
     rank = torch.cat([rank, _floyd(degree[big], fanout, gen).view(-1)])
-    return csr.col[start[owner] + rank], frontier[owner]
+    return csr.col[start[owner] + rank], owner
 
 
 def _every_edge(degree: Tensor, rows: Tensor) -> Tuple[Tensor, Tensor]:
@@ -155,7 +162,7 @@ def _smallest_random_keys(csr: CSR, frontier: Tensor, start: Tensor, degree: Ten
     key = torch.rand(rank.numel(), generator=gen, device=frontier.device)
     order = torch.argsort(owner.double() * 2 + key)  # by owner, then by key
     chosen = order[rank < fanout]
-    return csr.col[start[owner[chosen]] + rank[chosen]], frontier[owner[chosen]]
+    return csr.col[start[owner[chosen]] + rank[chosen]], owner[chosen]
 
 
 def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, edge_mask: Optional[Tensor] = None,

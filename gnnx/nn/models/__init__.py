@@ -1,0 +1,6 @@
+"""Whole models (PyG's ``torch_geometric.nn.models`` layout): the stacked GNNs of
+:mod:`~gnnx.nn.models.basic_gnn` and temporal graph networks, :mod:`~gnnx.nn.models.tgn`."""
+from gnnx.nn.models.basic_gnn import GAT, GCN, GIN, PNA, BasicGNN, EdgeCNN, GraphSAGE, JumpingKnowledge
+from gnnx.nn.models.tgn import TGNMemory
+
+__all__ = ["BasicGNN", "EdgeCNN", "GAT", "GCN", "GIN", "GraphSAGE", "JumpingKnowledge", "PNA", "TGNMemory"]
