@@ -36,6 +36,14 @@ from gnnx.transforms.node_features import (
     SVDFeatureReduction,
     TargetIndegree,
 )
+from gnnx.transforms.pad import (
+    AttrNamePadding,
+    EdgeTypePadding,
+    NodeTypePadding,
+    Pad,
+    Padding,
+    UniformPadding,
+)
 from gnnx.transforms.point_clouds import (
     FixedPoints,
     GenerateMeshNormals,
@@ -69,7 +77,8 @@ __all__ = [
     "Cartesian", "Center", "Compose", "Constant", "Distance", "FaceToEdge", "FeaturePropagation", "FixedPoints",
     "GCNNorm", "GDC", "GenerateMeshNormals", "GridSampling", "HalfHop", "IndexToMask", "KNNGraph", "LargestConnectedComponents",
     "LineGraph", "LinearTransformation", "LocalCartesian", "LocalDegreeProfile", "MaskToIndex", "NormalizeFeatures",
-    "NormalizeRotation", "NormalizeScale", "OneHotDegree", "PointPairFeatures", "Polar", "RadiusGraph",
+    "NormalizeRotation", "NormalizeScale", "OneHotDegree", "Pad", "Padding", "UniformPadding", "AttrNamePadding",
+    "NodeTypePadding", "EdgeTypePadding", "PointPairFeatures", "Polar", "RadiusGraph",
     "RandomFlip", "RandomJitter", "RandomLinkSplit", "RandomNodeSplit", "RandomRotate", "RandomScale", "RandomShear",
     "RemoveDuplicateEdges", "RemoveDuplicatedEdges", "RemoveIsolatedNodes", "RemoveSelfLoops",
     "RemoveTrainingClasses", "SIGN", "SVDFeatureReduction", "SamplePoints", "SortByDestination", "Spherical",
