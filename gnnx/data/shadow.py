@@ -16,14 +16,14 @@ subgraphs are the exact ``depth``-hop induced subgraphs, PyG's ``k_hop_subgraph`
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from gnnx.data.batch import Batch, as_graph
 from gnnx.data.sampling import draw_neighbours, draw_with_replacement
-from gnnx.graph import EDGE_ATTRS
+from gnnx.graph import CSR, EDGE_ATTRS
 
 
 class ShaDowKHopSampler(torch.utils.data.DataLoader):
@@ -72,35 +72,11 @@ class ShaDowKHopSampler(torch.utils.data.DataLoader):
 def shadow_subgraphs(graph, seeds: Tensor, depth: int, num_neighbors: int, replace: bool = False,
                      generator: Optional[torch.Generator] = None) -> Batch:
     """The batched subgraphs of :class:`ShaDowKHopSampler` for ``seeds`` (module docstring)."""
-    csr, num_nodes = graph.csr, graph.num_nodes
-    seeds = seeds.to(csr.rowptr.device)
-    # Reached nodes as keys seed * num_nodes + node, so one sorted vector serves every seed.
-    keys = torch.arange(seeds.numel(), device=seeds.device) * num_nodes + seeds
-    frontier = keys
-    for _ in range(depth):
-        nodes = frontier % num_nodes
-        if replace:
-            sources, valid = draw_with_replacement(csr, nodes, num_neighbors, generator)
-            owner = torch.arange(nodes.numel(), device=nodes.device).repeat_interleave(num_neighbors)[valid]
-            sources = sources[valid]
-        else:
-            sources, owner = draw_neighbours(csr, nodes, num_neighbors, generator)
-        reached = torch.unique((frontier[owner] // num_nodes) * num_nodes + sources)
-        frontier = reached[~torch.isin(reached, keys)]  # each node expanded once per seed
-        keys = torch.cat([keys, frontier])
-    keys = torch.sort(keys).values
+    num_nodes = graph.num_nodes
+    seeds = seeds.to(graph.csr.rowptr.device)
+    keys = reach(graph.csr, num_nodes, seeds, depth, num_neighbors, replace, generator)
     ego, n_id = keys // num_nodes, keys % num_nodes
-    # the induced subgraphs: every incoming edge of a reached node whose source was reached too
-    start = csr.rowptr[n_id]
-    count = csr.rowptr[n_id + 1] - start
-    total = int(count.sum())
-    dst = torch.repeat_interleave(torch.arange(keys.numel(), device=keys.device), count, output_size=total)
-    slot = start[dst] + torch.arange(total, device=keys.device) - torch.repeat_interleave(
-        torch.cumsum(count, 0) - count, count, output_size=total)
-    source_key = ego[dst] * num_nodes + csr.col[slot]
-    src = torch.searchsorted(keys, source_key).clamp(max=max(keys.numel() - 1, 0))
-    inside = keys[src] == source_key
-    src, dst, e_id = src[inside], dst[inside], csr.perm[slot[inside]]
+    src, dst, e_id = induced_edges(graph.csr, num_nodes, keys)
     order = torch.argsort(src * keys.numel() + dst)  # PyG's edge order: by source, then destination
     src, dst, e_id = src[order], dst[order], e_id[order]
     ptr = torch.cat([seeds.new_zeros(1), torch.cumsum(torch.bincount(ego, minlength=seeds.numel()), 0)])
@@ -122,3 +98,40 @@ def shadow_subgraphs(graph, seeds: Tensor, depth: int, num_neighbors: int, repla
                 root_n_id=root_n_id, **fields)
     out.ptr, out.num_graphs, out.y_is_graph_level = ptr, seeds.numel(), graph.y is not None  # y: one per seed
     return out
+
+
+def reach(csr: CSR, num_nodes: int, seeds: Tensor, depth: int, num_neighbors: int, replace: bool = False,
+          generator: Optional[torch.Generator] = None) -> Tensor:
+    """The nodes each seed reaches in ``depth`` hops over incoming edges, each newly reached
+    node drawing up to ``num_neighbors`` in-neighbours (all of them for ``-1``), as sorted keys
+    ``i * num_nodes + node`` for seed position ``i`` (one vector serves every seed)."""
+    keys = torch.arange(seeds.numel(), device=seeds.device) * num_nodes + seeds
+    frontier = keys
+    for _ in range(depth):
+        nodes = frontier % num_nodes
+        if replace:
+            sources, valid = draw_with_replacement(csr, nodes, num_neighbors, generator)
+            owner = torch.arange(nodes.numel(), device=nodes.device).repeat_interleave(num_neighbors)[valid]
+            sources = sources[valid]
+        else:
+            sources, owner = draw_neighbours(csr, nodes, num_neighbors, generator)
+        reached = torch.unique((frontier[owner] // num_nodes) * num_nodes + sources)
+        frontier = reached[~torch.isin(reached, keys)]  # each node expanded once per seed
+        keys = torch.cat([keys, frontier])
+    return torch.sort(keys).values
+
+
+def induced_edges(csr: CSR, num_nodes: int, keys: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """The edges of each subgraph induced by sorted ``keys`` (``subgraph * num_nodes + node``):
+    every incoming edge of a member whose source is a member of the same subgraph, as
+    ``(source position, destination position, edge id)`` with positions into ``keys``."""
+    start = csr.rowptr[keys % num_nodes]
+    count = csr.rowptr[keys % num_nodes + 1] - start
+    total = int(count.sum())
+    dst = torch.repeat_interleave(torch.arange(keys.numel(), device=keys.device), count, output_size=total)
+    slot = start[dst] + torch.arange(total, device=keys.device) - torch.repeat_interleave(
+        torch.cumsum(count, 0) - count, count, output_size=total)
+    source_key = (keys[dst] // num_nodes) * num_nodes + csr.col[slot]
+    src = torch.searchsorted(keys, source_key).clamp(max=max(keys.numel() - 1, 0))
+    inside = keys[src] == source_key
+    return src[inside], dst[inside], csr.perm[slot[inside]]

@@ -60,6 +60,7 @@ from gnnx.transforms.point_clouds import (
     SamplePoints,
     Spherical,
 )
+from gnnx.transforms.rooted_subgraph import RootedEgoNets, RootedRWSubgraph, RootedSubgraph, RootedSubgraphData
 from gnnx.transforms.splits import RandomLinkSplit, RandomNodeSplit
 from gnnx.transforms.structure import (
     AddRemainingSelfLoops,
@@ -81,6 +82,6 @@ __all__ = [
     "NodeTypePadding", "EdgeTypePadding", "PointPairFeatures", "Polar", "RadiusGraph",
     "RandomFlip", "RandomJitter", "RandomLinkSplit", "RandomNodeSplit", "RandomRotate", "RandomScale", "RandomShear",
     "RemoveDuplicateEdges", "RemoveDuplicatedEdges", "RemoveIsolatedNodes", "RemoveSelfLoops",
-    "RemoveTrainingClasses", "SIGN", "SVDFeatureReduction", "SamplePoints", "SortByDestination", "Spherical",
+    "RemoveTrainingClasses", "RootedEgoNets", "RootedRWSubgraph", "RootedSubgraph", "RootedSubgraphData", "SIGN", "SVDFeatureReduction", "SamplePoints", "SortByDestination", "Spherical",
     "TargetIndegree", "ToCSR", "ToDense", "ToDevice", "ToSparseTensor", "ToUndirected", "TwoHop", "VirtualNode",
 ]
