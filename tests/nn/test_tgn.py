@@ -65,7 +65,8 @@ def test_tgn_training_loop_equals_pyg(aggregator, ties, monkeypatch):
     pyg_events = events.to_pyg()
     heads = [torch.nn.Linear(2 * MEMORY_DIM, 1) for _ in range(2)]
     heads[0].load_state_dict(heads[1].state_dict())
-    loaders = [LastNeighborLoader(NUM_NODES, size=4), pyg_tgn.LastNeighborLoader(NUM_NODES, size=4)]
+    # size 10: no node meets more than 10 events in one batch here, where PyG's pick is arbitrary
+    loaders = [LastNeighborLoader(NUM_NODES, size=10), pyg_tgn.LastNeighborLoader(NUM_NODES, size=10)]
     optimizers = [torch.optim.Adam(list(m.parameters()) + list(h.parameters()), lr=0.01)
                   for m, h in zip((ours, theirs), heads)]
     from torch_geometric.loader import TemporalDataLoader as PyGLoader
@@ -196,7 +197,8 @@ def _run_memory(device):
     memory = gnn.TGNMemory(NUM_NODES, MSG_DIM, MEMORY_DIM, TIME_DIM, IdentityMessage(MSG_DIM, MEMORY_DIM, TIME_DIM),
                            LastAggregator()).to(device)
     loader = LastNeighborLoader(NUM_NODES, size=3, device=device)
-    events = _stream(120, ties=True).to(device)
+    # distinct time stamps: among equal ones "last" follows the device's sort order (PyG's call, unstable on CUDA)
+    events = _stream(120).to(device)
     for batch in TemporalDataLoader(events, batch_size=30):
         n_id, edge_index, _ = loader(batch.n_id)
         z, _ = memory(n_id)
@@ -215,3 +217,16 @@ def test_memory_on_device_equals_cpu(device):
     assert torch.equal(got[1], expected[1])
     for a, b in zip(got[2], expected[2]):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_neighbor_loader_keeps_each_nodes_latest_interactions():
+    """A batch bringing a node more than ``size`` interactions keeps its ``size`` latest (event
+    ids), whichever side of the events the node was on; earlier batches' older ones drop out."""
+    loader = LastNeighborLoader(10, size=3)
+    loader.insert(torch.tensor([0, 1]), torch.tensor([5, 5]))               # events 0, 1
+    loader.insert(torch.tensor([5, 2, 5, 3, 4]), torch.tensor([6, 5, 7, 5, 5]))  # events 2..6
+    assert loader.e_id[5].tolist() == [6, 5, 4]
+    assert loader.neighbors[5].tolist() == [4, 3, 7]
+    n_id, edge_index, e_id = loader(torch.tensor([5]))
+    assert n_id.tolist() == [3, 4, 5, 7] and sorted(e_id.tolist()) == [4, 5, 6]
+    assert (n_id[edge_index[1]] == 5).all()

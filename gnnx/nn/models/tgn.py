@@ -300,12 +300,18 @@ class LastNeighborLoader:
         neighbors, nodes = torch.cat([src, dst]), torch.cat([dst, src])
         e_id = torch.arange(self.cur_e_id, self.cur_e_id + src.size(0), device=src.device).repeat(2)
         self.cur_e_id += src.numel()
-        nodes, perm = nodes.sort()
-        neighbors, e_id = neighbors[perm], e_id[perm]
-        n_id = nodes.unique()
+        # by node, then event id; of a node's events in this batch only its `size` latest can stay
+        # (PyG's keeps the last `size` in its sort order, written to shared slots, which on CUDA
+        # leaves undefined which ones survive)
+        perm = torch.argsort(nodes * self.cur_e_id + e_id)
+        nodes, neighbors, e_id = nodes[perm], neighbors[perm], e_id[perm]
+        n_id, counts = torch.unique_consecutive(nodes, return_counts=True)
         self._assoc[n_id] = torch.arange(n_id.numel(), device=n_id.device)
+        position = torch.arange(nodes.size(0), device=nodes.device)
+        latest = position >= torch.cumsum(counts, 0)[self._assoc[nodes]] - self.size
+        nodes, neighbors, e_id, position = nodes[latest], neighbors[latest], e_id[latest], position[latest]
         # the batch's events in a dense [len(n_id), size] layout (PyG's slots, -1 where empty)
-        dense_id = torch.arange(nodes.size(0), device=nodes.device) % self.size + self._assoc[nodes] * self.size
+        dense_id = position % self.size + self._assoc[nodes] * self.size
         dense_e_id = e_id.new_full((n_id.numel() * self.size,), -1)
         dense_e_id[dense_id] = e_id
         dense_neighbors = e_id.new_empty(n_id.numel() * self.size)
