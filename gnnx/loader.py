@@ -1,6 +1,8 @@
 """PyG's ``torch_geometric.loader`` names for gnnx's loaders (:mod:`gnnx.data`), so
 ``from torch_geometric.loader import DataLoader`` ports by its import."""
 from gnnx.data import (
+    ClusterData,
+    ClusterLoader,
     DataListLoader,
     DataLoader,
     DenseDataLoader,
@@ -18,6 +20,6 @@ from gnnx.data import (
     TemporalDataLoader,
 )
 
-__all__ = ["DataListLoader", "DataLoader", "DenseDataLoader", "DynamicBatchSampler", "GraphSAINTEdgeSampler", "GraphSAINTNodeSampler",
+__all__ = ["ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "DenseDataLoader", "DynamicBatchSampler", "GraphSAINTEdgeSampler", "GraphSAINTNodeSampler",
            "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "HeteroNeighborLoader", "ImbalancedSampler",
            "LinkNeighborLoader", "NeighborLoader", "RandomNodeLoader", "ShaDowKHopSampler", "TemporalDataLoader"]

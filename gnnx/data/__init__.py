@@ -1,5 +1,6 @@
 """Mini-batches: many small graphs (disjoint unions, size buckets) and sampled neighbourhoods."""
 from gnnx.data.batch import Batch, DataLoader, DenseBatch, DenseDataLoader, collate, pad_to_buckets
+from gnnx.data.cluster import ClusterData, ClusterLoader
 from gnnx.data.dataset import Dataset, InMemoryDataset
 from gnnx.data.hetero_sampling import HeteroNeighborLoader, pad_hetero, sample_hetero
 from gnnx.data.link_loader import LinkNeighborLoader
@@ -18,7 +19,7 @@ from gnnx.data.subgraph_loaders import (
 )
 from gnnx.data.temporal import TemporalData, TemporalDataLoader
 
-__all__ = ["Batch", "DataListLoader", "DataLoader", "Dataset", "DenseBatch", "DenseDataLoader", "InMemoryDataset", "DynamicBatchSampler", "GraphSAINTEdgeSampler",
+__all__ = ["Batch", "ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "Dataset", "DenseBatch", "DenseDataLoader", "InMemoryDataset", "DynamicBatchSampler", "GraphSAINTEdgeSampler",
            "GraphSAINTNodeSampler", "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "ImbalancedSampler",
            "RandomNodeLoader", "ShaDowKHopSampler", "TemporalData", "TemporalDataLoader", "HeteroNeighborLoader", "LinkNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
            "random_walk", "sample_exact", "sample_hetero", "sample_static"]
