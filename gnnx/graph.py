@@ -318,18 +318,19 @@ class Graph:
         fields = {name: getattr(self, name) for name in NODE_ATTRS + EDGE_ATTRS if getattr(self, name) is not None}
         return Data(edge_index=self.edge_index, num_nodes=self.num_nodes, **fields, **self.attrs)
 
-    def to(self, device: Any) -> "Graph":
-        """A copy with every tensor moved to ``device``."""
+    def to(self, device: Any, non_blocking: bool = False) -> "Graph":
+        """A copy with every tensor moved to ``device`` (``non_blocking`` as ``Tensor.to``)."""
         out = object.__new__(Graph)
         for key, value in self.__dict__.items():
             if key == "_memo":
                 value = {}
             elif isinstance(value, Tensor):
-                value = value.to(device)
+                value = value.to(device, non_blocking=non_blocking)
             elif isinstance(value, CSR):
-                value = CSR(*(t.to(device) for t in value))
+                value = CSR(*(t.to(device, non_blocking=non_blocking) for t in value))
             elif key == "attrs":
-                value = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in value.items()}
+                value = {k: v.to(device, non_blocking=non_blocking) if isinstance(v, Tensor) else v
+                         for k, v in value.items()}
             out.__dict__[key] = value
         return out
 

@@ -68,8 +68,9 @@ class Store:
     def items(self) -> List[Tuple[str, Any]]:
         return list(self._data.items())
 
-    def _moved(self, device: Any) -> Dict[str, Any]:
-        return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in self._data.items()}
+    def _moved(self, device: Any, non_blocking: bool = False) -> Dict[str, Any]:
+        return {k: v.to(device, non_blocking=non_blocking) if isinstance(v, Tensor) else v
+                for k, v in self._data.items()}
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={list(v.shape) if isinstance(v, Tensor) else v}" for k, v in self._data.items())
@@ -263,12 +264,12 @@ class HeteroGraph:
                     _check_finite(f"{edge_type}.{name}", value)
         return self
 
-    def to(self, device: Any) -> "HeteroGraph":
+    def to(self, device: Any, non_blocking: bool = False) -> "HeteroGraph":
         out = HeteroGraph()
         for key, store in self._nodes.items():
-            out._nodes[key] = NodeStore(key, **store._moved(device))
+            out._nodes[key] = NodeStore(key, **store._moved(device, non_blocking))
         for key, store in self._edges.items():
-            out._edges[key] = EdgeStore(key, **store._moved(device))
+            out._edges[key] = EdgeStore(key, **store._moved(device, non_blocking))
         return out
 
     def copy(self) -> "HeteroGraph":

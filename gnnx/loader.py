@@ -1,6 +1,7 @@
 """PyG's ``torch_geometric.loader`` names for gnnx's loaders (:mod:`gnnx.data`), so
 ``from torch_geometric.loader import DataLoader`` ports by its import."""
 from gnnx.data import (
+    CachedLoader,
     ClusterData,
     ClusterLoader,
     DataListLoader,
@@ -15,11 +16,12 @@ from gnnx.data import (
     ImbalancedSampler,
     LinkNeighborLoader,
     NeighborLoader,
+    PrefetchLoader,
     RandomNodeLoader,
     ShaDowKHopSampler,
     TemporalDataLoader,
 )
 
-__all__ = ["ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "DenseDataLoader", "DynamicBatchSampler", "GraphSAINTEdgeSampler", "GraphSAINTNodeSampler",
+__all__ = ["CachedLoader", "PrefetchLoader", "ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "DenseDataLoader", "DynamicBatchSampler", "GraphSAINTEdgeSampler", "GraphSAINTNodeSampler",
            "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "HeteroNeighborLoader", "ImbalancedSampler",
            "LinkNeighborLoader", "NeighborLoader", "RandomNodeLoader", "ShaDowKHopSampler", "TemporalDataLoader"]

@@ -18,8 +18,9 @@ from gnnx.data.subgraph_loaders import (
     RandomNodeLoader,
 )
 from gnnx.data.temporal import TemporalData, TemporalDataLoader
+from gnnx.data.wrappers import CachedLoader, PrefetchLoader
 
-__all__ = ["Batch", "ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "Dataset", "DenseBatch", "DenseDataLoader", "InMemoryDataset", "DynamicBatchSampler", "GraphSAINTEdgeSampler",
+__all__ = ["Batch", "CachedLoader", "PrefetchLoader", "ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "Dataset", "DenseBatch", "DenseDataLoader", "InMemoryDataset", "DynamicBatchSampler", "GraphSAINTEdgeSampler",
            "GraphSAINTNodeSampler", "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "ImbalancedSampler",
            "RandomNodeLoader", "ShaDowKHopSampler", "TemporalData", "TemporalDataLoader", "HeteroNeighborLoader", "LinkNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
            "random_walk", "sample_exact", "sample_hetero", "sample_static"]

@@ -69,10 +69,10 @@ class Batch(Graph):
         out.y_is_graph_level = "y" in fields and all(g.y.dim() == 0 for g in graphs)
         return out
 
-    def to(self, device: Any) -> "Batch":
-        moved = super().to(device)
+    def to(self, device: Any, non_blocking: bool = False) -> "Batch":
+        moved = super().to(device, non_blocking=non_blocking)
         moved.__class__ = Batch
-        moved.ptr = self.ptr.to(device)
+        moved.ptr = self.ptr.to(device, non_blocking=non_blocking)
         moved.num_graphs, moved.y_is_graph_level = self.num_graphs, self.y_is_graph_level
         return moved
 
