@@ -63,6 +63,7 @@ class Batch(Graph):
                                      f"{list(value.shape)}, of graph 0 {first.dtype} {list(first.shape)}: "
                                      "all but the first dimension must agree")
             fields[name] = torch.cat(values, 0)
+        fields.update(_collate_attrs(graphs, ptr))
         batch = torch.repeat_interleave(torch.arange(len(graphs)), torch.tensor(sizes))
         out = cls(edge_index, int(ptr[-1]), batch=batch, validate=False, **fields)
         out.ptr, out.num_graphs = ptr, len(graphs)
@@ -78,6 +79,41 @@ class Batch(Graph):
 
     def __repr__(self) -> str:
         return f"Batch(num_graphs={self.num_graphs}, " + super().__repr__()[len("Graph("):]
+
+
+def _collate_attrs(graphs: Sequence[Graph], ptr: Tensor) -> Dict[str, Any]:
+    """The graphs' other attributes joined by PyG's rules (``Data.__cat_dim__``/``__inc__``):
+    tensors concatenated along dim 0 (0-dim ones stacked), those named ``*index*`` or ``face``
+    along their last dim and shifted by the nodes before them, those named ``*batch*`` shifted
+    past the previous graph's largest value; numbers become a tensor, anything else a list."""
+    names = list(graphs[0].attrs)
+    out: Dict[str, Any] = {}
+    for name in names:
+        if any(name not in g.attrs for g in graphs):
+            raise ValueError(f"Batch.from_graphs: some graphs have '{name}' and some do not")
+        values = [g.attrs[name] for g in graphs]
+        first = values[0]
+        if isinstance(first, Tensor):
+            if not all(isinstance(v, Tensor) for v in values):
+                raise ValueError(f"Batch.from_graphs: '{name}' is a tensor in some graphs and not in others")
+            index_like = "index" in name or name == "face"
+            if first.dim() == 0:
+                out[name] = torch.stack(values)
+                continue
+            if index_like:
+                values = [v + ptr[i].to(v.device) for i, v in enumerate(values)]
+            elif "batch" in name:
+                shift, shifted = 0, []
+                for v in values:
+                    shifted.append(v + shift)
+                    shift += int(v.max()) + 1 if v.numel() else 0
+                values = shifted
+            out[name] = torch.cat(values, dim=-1 if index_like else 0)
+        elif isinstance(first, (int, float)):  # bools too, as PyG
+            out[name] = torch.tensor(values)
+        else:
+            out[name] = list(values)
+    return out
 
 
 def as_graph(item: Any) -> Graph:
