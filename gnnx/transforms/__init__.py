@@ -12,6 +12,7 @@ hops, dense adjacency), ``features`` and ``node_features``, ``geometry`` and
 from gnnx.transforms.base import (
     AddSelfLoops,
     Compose,
+    ComposeFilters,
     GCNNorm,
     NormalizeFeatures,
     RemoveDuplicatedEdges,
@@ -61,6 +62,7 @@ from gnnx.transforms.point_clouds import (
     Spherical,
 )
 from gnnx.transforms.rooted_subgraph import RootedEgoNets, RootedRWSubgraph, RootedSubgraph, RootedSubgraphData
+from gnnx.transforms.spectral import LaplacianLambdaMax
 from gnnx.transforms.splits import RandomLinkSplit, RandomNodeSplit
 from gnnx.transforms.structure import (
     AddRemainingSelfLoops,
@@ -75,7 +77,7 @@ from gnnx.transforms.transform import BaseTransform, ToDevice
 
 __all__ = [
     "AddLaplacianEigenvectorPE", "AddMetaPaths", "AddRandomMetaPaths", "AddRandomWalkPE", "AddRemainingSelfLoops", "AddSelfLoops", "BaseTransform",
-    "Cartesian", "Center", "Compose", "Constant", "Distance", "FaceToEdge", "FeaturePropagation", "FixedPoints",
+    "Cartesian", "Center", "Compose", "ComposeFilters", "LaplacianLambdaMax", "Constant", "Distance", "FaceToEdge", "FeaturePropagation", "FixedPoints",
     "GCNNorm", "GDC", "GenerateMeshNormals", "GridSampling", "HalfHop", "IndexToMask", "KNNGraph", "LargestConnectedComponents",
     "LineGraph", "LinearTransformation", "LocalCartesian", "LocalDegreeProfile", "MaskToIndex", "NormalizeFeatures",
     "NormalizeRotation", "NormalizeScale", "OneHotDegree", "Pad", "Padding", "UniformPadding", "AttrNamePadding",

@@ -7,7 +7,7 @@ left as it is); :class:`Compose` chains them. ``ToUndirected``, ``AddSelfLoops``
 """
 from __future__ import annotations
 
-from typing import Callable, List, Sequence, Union
+from typing import Any, Callable, List, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -32,6 +32,26 @@ class Compose:
 
     def __repr__(self) -> str:
         return f"Compose({', '.join(map(repr, self.transforms))})"
+
+
+class ComposeFilters:
+    """All of several filters (``pre_filter`` of a dataset): ``True`` when every one passes
+    (for a list or tuple of graphs, every one passes on each)."""
+
+    def __init__(self, filters: Sequence[Callable[[Any], bool]]) -> None:
+        self.filters = list(filters)
+
+    def __call__(self, data: Any) -> bool:
+        for keep in self.filters:
+            if isinstance(data, (list, tuple)):
+                if not all(keep(item) for item in data):
+                    return False
+            elif not keep(data):
+                return False
+        return True
+
+    def __repr__(self) -> str:
+        return "{}([\n{}\n])".format(type(self).__name__, ",\n".join(f"  {keep}" for keep in self.filters))
 
 
 def _edge_fields(graph: Graph):
