@@ -6,7 +6,7 @@ exists (``negative_sampling_static``; ``to_dense_batch`` / ``to_dense_adj`` give
 sizes; the sync-free self-loop forms in :mod:`gnnx.structure`).
 """
 from gnnx.utils.augmentation import add_random_edge, mask_feature, shuffle_node
-from gnnx.utils.batching import unbatch, unbatch_edge_index
+from gnnx.utils.batching import from_nested_tensor, to_nested_tensor, unbatch, unbatch_edge_index
 from gnnx.utils.convert import from_networkx, to_networkx
 from gnnx.utils.dense import dense_to_sparse, to_dense_adj, to_dense_batch
 from gnnx.utils.dropout import dropout_adj, dropout_edge, dropout_node
@@ -16,7 +16,8 @@ from gnnx.utils.functions import index_to_mask, mask_to_index, one_hot, scatter,
 from gnnx.utils.grid import grid
 from gnnx.utils.homophily import homophily
 from gnnx.utils.isolated import contains_isolated_nodes, remove_isolated_nodes
-from gnnx.utils.laplacian import get_laplacian
+from gnnx.utils.laplacian import get_laplacian, normalize_edge_index
+from gnnx.utils.link_split import train_test_split_edges
 from gnnx.utils.loop import (
     add_remaining_self_loops,
     add_self_loops,
@@ -75,5 +76,6 @@ __all__ = [
     "spmm", "stochastic_blockmodel_graph", "structured_negative_sampling", "structured_negative_sampling_feasible",
     "subgraph", "to_dense_adj", "to_dense_batch", "to_edge_index", "to_networkx", "to_scipy_sparse_matrix",
     "to_torch_coo_tensor", "to_torch_csc_tensor", "to_torch_csr_tensor", "to_torch_sparse_tensor",
-    "to_undirected", "trim_to_layer", "unbatch", "unbatch_edge_index",
+    "to_undirected", "trim_to_layer", "unbatch", "unbatch_edge_index", "normalize_edge_index", "to_nested_tensor",
+    "from_nested_tensor", "train_test_split_edges",
 ]

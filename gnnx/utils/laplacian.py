@@ -1,4 +1,5 @@
-"""The graph Laplacian as an edge list (PyG's ``get_laplacian``)."""
+"""The graph Laplacian as an edge list (PyG's ``get_laplacian``) and degree-normalised
+adjacency weights (``normalize_edge_index``)."""
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -9,6 +10,8 @@ from torch import Tensor
 from gnnx import ops
 from gnnx.utils.loop import add_self_loops, remove_self_loops
 from gnnx.utils.num_nodes import maybe_num_nodes
+
+_add_self_loops = add_self_loops  # normalize_edge_index's parameter of that name hides the function
 
 
 def get_laplacian(edge_index: Tensor, edge_weight: Optional[Tensor] = None, normalization: Optional[str] = None,
@@ -34,3 +37,20 @@ def get_laplacian(edge_index: Tensor, edge_weight: Optional[Tensor] = None, norm
         scale = (1.0 / deg).masked_fill(deg == 0, 0)
         weight = scale[row] * edge_weight
     return add_self_loops(edge_index, -weight, fill_value=1.0, num_nodes=count)
+
+
+def normalize_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None, add_self_loops: bool = True,
+                         symmetric: bool = True) -> Tuple[Tensor, Tensor]:
+    r"""``(edge_index, edge_weight)`` normalised by out-degrees (PyG's): :math:`D^{-1/2} A D^{-1/2}`
+    (``symmetric``) or :math:`D^{-1} A`, after adding a self loop to every node (``add_self_loops``);
+    a node of degree 0 gets weight 0."""
+    num_nodes = maybe_num_nodes(edge_index, num_nodes)
+    if add_self_loops:
+        edge_index, _ = _add_self_loops(edge_index, num_nodes=num_nodes)
+    row, col = edge_index[0], edge_index[1]
+    deg = torch.zeros(num_nodes, dtype=torch.get_default_dtype(), device=row.device).index_add_(
+        0, row, torch.ones(row.numel(), dtype=torch.get_default_dtype(), device=row.device))
+    if symmetric:
+        inv_sqrt = deg.pow(-0.5).masked_fill(deg == 0, 0.0)
+        return edge_index, inv_sqrt[row] * inv_sqrt[col]
+    return edge_index, deg.pow(-1).masked_fill(deg == 0, 0.0)[row]

@@ -3,8 +3,7 @@ import pytest
 import torch
 
 import gnnx
-from gnnx.transforms import ComposeFilters, LaplacianLambdaMax
-from gnnx.transforms import spectral
+from gnnx.transforms import ComposeFilters, LaplacianLambdaMax, spectral
 from gnnx.transforms.transform import BaseTransform
 
 pyg_transforms = pytest.importorskip("torch_geometric.transforms")
