@@ -16,12 +16,13 @@ from gnnx.data import (
     ImbalancedSampler,
     LinkNeighborLoader,
     NeighborLoader,
+    NeighborSampler,
     PrefetchLoader,
     RandomNodeLoader,
     ShaDowKHopSampler,
     TemporalDataLoader,
 )
 
-__all__ = ["CachedLoader", "PrefetchLoader", "ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "DenseDataLoader", "DynamicBatchSampler", "GraphSAINTEdgeSampler", "GraphSAINTNodeSampler",
+__all__ = ["NeighborSampler", "CachedLoader", "PrefetchLoader", "ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "DenseDataLoader", "DynamicBatchSampler", "GraphSAINTEdgeSampler", "GraphSAINTNodeSampler",
            "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "HeteroNeighborLoader", "ImbalancedSampler",
            "LinkNeighborLoader", "NeighborLoader", "RandomNodeLoader", "ShaDowKHopSampler", "TemporalDataLoader"]

@@ -110,7 +110,14 @@ def draw_without_replacement(csr: CSR, frontier: Tensor, fanout: int,
 
 def draw_neighbours(csr: CSR, frontier: Tensor, fanout: int, gen: Optional[torch.Generator]) -> Tuple[Tensor, Tensor]:
     """:func:`draw_without_replacement` as ``(sources, owner)``, ``owner`` the position in
-    ``frontier`` of the node that drew each source (``frontier`` may repeat a node).
+    ``frontier`` of the node that drew each source (``frontier`` may repeat a node)."""
+    slot, owner = draw_slots(csr, frontier, fanout, gen)
+    return csr.col[slot], owner
+
+
+def draw_slots(csr: CSR, frontier: Tensor, fanout: int, gen: Optional[torch.Generator]) -> Tuple[Tensor, Tensor]:
+    """The drawn incoming edges as ``(slot in the CSR, owner)``: ``csr.col[slot]`` is the
+    source, ``csr.perm[slot]`` the edge's id.
 
     A node of degree ``<= fanout`` keeps its edges. On the CPU the others draw ``fanout``
     distinct positions by Floyd's algorithm (uniform over the subsets): ``O(fanout^2)`` per
@@ -122,15 +129,15 @@ def draw_neighbours(csr: CSR, frontier: Tensor, fanout: int, gen: Optional[torch
     degree = rowptr[frontier + 1] - start
     if fanout < 0:
         owner, rank = _every_edge(degree, torch.arange(frontier.numel(), device=frontier.device))
-        return csr.col[start[owner] + rank], owner
+        return start[owner] + rank, owner
     if frontier.is_cuda:
-        return _smallest_random_keys(csr, frontier, start, degree, fanout, gen)
+        return _smallest_random_keys(frontier, start, degree, fanout, gen)
     small = degree <= fanout
     owner, rank = _every_edge(degree, small.nonzero().view(-1))
     big = (~small).nonzero().view(-1)
     owner = torch.cat([owner, big.repeat_interleave(fanout)])
     rank = torch.cat([rank, _floyd(degree[big], fanout, gen).view(-1)])
-    return csr.col[start[owner] + rank], owner
+    return start[owner] + rank, owner
 
 
 def _every_edge(degree: Tensor, rows: Tensor) -> Tuple[Tensor, Tensor]:
@@ -156,13 +163,13 @@ def _floyd(degree: Tensor, k: int, gen: Optional[torch.Generator]) -> Tensor:
     return picked
 
 
-def _smallest_random_keys(csr: CSR, frontier: Tensor, start: Tensor, degree: Tensor, fanout: int,
+def _smallest_random_keys(frontier: Tensor, start: Tensor, degree: Tensor, fanout: int,
                           gen: Optional[torch.Generator]) -> Tuple[Tensor, Tensor]:
     owner, rank = _every_edge(degree, torch.arange(frontier.numel(), device=frontier.device))
     key = torch.rand(rank.numel(), generator=gen, device=frontier.device)
     order = torch.argsort(owner.double() * 2 + key)  # by owner, then by key
     chosen = order[rank < fanout]
-    return csr.col[start[owner[chosen]] + rank[chosen]], owner[chosen]
+    return start[owner[chosen]] + rank[chosen], owner[chosen]
 
 
 def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, edge_mask: Optional[Tensor] = None,

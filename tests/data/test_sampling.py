@@ -78,7 +78,8 @@ def test_draws_without_replacement_are_distinct_and_uniform(method):
         if method == "floyd":
             return sampling.draw_without_replacement(csr, frontier, fanout, gen)
         start = csr.rowptr[frontier]
-        return sampling._smallest_random_keys(csr, frontier, start, csr.rowptr[frontier + 1] - start, fanout, gen)
+        slot, owner = sampling._smallest_random_keys(frontier, start, csr.rowptr[frontier + 1] - start, fanout, gen)
+        return csr.col[slot], frontier[owner]
 
     # node 0: 20 incoming edges, node 1: 3, node 2: none
     src = torch.cat([torch.arange(10, 30), torch.tensor([40, 41, 42])])
