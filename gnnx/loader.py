@@ -13,6 +13,7 @@ from gnnx.data import (
     GraphSAINTRandomWalkSampler,
     GraphSAINTSampler,
     HeteroNeighborLoader,
+    HGTLoader,
     ImbalancedSampler,
     LinkNeighborLoader,
     NeighborLoader,
@@ -23,6 +24,6 @@ from gnnx.data import (
     TemporalDataLoader,
 )
 
-__all__ = ["NeighborSampler", "CachedLoader", "PrefetchLoader", "ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "DenseDataLoader", "DynamicBatchSampler", "GraphSAINTEdgeSampler", "GraphSAINTNodeSampler",
+__all__ = ["HGTLoader", "NeighborSampler", "CachedLoader", "PrefetchLoader", "ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "DenseDataLoader", "DynamicBatchSampler", "GraphSAINTEdgeSampler", "GraphSAINTNodeSampler",
            "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "HeteroNeighborLoader", "ImbalancedSampler",
            "LinkNeighborLoader", "NeighborLoader", "RandomNodeLoader", "ShaDowKHopSampler", "TemporalDataLoader"]

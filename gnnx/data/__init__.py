@@ -3,6 +3,7 @@ from gnnx.data.batch import Batch, DataLoader, DenseBatch, DenseDataLoader, coll
 from gnnx.data.cluster import ClusterData, ClusterLoader
 from gnnx.data.dataset import Dataset, InMemoryDataset
 from gnnx.data.hetero_sampling import HeteroNeighborLoader, pad_hetero, sample_hetero
+from gnnx.data.hgt_loader import HGTLoader, hgt_sample
 from gnnx.data.link_loader import LinkNeighborLoader
 from gnnx.data.neighbor_sampler import EdgeIndex, NeighborSampler
 from gnnx.data.random_walk import random_walk
@@ -21,7 +22,7 @@ from gnnx.data.subgraph_loaders import (
 from gnnx.data.temporal import TemporalData, TemporalDataLoader
 from gnnx.data.wrappers import CachedLoader, PrefetchLoader
 
-__all__ = ["Batch", "EdgeIndex", "NeighborSampler", "CachedLoader", "PrefetchLoader", "ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "Dataset", "DenseBatch", "DenseDataLoader", "InMemoryDataset", "DynamicBatchSampler", "GraphSAINTEdgeSampler",
+__all__ = ["Batch", "HGTLoader", "hgt_sample", "EdgeIndex", "NeighborSampler", "CachedLoader", "PrefetchLoader", "ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "Dataset", "DenseBatch", "DenseDataLoader", "InMemoryDataset", "DynamicBatchSampler", "GraphSAINTEdgeSampler",
            "GraphSAINTNodeSampler", "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "ImbalancedSampler",
            "RandomNodeLoader", "ShaDowKHopSampler", "TemporalData", "TemporalDataLoader", "HeteroNeighborLoader", "LinkNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
            "random_walk", "sample_exact", "sample_hetero", "sample_static"]
