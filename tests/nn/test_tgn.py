@@ -142,6 +142,8 @@ def test_bad_inputs_name_the_problem():
         memory.update_state(torch.tensor([0]), torch.tensor([12]), torch.tensor([1]), torch.randn(1, 3))
     with pytest.raises(ValueError, match="raw_msg must be"):
         memory.update_state(torch.tensor([0]), torch.tensor([1]), torch.tensor([1]), torch.randn(1, 4))
+    with pytest.raises(ValueError, match="raw_msg contains NaN"):
+        memory.update_state(torch.tensor([0]), torch.tensor([1]), torch.tensor([1]), torch.full((1, 3), float("nan")))
     with pytest.raises(TypeError, match="n_id must be an int64 vector"):
         memory(torch.tensor([0.0]))
     with pytest.raises(ValueError, match="node indices must be below num_nodes=10"):

@@ -149,6 +149,8 @@ class TGNMemory(torch.nn.Module):
         if raw_msg.dim() != 2 or raw_msg.shape != (src.size(0), self.raw_msg_dim):
             raise ValueError(f"TGNMemory.update_state: raw_msg must be [num_events, raw_msg_dim] = "
                              f"[{src.size(0)}, {self.raw_msg_dim}], got {list(raw_msg.shape)}")
+        if raw_msg.is_floating_point() and not bool(torch.isfinite(raw_msg).all()):
+            raise ValueError("TGNMemory.update_state: raw_msg contains NaN or infinite values")
         n_id = torch.cat([src, dst]).unique()
         if self.training:  # the stored events first, so the batch's own do not reach its loss
             self._update_memory(n_id)
