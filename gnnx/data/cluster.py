@@ -70,7 +70,7 @@ def _node_and_edge_fields(graph: Graph) -> tuple:
         if value is None:
             continue
         if isinstance(value, Tensor) and value.dim() > 0 and value.size(0) == graph.num_nodes \
-                and name not in EDGE_ATTRS:
+                and name not in EDGE_ATTRS and "edge" not in name:  # PyG's reading of an ambiguous size
             nodes[name] = value
         elif isinstance(value, Tensor) and value.dim() > 0 and value.size(0) == graph.num_edges:
             edges[name] = value
