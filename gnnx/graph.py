@@ -108,6 +108,21 @@ def csr_with_self_loops(csr: CSR, edge_index: Tensor, num_nodes) -> CSR:
 
 
 # -- what caches of derived structure may keep (the structure cache, Graph.memo, CSR values) ------
+def attribute_kind(name: str, value: Any, num_nodes: int, num_edges: int) -> Optional[str]:
+    """``"node"`` or ``"edge"`` for a tensor with a row per node or per edge, ``None`` otherwise,
+    read as PyG reads a ``Data`` attribute: by its name where the name says (``x``, ``pos``,
+    ``batch``, ``y``; ``edge_attr``, ``edge_weight`` or anything with ``edge`` in it), by its
+    first dimension otherwise, a node row winning when the two counts agree."""
+    if not isinstance(value, Tensor) or value.dim() == 0:
+        return None
+    rows = value.size(0)
+    if name in EDGE_ATTRS or "edge" in name:
+        return "edge" if rows == num_edges else None
+    if rows == num_nodes:
+        return "node"
+    return "edge" if rows == num_edges else None
+
+
 def version_of(tensor: Tensor) -> Optional[int]:
     """``tensor._version``, or ``None`` for an inference tensor (made under
     ``torch.inference_mode``): it has no version counter, so an in-place edit could not be

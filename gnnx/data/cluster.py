@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from gnnx.data.batch import as_graph
-from gnnx.graph import EDGE_ATTRS, NODE_ATTRS, Graph
+from gnnx.graph import EDGE_ATTRS, NODE_ATTRS, Graph, attribute_kind
 
 
 class Partition(NamedTuple):
@@ -63,20 +63,13 @@ def metis(edge_index: Tensor, num_nodes: int, num_parts: int, recursive: bool = 
 
 def _node_and_edge_fields(graph: Graph) -> tuple:
     """``(node fields, edge fields, other fields)`` of a graph, as PyG reads them."""
-    nodes, edges, other = {}, {}, {}
+    groups = {"node": {}, "edge": {}, None: {}}
     fields = {name: getattr(graph, name) for name in NODE_ATTRS + EDGE_ATTRS}
     fields.update(graph.attrs)
     for name, value in fields.items():
-        if value is None:
-            continue
-        if isinstance(value, Tensor) and value.dim() > 0 and value.size(0) == graph.num_nodes \
-                and name not in EDGE_ATTRS and "edge" not in name:  # PyG's reading of an ambiguous size
-            nodes[name] = value
-        elif isinstance(value, Tensor) and value.dim() > 0 and value.size(0) == graph.num_edges:
-            edges[name] = value
-        else:
-            other[name] = value
-    return nodes, edges, other
+        if value is not None:
+            groups[attribute_kind(name, value, graph.num_nodes, graph.num_edges)][name] = value
+    return groups["node"], groups["edge"], groups[None]
 
 
 class ClusterData(torch.utils.data.Dataset):

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from gnnx.data.batch import Batch, as_graph
 from gnnx.data.sampling import draw_neighbours, draw_with_replacement
-from gnnx.graph import CSR, EDGE_ATTRS
+from gnnx.graph import CSR, EDGE_ATTRS, attribute_kind
 
 
 class ShaDowKHopSampler(torch.utils.data.DataLoader):
@@ -84,14 +84,8 @@ def shadow_subgraphs(graph, seeds: Tensor, depth: int, num_neighbors: int, repla
     fields = {}
     for name, value in {"x": graph.x, "pos": graph.pos, **{e: getattr(graph, e) for e in EDGE_ATTRS},
                         **graph.attrs}.items():
-        if not isinstance(value, Tensor) or value.dim() == 0:
-            fields[name] = value
-        elif value.size(0) == num_nodes:
-            fields[name] = value[n_id]
-        elif value.size(0) == graph.num_edges:
-            fields[name] = value[e_id]
-        else:
-            fields[name] = value
+        kind = attribute_kind(name, value, num_nodes, graph.num_edges)
+        fields[name] = value[n_id] if kind == "node" else value[e_id] if kind == "edge" else value
     if graph.y is not None:
         fields["y"] = graph.y[n_id][root_n_id] if graph.y.dim() > 0 and graph.y.size(0) == num_nodes else graph.y
     out = Batch(torch.stack([src, dst]), keys.numel(), batch=ego, validate=False, n_id=n_id, e_id=e_id,

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gnnx.graph import EDGE_ATTRS, Graph
+from gnnx.graph import EDGE_ATTRS, Graph, attribute_kind
 from gnnx.hetero_graph import HeteroGraph
 from gnnx.transforms.transform import BaseTransform, replace_fields
 
@@ -197,11 +197,12 @@ class Pad(BaseTransform):
                   **{name: getattr(data, name) for name in EDGE_ATTRS}, **data.attrs}
         changes: Dict[str, Any] = {name: None for name in self.exclude_keys if name in fields}
         for name, value in fields.items():
-            if name in self.exclude_keys or not isinstance(value, Tensor) or value.dim() == 0:
+            kind = attribute_kind(name, value, num_nodes, num_edges)
+            if name in self.exclude_keys or kind is None:
                 continue
-            if _is_edge_attr(name, value, num_nodes, num_edges):
+            if kind == "edge":
                 changes[name] = _pad_rows(value, pad_edges, self.edge_pad.get_value(None, name))
-            elif value.size(0) == num_nodes:
+            else:
                 changes[name] = _pad_rows(value, pad_nodes, self._node_fill(name, None))
         changes["edge_index"] = _pad_rows(data.edge_index.t(), pad_edges, num_nodes).t()
         if self.add_pad_mask:
@@ -246,10 +247,3 @@ class Pad(BaseTransform):
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(max_num_nodes={self.max_num_nodes}, max_num_edges={self.max_num_edges}, "
                 f"node_pad_value={self.node_pad}, edge_pad_value={self.edge_pad})")
-
-
-def _is_edge_attr(name: str, value: Tensor, num_nodes: int, num_edges: int) -> bool:
-    """PyG's reading of an attribute: named for edges, or with a row per edge and not per node."""
-    if name in EDGE_ATTRS or "edge" in name:
-        return value.size(0) == num_edges
-    return value.size(0) == num_edges and value.size(0) != num_nodes

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from gnnx.data.random_walk import random_walk
 from gnnx.data.shadow import induced_edges, reach
-from gnnx.graph import EDGE_ATTRS, NODE_ATTRS, Graph
+from gnnx.graph import EDGE_ATTRS, NODE_ATTRS, Graph, attribute_kind
 from gnnx.transforms.transform import BaseTransform
 
 SUBGRAPH_FIELDS = ("sub_edge_index", "n_id", "e_id", "n_sub_batch", "e_sub_batch")
@@ -39,11 +39,9 @@ class RootedSubgraphData(Graph):
         fields = {name: getattr(self, name) for name in NODE_ATTRS + EDGE_ATTRS}
         fields.update({k: v for k, v in self.attrs.items() if k not in SUBGRAPH_FIELDS})
         for name, value in fields.items():
-            if isinstance(value, Tensor) and value.dim() > 0:
-                if value.size(0) == self.num_nodes and name not in EDGE_ATTRS:
-                    fields[name] = value[n_id]
-                elif value.size(0) == self.num_edges:
-                    fields[name] = value[e_id]
+            kind = attribute_kind(name, value, self.num_nodes, self.num_edges)
+            if kind is not None:
+                fields[name] = value[n_id] if kind == "node" else value[e_id]
         extra = {"n_sub_batch": self.attrs["n_sub_batch"]}
         return Graph(self.attrs["sub_edge_index"], n_id.numel(), validate=False, **fields, **extra)
 
