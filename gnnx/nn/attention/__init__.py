@@ -1,4 +1,5 @@
 """Global attention modules, at PyG's path (``torch_geometric.nn.attention``)."""
 from gnnx.nn.attention.performer import PerformerAttention
+from gnnx.nn.attention.sgformer import SGFormerAttention
 
-__all__ = ["PerformerAttention"]
+__all__ = ["PerformerAttention", "SGFormerAttention"]
