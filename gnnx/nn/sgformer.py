@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gnnx.nn.attention.padding_rows import padding_rows
 from gnnx.nn.attention.sgformer import SGFormerAttention, flat_sgformer_attention
 from gnnx.nn.conv.gcn import GCNConv
 
@@ -69,25 +70,12 @@ class SGModule(torch.nn.Module):
             module.reset_parameters()
 
     def forward(self, x: Tensor, batch: Optional[Tensor], batch_size: Optional[int] = None) -> Tensor:
-        num_nodes = x.size(0)
-        if batch is None:
-            batch = x.new_zeros(num_nodes, dtype=torch.long)
-            batch_size = 1
-        if batch_size is None:
-            batch_size = int(batch.max()) + 1 if num_nodes else 0
-        counts = torch.zeros(batch_size, dtype=torch.long, device=x.device).index_add_(
-            0, batch, torch.ones_like(batch))
-        size = counts.max()
-        # one padding row per graph (zero input, as to_dense_batch fills), standing for N_max - N_graph rows
-        graph = torch.cat([batch, torch.arange(batch_size, device=x.device)])
-        multiplicity = torch.cat([torch.ones_like(batch), size - counts])
-        real = torch.arange(num_nodes + batch_size, device=x.device) < num_nodes
-        h = torch.cat([x, x.new_zeros(batch_size, x.size(1))])
-        h = F.dropout(F.relu(self.bns[0](self.fcs[0](h))), p=self.dropout, training=self.training)
+        rows = padding_rows(batch, x.size(0), batch_size, x.device)
+        h = F.dropout(F.relu(self.bns[0](self.fcs[0](rows.append_to(x)))), p=self.dropout, training=self.training)
         for i, attention in enumerate(self.attns):
-            out = flat_sgformer_attention(attention, h, graph, batch_size, multiplicity, size, real)
+            out = flat_sgformer_attention(attention, h, rows)
             h = F.dropout(F.relu(self.bns[i + 1]((out + h) / 2.0)), p=self.dropout, training=self.training)
-        return h[:num_nodes]
+        return h[:rows.num_nodes]
 
 
 class SGFormer(torch.nn.Module):

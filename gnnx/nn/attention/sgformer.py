@@ -9,8 +9,7 @@ r"""SGFormer's simple global attention (PyG's ``SGFormerAttention``), from
 with :math:`\tilde{\mathbf{q}}, \tilde{\mathbf{k}}` the L2-normalised queries and keys (zeros
 replaced by :math:`10^{-6}` first), averaged over heads. :class:`SGFormerAttention` takes PyG's
 dense ``[B, N, F]`` batch and mask; :func:`flat_sgformer_attention` computes the same per graph
-on the flat ``[rows, F]`` layout with segment sums, where a graph's padding rows of the dense
-form are one row per graph counted ``multiplicity`` times (see :class:`gnnx.nn.SGFormer`).
+on the flat ``[rows, F]`` layout with segment sums (:mod:`gnnx.nn.attention.padding_rows`).
 """
 from __future__ import annotations
 
@@ -19,6 +18,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from gnnx.nn.attention.padding_rows import PaddingRows
 from gnnx.ops.scatter import scatter
 
 EPSILON = 1e-6
@@ -69,19 +69,18 @@ class SGFormerAttention(torch.nn.Module):
         return f"{type(self).__name__}(heads={self.heads}, head_channels={self.head_channels})"
 
 
-def flat_sgformer_attention(attention: SGFormerAttention, x: Tensor, graph: Tensor, num_graphs,
-                            multiplicity: Tensor, size: Tensor, real: Tensor) -> Tensor:
-    """:class:`SGFormerAttention` per graph on flat rows: ``graph [rows]`` their graph,
-    ``multiplicity [rows]`` how many dense rows each stands for (1 for a node, the graph's
-    padding count for its padding row), ``size`` the dense batch's row count ``N`` (a 0-dim
-    tensor), ``real [rows]`` False for padding rows (their values are masked to 0)."""
+def flat_sgformer_attention(attention: SGFormerAttention, x: Tensor, rows: PaddingRows) -> Tensor:
+    """:class:`SGFormerAttention` per graph on flat rows with one padding row per graph
+    (:mod:`gnnx.nn.attention.padding_rows`): the padding rows' values are masked to 0 and their
+    keys count ``multiplicity`` times, as PyG's dense padding rows do."""
     q, k, v = attention.heads_of(x)
-    v = v * real.to(v.dtype)[:, None, None]
-    kv = scatter(torch.einsum("lhm,lhd->lhmd", k, v).flatten(1), graph, num_graphs, "sum")
-    kv = kv.view(-1, attention.heads, attention.head_channels, attention.head_channels)
-    key_sum = scatter((k * multiplicity.to(k.dtype)[:, None, None]).flatten(1), graph, num_graphs, "sum")
-    key_sum = key_sum.view(-1, attention.heads, attention.head_channels)
-    n = size.to(x.dtype)
-    numerator = torch.einsum("lhm,lhmd->lhd", q, kv[graph]) + n * v
-    normaliser = torch.einsum("lhm,lhm->lh", q, key_sum[graph]).unsqueeze(-1) + n
+    v = v * rows.real.to(v.dtype)[:, None, None]
+    heads, channels = attention.heads, attention.head_channels
+    kv = scatter(torch.einsum("lhm,lhd->lhmd", k, v).flatten(1), rows.graph, rows.num_graphs, "sum")
+    kv = kv.view(-1, heads, channels, channels)
+    weighted = k * rows.multiplicity.to(k.dtype)[:, None, None]
+    key_sum = scatter(weighted.flatten(1), rows.graph, rows.num_graphs, "sum").view(-1, heads, channels)
+    n = rows.size.to(x.dtype)
+    numerator = torch.einsum("lhm,lhmd->lhd", q, kv[rows.graph]) + n * v
+    normaliser = torch.einsum("lhm,lhm->lh", q, key_sum[rows.graph]).unsqueeze(-1) + n
     return (numerator / normaliser).mean(dim=1)
