@@ -23,7 +23,7 @@ from typing import Any, Dict, Optional, Sequence
 import torch
 from torch import Tensor
 
-from gnnx.graph import EDGE_ATTRS, Graph
+from gnnx.graph import EDGE_ATTRS, Graph, attribute_kind
 
 NODE_FIELDS = ("x", "y", "pos")
 
@@ -172,6 +172,16 @@ def pad_to_buckets(batch: Batch, node_buckets: Sequence[int], edge_buckets: Sequ
         value = getattr(batch, name)
         if value is not None:
             fields[name] = torch.cat([value, value.new_zeros((pad_edges,) + value.shape[1:])])
+    for name, value in batch.attrs.items():  # the batch's other attributes, by what their rows are
+        kind = attribute_kind(name, value, batch.num_nodes, batch.num_edges)
+        if "index" in name or name == "face" or not isinstance(value, Tensor) or value.dim() == 0:
+            fields[name] = value  # indices point at real rows; objects and scalars stay
+        elif kind is not None:
+            fields[name] = _zero_rows(value, pad_nodes if kind == "node" else pad_edges)
+        elif value.size(0) == batch.num_graphs:
+            fields[name] = _zero_rows(value, num_graphs - batch.num_graphs)
+        else:
+            fields[name] = value
     graph_of_pad = torch.full((pad_nodes,), batch.num_graphs, dtype=torch.long)
     padded_batch = torch.cat([batch.batch, graph_of_pad])
     out = Batch(edge_index, num_nodes, batch=padded_batch, validate=False, **fields)
@@ -183,6 +193,11 @@ def pad_to_buckets(batch: Batch, node_buckets: Sequence[int], edge_buckets: Sequ
         graph_mask=torch.arange(num_graphs) < batch.num_graphs,
     )
     return out
+
+
+def _zero_rows(value: Tensor, rows: int) -> Tensor:
+    """``value`` followed by ``rows`` rows of zeros (``False`` for a mask)."""
+    return torch.cat([value, value.new_zeros((rows,) + tuple(value.shape[1:]))])
 
 
 class DataLoader(torch.utils.data.DataLoader):

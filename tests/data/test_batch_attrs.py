@@ -34,3 +34,16 @@ def test_a_missing_attribute_is_named():
     graphs = [_graph(5, 9, 0), gnnx.Graph(torch.tensor([[0], [1]]), 2, x=torch.randn(2, 3), y=torch.tensor(1))]
     with pytest.raises(ValueError, match="some graphs have 'train_mask' and some do not"):
         Batch.from_graphs(graphs)
+
+
+def test_padding_to_buckets_pads_the_attributes_by_their_rows():
+    from gnnx.data import pad_to_buckets
+
+    graphs = [_graph(5, 9, 0), _graph(3, 4, 1)]
+    batch = Batch.from_graphs(graphs)
+    padded = pad_to_buckets(batch, node_buckets=[16], edge_buckets=[20], graph_buckets=[4])
+    assert padded.train_mask.shape == (16,) and not padded.train_mask[8:].any()
+    assert torch.equal(padded.train_mask[:8], batch.train_mask)
+    assert padded.edge_label.shape == (20,) and torch.equal(padded.edge_label[:13], batch.edge_label)
+    assert padded.weight.shape == (4,) and padded.u.shape == (4, 4) and torch.equal(padded.u[:2], batch.u)
+    assert torch.equal(padded.pair_index, batch.pair_index) and padded.smiles == batch.smiles
