@@ -24,7 +24,15 @@ from gnnx.transforms.base import (
 from gnnx.transforms.diffusion import GDC
 from gnnx.transforms.encodings import AddLaplacianEigenvectorPE, AddRandomWalkPE
 from gnnx.transforms.features import Center, Constant, NormalizeScale, OneHotDegree
-from gnnx.transforms.geometry import Cartesian, Distance, FaceToEdge, KNNGraph, LocalCartesian, RadiusGraph
+from gnnx.transforms.geometry import (
+    Cartesian,
+    Delaunay,
+    Distance,
+    FaceToEdge,
+    KNNGraph,
+    LocalCartesian,
+    RadiusGraph,
+)
 from gnnx.transforms.graph_ops import LargestConnectedComponents, ToSparseTensor, VirtualNode
 from gnnx.transforms.hetero import AddMetaPaths, AddRandomMetaPaths
 from gnnx.transforms.node_features import (
@@ -77,7 +85,7 @@ from gnnx.transforms.transform import BaseTransform, ToDevice
 
 __all__ = [
     "AddLaplacianEigenvectorPE", "AddMetaPaths", "AddRandomMetaPaths", "AddRandomWalkPE", "AddRemainingSelfLoops", "AddSelfLoops", "BaseTransform",
-    "Cartesian", "Center", "Compose", "ComposeFilters", "LaplacianLambdaMax", "Constant", "Distance", "FaceToEdge", "FeaturePropagation", "FixedPoints",
+    "Cartesian", "Center", "Compose", "Delaunay", "ComposeFilters", "LaplacianLambdaMax", "Constant", "Distance", "FaceToEdge", "FeaturePropagation", "FixedPoints",
     "GCNNorm", "GDC", "GenerateMeshNormals", "GridSampling", "HalfHop", "IndexToMask", "KNNGraph", "LargestConnectedComponents",
     "LineGraph", "LinearTransformation", "LocalCartesian", "LocalDegreeProfile", "MaskToIndex", "NormalizeFeatures",
     "NormalizeRotation", "NormalizeScale", "OneHotDegree", "Pad", "Padding", "UniformPadding", "AttrNamePadding",

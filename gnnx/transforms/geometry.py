@@ -1,4 +1,4 @@
-"""Graphs from geometry: ``KNNGraph``, ``RadiusGraph``, ``FaceToEdge``, and edge features
+"""Graphs from geometry: ``KNNGraph``, ``RadiusGraph``, ``Delaunay``, ``FaceToEdge``, and edge features
 from positions: ``Distance``, ``Cartesian``, ``LocalCartesian`` (PyG's arguments and results)."""
 from __future__ import annotations
 
@@ -79,6 +79,30 @@ class FaceToEdge:
 
     def __repr__(self) -> str:
         return "FaceToEdge()"
+
+
+class Delaunay:
+    """The Delaunay triangulation of ``pos`` as ``face [3, F]`` (PyG's: scipy's Qhull with
+    ``QJ``; two points get an edge each way, three one face; follow with :class:`FaceToEdge`)."""
+
+    def __call__(self, graph: Graph) -> Graph:
+        pos = positions(graph, self)
+        device, count = pos.device, pos.size(0)
+        if count < 2:
+            return graph.replace(edge_index=torch.empty(2, 0, dtype=torch.long, device=device))
+        if count == 2:
+            return graph.replace(edge_index=torch.tensor([[0, 1], [1, 0]], device=device))
+        if count == 3:
+            return graph.replace(face=torch.tensor([[0], [1], [2]], device=device))
+        try:
+            import scipy.spatial
+        except ImportError:
+            raise ImportError("Delaunay triangulates through scipy (pip install scipy), as PyG does") from None
+        simplices = scipy.spatial.Delaunay(pos.detach().cpu().numpy(), qhull_options="QJ").simplices
+        return graph.replace(face=torch.from_numpy(simplices).t().contiguous().to(device, torch.long))
+
+    def __repr__(self) -> str:
+        return "Delaunay()"
 
 
 def _append(graph: Graph, values: Tensor, cat: bool) -> Tensor:

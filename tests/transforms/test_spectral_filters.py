@@ -54,3 +54,19 @@ def test_compose_filters_as_pyg():
     assert ours(graphs) is theirs(graphs) is False and ours(graphs[:1]) is True
     assert repr(ours).startswith("ComposeFilters([\n  <function")
     assert not isinstance(ours, BaseTransform)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 12])
+def test_delaunay_equals_pyg(count):
+    pytest.importorskip("scipy")
+    from gnnx.transforms import Delaunay, FaceToEdge
+
+    pos = torch.randn(count, 2, generator=torch.Generator().manual_seed(count))
+    graph = gnnx.Graph(torch.zeros(2, 0, dtype=torch.long), count, pos=pos)
+    ours, theirs = Delaunay()(graph), pyg_transforms.Delaunay()(graph.to_pyg())
+    if count >= 3:
+        assert torch.equal(ours.face, theirs.face)
+        edges = FaceToEdge()(ours)
+        assert torch.equal(edges.edge_index, pyg_transforms.FaceToEdge()(theirs).edge_index)
+    else:
+        assert torch.equal(ours.edge_index, theirs.edge_index)
