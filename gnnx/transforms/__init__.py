@@ -69,6 +69,7 @@ from gnnx.transforms.point_clouds import (
     SamplePoints,
     Spherical,
 )
+from gnnx.transforms.property_split import NodePropertySplit
 from gnnx.transforms.rooted_subgraph import RootedEgoNets, RootedRWSubgraph, RootedSubgraph, RootedSubgraphData
 from gnnx.transforms.spectral import LaplacianLambdaMax
 from gnnx.transforms.splits import RandomLinkSplit, RandomNodeSplit
@@ -88,7 +89,7 @@ __all__ = [
     "Cartesian", "Center", "Compose", "Delaunay", "ComposeFilters", "LaplacianLambdaMax", "Constant", "Distance", "FaceToEdge", "FeaturePropagation", "FixedPoints",
     "GCNNorm", "GDC", "GenerateMeshNormals", "GridSampling", "HalfHop", "IndexToMask", "KNNGraph", "LargestConnectedComponents",
     "LineGraph", "LinearTransformation", "LocalCartesian", "LocalDegreeProfile", "MaskToIndex", "NormalizeFeatures",
-    "NormalizeRotation", "NormalizeScale", "OneHotDegree", "Pad", "Padding", "UniformPadding", "AttrNamePadding",
+    "NodePropertySplit", "NormalizeRotation", "NormalizeScale", "OneHotDegree", "Pad", "Padding", "UniformPadding", "AttrNamePadding",
     "NodeTypePadding", "EdgeTypePadding", "PointPairFeatures", "Polar", "RadiusGraph",
     "RandomFlip", "RandomJitter", "RandomLinkSplit", "RandomNodeSplit", "RandomRotate", "RandomScale", "RandomShear",
     "RemoveDuplicateEdges", "RemoveDuplicatedEdges", "RemoveIsolatedNodes", "RemoveSelfLoops",

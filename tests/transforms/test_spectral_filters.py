@@ -70,3 +70,22 @@ def test_delaunay_equals_pyg(count):
         assert torch.equal(edges.edge_index, pyg_transforms.FaceToEdge()(theirs).edge_index)
     else:
         assert torch.equal(ours.edge_index, theirs.edge_index)
+
+
+@pytest.mark.parametrize("name", ["popularity", "locality", "density"])
+def test_node_property_split_equals_pyg(name):
+    pytest.importorskip("networkx")
+    pytest.importorskip("scipy")
+    from gnnx.transforms import NodePropertySplit
+
+    graph = _graph(True, False, seed=3)
+    ratios = [0.3, 0.1, 0.1, 0.3, 0.2]
+    torch.manual_seed(5)
+    ours = NodePropertySplit(name, ratios)(graph)
+    torch.manual_seed(5)
+    theirs = pyg_transforms.NodePropertySplit(name, ratios)(graph.to_pyg())
+    for mask in ("id_train_mask", "id_val_mask", "id_test_mask", "ood_val_mask", "ood_test_mask"):
+        assert torch.equal(getattr(ours, mask), getattr(theirs, mask)), mask
+    assert repr(NodePropertySplit(name, ratios)) == repr(pyg_transforms.NodePropertySplit(name, ratios))
+    with pytest.raises(ValueError, match="must sum to 1.0"):
+        NodePropertySplit(name, [0.5, 0.1, 0.1, 0.1, 0.1])
