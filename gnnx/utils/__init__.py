@@ -9,7 +9,7 @@ from gnnx.utils.augmentation import add_random_edge, mask_feature, shuffle_node
 from gnnx.utils.batching import from_nested_tensor, to_nested_tensor, unbatch, unbatch_edge_index
 from gnnx.utils.convert import from_networkx, to_networkx
 from gnnx.utils.dense import dense_to_sparse, to_dense_adj, to_dense_batch
-from gnnx.utils.dropout import dropout_adj, dropout_edge, dropout_node
+from gnnx.utils.dropout import dropout_adj, dropout_edge, dropout_node, dropout_path
 from gnnx.utils.edges import coalesce, degree, is_undirected, sort_edge_index, to_undirected
 from gnnx.utils.embedding import get_embeddings, get_embeddings_hetero
 from gnnx.utils.functions import index_to_mask, mask_to_index, one_hot, scatter, softmax
@@ -77,5 +77,5 @@ __all__ = [
     "subgraph", "to_dense_adj", "to_dense_batch", "to_edge_index", "to_networkx", "to_scipy_sparse_matrix",
     "to_torch_coo_tensor", "to_torch_csc_tensor", "to_torch_csr_tensor", "to_torch_sparse_tensor",
     "to_undirected", "trim_to_layer", "unbatch", "unbatch_edge_index", "normalize_edge_index", "to_nested_tensor",
-    "from_nested_tensor", "train_test_split_edges",
+    "from_nested_tensor", "train_test_split_edges", "dropout_path",
 ]

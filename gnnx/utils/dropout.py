@@ -61,3 +61,32 @@ def dropout_adj(edge_index: Tensor, edge_attr: Optional[Tensor] = None, p: float
         return edge_index, edge_attr
     edge_index, kept = dropout_edge(edge_index, p, force_undirected)  # PyG's draw and edge order
     return edge_index, None if edge_attr is None else edge_attr[kept]
+
+
+def dropout_path(edge_index: Tensor, p: float = 0.2, walks_per_node: int = 1, walk_length: int = 3,
+                 num_nodes: Optional[int] = None, is_sorted: bool = False, training: bool = True,
+                 generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+    """DropEdge along paths (PyG's ``dropout_path``, from `"MaskGAE"
+    <https://arxiv.org/abs/2205.10053>`_): random walks of ``walk_length`` steps start
+    ``walks_per_node`` times at the source of each edge kept with probability ``p``, and every
+    edge a walk takes is dropped. Returns ``(kept edge_index, edge_mask)``. The walks are
+    :func:`gnnx.data.random_walk`'s (PyG's need pyg-lib), so the draws differ from PyG's."""
+    from gnnx.data.random_walk import random_walk
+
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"Sample probability has to be between 0 and 1 (got {p}")
+    num_edges = edge_index.size(1)
+    edge_mask = torch.ones(num_edges, dtype=torch.bool, device=edge_index.device)
+    if not training or p == 0.0:
+        return edge_index, edge_mask
+    num_nodes = maybe_num_nodes(edge_index, num_nodes)
+    order = torch.argsort(edge_index[0] * num_nodes + edge_index[1], stable=True)  # by source
+    row, col = edge_index[0][order], edge_index[1][order]
+    picked = torch.rand(num_edges, device=edge_index.device, generator=generator) <= p
+    start = row[picked].repeat(walks_per_node)
+    rowptr = torch.cat([row.new_zeros(1), torch.cumsum(torch.bincount(row, minlength=num_nodes), 0)])
+    walk = random_walk(rowptr, col, start, walk_length, generator=generator)
+    walked = walk[:, :-1].reshape(-1) * num_nodes + walk[:, 1:].reshape(-1)
+    on_a_walk = torch.isin(row * num_nodes + col, walked)
+    edge_mask[order[on_a_walk]] = False
+    return edge_index[:, edge_mask], edge_mask

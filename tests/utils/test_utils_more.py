@@ -52,3 +52,25 @@ def test_train_test_split_edges_equals_pyg(with_attr):
     for name in names:
         assert torch.equal(getattr(ours, name), getattr(theirs, name)), name
     assert ours.num_edges == 0 and ours.edge_attr is None and torch.equal(ours.x, graph.x)
+
+
+def test_dropout_path_drops_the_edges_walks_take():
+    from gnnx.utils import dropout_path
+
+    edge_index = to_undirected(torch.randint(0, 20, (2, 60), generator=torch.Generator().manual_seed(4)))
+    kept, mask = dropout_path(edge_index, p=0.3, walk_length=3, generator=torch.Generator().manual_seed(0))
+    assert mask.shape == (edge_index.size(1),) and torch.equal(kept, edge_index[:, mask])
+    assert 0 < int((~mask).sum()) < edge_index.size(1)
+    # on a directed cycle every walk is fixed: a picked edge's source s drops s->s+1->s+2->s+3
+    n = 12
+    cycle = torch.stack([torch.arange(n), (torch.arange(n) + 1) % n])
+    picked = torch.rand(n, generator=torch.Generator().manual_seed(7)) <= 0.25
+    _, mask = dropout_path(cycle, p=0.25, walk_length=3, generator=torch.Generator().manual_seed(7))
+    expected = torch.ones(n, dtype=torch.bool)
+    for s in picked.nonzero().view(-1).tolist():
+        expected[[(s + k) % n for k in range(3)]] = False
+    assert torch.equal(mask, expected)
+    assert torch.equal(dropout_path(edge_index, p=0.0)[0], edge_index)
+    assert torch.equal(dropout_path(edge_index, training=False)[1], torch.ones(edge_index.size(1), dtype=torch.bool))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        dropout_path(edge_index, p=1.5)
