@@ -9,26 +9,7 @@ import torch
 from gnnx.graph import Graph
 from gnnx.hetero_graph import HeteroGraph
 from gnnx.utils import subgraph
-
-
-def _components(edge_index: torch.Tensor, num_nodes: int, connection: str) -> torch.Tensor:
-    """Component label per node: weakly connected (edges as undirected) by label
-    propagation to the smallest reachable id; ``"strong"`` via scipy."""
-    if connection == "strong":
-        import numpy as np
-        import scipy.sparse as sp
-        from scipy.sparse.csgraph import connected_components
-
-        adj = sp.coo_matrix((np.ones(edge_index.size(1)), edge_index.cpu().numpy()), shape=(num_nodes, num_nodes))
-        return torch.from_numpy(connected_components(adj, connection="strong")[1]).to(edge_index.device)
-    label = torch.arange(num_nodes, device=edge_index.device)
-    src, dst = torch.cat([edge_index[0], edge_index[1]]), torch.cat([edge_index[1], edge_index[0]])
-    while True:
-        smallest = label.scatter_reduce(0, dst, label[src], "amin")
-        smallest = smallest[smallest]  # pointer jumping: halves the rounds on long paths
-        if torch.equal(smallest, label):
-            return label
-        label = smallest
+from gnnx.utils.components import connected_components
 
 
 def _tensors(graph: Graph) -> dict:
@@ -47,8 +28,8 @@ class LargestConnectedComponents:
         self.num_components, self.connection = num_components, connection
 
     def __call__(self, graph: Graph) -> Graph:
-        label = _components(graph.edge_index, graph.num_nodes, self.connection)
-        _, inverse, counts = torch.unique(label, return_inverse=True, return_counts=True)
+        _, inverse = connected_components(graph.edge_index, graph.num_nodes, self.connection)
+        counts = torch.bincount(inverse)
         if counts.numel() <= self.num_components:
             return graph
         keep_components = torch.argsort(counts, descending=True, stable=True)[:self.num_components]

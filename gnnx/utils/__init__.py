@@ -7,6 +7,7 @@ sizes; the sync-free self-loop forms in :mod:`gnnx.structure`).
 """
 from gnnx.utils.augmentation import add_random_edge, mask_feature, shuffle_node
 from gnnx.utils.batching import from_nested_tensor, to_nested_tensor, unbatch, unbatch_edge_index
+from gnnx.utils.components import connected_components
 from gnnx.utils.convert import from_networkx, to_networkx
 from gnnx.utils.dense import dense_to_sparse, to_dense_adj, to_dense_batch
 from gnnx.utils.dropout import dropout_adj, dropout_edge, dropout_node, dropout_path
@@ -28,11 +29,11 @@ from gnnx.utils.loop import (
 )
 from gnnx.utils.measures import assortativity, normalized_cut
 from gnnx.utils.negative_sampling import (
-                                          batched_negative_sampling,
-                                          negative_sampling,
-                                          negative_sampling_static,
-                                          structured_negative_sampling,
-                                          structured_negative_sampling_feasible,
+    batched_negative_sampling,
+    negative_sampling,
+    negative_sampling_static,
+    structured_negative_sampling,
+    structured_negative_sampling_feasible,
 )
 from gnnx.utils.num_nodes import maybe_num_nodes
 from gnnx.utils.random_graphs import barabasi_albert_graph, erdos_renyi_graph, stochastic_blockmodel_graph
@@ -77,5 +78,5 @@ __all__ = [
     "subgraph", "to_dense_adj", "to_dense_batch", "to_edge_index", "to_networkx", "to_scipy_sparse_matrix",
     "to_torch_coo_tensor", "to_torch_csc_tensor", "to_torch_csr_tensor", "to_torch_sparse_tensor",
     "to_undirected", "trim_to_layer", "unbatch", "unbatch_edge_index", "normalize_edge_index", "to_nested_tensor",
-    "from_nested_tensor", "train_test_split_edges", "dropout_path",
+    "from_nested_tensor", "train_test_split_edges", "dropout_path", "connected_components",
 ]
