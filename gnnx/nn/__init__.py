@@ -5,6 +5,7 @@ from gnnx.nn.aggr import __all__ as _aggregations
 from gnnx.nn.asap import ASAPooling
 from gnnx.nn.attention import PerformerAttention
 from gnnx.nn.attentive_fp import AttentiveFP
+from gnnx.nn.attract_repel import ARLinkPredictor
 from gnnx.nn.autoencoder import ARGA, ARGVA, GAE, VGAE, InnerProductDecoder
 from gnnx.nn.cluster_pool import ClusterPooling
 from gnnx.nn.conv import *  # noqa: F401,F403  (every layer; the list is gnnx.nn.conv.__all__)
@@ -88,7 +89,7 @@ __all__ = list(_convs) + list(_aggregations) + [
     "ARGA", "ARGVA", "Adjacency", "AttentiveFP", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DiffGroupNorm", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
     "DenseSAGEConv", "DMoNPooling", "EdgeCNN", "EdgePooling", "GAT", "GAE", "GCN", "GIN", "GlobalAttention", "GraphNorm", "GraphSAGE", "GraphUNet", "GraphSizeNorm",
     "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "KGEModel", "TransE", "DistMult", "ComplEx", "RotatE", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
-    "LayerNorm", "LightGCN", "Linear", "LINKX", "MLP", "MaskLabel", "SparseLinear", "MeanSubtractionNorm", "MemPooling", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "NeuralFingerprint", "Node2Vec", "PMLP", "PNA", "PairNorm", "PerformerAttention", "PositionalEncoding", "RECT_L", "SAGPooling", "Reshape", "SchNet", "SGFormer", "Polynormer", "GNNFF", "ClusterPooling", "Sequential", "SignedGCN", "StaticPooled", "TemporalEncoding", "TGNMemory", "summary", "GroupAddRev", "InvertibleModule", "ASAPooling", "DimeNet", "DimeNetPlusPlus", "PANConv", "PANPooling", "TopKPooling",
+    "LayerNorm", "LightGCN", "Linear", "LINKX", "MLP", "MaskLabel", "SparseLinear", "MeanSubtractionNorm", "MemPooling", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "NeuralFingerprint", "Node2Vec", "PMLP", "PNA", "PairNorm", "PerformerAttention", "PositionalEncoding", "RECT_L", "SAGPooling", "Reshape", "SchNet", "SGFormer", "Polynormer", "GNNFF", "ClusterPooling", "ARLinkPredictor", "Sequential", "SignedGCN", "StaticPooled", "TemporalEncoding", "TGNMemory", "summary", "GroupAddRev", "InvertibleModule", "ASAPooling", "DimeNet", "DimeNetPlusPlus", "PANConv", "PANPooling", "TopKPooling",
     "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "global_sort_pool", "to_hetero",
     "avg_pool", "avg_pool_neighbor_x", "avg_pool_x", "consecutive_cluster", "fps", "graclus", "knn", "max_pool", "max_pool_neighbor_x", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
 ]
