@@ -57,7 +57,11 @@ def metis(edge_index: Tensor, num_nodes: int, num_parts: int, recursive: bool = 
     both = torch.unique(both[0] * num_nodes + both[1])
     row, col = both // num_nodes, both % num_nodes
     indptr = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(torch.bincount(row, minlength=num_nodes), 0)])
-    _, membership = pymetis.part_graph(num_parts, xadj=indptr.numpy(), adjncy=col.numpy(), recursive=recursive)
+    if hasattr(pymetis, "CSRAdjacency"):  # pymetis >= 2025.2 (xadj/adjncy are deprecated there)
+        graph = pymetis.CSRAdjacency(adj_starts=indptr.numpy(), adjacent=col.numpy())
+        _, membership = pymetis.part_graph(num_parts, adjacency=graph, recursive=recursive)
+    else:
+        _, membership = pymetis.part_graph(num_parts, xadj=indptr.numpy(), adjncy=col.numpy(), recursive=recursive)
     return torch.as_tensor(membership, dtype=torch.long)
 
 
