@@ -74,3 +74,18 @@ def test_dropout_path_drops_the_edges_walks_take():
     assert torch.equal(dropout_path(edge_index, training=False)[1], torch.ones(edge_index.size(1), dtype=torch.bool))
     with pytest.raises(ValueError, match="between 0 and 1"):
         dropout_path(edge_index, p=1.5)
+
+
+@pytest.mark.parametrize("normalization", [None, "sym", "rw"])
+def test_mesh_laplacian_equals_pyg(normalization):
+    from gnnx.utils import get_mesh_laplacian
+
+    gen = torch.Generator().manual_seed(0)
+    pos = torch.randn(6, 3, generator=gen)
+    face = torch.tensor([[0, 1, 2, 0, 3], [1, 2, 3, 3, 4], [2, 3, 4, 5, 5]])
+    got = get_mesh_laplacian(pos, face, normalization)
+    expected = pyg_utils.get_mesh_laplacian(pos, face, normalization)
+    assert torch.equal(got[0], expected[0])
+    torch.testing.assert_close(got[1], expected[1])
+    with pytest.raises(ValueError, match="pos must be"):
+        get_mesh_laplacian(pos[:, :2], face)
