@@ -298,7 +298,9 @@ class Graph:
         raise AttributeError(f"Graph has no attribute {name!r}")
 
     def replace(self, *, validate: bool = False, **changes: Any) -> "Graph":
-        """A new graph with some fields changed (the CSR is rebuilt if edges change)."""
+        """A new graph with some fields changed (the CSR is rebuilt if edges change). ``None``
+        clears a standard field (``x``, ``edge_attr``, ...) and removes an extra attribute, as
+        setting one to ``None`` does in PyG."""
         fields = dict(
             edge_index=self.edge_index,
             num_nodes=self.num_nodes,
@@ -311,6 +313,8 @@ class Graph:
             **self.attrs,
         )
         fields.update(changes)
+        for name in [k for k, v in changes.items() if v is None and k in self.attrs]:
+            del fields[name]
         return Graph(validate=validate, **fields)
 
     @classmethod

@@ -35,12 +35,8 @@ def _settled(out: Any, original: Any) -> Any:
 
 
 def replace_fields(graph: Graph, changes: dict) -> Graph:
-    """``graph.replace(**changes)`` where ``None`` removes an extra attribute (as setting one to
-    ``None`` does in PyG) and clears a standard field (``x``, ``edge_attr``, ...)."""
-    out = graph.replace(**{k: v for k, v in changes.items() if k not in graph.attrs or v is not None})
-    for name in [k for k, v in changes.items() if v is None and k in out.attrs]:
-        del out.attrs[name]
-    return out
+    """``graph.replace(**changes)`` (``None`` removes an extra attribute, as in PyG)."""
+    return graph.replace(**changes)
 
 
 def shallow_copy(data: Any) -> Any:
