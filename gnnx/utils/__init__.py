@@ -16,6 +16,7 @@ from gnnx.utils.embedding import get_embeddings, get_embeddings_hetero
 from gnnx.utils.functions import index_to_mask, mask_to_index, one_hot, scatter, softmax
 from gnnx.utils.grid import grid
 from gnnx.utils.homophily import homophily
+from gnnx.utils.influence import total_influence
 from gnnx.utils.isolated import contains_isolated_nodes, remove_isolated_nodes
 from gnnx.utils.laplacian import get_laplacian, get_mesh_laplacian, normalize_edge_index
 from gnnx.utils.link_split import train_test_split_edges
@@ -78,5 +79,5 @@ __all__ = [
     "subgraph", "to_dense_adj", "to_dense_batch", "to_edge_index", "to_networkx", "to_scipy_sparse_matrix",
     "to_torch_coo_tensor", "to_torch_csc_tensor", "to_torch_csr_tensor", "to_torch_sparse_tensor",
     "to_undirected", "trim_to_layer", "unbatch", "unbatch_edge_index", "normalize_edge_index", "to_nested_tensor",
-    "from_nested_tensor", "train_test_split_edges", "dropout_path", "connected_components", "get_mesh_laplacian",
+    "from_nested_tensor", "train_test_split_edges", "dropout_path", "connected_components", "get_mesh_laplacian", "total_influence",
 ]

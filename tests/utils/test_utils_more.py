@@ -89,3 +89,23 @@ def test_mesh_laplacian_equals_pyg(normalization):
     torch.testing.assert_close(got[1], expected[1])
     with pytest.raises(ValueError, match="pos must be"):
         get_mesh_laplacian(pos[:, :2], face)
+
+
+def test_total_influence_equals_pygs():
+    import torch_geometric.utils.influence as pyg_influence
+
+    import gnnx.nn as gnn
+    from gnnx.utils import total_influence
+
+    gen = torch.Generator().manual_seed(0)
+    edge_index = to_undirected(torch.randint(0, 15, (2, 30), generator=gen))
+    graph = gnnx.Graph(edge_index, 15, x=torch.randn(15, 4, generator=gen))
+    torch.manual_seed(0)
+    model = gnn.GCN(4, 8, num_layers=2, out_channels=3).eval()
+    torch.manual_seed(1)
+    ours = total_influence(model, graph, max_hops=2, num_samples=6)
+    torch.manual_seed(1)
+    theirs = pyg_influence.total_influence(model, graph.to_pyg(), max_hops=2, num_samples=6)
+    torch.testing.assert_close(ours[0], theirs[0])
+    assert ours[1] == pytest.approx(theirs[1])
+    assert ours[0].shape == (3,) and float(ours[0][0]) == 1.0
