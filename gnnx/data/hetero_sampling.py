@@ -105,13 +105,8 @@ def sample_hetero(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, fanou
         for node_type in graph.node_types:
             node_counts[node_type].append(frontier[node_type].numel() if node_type in frontier else 0)
     batch = HeteroGraph()
-    relabel: Dict[NodeType, Tensor] = {}
+    relabel = node_stores(batch, graph, nodes)
     for node_type in graph.node_types:
-        n_id = nodes[node_type]
-        table = torch.full((int(graph[node_type].num_nodes or 0),), -1, dtype=torch.long, device=seeds.device)
-        table[n_id] = torch.arange(n_id.numel(), device=seeds.device)
-        relabel[node_type] = table
-        _gather_node_store(batch[node_type], graph[node_type], n_id)
         batch[node_type].num_sampled_nodes = node_counts[node_type]
     for edge_type, parts in edges.items():
         if parts:
@@ -122,6 +117,19 @@ def sample_hetero(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, fanou
         batch[edge_type].num_sampled_edges = edge_counts[edge_type]
     batch[input_type].batch_size = seeds.numel()
     return batch
+
+
+def node_stores(batch: HeteroGraph, graph: HeteroGraph, nodes: Dict[NodeType, Tensor]) -> Dict[NodeType, Tensor]:
+    """Fill ``batch``'s node stores with ``nodes`` (per type, global ids) and their gathered
+    ``x``/``y``; returns per type the table from global id to batch row (-1: not in the batch)."""
+    relabel: Dict[NodeType, Tensor] = {}
+    for node_type in graph.node_types:
+        n_id = nodes[node_type]
+        table = torch.full((int(graph[node_type].num_nodes or 0),), -1, dtype=torch.long, device=n_id.device)
+        table[n_id] = torch.arange(n_id.numel(), device=n_id.device)
+        relabel[node_type] = table
+        _gather_node_store(batch[node_type], graph[node_type], n_id)
+    return relabel
 
 
 def _gather_node_store(out: Any, store: Any, n_id: Tensor) -> None:

@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from gnnx.data.hetero_sampling import _gather_node_store
+from gnnx.data.hetero_sampling import node_stores
 from gnnx.data.sampling import batches_of, check_batch_size, check_seeds, num_batches
 from gnnx.hetero_graph import HeteroGraph
 
@@ -75,13 +75,7 @@ def hgt_sample(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, num_samp
 def _induced_batch(graph: HeteroGraph, nodes: Dict[NodeType, Tensor], input_type: NodeType,
                    batch_size: int) -> HeteroGraph:
     batch = HeteroGraph()
-    position = {}
-    for node_type in graph.node_types:
-        n_id = nodes[node_type]
-        table = torch.full((int(graph[node_type].num_nodes or 0),), -1, dtype=torch.long, device=n_id.device)
-        table[n_id] = torch.arange(n_id.numel(), device=n_id.device)
-        position[node_type] = table
-        _gather_node_store(batch[node_type], graph[node_type], n_id)
+    position = node_stores(batch, graph, nodes)
     for edge_type in graph.edge_types:
         src_type, _, dst_type = edge_type
         edge_index = graph[edge_type].edge_index
