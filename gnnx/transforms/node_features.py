@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from gnnx.graph import Graph
-from gnnx.transforms.transform import BaseTransform, replace_fields
+from gnnx.transforms.transform import BaseTransform
 from gnnx.utils import coalesce, degree, index_to_mask, mask_to_index, scatter
 
 
@@ -48,7 +48,7 @@ class IndexToMask(BaseTransform):
             changes[f"{name[:-6]}_mask"] = index_to_mask(data.attrs[name], size=size or data.num_nodes)
             if self.replace:
                 changes[name] = None
-        return replace_fields(data, changes)
+        return data.replace(**changes)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(attrs={self.attrs}, sizes={self.sizes}, replace={self.replace})"
@@ -70,7 +70,7 @@ class MaskToIndex(BaseTransform):
                 changes[f"{name[:-5]}_index"] = mask_to_index(data.attrs[name])
                 if self.replace:
                     changes[name] = None
-        return replace_fields(data, changes)
+        return data.replace(**changes)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(attrs={self.attrs}, replace={self.replace})"

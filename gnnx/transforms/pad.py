@@ -23,7 +23,7 @@ from torch import Tensor
 
 from gnnx.graph import EDGE_ATTRS, Graph, attribute_kind
 from gnnx.hetero_graph import HeteroGraph
-from gnnx.transforms.transform import BaseTransform, replace_fields
+from gnnx.transforms.transform import BaseTransform
 
 NodeType = str
 EdgeType = Tuple[str, str, str]
@@ -208,7 +208,7 @@ class Pad(BaseTransform):
         if self.add_pad_mask:
             changes["pad_node_mask"] = torch.arange(num_nodes + pad_nodes) < num_nodes
             changes["pad_edge_mask"] = torch.arange(num_edges + pad_edges) < num_edges
-        return replace_fields(data, {**changes, "num_nodes": num_nodes + pad_nodes})
+        return data.replace(**changes, num_nodes=num_nodes + pad_nodes)
 
     # -- HeteroGraph ------------------------------------------------------------------------------
     def _hetero(self, data: HeteroGraph) -> HeteroGraph:

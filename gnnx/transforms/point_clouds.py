@@ -18,7 +18,7 @@ from torch import Tensor
 from gnnx.graph import Graph
 from gnnx.transforms.geometry import positions
 from gnnx.transforms.node_features import _append_edge_feature
-from gnnx.transforms.transform import BaseTransform, replace_fields
+from gnnx.transforms.transform import BaseTransform
 from gnnx.utils import one_hot, scatter
 
 
@@ -279,7 +279,7 @@ class SamplePoints(BaseTransform):
             changes["normal"] = F.normalize(vec1.cross(vec2, dim=1), p=2)
         if self.remove_faces:
             changes["face"] = None
-        return replace_fields(data, changes)
+        return data.replace(**changes)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.num})"

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from gnnx.graph import Graph
-from gnnx.transforms.transform import BaseTransform, replace_fields
+from gnnx.transforms.transform import BaseTransform
 from gnnx.utils.convert import to_networkx
 
 MASKS = ("id_train_mask", "id_val_mask", "id_test_mask", "ood_val_mask", "ood_test_mask")
@@ -60,7 +60,7 @@ class NodePropertySplit(BaseTransform):
     def forward(self, data: Graph) -> Graph:
         G = to_networkx(data, to_undirected=True, remove_self_loops=True)
         values = PROPERTIES[self.property_name](G) * (-1 if self.ascending else 1)
-        return replace_fields(data, _masks(values, self.ratios))
+        return data.replace(**_masks(values, self.ratios))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.property_name})"

@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 
 from gnnx.graph import Graph
-from gnnx.transforms.transform import BaseTransform, replace_fields
+from gnnx.transforms.transform import BaseTransform
 from gnnx.utils.laplacian import get_laplacian
 
 DENSE_LIMIT = 8192
@@ -35,8 +35,7 @@ class LaplacianLambdaMax(BaseTransform):
             weight = None  # PyG's rule: only a single weight per edge
         edge_index, weight = get_laplacian(data.edge_index, weight, self.normalization, num_nodes=data.num_nodes)
         symmetric = self.is_undirected and self.normalization != "rw"
-        return replace_fields(data, {"lambda_max": _largest_eigenvalue(edge_index, weight, data.num_nodes,
-                                                                       symmetric)})
+        return data.replace(lambda_max=_largest_eigenvalue(edge_index, weight, data.num_nodes, symmetric))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(normalization={self.normalization})"

@@ -34,11 +34,6 @@ def _settled(out: Any, original: Any) -> Any:
     return out
 
 
-def replace_fields(graph: Graph, changes: dict) -> Graph:
-    """``graph.replace(**changes)`` (``None`` removes an extra attribute, as in PyG)."""
-    return graph.replace(**changes)
-
-
 def shallow_copy(data: Any) -> Any:
     """A copy sharing the tensors; a :class:`Graph`'s attribute and memo dicts are its own."""
     out = copy.copy(data)
