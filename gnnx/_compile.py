@@ -21,20 +21,23 @@ the compiled graph:
    graphs. Models whose results mix nodes (batch statistics, pooling over a ``batch``
    vector) are not padded, only captured per shape. Where capture cannot work the
    compiled model runs uncaptured, and a warning says why, once.
+3. **Heterogeneous calls** (dicts per node type and relation, with or without the per-hop
+   counts of a trimmed model) are captured and replayed as well, padded per type and hop
+   to capacities that only grow (:mod:`gnnx._compile_hetero`).
 """
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
 import warnings
-import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
 
-from gnnx.graph import CSR, Graph, build_csr, version_of
+from gnnx import _replay as replay
+from gnnx._compile_hetero import HeteroReplay, read_call
+from gnnx.graph import CSR, Graph, build_csr
 from gnnx.nn.sparse_input import read_sparse_inputs
 from gnnx.ops import dispatch
 from gnnx.utils.eval_pass import eval_pass
@@ -110,6 +113,7 @@ class CompiledModel(torch.nn.Module):
         self._pads = isinstance(model, torch.nn.Module) and _mixes_nodes(model) is None
         self._unpadded: Optional[Tuple[int, int]] = None  # (nodes, edges) of the size run as it is
         self._captured: Dict[tuple, Callable] = {}
+        self._hetero = HeteroReplay(self._compiled, model, self._signature, bucket_growth) if self._pads else None
         self._lazy = isinstance(model, torch.nn.Module) and any(
             isinstance(p, torch.nn.parameter.UninitializedParameter) for p in model.parameters())
 
@@ -143,6 +147,10 @@ class CompiledModel(torch.nn.Module):
             self._materialize(args, kwargs)
         bound = self._signature.bind(*args, **kwargs)
         arguments = bound.arguments
+        if self._hetero is not None and self.cuda_graphs and self.cuda_graph_fallback is None:
+            out = self._replay_hetero(arguments)
+            if out is not None:
+                return out
         x = arguments.get("x")
         if isinstance(x, dict) and self._pads:  # heterogeneous: x_dict, edge_index_dict, ...
             return self._run_hetero(bound)
@@ -249,7 +257,7 @@ class CompiledModel(torch.nn.Module):
         key = (tuple((n, tuple(t.shape), t.dtype, t.requires_grad) if isinstance(t, Tensor) else (n, t)
                      for n, t in inputs.items()),
                repr(layout), tuple(t.shape for t in leaves), getattr(self._orig_mod, "training", False),
-               torch.is_grad_enabled(), _modes())
+               torch.is_grad_enabled(), replay.modes())
         runner = self._captured.get(key)
         if runner is None:
             if len(self._captured) >= MAX_CAPTURED_SHAPES:
@@ -257,13 +265,25 @@ class CompiledModel(torch.nn.Module):
                 return self._compiled(**arguments)
             flat = _FlatCall(self._compiled, self._orig_mod, inputs, layout)
             try:
-                with _uncached_autocast():
-                    runner = _capture(flat, tensors)
+                with replay.uncached_autocast():
+                    runner = replay.capture(flat, tensors)
             except Exception as error:  # capture is an optimisation: run uncaptured, say why once
                 self._fall_back(f"capture failed: {type(error).__name__}: {error}")
                 return self._compiled(**arguments)
             self._captured[key] = runner
         return _slice_rows(runner(*tensors), rows, num_nodes)
+
+    def _replay_hetero(self, arguments: Dict[str, Any]) -> Any:
+        """A heterogeneous CUDA call replayed from a CUDA graph (:mod:`gnnx._compile_hetero`),
+        or ``None`` where it runs uncaptured."""
+        call = read_call(arguments)
+        if call is None or call.device.type != "cuda":
+            return None
+        try:
+            return self._hetero.run(arguments, call, MAX_CAPTURED_SHAPES)
+        except Exception as error:  # capture is an optimisation: run uncaptured, say why once
+            self._fall_back(f"heterogeneous capture failed: {type(error).__name__}: {error}")
+            return None
 
     def _fall_back(self, reason: str) -> None:
         self.cuda_graph_fallback = reason
@@ -309,79 +329,6 @@ class CompiledModel(torch.nn.Module):
                 value = _pad_rows(value, cols)
             inputs[name] = value
         return inputs, structure, rows
-
-
-def _modes() -> tuple:
-    """The global modes a captured graph is only valid under: autocast (its dtype decides the
-    captured kernels' precision and output dtype) and inference mode (the capture's private
-    input buffers are inference tensors there, which no call outside the mode may write)."""
-    autocast = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else None
-    return autocast, torch.is_inference_mode_enabled()
-
-
-def _uncached_autocast():
-    """The caller's CUDA autocast without its cast cache, which CUDA-graph capture refuses
-    (the compiled code casts inside the graph, so the cache serves nothing here)."""
-    if torch.is_autocast_enabled("cuda") and torch.is_autocast_cache_enabled():
-        return torch.autocast("cuda", dtype=torch.get_autocast_dtype("cuda"), cache_enabled=False)
-    return contextlib.nullcontext()
-
-
-def _capture(flat: "_FlatCall", tensors: List[Tensor]) -> Callable:
-    """A callable replaying ``flat(*tensors)`` from CUDA graphs. The captured graphs read
-    private copies of the inputs; a call copies in only the inputs that are not the ones
-    the last call copied (same tensor, same version), so an unchanged structure costs
-    nothing."""
-    static = [t.detach().clone().requires_grad_(t.requires_grad) for t in tensors]
-    if torch.is_grad_enabled() and any(p.requires_grad for p in flat.parameters()):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            graphed = torch.cuda.make_graphed_callables(flat, tuple(static), num_warmup_iters=3,
-                                                        allow_unused_input=True)
-    else:
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(3):
-                flat(*static)
-        torch.cuda.current_stream().wait_stream(stream)
-        cuda_graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(cuda_graph):
-            static_out = flat(*static)
-
-        def graphed(*args: Tensor) -> Any:
-            for buffer, value in zip(static, args):
-                if buffer is not value:
-                    buffer.copy_(value)
-            cuda_graph.replay()
-            return static_out
-
-    seen: List[Optional[tuple]] = [None] * len(static)  # (weak ref, version) last copied in
-
-    def run(*args: Tensor) -> Any:
-        feed = []
-        for i, value in enumerate(args):
-            last = seen[i]
-            version = version_of(value)  # None (an inference tensor): always copied in
-            if (last is not None and version is not None and last[0]() is value and last[1] == version
-                    and not value.requires_grad):
-                feed.append(static[i])  # already in the buffer: no copy
-            else:
-                feed.append(value)
-                seen[i] = (weakref.ref(value), version)
-        # Captured outputs live in buffers the next replay overwrites: hand out copies, so
-        # an output kept across calls stays right.
-        return _clone(graphed(*feed))
-
-    return run
-
-
-def _clone(out: Any) -> Any:
-    if isinstance(out, Tensor):
-        return out.clone()
-    if isinstance(out, tuple):
-        return tuple(_clone(o) for o in out)
-    return out
 
 
 def _pad_rows(t: Tensor, rows: int) -> Tensor:

@@ -1,0 +1,405 @@
+r"""Heterogeneous calls under ``gnnx.compile`` on CUDA: padded to per-type capacities and
+replayed from CUDA graphs.
+
+A sampled heterogeneous mini-batch (``x_dict``, ``edge_index_dict`` and, for a model trimmed
+per layer, the per-hop counts that :func:`gnnx.utils.trim_to_layer` reads) has other sizes per
+node type, relation and hop in every batch. Run kernel by kernel its step is bound by the host
+(R-GAT: ~400 kernels, ~20 ms of Python a step), so :class:`HeteroReplay` runs it from a CUDA
+graph:
+
+* **Capacities.** Each node type's and relation's rows form hop blocks (one block without
+  per-hop counts). Each block has a capacity that only grows, with at least one spare row per
+  node block. A batch over a capacity grows every block to its count plus a margin that starts
+  at ``MARGIN`` and doubles with each growth (up to ``bucket_growth - 1``), and the graph
+  captured for the old capacities is dropped: a training run captures a few graphs, then
+  replays one, with little padding where sizes barely vary (large batches). A batch that fills
+  less than ``SMALLEST_FILL`` of the capacities (an epoch's last, short one) runs uncaptured.
+* **Padding inside the graph.** A call copies each input's real rows into the front of a
+  fixed buffer (one copy per input) and its counts in one host-to-device copy; the captured
+  code moves the rows to the block layout and fills each block's spare rows: zero features,
+  padded edges joining spare rows of the source type's next hop block to spare rows of the
+  destination type's block, spread round robin. Real nodes see exactly their sampled
+  neighbourhoods and trimming drops the padding with its hop. The model gets the capacities
+  as its per-hop counts, so each captured graph has one set of shapes.
+* **Outputs** come back with their real rows only: a dict entry by its node type's (or
+  relation's) blocks, a tensor whose rows are a prefix of one type's blocks by those.
+  Capacities are nudged so no two prefixes of different types have the same length.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from gnnx import _replay as replay
+
+MARGIN = 0.02  # a capacity's room above the count that set it
+ROUND = 8  # capacities are multiples of 8 (at least 8: Dynamo specialises sizes 0 and 1)
+SMALLEST_FILL = 0.5  # a batch filling less of its capacities runs uncaptured
+
+NodeType = str
+EdgeType = Tuple[str, str, str]
+
+
+class HeteroCall(NamedTuple):
+    """A heterogeneous call's sizes: counts per hop block of each node type and relation, and
+    each argument's role (``node``: tensors per node type, ``edge_index`` / ``edge``: per
+    relation, ``hops``: per-hop counts, ``value``: passed as it is)."""
+    nodes: Dict[NodeType, Tuple[int, ...]]
+    edges: Dict[EdgeType, Tuple[int, ...]]
+    roles: Dict[str, str]
+    device: torch.device
+
+
+def read_call(arguments: Dict[str, Any]) -> Optional[HeteroCall]:
+    """The call's :class:`HeteroCall`, or ``None`` where it is not a heterogeneous call this
+    module can pad (a bare tensor argument, inputs that need gradients or lie on several
+    devices, counts that do not add up, ...)."""
+    roles: Dict[str, str] = {}
+    for name, value in arguments.items():
+        roles[name] = _role(name, value)
+        if roles[name] == "unknown":
+            return None
+    if "node" not in roles.values() or "edge_index" not in roles.values():
+        return None
+    nodes = {t: v.size(0) for t, v in arguments[_first(roles, "node")].items()}
+    edges = {r: v.size(1) for r, v in arguments[_first(roles, "edge_index")].items()}
+    tensors = [v for n, d in arguments.items() if roles[n] in ("node", "edge_index", "edge") for v in d.values()]
+    if any(t.requires_grad for t in tensors) or len({t.device for t in tensors}) > 1:
+        return None
+    device = tensors[0].device
+    for name, role in roles.items():
+        value = arguments[name]
+        if role == "node" and any(t not in nodes or v.size(0) != nodes[t] for t, v in value.items()):
+            return None
+        if role == "edge_index" and any(r not in edges or v.size(1) != edges[r] for r, v in value.items()):
+            return None
+        if role == "edge" and any(r not in edges or v.size(0) != edges[r] for r, v in value.items()):
+            return None
+    if any(r[0] not in nodes or r[2] not in nodes for r in edges):
+        return None
+    hops = {("node" if isinstance(next(iter(v)), str) else "edge"): v
+            for n, v in arguments.items() if roles[n] == "hops"}
+    if hops:  # per-hop counts: every type's, adding up to its rows
+        if set(hops) != {"node", "edge"} or not set(hops["node"]) >= set(nodes) or not set(hops["edge"]) >= set(edges):
+            return None
+        if any(sum(hops["node"][t]) != n for t, n in nodes.items()) or any(
+                sum(hops["edge"][r]) != e for r, e in edges.items()):
+            return None
+        return HeteroCall({t: tuple(hops["node"][t]) for t in nodes}, {r: tuple(hops["edge"][r]) for r in edges},
+                          roles, device)
+    return HeteroCall({t: (n,) for t, n in nodes.items()}, {r: (e,) for r, e in edges.items()}, roles, device)
+
+
+def _role(name: str, value: Any) -> str:
+    if isinstance(value, Tensor):
+        return "unknown"  # a bare tensor next to dict inputs: its rows' meaning is not known
+    if not isinstance(value, dict) or not value:
+        return "value"
+    keys, values = list(value), list(value.values())
+    if all(isinstance(v, (list, tuple)) and all(isinstance(c, int) for c in v) for v in values):
+        return "hops" if all(isinstance(k, (str, tuple)) for k in keys) else "unknown"
+    if not all(isinstance(v, Tensor) and v.dim() > 0 for v in values):
+        return "unknown"
+    if all(isinstance(k, str) for k in keys):
+        return "node"
+    if all(isinstance(k, tuple) and len(k) == 3 for k in keys):
+        structure = all(v.dim() == 2 and v.size(0) == 2 and not v.is_floating_point() for v in values)
+        return "edge_index" if "edge_index" in name and structure else "edge"
+    return "unknown"
+
+
+def _first(roles: Dict[str, str], role: str) -> str:
+    return next(n for n, r in roles.items() if r == role)
+
+
+# -- capacities ----------------------------------------------------------------------------------
+class Capacities(NamedTuple):
+    nodes: Dict[NodeType, Tuple[int, ...]]
+    edges: Dict[EdgeType, Tuple[int, ...]]
+    margin: float  # the room the last growth gave (doubled at each growth)
+
+    def key(self) -> tuple:
+        return tuple(self.nodes.items()), tuple(self.edges.items())
+
+
+def capacities(call: HeteroCall, current: Optional[Capacities], largest_margin: float = 0.25) -> Optional[Capacities]:
+    """``current`` where ``call`` fits it; grown where it does not (``current`` ``None``:
+    new); ``None`` where the call fits but fills less than ``SMALLEST_FILL`` of it.
+
+    Growing gives every block room for its count plus a margin: ``MARGIN`` at first, doubled
+    at each growth up to ``largest_margin``. Batches whose sizes spread widely (small ones)
+    so settle after a few growths; large ones, whose sizes barely vary, keep little padding."""
+    if current is not None and (current.nodes.keys() != call.nodes.keys() or current.edges.keys() != call.edges.keys()
+                                or any(len(current.nodes[t]) != len(c) for t, c in call.nodes.items())
+                                or any(len(current.edges[r]) != len(c) for r, c in call.edges.items())):
+        current = None  # another layout (other types or hops): start again
+    if current is not None and _fits(call.nodes, current.nodes, 1) and _fits(call.edges, current.edges, 0):
+        real = sum(map(sum, call.nodes.values())) + sum(map(sum, call.edges.values()))
+        room = sum(map(sum, current.nodes.values())) + sum(map(sum, current.edges.values()))
+        return current if real >= SMALLEST_FILL * room else None
+    margin = MARGIN if current is None else min(largest_margin, 2 * current.margin)
+
+    def grown(counts: Dict[Any, Tuple[int, ...]], old: Optional[Dict[Any, Tuple[int, ...]]], spare: int):
+        return {key: tuple(max(old[key][h] if old else 0, _room(count + spare, margin)) for h, count in enumerate(blocks))
+                for key, blocks in counts.items()}
+
+    return _separated(Capacities(grown(call.nodes, current and current.nodes, 1),
+                                 grown(call.edges, current and current.edges, 0), margin))
+
+
+def _fits(counts: Dict[Any, Tuple[int, ...]], caps: Dict[Any, Tuple[int, ...]], spare: int) -> bool:
+    return all(c + spare <= cap for key, blocks in counts.items() for c, cap in zip(blocks, caps[key]))
+
+
+def _room(need: int, margin: float) -> int:
+    return max(ROUND, -(-math.ceil(need * (1 + margin)) // ROUND) * ROUND)
+
+
+def _separated(caps: Capacities) -> Capacities:
+    """``caps`` with blocks grown by a row where needed so that no two prefixes (of any
+    types' blocks) have the same length: an output tensor's rows then name its type."""
+    seen = set()
+
+    def separate(blocks: Tuple[int, ...]) -> Tuple[int, ...]:
+        total, out = 0, []
+        for block in blocks:
+            while total + block in seen:
+                block += 1
+            total += block
+            seen.add(total)
+            out.append(block)
+        return tuple(out)
+
+    return caps._replace(nodes={t: separate(b) for t, b in caps.nodes.items()},
+                         edges={r: separate(b) for r, b in caps.edges.items()})
+
+
+# -- the padded call, captured -------------------------------------------------------------------
+class _Axis:
+    """One node type's or relation's block layout: capacities (Python ints and a device tensor),
+    block starts, and each padded row's block and offset in it; ``counts`` is its slice of the
+    call's counts vector."""
+
+    def __init__(self, caps: Tuple[int, ...], first: int, device: torch.device) -> None:
+        self.caps = caps
+        self.starts = [sum(caps[:h]) for h in range(len(caps))]
+        self.rows = sum(caps)
+        self.counts = slice(first, first + len(caps))
+        self.cap_t = torch.tensor(caps, device=device)
+        self.start_t = torch.tensor(self.starts, device=device)
+        self.block = torch.repeat_interleave(torch.arange(len(caps), device=device), self.cap_t)
+        self.offset = torch.arange(self.rows, device=device) - self.start_t[self.block]
+
+
+class _PaddedCall(torch.nn.Module):
+    """The compiled model as a function of the call's counts and its inputs' real-row buffers,
+    moving the rows to the padded block layout first (all on the device: it is captured)."""
+
+    def __init__(self, compiled: Callable, model: torch.nn.Module, signature: inspect.Signature,
+                 arguments: Dict[str, Any], call: HeteroCall, caps: Capacities, device: torch.device) -> None:
+        super().__init__()
+        self.model = model  # registered, so that capture sees its parameters
+        self._call, self._signature, self._roles = compiled, signature, call.roles
+        self._template = {n: v if call.roles[n] == "value" else
+                          {k: type(h)(_caps_of(caps, k, h)) for k, h in v.items()} if call.roles[n] == "hops" else
+                          list(v) for n, v in arguments.items()}
+        first = 0
+        self.nodes: Dict[NodeType, _Axis] = {}
+        self.edges: Dict[EdgeType, _Axis] = {}
+        for t, blocks in caps.nodes.items():
+            self.nodes[t] = _Axis(blocks, first, device)
+            first += len(blocks)
+        for r, blocks in caps.edges.items():
+            self.edges[r] = _Axis(blocks, first, device)
+            first += len(blocks)
+        self.hops = any(len(b) > 1 for b in caps.nodes.values())
+
+    def forward(self, counts: Tensor, *buffers: Tensor) -> Any:
+        filled = iter(buffers)
+        real = {t: counts[axis.counts] for t, axis in {**self.nodes, **self.edges}.items()}
+        shifts = {t: _shift(axis, real[t]) for t, axis in self.nodes.items()}
+        arguments = {}
+        for name, value in self._template.items():
+            role = self._roles[name]
+            if role in ("node", "edge"):
+                axes = self.nodes if role == "node" else self.edges
+                value = {k: _rows(axes[k], real[k], next(filled)) for k in value}
+            elif role == "edge_index":
+                value = {r: self._edge_index(r, real, shifts, next(filled)) for r in value}
+            arguments[name] = value
+        bound = self._signature.bind_partial(**arguments)
+        return self._call(*bound.args, **bound.kwargs)
+
+    def _edge_index(self, relation: EdgeType, real: Dict[Any, Tensor], shifts: Dict[NodeType, Any],
+                    buffer: Tensor) -> Tensor:
+        """The relation's edges in the padded layout: real ones moved to their blocks with
+        their endpoints renumbered, padded ones joining spare rows (round robin)."""
+        axis, counts = self.edges[relation], real[relation]
+        is_real, index = _real_rows(axis, counts)
+        edges = buffer.index_select(1, index)
+        padded = axis.offset - counts[axis.block]  # >= 0 on padded positions
+        ends = []
+        for end, node_type, block in ((0, relation[0], axis.block + 1), (1, relation[2], axis.block)):
+            nodes = self.nodes[node_type]
+            block = block.clamp(max=len(nodes.caps) - 1)
+            filled = real[node_type][block]
+            spare = nodes.start_t[block] + filled + padded % (nodes.cap_t[block] - filled)
+            ends.append(torch.where(is_real, _renumber(edges[end], shifts[node_type]), spare))
+        return torch.stack(ends)
+
+
+def _caps_of(caps: Capacities, key: Any, default: Any = None) -> Tuple[int, ...]:
+    return caps.nodes.get(key, default) if isinstance(key, str) else caps.edges.get(key, default)
+
+
+def _real_rows(axis: _Axis, counts: Tensor) -> Tuple[Tensor, Tensor]:
+    """Per padded row: whether it is real, and the real row it takes (0 for padding)."""
+    is_real = axis.offset < counts[axis.block]
+    first = torch.cumsum(counts, 0) - counts
+    return is_real, torch.where(is_real, first[axis.block] + axis.offset, 0)
+
+
+def _rows(axis: _Axis, counts: Tensor, buffer: Tensor) -> Tensor:
+    is_real, index = _real_rows(axis, counts)
+    rows = buffer.index_select(0, index)
+    return torch.where(is_real.view(-1, *([1] * (rows.dim() - 1))), rows, torch.zeros((), dtype=rows.dtype,
+                                                                                     device=rows.device))
+
+
+def _shift(axis: _Axis, counts: Tensor) -> Optional[Tuple[Tensor, Tensor]]:
+    """``(ends, shift)``: a real node's block is where its index falls among the blocks' real
+    ends, its padded index its own plus that block's shift; ``None`` for one block (no shift)."""
+    if len(axis.caps) == 1:
+        return None
+    ends = torch.cumsum(counts, 0)
+    return ends, axis.start_t - (ends - counts)
+
+
+def _renumber(index: Tensor, shift: Optional[Tuple[Tensor, Tensor]]) -> Tensor:
+    if shift is None:
+        return index
+    ends, offsets = shift
+    return index + offsets[torch.bucketize(index, ends, right=True).clamp(max=ends.numel() - 1)]
+
+
+# -- the runner ------------------------------------------------------------------------------------
+class HeteroReplay:
+    """The capacities and captured graphs of one compiled model's heterogeneous calls, per
+    call signature (argument layout, dtypes and widths, training and grad mode, autocast)."""
+
+    def __init__(self, compiled: Callable, model: torch.nn.Module, signature: inspect.Signature,
+                 growth: float = 1.25, capture: Callable = replay.graphed) -> None:
+        """``growth``: a capacity is at most this times its count (beyond ``ROUND``);
+        ``capture(flat, static)``: a callable replaying ``flat`` on the buffers ``static``
+        (CUDA graphs; tests of the padding pass ``flat`` itself)."""
+        self._compiled, self._model, self._signature = compiled, model, signature
+        self._largest_margin, self._capture = growth - 1, capture
+        self._caps: Dict[tuple, Capacities] = {}
+        self.captured: Dict[tuple, Tuple[Callable, List[Tensor]]] = {}
+
+    def run(self, arguments: Dict[str, Any], call: HeteroCall, limit: int) -> Any:
+        """The call's outputs from a replayed graph; ``None`` where it runs uncaptured (too
+        small for the capacities); raises ``RuntimeError`` past ``limit`` graphs."""
+        signature = _signature_of(arguments, call, self._model)
+        caps = capacities(call, self._caps.get(signature), self._largest_margin)
+        if caps is None:
+            return None
+        old = self._caps.get(signature)
+        if old is not None and old != caps:
+            self.captured.pop((signature, old.key()), None)  # frees its memory pool
+        self._caps[signature] = caps
+        key = (signature, caps.key())
+        runner = self.captured.get(key)
+        inputs = _inputs(arguments, call, caps)
+        counts = [c for blocks in (*call.nodes.values(), *call.edges.values()) for c in blocks]
+        if runner is None:
+            if len(self.captured) >= limit:
+                raise RuntimeError(f"more than {limit} input shapes")
+            static = [torch.zeros(len(counts), dtype=torch.int64, device=call.device)] + [_buffer(*i) for i in inputs]
+            _fill(static, counts, inputs)
+            flat = _PaddedCall(self._compiled, self._model, self._signature, arguments, call, caps, call.device)
+            with replay.uncached_autocast():
+                runner = (self._capture(flat, static), static)
+            self.captured[key] = runner
+        else:
+            _fill(runner[1], counts, inputs)
+        graphed, static = runner
+        return _real(graphed(*static), call, caps)
+
+
+def _signature_of(arguments: Dict[str, Any], call: HeteroCall, model: torch.nn.Module) -> tuple:
+    layout = []
+    for name, value in arguments.items():
+        role = call.roles[name]
+        if role in ("node", "edge", "edge_index"):
+            layout.append((name, role, tuple((k, v.dtype, tuple(v.shape[1:]) if role != "edge_index" else ())
+                                             for k, v in value.items())))
+        elif role == "hops":
+            layout.append((name, role, tuple(value)))
+        else:
+            layout.append((name, role, repr(value)))
+    return (tuple(layout), getattr(model, "training", False), torch.is_grad_enabled(), replay.modes(),
+            tuple(len(b) for b in call.nodes.values()))
+
+
+def _inputs(arguments: Dict[str, Any], call: HeteroCall, caps: Capacities) -> List[Tuple[Tensor, bool, int]]:
+    """The call's tensors in the order :class:`_PaddedCall` reads its buffers, each with
+    whether its rows are columns (``edge_index``) and its type's capacity."""
+    return [(v, call.roles[n] == "edge_index", sum(_caps_of(caps, k))) for n, d in arguments.items()
+            if call.roles[n] in ("node", "edge", "edge_index") for k, v in d.items()]
+
+
+def _buffer(value: Tensor, columns: bool, capacity: int) -> Tensor:
+    return value.new_zeros((2, capacity) if columns else (capacity, *value.shape[1:]))
+
+
+def _fill(static: List[Tensor], counts: List[int], inputs: List[Tuple[Tensor, bool, int]]) -> None:
+    """The call's counts and real rows into the captured graph's buffers (their fronts)."""
+    pinned = static[0].is_cuda  # a non-blocking copy from pinned memory: no wait for the queue
+    static[0].copy_(torch.tensor(counts, dtype=torch.int64, pin_memory=pinned), non_blocking=pinned)
+    for buffer, (value, columns, _) in zip(static[1:], inputs):
+        if columns:
+            buffer[:, :value.size(1)].copy_(value)
+        else:
+            buffer[:value.size(0)].copy_(value)
+
+
+def _real(out: Any, call: HeteroCall, caps: Capacities) -> Any:
+    """``out`` (the captured graph's buffers) with real rows only, as new tensors: a dict
+    entry of a node type or relation by its blocks, any other tensor by the blocks whose
+    prefix its rows match (:func:`_separated` keeps those apart)."""
+    def prefixes(keys) -> Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...], int]]:
+        table = {}
+        for key in keys:
+            blocks = _caps_of(caps, key)
+            counts = call.nodes[key] if isinstance(key, str) else call.edges[key]
+            for h in range(len(blocks)):
+                table[sum(blocks[:h + 1])] = (blocks, counts, h + 1)
+        return table
+
+    every = prefixes([*call.nodes, *call.edges])
+
+    def real(value: Any, key: Any = None) -> Any:
+        if isinstance(value, dict):
+            return {k: real(v, k) for k, v in value.items()}
+        if isinstance(value, (tuple, list)):
+            return type(value)(real(v) for v in value)
+        if not isinstance(value, Tensor):
+            return value
+        if value.dim() == 0:
+            return value.clone()
+        own = key is not None and (key in call.nodes or key in call.edges)
+        found = (prefixes([key]) if own else every).get(value.size(0))
+        if found is None:
+            return value.clone()
+        blocks, counts, used = found
+        if used == 1:
+            return value[:counts[0]].clone()
+        starts = [sum(blocks[:h]) for h in range(used)]
+        return torch.cat([value[start:start + count] for start, count in zip(starts, counts[:used])])
+
+    return real(out)

@@ -1,0 +1,96 @@
+"""CUDA-graph capture of a compiled call, shared by :mod:`gnnx._compile` (homogeneous inputs
+padded to size buckets) and :mod:`gnnx._compile_hetero` (heterogeneous inputs padded to
+per-type capacities): capture forward (and backward where parameters need gradients) once,
+replay after."""
+from __future__ import annotations
+
+import contextlib
+import warnings
+import weakref
+from typing import Any, Callable, List, Optional
+
+import torch
+from torch import Tensor
+
+from gnnx.graph import version_of
+
+
+def modes() -> tuple:
+    """The global modes a captured graph is only valid under: autocast (its dtype decides the
+    captured kernels' precision and output dtype) and inference mode (the capture's private
+    input buffers are inference tensors there, which no call outside the mode may write)."""
+    autocast = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else None
+    return autocast, torch.is_inference_mode_enabled()
+
+
+def uncached_autocast():
+    """The caller's CUDA autocast without its cast cache, which CUDA-graph capture refuses
+    (the compiled code casts inside the graph, so the cache serves nothing here)."""
+    if torch.is_autocast_enabled("cuda") and torch.is_autocast_cache_enabled():
+        return torch.autocast("cuda", dtype=torch.get_autocast_dtype("cuda"), cache_enabled=False)
+    return contextlib.nullcontext()
+
+
+def graphed(flat: torch.nn.Module, static: List[Tensor]) -> Callable:
+    """``flat`` captured on the tensors ``static``: a callable that copies its arguments into
+    ``static`` (none where it is given ``static`` itself) and replays. Forward and backward
+    (:func:`torch.cuda.make_graphed_callables`) where ``flat``'s parameters need gradients,
+    else the forward alone, after three warm-up calls on a side stream."""
+    if torch.is_grad_enabled() and any(p.requires_grad for p in flat.parameters()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.cuda.make_graphed_callables(flat, tuple(static), num_warmup_iters=3,
+                                                     allow_unused_input=True)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            flat(*static)
+    torch.cuda.current_stream().wait_stream(stream)
+    cuda_graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(cuda_graph):
+        static_out = flat(*static)
+
+    def replay(*args: Tensor) -> Any:
+        for buffer, value in zip(static, args):
+            if buffer is not value:
+                buffer.copy_(value)
+        cuda_graph.replay()
+        return static_out
+
+    return replay
+
+
+def capture(flat: torch.nn.Module, tensors: List[Tensor]) -> Callable:
+    """A callable replaying ``flat(*tensors)`` from CUDA graphs. The captured graphs read
+    private copies of the inputs; a call copies in only the inputs that are not the ones
+    the last call copied (same tensor, same version), so an unchanged structure costs
+    nothing."""
+    static = [t.detach().clone().requires_grad_(t.requires_grad) for t in tensors]
+    replay = graphed(flat, static)
+    seen: List[Optional[tuple]] = [None] * len(static)  # (weak ref, version) last copied in
+
+    def run(*args: Tensor) -> Any:
+        feed = []
+        for i, value in enumerate(args):
+            last = seen[i]
+            version = version_of(value)  # None (an inference tensor): always copied in
+            if (last is not None and version is not None and last[0]() is value and last[1] == version
+                    and not value.requires_grad):
+                feed.append(static[i])  # already in the buffer: no copy
+            else:
+                feed.append(value)
+                seen[i] = (weakref.ref(value), version)
+        # Captured outputs live in buffers the next replay overwrites: hand out copies, so
+        # an output kept across calls stays right.
+        return clone(replay(*feed))
+
+    return run
+
+
+def clone(out: Any) -> Any:
+    if isinstance(out, Tensor):
+        return out.clone()
+    if isinstance(out, tuple):
+        return tuple(clone(o) for o in out)
+    return out
