@@ -9,11 +9,11 @@ graph:
 
 * **Capacities.** Each node type's and relation's rows form hop blocks (one block without
   per-hop counts). Each block has a capacity that only grows, with at least one spare row per
-  node block. A batch over a capacity grows every block to its count plus a margin that starts
-  at ``MARGIN`` and doubles with each growth (up to ``bucket_growth - 1``), and the graph
-  captured for the old capacities is dropped: a training run captures a few graphs, then
-  replays one, with little padding where sizes barely vary (large batches). A batch that fills
-  less than ``SMALLEST_FILL`` of the capacities (an epoch's last, short one) runs uncaptured.
+  node block. A batch over a block's capacity grows it to the count plus a margin that starts
+  at ``MARGIN`` and doubles with each growth of that block (up to ``bucket_growth - 1``), and
+  the graph captured for the old capacities is dropped: a training run captures a few graphs,
+  then replays one, with little padding where sizes barely vary (the large blocks). A batch that
+  fills less than ``SMALLEST_FILL`` of the capacities (an epoch's last, short one) runs uncaptured.
 * **Padding inside the graph.** A call copies each input's real rows into the front of a
   fixed buffer (one copy per input) and its counts in one host-to-device copy; the captured
   code moves the rows to the block layout and fills each block's spare rows: zero features,
@@ -37,6 +37,9 @@ from torch import Tensor
 from gnnx import _replay as replay
 
 MARGIN = 0.02  # a capacity's room above the count that set it
+# At least SPREAD * sqrt(count) room: sampled counts vary by about 1-4 sqrt(count) from batch to
+# batch (IGBH-shaped graph, fan-outs [15, 10, 5]), so small blocks do not grow batch after batch.
+SPREAD = 6
 ROUND = 8  # capacities are multiples of 8 (at least 8: Dynamo specialises sizes 0 and 1)
 SMALLEST_FILL = 0.5  # a batch filling less of its capacities runs uncaptured
 
@@ -120,7 +123,7 @@ def _first(roles: Dict[str, str], role: str) -> str:
 class Capacities(NamedTuple):
     nodes: Dict[NodeType, Tuple[int, ...]]
     edges: Dict[EdgeType, Tuple[int, ...]]
-    margin: float  # the room the last growth gave (doubled at each growth)
+    margins: Dict[Any, Tuple[float, ...]]  # per node type and relation, each block's last growth room
 
     def key(self) -> tuple:
         return tuple(self.nodes.items()), tuple(self.edges.items())
@@ -130,33 +133,37 @@ def capacities(call: HeteroCall, current: Optional[Capacities], largest_margin: 
     """``current`` where ``call`` fits it; grown where it does not (``current`` ``None``:
     new); ``None`` where the call fits but fills less than ``SMALLEST_FILL`` of it.
 
-    Growing gives every block room for its count plus a margin: ``MARGIN`` at first, doubled
-    at each growth up to ``largest_margin``. Batches whose sizes spread widely (small ones)
-    so settle after a few growths; large ones, whose sizes barely vary, keep little padding."""
+    A block that overflows grows to its count plus a margin: ``MARGIN`` at first, twice its
+    last margin after (at most ``largest_margin``), and at least ``SPREAD * sqrt(count)``. Blocks whose sizes spread widely (small
+    ones) so settle after a few growths, and large ones, whose sizes barely vary, keep little
+    padding."""
     if current is not None and (current.nodes.keys() != call.nodes.keys() or current.edges.keys() != call.edges.keys()
                                 or any(len(current.nodes[t]) != len(c) for t, c in call.nodes.items())
                                 or any(len(current.edges[r]) != len(c) for r, c in call.edges.items())):
         current = None  # another layout (other types or hops): start again
-    if current is not None and _fits(call.nodes, current.nodes, 1) and _fits(call.edges, current.edges, 0):
+    margins: Dict[Any, Tuple[float, ...]] = {}
+
+    def grown(counts: Dict[Any, Tuple[int, ...]], old: Optional[Dict[Any, Tuple[int, ...]]], spare: int):
+        caps = {}
+        for key, blocks in counts.items():
+            caps[key], margins[key] = zip(*(
+                (old[key][h], current.margins[key][h]) if old and count + spare <= old[key][h] else
+                _room(count + spare, min(largest_margin, 2 * current.margins[key][h]) if old else MARGIN)
+                for h, count in enumerate(blocks)))
+        return caps
+
+    caps = Capacities(grown(call.nodes, current and current.nodes, 1), grown(call.edges, current and current.edges, 0),
+                      margins)
+    if current is not None and caps.nodes == current.nodes and caps.edges == current.edges:
         real = sum(map(sum, call.nodes.values())) + sum(map(sum, call.edges.values()))
         room = sum(map(sum, current.nodes.values())) + sum(map(sum, current.edges.values()))
         return current if real >= SMALLEST_FILL * room else None
-    margin = MARGIN if current is None else min(largest_margin, 2 * current.margin)
-
-    def grown(counts: Dict[Any, Tuple[int, ...]], old: Optional[Dict[Any, Tuple[int, ...]]], spare: int):
-        return {key: tuple(max(old[key][h] if old else 0, _room(count + spare, margin)) for h, count in enumerate(blocks))
-                for key, blocks in counts.items()}
-
-    return _separated(Capacities(grown(call.nodes, current and current.nodes, 1),
-                                 grown(call.edges, current and current.edges, 0), margin))
+    return _separated(caps)
 
 
-def _fits(counts: Dict[Any, Tuple[int, ...]], caps: Dict[Any, Tuple[int, ...]], spare: int) -> bool:
-    return all(c + spare <= cap for key, blocks in counts.items() for c, cap in zip(blocks, caps[key]))
-
-
-def _room(need: int, margin: float) -> int:
-    return max(ROUND, -(-math.ceil(need * (1 + margin)) // ROUND) * ROUND)
+def _room(need: int, margin: float) -> Tuple[int, float]:
+    room = max(need * margin, SPREAD * math.sqrt(need))
+    return max(ROUND, -(-math.ceil(need + room) // ROUND) * ROUND), margin
 
 
 def _separated(caps: Capacities) -> Capacities:
@@ -300,6 +307,7 @@ class HeteroReplay:
         self._largest_margin, self._capture = growth - 1, capture
         self._caps: Dict[tuple, Capacities] = {}
         self.captured: Dict[tuple, Tuple[Callable, List[Tensor]]] = {}
+        self.captures = 0  # graphs captured so far (growths included)
 
     def run(self, arguments: Dict[str, Any], call: HeteroCall, limit: int) -> Any:
         """The call's outputs from a replayed graph; ``None`` where it runs uncaptured (too
@@ -322,8 +330,9 @@ class HeteroReplay:
             static = [torch.zeros(len(counts), dtype=torch.int64, device=call.device)] + [_buffer(*i) for i in inputs]
             _fill(static, counts, inputs)
             flat = _PaddedCall(self._compiled, self._model, self._signature, arguments, call, caps, call.device)
-            with replay.uncached_autocast():
-                runner = (self._capture(flat, static), static)
+            with replay.uncached_autocast():  # later captures reuse warm kernels: one warm-up call
+                runner = (self._capture(flat, static, warmup=1 if self.captures else 3), static)
+            self.captures += 1
             self.captured[key] = runner
         else:
             _fill(runner[1], counts, inputs)

@@ -31,20 +31,20 @@ def uncached_autocast():
     return contextlib.nullcontext()
 
 
-def graphed(flat: torch.nn.Module, static: List[Tensor]) -> Callable:
+def graphed(flat: torch.nn.Module, static: List[Tensor], warmup: int = 3) -> Callable:
     """``flat`` captured on the tensors ``static``: a callable that copies its arguments into
     ``static`` (none where it is given ``static`` itself) and replays. Forward and backward
     (:func:`torch.cuda.make_graphed_callables`) where ``flat``'s parameters need gradients,
-    else the forward alone, after three warm-up calls on a side stream."""
+    else the forward alone, after ``warmup`` calls on a side stream (lazy initialisation)."""
     if torch.is_grad_enabled() and any(p.requires_grad for p in flat.parameters()):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            return torch.cuda.make_graphed_callables(flat, tuple(static), num_warmup_iters=3,
+            return torch.cuda.make_graphed_callables(flat, tuple(static), num_warmup_iters=warmup,
                                                      allow_unused_input=True)
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):
-        for _ in range(3):
+        for _ in range(warmup):
             flat(*static)
     torch.cuda.current_stream().wait_stream(stream)
     cuda_graph = torch.cuda.CUDAGraph()
