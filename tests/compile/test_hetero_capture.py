@@ -114,17 +114,17 @@ def test_capacities_only_grow_and_keep_prefixes_apart():
     def call(nodes, edges):
         return type("Call", (), {"nodes": nodes, "edges": edges})
 
-    first = capacities(call({"a": (10, 40), "b": (0, 30)}, {("a", "r", "b"): (50, 0)}), None)
+    first = capacities(call({"a": (1000, 4000), "b": (0, 3000)}, {("a", "r", "b"): (5000, 0)}), None)
     assert all(c >= ROUND for blocks in (*first.nodes.values(), *first.edges.values()) for c in blocks)
-    assert first.nodes["a"][0] >= 11 and first.nodes["b"][0] >= 1 and first.edges[("a", "r", "b")][0] >= 50
+    assert first.nodes["a"][0] >= 1001 and first.nodes["b"][0] >= 1 and first.edges[("a", "r", "b")][0] >= 5000
     prefixes = [sum(b[:h + 1]) for b in (*first.nodes.values(), *first.edges.values()) for h in range(len(b))]
     assert len(prefixes) == len(set(prefixes))  # an output's rows name its type
-    same = capacities(call({"a": (9, 38), "b": (0, 29)}, {("a", "r", "b"): (48, 0)}), first)
+    same = capacities(call({"a": (990, 3950), "b": (0, 2990)}, {("a", "r", "b"): (4900, 0)}), first)
     assert same is first  # fits: the captured graph replays
-    grown = capacities(call({"a": (10, 60), "b": (0, 30)}, {("a", "r", "b"): (50, 0)}), first)
-    assert grown.nodes["a"][1] >= 61 * (1 + 2 * MARGIN) and grown.margins["a"] == (MARGIN, 2 * MARGIN)  # doubled room
+    grown = capacities(call({"a": (1000, 6000), "b": (0, 3000)}, {("a", "r", "b"): (5000, 0)}), first)
+    assert grown.nodes["a"][1] >= 6001 * (1 + 2 * MARGIN) and grown.margins["a"] == (MARGIN, 2 * MARGIN)  # doubled
     assert grown.nodes["a"][0] == first.nodes["a"][0] and grown.nodes["b"] == first.nodes["b"]  # the rest kept
-    assert capacities(call({"a": (1, 5), "b": (0, 2)}, {("a", "r", "b"): (3, 0)}), grown) is None  # mostly padding
+    assert capacities(call({"a": (100, 500), "b": (0, 200)}, {("a", "r", "b"): (300, 0)}), grown) is None  # mostly padding
     assert isinstance(grown, Capacities)
 
 
