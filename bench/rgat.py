@@ -93,9 +93,13 @@ def time_training(step, batches, device, warmup: int, second_pass: bool = False)
     """Seconds per step over the batches after the first ``warmup``; with ``second_pass``, over
     every batch after one untimed pass over all of them (the steady state of a long run: every
     compile and capture done)."""
+    started = time.perf_counter()
     for batch in batches if second_pass else batches[:warmup]:
         step(batch)
     sync(device)
+    if second_pass:
+        print(f"  first pass {(time.perf_counter() - started) / len(batches) * 1e3:.1f} ms/step (compiles and captures "
+              f"included)", flush=True)
     timed = batches if second_pass else batches[warmup:]
     started = time.perf_counter()
     for batch in timed:
