@@ -9,7 +9,8 @@ and the synchronisations one step makes (``torch.cuda.set_sync_debug_mode``). A 
 host-bound when its host time is close to its wall time and above its device time.
 
 Configurations: those of ``bench/rgat.py`` plus ``(cpp wrapper)`` (Inductor's C++ wrapper
-instead of the Python one, ``options={"cpp_wrapper": True}``).
+instead of the Python one, ``options={"cpp_wrapper": True}``); ``(uncaptured)`` runs
+``gnnx.compile`` without its CUDA-graph replay.
 Writes ``rgat_host_time.json`` and ``.md`` to ``--out``.
 """
 from __future__ import annotations
@@ -31,8 +32,11 @@ from gnnx.datasets import hetero_benchmark_graph  # noqa: E402
 
 
 def measure(step, batches, warmup: int) -> dict:
-    for batch in batches[:warmup]:
+    """``warmup`` < 0: one untimed pass over every batch first (every compile and capture
+    done), then all of them timed."""
+    for batch in batches[:warmup] if warmup >= 0 else batches:
         step(batch)
+    warmup = max(warmup, 0)
     torch.cuda.synchronize()
     host = []
     started = time.perf_counter()
@@ -74,7 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--batches", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=5, help="-1: an untimed pass over every batch first")
     parser.add_argument("--configs", nargs="+", default=["pyg compiled", "gnnx.compile", "gnnx.compile (cpp wrapper)"])
     parser.add_argument("--out", default="bench/results")
     args = parser.parse_args()
@@ -96,7 +100,9 @@ def main() -> None:
         else:
             model = build_rgat(gnnx.nn, graph, 128, batches[0], "cuda")
             model.load_state_dict(pyg_model.state_dict())
-            step_model = gnnx.compile(model, **options) if config.startswith("gnnx.compile") else model
+            # "(uncaptured)": gnnx.compile without its CUDA-graph replay
+            step_model = gnnx.compile(model, cuda_graphs="uncaptured" not in config, **options) \
+                if config.startswith("gnnx.compile") else model
         model.train()
         step = training_step(step_model, list(model.parameters()), "trimmed" in config)
         try:
