@@ -14,11 +14,11 @@ graph:
   the graph captured for the old capacities is dropped: a training run captures a few graphs,
   then replays one, with little padding where sizes barely vary (the large blocks). A batch that
   fills less than ``SMALLEST_FILL`` of the capacities (an epoch's last, short one) runs uncaptured.
-* **Padding inside the graph.** A call copies each input's real rows into the front of a
-  fixed buffer (one copy per input) and its counts in one host-to-device copy; the captured
-  code moves the rows to the block layout and fills each block's spare rows: zero features,
-  padded edges joining spare rows of the source type's next hop block to spare rows of the
-  destination type's block, spread round robin. Real nodes see exactly their sampled
+* **Padding inside the graph.** A call copies each input's hop blocks to their places in fixed
+  buffers (one copy per block) and its counts in one host-to-device copy; the captured code
+  (:func:`_pad`, compiled once) sets the spare rows: zero features, real edges renumbered to
+  their endpoints' blocks, padded edges joining spare rows of the source type's next hop block
+  to spare rows of the destination type's block, spread round robin. Real nodes see exactly their sampled
   neighbourhoods and trimming drops the padding with its hop. The model gets the capacities
   as its per-hop counts, so each captured graph has one set of shapes.
 * **Outputs** come back with their real rows only: a dict entry by its node type's (or
@@ -186,111 +186,101 @@ def _separated(caps: Capacities) -> Capacities:
 
 
 # -- the padded call, captured -------------------------------------------------------------------
-class _Axis:
-    """One node type's or relation's block layout: capacities (Python ints and a device tensor),
-    block starts, and each padded row's block and offset in it; ``counts`` is its slice of the
-    call's counts vector."""
+class _Axis(NamedTuple):
+    """One node type's or relation's block layout on the device: each padded row's block and
+    offset in it, the blocks' starts and capacities; ``first``: where its blocks' counts start
+    in the call's counts vector, ``blocks``: how many. No capacity is a Python int here, so the
+    compiled padding serves every capacity."""
+    block: Tensor
+    offset: Tensor
+    start: Tensor
+    cap: Tensor
+    first: int
+    blocks: int
 
-    def __init__(self, caps: Tuple[int, ...], first: int, device: torch.device) -> None:
-        self.caps = caps
-        self.starts = [sum(caps[:h]) for h in range(len(caps))]
-        self.rows = sum(caps)
-        self.counts = slice(first, first + len(caps))
-        self.cap_t = torch.tensor(caps, device=device)
-        self.start_t = torch.tensor(self.starts, device=device)
-        self.block = torch.repeat_interleave(torch.arange(len(caps), device=device), self.cap_t)
-        self.offset = torch.arange(self.rows, device=device) - self.start_t[self.block]
+
+def _axis(caps: Tuple[int, ...], first: int, device: torch.device) -> _Axis:
+    cap = torch.tensor(caps, device=device)
+    start = torch.cumsum(cap, 0) - cap
+    block = torch.repeat_interleave(torch.arange(len(caps), device=device), cap, output_size=sum(caps))
+    return _Axis(block, torch.arange(sum(caps), device=device) - start[block], start, cap, first, len(caps))
+
+
+def _pad(counts: Tensor, buffers: List[Tensor], roles: Tuple[Tuple[str, Any], ...], nodes: Dict[NodeType, _Axis],
+         edges: Dict[EdgeType, _Axis]) -> List[Tensor]:
+    """The inputs in the padded layout, from buffers whose blocks :func:`_fill` copied in place:
+    zero features on spare rows; real edges renumbered to their endpoints' blocks, padded ones
+    joining spare rows of the source type's next hop block and the destination type's block
+    (round robin, so no spare row is a hub). Compiled once (:func:`_compiled_pad`)."""
+    real = {key: counts[axis.first:axis.first + axis.blocks] for key, axis in (*nodes.items(), *edges.items())}
+    out = []
+    for (role, key), buffer in zip(roles, buffers):
+        axis = nodes[key] if role == "node" else edges[key]
+        is_real = axis.offset < real[key][axis.block]
+        if role != "edge_index":
+            mask = is_real.view(-1, *([1] * (buffer.dim() - 1)))
+            out.append(torch.where(mask, buffer, torch.zeros((), dtype=buffer.dtype, device=buffer.device)))
+            continue
+        padded = axis.offset - real[key][axis.block]  # >= 0 on padded positions
+        ends = []
+        for end, node_type, block in ((0, key[0], axis.block + 1), (1, key[2], axis.block)):
+            node_axis, filled = nodes[node_type], real[node_type]
+            block = block.clamp(max=node_axis.blocks - 1)
+            room = (node_axis.cap[block] - filled[block]).clamp(min=1)  # >= 1 anyway; the clamp keeps
+            spare = node_axis.start[block] + filled[block] + padded % room  # compiled loop tails from / 0
+            index = buffer[end]
+            if node_axis.blocks > 1:  # a real node moves by its hop block's padding before it
+                real_ends = torch.cumsum(filled, 0)
+                hop = torch.bucketize(index, real_ends, right=True).clamp(max=node_axis.blocks - 1)
+                index = index + (node_axis.start - (real_ends - filled))[hop]
+            ends.append(torch.where(is_real, index, spare))
+        out.append(torch.stack(ends))
+    return out
+
+
+_COMPILED_PAD: Optional[Callable] = None
+
+
+def _compiled_pad() -> Callable:
+    """:func:`_pad` compiled (one fused kernel or two per input instead of dozens of small
+    ones); capacities are tensor data and sizes, so one compiled graph serves every capture."""
+    global _COMPILED_PAD
+    if _COMPILED_PAD is None:
+        _COMPILED_PAD = torch.compile(_pad, dynamic=True, fullgraph=True)
+    return _COMPILED_PAD
 
 
 class _PaddedCall(torch.nn.Module):
-    """The compiled model as a function of the call's counts and its inputs' real-row buffers,
-    moving the rows to the padded block layout first (all on the device: it is captured)."""
+    """The compiled model as a function of the call's counts and its inputs' buffers (blocks
+    in place, spare rows not yet set), padding them first: all on the device, so it is captured."""
 
     def __init__(self, compiled: Callable, model: torch.nn.Module, signature: inspect.Signature,
                  arguments: Dict[str, Any], call: HeteroCall, caps: Capacities, device: torch.device) -> None:
         super().__init__()
         self.model = model  # registered, so that capture sees its parameters
-        self._call, self._signature, self._roles = compiled, signature, call.roles
+        self._call, self._signature = compiled, signature
         self._template = {n: v if call.roles[n] == "value" else
                           {k: type(h)(_caps_of(caps, k, h)) for k, h in v.items()} if call.roles[n] == "hops" else
                           list(v) for n, v in arguments.items()}
-        first = 0
-        self.nodes: Dict[NodeType, _Axis] = {}
-        self.edges: Dict[EdgeType, _Axis] = {}
-        for t, blocks in caps.nodes.items():
-            self.nodes[t] = _Axis(blocks, first, device)
-            first += len(blocks)
-        for r, blocks in caps.edges.items():
-            self.edges[r] = _Axis(blocks, first, device)
-            first += len(blocks)
-        self.hops = any(len(b) > 1 for b in caps.nodes.values())
+        self._roles = tuple((call.roles[n], k) for n, v in arguments.items()
+                            if call.roles[n] in ("node", "edge", "edge_index") for k in v)
+        first, self._nodes, self._edges = 0, {}, {}
+        for axes, table in ((caps.nodes, self._nodes), (caps.edges, self._edges)):
+            for key, blocks in axes.items():
+                table[key] = _axis(blocks, first, device)
+                first += len(blocks)
+        self._pad = _compiled_pad() if device.type == "cuda" else _pad
 
     def forward(self, counts: Tensor, *buffers: Tensor) -> Any:
-        filled = iter(buffers)
-        real = {t: counts[axis.counts] for t, axis in {**self.nodes, **self.edges}.items()}
-        shifts = {t: _shift(axis, real[t]) for t, axis in self.nodes.items()}
-        arguments = {}
-        for name, value in self._template.items():
-            role = self._roles[name]
-            if role in ("node", "edge"):
-                axes = self.nodes if role == "node" else self.edges
-                value = {k: _rows(axes[k], real[k], next(filled)) for k in value}
-            elif role == "edge_index":
-                value = {r: self._edge_index(r, real, shifts, next(filled)) for r in value}
-            arguments[name] = value
+        padded = iter(self._pad(counts, list(buffers), self._roles, self._nodes, self._edges))
+        arguments = {name: {k: next(padded) for k in value} if isinstance(value, list) else value
+                     for name, value in self._template.items()}
         bound = self._signature.bind_partial(**arguments)
         return self._call(*bound.args, **bound.kwargs)
-
-    def _edge_index(self, relation: EdgeType, real: Dict[Any, Tensor], shifts: Dict[NodeType, Any],
-                    buffer: Tensor) -> Tensor:
-        """The relation's edges in the padded layout: real ones moved to their blocks with
-        their endpoints renumbered, padded ones joining spare rows (round robin)."""
-        axis, counts = self.edges[relation], real[relation]
-        is_real, index = _real_rows(axis, counts)
-        edges = buffer.index_select(1, index)
-        padded = axis.offset - counts[axis.block]  # >= 0 on padded positions
-        ends = []
-        for end, node_type, block in ((0, relation[0], axis.block + 1), (1, relation[2], axis.block)):
-            nodes = self.nodes[node_type]
-            block = block.clamp(max=len(nodes.caps) - 1)
-            filled = real[node_type][block]
-            spare = nodes.start_t[block] + filled + padded % (nodes.cap_t[block] - filled)
-            ends.append(torch.where(is_real, _renumber(edges[end], shifts[node_type]), spare))
-        return torch.stack(ends)
 
 
 def _caps_of(caps: Capacities, key: Any, default: Any = None) -> Tuple[int, ...]:
     return caps.nodes.get(key, default) if isinstance(key, str) else caps.edges.get(key, default)
-
-
-def _real_rows(axis: _Axis, counts: Tensor) -> Tuple[Tensor, Tensor]:
-    """Per padded row: whether it is real, and the real row it takes (0 for padding)."""
-    is_real = axis.offset < counts[axis.block]
-    first = torch.cumsum(counts, 0) - counts
-    return is_real, torch.where(is_real, first[axis.block] + axis.offset, 0)
-
-
-def _rows(axis: _Axis, counts: Tensor, buffer: Tensor) -> Tensor:
-    is_real, index = _real_rows(axis, counts)
-    rows = buffer.index_select(0, index)
-    return torch.where(is_real.view(-1, *([1] * (rows.dim() - 1))), rows, torch.zeros((), dtype=rows.dtype,
-                                                                                     device=rows.device))
-
-
-def _shift(axis: _Axis, counts: Tensor) -> Optional[Tuple[Tensor, Tensor]]:
-    """``(ends, shift)``: a real node's block is where its index falls among the blocks' real
-    ends, its padded index its own plus that block's shift; ``None`` for one block (no shift)."""
-    if len(axis.caps) == 1:
-        return None
-    ends = torch.cumsum(counts, 0)
-    return ends, axis.start_t - (ends - counts)
-
-
-def _renumber(index: Tensor, shift: Optional[Tuple[Tensor, Tensor]]) -> Tensor:
-    if shift is None:
-        return index
-    ends, offsets = shift
-    return index + offsets[torch.bucketize(index, ends, right=True).clamp(max=ends.numel() - 1)]
 
 
 # -- the runner ------------------------------------------------------------------------------------
@@ -355,26 +345,28 @@ def _signature_of(arguments: Dict[str, Any], call: HeteroCall, model: torch.nn.M
             tuple(len(b) for b in call.nodes.values()))
 
 
-def _inputs(arguments: Dict[str, Any], call: HeteroCall, caps: Capacities) -> List[Tuple[Tensor, bool, int]]:
+def _inputs(arguments: Dict[str, Any], call: HeteroCall, caps: Capacities) -> List[tuple]:
     """The call's tensors in the order :class:`_PaddedCall` reads its buffers, each with
-    whether its rows are columns (``edge_index``) and its type's capacity."""
-    return [(v, call.roles[n] == "edge_index", sum(_caps_of(caps, k))) for n, d in arguments.items()
-            if call.roles[n] in ("node", "edge", "edge_index") for k, v in d.items()]
+    whether its rows are columns (``edge_index``), its type's counts and capacities per block."""
+    return [(v, call.roles[n] == "edge_index", call.nodes[k] if isinstance(k, str) else call.edges[k], _caps_of(caps, k))
+            for n, d in arguments.items() if call.roles[n] in ("node", "edge", "edge_index") for k, v in d.items()]
 
 
-def _buffer(value: Tensor, columns: bool, capacity: int) -> Tensor:
-    return value.new_zeros((2, capacity) if columns else (capacity, *value.shape[1:]))
+def _buffer(value: Tensor, columns: bool, counts: Tuple[int, ...], caps: Tuple[int, ...]) -> Tensor:
+    return value.new_zeros((2, sum(caps)) if columns else (sum(caps), *value.shape[1:]))
 
 
-def _fill(static: List[Tensor], counts: List[int], inputs: List[Tuple[Tensor, bool, int]]) -> None:
-    """The call's counts and real rows into the captured graph's buffers (their fronts)."""
+def _fill(static: List[Tensor], counts: List[int], inputs: List[tuple]) -> None:
+    """The call's counts (one host-to-device copy) and each input's hop blocks, copied to their
+    places in the captured graph's buffers (spare rows are set inside the graph)."""
     pinned = static[0].is_cuda  # a non-blocking copy from pinned memory: no wait for the queue
     static[0].copy_(torch.tensor(counts, dtype=torch.int64, pin_memory=pinned), non_blocking=pinned)
-    for buffer, (value, columns, _) in zip(static[1:], inputs):
-        if columns:
-            buffer[:, :value.size(1)].copy_(value)
-        else:
-            buffer[:value.size(0)].copy_(value)
+    for buffer, (value, columns, real, caps) in zip(static[1:], inputs):
+        dim, source, target = int(columns), 0, 0
+        for count, cap in zip(real, caps):
+            if count:
+                buffer.narrow(dim, target, count).copy_(value.narrow(dim, source, count))
+            source, target = source + count, target + cap
 
 
 def _real(out: Any, call: HeteroCall, caps: Capacities) -> Any:
