@@ -271,6 +271,8 @@ class CompiledModel(torch.nn.Module):
                 self._fall_back(f"capture failed: {type(error).__name__}: {error}")
                 return self._compiled(**arguments)
             self._captured[key] = runner
+        elif runner.busy():  # its last replay awaits its backward: this call runs uncaptured
+            return self._compiled(**arguments)
         return _slice_rows(runner(*tensors), rows, num_nodes)
 
     def _replay_hetero(self, arguments: Dict[str, Any]) -> Any:

@@ -296,12 +296,13 @@ class HeteroReplay:
         self._compiled, self._model, self._signature = compiled, model, signature
         self._largest_margin, self._capture = growth - 1, capture
         self._caps: Dict[tuple, Capacities] = {}
-        self.captured: Dict[tuple, Tuple[Callable, List[Tensor]]] = {}
+        self.captured: Dict[tuple, Tuple[replay.Replay, List[Tensor]]] = {}
         self.captures = 0  # graphs captured so far (growths included)
 
     def run(self, arguments: Dict[str, Any], call: HeteroCall, limit: int) -> Any:
         """The call's outputs from a replayed graph; ``None`` where it runs uncaptured (too
-        small for the capacities); raises ``RuntimeError`` past ``limit`` graphs."""
+        small for the capacities, or the graph's last replay still awaits its backward);
+        raises ``RuntimeError`` past ``limit`` graphs."""
         signature = _signature_of(arguments, call, self._model)
         caps = capacities(call, self._caps.get(signature), self._largest_margin)
         if caps is None:
@@ -312,6 +313,8 @@ class HeteroReplay:
         self._caps[signature] = caps
         key = (signature, caps.key())
         runner = self.captured.get(key)
+        if runner is not None and runner[0].busy():  # its last replay awaits its backward
+            return None
         inputs = _inputs(arguments, call, caps)
         counts = [c for blocks in (*call.nodes.values(), *call.edges.values()) for c in blocks]
         if runner is None:
@@ -321,7 +324,7 @@ class HeteroReplay:
             _fill(static, counts, inputs)
             flat = _PaddedCall(self._compiled, self._model, self._signature, arguments, call, caps, call.device)
             with replay.uncached_autocast():  # later captures reuse warm kernels: one warm-up call
-                runner = (self._capture(flat, static, warmup=1 if self.captures else 3), static)
+                runner = (replay.Replay(self._capture(flat, static, warmup=1 if self.captures else 3)), static)
             self.captures += 1
             self.captured[key] = runner
         else:

@@ -61,8 +61,41 @@ def graphed(flat: torch.nn.Module, static: List[Tensor], warmup: int = 3) -> Cal
     return replay
 
 
+class Replay:
+    """A captured call, replayed by calling it. A replay that records for autograd keeps its
+    activations in the graph's buffers until its backward ran; replaying before then would
+    overwrite them (two forwards, then one backward: the first's gradients silently wrong), so
+    :meth:`busy` says so and the caller runs that call uncaptured."""
+
+    def __init__(self, replay: Callable) -> None:
+        self._replay = replay
+        self._pending: Optional[list] = None  # [the replay's autograd node (weakly), backward done]
+
+    def busy(self) -> bool:
+        pending = self._pending
+        return pending is not None and not pending[1] and pending[0]() is not None  # dropped: no backward due
+
+    def __call__(self, *args: Tensor) -> Any:
+        out = self._replay(*args)
+        node = _autograd_node(out)
+        try:  # the captured backward's node (a Python autograd function) takes a weak reference
+            state = [weakref.ref(node), False]
+        except TypeError:  # no node, or an eager operator's (not a captured call): nothing to track
+            return out
+        node.register_hook(lambda *_: state.__setitem__(1, True))
+        self._pending = state
+        return out
+
+
+def _autograd_node(out: Any) -> Any:
+    if isinstance(out, Tensor):
+        return out.grad_fn
+    values = out.values() if isinstance(out, dict) else out if isinstance(out, (tuple, list)) else ()
+    return next((node for node in map(_autograd_node, values) if node is not None), None)
+
+
 def capture(flat: torch.nn.Module, tensors: List[Tensor]) -> Callable:
-    """A callable replaying ``flat(*tensors)`` from CUDA graphs. The captured graphs read
+    """A :class:`Replay` of ``flat(*tensors)`` from CUDA graphs. The captured graphs read
     private copies of the inputs; a call copies in only the inputs that are not the ones
     the last call copied (same tensor, same version), so an unchanged structure costs
     nothing."""
@@ -81,11 +114,17 @@ def capture(flat: torch.nn.Module, tensors: List[Tensor]) -> Callable:
             else:
                 feed.append(value)
                 seen[i] = (weakref.ref(value), version)
+        return replay(*feed)
+
+    tracked = Replay(run)
+
+    def outputs(*args: Tensor) -> Any:
         # Captured outputs live in buffers the next replay overwrites: hand out copies, so
         # an output kept across calls stays right.
-        return clone(replay(*feed))
+        return clone(tracked(*args))
 
-    return run
+    outputs.busy = tracked.busy
+    return outputs
 
 
 def clone(out: Any) -> Any:

@@ -160,3 +160,54 @@ def test_gnnx_compile_replays_heterogeneous_training_steps(graph, trimmed):
         torch.testing.assert_close(grads, expected_grads, rtol=1e-4, atol=1e-5)
     assert compiled.cuda_graph_fallback is None
     assert len(compiled._hetero.captured) == 1
+
+
+def test_a_replay_awaiting_its_backward_is_not_replayed_again():
+    """Two forwards before one backward: a captured graph holds one call's activations, so
+    while its last replay awaits its backward a call runs uncaptured (gnnx.compile checks
+    ``busy()``); a replay whose outputs were dropped awaits nothing."""
+    from gnnx._replay import Replay
+
+    class Graphed(torch.autograd.Function):  # as make_graphed_callables' replay: one Python node
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * 2
+
+    replay = Replay(Graphed.apply)
+    x = torch.randn(3, requires_grad=True)
+    first = replay(x)
+    assert replay.busy()
+    first.sum().backward()
+    assert not replay.busy()
+    replay(x)  # dropped at once: nothing awaits its backward
+    assert not replay.busy()
+    with torch.no_grad():
+        replay(x)
+    assert not replay.busy()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gnnx_compile_two_heterogeneous_forwards_then_one_backward(graph):
+    """Two views of a batch, then one backward: the second call runs uncaptured (the first
+    replay's activations stay), and the gradients equal eager."""
+    batch = _batches(graph, 1, "cuda")[0]
+    views = [(batch.x_dict, batch.edge_index_dict), ({k: v * 0.5 for k, v in batch.x_dict.items()}, batch.edge_index_dict)]
+    model = _model(batch, False, device="cuda")
+    twin = _model(batch, False, device="cuda")
+    twin.load_state_dict(model.state_dict())
+    torch._dynamo.reset()
+    compiled = gnnx.compile(twin)
+    for _ in range(2):
+        grads = []
+        for net, call in ((model, model), (twin, compiled)):
+            net.zero_grad()
+            loss = sum(F.cross_entropy(call(*view)[:16], batch["paper"].y[:16] % 3) for view in views)
+            loss.backward()
+            grads.append([torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in net.parameters()])
+        torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-5)
+    assert compiled.cuda_graph_fallback is None and len(compiled._hetero.captured) == 1
