@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from gnnx.data.random_walk import random_walk
-from gnnx.graph import Graph
+from gnnx.graph import Graph, attribute_kind
 
 
 def induced_subgraph(graph: Graph, nodes: Tensor) -> Tuple[Graph, Tensor]:
@@ -36,14 +36,8 @@ def induced_subgraph(graph: Graph, nodes: Tensor) -> Tuple[Graph, Tensor]:
               "edge_weight": graph.edge_weight, "edge_attr": graph.edge_attr, **graph.attrs}
     changes = {}
     for name, value in fields.items():
-        if not isinstance(value, Tensor) or value.dim() == 0:
-            changes[name] = value
-        elif name in ("edge_weight", "edge_attr") or (value.size(0) == graph.num_edges and "edge" in name):
-            changes[name] = value[edge_id]
-        elif value.size(0) == graph.num_nodes:
-            changes[name] = value[nodes]
-        else:
-            changes[name] = value
+        kind = attribute_kind(name, value, graph.num_nodes, graph.num_edges)
+        changes[name] = value[edge_id] if kind == "edge" else value[nodes] if kind == "node" else value
     return graph.replace(edge_index=torch.stack([row, col]), num_nodes=nodes.numel(), **changes), edge_id
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -15,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gnnx.graph import Graph
+from gnnx.graph import Graph, attribute_kind
 from gnnx.transforms.geometry import positions
 from gnnx.transforms.node_features import _append_edge_feature
 from gnnx.transforms.transform import BaseTransform
@@ -307,8 +306,7 @@ class FixedPoints(BaseTransform):
             choice = torch.cat([torch.randperm(count) for _ in range(math.ceil(self.num / count))])[:self.num]
         fields = {"x": data.x, "y": data.y, "pos": data.pos, "batch": data.batch, **data.attrs}
         changes = {name: value[choice] for name, value in fields.items()
-                   if isinstance(value, Tensor) and value.dim() > 0 and value.size(0) == count and value.size(0) != 1
-                   and not re.search("edge", name)}
+                   if attribute_kind(name, value, count, data.num_edges) == "node" and value.size(0) != 1}
         changes.update(num_nodes=choice.size(0), edge_index=data.edge_index.new_zeros(2, 0), edge_attr=None,
                        edge_weight=None)
         return data.replace(**changes)
@@ -328,7 +326,8 @@ class GridSampling(BaseTransform):
     def forward(self, data: Graph) -> Graph:
         from gnnx.nn import consecutive_cluster, voxel_grid
 
-        if data.num_edges or data.edge_attr is not None or data.edge_weight is not None:
+        if data.num_edges or data.edge_attr is not None or data.edge_weight is not None or any(
+                "edge" in name for name, value in data.attrs.items() if isinstance(value, Tensor)):
             raise ValueError(f"'{type(self).__name__}' does not support coarsening of edges")
         count = data.num_nodes
         cluster, perm = consecutive_cluster(voxel_grid(positions(data, self), self.size, data.batch, self.start,
@@ -336,7 +335,7 @@ class GridSampling(BaseTransform):
         fields = {"x": data.x, "y": data.y, "pos": data.pos, "batch": data.batch, **data.attrs}
         changes = {"num_nodes": int(cluster.max()) + 1}
         for name, value in fields.items():
-            if not (isinstance(value, Tensor) and value.dim() > 0 and value.size(0) == count):
+            if attribute_kind(name, value, count, data.num_edges) != "node":
                 continue
             if name == "y":
                 changes[name] = scatter(one_hot(value), cluster, dim=0, reduce="sum").argmax(dim=-1)

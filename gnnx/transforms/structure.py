@@ -8,7 +8,7 @@ from typing import Optional, Union
 import torch
 from torch import Tensor
 
-from gnnx.graph import Graph
+from gnnx.graph import Graph, attribute_kind
 from gnnx.hetero_graph import HeteroGraph
 from gnnx.transforms.transform import BaseTransform
 from gnnx.utils import add_remaining_self_loops, coalesce, remove_self_loops, scatter
@@ -75,8 +75,7 @@ class RemoveIsolatedNodes(BaseTransform):
 def _node_tensors(data: Graph) -> dict:
     """The graph's tensors with one row per node (``x``, ``y``, ``pos``, masks, ...)."""
     fields = {"x": data.x, "y": data.y, "pos": data.pos, "batch": data.batch, **data.attrs}
-    return {k: v for k, v in fields.items() if isinstance(v, Tensor) and v.dim() > 0 and v.size(0) == data.num_nodes
-            and k not in ("edge_weight", "edge_attr") and "edge" not in k}
+    return {k: v for k, v in fields.items() if attribute_kind(k, v, data.num_nodes, data.num_edges) == "node"}
 
 
 class TwoHop(BaseTransform):

@@ -123,3 +123,30 @@ def test_dense_data_loader_stacks_dense_graphs_as_pyg():
         torch.testing.assert_close(a.y.view(-1), b.y.view(-1))
     with pytest.raises(ValueError, match="one shape"):
         list(DenseDataLoader([T.ToDense()(g) for g in graphs], batch_size=3))
+
+
+def test_attributes_follow_pygs_reading_in_subgraphs_and_node_transforms():
+    """Extra attributes are read as PyG reads them (gnnx.graph.attribute_kind): one of the
+    edges' length without "edge" in its name follows the edges, as in PyG's Data.subgraph
+    (before, the induced subgraph left it whole); node attributes follow the nodes."""
+    from gnnx.data.subgraph_loaders import induced_subgraph
+    from gnnx.transforms import FixedPoints, GridSampling, RemoveIsolatedNodes
+
+    graph = _graph().replace(score=torch.arange(160.0), weight=torch.arange(float(N)), edge_tag=torch.arange(160))
+    nodes = torch.randperm(N)[:25]
+    sub, edge_id = induced_subgraph(graph, nodes)
+    _check_induced(sub, graph, nodes)
+    assert torch.equal(sub.score, edge_id.float()) and torch.equal(sub.edge_tag, edge_id)
+    assert torch.equal(sub.weight, nodes.float())
+    pyg_data = pytest.importorskip("torch_geometric.data")
+    theirs = pyg_data.Data(edge_index=graph.edge_index, num_nodes=N, score=graph.score).subgraph(nodes)
+    assert sorted(theirs.score.tolist()) == sorted(sub.score.tolist())
+
+    isolated = gnnx.Graph(torch.tensor([[0, 2], [2, 3]]), 5, weight=torch.arange(5.0), score=torch.tensor([1.0, 2.0]))
+    kept = RemoveIsolatedNodes()(isolated)
+    assert kept.weight.tolist() == [0.0, 2.0, 3.0] and kept.score.tolist() == [1.0, 2.0]
+
+    cloud = gnnx.Graph(torch.zeros(2, 0, dtype=torch.long), 6, pos=torch.rand(6, 3), weight=torch.arange(6.0))
+    assert FixedPoints(4)(cloud).weight.shape == (4,)
+    with pytest.raises(ValueError, match="coarsening of edges"):
+        GridSampling(0.5)(cloud.replace(edge_mask=torch.ones(6, dtype=torch.bool)))

@@ -37,17 +37,25 @@ from gnnx.ops.scatter import scatter
 
 
 class EventStore(NamedTuple):
-    """Stored events, grouped by ``node`` (the end they are stored for) in PyG's order."""
+    """Stored events, grouped by ``node`` (the end they are stored for) in PyG's order;
+    ``rowptr[n] .. rowptr[n + 1]`` are node ``n``'s (built once per store, read per batch)."""
 
     node: Tensor
     other: Tensor
     t: Tensor
     msg: Tensor
+    rowptr: Tensor
+
+
+def _event_store(node: Tensor, other: Tensor, t: Tensor, msg: Tensor, num_nodes: int) -> EventStore:
+    """The store of these events (``node`` sorted), with its row pointers."""
+    counts = torch.bincount(node, minlength=num_nodes)
+    return EventStore(node, other, t, msg, torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)]))
 
 
 def _empty_store(memory: Tensor, raw_msg_dim: int) -> EventStore:
     index = torch.empty(0, dtype=torch.long, device=memory.device)
-    return EventStore(index, index, index, memory.new_empty((0, raw_msg_dim)))
+    return _event_store(index, index, index, memory.new_empty((0, raw_msg_dim)), memory.size(0))
 
 
 def _segments(rowptr: Tensor, n_id: Tensor) -> Tensor:
@@ -127,7 +135,8 @@ class TGNMemory(torch.nn.Module):
         def moved(store: EventStore) -> EventStore:
             device = self.memory.device
             return EventStore(store.node.to(device), store.other.to(device), store.t.to(device),
-                              store.msg.to(device, self.memory.dtype if store.msg.is_floating_point() else None))
+                              store.msg.to(device, self.memory.dtype if store.msg.is_floating_point() else None),
+                              store.rowptr.to(device))
 
         self.msg_s_store, self.msg_d_store = moved(self.msg_s_store), moved(self.msg_d_store)
 
@@ -188,19 +197,17 @@ class TGNMemory(torch.nn.Module):
         replaced[node] = True
         keep = ~replaced[store.node]
         device = store.node.device
-        joined = EventStore(torch.cat([store.node[keep], node[perm].to(device)]),
-                            torch.cat([store.other[keep], other[perm].to(device)]),
-                            torch.cat([store.t[keep], t[perm].to(device)]),
-                            torch.cat([store.msg[keep], raw_msg[perm].to(device)]))
-        order = joined.node.argsort(stable=True)  # grouped by node, each node's events in order
-        return EventStore(*(field[order] for field in joined))
+        joined = (torch.cat([store.node[keep], node[perm].to(device)]),
+                  torch.cat([store.other[keep], other[perm].to(device)]),
+                  torch.cat([store.t[keep], t[perm].to(device)]),
+                  torch.cat([store.msg[keep], raw_msg[perm].to(device)]))
+        order = joined[0].argsort(stable=True)  # grouped by node, each node's events in order
+        return _event_store(*(field[order] for field in joined), self.num_nodes)
 
     def _messages(self, n_id: Tensor, store: EventStore, msg_module: Callable) -> Tuple[Tensor, Tensor, Tensor]:
         """``(messages, t, node)`` of the events stored for ``n_id``, node by node in ``n_id``'s order."""
-        counts = torch.bincount(store.node, minlength=self.num_nodes)
-        rowptr = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
-        rows = _segments(rowptr, n_id.to(rowptr.device))
-        node, other, t, raw_msg = (field[rows].to(self.device) for field in store)
+        rows = _segments(store.rowptr, n_id.to(store.rowptr.device))
+        node, other, t, raw_msg = (field[rows].to(self.device) for field in store[:4])
         t_enc = self.time_enc((t - self.last_update[node]).to(raw_msg.dtype))
         return msg_module(self.memory[node], self.memory[other], raw_msg, t_enc), t, node
 
