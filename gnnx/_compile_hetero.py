@@ -101,7 +101,8 @@ def _role(name: str, value: Any) -> str:
     if isinstance(value, Tensor):
         return "unknown"  # a bare tensor next to dict inputs: its rows' meaning is not known
     if not isinstance(value, dict) or not value:
-        return "value"
+        # a plain value is baked into the captured call: nothing that could hold tensors
+        return "value" if _plain(value) else "unknown"
     keys, values = list(value), list(value.values())
     if all(isinstance(v, (list, tuple)) and all(isinstance(c, int) for c in v) for v in values):
         return "hops" if all(isinstance(k, (str, tuple)) for k in keys) else "unknown"
@@ -113,6 +114,12 @@ def _role(name: str, value: Any) -> str:
         structure = all(v.dim() == 2 and v.size(0) == 2 and not v.is_floating_point() for v in values)
         return "edge_index" if "edge_index" in name and structure else "edge"
     return "unknown"
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(map(_plain, value))
+    return value is None or isinstance(value, (bool, int, float, str))
 
 
 def _first(roles: Dict[str, str], role: str) -> str:

@@ -133,6 +133,8 @@ def test_calls_it_cannot_pad_are_left_alone():
     edge_index = {("a", "r", "a"): torch.tensor([[0, 1], [1, 2]])}
     assert read_call({"x_dict": x, "edge_index_dict": edge_index}) is not None
     assert read_call({"x_dict": x, "edge_index_dict": edge_index, "batch": torch.zeros(3)}) is None
+    assert read_call({"x_dict": x, "edge_index_dict": edge_index, "extra": [torch.zeros(3)]}) is None  # not bakeable
+    assert read_call({"x_dict": x, "edge_index_dict": edge_index, "size": 3, "flags": (True, None)}) is not None
     assert read_call({"x_dict": {"a": x["a"].requires_grad_()}, "edge_index_dict": edge_index}) is None
     assert read_call({"x": torch.randn(3, 2), "edge_index": edge_index[("a", "r", "a")]}) is None
     assert read_call({"x_dict": x, "edge_index_dict": {("a", "r", "b"): edge_index[("a", "r", "a")]}}) is None
