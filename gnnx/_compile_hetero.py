@@ -141,9 +141,9 @@ def capacities(call: HeteroCall, current: Optional[Capacities], largest_margin: 
     new); ``None`` where the call fits but fills less than ``SMALLEST_FILL`` of it.
 
     A block that overflows grows to its count plus a margin: ``MARGIN`` at first, twice its
-    last margin after (at most ``largest_margin``), and at least ``SPREAD * sqrt(count)``. Blocks whose sizes spread widely (small
-    ones) so settle after a few growths, and large ones, whose sizes barely vary, keep little
-    padding."""
+    last margin after (at most ``largest_margin``), and at least ``SPREAD * sqrt(count)``.
+    Blocks whose sizes spread widely (small ones) so settle after a few growths, and large
+    ones, whose sizes barely vary, keep little padding."""
     if current is not None and (current.nodes.keys() != call.nodes.keys() or current.edges.keys() != call.edges.keys()
                                 or any(len(current.nodes[t]) != len(c) for t, c in call.nodes.items())
                                 or any(len(current.edges[r]) != len(c) for r, c in call.edges.items())):
