@@ -84,12 +84,13 @@ from gnnx.nn.sgformer import SGFormer
 from gnnx.nn.signed_gcn import SignedGCN
 from gnnx.nn.summary import summary
 from gnnx.nn.to_hetero import to_hetero
+from gnnx.nn.to_hetero_with_bases import to_hetero_with_bases
 
 __all__ = list(_convs) + list(_aggregations) + [
     "ARGA", "ARGVA", "Adjacency", "AttentiveFP", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DiffGroupNorm", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
     "DenseSAGEConv", "DMoNPooling", "EdgeCNN", "EdgePooling", "GAT", "GAE", "GCN", "GIN", "GlobalAttention", "GraphNorm", "GraphSAGE", "GraphUNet", "GraphSizeNorm",
     "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "KGEModel", "TransE", "DistMult", "ComplEx", "RotatE", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
     "LayerNorm", "LightGCN", "Linear", "LINKX", "MLP", "MaskLabel", "SparseLinear", "MeanSubtractionNorm", "MemPooling", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "NeuralFingerprint", "Node2Vec", "PMLP", "PNA", "PairNorm", "PerformerAttention", "PositionalEncoding", "RECT_L", "SAGPooling", "Reshape", "SchNet", "SGFormer", "Polynormer", "GNNFF", "ClusterPooling", "ARLinkPredictor", "Sequential", "SignedGCN", "StaticPooled", "TemporalEncoding", "TGNMemory", "summary", "GroupAddRev", "InvertibleModule", "ASAPooling", "DimeNet", "DimeNetPlusPlus", "PANConv", "PANPooling", "TopKPooling",
-    "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "global_sort_pool", "to_hetero",
+    "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "global_sort_pool", "to_hetero", "to_hetero_with_bases",
     "avg_pool", "avg_pool_neighbor_x", "avg_pool_x", "consecutive_cluster", "fps", "graclus", "knn", "max_pool", "max_pool_neighbor_x", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
 ]
