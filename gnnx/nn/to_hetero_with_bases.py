@@ -102,6 +102,11 @@ class _WithBases:
         for name, value in arguments.items():
             if not isinstance(value, dict):
                 continue
+            expected = layout.edge_types if layout.levels.get(name) == "edge" else layout.node_types
+            missing = [key for key in expected if key not in value]
+            if missing:
+                raise ValueError(f"to_hetero_with_bases: {name} lacks {missing} (every type of the metadata is "
+                                 f"stacked into the one graph)")
             if name in layout.aligned:
                 value = getattr(self, f"align_lin__{name}")(value)
             if layout.levels.get(name) == "edge":

@@ -101,5 +101,7 @@ def test_a_layer_adding_self_loops_is_refused_as_in_pyg():
                                        in_channels={"x": 16})
     with pytest.raises(ValueError, match="self-loops"):
         model(x, edge_index)
+    with pytest.raises(ValueError, match="x lacks \\['author'\\]"):
+        model({"paper": x["paper"]}, edge_index)
     with pytest.raises(ValueError, match="num_bases"):
         G.to_hetero_with_bases(_gnn(G), (list(x), list(edge_index)), num_bases=0)
