@@ -50,6 +50,15 @@ def key2str(key: Key) -> str:
     return key.replace(" ", "_").replace("-", "_").replace(":", "_")
 
 
+def warn_unused_types(node_types: List[NodeType], edge_types: List[EdgeType]) -> None:
+    """PyG's warning for node types that no relation updates (none ends there)."""
+    unused = sorted(set(node_types) - {dst for _, _, dst in edge_types})
+    if unused:
+        warnings.warn(f"There exist node types ({unused}) whose representations do not get updated during "
+                      f"message passing as they do not occur as destination type in any edge type. This may "
+                      f"lead to unexpected behavior.", stacklevel=3)
+
+
 def get_or_none(mapping: Optional[Dict[Any, Any]], key: Any) -> Any:
     """``mapping[key]``, or ``None`` for a missing type or a missing dict (as PyG)."""
     return None if mapping is None else mapping.get(key)
@@ -115,11 +124,7 @@ def to_hetero(module: torch.nn.Module, metadata: Metadata, aggr: str = "sum",
     node_types, edge_types = list(metadata[0]), [tuple(e) for e in metadata[1]]
     if not node_types or not edge_types:
         raise ValueError("to_hetero: metadata needs at least one node type and one edge type")
-    unused = sorted(set(node_types) - {dst for _, _, dst in edge_types})
-    if unused:
-        warnings.warn(f"There exist node types ({unused}) whose representations do not get updated during "
-                      f"message passing as they do not occur as destination type in any edge type. This may "
-                      f"lead to unexpected behavior.", stacklevel=2)
+    warn_unused_types(node_types, edge_types)
     traced = torch.fx.GraphModule(module, _Tracer().trace(module))
     if debug:
         traced.graph.print_tabular()

@@ -37,7 +37,7 @@ from torch import Tensor
 
 from gnnx.nn.linear import Linear
 from gnnx.nn.message_passing import MessagePassing
-from gnnx.nn.to_hetero import EdgeType, Metadata, NodeType, key2str
+from gnnx.nn.to_hetero import EdgeType, Metadata, NodeType, key2str, warn_unused_types
 
 
 def to_hetero_with_bases(module: torch.nn.Module, metadata: Metadata, num_bases: int,
@@ -130,11 +130,7 @@ class _WithBases:
 
 
 def _warn_like_pyg(node_types: List[NodeType], edge_types: List[EdgeType]) -> None:
-    unused = sorted(set(node_types) - {dst for _, _, dst in edge_types})
-    if unused:
-        warnings.warn(f"There exist node types ({unused}) whose representations do not get updated during "
-                      f"message passing as they do not occur as destination type in any edge type. This may "
-                      f"lead to unexpected behavior.", stacklevel=3)
+    warn_unused_types(node_types, edge_types)
     for name in node_types + [rel for _, rel, _ in edge_types]:
         if not name.isidentifier():
             warnings.warn(f"The type '{name}' contains invalid characters which may lead to unexpected behavior. "
