@@ -69,64 +69,63 @@ def to_hetero_with_bases(module: torch.nn.Module, metadata: Metadata, num_bases:
     for name, width in (in_channels or {}).items():
         keys = edge_types if levels.get(name) == "edge" else node_types
         model.add_module(f"align_lin__{name}", LinearAlign(keys, width))
+    layout = _Layout(node_types, edge_types, levels, tuple((in_channels or {}).keys()), signature,
+                     type(module).forward)
+
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return _WithBases.forward(self, *args, **kwargs)
+        return _stacked_forward(self, layout, *args, **kwargs)
 
     forward.__signature__ = signature  # the model's own inputs, as export and gnnx.compile read them
-    model.__class__ = type(type(module).__name__, (_WithBases, type(module)), {"forward": forward})
-    model._bases_layout = _Layout(node_types, edge_types, levels, tuple((in_channels or {}).keys()), signature)
+    model.__class__ = type(type(module).__name__, (type(module),), {"forward": forward})
     return model
 
 
 class _Layout:
     """What the wrapped forward needs: the types in order, each input's level, the inputs to
-    align, the model's own signature."""
+    align, the model's own signature and ``forward``."""
 
     def __init__(self, node_types: List[NodeType], edge_types: List[EdgeType], levels: Dict[str, str],
-                 aligned: Tuple[str, ...], signature: inspect.Signature) -> None:
+                 aligned: Tuple[str, ...], signature: inspect.Signature, forward: Any) -> None:
         self.node_types, self.edge_types, self.levels = node_types, edge_types, levels
-        self.aligned, self.signature = aligned, signature
+        self.aligned, self.signature, self.forward = aligned, signature, forward
 
 
-class _WithBases:
+def _stacked_forward(self: torch.nn.Module, layout: _Layout, *args: Any, **kwargs: Any) -> Any:
     """The converted model's ``forward``: dict inputs stacked into one graph, the model's own
     forward over it, outputs split per type."""
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        layout: _Layout = self._bases_layout
-        bound = layout.signature.bind(self, *args, **kwargs)
-        arguments = dict(list(bound.arguments.items())[1:])
-        node_offsets: Optional[Dict[NodeType, int]] = None
-        edge_offsets: Optional[Dict[EdgeType, int]] = None
-        edge_type = None
-        for name, value in arguments.items():
-            if not isinstance(value, dict):
-                continue
-            expected = layout.edge_types if layout.levels.get(name) == "edge" else layout.node_types
-            missing = [key for key in expected if key not in value]
-            if missing:
-                raise ValueError(f"to_hetero_with_bases: {name} lacks {missing} (every type of the metadata is "
-                                 f"stacked into the one graph)")
-            if name in layout.aligned:
-                value = getattr(self, f"align_lin__{name}")(value)
-            if layout.levels.get(name) == "edge":
-                if edge_offsets is None:
-                    edge_offsets, edge_type = _edge_offsets(value, layout.edge_types)
-                arguments[name] = _group_edges(value, layout.edge_types, node_offsets)
-            else:
-                if node_offsets is None:
-                    node_offsets = _offsets([value[t].size(-2) for t in layout.node_types], layout.node_types)
-                arguments[name] = torch.cat([value[t] for t in layout.node_types], dim=-2)
+    bound = layout.signature.bind(self, *args, **kwargs)
+    arguments = dict(list(bound.arguments.items())[1:])
+    node_offsets: Optional[Dict[NodeType, int]] = None
+    edge_offsets: Optional[Dict[EdgeType, int]] = None
+    edge_type = None
+    for name, value in arguments.items():
+        if not isinstance(value, dict):
+            continue
+        expected = layout.edge_types if layout.levels.get(name) == "edge" else layout.node_types
+        missing = [key for key in expected if key not in value]
+        if missing:
+            raise ValueError(f"to_hetero_with_bases: {name} lacks {missing} (every type of the metadata is "
+                             f"stacked into the one graph)")
+        if name in layout.aligned:
+            value = getattr(self, f"align_lin__{name}")(value)
+        if layout.levels.get(name) == "edge":
+            if edge_offsets is None:
+                edge_offsets, edge_type = _edge_offsets(value, layout.edge_types)
+            arguments[name] = _group_edges(value, layout.edge_types, node_offsets)
+        else:
+            if node_offsets is None:
+                node_offsets = _offsets([value[t].size(-2) for t in layout.node_types], layout.node_types)
+            arguments[name] = torch.cat([value[t] for t in layout.node_types], dim=-2)
+    for basis in self.modules():
+        if isinstance(basis, HeteroBasisConv):
+            basis.edge_type = edge_type
+    try:
+        out = layout.forward(self, **arguments)
+    finally:
         for basis in self.modules():
             if isinstance(basis, HeteroBasisConv):
-                basis.edge_type = edge_type
-        try:
-            out = super().forward(**arguments)
-        finally:
-            for basis in self.modules():
-                if isinstance(basis, HeteroBasisConv):
-                    basis.edge_type = None
-        return _split(out, node_offsets, edge_offsets)
+                basis.edge_type = None
+    return _split(out, node_offsets, edge_offsets)
 
 
 def _warn_like_pyg(node_types: List[NodeType], edge_types: List[EdgeType]) -> None:
