@@ -220,6 +220,9 @@ def _pad(counts: Tensor, buffers: List[Tensor], roles: Tuple[Tuple[str, Any], ..
     joining spare rows of the source type's next hop block and the destination type's block
     (round robin, so no spare row is a hub). Compiled once (:func:`_compiled_pad`)."""
     real = {key: counts[axis.first:axis.first + axis.blocks] for key, axis in (*nodes.items(), *edges.items())}
+    # a real node moves by the padding of the hop blocks before its own: (block ends, shift per block)
+    moves = {t: (torch.cumsum(real[t], 0), axis.start - (torch.cumsum(real[t], 0) - real[t]))
+             for t, axis in nodes.items() if axis.blocks > 1}
     out = []
     for (role, key), buffer in zip(roles, buffers):
         axis = nodes[key] if role == "node" else edges[key]
@@ -236,10 +239,9 @@ def _pad(counts: Tensor, buffers: List[Tensor], roles: Tuple[Tuple[str, Any], ..
             room = (node_axis.cap[block] - filled[block]).clamp(min=1)  # >= 1 anyway; the clamp keeps
             spare = node_axis.start[block] + filled[block] + padded % room  # compiled loop tails from / 0
             index = buffer[end]
-            if node_axis.blocks > 1:  # a real node moves by its hop block's padding before it
-                real_ends = torch.cumsum(filled, 0)
-                hop = torch.bucketize(index, real_ends, right=True).clamp(max=node_axis.blocks - 1)
-                index = index + (node_axis.start - (real_ends - filled))[hop]
+            if node_type in moves:
+                real_ends, shift = moves[node_type]
+                index = index + shift[torch.bucketize(index, real_ends, right=True).clamp(max=node_axis.blocks - 1)]
             ends.append(torch.where(is_real, index, spare))
         out.append(torch.stack(ends))
     return out

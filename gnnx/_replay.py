@@ -67,8 +67,9 @@ class Replay:
     overwrite them (two forwards, then one backward: the first's gradients silently wrong), so
     :meth:`busy` says so and the caller runs that call uncaptured."""
 
-    def __init__(self, replay: Callable) -> None:
-        self._replay = replay
+    def __init__(self, replay: Callable, finish: Callable = lambda out: out) -> None:
+        """``finish``: applied to the outputs after they are tracked (e.g. :func:`clone`)."""
+        self._replay, self._finish = replay, finish
         self._pending: Optional[list] = None  # [the replay's autograd node (weakly), backward done]
 
     def busy(self) -> bool:
@@ -81,10 +82,10 @@ class Replay:
         try:  # the captured backward's node (a Python autograd function) takes a weak reference
             state = [weakref.ref(node), False]
         except TypeError:  # no node, or an eager operator's (not a captured call): nothing to track
-            return out
+            return self._finish(out)
         node.register_hook(lambda *_: state.__setitem__(1, True))
         self._pending = state
-        return out
+        return self._finish(out)
 
 
 def _autograd_node(out: Any) -> Any:
@@ -94,7 +95,7 @@ def _autograd_node(out: Any) -> Any:
     return next((node for node in map(_autograd_node, values) if node is not None), None)
 
 
-def capture(flat: torch.nn.Module, tensors: List[Tensor]) -> Callable:
+def capture(flat: torch.nn.Module, tensors: List[Tensor]) -> Replay:
     """A :class:`Replay` of ``flat(*tensors)`` from CUDA graphs. The captured graphs read
     private copies of the inputs; a call copies in only the inputs that are not the ones
     the last call copied (same tensor, same version), so an unchanged structure costs
@@ -116,15 +117,9 @@ def capture(flat: torch.nn.Module, tensors: List[Tensor]) -> Callable:
                 seen[i] = (weakref.ref(value), version)
         return replay(*feed)
 
-    tracked = Replay(run)
-
-    def outputs(*args: Tensor) -> Any:
-        # Captured outputs live in buffers the next replay overwrites: hand out copies, so
-        # an output kept across calls stays right.
-        return clone(tracked(*args))
-
-    outputs.busy = tracked.busy
-    return outputs
+    # Captured outputs live in buffers the next replay overwrites: hand out copies, so an
+    # output kept across calls stays right.
+    return Replay(run, finish=clone)
 
 
 def clone(out: Any) -> Any:
