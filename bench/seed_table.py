@@ -10,7 +10,10 @@ PyG eager, PyG compiled, gnnx eager, gnnx compiled, gnnx compiled + CUDA graph
 (``gnnx.cuda_graph.CapturedStep``), ``gnnx.compile`` with a bare ``edge_index`` (the user's
 path, on the same table), and ``torch.compile(mode="reduce-overhead")`` for both libraries. GCN gets pre-normalised edge weights in both libraries (``normalize=False``).
 The plain-PyTorch reference sketch (cuSPARSE + one CUDA graph) runs in a subprocess.
-``TF32=1`` runs every row's fp32 products as TF32 (both libraries alike).
+``TF32=1`` runs every row's fp32 products as TF32 (both libraries alike). A forward+backward
+step starts with the parameters' gradients set to ``None``, as ``optimizer.zero_grad()`` leaves
+them in a training loop, so the backward writes fresh gradients (``GRADS=accumulate``: add into
+the previous step's, the protocol of runs before 2026-11-28).
 Writes $OUT/seed_table.json and $OUT/seed_table.md.
 """
 import json
@@ -33,6 +36,7 @@ OUT = os.environ.get("OUT", "/tmp")
 if os.environ.get("EDGE_MLP") == "unfused":  # EdgeConv's message MLP per edge (no fused kernels)
     from gnnx.ops import dispatch
     dispatch.FUSED_EDGE_MLP = False
+GRADS = os.environ.get("GRADS", "none")
 if os.environ.get("TF32") == "1":  # every row's fp32 products as TF32, both libraries alike
     torch.set_float32_matmul_precision("high")
 MODELS = ["GCN", "GraphSAGE", "GIN", "GAT", "EdgeCNN"]
@@ -62,7 +66,7 @@ def main(models):
         "plain": gnnx.Graph(raw, N).to(DEV),
         "gcn": T.GCNNorm()(gnnx.Graph(raw, N)).to(DEV),
     }
-    results = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "steps": STEPS,
+    results = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "steps": STEPS, "grads": GRADS,
                "graph": {"nodes": N, "edges": E, "features": F, "layers": LAYERS}, "models": {}}
     try:
         import torch_geometric
@@ -95,8 +99,13 @@ def main(models):
                     return call()
             return run
 
+        params = [*ours.parameters(), *theirs.parameters()]
+
         def fwd_bwd(call):
             def run():
+                if GRADS == "none":
+                    for p in params:
+                        p.grad = None
                 out = call()
                 out.sum().backward()
                 return out
@@ -214,7 +223,8 @@ def _ratio(row, kind):
 def render(results):
     lines = [f"Seed benchmark on {results['device']}, torch {results['torch']}, "
              f"PyG {results.get('torch_geometric')}, triton {results.get('triton')}; "
-             f"{results['steps']} steps, seconds (lower is better)"
+             f"{results['steps']} steps, seconds (lower is better); fwd+bwd gradients "
+             f"{'set to None each step' if results.get('grads', 'accumulate') == 'none' else 'accumulated'}"
              + ("; TF32 matrix products in every row" if os.environ.get("TF32") == "1" else "") + "\n",
              "| model | pass | PyG eager | PyG compiled | gnnx eager | gnnx compiled | gnnx compiled + CUDA graph "
              "| best gnnx vs PyG eager | vs PyG compiled |", "|---|---|---|---|---|---|---|---|---|"]
