@@ -11,9 +11,9 @@ PyG eager, PyG compiled, gnnx eager, gnnx compiled, gnnx compiled + CUDA graph
 path, on the same table), and ``torch.compile(mode="reduce-overhead")`` for both libraries. GCN gets pre-normalised edge weights in both libraries (``normalize=False``).
 The plain-PyTorch reference sketch (cuSPARSE + one CUDA graph) runs in a subprocess.
 ``TF32=1`` runs every row's fp32 products as TF32 (both libraries alike). A forward+backward
-step starts with the parameters' gradients set to ``None``, as ``optimizer.zero_grad()`` leaves
-them in a training loop, so the backward writes fresh gradients (``GRADS=accumulate``: add into
-the previous step's, the protocol of runs before 2026-11-28).
+step adds its gradients into the previous step's (the protocol of every published table);
+``GRADS=none`` sets them to ``None`` first, as ``optimizer.zero_grad()`` leaves them in a
+training loop, so the backward writes fresh gradients without the add kernels.
 Writes $OUT/seed_table.json and $OUT/seed_table.md.
 """
 import json
@@ -36,7 +36,7 @@ OUT = os.environ.get("OUT", "/tmp")
 if os.environ.get("EDGE_MLP") == "unfused":  # EdgeConv's message MLP per edge (no fused kernels)
     from gnnx.ops import dispatch
     dispatch.FUSED_EDGE_MLP = False
-GRADS = os.environ.get("GRADS", "none")
+GRADS = os.environ.get("GRADS", "accumulate")
 if os.environ.get("TF32") == "1":  # every row's fp32 products as TF32, both libraries alike
     torch.set_float32_matmul_precision("high")
 MODELS = ["GCN", "GraphSAGE", "GIN", "GAT", "EdgeCNN"]

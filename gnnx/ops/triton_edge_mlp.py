@@ -40,9 +40,7 @@ MAX_WIDTH = 64  # hidden and output channels held in registers (wider: W spills;
 # positions per one-hot product, warps and persistent programs per SM of the backward. Measured
 # on an H100 with bench/tune_pointcloud.py and bench/edge_mlp_winner_rows.py (one EdgeConv
 # layer of the seed graph; bench/results/h100/tune_pointcloud.json, edge_mlp_winner_rows.json).
-CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "fwd_stages": 3, "bwd_chunk": 32, "bwd_warps": 2, "bwd_programs_per_sm": 4,
-          "bwd_split": True, "dst_warps": 2, "dst_programs_per_sm": 4, "edge_block": 64, "edge_warps": 4,
-          "edge_stages": 3}
+CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "fwd_stages": 3, "bwd_chunk": 32, "bwd_warps": 2, "bwd_programs_per_sm": 4}
 
 
 @triton.jit
@@ -133,58 +131,6 @@ def _backward_kernel(rowptr, col, perm, a, b, w, grad, arg, grad_a, grad_edge, g
              mask=omask[:, None] & hmask[None, :])
 
 
-@triton.jit
-def _destination_kernel(col, a, b, w, grad, arg, grad_a, grad_w_part, num_rows, H, OUT, A_STRIDE, B_STRIDE,
-                        H_PAD: tl.constexpr, O_PAD: tl.constexpr):
-    """Persistent over destination rows: ``grad a`` and per-program parts of ``grad W``. A
-    row's output channel ``o`` took its value from one edge, the winner ``e(o)``, so the
-    gradient reaches the hidden layer through ``OUT`` rows only: ``h_o = relu(a_i + b[src
-    e(o)])`` (``[OUT, H]``, gathered), ``grad W[o] += g_o h_o`` and ``grad a_i = sum_o g_o
-    W[o] [a_i + b[src e(o)] > 0]`` (fp32 FMAs, a fixed order)."""
-    pid = tl.program_id(0)
-    offs_h = tl.arange(0, H_PAD)
-    offs_o = tl.arange(0, O_PAD)
-    hmask, omask = offs_h < H, offs_o < OUT
-    w_oh = tl.load(w + offs_o[:, None] * H + offs_h[None, :], mask=omask[:, None] & hmask[None, :],
-                   other=0.0).to(tl.float32)  # [OUT, H]
-    grad_w = tl.zeros([O_PAD, H_PAD], tl.float32)
-    for node in range(pid, num_rows, tl.num_programs(0)):
-        node = node + tl.zeros([], tl.int64)  # 64-bit offsets
-        win = tl.load(arg + node * OUT + offs_o, mask=omask, other=-1)  # CSR position per channel, -1: no edge
-        won = win >= 0
-        g = tl.load(grad + node * OUT + offs_o, mask=won, other=0.0).to(tl.float32)
-        src = tl.load(col + win, mask=won, other=0)
-        pre = (tl.load(a + node * A_STRIDE + offs_h, mask=hmask, other=0.0).to(tl.float32)[None, :]
-               + tl.load(b + src[:, None] * B_STRIDE + offs_h[None, :], mask=won[:, None] & hmask[None, :],
-                         other=0.0).to(tl.float32))  # [OUT, H]: each channel's winning pre-activation
-        grad_w += g[:, None] * tl.maximum(pre, 0.0)
-        tl.store(grad_a + node * H + offs_h, tl.sum(tl.where(pre > 0, g[:, None] * w_oh, 0.0), 0), mask=hmask)
-    tl.store(grad_w_part + pid * OUT * H + offs_o[:, None] * H + offs_h[None, :], grad_w,
-             mask=omask[:, None] & hmask[None, :])
-
-
-@triton.jit
-def _edge_grad_kernel(row, col, perm, a, b, w, grad, arg, grad_edge, num_edges, H, OUT, A_STRIDE, B_STRIDE,
-                      H_PAD: tl.constexpr, O_PAD: tl.constexpr, EDGES: tl.constexpr, PRECISION: tl.constexpr):
-    """The pre-activation gradient of a block of ``EDGES`` CSR positions:
-    ``[a_i + b_j > 0] (G_p W)`` with ``G_p[o] = g_io`` where position ``p`` won channel ``o``
-    of its row ``i`` (else 0), stored by input edge id for the transposed sum."""
-    offs_h = tl.arange(0, H_PAD)
-    offs_o = tl.arange(0, O_PAD)
-    hmask, omask = offs_h < H, offs_o < OUT
-    w_oh = tl.load(w + offs_o[:, None] * H + offs_h[None, :], mask=omask[:, None] & hmask[None, :],
-                   other=0.0).to(tl.float32)  # [OUT, H]
-    pos = tl.program_id(0).to(tl.int64) * EDGES + tl.arange(0, EDGES)
-    emask = pos < num_edges
-    pre, dst = _pre_activation(row, col, a, b, pos, emask, hmask, offs_h, A_STRIDE, B_STRIDE)
-    eo = emask[:, None] & omask[None, :]
-    won = tl.load(arg + dst * OUT + offs_o[None, :], mask=eo, other=-1) == pos[:, None]  # [EDGES, OUT]
-    g = tl.where(won, tl.load(grad + dst * OUT + offs_o[None, :], mask=eo, other=0.0).to(tl.float32), 0.0)
-    grad_pre = tl.where(pre > 0, tl.dot(g, w_oh, input_precision=PRECISION), 0.0)
-    edge = tl.load(perm + pos[:, None], mask=emask[:, None], other=0)
-    tl.store(grad_edge + edge * H + offs_h[None, :], grad_pre, mask=emask[:, None] & hmask[None, :])
-
-
 def _pads(hidden: int, out: int) -> dict:
     return {"H_PAD": max(16, triton.next_power_of_2(hidden)), "O_PAD": max(16, triton.next_power_of_2(out))}
 
@@ -229,7 +175,7 @@ def edge_mlp_max(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor, rowptr_
 
 
 @triton_op("gnnx::edge_mlp_max_backward", mutates_args={})
-def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor, rowptr_t: Tensor, perm_t: Tensor, a: Tensor,
+def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, rowptr_t: Tensor, perm_t: Tensor, a: Tensor,
                           b: Tensor, weight: Tensor, grad: Tensor, arg: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     """``(grad a, grad b, grad weight)`` of :func:`edge_mlp_max`: one pass over the
     destination rows recomputes each channel's winning hidden row and gives ``grad a``,
@@ -242,21 +188,6 @@ def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor
     num_rows = rowptr.numel() - 1
     precision = _precision()
     sms = torch.cuda.get_device_properties(a.device).multi_processor_count
-    if CONFIG.get("bwd_split"):
-        programs = torch.sym_max(1, torch.sym_min(num_rows, CONFIG["dst_programs_per_sm"] * sms))
-        grad_edge = torch.empty((num_edges, hidden), dtype=torch.float32, device=a.device)
-        grad_a = torch.empty((num_rows, hidden), dtype=torch.float32, device=a.device)
-        partial = torch.empty((programs, out_channels, hidden), dtype=torch.float32, device=a.device)
-        with _on_device(a):
-            launcher(_destination_kernel, a)[(programs,)](
-                col, a, b, weight, grad, arg, grad_a, partial, num_rows, hidden, out_channels, a.stride(0),
-                b.stride(0), num_warps=CONFIG["dst_warps"], **_pads(hidden, out_channels))
-            launcher(_edge_grad_kernel, a)[(torch.sym_max(1, triton.cdiv(num_edges, CONFIG["edge_block"])),)](
-                row, col, perm, a, b, weight, grad, arg, grad_edge, num_edges, hidden, out_channels, a.stride(0),
-                b.stride(0), EDGES=CONFIG["edge_block"], PRECISION=precision, num_warps=CONFIG["edge_warps"],
-                num_stages=CONFIG["edge_stages"], **_pads(hidden, out_channels))
-        grad_b = _launch_spmm(rowptr_t, perm_t, None, grad_edge, False)[0]
-        return grad_a.to(a.dtype), grad_b.to(b.dtype), partial.sum(0).to(weight.dtype)
     programs = torch.sym_max(1, torch.sym_min(num_rows, CONFIG["bwd_programs_per_sm"] * sms))
     grad_edge = torch.empty((num_edges, hidden), dtype=torch.float32, device=a.device)
     grad_a = torch.empty((num_rows, hidden), dtype=torch.float32, device=a.device)
@@ -272,13 +203,13 @@ def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor
 
 def _setup(ctx, inputs, output):
     rowptr, col, perm, row, rowptr_t, perm_t, a, b, weight, bias = inputs
-    ctx.save_for_backward(rowptr, col, perm, row, rowptr_t, perm_t, a, b, weight, output[1])
+    ctx.save_for_backward(rowptr, col, perm, rowptr_t, perm_t, a, b, weight, output[1])
     ctx.has_bias = bias is not None
 
 
 def _backward(ctx, grad, _grad_arg):
-    rowptr, col, perm, row, rowptr_t, perm_t, a, b, weight, arg = ctx.saved_tensors
-    grad_a, grad_b, grad_w = edge_mlp_max_backward(rowptr, col, perm, row, rowptr_t, perm_t, a, b, weight, grad, arg)
+    rowptr, col, perm, rowptr_t, perm_t, a, b, weight, arg = ctx.saved_tensors
+    grad_a, grad_b, grad_w = edge_mlp_max_backward(rowptr, col, perm, rowptr_t, perm_t, a, b, weight, grad, arg)
     grad_bias = None
     if ctx.has_bias:  # rows without edges output 0, not the bias
         grad_bias = torch.where(arg >= 0, grad, torch.zeros_like(grad)).sum(0)
