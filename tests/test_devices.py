@@ -278,6 +278,8 @@ def _hetero_models():
         "to_hetero(GraphSAGE)": gnnx.nn.to_hetero(gnnx.nn.GraphSAGE(IN, 16, 2, 4), HETERO_METADATA, aggr="mean"),
         "to_hetero(GAT)": gnnx.nn.to_hetero(gnnx.nn.GAT(IN, 16, 2, 4, heads=2, add_self_loops=False),
                                             HETERO_METADATA),
+        "to_hetero_with_bases(GraphSAGE)": gnnx.nn.to_hetero_with_bases(gnnx.nn.GraphSAGE(IN, 16, 2, 4),
+                                                                        HETERO_METADATA, num_bases=2),
     }
 
 
@@ -290,7 +292,8 @@ def _hetero_step(model, x_dict, edge_index_dict):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("name", ["HGTConv", "HANConv", "to_hetero(GraphSAGE)", "to_hetero(GAT)"])
+@pytest.mark.parametrize("name", ["HGTConv", "HANConv", "to_hetero(GraphSAGE)", "to_hetero(GAT)",
+                                  "to_hetero_with_bases(GraphSAGE)"])
 def test_heterogeneous_models_on_device(name, device):
     """Dict inputs: eager on the device equals the CPU, forward and input gradients; on CUDA
     compiled equals eager with no recompile on a third set of per-type sizes."""

@@ -114,10 +114,21 @@ def test_example_with_an_empty_relation_and_a_single_node_type_exports(hetero_mo
             _assert_dicts_close(program.module()(*inputs), hetero_model(*inputs))
 
 
-class _AttentionLayers(torch.nn.Module):
-    """HGTConv, HANConv and MLPerf's R-GAT layer (HeteroConv of bipartite GATConvs, run
-    grouped: gnnx/nn/hetero_gat.py) side by side: one package holds the heterogeneous
-    attention layers."""
+class _TwoLayerGNN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = gnnx.nn.SAGEConv(IN, 16)
+        self.conv2 = gnnx.nn.GraphConv(16, 16)
+
+    def forward(self, x, edge_index):
+        return self.conv2(self.conv1(x, edge_index).relu(), edge_index)
+
+
+class _HeteroLayers(torch.nn.Module):
+    """HGTConv, HANConv, MLPerf's R-GAT layer (HeteroConv of bipartite GATConvs, run grouped:
+    gnnx/nn/hetero_gat.py) and R-GCN's basis decomposition (``to_hetero_with_bases``) side by
+    side: one package holds the heterogeneous layers that are not ``to_hetero`` of a plain
+    model (that one is ``hetero_package``)."""
 
     def __init__(self):
         super().__init__()
@@ -127,24 +138,25 @@ class _AttentionLayers(torch.nn.Module):
         self.han = gnnx.nn.HANConv(IN, 16, HETERO_METADATA, heads=2)
         self.rgat = gnnx.nn.HeteroConv({e: gnnx.nn.GATConv((-1, -1), 8, heads=2, add_self_loops=False)
                                         for e in HETERO_METADATA[1]})
+        self.bases = gnnx.nn.to_hetero_with_bases(_TwoLayerGNN(), HETERO_METADATA, num_bases=2)
 
     def forward(self, x_dict, edge_index_dict):
         hgt, han = self.hgt(x_dict, edge_index_dict), self.han(x_dict, edge_index_dict)
-        rgat = self.rgat(x_dict, edge_index_dict)
-        return {key: hgt[key] + (han[key] if han.get(key) is not None else 0) + rgat[key] for key in hgt}
+        rgat, bases = self.rgat(x_dict, edge_index_dict), self.bases(x_dict, edge_index_dict)
+        return {key: hgt[key] + (han[key] if han.get(key) is not None else 0) + rgat[key] + bases[key] for key in hgt}
 
 
 @pytest.mark.slow
-def test_attention_layers_inside_a_package_equal_eager(tmp_path, monkeypatch):
+def test_heterogeneous_layers_inside_a_package_equal_eager(tmp_path, monkeypatch):
     from gnnx.nn import hetero_gat
 
     monkeypatch.setattr(hetero_gat, "ENABLED", True)  # the grouped R-GAT path, as on CUDA
     torch.manual_seed(5)
-    model = _AttentionLayers().eval()
+    model = _HeteroLayers().eval()
     with torch.no_grad():
         model(*random_hetero_graph(5, 4, 8))  # lazy widths
     program = gnnx.export.export(model, random_hetero_graph(10, 7, 20))
-    loaded = gnnx.export.load_package(gnnx.export.compile_package(program, str(tmp_path / "attention.pt2")))
+    loaded = gnnx.export.load_package(gnnx.export.compile_package(program, str(tmp_path / "layers.pt2")))
     for sizes in SIZES[1:4]:
         inputs = random_hetero_graph(*sizes, seed=sizes[0])
         with torch.no_grad():
