@@ -31,6 +31,7 @@ from gnnx.nn.hetero import HeteroConv, HeteroDictLinear, HeteroLinear
 from gnnx.nn.hetero_norm import HeteroBatchNorm, HeteroJumpingKnowledge, HeteroLayerNorm
 from gnnx.nn.infomax import DeepGraphInfomax
 from gnnx.nn.kge import ComplEx, DistMult, KGEModel, RotatE, TransE
+from gnnx.nn.knn_index import ApproxL2KNNIndex, ApproxMIPSKNNIndex, KNNIndex, L2KNNIndex, MIPSKNNIndex
 from gnnx.nn.label_propagation import CorrectAndSmooth, LabelPropagation
 from gnnx.nn.lightgcn import LightGCN
 from gnnx.nn.linear import Linear
@@ -89,7 +90,7 @@ from gnnx.nn.to_hetero_with_bases import to_hetero_with_bases
 __all__ = list(_convs) + list(_aggregations) + [
     "ARGA", "ARGVA", "Adjacency", "AttentiveFP", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DiffGroupNorm", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
     "DenseSAGEConv", "DMoNPooling", "EdgeCNN", "EdgePooling", "GAT", "GAE", "GCN", "GIN", "GlobalAttention", "GraphNorm", "GraphSAGE", "GraphUNet", "GraphSizeNorm",
-    "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "KGEModel", "TransE", "DistMult", "ComplEx", "RotatE", "InstanceNorm", "JumpingKnowledge", "LabelPropagation",
+    "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "KGEModel", "TransE", "DistMult", "ComplEx", "RotatE", "InstanceNorm", "JumpingKnowledge", "KNNIndex", "L2KNNIndex", "MIPSKNNIndex", "ApproxL2KNNIndex", "ApproxMIPSKNNIndex", "LabelPropagation",
     "LayerNorm", "LightGCN", "Linear", "LINKX", "MLP", "MaskLabel", "SparseLinear", "MeanSubtractionNorm", "MemPooling", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "NeuralFingerprint", "Node2Vec", "PMLP", "PNA", "PairNorm", "PerformerAttention", "PositionalEncoding", "RECT_L", "SAGPooling", "Reshape", "SchNet", "SGFormer", "Polynormer", "GNNFF", "ClusterPooling", "ARLinkPredictor", "Sequential", "SignedGCN", "StaticPooled", "TemporalEncoding", "TGNMemory", "summary", "GroupAddRev", "InvertibleModule", "ASAPooling", "DimeNet", "DimeNetPlusPlus", "PANConv", "PANPooling", "TopKPooling",
     "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "global_sort_pool", "to_hetero", "to_hetero_with_bases",
     "avg_pool", "avg_pool_neighbor_x", "avg_pool_x", "consecutive_cluster", "fps", "graclus", "knn", "max_pool", "max_pool_neighbor_x", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",

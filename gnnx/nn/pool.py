@@ -21,6 +21,13 @@ from torch import Tensor
 from gnnx import ops
 from gnnx.graph import Graph, source_csr
 from gnnx.nn.inits import activation
+from gnnx.nn.knn_index import (  # noqa: F401  (PyG's torch_geometric.nn.pool names them too)
+    ApproxL2KNNIndex,
+    ApproxMIPSKNNIndex,
+    KNNIndex,
+    L2KNNIndex,
+    MIPSKNNIndex,
+)
 from gnnx.ops.dispatch import check_index_range
 from gnnx.utils.edges import check_flow, coalesce
 from gnnx.utils.loop import add_self_loops, remove_self_loops
