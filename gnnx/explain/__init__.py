@@ -1,11 +1,18 @@
 """Explaining GNN predictions (PyG's ``torch_geometric.explain``): an :class:`Explainer`
 runs an algorithm (:class:`GNNExplainer`, :class:`PGExplainer`, :class:`AttentionExplainer`,
-:class:`DummyExplainer`) on a gnnx model, which returns an :class:`Explanation` of node and
+:class:`CaptumExplainer`, :class:`DummyExplainer`) on a gnnx model, which returns an :class:`Explanation` of node and
 edge masks; :mod:`gnnx.explain.metric` scores it. Edge masks reach the messages through the
 layers' explain mode (:meth:`gnnx.nn.MessagePassing.explain_message`). Explanations run
 eagerly: they are analysis, not the compiled path."""
 from gnnx.explain import metric
-from gnnx.explain.algorithm import AttentionExplainer, DummyExplainer, ExplainerAlgorithm, GNNExplainer, PGExplainer
+from gnnx.explain.algorithm import (
+                                    AttentionExplainer,
+                                    CaptumExplainer,
+                                    DummyExplainer,
+                                    ExplainerAlgorithm,
+                                    GNNExplainer,
+                                    PGExplainer,
+)
 from gnnx.explain.config import (
                                     ExplainerConfig,
                                     ExplanationType,
@@ -20,7 +27,7 @@ from gnnx.explain.config import (
 from gnnx.explain.explainer import Explainer
 from gnnx.explain.explanation import Explanation, HeteroExplanation
 
-__all__ = ["AttentionExplainer", "DummyExplainer", "Explainer", "ExplainerAlgorithm", "ExplainerConfig",
+__all__ = ["AttentionExplainer", "CaptumExplainer", "DummyExplainer", "Explainer", "ExplainerAlgorithm", "ExplainerConfig",
            "Explanation", "ExplanationType", "GNNExplainer", "HeteroExplanation", "MaskType", "ModelConfig",
            "ModelMode", "ModelReturnType", "ModelTaskLevel", "PGExplainer", "ThresholdConfig", "ThresholdType",
            "metric"]

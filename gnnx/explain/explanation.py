@@ -249,9 +249,10 @@ class HeteroExplanation(HeteroGraph):
     def get(self, name: str, default: Any = None) -> Any:
         return self._attributes.get(name, default)
 
-    def set_value_dict(self, name: str, values: Dict[Union[NodeType, EdgeType], Any]) -> "HeteroExplanation":
-        """``self[key].<name> = value`` for each entry (PyG's ``set_value_dict``)."""
-        for key, value in values.items():
+    def set_value_dict(self, name: str,
+                       values: Optional[Dict[Union[NodeType, EdgeType], Any]]) -> "HeteroExplanation":
+        """``self[key].<name> = value`` for each entry (PyG's ``set_value_dict``; ``None``: none)."""
+        for key, value in (values or {}).items():
             setattr(self[key], name, value)
         return self
 

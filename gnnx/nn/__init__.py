@@ -95,3 +95,9 @@ __all__ = list(_convs) + list(_aggregations) + [
     "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "global_sort_pool", "to_hetero", "to_hetero_with_bases",
     "avg_pool", "avg_pool_neighbor_x", "avg_pool_x", "consecutive_cluster", "fps", "graclus", "knn", "max_pool", "max_pool_neighbor_x", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
 ]
+
+# PyG names its Captum helpers in torch_geometric.nn; they live with the explainers
+# (imported last: gnnx.explain imports gnnx.nn's layers).
+from gnnx.explain.algorithm.captum import captum_output_to_dicts, to_captum_input, to_captum_model  # noqa: E402
+
+__all__ += ["captum_output_to_dicts", "to_captum_input", "to_captum_model"]
