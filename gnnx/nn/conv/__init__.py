@@ -14,6 +14,7 @@ from gnnx.nn.conv.gps import GPSConv
 from gnnx.nn.conv.graph_conv import GraphConv
 from gnnx.nn.conv.heterogeneous import HANConv, HGTConv
 from gnnx.nn.conv.hypergraph import HypergraphConv
+from gnnx.nn.conv.mesh import MeshCNNConv
 from gnnx.nn.conv.multi_aggr import EGConv, GENConv, GeneralConv, MFConv, PNAConv
 from gnnx.nn.conv.propagation import APPNP, GCN2Conv, LGConv, MixHopConv, SGConv, SimpleConv, SSGConv, TAGConv
 from gnnx.nn.conv.relational import DirGNNConv, FastRGCNConv, FiLMConv, RGCNConv, SignedConv
@@ -27,7 +28,7 @@ ECConv = NNConv  # PyG's second name for it (the edge-conditioned convolution)
 
 __all__ = [
     "AGNNConv", "AntiSymmetricConv", "APPNP", "ARMAConv", "CGConv", "ChebConv", "ClusterGCNConv", "DirGNNConv",
-    "DynamicEdgeConv", "ECConv", "EdgeConv", "EGConv", "FAConv", "FastRGCNConv", "FeaStConv", "FiLMConv", "GATConv", "GATv2Conv", "GatedGraphConv",
+    "DynamicEdgeConv", "ECConv", "EdgeConv", "EGConv", "FAConv", "FastRGCNConv", "FeaStConv", "FiLMConv", "GATConv", "GATv2Conv", "GatedGraphConv", "MeshCNNConv",
     "GCN2Conv", "GCNConv", "GeneralConv", "GENConv", "GINConv", "GINEConv", "GMMConv", "GPSConv", "GraphConv", "GravNetConv",
     "HANConv", "HEATConv", "HGTConv", "HypergraphConv",
     "LEConv", "MFConv", "MixHopConv", "NNConv", "PDNConv", "PNAConv", "PointGNNConv", "PointNetConv", "PointTransformerConv", "PPFConv", "ResGatedGraphConv", "SignedConv",
