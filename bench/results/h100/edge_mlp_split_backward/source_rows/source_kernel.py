@@ -1,6 +1,10 @@
 # The source-row kernel of the first experiment (2026-11-27, session 16): grad b without
 # per-edge gradients. Launched after `_destination_kernel` (the split variant's, in commit
 # history), with t2c = inverse(perm)[perm_t] and col_t = row[t2c] computed per call.
+import triton
+import triton.language as tl
+
+
 @triton.jit
 def _source_kernel(rowptr_t, col_t, t2c, a, b, w, grad, arg, grad_b, num_src, H, OUT, A_STRIDE, B_STRIDE,
                    H_PAD: tl.constexpr, O_PAD: tl.constexpr, CHUNK: tl.constexpr, PRECISION: tl.constexpr):
