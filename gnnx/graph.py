@@ -169,6 +169,12 @@ def check_edge_index(edge_index: Any, num_nodes: Optional[int] = None, name: str
         )
 
 
+def _integer_codes(value: Tensor) -> bool:
+    """Whether ``value`` holds integer category codes (a molecule's bond types, embedded by
+    the model), as PyG's molecular datasets keep ``edge_attr``."""
+    return not value.is_floating_point() and not value.is_complex() and value.dtype != torch.bool
+
+
 def _check_finite(name: str, value: Tensor) -> None:
     if value.is_floating_point() and not bool(torch.isfinite(value).all()):
         bad = (~torch.isfinite(value)).reshape(value.size(0), -1).any(1).nonzero()[0].item()
@@ -267,8 +273,10 @@ class Graph:
                 continue
             if not isinstance(value, Tensor):
                 raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-            if not value.is_floating_point():
-                raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
+            if name == "edge_weight" and not value.is_floating_point():
+                raise TypeError(f"edge_weight must be a floating-point tensor, got {value.dtype}")
+            if name == "edge_attr" and not (value.is_floating_point() or _integer_codes(value)):
+                raise TypeError(f"edge_attr must be a floating-point tensor or integer category codes, got {value.dtype}")
             if value.dim() == 0 or value.size(0) != self.num_edges:
                 raise ValueError(
                     f"{name} must have num_edges={self.num_edges} rows, got shape {list(value.shape)}"

@@ -38,6 +38,7 @@ from gnnx.utils.negative_sampling import (
 )
 from gnnx.utils.num_nodes import maybe_num_nodes
 from gnnx.utils.random_graphs import barabasi_albert_graph, erdos_renyi_graph, stochastic_blockmodel_graph
+from gnnx.utils.smiles import from_rdmol, from_smiles, to_rdmol, to_smiles
 from gnnx.utils.sparse import (
     from_scipy_sparse_matrix,
     is_sparse,
@@ -80,4 +81,5 @@ __all__ = [
     "to_torch_coo_tensor", "to_torch_csc_tensor", "to_torch_csr_tensor", "to_torch_sparse_tensor",
     "to_undirected", "trim_to_layer", "unbatch", "unbatch_edge_index", "normalize_edge_index", "to_nested_tensor",
     "from_nested_tensor", "train_test_split_edges", "dropout_path", "connected_components", "get_mesh_laplacian", "total_influence",
+    "from_rdmol", "from_smiles", "to_rdmol", "to_smiles",
 ]

@@ -42,6 +42,8 @@ def test_num_nodes_is_inferred():
          "edge_weight must have num_edges=1"),
         (dict(edge_index=torch.tensor([[0], [1]]), num_nodes=2, edge_weight=torch.ones(1, dtype=torch.long)),
          TypeError, "edge_weight must be a floating-point"),
+        (dict(edge_index=torch.tensor([[0], [1]]), num_nodes=2, edge_attr=torch.ones(1, 2, dtype=torch.bool)),
+         TypeError, "edge_attr must be a floating-point tensor or integer category codes"),
     ],
 )
 def test_invalid_graphs_raise_named_errors(kwargs, error, match):
