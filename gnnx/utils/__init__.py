@@ -18,6 +18,7 @@ from gnnx.utils.grid import grid
 from gnnx.utils.homophily import homophily
 from gnnx.utils.influence import total_influence
 from gnnx.utils.isolated import contains_isolated_nodes, remove_isolated_nodes
+from gnnx.utils.junction_tree import tree_decomposition
 from gnnx.utils.laplacian import get_laplacian, get_mesh_laplacian, normalize_edge_index
 from gnnx.utils.link_split import train_test_split_edges
 from gnnx.utils.loop import (
@@ -81,5 +82,5 @@ __all__ = [
     "to_torch_coo_tensor", "to_torch_csc_tensor", "to_torch_csr_tensor", "to_torch_sparse_tensor",
     "to_undirected", "trim_to_layer", "unbatch", "unbatch_edge_index", "normalize_edge_index", "to_nested_tensor",
     "from_nested_tensor", "train_test_split_edges", "dropout_path", "connected_components", "get_mesh_laplacian", "total_influence",
-    "from_rdmol", "from_smiles", "to_rdmol", "to_smiles",
+    "from_rdmol", "from_smiles", "to_rdmol", "to_smiles", "tree_decomposition",
 ]

@@ -1,4 +1,4 @@
-"""from_smiles / to_smiles / from_rdmol / to_rdmol against PyG's: the same codes, edges and
+"""from_smiles / to_smiles / from_rdmol / to_rdmol and tree_decomposition against PyG's: the same codes, edges and
 order, the same SMILES back (from gnnx graphs and PyG Data alike); molecules batch; bad input
 is named."""
 import pytest
@@ -56,3 +56,23 @@ def test_bad_input_is_named():
     mol.GetAtomWithIdx(0).SetHybridization(Chem.rdchem.HybridizationType.SP2D)
     with pytest.raises(ValueError, match="atom 0 \\(C\\): hybridization 'SP2D'"):
         U.from_rdmol(mol)
+
+
+JUNCTION_TREES = ["CC(=O)Oc1ccccc1C(=O)O", "C1CC2CCC1C2", "C12C3C4C1C5C2C3C45", "CC(C)(C)C", "c1ccc2ccccc2c1", "C",
+                  "CC", "C1CCCCC1CC(C)(C)CC1CCCCC1", "O=C(O)CC(O)(CC(=O)O)C(=O)O", "C1CC2CC3CC1CC(C2)C3",
+                  "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "C1=CC=C2C(=C1)C=CC3=CC=CC=C32", "C1C2CC3CC1CC(C2)(C3)N"]
+
+
+def test_tree_decomposition_equals_pyg():
+    """Rings, bonds, bridged rings (adamantane, cubane) and atoms joining several bonds."""
+    from rdkit import Chem
+
+    for smiles in JUNCTION_TREES:
+        mol = Chem.MolFromSmiles(smiles)
+        ours, theirs = U.tree_decomposition(mol, return_vocab=True), PU.tree_decomposition(mol, return_vocab=True)
+        assert ours[2] == theirs[2], smiles
+        for a, b in zip(ours[:2] + ours[3:], theirs[:2] + theirs[3:]):
+            assert torch.equal(a, b.long()), smiles
+        assert len(U.tree_decomposition(mol)) == 3
+    with pytest.raises(TypeError, match="rdkit.Chem.Mol"):
+        U.tree_decomposition("CCO")
