@@ -34,6 +34,19 @@ def knn(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor] = None, batch_y:
     return ops.knn(x, y, k, batch_x, batch_y, cosine=cosine, static=False)
 
 
+def approx_knn(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor] = None,
+               batch_y: Optional[Tensor] = None) -> Tensor:
+    """PyG's approximate :func:`knn` (pynndescent there), answered exactly: the neighbours an
+    ideal approximate index would return, with no extra dependency (``x``, ``y`` may be 1-D)."""
+    return knn(x.view(-1, 1) if x.dim() == 1 else x, y.view(-1, 1) if y.dim() == 1 else y, k, batch_x, batch_y)
+
+
+def approx_knn_graph(x: Tensor, k: int, batch: Optional[Tensor] = None, loop: bool = False,
+                     flow: str = "source_to_target") -> Tensor:
+    """PyG's approximate :func:`knn_graph`, answered exactly (:func:`approx_knn`)."""
+    return knn_graph(x.view(-1, 1) if x.dim() == 1 else x, k, batch, loop=loop, flow=flow)
+
+
 def knn_graph(x: Tensor, k: int, batch: Optional[Tensor] = None, loop: bool = False,
               flow: str = "source_to_target", cosine: bool = False, num_workers: int = 1,
               batch_size: Optional[int] = None) -> Tensor:

@@ -28,6 +28,7 @@ from gnnx.nn.knn_index import (  # noqa: F401  (PyG's torch_geometric.nn.pool na
     L2KNNIndex,
     MIPSKNNIndex,
 )
+from gnnx.nn.point_sets import approx_knn, approx_knn_graph  # noqa: F401  (PyG's nn.pool names them)
 from gnnx.ops.dispatch import check_index_range
 from gnnx.utils.edges import check_flow, coalesce
 from gnnx.utils.loop import add_self_loops, remove_self_loops

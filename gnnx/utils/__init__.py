@@ -8,7 +8,7 @@ sizes; the sync-free self-loop forms in :mod:`gnnx.structure`).
 from gnnx.utils.augmentation import add_random_edge, mask_feature, shuffle_node
 from gnnx.utils.batching import from_nested_tensor, to_nested_tensor, unbatch, unbatch_edge_index
 from gnnx.utils.components import connected_components
-from gnnx.utils.convert import from_networkx, to_networkx
+from gnnx.utils.convert import from_networkit, from_networkx, from_trimesh, to_networkit, to_networkx, to_trimesh
 from gnnx.utils.dense import dense_to_sparse, to_dense_adj, to_dense_batch
 from gnnx.utils.dropout import dropout_adj, dropout_edge, dropout_node, dropout_path
 from gnnx.utils.edges import coalesce, degree, is_undirected, sort_edge_index, to_undirected
@@ -83,4 +83,5 @@ __all__ = [
     "to_undirected", "trim_to_layer", "unbatch", "unbatch_edge_index", "normalize_edge_index", "to_nested_tensor",
     "from_nested_tensor", "train_test_split_edges", "dropout_path", "connected_components", "get_mesh_laplacian", "total_influence",
     "from_rdmol", "from_smiles", "to_rdmol", "to_smiles", "tree_decomposition",
+    "from_networkit", "to_networkit", "from_trimesh", "to_trimesh",
 ]

@@ -1,9 +1,17 @@
-"""NetworkX conversion (PyG's ``to_networkx`` / ``from_networkx``), when networkx is installed."""
+"""Conversion to and from other graph libraries (PyG's ``to_networkx`` / ``from_networkx``,
+``to_networkit`` / ``from_networkit``, ``to_trimesh`` / ``from_trimesh``), each when its
+library is installed."""
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Tuple, Union
 
 import torch
+from torch import Tensor
+
+from gnnx.utils.num_nodes import maybe_num_nodes
+
+if TYPE_CHECKING:
+    from gnnx.graph import Graph
 
 
 def _networkx():
@@ -88,3 +96,56 @@ def _group(tensors: dict, names: dict, group: Union[List[str], str, None]):
     columns = [tensors.pop(key) for key in keys]
     columns = [c.view(-1, 1) if c.dim() == 1 else c for c in columns]
     return torch.cat([c.float() for c in columns], dim=-1)
+
+
+def to_networkit(edge_index: Tensor, edge_weight: Optional[Tensor] = None, num_nodes: Optional[int] = None,
+                 directed: bool = True) -> Any:
+    """A ``networkit.Graph`` of the edges (weighted where ``edge_weight`` is given); with
+    ``directed=False`` each undirected edge is added once, from the pairs with ``src <= dst``."""
+    try:
+        import networkit
+    except ImportError as error:
+        raise ImportError("to_networkit needs NetworKit: pip install networkit") from error
+    num_nodes = maybe_num_nodes(edge_index, num_nodes)
+    graph = networkit.graph.Graph(num_nodes, weighted=edge_weight is not None, directed=directed)
+    weights = edge_weight.tolist() if edge_weight is not None else [1.0] * edge_index.size(1)
+    for (src, dst), weight in zip(edge_index.t().tolist(), weights):
+        if directed or src <= dst:
+            graph.addEdge(src, dst, weight)
+    return graph
+
+
+def from_networkit(graph: Any) -> Tuple[Tensor, Optional[Tensor]]:
+    """``(edge_index, edge_weight)`` of a ``networkit.Graph`` (both directions of an
+    undirected edge; ``edge_weight`` ``None`` for an unweighted graph)."""
+    pairs, weights = [], []
+    for src, dst, weight in graph.iterEdgesWeights():
+        pairs.append([src, dst])
+        weights.append(weight)
+        if not graph.isDirected():
+            pairs.append([dst, src])
+            weights.append(weight)
+    edge_index = torch.tensor(pairs, dtype=torch.long).view(-1, 2).t().contiguous()
+    return edge_index, torch.tensor(weights) if graph.isWeighted() else None
+
+
+def to_trimesh(graph: Any) -> Any:
+    """A ``trimesh.Trimesh`` of a mesh graph's ``pos`` ``[V, 3]`` and ``face`` ``[3, F]``
+    (unprocessed: vertices and faces as given)."""
+    try:
+        import trimesh
+    except ImportError as error:
+        raise ImportError("to_trimesh needs trimesh: pip install trimesh") from error
+    pos, face = getattr(graph, "pos", None), getattr(graph, "face", None)
+    if pos is None or face is None:
+        raise ValueError("to_trimesh needs the graph's pos [num_vertices, 3] and face [3, num_faces]")
+    return trimesh.Trimesh(vertices=pos.detach().cpu().numpy(), faces=face.detach().t().cpu().numpy(), process=False)
+
+
+def from_trimesh(mesh: Any) -> Graph:
+    """A mesh :class:`~gnnx.Graph`: ``pos`` (float32 vertices), ``face`` ``[3, F]`` and no edges
+    (:class:`~gnnx.transforms.FaceToEdge` adds them)."""
+    from gnnx.graph import Graph
+    pos = torch.from_numpy(mesh.vertices).to(torch.float)
+    face = torch.from_numpy(mesh.faces).to(torch.long).t().contiguous()
+    return Graph(torch.empty((2, 0), dtype=torch.long), pos.size(0), pos=pos, face=face)

@@ -130,6 +130,22 @@ def test_neighbour_graphs_follow_pygs_conventions(device):
         nn.knn_graph(pos, 5, batch, flow="both")
 
 
+def test_approx_knn_answers_exactly_where_pygs_approximates():
+    """PyG's approx_knn / approx_knn_graph (pynndescent) under gnnx's exact search: the
+    brute-force neighbours, PyG's edge layout; PyG's own may miss a true neighbour."""
+    from gnnx.nn.pool import approx_knn_graph
+
+    pos, batch = _clouds([30, 25])
+    queries, query_batch = pos[::3], batch[::3]
+    got = nn.approx_knn(pos, queries, 4, batch, query_batch)
+    assert got.size(1) == 4 * queries.size(0) and got[0].tolist() == torch.arange(queries.size(0)).repeat_interleave(4).tolist()
+    assert _as_pairs(got) == _brute_neighbours(pos, queries, batch, query_batch, k=4)
+    graph = approx_knn_graph(pos, 5, batch)
+    assert _as_pairs(graph.flip(0)) == _brute_neighbours(pos, pos, batch, batch, k=5, exclude_self=True)
+    assert _as_pairs(nn.approx_knn(pos[:, 0], pos[:5, 0], 2)) == _brute_neighbours(pos[:, :1], pos[:5, :1],
+                                                                                     torch.zeros(55), torch.zeros(5), k=2)
+
+
 def test_nearest_assigns_each_point_of_x_to_its_nearest_point_of_y():
     pos, batch = _clouds([30, 25])
     centres, centre_batch = pos[[3, 9, 14, 40, 50]], batch[[3, 9, 14, 40, 50]]
