@@ -14,6 +14,7 @@ from gnnx.utils.dropout import dropout_adj, dropout_edge, dropout_node, dropout_
 from gnnx.utils.edges import coalesce, degree, is_undirected, sort_edge_index, to_undirected
 from gnnx.utils.embedding import get_embeddings, get_embeddings_hetero
 from gnnx.utils.functions import index_to_mask, mask_to_index, one_hot, scatter, softmax
+from gnnx.utils.geodesic import geodesic_distance
 from gnnx.utils.grid import grid
 from gnnx.utils.homophily import homophily
 from gnnx.utils.influence import total_influence
@@ -83,5 +84,5 @@ __all__ = [
     "to_undirected", "trim_to_layer", "unbatch", "unbatch_edge_index", "normalize_edge_index", "to_nested_tensor",
     "from_nested_tensor", "train_test_split_edges", "dropout_path", "connected_components", "get_mesh_laplacian", "total_influence",
     "from_rdmol", "from_smiles", "to_rdmol", "to_smiles", "tree_decomposition",
-    "from_networkit", "to_networkit", "from_trimesh", "to_trimesh",
+    "from_networkit", "to_networkit", "from_trimesh", "to_trimesh", "geodesic_distance",
 ]

@@ -1,4 +1,4 @@
-"""to_networkit / from_networkit and to_trimesh / from_trimesh against PyG's (each skipped
+"""to_networkit / from_networkit, to_trimesh / from_trimesh and geodesic_distance against PyG's (each skipped
 without its library)."""
 import pytest
 import torch
@@ -37,3 +37,16 @@ def test_trimesh_round_trip_equals_pyg():
     assert FaceToEdge()(ours).num_edges == 14  # the mesh's 7 edges, both ways
     with pytest.raises(ValueError, match="face"):
         U.to_trimesh(ours.replace(face=None))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"norm": False}, {"max_distance": 0.5}, {"src": torch.tensor([0, 3, 5])},
+                                    {"src": torch.tensor([0, 3]), "dst": torch.tensor([7, 1])}])
+def test_geodesic_distance_equals_pyg(kwargs):
+    pytest.importorskip("gdist")
+    trimesh = pytest.importorskip("trimesh")
+    mesh = trimesh.creation.icosphere(subdivisions=1)
+    pos, face = torch.from_numpy(mesh.vertices).float(), torch.from_numpy(mesh.faces).long().t()
+    torch.testing.assert_close(U.geodesic_distance(pos, face, **kwargs), PU.geodesic_distance(pos, face, **kwargs),
+                               rtol=0, atol=0)
+    with pytest.raises(ValueError, match="pair up"):
+        U.geodesic_distance(pos, face, src=torch.tensor([0, 1]), dst=torch.tensor([2]))
