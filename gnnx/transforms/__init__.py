@@ -82,9 +82,11 @@ from gnnx.transforms.structure import (
     ToDense,
     TwoHop,
 )
+from gnnx.transforms.superpixels import ToSLIC
 from gnnx.transforms.transform import BaseTransform, ToDevice
 
 __all__ = [
+    "ToSLIC",
     "AddLaplacianEigenvectorPE", "AddMetaPaths", "AddRandomMetaPaths", "AddRandomWalkPE", "AddRemainingSelfLoops", "AddSelfLoops", "BaseTransform",
     "Cartesian", "Center", "Compose", "Delaunay", "ComposeFilters", "LaplacianLambdaMax", "Constant", "Distance", "FaceToEdge", "FeaturePropagation", "FixedPoints",
     "GCNNorm", "GDC", "GenerateMeshNormals", "GridSampling", "HalfHop", "IndexToMask", "KNNGraph", "LargestConnectedComponents",
