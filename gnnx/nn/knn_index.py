@@ -155,11 +155,11 @@ class MIPSKNNIndex(KNNIndex):
         return queries @ points.t()
 
 
-class ApproxL2KNNIndex(L2KNNIndex):
-    r"""PyG's IVF-PQ :math:`L_2` index, searched exactly (module docstring).
+class _IVFPQArguments:
+    """PyG's IVF-PQ index arguments, kept; the search stays exact (module docstring).
 
     Args:
-        num_cells, num_cells_to_visit, bits_per_vector: faiss' IVF-PQ settings, kept.
+        num_cells, num_cells_to_visit, bits_per_vector: faiss' IVF-PQ settings.
         emb: points to add (``[N, F]``).
         reserve: kept for PyG's signature.
     """
@@ -170,19 +170,12 @@ class ApproxL2KNNIndex(L2KNNIndex):
         KNNIndex.__init__(self, index_factory=None, emb=emb, reserve=reserve)
 
 
-class ApproxMIPSKNNIndex(MIPSKNNIndex):
-    r"""PyG's IVF-PQ inner-product index, searched exactly (module docstring).
+class ApproxL2KNNIndex(_IVFPQArguments, L2KNNIndex):
+    """PyG's IVF-PQ :math:`L_2` index, searched exactly (:class:`L2KNNIndex`)."""
 
-    Args:
-        num_cells, num_cells_to_visit, bits_per_vector: faiss' IVF-PQ settings, kept.
-        emb: points to add (``[N, F]``).
-        reserve: kept for PyG's signature.
-    """
 
-    def __init__(self, num_cells: int, num_cells_to_visit: int, bits_per_vector: int,
-                 emb: Optional[Tensor] = None, reserve: Optional[int] = None) -> None:
-        self.num_cells, self.num_cells_to_visit, self.bits_per_vector = num_cells, num_cells_to_visit, bits_per_vector
-        KNNIndex.__init__(self, index_factory=None, emb=emb, reserve=reserve)
+class ApproxMIPSKNNIndex(_IVFPQArguments, MIPSKNNIndex):
+    """PyG's IVF-PQ inner-product index, searched exactly (:class:`MIPSKNNIndex`)."""
 
 
 def _check_points(name: str, emb: Tensor) -> None:
