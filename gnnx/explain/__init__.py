@@ -1,6 +1,6 @@
 """Explaining GNN predictions (PyG's ``torch_geometric.explain``): an :class:`Explainer`
 runs an algorithm (:class:`GNNExplainer`, :class:`PGExplainer`, :class:`AttentionExplainer`,
-:class:`CaptumExplainer`, :class:`DummyExplainer`) on a gnnx model, which returns an :class:`Explanation` of node and
+:class:`CaptumExplainer`, :class:`GraphMaskExplainer`, :class:`DummyExplainer`) on a gnnx model, which returns an :class:`Explanation` of node and
 edge masks; :mod:`gnnx.explain.metric` scores it. Edge masks reach the messages through the
 layers' explain mode (:meth:`gnnx.nn.MessagePassing.explain_message`). Explanations run
 eagerly: they are analysis, not the compiled path."""
@@ -11,6 +11,7 @@ from gnnx.explain.algorithm import (
                                     DummyExplainer,
                                     ExplainerAlgorithm,
                                     GNNExplainer,
+                                    GraphMaskExplainer,
                                     PGExplainer,
 )
 from gnnx.explain.config import (
@@ -28,6 +29,6 @@ from gnnx.explain.explainer import Explainer
 from gnnx.explain.explanation import Explanation, HeteroExplanation
 
 __all__ = ["AttentionExplainer", "CaptumExplainer", "DummyExplainer", "Explainer", "ExplainerAlgorithm", "ExplainerConfig",
-           "Explanation", "ExplanationType", "GNNExplainer", "HeteroExplanation", "MaskType", "ModelConfig",
+           "Explanation", "ExplanationType", "GNNExplainer", "GraphMaskExplainer", "HeteroExplanation", "MaskType", "ModelConfig",
            "ModelMode", "ModelReturnType", "ModelTaskLevel", "PGExplainer", "ThresholdConfig", "ThresholdType",
            "metric"]

@@ -303,7 +303,7 @@ class MessagePassing(ReadsSparseInputs):
                                          (self._collect(self._message_args, adj, kwargs),))
             out = _run_post_hooks(self, self._message_forward_hooks, (msg_kwargs,), self.message(**msg_kwargs))
             if self._explain:
-                out = self.explain_message(out, adj.num_dst)
+                out = self._explained(out, adj, kwargs)
             edge_mask = kwargs.get("edge_mask")
             if self._default_aggregate:
                 aggr_kwargs = {"index": adj.dst, "ptr": None, "dim_size": adj.num_dst,
@@ -340,6 +340,13 @@ class MessagePassing(ReadsSparseInputs):
     @explain.setter
     def explain(self, explain: Optional[bool]) -> None:
         self._explain = explain
+
+    def _explained(self, messages: Tensor, adj: "Adjacency", kwargs: Dict[str, Any]) -> Tensor:
+        """:meth:`explain_message` of the messages, its other arguments collected by name as
+        :meth:`message`'s are (PyG's: an explainer may install its own, e.g. GraphMask's with
+        ``x_i``, ``x_j``)."""
+        names = list(inspect.signature(self.explain_message).parameters)[1:]
+        return self.explain_message(messages, **self._collect(names, adj, kwargs))
 
     def explain_message(self, inputs: Tensor, dim_size) -> Tensor:
         """Messages times the explained edge mask (sigmoid applied if ``_apply_sigmoid``); the
