@@ -21,8 +21,9 @@ from gnnx.data.subgraph_loaders import (
 )
 from gnnx.data.temporal import TemporalData, TemporalDataLoader
 from gnnx.data.wrappers import CachedLoader, PrefetchLoader
+from gnnx.data.zip_loader import ZipLoader
 
 __all__ = ["Batch", "HGTLoader", "hgt_sample", "EdgeIndex", "NeighborSampler", "CachedLoader", "PrefetchLoader", "ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "Dataset", "DenseBatch", "DenseDataLoader", "InMemoryDataset", "DynamicBatchSampler", "GraphSAINTEdgeSampler",
            "GraphSAINTNodeSampler", "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "ImbalancedSampler",
-           "RandomNodeLoader", "ShaDowKHopSampler", "TemporalData", "TemporalDataLoader", "HeteroNeighborLoader", "LinkNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
+           "RandomNodeLoader", "ShaDowKHopSampler", "TemporalData", "TemporalDataLoader", "ZipLoader", "HeteroNeighborLoader", "LinkNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
            "random_walk", "sample_exact", "sample_hetero", "sample_static"]

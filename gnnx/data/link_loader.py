@@ -76,16 +76,26 @@ class LinkNeighborLoader:
         return links, labels
 
     def __iter__(self):
-        device = self.edge_label_index.device
-        every = torch.arange(self.edge_label_index.size(1), device=device)
+        every = torch.arange(self.edge_label_index.size(1), device=self.edge_label_index.device)
         for ids in batches_of(every, self.batch_size, self.shuffle, self.drop_last, self.generator):
-            links, labels = self._labelled(ids)
-            if self.static:
-                seeds = torch.cat([links[0], links[1]])
-                batch = sample_static(self.graph, seeds, self.num_neighbors, self.generator)
-                local = torch.arange(2 * links.size(1), device=device).view(2, -1)
-            else:
-                seeds, inverse = torch.unique(links.reshape(-1), return_inverse=True)
-                batch = sample_exact(self.graph, seeds, self.num_neighbors, self.generator)
-                local = inverse.view(2, -1)
-            yield batch.replace(edge_label_index=local, edge_label=labels, input_id=ids)
+            yield self.collate_fn(ids)
+
+    @property
+    def num_inputs(self) -> int:
+        """The number of links (:class:`~gnnx.loader.ZipLoader` zips loaders over it)."""
+        return self.edge_label_index.size(1)
+
+    def collate_fn(self, index: Tensor) -> Graph:
+        """The batch of the links at positions ``index`` (PyG's ``collate_fn``)."""
+        device = self.edge_label_index.device
+        ids = torch.as_tensor(index, dtype=torch.long, device=device)
+        links, labels = self._labelled(ids)
+        if self.static:
+            seeds = torch.cat([links[0], links[1]])
+            batch = sample_static(self.graph, seeds, self.num_neighbors, self.generator)
+            local = torch.arange(2 * links.size(1), device=device).view(2, -1)
+        else:
+            seeds, inverse = torch.unique(links.reshape(-1), return_inverse=True)
+            batch = sample_exact(self.graph, seeds, self.num_neighbors, self.generator)
+            local = inverse.view(2, -1)
+        return batch.replace(edge_label_index=local, edge_label=labels, input_id=ids)

@@ -299,6 +299,18 @@ class NeighborLoader:
         return num_batches(self.seeds.numel(), self.batch_size, self.drop_last)
 
     def __iter__(self):
+        positions = torch.arange(self.seeds.numel(), device=self.seeds.device)
+        for index in batches_of(positions, self.batch_size, self.shuffle, self.drop_last, self.generator):
+            yield self.collate_fn(index)
+
+    @property
+    def num_inputs(self) -> int:
+        """The number of seeds (:class:`~gnnx.loader.ZipLoader` zips loaders over it)."""
+        return self.seeds.numel()
+
+    def collate_fn(self, index: Tensor) -> Graph:
+        """The batch of the seeds at positions ``index`` (PyG's ``collate_fn``), with PyG's
+        ``input_id`` (those positions)."""
         sample = sample_static if self.replace else sample_exact
-        for seeds in batches_of(self.seeds, self.batch_size, self.shuffle, self.drop_last, self.generator):
-            yield sample(self.graph, seeds, self.fanouts, self.generator)
+        index = torch.as_tensor(index, dtype=torch.long, device=self.seeds.device)
+        return sample(self.graph, self.seeds[index], self.fanouts, self.generator).replace(input_id=index)
