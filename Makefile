@@ -17,7 +17,7 @@ $(VENV)/.core: pyproject.toml
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)" torch_geometric pytest hypothesis pytest-xdist nvidia-pytriton matplotlib scipy pymetis faiss-cpu captum rdkit networkit trimesh gdist scikit-image ruff
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)" torch_geometric pytest hypothesis pytest-xdist nvidia-pytriton matplotlib scipy pymetis faiss-cpu captum rdkit networkit trimesh gdist scikit-image numba ruff
 	touch $@
 
 venv: $(VENV)/.core

@@ -39,6 +39,7 @@ from gnnx.utils.negative_sampling import (
     structured_negative_sampling_feasible,
 )
 from gnnx.utils.num_nodes import maybe_num_nodes
+from gnnx.utils.ppr import get_ppr
 from gnnx.utils.random_graphs import barabasi_albert_graph, erdos_renyi_graph, stochastic_blockmodel_graph
 from gnnx.utils.smiles import from_rdmol, from_smiles, to_rdmol, to_smiles
 from gnnx.utils.sparse import (
@@ -84,5 +85,5 @@ __all__ = [
     "to_undirected", "trim_to_layer", "unbatch", "unbatch_edge_index", "normalize_edge_index", "to_nested_tensor",
     "from_nested_tensor", "train_test_split_edges", "dropout_path", "connected_components", "get_mesh_laplacian", "total_influence",
     "from_rdmol", "from_smiles", "to_rdmol", "to_smiles", "tree_decomposition",
-    "from_networkit", "to_networkit", "from_trimesh", "to_trimesh", "geodesic_distance",
+    "from_networkit", "to_networkit", "from_trimesh", "to_trimesh", "geodesic_distance", "get_ppr",
 ]
