@@ -97,15 +97,13 @@ def _maximum_spanning_tree(weights: Dict[Tuple[int, int], int], num_cliques: int
     if not weights:
         return torch.empty((2, 0), dtype=torch.long)
     try:
-        from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import minimum_spanning_tree
     except ImportError as error:
         raise ImportError("tree_decomposition needs SciPy: pip install scipy") from error
     from gnnx.utils.edges import to_undirected
+    from gnnx.utils.sparse import from_scipy_sparse_matrix, to_scipy_sparse_matrix
 
     pairs = torch.tensor(list(weights.keys()), dtype=torch.long).t()
     inverted = 100 - torch.tensor(list(weights.values()))
-    matrix = coo_matrix((inverted.numpy(), (pairs[0].numpy(), pairs[1].numpy())), shape=(num_cliques, num_cliques))
-    tree = minimum_spanning_tree(matrix).tocoo()
-    edge_index = torch.stack([torch.from_numpy(tree.row).long(), torch.from_numpy(tree.col).long()])
+    edge_index, _ = from_scipy_sparse_matrix(minimum_spanning_tree(to_scipy_sparse_matrix(pairs, inverted, num_cliques)))
     return to_undirected(edge_index, num_nodes=num_cliques)

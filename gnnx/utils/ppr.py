@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from gnnx.utils.num_nodes import maybe_num_nodes
+from gnnx.utils.tensors import cumsum
 
 
 def _push(rowptr: np.ndarray, col: np.ndarray, source: int, alpha: float, eps: float) -> Tuple[List[int], List[float]]:
@@ -65,8 +66,7 @@ def get_ppr(edge_index: Tensor, alpha: float = 0.2, eps: float = 1e-5, target: O
     num_nodes = maybe_num_nodes(edge_index, num_nodes)
     order = edge_index[0].sort().indices  # PyG's order of a node's neighbours (torch.sort on the input's device)
     src, dst = edge_index[0][order].cpu(), edge_index[1][order].cpu()
-    rowptr = torch.zeros(num_nodes + 1, dtype=torch.long)
-    rowptr[1:] = torch.bincount(src, minlength=num_nodes).cumsum(0)
+    rowptr = cumsum(torch.bincount(src, minlength=num_nodes))
     targets = torch.arange(num_nodes) if target is None else target.detach().cpu().long()
     push = _pusher()
     rowptr_np, col_np = rowptr.numpy(), dst.numpy()
