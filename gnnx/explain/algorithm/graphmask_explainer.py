@@ -103,8 +103,8 @@ class GraphMaskExplainer(ExplainerAlgorithm):
         trainable = [p.requires_grad for p in model.parameters()]
         explain = [layer.explain for layer in self._layers(model)]
         try:
-            self._train(model, x, edge_index, target, index, **kwargs)
-            edge_mask = self._edge_mask()[:edge_index.size(1)]
+            layers = self._train(model, x, edge_index, target, index, **kwargs)
+            edge_mask = self._edge_mask(layers)[:edge_index.size(1)]
         finally:  # the model as it was (PyG's stays frozen, its messages layer-normed)
             for param, flag in zip(model.parameters(), trainable):
                 param.requires_grad = flag
@@ -113,7 +113,6 @@ class GraphMaskExplainer(ExplainerAlgorithm):
                              "latest_source_embeddings", "latest_target_embeddings"):
                     layer.__dict__.pop(name, None)
                 layer.explain = flag
-            self._layers_seen = []
         node_mask = self._post_process_mask(self.node_feat_mask, hard_node_mask, apply_sigmoid=True)
         return Explanation(node_mask=node_mask, edge_mask=edge_mask)
 
@@ -199,8 +198,10 @@ class GraphMaskExplainer(ExplainerAlgorithm):
                 for layer in layers]
 
     def _train(self, model: torch.nn.Module, x: Tensor, edge_index: Tensor, target: Tensor,
-               index: Optional[Union[int, Tensor]], **kwargs: Any) -> None:
-        layers = self._layers_seen = self._explain_mode(model)
+               index: Optional[Union[int, Tensor]], **kwargs: Any) -> List[MessagePassing]:
+        """Train the gates; returns the model's message-passing layers, which hold the last
+        pass's gate inputs."""
+        layers = self._explain_mode(model)
         with torch.no_grad():  # the widths the gates will read
             model(x, edge_index, **kwargs)
         widths = [(layer.latest_source_embeddings.size(-1), layer.latest_messages.size(-1),
@@ -233,6 +234,7 @@ class GraphMaskExplainer(ExplainerAlgorithm):
                 optimizer_lambda.step()
                 with torch.no_grad():
                     self.lambda_op.clamp_(-2, 30)
+        return layers
 
     def _inject(self, layers: List[MessagePassing], gates: Optional[List[Tensor]]) -> None:
         for i, layer in enumerate(layers):
@@ -254,10 +256,10 @@ class GraphMaskExplainer(ExplainerAlgorithm):
         entropy = -m * torch.log(m + eps) - (1 - m) * torch.log(1 - m + eps)
         return loss + self.coeffs["node_feat_ent"] * entropy.mean()
 
-    def _edge_mask(self) -> Tensor:
+    def _edge_mask(self, layers: List[MessagePassing]) -> Tensor:
         """Each edge's gate without sampling, from the last training pass's embeddings,
         averaged over the layers."""
         with torch.no_grad():
             gates = [self._hard_concrete(self._gate(i, inputs), training=False)[0]
-                     for i, inputs in enumerate(self._gate_inputs(self._layers_seen)[:self.num_layers])]
+                     for i, inputs in enumerate(self._gate_inputs(layers)[:self.num_layers])]
         return torch.stack(gates).mean(0)
