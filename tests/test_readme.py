@@ -73,6 +73,19 @@ def test_linear_and_kge_example_runs():
     assert torch.isfinite(scope["loss"]) and 0 <= scope["mrr"] <= 1 and 0 <= scope["hits_at_10"] <= 1
 
 
+def test_retrieval_molecule_and_mesh_example_runs():
+    import pytest
+
+    pytest.importorskip("rdkit")
+    text = open(README).read()
+    code = re.search(r"```python\n(# Retrieval, molecules and MeshCNN.*?)```", text, re.S).group(1)
+    scope = {}
+    exec(compile(code, "README retrieval example", "exec"), scope)
+    assert scope["best"].index.shape == (4, 10) and not (scope["best"].index[0] == 17).any()
+    assert scope["smiles"] == "CC(=O)Oc1ccccc1C(=O)O" and scope["aspirin"].x.shape == (13, 9)
+    assert scope["out"].shape == (12, 8)
+
+
 def test_explain_example_runs():
     text = open(README).read()
     code = re.search(r"```python\n(# Explaining a prediction.*?)```", text, re.S).group(1)
