@@ -1,4 +1,6 @@
-"""Device time of each matrix product of one gnnx.compile R-GAT training step, by input shapes and kernel."""
+"""Device time of each matrix product of one gnnx.compile R-GAT training step, by input shapes and
+kernel, then the step's top kernels. ``TRIM=1``: the trimmed model (``trim_to_layer``), run without
+``gnnx.compile``'s CUDA-graph replay so the profiler sees each kernel; ``KERNELS``: how many to list."""
 import collections
 import os
 import sys
@@ -16,7 +18,8 @@ graph = hetero_benchmark_graph(scale=1.0, num_features=128).to(dev)
 batches = [b for _, b in zip(range(6), seeds_loader(graph))]
 torch.manual_seed(0)
 gm = build_rgat(gnnx.nn, graph, 128, batches[0], dev)
-step = training_step(gnnx.compile(gm), list(gm.parameters()), trim=False)
+trim = os.environ.get("TRIM") == "1"
+step = training_step(gnnx.compile(gm, cuda_graphs=not trim), list(gm.parameters()), trim=trim)
 for b in batches[:5]:
     step(b)
 torch.cuda.synchronize()
@@ -29,13 +32,14 @@ for e in prof.events():
         for k in e.kernels:
             rows[(e.name, str(e.input_shapes)[:110], k.name[:70])] += k.duration
 total = 0
-with open(os.path.join(os.environ.get("OUT", "."), "mm_shapes.txt"), "w") as f:
+name = "mm_shapes_trimmed.txt" if trim else "mm_shapes.txt"
+with open(os.path.join(os.environ.get("OUT", "."), name), "w") as f:
     for (name, shapes, kernel), us in rows.most_common():
         total += us
         f.write(f"{us:9.1f} us  {name} {shapes}  {kernel}\n")
     f.write(f"total mm {total:.1f} us in one step\n")
     kern = [e for e in prof.key_averages() if e.device_type == torch.autograd.DeviceType.CUDA]
-    for e in sorted(kern, key=lambda e:
-        -e.self_device_time_total)[:60]:
+    f.write(f"total kernels {sum(e.self_device_time_total for e in kern):.1f} us in one step\n")
+    for e in sorted(kern, key=lambda e: -e.self_device_time_total)[:int(os.environ.get("KERNELS", 60))]:
         f.write(f"{e.self_device_time_total:9.1f} us {e.count:3d}x  {e.key[:160]}\n")
-print(open(os.path.join(os.environ.get("OUT", "."), "mm_shapes.txt")).read()[:3000])
+print(open(os.path.join(os.environ.get("OUT", "."), name)).read()[:3000])

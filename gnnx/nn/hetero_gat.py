@@ -61,6 +61,7 @@ from gnnx.ops.scatter import HALF_DTYPES, index_add_fp32
 EdgeType = Tuple[str, str, str]
 ENABLED: Optional[bool] = None  # None: grouped for CUDA inputs only (module docstring)
 SHARED_DST_SCORES = True  # destination scores in the source table's product (bench/rgat.py's switch)
+COMPACT_ROWS = True  # project only the (node, relation) pairs the edges use (bench/rgat.py's switch)
 
 
 def _groupable(conv: torch.nn.Module, first: GATConv) -> bool:
@@ -126,6 +127,28 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
         num_dst = num_dst + x_dict[node_type].size(0)
         num_groups = num_groups + x_dict[node_type].size(0) * len(group)
 
+    if COMPACT_ROWS:
+        features, scores_src, scores_dst, destinations, softmax_groups = _compact_tables(
+            by_source, by_destination, conv_of, x_dict, edge_index_dict, dst_offset, group_offset, heads, width)
+    else:
+        features, scores_src, scores_dst, destinations, softmax_groups = _node_tables(
+            by_source, by_destination, conv_of, x_dict, edge_index_dict, dst_offset, group_offset, heads, width)
+    result = relation_attention(features.view(-1, heads, channels), scores_src, scores_dst, destinations, num_dst,
+                                softmax_groups, num_groups, first.negative_slope)
+    result = result.view(-1, width)
+    out: Dict[str, Tensor] = {}
+    for node_type, group in by_destination.items():
+        part = result.narrow(0, dst_offset[node_type], x_dict[node_type].size(0))
+        biases = [conv_of[e].bias for e in group if conv_of[e].bias is not None]
+        out[node_type] = part + torch.stack(biases).sum(0) if biases else part
+    return out
+
+
+def _node_tables(by_source, by_destination, conv_of, x_dict, edge_index_dict, dst_offset, group_offset, heads: int,
+                 width: int):
+    """Per edge (in ``by_source`` order): ``(projected source [E, width], source score,
+    destination score [E, heads], destination, softmax group)``, from one product per node
+    type over all its rows and relations (:data:`COMPACT_ROWS` off)."""
     def dst_folded(node_type: str) -> Tensor:  # [R_d * heads, in]: the score rows of the relations into a type
         group = by_destination[node_type]
         return _fold(torch.stack([conv_of[e].lin_dst.weight for e in group]), [conv_of[e].att_dst for e in group],
@@ -168,16 +191,79 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
     for node_type in by_destination:
         if node_type not in scores_dst:  # no table to share: a product of its own
             scores_dst[node_type] = (x_dict[node_type] @ dst_folded(node_type).t()).view(-1, heads)
-    score_groups = [scores_dst[node_type] for node_type in by_destination]
-    result = relation_attention(_join(features).view(-1, heads, channels), _join(scores_src), _join(destinations),
-                                num_dst, _join(softmax_groups), _join(score_groups), first.negative_slope)
-    result = result.view(-1, width)
-    out: Dict[str, Tensor] = {}
-    for node_type, group in by_destination.items():
-        part = result.narrow(0, dst_offset[node_type], x_dict[node_type].size(0))
-        biases = [conv_of[e].bias for e in group if conv_of[e].bias is not None]
-        out[node_type] = part + torch.stack(biases).sum(0) if biases else part
-    return out
+    groups = _join(softmax_groups)
+    score_groups = _join([scores_dst[node_type] for node_type in by_destination])
+    return _join(features), _join(scores_src), score_groups.index_select(0, groups), _join(destinations), groups
+
+
+def _compact_tables(by_source, by_destination, conv_of, x_dict, edge_index_dict, dst_offset, group_offset,
+                    heads: int, width: int):
+    """Per edge (in ``by_source`` order): ``(projected source [E, width], source score,
+    destination score [E, heads], destination, softmax group)``, from one
+    :func:`gnnx.ops.grouped_project` per node type over the ``(node, relation)`` pairs the
+    edges use: a group per relation the type sends (projection and source score) and a
+    score-only group per relation it receives (destination score)."""
+    edge_index = {e: dispatch.as_int64(edge_index_dict[e]) for group in by_source.values() for e in group}
+    features, scores_src, destinations, softmax_groups = [], [], [], []
+    score_dst: Dict[EdgeType, Tensor] = {}
+    for edge_type, index in edge_index.items():
+        source, _, target = edge_type
+        check_adjacency(index, x_dict[source].size(0), x_dict[target].size(0))
+        destinations.append(index[1] + dst_offset[target])
+        slot, count = by_destination[target].index(edge_type), len(by_destination[target])
+        softmax_groups.append(index[1] * count + (group_offset[target] + slot))
+    for node_type in dict.fromkeys([*by_source, *by_destination]):  # senders first, in by_source order
+        sends, receives = by_source.get(node_type, []), by_destination.get(node_type, [])
+        x = x_dict[node_type]
+        groups = ops.row_groups([edge_index[e][0] for e in sends] + [edge_index[e][1] for e in receives], x.size(0))
+        weights = []
+        if sends:
+            projection = torch.stack([conv_of[e].lin_src.weight for e in sends])  # [R_s, width, in]
+            score = _fold(projection, [conv_of[e].att_src for e in sends], heads).view(len(sends), heads, -1)
+            weights.append(torch.cat([projection, score], dim=1))
+        if receives:
+            folded = _fold(torch.stack([conv_of[e].lin_dst.weight for e in receives]),
+                           [conv_of[e].att_dst for e in receives], heads)
+            weights.append(F.pad(folded.view(len(receives), heads, -1), (0, 0, width, 0)))  # score columns only
+        table, tail = ops.grouped_project(x, _join(weights), groups, len(sends), width)
+        src_rows = [groups.slot_of[k].index_select(0, edge_index[e][0]) for k, e in enumerate(sends)]
+        dst_rows = [groups.slot_of[len(sends) + k].index_select(0, edge_index[e][1]) - len(sends) * groups.stride
+                    for k, e in enumerate(receives)]
+        empty = x.new_empty(0, dtype=torch.long)
+        feature, score_src, score_in = TableGather.apply(table, tail, _join(src_rows) if sends else empty,
+                                                          _join(dst_rows) if receives else empty, width)
+        if sends:
+            features.append(feature)
+            scores_src.append(score_src)
+        if receives:
+            sizes = [edge_index[e].size(1) for e in receives]
+            score_dst.update(zip(receives, torch.split(score_in, sizes)))
+    order = [e for group in by_source.values() for e in group]
+    return (_join(features), _join(scores_src), _join([score_dst[e] for e in order]), _join(destinations),
+            _join(softmax_groups))
+
+
+class TableGather(torch.autograd.Function):
+    """``(projections [E_s, width], source scores [E_s, heads], destination scores [E_d,
+    heads])``: rows ``src_rows`` of a :func:`gnnx.ops.grouped_project` table and
+    ``dst_rows`` of its score-only tail. The backward scatters the first two into one
+    table-shaped buffer: two gathers of the table, autograd's way, would each fill one and then
+    add them (the step 25.9 -> 29.8 ms, ``bench/results/h100/rgat_one_segment_space.md``)."""
+
+    @staticmethod
+    def forward(ctx, table: Tensor, tail: Tensor, src_rows: Tensor, dst_rows: Tensor,
+                width: int) -> Tuple[Tensor, Tensor, Tensor]:
+        ctx.save_for_backward(src_rows, dst_rows)
+        ctx.shapes = (table.shape, tail.shape)
+        return (table[:, :width].index_select(0, src_rows), table[:, width:].index_select(0, src_rows),
+                tail.index_select(0, dst_rows))
+
+    @staticmethod
+    def backward(ctx, grad_feature: Tensor, grad_score: Tensor, grad_dst: Tensor):
+        src_rows, dst_rows = ctx.saved_tensors
+        table_shape, tail_shape = ctx.shapes
+        grad_table = index_add_fp32(table_shape, src_rows, torch.cat([grad_feature, grad_score], dim=1))
+        return grad_table, index_add_fp32(tail_shape, dst_rows, grad_dst), None, None, None
 
 
 class SourceTable(torch.autograd.Function):
@@ -228,18 +314,18 @@ def _join(tensors: List[Tensor]) -> Tensor:
     return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
 
 
-def relation_attention(x: Tensor, score_src: Tensor, dst: Tensor, num_dst, group: Tensor, score_group: Tensor,
-                       negative_slope: float) -> Tensor:
-    r"""GAT attention over edges whose features are already gathered, the softmax taken per
-    ``group`` (a (relation, destination) slot) and the sum per destination, so relations
-    into a node type share one output without a per-relation buffer:
+def relation_attention(x: Tensor, score_src: Tensor, score_dst: Tensor, dst: Tensor, num_dst, group: Tensor,
+                       num_groups, negative_slope: float) -> Tensor:
+    r"""GAT attention over edges whose features and scores are already gathered, the softmax
+    taken per ``group`` (a (relation, destination) slot) and the sum per destination, so
+    relations into a node type share one output without a per-relation buffer:
 
     .. math::
         \mathbf{out}_i = \sum_{e:\,\mathrm{dst}_e = i} \alpha_e \mathbf{x}_e, \qquad
-        \alpha_e = \operatorname{softmax}_{e':\,g_{e'} = g_e} \mathrm{LeakyReLU}(s_e + t_{g_e}).
+        \alpha_e = \operatorname{softmax}_{e':\,g_{e'} = g_e} \mathrm{LeakyReLU}(s_e + t_e).
 
-    ``x [E, H, C]``, ``score_src`` :math:`s` ``[E, H]``, ``score_group`` :math:`t` ``[G, H]``;
-    returns ``[num_dst, H, C]``."""
-    score = F.leaky_relu(score_src + score_group.index_select(0, group), negative_slope)
-    alpha = ops.segment_softmax(score, group, score_group.size(0))
+    ``x [E, H, C]``, ``score_src`` :math:`s` and ``score_dst`` :math:`t` ``[E, H]``; returns
+    ``[num_dst, H, C]``."""
+    score = F.leaky_relu(score_src + score_dst, negative_slope)
+    alpha = ops.segment_softmax(score, group, num_groups)
     return ops.scatter(x * alpha.unsqueeze(-1), dst, num_dst, "sum")

@@ -1,0 +1,126 @@
+r"""One linear projection per group of rows, computed only for the rows each group uses.
+
+For groups of row indices into ``x`` (e.g. the source nodes of each relation of a
+heterogeneous layer), :func:`row_groups` lists each group's distinct rows and
+:func:`grouped_project` computes, per group :math:`g` with weight :math:`\mathbf{W}_g`,
+
+.. math::
+    \mathbf{Y}_{gP + r} = \mathbf{x}_{\rho_g(r)} \mathbf{W}_g^\top, \qquad 0 \le r < c_g,
+
+where :math:`\rho_g(0) < \dots < \rho_g(c_g - 1)` are the :math:`c_g` distinct rows of group
+:math:`g` and :math:`P` (``stride``) is ``x``'s row count rounded up to :data:`ROW_ALIGN`, so
+every shape is known without reading the indices (no host sync; ``torch.compile`` keeps it
+symbolic). A sampled mini-batch lists each node under few of the relations it could take
+part in (MLPerf's R-GAT batch: 35 % of the paper ``(node, relation)`` pairs, 52 % of the
+author ones), so the product costs the pairs in use, not ``N x G``: on CUDA its Triton kernels
+(:mod:`gnnx.ops.triton_grouped_project`) stop at :math:`c_g`; elsewhere the reference (a gather and a
+batched product over all ``P`` rows) gives the same values.
+
+Groups ``[full, G)`` are *score-only*: they compute the tail columns ``[width, O)`` only (R-GAT's
+destination scores, ``heads`` columns per relation, beside the sources' ``width + heads``).
+Rows past a group's count are unspecified on CUDA (zero in the reference); nothing should read
+them.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence, Tuple, Union
+
+import torch
+from torch import Tensor
+
+from gnnx.ops.dispatch import _load_cuda_module, triton_takes
+
+ROW_ALIGN = 128  # P is a multiple of it: every kernel row tile divides it
+
+_KERNELS = _load_cuda_module("triton_grouped_project")
+Size = Union[int, torch.SymInt]
+
+
+class RowGroups(NamedTuple):
+    """The distinct rows of each group: group ``g``'s in ``rows[g * stride:][:counts[g]]``
+    (increasing), and ``slot_of[g, n]`` = ``g * stride +`` the rank of row ``n`` among them, or
+    ``-1`` where ``n`` is not in the group."""
+
+    rows: Tensor  # [G * stride] int64
+    counts: Tensor  # [G] int64
+    slot_of: Tensor  # [G, N] int64
+    stride: Size
+
+
+def row_groups(indices: Sequence[Tensor], num_rows: Size) -> RowGroups:
+    """The :class:`RowGroups` of ``indices`` (one int tensor per group, values in
+    ``[0, num_rows)``), with fixed-shape ops only."""
+    groups = len(indices)
+    device = indices[0].device
+    stride = (num_rows + ROW_ALIGN - 1) // ROW_ALIGN * ROW_ALIGN
+    flat = torch.cat([index.long() + g * num_rows for g, index in enumerate(indices)])
+    used = torch.zeros(groups * num_rows, dtype=torch.long, device=device).index_fill(0, flat, 1).view(groups, num_rows)
+    offsets = torch.arange(groups, device=device).unsqueeze(1) * stride
+    slot_of = torch.where(used.bool(), used.cumsum(1) - 1 + offsets, -1)
+    # rows absent from a group go to a spare last entry, cut off after
+    target = torch.where(slot_of >= 0, slot_of, groups * stride).view(-1)
+    node = torch.arange(num_rows, device=device).repeat(groups)
+    rows = torch.zeros(groups * stride + 1, dtype=torch.long, device=device).scatter(0, target, node)[:-1]
+    return RowGroups(rows, used.sum(1), slot_of, stride)
+
+
+def grouped_project(x: Tensor, weight: Tensor, groups: RowGroups, full: int, width: int) -> Tuple[Tensor, Tensor]:
+    """``(out [full * stride, O], tail [(G - full) * stride, O - width])`` of the module
+    docstring (``x [N, I]``, ``weight [G, O, I]``): groups below ``full`` in ``out``, the
+    score-only groups' tail columns in ``tail``."""
+    if x.dim() != 2 or weight.dim() != 3 or x.size(1) != weight.size(2):
+        raise ValueError(f"grouped_project: x [N, I] and weight [G, O, I] needed, got {list(x.shape)} and "
+                         f"{list(weight.shape)}")
+    if groups.counts.numel() != weight.size(0) or not 0 <= full <= weight.size(0) or not 0 <= width <= weight.size(1):
+        raise ValueError(f"grouped_project: {groups.counts.numel()} row groups for {weight.size(0)} weights, "
+                         f"full={full}, width={width} of {weight.size(1)} columns")
+    device = x.device.type
+    if device in ("cpu", "cuda") and torch.is_autocast_enabled(device):
+        dtype = torch.get_autocast_dtype(device)
+        x, weight = (t.to(dtype) if t.dtype != torch.float64 else t for t in (x, weight))
+    if (_KERNELS is not None and x.is_cuda and triton_takes(x) and x.dtype == weight.dtype
+            and not torch.jit.is_tracing()):
+        return _GroupedProject.apply(x, weight, groups.rows, groups.counts, groups.slot_of, groups.stride, full, width)
+    return grouped_project_reference(x, weight, groups, full, width)
+
+
+def grouped_project_reference(x: Tensor, weight: Tensor, groups: RowGroups, full: int,
+                              width: int) -> Tuple[Tensor, Tensor]:
+    """ATen's :func:`grouped_project` over all ``stride`` rows of every group (zeros past
+    the counts)."""
+    count, outs, ins = weight.shape
+    gathered = x.index_select(0, groups.rows).view(count, groups.stride, ins)
+    in_use = (torch.arange(groups.stride, device=x.device) < groups.counts.unsqueeze(1)).unsqueeze(-1)
+    out = torch.bmm(gathered[:full], weight[:full].transpose(1, 2))
+    tail = torch.bmm(gathered[full:], weight[full:, width:].transpose(1, 2))
+    out = torch.where(in_use[:full], out, 0).reshape(-1, outs)
+    return out, torch.where(in_use[full:], tail, 0).reshape(-1, outs - width)
+
+
+def _sum_rows(grad_rows: Tensor, slot_of: Tensor) -> Tensor:
+    """Per row ``n`` of ``x``, the sum over groups of ``grad_rows[slot_of[g, n]]`` where it is
+    in use, in group order (repeatable)."""
+    total = None
+    for slots in slot_of:
+        part = torch.where((slots >= 0).unsqueeze(1), grad_rows.index_select(0, slots.clamp(min=0)), 0)
+        total = part if total is None else total + part
+    return total
+
+
+class _GroupedProject(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, rows: Tensor, counts: Tensor, slot_of: Tensor, stride: Size,
+                full: int, width: int) -> Tuple[Tensor, Tensor]:
+        ctx.save_for_backward(x, weight, rows, counts, slot_of)
+        ctx.layout = (stride, full, width)
+        return _KERNELS.grouped_project(x, weight, rows, counts, stride, full, width)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor, grad_tail: Tensor):
+        x, weight, rows, counts, slot_of = ctx.saved_tensors
+        stride, full, width = ctx.layout
+        need_x = ctx.needs_input_grad[0]
+        grad_rows, grad_weight = _KERNELS.grouped_project_grads(grad, grad_tail, x, weight, rows, counts, stride, full,
+                                                                width, need_x)
+        grad_x = _sum_rows(grad_rows, slot_of) if need_x else None
+        return grad_x, grad_weight, None, None, None, None, None, None

@@ -1,0 +1,238 @@
+r"""Triton kernels of :func:`gnnx.ops.grouped_project` (registered with
+``torch.library.triton_op``, so they compile into ``torch.compile`` graphs and AOTInductor
+packages).
+
+Group ``g`` owns rows ``[g P, g P + counts[g])`` of the output; a program takes ``BM`` of
+them (``P`` is a multiple of every ``BM``, so a tile never straddles two groups) and returns
+at once past ``counts[g]``: the launch is sized by the symbolic ``G P`` rows, the work by the
+rows in use, with no host sync. Groups ``[0, full)`` compute every column, the others
+(score-only groups) the tail columns ``[width, O)`` only, into an output of their own.
+
+* forward: ``out[p] = x[rows[p]] @ W_g^T``, the tail columns by the column tile 0 beside its
+  main tile, from the same loads of ``x``;
+* ``grad rows``: ``g[p] @ W_g`` for the rows in use (the caller sums them per row of ``x``);
+* ``grad W``: per group, the rows in use cut into ``splits`` equal ranges, one program per
+  range and tile, each partial sum stored and the partials summed in a fixed order (no
+  atomics: repeatable).
+
+fp32 products run on tensor cores as three TF32 products (``tf32x3``, fp32 accuracy), or one
+where ``torch.backends.cuda.matmul.allow_tf32`` allows TF32; fp16 and bf16 as such, summed in
+fp32.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+from torch.library import triton_op
+
+from gnnx.ops.triton_kernels import _on_device, launcher
+from gnnx.ops.triton_matmul import _precision
+
+# Launch shapes. "rows" is the row tile of the forward and of ``grad rows`` (it must divide
+# gnnx.ops.grouped_projection.ROW_ALIGN); ``grad W`` steps "w_rows" rows at a time.
+CONFIG = {"rows": 64, "cols": 64, "k": 32, "warps": 4, "stages": 3,
+          "w_cols": 64, "w_features": 64, "w_rows": 32, "w_warps": 4, "w_stages": 2, "w_programs_per_sm": 2}
+
+
+@triton.jit(do_not_specialize=["P", "FULL"])
+def _forward_kernel(x, rows, counts, w, out, out_tail, P, FULL, IN: tl.constexpr, OUT: tl.constexpr,
+                    WIDTH: tl.constexpr, TAIL: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+                    HALF: tl.constexpr, PRECISION: tl.constexpr):
+    first = tl.program_id(0).to(tl.int64) * BM
+    group = first // P
+    local = first - group * P
+    count = tl.load(counts + group)
+    main = group < FULL
+    col_tile = tl.program_id(1)
+    if (local < count) & (main | (col_tile == 0)):
+        r = local + tl.arange(0, BM)
+        valid = r < count
+        node = tl.load(rows + group * P + r, mask=valid, other=0).to(tl.int64)
+        cols = col_tile * BN + tl.arange(0, BN)
+        tails = WIDTH + tl.arange(0, TAIL)
+        weights = w + group * (OUT * IN)
+        acc = tl.zeros([BM, BN], tl.float32)
+        tail = tl.zeros([BM, TAIL], tl.float32)
+        for k0 in range(0, IN, BK):
+            ks = k0 + tl.arange(0, BK)
+            a = tl.load(x + node[:, None] * IN + ks[None, :], mask=valid[:, None] & (ks[None, :] < IN), other=0.0)
+            if main:
+                b = tl.load(weights + cols[None, :] * IN + ks[:, None], mask=(cols[None, :] < WIDTH) & (ks[:, None] < IN),
+                            other=0.0)
+                if HALF:
+                    acc = tl.dot(a, b, acc)
+                else:
+                    acc = tl.dot(a, b, acc, input_precision=PRECISION)
+            if col_tile == 0:
+                b = tl.load(weights + tails[None, :] * IN + ks[:, None], mask=(tails[None, :] < OUT) & (ks[:, None] < IN),
+                            other=0.0)
+                if HALF:
+                    tail = tl.dot(a, b, tail)
+                else:
+                    tail = tl.dot(a, b, tail, input_precision=PRECISION)
+        if main:
+            at = (group * P + r)[:, None] * OUT
+            tl.store(out + at + cols[None, :], acc.to(out.dtype.element_ty), mask=valid[:, None] & (cols[None, :] < WIDTH))
+            if col_tile == 0:
+                tl.store(out + at + tails[None, :], tail.to(out.dtype.element_ty),
+                         mask=valid[:, None] & (tails[None, :] < OUT))
+        else:
+            at = ((group - FULL) * P + r)[:, None] * (OUT - WIDTH)
+            tl.store(out_tail + at + (tails - WIDTH)[None, :], tail.to(out.dtype.element_ty),
+                     mask=valid[:, None] & (tails[None, :] < OUT))
+
+
+@triton.jit(do_not_specialize=["P", "FULL"])
+def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr, OUT: tl.constexpr,
+                      WIDTH: tl.constexpr, TAIL: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+                      HALF: tl.constexpr, PRECISION: tl.constexpr):
+    """``out[p] = grad[p] @ W_g`` (``[G P, IN]``) for the rows in use."""
+    first = tl.program_id(0).to(tl.int64) * BM
+    group = first // P
+    local = first - group * P
+    count = tl.load(counts + group)
+    if local < count:
+        r = local + tl.arange(0, BM)
+        valid = r < count
+        cols = tl.program_id(1) * BN + tl.arange(0, BN)
+        weights = w + group * (OUT * IN)
+        acc = tl.zeros([BM, BN], tl.float32)
+        tails = tl.arange(0, TAIL)
+        if group < FULL:
+            at = (group * P + r)[:, None] * OUT
+            for k0 in range(0, WIDTH, BK):
+                ks = k0 + tl.arange(0, BK)
+                a = tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < WIDTH), other=0.0)
+                b = tl.load(weights + ks[:, None] * IN + cols[None, :], mask=(ks[:, None] < WIDTH) & (cols[None, :] < IN),
+                            other=0.0)
+                if HALF:
+                    acc = tl.dot(a, b, acc)
+                else:
+                    acc = tl.dot(a, b, acc, input_precision=PRECISION)
+            a = tl.load(grad + at + WIDTH + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH),
+                        other=0.0)
+        else:
+            at = ((group - FULL) * P + r)[:, None] * (OUT - WIDTH)
+            a = tl.load(grad_tail + at + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH), other=0.0)
+        b = tl.load(weights + (WIDTH + tails)[:, None] * IN + cols[None, :],
+                    mask=(tails[:, None] < OUT - WIDTH) & (cols[None, :] < IN), other=0.0)
+        if HALF:
+            acc = tl.dot(a, b, acc)
+        else:
+            acc = tl.dot(a, b, acc, input_precision=PRECISION)
+        tl.store(out + (group * P + r)[:, None] * IN + cols[None, :], acc.to(out.dtype.element_ty),
+                 mask=valid[:, None] & (cols[None, :] < IN))
+
+
+@triton.jit(do_not_specialize=["P", "FULL", "SPLITS"])
+def _grad_weight_kernel(grad, grad_tail, x, rows, counts, partial, P, FULL, SPLITS, IN: tl.constexpr, OUT: tl.constexpr,
+                        WIDTH: tl.constexpr, TAIL: tl.constexpr, ROWS: tl.constexpr, BC: tl.constexpr,
+                        BF: tl.constexpr, HALF: tl.constexpr, PRECISION: tl.constexpr):
+    """``partial[g, split] = sum_p grad[p]^T x[rows[p]]`` (``[O, I]``) over this program's
+    range of group ``g``'s rows in use; every entry is written (zeros where nothing adds)."""
+    group = tl.program_id(2) // SPLITS
+    split = tl.program_id(2) % SPLITS
+    count = tl.load(counts + group)
+    per_split = tl.cdiv(tl.cdiv(count, ROWS), SPLITS) * ROWS
+    start = split * per_split
+    stop = tl.minimum(count, start + per_split)
+    main = group < FULL
+    col_tile = tl.program_id(0)
+    cs = col_tile * BC + tl.arange(0, BC)
+    tails = tl.arange(0, TAIL)
+    fs = tl.program_id(1) * BF + tl.arange(0, BF)
+    acc = tl.zeros([BC, BF], tl.float32)
+    tail = tl.zeros([TAIL, BF], tl.float32)
+    if main | (col_tile == 0):
+        for r0 in range(start, stop, ROWS):
+            r = r0 + tl.arange(0, ROWS)
+            valid = r < stop
+            node = tl.load(rows + group * P + r, mask=valid, other=0).to(tl.int64)
+            xs = tl.load(x + node[:, None] * IN + fs[None, :], mask=valid[:, None] & (fs[None, :] < IN), other=0.0)
+            if main:
+                at = (group * P + r)[None, :] * OUT
+                g = tl.load(grad + at + cs[:, None], mask=valid[None, :] & (cs[:, None] < WIDTH), other=0.0)
+                if HALF:
+                    acc = tl.dot(g, xs, acc)
+                else:
+                    acc = tl.dot(g, xs, acc, input_precision=PRECISION)
+                if col_tile == 0:
+                    g = tl.load(grad + at + WIDTH + tails[:, None], mask=valid[None, :] & (tails[:, None] < OUT - WIDTH),
+                                other=0.0)
+                    if HALF:
+                        tail = tl.dot(g, xs, tail)
+                    else:
+                        tail = tl.dot(g, xs, tail, input_precision=PRECISION)
+            else:
+                at = ((group - FULL) * P + r)[None, :] * (OUT - WIDTH)
+                g = tl.load(grad_tail + at + tails[:, None], mask=valid[None, :] & (tails[:, None] < OUT - WIDTH),
+                            other=0.0)
+                if HALF:
+                    tail = tl.dot(g, xs, tail)
+                else:
+                    tail = tl.dot(g, xs, tail, input_precision=PRECISION)
+    base = partial + tl.program_id(2).to(tl.int64) * (OUT * IN)
+    tl.store(base + cs[:, None] * IN + fs[None, :], acc, mask=(cs[:, None] < WIDTH) & (fs[None, :] < IN))
+    if col_tile == 0:
+        tl.store(base + (WIDTH + tails)[:, None] * IN + fs[None, :], tail,
+                 mask=(tails[:, None] < OUT - WIDTH) & (fs[None, :] < IN))
+
+
+def _tile(width: int, key: str) -> int:
+    """A tile no wider than the matrix (at least 16, for ``tl.dot``)."""
+    return min(CONFIG[key], max(16, triton.next_power_of_2(width)))
+
+
+def _tail(outs: int, width: int) -> int:
+    return max(16, triton.next_power_of_2(max(outs - width, 1)))
+
+
+@triton_op("gnnx::grouped_project", mutates_args={})
+def grouped_project(x: Tensor, weight: Tensor, rows: Tensor, counts: Tensor, stride: int, full: int,
+                    width: int) -> Tuple[Tensor, Tensor]:
+    """``(out [full * stride, O], tail [(G - full) * stride, O - width])``: the forward of
+    :func:`gnnx.ops.grouped_project` (rows past a group's count left unwritten)."""
+    x, weight = x.contiguous(), weight.contiguous()
+    groups, outs, ins = weight.shape
+    out = x.new_empty((full * stride, outs))
+    tail = x.new_empty(((groups - full) * stride, outs - width))
+    bm, bn, bk = CONFIG["rows"], _tile(width, "cols"), _tile(ins, "k")
+    with _on_device(x):
+        launcher(_forward_kernel, x)[(torch.sym_max(1, groups * stride // bm), triton.cdiv(width, bn))](
+            x, rows, counts, weight, out, tail, stride, full, IN=ins, OUT=outs, WIDTH=width, TAIL=_tail(outs, width),
+            BM=bm, BN=bn, BK=bk, HALF=x.dtype != torch.float32, PRECISION=_precision(), num_warps=CONFIG["warps"],
+            num_stages=CONFIG["stages"])
+    return out, tail
+
+
+@triton_op("gnnx::grouped_project_grads", mutates_args={})
+def grouped_project_grads(grad: Tensor, grad_tail: Tensor, x: Tensor, weight: Tensor, rows: Tensor, counts: Tensor,
+                          stride: int, full: int, width: int, need_rows: bool) -> Tuple[Tensor, Tensor]:
+    """``(grad of the gathered rows [G * stride, I] (empty unless need_rows; rows past a
+    group's count unwritten), grad of weight [G, O, I])``."""
+    grad, grad_tail, x, weight = grad.contiguous(), grad_tail.contiguous(), x.contiguous(), weight.contiguous()
+    groups, outs, ins = weight.shape
+    half, precision, tail = x.dtype != torch.float32, _precision(), _tail(outs, width)
+    grad_rows = x.new_empty((groups * stride, ins) if need_rows else (0,))
+    with _on_device(x):
+        if need_rows:
+            bm, bn, bk = CONFIG["rows"], _tile(ins, "cols"), _tile(width, "k")
+            launcher(_grad_rows_kernel, x)[(torch.sym_max(1, groups * stride // bm), triton.cdiv(ins, bn))](
+                grad, grad_tail, counts, weight, grad_rows, stride, full, IN=ins, OUT=outs, WIDTH=width, TAIL=tail,
+                BM=bm, BN=bn, BK=bk, HALF=half, PRECISION=precision, num_warps=CONFIG["warps"],
+                num_stages=CONFIG["stages"])
+        bc, bf = _tile(width, "w_cols"), _tile(ins, "w_features")
+        tiles = triton.cdiv(width, bc) * triton.cdiv(ins, bf)
+        sms = torch.cuda.get_device_properties(x.device).multi_processor_count
+        splits = max(1, triton.cdiv(CONFIG["w_programs_per_sm"] * sms, tiles * groups))
+        partial = torch.empty((groups * splits, outs, ins), dtype=torch.float32, device=x.device)
+        launcher(_grad_weight_kernel, x)[(triton.cdiv(width, bc), triton.cdiv(ins, bf), groups * splits)](
+            grad, grad_tail, x, rows, counts, partial, stride, full, splits, IN=ins, OUT=outs, WIDTH=width, TAIL=tail,
+            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, HALF=half, PRECISION=precision, num_warps=CONFIG["w_warps"],
+            num_stages=CONFIG["w_stages"])
+        grad_weight = partial.view(groups, splits, outs, ins).sum(1).to(weight.dtype)
+    return grad_rows, grad_weight
