@@ -8,7 +8,7 @@ heterogeneous layer), :func:`row_groups` lists each group's distinct rows and
     \mathbf{Y}_{gP + r} = \mathbf{x}_{\rho_g(r)} \mathbf{W}_g^\top, \qquad 0 \le r < c_g,
 
 where :math:`\rho_g(0) < \dots < \rho_g(c_g - 1)` are the :math:`c_g` distinct rows of group
-:math:`g` and :math:`P` (``stride``) is ``x``'s row count rounded up to :data:`ROW_ALIGN`, so
+:math:`g` and :math:`P` (``stride``) is a multiple of :data:`ROW_ALIGN` above ``x``'s row count, so
 every shape is known without reading the indices (no host sync; ``torch.compile`` keeps it
 symbolic). A sampled mini-batch lists each node under few of the relations it could take
 part in (MLPerf's R-GAT batch: 35 % of the paper ``(node, relation)`` pairs, 52 % of the
@@ -52,7 +52,7 @@ def row_groups(indices: Sequence[Tensor], num_rows: Size) -> RowGroups:
     ``[0, num_rows)``), with fixed-shape ops only."""
     groups = len(indices)
     device = indices[0].device
-    stride = (num_rows + ROW_ALIGN - 1) // ROW_ALIGN * ROW_ALIGN
+    stride = (num_rows // ROW_ALIGN + 1) * ROW_ALIGN  # > 0 even for no rows: the kernels divide by it
     flat = torch.cat([index.long() + g * num_rows for g, index in enumerate(indices)])
     used = torch.zeros(groups * num_rows, dtype=torch.long, device=device).index_fill(0, flat, 1).view(groups, num_rows)
     offsets = torch.arange(groups, device=device).unsqueeze(1) * stride

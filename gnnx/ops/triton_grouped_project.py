@@ -61,19 +61,19 @@ def _forward_kernel(x, rows, counts, w, out, out_tail, P, FULL, IN: tl.constexpr
             ks = k0 + tl.arange(0, BK)
             a = tl.load(x + node[:, None] * IN + ks[None, :], mask=valid[:, None] & (ks[None, :] < IN), other=0.0)
             if main:
-                b = tl.load(weights + cols[None, :] * IN + ks[:, None], mask=(cols[None, :] < WIDTH) & (ks[:, None] < IN),
-                            other=0.0)
+                w_main = tl.load(weights + cols[None, :] * IN + ks[:, None],
+                                 mask=(cols[None, :] < WIDTH) & (ks[:, None] < IN), other=0.0)
                 if HALF:
-                    acc = tl.dot(a, b, acc)
+                    acc = tl.dot(a, w_main, acc)
                 else:
-                    acc = tl.dot(a, b, acc, input_precision=PRECISION)
+                    acc = tl.dot(a, w_main, acc, input_precision=PRECISION)
             if col_tile == 0:
-                b = tl.load(weights + tails[None, :] * IN + ks[:, None], mask=(tails[None, :] < OUT) & (ks[:, None] < IN),
-                            other=0.0)
+                w_tail = tl.load(weights + tails[None, :] * IN + ks[:, None],
+                                 mask=(tails[None, :] < OUT) & (ks[:, None] < IN), other=0.0)
                 if HALF:
-                    tail = tl.dot(a, b, tail)
+                    tail = tl.dot(a, w_tail, tail)
                 else:
-                    tail = tl.dot(a, b, tail, input_precision=PRECISION)
+                    tail = tl.dot(a, w_tail, tail, input_precision=PRECISION)
         if main:
             at = (group * P + r)[:, None] * OUT
             tl.store(out + at + cols[None, :], acc.to(out.dtype.element_ty), mask=valid[:, None] & (cols[None, :] < WIDTH))
@@ -106,13 +106,13 @@ def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr
             at = (group * P + r)[:, None] * OUT
             for k0 in range(0, WIDTH, BK):
                 ks = k0 + tl.arange(0, BK)
-                a = tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < WIDTH), other=0.0)
-                b = tl.load(weights + ks[:, None] * IN + cols[None, :], mask=(ks[:, None] < WIDTH) & (cols[None, :] < IN),
-                            other=0.0)
+                g_main = tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < WIDTH), other=0.0)
+                w_main = tl.load(weights + ks[:, None] * IN + cols[None, :],
+                                 mask=(ks[:, None] < WIDTH) & (cols[None, :] < IN), other=0.0)
                 if HALF:
-                    acc = tl.dot(a, b, acc)
+                    acc = tl.dot(g_main, w_main, acc)
                 else:
-                    acc = tl.dot(a, b, acc, input_precision=PRECISION)
+                    acc = tl.dot(g_main, w_main, acc, input_precision=PRECISION)
             a = tl.load(grad + at + WIDTH + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH),
                         other=0.0)
         else:
@@ -154,27 +154,27 @@ def _grad_weight_kernel(grad, grad_tail, x, rows, counts, partial, P, FULL, SPLI
             node = tl.load(rows + group * P + r, mask=valid, other=0).to(tl.int64)
             xs = tl.load(x + node[:, None] * IN + fs[None, :], mask=valid[:, None] & (fs[None, :] < IN), other=0.0)
             if main:
-                at = (group * P + r)[None, :] * OUT
-                g = tl.load(grad + at + cs[:, None], mask=valid[None, :] & (cs[:, None] < WIDTH), other=0.0)
+                main_at = (group * P + r)[None, :] * OUT
+                g_main = tl.load(grad + main_at + cs[:, None], mask=valid[None, :] & (cs[:, None] < WIDTH), other=0.0)
                 if HALF:
-                    acc = tl.dot(g, xs, acc)
+                    acc = tl.dot(g_main, xs, acc)
                 else:
-                    acc = tl.dot(g, xs, acc, input_precision=PRECISION)
+                    acc = tl.dot(g_main, xs, acc, input_precision=PRECISION)
                 if col_tile == 0:
-                    g = tl.load(grad + at + WIDTH + tails[:, None], mask=valid[None, :] & (tails[:, None] < OUT - WIDTH),
-                                other=0.0)
+                    g_score = tl.load(grad + main_at + WIDTH + tails[:, None],
+                                      mask=valid[None, :] & (tails[:, None] < OUT - WIDTH), other=0.0)
                     if HALF:
-                        tail = tl.dot(g, xs, tail)
+                        tail = tl.dot(g_score, xs, tail)
                     else:
-                        tail = tl.dot(g, xs, tail, input_precision=PRECISION)
+                        tail = tl.dot(g_score, xs, tail, input_precision=PRECISION)
             else:
-                at = ((group - FULL) * P + r)[None, :] * (OUT - WIDTH)
-                g = tl.load(grad_tail + at + tails[:, None], mask=valid[None, :] & (tails[:, None] < OUT - WIDTH),
-                            other=0.0)
+                tail_at = ((group - FULL) * P + r)[None, :] * (OUT - WIDTH)
+                g_tail = tl.load(grad_tail + tail_at + tails[:, None],
+                                 mask=valid[None, :] & (tails[:, None] < OUT - WIDTH), other=0.0)
                 if HALF:
-                    tail = tl.dot(g, xs, tail)
+                    tail = tl.dot(g_tail, xs, tail)
                 else:
-                    tail = tl.dot(g, xs, tail, input_precision=PRECISION)
+                    tail = tl.dot(g_tail, xs, tail, input_precision=PRECISION)
     base = partial + tl.program_id(2).to(tl.int64) * (OUT * IN)
     tl.store(base + cs[:, None] * IN + fs[None, :], acc, mask=(cs[:, None] < WIDTH) & (fs[None, :] < IN))
     if col_tile == 0:
