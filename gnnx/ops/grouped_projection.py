@@ -89,7 +89,10 @@ def grouped_project_reference(x: Tensor, weight: Tensor, groups: RowGroups, full
     """ATen's :func:`grouped_project` over all ``stride`` rows of every group (zeros past
     the counts)."""
     count, outs, ins = weight.shape
-    gathered = x.index_select(0, groups.rows).view(count, groups.stride, ins)
+    if x.size(0) == 0:  # nothing to gather from (sizes 0 and 1 are specialised when compiled anyway)
+        gathered = x.new_zeros(count, groups.stride, ins)
+    else:
+        gathered = x.index_select(0, groups.rows).view(count, groups.stride, ins)
     in_use = (torch.arange(groups.stride, device=x.device) < groups.counts.unsqueeze(1)).unsqueeze(-1)
     out = torch.bmm(gathered[:full], weight[:full].transpose(1, 2))
     tail = torch.bmm(gathered[full:], weight[full:, width:].transpose(1, 2))
