@@ -18,10 +18,10 @@ called the user's way, ``model(x_dict, edge_index_dict)`` with plain tensors:
   graph trees replay the step),
 * ``(aten backward)`` gnnx rows: the grouped projections' backward as cuBLAS products instead
   of :func:`gnnx.ops.project`'s kernels, which skip the rows without gradient;
-* ``(uncompacted)`` gnnx rows: each node type's product over all its rows and relations, not
-  only the ``(node, relation)`` pairs the batch's edges use (:func:`gnnx.ops.grouped_project`);
-* ``(separate dst scores)`` gnnx rows (with ``(uncompacted)``): each destination type's attention
-  scores as a product of their own, not columns of the same type's source-table product;
+* ``(compact rows)`` gnnx rows: each node type's product only over the ``(node, relation)``
+  pairs the batch's edges use (:func:`gnnx.ops.grouped_project`), not all its rows and relations;
+* ``(separate dst scores)`` gnnx rows: each destination type's attention scores as a product
+  of their own, not columns of the same type's source-table product;
 * ``(per relation)`` / ``(grouped)`` gnnx rows: force ``gnnx.nn.hetero_gat.ENABLED`` off
   or on (grouped: one GEMM per source type, one attention op per layer; the
   default groups on CUDA only).
@@ -163,8 +163,8 @@ def main() -> None:
             gnnx.ops.dispatch.SKIP_ZERO_GRAD_ROWS = False if "aten backward" in config else None
             # "(separate dst scores)": each destination type's scores as a product of their own
             gnnx.nn.hetero_gat.SHARED_DST_SCORES = "separate dst scores" not in config
-            # "(uncompacted)": one product per node type over all its rows and relations
-            gnnx.nn.hetero_gat.COMPACT_ROWS = "uncompacted" not in config
+            # "(compact rows)": project only the (node, relation) pairs the edges use
+            gnnx.nn.hetero_gat.COMPACT_ROWS = "compact rows" in config
             model = build_rgat(gnnx.nn, graph, args.hidden, batches[0], device)
             model.load_state_dict(pyg_model.state_dict())  # PyG's keys: the same model
             step_model = gnnx.compile(model, **compile_options(config)) if config.startswith("gnnx.compile") else model

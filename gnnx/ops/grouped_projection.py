@@ -37,11 +37,11 @@ Size = Union[int, torch.SymInt]
 
 
 class RowGroups(NamedTuple):
-    """The distinct rows of each group: group ``g``'s in ``rows[g * stride:][:counts[g]]``
-    (increasing), and ``slot_of[g, n]`` = ``g * stride +`` the rank of row ``n`` among them, or
+    """The distinct rows of each group: group ``g``'s in ``rows[g, :counts[g]]`` (increasing),
+    and ``slot_of[g, n]`` = ``g * stride +`` the rank of row ``n`` among them, or
     ``-1`` where ``n`` is not in the group."""
 
-    rows: Tensor  # [G * stride] int64
+    rows: Tensor  # [G, stride] int64
     counts: Tensor  # [G] int64
     slot_of: Tensor  # [G, N] int64
     stride: Size
@@ -52,15 +52,20 @@ def row_groups(indices: Sequence[Tensor], num_rows: Size) -> RowGroups:
     ``[0, num_rows)``), with fixed-shape ops only."""
     groups = len(indices)
     device = indices[0].device
-    stride = (num_rows // ROW_ALIGN + 1) * ROW_ALIGN  # > 0 even for no rows: the kernels divide by it
-    flat = torch.cat([index.long() + g * num_rows for g, index in enumerate(indices)])
-    used = torch.zeros(groups * num_rows, dtype=torch.long, device=device).index_fill(0, flat, 1).view(groups, num_rows)
-    offsets = torch.arange(groups, device=device).unsqueeze(1) * stride
-    slot_of = torch.where(used.bool(), used.cumsum(1) - 1 + offsets, -1)
-    # rows absent from a group go to a spare last entry, cut off after
-    target = torch.where(slot_of >= 0, slot_of, groups * stride).view(-1)
-    node = torch.arange(num_rows, device=device).repeat(groups)
-    rows = torch.zeros(groups * stride + 1, dtype=torch.long, device=device).scatter(0, target, node)[:-1]
+    stride = (num_rows // ROW_ALIGN + 1) * ROW_ALIGN  # > num_rows, and > 0 even for no rows (the kernels divide by it)
+    # Built without views: a view saved for the backward with a symbolic size trips
+    # Inductor's stride-order check (torch 2.11-2.13).
+    group_of = torch.cat([torch.full_like(index, g, dtype=torch.long) for g, index in enumerate(indices)])
+    row = torch.cat([index.long() for index in indices])
+    used = torch.zeros(groups, num_rows, dtype=torch.long, device=device).index_put(
+        (group_of, row), torch.ones((), dtype=torch.long, device=device))
+    rank = used.cumsum(1) - 1
+    present = used.bool()
+    slot_of = torch.where(present, rank + torch.arange(groups, device=device).unsqueeze(1) * stride, -1)
+    # rows absent from a group go to the group's last slot, which no row reaches (stride > num_rows)
+    local = torch.where(present, rank, stride - 1)
+    node = torch.arange(num_rows, device=device).expand(groups, num_rows)
+    rows = torch.zeros(groups, stride, dtype=torch.long, device=device).scatter(1, local, node)
     return RowGroups(rows, used.sum(1), slot_of, stride)
 
 
@@ -92,7 +97,7 @@ def grouped_project_reference(x: Tensor, weight: Tensor, groups: RowGroups, full
     if x.size(0) == 0:  # nothing to gather from (sizes 0 and 1 are specialised when compiled anyway)
         gathered = x.new_zeros(count, groups.stride, ins)
     else:
-        gathered = x.index_select(0, groups.rows).view(count, groups.stride, ins)
+        gathered = x.index_select(0, groups.rows.flatten()).view(count, groups.stride, ins)
     in_use = (torch.arange(groups.stride, device=x.device) < groups.counts.unsqueeze(1)).unsqueeze(-1)
     out = torch.bmm(gathered[:full], weight[:full].transpose(1, 2))
     tail = torch.bmm(gathered[full:], weight[full:, width:].transpose(1, 2))

@@ -22,9 +22,12 @@ def _graph(papers, authors, insts, edges, seed=0):
     return x, edge_index
 
 
-@pytest.fixture(autouse=True)
-def grouping_on(monkeypatch):
+@pytest.fixture(autouse=True, params=["node tables", "compact rows"])
+def grouping_on(request, monkeypatch):
+    """Every test runs over both layouts of the projections: one product per node type over
+    all its rows and relations, and gnnx.ops.grouped_project over the pairs the edges use."""
     monkeypatch.setattr(hetero_gat, "ENABLED", True)
+    monkeypatch.setattr(hetero_gat, "COMPACT_ROWS", request.param == "compact rows")
 
 
 def _model(heads=4, **kwargs):
@@ -179,6 +182,43 @@ def test_grouped_by_default_on_cuda_equals_per_relation_and_compiles(monkeypatch
         for key in reference:
             torch.testing.assert_close(out[key], reference[key], rtol=1e-4, atol=1e-5)
         sum(v.sum() for v in out.values()).backward()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_grouped_trains_compiled_on_cuda_with_trimmed_inputs(monkeypatch):
+    """MLPerf's trimmed layers: inputs narrowed by per-hop counts (sizes that are sums and
+    differences of symbols when compiled), a type trimmed to no rows; one compiled graph."""
+    monkeypatch.setattr(hetero_gat, "ENABLED", None)
+    conv = _model().cuda()
+
+    def trimmed(x, edge_index, keep):
+        x = {k: v[:keep[k]] for k, v in x.items()}
+        edge_index = {k: v[:, :keep[k]] for k, v in edge_index.items()}
+        return conv(x, edge_index)
+
+    torch._dynamo.reset()
+    compiled = torch.compile(trimmed, fullgraph=True, dynamic=True)
+    for i, (papers, authors, insts) in enumerate([(60, 30, 8), (90, 41, 12), (75, 52, 9)]):
+        x, edge_index = _graph(papers + 5, authors + 4, insts + 3, 120, seed=i)
+        # edges whose ends survive the cut, as trim_to_layer's hop order guarantees
+        edge_index = {k: torch.stack([v[0] % {"paper": papers, "author": authors, "inst": insts}[k[0]],
+                                      v[1] % {"paper": papers, "author": authors, "inst": insts}[k[2]]])
+                      for k, v in edge_index.items()}
+        keep = {"paper": papers, "author": authors, "inst": insts if i != 1 else 0}  # 0: a second graph
+        keep.update({k: 100 - 10 * i if "inst" not in k or i != 1 else 0 for k in edge_index})
+        x = {k: v.cuda().requires_grad_() for k, v in x.items()}
+        edge_index = {k: v.cuda() for k, v in edge_index.items()}
+        with torch._dynamo.config.patch(error_on_recompile=i == 2):
+            got = compiled(x, edge_index, keep)
+        expected = _per_relation(conv, {k: v[:keep[k]] for k, v in x.items()},
+                                 {k: v[:, :keep[k]] for k, v in edge_index.items()}, monkeypatch=monkeypatch)
+        for key in expected:
+            torch.testing.assert_close(got[key], expected[key], rtol=1e-4, atol=1e-5)
+        grads = torch.autograd.grad(sum(v.square().sum() for v in got.values()), list(conv.parameters()))
+        expected_grads = torch.autograd.grad(sum(v.square().sum() for v in expected.values()), list(conv.parameters()))
+        for a, b in zip(grads, expected_grads):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
 def test_grouped_names_a_node_type_of_the_wrong_width():

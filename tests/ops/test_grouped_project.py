@@ -26,11 +26,11 @@ def test_row_groups_list_each_groups_distinct_rows(num_rows, sizes):
     indices = _indices(num_rows, sizes)
     groups = ops.row_groups(indices, num_rows)
     assert groups.stride % ROW_ALIGN == 0 and groups.stride > num_rows
-    assert groups.rows.shape == (len(sizes) * groups.stride,) and groups.slot_of.shape == (len(sizes), num_rows)
+    assert groups.rows.shape == (len(sizes), groups.stride) and groups.slot_of.shape == (len(sizes), num_rows)
     for g, index in enumerate(indices):
         distinct = torch.unique(index)  # sorted
         assert int(groups.counts[g]) == distinct.numel()
-        assert torch.equal(groups.rows[g * groups.stride:][:distinct.numel()], distinct)
+        assert torch.equal(groups.rows[g, :distinct.numel()], distinct)
         expected = torch.full((num_rows,), -1)
         expected[distinct] = g * groups.stride + torch.arange(distinct.numel())
         assert torch.equal(groups.slot_of[g], expected)
@@ -40,7 +40,7 @@ def _dense(x, weight, groups, full, width):
     """The expected rows in use, from a plain per-group product."""
     out, tail = [], []
     for g in range(weight.size(0)):
-        rows = groups.rows[g * groups.stride:][:int(groups.counts[g])]
+        rows = groups.rows[g, :int(groups.counts[g])]
         product = x[rows] @ weight[g].t()
         (out if g < full else tail).append(product if g < full else product[:, width:])
     return out, tail
