@@ -24,6 +24,7 @@ from typing import Any, List, NamedTuple, Optional, Sequence
 import torch
 from torch import Tensor
 
+from gnnx._optional import require
 from gnnx.data.batch import as_graph
 from gnnx.graph import EDGE_ATTRS, NODE_ATTRS, Graph, attribute_kind
 
@@ -42,11 +43,7 @@ class Partition(NamedTuple):
 def metis(edge_index: Tensor, num_nodes: int, num_parts: int, recursive: bool = False) -> Tensor:
     """METIS's cluster of every node (``[num_nodes]`` in ``[0, num_parts)``), through pymetis,
     on the undirected graph without self loops."""
-    try:
-        import pymetis
-    except ImportError:
-        raise ImportError("ClusterData partitions with METIS through the 'pymetis' package: pip install pymetis "
-                          "(PyG's needs pyg-lib or torch-sparse for it)") from None
+    pymetis = require("pymetis", "ClusterData (METIS partitions)", note=" (PyG's needs pyg-lib or torch-sparse for it)")
     if num_parts < 1:
         raise ValueError(f"ClusterData: num_parts must be at least 1, got {num_parts}")
     if num_parts == 1:

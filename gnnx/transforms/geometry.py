@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from gnnx import ops
+from gnnx._optional import require
 from gnnx.graph import Graph
 from gnnx.ops.dispatch import check_index_range
 from gnnx.utils import to_undirected
@@ -94,11 +95,8 @@ class Delaunay:
             return graph.replace(edge_index=torch.tensor([[0, 1], [1, 0]], device=device))
         if count == 3:
             return graph.replace(face=torch.tensor([[0], [1], [2]], device=device))
-        try:
-            import scipy.spatial
-        except ImportError:
-            raise ImportError("Delaunay triangulates through scipy (pip install scipy), as PyG does") from None
-        simplices = scipy.spatial.Delaunay(pos.detach().cpu().numpy(), qhull_options="QJ").simplices
+        spatial = require("scipy.spatial", "Delaunay (as PyG's)")
+        simplices = spatial.Delaunay(pos.detach().cpu().numpy(), qhull_options="QJ").simplices
         return graph.replace(face=torch.from_numpy(simplices).t().contiguous().to(device, torch.long))
 
     def __repr__(self) -> str:

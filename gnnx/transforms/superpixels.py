@@ -6,6 +6,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from gnnx._optional import require
 from gnnx.graph import Graph
 from gnnx.ops.scatter import scatter
 
@@ -28,10 +29,7 @@ class ToSLIC:
         return self.forward(img)
 
     def forward(self, img: Tensor) -> Graph:
-        try:
-            from skimage.segmentation import slic
-        except ImportError as error:
-            raise ImportError("ToSLIC needs scikit-image: pip install scikit-image") from error
+        slic = require("skimage.segmentation", "ToSLIC", "scikit-image").slic
         if not isinstance(img, Tensor) or img.dim() != 3:
             raise ValueError(f"ToSLIC takes an image [channels, height, width], got "
                              f"{list(img.shape) if isinstance(img, Tensor) else type(img).__name__}")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
+from gnnx._optional import require
 from gnnx.utils.num_nodes import maybe_num_nodes
 
 if TYPE_CHECKING:
@@ -15,11 +16,7 @@ if TYPE_CHECKING:
 
 
 def _networkx():
-    try:
-        import networkx
-    except ImportError as error:  # an optional dependency
-        raise ImportError("to_networkx / from_networkx need networkx (pip install networkx)") from error
-    return networkx
+    return require("networkx", "to_networkx / from_networkx")
 
 
 def _value(value: Any) -> Any:
@@ -102,10 +99,7 @@ def to_networkit(edge_index: Tensor, edge_weight: Optional[Tensor] = None, num_n
                  directed: bool = True) -> Any:
     """A ``networkit.Graph`` of the edges (weighted where ``edge_weight`` is given); with
     ``directed=False`` each undirected edge is added once, from the pairs with ``src <= dst``."""
-    try:
-        import networkit
-    except ImportError as error:
-        raise ImportError("to_networkit needs NetworKit: pip install networkit") from error
+    networkit = require("networkit", "to_networkit")
     num_nodes = maybe_num_nodes(edge_index, num_nodes)
     graph = networkit.graph.Graph(num_nodes, weighted=edge_weight is not None, directed=directed)
     weights = edge_weight.tolist() if edge_weight is not None else [1.0] * edge_index.size(1)
@@ -132,10 +126,7 @@ def from_networkit(graph: Any) -> Tuple[Tensor, Optional[Tensor]]:
 def to_trimesh(graph: Any) -> Any:
     """A ``trimesh.Trimesh`` of a mesh graph's ``pos`` ``[V, 3]`` and ``face`` ``[3, F]``
     (unprocessed: vertices and faces as given)."""
-    try:
-        import trimesh
-    except ImportError as error:
-        raise ImportError("to_trimesh needs trimesh: pip install trimesh") from error
+    trimesh = require("trimesh", "to_trimesh")
     pos, face = getattr(graph, "pos", None), getattr(graph, "face", None)
     if pos is None or face is None:
         raise ValueError("to_trimesh needs the graph's pos [num_vertices, 3] and face [3, num_faces]")

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gnnx._optional import require
+
 
 def geodesic_distance(pos: Tensor, face: Tensor, src: Optional[Tensor] = None, dst: Optional[Tensor] = None,
                       norm: bool = True, max_distance: Optional[float] = None, num_workers: int = 0,
@@ -22,10 +24,7 @@ def geodesic_distance(pos: Tensor, face: Tensor, src: Optional[Tensor] = None, d
     ``dst`` is given; ``[S, V]`` from each source vertex; ``[S]`` from ``src[i]`` to ``dst[i]``
     when both are. ``num_workers`` processes share the sources (``-1``: one per CPU).
     ``dest`` is PyG's older name of ``dst``."""
-    try:
-        import gdist
-    except ImportError as error:
-        raise ImportError("geodesic_distance needs gdist: pip install gdist") from error
+    gdist = require("gdist", "geodesic_distance")
     if "dest" in kwargs:
         import warnings
 

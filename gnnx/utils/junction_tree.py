@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Tuple, Union
 import torch
 from torch import Tensor
 
+from gnnx._optional import require
+
 RING, BOND, BRIDGED, SINGLE = 0, 1, 2, 3
 
 
@@ -26,10 +28,7 @@ def tree_decomposition(mol: Any, return_vocab: bool = False
     """``(tree edge_index, atom2clique [2, memberships], number of cliques[, vocabulary ids])``
     of the molecule ``mol`` (``rdkit.Chem.Mol``); ``atom2clique`` pairs each atom (row 0) with
     each clique it belongs to (row 1)."""
-    try:
-        from rdkit import Chem
-    except ImportError as error:
-        raise ImportError("tree_decomposition needs RDKit: pip install rdkit") from error
+    Chem = require("rdkit.Chem", "tree_decomposition")
     if not isinstance(mol, Chem.Mol):
         raise TypeError(f"tree_decomposition takes an rdkit.Chem.Mol, got {type(mol).__name__}")
     num_atoms = mol.GetNumAtoms()
@@ -96,10 +95,7 @@ def _merge_bridged_rings(cliques: List[List[int]], kinds: List[int], num_atoms: 
 def _maximum_spanning_tree(weights: Dict[Tuple[int, int], int], num_cliques: int) -> Tensor:
     if not weights:
         return torch.empty((2, 0), dtype=torch.long)
-    try:
-        from scipy.sparse.csgraph import minimum_spanning_tree
-    except ImportError as error:
-        raise ImportError("tree_decomposition needs SciPy: pip install scipy") from error
+    minimum_spanning_tree = require("scipy.sparse.csgraph", "tree_decomposition").minimum_spanning_tree
     from gnnx.utils.edges import to_undirected
     from gnnx.utils.sparse import from_scipy_sparse_matrix, to_scipy_sparse_matrix
 

@@ -20,6 +20,7 @@ from typing import Any, Dict, List
 
 import torch
 
+from gnnx._optional import require
 from gnnx.graph import Graph
 
 x_map: Dict[str, List[Any]] = {
@@ -45,11 +46,7 @@ e_map: Dict[str, List[Any]] = {
 
 
 def _rdkit():
-    try:
-        from rdkit import Chem
-    except ImportError as error:
-        raise ImportError("molecule conversion needs RDKit: pip install rdkit") from error
-    return Chem
+    return require("rdkit.Chem", "molecule conversion")
 
 
 def _code(vocabulary: Dict[str, List[Any]], feature: str, value: Any, where: str) -> int:

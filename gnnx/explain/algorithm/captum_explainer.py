@@ -20,6 +20,7 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor
 
+from gnnx._optional import require
 from gnnx.explain.algorithm.base import EdgeInputs, ExplainerAlgorithm, Inputs
 from gnnx.explain.algorithm.captum import (
     CaptumHeteroModel,
@@ -45,11 +46,8 @@ class CaptumExplainer(ExplainerAlgorithm):
 
     def __init__(self, attribution_method: Union[str, Any], **kwargs: Any) -> None:
         super().__init__()
-        try:
-            import captum.attr
-        except ImportError as error:
-            raise ImportError("CaptumExplainer needs Captum: pip install captum") from error
-        self.attribution_method_class = (getattr(captum.attr, attribution_method)
+        attr = require("captum.attr", "CaptumExplainer")
+        self.attribution_method_class = (getattr(attr, attribution_method)
                                          if isinstance(attribution_method, str) else attribution_method)
         name = self.attribution_method_class.__name__
         if name not in self.SUPPORTED_METHODS or self._needs_baseline():
