@@ -89,6 +89,12 @@ def _params(fn) -> Tuple[str, ...]:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _argument_names(function: Callable) -> Tuple[str, ...]:
+    """A function's parameter names, read once per function (explain mode calls per layer call)."""
+    return tuple(inspect.signature(function).parameters)
+
+
 class MessagePassing(ReadsSparseInputs):
     """Base class for message-passing layers.
 
@@ -345,8 +351,10 @@ class MessagePassing(ReadsSparseInputs):
         """:meth:`explain_message` of the messages, its other arguments collected by name as
         :meth:`message`'s are (PyG's: an explainer may install its own, e.g. GraphMask's with
         ``x_i``, ``x_j``)."""
-        names = list(inspect.signature(self.explain_message).parameters)[1:]
-        return self.explain_message(messages, **self._collect(names, adj, kwargs))
+        explain = self.explain_message
+        function = getattr(explain, "__func__", None)  # a method: its names start with self
+        names = _argument_names(function)[2:] if function is not None else _argument_names(explain)[1:]
+        return explain(messages, **self._collect(names, adj, kwargs))
 
     def explain_message(self, inputs: Tensor, dim_size) -> Tensor:
         """Messages times the explained edge mask (sigmoid applied if ``_apply_sigmoid``); the
