@@ -38,14 +38,20 @@ CONFIG = {"rows": 64, "cols": 64, "k": 32, "warps": 4, "stages": 3,
           "w_cols": 64, "w_features": 64, "w_rows": 32, "w_warps": 4, "w_stages": 2, "w_programs_per_sm": 2}
 
 
+@triton.jit
+def _row_tile(counts, P, BM: tl.constexpr):
+    """This program's row tile: its group, the tile's first row within the group, and the
+    group's count of rows in use."""
+    first = tl.program_id(0).to(tl.int64) * BM
+    group = first // P
+    return group, first - group * P, tl.load(counts + group)
+
+
 @triton.jit(do_not_specialize=["P", "FULL"])
 def _forward_kernel(x, rows, counts, w, out, out_tail, P, FULL, IN: tl.constexpr, OUT: tl.constexpr,
                     WIDTH: tl.constexpr, TAIL: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
                     HALF: tl.constexpr, PRECISION: tl.constexpr):
-    first = tl.program_id(0).to(tl.int64) * BM
-    group = first // P
-    local = first - group * P
-    count = tl.load(counts + group)
+    group, local, count = _row_tile(counts, P, BM)
     main = group < FULL
     col_tile = tl.program_id(1)
     if (local < count) & (main | (col_tile == 0)):
@@ -91,10 +97,7 @@ def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr
                       WIDTH: tl.constexpr, TAIL: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
                       HALF: tl.constexpr, PRECISION: tl.constexpr):
     """``out[p] = grad[p] @ W_g`` (``[G P, IN]``) for the rows in use."""
-    first = tl.program_id(0).to(tl.int64) * BM
-    group = first // P
-    local = first - group * P
-    count = tl.load(counts + group)
+    group, local, count = _row_tile(counts, P, BM)
     if local < count:
         r = local + tl.arange(0, BM)
         valid = r < count
