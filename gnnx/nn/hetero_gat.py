@@ -94,6 +94,12 @@ def _fold(weights: Tensor, atts: List[Tensor], heads: int) -> Tensor:
     return folded.reshape(relations * heads, in_channels)
 
 
+def _fold_dst(conv_of: Dict[EdgeType, GATConv], relations: List[EdgeType], heads: int) -> Tensor:
+    """``[R_d * heads, in]``: the destination-score rows of ``relations`` (into one type)."""
+    return _fold(torch.stack([conv_of[e].lin_dst.weight for e in relations]), [conv_of[e].att_dst for e in relations],
+                 heads)
+
+
 def _enabled_for(x_dict: Dict[str, Tensor]) -> bool:
     if ENABLED is not None:
         return ENABLED
@@ -160,10 +166,8 @@ def _node_tables(by_source, by_destination, conv_of, x_dict, edge_index_dict, ds
     """Per edge (in ``by_source`` order): ``(projected source [E, width], source score,
     destination score [E, heads], destination, softmax group)``, from one product per node
     type over all its rows and relations (:data:`COMPACT_ROWS` off)."""
-    def dst_folded(node_type: str) -> Tensor:  # [R_d * heads, in]: the score rows of the relations into a type
-        group = by_destination[node_type]
-        return _fold(torch.stack([conv_of[e].lin_dst.weight for e in group]), [conv_of[e].att_dst for e in group],
-                     heads)
+    def dst_folded(node_type: str) -> Tensor:
+        return _fold_dst(conv_of, by_destination[node_type], heads)
 
     # One GEMM per source type. Its output, viewed as rows of ``slot`` columns, is the source
     # table: row ``n * R + k`` holds relation k's projection of node n and its score, so one
@@ -233,8 +237,7 @@ def _compact_tables(by_source, by_destination, conv_of, x_dict, edge_index_dict,
             score = _fold(projection, [conv_of[e].att_src for e in sends], heads).view(len(sends), heads, -1)
             weights.append(torch.cat([projection, score], dim=1))
         if receives:
-            folded = _fold(torch.stack([conv_of[e].lin_dst.weight for e in receives]),
-                           [conv_of[e].att_dst for e in receives], heads)
+            folded = _fold_dst(conv_of, receives, heads)
             weights.append(F.pad(folded.view(len(receives), heads, -1), (0, 0, width, 0)))  # score columns only
         table, tail = ops.grouped_project(x, _join(weights), groups, len(sends), width)
         src_rows = [groups.slot_of[k].index_select(0, edge_index[e][0]) for k, e in enumerate(sends)]

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from gnnx.ops.dispatch import _load_cuda_module, triton_takes
+from gnnx.ops.matmul import autocast_operands
 
 ROW_ALIGN = 128  # P is a multiple of it: every kernel row tile divides it
 
@@ -79,10 +80,7 @@ def grouped_project(x: Tensor, weight: Tensor, groups: RowGroups, full: int, wid
     if groups.counts.numel() != weight.size(0) or not 0 <= full <= weight.size(0) or not 0 <= width <= weight.size(1):
         raise ValueError(f"grouped_project: {groups.counts.numel()} row groups for {weight.size(0)} weights, "
                          f"full={full}, width={width} of {weight.size(1)} columns")
-    device = x.device.type
-    if device in ("cpu", "cuda") and torch.is_autocast_enabled(device):
-        dtype = torch.get_autocast_dtype(device)
-        x, weight = (t.to(dtype) if t.dtype != torch.float64 else t for t in (x, weight))
+    x, weight = autocast_operands(x, weight)
     if (_KERNELS is not None and x.is_cuda and triton_takes(x) and x.dtype == weight.dtype
             and not torch.jit.is_tracing()):
         return _GroupedProject.apply(x, weight, groups.rows, groups.counts, groups.slot_of, groups.stride, full, width)

@@ -35,15 +35,22 @@ def project(x: Tensor, weight: Tensor) -> Tensor:
     the module docstring. Under ``torch.autocast`` it runs in the autocast dtype, as ``mm``."""
     if x.dim() != 2 or weight.dim() != 2 or x.size(1) != weight.size(1):
         raise ValueError(f"project: x [N, I] and weight [O, I] needed, got {list(x.shape)} and {list(weight.shape)}")
-    device = x.device.type
-    if device in ("cpu", "cuda") and torch.is_autocast_enabled(device):
-        dtype = torch.get_autocast_dtype(device)
-        x, weight = (t.to(dtype) if t.is_floating_point() and t.dtype != torch.float64 else t for t in (x, weight))
+    x, weight = autocast_operands(x, weight)
     if not torch.is_grad_enabled() or not x.requires_grad:
         # No gradient for x: a model's input features, whose first layer's gradient reaches
         # every row of a sampled batch, so ATen's product (faster on dense rows) serves.
         return x @ weight.t()
     return _Project.apply(x, weight)
+
+
+def autocast_operands(x: Tensor, weight: Tensor) -> Tuple[Tensor, Tensor]:
+    """``(x, weight)`` in the autocast dtype where ``torch.autocast`` is on for their device (as
+    ``mm`` would run them); float64 and non-float tensors as they are."""
+    device = x.device.type
+    if device in ("cpu", "cuda") and torch.is_autocast_enabled(device):
+        dtype = torch.get_autocast_dtype(device)
+        x, weight = (t.to(dtype) if t.is_floating_point() and t.dtype != torch.float64 else t for t in (x, weight))
+    return x, weight
 
 
 def project_grads(grad: Tensor, x: Tensor, weight: Tensor, need_x: bool = True,

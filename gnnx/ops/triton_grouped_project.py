@@ -30,7 +30,7 @@ from torch import Tensor
 from torch.library import triton_op
 
 from gnnx.ops.triton_kernels import _on_device, launcher
-from gnnx.ops.triton_matmul import _precision
+from gnnx.ops.triton_matmul import _dot, _precision
 
 # Launch shapes. "rows" is the row tile of the forward and of ``grad rows`` (it must divide
 # gnnx.ops.grouped_projection.ROW_ALIGN); ``grad W`` steps "w_rows" rows at a time.
@@ -69,17 +69,11 @@ def _forward_kernel(x, rows, counts, w, out, out_tail, P, FULL, IN: tl.constexpr
             if main:
                 w_main = tl.load(weights + cols[None, :] * IN + ks[:, None],
                                  mask=(cols[None, :] < WIDTH) & (ks[:, None] < IN), other=0.0)
-                if HALF:
-                    acc = tl.dot(a, w_main, acc)
-                else:
-                    acc = tl.dot(a, w_main, acc, input_precision=PRECISION)
+                acc = _dot(a, w_main, acc, HALF, PRECISION)
             if col_tile == 0:
                 w_tail = tl.load(weights + tails[None, :] * IN + ks[:, None],
                                  mask=(tails[None, :] < OUT) & (ks[:, None] < IN), other=0.0)
-                if HALF:
-                    tail = tl.dot(a, w_tail, tail)
-                else:
-                    tail = tl.dot(a, w_tail, tail, input_precision=PRECISION)
+                tail = _dot(a, w_tail, tail, HALF, PRECISION)
         if main:
             at = (group * P + r)[:, None] * OUT
             tl.store(out + at + cols[None, :], acc.to(out.dtype.element_ty), mask=valid[:, None] & (cols[None, :] < WIDTH))
@@ -112,10 +106,7 @@ def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr
                 g_main = tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < WIDTH), other=0.0)
                 w_main = tl.load(weights + ks[:, None] * IN + cols[None, :],
                                  mask=(ks[:, None] < WIDTH) & (cols[None, :] < IN), other=0.0)
-                if HALF:
-                    acc = tl.dot(g_main, w_main, acc)
-                else:
-                    acc = tl.dot(g_main, w_main, acc, input_precision=PRECISION)
+                acc = _dot(g_main, w_main, acc, HALF, PRECISION)
             a = tl.load(grad + at + WIDTH + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH),
                         other=0.0)
         else:
@@ -123,10 +114,7 @@ def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr
             a = tl.load(grad_tail + at + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH), other=0.0)
         b = tl.load(weights + (WIDTH + tails)[:, None] * IN + cols[None, :],
                     mask=(tails[:, None] < OUT - WIDTH) & (cols[None, :] < IN), other=0.0)
-        if HALF:
-            acc = tl.dot(a, b, acc)
-        else:
-            acc = tl.dot(a, b, acc, input_precision=PRECISION)
+        acc = _dot(a, b, acc, HALF, PRECISION)
         tl.store(out + (group * P + r)[:, None] * IN + cols[None, :], acc.to(out.dtype.element_ty),
                  mask=valid[:, None] & (cols[None, :] < IN))
 
@@ -159,25 +147,16 @@ def _grad_weight_kernel(grad, grad_tail, x, rows, counts, partial, P, FULL, SPLI
             if main:
                 main_at = (group * P + r)[None, :] * OUT
                 g_main = tl.load(grad + main_at + cs[:, None], mask=valid[None, :] & (cs[:, None] < WIDTH), other=0.0)
-                if HALF:
-                    acc = tl.dot(g_main, xs, acc)
-                else:
-                    acc = tl.dot(g_main, xs, acc, input_precision=PRECISION)
+                acc = _dot(g_main, xs, acc, HALF, PRECISION)
                 if col_tile == 0:
                     g_score = tl.load(grad + main_at + WIDTH + tails[:, None],
                                       mask=valid[None, :] & (tails[:, None] < OUT - WIDTH), other=0.0)
-                    if HALF:
-                        tail = tl.dot(g_score, xs, tail)
-                    else:
-                        tail = tl.dot(g_score, xs, tail, input_precision=PRECISION)
+                    tail = _dot(g_score, xs, tail, HALF, PRECISION)
             else:
                 tail_at = ((group - FULL) * P + r)[None, :] * (OUT - WIDTH)
                 g_tail = tl.load(grad_tail + tail_at + tails[:, None],
                                  mask=valid[None, :] & (tails[:, None] < OUT - WIDTH), other=0.0)
-                if HALF:
-                    tail = tl.dot(g_tail, xs, tail)
-                else:
-                    tail = tl.dot(g_tail, xs, tail, input_precision=PRECISION)
+                tail = _dot(g_tail, xs, tail, HALF, PRECISION)
     base = partial + tl.program_id(2).to(tl.int64) * (OUT * IN)
     tl.store(base + cs[:, None] * IN + fs[None, :], acc, mask=(cs[:, None] < WIDTH) & (fs[None, :] < IN))
     if col_tile == 0:

@@ -38,6 +38,14 @@ CONFIG = {"mm_m": 128, "mm_n": 64, "mm_k": 32, "mm_warps": 4, "mm_stages": 3,
           "tmm_c": 128, "tmm_f": 64, "tmm_warps": 4, "tmm_stages": 3, "tmm_programs_per_sm": 2}
 
 
+@triton.jit
+def _dot(a, b, acc, HALF: tl.constexpr, PRECISION: tl.constexpr):
+    """``acc + a @ b``: fp16/bf16 as such, fp32 at ``PRECISION`` (``tf32x3`` or ``tf32``)."""
+    if HALF:
+        return tl.dot(a, b, acc)
+    return tl.dot(a, b, acc, input_precision=PRECISION)
+
+
 @triton.jit(do_not_specialize=["M", "K"])
 def _nonzero_blocks_kernel(a, flags, M, K, COLS: tl.constexpr, ROWS: tl.constexpr):
     """``flags[b] = 1`` where rows ``[b * ROWS, (b + 1) * ROWS)`` of ``a [M, K]`` hold a nonzero."""
@@ -74,10 +82,7 @@ def _mm_kernel(a, b, c, flags, M, N, K, ROWS: tl.constexpr, BM: tl.constexpr, BN
             ks = k0 + tl.arange(0, BK)
             x = tl.load(a + rows[:, None] * K + ks[None, :], mask=(rows[:, None] < M) & (ks[None, :] < K), other=0.0)
             y = tl.load(b + ks[:, None] * N + cols[None, :], mask=(ks[:, None] < K) & (cols[None, :] < N), other=0.0)
-            if HALF:
-                acc = tl.dot(x, y, acc)
-            else:
-                acc = tl.dot(x, y, acc, input_precision=PRECISION)
+            acc = _dot(x, y, acc, HALF, PRECISION)
     tl.store(c + rows[:, None] * N + cols[None, :], acc.to(c.dtype.element_ty),
              mask=(rows[:, None] < M) & (cols[None, :] < N))
 
@@ -110,10 +115,7 @@ def _tmm_kernel(a, b, partial, tiles, count, M, KA, N, ROWS: tl.constexpr, BC: t
         rows = tl.load(tiles + i).to(tl.int64) * ROWS + tl.arange(0, ROWS)
         x_t = tl.load(a + rows[None, :] * KA + cs[:, None], mask=(rows[None, :] < M) & (cs[:, None] < KA), other=0.0)
         y = tl.load(b + rows[:, None] * N + fs[None, :], mask=(rows[:, None] < M) & (fs[None, :] < N), other=0.0)
-        if HALF:
-            acc = tl.dot(x_t, y, acc)
-        else:
-            acc = tl.dot(x_t, y, acc, input_precision=PRECISION)
+        acc = _dot(x_t, y, acc, HALF, PRECISION)
     tl.store(partial + split.to(tl.int64) * KA * N + cs[:, None] * N + fs[None, :], acc,
              mask=(cs[:, None] < KA) & (fs[None, :] < N))
 
