@@ -1,13 +1,16 @@
 """Lower (and generate code for) the R-GAT training step with the grouped-projection Triton ops
 on a machine without a GPU, to catch Inductor lowering errors before spending device time.
 
-Needs ``triton`` installed beside the CPU torch. The Triton ops are forced on CPU tensors and a
-stub driver stands in for CUDA, so Inductor lowers and generates code for the forward and (with
-``force_non_lazy_backward_lowering``) the backward graph; Inductor's kernels (its own and the
-user-defined ones) are generated but neither built nor run, so the step's numbers mean nothing. It caught the stride-order assertion of
-``bench/results/h100/rgat_compact_rows/README.md`` (a view with a symbolic trimmed size saved for
-the backward). ``TRIM=0``: the untrimmed model; ``SCALE``: the generated graph's size; ``COMPILER=torch``:
-``torch.compile(fullgraph=True)`` instead of ``gnnx.compile`` (``bench/rgat.py``'s).
+Needs ``triton`` installed beside the CPU torch (any torch from 2.11, the GPU machine's, up). The
+Triton ops are forced on CPU tensors, a stub driver stands in for CUDA, and Inductor generates its
+own kernels with its Triton (GPU) code generator too (``INDUCTOR_TRITON=0``: its C++ one), so it
+lowers and generates code for the forward and (with ``force_non_lazy_backward_lowering``) the
+backward graph; no kernel is built or run, so the step's numbers mean nothing. It caught the
+stride-order assertion of ``bench/results/h100/rgat_compact_rows/README.md`` (a view with a symbolic
+trimmed size saved for the backward); it did not reproduce the ``CantSplit`` of run 3 there (fusion
+choices still differ from CUDA's). ``TRIM=0``: the untrimmed model; ``SCALE``, ``BATCH``: the
+generated graph's size and the seeds per batch; ``COMPILER=torch``: ``torch.compile(fullgraph=True)``
+instead of ``gnnx.compile`` (``bench/rgat.py``'s).
 Usage: python bench/lower_rgat_on_cpu.py  (prints "lowered" or raises Inductor's error)
 """
 import os
@@ -15,6 +18,8 @@ import sys
 import types
 
 import torch
+import torch._C._dynamo.guards as guards
+import torch._dynamo.device_interface as device_interface
 import torch._functorch.config
 import torch._inductor.config
 import triton
@@ -47,14 +52,29 @@ class _StubDriver:
         return torch.device("cpu")
 
 
-def main() -> None:
+def stub_cuda_code_generation() -> None:
+    """Inductor generates its Triton (GPU) code for CPU tensors, user kernels included, without
+    building or running any kernel: buffers come back zeroed, so code between compiled graphs
+    reads valid indices and the step runs on (meaningless) values."""
     triton.runtime.driver.set_active(_StubDriver())
     from torch._inductor.runtime import triton_heuristics  # kernels are generated, not built or run
     triton_heuristics.CachingAutotuner.precompile = lambda self, *args, **kwargs: None
     triton_heuristics.CachingAutotuner.run = lambda self, *args, **kwargs: None
+    allocate = guards._empty_strided_cpu
+    guards._empty_strided_cpu = lambda size, stride, dtype: allocate(size, stride, dtype).zero_()
     torch._functorch.config.force_non_lazy_backward_lowering = True
-    torch._inductor.config.compile_threads = 1  # in this process, where the stubs below apply
-    torch.cuda.get_device_properties = lambda device: types.SimpleNamespace(multi_processor_count=4)
+    torch._inductor.config.compile_threads = 1  # in this process, where the stubs apply
+    torch._inductor.config.force_disable_caches = True  # a cached graph brings its old guards
+    if os.environ.get("INDUCTOR_TRITON", "1") == "1":  # Inductor's own kernels through its Triton (GPU) code generator
+        torch._inductor.config.cpu_backend = "triton"
+    # an H100's processor count: Inductor splits reductions by it (for CPU tensors too, under the Triton backend)
+    torch.cuda.get_device_properties = lambda device: types.SimpleNamespace(multi_processor_count=132)
+    device_interface.CpuInterface.Worker.get_device_properties = staticmethod(
+        lambda device=None: device_interface.CpuDeviceProperties(132))
+
+
+def main() -> None:
+    stub_cuda_code_generation()
     from rgat import build_rgat, seeds_loader, training_step
 
     import gnnx
@@ -72,7 +92,7 @@ def main() -> None:
     ops.grouped_project = on_kernels
     hetero_gat.ENABLED, hetero_gat.COMPACT_ROWS = True, True
     graph = hetero_benchmark_graph(scale=float(os.environ.get("SCALE", "0.01")), num_features=16)
-    batch = next(iter(seeds_loader(graph, 64)))
+    batch = next(iter(seeds_loader(graph, int(os.environ.get("BATCH", "64")))))
     model = build_rgat(gnnx.nn, graph, 16, batch, "cpu")
     compiled = (gnnx.compile(model, dynamic=True) if os.environ.get("COMPILER", "gnnx") == "gnnx"
                 else torch.compile(model, dynamic=True, fullgraph=True))

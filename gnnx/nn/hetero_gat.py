@@ -44,14 +44,17 @@ run over the relations' edge lists joined, and in a profiled step weighting the
 on each relation's 60,000 (``bench/results/cpu/hetero_grouping_cpu_profile.txt``), which
 looks like cache size.
 
-**Compact rows** (:data:`COMPACT_ROWS`, off by default until measured). The products above cover
+**Compact rows** (:data:`COMPACT_ROWS`, off: measured slower). The products above cover
 every node of a type for every relation it sends, but a sampled node takes part in few of them:
 in MLPerf's batch 35 % of the paper ``(node, relation)`` pairs and 52 % of the author ones
 carry an edge (``bench/results/h100/rgat_compact_rows/README.md``), and the products are ~80 % of
 the trimmed step's kernel time (6.1 of 7.7 ms, ``trimmed_profile.txt`` there). With the switch
 on, each node type runs one :func:`gnnx.ops.grouped_project` over only the pairs its edges use:
 a group per relation it sends (projection and source score) and a score-only group per
-relation it receives (destination score), so one read of ``x`` still serves both.
+relation it receives (destination score), so one read of ``x`` still serves both. On the H100
+the trimmed step took 15.0 ms this way against 10.8 ms with the whole-type products (cuBLAS
+over every row beats the grouped Triton products over a third of them, and the row lists cost
+a few kernels per layer), so it stays off.
 """
 from __future__ import annotations
 
@@ -70,8 +73,8 @@ from gnnx.ops.scatter import HALF_DTYPES, index_add_fp32
 EdgeType = Tuple[str, str, str]
 ENABLED: Optional[bool] = None  # None: grouped for CUDA inputs only (module docstring)
 SHARED_DST_SCORES = True  # destination scores in the source table's product (bench/rgat.py's switch)
-# Project only the (node, relation) pairs the edges use (gnnx.ops.grouped_project): off until
-# measured on the GPU (bench/rgat.py's "(compact rows)" rows; see the module docstring).
+# Project only the (node, relation) pairs the edges use (gnnx.ops.grouped_project): off, as
+# measured slower on the H100 (15.0 against 10.8 ms a trimmed step, bench/results/h100/rgat_compact_rows/).
 COMPACT_ROWS = False
 
 

@@ -23,7 +23,7 @@ them.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence, Tuple, Union
+from typing import List, NamedTuple, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -51,11 +51,22 @@ class RowGroups(NamedTuple):
 def row_groups(indices: Sequence[Tensor], num_rows: Size) -> RowGroups:
     """The :class:`RowGroups` of ``indices`` (one int tensor per group, values in
     ``[0, num_rows)``), with fixed-shape ops only."""
+    rows, counts, slot_of = _row_groups(list(indices), num_rows)
+    return RowGroups(rows, counts, slot_of, _stride(num_rows))
+
+
+def _stride(num_rows: Size) -> Size:
+    return (num_rows // ROW_ALIGN + 1) * ROW_ALIGN  # > num_rows, and > 0 even for no rows (the kernels divide by it)
+
+
+# One opaque op for the compiler: Inductor fused its [G, N] pieces into the cumsum's
+# (G, N)-tiled kernel and, where N is a trimmed size such as ``s1 - s2`` (no lower bound it
+# can prove), failed to split their flattened ranges (torch 2.11 on CUDA, ``CantSplit``).
+@torch.library.custom_op("gnnx::row_groups", mutates_args=())
+def _row_groups(indices: List[Tensor], num_rows: int) -> Tuple[Tensor, Tensor, Tensor]:
     groups = len(indices)
     device = indices[0].device
-    stride = (num_rows // ROW_ALIGN + 1) * ROW_ALIGN  # > num_rows, and > 0 even for no rows (the kernels divide by it)
-    # Built without views: a view saved for the backward with a symbolic size trips
-    # Inductor's stride-order check (torch 2.11-2.13).
+    stride = _stride(num_rows)
     group_of = torch.cat([torch.full_like(index, g, dtype=torch.long) for g, index in enumerate(indices)])
     row = torch.cat([index.long() for index in indices])
     used = torch.zeros(groups, num_rows, dtype=torch.long, device=device).index_put(
@@ -67,7 +78,15 @@ def row_groups(indices: Sequence[Tensor], num_rows: Size) -> RowGroups:
     local = torch.where(present, rank, stride - 1)
     node = torch.arange(num_rows, device=device).expand(groups, num_rows)
     rows = torch.zeros(groups, stride, dtype=torch.long, device=device).scatter(1, local, node)
-    return RowGroups(rows, used.sum(1), slot_of, stride)
+    return rows, used.sum(1), slot_of
+
+
+@_row_groups.register_fake
+def _(indices: List[Tensor], num_rows: int) -> Tuple[Tensor, Tensor, Tensor]:
+    like = indices[0]
+    groups = len(indices)
+    return (like.new_empty(groups, _stride(num_rows), dtype=torch.long), like.new_empty(groups, dtype=torch.long),
+            like.new_empty(groups, num_rows, dtype=torch.long))
 
 
 def grouped_project(x: Tensor, weight: Tensor, groups: RowGroups, full: int, width: int) -> Tuple[Tensor, Tensor]:

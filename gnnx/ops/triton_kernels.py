@@ -35,7 +35,7 @@ def rows_of(t: Tensor) -> Tensor:
 def _on_device(t: Tensor):
     """Eager launches go to the current CUDA device: make it the tensors' (e.g. cuda:1
     under DDP without set_device). Compiled code places its launches itself."""
-    if torch.compiler.is_compiling() or t.device.index == torch.cuda.current_device():
+    if torch.compiler.is_compiling() or t.device.type != "cuda" or t.device.index == torch.cuda.current_device():
         return contextlib.nullcontext()
     return torch.cuda.device(t.device)
 

@@ -124,10 +124,20 @@ def _precision() -> str:
     return "tf32" if torch.backends.cuda.matmul.allow_tf32 else "tf32x3"
 
 
+def _blocks(rows, block: int):
+    """Programs for ``rows`` in blocks of ``block``: one more than whole blocks, so at least
+    one (a launch of none fails) without ``max``, whose symbolic form compiled code guards on;
+    the kernels mask rows past the end."""
+    return rows // block + 1
+
+
 def _nonzero_blocks(a: Tensor) -> Tensor:
+    """``flags[b]`` for the ``cdiv(M, ROWS)`` row blocks of ``a``; entries past them are
+    unset. Two longer than whole blocks: a size that may be 1 makes compiled code guard on
+    it (``is_contiguous``), a recompile as a trimmed layer grows past ``ROWS`` rows."""
     M, K = a.shape
-    flags = torch.empty(triton.cdiv(M, ROWS), dtype=torch.int8, device=a.device)
-    launcher(_nonzero_blocks_kernel, a)[(torch.sym_max(1, triton.cdiv(M, ROWS)),)](
+    flags = torch.empty(M // ROWS + 2, dtype=torch.int8, device=a.device)
+    launcher(_nonzero_blocks_kernel, a)[(_blocks(M, ROWS),)](
         a, flags, M, K, COLS=min(128, max(16, triton.next_power_of_2(K))), ROWS=ROWS, num_warps=4)
     return flags
 
@@ -150,16 +160,20 @@ def sparse_rows_grads(grad: Tensor, x: Tensor, weight: Tensor, need_x: bool, nee
     with _on_device(grad):
         flags = _nonzero_blocks(grad)
         if need_x:
-            launcher(_mm_kernel, grad)[(torch.sym_max(1, triton.cdiv(rows, CONFIG["mm_m"])), triton.cdiv(ins, bn))](
+            launcher(_mm_kernel, grad)[(_blocks(rows, CONFIG["mm_m"]), triton.cdiv(ins, bn))](
                 grad, weight, grad_x, flags, rows, ins, outs, ROWS=ROWS, BM=CONFIG["mm_m"], BN=bn, BK=bk, HALF=half,
                 PRECISION=precision, num_warps=CONFIG["mm_warps"], num_stages=CONFIG["mm_stages"])
         if need_weight:
             tiles = triton.cdiv(outs, bc) * triton.cdiv(ins, bf)
             sms = torch.cuda.get_device_properties(grad.device).multi_processor_count
-            splits = torch.sym_max(1, torch.sym_min(flags.numel(), triton.cdiv(CONFIG["tmm_programs_per_sm"] * sms, tiles)))
+            # A fixed count, not capped by the row blocks: a cap made a symbolic min that
+            # compiled code guarded on (a recompile as a trimmed layer grew); splits past the
+            # nonzero tiles store zeros.
+            splits = triton.cdiv(CONFIG["tmm_programs_per_sm"] * sms, tiles)
             nonzero = torch.empty(flags.numel(), dtype=torch.int32, device=grad.device)
             count = torch.empty(1, dtype=torch.int32, device=grad.device)
-            launcher(_compact_kernel, grad)[(1,)](flags, nonzero, count, flags.numel(), BLOCK=1024, num_warps=4)
+            launcher(_compact_kernel, grad)[(1,)](flags, nonzero, count, triton.cdiv(rows, ROWS), BLOCK=1024,
+                                                  num_warps=4)
             partial = torch.empty((splits, outs, ins), dtype=torch.float32, device=grad.device)
             launcher(_tmm_kernel, grad)[(triton.cdiv(outs, bc), triton.cdiv(ins, bf), splits)](
                 grad, x, partial, nonzero, count, rows, outs, ins, ROWS=ROWS, BC=bc, BF=bf, HALF=half,
