@@ -19,7 +19,7 @@ ones as such, summed in fp32.
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Tuple, Union
 
 import torch
 import triton
@@ -124,7 +124,7 @@ def _precision() -> str:
     return "tf32" if torch.backends.cuda.matmul.allow_tf32 else "tf32x3"
 
 
-def _blocks(rows, block: int):
+def _blocks(rows: Union[int, torch.SymInt], block: int) -> Union[int, torch.SymInt]:
     """Programs for ``rows`` in blocks of ``block``: one more than whole blocks, so at least
     one (a launch of none fails) without ``max``, whose symbolic form compiled code guards on;
     the kernels mask rows past the end."""
@@ -166,9 +166,9 @@ def sparse_rows_grads(grad: Tensor, x: Tensor, weight: Tensor, need_x: bool, nee
         if need_weight:
             tiles = triton.cdiv(outs, bc) * triton.cdiv(ins, bf)
             sms = torch.cuda.get_device_properties(grad.device).multi_processor_count
-            # A fixed count, not capped by the row blocks: a cap made a symbolic min that
-            # compiled code guarded on (a recompile as a trimmed layer grew); splits past the
-            # nonzero tiles store zeros.
+            # A fixed count, not capped by the row blocks: a symbolic min of the row count in a
+            # shape invites guards on it (see _nonzero_blocks); splits past the nonzero tiles
+            # store zeros (at most about programs_per_sm x SMs tile-sized partials in all).
             splits = triton.cdiv(CONFIG["tmm_programs_per_sm"] * sms, tiles)
             nonzero = torch.empty(flags.numel(), dtype=torch.int32, device=grad.device)
             count = torch.empty(1, dtype=torch.int32, device=grad.device)
