@@ -35,19 +35,8 @@ def main() -> None:
     hetero_gat.ENABLED, hetero_gat.COMPACT_ROWS = True, os.environ.get("COMPACT_ROWS", "0") == "1"
     conv = cases._model()
 
-    def trimmed(x, edge_index, keep):
-        x = {k: v[:keep[k]] for k, v in x.items()}
-        edge_index = {k: v[:, :keep[k]] for k, v in edge_index.items()}
-        return conv(x, edge_index)
-
-    compiled = torch.compile(trimmed, fullgraph=True, dynamic=True)
-    for i, kept in enumerate([(60, 30, 8), (90, 41, 12), (75, 52, 9)]):  # the CUDA test's sizes
-        rows = dict(zip(("paper", "author", "inst"), kept))
-        x, edge_index = cases._graph(rows["paper"] + 5, rows["author"] + 4, rows["inst"] + 3, 120, seed=i)
-        edge_index = {k: torch.stack([v[0] % rows[k[0]], v[1] % rows[k[2]]]) for k, v in edge_index.items()}
-        keep = {**rows, "inst": rows["inst"] if i != 1 else 0}  # 0: a second graph, as in the test
-        keep.update({k: 100 - 10 * i if "inst" not in k or i != 1 else 0 for k in edge_index})
-        x = {k: v.requires_grad_() for k, v in x.items()}
+    compiled = torch.compile(cases.trimmed_layer(conv), fullgraph=True, dynamic=True)
+    for i, x, edge_index, keep in cases.trimmed_batches("cpu"):  # the CUDA test's inputs
         with torch._dynamo.config.patch(error_on_recompile=i == 2):
             out = compiled(x, edge_index, keep)
             sum(v.square().sum() for v in out.values()).backward()

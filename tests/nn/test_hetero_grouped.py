@@ -184,21 +184,18 @@ def test_grouped_by_default_on_cuda_equals_per_relation_and_compiles(monkeypatch
         sum(v.sum() for v in out.values()).backward()
 
 
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_grouped_trains_compiled_on_cuda_with_trimmed_inputs(monkeypatch):
-    """MLPerf's trimmed layers: inputs narrowed by per-hop counts (sizes that are sums and
-    differences of symbols when compiled), a type trimmed to no rows; one compiled graph."""
-    monkeypatch.setattr(hetero_gat, "ENABLED", None)
-    conv = _model().cuda()
-
+def trimmed_layer(conv):
+    """``conv`` over inputs narrowed by per-type counts ``keep`` (MLPerf's trimmed layers)."""
     def trimmed(x, edge_index, keep):
         x = {k: v[:keep[k]] for k, v in x.items()}
         edge_index = {k: v[:, :keep[k]] for k, v in edge_index.items()}
         return conv(x, edge_index)
+    return trimmed
 
-    torch._dynamo.reset()
-    compiled = torch.compile(trimmed, fullgraph=True, dynamic=True)
+
+def trimmed_batches(device: str):
+    """``(i, x, edge_index, keep)`` at three sizes; the second trims the "inst" type and its
+    relations to nothing (a second compiled graph)."""
     for i, (papers, authors, insts) in enumerate([(60, 30, 8), (90, 41, 12), (75, 52, 9)]):
         x, edge_index = _graph(papers + 5, authors + 4, insts + 3, 120, seed=i)
         # edges whose ends survive the cut, as trim_to_layer's hop order guarantees
@@ -207,8 +204,22 @@ def test_grouped_trains_compiled_on_cuda_with_trimmed_inputs(monkeypatch):
                       for k, v in edge_index.items()}
         keep = {"paper": papers, "author": authors, "inst": insts if i != 1 else 0}  # 0: a second graph
         keep.update({k: 100 - 10 * i if "inst" not in k or i != 1 else 0 for k in edge_index})
-        x = {k: v.cuda().requires_grad_() for k, v in x.items()}
-        edge_index = {k: v.cuda() for k, v in edge_index.items()}
+        x = {k: v.to(device).requires_grad_() for k, v in x.items()}
+        edge_index = {k: v.to(device) for k, v in edge_index.items()}
+        yield i, x, edge_index, keep
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_grouped_trains_compiled_on_cuda_with_trimmed_inputs(monkeypatch):
+    """MLPerf's trimmed layers: inputs narrowed by per-hop counts (sizes that are sums and
+    differences of symbols when compiled), a type trimmed to no rows; one compiled graph
+    (``bench/trimmed_recompiles_on_cpu.py`` checks the same on a machine without a GPU)."""
+    monkeypatch.setattr(hetero_gat, "ENABLED", None)
+    conv = _model().cuda()
+    torch._dynamo.reset()
+    compiled = torch.compile(trimmed_layer(conv), fullgraph=True, dynamic=True)
+    for i, x, edge_index, keep in trimmed_batches("cuda"):
         with torch._dynamo.config.patch(error_on_recompile=i == 2):
             got = compiled(x, edge_index, keep)
         expected = _per_relation(conv, {k: v[:keep[k]] for k, v in x.items()},
