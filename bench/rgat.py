@@ -78,15 +78,26 @@ def training_step(step_model, params, trim: bool, amp: bool = False):
     optimizer = torch.optim.Adam(params, lr=0.001)
     device = next(iter(params)).device.type
 
-    def step(batch):
+    def step(batch, timed: bool = False):
+        """One training step; ``timed``: returns each phase's host seconds (the device not waited for)."""
+        marks = [time.perf_counter()]
         size = batch["paper"].batch_size
         optimizer.zero_grad()
+        marks.append(time.perf_counter())
         counts = (batch.num_sampled_nodes_dict, batch.num_sampled_edges_dict) if trim else ()
         with torch.autocast(device, dtype=torch.bfloat16, enabled=amp):  # bf16 needs no loss scaling
             out = step_model(batch.x_dict, batch.edge_index_dict, *counts)[:size]
+            marks.append(time.perf_counter())
             loss = F.cross_entropy(out, batch["paper"].y[:size])
+        marks.append(time.perf_counter())
         loss.backward()
+        marks.append(time.perf_counter())
         optimizer.step()
+        marks.append(time.perf_counter())
+        if timed:
+            return {name: b - a for name, a, b in zip(("zero_grad", "forward", "loss", "backward", "optimizer"),
+                                                      marks, marks[1:])}
+        return None
 
     return step
 

@@ -69,9 +69,37 @@ def measure(step, batches, warmup: int) -> dict:
         torch.cuda.synchronize()
     kernels = [e for e in profile.events() if e.device_type == torch.autograd.DeviceType.CUDA]
     device = sum(e.device_time for e in kernels) / 3 if kernels else float("nan")
-    return {"wall_ms": wall * 1e3, "host_ms_queued": 1e3 * sum(host) / len(host),
+    busy, span = busy_and_span(kernels)
+    return {"device_busy_ms": busy / 3e3, "device_span_ms": span / 3e3, "phases_ms": phases(step, batches[-5:]),
+            "wall_ms": wall * 1e3, "host_ms_queued": 1e3 * sum(host) / len(host),
             "host_ms_idle_device": 1e3 * sorted(alone)[len(alone) // 2], "device_ms": device / 1e3,
             "kernels_per_step": len(kernels) / 3, "syncs_per_step": len(syncs), "sync_examples": syncs[:5]}
+
+
+def busy_and_span(kernels) -> tuple:
+    """Microseconds the device ran at least one kernel (the union of the kernels' intervals)
+    and from the first kernel's start to the last one's end."""
+    intervals = sorted((e.time_range.start, e.time_range.end) for e in kernels)
+    if not intervals:
+        return float("nan"), float("nan")
+    busy, (start, end) = 0.0, intervals[0]
+    for s, e in intervals[1:]:
+        if s > end:
+            busy, start = busy + end - start, s
+        end = max(end, e)
+    busy += end - start
+    return busy, max(e for _, e in intervals) - intervals[0][0]
+
+
+def phases(step, batches) -> dict:
+    """Host milliseconds per phase of ``step`` (``training_step``'s ``phases`` hook), device queued,
+    the median over ``batches``."""
+    times: dict = {}
+    for batch in batches:
+        for name, seconds in step(batch, timed=True).items():
+            times.setdefault(name, []).append(seconds * 1e3)
+    torch.cuda.synchronize()
+    return {name: sorted(values)[len(values) // 2] for name, values in times.items()}
 
 
 def main() -> None:
@@ -121,14 +149,17 @@ def write(args, results: dict, pyg_version: str) -> None:
     lines = [f"# R-GAT training step: host and device time, {name} (torch {torch.__version__}, PyG {pyg_version})",
              "", "`bench/rgat_host_time.py`: wall = steps back to back; host = time to queue one step (device "
              "busy / idle at the step's start); device = summed kernel time.", "",
-             "| configuration | wall ms | host ms (queued) | host ms (idle device) | device ms | kernels | syncs |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| configuration | wall ms | host ms (queued) | host ms (idle device) | device ms | device busy ms | "
+             "device span ms | kernels | syncs | host ms per phase (queued) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for config, r in results.items():
         if "error" in r:
             lines.append(f"| {config} | {r['error']} | | | | | |")
             continue
         lines.append(f"| {config} | {r['wall_ms']:.1f} | {r['host_ms_queued']:.1f} | {r['host_ms_idle_device']:.1f} | "
-                     f"{r['device_ms']:.1f} | {r['kernels_per_step']:.0f} | {r['syncs_per_step']} |")
+                     f"{r['device_ms']:.1f} | {r['device_busy_ms']:.1f} | {r['device_span_ms']:.1f} | "
+                     f"{r['kernels_per_step']:.0f} | {r['syncs_per_step']} | "
+                     + ", ".join(f"{k} {v:.1f}" for k, v in r["phases_ms"].items()) + " |")
     with open(os.path.join(args.out, "rgat_host_time.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 

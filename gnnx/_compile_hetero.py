@@ -15,8 +15,9 @@ graph:
   then replays one, with little padding where sizes barely vary (the large blocks). A batch that
   fills less than ``SMALLEST_FILL`` of the capacities (an epoch's last, short one) runs uncaptured.
 * **Padding inside the graph.** A call copies each input's hop blocks to their places in fixed
-  buffers (one copy per block) and its counts in one host-to-device copy; the captured code
-  (:func:`_pad`, compiled once) sets the spare rows: zero features, real edges renumbered to
+  buffers (one copy per block, the spare rows of feature blocks zeroed) and its counts in one
+  host-to-device copy; the captured code (:func:`_pad`, compiled once) sets the spare edges: real
+  edges renumbered to
   their endpoints' blocks, padded edges joining spare rows of the source type's next hop block
   to spare rows of the destination type's block, spread round robin. Real nodes see exactly their sampled
   neighbourhoods and trimming drops the padding with its hop. The model gets the capacities
@@ -216,7 +217,7 @@ def _axis(caps: Tuple[int, ...], first: int, device: torch.device) -> _Axis:
 def _pad(counts: Tensor, buffers: List[Tensor], roles: Tuple[Tuple[str, Any], ...], nodes: Dict[NodeType, _Axis],
          edges: Dict[EdgeType, _Axis]) -> List[Tensor]:
     """The inputs in the padded layout, from buffers whose blocks :func:`_fill` copied in place:
-    zero features on spare rows; real edges renumbered to their endpoints' blocks, padded ones
+    features as they are (:func:`_fill` zeroed their spare rows); real edges renumbered to their endpoints' blocks, padded ones
     joining spare rows of the source type's next hop block and the destination type's block
     (round robin, so no spare row is a hub). Compiled once (:func:`_compiled_pad`)."""
     real = {key: counts[axis.first:axis.first + axis.blocks] for key, axis in (*nodes.items(), *edges.items())}
@@ -226,11 +227,10 @@ def _pad(counts: Tensor, buffers: List[Tensor], roles: Tuple[Tuple[str, Any], ..
     out = []
     for (role, key), buffer in zip(roles, buffers):
         axis = nodes[key] if role == "node" else edges[key]
-        is_real = axis.offset < real[key][axis.block]
-        if role != "edge_index":
-            mask = is_real.view(-1, *([1] * (buffer.dim() - 1)))
-            out.append(torch.where(mask, buffer, torch.zeros((), dtype=buffer.dtype, device=buffer.device)))
+        if role != "edge_index":  # spare rows zeroed by _fill: a copy here would cost a pass over x
+            out.append(buffer)
             continue
+        is_real = axis.offset < real[key][axis.block]
         padded = axis.offset - real[key][axis.block]  # >= 0 on padded positions
         ends = []
         for end, node_type, block in ((0, key[0], axis.block + 1), (1, key[2], axis.block)):
@@ -370,7 +370,8 @@ def _buffer(value: Tensor, columns: bool, counts: Tuple[int, ...], caps: Tuple[i
 
 def _fill(static: List[Tensor], counts: List[int], inputs: List[tuple]) -> None:
     """The call's counts (one host-to-device copy) and each input's hop blocks, copied to their
-    places in the captured graph's buffers (spare rows are set inside the graph)."""
+    places in the captured graph's buffers, the spare rows of feature blocks zeroed (an edge
+    index's spare columns are set inside the graph)."""
     pinned = static[0].is_cuda  # a non-blocking copy from pinned memory: no wait for the queue
     static[0].copy_(torch.tensor(counts, dtype=torch.int64, pin_memory=pinned), non_blocking=pinned)
     for buffer, (value, columns, real, caps) in zip(static[1:], inputs):
@@ -378,6 +379,8 @@ def _fill(static: List[Tensor], counts: List[int], inputs: List[tuple]) -> None:
         for count, cap in zip(real, caps):
             if count:
                 buffer.narrow(dim, target, count).copy_(value.narrow(dim, source, count))
+            if not columns and count < cap:
+                buffer.narrow(0, target + count, cap - count).zero_()
             source, target = source + count, target + cap
 
 

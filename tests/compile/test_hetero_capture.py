@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 import gnnx
 import gnnx.nn as gnn
-from gnnx._compile_hetero import MARGIN, ROUND, Capacities, HeteroReplay, capacities, read_call
+from gnnx._compile_hetero import MARGIN, ROUND, Capacities, HeteroReplay, _fill, capacities, read_call
 from gnnx.data import NeighborLoader
 from gnnx.datasets import hetero_benchmark_graph
 from gnnx.utils import trim_to_layer
@@ -126,6 +126,20 @@ def test_capacities_only_grow_and_keep_prefixes_apart():
     assert grown.nodes["a"][0] == first.nodes["a"][0] and grown.nodes["b"] == first.nodes["b"]  # the rest kept
     assert capacities(call({"a": (100, 500), "b": (0, 200)}, {("a", "r", "b"): (300, 0)}), grown) is None  # mostly padding
     assert isinstance(grown, Capacities)
+
+
+def test_fill_copies_blocks_and_zeroes_the_spare_feature_rows_a_larger_batch_left():
+    """The captured graph passes feature buffers to the model as they are, so the spare rows
+    of each block must be zero after every fill, whatever an earlier (larger) batch left there."""
+    features = torch.full((10, 2), 7.0)  # blocks of capacity 4 and 6, stale values everywhere
+    edge_index = torch.full((2, 5), 9)
+    static = [torch.zeros(3, dtype=torch.int64), features, edge_index]
+    x, edges = torch.arange(10.0).view(5, 2), torch.tensor([[1, 2, 3], [0, 1, 2]])
+    _fill(static, [2, 3, 3], [(x, False, (2, 3), (4, 6)), (edges, True, (3,), (5,))])
+    assert static[0].tolist() == [2, 3, 3]
+    torch.testing.assert_close(features[[0, 1, 4, 5, 6]], x)
+    assert features[[2, 3, 7, 8, 9]].eq(0).all()
+    assert edge_index[:, :3].tolist() == edges.tolist()  # spare columns are set inside the graph
 
 
 def test_calls_it_cannot_pad_are_left_alone():
