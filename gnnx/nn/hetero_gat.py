@@ -54,7 +54,9 @@ a group per relation it sends (projection and source score) and a score-only gro
 relation it receives (destination score), so one read of ``x`` still serves both. On the H100
 the trimmed step took 15.0 ms this way against 10.8 ms with the whole-type products (cuBLAS
 over every row beats the grouped Triton products over a third of them, and the row lists cost
-a few kernels per layer), so it stays off.
+a few kernels per layer), so it stays off. Session 19's sweep
+(``bench/tune_grouped_project.py``) made the ``grad W`` kernel 2.5x faster on the paper table,
+but ``row_groups`` (1.0 ms there) still takes back most of what the smaller products save.
 """
 from __future__ import annotations
 

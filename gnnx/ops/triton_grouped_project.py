@@ -34,8 +34,10 @@ from gnnx.ops.triton_matmul import _dot, _precision
 
 # Launch shapes. "rows" is the row tile of the forward and of ``grad rows`` (it must divide
 # gnnx.ops.grouped_projection.ROW_ALIGN); ``grad W`` steps "w_rows" rows at a time.
+# grad W: 128 output columns a program and 8 programs per SM took R-GAT's paper table from 1.84 to
+# 0.74 ms on the H100 (bench/tune_grouped_project.py, bench/results/h100/rgat_compact_rows/).
 CONFIG = {"rows": 64, "cols": 64, "k": 32, "warps": 4, "stages": 3,
-          "w_cols": 64, "w_features": 64, "w_rows": 32, "w_warps": 4, "w_stages": 2, "w_programs_per_sm": 2}
+          "w_cols": 128, "w_features": 64, "w_rows": 32, "w_warps": 4, "w_stages": 2, "w_programs_per_sm": 8}
 
 
 @triton.jit
