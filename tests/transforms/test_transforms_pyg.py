@@ -191,6 +191,60 @@ def test_gdc_equals_pyg(kwargs):
     torch.testing.assert_close(ours.edge_attr, theirs.edge_attr, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("kwargs", [
+    {"diffusion_kwargs": {"method": "ppr", "alpha": 0.15, "eps": 1e-4}},  # sym in, col out, avg_degree threshold
+    {"normalization_in": "col", "normalization_out": "row", "diffusion_kwargs": {"method": "ppr", "alpha": 0.3,
+     "eps": 1e-3}, "sparsification_kwargs": {"method": "threshold", "eps": 0.02}},
+    {"normalization_in": "row", "normalization_out": None, "diffusion_kwargs": {"method": "ppr", "alpha": 0.2,
+     "eps": 1e-4}, "sparsification_kwargs": {"method": "threshold", "eps": 0.01}},
+    {"self_loop_weight": None, "diffusion_kwargs": {"method": "ppr", "alpha": 0.15, "eps": 1e-4},
+     "sparsification_kwargs": {"method": "threshold", "avg_degree": 5}},
+])
+def test_approximate_gdc_equals_pyg(kwargs):
+    """``exact=False``: push-based PPR from every node, then the sparse sparsification, as PyG's
+    (which needs numba for its push); a directed graph, so the normalisations differ."""
+    pytest.importorskip("numba")
+    edge_index = torch.randint(40, (2, 160), generator=torch.Generator().manual_seed(5))
+    ours = T.GDC(exact=False, **kwargs)(gnnx.Graph(edge_index, 40))
+    theirs = PT.GDC(exact=False, **kwargs)(Data(edge_index=edge_index, num_nodes=40))
+    assert torch.equal(ours.edge_index, theirs.edge_index)
+    torch.testing.assert_close(ours.edge_attr, theirs.edge_attr, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("dim", [0, 1])
+def test_approximate_gdc_topk_keeps_each_nodes_heaviest_edges(dim):
+    """Sparse top-k (PyG 2.8 raises NotImplementedError for it; its later versions have it): per
+    node of ``edge_index[dim]``, the ``k`` heaviest edges, ties to the earlier edge."""
+    from gnnx.transforms.diffusion import sparsify_edges
+
+    gen = torch.Generator().manual_seed(6)
+    edge_index = torch.randint(12, (2, 90), generator=gen)
+    weight = torch.randint(5, (90,), generator=gen).float()  # many ties
+    kept, kept_weight = sparsify_edges(edge_index, weight, 12, "topk", k=3, dim=dim)
+    expected = []
+    for node in range(12):
+        edges = (edge_index[dim] == node).nonzero().flatten().tolist()
+        expected += sorted(edges, key=lambda e: (-weight[e].item(), e))[:3]
+    expected = torch.tensor(sorted(expected, key=lambda e: (edge_index[dim, e].item(), -weight[e].item(), e)))
+    assert torch.equal(kept, edge_index[:, expected]) and torch.equal(kept_weight, weight[expected])
+    graph = T.GDC(exact=False, diffusion_kwargs={"method": "ppr", "alpha": 0.15, "eps": 1e-4},
+                  sparsification_kwargs={"method": "topk", "k": 2, "dim": dim})(gnnx.Graph(edge_index, 12))
+    assert torch.bincount(graph.edge_index[dim], minlength=12).max() <= 2
+
+
+def test_approximate_gdc_names_what_it_cannot_do():
+    graph = gnnx.Graph(torch.tensor([[0, 1], [1, 2]]), 3)
+    with pytest.raises(ValueError, match="self_loop_weight"):
+        T.GDC(exact=False, self_loop_weight=2.0)
+    with pytest.raises(ValueError, match="eps"):
+        T.GDC(exact=False)(graph)  # PyG's default diffusion_kwargs have no eps
+    with pytest.raises(NotImplementedError, match="heat"):
+        T.GDC(exact=False, diffusion_kwargs={"method": "heat", "t": 2.0})(graph)
+    with pytest.raises(ValueError, match="unweighted"):
+        T.GDC(exact=False, diffusion_kwargs={"method": "ppr", "alpha": 0.15, "eps": 1e-4})(
+            graph.replace(edge_attr=torch.ones(2)))
+
+
 def test_gdc_heat_kernel_is_the_matrix_exponential():
     """PyG's heat diffusion needs scipy (not installed here): check e^{-t(I - T)} directly."""
     from gnnx.transforms.diffusion import diffusion_matrix, transition_matrix
