@@ -17,10 +17,9 @@ graph:
 * **Padding inside the graph.** A call copies each input's hop blocks to their places in fixed
   buffers (one copy per block, the spare rows of feature blocks zeroed) and its counts in one
   host-to-device copy; the captured code (:func:`_pad`, compiled once) sets the spare edges: real
-  edges renumbered to
-  their endpoints' blocks, padded edges joining spare rows of the source type's next hop block
-  to spare rows of the destination type's block, spread round robin. Real nodes see exactly their sampled
-  neighbourhoods and trimming drops the padding with its hop. The model gets the capacities
+  edges renumbered to their endpoints' blocks, padded edges joining spare rows of the source
+  type's next hop block to spare rows of the destination type's block, spread round robin. Real
+  nodes see exactly their sampled neighbourhoods and trimming drops the padding with its hop. The model gets the capacities
   as its per-hop counts, so each captured graph has one set of shapes.
 * **Outputs** come back with their real rows only: a dict entry by its node type's (or
   relation's) blocks, a tensor whose rows are a prefix of one type's blocks by those.
@@ -217,9 +216,9 @@ def _axis(caps: Tuple[int, ...], first: int, device: torch.device) -> _Axis:
 def _pad(counts: Tensor, buffers: List[Tensor], roles: Tuple[Tuple[str, Any], ...], nodes: Dict[NodeType, _Axis],
          edges: Dict[EdgeType, _Axis]) -> List[Tensor]:
     """The inputs in the padded layout, from buffers whose blocks :func:`_fill` copied in place:
-    features as they are (:func:`_fill` zeroed their spare rows); real edges renumbered to their endpoints' blocks, padded ones
-    joining spare rows of the source type's next hop block and the destination type's block
-    (round robin, so no spare row is a hub). Compiled once (:func:`_compiled_pad`)."""
+    features as they are (:func:`_fill` zeroed their spare rows); real edges renumbered to their
+    endpoints' blocks, padded ones joining spare rows of the source type's next hop block and the
+    destination type's block (round robin, so no spare row is a hub). Compiled once (:func:`_compiled_pad`)."""
     real = {key: counts[axis.first:axis.first + axis.blocks] for key, axis in (*nodes.items(), *edges.items())}
     # a real node moves by the padding of the hop blocks before its own: (block ends, shift per block)
     moves = {t: (torch.cumsum(real[t], 0), axis.start - (torch.cumsum(real[t], 0) - real[t]))
