@@ -19,8 +19,8 @@ graph:
   host-to-device copy; the captured code (:func:`_pad`, compiled once) sets the spare edges: real
   edges renumbered to their endpoints' blocks, padded edges joining spare rows of the source
   type's next hop block to spare rows of the destination type's block, spread round robin. Real
-  nodes see exactly their sampled neighbourhoods and trimming drops the padding with its hop. The model gets the capacities
-  as its per-hop counts, so each captured graph has one set of shapes.
+  nodes see exactly their sampled neighbourhoods and trimming drops the padding with its hop. The
+  model gets the capacities as its per-hop counts, so each captured graph has one set of shapes.
 * **Outputs** come back with their real rows only: a dict entry by its node type's (or
   relation's) blocks, a tensor whose rows are a prefix of one type's blocks by those.
   Capacities are nudged so no two prefixes of different types have the same length.
