@@ -10,6 +10,7 @@ from typing import Callable, Optional
 
 import torch
 
+from gnnx.datasets.single_graph import SingleGraph
 from gnnx.graph import Graph
 
 # Each friendship once, as (smaller, larger) member index.
@@ -25,13 +26,15 @@ FRIENDSHIPS = (
 COMMUNITIES = (1, 1, 1, 1, 3, 3, 3, 1, 0, 1, 3, 1, 1, 1, 0, 0, 3, 1, 0, 1, 0, 1, 0, 0, 2, 2, 0, 0, 2, 0, 0, 2, 0, 0)
 
 
-class KarateClub:
+class KarateClub(SingleGraph):
     """The karate club as one :class:`~gnnx.Graph` (``x`` the identity, ``y`` the community,
     ``train_mask``), edges in both directions sorted by source then destination, as PyG's.
 
     Args:
         transform: applied once to the graph (e.g. :class:`gnnx.transforms.NormalizeFeatures`).
     """
+
+    name = "KarateClub"
 
     def __init__(self, transform: Optional[Callable[[Graph], Graph]] = None) -> None:
         pairs = torch.tensor(FRIENDSHIPS).t()
@@ -41,18 +44,7 @@ class KarateClub:
         train_mask = torch.zeros(y.size(0), dtype=torch.bool)
         for community in range(int(y.max()) + 1):
             train_mask[int((y == community).int().argmax())] = True  # its first member
-        graph = Graph(edge_index, y.size(0), x=torch.eye(y.size(0)), y=y, train_mask=train_mask)
-        self.graph = transform(graph) if transform is not None else graph
-        self.num_classes = int(y.max()) + 1
-        self.num_features = y.size(0)
-
-    def __len__(self) -> int:
-        return 1
-
-    def __getitem__(self, index: int) -> Graph:
-        if index not in (0, -1):
-            raise IndexError(f"KarateClub holds one graph; index {index} is out of range")
-        return self.graph
+        super().__init__(Graph(edge_index, y.size(0), x=torch.eye(y.size(0)), y=y, train_mask=train_mask), transform)
 
     def __repr__(self) -> str:
         return "KarateClub()"

@@ -21,6 +21,7 @@ import torch
 from gnnx.datasets import safe_pickle
 from gnnx.datasets.arguments import name_and_root
 from gnnx.datasets.errors import DatasetFormatError
+from gnnx.datasets.single_graph import SingleGraph
 from gnnx.graph import Graph
 
 NAMES = {"cora": "cora", "citeseer": "citeseer", "pubmed": "pubmed"}
@@ -28,7 +29,7 @@ PARTS = ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index")
 PACKAGED = Path(__file__).parent / "raw"
 
 
-class Planetoid:
+class Planetoid(SingleGraph):
     """A Planetoid dataset: one :class:`~gnnx.Graph` with ``x``, ``y`` and split masks.
 
     Args:
@@ -59,17 +60,7 @@ class Planetoid:
         folder = _find_folder(key, root)
         _verify_checksums(folder)
         graph = read_planetoid(folder, key)
-        self.graph = transform(graph) if transform is not None else graph
-        self.num_classes = int(graph.y.max()) + 1
-        self.num_features = graph.x.size(1)
-
-    def __len__(self) -> int:
-        return 1
-
-    def __getitem__(self, index: int) -> Graph:
-        if index not in (0, -1):
-            raise IndexError(f"{self.name} holds one graph; index {index} is out of range")
-        return self.graph
+        super().__init__(graph, transform)
 
     def __repr__(self) -> str:
         return f"Planetoid({self.name}: {self.graph})"
