@@ -92,8 +92,8 @@ def busy_and_span(kernels) -> tuple:
 
 
 def phases(step, batches) -> dict:
-    """Host milliseconds per phase of ``step`` (``training_step``'s ``phases`` hook), device queued,
-    the median over ``batches``."""
+    """Host milliseconds per phase of ``step`` (``training_step``'s step called with ``timed=True``),
+    device queued, the median over ``batches``."""
     times: dict = {}
     for batch in batches:
         for name, seconds in step(batch, timed=True).items():

@@ -225,10 +225,10 @@ def _pad(counts: Tensor, buffers: List[Tensor], roles: Tuple[Tuple[str, Any], ..
              for t, axis in nodes.items() if axis.blocks > 1}
     out = []
     for (role, key), buffer in zip(roles, buffers):
-        axis = nodes[key] if role == "node" else edges[key]
         if role != "edge_index":  # spare rows zeroed by _fill: a copy here would cost a pass over x
             out.append(buffer)
             continue
+        axis = edges[key]
         is_real = axis.offset < real[key][axis.block]
         padded = axis.offset - real[key][axis.block]  # >= 0 on padded positions
         ends = []

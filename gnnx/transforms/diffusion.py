@@ -119,7 +119,8 @@ def diffusion_approx(edge_index: Tensor, edge_weight: Tensor, num_nodes: int, no
     if normalization not in ("sym", "col", "row"):
         raise ValueError(f"Transition matrix normalization '{normalization}' not implemented for non-exact GDC "
                          f"computation")
-    deg = ops.scatter(edge_weight, edge_index[1], dim_size=num_nodes, reduce="sum")
+    if normalization == "sym":  # the input's degrees, before the push replaces the edges
+        deg = ops.scatter(edge_weight, edge_index[1], dim_size=num_nodes, reduce="sum")
     edge_index, weight = get_ppr(edge_index, alpha=kwargs["alpha"], eps=kwargs["eps"], num_nodes=num_nodes)
     if normalization == "col":
         return edge_index.flip(0), weight

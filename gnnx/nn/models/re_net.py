@@ -79,9 +79,7 @@ class HistoryRecorder:
 
     def _history(self, hist, node: int, rel: int) -> Tuple[Tensor, Tensor]:
         pairs = [(other, step) for step in range(self.seq_len) for other, r in hist[node][step] if r == rel]
-        if not pairs:
-            return torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
-        nodes, steps = torch.tensor(pairs, dtype=torch.long).t()
+        nodes, steps = torch.tensor(pairs, dtype=torch.long).view(-1, 2).t()
         return nodes, steps
 
     def __call__(self, data: Any) -> Any:
@@ -131,7 +129,7 @@ class GRU(torch.nn.Module):
             torch.nn.init.uniform_(weight, -bound, bound)
 
     def forward(self, sequence: Tensor) -> Tensor:
-        layer_input, state = sequence, sequence.new_zeros(sequence.size(0), self.hidden_size)
+        layer_input = sequence
         for layer in range(self.num_layers):
             w_hh = getattr(self, f"weight_hh_l{layer}")
             b_hh = getattr(self, f"bias_hh_l{layer}") if self.bias else None
