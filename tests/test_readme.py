@@ -96,3 +96,14 @@ def test_explain_example_runs():
     assert explanation.edge_mask.shape == (scope["data"].edge_index.size(1),)
     assert int((explanation.edge_mask > 0).sum()) <= 20 and subgraph.edge_index.size(1) <= 20
     assert 0.0 <= scope["pos_fidelity"] <= 1.0 and 0.0 <= scope["neg_fidelity"] <= 1.0
+
+
+def test_karate_gdc_and_renet_examples_run():
+    text = open(README).read()
+    scope = {}
+    code = re.search(r"```python\n(# The karate club, diffused.*?)```", text, re.S).group(1)
+    exec(compile(code, "README karate GDC example", "exec"), scope)
+    assert scope["club"].edge_index.shape == (2, 34 * 4) and scope["club"].edge_attr.shape == (34 * 4,)
+    code = re.search(r"```python\n(# RENet on a stream.*?)```", text, re.S).group(1)
+    exec(compile(code, "README RENet example", "exec"), scope)
+    assert scope["log_obj"].shape == scope["log_sub"].shape == (5, 4) and scope["metrics"].shape == (4,)
