@@ -3,7 +3,8 @@
 sent, each 128 projection + 4 score columns, on ~35 % of the rows; 4 score-only groups received),
 fp32 (``tf32x3``). Times the forward and ``grad W`` (layer 1's ``x`` needs no gradient) per
 ``CONFIG`` variant, beside cuBLAS's whole-table products (every row, every relation: what the
-default layout runs). Writes ``$OUT/tune_grouped_project.json``."""
+default layout runs). ``SWEEP=0``: the shipped ``CONFIG`` only. Writes
+``$OUT/tune_grouped_project.json``."""
 from __future__ import annotations
 
 import itertools
@@ -42,13 +43,18 @@ def main() -> None:
         "forward": [], "grad_w": []}
     print(json.dumps({k: v for k, v in report.items() if k.endswith("_ms")}), flush=True)
     default = dict(kernels.CONFIG)
-    for rows, cols, warps, stages in itertools.product((64, 128), (64, 128), (4, 8), (3,)):
+    sweep = os.environ.get("SWEEP", "1") != "0"
+    forward_shapes = itertools.product((64, 128), (64, 128), (4, 8), (3,)) if sweep else [
+        (default["rows"], default["cols"], default["warps"], default["stages"])]
+    grad_w_shapes = itertools.product((32, 64), (2, 8, 16), (4, 8), (64, 128)) if sweep else [
+        (default["w_rows"], default["w_programs_per_sm"], default["w_warps"], default["w_cols"])]
+    for rows, cols, warps, stages in forward_shapes:
         kernels.CONFIG.update(default, rows=rows, cols=cols, warps=warps, stages=stages)
         ms = triton.testing.do_bench(lambda: kernels.grouped_project(x, weight, rg.rows, rg.counts, rg.stride, SENT,
                                                                      WIDTH))
         report["forward"].append({"rows": rows, "cols": cols, "warps": warps, "stages": stages, "ms": ms})
         print("forward", report["forward"][-1], flush=True)
-    for w_rows, per_sm, w_warps, w_cols in itertools.product((32, 64), (2, 8, 16), (4, 8), (64, 128)):
+    for w_rows, per_sm, w_warps, w_cols in grad_w_shapes:
         kernels.CONFIG.update(default, w_rows=w_rows, w_programs_per_sm=per_sm, w_warps=w_warps, w_cols=w_cols)
         ms = triton.testing.do_bench(lambda: kernels.grouped_project_grads(
             grad, grad_tail, x, weight, rg.rows, rg.counts, rg.stride, SENT, WIDTH, False))

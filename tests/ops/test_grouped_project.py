@@ -21,10 +21,14 @@ def _indices(num_rows, sizes, seed=0):
             for size in sizes]
 
 
-@pytest.mark.parametrize("num_rows,sizes", [(10, [4, 0, 30]), (300, [-1, 50, 1]), (0, [0, 0])])
-def test_row_groups_list_each_groups_distinct_rows(num_rows, sizes):
-    indices = _indices(num_rows, sizes)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("num_rows,sizes", [(10, [4, 0, 30]), (300, [-1, 50, 1]), (0, [0, 0]), (5000, [9000, 3])])
+def test_row_groups_list_each_groups_distinct_rows(num_rows, sizes, device):
+    indices = [index.to(device, torch.int32 if g % 2 else torch.long) for g, index in
+               enumerate(_indices(num_rows, sizes))]  # int32 or int64 edge indices alike
     groups = ops.row_groups(indices, num_rows)
+    groups, indices = groups._replace(rows=groups.rows.cpu(), counts=groups.counts.cpu(),
+                                      slot_of=groups.slot_of.cpu()), [index.cpu().long() for index in indices]
     assert groups.stride % ROW_ALIGN == 0 and groups.stride > num_rows
     assert groups.rows.shape == (len(sizes), groups.stride) and groups.slot_of.shape == (len(sizes), num_rows)
     for g, index in enumerate(indices):
