@@ -55,8 +55,11 @@ relation it receives (destination score), so one read of ``x`` still serves both
 the trimmed step took 15.0 ms this way against 10.8 ms with the whole-type products (cuBLAS
 over every row beats the grouped Triton products over a third of them, and the row lists cost
 a few kernels per layer), so it stays off. Session 19's sweep
-(``bench/tune_grouped_project.py``) made the ``grad W`` kernel 2.5x faster on the paper table,
-but ``row_groups`` (1.0 ms there) still takes back most of what the smaller products save.
+(``bench/tune_grouped_project.py``) made the ``grad W`` kernel 2.5x faster on the paper table and
+``row_groups`` now scans one flat int32 mask: on the H200 the compact step takes 0.8 ms less
+kernel time than the node tables (8.85 against 9.64 ms) but is still 0.4 ms slower on the wall
+clock (10.6 against 10.2 ms, ``bench/results/h200/rgat_session20/``), as its many small
+kernels (``row_groups``'s ~20 per node type and layer) each cost a gap in the captured graph.
 """
 from __future__ import annotations
 
@@ -76,7 +79,7 @@ EdgeType = Tuple[str, str, str]
 ENABLED: Optional[bool] = None  # None: grouped for CUDA inputs only (module docstring)
 SHARED_DST_SCORES = True  # destination scores in the source table's product (bench/rgat.py's switch)
 # Project only the (node, relation) pairs the edges use (gnnx.ops.grouped_project): off, as
-# measured slower on the H100 (15.0 against 10.8 ms a trimmed step, bench/results/h100/rgat_compact_rows/).
+# measured slower (H200: 10.6 against 10.2 ms a trimmed step, bench/results/h200/rgat_session20/).
 COMPACT_ROWS = False
 
 

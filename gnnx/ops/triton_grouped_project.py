@@ -8,9 +8,6 @@ at once past ``counts[g]``: the launch is sized by the symbolic ``G P`` rows, th
 rows in use, with no host sync. Groups ``[0, full)`` compute every column, the others
 (score-only groups) the tail columns ``[width, O)`` only, into an output of their own.
 
-* ``row_groups``: the rows in use marked per group, one scan over all groups' marks, then one
-  pass that turns ranks into slots and row lists (a few launches where ATen's version takes
-  ~20, which a captured step pays for in gaps between kernels);
 * forward: ``out[p] = x[rows[p]] @ W_g^T``, the tail columns by the column tile 0 beside its
   main tile, from the same loads of ``x``;
 * ``grad rows``: ``g[p] @ W_g`` for the rows in use (the caller sums them per row of ``x``);
@@ -24,7 +21,7 @@ fp32.
 """
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Tuple
 
 import torch
 import triton
@@ -41,55 +38,6 @@ from gnnx.ops.triton_matmul import _dot, _precision
 # 0.74 ms on the H100 (bench/tune_grouped_project.py, bench/results/h100/rgat_compact_rows/).
 CONFIG = {"rows": 64, "cols": 64, "k": 32, "warps": 4, "stages": 3,
           "w_cols": 128, "w_features": 64, "w_rows": 32, "w_warps": 4, "w_stages": 2, "w_programs_per_sm": 8}
-
-
-@triton.jit(do_not_specialize=["base", "n"])
-def _mark_kernel(index, used, base, n, BLOCK: tl.constexpr):
-    """``used[base + index[i]] = 1`` for ``i < n``."""
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    valid = offs < n
-    row = tl.load(index + offs, mask=valid, other=0).to(tl.int64)
-    tl.store(used + base + row, tl.full([BLOCK], 1, used.dtype.element_ty), mask=valid)
-
-
-@triton.jit(do_not_specialize=["N", "P", "total"])
-def _slots_kernel(used, rank, rows, slot_of, counts, N, P, total, BLOCK: tl.constexpr):
-    """From the marks ``used [G N]`` and their inclusive scan ``rank``: ``slot_of[g, n]``,
-    ``rows[g, local]`` and ``counts[g]`` (written by each group's last row)."""
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    valid = offs < total
-    group = offs // N
-    node = offs - group * N
-    present = tl.load(used + offs, mask=valid, other=0) != 0
-    inclusive = tl.load(rank + offs, mask=valid, other=0).to(tl.int64)
-    before = tl.load(rank + group * N - 1, mask=valid & (group > 0), other=0).to(tl.int64)
-    local = inclusive - before - 1
-    tl.store(slot_of + offs, tl.where(present, group * P + local, -1), mask=valid)
-    tl.store(rows + group * P + local, node, mask=valid & present)
-    tl.store(counts + group, local + 1, mask=valid & (node == N - 1))
-
-
-@triton_op("gnnx::row_groups_triton", mutates_args={})
-def row_groups(indices: List[Tensor], num_rows: int, stride: int) -> Tuple[Tensor, Tensor, Tensor]:
-    """``(rows [G, stride], counts [G], slot_of [G, num_rows])`` of
-    :func:`gnnx.ops.row_groups` (int64; rows past a group's count are zero)."""
-    groups, device = len(indices), indices[0].device
-    total = groups * num_rows
-    small = torch.int32 if total < 2**31 else torch.long  # the scan's running count fits
-    used = torch.zeros(total, dtype=small, device=device)
-    block = 1024
-    with _on_device(indices[0]):
-        for g, index in enumerate(indices):
-            n = index.numel()
-            launcher(_mark_kernel, index)[(torch.sym_max(1, (n + block - 1) // block),)](
-                index, used, g * num_rows, n, BLOCK=block)
-        rank = used.cumsum(0, dtype=small)
-        rows = torch.zeros(groups, stride, dtype=torch.long, device=device)
-        slot_of = torch.empty(groups, num_rows, dtype=torch.long, device=device)
-        counts = torch.zeros(groups, dtype=torch.long, device=device)
-        launcher(_slots_kernel, used)[(torch.sym_max(1, (total + block - 1) // block),)](
-            used, rank, rows, slot_of, counts, torch.sym_max(num_rows, 1), stride, total, BLOCK=block)
-    return rows, counts, slot_of
 
 
 @triton.jit
