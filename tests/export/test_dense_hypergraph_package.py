@@ -1,5 +1,5 @@
-"""The layers that are not cases of the four-way suite (they take a dense adjacency or
-hyperedge incidences, not an edge list): exported with dynamic sizes and AOTInductor-packaged
+"""The layers that are not cases of the four-way suite (they take a dense adjacency, hyperedge
+incidences or, QFormer, a batch of sequences, not an edge list): exported with dynamic sizes and AOTInductor-packaged
 in one module (one compile), equal to eager at other sizes."""
 import pytest
 import torch
@@ -19,6 +19,7 @@ class DenseAndHyper(torch.nn.Module):
         self.assign = nn.DenseGCNConv(6, 3)
         self.hyper = torch.nn.ModuleList([nn.HypergraphConv(6, 5),
                                           nn.HypergraphConv(6, 5, use_attention=True, heads=2)])
+        self.qformer = nn.attention.QFormer(6, 8, 4, num_heads=2, num_layers=2)  # the nodes as a sequence
 
     def forward(self, x, adj, mask, hx, hyperedge_index, hyperedge_weight, hyperedge_attr):
         outs = [layer(x, adj, mask) for layer in self.dense]
@@ -26,7 +27,7 @@ class DenseAndHyper(torch.nn.Module):
         outs += list(nn.dense_diff_pool(x, adj, s, mask)) + list(nn.dense_mincut_pool(x, adj, s, mask))
         outs += [layer(hx, hyperedge_index, hyperedge_weight, hyperedge_attr, num_edges=hyperedge_attr.size(0))
                  for layer in self.hyper]
-        return tuple(outs)
+        return (*outs, self.qformer(x))
 
 
 def _inputs(batch_size, num_nodes, hyper_nodes, hyperedges, incidences, seed=0):
