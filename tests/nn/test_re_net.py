@@ -116,3 +116,40 @@ def test_compiles_without_recompiling_over_batch_and_history_sizes():
             batch = gnn.RENet.collate(recorded[lo:hi])
             for a, b in zip(compiled(batch), model(batch)):
                 torch.testing.assert_close(a, b)
+
+
+class _FromTensors(torch.nn.Module):
+    """RENet called on the tensors of an :class:`EventBatch` (an exported program's inputs)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, sub, rel, obj, t, h_sub, h_sub_t, h_sub_batch, h_obj, h_obj_t, h_obj_batch):
+        return self.model(EventBatch(sub, rel, obj, t, h_sub, h_sub_t, h_sub_batch, h_obj, h_obj_t, h_obj_batch))
+
+
+@pytest.mark.slow
+def test_exported_and_packaged_with_dynamic_batch_and_history_sizes(tmp_path):
+    from types import SimpleNamespace
+
+    from torch.export import Dim
+
+    from cases import assert_runners_equal_eager, export_and_package
+
+    torch.manual_seed(0)
+    module = _FromTensors(gnn.RENet(NODES, RELS, HIDDEN, SEQ).eval())
+    recorded = _recorded(gnn.RENet.pre_transform(SEQ), _events(), SimpleNamespace)
+
+    def tensors(lo, hi):
+        batch = gnn.RENet.collate(recorded[lo:hi])
+        return tuple(getattr(batch, name) for name in EventBatch.__dataclass_fields__)
+
+    events, h_sub, h_obj = Dim("events", min=2), Dim("h_sub", min=2), Dim("h_obj", min=2)
+    dynamic = ({0: events},) * 4 + ({0: h_sub},) * 3 + ({0: h_obj},) * 3
+    example = tensors(10, 25)
+    program, runner = export_and_package(module, example, dynamic, str(tmp_path / "re_net.pt2"))
+    for lo, hi in ((25, 56), (30, 40)):
+        inputs = tensors(lo, hi)
+        assert inputs[0].numel() != example[0].numel() and inputs[4].numel() != example[4].numel()
+        assert_runners_equal_eager(module, (program.module(), runner), inputs)
