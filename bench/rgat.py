@@ -32,7 +32,7 @@ Compiled rows report how many graphs Dynamo compiled (1 = no recompiles). With
 ("high")``, both libraries alike; gnnx's Triton products follow the same flag).
 ``--amp`` runs every row's forward and loss under ``torch.autocast`` in bf16 (mixed precision,
 as MLPerf submissions train; no loss scaling needed).
-Writes ``rgat.json`` and ``rgat.md`` (``rgat_tf32.*`` with ``--tf32``, ``rgat_amp.*`` with
+A row that raises leaves its whole traceback in ``rgat_error.txt``. Writes ``rgat.json`` and ``rgat.md`` (``rgat_tf32.*`` with ``--tf32``, ``rgat_amp.*`` with
 ``--amp``) to ``--out``.
 """
 from __future__ import annotations
@@ -42,6 +42,7 @@ import json
 import os
 import sys
 import time
+import traceback
 
 import torch
 import torch.nn.functional as F
@@ -181,8 +182,15 @@ def main() -> None:
             step_model = gnnx.compile(model, **compile_options(config)) if config.startswith("gnnx.compile") else model
         model.train()
         step = training_step(step_model, list(model.parameters()), "trimmed" in config, args.amp)
-        seconds = time_training(step, static_batches if "static" in config else batches, device, args.warmup,
-                                args.second_pass)
+        try:
+            seconds = time_training(step, static_batches if "static" in config else batches, device, args.warmup,
+                                    args.second_pass)
+        except Exception:
+            # the whole first error (a failed CUDA-graph capture makes every later step fail with another)
+            os.makedirs(args.out, exist_ok=True)
+            with open(os.path.join(args.out, "rgat_error.txt"), "w") as f:
+                f.write(f"==== {config}\n{traceback.format_exc()}")
+            raise
         if getattr(step_model, "_hetero", None) is not None:
             captures[config] = step_model._hetero.captures
         results[config] = seconds
