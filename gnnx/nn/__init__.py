@@ -43,7 +43,19 @@ from gnnx.nn.message_passing import Adjacency, MessagePassing
 from gnnx.nn.meta import MetaLayer
 from gnnx.nn.metapath2vec import MetaPath2Vec
 from gnnx.nn.mlp import MLP
-from gnnx.nn.models import GAT, GCN, GIN, PNA, BasicGNN, EdgeCNN, GraphSAGE, JumpingKnowledge, RENet, TGNMemory
+from gnnx.nn.models import (
+                           GAT,
+                           GCN,
+                           GIN,
+                           PNA,
+                           BasicGNN,
+                           EdgeCNN,
+                           GraphSAGE,
+                           JumpingKnowledge,
+                           LPFormer,
+                           RENet,
+                           TGNMemory,
+)
 from gnnx.nn.neural_fingerprint import NeuralFingerprint
 from gnnx.nn.node2vec import Node2Vec
 from gnnx.nn.norm import (
@@ -104,7 +116,7 @@ __all__ = list(_convs) + list(_aggregations) + [
     "ARGA", "ARGVA", "Adjacency", "AttentiveFP", "BasicGNN", "BatchNorm", "CorrectAndSmooth", "DeepGCNLayer", "DeepGraphInfomax", "DiffGroupNorm", "DenseGATConv", "DenseGCNConv", "DenseGINConv", "DenseGraphConv",
     "DenseSAGEConv", "DMoNPooling", "EdgeCNN", "EdgePooling", "GAT", "GAE", "GCN", "GIN", "GlobalAttention", "GraphNorm", "GraphSAGE", "GraphUNet", "GraphSizeNorm",
     "HeteroBatchNorm", "HeteroConv", "HeteroDictLinear", "HeteroJumpingKnowledge", "HeteroLayerNorm", "HeteroLinear", "InnerProductDecoder", "KGEModel", "TransE", "DistMult", "ComplEx", "RotatE", "InstanceNorm", "JumpingKnowledge", "KNNIndex", "L2KNNIndex", "MIPSKNNIndex", "ApproxL2KNNIndex", "ApproxMIPSKNNIndex", "LabelPropagation",
-    "LayerNorm", "LightGCN", "Linear", "LINKX", "MLP", "MaskLabel", "SparseLinear", "MeanSubtractionNorm", "MemPooling", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "NeuralFingerprint", "Node2Vec", "PMLP", "PNA", "PairNorm", "PerformerAttention", "PositionalEncoding", "RECT_L", "RENet", "SAGPooling", "Reshape", "SchNet", "ViSNet", "SGFormer", "Polynormer", "GNNFF", "ClusterPooling", "ARLinkPredictor", "Sequential", "SignedGCN", "StaticPooled", "TemporalEncoding", "TGNMemory", "summary", "GroupAddRev", "InvertibleModule", "ASAPooling", "DimeNet", "DimeNetPlusPlus", "PANConv", "PANPooling", "TopKPooling",
+    "LayerNorm", "LightGCN", "LPFormer", "Linear", "LINKX", "MLP", "MaskLabel", "SparseLinear", "MeanSubtractionNorm", "MemPooling", "MessageNorm", "MessagePassing", "MetaLayer", "MetaPath2Vec", "NeuralFingerprint", "Node2Vec", "PMLP", "PNA", "PairNorm", "PerformerAttention", "PositionalEncoding", "RECT_L", "RENet", "SAGPooling", "Reshape", "SchNet", "ViSNet", "SGFormer", "Polynormer", "GNNFF", "ClusterPooling", "ARLinkPredictor", "Sequential", "SignedGCN", "StaticPooled", "TemporalEncoding", "TGNMemory", "summary", "GroupAddRev", "InvertibleModule", "ASAPooling", "DimeNet", "DimeNetPlusPlus", "PANConv", "PANPooling", "TopKPooling",
     "VGAE", "aggr", "dense_diff_pool", "dense_mincut_pool", "global_add_pool", "global_max_pool", "global_mean_pool", "global_sort_pool", "to_hetero", "to_hetero_with_bases", "to_fixed_size",
     "approx_knn", "approx_knn_graph", "avg_pool", "avg_pool_neighbor_x", "avg_pool_x", "consecutive_cluster", "fps", "graclus", "knn", "max_pool", "max_pool_neighbor_x", "max_pool_x", "knn_graph", "knn_interpolate", "nearest", "radius", "radius_graph", "voxel_grid",
 ]
