@@ -22,7 +22,7 @@ from gnnx.transforms.base import (
     ToUndirected,
 )
 from gnnx.transforms.diffusion import GDC
-from gnnx.transforms.encodings import AddLaplacianEigenvectorPE, AddRandomWalkPE
+from gnnx.transforms.encodings import AddGPSE, AddLaplacianEigenvectorPE, AddRandomWalkPE
 from gnnx.transforms.features import Center, Constant, NormalizeScale, OneHotDegree
 from gnnx.transforms.geometry import (
     Cartesian,
@@ -86,7 +86,7 @@ from gnnx.transforms.superpixels import ToSLIC
 from gnnx.transforms.transform import BaseTransform, ToDevice
 
 __all__ = [
-    "ToSLIC",
+    "AddGPSE", "ToSLIC",
     "AddLaplacianEigenvectorPE", "AddMetaPaths", "AddRandomMetaPaths", "AddRandomWalkPE", "AddRemainingSelfLoops", "AddSelfLoops", "BaseTransform",
     "Cartesian", "Center", "Compose", "Delaunay", "ComposeFilters", "LaplacianLambdaMax", "Constant", "Distance", "FaceToEdge", "FeaturePropagation", "FixedPoints",
     "GCNNorm", "GDC", "GenerateMeshNormals", "GridSampling", "HalfHop", "IndexToMask", "KNNGraph", "LargestConnectedComponents",

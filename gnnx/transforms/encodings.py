@@ -1,4 +1,4 @@
-"""Positional encodings: ``AddRandomWalkPE`` and ``AddLaplacianEigenvectorPE`` (PyG's)."""
+"""Positional encodings: ``AddRandomWalkPE``, ``AddLaplacianEigenvectorPE`` and ``AddGPSE`` (PyG's)."""
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -70,3 +70,26 @@ class AddLaplacianEigenvectorPE:
 
     def __repr__(self) -> str:
         return f"AddLaplacianEigenvectorPE(k={self.k})"
+
+
+class AddGPSE:
+    """GPSE encodings (:class:`~gnnx.nn.GPSE`, a pretrained encoder) as ``pestat_GPSE [N, D]``:
+    the model on random features (numpy's global generator, as PyG's) of the graph with a
+    virtual node joined to every node (``use_vn``), the virtual node's row dropped. PyG's
+    transform passes ``"NormalSE"`` whatever ``rand_type`` says; gnnx's uses ``rand_type``."""
+
+    def __init__(self, model: torch.nn.Module, use_vn: bool = True, rand_type: str = "NormalSE") -> None:
+        from gnnx.transforms.graph_ops import VirtualNode
+
+        self.model, self.use_vn, self.rand_type = model, use_vn, rand_type
+        self.vn = VirtualNode()
+
+    def __call__(self, graph: Graph) -> Graph:
+        from gnnx.nn.gpse import gpse_process
+
+        with_vn = self.vn(graph) if self.use_vn else graph
+        out = gpse_process(self.model, with_vn, self.rand_type, self.use_vn)
+        return graph.replace(pestat_GPSE=out[:-1] if self.use_vn else out)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
