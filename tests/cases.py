@@ -365,6 +365,15 @@ class WithMoleculeCount(torch.nn.Module):
         return self.model(z, pos, batch, batch_size=molecules.size(0))
 
 
+def random_molecules(sizes, seed: int = 0, spread: float = 4.0):
+    """Atomic numbers, positions in a cube of side ``spread`` (so some pairs fall outside a
+    model's cutoff) and molecule ids, for molecules of ``sizes`` atoms."""
+    gen = torch.Generator().manual_seed(seed)
+    batch = torch.arange(len(sizes)).repeat_interleave(torch.tensor(sizes))
+    return (torch.randint(1, 10, (sum(sizes),), generator=gen), torch.rand(sum(sizes), 3, generator=gen) * spread,
+            batch)
+
+
 def export_molecular(model: torch.nn.Module, example: tuple, num_molecules: int):
     """``torch.export`` of :class:`WithMoleculeCount` with dynamic atom and molecule counts."""
     from torch.export import Dim

@@ -6,19 +6,12 @@ import pytest
 import torch
 
 import gnnx.nn as nn
-from cases import export_molecular
+from cases import export_molecular, random_molecules
 from gnnx.nn.schnet import RadiusInteractionGraph
 
 pyg_schnet = pytest.importorskip("torch_geometric.nn.models.schnet")
 
 KWARGS = dict(hidden_channels=16, num_filters=12, num_interactions=2, num_gaussians=10, cutoff=3.0)
-
-
-def _molecules(sizes, seed=0):
-    """Atomic numbers, positions (spread so some pairs fall outside the cutoff), molecule ids."""
-    gen = torch.Generator().manual_seed(seed)
-    batch = torch.arange(len(sizes)).repeat_interleave(torch.tensor(sizes))
-    return torch.randint(1, 10, (sum(sizes),), generator=gen), torch.rand(sum(sizes), 3, generator=gen) * 4, batch
 
 
 @pytest.fixture
@@ -53,14 +46,14 @@ def _assert_same(got, expected):
 def test_equals_pygs(kwargs, pyg_radius_graph):
     ours, theirs = _pair(**kwargs)
     assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
-    inputs = _molecules([5, 9, 3, 7])
+    inputs = random_molecules([5, 9, 3, 7])
     _assert_same(_run(ours, *inputs), _run(theirs, *inputs))
 
 
 def test_dipole_equals_pygs(pyg_radius_graph):
     pytest.importorskip("ase")
     ours, theirs = _pair(dipole=True)
-    inputs = _molecules([4, 6])
+    inputs = random_molecules([4, 6])
     torch.testing.assert_close(ours(*inputs), theirs(*inputs))
 
 
@@ -72,7 +65,7 @@ def test_static_interaction_graph_equals_the_exact_one():
     exact.interaction_graph = RadiusInteractionGraph(KWARGS["cutoff"], 4, static=False)
     static = nn.SchNet(**KWARGS, max_num_neighbors=4)
     static.load_state_dict(exact.state_dict())
-    z, pos, batch = _molecules([6, 8])
+    z, pos, batch = random_molecules([6, 8])
     for args in ((z, pos, batch), (z, pos)):
         _assert_same(_run(static, *args), _run(exact, *args))
 
@@ -86,12 +79,12 @@ def test_a_user_interaction_graph_is_called_as_pygs():
         return edge_index, (pos[0] - pos[1]).norm().expand(2)
 
     model = nn.SchNet(**KWARGS, interaction_graph=graph)
-    assert model(*_molecules([3])).shape == (1, 1) and calls == [3]
+    assert model(*random_molecules([3])).shape == (1, 1) and calls == [3]
 
 
 def test_bad_inputs_are_named():
     model = nn.SchNet(**KWARGS)
-    z, pos, batch = _molecules([3, 4])
+    z, pos, batch = random_molecules([3, 4])
     with pytest.raises(ValueError, match="z must be an integer vector"):
         model(z.float(), pos, batch)
     with pytest.raises(ValueError, match="one row per atom"):
@@ -102,13 +95,13 @@ def test_compiles_without_recompiling_and_exports():
     model = nn.SchNet(**KWARGS).eval()
     compiled = torch.compile(model, fullgraph=True, dynamic=True)
     for i, sizes in enumerate([[5, 9, 3], [7, 4], [6, 2, 8, 3]]):
-        inputs = _molecules(sizes, seed=i)
+        inputs = random_molecules(sizes, seed=i)
         with torch._dynamo.config.patch(error_on_recompile=i == 2):
             torch.testing.assert_close(compiled(*inputs, batch_size=len(sizes)), model(*inputs), rtol=1e-4,
                                        atol=1e-5)
 
-    program = export_molecular(model, _molecules([5, 9, 3]), 3)
+    program = export_molecular(model, random_molecules([5, 9, 3]), 3)
     for seed, sizes in enumerate([[6, 2, 8, 3, 4], [3]]):  # 3 atoms: fewer than the 32 neighbour slots
-        inputs = _molecules(sizes, seed=seed + 4)
+        inputs = random_molecules(sizes, seed=seed + 4)
         torch.testing.assert_close(program.module()(*inputs, torch.zeros(len(sizes))), model(*inputs), rtol=1e-4,
                                    atol=1e-5)

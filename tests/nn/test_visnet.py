@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import gnnx.nn as nn
-from cases import export_molecular
+from cases import export_molecular, random_molecules
 from gnnx.nn.visnet import VecLayerNorm
 
 pyg_visnet = pytest.importorskip("torch_geometric.nn.models.visnet")
@@ -14,10 +14,7 @@ KWARGS = dict(hidden_channels=16, num_heads=4, num_layers=3, num_rbf=8, cutoff=2
 
 
 def _molecules(sizes, seed=0):
-    """Atomic numbers, positions (spread so some pairs fall outside the cutoff), molecule ids."""
-    gen = torch.Generator().manual_seed(seed)
-    batch = torch.arange(len(sizes)).repeat_interleave(torch.tensor(sizes))
-    return torch.randint(1, 10, (sum(sizes),), generator=gen), torch.rand(sum(sizes), 3, generator=gen) * 3, batch
+    return random_molecules(sizes, seed, spread=3.0)
 
 
 @pytest.fixture
