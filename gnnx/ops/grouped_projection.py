@@ -70,8 +70,8 @@ def _row_groups(indices: List[Tensor], num_rows: int) -> Tuple[Tensor, Tensor, T
     group_of = torch.cat([torch.full_like(index, g, dtype=torch.long) for g, index in enumerate(indices)])
     row = torch.cat([index.long() for index in indices])
     small = torch.int32 if groups * num_rows < 2**31 else torch.long  # the scan's running count fits
-    used = torch.zeros(groups, num_rows, dtype=small, device=device).index_put(
-        (group_of, row), torch.ones((), dtype=small, device=device))
+    used = torch.zeros(groups, num_rows, dtype=small, device=device)
+    used.index_put_((group_of, row), torch.ones((), dtype=small, device=device))  # in place: no copy of the mask
     counts = used.sum(1)  # int64
     # One scan over the flattened mask: a scan along each of the G rows (torch's innermost-dim
     # kernel, int64) took ~115 us a call on R-GAT's paper table, most of this op's time.
@@ -82,7 +82,8 @@ def _row_groups(indices: List[Tensor], num_rows: int) -> Tuple[Tensor, Tensor, T
     # rows absent from a group go to the group's last slot, which no row reaches (stride > num_rows)
     local = torch.where(present, rank, stride - 1)
     node = torch.arange(num_rows, device=device).expand(groups, num_rows)
-    rows = torch.zeros(groups, stride, dtype=torch.long, device=device).scatter(1, local, node)
+    rows = torch.zeros(groups, stride, dtype=torch.long, device=device)
+    rows.scatter_(1, local, node)
     return rows, counts, slot_of
 
 
