@@ -104,3 +104,18 @@ def test_node_encoder_equals_pygs(kwargs):
         torch.testing.assert_close(ours(x, pe), expected)
     with pytest.raises(ValueError, match="must be smaller"):
         gnn.GPSENodeEncoder(6, 8, 6)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_encodings_on_cuda_equal_the_cpu():
+    torch.manual_seed(0)
+    model = gnn.GPSE.load_pretrained_state({f"model.{k}": v for k, v in gnn.GPSE(**KWARGS).state_dict().items()},
+                                           **KWARGS)
+    edge_index = _graphs([6]).edge_index
+    results = []
+    for device in ("cpu", "cuda"):
+        np.random.seed(0)
+        graph = Graph(edge_index=edge_index.to(device), num_nodes=6)
+        results.append(T.AddGPSE(model.to(device))(graph).pestat_GPSE.cpu())
+    torch.testing.assert_close(results[0], results[1], atol=1e-4, rtol=1e-3)

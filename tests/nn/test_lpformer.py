@@ -85,3 +85,16 @@ def test_configurations_pyg_cannot_run_and_bad_inputs_are_named():
         model(links, x, edge_index, ppr.to_dense())
     sparse = torch.sparse_coo_tensor(edge_index, torch.ones(edge_index.size(1)), (N, N))
     torch.testing.assert_close(model(links, x, sparse, ppr), model(links, x, edge_index, ppr))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_equals_the_cpu():
+    torch.manual_seed(0)
+    model = gnn.LPFormer(F, HIDDEN).eval()
+    x, edge_index, links = _graph()
+    ppr = model.calc_sparse_ppr(edge_index, N)
+    expected = model(links, x, edge_index, ppr)
+    model.cuda()
+    got = model(links.cuda(), x.cuda(), edge_index.cuda(), ppr.cuda())
+    torch.testing.assert_close(got.cpu(), expected, atol=1e-4, rtol=1e-3)

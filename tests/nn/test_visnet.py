@@ -107,3 +107,18 @@ def test_compiles_without_recompiling_and_exports():
         inputs = _molecules(sizes, seed=seed + 4)
         torch.testing.assert_close(program.module()(*inputs, torch.zeros(len(sizes)))[0], model(*inputs)[0],
                                    rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_equals_the_cpu():
+    torch.manual_seed(0)
+    model = nn.ViSNet(**KWARGS, lmax=2, derivative=True)
+    z, pos0, batch = _molecules([5, 9, 3])
+    results = []
+    for device in ("cpu", "cuda"):
+        model.to(device)
+        energy, forces = model(z.to(device), pos0.clone().to(device), batch.to(device), batch_size=3)
+        results.append((energy.detach().cpu(), forces.detach().cpu()))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
