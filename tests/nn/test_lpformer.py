@@ -61,6 +61,17 @@ def test_attention_layer_draws_as_pygs():
         assert torch.equal(a, b), key
 
 
+def test_isolated_link_ends_equal_pygs():
+    """Links between nodes without neighbours (the sparse products leave explicit zeros there)."""
+    ours, theirs = _pair()
+    ours.load_state_dict(theirs.state_dict())
+    ours.eval(), theirs.eval()
+    x, edge_index = torch.randn(10, F), torch.tensor([[0, 1, 2], [1, 2, 0]])
+    links = torch.tensor([[5, 0, 1], [6, 7, 2]])
+    ppr = ours.calc_sparse_ppr(edge_index, 10)
+    torch.testing.assert_close(ours(links, x, edge_index, ppr), theirs(links, x, edge_index, ppr))
+
+
 def test_more_heads_normalise_all_of_them():
     """PyG's LayerNorm is one head wide and fails with two; gnnx's spans the heads."""
     model = gnn.LPFormer(F, HIDDEN, num_heads=2).eval()

@@ -173,10 +173,12 @@ class LPFormer(torch.nn.Module):
         tgt = torch.index_select(ppr_matrix, 0, batch[1]) * pair_diff_adj + pair_diff_adj
         src, tgt = src.coalesce(), tgt.coalesce()
         ppr_ix, src_ppr, tgt_ppr = src.indices(), src.values(), tgt.values()
-        # explicit zeros can survive the sparse product (pytorch/pytorch#114529): both sides are zero together
+        # the sparse product can leave explicit zeros outside pair_diff_adj's entries
+        # (pytorch/pytorch#114529); every entry of pair_diff_adj is at least 1 here, so dropping
+        # the zeros leaves exactly its entries, in its (coalesced) order
         nonzero = src_ppr != 0
         ppr_ix, src_ppr, tgt_ppr = ppr_ix[:, nonzero], src_ppr[nonzero], tgt_ppr[tgt_ppr != 0]
-        node_type = pair_diff_adj.coalesce().values()[nonzero]
+        node_type = pair_diff_adj.coalesce().values()
         return ppr_ix, node_type, (src_ppr - node_type) / node_type, (tgt_ppr - node_type) / node_type
 
     def drop_pairwise(self, pair_ix: Tensor, src_ppr: Optional[Tensor] = None, tgt_ppr: Optional[Tensor] = None,
