@@ -28,20 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnx.nn.conv import ResGatedGraphConv
+from gnnx.nn.inits import activation
 from gnnx.nn.pool import global_add_pool, global_max_pool, global_mean_pool
-
-_ACTIVATIONS = {name.lower(): getattr(torch.nn, name) for name in torch.nn.modules.activation.__all__}
-
-
-def _activation(name: str) -> torch.nn.Module:
-    """The ``torch.nn`` activation module named ``name`` (``"relu"``, ``"leaky_relu"``, ...), as
-    PyG's resolver finds it."""
-    key = name.lower().replace("_", "")
-    if key == "swish":
-        key = "silu"
-    if key not in _ACTIVATIONS:
-        raise ValueError(f"GPSE: unknown activation {name!r}")
-    return _ACTIVATIONS[key]()
 
 
 class Linear(torch.nn.Module):
@@ -81,7 +69,7 @@ class GeneralLayer(torch.nn.Module):
         if dropout > 0:
             post_layers.append(torch.nn.Dropout(p=dropout, inplace=False))
         if act is not None:
-            post_layers.append(_activation(act))
+            post_layers.append(activation(act))
         self.post_layer = torch.nn.Sequential(*post_layers)
 
     def forward(self, x: Tensor, edge_index: Optional[Tensor] = None) -> Tensor:
@@ -260,11 +248,10 @@ class GPSE(torch.nn.Module):
         if x is None or x.dim() != 2:
             raise ValueError(f"GPSE: the graph needs node features x of shape [N, F], got "
                              f"{None if x is None else list(x.shape)}")
-        for name, module in self.named_children():
-            if name == "pre_mp":
-                x = module(x)
-            elif name == "mp":
-                x = module(x, edge_index)
+        if hasattr(self, "pre_mp"):  # absent with layers_pre_mp=0, as "mp" with layers_mp=0
+            x = self.pre_mp(x)
+        if hasattr(self, "mp"):
+            x = self.mp(x, edge_index)
         return self.post_mp(x, getattr(graph, "batch", None), getattr(graph, "y", None),
                             getattr(graph, "y_graph", None))
 

@@ -7,6 +7,7 @@ import torch
 
 from gnnx import ops
 from gnnx.graph import Graph
+from gnnx.transforms.graph_ops import VirtualNode
 from gnnx.utils import get_laplacian, to_dense_adj
 
 
@@ -79,8 +80,6 @@ class AddGPSE:
     transform passes ``"NormalSE"`` whatever ``rand_type`` says; gnnx's uses ``rand_type``."""
 
     def __init__(self, model: torch.nn.Module, use_vn: bool = True, rand_type: str = "NormalSE") -> None:
-        from gnnx.transforms.graph_ops import VirtualNode
-
         self.model, self.use_vn, self.rand_type = model, use_vn, rand_type
         self.vn = VirtualNode()
 
