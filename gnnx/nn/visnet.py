@@ -149,6 +149,16 @@ class VecLayerNorm(torch.nn.Module):
         return vec * self.weight.unsqueeze(0).unsqueeze(0)
 
 
+def _norm(v: Tensor, dim: int) -> Tensor:
+    """``torch.norm(v, dim=dim)`` whose derivatives at a zero vector are 0, not NaN: self loops
+    and masked slots have zero edge vectors, an atom without neighbours keeps zero vector
+    features, and force training differentiates twice. PyG's second derivative is NaN there;
+    values and first derivatives are the same."""
+    zero = (v == 0).all(dim, keepdim=True)
+    safe = torch.where(zero, torch.ones_like(v), v)  # torch.norm itself elsewhere: PyG's rounding
+    return torch.where(zero.squeeze(dim), 0.0, torch.norm(safe, dim=dim))
+
+
 class Distance(torch.nn.Module):
     """The interaction graph: ``(edge_index [2, N * k], edge_weight, edge_vec, edge_mask)`` with
     ``k = max_num_neighbors`` slots per atom (its self loop first where ``add_self_loops``);
@@ -165,13 +175,7 @@ class Distance(torch.nn.Module):
         edge_index, edge_mask = ops.radius_graph(pos, self.cutoff, batch, loop=self.add_self_loops,
                                                  max_num_neighbors=self.max_num_neighbors)
         edge_vec = pos.index_select(0, edge_index[0]) - pos.index_select(0, edge_index[1])
-        return edge_index, _length(edge_vec, edge_index[0] == edge_index[1]), edge_vec, edge_mask
-
-
-def _length(vec: Tensor, zero: Tensor) -> Tensor:
-    """``|vec|`` per row, 0 where ``zero``, with a finite gradient there (the norm's is 0/0)."""
-    safe = torch.where(zero.unsqueeze(-1), torch.ones_like(vec), vec)
-    return torch.where(zero, torch.zeros_like(vec[:, 0]), torch.norm(safe, dim=-1))
+        return edge_index, _norm(edge_vec, dim=-1), edge_vec, edge_mask
 
 
 class NeighborEmbedding(torch.nn.Module):
@@ -437,15 +441,6 @@ class GatedEquivariantBlock(torch.nn.Module):
         x, v = torch.split(self.update_net(torch.cat([x, vec1], dim=-1)), self.out_channels, dim=-1)
         v = v.unsqueeze(1) * vec2
         return (x if self.act is None else self.act(x)), v
-
-
-def _norm(v: Tensor, dim: int) -> Tensor:
-    """``torch.norm(v, dim=dim)`` whose second derivative at a zero vector is 0, not NaN (an atom
-    without neighbours keeps zero vectors; force training differentiates twice). PyG's gives NaN
-    there; values and first derivatives are the same."""
-    square = v.square().sum(dim)
-    positive = square > 0
-    return torch.where(positive, torch.where(positive, square, torch.ones_like(square)).sqrt(), 0.0)
 
 
 class EquivariantScalar(torch.nn.Module):
