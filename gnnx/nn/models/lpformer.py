@@ -201,13 +201,11 @@ class LPFormer(torch.nn.Module):
     def get_num_ppr_thresh(self, batch: Tensor, node_mask: Tensor, src_ppr: Tensor, tgt_ppr: Tensor,
                            thresh: float) -> Tensor:
         """Per link, the nodes ``v`` with ``ppr(a, v) >= thresh`` and ``ppr(b, v) >= thresh``."""
-        above = ((src_ppr >= thresh) & (tgt_ppr >= thresh)).float()
-        return scatter(above, node_mask[0].long(), dim=0, dim_size=batch.size(1), reduce="sum").unsqueeze(-1)
+        return _per_link(((src_ppr >= thresh) & (tgt_ppr >= thresh)).float(), node_mask, batch)
 
     def get_count(self, node_mask: Tensor, batch: Tensor) -> Tensor:
         """Per link, its entries in ``node_mask``."""
-        ones = torch.ones(node_mask.size(1), device=node_mask.device)
-        return scatter(ones, node_mask[0].long(), dim=0, dim_size=batch.size(1), reduce="sum").unsqueeze(-1)
+        return _per_link(torch.ones(node_mask.size(1), device=node_mask.device), node_mask, batch)
 
     def get_non_1hop_ppr(self, batch: Tensor, adj: Tensor, ppr_matrix: Tensor) -> PairNodes:
         """The farther nodes of each link whose PPR from both ends passes ``thresh_non1hop``.
@@ -237,6 +235,11 @@ class LPFormer(torch.nn.Module):
         """The graph's approximate PPR matrix, sparse COO ``[num_nodes, num_nodes]``."""
         index, weight = get_ppr(edge_index.cpu(), alpha=alpha, eps=eps, num_nodes=num_nodes)
         return torch.sparse_coo_tensor(index, weight, [num_nodes, num_nodes])
+
+
+def _per_link(values: Tensor, node_mask: Tensor, batch: Tensor) -> Tensor:
+    """``[B, 1]``: the sum of ``values`` over each link's entries of ``node_mask`` (row 0: the link)."""
+    return scatter(values, node_mask[0].long(), dim=0, dim_size=batch.size(1), reduce="sum").unsqueeze(-1)
 
 
 class LPAttLayer(torch.nn.Module):
