@@ -86,6 +86,16 @@ def test_retrieval_molecule_and_mesh_example_runs():
     assert scope["out"].shape == (12, 8)
 
 
+def test_visnet_lpformer_gpse_example_runs():
+    text = open(README).read()
+    code = re.search(r"```python\n(# ViSNet, LPFormer and GPSE.*?)```", text, re.S).group(1)
+    scope = {}
+    exec(compile(code, "README ViSNet, LPFormer and GPSE example", "exec"), scope)
+    assert scope["energy"].shape == (2, 1) and scope["forces"].shape == (7, 3)
+    assert torch.isfinite(scope["forces"]).all() and scope["logits"].shape == (2,)
+    assert scope["graph"].pestat_GPSE.shape == (20, 16)
+
+
 def test_explain_example_runs():
     text = open(README).read()
     code = re.search(r"```python\n(# Explaining a prediction.*?)```", text, re.S).group(1)

@@ -1,8 +1,10 @@
 """The models and layers whose inputs are not the four-way cases' (molecules, signed edge sets,
 graph-level attributes, layer histories, pseudo-coordinates, point clouds, labels, triples): AttentiveFP,
-MetaLayer, SignedConv, SchNet, ViSNet, DNAConv, SplineConv, XConv, NeuralFingerprint, PMLP, RECT_L, MemPooling,
+MetaLayer, SignedConv, SchNet, ViSNet, the GPSE encoder, DNAConv, SplineConv, XConv, NeuralFingerprint, PMLP, RECT_L, MemPooling,
 MaskLabel, TransE, TemporalEncoding and Linear in one module, exported with dynamic atom, bond and molecule
 counts and AOTInductor-packaged in one compile, equal to eager at other sizes (each one's PyG parity and compile tests live in tests/nn)."""
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch.export import Dim
@@ -23,6 +25,8 @@ class Models(torch.nn.Module):
         self.meta = nn.MetaLayer(self._edge, self._node, None)
         self.schnet = nn.SchNet(hidden_channels=16, num_filters=12, num_interactions=2, num_gaussians=10, cutoff=3.0)
         self.visnet = nn.ViSNet(hidden_channels=16, num_heads=4, num_layers=2, num_rbf=8, cutoff=3.0, lmax=2)
+        self.gpse = nn.GPSE(dim_in=9, dim_inner=8, layers_mp=2)
+        self.gpse.post_mp = nn.gpse.IdentityHead()  # the pretrained encoder's layout
         self.dna = nn.DNAConv(9, heads=3, groups=3)
         self.spline = nn.SplineConv(9, 4, dim=3, kernel_size=3, degree=2)
         self.xconv = nn.XConv(9, 4, 3, 2, hidden_channels=2)  # molecules as point clouds (2+ atoms each)
@@ -49,6 +53,7 @@ class Models(torch.nn.Module):
         x_meta, edge_meta, _ = self.meta(x, edge_index, edge_attr, u, batch)
         return (self.attentive_fp(x, edge_index, edge_attr, batch, batch_size=molecules), signed, x_meta, edge_meta,
                 self.schnet(z, pos, batch, batch_size=molecules), self.visnet(z, pos, batch, batch_size=molecules)[0],
+                self.gpse(SimpleNamespace(x=x, edge_index=edge_index))[0],
                 self.dna(torch.stack([x, x.tanh()], 1), edge_index),
                 self.spline(x, edge_index, edge_attr.sigmoid()), self.xconv(x, pos, batch),
                 self.fingerprint(x, edge_index, batch, batch_size=molecules), self.pmlp(x, edge_index),

@@ -1,6 +1,8 @@
 """GPSE, GPSENodeEncoder, gpse_process and AddGPSE equal PyG's: module tree (repr), keys, the
 pre-training head's (pred, true) and the pretrained encoder's encodings given PyG's weights,
 the node encoder's draws and outputs, and the transform's encodings for the same numpy seed."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -119,3 +121,17 @@ def test_encodings_on_cuda_equal_the_cpu():
         graph = Graph(edge_index=edge_index.to(device), num_nodes=6)
         results.append(T.AddGPSE(model.to(device))(graph).pestat_GPSE.cpu())
     torch.testing.assert_close(results[0], results[1], atol=1e-4, rtol=1e-3)
+
+
+def test_encoder_compiles_without_recompiling():
+    """The encoder (IdentityHead) over graphs of three sizes (its AOTInductor package:
+    tests/export/test_models_package.py)."""
+    torch.manual_seed(0)
+    model = gnn.GPSE(**KWARGS).eval()
+    model.post_mp = gnn.gpse.IdentityHead()
+    compiled = torch.compile(model, fullgraph=True, dynamic=True)
+    for i, sizes in enumerate([[5, 7], [9], [4, 6, 8]]):
+        data = _graphs(sizes, seed=i)
+        batch = SimpleNamespace(x=data.x, edge_index=data.edge_index, batch=data.batch)  # no targets to pass on
+        with torch._dynamo.config.patch(error_on_recompile=i == 2):
+            torch.testing.assert_close(compiled(batch)[0], model(batch)[0], rtol=1e-4, atol=1e-5)
