@@ -88,8 +88,12 @@ def main() -> None:
         return grouped._GroupedProject.apply(x, weight, groups.rows, groups.counts, groups.slot_of, groups.stride,
                                              full, width)
 
+    def row_groups_on_kernels(indices, num_rows):
+        stride = grouped._stride(num_rows)
+        return grouped.RowGroups(*kernels.row_groups(list(indices), num_rows, stride), stride)
+
     grouped._KERNELS = kernels
-    ops.grouped_project = on_kernels
+    ops.grouped_project, ops.row_groups = on_kernels, row_groups_on_kernels
     hetero_gat.ENABLED, hetero_gat.COMPACT_ROWS = True, True
     graph = hetero_benchmark_graph(scale=float(os.environ.get("SCALE", "0.01")), num_features=16)
     batch = next(iter(seeds_loader(graph, int(os.environ.get("BATCH", "64")))))

@@ -35,7 +35,33 @@ def graphed(flat: torch.nn.Module, static: List[Tensor], warmup: int = 3) -> Cal
     """``flat`` captured on the tensors ``static``: a callable that copies its arguments into
     ``static`` (none where it is given ``static`` itself) and replays. Forward and backward
     (:func:`torch.cuda.make_graphed_callables`) where ``flat``'s parameters need gradients,
-    else the forward alone, after ``warmup`` calls on a side stream (lazy initialisation)."""
+    else the forward alone, after ``warmup`` calls on a side stream (lazy initialisation).
+    A capture that fails raises, with the device's random generator usable again."""
+    device = static[0].device if static else torch.device("cuda", torch.cuda.current_device())
+    try:
+        return _graphed(flat, static, warmup)
+    except Exception:
+        _end_generator_capture(device)
+        raise
+
+
+def _end_generator_capture(device: torch.device) -> None:
+    """Take the device's default generator out of capture mode after a failed capture.
+    PyTorch leaves it there when ending the capture fails (an invalidated capture: it sets the
+    state back only in a successful ``capture_end``), and every later random op outside a
+    capture then fails ("Offset increment outside graph capture"): the uncaptured fallback's
+    dropout included. An empty capture that ends cleanly runs that epilogue on the same
+    generator state (graphs captured before keep theirs); seed and offset are untouched."""
+    try:
+        with torch.cuda.device(device), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "the CUDA graph is empty"
+            with torch.cuda.graph(torch.cuda.CUDAGraph()):
+                pass
+    except Exception:  # the original error is the one to report
+        pass
+
+
+def _graphed(flat: torch.nn.Module, static: List[Tensor], warmup: int) -> Callable:
     if torch.is_grad_enabled() and any(p.requires_grad for p in flat.parameters()):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)

@@ -60,6 +60,9 @@ a few kernels per layer), so it stays off. Session 19's sweep
 kernel time than the node tables (8.85 against 9.64 ms) but is still 0.4 ms slower on the wall
 clock (10.6 against 10.2 ms, ``bench/results/h200/rgat_session20/``), as its many small
 kernels (``row_groups``'s ~20 per node type and layer) each cost a gap in the captured graph.
+``row_groups`` now runs as ``G + 5`` Triton launches on CUDA; with it the captured compact step
+failed once and captured cleanly in a second run (``bench/results/h200/session21/``), and has
+not been timed yet.
 """
 from __future__ import annotations
 

@@ -51,8 +51,13 @@ class RowGroups(NamedTuple):
 def row_groups(indices: Sequence[Tensor], num_rows: Size) -> RowGroups:
     """The :class:`RowGroups` of ``indices`` (one int tensor per group, values in
     ``[0, num_rows)``), with fixed-shape ops only."""
-    rows, counts, slot_of = _row_groups(list(indices), num_rows)
-    return RowGroups(rows, counts, slot_of, _stride(num_rows))
+    indices = list(indices)
+    stride = _stride(num_rows)
+    if _KERNELS is not None and indices[0].is_cuda and not torch.jit.is_tracing():
+        rows, counts, slot_of = _KERNELS.row_groups(indices, num_rows, stride)
+    else:
+        rows, counts, slot_of = _row_groups(indices, num_rows)
+    return RowGroups(rows, counts, slot_of, stride)
 
 
 def _stride(num_rows: Size) -> Size:

@@ -8,6 +8,12 @@ at once past ``counts[g]``: the launch is sized by the symbolic ``G P`` rows, th
 rows in use, with no host sync. Groups ``[0, full)`` compute every column, the others
 (score-only groups) the tail columns ``[width, O)`` only, into an output of their own.
 
+* ``row_groups``: each group's rows in use marked in a mask of whole blocks per group, the
+  marks counted per block, the block counts scanned per group, then each block's ranks (an
+  in-block scan plus the block's prefix) turned into slots and row lists: ``G + 5`` launches
+  where ATen's version takes ~30, each a gap in a captured step (Inductor lowers a flat
+  ``cumsum`` inside a ``triton_op`` as one program, too slow for millions of marks, so the
+  scan is done here in blocks);
 * forward: ``out[p] = x[rows[p]] @ W_g^T``, the tail columns by the column tile 0 beside its
   main tile, from the same loads of ``x``;
 * ``grad rows``: ``g[p] @ W_g`` for the rows in use (the caller sums them per row of ``x``);
@@ -21,7 +27,7 @@ fp32.
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import List, Tuple
 
 import torch
 import triton
@@ -38,6 +44,82 @@ from gnnx.ops.triton_matmul import _dot, _precision
 # 0.74 ms on the H100 (bench/tune_grouped_project.py, bench/results/h100/rgat_compact_rows/).
 CONFIG = {"rows": 64, "cols": 64, "k": 32, "warps": 4, "stages": 3,
           "w_cols": 128, "w_features": 64, "w_rows": 32, "w_warps": 4, "w_stages": 2, "w_programs_per_sm": 8}
+
+
+SCAN_BLOCK = 1024  # marks per block of row_groups' scan (a group's marks take whole blocks)
+
+
+@triton.jit(do_not_specialize=["base", "n", "N"])
+def _mark_kernel(index, used, base, n, N, BLOCK: tl.constexpr):
+    """``used[base + index[i]] = 1`` for ``i < n`` (indices outside ``[0, N)`` are skipped
+    rather than written out of bounds)."""
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    valid = offs < n
+    row = tl.load(index + offs, mask=valid, other=0).to(tl.int64)
+    valid = valid & (row >= 0) & (row < N)
+    tl.store(used + base + row, tl.full([BLOCK], 1, used.dtype.element_ty), mask=valid)
+
+
+@triton.jit
+def _block_sums_kernel(used, sums, BLOCK: tl.constexpr):
+    """``sums[b]``: the marks in block ``b`` of ``used``."""
+    block = tl.program_id(0).to(tl.int64)
+    tl.store(sums + block, tl.sum(tl.load(used + block * BLOCK + tl.arange(0, BLOCK)), 0))
+
+
+@triton.jit(do_not_specialize=["NB"])
+def _group_scan_kernel(sums, prefix, counts, NB, BLOCK: tl.constexpr):
+    """Per group (one program): ``prefix[g, b]``, the marks in the group's blocks before
+    ``b``, and ``counts[g]``, all its marks."""
+    group = tl.program_id(0).to(tl.int64)
+    carry = tl.zeros([], tl.int64)
+    for first in range(0, NB, BLOCK):
+        offs = first + tl.arange(0, BLOCK)
+        valid = offs < NB
+        block_sums = tl.load(sums + group * NB + offs, mask=valid, other=0).to(tl.int64)
+        inclusive = tl.cumsum(block_sums, 0)
+        tl.store(prefix + group * NB + offs, carry + inclusive - block_sums, mask=valid)
+        carry += tl.sum(block_sums, 0)
+    tl.store(counts + group, carry)
+
+
+@triton.jit(do_not_specialize=["N", "NB", "P"])
+def _slots_kernel(used, prefix, rows, slot_of, N, NB, P, BLOCK: tl.constexpr):
+    """Block ``b`` of the marks: each marked row's rank (the block's prefix plus an in-block
+    scan) into ``slot_of`` (``g P + rank``, ``-1`` where unmarked) and ``rows[g, rank]``."""
+    block = tl.program_id(0).to(tl.int64)
+    group = block // NB
+    node = (block - group * NB) * BLOCK + tl.arange(0, BLOCK)
+    marks = tl.load(used + block * BLOCK + tl.arange(0, BLOCK))
+    rank = tl.load(prefix + block) + tl.cumsum(marks.to(tl.int64), 0) - 1
+    present = marks != 0
+    tl.store(slot_of + group * N + node, tl.where(present, group * P + rank, -1), mask=node < N)
+    tl.store(rows + group * P + rank, node, mask=present)
+
+
+@triton_op("gnnx::row_groups_triton", mutates_args={})
+def row_groups(indices: List[Tensor], num_rows: int, stride: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """``(rows [G, stride], counts [G], slot_of [G, num_rows])`` of
+    :func:`gnnx.ops.row_groups` (int64; rows past a group's count are zero)."""
+    groups, device = len(indices), indices[0].device
+    blocks = torch.sym_max(1, (num_rows + SCAN_BLOCK - 1) // SCAN_BLOCK)  # per group
+    used = torch.zeros(groups * blocks * SCAN_BLOCK, dtype=torch.int32, device=device)
+    sums = torch.empty(groups * blocks, dtype=torch.int32, device=device)
+    prefix = torch.empty(groups * blocks, dtype=torch.long, device=device)
+    counts = torch.empty(groups, dtype=torch.long, device=device)
+    rows = torch.zeros(groups, stride, dtype=torch.long, device=device)
+    slot_of = torch.empty(groups, num_rows, dtype=torch.long, device=device)
+    mark = 1024
+    with _on_device(indices[0]):
+        for g, index in enumerate(indices):
+            n = index.numel()
+            launcher(_mark_kernel, index)[(torch.sym_max(1, (n + mark - 1) // mark),)](
+                index, used, g * blocks * SCAN_BLOCK, n, num_rows, BLOCK=mark)
+        launcher(_block_sums_kernel, used)[(groups * blocks,)](used, sums, BLOCK=SCAN_BLOCK)
+        launcher(_group_scan_kernel, used)[(groups,)](sums, prefix, counts, blocks, BLOCK=1024)
+        launcher(_slots_kernel, used)[(groups * blocks,)](used, prefix, rows, slot_of, num_rows, blocks, stride,
+                                                         BLOCK=SCAN_BLOCK)
+    return rows, counts, slot_of
 
 
 @triton.jit

@@ -178,6 +178,38 @@ def test_gnnx_compile_replays_heterogeneous_training_steps(graph, trimmed):
     assert len(compiled._hetero.captured) == 1
 
 
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+def test_a_failed_capture_leaves_random_ops_working(training):
+    """A capture invalidated by an illegal call (a device synchronisation) raises, and the
+    device's generator leaves capture mode: dropout runs after it (the uncaptured fallback's
+    path), and so do captures and replays of other calls."""
+    from gnnx._replay import graphed
+
+    class SyncsWhenCaptured(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            if torch.cuda.is_current_stream_capturing():
+                torch.cuda.synchronize()  # not allowed while capturing: invalidates the capture
+            return F.dropout(self.lin(x), 0.5, training=True)
+
+    x = torch.randn(8, 4, device="cuda")
+    model = SyncsWhenCaptured().cuda().requires_grad_(training)
+    with pytest.raises(Exception):
+        graphed(model, [x])
+    assert F.dropout(torch.ones(1000, device="cuda"), 0.5).eq(0).any()
+    model.forward = lambda x: F.dropout(model.lin(x), 0.5, training=True)  # now capturable
+    replay = graphed(model, [x])
+    first, second = replay(x).detach().clone(), replay(x).detach().clone()
+    assert not torch.equal(first, second)  # each replay draws a new mask
+    torch.manual_seed(0)
+    assert F.dropout(torch.ones(1000, device="cuda"), 0.5).eq(0).any()
+
+
 def test_a_replay_awaiting_its_backward_is_not_replayed_again():
     """Two forwards before one backward: a captured graph holds one call's activations, so
     while its last replay awaits its backward a call runs uncaptured (gnnx.compile checks
