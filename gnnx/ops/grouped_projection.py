@@ -14,7 +14,8 @@ symbolic). A sampled mini-batch lists each node under few of the relations it co
 part in (MLPerf's R-GAT batch: 35 % of the paper ``(node, relation)`` pairs, 52 % of the
 author ones), so the product costs the pairs in use, not ``N x G``: on CUDA its Triton kernels
 (:mod:`gnnx.ops.triton_grouped_project`) stop at :math:`c_g`; elsewhere the reference (a gather and a
-batched product over all ``P`` rows) gives the same values.
+batched product over all ``P`` rows) gives the same values. :func:`row_groups` itself runs as a
+few Triton kernels on CUDA (marks, a blocked scan, slots), elsewhere as one opaque ATen op.
 
 Groups ``[full, G)`` are *score-only*: they compute the tail columns ``[width, O)`` only (R-GAT's
 destination scores, ``heads`` columns per relation, beside the sources' ``width + heads``).
