@@ -32,7 +32,8 @@ Compiled rows report how many graphs Dynamo compiled (1 = no recompiles). With
 ("high")``, both libraries alike; gnnx's Triton products follow the same flag).
 ``--amp`` runs every row's forward and loss under ``torch.autocast`` in bf16 (mixed precision,
 as MLPerf submissions train; no loss scaling needed).
-A row that raises leaves its whole traceback in ``rgat_error.txt``. Writes ``rgat.json`` and ``rgat.md`` (``rgat_tf32.*`` with ``--tf32``, ``rgat_amp.*`` with
+A row that raises leaves its whole traceback in ``rgat_error.txt``, a row whose CUDA-graph
+capture failed (run uncaptured) the capture's in ``rgat_capture_error.txt``. Writes ``rgat.json`` and ``rgat.md`` (``rgat_tf32.*`` with ``--tf32``, ``rgat_amp.*`` with
 ``--amp``) to ``--out``.
 """
 from __future__ import annotations
@@ -191,6 +192,10 @@ def main() -> None:
             with open(os.path.join(args.out, "rgat_error.txt"), "w") as f:
                 f.write(f"==== {config}\n{traceback.format_exc()}")
             raise
+        if getattr(step_model, "cuda_graph_error", None) is not None:  # ran uncaptured: keep why
+            os.makedirs(args.out, exist_ok=True)
+            with open(os.path.join(args.out, "rgat_capture_error.txt"), "a") as f:
+                f.write(f"==== {config}\n{''.join(traceback.format_exception(step_model.cuda_graph_error))}")
         if getattr(step_model, "_hetero", None) is not None:
             captures[config] = step_model._hetero.captures
         results[config] = seconds

@@ -94,7 +94,8 @@ class CompiledModel(torch.nn.Module):
 
     ``state_dict``/``load_state_dict`` are the model's own (no key prefix);
     ``self._orig_mod`` is the model. ``cuda_graph_fallback`` holds the reason CUDA
-    graphs are not used, if any.
+    graphs are not used, if any, and ``cuda_graph_error`` the exception (with its traceback)
+    where a capture failed.
     """
 
     def __init__(self, model: Callable, cuda_graphs: bool = True, bucket_growth: float = 1.25,
@@ -108,6 +109,7 @@ class CompiledModel(torch.nn.Module):
         self.cuda_graphs = cuda_graphs
         self.bucket_growth = bucket_growth
         self.cuda_graph_fallback: Optional[str] = None
+        self.cuda_graph_error: Optional[BaseException] = None
         # Padding to buckets is exact only for models whose rows do not mix (no batch statistics,
         # no pooling): decided once from the module types, not per call.
         self._pads = isinstance(model, torch.nn.Module) and _mixes_nodes(model) is None
@@ -268,7 +270,7 @@ class CompiledModel(torch.nn.Module):
                 with replay.uncached_autocast():
                     runner = replay.capture(flat, tensors)
             except Exception as error:  # capture is an optimisation: run uncaptured, say why once
-                self._fall_back(f"capture failed: {type(error).__name__}: {error}")
+                self._fall_back(f"capture failed: {type(error).__name__}: {error}", error)
                 return self._compiled(**arguments)
             self._captured[key] = runner
         elif runner.busy():  # its last replay awaits its backward: this call runs uncaptured
@@ -284,11 +286,11 @@ class CompiledModel(torch.nn.Module):
         try:
             return self._hetero.run(arguments, call, MAX_CAPTURED_SHAPES)
         except Exception as error:  # capture is an optimisation: run uncaptured, say why once
-            self._fall_back(f"heterogeneous capture failed: {type(error).__name__}: {error}")
+            self._fall_back(f"heterogeneous capture failed: {type(error).__name__}: {error}", error)
             return None
 
-    def _fall_back(self, reason: str) -> None:
-        self.cuda_graph_fallback = reason
+    def _fall_back(self, reason: str, error: Optional[BaseException] = None) -> None:
+        self.cuda_graph_fallback, self.cuda_graph_error = reason, error
         warnings.warn(f"gnnx.compile: CUDA graphs off for {type(self._orig_mod).__name__} ({reason}); "
                       f"running the compiled model without them", stacklevel=4)
 

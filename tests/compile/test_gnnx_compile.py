@@ -279,3 +279,44 @@ def test_two_forwards_then_one_backward_equal_eager(device):
         torch.testing.assert_close(grads[1], grads[0], rtol=2e-4, atol=2e-5)
     if device == "cuda":
         assert compiled.cuda_graph_fallback is None and len(compiled._captured) == 1
+
+
+@torch.library.custom_op("gnnx_test::syncs_when_captured", mutates_args=())
+def _syncs_when_captured(x: torch.Tensor) -> torch.Tensor:
+    if x.is_cuda and torch.cuda.is_current_stream_capturing():
+        torch.cuda.synchronize()  # not allowed while capturing: invalidates the capture
+    return x.clone()
+
+
+@_syncs_when_captured.register_fake
+def _(x):
+    return torch.empty_like(x)
+
+
+_syncs_when_captured.register_autograd(lambda ctx, grad: grad)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_failed_capture_falls_back_and_keeps_training_with_dropout():
+    """A model whose capture fails (an op that synchronises while captured) runs uncaptured, says
+    so once, keeps the capture's exception, and its dropout works afterwards (the generator is
+    out of capture mode)."""
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = gnn.GCNConv(8, 4)
+
+        def forward(self, x, edge_index):
+            return F.dropout(_syncs_when_captured(self.conv(x, edge_index)), 0.5, training=self.training)
+
+    model = Model().cuda()
+    compiled = gnnx.compile(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, edge_index, y = _graph(*SIZES[0], "cuda")
+    with pytest.warns(UserWarning, match="capture failed"):
+        _train_step(compiled, optimizer, x, edge_index, y)
+    assert compiled.cuda_graph_fallback.startswith("capture failed") and compiled.cuda_graph_error is not None
+    for _ in range(2):  # uncaptured from now on, dropout included
+        out, loss, _ = _train_step(compiled, optimizer, x, edge_index, y)
+        assert torch.isfinite(loss) and out.eq(0).any()  # dropout zeroed some outputs
