@@ -29,7 +29,7 @@ from typing import List, NamedTuple, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
-from gnnx.ops.dispatch import _load_cuda_module, triton_takes
+from gnnx.ops.dispatch import _load_cuda_module, check_index_range, triton_takes
 from gnnx.ops.matmul import autocast_operands
 
 ROW_ALIGN = 128  # P is a multiple of it: every kernel row tile divides it
@@ -53,6 +53,16 @@ def row_groups(indices: Sequence[Tensor], num_rows: Size) -> RowGroups:
     """The :class:`RowGroups` of ``indices`` (one int tensor per group, values in
     ``[0, num_rows)``), with fixed-shape ops only."""
     indices = list(indices)
+    if not indices:
+        raise ValueError("row_groups: at least one group of indices needed")
+    for g, index in enumerate(indices):
+        if index.dim() != 1 or index.dtype not in (torch.int32, torch.int64):
+            raise ValueError(f"row_groups: group {g}'s indices must be a 1-D int32 or int64 tensor, got "
+                             f"{index.dtype} of shape {list(index.shape)}")
+        if index.device != indices[0].device:
+            raise ValueError(f"row_groups: group {g}'s indices are on {index.device}, group 0's on "
+                             f"{indices[0].device}")
+        check_index_range(index, num_rows, f"row_groups: group {g}'s indices", "{count} rows")
     stride = _stride(num_rows)
     if _KERNELS is not None and indices[0].is_cuda and not torch.jit.is_tracing():
         rows, counts, slot_of = _KERNELS.row_groups(indices, num_rows, stride)

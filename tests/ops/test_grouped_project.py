@@ -40,6 +40,18 @@ def test_row_groups_list_each_groups_distinct_rows(num_rows, sizes, device):
         assert torch.equal(groups.slot_of[g], expected)
 
 
+@pytest.mark.parametrize("indices,message", [
+    ([torch.tensor([0, 5])], "group 0's indices holds 5, outside the 5 rows"),
+    ([torch.tensor([1]), torch.tensor([-1])], "group 1's indices holds -1"),
+    ([torch.tensor([[1]])], "1-D int32 or int64"),
+    ([torch.tensor([1.0])], "1-D int32 or int64"),
+    ([], "at least one group"),
+])
+def test_row_groups_names_bad_indices(indices, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        ops.row_groups(indices, 5)
+
+
 def _dense(x, weight, groups, full, width):
     """The expected rows in use, from a plain per-group product."""
     out, tail = [], []
