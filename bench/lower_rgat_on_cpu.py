@@ -92,8 +92,12 @@ def main() -> None:
         stride = grouped._stride(num_rows)
         return grouped.RowGroups(*kernels.row_groups(list(indices), num_rows, stride), stride)
 
+    def add_rows_on_kernels(index, parts, counts, stride):
+        return kernels.add_rows_in_use(index, list(parts), counts, stride)
+
     grouped._KERNELS = kernels
     ops.grouped_project, ops.row_groups = on_kernels, row_groups_on_kernels
+    hetero_gat.add_rows_in_use = add_rows_on_kernels
     hetero_gat.ENABLED, hetero_gat.COMPACT_ROWS = True, True
     graph = hetero_benchmark_graph(scale=float(os.environ.get("SCALE", "0.01")), num_features=16)
     batch = next(iter(seeds_loader(graph, int(os.environ.get("BATCH", "64")))))

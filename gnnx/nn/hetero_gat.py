@@ -76,6 +76,7 @@ from gnnx import ops
 from gnnx.nn.conv.gat import GATConv
 from gnnx.nn.message_passing import check_adjacency
 from gnnx.ops import dispatch
+from gnnx.ops.grouped_projection import add_rows_in_use
 from gnnx.ops.scatter import HALF_DTYPES, index_add_fp32
 
 EdgeType = Tuple[str, str, str]
@@ -256,7 +257,8 @@ def _compact_tables(by_source, by_destination, conv_of, x_dict, edge_index_dict,
                     for k, e in enumerate(receives)]
         empty = x.new_empty(0, dtype=torch.long)
         feature, score_src, score_in = TableGather.apply(table, tail, _join(src_rows) if sends else empty,
-                                                          _join(dst_rows) if receives else empty, width)
+                                                          _join(dst_rows) if receives else empty, width,
+                                                          groups.counts, groups.stride, len(sends))
         if sends:
             features.append(feature)
             scores_src.append(score_src)
@@ -270,25 +272,29 @@ def _compact_tables(by_source, by_destination, conv_of, x_dict, edge_index_dict,
 
 class TableGather(torch.autograd.Function):
     """``(projections [E_s, width], source scores [E_s, heads], destination scores [E_d,
-    heads])``: rows ``src_rows`` of a :func:`gnnx.ops.grouped_project` table and
-    ``dst_rows`` of its score-only tail. The backward scatters the first two into one
-    table-shaped buffer: two gathers of the table, autograd's way, would each fill one and then
-    add them (the step 25.9 -> 29.8 ms, ``bench/results/h100/rgat_one_segment_space.md``)."""
+    heads])``: rows ``src_rows`` of a :func:`gnnx.ops.grouped_project` table (the first
+    ``full`` of the groups with ``counts`` rows in use, ``stride`` rows apart) and ``dst_rows``
+    of its score-only tail. The backward scatters the first two into one table-shaped buffer
+    (two gathers of the table, autograd's way, would each fill one and then add them: the step
+    25.9 -> 29.8 ms, ``bench/results/h100/rgat_one_segment_space.md``), zeroing on CUDA only the
+    rows in use (:func:`gnnx.ops.grouped_projection.add_rows_in_use`: the table is a node table
+    per group tall, and a sampled batch uses a third to a half of it)."""
 
     @staticmethod
-    def forward(ctx, table: Tensor, tail: Tensor, src_rows: Tensor, dst_rows: Tensor,
-                width: int) -> Tuple[Tensor, Tensor, Tensor]:
-        ctx.save_for_backward(src_rows, dst_rows)
-        ctx.shapes = (table.shape, tail.shape)
+    def forward(ctx, table: Tensor, tail: Tensor, src_rows: Tensor, dst_rows: Tensor, width: int, counts: Tensor,
+                stride: Union[int, torch.SymInt], full: int) -> Tuple[Tensor, Tensor, Tensor]:
+        ctx.save_for_backward(src_rows, dst_rows, counts)
+        ctx.layout = (stride, full)
         return (table[:, :width].index_select(0, src_rows), table[:, width:].index_select(0, src_rows),
                 tail.index_select(0, dst_rows))
 
     @staticmethod
     def backward(ctx, grad_feature: Tensor, grad_score: Tensor, grad_dst: Tensor):
-        src_rows, dst_rows = ctx.saved_tensors
-        table_shape, tail_shape = ctx.shapes
-        grad_table = index_add_fp32(table_shape, src_rows, torch.cat([grad_feature, grad_score], dim=1))
-        return grad_table, index_add_fp32(tail_shape, dst_rows, grad_dst), None, None, None
+        src_rows, dst_rows, counts = ctx.saved_tensors
+        stride, full = ctx.layout
+        grad_table = add_rows_in_use(src_rows, [grad_feature, grad_score], counts[:full], stride)
+        grad_tail = add_rows_in_use(dst_rows, [grad_dst], counts[full:], stride)
+        return grad_table, grad_tail, None, None, None, None, None, None
 
 
 class SourceTable(torch.autograd.Function):

@@ -31,6 +31,7 @@ from torch import Tensor
 
 from gnnx.ops.dispatch import _load_cuda_module, check_index_range, triton_takes
 from gnnx.ops.matmul import autocast_operands
+from gnnx.ops.scatter import index_add_fp32
 
 ROW_ALIGN = 128  # P is a multiple of it: every kernel row tile divides it
 
@@ -126,6 +127,19 @@ def grouped_project(x: Tensor, weight: Tensor, groups: RowGroups, full: int, wid
             and not torch.jit.is_tracing()):
         return _GroupedProject.apply(x, weight, groups.rows, groups.counts, groups.slot_of, groups.stride, full, width)
     return grouped_project_reference(x, weight, groups, full, width)
+
+
+def add_rows_in_use(index: Tensor, parts: Sequence[Tensor], counts: Tensor, stride: Size) -> Tensor:
+    """``zeros([G stride, C]).index_add(0, index, cat(parts, 1))`` for ``G`` groups of
+    ``stride`` rows with ``counts`` rows in use (e.g. a :func:`grouped_project` output's
+    gradient, built from gathers of its rows): on CUDA (fp32) only the rows in use are zeroed
+    and the others left unspecified, which the CUDA kernels never read and the reference masks."""
+    if (_KERNELS is not None and index.is_cuda and all(part.dtype == torch.float32 for part in parts)
+            and not torch.jit.is_tracing()):
+        return _KERNELS.add_rows_in_use(index, [part if part.stride(1) == 1 else part.contiguous() for part in parts],
+                                        counts, stride)
+    values = parts[0] if len(parts) == 1 else torch.cat(list(parts), dim=1)
+    return index_add_fp32((counts.numel() * stride, values.size(1)), index, values)
 
 
 def grouped_project_reference(x: Tensor, weight: Tensor, groups: RowGroups, full: int,

@@ -52,6 +52,26 @@ def test_row_groups_names_bad_indices(indices, message):
         ops.row_groups(indices, 5)
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_add_rows_in_use_sums_into_the_rows_in_use(device):
+    """The gradient of a grouped_project output from gathers of its rows: the rows in use hold
+    index_add's sums (from strided parts as well); the others are unspecified on CUDA."""
+    from gnnx.ops.grouped_projection import add_rows_in_use
+    gen = torch.Generator().manual_seed(3)
+    groups = ops.row_groups([i.to(device) for i in _indices(300, [500, 0, 40, 700], seed=4)], 300)
+    used = torch.cat([g * groups.stride + torch.arange(int(c)) for g, c in enumerate(groups.counts.cpu())])
+    index = used[torch.randint(len(used), (2000,), generator=gen)].to(device)
+    wide = torch.randn(2000, 140, generator=gen).to(device)
+    parts = [wide[:, :136], torch.randn(2000, 4, generator=gen).to(device)]
+    got = add_rows_in_use(index, parts, groups.counts, groups.stride)
+    expected = torch.zeros(4 * groups.stride, 140, device=device).index_add(0, index, torch.cat(parts, 1))
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got[used.to(device)], expected[used.to(device)], rtol=1e-5, atol=1e-5)
+    tail = add_rows_in_use(index[index >= 2 * groups.stride] - 2 * groups.stride, [parts[1][index >= 2 * groups.stride]],
+                           groups.counts[2:], groups.stride)
+    assert tail.shape == (2 * groups.stride, 4)
+
+
 def _dense(x, weight, groups, full, width):
     """The expected rows in use, from a plain per-group product."""
     out, tail = [], []
