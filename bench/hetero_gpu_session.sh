@@ -4,6 +4,9 @@
 #   STAGE=rgat    bench/rgat.py: the user's path and the trimmed rows, both libraries
 #                 (CONFIGS='"a" "b"' picks rows)
 #   STAGE=static  bench/rgat.py: per-hop static batches, trimmed, with and without CUDA graphs
+#   STAGE=compact the grouped-projection CUDA tests (row_groups, add_rows_in_use, a failed capture's
+#                 fallback), then compact rows against the node tables and PyG eager, trimmed, profiled
+#                 (a failed capture's traceback lands in rgat_capture_error.txt)
 # Usage: STAGE=... OUT=... bash bench/hetero_gpu_session.sh
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
@@ -19,5 +22,11 @@ for stage in ${STAGE:-tests}; do
     rgat) eval "$RGAT/rgat --profile --configs ${CONFIGS:-$RGAT_ROWS}" 2>&1 | grep -v -i warn | tail -12 ;;
     static) $RGAT/static --configs "pyg eager" "pyg compiled" "pyg compiled (static, trimmed)" "gnnx.compile (static, trimmed)" \
               "pyg compiled (static, trimmed, cuda graphs)" "gnnx.compile (static, trimmed, cuda graphs)" 2>&1 | grep -v -i warn | tail -12 ;;
+    compact) timeout 200 python3 -m pytest -q -m cuda -n 8 -p no:cacheprovider -p no:logging -rf \
+               tests/ops/test_grouped_project.py tests/nn/test_hetero_grouped.py tests/compile/test_hetero_capture.py \
+               tests/compile/test_gnnx_compile.py -k "row_groups or add_rows or grouped or failed_capture" 2>&1 | tail -8 \
+               | tee "$OUT/compact_tests.txt"
+             timeout 380 python3 bench/rgat.py --batches ${BATCHES:-6} --warmup 2 --out "$OUT" --profile --configs \
+               "gnnx.compile (trimmed, compact rows)" "gnnx.compile (trimmed)" "pyg eager (trimmed)" 2>&1 | grep -v -i warn | tail -8 ;;
   esac
 done
