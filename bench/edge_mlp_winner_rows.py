@@ -2,7 +2,8 @@
 (10,000 nodes, 200,000 random edges, MLP [128, 64, 64]): each launch shape of the backward
 (``CONFIG``'s ``bwd_*`` keys) checked against autograd through the reference in float64 and
 timed (microseconds per backward, CUDA events; kernel times from torch.profiler), in both
-precisions. Writes $OUT/edge_mlp_winner_rows.json.
+precisions, with the hidden columns whole and in two halves (``bwd_h_split``). Writes
+$OUT/edge_mlp_winner_rows.json.
 
 The backward walks the destination rows and recomputes one hidden row per output channel (the
 channel's winner) where the kernel before it (commit c1e1b89, ``_backward_kernel`` over blocks
@@ -35,6 +36,9 @@ results = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "
 default = dict(tem.CONFIG)
 shapes = [{}] + [{"bwd_chunk": c, "bwd_warps": wp, "bwd_programs_per_sm": p}
                  for c, wp, p in ((32, 4, 4), (32, 2, 8), (16, 2, 4), (64, 2, 4), (32, 8, 2))]
+# the hidden columns in two halves (half the registers of a row's tiles; at 2 warps the whole-width
+# kernel spills 864 bytes a thread, the halves 464, sm_90 ptxas via Triton 3.9 offline)
+shapes += [{"bwd_h_split": 2, "bwd_warps": wp, "bwd_programs_per_sm": p} for wp, p in ((2, 4), (2, 8), (4, 4), (4, 2))]
 for tf32 in (False, True):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     _, arg = tem.edge_mlp_max(*structure, a, b, w, bias)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue #17 on the GPU machine (device tool): the CUDA tests (point-cloud kernels and every device test), then
-# benchmarks. Usage: STAGE=tests|knn|calorimeter|profile|tune|edgeprof|edgecnn|aoti OUT=... bash bench/pointcloud_gpu_session.sh
+# benchmarks. Usage: STAGE=tests|knn|calorimeter|profile|tune|edgeprof|edgecnn|aoti|split OUT=... bash bench/pointcloud_gpu_session.sh
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 OUT=${OUT:-/tmp/gnnx_gpu}; mkdir -p "$OUT"
@@ -18,6 +18,9 @@ for stage in ${STAGE:-tests knn calorimeter}; do
     edgecnn) timeout 240 env OUT="$OUT" python3 bench/seed_table.py EdgeCNN 2>&1 | tail -8
              timeout 240 env OUT="$OUT" EDGE_MLP=unfused python3 bench/seed_table.py EdgeCNN 2>&1 | tail -8
              timeout 200 python3 -m gnnx.benchmark.seed --device cuda --models EdgeCNN --out "$OUT" 2>&1 | tail -8 ;;
+    split) timeout 200 python3 -m pytest -q -m cuda -n 8 -p no:cacheprovider -rf tests/ops/test_point_cloud_kernels.py \
+             -k "fused_edge_mlp or edge_cnn" 2>&1 | tail -5 | tee "$OUT/edge_mlp_split_tests.txt"
+           timeout 300 env OUT="$OUT" python3 bench/edge_mlp_winner_rows.py 2>&1 | grep -v -i warn | tail -14 ;;
     aoti) timeout 200 bash bench/aoti_cuda_probe2.sh > "$OUT/aoti_probe.txt" 2>&1; tail -30 "$OUT/aoti_probe.txt" ;;
   esac
 done

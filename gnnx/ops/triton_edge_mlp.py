@@ -40,7 +40,10 @@ MAX_WIDTH = 64  # hidden and output channels held in registers (wider: W spills;
 # positions per one-hot product, warps and persistent programs per SM of the backward. Measured
 # on an H100 with bench/tune_pointcloud.py and bench/edge_mlp_winner_rows.py (one EdgeConv
 # layer of the seed graph; bench/results/h100/tune_pointcloud.json, edge_mlp_winner_rows.json).
-CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "fwd_stages": 3, "bwd_chunk": 32, "bwd_warps": 2, "bwd_programs_per_sm": 4}
+# "bwd_h_split": 2 takes the backward's hidden columns in two halves (fewer registers a row; not
+# yet measured on a GPU, so off).
+CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "fwd_stages": 3, "bwd_chunk": 32, "bwd_warps": 2, "bwd_programs_per_sm": 4,
+          "bwd_h_split": 1}
 
 
 @triton.jit
@@ -83,9 +86,35 @@ def _tf32_parts(x):
 
 
 @triton.jit
+def _winner_columns(node, rowptr, perm, a, b, w_oh, src, g, win, won, grad_a, grad_edge, offs_h, hmask, offs_c, H,
+                    A_STRIDE, B_STRIDE, CHUNK: tl.constexpr, EXACT: tl.constexpr):
+    """One destination row over the hidden columns ``offs_h``: stores ``grad a`` and the edges'
+    pre-activation gradients there and returns the row's ``grad W`` columns (``[OUT, cols]``)."""
+    pre = (tl.load(a + node * A_STRIDE + offs_h, mask=hmask, other=0.0).to(tl.float32)[None, :]
+           + tl.load(b + src[:, None] * B_STRIDE + offs_h[None, :], mask=won[:, None] & hmask[None, :],
+                     other=0.0).to(tl.float32))  # [OUT, cols]: each channel's winning pre-activation
+    contrib = tl.where(pre > 0, g[:, None] * w_oh, 0.0)
+    tl.store(grad_a + node * H + offs_h, tl.sum(contrib, 0), mask=hmask)
+    if EXACT:
+        hi, lo = _tf32_parts(contrib)
+    end = tl.load(rowptr + node + 1)
+    for first in range(tl.load(rowptr + node), end, CHUNK):
+        pos = first + offs_c
+        cmask = pos < end
+        onehot = tl.where(win[None, :] == pos[:, None], 1.0, 0.0)  # [CHUNK, OUT]
+        if EXACT:
+            grad_pre = tl.dot(onehot, hi, input_precision="tf32") + tl.dot(onehot, lo, input_precision="tf32")
+        else:
+            grad_pre = tl.dot(onehot, contrib, input_precision="tf32")
+        edge = tl.load(perm + pos, mask=cmask, other=0)
+        tl.store(grad_edge + edge[:, None] * H + offs_h[None, :], grad_pre, mask=cmask[:, None] & hmask[None, :])
+    return g[:, None] * tl.maximum(pre, 0.0)
+
+
+@triton.jit
 def _backward_kernel(rowptr, col, perm, a, b, w, grad, arg, grad_a, grad_edge, grad_w_part, num_rows, H, OUT,
                      A_STRIDE, B_STRIDE, H_PAD: tl.constexpr, O_PAD: tl.constexpr, CHUNK: tl.constexpr,
-                     EXACT: tl.constexpr):
+                     EXACT: tl.constexpr, H_SPLIT: tl.constexpr):
     """Persistent over destination rows. A row's output channel ``o`` took its value from one
     edge, the winner ``e(o)``, so the gradient reaches the hidden layer through ``OUT`` rows
     only: ``h_o = relu(a_i + b[src e(o)])`` (``[OUT, H]``, gathered), ``grad W[o] += g_o h_o``
@@ -93,42 +122,37 @@ def _backward_kernel(rowptr, col, perm, a, b, w, grad, arg, grad_a, grad_edge, g
     ``grad a_i`` is the sum of the ``c_o`` and an edge's pre-activation gradient the sum of the
     ``c_o`` it won: a one-hot product over the row's edges, ``CHUNK`` CSR positions at a time
     (fp32-accurate from two TF32 products where ``EXACT``), stored by input edge id for the
-    transposed sum."""
+    transposed sum. ``H_SPLIT = 2`` takes the hidden columns in two halves, so a row's
+    ``[OUT, H]`` tiles hold half as many registers (the whole-width kernel spills at 2 warps)."""
     pid = tl.program_id(0)
-    offs_h = tl.arange(0, H_PAD)
+    HW: tl.constexpr = H_PAD // H_SPLIT
+    offs_h0 = tl.arange(0, HW)
+    offs_h1 = HW + tl.arange(0, HW)
     offs_o = tl.arange(0, O_PAD)
     offs_c = tl.arange(0, CHUNK)
-    hmask, omask = offs_h < H, offs_o < OUT
-    w_oh = tl.load(w + offs_o[:, None] * H + offs_h[None, :], mask=omask[:, None] & hmask[None, :],
-                   other=0.0).to(tl.float32)  # [OUT, H]
-    grad_w = tl.zeros([O_PAD, H_PAD], tl.float32)
+    hmask0, hmask1, omask = offs_h0 < H, offs_h1 < H, offs_o < OUT
+    w_oh0 = tl.load(w + offs_o[:, None] * H + offs_h0[None, :], mask=omask[:, None] & hmask0[None, :],
+                    other=0.0).to(tl.float32)  # [OUT, HW]
+    grad_w0 = tl.zeros([O_PAD, HW], tl.float32)
+    if H_SPLIT == 2:
+        w_oh1 = tl.load(w + offs_o[:, None] * H + offs_h1[None, :], mask=omask[:, None] & hmask1[None, :],
+                        other=0.0).to(tl.float32)
+        grad_w1 = tl.zeros([O_PAD, HW], tl.float32)
     for node in range(pid, num_rows, tl.num_programs(0)):
         node = node + tl.zeros([], tl.int64)  # 64-bit offsets
         win = tl.load(arg + node * OUT + offs_o, mask=omask, other=-1)  # CSR position per channel, -1: no edge
         won = win >= 0
         g = tl.load(grad + node * OUT + offs_o, mask=won, other=0.0).to(tl.float32)
         src = tl.load(col + win, mask=won, other=0)
-        pre = (tl.load(a + node * A_STRIDE + offs_h, mask=hmask, other=0.0).to(tl.float32)[None, :]
-               + tl.load(b + src[:, None] * B_STRIDE + offs_h[None, :], mask=won[:, None] & hmask[None, :],
-                         other=0.0).to(tl.float32))  # [OUT, H]: each channel's winning pre-activation
-        grad_w += g[:, None] * tl.maximum(pre, 0.0)
-        contrib = tl.where(pre > 0, g[:, None] * w_oh, 0.0)
-        tl.store(grad_a + node * H + offs_h, tl.sum(contrib, 0), mask=hmask)
-        if EXACT:
-            hi, lo = _tf32_parts(contrib)
-        end = tl.load(rowptr + node + 1)
-        for first in range(tl.load(rowptr + node), end, CHUNK):
-            pos = first + offs_c
-            cmask = pos < end
-            onehot = tl.where(win[None, :] == pos[:, None], 1.0, 0.0)  # [CHUNK, OUT]
-            if EXACT:
-                grad_pre = tl.dot(onehot, hi, input_precision="tf32") + tl.dot(onehot, lo, input_precision="tf32")
-            else:
-                grad_pre = tl.dot(onehot, contrib, input_precision="tf32")
-            edge = tl.load(perm + pos, mask=cmask, other=0)
-            tl.store(grad_edge + edge[:, None] * H + offs_h[None, :], grad_pre, mask=cmask[:, None] & hmask[None, :])
-    tl.store(grad_w_part + pid * OUT * H + offs_o[:, None] * H + offs_h[None, :], grad_w,
-             mask=omask[:, None] & hmask[None, :])
+        grad_w0 += _winner_columns(node, rowptr, perm, a, b, w_oh0, src, g, win, won, grad_a, grad_edge, offs_h0,
+                                   hmask0, offs_c, H, A_STRIDE, B_STRIDE, CHUNK, EXACT)
+        if H_SPLIT == 2:
+            grad_w1 += _winner_columns(node, rowptr, perm, a, b, w_oh1, src, g, win, won, grad_a, grad_edge,
+                                       offs_h1, hmask1, offs_c, H, A_STRIDE, B_STRIDE, CHUNK, EXACT)
+    part = grad_w_part + pid * OUT * H + offs_o[:, None] * H
+    tl.store(part + offs_h0[None, :], grad_w0, mask=omask[:, None] & hmask0[None, :])
+    if H_SPLIT == 2:
+        tl.store(part + offs_h1[None, :], grad_w1, mask=omask[:, None] & hmask1[None, :])
 
 
 def _pads(hidden: int, out: int) -> dict:
@@ -196,6 +220,7 @@ def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, rowptr_t: T
         launcher(_backward_kernel, a)[(programs,)](
             rowptr, col, perm, a, b, weight, grad, arg, grad_a, grad_edge, partial, num_rows, hidden, out_channels,
             a.stride(0), b.stride(0), CHUNK=CONFIG["bwd_chunk"], EXACT=precision == "tf32x3",
+            H_SPLIT=CONFIG["bwd_h_split"] if _pads(hidden, out_channels)["H_PAD"] >= 32 else 1,
             num_warps=CONFIG["bwd_warps"], **_pads(hidden, out_channels))
     grad_b = _launch_spmm(rowptr_t, perm_t, None, grad_edge, False)[0]
     return grad_a.to(a.dtype), grad_b.to(b.dtype), partial.sum(0).to(weight.dtype)
