@@ -37,7 +37,7 @@ default = dict(tem.CONFIG)
 shapes = [{}] + [{"bwd_chunk": c, "bwd_warps": wp, "bwd_programs_per_sm": p}
                  for c, wp, p in ((32, 4, 4), (32, 2, 8), (16, 2, 4), (64, 2, 4), (32, 8, 2))]
 # the hidden columns in two halves (half the registers of a row's tiles; at 2 warps the whole-width
-# kernel spills 864 bytes a thread, the halves 464, sm_90 ptxas via Triton 3.9 offline)
+# kernel spills 864 bytes a thread, the halves 464: bench/results/cpu/edge_mlp_registers.txt)
 shapes += [{"bwd_h_split": 2, "bwd_warps": wp, "bwd_programs_per_sm": p} for wp, p in ((2, 4), (2, 8), (4, 4), (4, 2))]
 for tf32 in (False, True):
     torch.backends.cuda.matmul.allow_tf32 = tf32
