@@ -15,7 +15,7 @@ from triton.compiler import ASTSource
 from gnnx.ops import triton_edge_mlp as tem
 
 ORDER = ["rowptr", "col", "perm", "a", "b", "w", "grad", "arg", "grad_a", "grad_edge", "grad_w_part", "num_rows", "H",
-         "OUT", "A_STRIDE", "B_STRIDE", "H_PAD", "O_PAD", "CHUNK", "EXACT", "H_SPLIT"]
+         "OUT", "A_STRIDE", "B_STRIDE", "H_PAD", "O_PAD", "CHUNK", "EXACT", "H_SPLIT", "ATOMIC_B"]
 TYPES = {**{name: "*fp32" for name in ["a", "b", "w", "grad", "grad_a", "grad_edge", "grad_w_part"]},
          **{name: "*i64" for name in ["rowptr", "col", "perm"]}, "arg": "*i32",
          **{name: "i32" for name in ["num_rows", "H", "OUT", "A_STRIDE", "B_STRIDE"]}}
@@ -23,7 +23,8 @@ CUOBJDUMP = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia",
 
 
 def resources(warps: int, exact: bool, split: int) -> str:
-    constants = {"H_PAD": 64, "O_PAD": 64, "CHUNK": tem.CONFIG["bwd_chunk"], "EXACT": exact, "H_SPLIT": split}
+    constants = {"H_PAD": 64, "O_PAD": 64, "CHUNK": tem.CONFIG["bwd_chunk"], "EXACT": exact, "H_SPLIT": split,
+                 "ATOMIC_B": False}
     source = ASTSource(fn=tem._backward_kernel, signature={name: TYPES.get(name, "constexpr") for name in ORDER},
                        constexprs={(ORDER.index(name),): value for name, value in constants.items()})
     kernel = triton.compile(source, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps})

@@ -2,7 +2,8 @@
 (10,000 nodes, 200,000 random edges, MLP [128, 64, 64]): each launch shape of the backward
 (``CONFIG``'s ``bwd_*`` keys) checked against autograd through the reference in float64 and
 timed (microseconds per backward, CUDA events; kernel times from torch.profiler), in both
-precisions, with the hidden columns whole and in two halves (``bwd_h_split``). Writes
+precisions, with the hidden columns whole and in two halves (``bwd_h_split``) and ``grad b`` by
+the transposed CSR or by atomics (``bwd_atomic_b``). Writes
 $OUT/edge_mlp_winner_rows.json.
 
 The backward walks the destination rows and recomputes one hidden row per output channel (the
@@ -39,6 +40,8 @@ shapes = [{}] + [{"bwd_chunk": c, "bwd_warps": wp, "bwd_programs_per_sm": p}
 # the hidden columns in two halves (half the registers of a row's tiles; at 2 warps the whole-width
 # kernel spills 864 bytes a thread, the halves 464: bench/results/cpu/edge_mlp_registers.txt)
 shapes += [{"bwd_h_split": 2, "bwd_warps": wp, "bwd_programs_per_sm": p} for wp, p in ((2, 4), (2, 8), (4, 4), (4, 2))]
+# grad b by atomic adds from the kernel (no [E, H] buffer, no transposed-CSR pass)
+shapes += [{"bwd_atomic_b": True}, {"bwd_atomic_b": True, "bwd_h_split": 2}]
 for tf32 in (False, True):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     _, arg = tem.edge_mlp_max(*structure, a, b, w, bias)

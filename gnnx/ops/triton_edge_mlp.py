@@ -17,7 +17,7 @@ backward. Only a row's winners carry gradient, so the backward walks the destina
 recomputes one hidden row per output channel (its winner's), not one per edge: ``grad W`` and
 ``grad a`` come from fp32 FMAs over those ``[OUT, H]`` tiles, each edge's pre-activation
 gradient from a one-hot product (the channels it won), and the transposed CSR sums those per
-source (``grad b``): fixed order throughout, no atomics. The forward's product runs on tensor
+source (``grad b``): fixed order throughout, no atomics (by default). The forward's product runs on tensor
 cores as three TF32 products per fp32 product (Triton's ``tf32x3``, fp32 accuracy), the
 backward's one-hot product as two (its 0/1 operand is exact in TF32); one where
 ``torch.backends.cuda.matmul.allow_tf32`` allows TF32. ``a`` and ``b`` may be strided views
@@ -40,10 +40,12 @@ MAX_WIDTH = 64  # hidden and output channels held in registers (wider: W spills;
 # positions per one-hot product, warps and persistent programs per SM of the backward. Measured
 # on an H100 with bench/tune_pointcloud.py and bench/edge_mlp_winner_rows.py (one EdgeConv
 # layer of the seed graph; bench/results/h100/tune_pointcloud.json, edge_mlp_winner_rows.json).
-# "bwd_h_split": 2 takes the backward's hidden columns in two halves (fewer registers a row; not
-# yet measured on a GPU, so off).
+# "bwd_h_split": 2 takes the backward's hidden columns in two halves (fewer registers a row);
+# "bwd_atomic_b" adds the edges' gradients into grad b with atomics (no [E, H] buffer, no
+# transposed-CSR pass; summation order then varies between runs, and only where PyTorch's
+# deterministic algorithms are off). Neither measured on a GPU yet, so both off.
 CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "fwd_stages": 3, "bwd_chunk": 32, "bwd_warps": 2, "bwd_programs_per_sm": 4,
-          "bwd_h_split": 1}
+          "bwd_h_split": 1, "bwd_atomic_b": False}
 
 
 @triton.jit
@@ -86,10 +88,12 @@ def _tf32_parts(x):
 
 
 @triton.jit
-def _winner_columns(node, rowptr, perm, a, b, w_oh, src, g, win, won, grad_a, grad_edge, offs_h, hmask, offs_c, H,
-                    A_STRIDE, B_STRIDE, CHUNK: tl.constexpr, EXACT: tl.constexpr):
+def _winner_columns(node, rowptr, col, perm, a, b, w_oh, src, g, win, won, grad_a, grad_edge, offs_h, hmask, offs_c,
+                    H, A_STRIDE, B_STRIDE, CHUNK: tl.constexpr, EXACT: tl.constexpr, ATOMIC_B: tl.constexpr):
     """One destination row over the hidden columns ``offs_h``: stores ``grad a`` and the edges'
-    pre-activation gradients there and returns the row's ``grad W`` columns (``[OUT, cols]``)."""
+    pre-activation gradients there (by edge id; with ``ATOMIC_B`` added into their sources'
+    rows of ``grad_edge``, then ``grad b`` itself) and returns the row's ``grad W`` columns
+    (``[OUT, cols]``)."""
     pre = (tl.load(a + node * A_STRIDE + offs_h, mask=hmask, other=0.0).to(tl.float32)[None, :]
            + tl.load(b + src[:, None] * B_STRIDE + offs_h[None, :], mask=won[:, None] & hmask[None, :],
                      other=0.0).to(tl.float32))  # [OUT, cols]: each channel's winning pre-activation
@@ -106,15 +110,20 @@ def _winner_columns(node, rowptr, perm, a, b, w_oh, src, g, win, won, grad_a, gr
             grad_pre = tl.dot(onehot, hi, input_precision="tf32") + tl.dot(onehot, lo, input_precision="tf32")
         else:
             grad_pre = tl.dot(onehot, contrib, input_precision="tf32")
-        edge = tl.load(perm + pos, mask=cmask, other=0)
-        tl.store(grad_edge + edge[:, None] * H + offs_h[None, :], grad_pre, mask=cmask[:, None] & hmask[None, :])
+        if ATOMIC_B:
+            source = tl.load(col + pos, mask=cmask, other=0)
+            tl.atomic_add(grad_edge + source[:, None] * H + offs_h[None, :], grad_pre,
+                          mask=cmask[:, None] & hmask[None, :], sem="relaxed")
+        else:
+            edge = tl.load(perm + pos, mask=cmask, other=0)
+            tl.store(grad_edge + edge[:, None] * H + offs_h[None, :], grad_pre, mask=cmask[:, None] & hmask[None, :])
     return g[:, None] * tl.maximum(pre, 0.0)
 
 
 @triton.jit
 def _backward_kernel(rowptr, col, perm, a, b, w, grad, arg, grad_a, grad_edge, grad_w_part, num_rows, H, OUT,
                      A_STRIDE, B_STRIDE, H_PAD: tl.constexpr, O_PAD: tl.constexpr, CHUNK: tl.constexpr,
-                     EXACT: tl.constexpr, H_SPLIT: tl.constexpr):
+                     EXACT: tl.constexpr, H_SPLIT: tl.constexpr, ATOMIC_B: tl.constexpr):
     """Persistent over destination rows. A row's output channel ``o`` took its value from one
     edge, the winner ``e(o)``, so the gradient reaches the hidden layer through ``OUT`` rows
     only: ``h_o = relu(a_i + b[src e(o)])`` (``[OUT, H]``, gathered), ``grad W[o] += g_o h_o``
@@ -144,11 +153,11 @@ def _backward_kernel(rowptr, col, perm, a, b, w, grad, arg, grad_a, grad_edge, g
         won = win >= 0
         g = tl.load(grad + node * OUT + offs_o, mask=won, other=0.0).to(tl.float32)
         src = tl.load(col + win, mask=won, other=0)
-        grad_w0 += _winner_columns(node, rowptr, perm, a, b, w_oh0, src, g, win, won, grad_a, grad_edge, offs_h0,
-                                   hmask0, offs_c, H, A_STRIDE, B_STRIDE, CHUNK, EXACT)
+        grad_w0 += _winner_columns(node, rowptr, col, perm, a, b, w_oh0, src, g, win, won, grad_a, grad_edge,
+                                   offs_h0, hmask0, offs_c, H, A_STRIDE, B_STRIDE, CHUNK, EXACT, ATOMIC_B)
         if H_SPLIT == 2:
-            grad_w1 += _winner_columns(node, rowptr, perm, a, b, w_oh1, src, g, win, won, grad_a, grad_edge,
-                                       offs_h1, hmask1, offs_c, H, A_STRIDE, B_STRIDE, CHUNK, EXACT)
+            grad_w1 += _winner_columns(node, rowptr, col, perm, a, b, w_oh1, src, g, win, won, grad_a, grad_edge,
+                                       offs_h1, hmask1, offs_c, H, A_STRIDE, B_STRIDE, CHUNK, EXACT, ATOMIC_B)
     part = grad_w_part + pid * OUT * H + offs_o[:, None] * H
     tl.store(part + offs_h0[None, :], grad_w0, mask=omask[:, None] & hmask0[None, :])
     if H_SPLIT == 2:
@@ -204,7 +213,8 @@ def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, rowptr_t: T
     """``(grad a, grad b, grad weight)`` of :func:`edge_mlp_max`: one pass over the
     destination rows recomputes each channel's winning hidden row and gives ``grad a``,
     per-program parts of ``grad W`` and the edges' pre-activation gradients, which the
-    transposed CSR sums per source (``grad b``). Fixed order throughout, no atomics."""
+    transposed CSR sums per source (``grad b``). Fixed order throughout, no atomics (unless
+    ``CONFIG["bwd_atomic_b"]``)."""
     a, b, weight, grad = _unit_column_stride(a), _unit_column_stride(b), weight.contiguous(), grad.contiguous()
     hidden = a.size(1)
     out_channels = weight.size(0)
@@ -213,16 +223,20 @@ def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, rowptr_t: T
     precision = _precision()
     sms = torch.cuda.get_device_properties(a.device).multi_processor_count
     programs = torch.sym_max(1, torch.sym_min(num_rows, CONFIG["bwd_programs_per_sm"] * sms))
-    grad_edge = torch.empty((num_edges, hidden), dtype=torch.float32, device=a.device)
+    atomic_b = CONFIG["bwd_atomic_b"] and not torch.are_deterministic_algorithms_enabled()
+    if atomic_b:  # grad b itself, summed by atomic adds
+        grad_edge = torch.zeros((b.size(0), hidden), dtype=torch.float32, device=a.device)
+    else:  # per edge, summed per source by the transposed CSR after the kernel
+        grad_edge = torch.empty((num_edges, hidden), dtype=torch.float32, device=a.device)
     grad_a = torch.empty((num_rows, hidden), dtype=torch.float32, device=a.device)
     partial = torch.empty((programs, out_channels, hidden), dtype=torch.float32, device=a.device)
     with _on_device(a):
         launcher(_backward_kernel, a)[(programs,)](
             rowptr, col, perm, a, b, weight, grad, arg, grad_a, grad_edge, partial, num_rows, hidden, out_channels,
             a.stride(0), b.stride(0), CHUNK=CONFIG["bwd_chunk"], EXACT=precision == "tf32x3",
-            H_SPLIT=CONFIG["bwd_h_split"] if _pads(hidden, out_channels)["H_PAD"] >= 32 else 1,
+            H_SPLIT=CONFIG["bwd_h_split"] if _pads(hidden, out_channels)["H_PAD"] >= 32 else 1, ATOMIC_B=atomic_b,
             num_warps=CONFIG["bwd_warps"], **_pads(hidden, out_channels))
-    grad_b = _launch_spmm(rowptr_t, perm_t, None, grad_edge, False)[0]
+    grad_b = grad_edge if atomic_b else _launch_spmm(rowptr_t, perm_t, None, grad_edge, False)[0]
     return grad_a.to(a.dtype), grad_b.to(b.dtype), partial.sum(0).to(weight.dtype)
 
 

@@ -104,15 +104,17 @@ def _edge_inputs(n_dst, n_src, edges, hidden, out, device, seed=0):
 @pytest.mark.parametrize("n_dst,n_src,edges,hidden,out", [(300, 300, 4000, 64, 64), (50, 80, 700, 24, 20),
                                                           (40, 40, 0, 16, 16), (64, 10, 300, 128, 96)])
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("h_split", [1, 2], ids=["whole", "halves"])
-def test_fused_edge_mlp_equals_reference(device, n_dst, n_src, edges, hidden, out, bias, h_split, monkeypatch):
-    """Values and gradients against float64 autograd, with the backward's hidden columns whole
-    and in two halves (``bwd_h_split``)."""
-    if device == "cpu" and h_split == 2:
-        pytest.skip("the halves are a CUDA kernel's launch option")
-    if h_split == 2:
+@pytest.mark.parametrize("backward", [{}, {"bwd_h_split": 2}, {"bwd_atomic_b": True}],
+                         ids=["whole", "halves", "atomic grad b"])
+def test_fused_edge_mlp_equals_reference(device, n_dst, n_src, edges, hidden, out, bias, backward, monkeypatch):
+    """Values and gradients against float64 autograd, with the backward's launch options: the
+    hidden columns whole or in two halves (``bwd_h_split``), ``grad b`` by atomics."""
+    if device == "cpu" and backward:
+        pytest.skip("a CUDA kernel's launch option")
+    if backward:
         from gnnx.ops import triton_edge_mlp
-        monkeypatch.setitem(triton_edge_mlp.CONFIG, "bwd_h_split", 2)
+        for key, value in backward.items():
+            monkeypatch.setitem(triton_edge_mlp.CONFIG, key, value)
     torch.backends.cuda.matmul.allow_tf32 = False
     src, dst, a, b, w, c = _edge_inputs(n_dst, n_src, edges, hidden, out, device)
     c = c if bias else None
