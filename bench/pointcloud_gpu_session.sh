@@ -20,7 +20,9 @@ for stage in ${STAGE:-tests knn calorimeter}; do
              timeout 200 python3 -m gnnx.benchmark.seed --device cuda --models EdgeCNN --out "$OUT" 2>&1 | tail -8 ;;
     split) timeout 200 python3 -m pytest -q -m cuda -n 8 -p no:cacheprovider -rf tests/ops/test_point_cloud_kernels.py \
              -k "fused_edge_mlp or edge_cnn" 2>&1 | tail -5 | tee "$OUT/edge_mlp_split_tests.txt"
-           timeout 300 env OUT="$OUT" python3 bench/edge_mlp_winner_rows.py 2>&1 | grep -v -i warn | tail -14 ;;
+           timeout 300 env OUT="$OUT" python3 bench/edge_mlp_winner_rows.py 2>&1 | grep -v -i warn | tail -14
+           # then, e.g.: EDGE_MLP_CONFIG='{"bwd_atomic_b": true}' python3 bench/seed_table.py EdgeCNN (out to its own folder)
+           ;;
     aoti) timeout 200 bash bench/aoti_cuda_probe2.sh > "$OUT/aoti_probe.txt" 2>&1; tail -30 "$OUT/aoti_probe.txt" ;;
   esac
 done

@@ -14,6 +14,7 @@ The plain-PyTorch reference sketch (cuSPARSE + one CUDA graph) runs in a subproc
 step adds its gradients into the previous step's (the protocol of every published table);
 ``GRADS=none`` sets them to ``None`` first, as ``optimizer.zero_grad()`` leaves them in a
 training loop, so the backward writes fresh gradients without the add kernels.
+``EDGE_MLP_CONFIG`` (JSON) updates the fused EdgeConv kernels' ``CONFIG`` (launch options).
 Writes $OUT/seed_table.json and $OUT/seed_table.md.
 """
 import json
@@ -36,6 +37,9 @@ OUT = os.environ.get("OUT", "/tmp")
 if os.environ.get("EDGE_MLP") == "unfused":  # EdgeConv's message MLP per edge (no fused kernels)
     from gnnx.ops import dispatch
     dispatch.FUSED_EDGE_MLP = False
+if os.environ.get("EDGE_MLP_CONFIG"):  # fused EdgeConv launch options, e.g. '{"bwd_atomic_b": true}'
+    from gnnx.ops import triton_edge_mlp
+    triton_edge_mlp.CONFIG.update(json.loads(os.environ["EDGE_MLP_CONFIG"]))
 GRADS = os.environ.get("GRADS", "accumulate")
 if os.environ.get("TF32") == "1":  # every row's fp32 products as TF32, both libraries alike
     torch.set_float32_matmul_precision("high")
