@@ -8,8 +8,9 @@ lowers and generates code for the forward and (with ``force_non_lazy_backward_lo
 backward graph; no kernel is built or run, so the step's numbers mean nothing. It caught the
 stride-order assertion of ``bench/results/h100/rgat_compact_rows/README.md`` (a view with a symbolic
 trimmed size saved for the backward); it did not reproduce the ``CantSplit`` of run 3 there (fusion
-choices still differ from CUDA's). ``TRIM=0``: the untrimmed model; ``SCALE``, ``BATCH``: the
-generated graph's size and the seeds per batch; ``COMPILER=torch``: ``torch.compile(fullgraph=True)``
+choices still differ from CUDA's). ``TRIM=0``: the untrimmed model; ``COMPACT=0``: the node
+tables instead of compact rows; ``SCALE``, ``BATCH``: the generated graph's size and the seeds
+per batch; ``COMPILER=torch``: ``torch.compile(fullgraph=True)``
 instead of ``gnnx.compile`` (``bench/rgat.py``'s).
 Usage: python bench/lower_rgat_on_cpu.py  (prints "lowered" or raises Inductor's error)
 """
@@ -98,7 +99,7 @@ def main() -> None:
     grouped._KERNELS = kernels
     ops.grouped_project, ops.row_groups = on_kernels, row_groups_on_kernels
     hetero_gat.add_rows_in_use = add_rows_on_kernels
-    hetero_gat.ENABLED, hetero_gat.COMPACT_ROWS = True, True
+    hetero_gat.ENABLED, hetero_gat.COMPACT_ROWS = True, os.environ.get("COMPACT", "1") == "1"
     graph = hetero_benchmark_graph(scale=float(os.environ.get("SCALE", "0.01")), num_features=16)
     batch = next(iter(seeds_loader(graph, int(os.environ.get("BATCH", "64")))))
     model = build_rgat(gnnx.nn, graph, 16, batch, "cpu")
