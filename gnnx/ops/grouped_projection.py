@@ -133,9 +133,11 @@ def add_rows_in_use(index: Tensor, parts: Sequence[Tensor], counts: Tensor, stri
     """``zeros([G stride, C]).index_add(0, index, cat(parts, 1))`` for ``G`` groups of
     ``stride`` rows with ``counts`` rows in use (e.g. a :func:`grouped_project` output's
     gradient, built from gathers of its rows): on CUDA (fp32) only the rows in use are zeroed
-    and the others left unspecified, which the CUDA kernels never read and the reference masks."""
+    and the others left unspecified, which the CUDA kernels never read and the reference masks.
+    Summed by atomic adds there, as ATen's ``index_add``; under
+    ``torch.use_deterministic_algorithms`` ATen's deterministic one."""
     if (_KERNELS is not None and index.is_cuda and all(part.dtype == torch.float32 for part in parts)
-            and not torch.jit.is_tracing()):
+            and not torch.jit.is_tracing() and not torch.are_deterministic_algorithms_enabled()):
         return _KERNELS.add_rows_in_use(index, [part if part.stride(1) == 1 else part.contiguous() for part in parts],
                                         counts, stride)
     values = parts[0] if len(parts) == 1 else torch.cat(list(parts), dim=1)
