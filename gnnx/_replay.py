@@ -37,7 +37,7 @@ def graphed(flat: torch.nn.Module, static: List[Tensor], warmup: int = 3) -> Cal
     (:func:`torch.cuda.make_graphed_callables`) where ``flat``'s parameters need gradients,
     else the forward alone, after ``warmup`` calls on a side stream (lazy initialisation).
     A capture that fails raises, with the device's random generator usable again."""
-    device = static[0].device if static else torch.device("cuda", torch.cuda.current_device())
+    device = next((t.device for t in static if t.is_cuda), None) or torch.device("cuda", torch.cuda.current_device())
     try:
         return _graphed(flat, static, warmup)
     except Exception:
