@@ -12,6 +12,7 @@ from typing import Any, Callable, List, Optional
 import torch
 from torch import Tensor
 
+from gnnx.cuda_graph import capture_call, end_generator_capture
 from gnnx.graph import version_of
 
 
@@ -37,45 +38,16 @@ def graphed(flat: torch.nn.Module, static: List[Tensor], warmup: int = 3) -> Cal
     (:func:`torch.cuda.make_graphed_callables`) where ``flat``'s parameters need gradients,
     else the forward alone, after ``warmup`` calls on a side stream (lazy initialisation).
     A capture that fails raises, with the device's random generator usable again."""
-    device = next((t.device for t in static if t.is_cuda), None) or torch.device("cuda", torch.cuda.current_device())
-    try:
-        return _graphed(flat, static, warmup)
-    except Exception:
-        _end_generator_capture(device)
-        raise
-
-
-def _end_generator_capture(device: torch.device) -> None:
-    """Take the device's default generator out of capture mode after a failed capture.
-    PyTorch leaves it there when ending the capture fails (an invalidated capture: it sets the
-    state back only in a successful ``capture_end``), and every later random op outside a
-    capture then fails ("Offset increment outside graph capture"): the uncaptured fallback's
-    dropout included. An empty capture that ends cleanly runs that epilogue on the same
-    generator state (graphs captured before keep theirs); seed and offset are untouched."""
-    try:
-        with torch.cuda.device(device), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "the CUDA graph is empty"
-            with torch.cuda.graph(torch.cuda.CUDAGraph()):
-                pass
-    except Exception:  # the original error is the one to report
-        pass
-
-
-def _graphed(flat: torch.nn.Module, static: List[Tensor], warmup: int) -> Callable:
     if torch.is_grad_enabled() and any(p.requires_grad for p in flat.parameters()):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return torch.cuda.make_graphed_callables(flat, tuple(static), num_warmup_iters=warmup,
-                                                     allow_unused_input=True)
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(warmup):
-            flat(*static)
-    torch.cuda.current_stream().wait_stream(stream)
-    cuda_graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(cuda_graph):
-        static_out = flat(*static)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                return torch.cuda.make_graphed_callables(flat, tuple(static), num_warmup_iters=warmup,
+                                                         allow_unused_input=True)
+        except Exception:
+            end_generator_capture()
+            raise
+    cuda_graph, static_out = capture_call(lambda: flat(*static), warmup)
 
     def replay(*args: Tensor) -> Any:
         for buffer, value in zip(static, args):
