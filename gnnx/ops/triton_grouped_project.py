@@ -170,11 +170,10 @@ def add_rows_in_use(index: Tensor, parts: List[Tensor], counts: Tensor, stride: 
     with _on_device(index):
         launcher(_zero_in_use_kernel, out)[(counts.numel() * stride // rows_per_tile,)](
             out, counts, stride, COLS=cols, BM=rows_per_tile, BC=cols_per_tile)
-        offset = 0
+        offset, n = 0, index.numel()
         for part, width in zip(parts, widths):
             if width == 0:
                 continue
-            n = index.numel()
             launcher(_add_rows_kernel, out)[(torch.sym_max(1, (n + entries - 1) // entries),
                                              (width + cols_per_tile - 1) // cols_per_tile)](
                 out, index, part, n, part.stride(0), offset, COLS=cols, WIDTH=width, BE=entries, BC=cols_per_tile)
