@@ -123,19 +123,21 @@ def row_groups(indices: List[Tensor], num_rows: int, stride: int) -> Tuple[Tenso
 
 
 @triton.jit
-def _row_tile(counts, P, BM: tl.constexpr):
-    """This program's row tile: its group, the tile's first row within the group, and the
-    group's count of rows in use."""
+def _row_tile(P, BM: tl.constexpr):
+    """This program's row tile: its group and the tile's first row within the group. (No
+    pointer goes in: Inductor's mutation analysis takes every pointer passed to a helper as
+    written by a store whose address uses the helper's results, and would copy it each call.)"""
     first = tl.program_id(0).to(tl.int64) * BM
     group = first // P
-    return group, first - group * P, tl.load(counts + group)
+    return group, first - group * P
 
 
 @triton.jit(do_not_specialize=["P"])
 def _zero_in_use_kernel(out, counts, P, COLS: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr):
     """Zeros in the rows in use of a row tile of ``out [G P, COLS]``; the others are left as
     they are."""
-    group, local, count = _row_tile(counts, P, BM)
+    group, local = _row_tile(P, BM)
+    count = tl.load(counts + group)
     if local < count:
         r = local + tl.arange(0, BM)
         row = group * P + r
@@ -185,7 +187,8 @@ def add_rows_in_use(index: Tensor, parts: List[Tensor], counts: Tensor, stride: 
 def _forward_kernel(x, rows, counts, w, out, out_tail, P, FULL, IN: tl.constexpr, OUT: tl.constexpr,
                     WIDTH: tl.constexpr, TAIL: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
                     HALF: tl.constexpr, PRECISION: tl.constexpr):
-    group, local, count = _row_tile(counts, P, BM)
+    group, local = _row_tile(P, BM)
+    count = tl.load(counts + group)
     main = group < FULL
     col_tile = tl.program_id(1)
     if (local < count) & (main | (col_tile == 0)):
@@ -225,7 +228,8 @@ def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr
                       WIDTH: tl.constexpr, TAIL: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
                       HALF: tl.constexpr, PRECISION: tl.constexpr):
     """``out[p] = grad[p] @ W_g`` (``[G P, IN]``) for the rows in use."""
-    group, local, count = _row_tile(counts, P, BM)
+    group, local = _row_tile(P, BM)
+    count = tl.load(counts + group)
     if local < count:
         r = local + tl.arange(0, BM)
         valid = r < count
