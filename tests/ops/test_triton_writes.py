@@ -1,5 +1,5 @@
 """Inductor's analysis of which arguments a user Triton kernel writes must name exactly the
-kernel's outputs. An input it takes as written is copied before every launch, and a written
+kernel's outputs, for every gnnx kernel. An input it takes as written is copied before every launch, and a written
 view of a tensor saved for backward came back as garbage on the H200 (torch 2.11): session
 22's illegal memory access in the compact R-GAT step, where a helper that loaded ``counts``
 and returned the tile's row made ``counts`` look written.
@@ -13,7 +13,7 @@ import torch
 triton = pytest.importorskip("triton")
 wrap = pytest.importorskip("torch._higher_order_ops.triton_kernel_wrap")
 
-from gnnx.ops import triton_edge_mlp, triton_matmul  # noqa: E402
+from gnnx.ops import triton_attention, triton_edge_mlp, triton_kernels, triton_knn, triton_matmul  # noqa: E402
 from gnnx.ops import triton_grouped_project as grouped  # noqa: E402
 
 
@@ -83,6 +83,40 @@ CASES = {
                                    bias=t(16), msg=t(10, 16), num_edges=10, H=32, OUT=16, A_STRIDE=32, B_STRIDE=32,
                                    HAS_BIAS=True, H_PAD=32, O_PAD=16, EDGES=32, PRECISION="tf32x3"), ["msg"]),
 }
+INT = torch.int32
+CASES.update({
+    "project nonzero blocks": (triton_matmul._nonzero_blocks_kernel,
+                               dict(a=t(64, 32), flags=t(2, dtype=INT), M=64, K=32, COLS=32, ROWS=32), ["flags"]),
+    "project tile list": (triton_matmul._compact_kernel, dict(flags=t(2, dtype=INT), tiles=t(2, dtype=INT),
+                                                              count=t(1, dtype=INT), num_flags=2, BLOCK=1024),
+                          ["count", "tiles"]),
+    "project grad weight": (triton_matmul._tmm_kernel, dict(a=t(64, 32), b=t(64, 16), partial=t(2, 32, 16),
+                                                            tiles=t(2, dtype=INT), count=t(1, dtype=INT), M=64, KA=32,
+                                                            N=16, ROWS=32, BC=32, BF=16, HALF=False,
+                                                            PRECISION="tf32x3"), ["partial"]),
+    "spmm (weighted max)": (triton_kernels._spmm_kernel, dict(rowptr=t(9, dtype=LONG), col=t(10, dtype=LONG),
+                                                              weight=t(10), x=t(8, 32), out=t(8, 32),
+                                                              arg=t(8, 32, dtype=LONG), num_rows=8, F=32, HEAD_C=32,
+                                                              W_HEADS=1, HAS_W=True, SCALAR_W=True, IS_MAX=True,
+                                                              ROWS=1, BLOCK_E=8, BLOCK_F=32, HAS_COL=True), ["arg", "out"]),
+    "sddmm": (triton_kernels._sddmm_kernel, dict(row=t(10, dtype=LONG), col=t(10, dtype=LONG), a=t(8, 32),
+                                                 b=t(8, 32), out=t(10, 1), num_edges=10, F=32, HEAD_C=32, H=1,
+                                                 BLOCK_E=128, BLOCK_C=32), ["out"]),
+    "gat_attention": (triton_attention._attention_kernel,
+                      dict(rowptr=t(9, dtype=LONG), col=t(10, dtype=LONG), x=t(8, 2, 16), score_src=t(8, 2),
+                           score_dst=t(8, 2), x_dst=t(8, 2, 16), att=t(2, 16), bias=t(32), out=t(8, 2, 16),
+                           m_out=t(8, 2), r_out=t(8, 2), H=2, C=16, slope=0.2, V2=False, HAS_BIAS=True, BLOCK_E=32,
+                           BLOCK_C=16), ["m_out", "out", "r_out"]),
+    "knn morton codes": (triton_knn._morton_kernel, dict(p=t(10, 3), lo=t(3), scale=t(3), batch=t(10, dtype=LONG),
+                                                         out=t(10, dtype=LONG), n=10, D=3, BITS=21, HAS_BATCH=True,
+                                                         BLOCK=1024), ["out"]),
+    "knn boxes": (triton_knn._boxes_kernel, dict(p=t(10, 3), boxes=t(12), n=10, D=3, D_PAD=4, BLOCK=64), ["boxes"]),
+    "knn": (triton_knn._knn_kernel, dict(x=t(10, 3), y=t(10, 3), x_index=t(10, dtype=LONG), y_index=t(10, dtype=LONG),
+                                         lo=t(10, dtype=LONG), hi=t(10, dtype=LONG), tile_boxes=t(6),
+                                         block_boxes=t(18), starts=t(10, dtype=LONG), out=t(10, 4, dtype=LONG),
+                                         num_y=10, k=4, max_dist=-1.0, D=3, D_PAD=4, K_PAD=4, BLOCK_M=4,
+                                         BLOCK_N=64, CHUNK=64, EXCLUDE_OWN=True, HAS_MAX=False), ["out"]),
+})
 for split in (1, 2):
     for atomic_b in (False, True):
         CASES[f"edge_mlp_max backward (h_split {split}, atomic b {atomic_b})"] = (
