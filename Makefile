@@ -4,6 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
+TRITON_SPEC ?= triton==3.8.0
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
@@ -16,8 +17,11 @@ $(VENV)/.core: pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
+# Triton too, for the kernel tests that need no GPU (its interpreter, Inductor's write analysis);
+# CUDA builds of torch bring their own.
 $(VENV)/.test: $(VENV)/.core
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)" torch_geometric pytest hypothesis pytest-xdist nvidia-pytriton matplotlib scipy pymetis faiss-cpu captum rdkit networkit trimesh gdist scikit-image numba ruff
+	$(PY) -c "import triton" 2>/dev/null || $(PY) -m pip install --quiet "$(TRITON_SPEC)"
 	touch $@
 
 venv: $(VENV)/.core

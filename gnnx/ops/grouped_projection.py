@@ -138,8 +138,7 @@ def add_rows_in_use(index: Tensor, parts: Sequence[Tensor], counts: Tensor, stri
     ``torch.use_deterministic_algorithms`` ATen's deterministic one."""
     if (_KERNELS is not None and index.is_cuda and all(part.dtype == torch.float32 for part in parts)
             and not torch.jit.is_tracing() and not torch.are_deterministic_algorithms_enabled()):
-        return _KERNELS.add_rows_in_use(index, [part if part.stride(1) == 1 else part.contiguous() for part in parts],
-                                        counts, stride)
+        return _KERNELS.add_rows_in_use(index, list(parts), counts, stride)
     values = parts[0] if len(parts) == 1 else torch.cat(list(parts), dim=1)
     return index_add_fp32((counts.numel() * stride, values.size(1)), index, values)
 

@@ -165,6 +165,7 @@ def add_rows_in_use(index: Tensor, parts: List[Tensor], counts: Tensor, stride: 
     the parts' columns) in its rows in use, ``g stride + r`` for ``r < counts[g]``; the others
     are unspecified. Zeroing only the rows in use saves most of a full table's pass where few
     pairs are used (a compact R-GAT table is ``G`` node tables tall)."""
+    parts = [part if part.stride(1) == 1 else part.contiguous() for part in parts]  # rows may be strided
     widths = [part.size(1) for part in parts]
     cols = sum(widths)
     out = torch.empty(counts.numel() * stride, cols, dtype=parts[0].dtype, device=index.device)

@@ -1,0 +1,215 @@
+"""gnnx's Triton kernels run by Triton's interpreter on the CPU, against plain ATen.
+
+Run as ``TRITON_INTERPRET=1 python tests/ops/triton_interpreter_checks.py NAME...`` (the
+interpreter is chosen when the kernels are defined, so each run is a process of its own;
+``test_triton_interpreter.py`` runs them). fp32 only: the interpreter computes bf16 and fp16
+products wrongly. Values only: the interpreter runs each program in turn, so races and launch
+shapes are for the CUDA tests (``-m cuda``) to find.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import types
+from typing import Callable, Dict
+
+os.environ["TRITON_INTERPRET"] = "1"
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+
+import torch  # noqa: E402
+
+torch.cuda.get_device_properties = lambda device: types.SimpleNamespace(multi_processor_count=4)
+
+from gnnx.graph import build_csr  # noqa: E402
+from gnnx.ops import (  # noqa: E402
+    triton_attention,
+    triton_edge_mlp,
+    triton_grouped_project,
+    triton_kernels,
+    triton_knn,
+    triton_matmul,
+)
+from gnnx.ops.attention import attention  # noqa: E402
+from gnnx.ops.edge_mlp import edge_mlp_max_reference  # noqa: E402
+from gnnx.ops.grouped_projection import (  # noqa: E402
+    RowGroups,
+    _row_groups,
+    _stride,
+    _sum_rows,
+    grouped_project_reference,
+)
+
+for module in (triton_kernels, triton_attention, triton_grouped_project, triton_matmul, triton_edge_mlp,
+               triton_knn):
+    module._on_device = lambda tensor: contextlib.nullcontext()  # no CUDA device to select
+
+CHECKS: Dict[str, Callable[[], None]] = {}
+
+
+def check(fn: Callable[[], None]) -> Callable[[], None]:
+    CHECKS[fn.__name__] = fn
+    return fn
+
+
+def close(got: torch.Tensor, expected: torch.Tensor, what: str, tol: float = 1e-4) -> None:
+    scale = max(1.0, expected.abs().max().item()) if expected.numel() else 1.0
+    torch.testing.assert_close(got, expected, rtol=0, atol=tol * scale, msg=lambda m: f"{what}: {m}")
+
+
+def random_groups(num_rows: int, sizes) -> list:
+    return [torch.randint(0, max(num_rows, 1), (size,)) if num_rows else torch.zeros(0, dtype=torch.long)
+            for size in sizes]
+
+
+@check
+def row_groups() -> None:
+    for num_rows, sizes in ((300, (500, 3, 0, 40)), (1500, (2000, 1, 1400)), (0, (0, 0)), (7, (30,))):
+        indices = random_groups(num_rows, sizes)
+        stride = _stride(num_rows)
+        rows, counts, slot_of = triton_grouped_project.row_groups(indices, num_rows, stride)
+        expected = _row_groups(indices, num_rows)
+        assert torch.equal(counts, expected[1]), (num_rows, counts, expected[1])
+        assert torch.equal(slot_of, expected[2]), num_rows
+        in_use = torch.arange(stride) < counts[:, None]
+        assert torch.equal(rows[in_use], expected[0][in_use]), num_rows
+
+
+@check
+def grouped_project() -> None:
+    torch.manual_seed(0)
+    for num_rows, ins, width, heads, full, groups in ((300, 40, 24, 4, 3, 5), (130, 128, 128, 4, 2, 4),
+                                                       (5, 16, 16, 2, 1, 1)):
+        indices = random_groups(num_rows, [int(torch.randint(1, 2 * num_rows, ())) for _ in range(groups)])
+        rows, counts, slot_of = _row_groups(indices, num_rows)
+        layout = RowGroups(rows, counts, slot_of, _stride(num_rows))
+        x = torch.randn(num_rows, ins, requires_grad=True)
+        weight = torch.randn(groups, width + heads, ins, requires_grad=True)
+        expected, expected_tail = grouped_project_reference(x, weight, layout, full, width)
+        out, tail = triton_grouped_project.grouped_project(x.detach(), weight.detach(), rows, counts, layout.stride,
+                                                           full, width)
+        in_use = (torch.arange(layout.stride) < counts[:, None]).view(-1)
+        main, score_only = in_use[:full * layout.stride], in_use[full * layout.stride:]
+        close(out[main], expected[main], "forward")
+        close(tail[score_only], expected_tail[score_only], "forward, score-only groups")
+        grad, grad_tail = torch.randn_like(expected) * main[:, None], torch.randn_like(expected_tail) * score_only[:, None]
+        grad_x, grad_w = torch.autograd.grad((expected * grad).sum() + (expected_tail * grad_tail).sum(), (x, weight))
+        grad_rows, got_w = triton_grouped_project.grouped_project_grads(grad, grad_tail, x.detach(), weight.detach(),
+                                                                        rows, counts, layout.stride, full, width, True)
+        close(_sum_rows(grad_rows, slot_of), grad_x, "grad x")
+        close(got_w, grad_w, "grad weight")
+
+
+@check
+def add_rows_in_use() -> None:
+    torch.manual_seed(1)
+    counts, stride = torch.tensor([5, 0, 70]), 128
+    index = torch.cat([torch.randint(0, 5, (40,)), torch.randint(2 * stride, 2 * stride + 70, (300,))])
+    parts = [torch.randn(340, 24), torch.randn(340, 40)[:, ::2], torch.randn(340, 0)]
+    out = triton_grouped_project.add_rows_in_use(index, parts, counts, stride)
+    expected = torch.zeros(3 * stride, 44).index_add(0, index, torch.cat(parts, 1))
+    in_use = (torch.arange(stride) < counts[:, None]).view(-1)
+    close(out[in_use], expected[in_use], "rows in use")
+
+
+@check
+def project_sparse_rows_grads() -> None:
+    torch.manual_seed(2)
+    for rows in (0, 1, 32, 64, 200):
+        grad = torch.randn(rows, 40)
+        grad[rows // 3:] = 0  # the rows past the seeds get no gradient
+        x, weight = torch.randn(rows, 24), torch.randn(40, 24)
+        grad_x, grad_w = triton_matmul.sparse_rows_grads(grad, x, weight, True, True)
+        close(grad_x, grad @ weight, f"grad x ({rows} rows)")
+        close(grad_w, grad.t() @ x, f"grad weight ({rows} rows)")
+
+
+def random_graph(num_src: int, num_dst: int, num_edges: int, seed: int):
+    generator = torch.Generator().manual_seed(seed)
+    src = torch.randint(0, num_src, (num_edges,), generator=generator)
+    dst = torch.randint(0, num_dst, (num_edges,), generator=generator)
+    return src, dst, build_csr(torch.stack([src, dst]), num_dst, num_src)
+
+
+@check
+def spmm() -> None:
+    src, dst, csr = random_graph(50, 40, 300, seed=3)
+    x, weight = torch.randn(50, 20), torch.rand(300)
+    out, _ = triton_kernels._launch_spmm(csr.rowptr, csr.col, weight[csr.perm], x, False)
+    close(out, torch.zeros(40, 20).index_add(0, dst, weight[:, None] * x[src]), "weighted sum")
+    out, arg = triton_kernels._launch_spmm(csr.rowptr, csr.col, None, x, True)
+    expected = torch.full((40, 20), float("-inf")).index_reduce(0, dst, x[src], "amax")
+    has_edges = torch.bincount(dst, minlength=40) > 0
+    close(out[has_edges], expected[has_edges], "max")
+    assert torch.equal(x[csr.col[arg[has_edges]], torch.arange(20).expand(int(has_edges.sum()), 20)], out[has_edges])
+    assert (arg[~has_edges] == -1).all(), "a row without edges names no winner"
+
+
+@check
+def sddmm() -> None:
+    src, dst, csr = random_graph(30, 30, 200, seed=4)
+    a, b = torch.randn(30, 4, 8), torch.randn(30, 4, 8)
+    out = triton_kernels._launch_sddmm(dst, src, a, b, 4)
+    close(out.view(200, 4), (a[dst] * b[src]).sum(-1), "per-head dots")
+
+
+@check
+def gat_attention() -> None:
+    src, dst, csr = random_graph(35, 30, 250, seed=8)
+    edge_index = torch.stack([src, dst])
+    torch.manual_seed(9)
+    x = torch.randn(35, 2, 16, requires_grad=True)
+    gat = dict(score_src=torch.randn(35, 2, requires_grad=True), score_dst=torch.randn(30, 2, requires_grad=True),
+               edge_bias=torch.randn(250, 2, requires_grad=True))
+    gatv2 = dict(x_dst=torch.randn(30, 2, 16, requires_grad=True), att=torch.randn(1, 2, 16, requires_grad=True))
+    for what, inputs in (("GAT, edge bias", gat), ("GATv2", gatv2)):
+        got = triton_attention.fused_attention(x, csr, inputs.get("score_src"), inputs.get("score_dst"),
+                                               inputs.get("x_dst"), inputs.get("att"), inputs.get("edge_bias"), 0.2)
+        expected = attention(x, edge_index, 30, **inputs)
+        close(got, expected, f"forward ({what})")
+        grad = torch.randn_like(expected)
+        leaves = [x, *inputs.values()]
+        got_grads = torch.autograd.grad((got * grad).sum(), leaves)
+        expected_grads = torch.autograd.grad((expected * grad).sum(), leaves)
+        for name, g, e in zip(["x", *inputs], got_grads, expected_grads):
+            close(g, e, f"grad {name} ({what})", tol=1e-3)
+
+
+@check
+def edge_mlp_max() -> None:
+    src, dst, csr = random_graph(60, 45, 400, seed=5)
+    for h_split in (1, 2):
+        for atomic_b in (False, True):
+            triton_edge_mlp.CONFIG.update(bwd_h_split=h_split, bwd_atomic_b=atomic_b)
+            torch.manual_seed(6)
+            a, b = torch.randn(45, 32, requires_grad=True), torch.randn(60, 32, requires_grad=True)
+            weight, bias = torch.randn(16, 32, requires_grad=True), torch.randn(16, requires_grad=True)
+            out, _ = triton_edge_mlp.edge_mlp_max(csr.rowptr, csr.col, csr.perm, csr.row, csr.rowptr_t, csr.perm_t,
+                                                  a, b, weight, bias)
+            expected = edge_mlp_max_reference(a, b, weight, bias, src, dst, 45)
+            what = f"h_split {h_split}, atomic b {atomic_b}"
+            close(out, expected, f"forward ({what})")
+            grad = torch.randn_like(expected)
+            got = torch.autograd.grad((out * grad).sum(), (a, b, weight, bias))
+            wanted = torch.autograd.grad((expected * grad).sum(), (a, b, weight, bias))
+            for name, g, w in zip(("a", "b", "weight", "bias"), got, wanted):
+                close(g, w, f"grad {name} ({what})", tol=1e-3)
+
+
+@check
+def knn() -> None:
+    torch.manual_seed(7)
+    points, batch = torch.rand(400, 3), torch.arange(4).repeat_interleave(100)
+    values, index = triton_knn.nearest(points, points, 8, batch, batch, False, True)
+    distances = torch.cdist(points, points).square()
+    distances[batch[:, None] != batch[None, :]] = float("inf")
+    distances.fill_diagonal_(float("inf"))
+    expected = distances.topk(8, largest=False).values
+    close(values, expected, "k nearest squared distances")
+    assert (batch[index] == batch[:, None]).all(), "neighbours stay in their cloud"
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or list(CHECKS):
+        CHECKS[name]()
+        print("ok", name, flush=True)
