@@ -143,6 +143,15 @@ def spmm() -> None:
     close(out[has_edges], expected[has_edges], "max")
     assert torch.equal(x[csr.col[arg[has_edges]], torch.arange(20).expand(int(has_edges.sum()), 20)], out[has_edges])
     assert (arg[~has_edges] == -1).all(), "a row without edges names no winner"
+    heads = torch.rand(300, 4)  # a weight per edge and head, 5 channels a head
+    out, _ = triton_kernels._launch_spmm(csr.rowptr, csr.col, heads[csr.perm], x.view(50, 4, 5), False)
+    close(out, torch.zeros(40, 4, 5).index_add(0, dst, heads[:, :, None] * x.view(50, 4, 5)[src]), "per-head weights")
+    out, _ = triton_kernels._launch_spmm(csr.rowptr, csr.col, weight[csr.perm], x, True)
+    expected = torch.full((40, 20), float("-inf")).index_reduce(0, dst, weight[:, None] * x[src], "amax")
+    close(out[has_edges], expected[has_edges], "weighted max")
+    messages = x[src][csr.perm]  # rows already in CSR order: no col
+    out, _ = triton_kernels._launch_spmm(csr.rowptr, None, None, messages, False)
+    close(out, torch.zeros(40, 20).index_add(0, dst, x[src]), "sum of rows in CSR order")
 
 
 @check
@@ -196,17 +205,38 @@ def edge_mlp_max() -> None:
                 close(g, w, f"grad {name} ({what})", tol=1e-3)
 
 
+def brute_force(points: torch.Tensor, queries: torch.Tensor, batch_x, batch_y, k: int, loop: bool,
+                cosine: bool = False, radius: float = None) -> torch.Tensor:
+    """The ``k`` smallest squared distances (``1 - cos``) of each query, ``inf`` past its cloud's points."""
+    if cosine:
+        distances = 1 - torch.nn.functional.normalize(queries, dim=1) @ torch.nn.functional.normalize(points, dim=1).t()
+    else:
+        distances = torch.cdist(queries, points).square()
+    distances[batch_y[:, None] != batch_x[None, :]] = float("inf")
+    if not loop:
+        distances.fill_diagonal_(float("inf"))
+    if radius is not None:
+        distances[distances > radius * radius] = float("inf")
+    return distances.topk(k, largest=False).values
+
+
 @check
 def knn() -> None:
     torch.manual_seed(7)
     points, batch = torch.rand(400, 3), torch.arange(4).repeat_interleave(100)
     values, index = triton_knn.nearest(points, points, 8, batch, batch, False, True)
-    distances = torch.cdist(points, points).square()
-    distances[batch[:, None] != batch[None, :]] = float("inf")
-    distances.fill_diagonal_(float("inf"))
-    expected = distances.topk(8, largest=False).values
-    close(values, expected, "k nearest squared distances")
+    close(values, brute_force(points, points, batch, batch, 8, loop=False), "k nearest squared distances")
     assert (batch[index] == batch[:, None]).all(), "neighbours stay in their cloud"
+    # two sets, unsorted clouds, one with fewer points than k; cosine; a radius
+    queries, batch_y = torch.rand(50, 3), torch.randint(0, 3, (50,))
+    few, batch_few = torch.rand(40, 3), torch.cat([torch.zeros(35, dtype=torch.long), torch.full((5,), 2)])
+    values, index = triton_knn.nearest(few, queries, 8, batch_few, batch_y, False, False)
+    close(values, brute_force(few, queries, batch_few, batch_y, 8, loop=True), "two sets, a cloud of 5 points, k = 8")
+    values, _ = triton_knn.nearest(points, points, 6, None, None, True, False)
+    close(values, brute_force(points, points, torch.zeros(400), torch.zeros(400), 6, loop=True, cosine=True),
+          "cosine", tol=1e-3)
+    values, _ = triton_knn.nearest(points, points, 16, batch, batch, False, True, radius=0.15)
+    close(values, brute_force(points, points, batch, batch, 16, loop=False, radius=0.15), "radius 0.15")
 
 
 if __name__ == "__main__":
