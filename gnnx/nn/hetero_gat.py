@@ -45,8 +45,8 @@ on each relation's 60,000 (``bench/results/cpu/hetero_grouping_cpu_profile.txt``
 looks like cache size.
 
 **Compact rows** (:data:`COMPACT_ROWS`, off until its wall clock is measured faster). The
-products above cover every node of a type for every relation it sends, but a sampled node takes part in few of them:
-in MLPerf's batch 35 % of the paper ``(node, relation)`` pairs and 52 % of the author ones
+products above cover every node of a type for every relation it sends, but a sampled node
+takes part in few of them: in MLPerf's batch 35 % of the paper ``(node, relation)`` pairs and 52 % of the author ones
 carry an edge (``bench/results/h100/rgat_compact_rows/README.md``), and the products are ~80 % of
 the trimmed step's kernel time (6.1 of 7.7 ms, ``trimmed_profile.txt`` there). With the switch
 on, each node type runs one :func:`gnnx.ops.grouped_project` over only the pairs its edges use:
