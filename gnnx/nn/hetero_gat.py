@@ -45,21 +45,21 @@ on each relation's 60,000 (``bench/results/cpu/hetero_grouping_cpu_profile.txt``
 looks like cache size.
 
 **Compact rows** (:data:`COMPACT_ROWS`, off until its wall clock is measured faster). The
-products above cover every node of a type for every relation it sends, but a sampled node
-takes part in few of them: in MLPerf's batch 35 % of the paper ``(node, relation)`` pairs and 52 % of the author ones
-carry an edge (``bench/results/h100/rgat_compact_rows/README.md``), and the products are ~80 % of
-the trimmed step's kernel time (6.1 of 7.7 ms, ``trimmed_profile.txt`` there). With the switch
-on, each node type runs one :func:`gnnx.ops.grouped_project` over only the pairs its edges use:
-a group per relation it sends (projection and source score) and a score-only group per
-relation it receives (destination score), so one read of ``x`` still serves both. On the H100
-the trimmed step took 15.0 ms this way against 10.8 ms with the whole-type products (cuBLAS
-over every row beats the grouped Triton products over a third of them, and the row lists cost
-a few kernels per layer), so it stays off. Session 19's sweep
-(``bench/tune_grouped_project.py``) made the ``grad W`` kernel 2.5x faster on the paper table and
-``row_groups`` now scans one flat int32 mask: on the H200 the compact step takes 0.8 ms less
+products above cover every node of a type for every relation it sends, but a sampled node takes
+part in few of them: in MLPerf's batch 35 % of the paper ``(node, relation)`` pairs and 52 % of
+the author ones carry an edge (``bench/results/h100/rgat_compact_rows/README.md``), and the
+products are ~80 % of the trimmed step's kernel time (6.1 of 7.7 ms, ``trimmed_profile.txt``
+there). With the switch on, each node type runs one :func:`gnnx.ops.grouped_project` over only
+the pairs its edges use: a group per relation it sends (projection and source score) and a
+score-only group per relation it receives (destination score), so one read of ``x`` still serves
+both. On the H100 the trimmed step took 15.0 ms this way against 10.8 ms with the whole-type
+products (cuBLAS over every row beats the grouped Triton products over a third of them, and the
+row lists cost a few kernels per layer), so it stays off. Session 19's sweep
+(``bench/tune_grouped_project.py``) made the ``grad W`` kernel 2.5x faster on the paper table
+and ``row_groups`` now scans one flat int32 mask: on the H200 the compact step takes 0.8 ms less
 kernel time than the node tables (8.85 against 9.64 ms) but is still 0.4 ms slower on the wall
-clock (10.6 against 10.2 ms, ``bench/results/h200/rgat_session20/``), as its many small
-kernels (``row_groups``'s ~20 per node type and layer) each cost a gap in the captured graph.
+clock (10.6 against 10.2 ms, ``bench/results/h200/rgat_session20/``), as its many small kernels
+(``row_groups``'s ~20 per node type and layer) each cost a gap in the captured graph.
 ``row_groups`` now runs as ``G + 5`` Triton launches on CUDA and the table's gradient zeroes
 only its rows in use: on the H200 the compact step's kernels take 7.72 ms a step against the
 node tables' 9.63 (``bench/results/h200/session22/``); its steady-state wall clock has not been
