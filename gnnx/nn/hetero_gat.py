@@ -56,14 +56,14 @@ both. On the H100 the trimmed step took 15.0 ms this way against 10.8 ms with th
 products (cuBLAS over every row beats the grouped Triton products over a third of them, and the
 row lists cost a few kernels per layer), so it stays off. Session 19's sweep
 (``bench/tune_grouped_project.py``) made the ``grad W`` kernel 2.5x faster on the paper table
-and ``row_groups`` now scans one flat int32 mask: on the H200 the compact step takes 0.8 ms less
-kernel time than the node tables (8.85 against 9.64 ms) but is still 0.4 ms slower on the wall
-clock (10.6 against 10.2 ms, ``bench/results/h200/rgat_session20/``), as its many small kernels
-(``row_groups``'s ~20 per node type and layer) each cost a gap in the captured graph.
-``row_groups`` now runs as ``G + 5`` Triton launches on CUDA and the table's gradient zeroes
-only its rows in use: on the H200 the compact step's kernels take 7.72 ms a step against the
-node tables' 9.63 (``bench/results/h200/session22/``); its steady-state wall clock has not been
-timed yet.
+and session 20's ``row_groups`` scanned one flat int32 mask: on the H200 the compact step took
+0.8 ms less kernel time than the node tables (8.85 against 9.64 ms) but was still 0.4 ms slower
+on the wall clock (10.6 against 10.2 ms, ``bench/results/h200/rgat_session20/``), as its many
+small kernels (``row_groups``'s ~20 per node type and layer) each cost a gap in the captured
+graph. ``row_groups`` now runs as ``G + 5`` Triton launches on CUDA and the table's gradient
+zeroes only its rows in use: on the H200 the compact step's kernels take 7.72 ms a step against
+the node tables' 9.63 (``bench/results/h200/session22/``); its steady-state wall clock has not
+been timed yet.
 """
 from __future__ import annotations
 
