@@ -18,8 +18,9 @@ called the user's way, ``model(x_dict, edge_index_dict)`` with plain tensors:
   graph trees replay the step),
 * ``(aten backward)`` gnnx rows: the grouped projections' backward as cuBLAS products instead
   of :func:`gnnx.ops.project`'s kernels, which skip the rows without gradient;
-* ``(compact rows)`` gnnx rows: each node type's product only over the ``(node, relation)``
-  pairs the batch's edges use (:func:`gnnx.ops.grouped_project`), not all its rows and relations;
+* ``(node tables)`` gnnx rows: each node type's product over all its rows and relations, not
+  (the default since session 23) only over the ``(node, relation)`` pairs the batch's edges use
+  (:func:`gnnx.ops.grouped_project`); ``(compact rows)`` names the default in a label;
 * ``(separate dst scores)`` gnnx rows: each destination type's attention scores as a product
   of their own, not columns of the same type's source-table product;
 * ``(per relation)`` / ``(grouped)`` gnnx rows: force ``gnnx.nn.hetero_gat.ENABLED`` off
@@ -44,6 +45,7 @@ import os
 import sys
 import time
 import traceback
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
@@ -104,23 +106,23 @@ def training_step(step_model, params, trim: bool, amp: bool = False):
     return step
 
 
-def time_training(step, batches, device, warmup: int, second_pass: bool = False) -> float:
+def time_training(step, batches, device, warmup: int, second_pass: bool = False) -> Tuple[float, float]:
     """Seconds per step over the batches after the first ``warmup``; with ``second_pass``, over
     every batch after one untimed pass over all of them (the steady state of a long run: every
-    compile and capture done)."""
+    compile and capture done). Also the seconds per step of the warm-up (compiles and captures)."""
     started = time.perf_counter()
     for batch in batches if second_pass else batches[:warmup]:
         step(batch)
     sync(device)
+    warm_up = (time.perf_counter() - started) / (len(batches) if second_pass else warmup)
     if second_pass:
-        print(f"  first pass {(time.perf_counter() - started) / len(batches) * 1e3:.1f} ms/step (compiles and captures "
-              f"included)", flush=True)
+        print(f"  first pass {warm_up * 1e3:.1f} ms/step (compiles and captures included)", flush=True)
     timed = batches if second_pass else batches[warmup:]
     started = time.perf_counter()
     for batch in timed:
         step(batch)
     sync(device)
-    return (time.perf_counter() - started) / len(timed)
+    return (time.perf_counter() - started) / len(timed), warm_up
 
 
 def main() -> None:
@@ -158,7 +160,7 @@ def main() -> None:
     static_batches = padded_per_hop(batches) if any("static" in c for c in args.configs) else []
     torch.manual_seed(0)
     pyg_model = build_rgat(pyg_nn, graph, args.hidden, batches[0], device)
-    results, graphs, profiles, captures = {}, {}, [], {}
+    results, graphs, profiles, captures, warm_ups = {}, {}, [], {}, {}
     for config in args.configs:
         torch._dynamo.reset()
         torch._dynamo.utils.counters.clear()
@@ -176,15 +178,16 @@ def main() -> None:
             gnnx.ops.dispatch.SKIP_ZERO_GRAD_ROWS = False if "aten backward" in config else None
             # "(separate dst scores)": each destination type's scores as a product of their own
             gnnx.nn.hetero_gat.SHARED_DST_SCORES = "separate dst scores" not in config
-            # "(compact rows)": project only the (node, relation) pairs the edges use
-            gnnx.nn.hetero_gat.COMPACT_ROWS = "compact rows" in config
+            # "(node tables)": each node type's product over all its rows and relations (the default
+            # before session 23); the default projects only the (node, relation) pairs the edges use
+            gnnx.nn.hetero_gat.COMPACT_ROWS = "node tables" not in config
             model = build_rgat(gnnx.nn, graph, args.hidden, batches[0], device)
             model.load_state_dict(pyg_model.state_dict())  # PyG's keys: the same model
             step_model = gnnx.compile(model, **compile_options(config)) if config.startswith("gnnx.compile") else model
         model.train()
         step = training_step(step_model, list(model.parameters()), "trimmed" in config, args.amp)
         try:
-            seconds = time_training(step, static_batches if "static" in config else batches, device, args.warmup,
+            seconds, warm_ups[config] = time_training(step, static_batches if "static" in config else batches, device, args.warmup,
                                     args.second_pass)
         except Exception:
             # the whole first error (a failed CUDA-graph capture makes every later step fail with another)
@@ -206,7 +209,7 @@ def main() -> None:
         if args.profile:
             profiles.append(f"==== {config}\n" + kernel_table(step, batches[-3:], device))
         # written after every row, so a run cut short keeps what it measured
-        lines = write_report(args, graph, sizes, sampling, results, graphs, profiles, captures)
+        lines = write_report(args, graph, sizes, sampling, results, graphs, profiles, captures, warm_ups)
     print("\n".join(lines))
 
 
@@ -229,7 +232,7 @@ def padded_per_hop(batches: list) -> list:
 
 
 def write_report(args, graph, sizes: dict, sampling: float, results: dict, graphs: dict, profiles: list,
-                 captures: dict) -> list:
+                 captures: dict, warm_ups: dict) -> list:
     import torch_geometric
 
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
@@ -237,7 +240,8 @@ def write_report(args, graph, sizes: dict, sampling: float, results: dict, graph
               "scale": args.scale, "graph": {"nodes": graph.num_nodes, "edges": graph.num_edges},
               "batch": sizes, "batch_size": args.batch_size, "sampling_ms": sampling * 1e3,
               "step_ms": {k: v * 1e3 for k, v in results.items()},
-              "compiled_graphs": graphs, "cuda_graph_captures": captures, "tf32": args.tf32, "amp_bf16": args.amp,
+              "compiled_graphs": graphs, "cuda_graph_captures": captures,
+              "warm_up_ms": {k: v * 1e3 for k, v in warm_ups.items()}, "tf32": args.tf32, "amp_bf16": args.amp,
               "timed": "second pass over every batch" if args.second_pass else f"batches after the first {args.warmup}"}
     precision = (", TF32 matrix products in every row" if args.tf32 else "") + (
         ", bf16 autocast in every row" if args.amp else "")

@@ -44,26 +44,23 @@ run over the relations' edge lists joined, and in a profiled step weighting the
 on each relation's 60,000 (``bench/results/cpu/hetero_grouping_cpu_profile.txt``), which
 looks like cache size.
 
-**Compact rows** (:data:`COMPACT_ROWS`, off until its wall clock is measured faster). The
-products above cover every node of a type for every relation it sends, but a sampled node takes
-part in few of them: in MLPerf's batch 35 % of the paper ``(node, relation)`` pairs and 52 % of
-the author ones carry an edge (``bench/results/h100/rgat_compact_rows/README.md``), and the
-products are ~80 % of the trimmed step's kernel time (6.1 of 7.7 ms, ``trimmed_profile.txt``
-there). With the switch on, each node type runs one :func:`gnnx.ops.grouped_project` over only
-the pairs its edges use: a group per relation it sends (projection and source score) and a
-score-only group per relation it receives (destination score), so one read of ``x`` still serves
-both. On the H100 the trimmed step took 15.0 ms this way against 10.8 ms with the whole-type
-products (cuBLAS over every row beats the grouped Triton products over a third of them, and the
-row lists cost a few kernels per layer), so it stays off. Session 19's sweep
-(``bench/tune_grouped_project.py``) made the ``grad W`` kernel 2.5x faster on the paper table
-and session 20's ``row_groups`` scanned one flat int32 mask: on the H200 the compact step took
-0.8 ms less kernel time than the node tables (8.85 against 9.64 ms) but was still 0.4 ms slower
-on the wall clock (10.6 against 10.2 ms, ``bench/results/h200/rgat_session20/``), as its many
-small kernels (``row_groups``'s ~20 per node type and layer) each cost a gap in the captured
-graph. ``row_groups`` now runs as ``G + 5`` Triton launches on CUDA and the table's gradient
-zeroes only its rows in use: on the H200 the compact step's kernels take 7.72 ms a step against
-the node tables' 9.63 (``bench/results/h200/session22/``); its steady-state wall clock has not
-been timed yet.
+**Compact rows** (:data:`COMPACT_ROWS`, on by default since session 23). The products above
+cover every node of a type for every relation it sends, but a sampled node takes part in few of
+them: in MLPerf's batch 35 % of the paper ``(node, relation)`` pairs and 52 % of the author ones
+carry an edge (``bench/results/h100/rgat_compact_rows/README.md``), and the products were ~80 %
+of the trimmed step's kernel time (6.1 of 7.7 ms, ``trimmed_profile.txt`` there). So each node
+type runs one :func:`gnnx.ops.grouped_project` over only the pairs its edges use: a group per
+relation it sends (projection and source score) and a score-only group per relation it receives
+(destination score), so one read of ``x`` still serves both. The row lists come from
+:func:`gnnx.ops.row_groups` (``G + 5`` Triton launches on CUDA) and the table's gradient zeroes
+only its rows in use. Measured on the H200 in one process (``bench/rgat.py --second-pass``,
+``bench/results/h200/session23/``): the trimmed step **8.1 ms against 10.5** with the whole-type
+products (7.71 against 9.65 ms of kernels; PyG compiled 29.0, PyG eager 54.8), the untrimmed
+step 19.4 against 19.6. History: on the H100 in session 18 it took 15.0 ms against 10.8 (the
+grouped products slower than cuBLAS over all rows, and ~20 launches per ``row_groups``); the
+``grad W`` launch shape (session 19), the Triton ``row_groups`` and ``add_rows_in_use``
+(sessions 20-21) and a write-analysis fault fixed in session 22 closed the gap. Not re-measured
+on an H100 since.
 """
 from __future__ import annotations
 
@@ -83,9 +80,9 @@ from gnnx.ops.scatter import HALF_DTYPES, index_add_fp32
 EdgeType = Tuple[str, str, str]
 ENABLED: Optional[bool] = None  # None: grouped for CUDA inputs only (module docstring)
 SHARED_DST_SCORES = True  # destination scores in the source table's product (bench/rgat.py's switch)
-# Project only the (node, relation) pairs the edges use (gnnx.ops.grouped_project): off, as
-# measured slower (H200: 10.6 against 10.2 ms a trimmed step, bench/results/h200/rgat_session20/).
-COMPACT_ROWS = False
+# Project only the (node, relation) pairs the edges use (gnnx.ops.grouped_project): on since
+# session 23 (H200, trimmed step: 8.1 against 10.5 ms, bench/results/h200/session23/).
+COMPACT_ROWS = True
 
 
 def _groupable(conv: torch.nn.Module, first: GATConv) -> bool:

@@ -43,7 +43,8 @@ MAX_WIDTH = 64  # hidden and output channels held in registers (wider: W spills;
 # "bwd_h_split": 2 takes the backward's hidden columns in two halves (fewer registers a row);
 # "bwd_atomic_b" adds the edges' gradients into grad b with atomics (no [E, H] buffer, no
 # transposed-CSR pass; summation order then varies between runs, and only where PyTorch's
-# deterministic algorithms are off). Neither measured on a GPU yet, so both off.
+# deterministic algorithms are off). Both off: on the H200 the split kernel is slower and the
+# atomics saved nothing on the model (bench/results/h200/session23/README.md).
 CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "fwd_stages": 3, "bwd_chunk": 32, "bwd_warps": 2, "bwd_programs_per_sm": 4,
           "bwd_h_split": 1, "bwd_atomic_b": False}
 
