@@ -180,7 +180,7 @@ def main() -> None:
             gnnx.nn.hetero_gat.SHARED_DST_SCORES = "separate dst scores" not in config
             # "(node tables)": each node type's product over all its rows and relations (the default
             # before session 23); the default projects only the (node, relation) pairs the edges use
-            gnnx.nn.hetero_gat.COMPACT_ROWS = "node tables" not in config
+            gnnx.nn.hetero_gat.COMPACT_ROWS = False if "node tables" in config else None
             model = build_rgat(gnnx.nn, graph, args.hidden, batches[0], device)
             model.load_state_dict(pyg_model.state_dict())  # PyG's keys: the same model
             step_model = gnnx.compile(model, **compile_options(config)) if config.startswith("gnnx.compile") else model

@@ -44,7 +44,7 @@ run over the relations' edge lists joined, and in a profiled step weighting the
 on each relation's 60,000 (``bench/results/cpu/hetero_grouping_cpu_profile.txt``), which
 looks like cache size.
 
-**Compact rows** (:data:`COMPACT_ROWS`, on by default since session 23). The products above
+**Compact rows** (:data:`COMPACT_ROWS`, on by default for CUDA inputs since session 23). The products above
 cover every node of a type for every relation it sends, but a sampled node takes part in few of
 them: in MLPerf's batch 35 % of the paper ``(node, relation)`` pairs and 52 % of the author ones
 carry an edge (``bench/results/h100/rgat_compact_rows/README.md``), and the products were ~80 %
@@ -80,9 +80,12 @@ from gnnx.ops.scatter import HALF_DTYPES, index_add_fp32
 EdgeType = Tuple[str, str, str]
 ENABLED: Optional[bool] = None  # None: grouped for CUDA inputs only (module docstring)
 SHARED_DST_SCORES = True  # destination scores in the source table's product (bench/rgat.py's switch)
-# Project only the (node, relation) pairs the edges use (gnnx.ops.grouped_project): on since
-# session 23 (H200, trimmed step: 8.1 against 10.5 ms, bench/results/h200/session23/).
-COMPACT_ROWS = True
+# Project only the (node, relation) pairs the edges use (gnnx.ops.grouped_project): None = for
+# CUDA inputs (since session 23; H200, trimmed step: 8.1 against 10.5 ms,
+# bench/results/h200/session23/); True / False force it. Not by default on the CPU, where the
+# grouped layer runs only when forced and the row lists' op (gnnx::row_groups) would keep a
+# CPU package from holding ATen ops only.
+COMPACT_ROWS: Optional[bool] = None
 
 
 def _groupable(conv: torch.nn.Module, first: GATConv) -> bool:
@@ -113,6 +116,10 @@ def _fold_dst(conv_of: Dict[EdgeType, GATConv], relations: List[EdgeType], heads
 def _enabled_for(x_dict: Dict[str, Tensor]) -> bool:
     if ENABLED is not None:
         return ENABLED
+    return _on_cuda(x_dict)
+
+
+def _on_cuda(x_dict: Dict[str, Tensor]) -> bool:
     return any(isinstance(x, Tensor) and x.is_cuda for x in x_dict.values())
 
 
@@ -154,7 +161,8 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
         num_dst = num_dst + x_dict[node_type].size(0)
         num_groups = num_groups + x_dict[node_type].size(0) * len(group)
 
-    if COMPACT_ROWS:
+    compact = COMPACT_ROWS if COMPACT_ROWS is not None else _on_cuda(x_dict)
+    if compact:
         features, scores_src, scores_dst, destinations, softmax_groups = _compact_tables(
             by_source, by_destination, conv_of, x_dict, edge_index_dict, dst_offset, group_offset, heads, width)
     else:
