@@ -187,8 +187,8 @@ def main() -> None:
         model.train()
         step = training_step(step_model, list(model.parameters()), "trimmed" in config, args.amp)
         try:
-            seconds, warm_ups[config] = time_training(step, static_batches if "static" in config else batches, device, args.warmup,
-                                    args.second_pass)
+            seconds, warm_ups[config] = time_training(step, static_batches if "static" in config else batches, device,
+                                                      args.warmup, args.second_pass)
         except Exception:
             # the whole first error (a failed CUDA-graph capture makes every later step fail with another)
             os.makedirs(args.out, exist_ok=True)

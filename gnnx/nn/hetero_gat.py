@@ -44,23 +44,22 @@ run over the relations' edge lists joined, and in a profiled step weighting the
 on each relation's 60,000 (``bench/results/cpu/hetero_grouping_cpu_profile.txt``), which
 looks like cache size.
 
-**Compact rows** (:data:`COMPACT_ROWS`, on by default for CUDA inputs since session 23). The products above
-cover every node of a type for every relation it sends, but a sampled node takes part in few of
-them: in MLPerf's batch 35 % of the paper ``(node, relation)`` pairs and 52 % of the author ones
-carry an edge (``bench/results/h100/rgat_compact_rows/README.md``), and the products were ~80 %
-of the trimmed step's kernel time (6.1 of 7.7 ms, ``trimmed_profile.txt`` there). So each node
-type runs one :func:`gnnx.ops.grouped_project` over only the pairs its edges use: a group per
-relation it sends (projection and source score) and a score-only group per relation it receives
-(destination score), so one read of ``x`` still serves both. The row lists come from
-:func:`gnnx.ops.row_groups` (``G + 5`` Triton launches on CUDA) and the table's gradient zeroes
-only its rows in use. Measured on the H200 in one process (``bench/rgat.py --second-pass``,
+**Compact rows** (:data:`COMPACT_ROWS`, on by default for CUDA inputs since session 23). The
+products above cover every node of a type for every relation it sends, but a sampled node takes
+part in few of them: in MLPerf's batch 35 % of the paper ``(node, relation)`` pairs and 52 % of
+the author ones carry an edge (``bench/results/h100/rgat_compact_rows/README.md``), and the
+products were ~80 % of the trimmed step's kernel time (6.1 of 7.7 ms, ``trimmed_profile.txt``
+there). So each node type runs one :func:`gnnx.ops.grouped_project` over only the pairs its edges
+use: a group per relation it sends (projection and source score) and a score-only group per
+relation it receives (destination score), so one read of ``x`` still serves both. The row lists
+come from :func:`gnnx.ops.row_groups` (``G + 5`` Triton launches on CUDA) and the table's gradient
+zeroes only its rows in use. Measured on the H200 in one process (``bench/rgat.py --second-pass``,
 ``bench/results/h200/session23/``): the trimmed step **8.1 ms against 10.5** with the whole-type
-products (7.71 against 9.65 ms of kernels; PyG compiled 29.0, PyG eager 54.8), the untrimmed
-step 19.4 against 19.6. History: on the H100 in session 18 it took 15.0 ms against 10.8 (the
-grouped products slower than cuBLAS over all rows, and ~20 launches per ``row_groups``); the
-``grad W`` launch shape (session 19), the Triton ``row_groups`` and ``add_rows_in_use``
-(sessions 20-21) and a write-analysis fault fixed in session 22 closed the gap. Not re-measured
-on an H100 since.
+products (7.71 against 9.65 ms of kernels; PyG compiled 29.0, PyG eager 54.8), the untrimmed step
+19.4 against 19.6. History: on the H100 in session 18 it took 15.0 ms against 10.8 (the grouped
+products slower than cuBLAS over all rows, and ~20 launches per ``row_groups``); the ``grad W``
+launch shape (session 19), the Triton ``row_groups`` and ``add_rows_in_use`` (sessions 20-21) and
+a write-analysis fault fixed in session 22 closed the gap. Not re-measured on an H100 since.
 """
 from __future__ import annotations
 
@@ -113,20 +112,17 @@ def _fold_dst(conv_of: Dict[EdgeType, GATConv], relations: List[EdgeType], heads
                  heads)
 
 
-def _enabled_for(x_dict: Dict[str, Tensor]) -> bool:
-    if ENABLED is not None:
-        return ENABLED
-    return _on_cuda(x_dict)
-
-
-def _on_cuda(x_dict: Dict[str, Tensor]) -> bool:
+def _switch_for(switch: Optional[bool], x_dict: Dict[str, Tensor]) -> bool:
+    """A module switch (:data:`ENABLED`, :data:`COMPACT_ROWS`): ``None`` = on for CUDA inputs."""
+    if switch is not None:
+        return switch
     return any(isinstance(x, Tensor) and x.is_cuda for x in x_dict.values())
 
 
 def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_dict: Dict[str, Tensor],
                 edge_index_dict: Dict[EdgeType, Tensor]) -> Optional[Dict[str, Tensor]]:
     """The outputs per destination type, or ``None`` where the grouping does not apply."""
-    if aggr not in ("sum", "add") or not _enabled_for(x_dict):
+    if aggr not in ("sum", "add") or not _switch_for(ENABLED, x_dict):
         return None
     relations = [(edge_type, conv) for edge_type, conv in convs.items() if edge_type in edge_index_dict]
     if not relations:
@@ -161,8 +157,7 @@ def grouped_gat(convs: Dict[EdgeType, torch.nn.Module], aggr: Optional[str], x_d
         num_dst = num_dst + x_dict[node_type].size(0)
         num_groups = num_groups + x_dict[node_type].size(0) * len(group)
 
-    compact = COMPACT_ROWS if COMPACT_ROWS is not None else _on_cuda(x_dict)
-    if compact:
+    if _switch_for(COMPACT_ROWS, x_dict):
         features, scores_src, scores_dst, destinations, softmax_groups = _compact_tables(
             by_source, by_destination, conv_of, x_dict, edge_index_dict, dst_offset, group_offset, heads, width)
     else:
