@@ -156,7 +156,10 @@ def _add_rows_kernel(out, index, values, E, STRIDE, OFFSET, COLS: tl.constexpr, 
     valid = (e < E)[:, None] & (cols < WIDTH)[None, :]
     row = tl.load(index + e, mask=e < E, other=0).to(tl.int64)
     value = tl.load(values + e[:, None] * STRIDE + cols[None, :], mask=valid, other=0.0)
-    tl.atomic_add(out + row[:, None] * COLS + OFFSET + cols[None, :], value, mask=valid, sem="relaxed")
+    # adding a zero changes nothing: the edges whose messages carry no gradient (most of an
+    # untrimmed last layer's) cost a read and no atomic
+    tl.atomic_add(out + row[:, None] * COLS + OFFSET + cols[None, :], value, mask=valid & (value != 0),
+                  sem="relaxed")
 
 
 @triton_op("gnnx::add_rows_in_use", mutates_args={})
@@ -228,32 +231,48 @@ def _forward_kernel(x, rows, counts, w, out, out_tail, P, FULL, IN: tl.constexpr
 def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr, OUT: tl.constexpr,
                       WIDTH: tl.constexpr, TAIL: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
                       HALF: tl.constexpr, PRECISION: tl.constexpr):
-    """``out[p] = grad[p] @ W_g`` (``[G P, IN]``) for the rows in use."""
+    """``out[p] = grad[p] @ W_g`` (``[G P, IN]``) for the rows in use; a tile whose gradient
+    rows are all zero stores zeros without the products."""
     group, local = _row_tile(P, BM)
     count = tl.load(counts + group)
     if local < count:
         r = local + tl.arange(0, BM)
         valid = r < count
         cols = tl.program_id(1) * BN + tl.arange(0, BN)
-        weights = w + group * (OUT * IN)
-        acc = tl.zeros([BM, BN], tl.float32)
         tails = tl.arange(0, TAIL)
-        if group < FULL:
+        main = group < FULL
+        if main:
             at = (group * P + r)[:, None] * OUT
-            for k0 in range(0, WIDTH, BK):
-                ks = k0 + tl.arange(0, BK)
-                g_main = tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < WIDTH), other=0.0)
-                w_main = tl.load(weights + ks[:, None] * IN + cols[None, :],
-                                 mask=(ks[:, None] < WIDTH) & (cols[None, :] < IN), other=0.0)
-                acc = _dot(g_main, w_main, acc, HALF, PRECISION)
-            a = tl.load(grad + at + WIDTH + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH),
-                        other=0.0)
         else:
             at = ((group - FULL) * P + r)[:, None] * (OUT - WIDTH)
-            a = tl.load(grad_tail + at + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH), other=0.0)
-        b = tl.load(weights + (WIDTH + tails)[:, None] * IN + cols[None, :],
-                    mask=(tails[:, None] < OUT - WIDTH) & (cols[None, :] < IN), other=0.0)
-        acc = _dot(a, b, acc, HALF, PRECISION)
+        # any nonzero (NaN included) in the tile's gradient rows?
+        nonzero = tl.zeros([BM], tl.int32)
+        if main:
+            for k0 in range(0, OUT, BK):
+                ks = k0 + tl.arange(0, BK)
+                g = tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < OUT), other=0.0)
+                nonzero |= tl.max((g != 0).to(tl.int32), 1)
+        else:
+            g = tl.load(grad_tail + at + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH), other=0.0)
+            nonzero |= tl.max((g != 0).to(tl.int32), 1)
+        acc = tl.zeros([BM, BN], tl.float32)
+        if tl.max(nonzero, 0) != 0:
+            weights = w + group * (OUT * IN)
+            if main:
+                for k0 in range(0, WIDTH, BK):
+                    ks = k0 + tl.arange(0, BK)
+                    g_main = tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < WIDTH), other=0.0)
+                    w_main = tl.load(weights + ks[:, None] * IN + cols[None, :],
+                                     mask=(ks[:, None] < WIDTH) & (cols[None, :] < IN), other=0.0)
+                    acc = _dot(g_main, w_main, acc, HALF, PRECISION)
+                a = tl.load(grad + at + WIDTH + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH),
+                            other=0.0)
+            else:
+                a = tl.load(grad_tail + at + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH),
+                            other=0.0)
+            b = tl.load(weights + (WIDTH + tails)[:, None] * IN + cols[None, :],
+                        mask=(tails[:, None] < OUT - WIDTH) & (cols[None, :] < IN), other=0.0)
+            acc = _dot(a, b, acc, HALF, PRECISION)
         tl.store(out + (group * P + r)[:, None] * IN + cols[None, :], acc.to(out.dtype.element_ty),
                  mask=valid[:, None] & (cols[None, :] < IN))
 
@@ -261,9 +280,10 @@ def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr
 @triton.jit(do_not_specialize=["P", "FULL", "SPLITS"])
 def _grad_weight_kernel(grad, grad_tail, x, rows, counts, partial, P, FULL, SPLITS, IN: tl.constexpr, OUT: tl.constexpr,
                         WIDTH: tl.constexpr, TAIL: tl.constexpr, ROWS: tl.constexpr, BC: tl.constexpr,
-                        BF: tl.constexpr, HALF: tl.constexpr, PRECISION: tl.constexpr):
+                        BF: tl.constexpr, SKIP: tl.constexpr, HALF: tl.constexpr, PRECISION: tl.constexpr):
     """``partial[g, split] = sum_p grad[p]^T x[rows[p]]`` (``[O, I]``) over this program's
-    range of group ``g``'s rows in use; every entry is written (zeros where nothing adds)."""
+    range of group ``g``'s rows in use; every entry is written (zeros where nothing adds).
+    With ``SKIP``, ``ROWS`` rows whose gradient is all zero are not gathered."""
     group = tl.program_id(2) // SPLITS
     split = tl.program_id(2) % SPLITS
     count = tl.load(counts + group)
@@ -281,21 +301,27 @@ def _grad_weight_kernel(grad, grad_tail, x, rows, counts, partial, P, FULL, SPLI
         for r0 in range(start, stop, ROWS):
             r = r0 + tl.arange(0, ROWS)
             valid = r < stop
-            node = tl.load(rows + group * P + r, mask=valid, other=0).to(tl.int64)
-            xs = tl.load(x + node[:, None] * IN + fs[None, :], mask=valid[:, None] & (fs[None, :] < IN), other=0.0)
             if main:
                 main_at = (group * P + r)[None, :] * OUT
                 g_main = tl.load(grad + main_at + cs[:, None], mask=valid[None, :] & (cs[:, None] < WIDTH), other=0.0)
-                acc = _dot(g_main, xs, acc, HALF, PRECISION)
-                if col_tile == 0:
-                    g_score = tl.load(grad + main_at + WIDTH + tails[:, None],
-                                      mask=valid[None, :] & (tails[:, None] < OUT - WIDTH), other=0.0)
-                    tail = _dot(g_score, xs, tail, HALF, PRECISION)
+                g_tail = tl.load(grad + main_at + WIDTH + tails[:, None],
+                                 mask=valid[None, :] & (tails[:, None] < OUT - WIDTH) & (col_tile == 0), other=0.0)
             else:
+                g_main = tl.zeros([BC, ROWS], grad.dtype.element_ty)
                 tail_at = ((group - FULL) * P + r)[None, :] * (OUT - WIDTH)
                 g_tail = tl.load(grad_tail + tail_at + tails[:, None],
                                  mask=valid[None, :] & (tails[:, None] < OUT - WIDTH), other=0.0)
-                tail = _dot(g_tail, xs, tail, HALF, PRECISION)
+            if SKIP:  # rows whose gradient is all zero (NaN counts as nonzero) add nothing
+                use = tl.max(tl.max((g_main != 0).to(tl.int32), 1), 0) + tl.max(tl.max((g_tail != 0).to(tl.int32), 1), 0) != 0
+            else:
+                use = True
+            if use:
+                node = tl.load(rows + group * P + r, mask=valid, other=0).to(tl.int64)
+                xs = tl.load(x + node[:, None] * IN + fs[None, :], mask=valid[:, None] & (fs[None, :] < IN), other=0.0)
+                if main:
+                    acc = _dot(g_main, xs, acc, HALF, PRECISION)
+                if col_tile == 0:
+                    tail = _dot(g_tail, xs, tail, HALF, PRECISION)
     base = partial + tl.program_id(2).to(tl.int64) * (OUT * IN)
     tl.store(base + cs[:, None] * IN + fs[None, :], acc, mask=(cs[:, None] < WIDTH) & (fs[None, :] < IN))
     if col_tile == 0:
@@ -353,7 +379,7 @@ def grouped_project_grads(grad: Tensor, grad_tail: Tensor, x: Tensor, weight: Te
         partial = torch.empty((groups * splits, outs, ins), dtype=torch.float32, device=x.device)
         launcher(_grad_weight_kernel, x)[(triton.cdiv(width, bc), triton.cdiv(ins, bf), groups * splits)](
             grad, grad_tail, x, rows, counts, partial, stride, full, splits, IN=ins, OUT=outs, WIDTH=width, TAIL=tail,
-            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, HALF=half, PRECISION=precision, num_warps=CONFIG["w_warps"],
+            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, SKIP=need_rows, HALF=half, PRECISION=precision, num_warps=CONFIG["w_warps"],
             num_stages=CONFIG["w_stages"])
         grad_weight = partial.view(groups, splits, outs, ins).sum(1).to(weight.dtype)
     return grad_rows, grad_weight

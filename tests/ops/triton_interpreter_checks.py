@@ -92,12 +92,22 @@ def grouped_project() -> None:
         main, score_only = in_use[:full * layout.stride], in_use[full * layout.stride:]
         close(out[main], expected[main], "forward")
         close(tail[score_only], expected_tail[score_only], "forward, score-only groups")
-        grad, grad_tail = torch.randn_like(expected) * main[:, None], torch.randn_like(expected_tail) * score_only[:, None]
+        # gradient in runs of rows, as a layer's outputs beyond the seeds' hops have none: the
+        # kernels skip the all-zero tiles
+        carries = (torch.arange(layout.stride) % 100 < 40).repeat(groups)
+        grad = torch.randn_like(expected) * (main & carries[:full * layout.stride])[:, None]
+        grad_tail = torch.randn_like(expected_tail) * (score_only & carries[full * layout.stride:])[:, None]
         grad_x, grad_w = torch.autograd.grad((expected * grad).sum() + (expected_tail * grad_tail).sum(), (x, weight))
+        for need_rows in (True, False):
+            grad_rows, got_w = triton_grouped_project.grouped_project_grads(
+                grad, grad_tail, x.detach(), weight.detach(), rows, counts, layout.stride, full, width, need_rows)
+            if need_rows:
+                close(_sum_rows(grad_rows, slot_of), grad_x, "grad x")
+            close(got_w, grad_w, f"grad weight (need_rows={need_rows})")
+        grad[0, 0] = float("nan")  # NaN is not skipped as zero
         grad_rows, got_w = triton_grouped_project.grouped_project_grads(grad, grad_tail, x.detach(), weight.detach(),
                                                                         rows, counts, layout.stride, full, width, True)
-        close(_sum_rows(grad_rows, slot_of), grad_x, "grad x")
-        close(got_w, grad_w, "grad weight")
+        assert grad_rows[0].isnan().all() and got_w[0, 0].isnan().all(), "a NaN gradient must reach both grads"
 
 
 @check
@@ -106,6 +116,7 @@ def add_rows_in_use() -> None:
     counts, stride = torch.tensor([5, 0, 70]), 128
     index = torch.cat([torch.randint(0, 5, (40,)), torch.randint(2 * stride, 2 * stride + 70, (300,))])
     parts = [torch.randn(340, 24), torch.randn(340, 40)[:, ::2], torch.randn(340, 0)]
+    parts[0][100:200] = 0  # zeros are not added
     out = triton_grouped_project.add_rows_in_use(index, parts, counts, stride)
     expected = torch.zeros(3 * stride, 44).index_add(0, index, torch.cat(parts, 1))
     in_use = (torch.arange(stride) < counts[:, None]).view(-1)
