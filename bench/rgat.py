@@ -55,6 +55,7 @@ from rgat_igbh import RGAT, materialise  # noqa: E402
 
 import gnnx  # noqa: E402
 import gnnx.nn.hetero_gat  # noqa: E402
+import gnnx.ops.grouped_projection  # noqa: E402
 from gnnx.data import NeighborLoader, pad_hetero  # noqa: E402
 from gnnx.datasets import hetero_benchmark_graph  # noqa: E402
 
@@ -181,6 +182,9 @@ def main() -> None:
             # "(node tables)": each node type's product over all its rows and relations (the default
             # before session 23); the default projects only the (node, relation) pairs the edges use
             gnnx.nn.hetero_gat.COMPACT_ROWS = False if "node tables" in config else None
+            # "(no skip)": the compact rows' backward without its zero-gradient skipping (session 24)
+            if gnnx.ops.grouped_projection._KERNELS is not None:
+                gnnx.ops.grouped_projection._KERNELS.CONFIG["skip_zero_grad"] = "no skip" not in config
             model = build_rgat(gnnx.nn, graph, args.hidden, batches[0], device)
             model.load_state_dict(pyg_model.state_dict())  # PyG's keys: the same model
             step_model = gnnx.compile(model, **compile_options(config)) if config.startswith("gnnx.compile") else model

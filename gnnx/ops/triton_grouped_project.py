@@ -43,7 +43,8 @@ from gnnx.ops.triton_matmul import _dot, _precision
 # grad W: 128 output columns a program and 8 programs per SM took R-GAT's paper table from 1.84 to
 # 0.74 ms on the H100 (bench/tune_grouped_project.py, bench/results/h100/rgat_compact_rows/).
 CONFIG = {"rows": 64, "cols": 64, "k": 32, "warps": 4, "stages": 3,
-          "w_cols": 128, "w_features": 64, "w_rows": 32, "w_warps": 4, "w_stages": 2, "w_programs_per_sm": 8}
+          "w_cols": 128, "w_features": 64, "w_rows": 32, "w_warps": 4, "w_stages": 2, "w_programs_per_sm": 8,
+          "skip_zero_grad": True}  # the backward's zero-gradient skipping (bench/rgat.py's "(no skip)" rows)
 
 
 SCAN_BLOCK = 1024  # marks per block of row_groups' scan (a group's marks take whole blocks)
@@ -149,7 +150,7 @@ def _zero_in_use_kernel(out, counts, P, COLS: tl.constexpr, BM: tl.constexpr, BC
 
 @triton.jit(do_not_specialize=["E", "STRIDE", "OFFSET"])
 def _add_rows_kernel(out, index, values, E, STRIDE, OFFSET, COLS: tl.constexpr, WIDTH: tl.constexpr,
-                     BE: tl.constexpr, BC: tl.constexpr):
+                     BE: tl.constexpr, BC: tl.constexpr, SKIP: tl.constexpr):
     """``out[index[e], OFFSET:OFFSET + WIDTH] += values[e]`` for a block of entries (atomic adds)."""
     e = tl.program_id(0).to(tl.int64) * BE + tl.arange(0, BE)
     cols = tl.program_id(1) * BC + tl.arange(0, BC)
@@ -158,8 +159,9 @@ def _add_rows_kernel(out, index, values, E, STRIDE, OFFSET, COLS: tl.constexpr, 
     value = tl.load(values + e[:, None] * STRIDE + cols[None, :], mask=valid, other=0.0)
     # adding a zero changes nothing: the edges whose messages carry no gradient (most of an
     # untrimmed last layer's) cost a read and no atomic
-    tl.atomic_add(out + row[:, None] * COLS + OFFSET + cols[None, :], value, mask=valid & (value != 0),
-                  sem="relaxed")
+    if SKIP:
+        valid = valid & (value != 0)
+    tl.atomic_add(out + row[:, None] * COLS + OFFSET + cols[None, :], value, mask=valid, sem="relaxed")
 
 
 @triton_op("gnnx::add_rows_in_use", mutates_args={})
@@ -182,7 +184,8 @@ def add_rows_in_use(index: Tensor, parts: List[Tensor], counts: Tensor, stride: 
                 continue
             launcher(_add_rows_kernel, out)[(torch.sym_max(1, (n + entries - 1) // entries),
                                              (width + cols_per_tile - 1) // cols_per_tile)](
-                out, index, part, n, part.stride(0), offset, COLS=cols, WIDTH=width, BE=entries, BC=cols_per_tile)
+                out, index, part, n, part.stride(0), offset, COLS=cols, WIDTH=width, BE=entries, BC=cols_per_tile,
+                SKIP=CONFIG["skip_zero_grad"])
             offset += width
     return out
 
@@ -230,9 +233,9 @@ def _forward_kernel(x, rows, counts, w, out, out_tail, P, FULL, IN: tl.constexpr
 @triton.jit(do_not_specialize=["P", "FULL"])
 def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr, OUT: tl.constexpr,
                       WIDTH: tl.constexpr, TAIL: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
-                      HALF: tl.constexpr, PRECISION: tl.constexpr):
-    """``out[p] = grad[p] @ W_g`` (``[G P, IN]``) for the rows in use; a tile whose gradient
-    rows are all zero stores zeros without the products."""
+                      SKIP: tl.constexpr, HALF: tl.constexpr, PRECISION: tl.constexpr):
+    """``out[p] = grad[p] @ W_g`` (``[G P, IN]``) for the rows in use; with ``SKIP`` a tile
+    whose gradient rows are all zero stores zeros without the products."""
     group, local = _row_tile(P, BM)
     count = tl.load(counts + group)
     if local < count:
@@ -245,16 +248,19 @@ def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr
             at = (group * P + r)[:, None] * OUT
         else:
             at = ((group - FULL) * P + r)[:, None] * (OUT - WIDTH)
-        # any nonzero (NaN included) in the tile's gradient rows?
-        nonzero = tl.zeros([BM], tl.int32)
-        if main:
-            for k0 in range(0, OUT, BK):
-                ks = k0 + tl.arange(0, BK)
-                g = tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < OUT), other=0.0)
+        if SKIP:  # any nonzero (NaN included) in the tile's gradient rows?
+            nonzero = tl.zeros([BM], tl.int32)
+            if main:
+                for k0 in range(0, OUT, BK):
+                    ks = k0 + tl.arange(0, BK)
+                    g = tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < OUT), other=0.0)
+                    nonzero |= tl.max((g != 0).to(tl.int32), 1)
+            else:
+                g = tl.load(grad_tail + at + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH),
+                            other=0.0)
                 nonzero |= tl.max((g != 0).to(tl.int32), 1)
         else:
-            g = tl.load(grad_tail + at + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH), other=0.0)
-            nonzero |= tl.max((g != 0).to(tl.int32), 1)
+            nonzero = tl.full([BM], 1, tl.int32)
         acc = tl.zeros([BM, BN], tl.float32)
         if tl.max(nonzero, 0) != 0:
             weights = w + group * (OUT * IN)
@@ -370,8 +376,8 @@ def grouped_project_grads(grad: Tensor, grad_tail: Tensor, x: Tensor, weight: Te
             bm, bn, bk = CONFIG["rows"], _tile(ins, "cols"), _tile(width, "k")
             launcher(_grad_rows_kernel, x)[(torch.sym_max(1, groups * stride // bm), triton.cdiv(ins, bn))](
                 grad, grad_tail, counts, weight, grad_rows, stride, full, IN=ins, OUT=outs, WIDTH=width, TAIL=tail,
-                BM=bm, BN=bn, BK=bk, HALF=half, PRECISION=precision, num_warps=CONFIG["warps"],
-                num_stages=CONFIG["stages"])
+                BM=bm, BN=bn, BK=bk, SKIP=CONFIG["skip_zero_grad"], HALF=half, PRECISION=precision,
+                num_warps=CONFIG["warps"], num_stages=CONFIG["stages"])
         bc, bf = _tile(width, "w_cols"), _tile(ins, "w_features")
         tiles = triton.cdiv(width, bc) * triton.cdiv(ins, bf)
         sms = torch.cuda.get_device_properties(x.device).multi_processor_count
@@ -379,7 +385,7 @@ def grouped_project_grads(grad: Tensor, grad_tail: Tensor, x: Tensor, weight: Te
         partial = torch.empty((groups * splits, outs, ins), dtype=torch.float32, device=x.device)
         launcher(_grad_weight_kernel, x)[(triton.cdiv(width, bc), triton.cdiv(ins, bf), groups * splits)](
             grad, grad_tail, x, rows, counts, partial, stride, full, splits, IN=ins, OUT=outs, WIDTH=width, TAIL=tail,
-            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, SKIP=need_rows, HALF=half, PRECISION=precision, num_warps=CONFIG["w_warps"],
+            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, SKIP=need_rows and CONFIG["skip_zero_grad"], HALF=half, PRECISION=precision, num_warps=CONFIG["w_warps"],
             num_stages=CONFIG["w_stages"])
         grad_weight = partial.view(groups, splits, outs, ins).sum(1).to(weight.dtype)
     return grad_rows, grad_weight
