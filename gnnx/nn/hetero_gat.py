@@ -60,6 +60,8 @@ products (7.71 against 9.65 ms of kernels; PyG compiled 29.0, PyG eager 54.8), t
 products slower than cuBLAS over all rows, and ~20 launches per ``row_groups``); the ``grad W``
 launch shape (session 19), the Triton ``row_groups`` and ``add_rows_in_use`` (sessions 20-21) and
 a write-analysis fault fixed in session 22 closed the gap. Not re-measured on an H100 since.
+Session 24: the op's backward skips the rows without gradient (as :func:`gnnx.ops.project`
+does), the untrimmed step 19.7 -> 18.3 ms (``bench/results/h200/session24/``).
 """
 from __future__ import annotations
 

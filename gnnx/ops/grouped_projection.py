@@ -17,6 +17,12 @@ author ones), so the product costs the pairs in use, not ``N x G``: on CUDA its 
 batched product over all ``P`` rows) gives the same values. :func:`row_groups` itself runs as a
 few Triton kernels on CUDA (marks, a blocked scan, slots), elsewhere as one opaque ATen op.
 
+In training on sampled subgraphs most rows of a later layer's gradient are zero (its outputs
+beyond the seeds' hops reach no loss); the CUDA backward skips them, as
+:func:`gnnx.ops.project`'s does: all-zero tiles of the gradient cost a read and no product
+(NaN counts as nonzero; a skipped row whose ``x`` holds inf or NaN adds nothing rather than
+NaN). The first layer's ``grad W``, whose gradient reaches every row, keeps its dense loop.
+
 Groups ``[full, G)`` are *score-only*: they compute the tail columns ``[width, O)`` only (R-GAT's
 destination scores, ``heads`` columns per relation, beside the sources' ``width + heads``).
 Rows past a group's count are unspecified on CUDA (zero in the reference); nothing should read

@@ -16,10 +16,15 @@ rows in use, with no host sync. Groups ``[0, full)`` compute every column, the o
   scan is done here in blocks);
 * forward: ``out[p] = x[rows[p]] @ W_g^T``, the tail columns by the column tile 0 beside its
   main tile, from the same loads of ``x``;
-* ``grad rows``: ``g[p] @ W_g`` for the rows in use (the caller sums them per row of ``x``);
+* ``grad rows``: ``g[p] @ W_g`` for the rows in use (the caller sums them per row of ``x``),
+  zeros without the product for a row tile whose gradient is all zero;
 * ``grad W``: per group, the rows in use cut into ``splits`` equal ranges, one program per
   range and tile, each partial sum stored and the partials summed in a fixed order (no
-  atomics: repeatable).
+  atomics: repeatable); where ``x`` needs a gradient too (a layer after the first, whose
+  gradient is sparse), blocks of all-zero gradient rows are not gathered;
+* ``add_rows_in_use`` adds no zero values (an untrimmed last layer's edges mostly carry none).
+
+``CONFIG["skip_zero_grad"] = False`` turns the three skips off (for A/B runs).
 
 fp32 products run on tensor cores as three TF32 products (``tf32x3``, fp32 accuracy), or one
 where ``torch.backends.cuda.matmul.allow_tf32`` allows TF32; fp16 and bf16 as such, summed in
