@@ -21,6 +21,25 @@ import torch  # noqa: E402
 
 torch.cuda.get_device_properties = lambda device: types.SimpleNamespace(multi_processor_count=4)
 
+
+def _scalar_index_from_one_element_arrays() -> None:
+    """Triton 3.6's interpreter (the GPU machine's) turns a loaded scalar, a one-element array,
+    into a loop bound with ``int(array)``, which NumPy 2.4 refuses ("only 0-dimensional
+    arrays ..."); Triton 3.8's squeezes it first. The same for older interpreters."""
+    from triton.runtime import interpreter
+    patch = getattr(interpreter, "_patch_lang_tensor", None)
+    if patch is None:
+        return
+
+    def with_squeezed_index(tensor, scope) -> None:
+        patch(tensor, scope)
+        scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.squeeze()))
+
+    interpreter._patch_lang_tensor = with_squeezed_index
+
+
+_scalar_index_from_one_element_arrays()
+
 from gnnx.graph import build_csr  # noqa: E402
 from gnnx.ops import (  # noqa: E402
     triton_attention,
