@@ -323,7 +323,8 @@ def _grad_weight_kernel(grad, grad_tail, x, rows, counts, partial, P, FULL, SPLI
                 g_tail = tl.load(grad_tail + tail_at + tails[:, None],
                                  mask=valid[None, :] & (tails[:, None] < OUT - WIDTH), other=0.0)
             if SKIP:  # rows whose gradient is all zero (NaN counts as nonzero) add nothing
-                use = tl.max(tl.max((g_main != 0).to(tl.int32), 1), 0) + tl.max(tl.max((g_tail != 0).to(tl.int32), 1), 0) != 0
+                nonzero = tl.max(tl.max((g_main != 0).to(tl.int32), 1), 0)
+                use = nonzero + tl.max(tl.max((g_tail != 0).to(tl.int32), 1), 0) != 0
             else:
                 use = True
             if use:
@@ -390,7 +391,7 @@ def grouped_project_grads(grad: Tensor, grad_tail: Tensor, x: Tensor, weight: Te
         partial = torch.empty((groups * splits, outs, ins), dtype=torch.float32, device=x.device)
         launcher(_grad_weight_kernel, x)[(triton.cdiv(width, bc), triton.cdiv(ins, bf), groups * splits)](
             grad, grad_tail, x, rows, counts, partial, stride, full, splits, IN=ins, OUT=outs, WIDTH=width, TAIL=tail,
-            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, SKIP=need_rows and CONFIG["skip_zero_grad"], HALF=half, PRECISION=precision, num_warps=CONFIG["w_warps"],
-            num_stages=CONFIG["w_stages"])
+            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, SKIP=need_rows and CONFIG["skip_zero_grad"], HALF=half,
+            PRECISION=precision, num_warps=CONFIG["w_warps"], num_stages=CONFIG["w_stages"])
         grad_weight = partial.view(groups, splits, outs, ins).sum(1).to(weight.dtype)
     return grad_rows, grad_weight
