@@ -24,7 +24,8 @@ rows in use, with no host sync. Groups ``[0, full)`` compute every column, the o
   gradient is sparse), blocks of all-zero gradient rows are not gathered;
 * ``add_rows_in_use`` adds no zero values (an untrimmed last layer's edges mostly carry none).
 
-``CONFIG["skip_zero_grad"] = False`` turns the three skips off (for A/B runs).
+``CONFIG["skip_zero_grad"]`` names the kernels that skip (``"grad rows"``, ``"grad weight"``,
+``"add rows"``: all by default; fewer for A/B runs).
 
 fp32 products run on tensor cores as three TF32 products (``tf32x3``, fp32 accuracy), or one
 where ``torch.backends.cuda.matmul.allow_tf32`` allows TF32; fp16 and bf16 as such, summed in
@@ -49,7 +50,8 @@ from gnnx.ops.triton_matmul import _dot, _precision
 # 0.74 ms on the H100 (bench/tune_grouped_project.py, bench/results/h100/rgat_compact_rows/).
 CONFIG = {"rows": 64, "cols": 64, "k": 32, "warps": 4, "stages": 3,
           "w_cols": 128, "w_features": 64, "w_rows": 32, "w_warps": 4, "w_stages": 2, "w_programs_per_sm": 8,
-          "skip_zero_grad": True}  # the backward's zero-gradient skipping (bench/rgat.py's "(no skip)" rows)
+          # the backward's zero-gradient skipping, per kernel (bench/rgat.py's "(no skip)" rows)
+          "skip_zero_grad": ("grad rows", "grad weight", "add rows")}
 
 
 SCAN_BLOCK = 1024  # marks per block of row_groups' scan (a group's marks take whole blocks)
@@ -138,6 +140,13 @@ def _row_tile(P, BM: tl.constexpr):
     return group, first - group * P
 
 
+@triton.jit
+def _nonzero(tile):
+    """1 where the 2-D ``tile`` holds a nonzero (NaN included: ``NaN != 0``), else 0 (int32).
+    (Pointer-free for the reason given at :func:`_row_tile`.)"""
+    return tl.max(tl.max((tile != 0).to(tl.int32), 1), 0)
+
+
 @triton.jit(do_not_specialize=["P"])
 def _zero_in_use_kernel(out, counts, P, COLS: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr):
     """Zeros in the rows in use of a row tile of ``out [G P, COLS]``; the others are left as
@@ -190,7 +199,7 @@ def add_rows_in_use(index: Tensor, parts: List[Tensor], counts: Tensor, stride: 
             launcher(_add_rows_kernel, out)[(torch.sym_max(1, (n + entries - 1) // entries),
                                              (width + cols_per_tile - 1) // cols_per_tile)](
                 out, index, part, n, part.stride(0), offset, COLS=cols, WIDTH=width, BE=entries, BC=cols_per_tile,
-                SKIP=CONFIG["skip_zero_grad"])
+                SKIP="add rows" in CONFIG["skip_zero_grad"])
             offset += width
     return out
 
@@ -254,20 +263,20 @@ def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr
         else:
             at = ((group - FULL) * P + r)[:, None] * (OUT - WIDTH)
         if SKIP:  # any nonzero (NaN included) in the tile's gradient rows?
-            nonzero = tl.zeros([BM], tl.int32)
+            nonzero = tl.zeros([], tl.int32)
             if main:
                 for k0 in range(0, OUT, BK):
                     ks = k0 + tl.arange(0, BK)
-                    g = tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < OUT), other=0.0)
-                    nonzero |= tl.max((g != 0).to(tl.int32), 1)
+                    nonzero |= _nonzero(tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < OUT),
+                                                other=0.0))
             else:
-                g = tl.load(grad_tail + at + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH),
-                            other=0.0)
-                nonzero |= tl.max((g != 0).to(tl.int32), 1)
+                nonzero = _nonzero(tl.load(grad_tail + at + tails[None, :],
+                                           mask=valid[:, None] & (tails[None, :] < OUT - WIDTH), other=0.0))
+            use = nonzero != 0
         else:
-            nonzero = tl.full([BM], 1, tl.int32)
+            use = True
         acc = tl.zeros([BM, BN], tl.float32)
-        if tl.max(nonzero, 0) != 0:
+        if use:
             weights = w + group * (OUT * IN)
             if main:
                 for k0 in range(0, WIDTH, BK):
@@ -323,8 +332,7 @@ def _grad_weight_kernel(grad, grad_tail, x, rows, counts, partial, P, FULL, SPLI
                 g_tail = tl.load(grad_tail + tail_at + tails[:, None],
                                  mask=valid[None, :] & (tails[:, None] < OUT - WIDTH), other=0.0)
             if SKIP:  # rows whose gradient is all zero (NaN counts as nonzero) add nothing
-                nonzero = tl.max(tl.max((g_main != 0).to(tl.int32), 1), 0)
-                use = nonzero + tl.max(tl.max((g_tail != 0).to(tl.int32), 1), 0) != 0
+                use = (_nonzero(g_main) | _nonzero(g_tail)) != 0
             else:
                 use = True
             if use:
@@ -382,7 +390,7 @@ def grouped_project_grads(grad: Tensor, grad_tail: Tensor, x: Tensor, weight: Te
             bm, bn, bk = CONFIG["rows"], _tile(ins, "cols"), _tile(width, "k")
             launcher(_grad_rows_kernel, x)[(torch.sym_max(1, groups * stride // bm), triton.cdiv(ins, bn))](
                 grad, grad_tail, counts, weight, grad_rows, stride, full, IN=ins, OUT=outs, WIDTH=width, TAIL=tail,
-                BM=bm, BN=bn, BK=bk, SKIP=CONFIG["skip_zero_grad"], HALF=half, PRECISION=precision,
+                BM=bm, BN=bn, BK=bk, SKIP="grad rows" in CONFIG["skip_zero_grad"], HALF=half, PRECISION=precision,
                 num_warps=CONFIG["warps"], num_stages=CONFIG["stages"])
         bc, bf = _tile(width, "w_cols"), _tile(ins, "w_features")
         tiles = triton.cdiv(width, bc) * triton.cdiv(ins, bf)
@@ -391,7 +399,7 @@ def grouped_project_grads(grad: Tensor, grad_tail: Tensor, x: Tensor, weight: Te
         partial = torch.empty((groups * splits, outs, ins), dtype=torch.float32, device=x.device)
         launcher(_grad_weight_kernel, x)[(triton.cdiv(width, bc), triton.cdiv(ins, bf), groups * splits)](
             grad, grad_tail, x, rows, counts, partial, stride, full, splits, IN=ins, OUT=outs, WIDTH=width, TAIL=tail,
-            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, SKIP=need_rows and CONFIG["skip_zero_grad"], HALF=half,
+            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, SKIP=need_rows and "grad weight" in CONFIG["skip_zero_grad"], HALF=half,
             PRECISION=precision, num_warps=CONFIG["w_warps"], num_stages=CONFIG["w_stages"])
         grad_weight = partial.view(groups, splits, outs, ins).sum(1).to(weight.dtype)
     return grad_rows, grad_weight

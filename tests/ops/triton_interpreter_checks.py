@@ -117,12 +117,14 @@ def grouped_project() -> None:
         grad = torch.randn_like(expected) * (main & carries[:full * layout.stride])[:, None]
         grad_tail = torch.randn_like(expected_tail) * (score_only & carries[full * layout.stride:])[:, None]
         grad_x, grad_w = torch.autograd.grad((expected * grad).sum() + (expected_tail * grad_tail).sum(), (x, weight))
-        for need_rows in (True, False):
-            grad_rows, got_w = triton_grouped_project.grouped_project_grads(
-                grad, grad_tail, x.detach(), weight.detach(), rows, counts, layout.stride, full, width, need_rows)
-            if need_rows:
-                close(_sum_rows(grad_rows, slot_of), grad_x, "grad x")
-            close(got_w, grad_w, f"grad weight (need_rows={need_rows})")
+        for skipping in ((), ("grad rows", "grad weight", "add rows")):
+            triton_grouped_project.CONFIG["skip_zero_grad"] = skipping
+            for need_rows in (True, False):
+                grad_rows, got_w = triton_grouped_project.grouped_project_grads(
+                    grad, grad_tail, x.detach(), weight.detach(), rows, counts, layout.stride, full, width, need_rows)
+                if need_rows:
+                    close(_sum_rows(grad_rows, slot_of), grad_x, f"grad x (skipping {skipping})")
+                close(got_w, grad_w, f"grad weight (need_rows={need_rows}, skipping {skipping})")
         grad[0, 0] = float("nan")  # NaN is not skipped as zero
         grad_rows, got_w = triton_grouped_project.grouped_project_grads(grad, grad_tail, x.detach(), weight.detach(),
                                                                         rows, counts, layout.stride, full, width, True)
