@@ -262,7 +262,7 @@ def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr
             at = (group * P + r)[:, None] * OUT
         else:
             at = ((group - FULL) * P + r)[:, None] * (OUT - WIDTH)
-        if SKIP:  # any nonzero (NaN included) in the tile's gradient rows?
+        if SKIP == 1:  # any nonzero (NaN included) in the tile's gradient rows?
             nonzero = tl.zeros([], tl.int32)
             if main:
                 for k0 in range(0, OUT, BK):
@@ -282,9 +282,15 @@ def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr
                 for k0 in range(0, WIDTH, BK):
                     ks = k0 + tl.arange(0, BK)
                     g_main = tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < WIDTH), other=0.0)
-                    w_main = tl.load(weights + ks[:, None] * IN + cols[None, :],
-                                     mask=(ks[:, None] < WIDTH) & (cols[None, :] < IN), other=0.0)
-                    acc = _dot(g_main, w_main, acc, HALF, PRECISION)
+                    if SKIP == 2:  # per chunk: the gradient read once, W and the product only where nonzero
+                        if _nonzero(g_main) != 0:
+                            w_main = tl.load(weights + ks[:, None] * IN + cols[None, :],
+                                             mask=(ks[:, None] < WIDTH) & (cols[None, :] < IN), other=0.0)
+                            acc = _dot(g_main, w_main, acc, HALF, PRECISION)
+                    else:
+                        w_main = tl.load(weights + ks[:, None] * IN + cols[None, :],
+                                         mask=(ks[:, None] < WIDTH) & (cols[None, :] < IN), other=0.0)
+                        acc = _dot(g_main, w_main, acc, HALF, PRECISION)
                 a = tl.load(grad + at + WIDTH + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH),
                             other=0.0)
             else:
@@ -331,17 +337,28 @@ def _grad_weight_kernel(grad, grad_tail, x, rows, counts, partial, P, FULL, SPLI
                 tail_at = ((group - FULL) * P + r)[None, :] * (OUT - WIDTH)
                 g_tail = tl.load(grad_tail + tail_at + tails[:, None],
                                  mask=valid[None, :] & (tails[:, None] < OUT - WIDTH), other=0.0)
-            if SKIP:  # rows whose gradient is all zero (NaN counts as nonzero) add nothing
-                use = (_nonzero(g_main) | _nonzero(g_tail)) != 0
-            else:
-                use = True
-            if use:
-                node = tl.load(rows + group * P + r, mask=valid, other=0).to(tl.int64)
-                xs = tl.load(x + node[:, None] * IN + fs[None, :], mask=valid[:, None] & (fs[None, :] < IN), other=0.0)
+            if SKIP == 2:  # masked gather: no branch in the loop, which the pipeliner keeps
+                gather = valid & ((_nonzero(g_main) | _nonzero(g_tail)) != 0)
+                node = tl.load(rows + group * P + r, mask=gather, other=0).to(tl.int64)
+                xs = tl.load(x + node[:, None] * IN + fs[None, :], mask=gather[:, None] & (fs[None, :] < IN),
+                             other=0.0)
                 if main:
                     acc = _dot(g_main, xs, acc, HALF, PRECISION)
                 if col_tile == 0:
                     tail = _dot(g_tail, xs, tail, HALF, PRECISION)
+            else:
+                if SKIP == 1:  # rows whose gradient is all zero (NaN counts as nonzero) add nothing
+                    use = (_nonzero(g_main) | _nonzero(g_tail)) != 0
+                else:
+                    use = True
+                if use:
+                    node = tl.load(rows + group * P + r, mask=valid, other=0).to(tl.int64)
+                    xs = tl.load(x + node[:, None] * IN + fs[None, :], mask=valid[:, None] & (fs[None, :] < IN),
+                                 other=0.0)
+                    if main:
+                        acc = _dot(g_main, xs, acc, HALF, PRECISION)
+                    if col_tile == 0:
+                        tail = _dot(g_tail, xs, tail, HALF, PRECISION)
     base = partial + tl.program_id(2).to(tl.int64) * (OUT * IN)
     tl.store(base + cs[:, None] * IN + fs[None, :], acc, mask=(cs[:, None] < WIDTH) & (fs[None, :] < IN))
     if col_tile == 0:
@@ -356,6 +373,12 @@ def _tile(width: int, key: str) -> int:
 
 def _tail(outs: int, width: int) -> int:
     return max(16, triton.next_power_of_2(max(outs - width, 1)))
+
+
+def _skip(first: str, second: str) -> int:
+    """A kernel's zero-gradient skipping, as ``CONFIG["skip_zero_grad"]`` names it: 0 none, 1
+    its ``first`` way, 2 its ``second``."""
+    return 1 if first in CONFIG["skip_zero_grad"] else 2 if second in CONFIG["skip_zero_grad"] else 0
 
 
 @triton_op("gnnx::grouped_project", mutates_args={})
@@ -390,7 +413,7 @@ def grouped_project_grads(grad: Tensor, grad_tail: Tensor, x: Tensor, weight: Te
             bm, bn, bk = CONFIG["rows"], _tile(ins, "cols"), _tile(width, "k")
             launcher(_grad_rows_kernel, x)[(torch.sym_max(1, groups * stride // bm), triton.cdiv(ins, bn))](
                 grad, grad_tail, counts, weight, grad_rows, stride, full, IN=ins, OUT=outs, WIDTH=width, TAIL=tail,
-                BM=bm, BN=bn, BK=bk, SKIP="grad rows" in CONFIG["skip_zero_grad"], HALF=half, PRECISION=precision,
+                BM=bm, BN=bn, BK=bk, SKIP=_skip("grad rows", "grad rows per chunk"), HALF=half, PRECISION=precision,
                 num_warps=CONFIG["warps"], num_stages=CONFIG["stages"])
         bc, bf = _tile(width, "w_cols"), _tile(ins, "w_features")
         tiles = triton.cdiv(width, bc) * triton.cdiv(ins, bf)
@@ -399,7 +422,7 @@ def grouped_project_grads(grad: Tensor, grad_tail: Tensor, x: Tensor, weight: Te
         partial = torch.empty((groups * splits, outs, ins), dtype=torch.float32, device=x.device)
         launcher(_grad_weight_kernel, x)[(triton.cdiv(width, bc), triton.cdiv(ins, bf), groups * splits)](
             grad, grad_tail, x, rows, counts, partial, stride, full, splits, IN=ins, OUT=outs, WIDTH=width, TAIL=tail,
-            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, SKIP=need_rows and "grad weight" in CONFIG["skip_zero_grad"], HALF=half,
+            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, SKIP=_skip("grad weight", "grad weight masked") if need_rows else 0, HALF=half,
             PRECISION=precision, num_warps=CONFIG["w_warps"], num_stages=CONFIG["w_stages"])
         grad_weight = partial.view(groups, splits, outs, ins).sum(1).to(weight.dtype)
     return grad_rows, grad_weight

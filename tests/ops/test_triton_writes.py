@@ -73,13 +73,13 @@ CASES = {
                                                  w=GROUPED["w"], out=t(256, 32), BM=64, BN=32, BK=16, SKIP=skip,
                                                  **TILES),
                                             ["out"])
-       for name, skip in (("", False), (" (skipping zero tiles)", True))},
+       for name, skip in (("", 0), (" (skipping zero tiles)", 1), (" (skipping zero chunks)", 2))},
     **{f"grouped_project grad weight{name}": (grouped._grad_weight_kernel,
                                               dict(grad=t(256, 20), grad_tail=t(0, 4), partial=t(4, 20, 32), SPLITS=2,
                                                    ROWS=32, BC=16, BF=32, SKIP=skip, x=GROUPED["x"],
                                                    rows=GROUPED["rows"], counts=GROUPED["counts"], **TILES),
                                               ["partial"])
-       for name, skip in (("", False), (" (skipping zero rows)", True))},
+       for name, skip in (("", 0), (" (skipping zero rows)", 1), (" (masked gather)", 2))},
     "project grad x": (triton_matmul._mm_kernel, dict(a=t(64, 32), b=t(32, 16), c=t(64, 16),
                                                       flags=t(2, dtype=torch.int32), M=64, N=16, K=32, ROWS=32,
                                                       BM=64, BN=16, BK=32, HALF=False, PRECISION="tf32x3"), ["c"]),

@@ -117,7 +117,7 @@ def grouped_project() -> None:
         grad = torch.randn_like(expected) * (main & carries[:full * layout.stride])[:, None]
         grad_tail = torch.randn_like(expected_tail) * (score_only & carries[full * layout.stride:])[:, None]
         grad_x, grad_w = torch.autograd.grad((expected * grad).sum() + (expected_tail * grad_tail).sum(), (x, weight))
-        for skipping in ((), ("grad rows", "grad weight", "add rows")):
+        for skipping in ((), ("grad rows per chunk", "grad weight masked"), ("grad rows", "grad weight", "add rows")):
             triton_grouped_project.CONFIG["skip_zero_grad"] = skipping
             for need_rows in (True, False):
                 grad_rows, got_w = triton_grouped_project.grouped_project_grads(
