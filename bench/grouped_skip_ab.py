@@ -5,11 +5,13 @@ input needs a gradient (``need_rows``: both ``grad rows`` and ``grad W`` run).
 
 Two gradients: ``dense`` (every row in use carries one: the trimmed step) and ``prefix 10%``
 (each group's first tenth of its rows: an untrimmed layer, whose rows beyond the seeds' hops get
-none; sampled nodes are numbered hop by hop, so those rows come last in each group). Three
-settings of ``CONFIG["skip_zero_grad"]``: none; ``tile`` (session 24: ``grad rows`` checks each
-64-row tile before its products, ``grad W`` branches around each 32-row block's gather); and
-``chunk`` (``grad rows`` checks each 32-column chunk of the gradient as its product loop reads it,
-``grad W`` masks the gather instead of branching). Writes ``$OUT/grouped_skip_ab.json``: each
+none; sampled nodes are numbered hop by hop, so those rows come last in each group), each with
+``CONFIG["skip_zero_grad"]`` off and on. Session 25 measured three settings with this script at
+commit 1fff676 (``bench/results/h200/session25/``): none; ``tile`` (session 24's: ``grad rows``
+checked each 64-row tile before its products, ``grad W`` branched around each 32-row block's
+gather) and ``chunk`` (``grad rows`` checks each 32-column chunk as its product loop reads it,
+``grad W`` masked the gather). Shipped since: ``chunk``'s ``grad rows`` and no skipping in
+``grad W``. Writes ``$OUT/grouped_skip_ab.json``: each
 kernel's microseconds (torch.profiler) and the whole call's (CUDA events), results checked equal
 to the unskipped call's."""
 from __future__ import annotations
@@ -25,7 +27,7 @@ from gnnx.ops import triton_grouped_project as kernels
 
 N, IN, WIDTH, HEADS, SENT, RECEIVED = 391_418, 128, 128, 4, 4, 4
 IN_USE_SENT, IN_USE_RECEIVED = 0.35, 0.2
-SETTINGS = {"none": (), "tile": ("grad rows", "grad weight"), "chunk": ("grad rows per chunk", "grad weight masked")}
+SETTINGS = {"none": False, "shipped": True}
 KERNELS = ("_grad_rows_kernel", "_grad_weight_kernel")
 
 

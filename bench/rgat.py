@@ -182,15 +182,9 @@ def main() -> None:
             # "(node tables)": each node type's product over all its rows and relations (the default
             # before session 23); the default projects only the (node, relation) pairs the edges use
             gnnx.nn.hetero_gat.COMPACT_ROWS = False if "node tables" in config else None
-            # "(no skip)": the compact rows' backward without its zero-gradient skipping (session 24);
-            # "(no grad-rows skip)": without it in the grad-rows kernel only (its check reads the tile twice)
+            # "(no skip)": the compact rows' backward without its zero-gradient skipping (session 24)
             if gnnx.ops.grouped_projection._KERNELS is not None:
-                skipping = ("grad rows", "grad weight", "add rows")
-                if "no skip" in config:
-                    skipping = ()
-                elif "no grad-rows skip" in config:
-                    skipping = skipping[1:]
-                gnnx.ops.grouped_projection._KERNELS.CONFIG["skip_zero_grad"] = skipping
+                gnnx.ops.grouped_projection._KERNELS.CONFIG["skip_zero_grad"] = "no skip" not in config
             model = build_rgat(gnnx.nn, graph, args.hidden, batches[0], device)
             model.load_state_dict(pyg_model.state_dict())  # PyG's keys: the same model
             step_model = gnnx.compile(model, **compile_options(config)) if config.startswith("gnnx.compile") else model

@@ -17,15 +17,15 @@ rows in use, with no host sync. Groups ``[0, full)`` compute every column, the o
 * forward: ``out[p] = x[rows[p]] @ W_g^T``, the tail columns by the column tile 0 beside its
   main tile, from the same loads of ``x``;
 * ``grad rows``: ``g[p] @ W_g`` for the rows in use (the caller sums them per row of ``x``),
-  zeros without the product for a row tile whose gradient is all zero;
+  without the products of a row tile's 32-column chunks of all-zero gradient (a sampled
+  batch's outputs beyond the seeds' hops carry none);
 * ``grad W``: per group, the rows in use cut into ``splits`` equal ranges, one program per
   range and tile, each partial sum stored and the partials summed in a fixed order (no
-  atomics: repeatable); where ``x`` needs a gradient too (a layer after the first, whose
-  gradient is sparse), blocks of all-zero gradient rows are not gathered;
+  atomics: repeatable). It skips nothing: checking each block of rows for zeros cost a dense
+  gradient 57 % more and saved a sparse one 27 % (``bench/grouped_skip_ab.py``);
 * ``add_rows_in_use`` adds no zero values (an untrimmed last layer's edges mostly carry none).
 
-``CONFIG["skip_zero_grad"]`` names the kernels that skip (``"grad rows"``, ``"grad weight"``,
-``"add rows"``: all by default; fewer for A/B runs).
+``CONFIG["skip_zero_grad"] = False`` turns both skips off (for A/B runs).
 
 fp32 products run on tensor cores as three TF32 products (``tf32x3``, fp32 accuracy), or one
 where ``torch.backends.cuda.matmul.allow_tf32`` allows TF32; fp16 and bf16 as such, summed in
@@ -50,8 +50,7 @@ from gnnx.ops.triton_matmul import _dot, _precision
 # 0.74 ms on the H100 (bench/tune_grouped_project.py, bench/results/h100/rgat_compact_rows/).
 CONFIG = {"rows": 64, "cols": 64, "k": 32, "warps": 4, "stages": 3,
           "w_cols": 128, "w_features": 64, "w_rows": 32, "w_warps": 4, "w_stages": 2, "w_programs_per_sm": 8,
-          # the backward's zero-gradient skipping, per kernel (bench/rgat.py's "(no skip)" rows)
-          "skip_zero_grad": ("grad rows", "grad weight", "add rows")}
+          "skip_zero_grad": True}  # the backward's zero-gradient skipping (bench/rgat.py's "(no skip)" rows)
 
 
 SCAN_BLOCK = 1024  # marks per block of row_groups' scan (a group's marks take whole blocks)
@@ -199,7 +198,7 @@ def add_rows_in_use(index: Tensor, parts: List[Tensor], counts: Tensor, stride: 
             launcher(_add_rows_kernel, out)[(torch.sym_max(1, (n + entries - 1) // entries),
                                              (width + cols_per_tile - 1) // cols_per_tile)](
                 out, index, part, n, part.stride(0), offset, COLS=cols, WIDTH=width, BE=entries, BC=cols_per_tile,
-                SKIP="add rows" in CONFIG["skip_zero_grad"])
+                SKIP=CONFIG["skip_zero_grad"])
             offset += width
     return out
 
@@ -248,8 +247,8 @@ def _forward_kernel(x, rows, counts, w, out, out_tail, P, FULL, IN: tl.constexpr
 def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr, OUT: tl.constexpr,
                       WIDTH: tl.constexpr, TAIL: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
                       SKIP: tl.constexpr, HALF: tl.constexpr, PRECISION: tl.constexpr):
-    """``out[p] = grad[p] @ W_g`` (``[G P, IN]``) for the rows in use; with ``SKIP`` a tile
-    whose gradient rows are all zero stores zeros without the products."""
+    """``out[p] = grad[p] @ W_g`` (``[G P, IN]``) for the rows in use; with ``SKIP`` a
+    ``[BM, BK]`` chunk of the gradient that is all zero (NaN counts as nonzero) adds no product."""
     group, local = _row_tile(P, BM)
     count = tl.load(counts + group)
     if local < count:
@@ -262,43 +261,31 @@ def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr
             at = (group * P + r)[:, None] * OUT
         else:
             at = ((group - FULL) * P + r)[:, None] * (OUT - WIDTH)
-        if SKIP == 1:  # any nonzero (NaN included) in the tile's gradient rows?
-            nonzero = tl.zeros([], tl.int32)
-            if main:
-                for k0 in range(0, OUT, BK):
-                    ks = k0 + tl.arange(0, BK)
-                    nonzero |= _nonzero(tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < OUT),
-                                                other=0.0))
-            else:
-                nonzero = _nonzero(tl.load(grad_tail + at + tails[None, :],
-                                           mask=valid[:, None] & (tails[None, :] < OUT - WIDTH), other=0.0))
-            use = nonzero != 0
-        else:
-            use = True
         acc = tl.zeros([BM, BN], tl.float32)
-        if use:
-            weights = w + group * (OUT * IN)
-            if main:
-                for k0 in range(0, WIDTH, BK):
-                    ks = k0 + tl.arange(0, BK)
-                    g_main = tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < WIDTH), other=0.0)
-                    if SKIP == 2:  # per chunk: the gradient read once, W and the product only where nonzero
-                        if _nonzero(g_main) != 0:
-                            w_main = tl.load(weights + ks[:, None] * IN + cols[None, :],
-                                             mask=(ks[:, None] < WIDTH) & (cols[None, :] < IN), other=0.0)
-                            acc = _dot(g_main, w_main, acc, HALF, PRECISION)
-                    else:
+        weights = w + group * (OUT * IN)
+        if main:
+            for k0 in range(0, WIDTH, BK):
+                ks = k0 + tl.arange(0, BK)
+                g_main = tl.load(grad + at + ks[None, :], mask=valid[:, None] & (ks[None, :] < WIDTH), other=0.0)
+                # a branch per chunk, not a check of the whole tile first: the tile is read once
+                # (checking first cost a dense gradient 24 % more, this 9 %: grouped_skip_ab.py)
+                if SKIP:
+                    if _nonzero(g_main) != 0:
                         w_main = tl.load(weights + ks[:, None] * IN + cols[None, :],
                                          mask=(ks[:, None] < WIDTH) & (cols[None, :] < IN), other=0.0)
                         acc = _dot(g_main, w_main, acc, HALF, PRECISION)
-                a = tl.load(grad + at + WIDTH + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH),
-                            other=0.0)
-            else:
-                a = tl.load(grad_tail + at + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH),
-                            other=0.0)
-            b = tl.load(weights + (WIDTH + tails)[:, None] * IN + cols[None, :],
-                        mask=(tails[:, None] < OUT - WIDTH) & (cols[None, :] < IN), other=0.0)
-            acc = _dot(a, b, acc, HALF, PRECISION)
+                else:
+                    w_main = tl.load(weights + ks[:, None] * IN + cols[None, :],
+                                     mask=(ks[:, None] < WIDTH) & (cols[None, :] < IN), other=0.0)
+                    acc = _dot(g_main, w_main, acc, HALF, PRECISION)
+            a = tl.load(grad + at + WIDTH + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH),
+                        other=0.0)
+        else:
+            a = tl.load(grad_tail + at + tails[None, :], mask=valid[:, None] & (tails[None, :] < OUT - WIDTH),
+                        other=0.0)
+        b = tl.load(weights + (WIDTH + tails)[:, None] * IN + cols[None, :],
+                    mask=(tails[:, None] < OUT - WIDTH) & (cols[None, :] < IN), other=0.0)
+        acc = _dot(a, b, acc, HALF, PRECISION)
         tl.store(out + (group * P + r)[:, None] * IN + cols[None, :], acc.to(out.dtype.element_ty),
                  mask=valid[:, None] & (cols[None, :] < IN))
 
@@ -306,10 +293,9 @@ def _grad_rows_kernel(grad, grad_tail, counts, w, out, P, FULL, IN: tl.constexpr
 @triton.jit(do_not_specialize=["P", "FULL", "SPLITS"])
 def _grad_weight_kernel(grad, grad_tail, x, rows, counts, partial, P, FULL, SPLITS, IN: tl.constexpr, OUT: tl.constexpr,
                         WIDTH: tl.constexpr, TAIL: tl.constexpr, ROWS: tl.constexpr, BC: tl.constexpr,
-                        BF: tl.constexpr, SKIP: tl.constexpr, HALF: tl.constexpr, PRECISION: tl.constexpr):
+                        BF: tl.constexpr, HALF: tl.constexpr, PRECISION: tl.constexpr):
     """``partial[g, split] = sum_p grad[p]^T x[rows[p]]`` (``[O, I]``) over this program's
-    range of group ``g``'s rows in use; every entry is written (zeros where nothing adds).
-    With ``SKIP``, ``ROWS`` rows whose gradient is all zero are not gathered."""
+    range of group ``g``'s rows in use; every entry is written (zeros where nothing adds)."""
     group = tl.program_id(2) // SPLITS
     split = tl.program_id(2) % SPLITS
     count = tl.load(counts + group)
@@ -337,28 +323,12 @@ def _grad_weight_kernel(grad, grad_tail, x, rows, counts, partial, P, FULL, SPLI
                 tail_at = ((group - FULL) * P + r)[None, :] * (OUT - WIDTH)
                 g_tail = tl.load(grad_tail + tail_at + tails[:, None],
                                  mask=valid[None, :] & (tails[:, None] < OUT - WIDTH), other=0.0)
-            if SKIP == 2:  # masked gather: no branch in the loop, which the pipeliner keeps
-                gather = valid & ((_nonzero(g_main) | _nonzero(g_tail)) != 0)
-                node = tl.load(rows + group * P + r, mask=gather, other=0).to(tl.int64)
-                xs = tl.load(x + node[:, None] * IN + fs[None, :], mask=gather[:, None] & (fs[None, :] < IN),
-                             other=0.0)
-                if main:
-                    acc = _dot(g_main, xs, acc, HALF, PRECISION)
-                if col_tile == 0:
-                    tail = _dot(g_tail, xs, tail, HALF, PRECISION)
-            else:
-                if SKIP == 1:  # rows whose gradient is all zero (NaN counts as nonzero) add nothing
-                    use = (_nonzero(g_main) | _nonzero(g_tail)) != 0
-                else:
-                    use = True
-                if use:
-                    node = tl.load(rows + group * P + r, mask=valid, other=0).to(tl.int64)
-                    xs = tl.load(x + node[:, None] * IN + fs[None, :], mask=valid[:, None] & (fs[None, :] < IN),
-                                 other=0.0)
-                    if main:
-                        acc = _dot(g_main, xs, acc, HALF, PRECISION)
-                    if col_tile == 0:
-                        tail = _dot(g_tail, xs, tail, HALF, PRECISION)
+            node = tl.load(rows + group * P + r, mask=valid, other=0).to(tl.int64)
+            xs = tl.load(x + node[:, None] * IN + fs[None, :], mask=valid[:, None] & (fs[None, :] < IN), other=0.0)
+            if main:
+                acc = _dot(g_main, xs, acc, HALF, PRECISION)
+            if col_tile == 0:
+                tail = _dot(g_tail, xs, tail, HALF, PRECISION)
     base = partial + tl.program_id(2).to(tl.int64) * (OUT * IN)
     tl.store(base + cs[:, None] * IN + fs[None, :], acc, mask=(cs[:, None] < WIDTH) & (fs[None, :] < IN))
     if col_tile == 0:
@@ -373,12 +343,6 @@ def _tile(width: int, key: str) -> int:
 
 def _tail(outs: int, width: int) -> int:
     return max(16, triton.next_power_of_2(max(outs - width, 1)))
-
-
-def _skip(first: str, second: str) -> int:
-    """A kernel's zero-gradient skipping, as ``CONFIG["skip_zero_grad"]`` names it: 0 none, 1
-    its ``first`` way, 2 its ``second``."""
-    return 1 if first in CONFIG["skip_zero_grad"] else 2 if second in CONFIG["skip_zero_grad"] else 0
 
 
 @triton_op("gnnx::grouped_project", mutates_args={})
@@ -413,7 +377,7 @@ def grouped_project_grads(grad: Tensor, grad_tail: Tensor, x: Tensor, weight: Te
             bm, bn, bk = CONFIG["rows"], _tile(ins, "cols"), _tile(width, "k")
             launcher(_grad_rows_kernel, x)[(torch.sym_max(1, groups * stride // bm), triton.cdiv(ins, bn))](
                 grad, grad_tail, counts, weight, grad_rows, stride, full, IN=ins, OUT=outs, WIDTH=width, TAIL=tail,
-                BM=bm, BN=bn, BK=bk, SKIP=_skip("grad rows", "grad rows per chunk"), HALF=half, PRECISION=precision,
+                BM=bm, BN=bn, BK=bk, SKIP=CONFIG["skip_zero_grad"], HALF=half, PRECISION=precision,
                 num_warps=CONFIG["warps"], num_stages=CONFIG["stages"])
         bc, bf = _tile(width, "w_cols"), _tile(ins, "w_features")
         tiles = triton.cdiv(width, bc) * triton.cdiv(ins, bf)
@@ -422,7 +386,6 @@ def grouped_project_grads(grad: Tensor, grad_tail: Tensor, x: Tensor, weight: Te
         partial = torch.empty((groups * splits, outs, ins), dtype=torch.float32, device=x.device)
         launcher(_grad_weight_kernel, x)[(triton.cdiv(width, bc), triton.cdiv(ins, bf), groups * splits)](
             grad, grad_tail, x, rows, counts, partial, stride, full, splits, IN=ins, OUT=outs, WIDTH=width, TAIL=tail,
-            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, SKIP=_skip("grad weight", "grad weight masked") if need_rows else 0, HALF=half,
-            PRECISION=precision, num_warps=CONFIG["w_warps"], num_stages=CONFIG["w_stages"])
+            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, HALF=half, PRECISION=precision, num_warps=CONFIG["w_warps"], num_stages=CONFIG["w_stages"])
         grad_weight = partial.view(groups, splits, outs, ins).sum(1).to(weight.dtype)
     return grad_rows, grad_weight
