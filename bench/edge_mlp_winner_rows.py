@@ -21,7 +21,7 @@ from gnnx.ops import triton_edge_mlp as tem
 from gnnx.ops.edge_mlp import edge_mlp_max_reference
 
 OUT = os.environ.get("OUT", "/tmp")
-KERNELS = ("_backward_kernel", "_backward_by_edges_kernel", "_spmm_kernel")
+KERNELS = ("_backward_kernel", "_spmm_kernel")
 torch.manual_seed(0)
 n, e, hidden = 10_000, 200_000, 64
 csr = gnnx.Graph(torch.randint(n, (2, e), device="cuda"), n).csr
@@ -42,8 +42,6 @@ shapes = [{}] + [{"bwd_chunk": c, "bwd_warps": wp, "bwd_programs_per_sm": p}
 shapes += [{"bwd_h_split": 2, "bwd_warps": wp, "bwd_programs_per_sm": p} for wp, p in ((2, 4), (2, 8), (4, 4), (4, 2))]
 # grad b by atomic adds from the kernel (no [E, H] buffer, no transposed-CSR pass)
 shapes += [{"bwd_atomic_b": True}, {"bwd_atomic_b": True, "bwd_h_split": 2}]
-# the row's edges recomputed instead of its winners (session 24; unmeasured when written)
-shapes += [{"bwd_by_edges": True, "bwd_warps": wp, "bwd_programs_per_sm": p} for wp, p in ((2, 4), (4, 4), (2, 8), (4, 8))]
 for tf32 in (False, True):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     _, arg = tem.edge_mlp_max(*structure, a, b, w, bias)

@@ -45,11 +45,8 @@ MAX_WIDTH = 64  # hidden and output channels held in registers (wider: W spills;
 # transposed-CSR pass; summation order then varies between runs, and only where PyTorch's
 # deterministic algorithms are off). Both off: on the H200 the split kernel is slower and the
 # atomics saved nothing on the model (bench/results/h200/session23/README.md).
-# "bwd_by_edges" (session 24, not yet measured on a GPU: off) recomputes the hidden rows of a
-# row's edges (~20 on the seed graph) instead of its winners' (OUT of them) and takes grad W
-# by a one-hot product too (_backward_by_edges_kernel); it ignores the two options above.
 CONFIG = {"fwd_edges": 64, "fwd_warps": 4, "fwd_stages": 3, "bwd_chunk": 32, "bwd_warps": 2, "bwd_programs_per_sm": 4,
-          "bwd_h_split": 1, "bwd_atomic_b": False, "bwd_by_edges": False}
+          "bwd_h_split": 1, "bwd_atomic_b": False}
 
 
 @triton.jit
@@ -168,56 +165,6 @@ def _backward_kernel(rowptr, col, perm, a, b, w, grad, arg, grad_a, grad_edge, g
         tl.store(part + offs_h1[None, :], grad_w1, mask=omask[:, None] & hmask1[None, :])
 
 
-@triton.jit
-def _one_hot_product(onehot, x, EXACT: tl.constexpr):
-    """``onehot @ x`` for a 0/1 ``onehot``: fp32-accurate from two TF32 products where
-    ``EXACT`` (the 0/1 operand is exact in TF32), else one."""
-    if EXACT:
-        hi, lo = _tf32_parts(x)
-        return tl.dot(onehot, hi, input_precision="tf32") + tl.dot(onehot, lo, input_precision="tf32")
-    return tl.dot(onehot, x, input_precision="tf32")
-
-
-@triton.jit
-def _backward_by_edges_kernel(rowptr, col, perm, a, b, w, grad, arg, grad_a, grad_edge, grad_w_part, num_rows, H, OUT,
-                              A_STRIDE, B_STRIDE, H_PAD: tl.constexpr, O_PAD: tl.constexpr, CHUNK: tl.constexpr,
-                              EXACT: tl.constexpr):
-    """:func:`_backward_kernel`'s results, the row's edges recomputed instead of its winners:
-    per ``CHUNK`` CSR positions of row ``i``, ``h_e = relu(a_i + b[src e])`` (``[CHUNK, H]``,
-    CSR-contiguous sources), ``M`` the one-hot ``[CHUNK, OUT]`` of the channels each edge won;
-    an edge's pre-activation gradient is ``(M (g W))_e [h_e > 0]``, ``grad a_i`` their sum and
-    ``grad W += g (M^T h)`` (each channel's winner's row, exactly one term per channel)."""
-    offs_h = tl.arange(0, H_PAD)
-    offs_o = tl.arange(0, O_PAD)
-    offs_c = tl.arange(0, CHUNK)
-    hmask, omask = offs_h < H, offs_o < OUT
-    w_mask = omask[:, None] & hmask[None, :]
-    grad_w = tl.zeros([O_PAD, H_PAD], tl.float32)
-    for node in range(tl.program_id(0), num_rows, tl.num_programs(0)):
-        node = node + tl.zeros([], tl.int64)  # 64-bit offsets
-        win = tl.load(arg + node * OUT + offs_o, mask=omask, other=-1)  # CSR position per channel, -1: no edge
-        g = tl.load(grad + node * OUT + offs_o, mask=win >= 0, other=0.0).to(tl.float32)
-        g_w = g[:, None] * tl.load(w + offs_o[:, None] * H + offs_h[None, :], mask=w_mask, other=0.0).to(tl.float32)
-        a_i = tl.load(a + node * A_STRIDE + offs_h, mask=hmask, other=0.0).to(tl.float32)
-        grad_a_i = tl.zeros([H_PAD], tl.float32)
-        end = tl.load(rowptr + node + 1)
-        for first in range(tl.load(rowptr + node), end, CHUNK):
-            pos = first + offs_c
-            cmask = pos < end
-            src = tl.load(col + pos, mask=cmask, other=0)
-            pre = a_i[None, :] + tl.load(b + src[:, None] * B_STRIDE + offs_h[None, :],
-                                         mask=cmask[:, None] & hmask[None, :], other=0.0).to(tl.float32)
-            won = tl.where(win[None, :] == pos[:, None], 1.0, 0.0)  # [CHUNK, OUT]
-            grad_pre = tl.where(pre > 0, _one_hot_product(won, g_w, EXACT), 0.0)
-            grad_a_i += tl.sum(grad_pre, 0)
-            edge = tl.load(perm + pos, mask=cmask, other=0)
-            tl.store(grad_edge + edge[:, None] * H + offs_h[None, :], grad_pre, mask=cmask[:, None] & hmask[None, :])
-            won_t = tl.where(win[:, None] == pos[None, :], 1.0, 0.0)  # [OUT, CHUNK]
-            grad_w += g[:, None] * _one_hot_product(won_t, tl.maximum(pre, 0.0), EXACT)
-        tl.store(grad_a + node * H + offs_h, grad_a_i, mask=hmask)
-    tl.store(grad_w_part + tl.program_id(0) * OUT * H + offs_o[:, None] * H + offs_h[None, :], grad_w, mask=w_mask)
-
-
 def _pads(hidden: int, out: int) -> dict:
     return {"H_PAD": max(16, triton.next_power_of_2(hidden)), "O_PAD": max(16, triton.next_power_of_2(out))}
 
@@ -277,26 +224,19 @@ def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, rowptr_t: T
     precision = _precision()
     sms = torch.cuda.get_device_properties(a.device).multi_processor_count
     programs = torch.sym_max(1, torch.sym_min(num_rows, CONFIG["bwd_programs_per_sm"] * sms))
-    by_edges = CONFIG["bwd_by_edges"]
-    atomic_b = CONFIG["bwd_atomic_b"] and not by_edges and not torch.are_deterministic_algorithms_enabled()
+    atomic_b = CONFIG["bwd_atomic_b"] and not torch.are_deterministic_algorithms_enabled()
     if atomic_b:  # grad b itself, summed by atomic adds
         grad_edge = torch.zeros((b.size(0), hidden), dtype=torch.float32, device=a.device)
     else:  # per edge, summed per source by the transposed CSR after the kernel
         grad_edge = torch.empty((num_edges, hidden), dtype=torch.float32, device=a.device)
     grad_a = torch.empty((num_rows, hidden), dtype=torch.float32, device=a.device)
     partial = torch.empty((programs, out_channels, hidden), dtype=torch.float32, device=a.device)
-    arguments = (rowptr, col, perm, a, b, weight, grad, arg, grad_a, grad_edge, partial, num_rows, hidden,
-                 out_channels, a.stride(0), b.stride(0))
     with _on_device(a):
-        if by_edges:
-            launcher(_backward_by_edges_kernel, a)[(programs,)](
-                *arguments, CHUNK=CONFIG["bwd_chunk"], EXACT=precision == "tf32x3", num_warps=CONFIG["bwd_warps"],
-                **_pads(hidden, out_channels))
-        else:
-            launcher(_backward_kernel, a)[(programs,)](
-                *arguments, CHUNK=CONFIG["bwd_chunk"], EXACT=precision == "tf32x3",
-                H_SPLIT=CONFIG["bwd_h_split"] if _pads(hidden, out_channels)["H_PAD"] >= 32 else 1, ATOMIC_B=atomic_b,
-                num_warps=CONFIG["bwd_warps"], **_pads(hidden, out_channels))
+        launcher(_backward_kernel, a)[(programs,)](
+            rowptr, col, perm, a, b, weight, grad, arg, grad_a, grad_edge, partial, num_rows, hidden, out_channels,
+            a.stride(0), b.stride(0), CHUNK=CONFIG["bwd_chunk"], EXACT=precision == "tf32x3",
+            H_SPLIT=CONFIG["bwd_h_split"] if _pads(hidden, out_channels)["H_PAD"] >= 32 else 1, ATOMIC_B=atomic_b,
+            num_warps=CONFIG["bwd_warps"], **_pads(hidden, out_channels))
     grad_b = grad_edge if atomic_b else _launch_spmm(rowptr_t, perm_t, None, grad_edge, False)[0]
     return grad_a.to(a.dtype), grad_b.to(b.dtype), partial.sum(0).to(weight.dtype)
 

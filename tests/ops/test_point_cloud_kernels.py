@@ -104,12 +104,11 @@ def _edge_inputs(n_dst, n_src, edges, hidden, out, device, seed=0):
 @pytest.mark.parametrize("n_dst,n_src,edges,hidden,out", [(300, 300, 4000, 64, 64), (50, 80, 700, 24, 20),
                                                           (40, 40, 0, 16, 16), (64, 10, 300, 128, 96)])
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("backward", [{}, {"bwd_h_split": 2}, {"bwd_atomic_b": True}, {"bwd_by_edges": True}],
-                         ids=["whole", "halves", "atomic grad b", "by edges"])
+@pytest.mark.parametrize("backward", [{}, {"bwd_h_split": 2}, {"bwd_atomic_b": True}],
+                         ids=["whole", "halves", "atomic grad b"])
 def test_fused_edge_mlp_equals_reference(device, n_dst, n_src, edges, hidden, out, bias, backward, monkeypatch):
     """Values and gradients against float64 autograd, with the backward's launch options: the
-    hidden columns whole or in two halves (``bwd_h_split``), ``grad b`` by atomics, the row's
-    edges recomputed instead of its winners (``bwd_by_edges``)."""
+    hidden columns whole or in two halves (``bwd_h_split``), ``grad b`` by atomics."""
     if device == "cpu" and backward:
         pytest.skip("a CUDA kernel's launch option")
     if backward:

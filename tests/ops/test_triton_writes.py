@@ -130,11 +130,6 @@ for split in (1, 2):
                  grad_w_part=t(2, 16, 32), num_rows=8, H=32, OUT=16, A_STRIDE=32, B_STRIDE=32, H_PAD=32, O_PAD=16,
                  CHUNK=16, EXACT=True, H_SPLIT=split, ATOMIC_B=atomic_b),
             ["grad_a", "grad_edge", "grad_w_part"])
-CASES["edge_mlp_max backward (by edges)"] = (
-    triton_edge_mlp._backward_by_edges_kernel,
-    {name: value for name, value in CASES["edge_mlp_max backward (h_split 1, atomic b False)"][1].items()
-     if name not in ("H_SPLIT", "ATOMIC_B")},
-    ["grad_a", "grad_edge", "grad_w_part"])
 
 
 @pytest.mark.parametrize("name", list(CASES))
