@@ -218,17 +218,19 @@ def gat_attention() -> None:
 
 @check
 def edge_mlp_max() -> None:
-    src, dst, csr = random_graph(60, 45, 400, seed=5)
-    for h_split in (1, 2):
-        for atomic_b in (False, True):
-            triton_edge_mlp.CONFIG.update(bwd_h_split=h_split, bwd_atomic_b=atomic_b)
+    variants = [dict(bwd_h_split=h, bwd_atomic_b=atomic) for h in (1, 2) for atomic in (False, True)]
+    # ~9 edges a row, and ~80 (rows over several CSR chunks, many channels won by one edge)
+    for num_dst, num_edges in ((45, 400), (5, 400)):
+        src, dst, csr = random_graph(60, num_dst, num_edges, seed=5)
+        for variant in variants:
+            triton_edge_mlp.CONFIG.update(variant)
             torch.manual_seed(6)
-            a, b = torch.randn(45, 32, requires_grad=True), torch.randn(60, 32, requires_grad=True)
+            a, b = torch.randn(num_dst, 32, requires_grad=True), torch.randn(60, 32, requires_grad=True)
             weight, bias = torch.randn(16, 32, requires_grad=True), torch.randn(16, requires_grad=True)
             out, _ = triton_edge_mlp.edge_mlp_max(csr.rowptr, csr.col, csr.perm, csr.row, csr.rowptr_t, csr.perm_t,
                                                   a, b, weight, bias)
-            expected = edge_mlp_max_reference(a, b, weight, bias, src, dst, 45)
-            what = f"h_split {h_split}, atomic b {atomic_b}"
+            expected = edge_mlp_max_reference(a, b, weight, bias, src, dst, num_dst)
+            what = f"{num_dst} rows, {variant}"
             close(out, expected, f"forward ({what})")
             grad = torch.randn_like(expected)
             got = torch.autograd.grad((out * grad).sum(), (a, b, weight, bias))
