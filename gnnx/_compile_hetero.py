@@ -292,6 +292,10 @@ def _caps_of(caps: Capacities, key: Any, default: Any = None) -> Tuple[int, ...]
 
 
 # -- the runner ------------------------------------------------------------------------------------
+class TooManyShapes(RuntimeError):
+    """More input shapes than :class:`HeteroReplay` captures."""
+
+
 class HeteroReplay:
     """The capacities and captured graphs of one compiled model's heterogeneous calls, per
     call signature (argument layout, dtypes and widths, training and grad mode, autocast)."""
@@ -310,7 +314,7 @@ class HeteroReplay:
     def run(self, arguments: Dict[str, Any], call: HeteroCall, limit: int) -> Any:
         """The call's outputs from a replayed graph; ``None`` where it runs uncaptured (too
         small for the capacities, or the graph's last replay still awaits its backward);
-        raises ``RuntimeError`` past ``limit`` graphs."""
+        raises :class:`TooManyShapes` past ``limit`` graphs."""
         signature = _signature_of(arguments, call, self._model)
         caps = capacities(call, self._caps.get(signature), self._largest_margin)
         if caps is None:
@@ -327,7 +331,7 @@ class HeteroReplay:
         counts = [c for blocks in (*call.nodes.values(), *call.edges.values()) for c in blocks]
         if runner is None:
             if len(self.captured) >= limit:
-                raise RuntimeError(f"more than {limit} input shapes")
+                raise TooManyShapes(f"more than {limit} input shapes")
             static = [torch.zeros(len(counts), dtype=torch.int64, device=call.device)] + [_buffer(*i) for i in inputs]
             _fill(static, counts, inputs)
             flat = _PaddedCall(self._compiled, self._model, self._signature, arguments, call, caps, call.device)

@@ -4,6 +4,7 @@ graph's structure once. Parametrised by device: ``cuda`` runs where a GPU is pre
 (with CUDA-graph capture and size buckets) and is skipped elsewhere."""
 import contextlib
 import gc
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -299,9 +300,10 @@ _syncs_when_captured.register_autograd(lambda ctx, grad: grad)
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_a_failed_capture_falls_back_and_keeps_training_with_dropout():
-    """A model whose capture fails (an op that synchronises while captured) runs uncaptured, says
-    so once, keeps the capture's exception, and its dropout works afterwards (the generator is
-    out of capture mode)."""
+    """A model whose capture fails (an op that synchronises while captured) runs uncaptured and
+    says so; the next call captures again, and at the second failure CUDA graphs go off
+    (``CAPTURE_ATTEMPTS``), the capture's exception kept; its dropout works throughout (the
+    generator is out of capture mode)."""
     class Model(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -314,9 +316,54 @@ def test_a_failed_capture_falls_back_and_keeps_training_with_dropout():
     compiled = gnnx.compile(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     x, edge_index, y = _graph(*SIZES[0], "cuda")
-    with pytest.warns(UserWarning, match="capture failed"):
+    with pytest.warns(UserWarning, match="capture failed.*1 of 2 failures"):
+        out, loss, _ = _train_step(compiled, optimizer, x, edge_index, y)
+    assert compiled.cuda_graph_fallback is None and compiled.capture_failures == 1
+    assert torch.isfinite(loss) and out.eq(0).any()
+    with pytest.warns(UserWarning, match="CUDA graphs off .*capture failed"):
         _train_step(compiled, optimizer, x, edge_index, y)
     assert compiled.cuda_graph_fallback.startswith("capture failed") and compiled.cuda_graph_error is not None
     for _ in range(2):  # uncaptured from now on, dropout included
         out, loss, _ = _train_step(compiled, optimizer, x, edge_index, y)
         assert torch.isfinite(loss) and out.eq(0).any()  # dropout zeroed some outputs
+
+
+def test_a_failed_capture_is_retried_before_cuda_graphs_go_off(monkeypatch):
+    """The capture policy, on the CPU with the heterogeneous replay stubbed: a failed capture
+    runs that call uncaptured and the next call captures again; CUDA graphs go off at the
+    ``CAPTURE_ATTEMPTS``-th failure, and at once past the shape limit."""
+    from gnnx import _compile
+    from gnnx._compile_hetero import TooManyShapes
+
+    monkeypatch.setattr(_compile, "read_call", lambda arguments: SimpleNamespace(device=torch.device("cuda")))
+    outcomes = []
+
+    def run(arguments, call, limit):
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def compiled_with(*results):
+        compiled = gnnx.compile(torch.nn.Linear(2, 2))
+        monkeypatch.setattr(compiled._hetero, "run", run)
+        outcomes[:] = results
+        return compiled
+
+    compiled = compiled_with(RuntimeError("capture invalidated"), "replayed")
+    with pytest.warns(UserWarning, match="capture failed: RuntimeError: capture invalidated .1 of 2"):
+        assert compiled._replay_hetero({}) is None  # this call runs uncaptured
+    assert compiled.cuda_graph_fallback is None and compiled.capture_failures == 1
+    assert compiled._replay_hetero({}) == "replayed"  # captured on the next call
+
+    compiled = compiled_with(RuntimeError("first"), RuntimeError("second"))
+    for _ in range(2):
+        with pytest.warns(UserWarning):
+            assert compiled._replay_hetero({}) is None
+    assert compiled.cuda_graph_fallback == "heterogeneous capture failed: RuntimeError: second"
+    assert str(compiled.cuda_graph_error) == "second"
+
+    compiled = compiled_with(TooManyShapes("more than 16 input shapes"))
+    with pytest.warns(UserWarning, match="CUDA graphs off"):
+        assert compiled._replay_hetero({}) is None
+    assert compiled.cuda_graph_fallback == "more than 16 input shapes" and compiled.capture_failures == 0
