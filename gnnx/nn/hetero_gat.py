@@ -61,7 +61,9 @@ products slower than cuBLAS over all rows, and ~20 launches per ``row_groups``);
 launch shape (session 19), the Triton ``row_groups`` and ``add_rows_in_use`` (sessions 20-21) and
 a write-analysis fault fixed in session 22 closed the gap. Not re-measured on an H100 since.
 Session 24: the op's backward skips the rows without gradient (as :func:`gnnx.ops.project`
-does), the untrimmed step 19.7 -> 18.3 ms (``bench/results/h200/session24/``).
+does), the untrimmed step 19.7 -> 18.3 ms (``bench/results/h200/session24/``); session 25 kept
+the skip in ``grad x`` only, checked per chunk as it is read, since the checks cost the trimmed
+step 8.1 -> 8.8 ms (``bench/results/h200/session25/``).
 """
 from __future__ import annotations
 

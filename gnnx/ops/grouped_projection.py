@@ -18,10 +18,11 @@ batched product over all ``P`` rows) gives the same values. :func:`row_groups` i
 few Triton kernels on CUDA (marks, a blocked scan, slots), elsewhere as one opaque ATen op.
 
 In training on sampled subgraphs most rows of a later layer's gradient are zero (its outputs
-beyond the seeds' hops reach no loss); the CUDA backward skips them, as
-:func:`gnnx.ops.project`'s does: all-zero tiles of the gradient cost a read and no product
-(NaN counts as nonzero; a skipped row whose ``x`` holds inf or NaN adds nothing rather than
-NaN). The first layer's ``grad W``, whose gradient reaches every row, keeps its dense loop.
+beyond the seeds' hops reach no loss); the CUDA backward's ``grad x`` skips them: an all-zero
+chunk of the gradient costs its read and no product (NaN counts as nonzero; a skipped row whose
+weights hold inf or NaN adds nothing rather than NaN). ``grad W`` keeps its dense loop: checking
+its row blocks cost a dense gradient (a trimmed step's) more than it saved a sparse one
+(``bench/results/h200/session25/``).
 
 Groups ``[full, G)`` are *score-only*: they compute the tail columns ``[width, O)`` only (R-GAT's
 destination scores, ``heads`` columns per relation, beside the sources' ``width + heads``).
