@@ -14,6 +14,11 @@
 #   STAGE=skipab  the trimmed step with and without the compact rows' zero-gradient skipping (session 25
 #                 measured session 24's version 8.8 against 8.1 ms and changed it; two rows fill a call)
 #   STAGE=pyg     the trimmed step against PyG eager and compiled (GNNX_ROW picks gnnx's row)
+#   STAGE=changed25  the CUDA tests of what session 25 changed without a GPU left to run them: the
+#                 grouped projection's per-chunk skip, gnnx.compile's capture retry (homogeneous
+#                 failed-capture test, heterogeneous capture), the grouped R-GAT layer
+# Owed by session 25, one call each: changed25; skipab; pyg; then the untrimmed user's path,
+#   STAGE=rgat CONFIGS='"gnnx.compile" "pyg eager" "pyg compiled"'.
 # Usage: STAGE=... OUT=... bash bench/hetero_gpu_session.sh
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
@@ -43,5 +48,9 @@ for stage in ${STAGE:-tests}; do
                2>&1 | grep -v -i warn | tail -8 ;;
     pyg) timeout 580 python3 bench/rgat.py --batches ${BATCHES:-5} --second-pass --out "$OUT/pyg" --configs \
            "${GNNX_ROW:-gnnx.compile (trimmed)}" "pyg eager (trimmed)" "pyg compiled (trimmed)" 2>&1 | grep -v -i warn | tail -8 ;;
+    changed25) timeout 400 python3 -m pytest -q -m cuda -n 14 -p no:cacheprovider -p no:logging -rf \
+                 tests/ops/test_grouped_project.py tests/ops/test_triton_writes.py tests/nn/test_hetero_grouped.py \
+                 tests/compile/test_hetero_capture.py tests/compile/test_gnnx_compile.py 2>&1 | tail -8 \
+                 | tee "$OUT/changed25_tests.txt" ;;
   esac
 done
