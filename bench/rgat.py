@@ -209,7 +209,8 @@ def main() -> None:
         if "compile" in config:
             graphs[config] = torch._dynamo.utils.counters["stats"]["unique_graphs"]
         print(f"{config:14s} {seconds * 1e3:8.1f} ms/step  {args.batch_size / seconds:10,.0f} seeds/s "
-              f"graphs {graphs.get(config, '-')} captures {captures.get(config, '-')}", flush=True)
+              f"graphs {graphs.get(config, '-')} captures {captures.get(config, '-')} "
+              f"failed captures {getattr(step_model, 'capture_failures', '-')}", flush=True)
         if args.profile:
             profiles.append(f"==== {config}\n" + kernel_table(step, batches[-3:], device))
         # written after every row, so a run cut short keeps what it measured
