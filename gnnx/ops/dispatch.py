@@ -159,30 +159,36 @@ def uses_csr(device: torch.device) -> bool:
 def spmm_kernel(x: Tensor, csr: Optional[CSR], edge_weight: Optional[Tensor], reduce: str) -> str:
     """``"cusparse"``, ``"triton"``, ``"mkl"`` or ``"reference"`` for :func:`gnnx.ops.spmm`.
 
-    The vendor libraries (MKL, cuSPARSE) take sum/mean of 2-D float features with constant
-    per-edge weights over a prepared CSR. On CUDA they serve eager calls only (and not under
-    ``torch.use_deterministic_algorithms(True)``: the Triton kernels are deterministic): cuSPARSE
-    is as fast as the Triton kernel on the GPU (22 vs 21 us on the seed graph,
-    bench/results/h100/tune_spmm.json) at a native op's host cost, while traced code
-    keeps the ``triton_op`` that Inductor and AOTInductor compile in.
+    The vendor libraries (MKL, cuSPARSE) take sum/mean of float features over a prepared CSR.
+    On CUDA they serve eager calls with 2-D features and constant per-edge weights only (and
+    not under ``torch.use_deterministic_algorithms(True)``: the Triton kernels are
+    deterministic): cuSPARSE is as fast as the Triton kernel on the GPU (22 vs 21 us on the
+    seed graph, bench/results/h100/tune_spmm.json) at a native op's host cost, while traced
+    code keeps the ``triton_op`` that Inductor and AOTInductor compile in. On the CPU MKL also
+    takes ``[N, heads, F]`` features and weights that need a gradient, per head where they
+    are ``[E, heads]`` (sums only): graph attention's weighted sum, which the reference's
+    gather and scatter made 4-5x slower than MKL (bench/results/cpu/).
     """
-    vendor = (
-        csr is not None
-        and reduce in ("sum", "mean")
-        and x.dim() == 2
-        and x.dtype in (torch.float32, torch.float64)
-        and (edge_weight is None or (edge_weight.dim() == 1 and not edge_weight.requires_grad))
-    )
+    float_sum = csr is not None and reduce in ("sum", "mean") and x.dtype in (torch.float32, torch.float64)
     if x.is_cuda and cuda_kernels() is not None:
         # cuSPARSE's default SpMM algorithm may sum in a different order from run to run; with
         # torch.use_deterministic_algorithms(True) the Triton kernel (no atomics) serves instead.
         deterministic = torch.are_deterministic_algorithms_enabled()
-        if vendor and not is_tracing() and not deterministic:
+        constant = edge_weight is None or (edge_weight.dim() == 1 and not edge_weight.requires_grad)
+        if float_sum and x.dim() == 2 and constant and not is_tracing() and not deterministic:
             return "cusparse"
         return "triton" if triton_takes(x, edge_weight) else "reference"
-    if vendor and x.device.type == "cpu" and uses_csr(x.device):
+    if float_sum and x.device.type == "cpu" and uses_csr(x.device) and _mkl_takes(x, edge_weight, reduce):
         return "mkl"
     return "reference"
+
+
+def _mkl_takes(x: Tensor, edge_weight: Optional[Tensor], reduce: str) -> bool:
+    """Features ``[N, F]`` or ``[N, heads, F]``; weights none, ``[E]``, or (sums of
+    ``[N, heads, F]``) ``[E, heads]``."""
+    if edge_weight is None or edge_weight.dim() == 1:
+        return x.dim() in (2, 3)
+    return x.dim() == 3 and edge_weight.dim() == 2 and edge_weight.size(1) == x.size(1) and reduce == "sum"
 
 
 def segment_kernel(messages: Tensor, csr: Optional[CSR]) -> str:

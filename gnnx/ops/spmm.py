@@ -54,27 +54,36 @@ def _mkl_matmul(rowptr: Tensor, col: Tensor, values: Tensor, x: Tensor) -> Tenso
         return adj @ x
 
 
+def _edge_products(row: Tensor, col: Tensor, grad: Tensor, x: Tensor) -> Tensor:
+    """``grad[row[p]] . x[col[p]]`` per CSR position ``p``: the gradient of ``A @ x`` with
+    respect to ``A``'s values (a sampled dense-dense product)."""
+    return (grad.index_select(0, row) * x.index_select(0, col)).sum(-1)
+
+
 @torch.library.custom_op("gnnx::csr_spmm_cpu", mutates_args=(), device_types="cpu")
-def csr_spmm_cpu(rowptr: Tensor, col: Tensor, values: Tensor, x: Tensor,
+def csr_spmm_cpu(rowptr: Tensor, col: Tensor, row: Tensor, values: Tensor, x: Tensor,
                  rowptr_t: Tensor, col_t: Tensor, values_t: Tensor) -> Tensor:
-    """``A @ x`` with ``A = CSR(rowptr, col, values)`` via MKL (``*_t``: ``A^T``, for backward)."""
+    """``A @ x`` with ``A = CSR(rowptr, col, values)`` via MKL (``row``: each position's row;
+    ``*_t``: ``A^T``, for backward)."""
     return _mkl_matmul(rowptr, col, values, x)
 
 
 @csr_spmm_cpu.register_fake
-def _(rowptr, col, values, x, rowptr_t, col_t, values_t):
+def _(rowptr, col, row, values, x, rowptr_t, col_t, values_t):
     return x.new_empty((rowptr.numel() - 1, x.size(1)))
 
 
 def _cpu_setup(ctx, inputs, output):
-    rowptr, col, values, x, rowptr_t, col_t, values_t = inputs
-    ctx.save_for_backward(rowptr, col, values, rowptr_t, col_t, values_t)
+    ctx.save_for_backward(*inputs)
 
 
 def _cpu_backward(ctx, grad):
-    rowptr, col, values, rowptr_t, col_t, values_t = ctx.saved_tensors
-    grad_x = csr_spmm_cpu(rowptr_t, col_t, values_t, grad.contiguous(), rowptr, col, values)
-    return None, None, None, grad_x, None, None, None
+    rowptr, col, row, values, x, rowptr_t, col_t, values_t = ctx.saved_tensors
+    grad = grad.contiguous()
+    grad_values = _edge_products(row, col, grad, x) if ctx.needs_input_grad[3] else None
+    grad_x = csr_spmm_cpu(rowptr_t, col_t, col, values_t, grad, rowptr, col, values) \
+        if ctx.needs_input_grad[4] else None  # (the transpose's ``row`` is unused below second order)
+    return None, None, None, grad_values, grad_x, None, None, None
 
 
 csr_spmm_cpu.register_autograd(_cpu_backward, setup_context=_cpu_setup)
@@ -82,17 +91,21 @@ csr_spmm_cpu.register_autograd(_cpu_backward, setup_context=_cpu_setup)
 
 class _EagerSparseMatmul(torch.autograd.Function):
     """``A @ x`` through the vendor library (MKL on CPU, cuSPARSE on CUDA) for eager calls,
-    without an op dispatcher's host cost; backward through the prepared transpose."""
+    without an op dispatcher's host cost; backward through the prepared transpose, and to
+    ``A``'s values (graph attention's weights on the CPU) by :func:`_edge_products`."""
 
     @staticmethod
-    def forward(ctx, rowptr, col, values, x, rowptr_t, col_t, values_t):
-        ctx.save_for_backward(rowptr_t, col_t, values_t)
+    def forward(ctx, rowptr, col, row, values, x, rowptr_t, col_t, values_t):
+        ctx.save_for_backward(col, row, x if ctx.needs_input_grad[3] else None, rowptr_t, col_t, values_t)
         return _mkl_matmul(rowptr, col, values, x)
 
     @staticmethod
     def backward(ctx, grad):
-        rowptr_t, col_t, values_t = ctx.saved_tensors
-        return None, None, None, _mkl_matmul(rowptr_t, col_t, values_t, grad.contiguous()), None, None, None
+        col, row, x, rowptr_t, col_t, values_t = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_values = _edge_products(row, col, grad, x) if ctx.needs_input_grad[3] else None
+        grad_x = _mkl_matmul(rowptr_t, col_t, values_t, grad) if ctx.needs_input_grad[4] else None
+        return None, None, None, grad_values, grad_x, None, None, None
 
 
 def _in_degree(csr: CSR, dtype: torch.dtype) -> Tensor:
@@ -131,12 +144,19 @@ def _divide_by_in_degree(out: Tensor, csr: CSR) -> Tensor:
 
 def _spmm_vendor(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
     """MKL (CPU; eager, or traced behind the opaque ``gnnx::csr_spmm_cpu``) or cuSPARSE
-    (CUDA, eager only)."""
+    (CUDA, eager only). ``x [N, heads, F]`` takes one product per head where the weights are
+    per head (``[E, heads]``, graph attention's), else one over ``[N, heads * F]``."""
     if _mean_by_division(reduce):
         return _divide_by_in_degree(_spmm_vendor(x, csr, edge_weight, "sum"), csr)
+    if x.dim() == 3 and (edge_weight is None or edge_weight.dim() == 1):
+        return _spmm_vendor(x.reshape(x.size(0), -1), csr, edge_weight, reduce).view(-1, *x.shape[1:])
     values, values_t = _csr_values(csr, edge_weight, reduce, x.dtype)
     matmul = csr_spmm_cpu if dispatch.is_tracing() else _EagerSparseMatmul.apply
-    return matmul(csr.rowptr, csr.col, values, x.contiguous(), csr.rowptr_t, csr.col_t, values_t)
+    structure = (csr.rowptr, csr.col, csr.row)
+    if x.dim() == 2:
+        return matmul(*structure, values, x.contiguous(), csr.rowptr_t, csr.col_t, values_t)
+    return torch.stack([matmul(*structure, values[:, h].contiguous(), x[:, h].contiguous(), csr.rowptr_t, csr.col_t,
+                               values_t[:, h].contiguous()) for h in range(x.size(1))], 1)
 
 
 # -- CUDA: Triton ---------------------------------------------------------------------------------

@@ -69,3 +69,58 @@ def test_per_head_weights():
     for e in range(15):
         expected[edge_index[1, e]] += alpha[e].view(2, 1) * x[edge_index[0, e]]
     torch.testing.assert_close(out, expected)
+
+
+def _heads_inputs(heads, weights):
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(12, heads, 3, generator=gen, dtype=torch.float64)
+    edge_index = torch.randint(12, (2, 40), generator=gen)
+    edge_index[:, :3] = torch.tensor([[0, 0, 5], [1, 1, 1]])  # a repeated edge; some nodes get none
+    shape = {"per head": (40, heads), "shared": (40,), "none": None}[weights]
+    weight = None if shape is None else torch.rand(*shape, generator=gen, dtype=torch.float64)
+    return x, edge_index, weight
+
+
+@pytest.mark.parametrize("heads", [1, 3])
+@pytest.mark.parametrize("weights", ["per head", "shared", "none"])
+def test_mkl_takes_heads_and_weights_that_need_a_gradient(heads, weights):
+    """Graph attention's weighted sum on the CPU: ``[N, heads, F]`` features with per-head
+    (or shared) weights that need a gradient run through MKL, eager and compiled, with the
+    reference's values and gradients (the weights' through the sampled products)."""
+    x, edge_index, weight = _heads_inputs(heads, weights)
+    csr = gnnx.Graph(edge_index, 12).csr
+    assert gnnx.ops.dispatch.spmm_kernel(x, csr, weight, "sum") == "mkl"
+    leaves = [x] + ([weight] if weight is not None else [])
+    expected_leaves = [t.clone().requires_grad_() for t in leaves]
+    expected = ops.spmm_reference(expected_leaves[0], edge_index, 12, *expected_leaves[1:])
+    grad = torch.randn_like(expected)
+    wanted = torch.autograd.grad(expected, expected_leaves, grad)
+
+    def fast(x, *weight):
+        return ops.spmm(x, edge_index, 12, *weight, csr=csr)
+
+    for run in (fast, torch.compile(fast, fullgraph=True, dynamic=True)):
+        got_leaves = [t.clone().requires_grad_() for t in leaves]
+        out = run(*got_leaves)
+        torch.testing.assert_close(out, expected)
+        for got_grad, want in zip(torch.autograd.grad(out, got_leaves, grad), wanted):
+            torch.testing.assert_close(got_grad, want)
+    assert torch.autograd.gradcheck(fast, [t.clone().requires_grad_() for t in leaves])
+
+
+def test_mkl_leaves_per_head_means_and_exports_to_the_reference():
+    """Per-head weights with ``mean`` keep the reference (MKL's values would need the in-degree
+    per head); ``torch.export`` keeps the reference whatever the weights."""
+    x, edge_index, weight = _heads_inputs(2, "per head")
+    csr = gnnx.Graph(edge_index, 12).csr
+    assert gnnx.ops.dispatch.spmm_kernel(x, csr, weight, "mean") == "reference"
+    torch.testing.assert_close(ops.spmm(x, edge_index, 12, weight, "mean", csr=csr),
+                               ops.spmm_reference(x, edge_index, 12, weight, "mean"))
+
+    class Aggregate(torch.nn.Module):
+        def forward(self, x, edge_index, weight):
+            return ops.spmm(x, edge_index, 12, weight)
+
+    program = torch.export.export(Aggregate(), (x, edge_index, weight))
+    assert "csr_spmm_cpu" not in str(program.graph)
+    torch.testing.assert_close(program.module()(x, edge_index, weight), ops.spmm_reference(x, edge_index, 12, weight))
