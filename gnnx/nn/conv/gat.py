@@ -129,12 +129,13 @@ class _GraphAttention(MessagePassing):
         return alpha.unsqueeze(-1) * x_j
 
     def _looped_structure(self, graph: Graph, x: Tensor):
-        """Edges with fresh self loops, the mask of the old loops, and (where the fused CUDA
-        kernel reads it) the CSR grown by the loops without a sort: once per graph."""
+        """Edges with fresh self loops, the mask of the old loops, and (where a kernel reads
+        it: the fused CUDA attention, MKL's weighted sum on the CPU) the CSR grown by the loops
+        without a sort: once per graph."""
         num_nodes = x.size(0)
         looped, stale = memoised_fresh_self_loops(graph, num_nodes)
         csr = None
-        if dispatch.attention_kernel(x) == "triton":  # CPU attention weights carry gradients: no MKL
+        if dispatch.uses_csr(x.device):
             csr = graph.memo("csr_with_self_loops", lambda: csr_with_self_loops(graph.csr, graph.edge_index,
                                                                                    num_nodes))
         return looped, stale, csr
