@@ -250,3 +250,45 @@ def test_grid_serves_cuda_searches_only_without_the_tiled_kernel(monkeypatch):
     pos = torch.randn(3000, 3)
     assert grid.usable(pos, pos, 16, cosine=False)  # CPU: by size alone
     assert not grid.usable(pos, pos, 16, cosine=True)
+
+
+@pytest.mark.parametrize("with_csr", [True, False])
+@pytest.mark.parametrize("bias", [True, False])
+def test_edge_mlp_max_in_chunks_on_the_cpu(with_csr, bias):
+    """Eager CPU inference takes ~1 MiB of edges at a time (here 10,000 edges of 64 channels:
+    three chunks): the reference's values, 0 for nodes without incoming edges, -inf and NaN
+    messages kept as the reference keeps them; with a gradient needed the reference runs."""
+    gen = torch.Generator().manual_seed(3)
+    n_dst, n_src, hidden, out = 300, 250, 64, 48
+    src, dst = torch.randint(n_src, (10_000,), generator=gen), torch.randint(n_dst - 20, (10_000,), generator=gen)
+    a, b = torch.randn(n_dst, hidden, generator=gen), torch.randn(n_src, hidden, generator=gen)
+    weight, c = torch.randn(out, hidden, generator=gen), torch.randn(out, generator=gen) if bias else None
+    a[3, 0], b[7] = float("nan"), float("inf")
+    edge_index = torch.stack([src, dst])
+    structure = {"csr": build_csr(edge_index, n_dst, n_src)} if with_csr else {"edge_index": edge_index}
+    expected = edge_mlp_max_reference(a, b, weight, c, src, dst, n_dst)
+    got = edge_mlp_max(a, b, weight, c, **structure)
+    torch.testing.assert_close(got, expected, equal_nan=True)
+    assert got[n_dst - 20:].eq(0).all()  # no incoming edges
+    leaf = a.clone().requires_grad_()
+    torch.testing.assert_close(edge_mlp_max(leaf, b, weight, c, **structure), expected, equal_nan=True)
+
+
+def test_edge_cnn_inference_on_the_cpu_equals_training_mode_values(monkeypatch):
+    """EdgeCNN's eager CPU forward under ``no_grad`` (the chunked loop) equals its forward
+    with gradients (the message-passing path), on a bare ``edge_index`` and a ``Graph``."""
+    from gnnx.ops import edge_mlp
+
+    chunked = []
+    loop = edge_mlp._edge_mlp_max_in_chunks
+    monkeypatch.setattr(edge_mlp, "_edge_mlp_max_in_chunks", lambda *args: chunked.append(1) or loop(*args))
+    torch.manual_seed(0)
+    x, edge_index = torch.randn(500, 16), torch.randint(500, (2, 6_000))
+    model = EdgeCNN(16, 32, num_layers=2).eval()
+    expected = model(x, edge_index)
+    assert expected.grad_fn is not None
+    with torch.no_grad():
+        for _ in range(2):  # the structure cache builds the CSR on the second sight
+            torch.testing.assert_close(model(x, edge_index), expected)
+        torch.testing.assert_close(model(x, gnnx.Graph(edge_index, 500)), expected)
+    assert len(chunked) == 6  # two layers, three calls

@@ -12,7 +12,7 @@ from gnnx.nn.inits import reset
 from gnnx.nn.message_passing import Adj, MessagePassing
 from gnnx.nn.mlp import MLP
 from gnnx.ops import dispatch
-from gnnx.ops.edge_mlp import edge_mlp_max, fused_available
+from gnnx.ops.edge_mlp import chunked_available, edge_mlp_max, fused_available
 
 PairTensor = Tuple[Tensor, Optional[Tensor]]
 
@@ -132,10 +132,13 @@ class EdgeConv(MessagePassing):
 
     def _fused_csr(self, second: Optional[torch.nn.Linear], edge_index: Adj, per_dst: Tensor, per_src: Tensor,
                    edge_mask: Optional[Tensor]) -> Optional[CSR]:
-        """The CSR the fused kernels need (``second``: :meth:`_fused_second_linear`), where
-        they apply to this call, else ``None``."""
-        if (second is None or edge_mask is not None or per_dst.dim() != 2
-                or not fused_available(per_dst, second.weight)):
+        """The CSR the fused kernels (or, in eager CPU inference, the chunked loop of
+        :func:`~gnnx.ops.edge_mlp.edge_mlp_max`) need (``second``: :meth:`_fused_second_linear`),
+        where they apply to this call, else ``None``."""
+        if second is None or edge_mask is not None or per_dst.dim() != 2:
+            return None
+        if not (fused_available(per_dst, second.weight)
+                or chunked_available(per_dst, per_src, second.weight, second.bias)):
             return None
         if isinstance(edge_index, Graph):
             csr = edge_index.csr
