@@ -12,10 +12,10 @@ On CUDA with a prepared CSR, the Triton kernels of :mod:`gnnx.ops.triton_edge_ml
 with the second layer on tensor cores at fp32 accuracy and save nothing ``[E, F]``-sized for
 the backward, which recomputes the hidden rows and passes gradient to each row's winners
 only; elsewhere the reference gathers, applies the layer per edge and reduces with a
-scatter-max (plain ATen: compiles and exports to C++). Eager CPU calls that need no gradient
-(inference) take the reference's steps over ~1 MiB of edges at a time, so nothing
-``[E, F]``-sized is allocated: each fresh ``[E, F]`` buffer cost more in first-touch page
-faults than its arithmetic (EdgeCNN's seed-graph forward, 2 cores: 392 -> 60 ms).
+scatter-max (plain ATen: compiles and exports to C++). Eager CPU calls take the reference's
+steps over ~1 MiB of edges at a time, forward and backward, so nothing ``[E, F]``-sized is
+allocated: each fresh ``[E, F]`` buffer cost more in first-touch page faults than its
+arithmetic (EdgeCNN's seed-graph forward, 2 cores: 392 -> 60 ms).
 """
 from __future__ import annotations
 
@@ -43,11 +43,9 @@ def fused_available(a: Tensor, weight: Tensor) -> bool:
             and not torch.jit.is_tracing())
 
 
-def chunked_available(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor]) -> bool:
-    """Whether :func:`edge_mlp_max` runs the CPU's chunked loop for these tensors: an eager
-    CPU call that needs no gradient."""
-    return a.device.type == "cpu" and not is_tracing() and not torch.jit.is_tracing() \
-        and not _needs_grad(a, b, weight, bias)
+def chunked_available(a: Tensor) -> bool:
+    """Whether :func:`edge_mlp_max` runs the CPU's chunked loops: an eager CPU call."""
+    return a.device.type == "cpu" and not is_tracing() and not torch.jit.is_tracing()
 
 
 def edge_mlp_max(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor],
@@ -66,26 +64,60 @@ def edge_mlp_max(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor],
                                                       csr.perm_t, a, b, weight, bias)
         return out
     src, dst = (csr.col, csr.row) if csr is not None else (edge_index[0], edge_index[1])
-    if chunked_available(a, b, weight, bias):
-        return _edge_mlp_max_in_chunks(a, b, weight, bias, src, dst, csr)
+    if chunked_available(a):
+        degree = csr.rowptr.diff() if csr is not None else torch.bincount(dst, minlength=a.size(0))
+        return _EdgeMlpMaxInChunks.apply(a, b, weight, bias, src, dst, degree)
     return edge_mlp_max_reference(a, b, weight, bias, src, dst, a.size(0))
 
 
-def _needs_grad(*tensors: Optional[Tensor]) -> bool:
-    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-
-
-def _edge_mlp_max_in_chunks(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor, dst: Tensor,
-                            csr: Optional[CSR]) -> Tensor:
-    """:func:`edge_mlp_max_reference`'s values, ~1 MiB of edges at a time (eager, no gradient)."""
-    num_dst, out_channels = a.size(0), weight.size(0)
-    a, b = a.contiguous(), b.contiguous()  # (EdgeConv's are column halves of one product)
-    out = a.new_full((num_dst, out_channels), float("-inf"))
-    step = max(64, (1 << 20) // (max(a.size(1), out_channels) * a.element_size()))
+def _edge_chunks(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor, dst: Tensor):
+    """Per ~1 MiB of edges: their destinations and sources, hidden rows and messages."""
+    step = max(64, (1 << 20) // (max(a.size(1), weight.size(0)) * a.element_size()))
     for first in range(0, src.numel(), step):
-        rows = dst[first:first + step]
-        hidden = torch.relu_(a.index_select(0, rows).add_(b.index_select(0, src[first:first + step])))
-        messages = torch.nn.functional.linear(hidden, weight, bias)
-        out.scatter_reduce_(0, rows.view(-1, 1).expand_as(messages), messages, "amax", include_self=True)
-    degree = csr.rowptr.diff() if csr is not None else torch.bincount(dst, minlength=num_dst)
-    return out.masked_fill_((degree == 0).view(-1, 1), 0.0)  # no incoming edge: 0, as the reference
+        rows, cols = dst[first:first + step], src[first:first + step]
+        hidden = torch.relu_(a.index_select(0, rows).add_(b.index_select(0, cols)))
+        yield rows, cols, hidden, torch.nn.functional.linear(hidden, weight, bias)
+
+
+class _EdgeMlpMaxInChunks(torch.autograd.Function):
+    """:func:`edge_mlp_max_reference` over ~1 MiB of edges at a time, forward and backward
+    (eager CPU calls), so nothing ``[E, F]``-sized is allocated or saved: the backward
+    recomputes each chunk twice, to count the messages equal to each maximum (the
+    reference's scatter-max shares the gradient among them) and to pass it on. First-order
+    gradients only."""
+
+    @staticmethod
+    def forward(ctx, a, b, weight, bias, src, dst, degree):
+        a, b = a.contiguous(), b.contiguous()  # (EdgeConv's are column halves of one product)
+        out = a.new_full((a.size(0), weight.size(0)), float("-inf"))
+        for rows, _, _, messages in _edge_chunks(a, b, weight, bias, src, dst):
+            out.scatter_reduce_(0, rows.view(-1, 1).expand_as(messages), messages, "amax", include_self=True)
+        out.masked_fill_((degree == 0).view(-1, 1), 0.0)  # no incoming edge: 0, as the reference
+        ctx.save_for_backward(a, b, weight, bias, src, dst, out)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        a, b, weight, bias, src, dst, out = ctx.saved_tensors
+        chunks = (a, b, weight, bias, src, dst)
+        winners = torch.zeros_like(out)
+        for rows, _, _, messages in _edge_chunks(*chunks):
+            winners.index_add_(0, rows, (messages == out.index_select(0, rows)).to(out.dtype))
+        share = grad / winners.clamp(min=1)
+        needs = ctx.needs_input_grad
+        grad_a, grad_b = (torch.zeros_like(t) if need else None for t, need in ((a, needs[0]), (b, needs[1])))
+        grad_weight = torch.zeros_like(weight)
+        grad_bias = torch.zeros_like(bias) if bias is not None else None
+        for rows, cols, hidden, messages in _edge_chunks(*chunks):
+            won = torch.where(messages == out.index_select(0, rows), share.index_select(0, rows), 0.0)
+            grad_weight.addmm_(won.t(), hidden)
+            if grad_bias is not None:
+                grad_bias += won.sum(0)
+            if grad_a is not None or grad_b is not None:
+                grad_hidden = (won @ weight).mul_(hidden > 0)
+                if grad_a is not None:
+                    grad_a.index_add_(0, rows, grad_hidden)
+                if grad_b is not None:
+                    grad_b.index_add_(0, cols, grad_hidden)
+        return grad_a, grad_b, grad_weight if needs[2] else None, grad_bias, None, None, None

@@ -158,7 +158,8 @@ def _spmm_vendor(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str
     if _mean_by_division(reduce):
         return _divide_by_in_degree(_spmm_vendor(x, csr, edge_weight, "sum"), csr)
     if x.dim() == 3 and (edge_weight is None or edge_weight.dim() == 1):
-        return _spmm_vendor(x.reshape(x.size(0), -1), csr, edge_weight, reduce).view(-1, *x.shape[1:])
+        out = _spmm_vendor(x.flatten(1), csr, edge_weight, reduce)
+        return out.view(out.size(0), *x.shape[1:])
     values, values_t = _csr_values(csr, edge_weight, reduce, x.dtype)
     matmul = csr_spmm_cpu if dispatch.is_tracing() else _EagerSparseMatmul.apply
     structure = (csr.rowptr, csr.col, csr.row)

@@ -255,40 +255,64 @@ def test_grid_serves_cuda_searches_only_without_the_tiled_kernel(monkeypatch):
 @pytest.mark.parametrize("with_csr", [True, False])
 @pytest.mark.parametrize("bias", [True, False])
 def test_edge_mlp_max_in_chunks_on_the_cpu(with_csr, bias):
-    """Eager CPU inference takes ~1 MiB of edges at a time (here 10,000 edges of 64 channels:
-    three chunks): the reference's values, 0 for nodes without incoming edges, -inf and NaN
-    messages kept as the reference keeps them; with a gradient needed the reference runs."""
+    """Eager CPU calls take ~1 MiB of edges at a time (here 10,000 edges of 64 channels: three
+    chunks), forward and backward: the reference's values and gradients, a maximum shared by
+    repeated edges splitting its gradient as the reference's scatter-max does, 0 for nodes
+    without incoming edges, -inf and NaN messages kept as the reference keeps them."""
     gen = torch.Generator().manual_seed(3)
     n_dst, n_src, hidden, out = 300, 250, 64, 48
     src, dst = torch.randint(n_src, (10_000,), generator=gen), torch.randint(n_dst - 20, (10_000,), generator=gen)
-    a, b = torch.randn(n_dst, hidden, generator=gen), torch.randn(n_src, hidden, generator=gen)
-    weight, c = torch.randn(out, hidden, generator=gen), torch.randn(out, generator=gen) if bias else None
-    a[3, 0], b[7] = float("nan"), float("inf")
+    src[5000:5100], dst[5000:5100] = src[:100], dst[:100]  # repeated edges: tied maxima
+    leaves = [torch.randn(n_dst, hidden, generator=gen), torch.randn(n_src, hidden, generator=gen),
+              torch.randn(out, hidden, generator=gen)] + ([torch.randn(out, generator=gen)] if bias else [None])
     edge_index = torch.stack([src, dst])
     structure = {"csr": build_csr(edge_index, n_dst, n_src)} if with_csr else {"edge_index": edge_index}
-    expected = edge_mlp_max_reference(a, b, weight, c, src, dst, n_dst)
-    got = edge_mlp_max(a, b, weight, c, **structure)
-    torch.testing.assert_close(got, expected, equal_nan=True)
+    wanted_leaves = [t.clone().requires_grad_() if t is not None else None for t in leaves]
+    expected = edge_mlp_max_reference(*wanted_leaves, src, dst, n_dst)
+    grad = torch.randn(expected.shape, generator=gen)
+    wanted = torch.autograd.grad(expected, [t for t in wanted_leaves if t is not None], grad)
+    got_leaves = [t.clone().requires_grad_() if t is not None else None for t in leaves]
+    got = edge_mlp_max(*got_leaves, **structure)
+    torch.testing.assert_close(got, expected)
     assert got[n_dst - 20:].eq(0).all()  # no incoming edges
-    leaf = a.clone().requires_grad_()
-    torch.testing.assert_close(edge_mlp_max(leaf, b, weight, c, **structure), expected, equal_nan=True)
+    for got_grad, want in zip(torch.autograd.grad(got, [t for t in got_leaves if t is not None], grad), wanted):
+        torch.testing.assert_close(got_grad, want)
+    a, b = leaves[0].clone(), leaves[1].clone()
+    a[3, 0], b[7] = float("nan"), float("inf")
+    with torch.no_grad():
+        torch.testing.assert_close(edge_mlp_max(a, b, *leaves[2:], **structure),
+                                   edge_mlp_max_reference(a, b, *leaves[2:], src, dst, n_dst), equal_nan=True)
 
 
-def test_edge_cnn_inference_on_the_cpu_equals_training_mode_values(monkeypatch):
-    """EdgeCNN's eager CPU forward under ``no_grad`` (the chunked loop) equals its forward
-    with gradients (the message-passing path), on a bare ``edge_index`` and a ``Graph``."""
+def test_edge_mlp_max_in_chunks_gradcheck():
+    gen = torch.Generator().manual_seed(4)
+    src, dst = torch.randint(6, (30,), generator=gen), torch.randint(5, (30,), generator=gen)
+    inputs = [torch.randn(5, 4, generator=gen, dtype=torch.float64, requires_grad=True),
+              torch.randn(6, 4, generator=gen, dtype=torch.float64, requires_grad=True),
+              torch.randn(3, 4, generator=gen, dtype=torch.float64, requires_grad=True),
+              torch.randn(3, generator=gen, dtype=torch.float64, requires_grad=True)]
+    assert torch.autograd.gradcheck(lambda *t: edge_mlp_max(*t, edge_index=torch.stack([src, dst])), inputs)
+
+
+def test_edge_cnn_on_the_cpu_runs_the_chunked_loops(monkeypatch):
+    """EdgeCNN's eager CPU forward and backward take the chunked loops, on a bare
+    ``edge_index`` and a ``Graph``, with the message-passing path's values and gradients
+    (that path still serves hooks and explain mode)."""
     from gnnx.ops import edge_mlp
 
     chunked = []
-    loop = edge_mlp._edge_mlp_max_in_chunks
-    monkeypatch.setattr(edge_mlp, "_edge_mlp_max_in_chunks", lambda *args: chunked.append(1) or loop(*args))
+    loop = edge_mlp._EdgeMlpMaxInChunks.apply
+    monkeypatch.setattr(edge_mlp._EdgeMlpMaxInChunks, "apply", lambda *args: chunked.append(1) or loop(*args))
     torch.manual_seed(0)
     x, edge_index = torch.randn(500, 16), torch.randint(500, (2, 6_000))
-    model = EdgeCNN(16, 32, num_layers=2).eval()
-    expected = model(x, edge_index)
-    assert expected.grad_fn is not None
-    with torch.no_grad():
-        for _ in range(2):  # the structure cache builds the CSR on the second sight
-            torch.testing.assert_close(model(x, edge_index), expected)
-        torch.testing.assert_close(model(x, gnnx.Graph(edge_index, 500)), expected)
-    assert len(chunked) == 6  # two layers, three calls
+    model = EdgeCNN(16, 32, num_layers=2)
+    out = model(x, edge_index)
+    grads = torch.autograd.grad(out.square().sum(), list(model.parameters()))
+    assert len(chunked) == 2
+    for conv in model.convs:  # a message hook: the layers propagate, messages built
+        conv.register_message_forward_hook(lambda module, inputs, output: None)
+    expected = model(x, gnnx.Graph(edge_index, 500))
+    assert len(chunked) == 2
+    torch.testing.assert_close(out, expected)
+    for got, want in zip(grads, torch.autograd.grad(expected.square().sum(), list(model.parameters()))):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)  # float32 sums in another order

@@ -132,13 +132,12 @@ class EdgeConv(MessagePassing):
 
     def _fused_csr(self, second: Optional[torch.nn.Linear], edge_index: Adj, per_dst: Tensor, per_src: Tensor,
                    edge_mask: Optional[Tensor]) -> Optional[CSR]:
-        """The CSR the fused kernels (or, in eager CPU inference, the chunked loop of
+        """The CSR the fused kernels (or, in eager CPU calls, the chunked loops of
         :func:`~gnnx.ops.edge_mlp.edge_mlp_max`) need (``second``: :meth:`_fused_second_linear`),
         where they apply to this call, else ``None``."""
-        if second is None or edge_mask is not None or per_dst.dim() != 2:
-            return None
-        if not (fused_available(per_dst, second.weight)
-                or chunked_available(per_dst, per_src, second.weight, second.bias)):
+        if second is None or edge_mask is not None or per_dst.dim() != 2 or self._messages_observed():
+            return None  # (hooks and explain mode read the messages: propagate builds them)
+        if not (fused_available(per_dst, second.weight) or chunked_available(per_dst)):
             return None
         if isinstance(edge_index, Graph):
             csr = edge_index.csr
