@@ -166,8 +166,9 @@ def spmm_kernel(x: Tensor, csr: Optional[CSR], edge_weight: Optional[Tensor], re
     seed graph, bench/results/h100/tune_spmm.json) at a native op's host cost, while traced
     code keeps the ``triton_op`` that Inductor and AOTInductor compile in. On the CPU MKL also
     takes ``[N, heads, F]`` features and weights that need a gradient, per head where they
-    are ``[E, heads]`` (sums only): graph attention's weighted sum, which the reference's
-    gather and scatter made 4-5x slower than MKL (bench/results/cpu/).
+    are ``[E, heads]`` (sums only): graph attention's weighted sum, whose gather and scatter
+    set GAT's CPU forward before (seed graph, 2 cores: 141 -> 23 ms,
+    bench/results/cpu/session25_cpu_gat_edgeconv.md).
     """
     float_sum = csr is not None and reduce in ("sum", "mean") and x.dtype in (torch.float32, torch.float64)
     if x.is_cuda and cuda_kernels() is not None:
