@@ -16,7 +16,8 @@
 #   STAGE=pyg     the trimmed step against PyG eager and compiled (GNNX_ROW picks gnnx's row)
 #   STAGE=changed25  the CUDA tests of what session 25 changed without a GPU left to run them: the
 #                 grouped projection's per-chunk skip, gnnx.compile's capture retry (homogeneous
-#                 failed-capture test, heterogeneous capture), the grouped R-GAT layer
+#                 failed-capture test, heterogeneous capture), the grouped R-GAT layer, EdgeConv's
+#                 fused path (now left for propagate under message hooks), the devices' CPU/CUDA cases
 # Owed by session 25, one call each: changed25; skipab; pyg; then the untrimmed user's path,
 #   STAGE=rgat CONFIGS='"gnnx.compile" "pyg eager" "pyg compiled"'.
 # Usage: STAGE=... OUT=... bash bench/hetero_gpu_session.sh
@@ -50,7 +51,8 @@ for stage in ${STAGE:-tests}; do
            "${GNNX_ROW:-gnnx.compile (trimmed)}" "pyg eager (trimmed)" "pyg compiled (trimmed)" 2>&1 | grep -v -i warn | tail -8 ;;
     changed25) timeout 400 python3 -m pytest -q -m cuda -n 14 -p no:cacheprovider -p no:logging -rf \
                  tests/ops/test_grouped_project.py tests/ops/test_triton_writes.py tests/nn/test_hetero_grouped.py \
-                 tests/compile/test_hetero_capture.py tests/compile/test_gnnx_compile.py 2>&1 | tail -8 \
+                 tests/compile/test_hetero_capture.py tests/compile/test_gnnx_compile.py \
+                 tests/ops/test_point_cloud_kernels.py tests/test_devices.py 2>&1 | tail -8 \
                  | tee "$OUT/changed25_tests.txt" ;;
   esac
 done
