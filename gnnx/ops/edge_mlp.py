@@ -87,6 +87,7 @@ class _EdgeMlpMaxInChunks(torch.autograd.Function):
     gradients only."""
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu")  # the backward's products run under the forward's autocast
     def forward(ctx, a, b, weight, bias, src, dst, degree):
         a, b = a.contiguous(), b.contiguous()  # (EdgeConv's are column halves of one product)
         out = a.new_full((a.size(0), weight.size(0)), float("-inf"))
@@ -98,6 +99,7 @@ class _EdgeMlpMaxInChunks(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, grad):
         a, b, weight, bias, src, dst, out = ctx.saved_tensors
         chunks = (a, b, weight, bias, src, dst)
@@ -111,7 +113,7 @@ class _EdgeMlpMaxInChunks(torch.autograd.Function):
         grad_bias = torch.zeros_like(bias) if bias is not None else None
         for rows, cols, hidden, messages in _edge_chunks(*chunks):
             won = torch.where(messages == out.index_select(0, rows), share.index_select(0, rows), 0.0)
-            grad_weight.addmm_(won.t(), hidden)
+            grad_weight += won.t() @ hidden  # (in autocast a half-precision product, summed in fp32)
             if grad_bias is not None:
                 grad_bias += won.sum(0)
             if grad_a is not None or grad_b is not None:
