@@ -316,3 +316,33 @@ def test_edge_cnn_on_the_cpu_runs_the_chunked_loops(monkeypatch):
     torch.testing.assert_close(out, expected)
     for got, want in zip(grads, torch.autograd.grad(expected.square().sum(), list(model.parameters()))):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)  # float32 sums in another order
+
+
+def test_edge_cnn_compiled_on_the_cpu_runs_the_chunked_ops(monkeypatch):
+    """Compiled CPU calls run the chunked loops behind ``gnnx::edge_mlp_max_cpu`` (and its
+    backward op): the eager values and gradients, no recompile at a second size; an exported
+    program keeps plain ATen."""
+    from gnnx.ops import edge_mlp
+
+    chunked = []
+    loop = edge_mlp._max_in_chunks
+    monkeypatch.setattr(edge_mlp, "_max_in_chunks", lambda *args: chunked.append(1) or loop(*args))
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    torch.manual_seed(0)
+    model = EdgeCNN(16, 32, num_layers=2)
+    compiled = torch.compile(model, fullgraph=True, dynamic=True)
+    for n, e in ((300, 3_000), (410, 5_000)):
+        x, edge_index = torch.randn(n, 16), torch.randint(n, (2, e))
+        graph = gnnx.Graph(edge_index, n)
+        expected = model(x, graph)
+        wanted = torch.autograd.grad(expected.square().sum(), list(model.parameters()))
+        got = compiled(x, graph)
+        torch.testing.assert_close(got, expected)
+        for g, w in zip(torch.autograd.grad(got.square().sum(), list(model.parameters())), wanted):
+            torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-4)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
+    assert len(chunked) == 8  # two layers, eager and compiled, two sizes
+    program = torch.export.export(model.eval(), (x, edge_index))
+    assert "edge_mlp_max_cpu" not in str(program.graph)
+    torch.testing.assert_close(program.module()(x, edge_index), model(x, edge_index))
