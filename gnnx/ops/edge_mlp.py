@@ -12,10 +12,11 @@ On CUDA with a prepared CSR, the Triton kernels of :mod:`gnnx.ops.triton_edge_ml
 with the second layer on tensor cores at fp32 accuracy and save nothing ``[E, F]``-sized for
 the backward, which recomputes the hidden rows and passes gradient to each row's winners
 only; elsewhere the reference gathers, applies the layer per edge and reduces with a
-scatter-max (plain ATen: compiles and exports to C++). Eager CPU calls take the reference's
-steps over ~1 MiB of edges at a time, forward and backward, so nothing ``[E, F]``-sized is
-allocated: each fresh ``[E, F]`` buffer cost more in first-touch page faults than its
-arithmetic (EdgeCNN's seed-graph forward, 2 cores: 392 -> 60 ms).
+scatter-max (plain ATen: compiles and exports to C++). CPU calls take the reference's steps
+over ~1 MiB of edges at a time, forward and backward (eager, or compiled behind opaque custom
+ops; exported programs keep the reference), so nothing ``[E, F]``-sized is allocated: each
+fresh ``[E, F]`` buffer cost more in first-touch page faults than its arithmetic (EdgeCNN's
+seed-graph forward, 2 cores: 392 -> 60 ms).
 """
 from __future__ import annotations
 

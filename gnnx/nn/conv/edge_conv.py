@@ -86,9 +86,9 @@ class EdgeConv(MessagePassing):
     that recomputes only each channel's winning hidden row, so no ``[E, F]`` activation is
     kept for the backward (H100, seed graph, 3-layer EdgeCNN forward+backward with a CUDA
     graph: 0.86 ms per step, 6.9x PyG eager; unfused 1.27 ms in an earlier run,
-    bench/results/h100/seed_table_EdgeCNN{,_unfused}.md). Eager CPU calls run the same op
-    over ~1 MiB of edges at a time, its backward recomputing them (no ``[E, F]`` buffer;
-    bench/results/cpu/session25_cpu_gat_edgeconv.md). Message hooks and explain mode take
+    bench/results/h100/seed_table_EdgeCNN{,_unfused}.md). CPU calls (eager, and compiled
+    behind an opaque op) run the same op over ~1 MiB of edges at a time, its backward
+    recomputing them (no ``[E, F]`` buffer; bench/results/cpu/session25_cpu_gat_edgeconv.md). Message hooks and explain mode take
     the message-passing path. With ``x`` a single tensor the two halves of the first layer
     are one ``[N, 2 F_hidden]`` product.
 
