@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from gnnx.graph import CSR
-from gnnx.ops.dispatch import cuda_edge_mlp_kernels, is_tracing, triton_takes
+from gnnx.ops.dispatch import cuda_edge_mlp_kernels, triton_takes
 from gnnx.ops.scatter import scatter
 
 
@@ -69,9 +69,7 @@ def edge_mlp_max(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor],
     if chunked_available(a):
         degree = csr.rowptr.diff() if csr is not None else torch.zeros_like(a[:, 0], dtype=torch.long).index_add_(
             0, dst, torch.ones_like(dst))
-        if is_tracing():
-            return edge_mlp_max_cpu(a, b, weight, bias, src, dst, degree)
-        return _EdgeMlpMaxInChunks.apply(a, b, weight, bias, src, dst, degree)
+        return edge_mlp_max_cpu(a, b, weight, bias, src, dst, degree)
     return edge_mlp_max_reference(a, b, weight, bias, src, dst, a.size(0))
 
 
@@ -94,60 +92,33 @@ def _max_in_chunks(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor],
 
 
 def _max_in_chunks_backward(grad: Tensor, a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor,
-                            dst: Tensor, out: Tensor, need_a: bool = True, need_b: bool = True):
-    """``(grad a, grad b, grad weight, grad bias)`` (``None`` where not needed or no bias),
-    recomputing each chunk twice: to count the messages tied at each maximum (the reference's
+                            dst: Tensor, out: Tensor):
+    """``(grad a, grad b, grad weight, grad bias)`` (the last two summed in fp32; ``None``
+    without a bias), recomputing each chunk twice: to count the messages tied at each maximum (the reference's
     scatter-max shares the gradient among them) and to pass the gradient on."""
     chunks = (a, b, weight, bias, src, dst)
     winners = torch.zeros_like(out)
     for rows, _, _, messages in _edge_chunks(*chunks):
         winners.index_add_(0, rows, (messages == out.index_select(0, rows)).to(out.dtype))
     share = grad / winners.clamp(min=1)
-    grad_a = torch.zeros_like(a) if need_a else None
-    grad_b = torch.zeros_like(b) if need_b else None
-    grad_weight = torch.zeros_like(weight, dtype=torch.float32)  # (summed in fp32 under autocast)
+    grad_a, grad_b = torch.zeros_like(a), torch.zeros_like(b)
+    grad_weight = torch.zeros_like(weight, dtype=torch.float32)
     grad_bias = torch.zeros_like(bias, dtype=torch.float32) if bias is not None else None
     for rows, cols, hidden, messages in _edge_chunks(*chunks):
         won = torch.where(messages == out.index_select(0, rows), share.index_select(0, rows), 0.0)
         grad_weight += won.t() @ hidden
         if grad_bias is not None:
             grad_bias += won.sum(0)
-        if need_a or need_b:
-            grad_hidden = (won @ weight).mul_(hidden > 0)
-            if need_a:
-                grad_a.index_add_(0, rows, grad_hidden)
-            if need_b:
-                grad_b.index_add_(0, cols, grad_hidden)
-    return (grad_a, grad_b, grad_weight.to(weight.dtype),
-            grad_bias.to(bias.dtype) if grad_bias is not None else None)
+        grad_hidden = (won @ weight).mul_(hidden > 0)
+        grad_a.index_add_(0, rows, grad_hidden)
+        grad_b.index_add_(0, cols, grad_hidden)
+    return grad_a, grad_b, grad_weight, grad_bias
 
 
-class _EdgeMlpMaxInChunks(torch.autograd.Function):
-    """:func:`edge_mlp_max_reference` over ~1 MiB of edges at a time, forward and backward
-    (eager CPU calls), so nothing ``[E, F]``-sized is allocated or saved. First-order
-    gradients only."""
-
-    @staticmethod
-    @torch.amp.custom_fwd(device_type="cpu")  # the backward's products run under the forward's autocast
-    def forward(ctx, a, b, weight, bias, src, dst, degree):
-        a, b = a.contiguous(), b.contiguous()  # (EdgeConv's are column halves of one product)
-        out = _max_in_chunks(a, b, weight, bias, src, dst, degree)
-        ctx.save_for_backward(a, b, weight, bias, src, dst, out)
-        return out
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    @torch.amp.custom_bwd(device_type="cpu")
-    def backward(ctx, grad):
-        needs = ctx.needs_input_grad
-        grad_a, grad_b, grad_weight, grad_bias = _max_in_chunks_backward(grad, *ctx.saved_tensors, needs[0], needs[1])
-        return grad_a, grad_b, grad_weight if needs[2] else None, grad_bias, None, None, None
-
-
-# Compiled CPU calls run the same loops behind opaque custom ops (a traced loop cannot run over a
+# The loops as opaque custom ops, eager and compiled alike (a traced loop cannot run over a
 # symbolic edge count, and Inductor's fused reference took longer than the eager loops: EdgeCNN's
-# seed-graph forward 89-124 ms against 55-66). Products in ``a``'s dtype: inside a custom op the
-# autocast state of the caller does not cast the weights.
+# seed-graph forward 89-124 ms against 55-66). First-order gradients. Products in ``a``'s dtype,
+# so a call under autocast computes as the reference's autocast linear layer does.
 @torch.library.custom_op("gnnx::edge_mlp_max_cpu", mutates_args=(), device_types="cpu")
 def edge_mlp_max_cpu(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor, dst: Tensor,
                      degree: Tensor) -> Tensor:

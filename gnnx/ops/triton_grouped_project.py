@@ -386,6 +386,7 @@ def grouped_project_grads(grad: Tensor, grad_tail: Tensor, x: Tensor, weight: Te
         partial = torch.empty((groups * splits, outs, ins), dtype=torch.float32, device=x.device)
         launcher(_grad_weight_kernel, x)[(triton.cdiv(width, bc), triton.cdiv(ins, bf), groups * splits)](
             grad, grad_tail, x, rows, counts, partial, stride, full, splits, IN=ins, OUT=outs, WIDTH=width, TAIL=tail,
-            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, HALF=half, PRECISION=precision, num_warps=CONFIG["w_warps"], num_stages=CONFIG["w_stages"])
+            ROWS=CONFIG["w_rows"], BC=bc, BF=bf, HALF=half, PRECISION=precision, num_warps=CONFIG["w_warps"],
+            num_stages=CONFIG["w_stages"])
         grad_weight = partial.view(groups, splits, outs, ins).sum(1).to(weight.dtype)
     return grad_rows, grad_weight

@@ -301,8 +301,8 @@ def test_edge_cnn_on_the_cpu_runs_the_chunked_loops(monkeypatch):
     from gnnx.ops import edge_mlp
 
     chunked = []
-    loop = edge_mlp._EdgeMlpMaxInChunks.apply
-    monkeypatch.setattr(edge_mlp._EdgeMlpMaxInChunks, "apply", lambda *args: chunked.append(1) or loop(*args))
+    loop = edge_mlp._max_in_chunks
+    monkeypatch.setattr(edge_mlp, "_max_in_chunks", lambda *args: chunked.append(1) or loop(*args))
     torch.manual_seed(0)
     x, edge_index = torch.randn(500, 16), torch.randint(500, (2, 6_000))
     model = EdgeCNN(16, 32, num_layers=2)

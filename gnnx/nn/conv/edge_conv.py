@@ -86,9 +86,10 @@ class EdgeConv(MessagePassing):
     that recomputes only each channel's winning hidden row, so no ``[E, F]`` activation is
     kept for the backward (H100, seed graph, 3-layer EdgeCNN forward+backward with a CUDA
     graph: 0.86 ms per step, 6.9x PyG eager; unfused 1.27 ms in an earlier run,
-    bench/results/h100/seed_table_EdgeCNN{,_unfused}.md). CPU calls (eager, and compiled
+    bench/results/h100/seed_table_EdgeCNN{,_unfused}.md). CPU calls (eager and compiled,
     behind an opaque op) run the same op over ~1 MiB of edges at a time, its backward
-    recomputing them (no ``[E, F]`` buffer; bench/results/cpu/session25_cpu_gat_edgeconv.md). Message hooks and explain mode take
+    recomputing them (no ``[E, F]`` buffer;
+    bench/results/cpu/session25_cpu_gat_edgeconv.md). Message hooks and explain mode take
     the message-passing path. With ``x`` a single tensor the two halves of the first layer
     are one ``[N, 2 F_hidden]`` product.
 
@@ -135,7 +136,7 @@ class EdgeConv(MessagePassing):
 
     def _fused_csr(self, second: Optional[torch.nn.Linear], edge_index: Adj, per_dst: Tensor, per_src: Tensor,
                    edge_mask: Optional[Tensor]) -> Optional[CSR]:
-        """The CSR the fused kernels (or, in eager CPU calls, the chunked loops of
+        """The CSR the fused kernels (or, in CPU calls, the chunked loops of
         :func:`~gnnx.ops.edge_mlp.edge_mlp_max`) need (``second``: :meth:`_fused_second_linear`),
         where they apply to this call, else ``None``."""
         if second is None or edge_mask is not None or per_dst.dim() != 2 or self._messages_observed():
