@@ -301,7 +301,8 @@ class CompiledModel(torch.nn.Module):
         model at the ``CAPTURE_ATTEMPTS``-th failure (before it, a later call captures again)."""
         self.capture_failures += 1
         self.cuda_graph_error = error
-        reason = f"{kind}capture failed: {type(error).__name__}: {error}"
+        first_line = next(iter(str(error).splitlines()), "")  # CUDA errors run to several lines
+        reason = f"{kind}capture failed: {type(error).__name__}: {first_line}"
         if self.capture_failures >= CAPTURE_ATTEMPTS:
             self._fall_back(reason, error, stacklevel=5)
         else:
