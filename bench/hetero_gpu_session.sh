@@ -13,6 +13,8 @@
 #                 compact 8.1 ms against node tables 10.5, so compact rows became the CUDA default)
 #   STAGE=skipab  the trimmed step with and without the compact rows' zero-gradient skipping (session 25
 #                 measured session 24's version 8.8 against 8.1 ms and changed it; two rows fill a call)
+#   STAGE=skipab_untrimmed  the same A/B untrimmed (the user's path: rows beyond the seeds' hops carry
+#                 no gradient; session 26 measured the trimmed step 8.6 with the skip against 8.0 without)
 #   STAGE=pyg     the trimmed step against PyG eager and compiled (GNNX_ROW picks gnnx's row)
 #   STAGE=changed25  the CUDA tests of what session 25 changed without a GPU left to run them: the
 #                 grouped projection's per-chunk skip, gnnx.compile's capture retry (homogeneous
@@ -47,6 +49,8 @@ for stage in ${STAGE:-tests}; do
     skipab) timeout 580 python3 bench/rgat.py --batches ${BATCHES:-5} --second-pass --out "$OUT/skipab" --configs \
                "gnnx.compile (trimmed)" "gnnx.compile (trimmed, no skip)" \
                2>&1 | grep -v -i warn | tail -8 ;;
+    skipab_untrimmed) timeout 560 python3 bench/rgat.py --batches ${BATCHES:-4} --second-pass --out "$OUT/skipab_untrimmed" \
+               --configs "gnnx.compile" "gnnx.compile (no skip)" 2>&1 | grep -v -i warn | tail -8 ;;
     pyg) timeout 580 python3 bench/rgat.py --batches ${BATCHES:-5} --second-pass --out "$OUT/pyg" --configs \
            "${GNNX_ROW:-gnnx.compile (trimmed)}" "pyg eager (trimmed)" "pyg compiled (trimmed)" 2>&1 | grep -v -i warn | tail -8 ;;
     changed25) timeout 400 python3 -m pytest -q -m cuda -n 14 -p no:cacheprovider -p no:logging -rf \
