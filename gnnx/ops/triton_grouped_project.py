@@ -25,7 +25,9 @@ rows in use, with no host sync. Groups ``[0, full)`` compute every column, the o
   gradient 57 % more and saved a sparse one 27 % (``bench/grouped_skip_ab.py``);
 * ``add_rows_in_use`` adds no zero values (an untrimmed last layer's edges mostly carry none).
 
-``CONFIG["skip_zero_grad"] = False`` turns both skips off (for A/B runs).
+``CONFIG["skip_zero_grad"] = False`` turns both skips off: R-GAT's untrimmed step took 18.9 ms with
+them and 19.8 without on the H200, its ``trim_to_layer`` step (nearly every row carries gradient)
+8.6 and 8.0 (``bench/results/h200/session26``), so trimmed models train faster without them.
 
 fp32 products run on tensor cores as three TF32 products (``tf32x3``, fp32 accuracy), or one
 where ``torch.backends.cuda.matmul.allow_tf32`` allows TF32; fp16 and bf16 as such, summed in
