@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from gnnx.graph import CSR
-from gnnx.ops.dispatch import cuda_edge_mlp_kernels, triton_takes
+from gnnx.ops.dispatch import cuda_edge_mlp_kernels, edge_chunk, triton_takes
 from gnnx.ops.scatter import scatter
 
 
@@ -75,7 +75,7 @@ def edge_mlp_max(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor],
 
 def _edge_chunks(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor, dst: Tensor):
     """Per ~1 MiB of edges: their destinations and sources, hidden rows and messages."""
-    step = max(64, (1 << 20) // (max(a.size(1), weight.size(0)) * a.element_size()))
+    step = edge_chunk(max(a.size(1), weight.size(0)) * a.element_size())
     for first in range(0, src.numel(), step):
         rows, cols = dst[first:first + step], src[first:first + step]
         hidden = torch.relu_(a.index_select(0, rows).add_(b.index_select(0, cols)))

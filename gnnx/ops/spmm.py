@@ -62,7 +62,7 @@ def _edge_products(row: Tensor, col: Tensor, grad: Tensor, x: Tensor) -> Tensor:
     if dispatch.is_tracing():
         return (grad.index_select(0, row) * x.index_select(0, col)).sum(-1)
     out = grad.new_empty(row.shape)
-    step = max(64, (1 << 20) // max(1, grad.size(1) * grad.element_size()))
+    step = dispatch.edge_chunk(grad.size(1) * grad.element_size())
     for first in range(0, row.numel(), step):
         rows, cols = row[first:first + step], col[first:first + step]
         torch.sum(grad.index_select(0, rows) * x.index_select(0, cols), -1, out=out[first:first + step])
