@@ -20,7 +20,7 @@ seed-graph forward, 2 cores: 392 -> 60 ms).
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -67,17 +67,35 @@ def edge_mlp_max(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor],
         return out
     src, dst = (csr.col, csr.row) if csr is not None else (edge_index[0], edge_index[1])
     if chunked_available(a):
-        degree = csr.rowptr.diff() if csr is not None else torch.zeros_like(a[:, 0], dtype=torch.long).index_add_(
-            0, dst, torch.ones_like(dst))
-        return edge_mlp_max_cpu(a, b, weight, bias, src, dst, degree)
+        if csr is not None:
+            return edge_mlp_max_cpu(a, b, weight, bias, src, dst, csr.rowptr.diff(), csr.rowptr)
+        degree = torch.zeros_like(a[:, 0], dtype=torch.long).index_add_(0, dst, torch.ones_like(dst))
+        return edge_mlp_max_cpu(a, b, weight, bias, src, dst, degree, None)
     return edge_mlp_max_reference(a, b, weight, bias, src, dst, a.size(0))
 
 
-def _edge_chunks(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor, dst: Tensor):
-    """Per ~1 MiB of edges: their destinations and sources, hidden rows and messages."""
+def _edge_ranges(a: Tensor, weight: Tensor, num_edges: int,
+                 rowptr: Optional[Tensor]) -> List[Tuple[int, int, int, int]]:
+    """``(first edge, end edge, first row, end row)`` of ~1 MiB of edges at a time. With
+    ``rowptr`` (edges sorted by destination) each range ends at the first row boundary at or
+    past a multiple of the step, so a row's edges are in one range (at most a step plus one
+    row); without it the rows are unknown (-1)."""
     step = edge_chunk(max(a.size(1), weight.size(0)) * a.element_size())
-    for first in range(0, src.numel(), step):
-        rows, cols = dst[first:first + step], src[first:first + step]
+    if rowptr is None:
+        return [(first, min(first + step, num_edges), -1, -1) for first in range(0, num_edges, step)]
+    cuts = torch.searchsorted(rowptr, torch.arange(step, max(step, num_edges), step, dtype=rowptr.dtype))
+    rows = torch.cat([cuts.new_zeros(1), cuts, cuts.new_full((1,), rowptr.numel() - 1)]).unique_consecutive()
+    row_cuts, edge_cuts = rows.tolist(), rowptr.index_select(0, rows).tolist()
+    return [(edge_cuts[i], edge_cuts[i + 1], row_cuts[i], row_cuts[i + 1]) for i in range(len(row_cuts) - 1)
+            if edge_cuts[i + 1] > edge_cuts[i]]
+
+
+def _edge_chunks(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor, dst: Tensor,
+                 ranges: List[Tuple[int, int, int, int]]):
+    """Per range of :func:`_edge_ranges`: its edges' destinations and sources, hidden rows and
+    messages."""
+    for first, end, _, _ in ranges:
+        rows, cols = dst[first:end], src[first:end]
         hidden = torch.relu_(a.index_select(0, rows).add_(b.index_select(0, cols)))
         yield rows, cols, hidden, torch.nn.functional.linear(hidden, weight, bias)
 
@@ -86,30 +104,44 @@ def _max_in_chunks(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor],
                    degree: Tensor) -> Tensor:
     """The forward over chunks: a running scatter-max, 0 where a node has no incoming edge."""
     out = a.new_full((a.size(0), weight.size(0)), float("-inf"))
-    for rows, _, _, messages in _edge_chunks(a, b, weight, bias, src, dst):
+    for rows, _, _, messages in _edge_chunks(a, b, weight, bias, src, dst, _edge_ranges(a, weight, src.numel(), None)):
         out.scatter_reduce_(0, rows.view(-1, 1).expand_as(messages), messages, "amax", include_self=True)
     return out.masked_fill_((degree == 0).view(-1, 1), 0.0)  # no incoming edge: 0, as the reference
 
 
 def _max_in_chunks_backward(grad: Tensor, a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor,
-                            dst: Tensor, out: Tensor):
+                            dst: Tensor, out: Tensor, rowptr: Optional[Tensor]):
     """``(grad a, grad b, grad weight, grad bias)`` (the last two summed in fp32; ``None``
-    without a bias), recomputing each chunk twice: to count the messages tied at each maximum (the reference's
-    scatter-max shares the gradient among them) and to pass the gradient on."""
-    chunks = (a, b, weight, bias, src, dst)
-    winners = torch.zeros_like(out)
-    for rows, _, _, messages in _edge_chunks(*chunks):
-        winners.index_add_(0, rows, (messages == out.index_select(0, rows)).to(out.dtype))
-    share = grad / winners.clamp(min=1)
+    without a bias). Each edge's message gets its row's gradient where it equals the row's
+    maximum, shared among the messages tied there (as the reference's scatter-max shares it).
+    With ``rowptr`` a row's ties are counted within its range, so each chunk is recomputed
+    once; edges in any order need a first pass to count them (EdgeCNN's seed-graph training
+    step on 2 cores, both ways in one process: 326 -> 254 ms,
+    ``bench/edge_mlp_cpu_backward_ab.py``)."""
+    ranges = _edge_ranges(a, weight, src.numel(), rowptr)
+    chunks = (a, b, weight, bias, src, dst, ranges)
+    share = None
+    if rowptr is None:
+        tied = torch.zeros_like(out)
+        for rows, _, _, messages in _edge_chunks(*chunks):
+            tied.index_add_(0, rows, (messages == out.index_select(0, rows)).to(out.dtype))
+        share = grad / tied.clamp_(min=1)
     grad_a, grad_b = torch.zeros_like(a), torch.zeros_like(b)
     grad_weight = torch.zeros_like(weight, dtype=torch.float32)
     grad_bias = torch.zeros_like(bias, dtype=torch.float32) if bias is not None else None
-    for rows, cols, hidden, messages in _edge_chunks(*chunks):
-        won = torch.where(messages == out.index_select(0, rows), share.index_select(0, rows), 0.0)
+    for (_, _, first_row, end_row), (rows, cols, hidden, messages) in zip(ranges, _edge_chunks(*chunks)):
+        won = torch.eq(messages, out.index_select(0, rows), out=torch.empty_like(messages))  # 1.0 / 0.0
+        if share is None:  # this range holds its rows' every edge
+            local = rows - first_row
+            tied = out.new_zeros((end_row - first_row, out.size(1))).index_add_(0, local, won)
+            shares = (grad[first_row:end_row] / tied.clamp_(min=1)).index_select(0, local)
+        else:
+            shares = share.index_select(0, rows)
+        won = shares.mul_(won)  # (a product, as the reference's scatter-max backward)
         grad_weight += won.t() @ hidden
         if grad_bias is not None:
             grad_bias += won.sum(0)
-        grad_hidden = (won @ weight).mul_(hidden > 0)
+        grad_hidden = torch.ops.aten.threshold_backward(won @ weight, hidden, 0)  # ReLU's backward
         grad_a.index_add_(0, rows, grad_hidden)
         grad_b.index_add_(0, cols, grad_hidden)
     return grad_a, grad_b, grad_weight, grad_bias
@@ -121,29 +153,30 @@ def _max_in_chunks_backward(grad: Tensor, a: Tensor, b: Tensor, weight: Tensor, 
 # so a call under autocast computes as the reference's autocast linear layer does.
 @torch.library.custom_op("gnnx::edge_mlp_max_cpu", mutates_args=(), device_types="cpu")
 def edge_mlp_max_cpu(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor, dst: Tensor,
-                     degree: Tensor) -> Tensor:
-    """:func:`_max_in_chunks` as an op (``weight``/``bias`` taken in ``a``'s dtype)."""
+                     degree: Tensor, rowptr: Optional[Tensor]) -> Tensor:
+    """:func:`_max_in_chunks` as an op (``weight``/``bias`` taken in ``a``'s dtype; ``rowptr``:
+    the destination CSR's, where the edges are in its order, for the backward)."""
     return _max_in_chunks(a.contiguous(), b.contiguous(), weight.to(a.dtype), _as(bias, a), src, dst, degree)
 
 
 @edge_mlp_max_cpu.register_fake
-def _(a, b, weight, bias, src, dst, degree):
+def _(a, b, weight, bias, src, dst, degree, rowptr):
     return a.new_empty((a.size(0), weight.size(0)))
 
 
 @torch.library.custom_op("gnnx::edge_mlp_max_cpu_backward", mutates_args=(), device_types="cpu")
 def edge_mlp_max_cpu_backward(grad: Tensor, a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor,
-                              dst: Tensor, out: Tensor) -> List[Tensor]:
+                              dst: Tensor, out: Tensor, rowptr: Optional[Tensor]) -> List[Tensor]:
     """:func:`_max_in_chunks_backward` as an op: grads of ``a``, ``b``, ``weight``, ``bias``
     (empty without one)."""
     grads = _max_in_chunks_backward(grad.to(a.dtype), a.contiguous(), b.contiguous(), weight.to(a.dtype),
-                                    _as(bias, a), src, dst, out)
+                                    _as(bias, a), src, dst, out, rowptr)
     grad_bias = grads[3].to(bias.dtype) if bias is not None else weight.new_empty(0)
     return [grads[0], grads[1], grads[2].to(weight.dtype), grad_bias]
 
 
 @edge_mlp_max_cpu_backward.register_fake
-def _(grad, a, b, weight, bias, src, dst, out):
+def _(grad, a, b, weight, bias, src, dst, out, rowptr):
     return [torch.empty_like(a), torch.empty_like(b), torch.empty_like(weight),
             torch.empty_like(bias) if bias is not None else weight.new_empty(0)]
 
@@ -153,15 +186,16 @@ def _as(bias: Optional[Tensor], a: Tensor) -> Optional[Tensor]:
 
 
 def _op_setup(ctx, inputs, output):
-    a, b, weight, bias, src, dst, _ = inputs
+    a, b, weight, bias, src, dst, _, rowptr = inputs
     ctx.has_bias = bias is not None
-    ctx.save_for_backward(a, b, weight, bias, src, dst, output)
+    ctx.save_for_backward(a, b, weight, bias, src, dst, output, rowptr)
 
 
 def _op_backward(ctx, grad):
-    a, b, weight, bias, src, dst, out = ctx.saved_tensors
-    grad_a, grad_b, grad_weight, grad_bias = edge_mlp_max_cpu_backward(grad, a, b, weight, bias, src, dst, out)
-    return grad_a, grad_b, grad_weight, grad_bias if ctx.has_bias else None, None, None, None
+    a, b, weight, bias, src, dst, out, rowptr = ctx.saved_tensors
+    grad_a, grad_b, grad_weight, grad_bias = edge_mlp_max_cpu_backward(grad, a, b, weight, bias, src, dst, out,
+                                                                       rowptr)
+    return grad_a, grad_b, grad_weight, grad_bias if ctx.has_bias else None, None, None, None, None
 
 
 edge_mlp_max_cpu.register_autograd(_op_backward, setup_context=_op_setup)

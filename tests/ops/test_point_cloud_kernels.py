@@ -256,13 +256,15 @@ def test_grid_serves_cuda_searches_only_without_the_tiled_kernel(monkeypatch):
 @pytest.mark.parametrize("bias", [True, False])
 def test_edge_mlp_max_in_chunks_on_the_cpu(with_csr, bias):
     """Eager CPU calls take ~1 MiB of edges at a time (here 10,000 edges of 64 channels: three
-    chunks), forward and backward: the reference's values and gradients, a maximum shared by
+    chunks; with a CSR cut between rows, so the backward counts each row's ties within its
+    chunk), forward and backward: the reference's values and gradients, a maximum shared by
     repeated edges splitting its gradient as the reference's scatter-max does, 0 for nodes
     without incoming edges, -inf and NaN messages kept as the reference keeps them."""
     gen = torch.Generator().manual_seed(3)
     n_dst, n_src, hidden, out = 300, 250, 64, 48
     src, dst = torch.randint(n_src, (10_000,), generator=gen), torch.randint(n_dst - 20, (10_000,), generator=gen)
     src[5000:5100], dst[5000:5100] = src[:100], dst[:100]  # repeated edges: tied maxima
+    dst[200:4500] = 1  # a row of more edges than a chunk (4,096): with a CSR, a chunk of its own
     leaves = [torch.randn(n_dst, hidden, generator=gen), torch.randn(n_src, hidden, generator=gen),
               torch.randn(out, hidden, generator=gen)] + ([torch.randn(out, generator=gen)] if bias else [None])
     edge_index = torch.stack([src, dst])
@@ -284,14 +286,36 @@ def test_edge_mlp_max_in_chunks_on_the_cpu(with_csr, bias):
                                    edge_mlp_max_reference(a, b, *leaves[2:], src, dst, n_dst), equal_nan=True)
 
 
-def test_edge_mlp_max_in_chunks_gradcheck():
+def test_edge_mlp_max_chunks_cut_between_rows(monkeypatch):
+    """With a CSR each range holds whole rows, ending at the first row boundary at or past a
+    multiple of the step (so at most a step plus one row); ranges cover every edge once, and
+    trailing rows without edges make no empty range."""
+    from gnnx.ops.edge_mlp import _edge_ranges
+
+    monkeypatch.setattr(dispatch, "CACHE_CHUNK_BYTES", 0)  # 64 edges a range
+    rowptr = torch.tensor([0, 10, 10, 200, 230, 250, 300, 300])
+    a, weight = torch.zeros(7, 4), torch.zeros(3, 4)
+    ranges = _edge_ranges(a, weight, 300, rowptr)
+    assert ranges == [(0, 200, 0, 3), (200, 300, 3, 6)]  # cuts at 64, 128, 192 -> 200; 256 -> 300
+    assert _edge_ranges(a, weight, 150, None) == [(0, 64, -1, -1), (64, 128, -1, -1), (128, 150, -1, -1)]
+    assert _edge_ranges(a, weight, 0, torch.zeros(8, dtype=torch.long)) == []
+
+
+@pytest.mark.parametrize("with_csr", [True, False])
+def test_edge_mlp_max_in_chunks_gradcheck(with_csr, monkeypatch):
+    """Chunks of the fewest edges (64): with a CSR, rows of 1 to 150 edges, one longer than a
+    chunk, and nodes without edges."""
+    monkeypatch.setattr(dispatch, "CACHE_CHUNK_BYTES", 0)
     gen = torch.Generator().manual_seed(4)
-    src, dst = torch.randint(6, (30,), generator=gen), torch.randint(5, (30,), generator=gen)
-    inputs = [torch.randn(5, 4, generator=gen, dtype=torch.float64, requires_grad=True),
-              torch.randn(6, 4, generator=gen, dtype=torch.float64, requires_grad=True),
+    src, dst = torch.randint(60, (400,), generator=gen), torch.randint(50, (400,), generator=gen)
+    dst[:150] = 7
+    edge_index = torch.stack([src, dst])
+    structure = {"csr": build_csr(edge_index, 55, 60)} if with_csr else {"edge_index": edge_index}
+    inputs = [torch.randn(55, 4, generator=gen, dtype=torch.float64, requires_grad=True),
+              torch.randn(60, 4, generator=gen, dtype=torch.float64, requires_grad=True),
               torch.randn(3, 4, generator=gen, dtype=torch.float64, requires_grad=True),
               torch.randn(3, generator=gen, dtype=torch.float64, requires_grad=True)]
-    assert torch.autograd.gradcheck(lambda *t: edge_mlp_max(*t, edge_index=torch.stack([src, dst])), inputs)
+    assert torch.autograd.gradcheck(lambda *t: edge_mlp_max(*t, **structure), inputs)
 
 
 def test_edge_cnn_on_the_cpu_runs_the_chunked_loops(monkeypatch):
