@@ -59,8 +59,8 @@ def _edge_products(row: Tensor, col: Tensor, grad: Tensor, x: Tensor) -> Tensor:
     respect to ``A``'s values (a sampled dense-dense product). Traced code spells it out for
     Inductor to fuse; eager code takes ~1 MiB of gathered rows at a time, which stay in cache
     (on the seed graph's 210,000 edges of 64 features: 5.8 ms against 66 ms in one piece)."""
-    if dispatch.is_tracing():
-        return (grad.index_select(0, row) * x.index_select(0, col)).sum(-1)
+    if dispatch.is_tracing() or (torch.is_grad_enabled() and (grad.requires_grad or x.requires_grad)):
+        return (grad.index_select(0, row) * x.index_select(0, col)).sum(-1)  # (double backward: differentiable)
     out = grad.new_empty(row.shape)
     step = dispatch.edge_chunk(grad.size(1) * grad.element_size())
     for first in range(0, row.numel(), step):
@@ -90,12 +90,22 @@ def _cpu_backward(ctx, grad):
     rowptr, col, row, values, x, rowptr_t, col_t, values_t = ctx.saved_tensors
     grad = grad.contiguous()
     grad_values = _edge_products(row, col, grad, x) if ctx.needs_input_grad[3] else None
-    grad_x = csr_spmm_cpu(rowptr_t, col_t, col, values_t, grad, rowptr, col, values) \
-        if ctx.needs_input_grad[4] else None  # (the transpose's ``row`` is unused below second order)
+    grad_x = csr_spmm_cpu(rowptr_t, col_t, _transpose_rows(rowptr_t, col_t, col), values_t, grad, rowptr, col,
+                          values) if ctx.needs_input_grad[4] else None
     return None, None, None, grad_values, grad_x, None, None, None
 
 
 csr_spmm_cpu.register_autograd(_cpu_backward, setup_context=_cpu_setup)
+
+
+def _transpose_rows(rowptr_t: Tensor, col_t: Tensor, unused: Tensor) -> Tensor:
+    """Each position's row in the transpose, which only the transposed product's own backward
+    reads: built where that can run (grad mode on in a backward: a double backward), else
+    ``unused`` stands in."""
+    if not torch.is_grad_enabled():
+        return unused
+    rows = torch.arange(rowptr_t.numel() - 1, device=rowptr_t.device)
+    return torch.repeat_interleave(rows, rowptr_t.diff(), output_size=col_t.numel())
 
 
 class _EagerSparseMatmul(torch.autograd.Function):
@@ -105,15 +115,24 @@ class _EagerSparseMatmul(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, rowptr, col, row, values, x, rowptr_t, col_t, values_t):
-        ctx.save_for_backward(col, row, x if ctx.needs_input_grad[3] else None, rowptr_t, col_t, values_t)
+        ctx.save_for_backward(rowptr, col, row, values, x if ctx.needs_input_grad[3] else None, rowptr_t, col_t,
+                              values_t)
         return _mkl_matmul(rowptr, col, values, x)
 
     @staticmethod
     def backward(ctx, grad):
-        col, row, x, rowptr_t, col_t, values_t = ctx.saved_tensors
+        rowptr, col, row, values, x, rowptr_t, col_t, values_t = ctx.saved_tensors
         grad = grad.contiguous()
         grad_values = _edge_products(row, col, grad, x) if ctx.needs_input_grad[3] else None
-        grad_x = _mkl_matmul(rowptr_t, col_t, values_t, grad) if ctx.needs_input_grad[4] else None
+        grad_x = None
+        if ctx.needs_input_grad[4] and torch.is_grad_enabled() and values_t.requires_grad:
+            # a double backward through learnt weights (a gradient penalty on GAT, CPU: cuSPARSE
+            # takes constant weights only): a sparse tensor's values cannot take a gradient where
+            # edges repeat, the op's own backward can
+            grad_x = csr_spmm_cpu(rowptr_t, col_t, _transpose_rows(rowptr_t, col_t, col), values_t, grad, rowptr,
+                                  col, values)
+        elif ctx.needs_input_grad[4]:
+            grad_x = _mkl_matmul(rowptr_t, col_t, values_t, grad)
         return None, None, None, grad_values, grad_x, None, None, None
 
 
