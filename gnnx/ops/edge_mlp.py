@@ -111,7 +111,7 @@ def _max_in_chunks(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor],
 
 def _max_in_chunks_backward(grad: Tensor, a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor,
                             dst: Tensor, out: Tensor, rowptr: Optional[Tensor]):
-    """``(grad a, grad b, grad weight, grad bias)`` (the last two summed in fp32; ``None``
+    """``(grad a, grad b, grad weight, grad bias)`` (the last two summed in at least fp32; ``None``
     without a bias). Each edge's message gets its row's gradient where it equals the row's
     maximum, shared among the messages tied there (as the reference's scatter-max shares it).
     With ``rowptr`` a row's ties are counted within its range, so each chunk is recomputed
@@ -127,8 +127,9 @@ def _max_in_chunks_backward(grad: Tensor, a: Tensor, b: Tensor, weight: Tensor, 
             tied.index_add_(0, rows, (messages == out.index_select(0, rows)).to(out.dtype))
         share = grad / tied.clamp_(min=1)
     grad_a, grad_b = torch.zeros_like(a), torch.zeros_like(b)
-    grad_weight = torch.zeros_like(weight, dtype=torch.float32)
-    grad_bias = torch.zeros_like(bias, dtype=torch.float32) if bias is not None else None
+    sums = torch.promote_types(weight.dtype, torch.float32)  # (bf16/fp16 weights: fp32 sums; fp64 stays)
+    grad_weight = torch.zeros_like(weight, dtype=sums)
+    grad_bias = torch.zeros_like(bias, dtype=sums) if bias is not None else None
     for (_, _, first_row, end_row), (rows, cols, hidden, messages) in zip(ranges, _edge_chunks(*chunks)):
         won = torch.eq(messages, out.index_select(0, rows), out=torch.empty_like(messages))  # 1.0 / 0.0
         if share is None:  # this range holds its rows' every edge
@@ -193,9 +194,25 @@ def _op_setup(ctx, inputs, output):
 
 def _op_backward(ctx, grad):
     a, b, weight, bias, src, dst, out, rowptr = ctx.saved_tensors
+    if torch.is_grad_enabled():  # a double backward (create_graph=True, e.g. a gradient penalty)
+        return _differentiable_backward(grad, a, b, weight, bias, src, dst)
     grad_a, grad_b, grad_weight, grad_bias = edge_mlp_max_cpu_backward(grad, a, b, weight, bias, src, dst, out,
                                                                        rowptr)
     return grad_a, grad_b, grad_weight, grad_bias if ctx.has_bias else None, None, None, None, None
+
+
+def _differentiable_backward(grad: Tensor, a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor,
+                             dst: Tensor) -> tuple:
+    """The op's gradients as differentiable tensors: the reference recomputed and differentiated
+    with ``create_graph`` (the chunked loops are first-order only)."""
+    inputs = [(i, t) for i, t in enumerate((a, b, weight, bias)) if t is not None and t.requires_grad]
+    grads = [None] * 8
+    if inputs:
+        reference = edge_mlp_max_reference(a, b, weight, bias, src, dst, a.size(0))
+        found = torch.autograd.grad(reference, [t for _, t in inputs], grad, create_graph=True, allow_unused=True)
+        for (i, _), g in zip(inputs, found):
+            grads[i] = g
+    return tuple(grads)
 
 
 edge_mlp_max_cpu.register_autograd(_op_backward, setup_context=_op_setup)

@@ -370,3 +370,27 @@ def test_edge_cnn_compiled_on_the_cpu_runs_the_chunked_ops(monkeypatch):
     program = torch.export.export(model.eval(), (x, edge_index))
     assert "edge_mlp_max_cpu" not in str(program.graph)
     torch.testing.assert_close(program.module()(x, edge_index), model(x, edge_index))
+
+
+def test_edge_cnn_gradient_penalty_on_the_cpu(monkeypatch):
+    """A double backward (a gradient penalty) through EdgeCNN's chunked CPU path: the op's
+    backward differentiates the reference where ``create_graph`` asks, and float64 weights'
+    gradients are summed in float64 (they were summed in float32), so the result equals the
+    message-passing path's to float64 rounding."""
+    import gnnx.nn.conv.edge_conv as edge_conv
+
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(100, 8, generator=gen, dtype=torch.float64, requires_grad=True)
+    edge_index = torch.randint(100, (2, 600), generator=gen)
+    model = EdgeCNN(8, 16, num_layers=2).double()
+
+    def penalty_grads():
+        out = model(x, edge_index)
+        grad_x, = torch.autograd.grad(out.square().sum(), x, create_graph=True)
+        return torch.autograd.grad(grad_x.square().sum(), [x, *model.parameters()])
+
+    model(x, edge_index)  # the structure cached: the chunked path from here
+    got = penalty_grads()
+    monkeypatch.setattr(edge_conv, "chunked_available", lambda a: False)
+    for mine, reference in zip(got, penalty_grads()):
+        torch.testing.assert_close(mine, reference, rtol=1e-12, atol=1e-12)
