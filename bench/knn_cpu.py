@@ -1,7 +1,10 @@
 """CPU kNN and radius graphs at physics scale (issue 17's target: 200,000 random 3-D points in
 4 clouds, k = 16, each <= 3 s on 2 cores, exact). Exactness: the k-th neighbour distances of
 2,000 sampled points equal an all-pairs search over their cloud. Writes
-bench/results/cpu/knn_cpu.{json,md}."""
+bench/results/cpu/knn_cpu.{json,md}; ``--layout gaussian`` (density varying ~30x between the
+centre and the median point) or ``sphere`` (points on a surface, as sampled meshes are) write
+knn_cpu_<layout>.{json,md}."""
+import argparse
 import json
 import os
 import platform
@@ -24,12 +27,19 @@ def best_of(fn, repeats=3):
     return min(times), out
 
 
+LAYOUTS = {"uniform": lambda n: torch.rand(n, 3), "gaussian": lambda n: torch.randn(n, 3),
+           "sphere": lambda n: torch.nn.functional.normalize(torch.randn(n, 3), dim=1)}
+
+
 def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="uniform")
+    layout = parser.parse_args().layout
     torch.manual_seed(0)
     n, clouds, k = 200_000, 4, 16
-    pos = torch.rand(n, 3)
+    pos = LAYOUTS[layout](n)
     batch = torch.arange(clouds).repeat_interleave(n // clouds)
-    r = (3 * k / (4 * torch.pi * (n / clouds))) ** (1 / 3)  # about k neighbours on average
+    r = (3 * k / (4 * torch.pi * (n / clouds))) ** (1 / 3)  # about k neighbours on average (uniform)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     knn_s, edge_index = best_of(lambda: knn_graph(pos, k, batch))
     radius_s, (radius_edges, mask) = best_of(lambda: radius_graph(pos, r, batch, max_num_neighbors=32))
@@ -46,16 +56,17 @@ def main():
     radius_ok = bool((found[sample] == (dist <= r * r).sum(1).clamp(max=32)).all())  # same counts as all pairs
     same_cloud = bool((batch[edge_index[0]] == batch[edge_index[1]]).all())
     result = {
-        "points": n, "clouds": clouds, "k": k, "radius": r, "threads": torch.get_num_threads(),
+        "layout": layout, "points": n, "clouds": clouds, "k": k, "radius": r, "threads": torch.get_num_threads(),
         "knn_graph_s": round(knn_s, 3), "radius_graph_s": round(radius_s, 3),
         "knn_kth_distance_max_abs_err": knn_err, "radius_counts_ok": radius_ok, "pairs_within_clouds": same_cloud,
         "extra_peak_rss_mib": round(peak_mib, 1), "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
     }
     os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, "knn_cpu.json"), "w") as f:
+    name = "knn_cpu" if layout == "uniform" else f"knn_cpu_{layout}"
+    with open(os.path.join(OUT, f"{name}.json"), "w") as f:
         json.dump(result, f, indent=1)
-    with open(os.path.join(OUT, "knn_cpu.md"), "w") as f:
-        f.write(f"# CPU kNN / radius graphs ({n:,} random 3-D points, {clouds} clouds, k = {k}, "
+    with open(os.path.join(OUT, f"{name}.md"), "w") as f:
+        f.write(f"# CPU kNN / radius graphs ({n:,} {layout} 3-D points, {clouds} clouds, k = {k}, "
                 f"{result['threads']} threads, torch {torch.__version__})\n\n| op | seconds (best of 3) |\n|---|---|\n"
                 f"| knn_graph | {knn_s:.2f} |\n| radius_graph (r = {r:.4f}, max 32) | {radius_s:.2f} |\n\n"
                 f"k-th distance vs all pairs (2,000 sampled points): max abs error {knn_err:.2e}; "

@@ -73,18 +73,47 @@ def _nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: O
 
 def _brute_rows(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: Optional[Tensor],
                 own: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-    """All-pairs search for some queries (``own``: each query's own index in ``x``, excluded)."""
+    """All-pairs search for the queries the grid leaves (``own``: each query's own index in
+    ``x``, excluded). With graph ids, each graph's queries against its own points only (a
+    few queries in sparse regions against one cloud of 50,000 points instead of all 200,000:
+    Gaussian clouds, 2.8 -> 0.7 s)."""
+    if batch_x is not None and batch_y is not None:
+        return _brute_rows_per_graph(x, y, k, batch_x, batch_y, own)
     values, index = [], []
-    rows = max(1, BLOCK_ELEMENTS // max(1, x.size(0)))
+    rows = max(1, BLOCK_ELEMENTS // max(1, x.size(0) * x.size(1)))
     for start in range(0, y.size(0), rows):
         part = slice(start, start + rows)
-        dist = _distances(x, y[part], batch_x, None if batch_y is None else batch_y[part], False, None)
+        # sum((y - x)^2), as the grid computes its distances (|x|^2 + |y|^2 - 2 x.y loses digits
+        # far from the origin), so a query's answer does not depend on which path settled it
+        dist = (y[part].unsqueeze(1) - x.unsqueeze(0)).square().sum(-1)
         if own is not None:
             dist = dist.scatter(1, own[part].view(-1, 1), float("inf"))
         v, i = grid.smallest_with_index_ties(dist.float().abs(), torch.arange(x.size(0), device=x.device), k)  # abs: no -0.0
         values.append(v)
         index.append(i)
     return torch.cat(values), torch.cat(index)
+
+
+def _brute_rows_per_graph(x: Tensor, y: Tensor, k: int, batch_x: Tensor, batch_y: Tensor,
+                          own: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    """:func:`_brute_rows` one graph at a time (eager: graph ids read on the host). Slots past
+    a graph's points come back ``inf`` / 0, as the grid's."""
+    values = torch.full((y.size(0), k), float("inf"), device=y.device)
+    index = torch.zeros(y.size(0), k, dtype=torch.long, device=y.device)
+    order = torch.argsort(batch_x, stable=True)  # each graph's points in index order
+    graphs = torch.arange(int(batch_x.max()) + 2, device=x.device)
+    ptr = torch.searchsorted(batch_x.index_select(0, order), graphs).tolist()
+    for graph in batch_y.unique().tolist():
+        rows = (batch_y == graph).nonzero().view(-1)
+        members = order[ptr[graph]:ptr[graph + 1]] if graph + 1 < len(ptr) else order[:0]
+        if members.numel() == 0:
+            continue
+        mine = None if own is None else torch.searchsorted(members, own.index_select(0, rows))
+        v, i = _brute_rows(x.index_select(0, members), y.index_select(0, rows), k, None, None, mine)
+        found = v.size(1)
+        values[rows, :found] = v
+        index[rows, :found] = torch.where(torch.isinf(v), 0, members[i])
+    return values, index
 
 
 def _all_pairs(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: Optional[Tensor], cosine: bool,

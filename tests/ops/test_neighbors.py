@@ -97,7 +97,7 @@ def _all_pairs_kth(x, y, k, batch_x, batch_y, exclude_self):
 
 
 @pytest.mark.parametrize("dims", [1, 2, 3])
-@pytest.mark.parametrize("layout", ["uniform", "clustered", "lattice"])
+@pytest.mark.parametrize("layout", ["uniform", "clustered", "lattice", "gaussian"])
 def test_grid_knn_is_exact(dims, layout):
     from gnnx.ops import grid, neighbors
 
@@ -107,6 +107,9 @@ def test_grid_knn_is_exact(dims, layout):
         x = torch.rand(n, dims, generator=gen)
     elif layout == "clustered":  # crowded cells and empty space: the fallbacks run
         x = torch.cat([torch.rand(n // 2, dims, generator=gen) * 0.01, torch.rand(n - n // 2, dims, generator=gen)])
+    elif layout == "gaussian":  # density varying smoothly, far outliers: coarser grids, per-graph brute force
+        x = torch.randn(n, dims, generator=gen)
+        x[::120] *= 30.0
     else:  # points on a lattice: many equal distances
         x = torch.randint(0, 14, (n, dims), generator=gen).float()
     batch = torch.arange(3).repeat_interleave(n // 3)
@@ -118,6 +121,27 @@ def test_grid_knn_is_exact(dims, layout):
     assert bool((batch[index] == batch[:, None]).all()) and not bool((index == torch.arange(n)[:, None]).any())
     again = neighbors._nearest(x, x, 8, batch, batch, False, True)[1]
     assert torch.equal(index, again)  # deterministic, ties included
+
+
+def test_brute_force_per_graph_matches_all_pairs():
+    """The grid's leftovers searched one graph at a time: each graph's own points, the query
+    itself excluded, ties to the smaller index, slots past a small graph's points ``inf`` / 0."""
+    from gnnx.ops import neighbors
+
+    gen = torch.Generator().manual_seed(8)
+    x = torch.randint(0, 4, (60, 3), generator=gen).float()  # many equal distances
+    batch = torch.cat([torch.zeros(25), torch.full((5,), 2), torch.ones(30)]).long()  # graph 2: 5 points
+    rows = torch.tensor([0, 3, 26, 29, 40, 59])
+    values, index = neighbors._brute_rows(x, x[rows], 8, batch, batch[rows], rows)
+    dist = (x[rows, None] - x[None]).square().sum(-1)
+    dist = dist.masked_fill(batch[rows, None] != batch[None], float("inf"))
+    dist[torch.arange(6), rows] = float("inf")
+    key = dist * 100 + torch.arange(60)  # distance first, then the smaller index
+    want = key.topk(8, dim=1, largest=False).indices
+    want_values = dist.gather(1, want)
+    assert torch.equal(values, want_values)
+    assert torch.equal(index, torch.where(torch.isinf(want_values), 0, want))
+    assert torch.isinf(values[2:4, 4:]).all() and index[2:4, 4:].eq(0).all()  # graph 2: 4 neighbours
 
 
 def test_grid_ties_go_to_the_smaller_index():
