@@ -1,10 +1,11 @@
 r"""Exact k-nearest-neighbour search through a uniform grid (a cell list), for eager calls.
 
 Brute force compares every query with every point, ``O(N^2)`` work. Here points of up to
-three dimensions are binned into cubic cells of side ``h``, chosen so a cell holds about
-``k / 4`` points of its graph (measured fastest on 200,000 points, k = 16, against k / 2
-and k / 8) (the graph id is the leading part of the cell key, so clouds
-never mix). A query compares itself only with the points of the ``3^D`` cells around its own,
+three dimensions are binned into cubic cells of side ``h``: the median exact k-th neighbour
+distance of a few sampled queries, so a cell holds about ``k / 4`` points around a typical
+query whatever the layout (uniform, Gaussian, on a surface; k / 4 measured fastest on
+200,000 uniform points, k = 16, against k / 2 and k / 8) (the graph id is the leading part
+of the cell key, so clouds never mix). A query compares itself only with the points of the ``3^D`` cells around its own,
 ``O(N k)`` work and memory for spread points:
 
 * candidates come from a sort of the points by cell key and two binary searches per row of
@@ -15,8 +16,9 @@ never mix). A query compares itself only with the points of the ``3^D`` cells ar
   ties go to the smaller index, deterministically;
 * a result is exact when the ``k``-th distance is within the query's margin to the edge of
   its ``3^D`` block (nothing outside can be closer). Queries that fail (crowded cells,
-  sparse regions, fewer than ``k`` candidates) search the ``5^D`` block; the few left after
-  that are searched by brute force.
+  sparse regions, fewer than ``k`` candidates) search the ``5^D`` block, then (kNN) grids of
+  twice the side, up to ``COARSER_LEVELS`` times; the few left after that are searched by
+  brute force, each against its own cloud.
 
 Distances are computed as ``sum((y - x)^2)`` (the brute-force path's
 ``|x|^2 + |y|^2 - 2 x.y`` can differ by rounding). Traced (compiled, exported) calls keep the
