@@ -5,8 +5,8 @@ three dimensions are binned into cubic cells of side ``h``: the median exact k-t
 distance of a few sampled queries, so a cell holds about ``k / 4`` points around a typical
 query whatever the layout (uniform, Gaussian, on a surface; k / 4 measured fastest on
 200,000 uniform points, k = 16, against k / 2 and k / 8) (the graph id is the leading part
-of the cell key, so clouds never mix). A query compares itself only with the points of the ``3^D`` cells around its own,
-``O(N k)`` work and memory for spread points:
+of the cell key, so clouds never mix). A query compares itself only with the points of the
+``3^D`` cells around its own, ``O(N k)`` work and memory for spread points:
 
 * candidates come from a sort of the points by cell key and two binary searches per row of
   neighbouring cells (cells consecutive along the last dimension are consecutive in key
@@ -95,7 +95,7 @@ def grid_nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_
     pending = torch.arange(y.size(0), device=x.device)
     # kNN: queries no block settles (sparse regions) try a grid of twice the side, up to
     # COARSER_LEVELS times, before brute force; a radius search's cells are already its radius
-    for level in range(1 if radius is not None else 1 + COARSER_LEVELS):
+    for _ in range(1 if radius is not None else 1 + COARSER_LEVELS):
         counts = [int(e / side) + 1 for e in extent]
         if graphs * math.prod(counts) >= 2 ** 62:  # cell keys would overflow int64
             break
