@@ -124,14 +124,14 @@ def _max_in_chunks_backward(grad: Tensor, a: Tensor, b: Tensor, weight: Tensor, 
     if rowptr is None:
         tied = torch.zeros_like(out)
         for rows, _, _, messages in _edge_chunks(*chunks):
-            tied.index_add_(0, rows, (messages == out.index_select(0, rows)).to(out.dtype))
+            tied.index_add_(0, rows, _winners(messages, out, rows))
         share = grad / tied.clamp_(min=1)
     grad_a, grad_b = torch.zeros_like(a), torch.zeros_like(b)
     sums = torch.promote_types(weight.dtype, torch.float32)  # (bf16/fp16 weights: fp32 sums; fp64 stays)
     grad_weight = torch.zeros_like(weight, dtype=sums)
     grad_bias = torch.zeros_like(bias, dtype=sums) if bias is not None else None
     for (_, _, first_row, end_row), (rows, cols, hidden, messages) in zip(ranges, _edge_chunks(*chunks)):
-        won = torch.eq(messages, out.index_select(0, rows), out=torch.empty_like(messages))  # 1.0 / 0.0
+        won = _winners(messages, out, rows)
         if share is None:  # this range holds its rows' every edge
             local = rows - first_row
             tied = out.new_zeros((end_row - first_row, out.size(1))).index_add_(0, local, won)
@@ -148,9 +148,15 @@ def _max_in_chunks_backward(grad: Tensor, a: Tensor, b: Tensor, weight: Tensor, 
     return grad_a, grad_b, grad_weight, grad_bias
 
 
+def _winners(messages: Tensor, out: Tensor, rows: Tensor) -> Tensor:
+    """1.0 where a message equals its row's maximum, else 0.0 (written as floats at once)."""
+    return torch.eq(messages, out.index_select(0, rows), out=torch.empty_like(messages))
+
+
 # The loops as opaque custom ops, eager and compiled alike (a traced loop cannot run over a
 # symbolic edge count, and Inductor's fused reference took longer than the eager loops: EdgeCNN's
-# seed-graph forward 89-124 ms against 55-66). First-order gradients. Products in ``a``'s dtype,
+# seed-graph forward 89-124 ms against 55-66). The loops give first-order gradients; a double
+# backward differentiates the reference (_differentiable_backward). Products in ``a``'s dtype,
 # so a call under autocast computes as the reference's autocast linear layer does.
 @torch.library.custom_op("gnnx::edge_mlp_max_cpu", mutates_args=(), device_types="cpu")
 def edge_mlp_max_cpu(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor, dst: Tensor,

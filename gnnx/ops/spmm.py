@@ -90,22 +90,26 @@ def _cpu_backward(ctx, grad):
     rowptr, col, row, values, x, rowptr_t, col_t, values_t = ctx.saved_tensors
     grad = grad.contiguous()
     grad_values = _edge_products(row, col, grad, x) if ctx.needs_input_grad[3] else None
-    grad_x = csr_spmm_cpu(rowptr_t, col_t, _transpose_rows(rowptr_t, col_t, col), values_t, grad, rowptr, col,
-                          values) if ctx.needs_input_grad[4] else None
+    grad_x = _transposed_product(rowptr, col, values, rowptr_t, col_t, values_t, grad) \
+        if ctx.needs_input_grad[4] else None
     return None, None, None, grad_values, grad_x, None, None, None
 
 
 csr_spmm_cpu.register_autograd(_cpu_backward, setup_context=_cpu_setup)
 
 
-def _transpose_rows(rowptr_t: Tensor, col_t: Tensor, unused: Tensor) -> Tensor:
-    """Each position's row in the transpose, which only the transposed product's own backward
-    reads: built where that can run (grad mode on in a backward: a double backward), else
-    ``unused`` stands in."""
-    if not torch.is_grad_enabled():
-        return unused
-    rows = torch.arange(rowptr_t.numel() - 1, device=rowptr_t.device)
-    return torch.repeat_interleave(rows, rowptr_t.diff(), output_size=col_t.numel())
+def _transposed_product(rowptr: Tensor, col: Tensor, values: Tensor, rowptr_t: Tensor, col_t: Tensor,
+                        values_t: Tensor, grad: Tensor) -> Tensor:
+    """``A^T @ grad`` through :func:`csr_spmm_cpu` (whose transpose is ``A``). Each position's
+    row in the transpose, which only that call's own backward reads, is built where it can
+    run (grad mode on in a backward: a double backward); else ``col`` stands in."""
+    if torch.is_grad_enabled():
+        from gnnx.utils.tensors import ptr_to_index  # (gnnx.utils imports gnnx.ops)
+
+        row_t = ptr_to_index(rowptr_t, output_size=col_t.numel())
+    else:
+        row_t = col
+    return csr_spmm_cpu(rowptr_t, col_t, row_t, values_t, grad, rowptr, col, values)
 
 
 class _EagerSparseMatmul(torch.autograd.Function):
@@ -129,8 +133,7 @@ class _EagerSparseMatmul(torch.autograd.Function):
             # a double backward through learnt weights (a gradient penalty on GAT, CPU: cuSPARSE
             # takes constant weights only): a sparse tensor's values cannot take a gradient where
             # edges repeat, the op's own backward can
-            grad_x = csr_spmm_cpu(rowptr_t, col_t, _transpose_rows(rowptr_t, col_t, col), values_t, grad, rowptr,
-                                  col, values)
+            grad_x = _transposed_product(rowptr, col, values, rowptr_t, col_t, values_t, grad)
         elif ctx.needs_input_grad[4]:
             grad_x = _mkl_matmul(rowptr_t, col_t, values_t, grad)
         return None, None, None, grad_values, grad_x, None, None, None
