@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import gnnx.nn
+from gnnx.benchmark.harness import environment
 from gnnx.benchmark.seed import seed_graph
 from gnnx.ops import edge_mlp
 
@@ -48,7 +49,8 @@ def main() -> None:
                 step()
             times[name].append((time.perf_counter() - started) / 3 * 1e3)
     edge_mlp._max_in_chunks_backward = one_pass
-    print(f"EdgeCNN training step, seed graph, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    env = environment("cpu")
+    print(f"EdgeCNN training step, seed graph, {env['device']}, torch {env['torch']}, {env['threads']} threads")
     for name, values in times.items():
         values.sort()
         print(f"{name:12s} min {values[0]:.1f} ms  median {values[len(values) // 2]:.1f} ms")

@@ -7,12 +7,12 @@ knn_cpu_<layout>.{json,md}."""
 import argparse
 import json
 import os
-import platform
 import resource
 import time
 
 import torch
 
+from gnnx.benchmark.harness import environment
 from gnnx.ops import knn_graph, neighbors, radius_graph
 
 OUT = os.path.join(os.path.dirname(__file__), "results", "cpu")
@@ -59,7 +59,7 @@ def main():
         "layout": layout, "points": n, "clouds": clouds, "k": k, "radius": r, "threads": torch.get_num_threads(),
         "knn_graph_s": round(knn_s, 3), "radius_graph_s": round(radius_s, 3),
         "knn_kth_distance_max_abs_err": knn_err, "radius_counts_ok": radius_ok, "pairs_within_clouds": same_cloud,
-        "extra_peak_rss_mib": round(peak_mib, 1), "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
+        "extra_peak_rss_mib": round(peak_mib, 1), **environment("cpu"),
     }
     os.makedirs(OUT, exist_ok=True)
     name = "knn_cpu" if layout == "uniform" else f"knn_cpu_{layout}"
@@ -67,7 +67,7 @@ def main():
         json.dump(result, f, indent=1)
     with open(os.path.join(OUT, f"{name}.md"), "w") as f:
         f.write(f"# CPU kNN / radius graphs ({n:,} {layout} 3-D points, {clouds} clouds, k = {k}, "
-                f"{result['threads']} threads, torch {torch.__version__})\n\n| op | seconds (best of 3) |\n|---|---|\n"
+                f"{result['threads']} threads, {result['device']}, torch {torch.__version__})\n\n| op | seconds (best of 3) |\n|---|---|\n"
                 f"| knn_graph | {knn_s:.2f} |\n| radius_graph (r = {r:.4f}, max 32) | {radius_s:.2f} |\n\n"
                 f"k-th distance vs all pairs (2,000 sampled points): max abs error {knn_err:.2e}; "
                 f"extra peak memory {peak_mib:.0f} MiB.\n")

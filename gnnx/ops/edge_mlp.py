@@ -116,8 +116,8 @@ def _max_in_chunks_backward(grad: Tensor, a: Tensor, b: Tensor, weight: Tensor, 
     maximum, shared among the messages tied there (as the reference's scatter-max shares it).
     With ``rowptr`` a row's ties are counted within its range, so each chunk is recomputed
     once; edges in any order need a first pass to count them (EdgeCNN's seed-graph training
-    step on 2 cores, both ways in one process: 326 -> 254 ms,
-    ``bench/edge_mlp_cpu_backward_ab.py``)."""
+    step on 2 cores, both ways in one process: 285 -> 239 ms,
+    ``bench/results/cpu/edge_mlp_cpu_backward_ab.txt``)."""
     ranges = _edge_ranges(a, weight, src.numel(), rowptr)
     chunks = (a, b, weight, bias, src, dst, ranges)
     share = None

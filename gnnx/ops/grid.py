@@ -160,8 +160,8 @@ def _sampled_side(points: Tensor, queries: Tensor, batch_x: Tensor, batch_y: Ten
     evenly spaced queries (exact, against every point of their graph; ``SIDE_SAMPLES * N``
     pairs). A side from the bounding box's mean density fails where the density varies:
     Gaussian clouds crowded their central cells past ``MAX_PER_CELL``, so nearly every query
-    went to brute force (8,192 points in 4 clouds, k = 20, 2 s; 200,000 did not finish in
-    minutes). A cell then holds about ``k / 4`` points around a typical query."""
+    went to brute force (8,192 points in 4 clouds, k = 20, 1.8 s; 200,000 did not finish in
+    60 s; bench/results/cpu/knn_cpu_gaussian_before_after.md). A cell then holds about ``k / 4`` points around a typical query."""
     rows = torch.linspace(0, queries.size(0) - 1, min(SIDE_SAMPLES, queries.size(0)), device=queries.device).long()
     kth = []
     for block in rows.split(8):  # [8, N] distances at a time
