@@ -106,6 +106,51 @@ def test_float64_on_device_keeps_fp64_accuracy(case, device):
         assert rel_err(value, expected) < 1e-10
 
 
+def _penalty_grads(module, case, inputs):
+    """Gradients of a gradient penalty ``|d <out, probe> / d (x, edge weights)|^2`` with respect
+    to the inputs and parameters: second derivatives (``create_graph=True``), as WGAN-GP or
+    forces trained against take them."""
+    leaves = [t.clone().requires_grad_() if t.is_floating_point() else t for t in inputs]
+    out = call(module, case, *leaves)
+    inputs_in_graph = [t for t in leaves if t.requires_grad]
+    weights = probe(out.detach().float()).to(out.dtype)  # the same draw for float32 and float64
+    first = torch.autograd.grad((out * weights).sum(), inputs_in_graph, create_graph=True, allow_unused=True)
+    penalty = sum((g ** 2).sum() for g in first if g is not None)
+    wrt = inputs_in_graph + [p for p in module.parameters() if p.requires_grad]
+    if not penalty.requires_grad:  # a layer whose gradient is constant in everything
+        return [torch.zeros_like(t) for t in wrt]
+    return [g if g is not None else torch.zeros_like(t)
+            for g, t in zip(torch.autograd.grad(penalty, wrt, allow_unused=True), wrt)]
+
+
+@pytest.mark.device_case("second derivatives == CPU float64")
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("case", ALL, ids=lambda c: c.id)
+def test_second_derivatives_on_device_equal_cpu_float64(case, device):
+    """A backward under ``create_graph`` through the device's fast kernels (Triton, cuSPARSE,
+    MKL, the CPU's chunked loops: first-order themselves) equals float64 on the CPU."""
+    reference = case.gnnx().double().train(False)
+    module = case.gnnx().to(device).train(False)
+    module.load_state_dict(reference.state_dict())
+    inputs = random_graph(60, 400, seed=2)
+    try:
+        expected = _penalty_grads(reference, case, [t.double() if t.is_floating_point() else t for t in inputs])
+        got = _penalty_grads(module, case, [t.to(device) for t in inputs])
+    except RuntimeError as error:
+        if "_scaled_dot_product" not in str(error):
+            raise
+        pytest.skip("torch's fused attention kernels (nn.MultiheadAttention) have no double backward; "
+                    "PyG's layer shares it")
+    # relative to the largest gradient: a parameter whose second derivative is zero gets fp32 round-off
+    scale = max([float(w.nan_to_num().norm()) for w in expected] + [1e-30])
+    for i, (value, wanted) in enumerate(zip(got, expected)):
+        value, wanted = value.detach().double().cpu(), wanted.detach()
+        # undefined second derivatives (PPF's angles at self loops) must be NaN in both
+        assert torch.equal(value.isnan(), wanted.isnan()), i
+        error = (value - wanted).nan_to_num().norm() / max(float(wanted.nan_to_num().norm()), 1e-3 * scale)
+        assert error < 1e-4, (i, float(error))
+
+
 @pytest.mark.parametrize("device", ONLY_CUDA)
 @pytest.mark.parametrize("layer", ["GCNConv", "SAGEConv", "GATConv", "EdgeConv"])
 def test_gradcheck_on_device(layer, device):

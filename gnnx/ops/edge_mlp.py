@@ -28,6 +28,7 @@ from torch import Tensor
 from gnnx.graph import CSR
 from gnnx.ops.dispatch import cuda_edge_mlp_kernels, edge_chunk, triton_takes
 from gnnx.ops.scatter import scatter
+from gnnx.ops.second_order import differentiating_backward, reference_grads
 
 
 def edge_mlp_max_reference(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor,
@@ -156,7 +157,7 @@ def _winners(messages: Tensor, out: Tensor, rows: Tensor) -> Tensor:
 # The loops as opaque custom ops, eager and compiled alike (a traced loop cannot run over a
 # symbolic edge count, and Inductor's fused reference took longer than the eager loops: EdgeCNN's
 # seed-graph forward 89-124 ms against 55-66). The loops give first-order gradients; a double
-# backward differentiates the reference (_differentiable_backward). Products in ``a``'s dtype,
+# backward differentiates the reference (gnnx.ops.second_order). Products in ``a``'s dtype,
 # so a call under autocast computes as the reference's autocast linear layer does.
 @torch.library.custom_op("gnnx::edge_mlp_max_cpu", mutates_args=(), device_types="cpu")
 def edge_mlp_max_cpu(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor, dst: Tensor,
@@ -200,25 +201,13 @@ def _op_setup(ctx, inputs, output):
 
 def _op_backward(ctx, grad):
     a, b, weight, bias, src, dst, out, rowptr = ctx.saved_tensors
-    if torch.is_grad_enabled():  # a double backward (create_graph=True, e.g. a gradient penalty)
-        return _differentiable_backward(grad, a, b, weight, bias, src, dst)
+    if differentiating_backward(grad, a, b, weight, bias):  # create_graph=True, e.g. a gradient penalty
+        grads = reference_grads(lambda *t: edge_mlp_max_reference(*t, src, dst, a.size(0)), (a, b, weight, bias),
+                                (grad,), ctx.needs_input_grad[:4])
+        return (*grads, None, None, None, None)
     grad_a, grad_b, grad_weight, grad_bias = edge_mlp_max_cpu_backward(grad, a, b, weight, bias, src, dst, out,
                                                                        rowptr)
     return grad_a, grad_b, grad_weight, grad_bias if ctx.has_bias else None, None, None, None, None
-
-
-def _differentiable_backward(grad: Tensor, a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor], src: Tensor,
-                             dst: Tensor) -> tuple:
-    """The op's gradients as differentiable tensors: the reference recomputed and differentiated
-    with ``create_graph`` (the chunked loops are first-order only)."""
-    inputs = [(i, t) for i, t in enumerate((a, b, weight, bias)) if t is not None and t.requires_grad]
-    grads = [None] * 8
-    if inputs:
-        reference = edge_mlp_max_reference(a, b, weight, bias, src, dst, a.size(0))
-        found = torch.autograd.grad(reference, [t for _, t in inputs], grad, create_graph=True, allow_unused=True)
-        for (i, _), g in zip(inputs, found):
-            grads[i] = g
-    return tuple(grads)
 
 
 edge_mlp_max_cpu.register_autograd(_op_backward, setup_context=_op_setup)

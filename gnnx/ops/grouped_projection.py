@@ -39,6 +39,7 @@ from torch import Tensor
 from gnnx.ops.dispatch import _load_cuda_module, check_index_range, triton_takes
 from gnnx.ops.matmul import autocast_operands
 from gnnx.ops.scatter import index_add_fp32
+from gnnx.ops.second_order import differentiating_backward, reference_grads
 
 ROW_ALIGN = 128  # P is a multiple of it: every kernel row tile divides it
 
@@ -142,9 +143,11 @@ def add_rows_in_use(index: Tensor, parts: Sequence[Tensor], counts: Tensor, stri
     gradient, built from gathers of its rows): on CUDA (fp32) only the rows in use are zeroed
     and the others left unspecified, which the CUDA kernels never read and the reference masks.
     Summed by atomic adds there, as ATen's ``index_add``; under
-    ``torch.use_deterministic_algorithms`` ATen's deterministic one."""
+    ``torch.use_deterministic_algorithms`` ATen's deterministic one, and ATen's where the parts
+    need a gradient (a backward under ``create_graph``)."""
     if (_KERNELS is not None and index.is_cuda and all(part.dtype == torch.float32 for part in parts)
-            and not torch.jit.is_tracing() and not torch.are_deterministic_algorithms_enabled()):
+            and not torch.jit.is_tracing() and not torch.are_deterministic_algorithms_enabled()
+            and not differentiating_backward(*parts)):
         return _KERNELS.add_rows_in_use(index, list(parts), counts, stride)
     values = parts[0] if len(parts) == 1 else torch.cat(list(parts), dim=1)
     return index_add_fp32((counts.numel() * stride, values.size(1)), index, values)
@@ -188,6 +191,11 @@ class _GroupedProject(torch.autograd.Function):
     def backward(ctx, grad: Tensor, grad_tail: Tensor):
         x, weight, rows, counts, slot_of = ctx.saved_tensors
         stride, full, width = ctx.layout
+        if differentiating_backward(grad, grad_tail, x, weight):  # create_graph=True: the reference's gradients
+            groups = RowGroups(rows, counts, slot_of, stride)
+            grad_x, grad_weight = reference_grads(lambda v, w: grouped_project_reference(v, w, groups, full, width),
+                                                  (x, weight), (grad, grad_tail), ctx.needs_input_grad[:2])
+            return grad_x, grad_weight, None, None, None, None, None, None
         need_x = ctx.needs_input_grad[0]
         grad_rows, grad_weight = _KERNELS.grouped_project_grads(grad, grad_tail, x, weight, rows, counts, stride, full,
                                                                 width, need_x)

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from gnnx.ops.dispatch import cuda_matmul_kernels, triton_takes
+from gnnx.ops.second_order import differentiating_backward
 
 
 def project(x: Tensor, weight: Tensor) -> Tensor:
@@ -55,10 +56,11 @@ def autocast_operands(x: Tensor, weight: Tensor) -> Tuple[Tensor, Tensor]:
 
 def project_grads(grad: Tensor, x: Tensor, weight: Tensor, need_x: bool = True,
                   need_weight: bool = True) -> Tuple[Optional[Tensor], Optional[Tensor]]:
-    """``(grad @ weight, grad.t() @ x)``, each ``None`` where not needed."""
+    """``(grad @ weight, grad.t() @ x)``, each ``None`` where not needed (ATen's products where
+    they must be differentiable: a backward under ``create_graph``)."""
     kernels = cuda_matmul_kernels()
     if (kernels is not None and grad.is_cuda and triton_takes(grad) and grad.dtype == x.dtype == weight.dtype
-            and not torch.jit.is_tracing()):
+            and not torch.jit.is_tracing() and not differentiating_backward(grad, x, weight)):
         grad_x, grad_weight = kernels.sparse_rows_grads(grad, x, weight, need_x, need_weight)
         return (grad_x if need_x else None), (grad_weight if need_weight else None)
     return (grad @ weight if need_x else None), (grad.t() @ x if need_weight else None)

@@ -28,6 +28,7 @@ from torch import Tensor
 from torch.library import triton_op
 
 from gnnx.graph import CSR
+from gnnx.ops.second_order import differentiating_backward, reference_grads
 from gnnx.ops.triton_kernels import _on_device, csr_spmm_sum, launcher, sddmm
 
 
@@ -127,9 +128,29 @@ def _segment_sum(rowptr: Tensor, positions: Tensor, per_edge: Tensor) -> Tensor:
     return csr_spmm_sum(rowptr, positions, None, positions, rowptr, positions, None, per_edge)
 
 
+def _reference(rowptr: Tensor, col: Tensor, row: Tensor, x: Tensor, score_src: Optional[Tensor],
+               score_dst: Optional[Tensor], x_dst: Optional[Tensor], att: Optional[Tensor], bias: Optional[Tensor],
+               slope: float) -> Tensor:
+    """ATen's ``out`` of :func:`gat_attention` (edges in CSR order), for second derivatives."""
+    # (imported here: gnnx.ops.dispatch imports this module while those modules import dispatch)
+    from gnnx.ops.attention import attention_scores
+    from gnnx.ops.scatter import scatter, segment_softmax
+
+    num_dst = rowptr.numel() - 1
+    score = attention_scores(x, col, row, score_src, score_dst, x_dst, att, bias, slope)
+    alpha = segment_softmax(score, row, num_dst)
+    return scatter(x.index_select(0, col) * alpha.unsqueeze(-1).to(x.dtype), row, num_dst, "sum")
+
+
 def _backward(ctx, grad_out, _grad_m, _grad_r):
     rowptr, col, row, rowptr_t, col_t, t2c, x, score_src, score_dst, x_dst, att, bias, out, m, r = ctx.saved_tensors
     slope = ctx.slope
+    learnt = (x, score_src, score_dst, x_dst, att, bias)
+    if differentiating_backward(grad_out, *learnt):
+        # create_graph=True: the kernel's backward treats the softmax statistics m, r as constants
+        grads = reference_grads(lambda *t: _reference(rowptr, col, row, *t, slope), learnt, (grad_out,),
+                                ctx.needs_input_grad[6:12])
+        return (None,) * 6 + tuple(grads) + (None,)
     grad_out = grad_out.contiguous()
     heads = x.size(1)
     # Recompute the scores in CSR order (src = col, dst = row).

@@ -33,6 +33,7 @@ import triton.language as tl
 from torch import Tensor
 from torch.library import triton_op
 
+from gnnx.ops.second_order import differentiating_backward, reference_grads
 from gnnx.ops.triton_kernels import _launch_spmm, _on_device, launcher
 
 MAX_WIDTH = 64  # hidden and output channels held in registers (wider: W spills; those go unfused)
@@ -243,12 +244,18 @@ def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, rowptr_t: T
 
 def _setup(ctx, inputs, output):
     rowptr, col, perm, row, rowptr_t, perm_t, a, b, weight, bias = inputs
-    ctx.save_for_backward(rowptr, col, perm, rowptr_t, perm_t, a, b, weight, output[1])
+    ctx.save_for_backward(rowptr, col, perm, row, rowptr_t, perm_t, a, b, weight, bias, output[1])
     ctx.has_bias = bias is not None
 
 
 def _backward(ctx, grad, _grad_arg):
-    rowptr, col, perm, rowptr_t, perm_t, a, b, weight, arg = ctx.saved_tensors
+    rowptr, col, perm, row, rowptr_t, perm_t, a, b, weight, bias, arg = ctx.saved_tensors
+    if differentiating_backward(grad, a, b, weight, bias):  # create_graph=True: the reference's gradients
+        from gnnx.ops.edge_mlp import edge_mlp_max_reference  # (it imports gnnx.ops.dispatch, which imports us)
+
+        grads = reference_grads(lambda *t: edge_mlp_max_reference(*t, col, row, a.size(0)), (a, b, weight, bias),
+                                (grad,), ctx.needs_input_grad[6:10])
+        return (None,) * 6 + tuple(grads)
     grad_a, grad_b, grad_w = edge_mlp_max_backward(rowptr, col, perm, rowptr_t, perm_t, a, b, weight, grad, arg)
     grad_bias = None
     if ctx.has_bias:  # rows without edges output 0, not the bias

@@ -25,6 +25,8 @@ import triton.language as tl
 from torch import Tensor
 from torch.library import triton_op, wrap_triton
 
+from gnnx.ops.second_order import differentiating_backward, reference_grads
+
 
 def rows_of(t: Tensor) -> Tensor:
     """``t`` as ``[rows, features]``, with the width spelled out: ``reshape(0, -1)`` of an
@@ -178,12 +180,31 @@ def sddmm(row: Tensor, col: Tensor, a: Tensor, b: Tensor, heads: int) -> Tensor:
 
 def _sum_setup(ctx, inputs, output):
     rowptr, col, weight, row, rowptr_t, col_t, weight_t, x = inputs
-    ctx.save_for_backward(col, weight, row, rowptr_t, col_t, weight_t, x)
+    ctx.save_for_backward(rowptr, col, weight, row, rowptr_t, col_t, weight_t, x)
     ctx.has_weight = weight is not None
 
 
+def _sum_reference(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor) -> Tensor:
+    """ATen's ``csr_spmm_sum`` (each CSR position's row from ``rowptr``), for second derivatives."""
+    from gnnx.utils.tensors import ptr_to_index  # (gnnx.utils imports gnnx.ops)
+
+    num_rows, num_edges = rowptr.numel() - 1, col.numel()
+    x2 = rows_of(x)
+    heads = 1 if weight is None or weight.dim() == 1 else weight.size(1)
+    messages = x2.index_select(0, col).view(num_edges, heads, x2.size(1) // heads)
+    if weight is not None:
+        messages = messages * weight.reshape(num_edges, heads, 1).to(messages.dtype)
+    out = messages.new_zeros((num_rows,) + tuple(messages.shape[1:])).index_add(0, ptr_to_index(rowptr, num_edges),
+                                                                               messages)
+    return out.view((num_rows,) + tuple(x.shape[1:]))
+
+
 def _sum_grads(saved, grad, needs_x: bool, needs_w: bool, has_weight: bool, spmm, dots):
-    col, weight, row, rowptr_t, col_t, weight_t, x = saved
+    rowptr, col, weight, row, rowptr_t, col_t, weight_t, x = saved
+    if differentiating_backward(grad, weight, x):  # create_graph=True: the reference's own gradients
+        grad_w, grad_x = reference_grads(lambda w, v: _sum_reference(rowptr, col, w, v), (weight, x), (grad,),
+                                         (needs_w and has_weight, needs_x))
+        return grad_x, grad_w
     grad = grad.contiguous()
     grad_x = grad_w = None
     if needs_x:
@@ -214,7 +235,7 @@ class EagerCSRSum(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, rowptr, col, weight, row, rowptr_t, col_t, weight_t, x):
-        ctx.save_for_backward(col, weight, row, rowptr_t, col_t, weight_t, x)
+        ctx.save_for_backward(rowptr, col, weight, row, rowptr_t, col_t, weight_t, x)
         ctx.has_weight = weight is not None
         return _launch_spmm(rowptr, col, weight, x, False)[0]
 

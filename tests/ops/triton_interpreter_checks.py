@@ -42,6 +42,7 @@ _scalar_index_from_one_element_arrays()
 
 from gnnx.graph import build_csr  # noqa: E402
 from gnnx.ops import (  # noqa: E402
+    grouped_projection,
     triton_attention,
     triton_edge_mlp,
     triton_grouped_project,
@@ -237,6 +238,73 @@ def edge_mlp_max() -> None:
             wanted = torch.autograd.grad((expected * grad).sum(), (a, b, weight, bias))
             for name, g, w in zip(("a", "b", "weight", "bias"), got, wanted):
                 close(g, w, f"grad {name} ({what})", tol=1e-3)
+
+
+def penalty_grads(forward: Callable[[], torch.Tensor], leaves) -> list:
+    """The leaves' gradients of a gradient penalty, ``sum |d <out, w> / d leaf|^2``: a second
+    derivative (``create_graph=True``), as in WGAN-GP or in forces trained against."""
+    out = forward()
+    weights = torch.linspace(-1, 1, out.numel()).view_as(out)
+    first = torch.autograd.grad((out * weights).sum(), leaves, create_graph=True)
+    penalty = sum((g ** 2).sum() for g in first)
+    return [g if g is not None else torch.zeros_like(t)
+            for g, t in zip(torch.autograd.grad(penalty, leaves, allow_unused=True), leaves)]
+
+
+def same_second_derivatives(what: str, kernel: Callable[[], torch.Tensor], reference: Callable[[], torch.Tensor],
+                            leaves) -> None:
+    for i, (got, expected) in enumerate(zip(penalty_grads(kernel, leaves), penalty_grads(reference, leaves))):
+        close(got, expected, f"{what}: second derivative, input {i}", tol=1e-3)
+
+
+@check
+def second_derivatives() -> None:
+    """A backward under ``create_graph`` through each op equals the reference's (the kernels'
+    own backward passes are first-order: gnnx.ops.second_order)."""
+    src, dst, csr = random_graph(35, 30, 250, seed=8)
+    edge_index = torch.stack([src, dst])
+    torch.manual_seed(10)
+    x, weight = torch.randn(35, 20, requires_grad=True), torch.rand(250, requires_grad=True)
+    structure = (csr.rowptr, csr.col)
+
+    def summed() -> torch.Tensor:
+        return torch.zeros(30, 20).index_add(0, dst, weight[:, None] * x[src])
+
+    same_second_derivatives("weighted sum (op)", lambda: triton_kernels.csr_spmm_sum(
+        *structure, weight[csr.perm], csr.row, csr.rowptr_t, csr.col_t, weight[csr.perm_t], x), summed, (x, weight))
+    same_second_derivatives("weighted sum (eager)", lambda: triton_kernels.EagerCSRSum.apply(
+        *structure, weight[csr.perm], csr.row, csr.rowptr_t, csr.col_t, weight[csr.perm_t], x), summed, (x, weight))
+    has_edges = torch.bincount(dst, minlength=30) > 0
+    same_second_derivatives(
+        "weighted max", lambda: triton_kernels.csr_spmm_max(*structure, weight[csr.perm], x)[0][has_edges],
+        lambda: torch.zeros(30, 20).index_reduce(0, dst, weight[:, None] * x[src], "amax", include_self=False)[
+            has_edges], (x, weight))
+    heads = torch.randn(35, 2, 16, requires_grad=True)
+    gat = dict(score_src=torch.randn(35, 2, requires_grad=True), score_dst=torch.randn(30, 2, requires_grad=True),
+               edge_bias=torch.randn(250, 2, requires_grad=True))
+    gatv2 = dict(x_dst=torch.randn(30, 2, 16, requires_grad=True), att=torch.randn(1, 2, 16, requires_grad=True))
+    for what, inputs in (("GAT attention", gat), ("GATv2 attention", gatv2)):
+        same_second_derivatives(what, lambda: triton_attention.fused_attention(
+            heads, csr, inputs.get("score_src"), inputs.get("score_dst"), inputs.get("x_dst"), inputs.get("att"),
+            inputs.get("edge_bias"), 0.2), lambda: attention(heads, edge_index, 30, **inputs),
+            [heads, *inputs.values()])
+    a, b = torch.randn(30, 32, requires_grad=True), torch.randn(35, 32, requires_grad=True)
+    mlp = torch.randn(16, 32, requires_grad=True), torch.randn(16, requires_grad=True)
+    same_second_derivatives("EdgeConv", lambda: triton_edge_mlp.edge_mlp_max(
+        csr.rowptr, csr.col, csr.perm, csr.row, csr.rowptr_t, csr.perm_t, a, b, *mlp)[0],
+        lambda: edge_mlp_max_reference(a, b, *mlp, src, dst, 30), (a, b, *mlp))
+    indices = random_groups(40, [60, 25, 70])
+    layout = RowGroups(*_row_groups(indices, 40), _stride(40))
+    x, weight = torch.randn(40, 24, requires_grad=True), torch.randn(3, 20, 24, requires_grad=True)
+    in_use = (torch.arange(layout.stride) < layout.counts[:, None]).view(-1)
+
+    def rows_in_use(out: torch.Tensor, tail: torch.Tensor) -> torch.Tensor:
+        return torch.cat([out[in_use[:2 * layout.stride]].flatten(), tail[in_use[2 * layout.stride:]].flatten()])
+
+    grouped_projection._KERNELS = triton_grouped_project
+    same_second_derivatives("grouped projection", lambda: rows_in_use(*grouped_projection.grouped_project(
+        x, weight, layout, 2, 16)), lambda: rows_in_use(*grouped_project_reference(x, weight, layout, 2, 16)),
+        (x, weight))
 
 
 def brute_force(points: torch.Tensor, queries: torch.Tensor, batch_x, batch_y, k: int, loop: bool,
