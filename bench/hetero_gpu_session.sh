@@ -20,8 +20,9 @@
 #                 grouped projection's per-chunk skip, gnnx.compile's capture retry (homogeneous
 #                 failed-capture test, heterogeneous capture), the grouped R-GAT layer, EdgeConv's
 #                 fused path (now left for propagate under message hooks), the devices' CPU/CUDA cases
-# Owed by session 25, one call each: changed25; skipab; pyg; then the untrimmed user's path,
-#   STAGE=rgat CONFIGS='"gnnx.compile" "pyg eager" "pyg compiled"'.
+#   STAGE=changed27  the CUDA tests of session 27's second derivatives (every op and layer under
+#                 create_graph, gnnx/ops/second_order.py) with the ops', devices' and compile tests
+# Owed after session 26: the trimmed step's PyG-compiled row (STAGE=pyg).
 # Usage: STAGE=... OUT=... bash bench/hetero_gpu_session.sh
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
@@ -58,5 +59,8 @@ for stage in ${STAGE:-tests}; do
                  tests/compile/test_hetero_capture.py tests/compile/test_gnnx_compile.py \
                  tests/ops/test_point_cloud_kernels.py tests/test_devices.py 2>&1 | tail -8 \
                  | tee "$OUT/changed25_tests.txt" ;;
+    changed27) timeout 560 python3 -m pytest -q -m cuda -n 14 -p no:cacheprovider -p no:logging -rfs \
+                 tests/ops tests/nn/test_hetero_grouped.py tests/compile tests/test_devices.py 2>&1 | tail -12 \
+                 | tee "$OUT/changed27_tests.txt" ;;
   esac
 done
