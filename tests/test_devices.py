@@ -148,7 +148,7 @@ def test_second_derivatives_on_device_equal_cpu_float64(case, device):
         # undefined second derivatives (PPF's angles at self loops) must be NaN in both
         assert torch.equal(value.isnan(), wanted.isnan()), i
         error = (value - wanted).nan_to_num().norm() / max(float(wanted.nan_to_num().norm()), 1e-3 * scale)
-        assert error < 1e-4, (i, float(error))
+        assert error < 1e-3, (i, float(error))  # float32 against float64, through up to 3 layers
 
 
 @pytest.mark.parametrize("device", ONLY_CUDA)

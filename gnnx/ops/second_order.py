@@ -34,8 +34,13 @@ def reference_grads(reference: Callable[..., Union[Tensor, Tuple[Tensor, ...]]],
     if not wanted:
         return found
     with torch.enable_grad():
-        # inputs that need a gradient but are not in a graph (e.g. saved as detached) get one here
-        leaves = [inputs[i] if inputs[i].requires_grad else inputs[i].detach().requires_grad_() for i in wanted]
+        # Each input through an alias of its own: differentiated by the aliases, the result is
+        # the partial derivative through the op alone, where differentiating by the inputs
+        # themselves would add the paths by which one input depends on another (graph
+        # attention's edge weights on the features they weight). The aliases keep the result in
+        # the inputs' graph, so it is differentiable once more.
+        leaves = [inputs[i].view_as(inputs[i]) if inputs[i].requires_grad else inputs[i].detach().requires_grad_()
+                  for i in wanted]
         call_inputs = list(inputs)
         for i, leaf in zip(wanted, leaves):
             call_inputs[i] = leaf

@@ -245,8 +245,8 @@ def penalty_grads(forward: Callable[[], torch.Tensor], leaves) -> list:
     derivative (``create_graph=True``), as in WGAN-GP or in forces trained against."""
     out = forward()
     weights = torch.linspace(-1, 1, out.numel()).view_as(out)
-    first = torch.autograd.grad((out * weights).sum(), leaves, create_graph=True)
-    penalty = sum((g ** 2).sum() for g in first)
+    first = torch.autograd.grad((out * weights).sum(), leaves, create_graph=True, allow_unused=True)
+    penalty = sum((g ** 2).sum() for g in first if g is not None)
     return [g if g is not None else torch.zeros_like(t)
             for g, t in zip(torch.autograd.grad(penalty, leaves, allow_unused=True), leaves)]
 
@@ -274,20 +274,41 @@ def second_derivatives() -> None:
         *structure, weight[csr.perm], csr.row, csr.rowptr_t, csr.col_t, weight[csr.perm_t], x), summed, (x, weight))
     same_second_derivatives("weighted sum (eager)", lambda: triton_kernels.EagerCSRSum.apply(
         *structure, weight[csr.perm], csr.row, csr.rowptr_t, csr.col_t, weight[csr.perm_t], x), summed, (x, weight))
+    # weights computed from the features they weight (graph attention): the op's partial
+    # derivatives, not the total ones, go back through it
+    x_square = torch.randn(30, 20, requires_grad=True)
+    square = random_graph(30, 30, 250, seed=11)
+
+    def attention_weights() -> torch.Tensor:
+        return torch.sigmoid((x_square[square[0]] * x_square[square[1]]).sum(-1))
+
+    def weighted_by_attention() -> torch.Tensor:
+        w, sq = attention_weights(), square[2]
+        return triton_kernels.EagerCSRSum.apply(sq.rowptr, sq.col, w[sq.perm], sq.row, sq.rowptr_t, sq.col_t,
+                                                w[sq.perm_t], x_square)
+
+    same_second_derivatives("sum weighted by the features", weighted_by_attention, lambda: torch.zeros(30, 20).index_add(
+        0, square[1], attention_weights()[:, None] * x_square[square[0]]), (x_square,))
     has_edges = torch.bincount(dst, minlength=30) > 0
     same_second_derivatives(
         "weighted max", lambda: triton_kernels.csr_spmm_max(*structure, weight[csr.perm], x)[0][has_edges],
         lambda: torch.zeros(30, 20).index_reduce(0, dst, weight[:, None] * x[src], "amax", include_self=False)[
             has_edges], (x, weight))
     heads = torch.randn(35, 2, 16, requires_grad=True)
-    gat = dict(score_src=torch.randn(35, 2, requires_grad=True), score_dst=torch.randn(30, 2, requires_grad=True),
-               edge_bias=torch.randn(250, 2, requires_grad=True))
-    gatv2 = dict(x_dst=torch.randn(30, 2, 16, requires_grad=True), att=torch.randn(1, 2, 16, requires_grad=True))
+    att_src, att_dst = torch.randn(2, 16, requires_grad=True), torch.randn(2, 16, requires_grad=True)
+
+    def gat() -> dict:  # GAT's score halves from the features, as the layer computes them
+        return dict(score_src=(heads * att_src).sum(-1), score_dst=(heads[:30] * att_dst).sum(-1),
+                    edge_bias=heads[:, :, 0][src])
+
+    def gatv2() -> dict:
+        return dict(x_dst=heads[:30] * 0.5, att=att_src.unsqueeze(0))
+
     for what, inputs in (("GAT attention", gat), ("GATv2 attention", gatv2)):
         same_second_derivatives(what, lambda: triton_attention.fused_attention(
-            heads, csr, inputs.get("score_src"), inputs.get("score_dst"), inputs.get("x_dst"), inputs.get("att"),
-            inputs.get("edge_bias"), 0.2), lambda: attention(heads, edge_index, 30, **inputs),
-            [heads, *inputs.values()])
+            heads, csr, inputs().get("score_src"), inputs().get("score_dst"), inputs().get("x_dst"),
+            inputs().get("att"), inputs().get("edge_bias"), 0.2), lambda: attention(heads, edge_index, 30, **inputs()),
+            [heads, att_src, att_dst])
     a, b = torch.randn(30, 32, requires_grad=True), torch.randn(35, 32, requires_grad=True)
     mlp = torch.randn(16, 32, requires_grad=True), torch.randn(16, requires_grad=True)
     same_second_derivatives("EdgeConv", lambda: triton_edge_mlp.edge_mlp_max(
