@@ -15,14 +15,21 @@ of the cell key, so clouds never mix). A query compares itself only with the poi
   squared distance (whose bit pattern orders like the value) above the point index, so
   ties go to the smaller index, deterministically;
 * a result is exact when the ``k``-th distance is within the query's margin to the edge of
-  its ``3^D`` block (nothing outside can be closer). Queries that fail (crowded cells,
-  sparse regions, fewer than ``k`` candidates) search the ``5^D`` block, then (kNN) grids of
-  twice the side, up to ``COARSER_LEVELS`` times; the few left after that are searched by
-  brute force, each against its own cloud.
+  its ``3^D`` block (nothing outside can be closer). Queries that fail (sparse regions,
+  fewer than ``k`` candidates) search the ``5^D`` block, then (kNN) grids of twice the side,
+  up to ``COARSER_LEVELS`` times; the few left after that, and those whose block holds more
+  than ``MAX_CANDIDATES`` points (crowded cells), are searched by brute force, each against
+  its own cloud.
+* queries are searched in blocks of similar candidate counts, each query's candidates laid
+  end to end, so a block costs about the candidates its queries have (blocks of queries in
+  cell order, each padded to its fullest run of cells, cost ~4x on Gaussian clouds:
+  bench/results/cpu/knn_cpu_session27_before_after.md); the points' coordinates are gathered
+  from copies in cell order, where a run's points lie together.
 
-Distances are computed as ``sum((y - x)^2)`` (the brute-force path's
-``|x|^2 + |y|^2 - 2 x.y`` can differ by rounding). Traced (compiled, exported) calls keep the
-brute-force op, whose shapes are static.
+Distances are sums of squared coordinate differences (:func:`squared_distances`) here and in
+the brute force the grid falls back to, so a query's answer does not depend on the path
+that settled it. Traced (compiled, exported) calls keep the brute-force op, whose shapes are
+static.
 """
 from __future__ import annotations
 
@@ -32,10 +39,14 @@ from typing import Callable, Optional, Tuple
 import torch
 from torch import Tensor
 
-MAX_PER_CELL = 48  # queries next to a fuller cell go to brute force (memory: N * 3^D * this)
+# A query whose block of cells holds more points goes to brute force (against its cloud): by
+# then the grid saves little. A cap per run of cells (48 points a cell) sent Gaussian tails to
+# brute force from the coarse grids, whose blocks reached the dense centre.
+MAX_CANDIDATES = 8192
+RUNS_CHUNK = 1 << 15  # queries whose runs of cells are found at a time (bounds the temporaries)
 # Candidate slots per query block (about 50 bytes each in flight): small blocks stay in the CPU's
 # caches; on a GPU each block costs a dozen launches and a sync, so blocks are large there.
-CANDIDATES_PER_BLOCK = {"cpu": 1 << 21, "cuda": 1 << 25}
+CANDIDATES_PER_BLOCK = {"cpu": 1 << 20, "cuda": 1 << 25}  # cpu: 2^18-2^21 within noise on 200,000 points
 
 
 def usable(x: Tensor, y: Tensor, k: int, cosine: bool) -> bool:
@@ -93,17 +104,20 @@ def grid_nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_
     values = torch.empty(y.size(0), k, device=x.device)
     index = torch.empty(y.size(0), k, dtype=torch.long, device=x.device)
     pending = torch.arange(y.size(0), device=x.device)
+    crowded = []
     # kNN: queries no block settles (sparse regions) try a grid of twice the side, up to
     # COARSER_LEVELS times, before brute force; a radius search's cells are already its radius
     for _ in range(1 if radius is not None else 1 + COARSER_LEVELS):
         counts = [int(e / side) + 1 for e in extent]
         if graphs * math.prod(counts) >= 2 ** 62:  # cell keys would overflow int64
             break
-        pending = _search_grid(points, queries, batch_x, batch_y, k, own, radius, lo, side, counts, pending,
-                               values, index)
+        pending, too_many = _search_grid(points, queries, batch_x, batch_y, k, own, radius, lo, side, counts, pending,
+                                         values, index)
+        crowded.append(too_many)
         if pending.numel() == 0:
             break
         side *= 2.0
+    pending = torch.cat(crowded + [pending])
     if pending.numel():
         v, i = brute_force(x, y[pending], k, batch_x, batch_y[pending], None if own is None else pending)
         values[pending], index[pending] = v.to(values.dtype), i
@@ -115,11 +129,13 @@ COARSER_LEVELS = 3
 
 def _search_grid(points: Tensor, queries: Tensor, batch_x: Tensor, batch_y: Tensor, k: int, own: Optional[Tensor],
                  radius: Optional[float], lo: Tensor, side: float, counts, pending: Tensor, values: Tensor,
-                 index: Tensor) -> Tensor:
+                 index: Tensor) -> Tuple[Tensor, Tensor]:
     """One grid of cells of ``side``: the ``pending`` queries searched in the 3^D block around
     their cell, then the 5^D block for those it did not settle; results written into
-    ``values``/``index``, the queries still unsettled returned."""
+    ``values``/``index``. Returns the queries still unsettled and those whose block held more
+    than ``MAX_CANDIDATES`` points (for brute force)."""
     dims = points.size(1)
+    crowded = []
 
     def cell_of(p: Tensor, batch: Tensor) -> Tuple[Tensor, Tensor]:
         coords = ((p - lo) / side).floor().long()
@@ -128,27 +144,42 @@ def _search_grid(points: Tensor, queries: Tensor, batch_x: Tensor, batch_y: Tens
 
     _, key_x = cell_of(points, batch_x)
     key_x, order = torch.sort(key_x, stable=True)  # equal keys keep index order
+    sorted_coords = points.t()[:, order].contiguous()  # [D, N] in key order: a run's points lie together
     coords_y, key_y = cell_of(queries[pending], batch_y[pending])
     coords_of = torch.full((queries.size(0), dims), -1, dtype=torch.long, device=queries.device)
     coords_of[pending] = coords_y
-    # queries in cell order: a block's candidate slots are as wide as its fullest run, so
-    # neighbouring queries (similar densities) share blocks, and their candidates the caches
-    pending = pending[torch.sort(key_y, stable=True).indices]
+    pending = pending[torch.sort(key_y, stable=True).indices]  # cell order: nearby queries share caches
+    limit = torch.tensor(counts, device=points.device)
+    budget = CANDIDATES_PER_BLOCK.get(points.device.type, CANDIDATES_PER_BLOCK["cpu"])
     for reach in (1, 2):  # the 3^D block around each query, then 5^D for those it did not settle
-        runs = (2 * reach + 1) ** (dims - 1)
-        budget = CANDIDATES_PER_BLOCK.get(points.device.type, CANDIDATES_PER_BLOCK["cpu"])
-        block = max(1, budget // (runs * (2 * reach + 1) * MAX_PER_CELL))
+        runs = [_runs(coords_of[part], batch_y[part], key_x, limit, reach) for part in pending.split(RUNS_CHUNK)]
+        first, size = torch.cat([run[0] for run in runs]), torch.cat([run[1] for run in runs])
+        total = size.sum(1)
+        too_many = total > MAX_CANDIDATES
+        crowded.append(pending[too_many])
         unsettled = []
-        for first in range(0, pending.numel(), block):
-            rows = pending[first:first + block]
-            v, i, done = _search_block(points, queries[rows], coords_of[rows], batch_y[rows], key_x, order, counts,
-                                       lo, side, k, None if own is None else rows, radius, reach)
+        searched = (~too_many).nonzero().squeeze(1)
+        total = total.index_select(0, searched)
+        # blocks of queries with similar candidate counts (stable: cell order kept among equals),
+        # each as wide as its widest query (module docstring)
+        total, by_total = torch.sort(total, stable=True)
+        searched = searched[by_total]
+        totals = total.tolist()
+        begin = 0
+        while begin < len(totals):
+            stop = min(len(totals), begin + max(1, budget // max(1, totals[begin])))
+            stop = begin + max(1, budget // max(1, totals[stop - 1]))  # the block's widest sets its size
+            at = searched[begin:stop]
+            rows = pending[at]
+            v, i, done = _search_block(sorted_coords, queries[rows], coords_of[rows], first[at], size[at], order, limit, lo,
+                                       side, k, None if own is None else rows, radius, reach)
             values[rows[done]], index[rows[done]] = v[done], i[done]
             unsettled.append(rows[~done])
+            begin = stop
         pending = torch.cat(unsettled)
         if pending.numel() == 0:
             break
-    return pending
+    return pending, torch.cat(crowded)
 
 
 SIDE_SAMPLES = 32  # queries whose exact k-th neighbour distance sets the cell side
@@ -159,13 +190,13 @@ def _sampled_side(points: Tensor, queries: Tensor, batch_x: Tensor, batch_y: Ten
     """The cell side from the data: the median k-th nearest distance of ``SIDE_SAMPLES``
     evenly spaced queries (exact, against every point of their graph; ``SIDE_SAMPLES * N``
     pairs). A side from the bounding box's mean density fails where the density varies:
-    Gaussian clouds crowded their central cells past ``MAX_PER_CELL``, so nearly every query
+    Gaussian clouds crowded their central cells past the 48 points a cell then allowed, so nearly every query
     went to brute force (8,192 points in 4 clouds, k = 20, 1.8 s; 200,000 did not finish in
     60 s; bench/results/cpu/knn_cpu_gaussian_before_after.md). A cell then holds about ``k / 4`` points around a typical query."""
     rows = torch.linspace(0, queries.size(0) - 1, min(SIDE_SAMPLES, queries.size(0)), device=queries.device).long()
-    kth = []
+    kth, coordinates = [], points.t().contiguous()
     for block in rows.split(8):  # [8, N] distances at a time
-        dist = (points.unsqueeze(0) - queries[block].unsqueeze(1)).square().sum(-1)
+        dist = squared_distances(coordinates, queries[block])
         dist = dist.masked_fill(batch_x.unsqueeze(0) != batch_y[block].unsqueeze(1), float("inf"))
         kth.append(dist.kthvalue(min(k + 1, dist.size(1)), dim=1).values)  # (+1: the query itself, if a point)
     kth = torch.cat(kth)
@@ -184,6 +215,22 @@ def smallest_with_index_ties(dist: Tensor, index: Tensor, k: int) -> Tuple[Tenso
     return (chosen >> 32).to(torch.int32).view(torch.float32), chosen & 0xFFFFFFFF
 
 
+def squared_distances(coordinates: Tensor, queries: Tensor, candidate: Optional[Tensor] = None) -> Tensor:
+    """``sum_d (p_d - q_d)^2`` between ``queries [Q, D]`` and the points of ``coordinates
+    [D, N]`` (one row per dimension): the ``candidate [Q, C]`` ones, or all (``[Q, N]``). Summed
+    one coordinate at a time in order, in every search path, so a query's answer does not
+    depend on which path settled it (``|x|^2 + |y|^2 - 2 x.y`` loses digits far from the origin)."""
+    total = None
+    for d in range(coordinates.size(0)):
+        if candidate is None:
+            column = coordinates[d].unsqueeze(0)
+        else:  # (index_select: ~2x faster than indexing here)
+            column = coordinates[d].index_select(0, candidate.view(-1)).view_as(candidate)
+        diff = column - queries[:, d:d + 1]
+        total = diff * diff if total is None else total.addcmul_(diff, diff)
+    return total
+
+
 def _key(coords: Tensor, batch: Tensor, counts) -> Tensor:
     key = batch.clone()
     for d, n in enumerate(counts):
@@ -191,14 +238,13 @@ def _key(coords: Tensor, batch: Tensor, counts) -> Tensor:
     return key
 
 
-def _search_block(points: Tensor, queries: Tensor, coords: Tensor, batch: Tensor, key_x: Tensor, order: Tensor,
-                  counts, lo: Tensor, side: float, k: int, own: Optional[Tensor], radius: Optional[float],
-                  reach: int) -> Tuple[Tensor, Tensor, Tensor]:
-    """Search the ``(2 reach + 1)^D`` cells around each query. Cells consecutive along the
-    last dimension are consecutive in key order, so each row of cells is one run of the
-    sorted points: ``(2 reach + 1)^(D-1)`` runs, two binary searches each."""
-    device, dims = points.device, coords.size(1)
-    limit = torch.tensor(counts, device=device)
+def _runs(coords: Tensor, batch: Tensor, key_x: Tensor, limit: Tensor, reach: int) -> Tuple[Tensor, Tensor]:
+    """``(first, size)`` ``[Q, (2 reach + 1)^(D-1)]``: where each row of the ``(2 reach + 1)^D``
+    cells around each query starts among the points sorted by key, and how many points it holds
+    (0 outside the grid). Cells consecutive along the last dimension are consecutive in key
+    order, so each row of cells is one run of the sorted points: two binary searches."""
+    device, dims = coords.device, coords.size(1)
+    counts = limit.tolist()
     steps = torch.arange(-reach, reach + 1, device=device)
     if dims > 1:
         offsets = torch.cartesian_prod(*[steps] * (dims - 1)).view(-1, dims - 1)
@@ -215,18 +261,31 @@ def _search_block(points: Tensor, queries: Tensor, coords: Tensor, batch: Tensor
     high_key = _key(high_cells.clamp(min=0).view(-1, dims), repeated, counts).view(inside.shape)
     first = torch.searchsorted(key_x, low_key)
     end = torch.where(inside, torch.searchsorted(key_x, high_key, right=True), first)
-    size = end - first                                                              # [Q, R]
-    cap = (2 * reach + 1) * MAX_PER_CELL
-    crowded = (size > cap).any(1)
-    width = max(1, min(int(size.max()), cap))
-    slot = first.unsqueeze(-1) + torch.arange(width, device=device)                 # [Q, R, C]
-    valid = slot < end.unsqueeze(-1)
-    candidate = order[slot.clamp(max=order.numel() - 1).view(-1)].view(slot.shape)
+    return first, end - first
+
+
+def _search_block(sorted_coords: Tensor, queries: Tensor, coords: Tensor, first: Tensor, size: Tensor,
+                  order: Tensor, limit: Tensor, lo: Tensor, side: float, k: int, own: Optional[Tensor],
+                  radius: Optional[float], reach: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """Search the runs of cells (:func:`_runs`) around each query: its candidates laid end to
+    end, run after run, in ``max(size.sum(1))`` slots; whether each result is exact."""
+    device = queries.device
+    ends = size.cumsum(1)                                                           # [Q, R]
+    width = max(1, int(ends[:, -1].max())) if ends.numel() else 1
+    # slot s of a query lies in its run r where ends[r-1] <= s < ends[r], at sorted position
+    # s + first[r] - ends[r-1]: that offset, set where each run starts and summed along the row
+    shift = first - (ends - size)
+    step = torch.cat([shift[:, :1], shift[:, 1:] - shift[:, :-1]], 1)
+    offset = torch.zeros(queries.size(0), width + 1, dtype=torch.long, device=device)
+    offset.scatter_add_(1, (ends - size).clamp(max=width), step)
+    slot = torch.arange(width, device=device)
+    position = (offset[:, :width].cumsum(1) + slot).clamp(max=order.numel() - 1)   # [Q, C]
+    valid = slot < ends[:, -1:]
+    candidate = order.index_select(0, position.view(-1)).view_as(position)
     if own is not None:  # a point is not its own neighbour
-        valid = valid & (candidate != own.view(-1, 1, 1))
-    diff = points[candidate.view(-1)].view(*candidate.shape, -1) - queries.view(-1, 1, 1, queries.size(1))
-    dist = diff.square().sum(-1).masked_fill(~valid, float("inf")).view(queries.size(0), -1)
-    values, index = smallest_with_index_ties(dist, candidate.view(queries.size(0), -1), k)
+        valid = valid & (candidate != own.view(-1, 1))
+    dist = squared_distances(sorted_coords, queries, position).masked_fill_(~valid, float("inf"))
+    values, index = smallest_with_index_ties(dist, candidate, k)
     if values.size(1) < k:  # fewer candidate slots than k: pad, and let the check send it on
         pad = k - values.size(1)
         values = torch.cat([values, values.new_full((values.size(0), pad), float("inf"))], 1)
@@ -240,4 +299,4 @@ def _search_block(points: Tensor, queries: Tensor, coords: Tensor, batch: Tensor
     needed = values[:, -1]
     if radius is not None:
         needed = torch.clamp(needed, max=radius * radius)
-    return values, index, (needed <= margin * margin) & ~crowded
+    return values, index, needed <= margin * margin

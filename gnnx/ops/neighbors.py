@@ -81,11 +81,10 @@ def _brute_rows(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y
         return _brute_rows_per_graph(x, y, k, batch_x, batch_y, own)
     values, index = [], []
     rows = max(1, BLOCK_ELEMENTS // max(1, x.size(0) * x.size(1)))
+    coordinates = x.t().contiguous()
     for start in range(0, y.size(0), rows):
         part = slice(start, start + rows)
-        # sum((y - x)^2), as the grid computes its distances (|x|^2 + |y|^2 - 2 x.y loses digits
-        # far from the origin), so a query's answer does not depend on which path settled it
-        dist = (y[part].unsqueeze(1) - x.unsqueeze(0)).square().sum(-1)
+        dist = grid.squared_distances(coordinates, y[part])  # as the grid's: the same answer on either path
         if own is not None:
             dist = dist.scatter(1, own[part].view(-1, 1), float("inf"))
         v, i = grid.smallest_with_index_ties(dist.float().abs(), torch.arange(x.size(0), device=x.device), k)  # abs: no -0.0

@@ -123,6 +123,28 @@ def test_grid_knn_is_exact(dims, layout):
     assert torch.equal(index, again)  # deterministic, ties included
 
 
+def test_grid_sends_crowded_queries_to_brute_force(monkeypatch):
+    """Queries whose block of cells holds more than MAX_CANDIDATES points skip the grid (and its
+    coarser retries) for brute force against their cloud; answers stay exact."""
+    from gnnx.ops import grid, neighbors
+
+    monkeypatch.setattr(grid, "MAX_CANDIDATES", 40)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.cat([torch.rand(1200, 3, generator=gen) * 0.01, torch.rand(1200, 3, generator=gen)])
+    batch = torch.arange(2).repeat(1200)
+    brute_rows = []
+    real = neighbors._brute_rows
+
+    def counting(x, y, *args):
+        brute_rows.append(y.size(0))
+        return real(x, y, *args)
+
+    values, index = grid.grid_nearest(x, x, 8, batch, batch, True, counting)
+    assert sum(brute_rows) > 500  # the cluster's queries
+    torch.testing.assert_close(values, _all_pairs_kth(x, x, 8, batch, batch, True), atol=1e-5, rtol=1e-5)
+    assert bool((batch[index] == batch[:, None]).all())
+
+
 def test_brute_force_per_graph_matches_all_pairs():
     """The grid's leftovers searched one graph at a time: each graph's own points, the query
     itself excluded, ties to the smaller index, slots past a small graph's points ``inf`` / 0."""
