@@ -15,7 +15,7 @@ with static output shapes so the ops export with a dynamic number of points:
 
 Where the search runs: on CUDA, the tiled Triton kernel of :mod:`gnnx.ops.triton_knn`
 (eager, compiled and exported calls; ``O(N k)`` memory, boxes of Morton-ordered tiles
-pruned); eager CPU searches of 1-3-D points take the grid of :mod:`gnnx.ops.grid`.
+pruned); eager CPU searches of 1-4-D points take the grid of :mod:`gnnx.ops.grid`.
 Elsewhere (CPU traced calls, wide features) distances come from one matrix product,
 ``|a|^2 + |b|^2 - 2 a.b`` (``torch.cdist`` adds a size guard under export), or ``1 - cos``
 with ``cosine=True``: traced calls build the ``N_y x N_x`` matrix in one piece, eager calls
@@ -57,7 +57,7 @@ def _nearest(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor], batch_y: O
              same_set_no_loop: bool, radius: Optional[float] = None) -> Tuple[Tensor, Tensor]:
     """``(values, index)`` of the ``k`` nearest ``x`` of every ``y``, ``[N_y, k]`` each, nearest first.
 
-    Eager Euclidean searches in 1-3 dimensions on large inputs go through the grid
+    Eager Euclidean searches in 1-4 dimensions on large inputs go through the grid
     (:mod:`gnnx.ops.grid`, ``O(N k)``; on CUDA only without the tiled kernel,
     :func:`gnnx.ops.grid.min_pairs`); on CUDA the rest (traced calls too) run the tiled
     Triton kernel (:mod:`gnnx.ops.triton_knn`, ``O(N k)`` memory); elsewhere all pairs are

@@ -96,7 +96,7 @@ def _all_pairs_kth(x, y, k, batch_x, batch_y, exclude_self):
     return dist.topk(k, dim=1, largest=False).values
 
 
-@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("dims", [1, 2, 3, 4])  # 4: GravNet's learnt space
 @pytest.mark.parametrize("layout", ["uniform", "clustered", "lattice", "gaussian"])
 def test_grid_knn_is_exact(dims, layout):
     from gnnx.ops import grid, neighbors
@@ -143,6 +143,10 @@ def test_grid_sends_crowded_queries_to_brute_force(monkeypatch):
     assert sum(brute_rows) > 500  # the cluster's queries
     torch.testing.assert_close(values, _all_pairs_kth(x, x, 8, batch, batch, True), atol=1e-5, rtol=1e-5)
     assert bool((batch[index] == batch[:, None]).all())
+    # every query crowded: copies of one point
+    same = torch.cat([torch.zeros(1, 3), torch.ones(2999, 3)])
+    values, index = grid.grid_nearest(same, same, 4, None, None, True, real)
+    assert index[0].eq(torch.tensor([1, 2, 3, 4])).all() and index[1].eq(torch.tensor([2, 3, 4, 5])).all()
 
 
 def test_brute_force_per_graph_matches_all_pairs():
