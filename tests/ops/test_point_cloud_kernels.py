@@ -252,6 +252,23 @@ def test_grid_serves_cuda_searches_only_without_the_tiled_kernel(monkeypatch):
     assert not grid.usable(pos, pos, 16, cosine=True)
 
 
+@pytest.mark.parametrize("device", [CUDA])
+@pytest.mark.parametrize("dims", [3, 4])
+def test_grid_on_cuda_equals_the_cpu_grid(device, dims):
+    """The grid where Triton is missing: on CUDA tensors (blocks read their candidate counts on
+    the host) the same neighbours as on the CPU, exactly."""
+    from gnnx.ops import grid, neighbors
+
+    gen = torch.Generator().manual_seed(dims)
+    pos = torch.randn(6000, dims, generator=gen)
+    pos[::100] *= 20.0  # outliers: coarser grids and brute force run too
+    batch = torch.arange(3).repeat_interleave(2000)
+    expected = grid.grid_nearest(pos, pos, 12, batch, batch, True, neighbors._brute_rows)
+    got = grid.grid_nearest(pos.to(device), pos.to(device), 12, batch.to(device), batch.to(device), True,
+                            neighbors._brute_rows)
+    assert torch.equal(got[1].cpu(), expected[1]) and torch.equal(got[0].cpu(), expected[0])
+
+
 @pytest.mark.parametrize("with_csr", [True, False])
 @pytest.mark.parametrize("bias", [True, False])
 def test_edge_mlp_max_in_chunks_on_the_cpu(with_csr, bias):
