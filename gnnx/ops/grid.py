@@ -247,20 +247,23 @@ def _runs(coords: Tensor, batch: Tensor, key_x: Tensor, limit: Tensor, reach: in
     order, so each row of cells is one run of the sorted points: two binary searches."""
     device, dims = coords.device, coords.size(1)
     counts = limit.tolist()
+    # A cell's key is linear in its coordinates (_key), so a neighbour row's key is the query's
+    # own row key plus a fixed step per offset: no [Q, R, D] cells are built.
+    strides = [math.prod(counts[d + 1:]) for d in range(dims)]
     steps = torch.arange(-reach, reach + 1, device=device)
     if dims > 1:
-        offsets = torch.cartesian_prod(*[steps] * (dims - 1)).view(-1, dims - 1)
+        offsets = torch.cartesian_prod(*[steps] * (dims - 1)).view(-1, dims - 1)  # [R, D-1]
         near = coords[:, None, :-1] + offsets[None]                                # [Q, R, D-1]
         inside = ((near >= 0) & (near < limit[:-1])).all(-1)                       # [Q, R]
+        step = offsets @ torch.tensor(strides[:-1], device=device)                 # [R]
     else:
-        near = coords.new_zeros(coords.size(0), 1, 0)
         inside = torch.ones(coords.size(0), 1, dtype=torch.bool, device=device)
-    last = coords[:, -1:].expand(-1, near.size(1)).unsqueeze(-1)
-    low_cells = torch.cat([near, (last - reach).clamp(min=0)], -1)
-    high_cells = torch.cat([near, (last + reach).clamp(max=counts[-1] - 1)], -1)
-    repeated = batch.repeat_interleave(near.size(1))
-    low_key = _key(low_cells.clamp(min=0).view(-1, dims), repeated, counts).view(inside.shape)
-    high_key = _key(high_cells.clamp(min=0).view(-1, dims), repeated, counts).view(inside.shape)
+        step = torch.zeros(1, dtype=torch.long, device=device)
+    last = coords[:, -1]
+    low_last, high_last = (last - reach).clamp(min=0), (last + reach).clamp(max=counts[-1] - 1)
+    row_key = _key(coords, batch, counts) - last                                    # the row's cell 0
+    low_key = (row_key + low_last).unsqueeze(1) + step                               # [Q, R]
+    high_key = (row_key + high_last).unsqueeze(1) + step
     first = torch.searchsorted(key_x, low_key)
     end = torch.where(inside, torch.searchsorted(key_x, high_key, right=True), first)
     return first, end - first
