@@ -149,6 +149,33 @@ def test_grid_sends_crowded_queries_to_brute_force(monkeypatch):
     assert index[0].eq(torch.tensor([1, 2, 3, 4])).all() and index[1].eq(torch.tensor([2, 3, 4, 5])).all()
 
 
+def test_high_dimensional_eager_search_runs_per_graph(monkeypatch):
+    """Above the grid's dimensions, eager calls with graph ids compare each graph's queries with
+    its own points (not all pairs masked): the masked all-pairs answer, a graph smaller than k
+    padded, no point its own neighbour, and each graph searched once."""
+    from gnnx.ops import neighbors
+
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(2100, 16, generator=gen)
+    batch = torch.cat([torch.zeros(1000), torch.ones(1095), torch.full((5,), 2)]).long()  # graph 2: 5 points
+    calls = []
+    real = neighbors._all_pairs
+
+    def counting(xs, ys, *args, **kwargs):
+        calls.append(xs.size(0))
+        return real(xs, ys, *args, **kwargs)
+
+    monkeypatch.setattr(neighbors, "_all_pairs", counting)
+    values, index = neighbors._nearest_k(x, x, 8, batch, batch, False, True)
+    assert sorted(calls) == [5, 1000, 1095]
+    expected = _all_pairs_kth(x, x, 8, batch, batch, True)
+    small = batch == 2
+    torch.testing.assert_close(values[~small], expected[~small], atol=1e-4, rtol=1e-5)
+    assert torch.isinf(values[small][:, 4:]).all() and index[small][:, 4:].eq(0).all()  # 4 neighbours each
+    found = index[:, :4]
+    assert bool((batch[found] == batch[:, None]).all()) and not bool((found == torch.arange(2100)[:, None]).any())
+
+
 def test_brute_force_per_graph_matches_all_pairs():
     """The grid's leftovers searched one graph at a time: each graph's own points, the query
     itself excluded, ties to the smaller index, slots past a small graph's points ``inf`` / 0."""
