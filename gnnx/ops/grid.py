@@ -255,7 +255,7 @@ def _runs(coords: Tensor, batch: Tensor, key_x: Tensor, limit: Tensor, reach: in
         offsets = torch.cartesian_prod(*[steps] * (dims - 1)).view(-1, dims - 1)  # [R, D-1]
         near = coords[:, None, :-1] + offsets[None]                                # [Q, R, D-1]
         inside = ((near >= 0) & (near < limit[:-1])).all(-1)                       # [Q, R]
-        step = offsets @ torch.tensor(strides[:-1], device=device)                 # [R]
+        step = (offsets * torch.tensor(strides[:-1], device=device)).sum(1)       # [R] (no integer matmul on CUDA)
     else:
         inside = torch.ones(coords.size(0), 1, dtype=torch.bool, device=device)
         step = torch.zeros(1, dtype=torch.long, device=device)
