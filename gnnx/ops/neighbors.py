@@ -112,8 +112,10 @@ def _per_graph(search, x: Tensor, y: Tensor, k: int, batch_x: Tensor, batch_y: T
     order = torch.argsort(batch_x, stable=True)  # each graph's points in index order
     graphs = torch.arange(int(batch_x.max()) + 2, device=x.device)
     ptr = torch.searchsorted(batch_x.index_select(0, order), graphs).tolist()
-    for graph in batch_y.unique().tolist():
-        rows = (batch_y == graph).nonzero().view(-1)
+    queries = torch.argsort(batch_y, stable=True)  # each graph's queries in index order
+    ids, counts = torch.unique_consecutive(batch_y.index_select(0, queries), return_counts=True)
+    for graph, start, count in zip(ids.tolist(), (counts.cumsum(0) - counts).tolist(), counts.tolist()):
+        rows = queries[start:start + count]
         members = order[ptr[graph]:ptr[graph + 1]] if graph + 1 < len(ptr) else order[:0]
         if members.numel() == 0:
             continue
