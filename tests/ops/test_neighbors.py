@@ -176,6 +176,25 @@ def test_high_dimensional_eager_search_runs_per_graph(monkeypatch):
     assert bool((batch[found] == batch[:, None]).all()) and not bool((found == torch.arange(2100)[:, None]).any())
 
 
+def test_grid_radius_in_four_dimensions_is_exact():
+    """GravNet-like 4-D points through the grid's radius search: each point's neighbour count
+    within r equals all pairs' (capped at max_num_neighbors), pairs within their graph."""
+    from gnnx.ops import grid
+
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(3000, 4, generator=gen)
+    batch = torch.arange(2).repeat_interleave(1500)
+    assert grid.usable(x, x, 32, False)
+    r = 0.5
+    edge_index, mask = radius_graph(x, r, batch, max_num_neighbors=32)
+    found = torch.zeros(3000, dtype=torch.long).index_add_(0, edge_index[1][mask],
+                                                           torch.ones(int(mask.sum()), dtype=torch.long))
+    dist = (x[:, None] - x[None]).square().sum(-1).masked_fill(batch[:, None] != batch[None], float("inf"))
+    dist.fill_diagonal_(float("inf"))
+    assert torch.equal(found, (dist <= r * r).sum(1).clamp(max=32))
+    assert bool((batch[edge_index[0][mask]] == batch[edge_index[1][mask]]).all())
+
+
 def test_brute_force_per_graph_matches_all_pairs():
     """The grid's leftovers searched one graph at a time: each graph's own points, the query
     itself excluded, ties to the smaller index, slots past a small graph's points ``inf`` / 0."""
