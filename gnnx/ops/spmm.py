@@ -22,6 +22,7 @@ from torch import Tensor
 from gnnx.graph import CSR, build_csr
 from gnnx.ops import dispatch
 from gnnx.ops.scatter import gather, resolve_reduce, scatter
+from gnnx.ops.second_order import differentiating_backward
 
 
 def _broadcast_weight(edge_weight: Tensor, messages: Tensor) -> Tensor:
@@ -59,7 +60,7 @@ def _edge_products(row: Tensor, col: Tensor, grad: Tensor, x: Tensor) -> Tensor:
     respect to ``A``'s values (a sampled dense-dense product). Traced code spells it out for
     Inductor to fuse; eager code takes ~1 MiB of gathered rows at a time, which stay in cache
     (on the seed graph's 210,000 edges of 64 features: 5.8 ms against 66 ms in one piece)."""
-    if dispatch.is_tracing() or (torch.is_grad_enabled() and (grad.requires_grad or x.requires_grad)):
+    if dispatch.is_tracing() or differentiating_backward(grad, x):
         return (grad.index_select(0, row) * x.index_select(0, col)).sum(-1)  # (double backward: differentiable)
     out = grad.new_empty(row.shape)
     step = dispatch.edge_chunk(grad.size(1) * grad.element_size())
@@ -102,8 +103,8 @@ def _transposed_product(rowptr: Tensor, col: Tensor, values: Tensor, rowptr_t: T
                         values_t: Tensor, grad: Tensor) -> Tensor:
     """``A^T @ grad`` through :func:`csr_spmm_cpu` (whose transpose is ``A``). Each position's
     row in the transpose, which only that call's own backward reads, is built where it can
-    run (grad mode on in a backward: a double backward); else ``col`` stands in."""
-    if torch.is_grad_enabled():
+    run (a double backward); else ``col`` stands in."""
+    if differentiating_backward(grad, values, values_t):
         from gnnx.utils.tensors import ptr_to_index  # (gnnx.utils imports gnnx.ops)
 
         row_t = ptr_to_index(rowptr_t, output_size=col_t.numel())
@@ -129,7 +130,7 @@ class _EagerSparseMatmul(torch.autograd.Function):
         grad = grad.contiguous()
         grad_values = _edge_products(row, col, grad, x) if ctx.needs_input_grad[3] else None
         grad_x = None
-        if ctx.needs_input_grad[4] and torch.is_grad_enabled() and values_t.requires_grad:
+        if ctx.needs_input_grad[4] and differentiating_backward(values_t):
             # a double backward through learnt weights (a gradient penalty on GAT, CPU: cuSPARSE
             # takes constant weights only): a sparse tensor's values cannot take a gradient where
             # edges repeat, the op's own backward can
