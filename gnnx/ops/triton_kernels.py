@@ -185,17 +185,17 @@ def _sum_setup(ctx, inputs, output):
 
 
 def _sum_reference(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor) -> Tensor:
-    """ATen's ``csr_spmm_sum`` (each CSR position's row from ``rowptr``), for second derivatives."""
-    from gnnx.utils.tensors import ptr_to_index  # (gnnx.utils imports gnnx.ops)
+    """``csr_spmm_sum`` by :func:`gnnx.ops.spmm.spmm_reference` (each CSR position's row from
+    ``rowptr``; ``[E, H]`` weights over ``x`` viewed as ``[N, H, C]``), for second derivatives."""
+    # (imported here: gnnx.ops.dispatch imports this module while those modules import dispatch)
+    from gnnx.ops.spmm import spmm_reference
+    from gnnx.utils.tensors import ptr_to_index
 
     num_rows, num_edges = rowptr.numel() - 1, col.numel()
     x2 = rows_of(x)
     heads = 1 if weight is None or weight.dim() == 1 else weight.size(1)
-    messages = x2.index_select(0, col).view(num_edges, heads, x2.size(1) // heads)
-    if weight is not None:
-        messages = messages * weight.reshape(num_edges, heads, 1).to(messages.dtype)
-    out = messages.new_zeros((num_rows,) + tuple(messages.shape[1:])).index_add(0, ptr_to_index(rowptr, num_edges),
-                                                                               messages)
+    edge_index = torch.stack([col, ptr_to_index(rowptr, num_edges)])
+    out = spmm_reference(x2.view(x2.size(0), heads, x2.size(1) // heads), edge_index, num_rows, weight, "sum")
     return out.view((num_rows,) + tuple(x.shape[1:]))
 
 

@@ -274,6 +274,10 @@ def second_derivatives() -> None:
         *structure, weight[csr.perm], csr.row, csr.rowptr_t, csr.col_t, weight[csr.perm_t], x), summed, (x, weight))
     same_second_derivatives("weighted sum (eager)", lambda: triton_kernels.EagerCSRSum.apply(
         *structure, weight[csr.perm], csr.row, csr.rowptr_t, csr.col_t, weight[csr.perm_t], x), summed, (x, weight))
+    per_head = torch.rand(250, 4, requires_grad=True)  # a weight per edge and head, 5 channels a head
+    same_second_derivatives("per-head weighted sum (eager)", lambda: triton_kernels.EagerCSRSum.apply(
+        *structure, per_head[csr.perm], csr.row, csr.rowptr_t, csr.col_t, per_head[csr.perm_t], x.view(35, 4, 5)),
+        lambda: torch.zeros(30, 4, 5).index_add(0, dst, per_head[:, :, None] * x.view(35, 4, 5)[src]), (x, per_head))
     # weights computed from the features they weight (graph attention): the op's partial
     # derivatives, not the total ones, go back through it
     x_square = torch.randn(30, 20, requires_grad=True)
