@@ -138,10 +138,10 @@ def _search_grid(points: Tensor, queries: Tensor, batch_x: Tensor, batch_y: Tens
     than ``MAX_CANDIDATES`` points (for brute force)."""
     dims = points.size(1)
     crowded = []
+    limit = torch.tensor(counts, device=points.device)
 
     def cell_of(p: Tensor, batch: Tensor) -> Tuple[Tensor, Tensor]:
-        coords = ((p - lo) / side).floor().long()
-        coords = torch.minimum(coords.clamp(min=0), torch.tensor(counts, device=p.device) - 1)
+        coords = torch.minimum(((p - lo) / side).floor().long().clamp(min=0), limit - 1)
         return coords, _key(coords, batch, counts)
 
     _, key_x = cell_of(points, batch_x)
@@ -151,7 +151,6 @@ def _search_grid(points: Tensor, queries: Tensor, batch_x: Tensor, batch_y: Tens
     coords_of = torch.full((queries.size(0), dims), -1, dtype=torch.long, device=queries.device)
     coords_of[pending] = coords_y
     pending = pending[torch.sort(key_y, stable=True).indices]  # cell order: nearby queries share caches
-    limit = torch.tensor(counts, device=points.device)
     budget = CANDIDATES_PER_BLOCK.get(points.device.type, CANDIDATES_PER_BLOCK["cpu"])
     for reach in (1, 2):  # the 3^D block around each query, then 5^D for those it did not settle
         runs = [_runs(coords_of[part], batch_y[part], key_x, limit, reach) for part in pending.split(RUNS_CHUNK)]
@@ -192,9 +191,10 @@ def _sampled_side(points: Tensor, queries: Tensor, batch_x: Tensor, batch_y: Ten
     """The cell side from the data: the median k-th nearest distance of ``SIDE_SAMPLES``
     evenly spaced queries (exact, against every point of their graph; ``SIDE_SAMPLES * N``
     pairs). A side from the bounding box's mean density fails where the density varies:
-    Gaussian clouds crowded their central cells past the 48 points a cell then allowed, so nearly every query
-    went to brute force (8,192 points in 4 clouds, k = 20, 1.8 s; 200,000 did not finish in
-    60 s; bench/results/cpu/knn_cpu_gaussian_before_after.md). A cell then holds about ``k / 4`` points around a typical query."""
+    Gaussian clouds crowded their central cells past the 48 points a cell then allowed, so
+    nearly every query went to brute force (8,192 points in 4 clouds, k = 20, 1.8 s; 200,000
+    did not finish in 60 s; bench/results/cpu/knn_cpu_gaussian_before_after.md). A cell then
+    holds about ``k / 4`` points around a typical query."""
     rows = torch.linspace(0, queries.size(0) - 1, min(SIDE_SAMPLES, queries.size(0)), device=queries.device).long()
     kth, coordinates = [], points.t().contiguous()
     for block in rows.split(8):  # [8, N] distances at a time
