@@ -117,3 +117,19 @@ def test_karate_gdc_and_renet_examples_run():
     code = re.search(r"```python\n(# RENet on a stream.*?)```", text, re.S).group(1)
     exec(compile(code, "README RENet example", "exec"), scope)
     assert scope["log_obj"].shape == scope["log_sub"].shape == (5, 4) and scope["metrics"].shape == (4,)
+
+
+def test_second_derivative_example_runs():
+    """The gradient penalty of the README through the fast kernels equals float64's."""
+    text = open(README).read()
+    code = re.search(r"```python\n(# A gradient penalty through GAT.*?)```", text, re.S).group(1)
+    scope = {}
+    exec(compile(code, "README second-derivative example", "exec"), scope)
+    conv, x = scope["conv"], scope["x"]
+    reference = type(conv)(8, 4, heads=2).double()
+    reference.load_state_dict(conv.state_dict())
+    x64 = x.detach().double().requires_grad_()
+    (grad_x,) = torch.autograd.grad(reference(x64, scope["edge_index"]).square().sum(), x64, create_graph=True)
+    grad_x.square().sum().backward()
+    torch.testing.assert_close(x.grad.double(), x64.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(conv.lin.weight.grad.double(), reference.lin.weight.grad, rtol=1e-4, atol=1e-4)
