@@ -51,13 +51,16 @@ def latency(fn, x, device, repeats: int) -> float:
 
 def package_latency(model, hits, repeats: int) -> dict:
     """Per event size, the median latency of an AOTInductor CUDA package of ``model`` (dynamic
-    number of hits) run by cpp/gnnx_run (GNNX_RUN_REPEAT), which loads packages where
-    torch 2.11's Python loader crashes (bench/aoti_cuda_probe2.sh)."""
+    number of hits) run by cpp/gnnx_run (GNNX_RUN_REPEAT) and loaded in this process by
+    ``gnnx.export.package.aoti_load`` (torch's loader alone crashed on the lent image until
+    session 28: bench/aoti_cuda_gdb_probe.sh), with the largest differences from eager."""
     import subprocess
     import tempfile
 
     import numpy as np
     from calorimeter_gravnet import MIN_HITS
+
+    from gnnx.export.package import aoti_load
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     work = tempfile.mkdtemp(prefix="calorimeter_pkg_")
@@ -70,12 +73,20 @@ def package_latency(model, hits, repeats: int) -> dict:
                     "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True, timeout=300)
     subprocess.run(["cmake", "--build", build, "-j8"], check=True, capture_output=True, timeout=300)
     result = {}
+    runner = aoti_load(path)
     for n in hits:
         np.save(f"{work}/x.npy", event(n).numpy())
         proc = subprocess.run([f"{build}/gnnx_run", path, f"{work}/out.npy", f"{work}/x.npy"], capture_output=True,
                               text=True, timeout=300, env={**os.environ, "GNNX_RUN_REPEAT": str(repeats)})
         line = [ln for ln in proc.stdout.splitlines() if "median latency" in ln]
-        result[n] = float(line[0].split("latency ")[1].split(" ms")[0]) if line else float("nan")
+        result[n] = {"cuda package (C++)": float(line[0].split("latency ")[1].split(" ms")[0]) if line else float("nan")}
+        x = event(n).cuda()
+        (edges, scores), (want_edges, want_scores) = runner(x), model(x)
+        for _ in range(3):
+            runner(x)
+        result[n]["cuda package (Python)"] = latency(runner, x, "cuda", repeats)
+        result[n]["package edges equal eager"] = bool(torch.equal(edges, want_edges))
+        result[n]["package scores max abs diff"] = float((scores - want_scores).abs().max())
         print(n, "package", result[n], proc.stderr[-300:], flush=True)
     return result
 
@@ -87,7 +98,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--package", action="store_true",
-                        help="also an AOTInductor CUDA package run by cpp/gnnx_run (built here with CMake)")
+                        help="also an AOTInductor CUDA package, run by cpp/gnnx_run (built here with CMake) "
+                        "and loaded in this process")
     args = parser.parse_args()
     torch.manual_seed(0)
     model = HitClusterer().eval()
@@ -105,8 +117,8 @@ def main() -> None:
                 rows[n]["cuda gnnx.compile"] = latency(compiled, x, "cuda", args.repeats)
                 print(n, rows[n], flush=True)
             if args.package:
-                for n, ms in package_latency(gpu, args.hits, args.repeats).items():
-                    rows[n]["cuda package (C++)"] = ms
+                for n, measured in package_latency(gpu, args.hits, args.repeats).items():
+                    rows[n].update(measured)
         for n in args.cpu_hits:
             x = event(n)
             model(x)
@@ -114,14 +126,15 @@ def main() -> None:
             print(n, rows[n], flush=True)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu only"
     lines = [f"# GravNet calorimeter inference per event ({device}; CPU: {os.cpu_count()} cores; "
-             f"torch {torch.__version__})", "", "| hits | CUDA eager ms | CUDA gnnx.compile ms | CUDA package, C++ ms | CPU eager ms | "
-             "CPU / best GPU |", "|---:|---:|---:|---:|---:|---:|"]
+             f"torch {torch.__version__})", "", "| hits | CUDA eager ms | CUDA gnnx.compile ms | CUDA package, C++ ms | "
+             "CUDA package, Python ms | CPU eager ms | CPU / best GPU |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    nan = float("nan")
     for n, row in sorted(rows.items()):
-        gpu_best = min([v for k, v in row.items() if k.startswith("cuda")], default=float("nan"))
-        cpu = row.get("cpu eager", float("nan"))
-        lines.append(f"| {n:,} | {row.get('cuda eager', float('nan')):.2f} | "
-                     f"{row.get('cuda gnnx.compile', float('nan')):.2f} | "
-                     f"{row.get('cuda package (C++)', float('nan')):.2f} | {cpu:.1f} | {cpu / gpu_best:.0f}x |")
+        gpu_best = min([v for k, v in row.items() if k.startswith("cuda") and isinstance(v, float)], default=nan)
+        cpu = row.get("cpu eager", nan)
+        lines.append(f"| {n:,} | {row.get('cuda eager', nan):.2f} | {row.get('cuda gnnx.compile', nan):.2f} | "
+                     f"{row.get('cuda package (C++)', nan):.2f} | {row.get('cuda package (Python)', nan):.2f} | "
+                     f"{cpu:.1f} | {cpu / gpu_best:.0f}x |")
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "calorimeter_latency.json"), "w") as f:
         json.dump({"device": device, "cpu_cores": os.cpu_count(), "torch": torch.__version__, "ms": rows}, f, indent=1)

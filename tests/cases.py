@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import torch
 
 import gnnx.nn
+from gnnx.export.package import aoti_load
 
 IN, HIDDEN, OUT, EDGE_DIM = 8, 16, 4, 4
 
@@ -246,7 +247,7 @@ def export_and_package(module: torch.nn.Module, example: tuple, dynamic_shapes: 
     """``(exported program, loaded AOTInductor package)`` of ``module`` on ``example``."""
     program = torch.export.export(module, example, dynamic_shapes=dynamic_shapes)
     path = torch._inductor.aoti_compile_and_package(program, package_path=package_path)
-    return program, torch._inductor.aoti_load_package(path)
+    return program, aoti_load(path)
 
 
 def assert_runners_equal_eager(module: torch.nn.Module, runners, inputs: tuple) -> None:

@@ -170,11 +170,9 @@ def test_aoti_package_of_all_cases_on_device(device, tmp_path):
     zoo = Zoo(ALL).to(device).eval()
     program = gnnx.export.export(zoo, tuple(t.to(device) for t in random_graph(10, 30)))
     gnnx.export.save(program, str(tmp_path / "zoo_program.pt2"))
-    runners = {"exported": gnnx.export.load(str(tmp_path / "zoo_program.pt2"))}
-    broken = _aoti_loader_crashes(device, tmp_path)
-    if not broken:
-        path = gnnx.export.compile_package(program, str(tmp_path / "zoo.pt2"), device=device)
-        runners["package"] = gnnx.export.load_package(path)
+    runners = {"exported": gnnx.export.load(str(tmp_path / "zoo_program.pt2")),
+               "package": gnnx.export.load_package(gnnx.export.compile_package(program, str(tmp_path / "zoo.pt2"),
+                                                                               device=device))}
     for size in [(2, 1), (64, 300), (2000, 9000)]:
         inputs = tuple(t.to(device) for t in random_graph(*size, seed=size[0]))
         with torch.no_grad():
@@ -182,20 +180,6 @@ def test_aoti_package_of_all_cases_on_device(device, tmp_path):
             for kind, runner in runners.items():
                 for name, got, want in zip(zoo.names, runner(*inputs), expected):
                     assert rel_err(got, want) < 1e-4, (kind, name)
-    if broken:
-        pytest.skip(f"exported program checked; this torch's AOTInductor loader crashes on any {device} "
-                    f"package, even nn.Linear's (bench/aoti_cuda_probe.py): {broken}")
-
-
-def _aoti_loader_crashes(device, tmp_path) -> str:
-    """'' if a package of ``nn.Linear`` loads in a fresh process, else what happened (torch
-    2.11 + CUDA 13 on the lent GPU image: a segfault inside ``aoti_load_package``)."""
-    from gnnx.export.package import python_loader_fails
-
-    linear, x = torch.nn.Linear(8, 4).to(device), torch.randn(5, 8, device=device)
-    path = torch._inductor.aoti_compile_and_package(torch.export.export(linear, (x,)),
-                                                    package_path=str(tmp_path / "canary.pt2"))
-    return python_loader_fails(path)
 
 
 @pytest.mark.parametrize("device", ONLY_CUDA)

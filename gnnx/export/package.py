@@ -8,8 +8,10 @@ which Inductor compiles into the package.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
+import sys
 import zipfile
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
@@ -107,12 +109,51 @@ def flat_metadata(metadata: Dict[str, Any]) -> Dict[str, str]:
     return flat
 
 
+_LIBSTDCXX_SHARED = False
+
+
+def share_libstdcxx() -> None:
+    """Open the process's libstdc++ again with ``RTLD_GLOBAL``, so that a package's compiled
+    code binds its C++ runtime symbols to it (once per process; Linux only).
+
+    Inductor links a package's wrapper library with the build machine's ``g++``. A compiler
+    that links libstdc++ statically into shared libraries (the lent GPU image's
+    ``/opt/gcc/bin/g++``: its wrappers hold ~5,000 ``std::`` symbols and need no
+    ``libstdc++.so``) gives the wrapper a second copy of the C++ runtime. A Python process
+    loads torch's libstdc++ privately (``RTLD_LOCAL``), so the wrapper binds some ``std::``
+    symbols to its own copy and the rest to torch's, and the ``std::regex`` its model
+    constructor compiles (``parse_device_str``) looks a locale facet up with one copy's ids in
+    the other's table: a segfault inside ``aoti_load_package`` on that image
+    (``bench/aoti_cuda_gdb_probe.sh``), ``std::bad_cast`` with a static libstdc++ here
+    (``tests/export/test_package.py``). A C++ program has libstdc++ in its global scope, where
+    the wrapper's symbols all bind, which is why ``cpp/gnnx_run`` ran the same packages.
+    """
+    global _LIBSTDCXX_SHARED
+    if _LIBSTDCXX_SHARED or not sys.platform.startswith("linux"):
+        return
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "/libstdc++.so" in line}
+    for path in paths:
+        try:
+            ctypes.CDLL(path, mode=os.RTLD_GLOBAL | os.RTLD_NOW)
+        except OSError:
+            pass
+    _LIBSTDCXX_SHARED = True
+
+
+def aoti_load(path: str, device_index: int = -1) -> Any:
+    """``torch._inductor.aoti_load_package`` after :func:`share_libstdcxx`."""
+    share_libstdcxx()
+    if device_index >= 0:
+        return torch._inductor.aoti_load_package(path, device_index=device_index)
+    return torch._inductor.aoti_load_package(path)
+
+
 class PackagedModel(CheckedModel):
     """An AOTInductor package loaded in Python, with gnnx's input checks in front."""
 
     def __init__(self, path: str, device_index: int = -1) -> None:
-        runner = torch._inductor.aoti_load_package(path, device_index=device_index) if device_index >= 0 \
-            else torch._inductor.aoti_load_package(path)
+        runner = aoti_load(path, device_index)
         super().__init__(runner, split_metadata(runner.get_metadata()))
 
     def _prepare(self, flat: List[Any]) -> List[Any]:
@@ -131,8 +172,7 @@ def split_metadata(raw: Dict[str, str]) -> Dict[str, Any]:
 
 def package_metadata(path: str) -> Dict[str, Any]:
     """A package's metadata (as ``load_package(path).metadata``) read from the archive without
-    loading its compiled code, so a loader that crashes (torch 2.11's Python loader on CUDA
-    packages, on some images) cannot take the caller with it."""
+    loading its compiled code, so a loader that crashes cannot take the caller with it."""
     with zipfile.ZipFile(path) as archive:
         names = [n for n in archive.namelist() if "/aotinductor/model/" in n and n.endswith("wrapper_metadata.json")]
         if not names:
@@ -141,15 +181,16 @@ def package_metadata(path: str) -> Dict[str, Any]:
 
 
 def python_loader_fails(path: str, timeout: float = 300.0) -> str:
-    """``""`` if torch's Python loader loads the package in a fresh process, else what
-    happened (e.g. ``"exit status -11"``: the segfault of torch 2.11's loader on CUDA
-    packages on some images; serve those through :func:`gnnx.export.load_package_cpp`)."""
+    """``""`` if the package loads in a fresh Python process (:func:`aoti_load`), else what
+    happened (e.g. ``"exit status -11"``: a segfault; such packages can still be served
+    through :func:`gnnx.export.load_package_cpp`)."""
     import subprocess
-    import sys
 
-    script = f"import torch\ntorch._inductor.aoti_load_package({path!r})\n"
+    script = f"from gnnx.export.package import aoti_load\naoti_load({path!r})\n"
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     try:
-        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return f"no answer within {timeout:.0f} s"
     return "" if proc.returncode == 0 else f"exit status {proc.returncode}: {proc.stderr.strip()[-300:]}"

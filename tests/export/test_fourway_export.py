@@ -8,6 +8,7 @@ import torch
 from torch.export import Dim
 
 from cases import ALL, Zoo, random_graph
+from gnnx.export.package import aoti_load
 
 SIZES = [(0, 0), (1, 0), (2, 1), (3, 7), (64, 300), (2000, 9000)]  # empty graphs too
 
@@ -50,7 +51,7 @@ def test_aoti_package_equals_eager(zoo, exported, tmp_path_factory):
     path = torch._inductor.aoti_compile_and_package(
         exported, package_path=str(tmp_path_factory.mktemp("aoti") / "zoo.pt2")
     )
-    runner = torch._inductor.aoti_load_package(path)
+    runner = aoti_load(path)
     for size in SIZES:
         inputs = random_graph(*size, seed=size[0])
         with torch.no_grad():

@@ -99,3 +99,53 @@ def test_metadata_reads_without_loading_and_the_loader_probe(sage_package, heter
         broken = sage_package + ".empty.zip"
         zipfile.ZipFile(broken, "w").close()
         package_metadata(broken)
+
+
+_STATIC_GXX = """#!/bin/sh
+# g++ that links libstdc++ statically into shared libraries, as the lent GPU image's compiler does
+case " $* " in *" -shared "*) exec {gxx} "$@" -static-libstdc++ ;; esac
+exec {gxx} "$@"
+"""
+
+_LOAD = """
+import sys, torch
+from gnnx.export.package import aoti_load
+load = aoti_load if sys.argv[2] == "gnnx" else torch._inductor.aoti_load_package
+print(float(load(sys.argv[1])(torch.ones(5, 8)).sum()))
+"""
+
+
+@pytest.mark.slow
+def test_package_built_with_static_libstdcxx_loads(tmp_path):
+    """A package whose wrapper holds its own copy of libstdc++ (the lent GPU image's compiler
+    links it statically) loads through gnnx: torch's loader alone binds the copy's locale
+    code half to it and half to torch's libstdc++ (a segfault there, std::bad_cast here)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    gxx = shutil.which("g++")
+    static = subprocess.run([gxx or "g++", "-print-file-name=libstdc++.a"], capture_output=True, text=True)
+    if gxx is None or not os.path.isabs(static.stdout.strip()):
+        pytest.skip("needs GNU g++ with a static libstdc++")
+    wrapper = tmp_path / "g++"
+    wrapper.write_text(_STATIC_GXX.format(gxx=gxx))
+    wrapper.chmod(0o755)
+    package = tmp_path / "linear.pt2"
+    build = ("import torch\ntorch.manual_seed(0)\nlinear = torch.nn.Linear(8, 4)\n"
+             "program = torch.export.export(linear, (torch.randn(5, 8),))\n"
+             f"torch._inductor.aoti_compile_and_package(program, package_path={str(package)!r})\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "CXX": str(wrapper), "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": root}
+    subprocess.run([sys.executable, "-c", build], env=env, check=True, capture_output=True, timeout=600)
+    script = tmp_path / "load.py"
+    script.write_text(_LOAD)
+    runs = {how: subprocess.run([sys.executable, str(script), str(package), how], env=env, capture_output=True,
+                                text=True, timeout=300) for how in ("torch", "gnnx")}
+    torch.manual_seed(0)
+    with torch.no_grad():
+        expected = float(torch.nn.Linear(8, 4)(torch.ones(5, 8)).sum())
+    assert runs["gnnx"].returncode == 0, runs["gnnx"].stderr[-2000:]
+    assert abs(float(runs["gnnx"].stdout.split()[-1]) - expected) < 1e-4
+    assert runs["torch"].returncode != 0  # the failure gnnx's loader avoids (if this passes, torch fixed it)

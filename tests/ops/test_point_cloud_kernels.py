@@ -222,8 +222,11 @@ def test_fused_edge_mlp_is_bitwise_repeatable_and_compiles(device, tf32):
 
 
 @pytest.mark.parametrize("device", [CUDA])
-def test_gravnet_exports_with_the_tiled_knn(device):
-    """The kernel inside an exported program: a dynamic number of points, no size guards."""
+def test_gravnet_exports_and_packages_with_the_tiled_knn(device, tmp_path):
+    """The kernel inside an exported program and a CUDA package loaded in Python (whose
+    loader crashed on the lent image until gnnx.export.package.share_libstdcxx): a dynamic
+    number of points, no size guards."""
+    import gnnx.export
     from gnnx.nn import GravNetConv
 
     torch.manual_seed(0)
@@ -231,10 +234,13 @@ def test_gravnet_exports_with_the_tiled_knn(device):
     example = torch.randn(300, 6, device=device)
     program = torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim("n", min=8)},))
     assert any("knn_keys" in str(node.target) for node in program.graph.nodes)
+    package = gnnx.export.load_package(gnnx.export.compile_package(program, str(tmp_path / "gravnet.pt2"),
+                                                                   device=device))
     for n in (8, 129, 2000):
         x = torch.randn(n, 6, device=device)
         with torch.no_grad():
             assert torch.allclose(program.module()(x), model(x), atol=1e-5)
+            assert torch.allclose(package(x), model(x), atol=1e-5)
 
 
 def test_grid_serves_cuda_searches_only_without_the_tiled_kernel(monkeypatch):
