@@ -69,7 +69,7 @@ def main(out_dir):
         row["gnnx_exported_ms"] = median_ms(lambda: module(x, ei, *extra))
         with tempfile.TemporaryDirectory() as tmp:
             path = torch._inductor.aoti_compile_and_package(program, package_path=os.path.join(tmp, "m.pt2"))
-            runner = torch._inductor.aoti_load_package(path)
+            runner = gnnx.export.package.aoti_load(path)
             row["gnnx_aoti_ms"] = median_ms(lambda: runner(x, ei, *extra))
             out = runner(x, ei, *extra)
         with torch.no_grad():

@@ -95,7 +95,7 @@ def _serve(argv: List[str]) -> int:
     parser.add_argument("--grpc-port", type=int, default=8001)
     parser.add_argument("--threads", type=int, default=1, help="torch threads in the model instance")
     parser.add_argument("--cpp-runner", help="a built cpp/gnnx_run: run the package through the C++ loader in a "
-                        "child process (for CUDA packages where torch's Python loader crashes)")
+                        "child process (for packages whose compiled code must stay out of the server's Python)")
     args = parser.parse_args(argv)
     from gnnx.export.package import package_metadata, python_loader_fails
 
@@ -107,7 +107,7 @@ def _serve(argv: List[str]) -> int:
     if args.cpp_runner is None and package_metadata(args.package).get("device") == "cuda":
         failure = python_loader_fails(args.package)
         if failure:
-            print(f"gnnx serve: torch's Python loader cannot load this CUDA package here ({failure.splitlines()[0]}); "
+            print(f"gnnx serve: the Python loader cannot load this CUDA package here ({failure.splitlines()[0]}); "
                   "build cpp/ with CMake (README, C++) and pass --cpp-runner build/cpp/gnnx_run", file=sys.stderr)
             return 2
     root = args.repository or tempfile.mkdtemp(prefix="gnnx-repo-")

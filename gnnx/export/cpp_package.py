@@ -1,8 +1,9 @@
 """AOTInductor packages run by the C++ loader in a child process (``gnnx_run --serve``).
 
-torch's Python loader (``aoti_load_package``) segfaults on some images for every CUDA
-package (torch 2.11 + CUDA 13 on the lent GPU machine, ``bench/aoti_cuda_probe2.sh``), while
-the C++ loader of the same torch runs them. :class:`CppPackagedModel` keeps one
+A second route to a package, for programs that must keep its compiled code out of the Python
+process (torch's Python loader crashed on the lent GPU image until gnnx's loader made the
+process's libstdc++ global first: :func:`gnnx.export.package.share_libstdcxx`; a crash in a
+child process cannot take the caller down). :class:`CppPackagedModel` keeps one
 ``gnnx_run --serve`` process per package and talks to it over pipes: inputs and outputs
 travel as ``.npy`` files in a private folder (``/dev/shm`` where it exists), one request at
 a time. It has the interface of :class:`~gnnx.export.PackagedModel` (input checks, ``run_flat``,
