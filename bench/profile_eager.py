@@ -1,10 +1,12 @@
 """Where an eager step spends host time: cProfile of the seed graph, the PyG way (bare
 edge_index, default arguments), gnnx eager vs PyG eager, inference and training.
-Usage: python bench/profile_eager.py [MODEL] [cuda|cpu]; prints the top functions."""
+Usage: python bench/profile_eager.py [MODEL] [cuda|cpu] [MODES, e.g. gnnx_eager,pyg_eager];
+prints each mode's ms per training step and its top functions."""
 import cProfile
 import io
 import pstats
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
@@ -12,9 +14,9 @@ import torch.nn.functional as F
 from gnnx.benchmark.seed import build, seed_graph
 
 
-def main(name="GCN", device="cuda", steps=30):
+def main(name="GCN", device="cuda", modes="gnnx_eager", steps=30):
     x, edge_index, y = seed_graph(device)
-    for mode in ("gnnx_eager",):
+    for mode in modes.split(","):
         model = build(name, mode, device)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
@@ -27,6 +29,11 @@ def main(name="GCN", device="cuda", steps=30):
             for _ in range(5):
                 step()
             torch.cuda.synchronize() if device == "cuda" else None
+            started = time.perf_counter()
+            for _ in range(steps):
+                step()
+            torch.cuda.synchronize() if device == "cuda" else None
+            print(f"===== {name} {mode} {kind}: {(time.perf_counter() - started) / steps * 1e3:.2f} ms per step")
             profile = cProfile.Profile()
             profile.enable()
             for _ in range(steps):
