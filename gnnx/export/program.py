@@ -27,10 +27,53 @@ DIM_OF_INPUT: Dict[str, Tuple[int, str]] = {
 METADATA_FILE = "gnnx_metadata.json"
 
 
-def _input_names(model: torch.nn.Module, count: int) -> Sequence[str]:
+INPUT_NAMES_META = "gnnx_input_names"  # the names export() gave the inputs, kept on the program
+
+
+def _input_names(model: torch.nn.Module, inputs: Sequence[Any]) -> List[str]:
+    """The forward's parameter names for ``inputs``; inputs that fall in a ``*args`` (PyG's
+    ``HeteroConv.forward(*args_dict)``) are named by what they hold (:func:`_name_of_value`),
+    so their sizes get dynamic dimensions too."""
     params = [p for p in inspect.signature(model.forward).parameters.values()
               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return [p.name for p in params[:count]]
+    names = [p.name for p in params[:len(inputs)]]
+    for position in range(len(names), len(inputs)):
+        names.append(_name_of_value(inputs[position], names) or f"input{position}")
+    return names
+
+
+def _by_signature(model: torch.nn.Module, per_input: List[Any]) -> Tuple[Any, ...]:
+    """Per-input dynamic shapes laid out as torch.export binds them: the inputs that fall in
+    the forward's ``*args`` as one tuple."""
+    params = list(inspect.signature(model.forward).parameters.values())
+    named = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+    if any(p.kind is p.VAR_POSITIONAL for p in params) and len(per_input) > named:
+        return tuple(per_input[:named]) + (tuple(per_input[named:]),)
+    return tuple(per_input)
+
+
+def _name_of_value(value: Any, taken: Sequence[str]) -> Optional[str]:
+    """A graph input's name from its value, by PyG's conventions: features per node type
+    (a dict keyed by type names) ``x_dict``; per edge type (keyed by triples) integer ``[2, E]``
+    tensors ``edge_index_dict``, 1-D ones ``edge_weight_dict``, others ``edge_attr_dict``;
+    plain tensors ``edge_index`` (integer ``[2, E]``) or ``x`` (the first floating one). ``None``
+    where none fits or the name is taken."""
+    if isinstance(value, dict) and value and all(isinstance(t, Tensor) for t in value.values()):
+        keys = list(value)
+        if all(isinstance(k, str) for k in keys):
+            name = "x_dict"
+        elif all(isinstance(k, tuple) and len(k) == 3 for k in keys):
+            first = next(iter(value.values()))
+            name = ("edge_index_dict" if not first.is_floating_point() and first.dim() == 2 and first.size(0) == 2
+                    else "edge_weight_dict" if first.dim() == 1 else "edge_attr_dict")
+        else:
+            return None
+    elif isinstance(value, Tensor):
+        name = ("edge_index" if not value.is_floating_point() and value.dim() == 2 and value.size(0) == 2
+                else "x" if value.is_floating_point() else None)
+    else:
+        return None
+    return name if name is not None and name not in taken else None
 
 
 def export(
@@ -68,7 +111,7 @@ def export(
     min_nodes = 2 if min_nodes is None else min_nodes
     min_edges = 1 if min_edges is None else min_edges
     example_inputs = tuple(example_inputs)
-    names = list(input_names) if input_names is not None else _input_names(model, len(example_inputs))
+    names = list(input_names) if input_names is not None else _input_names(model, example_inputs)
     if dynamic:
         example_inputs = _widened(names, example_inputs)
     dynamic_shapes = None
@@ -92,9 +135,11 @@ def export(
             else:
                 axis, counts = DIM_OF_INPUT[base]
                 dynamic_shapes.append({axis: dim(counts)})
-        dynamic_shapes = tuple(dynamic_shapes)
+        dynamic_shapes = _by_signature(model, dynamic_shapes)
     with evaluating(model):
-        return torch.export.export(model, example_inputs, dynamic_shapes=dynamic_shapes)
+        program = torch.export.export(model, example_inputs, dynamic_shapes=dynamic_shapes)
+    program.graph_module.meta[INPUT_NAMES_META] = names
+    return program
 
 
 def _widened(names: Sequence[str], inputs: Tuple[Any, ...]) -> Tuple[Any, ...]:
@@ -218,10 +263,12 @@ def _flat_inputs(ep: ExportedProgram) -> List[Tuple[int, str, Any]]:
     program's order: a dict argument (``x_dict``) gives one input per key."""
     spec = ep.call_spec.in_spec
     leaves = tree_flatten_with_path(tree_unflatten(list(range(spec.num_leaves)), spec))[0]
-    try:
-        params = list(inspect.signature(ep.module().forward).parameters)
-    except (TypeError, ValueError):
-        params = []
+    params = ep.graph_module.meta.get(INPUT_NAMES_META)
+    if params is None:
+        try:
+            params = list(inspect.signature(ep.module().forward).parameters)
+        except (TypeError, ValueError):
+            params = []
     flat = []
     for path, _ in leaves:
         keys = [getattr(k, "idx", getattr(k, "key", None)) for k in path]

@@ -114,6 +114,32 @@ def test_example_with_an_empty_relation_and_a_single_node_type_exports(hetero_mo
             _assert_dicts_close(program.module()(*inputs), hetero_model(*inputs))
 
 
+def test_a_layer_whose_forward_takes_varargs_exports_with_dynamic_type_sizes(tmp_path):
+    """PyG's ``HeteroConv.forward(*args_dict)`` names no inputs: they are named by what they
+    hold (node-type dict ``x_dict``, edge-type dict of ``[2, E]`` ``edge_index_dict``), so every
+    per-type size is dynamic and checked, where the export was silently static before."""
+    from cases import HETERO_METADATA
+
+    torch.manual_seed(0)
+    conv = gnnx.nn.HeteroConv({e: gnnx.nn.SAGEConv((-1, -1), 16) for e in HETERO_METADATA[1]}, aggr="mean").eval()
+    with torch.no_grad():
+        conv(*random_hetero_graph(9, 5, 20))  # lazy widths
+    path = str(tmp_path / "conv.pt2")
+    gnnx.export.save(gnnx.export.export(conv, random_hetero_graph(10, 6, 25)), path)
+    loaded = gnnx.export.load(path)
+    assert [spec["name"] for spec in loaded.metadata["inputs"]] == [
+        "x__paper", "x__author", "edge_index__paper__cites__paper", "edge_index__paper__written_by__author",
+        "edge_index__author__writes__paper"]
+    for sizes in [(1, 1, 0), (40, 13, 120)]:
+        inputs = random_hetero_graph(*sizes, seed=sizes[0])
+        with torch.no_grad():
+            _assert_dicts_close(loaded(*inputs), conv(*inputs))
+    x_dict, edge_index_dict = random_hetero_graph(40, 13, 120)
+    edge_index_dict[("author", "writes", "paper")][0, 0] = 13
+    with pytest.raises(InputError, match="edge_index__author__writes__paper: source index 13"):
+        loaded(x_dict, edge_index_dict)
+
+
 class _TwoLayerGNN(torch.nn.Module):
     def __init__(self):
         super().__init__()
