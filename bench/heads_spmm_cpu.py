@@ -1,9 +1,9 @@
-"""Per-head attention aggregation on the CPU (MKL): one product per head, as gnnx does
-(``gnnx.ops.spmm._spmm_vendor`` with ``[E, heads]`` weights), against one product over a
+"""Per-head attention aggregation on the CPU (MKL): one product per head (gnnx until session
+28), against one product over a
 head-expanded CSR (row ``i * H + h``, column ``j * H + h``: the heads as a block-diagonal matrix,
 ``x`` viewed ``[N * H, C]``, no per-head copies or stacking). Forward and backward, values checked
-equal first. A prototype measured in session 28, not adopted: 15-40 % faster per call in noisy
-2-core runs, but the expanded structure takes 6 E H indices (3.8 GB at 10M edges and 8 heads).
+equal first. The prototype of session 28 (15-40 % faster per call in noisy 2-core runs), adopted
+as ``gnnx.ops.spmm._head_expanded``, which ``_spmm_vendor`` uses.
 Usage: python bench/heads_spmm_cpu.py N_SRC N_DST EDGES HEADS CHANNELS."""
 import sys
 import time
@@ -11,7 +11,7 @@ import time
 import torch
 
 from gnnx.graph import build_csr
-from gnnx.ops.spmm import _EagerSparseMatmul, _spmm_vendor
+from gnnx.ops.spmm import _EagerSparseMatmul
 
 
 def expanded(rowptr, col, row, heads: int):
@@ -41,7 +41,10 @@ def main(num_src: int, num_dst: int, num_edges: int, heads: int, channels: int) 
     w = torch.rand(num_edges, heads, requires_grad=True)
 
     def per_head():
-        out = _spmm_vendor(x, csr, w, "sum")
+        values, values_t = w.index_select(0, csr.perm), w.index_select(0, csr.perm_t)
+        out = torch.stack([_EagerSparseMatmul.apply(csr.rowptr, csr.col, csr.row, values[:, h].contiguous(),
+                                                    x[:, h].contiguous(), csr.rowptr_t, csr.col_t,
+                                                    values_t[:, h].contiguous()) for h in range(heads)], 1)
         out.sum().backward()
         return out
 

@@ -14,7 +14,7 @@ Which kernel runs (Triton on CUDA, MKL on CPU, or the reference) is decided in
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -176,8 +176,9 @@ def _divide_by_in_degree(out: Tensor, csr: CSR) -> Tensor:
 
 def _spmm_vendor(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str) -> Tensor:
     """MKL (CPU; eager, or traced behind the opaque ``gnnx::csr_spmm_cpu``) or cuSPARSE
-    (CUDA, eager only). ``x [N, heads, F]`` takes one product per head where the weights are
-    per head (``[E, heads]``, graph attention's), else one over ``[N, heads * F]``."""
+    (CUDA, eager only). ``x [N, heads, F]`` takes one product over the heads side by side
+    (:func:`_head_expanded`) where the weights are per head (``[E, heads]``, graph
+    attention's), else one over ``[N, heads * F]``."""
     if _mean_by_division(reduce):
         return _divide_by_in_degree(_spmm_vendor(x, csr, edge_weight, "sum"), csr)
     if x.dim() == 3 and (edge_weight is None or edge_weight.dim() == 1):
@@ -185,11 +186,44 @@ def _spmm_vendor(x: Tensor, csr: CSR, edge_weight: Optional[Tensor], reduce: str
         return out.view(out.size(0), *x.shape[1:])
     values, values_t = _csr_values(csr, edge_weight, reduce, x.dtype)
     matmul = csr_spmm_cpu if dispatch.is_tracing() else _EagerSparseMatmul.apply
-    structure = (csr.rowptr, csr.col, csr.row)
     if x.dim() == 2:
-        return matmul(*structure, values, x.contiguous(), csr.rowptr_t, csr.col_t, values_t)
-    return torch.stack([matmul(*structure, values[:, h].contiguous(), x[:, h].contiguous(), csr.rowptr_t, csr.col_t,
-                               values_t[:, h].contiguous()) for h in range(x.size(1))], 1)
+        return matmul(csr.rowptr, csr.col, csr.row, values, x.contiguous(), csr.rowptr_t, csr.col_t, values_t)
+    heads, channels = x.size(1), x.size(2)
+    rowptr, col, row, order, rowptr_t, col_t, order_t = _head_expanded(csr, heads)
+    out = matmul(rowptr, col, row, values.reshape(-1).index_select(0, order), x.reshape(-1, channels),
+                 rowptr_t, col_t, values_t.reshape(-1).index_select(0, order_t))
+    return out.view(-1, heads, channels)
+
+
+def _head_expanded(csr: CSR, heads: int) -> Tuple[Tensor, ...]:
+    """``(rowptr, col, row, order)`` of the graph's ``heads`` copies as one block-diagonal
+    matrix (row ``i * heads + h`` holds row ``i``'s edges to columns ``j * heads + h``), then
+    the same of the transpose: per-head weights ``[E, heads]`` aggregate ``x [N, heads, C]``,
+    viewed ``[N * heads, C]``, in one vendor product, where one per head copied every head's
+    features and weights out and stacked the results (R-GAT's relations on the CPU:
+    ``bench/heads_spmm_cpu.py``). ``order``: each expanded position's index into the flat
+    ``[E, heads]`` values in CSR order. Eager calls keep it with the structure (3 E heads
+    int64 per direction)."""
+
+    def expand(rowptr: Tensor, col: Tensor, row: Tensor) -> Tuple[Tensor, ...]:
+        head = torch.arange(heads, device=col.device)
+        degree = rowptr[1:] - rowptr[:-1]
+        start = rowptr.index_select(0, row)  # each position's row start; its row's copy h starts h * degree later
+        position = torch.arange(col.numel(), device=col.device)
+        target = ((start * (heads - 1) + position).unsqueeze(1) + head * degree.index_select(0, row).unsqueeze(1)).view(-1)
+        order = torch.empty_like(target).scatter_(0, target, torch.arange(target.numel(), device=col.device))
+        rowptr_h = torch.cat([(rowptr[:-1].unsqueeze(1) * heads + head * degree.unsqueeze(1)).view(-1), rowptr[-1:] * heads])
+        return (rowptr_h, (col.unsqueeze(1) * heads + head).view(-1).index_select(0, order),
+                (row.unsqueeze(1) * heads + head).view(-1).index_select(0, order), order)
+
+    def compute() -> Tuple[Tensor, ...]:
+        from gnnx.utils.tensors import ptr_to_index  # (gnnx.utils imports gnnx.ops)
+
+        rowptr_t, col_t, _, order_t = expand(csr.rowptr_t, csr.col_t,
+                                             ptr_to_index(csr.rowptr_t, output_size=csr.col_t.numel()))
+        return expand(csr.rowptr, csr.col, csr.row) + (rowptr_t, col_t, order_t)
+
+    return dispatch.csr_values(csr, None, ("heads", heads), compute)
 
 
 # -- CUDA: Triton ---------------------------------------------------------------------------------
