@@ -175,8 +175,8 @@ def spmm_kernel(x: Tensor, csr: Optional[CSR], edge_weight: Optional[Tensor], re
     deterministic): cuSPARSE is as fast as the Triton kernel on the GPU (22 vs 21 us on the
     seed graph, bench/results/h100/tune_spmm.json) at a native op's host cost, while traced
     code keeps the ``triton_op`` that Inductor and AOTInductor compile in. On the CPU MKL also
-    takes ``[N, heads, F]`` features and weights that need a gradient, per head where they
-    are ``[E, heads]`` (sums only): graph attention's weighted sum, whose gather and scatter
+    takes ``[N, heads, F]`` features and weights that need a gradient, ``[E, heads]`` ones
+    (sums only) as one product over the heads side by side: graph attention's weighted sum, whose gather and scatter
     set GAT's CPU forward before (seed graph, 2 cores: 141 -> 23 ms,
     bench/results/cpu/session25_cpu_gat_edgeconv.md).
     """
