@@ -7,68 +7,67 @@ import torch
 README = os.path.join(os.path.dirname(__file__), "..", "README.md")
 
 
+def _example(start: str) -> str:
+    """The README's python block whose code begins with ``start`` (a regular expression)."""
+    return re.search(rf"```python\n({start}.*?)```", open(README).read(), re.S).group(1)
+
+
+def _run(code: str, name: str, scope: dict = None) -> dict:
+    """``code`` executed in ``scope`` (a new one by default), which is returned."""
+    scope = {} if scope is None else scope
+    exec(compile(code, f"README {name}", "exec"), scope)
+    return scope
+
+
 def test_quick_start_runs(tmp_path, monkeypatch):
     text = open(README).read()
     section = text[text.index("## Quick start"):text.index("## Porting from PyG")]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1).replace("range(200)", "range(3)")
     monkeypatch.chdir(tmp_path)
-    scope = {}
-    exec(compile(code, "README quick start", "exec"), scope)
+    scope = _run(code, "quick start")
     assert scope["pred"].shape == (scope["data"].num_nodes,)
     assert torch.isfinite(scope["loss"])
 
 
 def test_porting_example_runs():
-    text = open(README).read()
-    code = re.search(r"```python\n(# PyG's other input forms.*?)```", text, re.S).group(1)
-    scope = {}
-    exec(compile(code, "README porting example", "exec"), scope)
+    code = _example(r"# PyG's other input forms")
+    scope = _run(code, "porting example")
     assert scope["static"].shape == (3, 6, 16)
     assert scope["out"]["paper"].shape == (5, 16) and scope["out"]["author"].shape == (3, 16)
 
 
 def test_heterogeneous_example_runs():
-    text = open(README).read()
-    code = re.search(r"```python\n(# Heterogeneous graphs.*?)```", text, re.S).group(1)
-    scope = {}
-    exec(compile(code, "README heterogeneous example", "exec"), scope)
+    code = _example(r"# Heterogeneous graphs")
+    scope = _run(code, "heterogeneous example")
     batch, out = scope["batch"], scope["out"]
     assert out["paper"].shape == (batch["paper"].num_nodes, 19)
     assert "x__paper" in scope["names"] and "edge_index__paper__cites__paper" in scope["names"]
 
 
 def test_mixed_precision_example_runs():
-    text = open(README).read()
-    code = re.search(r"```python\n(# Mixed precision, inference mode.*?)```", text, re.S).group(1)
-    scope = {}
-    exec(compile(code, "README mixed precision example", "exec"), scope)
+    code = _example(r"# Mixed precision, inference mode")
+    scope = _run(code, "mixed precision example")
     assert scope["before"].shape == (100, 4) and scope["out"].dtype == torch.bfloat16
     assert all(p.grad is not None for p in scope["model"].parameters())
 
 
 def test_int32_and_dense_pooling_example_runs():
-    text = open(README).read()
-    code = re.search(r"```python\n(# int32 edge indices and dense DiffPool.*?)```", text, re.S).group(1)
-    scope = {}
-    exec(compile(code, "README int32 and dense pooling example", "exec"), scope)
+    code = _example(r"# int32 edge indices and dense DiffPool")
+    scope = _run(code, "int32 and dense pooling example")
     assert scope["pooled"].shape == (3, 2, 6) and scope["pooled_adj"].shape == (3, 2, 2)
     assert torch.isfinite(scope["link_loss"]) and torch.isfinite(scope["ent_loss"])
 
 
 def test_point_cloud_example_runs():
-    text = open(README).read()
-    code = re.search(r"```python\n(\s*# Point clouds the PyG way.*?)```", text, re.S).group(1)
+    code = _example(r"\s*# Point clouds the PyG way")
     code = "\n".join(line[2:] if line.startswith("  ") else line for line in code.splitlines())
-    scope = {}
-    exec(compile(code, "README point cloud example", "exec"), scope)
+    scope = _run(code, "point cloud example")
     assert scope["x"].shape == (75, 64) and scope["readout"].shape == (3, 64) and scope["up"].shape == (300, 64)
 
 
 def test_linear_and_kge_example_runs():
-    text = open(README).read()
-    code = re.search(r"```python\n(# Linear and knowledge-graph embeddings.*?)```", text, re.S).group(1)
-    scope = {}
-    exec(compile(code, "README Linear and KGE example", "exec"), scope)
+    code = _example(r"# Linear and knowledge-graph embeddings")
+    scope = _run(code, "Linear and KGE example")
     assert scope["h"].shape == (10, 32) and repr(scope["lin"]) == "Linear(12, 32, bias=True)"
     assert torch.isfinite(scope["loss"]) and 0 <= scope["mrr"] <= 1 and 0 <= scope["hits_at_10"] <= 1
 
@@ -77,31 +76,25 @@ def test_retrieval_molecule_and_mesh_example_runs():
     import pytest
 
     pytest.importorskip("rdkit")
-    text = open(README).read()
-    code = re.search(r"```python\n(# Retrieval, molecules and MeshCNN.*?)```", text, re.S).group(1)
-    scope = {}
-    exec(compile(code, "README retrieval example", "exec"), scope)
+    code = _example(r"# Retrieval, molecules and MeshCNN")
+    scope = _run(code, "retrieval example")
     assert scope["best"].index.shape == (4, 10) and not (scope["best"].index[0] == 17).any()
     assert scope["smiles"] == "CC(=O)Oc1ccccc1C(=O)O" and scope["aspirin"].x.shape == (13, 9)
     assert scope["out"].shape == (12, 8)
 
 
 def test_visnet_lpformer_gpse_example_runs():
-    text = open(README).read()
-    code = re.search(r"```python\n(# ViSNet, LPFormer and GPSE.*?)```", text, re.S).group(1)
-    scope = {}
-    exec(compile(code, "README ViSNet, LPFormer and GPSE example", "exec"), scope)
+    code = _example(r"# ViSNet, LPFormer and GPSE")
+    scope = _run(code, "ViSNet, LPFormer and GPSE example")
     assert scope["energy"].shape == (2, 1) and scope["forces"].shape == (7, 3)
     assert torch.isfinite(scope["forces"]).all() and scope["logits"].shape == (2,)
     assert scope["graph"].pestat_GPSE.shape == (20, 16)
 
 
 def test_explain_example_runs():
-    text = open(README).read()
-    code = re.search(r"```python\n(# Explaining a prediction.*?)```", text, re.S).group(1)
+    code = _example(r"# Explaining a prediction")
     code = code.replace("range(100)", "range(5)").replace("epochs=100", "epochs=5")
-    scope = {}
-    exec(compile(code, "README explain example", "exec"), scope)
+    scope = _run(code, "explain example")
     explanation, subgraph = scope["explanation"], scope["subgraph"]
     assert explanation.edge_mask.shape == (scope["data"].edge_index.size(1),)
     assert int((explanation.edge_mask > 0).sum()) <= 20 and subgraph.edge_index.size(1) <= 20
@@ -109,22 +102,16 @@ def test_explain_example_runs():
 
 
 def test_karate_gdc_and_renet_examples_run():
-    text = open(README).read()
-    scope = {}
-    code = re.search(r"```python\n(# The karate club, diffused.*?)```", text, re.S).group(1)
-    exec(compile(code, "README karate GDC example", "exec"), scope)
+    scope = _run(_example("# The karate club, diffused"), "karate GDC example")
     assert scope["club"].edge_index.shape == (2, 34 * 4) and scope["club"].edge_attr.shape == (34 * 4,)
-    code = re.search(r"```python\n(# RENet on a stream.*?)```", text, re.S).group(1)
-    exec(compile(code, "README RENet example", "exec"), scope)
+    _run(_example("# RENet on a stream"), "RENet example", scope)
     assert scope["log_obj"].shape == scope["log_sub"].shape == (5, 4) and scope["metrics"].shape == (4,)
 
 
 def test_second_derivative_example_runs():
     """The gradient penalty of the README through the fast kernels equals float64's."""
-    text = open(README).read()
-    code = re.search(r"```python\n(# A gradient penalty through GAT.*?)```", text, re.S).group(1)
-    scope = {}
-    exec(compile(code, "README second-derivative example", "exec"), scope)
+    code = _example(r"# A gradient penalty through GAT")
+    scope = _run(code, "second-derivative example")
     conv, x = scope["conv"], scope["x"]
     reference = type(conv)(8, 4, heads=2).double()
     reference.load_state_dict(conv.state_dict())
