@@ -11,32 +11,14 @@ import time
 import torch
 
 from gnnx.graph import build_csr
-from gnnx.ops.spmm import _EagerSparseMatmul
-
-
-def expanded(rowptr, col, row, heads: int):
-    """``(rowptr, col, row, order)`` of the head-expanded CSR; ``order``: each expanded
-    position's index into the flat ``[E, heads]`` values in CSR order."""
-    num_edges = col.numel()
-    deg = rowptr[1:] - rowptr[:-1]
-    head = torch.arange(heads)
-    start = rowptr.index_select(0, row)  # each position's row start
-    position = torch.arange(num_edges)
-    target = (start * heads + position - start).unsqueeze(1) + head * deg.index_select(0, row).unsqueeze(1)
-    order = torch.empty(num_edges * heads, dtype=torch.long).scatter_(0, target.flatten(),
-                                                                      torch.arange(num_edges * heads))
-    rowptr_h = torch.cat([(rowptr[:-1].unsqueeze(1) * heads + head * deg.unsqueeze(1)).flatten(), rowptr[-1:] * heads])
-    col_h = (col.unsqueeze(1) * heads + head).flatten().index_select(0, order)
-    row_h = (row.unsqueeze(1) * heads + head).flatten().index_select(0, order)
-    return rowptr_h, col_h, row_h, order
+from gnnx.ops.spmm import _EagerSparseMatmul, _head_expanded
 
 
 def main(num_src: int, num_dst: int, num_edges: int, heads: int, channels: int) -> None:
     torch.manual_seed(0)
     edge_index = torch.stack([torch.randint(num_src, (num_edges,)), torch.randint(num_dst, (num_edges,))])
     csr = build_csr(edge_index, num_dst, num_src)
-    fwd = expanded(csr.rowptr, csr.col, csr.row, heads)
-    bwd = expanded(csr.rowptr_t, csr.col_t, torch.repeat_interleave(torch.arange(num_src), csr.rowptr_t.diff()), heads)
+    rowptr, col, row, order, rowptr_t, col_t, order_t = _head_expanded(csr, heads)
     x = torch.randn(num_src, heads, channels, requires_grad=True)
     w = torch.rand(num_edges, heads, requires_grad=True)
 
@@ -49,10 +31,10 @@ def main(num_src: int, num_dst: int, num_edges: int, heads: int, channels: int) 
         return out
 
     def one_product():
-        values = w.index_select(0, csr.perm).reshape(-1).index_select(0, fwd[3])
-        values_t = w.index_select(0, csr.perm_t).reshape(-1).index_select(0, bwd[3])
-        out = _EagerSparseMatmul.apply(fwd[0], fwd[1], fwd[2], values, x.view(num_src * heads, channels), bwd[0],
-                                       bwd[1], values_t).view(num_dst, heads, channels)
+        values = w.index_select(0, csr.perm).reshape(-1).index_select(0, order)
+        values_t = w.index_select(0, csr.perm_t).reshape(-1).index_select(0, order_t)
+        out = _EagerSparseMatmul.apply(rowptr, col, row, values, x.view(num_src * heads, channels), rowptr_t, col_t,
+                                       values_t).view(num_dst, heads, channels)
         out.sum().backward()
         return out
 

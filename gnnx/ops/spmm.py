@@ -202,10 +202,12 @@ def _head_expanded(csr: CSR, heads: int) -> Tuple[Tensor, ...]:
     viewed ``[N * heads, C]``, in one vendor product, where one per head copied every head's
     features and weights out and stacked the results (R-GAT's relations on the CPU:
     ``bench/heads_spmm_cpu.py``). ``order``: each expanded position's index into the flat
-    ``[E, heads]`` values in CSR order. Eager calls keep it with the structure (3 E heads
-    int64 per direction)."""
+    ``[E, heads]`` values in CSR order; the transpose's ``row`` is not built (no backward
+    reads it). Eager calls keep it with the structure (3 E heads int64 for the matrix, 2 for
+    the transpose)."""
 
-    def expand(rowptr: Tensor, col: Tensor, row: Tensor) -> Tuple[Tensor, ...]:
+    def expand(rowptr: Tensor, col: Tensor, row: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """``(rowptr, col, order)`` of the expanded matrix (``row``: each position's row)."""
         head = torch.arange(heads, device=col.device)
         degree = rowptr[1:] - rowptr[:-1]
         start = rowptr.index_select(0, row)  # each position's row start; its row's copy h starts h * degree later
@@ -213,15 +215,16 @@ def _head_expanded(csr: CSR, heads: int) -> Tuple[Tensor, ...]:
         target = ((start * (heads - 1) + position).unsqueeze(1) + head * degree.index_select(0, row).unsqueeze(1)).view(-1)
         order = torch.empty_like(target).scatter_(0, target, torch.arange(target.numel(), device=col.device))
         rowptr_h = torch.cat([(rowptr[:-1].unsqueeze(1) * heads + head * degree.unsqueeze(1)).view(-1), rowptr[-1:] * heads])
-        return (rowptr_h, (col.unsqueeze(1) * heads + head).view(-1).index_select(0, order),
-                (row.unsqueeze(1) * heads + head).view(-1).index_select(0, order), order)
+        return rowptr_h, (col.unsqueeze(1) * heads + head).view(-1).index_select(0, order), order
 
     def compute() -> Tuple[Tensor, ...]:
         from gnnx.utils.tensors import ptr_to_index  # (gnnx.utils imports gnnx.ops)
 
-        rowptr_t, col_t, _, order_t = expand(csr.rowptr_t, csr.col_t,
-                                             ptr_to_index(csr.rowptr_t, output_size=csr.col_t.numel()))
-        return expand(csr.rowptr, csr.col, csr.row) + (rowptr_t, col_t, order_t)
+        rowptr, col, order = expand(csr.rowptr, csr.col, csr.row)
+        row = (csr.row.unsqueeze(1) * heads + torch.arange(heads, device=col.device)).view(-1).index_select(0, order)
+        # (only the forward's rows are kept: the backward's edge products read those)
+        return (rowptr, col, row, order) + expand(csr.rowptr_t, csr.col_t,
+                                                   ptr_to_index(csr.rowptr_t, output_size=csr.col_t.numel()))
 
     return dispatch.csr_values(csr, None, ("heads", heads), compute)
 
