@@ -1,0 +1,143 @@
+"""Issue #17: why gnnx's eager EdgeCNN training step (bare edge_index, CUDA) is slower than
+PyG's although its kernels are faster. Session 28 found the step host-bound, with ~1.2 ms a
+layer spent around the fused backward op inside ``loss.backward()`` while the op called on the
+main thread costs 0.26 ms. CUDA backward functions run on the autograd engine's device thread.
+
+Prints, per model (gnnx eager, PyG eager, the loop floor): ms per forward, backward alone,
+whole training step, with the engine's device threads on and off
+(``torch.autograd.set_multithreading_enabled``); then the fused op's host time per call on the
+main thread and on a worker thread; a chain of Python autograd Functions' backward, threads on
+and off; the Python threads alive. Usage: python bench/eager_backward_threads.py [steps];
+``... loop SECONDS`` runs gnnx's training steps alone (for py-spy)."""
+import sys
+import threading
+import time
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+import gnnx.ops.triton_edge_mlp as fused
+from gnnx.benchmark.seed import build, seed_graph
+
+
+def ms_per_call(fn: Callable[[], object], calls: int) -> float:
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - started) / calls * 1e3
+
+
+def model_rows(x: Tensor, edge_index: Tensor, y: Tensor, steps: int) -> None:
+    for mode in ("gnnx_eager", "pyg_eager", "floor"):
+        model = build("EdgeCNN", mode, "cuda")
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def forward():
+            return F.cross_entropy(model(x, edge_index), y)
+
+        def train():
+            optimizer.zero_grad()
+            forward().backward()
+            optimizer.step()
+
+        for threads in (True, False):
+            torch.autograd.set_multithreading_enabled(threads)
+            loss = forward()
+            rows = {
+                "forward": ms_per_call(forward, steps),
+                "backward": ms_per_call(lambda: loss.backward(retain_graph=True), steps),
+                "train step": ms_per_call(train, steps),
+                "optimizer.step": ms_per_call(optimizer.step, steps),
+            }
+            print(f"{mode:11s} device threads {'on ' if threads else 'off'}: "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in rows.items()) + " ms", flush=True)
+        torch.autograd.set_multithreading_enabled(True)
+
+
+class Twice(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, t):
+        return t * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 2
+
+
+def python_function_chain(steps: int) -> None:
+    leaf = torch.randn(1000, 64, device="cuda", requires_grad=True)
+    for depth in (1, 3, 12):
+        for threads in (True, False):
+            torch.autograd.set_multithreading_enabled(threads)
+            t = leaf
+            for _ in range(depth):
+                t = Twice.apply(t)
+            out = t.sum()
+            print(f"chain of {depth:2d} Python Functions, backward, device threads {'on ' if threads else 'off'}: "
+                  f"{ms_per_call(lambda: out.backward(retain_graph=True), steps) * 1e3:.0f} us", flush=True)
+    torch.autograd.set_multithreading_enabled(True)
+
+
+def op_on_threads(x: Tensor, edge_index: Tensor, y: Tensor, steps: int) -> None:
+    model = build("EdgeCNN", "gnnx_eager", "cuda")
+    captured = {}
+    op = fused.edge_mlp_max_backward
+
+    def spy(*args):
+        captured.setdefault("args", args)
+        captured.setdefault("thread", threading.current_thread().name)
+        return op(*args)
+
+    fused.edge_mlp_max_backward = spy
+    F.cross_entropy(model(x, edge_index), y).backward()
+    fused.edge_mlp_max_backward = op
+    args = captured["args"]
+    print(f"the backward op ran on thread {captured['thread']!r}")
+    print(f"fused backward op, main thread: {ms_per_call(lambda: op(*args), steps) * 1e3:.0f} us", flush=True)
+    result = {}
+
+    def worker():
+        result["ms"] = ms_per_call(lambda: op(*args), steps)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    print(f"fused backward op, worker thread: {result['ms'] * 1e3:.0f} us", flush=True)
+
+
+def train_loop(seconds: float) -> None:
+    """gnnx's eager training steps for ``seconds``: the target of a sampling profiler."""
+    x, edge_index, y = seed_graph("cuda")
+    model = build("EdgeCNN", "gnnx_eager", "cuda")
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    started, steps = time.perf_counter(), 0
+    while time.perf_counter() - started < seconds:
+        optimizer.zero_grad()
+        F.cross_entropy(model(x, edge_index), y).backward()
+        optimizer.step()
+        steps += 1
+    torch.cuda.synchronize()
+    print(f"{steps} steps, {(time.perf_counter() - started) / steps * 1e3:.2f} ms each")
+
+
+def main(steps: int = 30) -> None:
+    print(torch.__version__, torch.cuda.get_device_name(), "switch interval", sys.getswitchinterval())
+    x, edge_index, y = seed_graph("cuda")
+    model_rows(x, edge_index, y, steps)
+    print("python threads:", [t.name for t in threading.enumerate()])
+    python_function_chain(steps)
+    op_on_threads(x, edge_index, y, steps)
+    print("python threads at the end:", [t.name for t in threading.enumerate()])
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["loop"]:
+        train_loop(float(sys.argv[2]))
+    else:
+        main(*map(int, sys.argv[1:]))
