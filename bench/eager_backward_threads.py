@@ -126,6 +126,26 @@ def train_loop(seconds: float) -> None:
     print(f"{steps} steps, {(time.perf_counter() - started) / steps * 1e3:.2f} ms each")
 
 
+def profile_backward(calls: int = 10) -> None:
+    """torch.profiler over gnnx's backward alone (device threads off: every event on one
+    thread): host time per op against the GPU's kernel time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    x, edge_index, y = seed_graph("cuda")
+    model = build("EdgeCNN", "gnnx_eager", "cuda")
+    torch.autograd.set_multithreading_enabled(False)
+    loss = F.cross_entropy(model(x, edge_index), y)
+    for _ in range(3):
+        loss.backward(retain_graph=True)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            loss.backward(retain_graph=True)
+        torch.cuda.synchronize()
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=40, max_name_column_width=70))
+    print(prof.key_averages().table(sort_by="self_device_time_total", row_limit=15, max_name_column_width=70))
+
+
 def main(steps: int = 30) -> None:
     print(torch.__version__, torch.cuda.get_device_name(), "switch interval", sys.getswitchinterval())
     x, edge_index, y = seed_graph("cuda")
@@ -137,7 +157,9 @@ def main(steps: int = 30) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["loop"]:
+    if sys.argv[1:2] == ["profile"]:
+        profile_backward()
+    elif sys.argv[1:2] == ["loop"]:
         train_loop(float(sys.argv[2]))
     else:
         main(*map(int, sys.argv[1:]))
