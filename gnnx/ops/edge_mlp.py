@@ -38,10 +38,11 @@ def edge_mlp_max_reference(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[
     return scatter(torch.nn.functional.linear(hidden, weight, bias), dst, num_dst, reduce="max")
 
 
-def fused_available(a: Tensor, weight: Tensor) -> bool:
-    """Whether :func:`edge_mlp_max` runs the fused kernels for these tensors (given a CSR)."""
+def fused_available(a: Tensor, weight: Tensor, hidden: Optional[int] = None) -> bool:
+    """Whether :func:`edge_mlp_max` runs the fused kernels for these tensors (given a CSR;
+    ``hidden``: the width of ``a`` where a node feature tensor stands in for it)."""
     kernels = cuda_edge_mlp_kernels()
-    return (kernels is not None and kernels.usable(a, weight) and triton_takes(a, weight)
+    return (kernels is not None and kernels.usable(a, weight, hidden) and triton_takes(a, weight)
             and not torch.jit.is_tracing())
 
 
@@ -211,3 +212,119 @@ def _op_backward(ctx, grad):
 
 
 edge_mlp_max_cpu.register_autograd(_op_backward, setup_context=_op_setup)
+
+
+def node_halves(x_src: Tensor, x_dst: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    r"""EdgeConv's first linear layer on :math:`[\mathbf{x}_i \Vert \mathbf{x}_j - \mathbf{x}_i]`
+    split by linearity into per-node halves: ``(x_dst (W_1 - W_2)^T + bias, x_src W_2^T)`` for
+    ``weight = [W_1 | W_2]`` (``[H, 2F]``). One product ``x [W_1 - W_2; W_2]^T`` when both
+    sides are the same nodes (the halves are then its column halves, strided views)."""
+    half = x_src.size(-1)
+    w_dst, w_src = weight[:, :half], weight[:, half:]
+    if x_src is not x_dst:
+        return (torch.nn.functional.linear(x_dst, w_dst - w_src, bias), torch.nn.functional.linear(x_src, w_src))
+    both_bias = None if bias is None else torch.nn.functional.pad(bias, (0, bias.size(0)))
+    both = torch.nn.functional.linear(x_src, torch.cat([w_dst - w_src, w_src]), both_bias)
+    return both.split(weight.size(0), dim=-1)
+
+
+def _node_halves_backward(grad_a: Tensor, grad_b: Tensor, x_src: Tensor, x_dst: Tensor, weight: Tensor, same: bool,
+                          needed: Tuple[bool, ...]) -> List[Optional[Tensor]]:
+    """Gradients of :func:`node_halves` for ``x_src``, ``x_dst``, ``weight``, ``bias`` (those
+    ``needed``); with ``same`` (one tensor for both sides) ``x_src``'s holds the whole."""
+    half, hidden = x_src.size(-1), weight.size(0)
+    w_dst, w_src = weight[:, :half], weight[:, half:]
+    grads: List[Optional[Tensor]] = [None] * 4
+    if same:
+        both = torch.cat([grad_a, grad_b], 1)
+        if needed[0]:
+            grads[0] = both @ torch.cat([w_dst - w_src, w_src])
+        if needed[2]:
+            by_half = both.t() @ x_src
+            grads[2] = torch.cat([by_half[:hidden], by_half[hidden:] - by_half[:hidden]], 1)
+    else:
+        grads[0] = grad_b @ w_src if needed[0] else None
+        grads[1] = grad_a @ (w_dst - w_src) if needed[1] else None
+        if needed[2]:
+            by_dst = grad_a.t() @ x_dst
+            grads[2] = torch.cat([by_dst, grad_b.t() @ x_src - by_dst], 1)
+    if needed[3]:
+        grads[3] = grad_a.sum(0)
+    return grads
+
+
+def edge_conv_max_reference(x_src: Tensor, x_dst: Tensor, weight1: Tensor, bias1: Optional[Tensor], weight2: Tensor,
+                            bias2: Optional[Tensor], csr: CSR) -> Tensor:
+    """:func:`edge_conv_max` in plain ATen."""
+    return edge_mlp_max_reference(*node_halves(x_src, x_dst, weight1, bias1), weight2, bias2, csr.col, csr.row,
+                                  x_dst.size(0))
+
+
+def _runs_eagerly(x_src: Tensor, x_dst: Tensor, weight1: Tensor, weight2: Tensor, *rest: Optional[Tensor]) -> bool:
+    """Whether :func:`edge_conv_max` takes its eager node: plain tensors outside tracing,
+    function transforms and autocast, on the CPU or where the fused kernels serve."""
+    if (torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing()
+            or torch._C._are_functorch_transforms_active() or torch.is_autocast_enabled(x_dst.device.type)):
+        return False
+    if any(type(t) not in (Tensor, torch.nn.Parameter) for t in (x_src, x_dst, weight1, weight2, *rest) if t is not None):
+        return False
+    return chunked_available(x_dst) or fused_available(x_dst, weight2, weight1.size(0))
+
+
+class _EdgeConvMax(torch.autograd.Function):
+    """:func:`edge_conv_max` as one autograd node: the per-node halves and the kernels' bodies
+    (CUDA's fused kernels, the CPU's chunked loops) called directly, the backward of both in
+    one function. In eager steps on small graphs the host's time is the step's: the registered
+    op's dispatch and the split layer's seven autograd nodes cost more than the kernels."""
+
+    @staticmethod
+    def forward(ctx, x_src, x_dst, weight1, bias1, weight2, bias2, csr):
+        a, b = node_halves(x_src, x_dst, weight1, bias1)
+        if a.is_cuda:
+            out, kept = cuda_edge_mlp_kernels().launch_forward(csr.row, csr.col, csr.rowptr, a, b, weight2, bias2)
+        else:
+            out = kept = _max_in_chunks(a.contiguous(), b.contiguous(), weight2.to(a.dtype), _as(bias2, a), csr.col,
+                                        csr.row, csr.rowptr.diff())
+        ctx.csr, ctx.same = csr, x_src is x_dst
+        ctx.save_for_backward(x_src, x_dst, weight1, bias1, weight2, bias2, a, b, kept)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x_src, x_dst, weight1, bias1, weight2, bias2, a, b, kept = ctx.saved_tensors
+        csr = ctx.csr
+        inputs = (x_src, x_dst, weight1, bias1, weight2, bias2)
+        if differentiating_backward(grad, *inputs):  # create_graph=True: the reference's gradients
+            return (*reference_grads(lambda *t: edge_conv_max_reference(*t, csr), inputs, (grad,),
+                                     ctx.needs_input_grad[:6]), None)
+        if a.is_cuda:
+            kernels = cuda_edge_mlp_kernels()
+            grad_a, grad_b, grad_w2 = kernels.launch_backward(csr.rowptr, csr.col, csr.perm, csr.rowptr_t, csr.perm_t,
+                                                              a, b, weight2, grad, kept)
+            grad_b2 = kernels.bias_grad(grad, kept) if bias2 is not None else None
+        else:
+            grad_a, grad_b, grad_w2, grad_b2 = _max_in_chunks_backward(
+                grad.to(a.dtype), a.contiguous(), b.contiguous(), weight2.to(a.dtype), _as(bias2, a), csr.col,
+                csr.row, kept, csr.rowptr)
+            grad_w2 = grad_w2.to(weight2.dtype)
+            grad_b2 = grad_b2.to(bias2.dtype) if bias2 is not None else None
+        first = _node_halves_backward(grad_a, grad_b, x_src, x_dst, weight1, ctx.same, ctx.needs_input_grad[:4])
+        return (*first, grad_w2, grad_b2, None)
+
+
+def edge_conv_max(x_src: Tensor, x_dst: Tensor, weight1: Tensor, bias1: Optional[Tensor], weight2: Tensor,
+                  bias2: Optional[Tensor], csr: CSR) -> Tensor:
+    r"""EdgeConv's layer for a ``Linear -> ReLU -> Linear`` network with max aggregation over a
+    prepared CSR (destination rows ``x_dst``, sources ``x_src``):
+
+    .. math::
+        \mathbf{x}'_i = \max_{j \in \mathcal{N}(i)} \mathbf{W}_2\,\mathrm{ReLU}\big(
+        \mathbf{W}_1 [\mathbf{x}_i \Vert \mathbf{x}_j - \mathbf{x}_i] + \mathbf{b}_1\big) + \mathbf{b}_2,
+
+    :func:`node_halves` then :func:`edge_mlp_max`. Eager calls where those run the fused CUDA
+    kernels or the CPU's chunked loops are one autograd node calling the kernels directly
+    (:class:`_EdgeConvMax`); compiled, exported and traced calls the registered ops."""
+    if _runs_eagerly(x_src, x_dst, weight1, weight2, bias1, bias2):
+        return _EdgeConvMax.apply(x_src, x_dst, weight1, bias1, weight2, bias2, csr)
+    a, b = node_halves(x_src, x_dst, weight1, bias1)
+    return edge_mlp_max(a, b, weight2, bias2, csr=csr)

@@ -25,6 +25,7 @@ backward's one-hot product as two (its 0/1 operand is exact in TF32); one where
 """
 from __future__ import annotations
 
+import functools
 from typing import Optional, Tuple
 
 import torch
@@ -182,18 +183,17 @@ def _precision() -> str:
     return "tf32" if torch.backends.cuda.matmul.allow_tf32 else "tf32x3"
 
 
-def usable(a: Tensor, weight: Tensor) -> bool:
-    """Whether the kernels take these widths (``a [N, H]``, ``weight [OUT, H]``); winners are
-    kept as int32 CSR positions (graphs below 2^31 edges)."""
-    return a.is_cuda and a.dim() == 2 and max(a.size(1), weight.size(0)) <= MAX_WIDTH
+def usable(a: Tensor, weight: Tensor, hidden: Optional[int] = None) -> bool:
+    """Whether the kernels take these widths (``a [N, H]``, ``weight [OUT, H]``; ``hidden``: H
+    where ``a`` is another ``[N, *]`` tensor of the call); winners are kept as int32 CSR
+    positions (graphs below 2^31 edges)."""
+    return a.is_cuda and a.dim() == 2 and max(a.size(1) if hidden is None else hidden, weight.size(0)) <= MAX_WIDTH
 
 
-@triton_op("gnnx::edge_mlp_max", mutates_args={})
-def edge_mlp_max(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor, rowptr_t: Tensor, perm_t: Tensor,
-                 a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-    """``(out [N_dst, OUT], winner [N_dst, OUT])``: ``max_j W relu(a_i + b_j) + bias`` over the
-    CSR's rows and the CSR position of each channel's winner (-1 for a row without edges).
-    ``perm`` and the transposed CSR's ``rowptr_t`` and ``perm_t`` serve the backward."""
+def launch_forward(row: Tensor, col: Tensor, rowptr: Tensor, a: Tensor, b: Tensor, weight: Tensor,
+                   bias: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    """The kernels of :func:`edge_mlp_max` launched on real tensors or traced (its body; eager
+    callers that own the autograd, :func:`gnnx.ops.edge_mlp.edge_conv_max`, call it directly)."""
     a, b, weight = _unit_column_stride(a), _unit_column_stride(b), weight.contiguous()
     hidden, out_channels, num_edges = a.size(1), weight.size(0), col.numel()
     precision = _precision()
@@ -209,22 +209,30 @@ def edge_mlp_max(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor, rowptr_
     return out.to(a.dtype), arg
 
 
-@triton_op("gnnx::edge_mlp_max_backward", mutates_args={})
-def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, rowptr_t: Tensor, perm_t: Tensor, a: Tensor,
-                          b: Tensor, weight: Tensor, grad: Tensor, arg: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-    """``(grad a, grad b, grad weight)`` of :func:`edge_mlp_max`: one pass over the
-    destination rows recomputes each channel's winning hidden row and gives ``grad a``,
-    per-program parts of ``grad W`` and the edges' pre-activation gradients, which the
-    transposed CSR sums per source (``grad b``). Fixed order throughout, no atomics (unless
-    ``CONFIG["bwd_atomic_b"]``)."""
+@triton_op("gnnx::edge_mlp_max", mutates_args={})
+def edge_mlp_max(rowptr: Tensor, col: Tensor, perm: Tensor, row: Tensor, rowptr_t: Tensor, perm_t: Tensor,
+                 a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    """``(out [N_dst, OUT], winner [N_dst, OUT])``: ``max_j W relu(a_i + b_j) + bias`` over the
+    CSR's rows and the CSR position of each channel's winner (-1 for a row without edges).
+    ``perm`` and the transposed CSR's ``rowptr_t`` and ``perm_t`` serve the backward."""
+    return launch_forward(row, col, rowptr, a, b, weight, bias)
+
+
+@functools.lru_cache(maxsize=None)
+def _multiprocessors(device: torch.device) -> int:
+    return torch.cuda.get_device_properties(device).multi_processor_count
+
+
+def launch_backward(rowptr: Tensor, col: Tensor, perm: Tensor, rowptr_t: Tensor, perm_t: Tensor, a: Tensor,
+                    b: Tensor, weight: Tensor, grad: Tensor, arg: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """The body of :func:`edge_mlp_max_backward` (as :func:`launch_forward` of the forward)."""
     a, b, weight, grad = _unit_column_stride(a), _unit_column_stride(b), weight.contiguous(), grad.contiguous()
     hidden = a.size(1)
     out_channels = weight.size(0)
     num_edges = col.numel()
     num_rows = rowptr.numel() - 1
     precision = _precision()
-    sms = torch.cuda.get_device_properties(a.device).multi_processor_count
-    programs = torch.sym_max(1, torch.sym_min(num_rows, CONFIG["bwd_programs_per_sm"] * sms))
+    programs = torch.sym_max(1, torch.sym_min(num_rows, CONFIG["bwd_programs_per_sm"] * _multiprocessors(a.device)))
     atomic_b = CONFIG["bwd_atomic_b"] and not torch.are_deterministic_algorithms_enabled()
     if atomic_b:  # grad b itself, summed by atomic adds
         grad_edge = torch.zeros((b.size(0), hidden), dtype=torch.float32, device=a.device)
@@ -242,6 +250,17 @@ def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, rowptr_t: T
     return grad_a.to(a.dtype), grad_b.to(b.dtype), partial.sum(0).to(weight.dtype)
 
 
+@triton_op("gnnx::edge_mlp_max_backward", mutates_args={})
+def edge_mlp_max_backward(rowptr: Tensor, col: Tensor, perm: Tensor, rowptr_t: Tensor, perm_t: Tensor, a: Tensor,
+                          b: Tensor, weight: Tensor, grad: Tensor, arg: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """``(grad a, grad b, grad weight)`` of :func:`edge_mlp_max`: one pass over the
+    destination rows recomputes each channel's winning hidden row and gives ``grad a``,
+    per-program parts of ``grad W`` and the edges' pre-activation gradients, which the
+    transposed CSR sums per source (``grad b``). Fixed order throughout, no atomics (unless
+    ``CONFIG["bwd_atomic_b"]``)."""
+    return launch_backward(rowptr, col, perm, rowptr_t, perm_t, a, b, weight, grad, arg)
+
+
 def _setup(ctx, inputs, output):
     rowptr, col, perm, row, rowptr_t, perm_t, a, b, weight, bias = inputs
     ctx.save_for_backward(rowptr, col, perm, row, rowptr_t, perm_t, a, b, weight, bias, output[1])
@@ -257,10 +276,13 @@ def _backward(ctx, grad, _grad_arg):
                                 (grad,), ctx.needs_input_grad[6:10])
         return (None,) * 6 + tuple(grads)
     grad_a, grad_b, grad_w = edge_mlp_max_backward(rowptr, col, perm, rowptr_t, perm_t, a, b, weight, grad, arg)
-    grad_bias = None
-    if ctx.has_bias:  # rows without edges output 0, not the bias
-        grad_bias = torch.where(arg >= 0, grad, torch.zeros_like(grad)).sum(0)
+    grad_bias = bias_grad(grad, arg) if ctx.has_bias else None
     return None, None, None, None, None, None, grad_a, grad_b, grad_w, grad_bias
+
+
+def bias_grad(grad: Tensor, arg: Tensor) -> Tensor:
+    """The second layer's bias gradient: rows without edges output 0, not the bias."""
+    return torch.where(arg >= 0, grad, torch.zeros_like(grad)).sum(0)
 
 
 edge_mlp_max.register_autograd(_backward, setup_context=_setup)

@@ -157,13 +157,20 @@ def _count_fused(monkeypatch):
     kernels = dispatch.cuda_edge_mlp_kernels()
     calls = []
 
-    class Spy:
+    class Spy:  # counts the forward's kernel calls: the registered op, or eager calls' own node's
         usable = staticmethod(kernels.usable)
+        launch_backward = staticmethod(kernels.launch_backward)
+        bias_grad = staticmethod(kernels.bias_grad)
 
         @staticmethod
         def edge_mlp_max(*args):
             calls.append(1)
             return kernels.edge_mlp_max(*args)
+
+        @staticmethod
+        def launch_forward(*args):
+            calls.append(1)
+            return kernels.launch_forward(*args)
 
     monkeypatch.setattr(dispatch, "_CUDA_EDGE_MLP", Spy)
     return calls
@@ -341,6 +348,61 @@ def test_edge_mlp_max_in_chunks_gradcheck(with_csr, monkeypatch):
               torch.randn(3, 4, generator=gen, dtype=torch.float64, requires_grad=True),
               torch.randn(3, generator=gen, dtype=torch.float64, requires_grad=True)]
     assert torch.autograd.gradcheck(lambda *t: edge_mlp_max(*t, **structure), inputs)
+
+
+def _edge_conv_inputs(n_src, n_dst, edges, features, hidden, out, device, dtype=torch.float32, seed=5):
+    gen = torch.Generator().manual_seed(seed)
+    num_dst = n_src if n_dst is None else n_dst
+    edge_index = torch.stack([torch.randint(n_src, (edges,), generator=gen), torch.randint(num_dst, (edges,), generator=gen)])
+    x_src = torch.randn(n_src, features, generator=gen, dtype=dtype)
+    x_dst = x_src if n_dst is None else torch.randn(n_dst, features, generator=gen, dtype=dtype)
+    params = [torch.randn(hidden, 2 * features, generator=gen, dtype=dtype) / features ** 0.5,
+              torch.randn(hidden, generator=gen, dtype=dtype), torch.randn(out, hidden, generator=gen, dtype=dtype)
+              / hidden ** 0.5, torch.randn(out, generator=gen, dtype=dtype)]
+    csr = build_csr(edge_index.to(device), x_dst.size(0), n_src)
+    return [t.to(device).requires_grad_() for t in (x_src, x_dst)] + [p.to(device).requires_grad_() for p in params], csr
+
+
+@pytest.mark.parametrize("device", ["cpu", CUDA])
+@pytest.mark.parametrize("bipartite", [False, True], ids=["one node set", "bipartite"])
+@pytest.mark.parametrize("biases", [True, False])
+def test_edge_conv_max_eager_node_equals_the_reference(device, bipartite, biases):
+    """:func:`~gnnx.ops.edge_mlp.edge_conv_max` in an eager call is one autograd node (the first
+    layer's halves and the fused kernels or the CPU's loops, with its own backward): values
+    and gradients of the plain-ATen reference, one node set or two."""
+    from gnnx.ops.edge_mlp import edge_conv_max, edge_conv_max_reference
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    n_src, n_dst = (90, 70) if bipartite else (90, None)
+    leaves, csr = _edge_conv_inputs(n_src, n_dst, 900, 6, 24, 20, device)
+    x_src, x_dst = leaves[0], leaves[1] if bipartite else leaves[0]
+    w1, b1, w2, b2 = leaves[2], leaves[3] if biases else None, leaves[4], leaves[5] if biases else None
+    got = edge_conv_max(x_src, x_dst, w1, b1, w2, b2, csr)
+    assert type(got.grad_fn).__name__ == "_EdgeConvMaxBackward"
+    ref = edge_conv_max_reference(x_src, x_dst, w1, b1, w2, b2, csr)
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+    wanted = [t for t in (x_src, x_dst, w1, b1, w2, b2) if t is not None]
+    wanted = list({id(t): t for t in wanted}.values())
+    probe = torch.randn_like(ref)
+    for g, r in zip(torch.autograd.grad(got, wanted, probe), torch.autograd.grad(ref, wanted, probe)):
+        torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("bipartite", [False, True], ids=["one node set", "bipartite"])
+def test_edge_conv_max_eager_node_gradcheck(bipartite, monkeypatch):
+    """First and second derivatives (a gradient penalty differentiates the reference) of the
+    eager node in float64, over chunks of the fewest edges."""
+    from gnnx.ops.edge_mlp import edge_conv_max
+
+    monkeypatch.setattr(dispatch, "CACHE_CHUNK_BYTES", 0)
+    leaves, csr = _edge_conv_inputs(40, 30 if bipartite else None, 300, 3, 4, 3, "cpu", torch.float64)
+    inputs = leaves if bipartite else leaves[:1] + leaves[2:]
+
+    def layer(*t):
+        return edge_conv_max(*((t[0], t[0]) + t[1:] if not bipartite else t), csr)
+
+    assert torch.autograd.gradcheck(layer, inputs)
+    assert torch.autograd.gradgradcheck(layer, inputs)
 
 
 def test_edge_cnn_on_the_cpu_runs_the_chunked_loops(monkeypatch):

@@ -12,7 +12,7 @@ from gnnx.nn.inits import reset
 from gnnx.nn.message_passing import Adj, MessagePassing
 from gnnx.nn.mlp import MLP
 from gnnx.ops import dispatch
-from gnnx.ops.edge_mlp import chunked_available, edge_mlp_max, fused_available
+from gnnx.ops.edge_mlp import chunked_available, edge_conv_max, fused_available, node_halves
 
 PairTensor = Tuple[Tensor, Optional[Tensor]]
 
@@ -37,19 +37,6 @@ def _fusable_second_linear(nn: torch.nn.Module) -> Optional[torch.nn.Linear]:
             and isinstance(nn[2], torch.nn.Linear)):
         return nn[2]
     return None
-
-
-def _split_first_linear(first: torch.nn.Linear, x_src: Tensor, x_dst: Tensor) -> Tuple[Tensor, Tensor]:
-    """``(x_dst (W_1 - W_2)^T + b, x_src W_2^T)``, the first layer's per-node halves: one
-    product ``x [W_1 - W_2; W_2]^T`` when both sides are the same nodes."""
-    half = x_src.size(-1)
-    w_dst, w_src = first.weight[:, :half], first.weight[:, half:]
-    if x_src is not x_dst:
-        return (torch.nn.functional.linear(x_dst, w_dst - w_src, first.bias),
-                torch.nn.functional.linear(x_src, w_src))
-    bias = None if first.bias is None else torch.nn.functional.pad(first.bias, (0, first.bias.size(0)))
-    both = torch.nn.functional.linear(x_src, torch.cat([w_dst - w_src, w_src]), bias)
-    return both.split(first.weight.size(0), dim=-1)
 
 
 def _rest(nn: torch.nn.Module, h: Tensor) -> Tensor:
@@ -81,7 +68,7 @@ class EdgeConv(MessagePassing):
     ``[E, 2F]`` matrix product. When the network is ``Linear -> ReLU -> Linear`` (PyG's
     ``EdgeCNN`` MLP: no norm, no active dropout) with ``aggr="max"``, on CUDA with a prepared
     CSR (a :class:`~gnnx.Graph`, the structure cache, or the CSR a model builds once when traced),
-    eager, compiled and exported calls run the rest fused (:func:`gnnx.ops.edge_mlp.edge_mlp_max`):
+    eager, compiled and exported calls run the rest fused (:func:`gnnx.ops.edge_mlp.edge_conv_max`):
     the second layer on tensor cores at fp32 accuracy, the max with its winners, and a backward
     that recomputes only each channel's winning hidden row, so no ``[E, F]`` activation is
     kept for the backward (H100, seed graph, 3-layer EdgeCNN forward+backward with a CUDA
@@ -119,11 +106,11 @@ class EdgeConv(MessagePassing):
             raise ValueError(f"{type(self).__name__}: the network's first layer takes {first.weight.size(1)} "
                              f"input channels, [x_i, x_j - x_i] of two {first.weight.size(1) // 2}-wide node "
                              f"features, got x of shape {list(x_src.shape)}")
-        per_dst, per_src = _split_first_linear(first, x_src, x_dst)
         second = self._fused_second_linear()
-        csr = self._fused_csr(second, edge_index, per_dst, per_src, edge_mask)
+        csr = self._fused_csr(second, first.weight.size(0), edge_index, x_src, x_dst, edge_mask)
         if csr is not None:
-            return edge_mlp_max(per_dst, per_src, second.weight, second.bias, csr=csr)
+            return edge_conv_max(x_src, x_dst, first.weight, first.bias, second.weight, second.bias, csr)
+        per_dst, per_src = node_halves(x_src, x_dst, first.weight, first.bias)
         return self.propagate(edge_index, h_dst=(None, per_dst), h_src=(per_src, None), **mask)
 
     def _fused_second_linear(self) -> Optional[torch.nn.Linear]:
@@ -134,22 +121,22 @@ class EdgeConv(MessagePassing):
             return None
         return _fusable_second_linear(self.nn)
 
-    def _fused_csr(self, second: Optional[torch.nn.Linear], edge_index: Adj, per_dst: Tensor, per_src: Tensor,
-                   edge_mask: Optional[Tensor]) -> Optional[CSR]:
+    def _fused_csr(self, second: Optional[torch.nn.Linear], hidden: int, edge_index: Adj, x_src: Tensor,
+                   x_dst: Tensor, edge_mask: Optional[Tensor]) -> Optional[CSR]:
         """The CSR the fused kernels (or, in CPU calls, the chunked loops of
-        :func:`~gnnx.ops.edge_mlp.edge_mlp_max`) need (``second``: :meth:`_fused_second_linear`),
-        where they apply to this call, else ``None``."""
-        if second is None or edge_mask is not None or per_dst.dim() != 2 or self._messages_observed():
+        :func:`~gnnx.ops.edge_mlp.edge_conv_max`) need (``second``: :meth:`_fused_second_linear`,
+        ``hidden``: the first layer's width), where they apply to this call, else ``None``."""
+        if second is None or edge_mask is not None or x_dst.dim() != 2 or self._messages_observed():
             return None  # (hooks and explain mode read the messages: propagate builds them)
-        if not (fused_available(per_dst, second.weight) or chunked_available(per_dst)):
+        if not (fused_available(x_dst, second.weight, hidden) or chunked_available(x_dst)):
             return None
         if isinstance(edge_index, Graph):
             csr = edge_index.csr
         elif isinstance(edge_index, Tensor):
-            csr = dispatch.cached_csr(edge_index, per_dst.size(0), per_src.size(0))
+            csr = dispatch.cached_csr(edge_index, x_dst.size(0), x_src.size(0))
         else:
             return None
-        if csr is None or csr.rowptr.numel() != per_dst.size(0) + 1 or csr.rowptr_t.numel() != per_src.size(0) + 1:
+        if csr is None or csr.rowptr.numel() != x_dst.size(0) + 1 or csr.rowptr_t.numel() != x_src.size(0) + 1:
             return None
         return csr
 
