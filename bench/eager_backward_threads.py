@@ -8,7 +8,7 @@ whole training step, with the engine's device threads on and off
 (``torch.autograd.set_multithreading_enabled``); then the fused op's host time per call on the
 main thread and on a worker thread; a chain of Python autograd Functions' backward, threads on
 and off; the Python threads alive. Usage: python bench/eager_backward_threads.py [steps];
-``... loop SECONDS`` runs gnnx's training steps alone (for py-spy)."""
+``... loop SECONDS [train|infer]`` runs gnnx's steps alone (for py-spy)."""
 import sys
 import threading
 import time
@@ -111,16 +111,23 @@ def op_on_threads(x: Tensor, edge_index: Tensor, y: Tensor, steps: int) -> None:
     print(f"fused backward op, worker thread: {result['ms'] * 1e3:.0f} us", flush=True)
 
 
-def train_loop(seconds: float) -> None:
-    """gnnx's eager training steps for ``seconds``: the target of a sampling profiler."""
+def train_loop(seconds: float, kind: str = "train") -> None:
+    """gnnx's eager training steps (``kind="infer"``: eval-mode forwards without gradient) for
+    ``seconds``: the target of a sampling profiler."""
     x, edge_index, y = seed_graph("cuda")
     model = build("EdgeCNN", "gnnx_eager", "cuda")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     started, steps = time.perf_counter(), 0
+    if kind == "infer":
+        model.eval()
     while time.perf_counter() - started < seconds:
-        optimizer.zero_grad()
-        F.cross_entropy(model(x, edge_index), y).backward()
-        optimizer.step()
+        if kind == "infer":
+            with torch.no_grad():
+                model(x, edge_index)
+        else:
+            optimizer.zero_grad()
+            F.cross_entropy(model(x, edge_index), y).backward()
+            optimizer.step()
         steps += 1
     torch.cuda.synchronize()
     print(f"{steps} steps, {(time.perf_counter() - started) / steps * 1e3:.2f} ms each")
@@ -160,6 +167,6 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["profile"]:
         profile_backward()
     elif sys.argv[1:2] == ["loop"]:
-        train_loop(float(sys.argv[2]))
+        train_loop(float(sys.argv[2]), *sys.argv[3:4])
     else:
         main(*map(int, sys.argv[1:]))
