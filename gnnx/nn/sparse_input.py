@@ -29,6 +29,8 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
+from gnnx.graph import Graph
+
 Size = Tuple[Optional[int], Optional[int]]
 _VALUE_ARGS = ("edge_weight", "edge_attr", "edge_type")
 
@@ -89,7 +91,7 @@ class ReadsSparseInputs(torch.nn.Module):
         return super().__call__(*args, **kwargs)
 
 
-_PLAIN_TYPES = (type(None), tuple, list, int, float, bool, str)
+_PLAIN_TYPES = (type(None), tuple, list, int, float, bool, str, Graph)  # (models hand their layers a Graph)
 
 
 def _plain(values) -> bool:

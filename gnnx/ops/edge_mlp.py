@@ -228,20 +228,31 @@ def node_halves(x_src: Tensor, x_dst: Tensor, weight: Tensor, bias: Optional[Ten
     return both.split(weight.size(0), dim=-1)
 
 
+def _eager_node_halves(x_src: Tensor, x_dst: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    """:func:`node_halves` in fewer eager calls where both sides are the same nodes:
+    ``b = x W_2^T``, ``a = x W_1^T + bias - b`` (three kernels, where the weights' difference,
+    their concatenation, the padded bias and the split cost six calls)."""
+    if x_src is not x_dst:
+        return node_halves(x_src, x_dst, weight, bias)
+    half = x_src.size(-1)
+    b = torch.mm(x_src, weight[:, half:].t())
+    a = torch.mm(x_src, weight[:, :half].t()) if bias is None else torch.addmm(bias, x_src, weight[:, :half].t())
+    return a.sub_(b), b
+
+
 def _node_halves_backward(grad_a: Tensor, grad_b: Tensor, x_src: Tensor, x_dst: Tensor, weight: Tensor, same: bool,
                           needed: Tuple[bool, ...]) -> List[Optional[Tensor]]:
     """Gradients of :func:`node_halves` for ``x_src``, ``x_dst``, ``weight``, ``bias`` (those
     ``needed``); with ``same`` (one tensor for both sides) ``x_src``'s holds the whole."""
-    half, hidden = x_src.size(-1), weight.size(0)
+    half = x_src.size(-1)
     w_dst, w_src = weight[:, :half], weight[:, half:]
     grads: List[Optional[Tensor]] = [None] * 4
-    if same:
-        both = torch.cat([grad_a, grad_b], 1)
+    if same:  # a = x W_1^T + bias - x W_2^T, b = x W_2^T
+        grad_src = grad_b - grad_a
         if needed[0]:
-            grads[0] = both @ torch.cat([w_dst - w_src, w_src])
+            grads[0] = torch.addmm(grad_a.mm(w_dst), grad_src, w_src)
         if needed[2]:
-            by_half = both.t() @ x_src
-            grads[2] = torch.cat([by_half[:hidden], by_half[hidden:] - by_half[:hidden]], 1)
+            grads[2] = torch.cat([grad_a.t().mm(x_src), grad_src.t().mm(x_src)], 1)
     else:
         grads[0] = grad_b @ w_src if needed[0] else None
         grads[1] = grad_a @ (w_dst - w_src) if needed[1] else None
@@ -279,7 +290,7 @@ class _EdgeConvMax(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x_src, x_dst, weight1, bias1, weight2, bias2, csr):
-        a, b = node_halves(x_src, x_dst, weight1, bias1)
+        a, b = _eager_node_halves(x_src, x_dst, weight1, bias1)
         if a.is_cuda:
             out, kept = cuda_edge_mlp_kernels().launch_forward(csr.row, csr.col, csr.rowptr, a, b, weight2, bias2)
         else:
