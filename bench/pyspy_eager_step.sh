@@ -15,4 +15,4 @@ cat "$OUT/loop_$KIND.txt"
 python3 bench/pyspy_summary.py /tmp/pyspy_raw.txt 45 "forward (gnnx/nn/models/basic_gnn" "__call__ (gnnx/nn/sparse_input" \
   "__call__ (gnnx/nn/message_passing" "forward (gnnx/nn/conv/edge_conv" "edge_conv_max (gnnx" \
   "forward (gnnx/ops/edge_mlp" "launch_forward (gnnx" "backward (gnnx/ops/edge_mlp" "launch_backward (gnnx" \
-  "node_halves (gnnx" "_fused_csr (gnnx" "step (torch/optim" > "$OUT/pyspy_summary_$KIND.txt"
+  "_eager_node_halves (gnnx" "_node_halves_backward (gnnx" "train_loop (eager" "step (torch/optim" > "$OUT/pyspy_summary_$KIND.txt"
