@@ -9,6 +9,7 @@ whole training step, with the engine's device threads on and off
 main thread and on a worker thread; a chain of Python autograd Functions' backward, threads on
 and off; the Python threads alive. Usage: python bench/eager_backward_threads.py [steps];
 ``... loop SECONDS [train|infer]`` runs gnnx's steps alone (for py-spy)."""
+import os
 import sys
 import threading
 import time
@@ -113,9 +114,9 @@ def op_on_threads(x: Tensor, edge_index: Tensor, y: Tensor, steps: int) -> None:
 
 def train_loop(seconds: float, kind: str = "train") -> None:
     """gnnx's eager training steps (``kind="infer"``: eval-mode forwards without gradient) for
-    ``seconds``: the target of a sampling profiler."""
+    ``seconds``: the target of a sampling profiler. The model: ``$MODEL``, EdgeCNN by default."""
     x, edge_index, y = seed_graph("cuda")
-    model = build("EdgeCNN", "gnnx_eager", "cuda")
+    model = build(os.environ.get("MODEL", "EdgeCNN"), "gnnx_eager", "cuda")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     started, steps = time.perf_counter(), 0
     if kind == "infer":
