@@ -193,19 +193,28 @@ def _backward(ctx, grad_out, _grad_m, _grad_r):
 gat_attention.register_autograd(_backward, setup_context=_setup)
 
 
+def _transposed_to_csr(csr: CSR) -> Tensor:
+    """The CSR position of each transposed-CSR position (``t2c``)."""
+    positions = torch.arange(csr.col.numel(), device=csr.col.device)
+    return torch.empty_like(csr.perm).scatter_(0, csr.perm, positions).index_select(0, csr.perm_t)
+
+
 def fused_attention(x: Tensor, csr: CSR, score_src: Optional[Tensor], score_dst: Optional[Tensor],
                     x_dst: Optional[Tensor], att: Optional[Tensor], edge_bias: Optional[Tensor],
                     negative_slope: float) -> Tensor:
-    """:func:`gnnx.ops.attention` on CUDA: edge arrays to CSR order, then one kernel."""
-    num_edges = csr.col.numel()
-    positions = torch.arange(num_edges, device=csr.col.device)
-    t2c = torch.empty_like(csr.perm).scatter_(0, csr.perm, positions).index_select(0, csr.perm_t)
+    """:func:`gnnx.ops.attention` on CUDA: edge arrays to CSR order, then one kernel. The
+    transposed-to-CSR position map is structure, and a bias that needs no gradient (the -inf
+    of a graph's old self loops) is too: both are computed once per CSR in eager calls."""
+    from gnnx.ops.dispatch import csr_values  # (gnnx.ops.dispatch imports this module)
+
+    t2c = csr_values(csr, None, "attention_t2c", lambda: _transposed_to_csr(csr))
     heads = x.size(1)
 
     def ready(t: Optional[Tensor]) -> Optional[Tensor]:
         return t.contiguous() if t is not None else None
 
-    bias = edge_bias.index_select(0, csr.perm).contiguous() if edge_bias is not None else None
+    bias = None if edge_bias is None else csr_values(
+        csr, edge_bias, "attention_bias", lambda: edge_bias.index_select(0, csr.perm).contiguous())
     att2 = att.reshape(heads, -1).contiguous() if att is not None else None
     out, _, _ = gat_attention(csr.rowptr, csr.col, csr.row, csr.rowptr_t, csr.col_t, t2c, x.contiguous(),
                               ready(score_src), ready(score_dst), ready(x_dst), att2, bias, float(negative_slope))

@@ -98,3 +98,24 @@ def test_csr_with_self_loops_equals_a_fresh_sort(n, e):
     got = csr_with_self_loops(build_csr(ei, n), ei, n)
     for name, a, b in zip(expected._fields, expected, got):
         assert torch.equal(a, b), name
+
+
+def test_gat_masks_a_graphs_old_self_loops_once_per_graph():
+    """The -inf bias on a graph's own self loops (replaced by fresh ones) is structure: made
+    once per graph and heads, the same tensor in every later call and layer, with PyG's
+    values (the layers' PyG comparisons check those on graphs with loops)."""
+    import gnnx
+    from gnnx.nn import GATConv
+
+    torch.manual_seed(0)
+    edge_index = torch.cat([torch.randint(20, (2, 60)), torch.arange(5).repeat(2, 1)], 1)  # 5 old loops
+    graph, x = gnnx.Graph(edge_index, 20), torch.randn(20, 8)
+    conv = GATConv(8, 4, heads=2)
+    first = conv(x, graph)
+    bias = graph._memo[("stale_loop_bias", 2, torch.float32)]
+    assert torch.isinf(bias).sum() == (edge_index[0] == edge_index[1]).sum() * 2 >= 10
+    torch.testing.assert_close(conv(x, graph), first)
+    assert graph._memo[("stale_loop_bias", 2, torch.float32)] is bias
+    fresh = GATConv(8, 4, heads=2)
+    fresh.load_state_dict(conv.state_dict())
+    torch.testing.assert_close(fresh(x, edge_index), first)  # bare edge_index, the structure cache's graph

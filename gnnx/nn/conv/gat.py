@@ -73,11 +73,12 @@ class _GraphAttention(MessagePassing):
         # A prepared CSR (a Graph's, or the structure cache's) serves the default flow.
         graph = dispatch.as_graph(edge_index, num_dst, num_src) if self.flow == "source_to_target" else None
         csr = graph.csr if graph is not None else None
-        stale = None
+        stale = loops_of = None
         if self.add_self_loops:
             same = graph is not None and num_src == num_dst
             if same and edge_attr is None:
                 looped, stale, csr = self._looped_structure(graph, x_src)
+                loops_of = graph  # the loops are the graph's, once per graph
             else:
                 looped, edge_attr, stale = with_fresh_self_loops(tensor, edge_attr, min(num_src, num_dst),
                                                                  self.fill_value)
@@ -90,9 +91,11 @@ class _GraphAttention(MessagePassing):
         if terms is not None:
             # One op: scores, softmax and aggregation (a fused kernel on CUDA).
             bias = terms.pop("edge_bias", None)
-            if stale is not None:
-                bias = x_src.new_zeros(src.size(0), self.heads) if bias is None else bias
-                bias = bias.masked_fill(stale.view(-1, 1), float("-inf"))
+            if stale is not None and bias is None and loops_of is not None:
+                bias = loops_of.memo(("stale_loop_bias", self.heads, x_src.dtype),
+                                     lambda: self._stale_loop_bias(x_src.new_zeros(src.size(0), self.heads), stale))
+            elif stale is not None:
+                bias = self._stale_loop_bias(x_src.new_zeros(src.size(0), self.heads) if bias is None else bias, stale)
             out = ops.attention(x_src, pairs, num_dst, edge_bias=bias, negative_slope=self.negative_slope, csr=csr,
                                 **terms)
         else:
@@ -114,6 +117,12 @@ class _GraphAttention(MessagePassing):
         if return_attention_weights:
             return out, (tensor, alpha)
         return out
+
+    @staticmethod
+    def _stale_loop_bias(bias: Tensor, stale: Tensor) -> Tensor:
+        """``bias [E, H]`` with ``-inf`` on the edges of ``stale`` (a graph's own self loops,
+        replaced by the fresh ones)."""
+        return bias.masked_fill(stale.view(-1, 1), float("-inf"))
 
     def _observed(self) -> bool:
         """Whether someone reads the messages (explain mode, message/aggregate/edge hooks)."""
