@@ -54,6 +54,14 @@ def is_tracing() -> bool:
     return torch.compiler.is_compiling() or torch.compiler.is_exporting()
 
 
+def under_function_transforms() -> bool:
+    """True inside ``torch.func`` transforms (``grad``, ``vmap``, ``jacrev``, ``functional_call``
+    under them, ...). The fast kernels are custom ops and autograd Functions without vmap or
+    forward-mode rules, so calls there take the plain-ATen references, which the transforms
+    differentiate and batch as PyG's layers."""
+    return torch._C._are_functorch_transforms_active()
+
+
 def can_check_on_host(t: Tensor) -> bool:
     """Whether a value check on ``t`` is free of a device sync and of tracing.
 
@@ -161,6 +169,8 @@ def uses_csr(device: torch.device) -> bool:
     CUDA always (the Triton kernels walk it); CPU except under ``torch.export``, whose
     programs keep to the reference so that C++ can run them.
     """
+    if under_function_transforms():
+        return False
     if device.type == "cuda":
         return cuda_kernels() is not None
     return device.type == "cpu" and not torch.compiler.is_exporting() and not torch.jit.is_tracing()
@@ -180,6 +190,8 @@ def spmm_kernel(x: Tensor, csr: Optional[CSR], edge_weight: Optional[Tensor], re
     set GAT's CPU forward before (seed graph, 2 cores: 141 -> 23 ms,
     bench/results/cpu/session25_cpu_gat_edgeconv.md).
     """
+    if under_function_transforms():
+        return "reference"
     float_sum = csr is not None and reduce in ("sum", "mean") and x.dtype in (torch.float32, torch.float64)
     if x.is_cuda and cuda_kernels() is not None:
         # cuSPARSE's default SpMM algorithm may sum in a different order from run to run; with
@@ -204,7 +216,8 @@ def _mkl_takes(x: Tensor, edge_weight: Optional[Tensor], reduce: str) -> bool:
 
 def segment_kernel(messages: Tensor, csr: Optional[CSR]) -> str:
     """``"triton"`` (a CSR SpMM over edge ids: deterministic, no atomics) or ``"reference"``."""
-    fast = messages.is_cuda and csr is not None and cuda_kernels() is not None and triton_takes(messages)
+    fast = (messages.is_cuda and csr is not None and cuda_kernels() is not None and triton_takes(messages)
+            and not under_function_transforms())
     return "triton" if fast else "reference"
 
 
@@ -221,7 +234,8 @@ def attention_kernel(x: Tensor) -> str:
     with several narrow heads, where each head's program re-reads the row's edges (R-GAT,
     4 x 32, on an H200: eager step 84 ms fused vs 64 ms reference; gnnx.compile 56 vs 41 ms,
     bench/results/h200/rgat.md), so those take the reference ops."""
-    if not (FUSED_ATTENTION and x.is_cuda and cuda_attention_kernels() is not None and triton_takes(x)):
+    if not (FUSED_ATTENTION and x.is_cuda and cuda_attention_kernels() is not None and triton_takes(x)) \
+            or under_function_transforms():
         return "reference"
     if x.dim() == 3 and x.size(1) > 1 and x.size(2) < 64:
         return "reference"

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from gnnx.graph import CSR
-from gnnx.ops.dispatch import cuda_edge_mlp_kernels, edge_chunk, triton_takes
+from gnnx.ops.dispatch import cuda_edge_mlp_kernels, edge_chunk, triton_takes, under_function_transforms
 from gnnx.ops.scatter import scatter
 from gnnx.ops.second_order import differentiating_backward, reference_grads
 
@@ -43,13 +43,14 @@ def fused_available(a: Tensor, weight: Tensor, hidden: Optional[int] = None) -> 
     ``hidden``: the width of ``a`` where a node feature tensor stands in for it)."""
     kernels = cuda_edge_mlp_kernels()
     return (kernels is not None and kernels.usable(a, weight, hidden) and triton_takes(a, weight)
-            and not torch.jit.is_tracing())
+            and not torch.jit.is_tracing() and not under_function_transforms())
 
 
 def chunked_available(a: Tensor) -> bool:
     """Whether :func:`edge_mlp_max` runs the CPU's chunked loops: a CPU call, eager or
     compiled (not exported: exported programs keep plain ATen for C++)."""
-    return a.device.type == "cpu" and not torch.compiler.is_exporting() and not torch.jit.is_tracing()
+    return (a.device.type == "cpu" and not torch.compiler.is_exporting() and not torch.jit.is_tracing()
+            and not under_function_transforms())
 
 
 def edge_mlp_max(a: Tensor, b: Tensor, weight: Tensor, bias: Optional[Tensor],
@@ -275,7 +276,7 @@ def _runs_eagerly(x_src: Tensor, x_dst: Tensor, weight1: Tensor, weight2: Tensor
     """Whether :func:`edge_conv_max` takes its eager node: plain tensors outside tracing,
     function transforms and autocast, on the CPU or where the fused kernels serve."""
     if (torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing()
-            or torch._C._are_functorch_transforms_active() or torch.is_autocast_enabled(x_dst.device.type)):
+            or under_function_transforms() or torch.is_autocast_enabled(x_dst.device.type)):
         return False
     if any(type(t) not in (Tensor, torch.nn.Parameter) for t in (x_src, x_dst, weight1, weight2, *rest) if t is not None):
         return False

@@ -27,7 +27,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from gnnx.ops.dispatch import cuda_matmul_kernels, triton_takes
+from gnnx.ops.dispatch import cuda_matmul_kernels, triton_takes, under_function_transforms
 from gnnx.ops.second_order import differentiating_backward
 
 
@@ -37,7 +37,7 @@ def project(x: Tensor, weight: Tensor) -> Tensor:
     if x.dim() != 2 or weight.dim() != 2 or x.size(1) != weight.size(1):
         raise ValueError(f"project: x [N, I] and weight [O, I] needed, got {list(x.shape)} and {list(weight.shape)}")
     x, weight = autocast_operands(x, weight)
-    if not torch.is_grad_enabled() or not x.requires_grad:
+    if not torch.is_grad_enabled() or not x.requires_grad or under_function_transforms():
         # No gradient for x: a model's input features, whose first layer's gradient reaches
         # every row of a sampled batch, so ATen's product (faster on dense rows) serves.
         return x @ weight.t()
