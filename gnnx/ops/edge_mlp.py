@@ -17,6 +17,11 @@ over ~1 MiB of edges at a time, forward and backward (eager, or compiled behind 
 ops; exported programs keep the reference), so nothing ``[E, F]``-sized is allocated: each
 fresh ``[E, F]`` buffer cost more in first-touch page faults than its arithmetic (EdgeCNN's
 seed-graph forward, 2 cores: 392 -> 60 ms).
+
+:func:`edge_conv_max` is EdgeConv's whole layer over those steps (the first layer's per-node
+halves, :func:`node_halves`, then this op); in eager calls it is one autograd node that calls
+the kernels' bodies directly, since a small graph's eager step is bound by the host's time
+per call (bench/results/h200/session29/).
 """
 from __future__ import annotations
 
@@ -275,9 +280,8 @@ def edge_conv_max_reference(x_src: Tensor, x_dst: Tensor, weight1: Tensor, bias1
 def _runs_eagerly(x_src: Tensor, x_dst: Tensor, weight1: Tensor, weight2: Tensor, *rest: Optional[Tensor]) -> bool:
     """Whether :func:`edge_conv_max` takes its eager node: plain tensors outside tracing,
     function transforms and autocast, on the CPU or where the fused kernels serve."""
-    if (torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing()
-            or under_function_transforms() or torch.is_autocast_enabled(x_dst.device.type)):
-        return False
+    if torch.compiler.is_compiling() or torch.is_autocast_enabled(x_dst.device.type):
+        return False  # (export, jit tracing and torch.func transforms: the two checks below)
     if any(type(t) not in (Tensor, torch.nn.Parameter) for t in (x_src, x_dst, weight1, weight2, *rest) if t is not None):
         return False
     return chunked_available(x_dst) or fused_available(x_dst, weight2, weight1.size(0))
