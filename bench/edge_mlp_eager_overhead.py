@@ -6,6 +6,8 @@ Captures one call's arguments from an EdgeCNN step on the seed graph, then times
 the op through the dispatcher, its Python body called directly, a probe custom op with as many
 CUDA tensor arguments doing nothing; the model's forward (with and without grad) and backward
 apart; the top functions (cProfile) of the backward and of the op's body.
+Session 29 made eager EdgeConv one autograd node (bench/edgecnn_eager_node.py compares both);
+this script measures the registered op's path, forced for the whole run.
 Usage: python bench/edge_mlp_eager_overhead.py (CUDA)."""
 import cProfile
 import io
@@ -17,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+import gnnx.ops.edge_mlp as edge_mlp
 import gnnx.ops.triton_edge_mlp as fused
 from gnnx.benchmark.seed import build, seed_graph
 
@@ -43,6 +46,8 @@ def per_call_us(fn, calls: int = 50) -> Tuple[float, float]:
 def main() -> None:
     x, edge_index, y = seed_graph("cuda")
     model = build("EdgeCNN", "gnnx_eager", "cuda")
+    # the registered op's path (eager calls take one autograd node since session 29)
+    edge_mlp._runs_eagerly = lambda *args: False
     captured = {}
     op = fused.edge_mlp_max_backward
 
