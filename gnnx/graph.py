@@ -142,8 +142,14 @@ def storable() -> Iterator[None]:
         yield
 
 
+class IndexRangeError(IndexError, ValueError):
+    """A node or edge index outside its range: an ``IndexError``, as PyG raises for one, and a
+    ``ValueError``, as gnnx's other input errors, so handlers written for either catch it."""
+
+
 def check_edge_index(edge_index: Any, num_nodes: Optional[int] = None, name: str = "edge_index") -> None:
-    """Raise ``TypeError``/``ValueError`` naming the problem if ``edge_index`` is not valid.
+    """Raise ``TypeError``/``ValueError`` (:class:`IndexRangeError` for a value out of range)
+    naming the problem if ``edge_index`` is not valid.
 
     Checks type, dtype (int64), shape ``[2, E]`` and, when the values can be read,
     that every index lies in ``[0, num_nodes)``.
@@ -159,11 +165,11 @@ def check_edge_index(edge_index: Any, num_nodes: Optional[int] = None, name: str
     low = edge_index.min()
     if low < 0:
         edge = int((edge_index < 0).any(0).nonzero()[0])
-        raise ValueError(f"{name} contains negative node index {int(low)} (edge {edge})")
+        raise IndexRangeError(f"{name} contains negative node index {int(low)} (edge {edge})")
     high = edge_index.max()
     if high >= num_nodes:
         edge = int((edge_index >= num_nodes).any(0).nonzero()[0])
-        raise ValueError(
+        raise IndexRangeError(
             f"{name} contains node index {int(high)} (edge {edge}) but num_nodes is {num_nodes}; "
             f"indices must lie in [0, {num_nodes})"
         )

@@ -27,7 +27,7 @@ from typing import Any, Iterator, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from gnnx.graph import CSR, Graph
+from gnnx.graph import CSR, Graph, IndexRangeError
 from gnnx.utils.functions import unique_first
 
 
@@ -198,7 +198,7 @@ def check_seeds(seeds: Optional[Tensor], num_nodes: int, device: torch.device, n
         raise TypeError(f"{name} must hold integer node ids or a boolean mask, got {seeds.dtype}")
     if seeds.numel() and (int(seeds.min()) < 0 or int(seeds.max()) >= num_nodes):
         bad = seeds[(seeds < 0) | (seeds >= num_nodes)][0]
-        raise ValueError(f"{name} holds node id {int(bad)}, outside the {num_nodes} nodes")
+        raise IndexRangeError(f"{name} holds node id {int(bad)}, outside the {num_nodes} nodes")
     return seeds.long().to(device)
 
 

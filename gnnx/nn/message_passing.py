@@ -31,7 +31,7 @@ from torch import Tensor
 from torch.utils.hooks import RemovableHandle
 
 from gnnx import ops
-from gnnx.graph import CSR, Graph, check_edge_index
+from gnnx.graph import CSR, Graph, IndexRangeError, check_edge_index
 from gnnx.nn.aggr import aggregation_module
 from gnnx.nn.sparse_input import ReadsSparseInputs
 from gnnx.ops import dispatch
@@ -545,9 +545,9 @@ def _check_range(index: Tensor, num_nodes, role: str) -> None:
         return
     low, high = int(index.min()), int(index.max())
     if low < 0:
-        raise ValueError(f"edge_index contains negative {role} node index {low}")
+        raise IndexRangeError(f"edge_index contains negative {role} node index {low}")
     if high >= num_nodes:
-        raise ValueError(
+        raise IndexRangeError(
             f"edge_index contains {role} node index {high} but there are only {num_nodes} "
             f"{role} nodes (indices must lie in [0, {num_nodes}))"
         )

@@ -43,7 +43,7 @@ import torch
 from torch import Tensor
 from torch.utils.weak import WeakTensorKeyDictionary
 
-from gnnx.graph import CSR, Graph, build_csr, check_edge_index, storable, version_of
+from gnnx.graph import CSR, Graph, IndexRangeError, build_csr, check_edge_index, storable, version_of
 
 STRUCTURE_CACHE_SIZE = 32
 
@@ -82,7 +82,7 @@ def check_index_range(index: Tensor, count: int, name: str, scope: str, unit: st
         low, high = (int(v) for v in torch.aminmax(index))
         if low < 0 or high >= count:
             holds = f"{unit} {low if low < 0 else high}" if unit else str(low if low < 0 else high)
-            raise ValueError(f"{name} holds {holds}, outside the {scope.format(count=count)} "
+            raise IndexRangeError(f"{name} holds {holds}, outside the {scope.format(count=count)} "
                              f"(indices must lie in [0, {count}))")
 
 

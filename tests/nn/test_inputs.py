@@ -5,6 +5,7 @@ import torch
 import gnnx
 from cases import ALL, IN, call, random_graph
 from gnnx import transforms as T
+from gnnx.graph import IndexRangeError
 from gnnx.nn import GCN, GCNConv, GraphSAGE, SAGEConv, global_add_pool, global_max_pool, global_mean_pool
 
 
@@ -102,8 +103,8 @@ BAD_EDGES = {
     "float": (torch.zeros(2, 3), TypeError, "dtype torch.int64"),
     "int16": (torch.zeros(2, 3, dtype=torch.int16), TypeError, "dtype torch.int64"),
     "three rows": (torch.zeros(3, 3, dtype=torch.long), ValueError, r"shape \[2, num_edges\]"),
-    "index == N": (torch.tensor([[0, 5], [1, 1]]), ValueError, "index 5"),
-    "negative": (torch.tensor([[0, -1], [1, 1]]), ValueError, "negative"),
+    "index == N": (torch.tensor([[0, 5], [1, 1]]), IndexRangeError, "index 5"),
+    "negative": (torch.tensor([[0, -1], [1, 1]]), IndexRangeError, "negative"),
 }
 
 
@@ -221,3 +222,23 @@ def test_faconv_names_edge_weights_it_cannot_take_and_returns_pygs_attention():
     torch.testing.assert_close(out, want)
     assert torch.equal(looped, want_looped)
     torch.testing.assert_close(alpha, want_alpha)
+
+
+def test_an_index_out_of_range_is_an_index_error_as_in_pyg():
+    """PyG raises ``IndexError`` for an edge index outside the nodes; gnnx's error is one too
+    (and a ``ValueError``, as its other input errors), from a user's own MessagePassing layer,
+    a built-in layer and a Graph alike."""
+
+    class Mean(gnnx.nn.MessagePassing):
+        def __init__(self):
+            super().__init__(aggr="mean")
+
+        def forward(self, x, edge_index):
+            return self.propagate(edge_index, x=x)
+
+    x = torch.randn(3, IN)
+    for bad in (torch.tensor([[-1, 1, 2, 2], [0, 0, 1, 1]]), torch.tensor([[0, 1, 2, 3], [0, 0, 1, 1]])):
+        for call_with in (Mean(), GCNConv(IN, 4), lambda x, e: gnnx.Graph(e, 3)):
+            for caught in (IndexError, ValueError):
+                with pytest.raises(caught):
+                    call_with(x, bad)
