@@ -119,6 +119,17 @@ def with_fresh_self_loops(
     return edge_index, edge_attr, stale
 
 
+def without_stale_loops(edge_index: Tensor, alpha: Tensor, stale: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    """``(edge_index, alpha)`` over PyG's remove-then-add edge list, for a layer's
+    ``return_attention_weights``: the old loops that :func:`with_fresh_self_loops` kept (weight
+    0) are dropped, which leaves PyG's edges in PyG's order. Eager calls only (the result's size
+    depends on the data: one host sync, as in PyG); traced calls return them with weight 0."""
+    if stale is None or torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing():
+        return edge_index, alpha
+    keep = ~stale
+    return edge_index[:, keep], alpha[keep]
+
+
 def memoised_fresh_self_loops(graph, num_nodes) -> Tuple[Tensor, Tensor]:
     """``(edge_index, stale)`` of :func:`with_fresh_self_loops` for a prepared
     :class:`~gnnx.Graph`, computed once per graph and shared by the layers that attend over

@@ -120,3 +120,47 @@ def test_gnnx_compile_keeps_an_edge_index_size():
     out = gnnx.compile(conv)((x_src, None), EdgeIndex(ei, sparse_size=(4, 2)))
     assert out.shape == (2, 16)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def _gat_pair(cls, in_channels, **kwargs):
+    torch.manual_seed(0)
+    ours = getattr(G, cls)(in_channels, 4, heads=2, **kwargs)
+    theirs = getattr(P, cls)(in_channels, 4, heads=2, **kwargs)
+    theirs.load_state_dict(ours.state_dict())
+    return ours, theirs
+
+
+@pytest.mark.parametrize("cls", ["GATConv", "GATv2Conv"])
+def test_attention_weights_over_pyg_edges(cls):
+    """``return_attention_weights`` gives PyG's edge list (the graph's own self loop removed,
+    fresh ones added, PyG's order) and weights, for an ``edge_index`` and for a sparse
+    adjacency (then, as in PyG, a sparse ``[N, N, heads]`` matrix of the weights)."""
+    from torch_geometric.utils import to_torch_csc_tensor
+
+    x = torch.randn(5, 8)
+    edge_index = torch.tensor([[0, 1, 2, 3, 4, 4], [0, 0, 1, 1, 2, 3]])  # (0, 0): an old loop
+    ours, theirs = _gat_pair(cls, 8)
+    out, (edges, alpha) = ours(x, edge_index, return_attention_weights=True)
+    want_out, (want_edges, want_alpha) = theirs(x, edge_index, return_attention_weights=True)
+    torch.testing.assert_close(out, want_out)
+    assert torch.equal(edges, want_edges)
+    torch.testing.assert_close(alpha, want_alpha)
+    adj_t = to_torch_csc_tensor(edge_index, size=(5, 5)).t()
+    out, (weights, _) = ours(x, adj_t, return_attention_weights=True)
+    want_out, (want_weights, _) = theirs(x, adj_t, return_attention_weights=True)
+    torch.testing.assert_close(out, want_out)
+    assert weights.shape == want_weights.shape == (5, 5, 2) and weights._nnz() == want_weights._nnz() == 10
+    torch.testing.assert_close(weights.to_dense(), want_weights.to_dense())
+
+
+def test_gat_with_source_features_only_takes_the_adjacency_destination_count():
+    """``GATConv((x_src, None), adj_t)``: the destinations are the sparse adjacency's rows, as
+    in PyG (they were ``x_src``'s count, a shape error)."""
+    from torch_geometric.utils import to_torch_csc_tensor
+
+    x = torch.randn(4, 8)
+    edge_index = torch.tensor([[0, 1, 2, 3], [0, 0, 1, 1]])
+    ours, theirs = _gat_pair("GATConv", (8, 16))
+    adj_t = to_torch_csc_tensor(edge_index, size=(4, 2)).t()
+    torch.testing.assert_close(ours((x, None), adj_t), theirs((x, None), adj_t))
+    torch.testing.assert_close(ours((x, None), adj_t), ours((x, None), edge_index, size=(4, 2)))

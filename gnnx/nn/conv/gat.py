@@ -25,7 +25,7 @@ from gnnx.graph import Graph, csr_with_self_loops
 from gnnx.nn.inits import glorot, linear, zeros
 from gnnx.nn.message_passing import Adj, MessagePassing, check_adjacency, edge_tensor
 from gnnx.ops import dispatch
-from gnnx.structure import memoised_fresh_self_loops, with_fresh_self_loops
+from gnnx.structure import memoised_fresh_self_loops, with_fresh_self_loops, without_stale_loops
 
 PairTensor = Tuple[Tensor, Optional[Tensor]]
 
@@ -115,7 +115,11 @@ class _GraphAttention(MessagePassing):
         if self.bias is not None:
             out = out + self.bias
         if return_attention_weights:
-            return out, (tensor, alpha)
+            looped, alpha = without_stale_loops(tensor, alpha, stale)
+            if self._adjacency_size is not None:  # a sparse adjacency came in: PyG returns one too
+                weights = torch.sparse_coo_tensor(looped.flip(0), alpha, (num_dst, num_src) + alpha.shape[1:]).coalesce()
+                return out, (weights, weights.values())
+            return out, (looped, alpha)
         return out
 
     @staticmethod
@@ -246,7 +250,8 @@ class GATConv(_GraphAttention):
         # a_d . (W_d x_i) = (W_d^T a_d) . x_i, which never projects the destinations.
         score_src = _per_head_dot(h_src, self.att_src[0])
         if x_dst is None:  # (x_src, None): destinations contribute no score term, as in PyG
-            num_dst = size[1] if size is not None else x_src.size(0)
+            size = size if size is not None else self._adjacency_size  # (a sparse adjacency's sizes)
+            num_dst = size[1] if size is not None and size[1] is not None else x_src.size(0)
             score_dst = h_src.new_zeros(num_dst, H)
         elif lin_dst is lin_src and x_dst is x_src:
             score_dst = _per_head_dot(h_src, self.att_dst[0])
