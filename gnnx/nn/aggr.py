@@ -442,14 +442,25 @@ class StdAggregation(_Reduction):
 class MultiAggregation(Aggregation):
     r"""Several aggregations of the same messages, combined (PyG's ``MultiAggregation``):
     ``mode="cat"`` concatenates along the features; ``"proj"`` concatenates and projects with
-    a linear layer (``mode_kwargs``: ``in_channels``, ``out_channels``); ``"sum"``, ``"mean"``,
-    ``"max"``, ``"min"`` reduce the results element-wise.
+    a linear layer; ``"attn"`` projects each result to ``out_channels`` (one linear layer per
+    aggregation), runs multi-head self-attention across the aggregations and averages them:
 
-    Args: ``aggrs`` (names or modules), ``aggrs_kwargs`` (one dict per aggregation),
-    ``mode``, ``mode_kwargs``.
+    .. math::
+        \mathbf{h}_k = \mathbf{W}_k \mathbf{a}_k + \mathbf{b}_k, \qquad
+        \mathbf{x}' = \frac{1}{K}\sum_k \mathrm{MHA}(\mathbf{h}, \mathbf{h}, \mathbf{h})_k;
+
+    ``"sum"``, ``"mean"``, ``"max"``, ``"min"``, ``"logsumexp"``, ``"std"``, ``"var"`` reduce
+    the results element-wise (``std``/``var`` unbiased, as ``torch.std``).
+
+    Args: ``aggrs`` (names or modules), ``aggrs_kwargs`` (one dict per aggregation), ``mode``,
+    ``mode_kwargs``: for ``"proj"`` and ``"attn"`` ``in_channels`` (an int, or one per
+    aggregation) and ``out_channels``, for ``"attn"`` also ``num_heads`` (default 1); the rest
+    go to the ``torch.nn.Linear`` (``"proj"``) or ``torch.nn.MultiheadAttention`` (``"attn"``),
+    as in PyG, whose parameter names these keep (``lin``, ``lin_heads.lins.<k>``,
+    ``multihead_attn``).
     """
 
-    MODES = ("cat", "proj", "sum", "mean", "max", "min")
+    MODES = ("cat", "proj", "attn", "sum", "mean", "max", "min", "logsumexp", "std", "var")
 
     def __init__(self, aggrs: Sequence[Union[str, Aggregation]], aggrs_kwargs: Optional[List[Dict[str, Any]]] = None,
                  mode: str = "cat", mode_kwargs: Optional[Dict[str, Any]] = None) -> None:
@@ -461,35 +472,62 @@ class MultiAggregation(Aggregation):
             raise ValueError(f"MultiAggregation: {len(aggrs_kwargs)} aggrs_kwargs for {len(aggrs)} aggregations")
         self.aggrs = torch.nn.ModuleList(resolve_aggregation(a, **kw) for a, kw in zip(aggrs, aggrs_kwargs))
         self.mode, self.mode_kwargs = mode, dict(mode_kwargs or {})
-        self.lin = None
-        if mode == "proj":
-            if "in_channels" not in self.mode_kwargs or "out_channels" not in self.mode_kwargs:
-                raise ValueError("MultiAggregation(mode='proj') needs mode_kwargs=dict(in_channels=..., out_channels=...)")
-            self.in_channels, self.out_channels = self.mode_kwargs["in_channels"], self.mode_kwargs["out_channels"]
-            self.lin = torch.nn.Linear(self.in_channels * len(self.aggrs), self.out_channels,
-                                       bias=self.mode_kwargs.get("bias", True))
+        rest = dict(self.mode_kwargs)
+        self.in_channels, self.out_channels = rest.pop("in_channels", None), rest.pop("out_channels", None)
+        self.lin = self.lin_heads = self.multihead_attn = None
+        if mode in ("proj", "attn"):
+            if len(self.aggrs) < 2:
+                raise ValueError(f"MultiAggregation(mode={mode!r}) combines two or more aggregations")
+            if self.in_channels is None or self.out_channels is None:
+                raise ValueError(f"MultiAggregation(mode={mode!r}) needs mode_kwargs=dict(in_channels=..., "
+                                 "out_channels=...)")
+            widths = [self.in_channels] * len(self.aggrs) if isinstance(self.in_channels, int) else list(self.in_channels)
+            if len(widths) != len(self.aggrs):
+                raise ValueError(f"MultiAggregation: {len(widths)} in_channels for {len(self.aggrs)} aggregations")
+            if mode == "proj":
+                self.lin = torch.nn.Linear(sum(widths), self.out_channels, **rest)
+            else:
+                from gnnx.nn.hetero import HeteroDictLinear  # (gnnx.nn.hetero imports this module)
+
+                self.lin_heads = HeteroDictLinear({str(k): width for k, width in enumerate(widths)}, self.out_channels)
+                num_heads = rest.pop("num_heads", 1)
+                self.multihead_attn = torch.nn.MultiheadAttention(self.out_channels, num_heads, **rest)
 
     def reset_parameters(self) -> None:
         for aggr in self.aggrs:
             aggr.reset_parameters()
         if self.lin is not None:
             self.lin.reset_parameters()
+        if self.multihead_attn is not None:
+            self.lin_heads.reset_parameters()
+            self.multihead_attn._reset_parameters()
 
     def get_out_channels(self, in_channels: int) -> int:
         """Feature size of the result for ``in_channels`` input features."""
-        if self.mode == "proj":
+        if self.out_channels is not None:
             return self.out_channels
         return in_channels * len(self.aggrs) if self.mode == "cat" else in_channels
 
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
         index, dim_size = _segments(x, index, ptr, dim_size)
-        outs = [aggr(x, index, dim_size=dim_size, mask=mask) for aggr in self.aggrs]
+        return self.combine([aggr(x, index, dim_size=dim_size, mask=mask) for aggr in self.aggrs])
+
+    def combine(self, outs: List[Tensor]) -> Tensor:
+        """The aggregations' results ``outs`` combined by the mode."""
+        if len(outs) == 1:
+            return outs[0]
         if self.mode in ("cat", "proj"):
             out = torch.cat(outs, dim=-1)
             return self.lin(out) if self.lin is not None else out
+        if self.mode == "attn":
+            heads = self.lin_heads({str(k): out for k, out in enumerate(outs)})
+            stacked = torch.stack([heads[str(k)] for k in range(len(outs))], dim=0)
+            return self.multihead_attn(stacked, stacked, stacked)[0].mean(dim=0)
         stacked = torch.stack(outs, dim=0)
-        return {"sum": stacked.sum, "mean": stacked.mean, "max": stacked.amax, "min": stacked.amin}[self.mode](0)
+        reduce = {"sum": torch.sum, "mean": torch.mean, "max": torch.amax, "min": torch.amin,
+                  "logsumexp": torch.logsumexp, "std": torch.std, "var": torch.var}[self.mode]
+        return reduce(stacked, dim=0)
 
     def __repr__(self) -> str:
         inner = ",\n".join(f"  {a!r}" for a in self.aggrs)
