@@ -5,7 +5,7 @@ they prepare data, outside compiled code (:mod:`gnnx.transforms` wraps them for 
 """
 from __future__ import annotations
 
-from typing import List, Optional, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -32,17 +32,31 @@ def degree(index: Tensor, num_nodes: Optional[int] = None, dtype: Optional[torch
     return out.scatter_add_(0, index, torch.ones(index.numel(), dtype=out.dtype, device=index.device))
 
 
-def coalesce(edge_index: Tensor, edge_attr: Attr = _MISSING, num_nodes: Optional[int] = None,
-             reduce: str = "sum", is_sorted: bool = False, sort_by_row: bool = True):
+def _stacked(edge_index: Union[Tensor, Tuple[Tensor, Tensor]]) -> Tuple[Tensor, bool]:
+    """``edge_index`` as ``[2, E]``, and whether it came as PyG's other form, a ``(row, col)``
+    pair, which the utilities then hand back as a pair."""
+    if isinstance(edge_index, (tuple, list)):
+        return torch.stack(list(edge_index)), True
+    return edge_index, False
+
+
+def _as_given(out: Tensor, pair: bool) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    return (out[0], out[1]) if pair else out
+
+
+def coalesce(edge_index: Union[Tensor, Tuple[Tensor, Tensor]], edge_attr: Attr = _MISSING,
+             num_nodes: Optional[int] = None, reduce: str = "sum", is_sorted: bool = False, sort_by_row: bool = True):
     """Edges sorted (by source, then destination; or the reverse with ``sort_by_row=False``)
     with duplicates merged, their attributes reduced with ``reduce``. Returns ``edge_index``
-    alone when ``edge_attr`` is not given, else ``(edge_index, edge_attr)`` (a list stays a list)."""
+    alone when ``edge_attr`` is not given, else ``(edge_index, edge_attr)`` (a list stays a
+    list). ``edge_index`` may be a ``(row, col)`` pair, as in PyG; the result is one then."""
+    edge_index, pair = _stacked(edge_index)
     count = maybe_num_nodes(edge_index, num_nodes)
     first, second = (edge_index[0], edge_index[1]) if sort_by_row else (edge_index[1], edge_index[0])
     key = first * count + second
     key, inverse = torch.unique(key, sorted=True, return_inverse=True)
     major, minor = key // max(count, 1), key % max(count, 1)
-    out = torch.stack([major, minor] if sort_by_row else [minor, major]).to(edge_index.dtype)
+    out = _as_given(torch.stack([major, minor] if sort_by_row else [minor, major]).to(edge_index.dtype), pair)
     if isinstance(edge_attr, str):
         return out
 
@@ -81,13 +95,15 @@ def is_undirected(edge_index: Tensor, edge_attr: Union[Tensor, None, List[Tensor
     return all(torch.equal(a, b) for a, b in zip(forward_attrs, backward_attrs))
 
 
-def sort_edge_index(edge_index: Tensor, edge_attr: Attr = _MISSING, num_nodes: Optional[int] = None,
-                    sort_by_row: bool = True):
-    """Edges sorted by source (or destination), duplicates kept; stable."""
+def sort_edge_index(edge_index: Union[Tensor, Tuple[Tensor, Tensor]], edge_attr: Attr = _MISSING,
+                    num_nodes: Optional[int] = None, sort_by_row: bool = True):
+    """Edges sorted by source (or destination), duplicates kept; stable. ``edge_index`` may
+    be a ``(row, col)`` pair, as in PyG; the result is one then."""
+    edge_index, pair = _stacked(edge_index)
     count = maybe_num_nodes(edge_index, num_nodes)
     key = edge_index[0] * count + edge_index[1] if sort_by_row else edge_index[1] * count + edge_index[0]
     perm = torch.argsort(key, stable=True)
-    out = edge_index[:, perm]
+    out = _as_given(edge_index[:, perm], pair)
     if isinstance(edge_attr, str):
         return out
     if isinstance(edge_attr, (list, tuple)):

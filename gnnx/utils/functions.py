@@ -12,11 +12,20 @@ from gnnx.ops.dispatch import check_index_range
 
 def scatter(src: Tensor, index: Tensor, dim: int = 0, dim_size: Optional[int] = None, reduce: str = "sum") -> Tensor:
     """Reduce ``src`` into ``dim_size`` slots along ``dim`` (PyG's argument order; reductions
-    ``sum``/``add``, ``mean``, ``max``, ``min``, ``mul``). Pass ``dim_size`` in compiled code:
-    inferring it syncs with the host. Empty slots are 0, as in PyG."""
+    ``sum``/``add``, ``mean``, ``max``, ``min``, ``mul``, ``any``: one of the slot's values,
+    which PyG leaves unspecified and gnnx makes the first, on every device). Pass ``dim_size``
+    in compiled code: inferring it syncs with the host. Empty slots are 0, as in PyG."""
     if dim_size is None:
         dim_size = int(index.max()) + 1 if index.numel() > 0 else 0
     dim = dim if dim >= 0 else src.dim() + dim
+    if reduce == "any":
+        count = src.size(dim)
+        first = torch.full((dim_size,), count, dtype=torch.long, device=src.device).scatter_reduce(
+            0, index, torch.arange(count, device=src.device), "amin")
+        filled = (first < count).view([-1 if d == dim else 1 for d in range(src.dim())])
+        picked = src.index_select(dim, first.clamp(max=max(count - 1, 0))) if count else src.new_zeros(
+            [dim_size if d == dim else size for d, size in enumerate(src.shape)])
+        return torch.where(filled, picked, torch.zeros_like(picked))
     if reduce == "mul":
         shape = list(src.shape)
         shape[dim] = dim_size

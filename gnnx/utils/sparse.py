@@ -97,7 +97,8 @@ def to_edge_index(adj: Tensor) -> Tuple[Tensor, Tensor]:
         value = torch.ones(row.size(0), device=row.device) if value is None else value
         return torch.stack([row, col], dim=0).long(), value
     if adj.layout == torch.sparse_coo:
-        adj = adj._coalesced_(True)
+        if not adj.is_coalesced():  # PyG reads the entries as they are; one needing grad is merged
+            adj = adj.coalesce() if adj.requires_grad else adj._coalesced_(True)  # (no in-place op on it)
         return adj.indices().detach().long(), adj.values()
     if adj.layout == torch.sparse_csr:
         row = ptr_to_index(adj.crow_indices().detach())
@@ -108,22 +109,34 @@ def to_edge_index(adj: Tensor) -> Tuple[Tensor, Tensor]:
     raise ValueError(f"Unexpected sparse tensor layout (got '{adj.layout}')")
 
 
-def spmm(src: Tensor, other: Tensor, reduce: str = "sum") -> Tensor:
-    """``src @ other`` for a sparse ``src`` (``reduce`` ``"sum"`` or ``"mean"``: each row's sum
-    divided by its entry count)."""
-    if not is_sparse(src):
+def spmm(src: Any, other: Tensor, reduce: str = "sum") -> Tensor:
+    """``src @ other`` for a sparse ``src`` (torch's COO, CSR or CSC; a ``SparseTensor``; PyG's
+    ``EdgeIndex``, whose entries are ones), each row's entries reduced by ``reduce``: ``"sum"``,
+    ``"mean"`` (the sum over the row's entry count), ``"max"`` or ``"min"`` (of
+    ``value * other[col]``; 0 for a row without entries). Every reduction runs on every device
+    (PyG's ``max``/``min`` run on the CPU only)."""
+    from gnnx import ops
+    from gnnx.nn.sparse_input import is_edge_index_subclass
+
+    reduce = "sum" if reduce == "add" else reduce
+    if reduce not in ("sum", "mean", "max", "min"):
+        raise ValueError(f"spmm reduce must be 'sum', 'mean', 'max' or 'min' (got {reduce!r})")
+    if is_edge_index_subclass(src):
+        edge_index, values = src.as_tensor(), None
+        rows = src.sparse_size(0)
+        rows = int(edge_index[0].max()) + 1 if rows is None else rows
+    elif is_sparse(src):
+        if type(src).__name__ == "SparseTensor":
+            src = src.to_torch_sparse_csr_tensor()
+        if reduce == "sum":
+            return torch.sparse.mm(src, other)
+        (edge_index, values), rows = to_edge_index(src), src.size(0)
+    else:
         raise ValueError(f"spmm needs a sparse 'src' (got layout {getattr(src, 'layout', type(src))})")
-    if reduce not in ("sum", "add", "mean"):
-        raise ValueError(f"spmm reduce must be 'sum' or 'mean' (got {reduce!r}); other reductions need an "
-                         f"edge_index and gnnx.ops.spmm")
-    if type(src).__name__ == "SparseTensor":
-        src = src.to_torch_sparse_csr_tensor()
-    out = torch.sparse.mm(src, other)
-    if reduce == "mean":
-        edge_index, _ = to_edge_index(src)
-        count = torch.bincount(edge_index[0], minlength=src.size(0)).clamp(min=1)
-        out = out / count.view(-1, *([1] * (out.dim() - 1))).to(out.dtype)
-    return out
+    messages = other.index_select(0, edge_index[1])
+    if values is not None:
+        messages = messages * values.view(-1, *([1] * (messages.dim() - 1))).to(messages.dtype)
+    return ops.scatter(messages, edge_index[0], rows, reduce)
 
 
 def to_scipy_sparse_matrix(edge_index: Tensor, edge_attr: Optional[Tensor] = None,

@@ -203,3 +203,55 @@ def test_bad_inputs_name_the_problem():
         U.spmm(torch.randn(3, 3), torch.randn(3, 2))
     with pytest.raises(ValueError, match="reduce must be sum/mean/min/max"):
         U.segment(torch.randn(4, 2), torch.tensor([0, 4]), "median")
+
+
+def test_edge_index_as_a_row_col_pair_equals_pyg():
+    """coalesce and sort_edge_index take PyG's other edge form, a ``(row, col)`` pair, and
+    hand one back."""
+    edge_index, _ = _edges()
+    pair = (edge_index[0], edge_index[1])
+    for name in ("coalesce", "sort_edge_index"):
+        got, want = getattr(U, name)(pair), getattr(PU, name)(pair)
+        assert isinstance(got, tuple) and len(got) == 2
+        assert torch.equal(torch.stack(got), torch.stack(want))
+        assert torch.equal(torch.stack(got), getattr(U, name)(edge_index))
+
+
+@pytest.mark.parametrize("dim", [0, 1])
+def test_scatter_any_takes_each_slots_first_value(dim):
+    """``reduce="any"``: one of the slot's values (PyG leaves which unspecified; gnnx takes the
+    first), 0 where nothing arrives."""
+    src = torch.randn(6, 4) if dim == 0 else torch.randn(4, 6)
+    index = torch.tensor([3, 0, 0, 3, 1, 1])
+    got = U.scatter(src, index, dim=dim, dim_size=5, reduce="any")
+    first = {3: 0, 0: 1, 1: 4}
+    for slot in range(5):
+        row = got.select(dim, slot)
+        want = src.select(dim, first[slot]) if slot in first else torch.zeros_like(row)
+        assert torch.equal(row, want)
+    pyg = PU.scatter(src, index, dim=dim, dim_size=5, reduce="any")
+    assert pyg.shape == got.shape
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min"])
+def test_spmm_reductions_on_every_layout(reduce):
+    """gnnx.utils.spmm reduces by max and min too, for COO, CSR and CSC (PyG converts to CSR
+    and runs those on the CPU only) and PyG's ``EdgeIndex``; values equal torch's CSR product
+    with that reduction, an empty row gives 0, and gradients reach the sparse values."""
+    from torch_geometric import EdgeIndex
+
+    torch.manual_seed(0)
+    dense = torch.randn(6, 5)
+    dense[dense.abs() < 0.6] = 0
+    dense[2] = 0
+    other = torch.randn(5, 3)
+    torch_reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)
+    want = torch.sparse.mm(dense.to_sparse_csr(), other, torch_reduce) if reduce != "sum" else dense @ other
+    for adj in (dense.to_sparse_coo(), dense.to_sparse_csr(), dense.to_sparse_csc()):
+        torch.testing.assert_close(U.spmm(adj, other, reduce), want)
+    ones = (dense != 0).float()
+    edge_index = EdgeIndex(ones.nonzero().t().contiguous(), sparse_size=(6, 5), sort_order="row")
+    torch.testing.assert_close(U.spmm(edge_index, other, reduce), PU.spmm(ones.to_sparse_csr(), other, reduce))
+    adj = dense.to_sparse_coo().requires_grad_()
+    U.spmm(adj, other, reduce).sum().backward()
+    assert adj.grad is not None
