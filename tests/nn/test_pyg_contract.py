@@ -248,3 +248,17 @@ def test_pyg_import_paths_of_readouts_and_layers_port():
     assert not missing, missing
     for name in gnnx.nn.__all__:
         assert hasattr(gnnx.nn, name), name
+
+
+@pytest.mark.parametrize("norm", [None, "BatchNorm", "GraphNorm", "InstanceNorm", "LayerNorm", "PairNorm"])
+def test_models_say_whether_their_norms_take_batch_as_pyg(norm):
+    """BasicGNN's public ``supports_norm_batch``, PyG's value; a ``batch_size`` smaller than
+    ``batch`` says so, naming the index."""
+    from torch_geometric.nn.models import GraphSAGE as PyGGraphSAGE
+
+    ours, theirs = gnnx.nn.GraphSAGE(8, 16, 2, norm=norm), PyGGraphSAGE(8, 16, 2, norm=norm)
+    assert ours.supports_norm_batch == theirs.supports_norm_batch
+    if ours.supports_norm_batch:
+        x, edge_index, batch = torch.randn(3, 8), torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), torch.tensor([0, 0, 1])
+        with pytest.raises(IndexError, match="index holds 1"):
+            ours(x, edge_index, batch=batch, batch_size=1)

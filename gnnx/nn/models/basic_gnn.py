@@ -151,6 +151,8 @@ class BasicGNN(ReadsSparseInputs):
         self.norms = torch.nn.ModuleList(
             normalization(norm, hidden_channels, **(norm_kwargs or {})) for _ in range(norm_count)
         )
+        # PyG's public flag: the norms between layers take batch (graph, layer, instance, pair norm)
+        self.supports_norm_batch = norm is not None and any(getattr(n, "supports_batch", False) for n in self.norms)
         if jk is not None and jk != "last":
             self.jk = JumpingKnowledge(jk, hidden_channels, num_layers)
         if jk is not None:
