@@ -98,3 +98,10 @@ __all__ = [
     "RemoveTrainingClasses", "RootedEgoNets", "RootedRWSubgraph", "RootedSubgraph", "RootedSubgraphData", "SIGN", "SVDFeatureReduction", "SamplePoints", "SortByDestination", "Spherical",
     "TargetIndegree", "ToCSR", "ToDense", "ToDevice", "ToSparseTensor", "ToUndirected", "TwoHop", "VirtualNode",
 ]
+
+from gnnx.transforms.pyg_data import takes_pyg_data  # noqa: E402
+
+for _name in __all__:  # PyG's Data and HeteroData pass through every transform (gnnx.transforms.pyg_data)
+    _cls = globals()[_name]
+    if isinstance(_cls, type) and "__call__" in vars(_cls):
+        takes_pyg_data(_cls)

@@ -146,7 +146,7 @@ class ToUndirected:
         return out
 
     def __repr__(self) -> str:
-        return f"ToUndirected(reduce={self.reduce!r})"
+        return "ToUndirected()"  # (PyG's repr)
 
 
 class AddSelfLoops:
@@ -177,7 +177,7 @@ class AddSelfLoops:
         return graph.replace(**changes)
 
     def __repr__(self) -> str:
-        return f"AddSelfLoops(fill_value={self.fill_value})"
+        return "AddSelfLoops()"  # (PyG's repr)
 
 
 class GCNNorm:
@@ -206,7 +206,7 @@ class GCNNorm:
         return graph.replace(**changes)
 
     def __repr__(self) -> str:
-        return f"GCNNorm(add_self_loops={self.add_self_loops}, improved={self.improved})"
+        return f"GCNNorm(add_self_loops={self.add_self_loops})"  # (PyG's repr)
 
 
 class NormalizeFeatures:
