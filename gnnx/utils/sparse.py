@@ -128,8 +128,12 @@ def spmm(src: Any, other: Tensor, reduce: str = "sum") -> Tensor:
     elif is_sparse(src):
         if type(src).__name__ == "SparseTensor":
             src = src.to_torch_sparse_csr_tensor()
-        if reduce == "sum":
-            return torch.sparse.mm(src, other)
+        if reduce in ("sum", "mean"):  # torch's product (MKL on the CPU), then the mean's entry count
+            out = torch.sparse.mm(src, other)
+            if reduce == "mean":
+                count = torch.bincount(to_edge_index(src)[0][0], minlength=src.size(0)).clamp(min=1)
+                out = out / count.view(-1, *([1] * (out.dim() - 1))).to(out.dtype)
+            return out
         (edge_index, values), rows = to_edge_index(src), src.size(0)
     else:
         raise ValueError(f"spmm needs a sparse 'src' (got layout {getattr(src, 'layout', type(src))})")
