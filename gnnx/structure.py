@@ -124,7 +124,7 @@ def without_stale_loops(edge_index: Tensor, alpha: Tensor, stale: Optional[Tenso
     ``return_attention_weights``: the old loops that :func:`with_fresh_self_loops` kept (weight
     0) are dropped, which leaves PyG's edges in PyG's order. Eager calls only (the result's size
     depends on the data: one host sync, as in PyG); traced calls return them with weight 0."""
-    if stale is None or torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing():
+    if stale is None or ops.dispatch.is_tracing() or torch.jit.is_tracing():
         return edge_index, alpha
     keep = ~stale
     return edge_index[:, keep], alpha[keep]

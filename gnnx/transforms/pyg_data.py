@@ -27,13 +27,11 @@ def is_pyg_data(data: Any) -> bool:
 def _to_gnnx(data: Any) -> Graph | HeteroGraph:
     if type(data).__name__ == "HeteroData":
         return HeteroGraph.from_pyg(data)
-    num_nodes = data.num_nodes or 0
     if data.edge_index is not None:  # (unvalidated, as PyG's transforms take it: NaN features to fill, ...)
-        fields = {key: value for key, value in data.to_dict().items() if key not in ("edge_index", "num_nodes")}
-        return Graph(data.edge_index, num_nodes, validate=False, **fields)
+        return Graph.from_pyg(data, validate=False)
     fields = {key: value for key, value in data.to_dict().items() if key != "num_nodes"}
     device = next((v.device for v in fields.values() if isinstance(v, torch.Tensor)), None)
-    graph = Graph(torch.empty(2, 0, dtype=torch.long, device=device), num_nodes, validate=False, **fields)
+    graph = Graph(torch.empty(2, 0, dtype=torch.long, device=device), data.num_nodes or 0, validate=False, **fields)
     graph.attrs["_pyg_without_edges"] = True
     return graph
 
