@@ -20,11 +20,12 @@ def scatter(src: Tensor, index: Tensor, dim: int = 0, dim_size: Optional[int] = 
     dim = dim if dim >= 0 else src.dim() + dim
     if reduce == "any":
         count = src.size(dim)
+        if count == 0:
+            return src.new_zeros([dim_size if d == dim else size for d, size in enumerate(src.shape)])
         first = torch.full((dim_size,), count, dtype=torch.long, device=src.device).scatter_reduce(
-            0, index, torch.arange(count, device=src.device), "amin")
+            0, index, torch.arange(count, device=src.device), "amin")  # each slot's first position
         filled = (first < count).view([-1 if d == dim else 1 for d in range(src.dim())])
-        picked = src.index_select(dim, first.clamp(max=max(count - 1, 0))) if count else src.new_zeros(
-            [dim_size if d == dim else size for d, size in enumerate(src.shape)])
+        picked = src.index_select(dim, first.clamp(max=count - 1))
         return torch.where(filled, picked, torch.zeros_like(picked))
     if reduce == "mul":
         shape = list(src.shape)
