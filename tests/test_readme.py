@@ -120,3 +120,7 @@ def test_second_derivative_example_runs():
     grad_x.square().sum().backward()
     torch.testing.assert_close(x.grad.double(), x64.grad, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(conv.lin.weight.grad.double(), reference.lin.weight.grad, rtol=1e-4, atol=1e-4)
+
+
+def test_function_transforms_and_pyg_data_example_runs():
+    _run(_example("# Per-sample gradients with torch.func"), "torch.func example")
