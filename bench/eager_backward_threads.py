@@ -22,6 +22,8 @@ from torch import Tensor
 import gnnx.ops.triton_edge_mlp as fused
 from gnnx.benchmark.seed import build, seed_graph
 
+MODEL = os.environ.get("MODEL", "EdgeCNN")
+
 
 def ms_per_call(fn: Callable[[], object], calls: int) -> float:
     for _ in range(3):
@@ -36,7 +38,7 @@ def ms_per_call(fn: Callable[[], object], calls: int) -> float:
 
 def model_rows(x: Tensor, edge_index: Tensor, y: Tensor, steps: int) -> None:
     for mode in ("gnnx_eager", "pyg_eager", "floor"):
-        model = build("EdgeCNN", mode, "cuda")
+        model = build(MODEL, mode, "cuda")
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
         def forward():
@@ -116,7 +118,7 @@ def train_loop(seconds: float, kind: str = "train") -> None:
     """gnnx's eager training steps (``kind="infer"``: eval-mode forwards without gradient) for
     ``seconds``: the target of a sampling profiler. The model: ``$MODEL``, EdgeCNN by default."""
     x, edge_index, y = seed_graph("cuda")
-    model = build(os.environ.get("MODEL", "EdgeCNN"), "gnnx_eager", "cuda")
+    model = build(MODEL, "gnnx_eager", "cuda")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     started, steps = time.perf_counter(), 0
     if kind == "infer":
@@ -140,21 +142,25 @@ def profile_backward(calls: int = 10) -> None:
     from torch.profiler import ProfilerActivity, profile
 
     x, edge_index, y = seed_graph("cuda")
-    model = build("EdgeCNN", "gnnx_eager", "cuda")
+    model = build(MODEL, "gnnx_eager", "cuda")
     torch.autograd.set_multithreading_enabled(False)
     loss = F.cross_entropy(model(x, edge_index), y)
     for _ in range(3):
         loss.backward(retain_graph=True)
     torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-        for _ in range(calls):
-            loss.backward(retain_graph=True)
-        torch.cuda.synchronize()
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=40, max_name_column_width=70))
-    print(prof.key_averages().table(sort_by="self_device_time_total", row_limit=15, max_name_column_width=70))
+    for what, step in (("backward alone", lambda: loss.backward(retain_graph=True)),
+                       ("forward alone", lambda: F.cross_entropy(model(x, edge_index), y))):
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            for _ in range(calls):
+                step()
+            torch.cuda.synchronize()
+        print(f"== {MODEL}, {what}, {calls} calls")
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=30, max_name_column_width=70))
+        print(prof.key_averages().table(sort_by="self_device_time_total", row_limit=15, max_name_column_width=70))
 
 
 def main(steps: int = 30) -> None:
+    """Everything above for ``$MODEL``; ``rows`` (first argument) only the model rows."""
     print(torch.__version__, torch.cuda.get_device_name(), "switch interval", sys.getswitchinterval())
     x, edge_index, y = seed_graph("cuda")
     model_rows(x, edge_index, y, steps)
@@ -165,7 +171,10 @@ def main(steps: int = 30) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["profile"]:
+    if sys.argv[1:2] == ["rows"]:
+        print(torch.__version__, torch.cuda.get_device_name(), MODEL)
+        model_rows(*seed_graph("cuda"), int(sys.argv[2]) if sys.argv[2:] else 30)
+    elif sys.argv[1:2] == ["profile"]:
         profile_backward()
     elif sys.argv[1:2] == ["loop"]:
         train_loop(float(sys.argv[2]), *sys.argv[3:4])

@@ -6,7 +6,7 @@ Captures one call's arguments from an EdgeCNN step on the seed graph, then times
 the op through the dispatcher, its Python body called directly, a probe custom op with as many
 CUDA tensor arguments doing nothing; the model's forward (with and without grad) and backward
 apart; the top functions (cProfile) of the backward and of the op's body.
-Session 29 made eager EdgeConv one autograd node (bench/edgecnn_eager_node.py compares both);
+Session 29 made eager EdgeConv one autograd node (bench/eager_node.py compares both);
 this script measures the registered op's path, forced for the whole run.
 Usage: python bench/edge_mlp_eager_overhead.py (CUDA)."""
 import cProfile

@@ -17,6 +17,7 @@ import torch
 import gnnx
 from cases import ALL, Zoo, attention_inputs, call, random_graph
 from gnnx import ops
+from gnnx.ops import dispatch
 
 CUDA = pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
                                                                         reason="needs CUDA")])
@@ -269,6 +270,36 @@ def test_attention_kernel_on_poisoned_memory(device, v2, heads, channels):
         assert rel_err(got, ref) < 1e-4
         for a, b in zip(leaves[0], leaves[1]):
             assert rel_err(a.grad.nan_to_num(), b.grad.nan_to_num()) < 1e-4
+
+
+@pytest.mark.parametrize("device", ONLY_CUDA)
+@pytest.mark.parametrize("v2", [False, True], ids=["gat", "gatv2"])
+@pytest.mark.parametrize("heads", [1, 2])
+def test_compiled_fused_attention_equals_the_eager_node(device, v2, heads):
+    """Compiled, the fused attention is the registered op with its registered backward (GAT:
+    the rows and columns backward kernels as an op of their own); eager, one autograd node
+    launching the same kernels. Values and gradients agree, over sizes without recompiling."""
+    import gnnx.ops.triton_attention as triton_attention
+
+    def call(x, ei, bias, *terms):
+        return ops.attention(x, ei, x.size(0), edge_bias=bias, **dict(zip(names, terms)))
+
+    torch._dynamo.reset()
+    compiled = torch.compile(call, fullgraph=True, dynamic=True)
+    for i, (n, e) in enumerate(((40, 300), (57, 420), (90, 900))):
+        x, ei, bias, terms = attention_inputs(v2, n, e, heads, 64, i, torch.float32, device, masked=7, self_loops=True)
+        names = list(terms)
+        assert dispatch.attention_kernel(x) == "triton"
+        runs = []
+        for fn in (call, compiled):
+            leaves = [t.clone().requires_grad_() for t in [x, bias, *terms.values()]]
+            with torch._dynamo.config.patch(error_on_recompile=i == 2):
+                out = fn(leaves[0], ei, *leaves[1:])
+            out.backward(torch.linspace(-1, 1, out.numel(), device=device).view_as(out))
+            runs.append([out.detach()] + [t.grad for t in leaves])
+        assert triton_attention._runs_eagerly(x)
+        for got, want in zip(*runs):
+            assert rel_err(got.nan_to_num(), want.nan_to_num()) < 1e-5
 
 
 @pytest.fixture

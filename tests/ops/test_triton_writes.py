@@ -111,6 +111,17 @@ CASES.update({
                            score_dst=t(8, 2), x_dst=t(8, 2, 16), att=t(2, 16), bias=t(32), out=t(8, 2, 16),
                            m_out=t(8, 2), r_out=t(8, 2), H=2, C=16, slope=0.2, V2=False, HAS_BIAS=True, BLOCK_E=32,
                            BLOCK_C=16), ["m_out", "out", "r_out"]),
+    "gat_attention backward, rows": (
+        triton_attention._attention_rows_backward_kernel,
+        dict(rowptr=t(9, dtype=LONG), col=t(10, dtype=LONG), x=t(8, 2, 16), score_src=t(8, 2), score_dst=t(8, 2),
+             bias=t(10, 2), grad_out=t(8, 2, 16), out=t(8, 2, 16), m_in=t(8, 2), r_in=t(8, 2), alpha_out=t(10, 2),
+             d_pre_out=t(10, 2), grad_dst=t(8, 2), H=2, C=16, slope=0.2, HAS_BIAS=True, BLOCK_E=16, BLOCK_C=16),
+        ["alpha_out", "d_pre_out", "grad_dst"]),
+    "gat_attention backward, columns": (
+        triton_attention._attention_cols_backward_kernel,
+        dict(rowptr_t=t(9, dtype=LONG), col_t=t(10, dtype=LONG), t2c=t(10, dtype=LONG), grad_out=t(8, 2, 16),
+             alpha=t(10, 2), d_pre=t(10, 2), grad_x=t(8, 2, 16), grad_src=t(8, 2), H=2, C=16, BLOCK_E=16,
+             BLOCK_C=16), ["grad_src", "grad_x"]),
     "knn morton codes": (triton_knn._morton_kernel, dict(p=t(10, 3), lo=t(3), scale=t(3), batch=t(10, dtype=LONG),
                                                          out=t(10, dtype=LONG), n=10, D=3, BITS=21, HAS_BATCH=True,
                                                          BLOCK=1024), ["out"]),

@@ -201,20 +201,28 @@ def gat_attention() -> None:
     edge_index = torch.stack([src, dst])
     torch.manual_seed(9)
     x = torch.randn(35, 2, 16, requires_grad=True)
-    gat = dict(score_src=torch.randn(35, 2, requires_grad=True), score_dst=torch.randn(30, 2, requires_grad=True),
-               edge_bias=torch.randn(250, 2, requires_grad=True))
+    masked = torch.randn(250, 2).masked_fill((src == dst).view(-1, 1) | (torch.arange(250) % 7 == 0).view(-1, 1),
+                                             float("-inf"))  # old self loops and others out, as GAT's stale loops
+    scores = dict(score_src=torch.randn(35, 2, requires_grad=True), score_dst=torch.randn(30, 2, requires_grad=True))
     gatv2 = dict(x_dst=torch.randn(30, 2, 16, requires_grad=True), att=torch.randn(1, 2, 16, requires_grad=True))
-    for what, inputs in (("GAT, edge bias", gat), ("GATv2", gatv2)):
-        got = triton_attention.fused_attention(x, csr, inputs.get("score_src"), inputs.get("score_dst"),
-                                               inputs.get("x_dst"), inputs.get("att"), inputs.get("edge_bias"), 0.2)
-        expected = attention(x, edge_index, 30, **inputs)
-        close(got, expected, f"forward ({what})")
-        grad = torch.randn_like(expected)
-        leaves = [x, *inputs.values()]
-        got_grads = torch.autograd.grad((got * grad).sum(), leaves)
-        expected_grads = torch.autograd.grad((expected * grad).sum(), leaves)
-        for name, g, e in zip(["x", *inputs], got_grads, expected_grads):
-            close(g, e, f"grad {name} ({what})", tol=1e-3)
+    cases = (("GAT", scores), ("GAT, edge bias", dict(scores, edge_bias=torch.randn(250, 2, requires_grad=True))),
+             ("GAT, -inf bias", dict(scores, edge_bias=masked)), ("GATv2", gatv2))
+    registered = triton_attention._runs_eagerly
+    for path, runs_eagerly in (("eager node", registered), ("registered op", lambda *t: False)):
+        triton_attention._runs_eagerly = runs_eagerly
+        for what, inputs in cases:
+            what = f"{what}, {path}"
+            got = triton_attention.fused_attention(x, csr, inputs.get("score_src"), inputs.get("score_dst"),
+                                                   inputs.get("x_dst"), inputs.get("att"), inputs.get("edge_bias"), 0.2)
+            expected = attention(x, edge_index, 30, **inputs)
+            close(got, expected, f"forward ({what})")
+            grad = torch.randn_like(expected)
+            leaves = [x] + [t for t in inputs.values() if t.requires_grad]
+            got_grads = torch.autograd.grad((got * grad).sum(), leaves)
+            expected_grads = torch.autograd.grad((expected * grad).sum(), leaves)
+            for i, (g, e) in enumerate(zip(got_grads, expected_grads)):
+                close(g, e, f"grad {i} ({what})", tol=1e-3)
+    triton_attention._runs_eagerly = registered
 
 
 @check
