@@ -353,5 +353,7 @@ def fused_attention(x: Tensor, csr: CSR, score_src: Optional[Tensor], score_dst:
     args = (csr.rowptr, csr.col, csr.row, csr.rowptr_t, csr.col_t, t2c, x.contiguous(), ready(score_src),
             ready(score_dst), ready(x_dst), att2, bias, float(negative_slope))
     if _runs_eagerly(*args[6:12]):
+        if not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in args[6:12])):
+            return _launch_attention(*args[:2], *args[6:])[0]  # nothing to differentiate: no node at all
         return EagerAttention.apply(*args)
     return gat_attention(*args)[0]
