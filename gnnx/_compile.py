@@ -147,7 +147,7 @@ class CompiledModel(torch.nn.Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if isinstance(self._orig_mod, torch.nn.Module):
             # PyG's sparse adjacency formats become edge_index (+ edge_weight) outside the graph
-            converted = read_sparse_inputs(self._orig_mod, args, kwargs)
+            converted = read_sparse_inputs(self._orig_mod, args, kwargs, keep_matrix=False)
             if converted is not None:
                 args, kwargs = converted
         if self._lazy:

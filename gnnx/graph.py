@@ -165,13 +165,14 @@ def check_edge_index(edge_index: Any, num_nodes: Optional[int] = None, name: str
     low = edge_index.min()
     if low < 0:
         edge = int((edge_index < 0).any(0).nonzero()[0])
-        raise IndexRangeError(f"{name} contains negative node index {int(low)} (edge {edge})")
+        raise IndexRangeError(f"{name} contains negative node index {int(low)} (edge {edge}); valid indices lie in "
+                              f"the interval [0, {num_nodes})")
     high = edge_index.max()
     if high >= num_nodes:
         edge = int((edge_index >= num_nodes).any(0).nonzero()[0])
         raise IndexRangeError(
             f"{name} contains node index {int(high)} (edge {edge}) but num_nodes is {num_nodes}; "
-            f"indices must lie in [0, {num_nodes})"
+            f"valid indices lie in the interval [0, {num_nodes})"
         )
 
 

@@ -13,7 +13,8 @@ the destination; ``index`` is the destination of each edge and ``dim_size`` the
 number of destination nodes. If a layer defines :meth:`fused_message_and_aggregate`,
 :meth:`propagate` calls it instead of the two steps, so "(weighted) copy of ``x_j``
 then reduce" runs as one SpMM without an ``[E, F]`` message tensor. (PyG's
-``message_and_aggregate`` keeps PyG's contract: only for sparse adjacency inputs.)
+``message_and_aggregate`` keeps PyG's contract: a ported layer's is called, with the sparse
+matrix, for sparse adjacency inputs only.)
 
 Argument names are read once per class (``__init_subclass__``), so a forward does no
 introspection and traces to a clean graph.
@@ -46,6 +47,7 @@ _HOOK_KINDS = ("propagate_forward_pre", "propagate_forward", "message_forward_pr
                "message_and_aggregate_forward", "edge_update_forward_pre", "edge_update_forward")
 
 
+_PYG_FUSED_AGGRS = ("add", "sum", "mean", "min", "max")  # PyG's FUSE_AGGRS
 _BASE_ARGUMENTS = ("aggr", "aggr_kwargs", "flow", "node_dim", "decomposed_layers")
 
 
@@ -129,6 +131,8 @@ class MessagePassing(ReadsSparseInputs):
         cls._edge_update_args = _params(cls.edge_update)
         cls._has_fused = cls.fused_message_and_aggregate is not MessagePassing.fused_message_and_aggregate
         cls._fused_args = _params(cls.fused_message_and_aggregate)[1:] if cls._has_fused else ()
+        cls._has_pyg_fused = cls.message_and_aggregate is not MessagePassing.message_and_aggregate
+        cls._pyg_fused_args = _params(cls.message_and_aggregate)[1:] if cls._has_pyg_fused else ()
         cls._node_args = _lifted(cls._message_args)
         cls._edge_node_args = _lifted(cls._edge_update_args)
         if "__init__" in cls.__dict__:
@@ -232,10 +236,12 @@ class MessagePassing(ReadsSparseInputs):
         raise NotImplementedError
 
     def message_and_aggregate(self, adj_t: Any) -> Tensor:  # pragma: no cover - PyG's hook
-        """PyG's hook, kept with PyG's contract: PyG calls it only for a sparse adjacency
-        (``torch.sparse``/``SparseTensor``), never for an ``edge_index`` tensor, so a ported
-        layer's ``message_and_aggregate`` is not called for ``edge_index`` inputs here
-        either (``message`` and ``aggregate`` run). gnnx's own layers fuse through
+        """PyG's hook, kept with PyG's contract: called, in place of :meth:`message` and
+        :meth:`aggregate`, when the layer was called with a sparse adjacency
+        (``torch.sparse``/``SparseTensor``) that its forward hands on to :meth:`propagate`,
+        ``fuse`` is on, explain mode off and the aggregation one PyG fuses (sum, mean, min,
+        max); it gets that matrix and the ``propagate`` arguments it names. Never for an
+        ``edge_index`` tensor, as in PyG. gnnx's own layers fuse through
         :meth:`fused_message_and_aggregate`."""
         raise NotImplementedError
 
@@ -277,13 +283,35 @@ class MessagePassing(ReadsSparseInputs):
         adj.num_src, adj.num_dst = num_src, num_dst
         if adj.csr is None and adj.graph is None and self.flow == "source_to_target":
             adj.csr = dispatch.cached_csr(adj.edge_index, num_dst, num_src)
-        if self._uses_fused(kwargs):
+        matrix = self._sparse_matrix_for(edge_index)
+        if matrix is not None:
+            out = self._pyg_message_and_aggregate(matrix, adj, kwargs)
+        elif self._uses_fused(kwargs):
             fused_kwargs = {k: kwargs[k] for k in self._fused_args if k in kwargs}
             out = self.fused_message_and_aggregate(adj, **fused_kwargs)
             out = self.update(out, **{k: kwargs[k] for k in self._update_args if k in kwargs})
         else:
             out = self._message_aggregate_update(adj, kwargs)
         return _run_post_hooks(self, self._propagate_forward_hooks, (edge_index, size, kwargs), out)
+
+    def _sparse_matrix_for(self, edge_index: Adj) -> Any:
+        """The sparse matrix this call read, if a ported ``message_and_aggregate`` takes it:
+        ``edge_index`` is the one read from it, and PyG would fuse (see
+        :meth:`message_and_aggregate`)."""
+        given = self._adjacency_input
+        if given is None or given[0] is not edge_index or not (self._has_pyg_fused and self.fuse) or self._explain:
+            return None
+        return given[1] if self.aggr in _PYG_FUSED_AGGRS else None
+
+    def _pyg_message_and_aggregate(self, matrix: Any, adj: "Adjacency", kwargs: Dict[str, Any]) -> Tensor:
+        """PyG's fused step: the layer's ``message_and_aggregate`` over the sparse matrix, its
+        hooks, then :meth:`update`."""
+        fused_kwargs = self._collect(self._pyg_fused_args, adj, kwargs)
+        matrix, fused_kwargs = _run_pre_hooks(self, self._message_and_aggregate_forward_pre_hooks,
+                                              (matrix, fused_kwargs))
+        out = _run_post_hooks(self, self._message_and_aggregate_forward_hooks, (matrix, fused_kwargs),
+                              self.message_and_aggregate(matrix, **fused_kwargs))
+        return self.update(out, **self._collect(self._update_args, adj, kwargs))
 
     def _uses_fused(self, kwargs: Dict[str, Any]) -> bool:
         """The one-SpMM path, unless something must see the messages (an edge mask, an
@@ -361,7 +389,8 @@ class MessagePassing(ReadsSparseInputs):
         self loops a layer appends after the given edges get mask 1, as in PyG."""
         edge_mask = self._edge_mask
         if edge_mask is None:
-            raise ValueError("explain mode needs an edge mask: set module._edge_mask (one value per edge)")
+            raise ValueError("explain mode needs an edge mask: could not find a pre-defined 'edge_mask' "
+                             "(set module._edge_mask, one value per edge)")
         if self._apply_sigmoid:
             edge_mask = edge_mask.sigmoid()
         num_messages = inputs.size(self.node_dim % inputs.dim())
@@ -545,11 +574,12 @@ def _check_range(index: Tensor, num_nodes, role: str) -> None:
         return
     low, high = int(index.min()), int(index.max())
     if low < 0:
-        raise IndexRangeError(f"edge_index contains negative {role} node index {low}")
+        raise IndexRangeError(f"edge_index contains negative {role} node index {low}; valid indices lie in the "
+                              f"interval [0, {num_nodes})")
     if high >= num_nodes:
         raise IndexRangeError(
             f"edge_index contains {role} node index {high} but there are only {num_nodes} "
-            f"{role} nodes (indices must lie in [0, {num_nodes}))"
+            f"{role} nodes (valid indices lie in the interval [0, {num_nodes}))"
         )
 
 

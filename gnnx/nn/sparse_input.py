@@ -16,7 +16,9 @@ become the layer's ``edge_weight`` (or ``edge_attr``, or ``edge_type``: the firs
 forward takes) unless the caller passed one. A layer that takes none of them ignores a
 ``SparseTensor``'s values, as PyG does, and refuses a ``torch.sparse`` matrix whose values
 are not all 1 (PyG multiplies those into its sum; gnnx would not, so it says so). The sizes decide the number of destination
-nodes of a bipartite call such as ``conv((x_src, None), adj_t)``.
+nodes of a bipartite call such as ``conv((x_src, None), adj_t)``. The matrix itself is kept
+for the call too (``_adjacency_input``): a ported layer that defines PyG's
+``message_and_aggregate`` gets it there, as in PyG (:meth:`gnnx.nn.MessagePassing.propagate`).
 
 Reading a sparse matrix syncs with the host (coalescing); these are eager inputs. Under
 ``torch.compile`` pass ``edge_index`` (PyG's ``SparseTensor`` does not compile either).
@@ -64,7 +66,9 @@ def to_edge_index(adj: Any) -> Tuple[Tensor, Optional[Tensor], Size]:
             adj = adj.to_sparse_coo()
         adj = adj.coalesce()
         row, col = adj.indices()
-        values: Optional[Tensor] = adj.values()
+        # a tensor of its own: Dynamo fails on the values view of a sparse tensor (an
+        # IndexError in its automatic-dynamic strides, torch 2.13) under gnnx.compile
+        values: Optional[Tensor] = adj.values().clone()
         num_dst, num_src = adj.shape
     else:  # torch_sparse.SparseTensor
         row, col, values = adj.coo()
@@ -77,6 +81,7 @@ class ReadsSparseInputs(torch.nn.Module):
     """A module whose calls accept PyG's sparse adjacency formats in place of ``edge_index``."""
 
     _adjacency_size: Optional[Size] = None
+    _adjacency_input: Optional[Tuple[Tensor, Any]] = None  # (the edge_index handed on, the matrix read)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Inside a compiled frame the sizes are left alone: gnnx.compile converts (and sets
@@ -87,7 +92,7 @@ class ReadsSparseInputs(torch.nn.Module):
                 if converted is not None:
                     args, kwargs = converted
         elif self._adjacency_size is not None and not torch.compiler.is_compiling():
-            self._adjacency_size = None  # a plain call after a sparse one
+            self._adjacency_size = self._adjacency_input = None  # a plain call after a sparse one
         return super().__call__(*args, **kwargs)
 
 
@@ -106,15 +111,18 @@ def _plain(values) -> bool:
     return True
 
 
-def read_sparse_inputs(module: torch.nn.Module, args: Tuple[Any, ...], kwargs: Dict[str, Any]):
+def read_sparse_inputs(module: torch.nn.Module, args: Tuple[Any, ...], kwargs: Dict[str, Any],
+                       keep_matrix: bool = True):
     """Replace a sparse adjacency argument by its ``edge_index``, pass its values where the
     forward takes them, and keep its sizes in ``module._adjacency_size`` for
-    :meth:`~gnnx.nn.MessagePassing.propagate`; ``None`` when no argument is sparse (then the
-    sizes of an earlier call are forgotten). Called outside compiled code."""
+    :meth:`~gnnx.nn.MessagePassing.propagate` (and, with ``keep_matrix``, the matrix in
+    ``module._adjacency_input`` for a ported ``message_and_aggregate``); ``None`` when no
+    argument is sparse (then those of an earlier call are forgotten). Called outside compiled
+    code."""
     position, name = _find_adjacency(args, kwargs)
     if position is None and name is None:
         if getattr(module, "_adjacency_size", None) is not None:
-            module._adjacency_size = None
+            module._adjacency_size = module._adjacency_input = None
         return None
     adj = args[position] if position is not None else kwargs[name]
     edge_index, values, size = to_edge_index(adj)
@@ -124,11 +132,17 @@ def read_sparse_inputs(module: torch.nn.Module, args: Tuple[Any, ...], kwargs: D
     else:
         kwargs[name] = edge_index
     if values is not None and not _pass_values(type(module).forward, args, kwargs, values) \
-            and isinstance(adj, Tensor) and not bool((values == 1).all()):
+            and isinstance(adj, Tensor) and type(module).__module__.startswith("gnnx.") \
+            and not bool((values == 1).all()):
+        # (a ported layer's message path ignores them, as PyG's does; its message_and_aggregate
+        # gets the matrix itself)
         raise ValueError(
             f"{type(module).__name__} takes no edge weights, but the sparse adjacency has values other than 1 "
             "(PyG's torch.sparse path multiplies them into the sum); pass a binary adjacency, or edge_index")
     module._adjacency_size = size
+    keep_matrix = keep_matrix and (not is_edge_index_subclass(adj) or (
+        getattr(module, "SUPPORTS_FUSED_EDGE_INDEX", False) and getattr(adj, "is_sorted_by_col", False)))
+    module._adjacency_input = (edge_index, adj) if keep_matrix else None
     return tuple(args), kwargs
 
 

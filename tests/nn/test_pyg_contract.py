@@ -1,4 +1,5 @@
-"""PyG-style custom layers port unchanged: the ``message_and_aggregate`` contract."""
+"""PyG-style custom layers port unchanged: the ``message_and_aggregate`` contract, PyG's
+semantics of sparse inputs, arguments and error phrases."""
 import pytest
 import torch
 import torch_geometric
@@ -35,6 +36,94 @@ def test_message_and_aggregate_is_not_called_for_edge_index_tensors():
     torch.testing.assert_close(ours(x, edge_index, weight), theirs(x, edge_index, weight))
     compiled = torch.compile(ours, fullgraph=True, dynamic=True)
     torch.testing.assert_close(compiled(x, edge_index, weight), theirs(x, edge_index, weight))
+
+
+def _fusing_layer(base, spmm):
+    class SparseFused(base):
+        """PyG's documented pattern: a message path for edge_index, message_and_aggregate
+        (with the adjacency's values) for a sparse adjacency; records what ran."""
+
+        def __init__(self, aggr="add"):
+            super().__init__(aggr=aggr)
+            self.calls = []
+
+        def forward(self, x, edge_index, edge_weight=None):
+            return self.propagate(edge_index, x=(x, x), edge_weight=edge_weight)
+
+        def message(self, x_j, edge_weight):
+            self.calls.append("message")
+            return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
+
+        def message_and_aggregate(self, adj_t, x):
+            self.calls.append(type(adj_t).__name__)
+            return spmm(adj_t, x[0], reduce=self.aggr)
+
+    return SparseFused
+
+
+@pytest.mark.parametrize("aggr", ["add", "mean"])
+def test_ported_message_and_aggregate_gets_the_sparse_matrix_as_in_pyg(aggr):
+    """A ported layer's ``message_and_aggregate`` runs for a sparse adjacency, with that
+    matrix and PyG's hooks, and never for an ``edge_index``; ``fuse = False`` or explain mode
+    turn it off, as in PyG."""
+    from torch_geometric.utils import to_torch_csc_tensor
+
+    import gnnx.utils
+
+    ours = _fusing_layer(gnnx.nn.MessagePassing, gnnx.utils.spmm)(aggr)
+    theirs = _fusing_layer(torch_geometric.nn.MessagePassing, torch_geometric.utils.spmm)(aggr)
+    x, edge_index, weight = torch.randn(6, 4), torch.tensor([[0, 1, 2, 3, 5], [0, 0, 1, 1, 4]]), torch.rand(5)
+    adj_t = to_torch_csc_tensor(edge_index, weight, size=(6, 6)).t()
+    seen = {"pre": 0, "post": 0}
+    ours.register_message_and_aggregate_forward_pre_hook(lambda m, inputs: seen.__setitem__("pre", seen["pre"] + 1))
+    ours.register_message_and_aggregate_forward_hook(lambda m, i, o: seen.__setitem__("post", seen["post"] + 1))
+    for layer in (ours, theirs):
+        expected = layer(x, edge_index, weight)
+        torch.testing.assert_close(layer(x, adj_t), expected)
+        layer.fuse = False
+        torch.testing.assert_close(layer(x, adj_t), expected)
+        layer.fuse = True
+    assert ours.calls == theirs.calls == ["message", "Tensor", "message"]
+    assert seen == {"pre": 1, "post": 1}
+    ours.explain, ours._edge_mask, ours._apply_sigmoid = True, torch.ones(5), False  # explain: the message path
+    ours.calls.clear()
+    torch.testing.assert_close(ours(x, adj_t), theirs(x, edge_index, weight))
+    assert ours.calls == ["message"]
+    ours.explain = False
+    # gnnx.compile reads the matrix outside its graph: the edge_index path runs compiled
+    ours.calls.clear()
+    torch.testing.assert_close(gnnx.compile(ours)(x, adj_t), theirs(x, edge_index, weight))
+
+
+def test_sparse_values_a_ported_layer_does_not_take_are_ignored_as_in_pyg():
+    """A ported layer without edge weights and without message_and_aggregate ignores a
+    matrix's values (PyG's message path does); gnnx's own layers, whose PyG counterparts
+    multiply them in, say so instead."""
+    from torch_geometric.utils import to_torch_csc_tensor
+
+    class Difference(gnnx.nn.MessagePassing):
+        def forward(self, x, edge_index):
+            return self.propagate(edge_index, x=x)
+
+        def message(self, x_i, x_j):
+            return x_j - x_i
+
+    x, edge_index = torch.randn(5, 3), torch.tensor([[0, 1, 2, 3], [1, 0, 4, 4]])
+    adj_t = to_torch_csc_tensor(edge_index, torch.rand(4) + 2, size=(5, 5)).t()
+    torch.testing.assert_close(Difference()(x, adj_t), Difference()(x, edge_index))
+    with pytest.raises(ValueError, match="takes no edge weights"):
+        gnnx.nn.GINConv(torch.nn.Linear(3, 3))(x, adj_t)
+
+
+def test_pyg_error_phrases_for_bad_indices_and_a_missing_edge_mask():
+    """PyG's tests match these phrases; gnnx's messages say more but keep them."""
+    layer = gnnx.nn.SimpleConv()
+    for bad in (torch.tensor([[0, 4], [1, 1]]), torch.tensor([[0, -1], [1, 1]])):
+        with pytest.raises(IndexError, match=r"valid indices lie in the interval \[0, 4\)"):
+            layer(torch.randn(4, 2), bad)
+    layer.explain = True
+    with pytest.raises(ValueError, match="pre-defined 'edge_mask'"):
+        layer(torch.randn(4, 2), torch.tensor([[0, 1], [1, 0]]))
 
 
 def test_aggregations_honour_ptr_and_degree_scaler_needs_index():

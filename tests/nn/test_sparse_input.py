@@ -122,6 +122,20 @@ def test_gnnx_compile_keeps_an_edge_index_size():
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+def test_gnnx_compile_takes_a_weighted_sparse_matrix(layout):
+    """The matrix's values reach the compiled frame as a tensor of their own (its values view
+    made Dynamo fail with an IndexError before session 30)."""
+    import gnnx
+
+    ei, x, w = _graph(6)
+    pyg, ours = _pair("GCNConv")
+    compiled = gnnx.compile(ours)
+    for values in (w, w * 2):
+        torch.testing.assert_close(compiled(x, _adj_t(ei, values, layout)), pyg(x, _adj_t(ei, values, layout)),
+                                   atol=1e-5, rtol=1e-5)
+
+
 def _gat_pair(cls, in_channels, **kwargs):
     torch.manual_seed(0)
     ours = getattr(G, cls)(in_channels, 4, heads=2, **kwargs)
