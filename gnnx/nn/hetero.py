@@ -24,6 +24,7 @@ from torch import Tensor
 
 from gnnx.nn.linear import Linear
 from gnnx.ops.dispatch import can_check_on_host
+from gnnx.utils.edges import check_add_self_loops
 
 Key = Union[str, Tuple[str, ...]]
 
@@ -117,6 +118,8 @@ class HeteroConv(torch.nn.Module):
 
     def __init__(self, convs: Dict[Tuple[str, str, str], torch.nn.Module], aggr: Optional[str] = "sum") -> None:
         super().__init__()
+        for edge_type, conv in convs.items():
+            check_add_self_loops(conv, [edge_type])
         self.convs = ModuleDict(convs)
         self.aggr = aggr
 

@@ -253,8 +253,11 @@ class MessagePassing(ReadsSparseInputs):
         node_dim = self.node_dim % x.dim()
         if node_dim != 0:
             moved = x.movedim(node_dim, 0)
-            out = self.spmm(adj, moved.reshape(moved.size(0), math.prod(moved.shape[1:])), edge_weight)
-            return out.view(out.size(0), *moved.shape[1:-1], -1).movedim(0, node_dim)
+            out = self._spmm_rows(adj, moved.reshape(moved.size(0), math.prod(moved.shape[1:])), edge_weight)
+            return out.view(out.size(0), *moved.shape[1:-1], -1).movedim(0, node_dim).contiguous()
+        return self._spmm_rows(adj, x, edge_weight)
+
+    def _spmm_rows(self, adj: "Adjacency", x: Tensor, edge_weight: Optional[Tensor]) -> Tensor:
         outs = [adj.spmm(x, edge_weight, reduce) for reduce in self.aggrs]
         return outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
 
@@ -363,6 +366,19 @@ class MessagePassing(ReadsSparseInputs):
     def edge_update(self) -> Tensor:  # pragma: no cover - defined by layers that use edge_updater
         """Per-edge values for :meth:`edge_updater`; define it with the arguments you need."""
         raise NotImplementedError
+
+    # -- PyG's names for a cached layer's normalised graph (``cached=True``) -------------------
+    # Ported code reads or resets them (``conv._cached_edge_index = None`` before another graph);
+    # gnnx reads a sparse adjacency as edges, so one cache, ``_cache``, serves both names.
+    @property
+    def _cached_edge_index(self) -> Any:
+        return getattr(self, "_cache", None)
+
+    @_cached_edge_index.setter
+    def _cached_edge_index(self, value: Any) -> None:
+        self._cache = value
+
+    _cached_adj_t = _cached_edge_index
 
     # -- explain mode (PyG's Explainer interface) -------------------------------------------
     @property

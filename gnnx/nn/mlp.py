@@ -110,7 +110,7 @@ class MLP(torch.nn.Module):
         return (x, emb) if isinstance(return_emb, bool) else x
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.channel_list})"
+        return f"{type(self).__name__}({str(self.channel_list)[1:-1]})"  # PyG's: MLP(8, 16, 3)
 
 
 def _dropout(x: Tensor, p: float, training: bool) -> Tensor:

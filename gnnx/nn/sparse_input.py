@@ -25,6 +25,7 @@ Reading a sparse matrix syncs with the host (coalescing); these are eager inputs
 """
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any, Dict, Optional, Tuple
 
@@ -34,7 +35,6 @@ from torch import Tensor
 from gnnx.graph import Graph
 
 Size = Tuple[Optional[int], Optional[int]]
-_VALUE_ARGS = ("edge_weight", "edge_attr", "edge_type")
 
 
 def is_edge_index_subclass(value: Any) -> bool:
@@ -60,7 +60,7 @@ def to_edge_index(adj: Any) -> Tuple[Tensor, Optional[Tensor], Size]:
         num_src, num_dst = adj.sparse_size()
         return adj.as_tensor(), None, (num_src, num_dst)
     if isinstance(adj, Tensor):
-        if adj.dim() != 2:
+        if adj.sparse_dim() != 2:  # (dense dimensions after the two sparse ones: edge features)
             raise ValueError(f"a sparse adjacency must be a 2-D matrix [num_dst, num_src], got shape {list(adj.shape)}")
         if adj.layout != torch.sparse_coo:
             adj = adj.to_sparse_coo()
@@ -69,7 +69,7 @@ def to_edge_index(adj: Any) -> Tuple[Tensor, Optional[Tensor], Size]:
         # a tensor of its own: Dynamo fails on the values view of a sparse tensor (an
         # IndexError in its automatic-dynamic strides, torch 2.13) under gnnx.compile
         values: Optional[Tensor] = adj.values().clone()
-        num_dst, num_src = adj.shape
+        num_dst, num_src = adj.shape[:2]
     else:  # torch_sparse.SparseTensor
         row, col, values = adj.coo()
         num_dst, num_src = adj.sparse_sizes()
@@ -96,6 +96,16 @@ class ReadsSparseInputs(torch.nn.Module):
         return super().__call__(*args, **kwargs)
 
 
+    def _attention_weights(self, edge_index: Tensor, alpha: Tensor, num_dst: int, num_src: int):
+        """``return_attention_weights``'s second item as PyG gives it: ``(edge_index, alpha)``,
+        or, after a sparse adjacency input, the weights as a sparse ``[num_dst, num_src, ...]``
+        matrix (COO) with its values."""
+        if self._adjacency_size is None:
+            return edge_index, alpha
+        weights = torch.sparse_coo_tensor(edge_index.flip(0), alpha, (num_dst, num_src) + alpha.shape[1:]).coalesce()
+        return weights, weights.values()
+
+
 _PLAIN_TYPES = (type(None), tuple, list, int, float, bool, str, Graph)  # (models hand their layers a Graph)
 
 
@@ -113,29 +123,37 @@ def _plain(values) -> bool:
 
 def read_sparse_inputs(module: torch.nn.Module, args: Tuple[Any, ...], kwargs: Dict[str, Any],
                        keep_matrix: bool = True):
-    """Replace a sparse adjacency argument by its ``edge_index``, pass its values where the
-    forward takes them, and keep its sizes in ``module._adjacency_size`` for
-    :meth:`~gnnx.nn.MessagePassing.propagate` (and, with ``keep_matrix``, the matrix in
-    ``module._adjacency_input`` for a ported ``message_and_aggregate``); ``None`` when no
-    argument is sparse (then those of an earlier call are forgotten). Called outside compiled
-    code."""
-    position, name = _find_adjacency(args, kwargs)
-    if position is None and name is None:
+    """Replace each sparse adjacency argument by its ``edge_index`` (also inside a dict, as an
+    ``edge_index_dict``'s values); for the adjacency (the argument passed as ``edge_index``, or
+    else the first sparse one after the features) pass its values where the forward takes them
+    and keep its sizes in ``module._adjacency_size`` for :meth:`~gnnx.nn.MessagePassing.propagate`
+    (and, with ``keep_matrix``, the matrix in ``module._adjacency_input`` for a ported
+    ``message_and_aggregate``). ``None`` when no argument is sparse (then those of an earlier call
+    are forgotten). Called outside compiled code."""
+    names = _parameter_names(type(module).forward)
+    found = _adjacency_arguments(names, args, kwargs)
+    args, kwargs = list(args), dict(kwargs)
+    in_dicts = _read_dict_values(args, kwargs)
+    if not found:
         if getattr(module, "_adjacency_size", None) is not None:
             module._adjacency_size = module._adjacency_input = None
-        return None
-    adj = args[position] if position is not None else kwargs[name]
-    edge_index, values, size = to_edge_index(adj)
-    args, kwargs = list(args), dict(kwargs)
-    if position is not None:
-        args[position] = edge_index
-    else:
-        kwargs[name] = edge_index
-    if values is not None and not _pass_values(type(module).forward, args, kwargs, values) \
-            and isinstance(adj, Tensor) and type(module).__module__.startswith("gnnx.") \
-            and not bool((values == 1).all()):
-        # (a ported layer's message path ignores them, as PyG's does; its message_and_aggregate
-        # gets the matrix itself)
+        return (tuple(args), kwargs) if in_dicts else None
+    converted = []
+    for position, name in found:
+        adj = args[position] if position is not None else kwargs[name]
+        edge_index, values, size = to_edge_index(adj)
+        if position is not None:
+            args[position] = edge_index
+        else:
+            kwargs[name] = edge_index
+        converted.append((adj, edge_index, values, size))
+    adj, edge_index, values, size = converted[0]
+    binary = values is None or (isinstance(adj, Tensor) and bool((values == 1).all()))
+    if not binary and not _pass_values(names, args, kwargs, values) and isinstance(adj, Tensor) \
+            and type(module).__module__.startswith("gnnx.") and getattr(module, "_has_fused", False):
+        # Only gnnx's fused layers refuse them: their PyG counterparts' message_and_aggregate
+        # multiplies them in. Other layers' message paths ignore them, as PyG's do (and a ported
+        # layer's message_and_aggregate gets the matrix itself).
         raise ValueError(
             f"{type(module).__name__} takes no edge weights, but the sparse adjacency has values other than 1 "
             "(PyG's torch.sparse path multiplies them into the sum); pass a binary adjacency, or edge_index")
@@ -146,25 +164,59 @@ def read_sparse_inputs(module: torch.nn.Module, args: Tuple[Any, ...], kwargs: D
     return tuple(args), kwargs
 
 
-def _find_adjacency(args, kwargs) -> Tuple[Optional[int], Optional[str]]:
-    for i, value in enumerate(args):
-        if is_sparse_adjacency(value):
-            return i, None
-    for key, value in kwargs.items():
-        if is_sparse_adjacency(value):
-            return None, key
-    return None, None
+_ADJACENCY_NAMES = ("edge_index", "adj_t", "adj")
 
 
-def _pass_values(forward, args: list, kwargs: Dict[str, Any], values: Tensor) -> bool:
-    """Hand ``values`` to the forward's first edge-tensor argument; False if it has none."""
-    names = [n for n in inspect.signature(forward).parameters if n != "self"]
-    for name in _VALUE_ARGS:
+@functools.lru_cache(maxsize=None)
+def _parameter_names(forward) -> Tuple[str, ...]:
+    return tuple(n for n in inspect.signature(forward).parameters if n != "self")
+
+
+def _adjacency_arguments(names: Tuple[str, ...], args, kwargs) -> list:
+    """``(position, name)`` of each sparse adjacency argument, the adjacency first: the one
+    passed as ``edge_index`` (``adj_t``, ``adj``) by name or position, else the first sparse one
+    after the first parameter, which holds node features (a ``torch.sparse`` feature matrix stays
+    the features, as in PyG); then the others (SignedConv's positive and negative edges)."""
+    found = [(i, None) for i, value in enumerate(args) if i > 0 and is_sparse_adjacency(value)]
+    found += [(None, key) for key, value in kwargs.items()
+              if key != (names[0] if names else None) and is_sparse_adjacency(value)]
+    for name in _ADJACENCY_NAMES:
+        slot = (None, name) if name in kwargs else (names.index(name), None) if name in names else None
+        if slot in found:
+            found.remove(slot)
+            return [slot] + found
+    return found
+
+
+def _read_dict_values(args: list, kwargs: Dict[str, Any]) -> bool:
+    """Sparse adjacencies as the values of a dict argument (heterogeneous ``edge_index_dict``)
+    become ``edge_index`` tensors, in place; their values are not read (PyG's heterogeneous
+    layers take none). Whether there were any."""
+    changed = False
+    for holder, keys in ((args, range(len(args))), (kwargs, list(kwargs))):
+        for key in keys:
+            value = holder[key]
+            if isinstance(value, dict) and any(is_sparse_adjacency(v) for v in value.values()):
+                holder[key] = {k: to_edge_index(v)[0] if is_sparse_adjacency(v) else v for k, v in value.items()}
+                changed = True
+    return changed
+
+
+def _pass_values(names: Tuple[str, ...], args: list, kwargs: Dict[str, Any], values: Tensor) -> bool:
+    """Hand ``values`` to the forward's first edge-tensor argument, as PyG's ``propagate`` does:
+    one value per edge is an ``edge_weight`` (or ``edge_type``), more an ``edge_attr`` (a hybrid
+    matrix's dense dimensions). False if the forward takes none of them."""
+    for name in (("edge_weight", "edge_type") if values.dim() == 1 else ("edge_attr", "edge_weight")):
         if name not in names:
             continue
         position = names.index(name)
         if kwargs.get(name) is not None or (position < len(args) and args[position] is not None):
             return True  # the caller's own edge tensor wins
+        if position < len(args):
+            args[position] = values
+        else:
+            kwargs[name] = values
+        return True  # the caller's own edge tensor wins
         if position < len(args):
             args[position] = values
         else:

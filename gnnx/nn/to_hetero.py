@@ -36,6 +36,7 @@ from torch import Tensor
 
 from gnnx.nn.aggr import Aggregation
 from gnnx.nn.message_passing import MessagePassing
+from gnnx.utils.edges import check_add_self_loops
 
 NodeType = str
 EdgeType = Tuple[str, str, str]
@@ -260,10 +261,7 @@ class _Rewriter:
 
     def _message_passing(self, node: torch.fx.Node) -> None:
         layer = _submodule(self.module, node.target)
-        bipartite = [e for e in self.types["edge"] if e[0] != e[-1]]
-        if getattr(layer, "add_self_loops", False) is True and bipartite:
-            raise ValueError(f"'add_self_loops' attribute set to 'True' on module '{node.target}' for use with "
-                             f"edge type(s) '{bipartite}'. This will lead to incorrect message passing results.")
+        check_add_self_loops(layer, self.types["edge"], name=node.target)
         per_destination: Dict[NodeType, List[torch.fx.Node]] = {}
         for edge_type in self.types["edge"]:
             out = self._call_module_for(node, "edge", edge_type)

@@ -11,7 +11,7 @@ from gnnx.utils.components import connected_components
 from gnnx.utils.convert import from_networkit, from_networkx, from_trimesh, to_networkit, to_networkx, to_trimesh
 from gnnx.utils.dense import dense_to_sparse, to_dense_adj, to_dense_batch
 from gnnx.utils.dropout import dropout_adj, dropout_edge, dropout_node, dropout_path
-from gnnx.utils.edges import coalesce, degree, is_undirected, sort_edge_index, to_undirected
+from gnnx.utils.edges import check_add_self_loops, coalesce, degree, is_undirected, sort_edge_index, to_undirected
 from gnnx.utils.embedding import get_embeddings, get_embeddings_hetero
 from gnnx.utils.functions import index_to_mask, mask_to_index, one_hot, scatter, softmax
 from gnnx.utils.geodesic import geodesic_distance
@@ -71,7 +71,7 @@ from gnnx.utils.trim import trim_to_layer
 
 __all__ = [
     "add_random_edge", "add_remaining_self_loops", "add_self_loops", "assortativity", "barabasi_albert_graph",
-    "batched_negative_sampling", "bipartite_subgraph", "coalesce", "contains_isolated_nodes", "contains_self_loops",
+    "batched_negative_sampling", "bipartite_subgraph", "check_add_self_loops", "coalesce", "contains_isolated_nodes", "contains_self_loops",
     "cumsum", "degree", "dense_to_sparse", "dropout_adj", "dropout_edge", "dropout_node", "erdos_renyi_graph",
     "from_networkx", "from_scipy_sparse_matrix", "get_embeddings", "get_embeddings_hetero", "get_laplacian",
     "get_num_hops", "get_self_loop_attr", "grid", "group_argsort", "group_cat", "homophily", "index_sort",

@@ -25,6 +25,16 @@ _MISSING = "???"  # PyG's marker: edge_attr not given, so only edge_index is ret
 Attr = Union[Tensor, None, List[Tensor], str]
 
 
+def check_add_self_loops(module: torch.nn.Module, edge_types: List[Tuple[str, str, str]],
+                         name: Optional[str] = None) -> None:
+    """PyG's check: a layer that adds self loops (``add_self_loops=True``) must not serve a
+    relation between two node types, where a node's "self" is in the other type."""
+    bipartite = [edge_type for edge_type in edge_types if edge_type[0] != edge_type[-1]]
+    if bipartite and getattr(module, "add_self_loops", False) is True:
+        raise ValueError(f"'add_self_loops' attribute set to 'True' on module '{name or module}' for use with edge "
+                         f"type(s) '{bipartite}'. This will lead to incorrect message passing results.")
+
+
 def degree(index: Tensor, num_nodes: Optional[int] = None, dtype: Optional[torch.dtype] = None) -> Tensor:
     """How often each node appears in ``index`` (e.g. ``edge_index[1]``: in-degrees)."""
     count = maybe_num_nodes(index, num_nodes)

@@ -72,7 +72,7 @@ def test_bad_kernels_and_line_graphs_are_named():
         G.MeshCNNConv(5, 7, torch.nn.ModuleList([torch.nn.Linear(5, 7)] * 2 + [torch.nn.Linear(4, 7)] * 3))
     with pytest.raises(ValueError, match=r"kernels\[0\] has output width 6"):
         G.MeshCNNConv(5, 7, torch.nn.ModuleList([torch.nn.Linear(5, 6)] * 5))
-    with pytest.warns(UserWarning, match="kernel\\[0\\] has neither"):
+    with pytest.warns(UserWarning, match="kernel\\[0\\] does not have attribute"):
         G.MeshCNNConv(5, 7, torch.nn.ModuleList([torch.nn.Tanh()] + [torch.nn.Linear(5, 7)] * 4))
     x, edge_index = _mesh(4)
     with pytest.raises(ValueError, match="multiple of 4"):

@@ -351,3 +351,85 @@ def test_models_say_whether_their_norms_take_batch_as_pyg(norm):
         x, edge_index, batch = torch.randn(3, 8), torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), torch.tensor([0, 0, 1])
         with pytest.raises(IndexError, match="index holds 1"):
             ours(x, edge_index, batch=batch, batch_size=1)
+
+
+def test_cached_layers_keep_pyg_cache_names_and_sg_caches_propagated_features():
+    """PyG's cache attributes port: ``_cached_edge_index``/``_cached_adj_t`` (GCN, APPNP,
+    GCN2) read and reset the normalised graph; SGConv caches ``A^K X`` as PyG's does."""
+    x, edge_index = torch.randn(6, 4), torch.tensor([[0, 1, 2, 3, 4], [1, 2, 3, 4, 5]])
+    torch.manual_seed(0)
+    ours, theirs = gnnx.nn.SGConv(4, 3, K=2, cached=True), torch_geometric.nn.SGConv(4, 3, K=2, cached=True)
+    theirs.load_state_dict(ours.state_dict())
+    torch.testing.assert_close(ours(x, edge_index), theirs(x, edge_index))
+    assert ours._cached_x is not None
+    torch.testing.assert_close(ours(x * 2, edge_index), theirs(x * 2, edge_index))  # the first call's A^K X
+    ours.reset_parameters()
+    assert ours._cached_x is None
+    gcn = gnnx.nn.GCNConv(4, 3, cached=True)
+    first = gcn(x, edge_index)
+    assert gcn._cached_edge_index is not None and gcn._cached_adj_t is not None
+    torch.testing.assert_close(gcn(x, edge_index.flip(0)), first)  # cached: the first graph's weights
+    gcn._cached_edge_index = None  # PyG's way to move a cached layer to another graph
+    assert not torch.allclose(gcn(x, edge_index.flip(0)), first)
+
+
+def test_sparse_node_features_stay_features():
+    """A ``torch.sparse`` feature matrix is the features, not the adjacency: the adjacency is
+    the argument passed as ``edge_index``."""
+    dense = torch.zeros(4, 16)
+    dense[0, :2] = 1
+    edge_index = torch.tensor([[0, 0, 0, 1, 2, 3], [1, 2, 3, 0, 0, 0]])
+    torch.manual_seed(0)
+    ours, theirs = gnnx.nn.GCNConv(16, 8), torch_geometric.nn.GCNConv(16, 8)
+    theirs.load_state_dict(ours.state_dict())
+    torch.testing.assert_close(ours(dense.to_sparse(), edge_index), theirs(dense.to_sparse(), edge_index))
+    torch.testing.assert_close(ours(dense.to_sparse(), edge_index), ours(dense, edge_index))
+
+
+def test_node_dim_set_after_construction_runs_a_static_graph():
+    """PyG's static-graph mode: ``conv.node_dim = 1`` on a built layer, features ``[B, N, F]``
+    (the fused path recursed without end before session 30), contiguous as PyG's."""
+
+    class Plain(gnnx.nn.MessagePassing):
+        def forward(self, x, edge_index):
+            return self.propagate(edge_index, x=x)
+
+    edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    x = torch.randn(2, 3, 8)
+    for conv in (Plain(), gnnx.nn.GCNConv(8, 16), gnnx.nn.ChebConv(8, 16, K=2)):
+        flat = conv(x.reshape(6, 8), torch.cat([edge_index, edge_index + 3], 1))
+        conv.node_dim = 1
+        out = conv(x, edge_index)
+        assert out.shape[:2] == (2, 3) and out.is_contiguous()
+        torch.testing.assert_close(out.view(6, -1), flat)
+
+
+def test_gen_conv_with_a_list_of_aggregations_equals_pyg():
+    torch.manual_seed(0)
+    ours = gnnx.nn.GENConv(16, 32, ["softmax", "powermean"], edge_dim=16, msg_norm=True)
+    theirs = torch_geometric.nn.GENConv(16, 32, ["softmax", "powermean"], edge_dim=16, msg_norm=True)
+    assert set(ours.state_dict()) == set(theirs.state_dict())
+    theirs.load_state_dict(ours.state_dict())
+    ours.eval(), theirs.eval()
+    x, edge_index, attr = torch.randn(6, 16), torch.tensor([[0, 1, 2, 3, 5], [0, 0, 1, 1, 4]]), torch.randn(5, 16)
+    torch.testing.assert_close(ours(x, edge_index, attr), theirs(x, edge_index, attr), atol=1e-5, rtol=1e-5)
+
+
+def test_pyg_helpers_and_checks_of_layers():
+    """HeteroConv refuses a self-loop-adding layer on a relation between two types (PyG's
+    check_add_self_loops); SuperGATConv's negative_sampling; MLP's and EGConv's PyG texts."""
+    gnnx.nn.HeteroConv({("a", "to", "a"): gnnx.nn.GCNConv(4, 4)})
+    with pytest.raises(ValueError, match="incorrect message passing"):
+        gnnx.nn.HeteroConv({("a", "to", "b"): gnnx.nn.GCNConv(4, 4)})
+    conv = gnnx.nn.SuperGATConv(8, 4, heads=2, neg_sample_ratio=1.0)
+    edge_index = torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7], [0, 0, 1, 1, 4, 4, 5, 5]])
+    negatives = conv.negative_sampling(edge_index, 8, batch=torch.tensor([0] * 4 + [1] * 4))
+    assert negatives.size(0) == 2 and ((negatives[0] < 4) == (negatives[1] < 4)).all()  # within each graph
+    conv(torch.randn(8, 8), edge_index, negatives)
+    assert conv.get_attention_loss() > 0
+    assert conv.positive_sampling(edge_index).size(1) == 8  # edge_sample_ratio 1: all kept
+    assert repr(gnnx.nn.MLP([8, 16, 3])) == repr(torch_geometric.nn.MLP([8, 16, 3])) == "MLP(8, 16, 3)"
+    with pytest.raises(ValueError, match="must be divisible by the number of"):
+        gnnx.nn.EGConv(16, 30, num_heads=8)
+    with pytest.raises(ValueError, match="Unsupported aggregator"):
+        gnnx.nn.EGConv(16, 32, aggregators=["xxx"])

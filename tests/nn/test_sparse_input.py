@@ -178,3 +178,54 @@ def test_gat_with_source_features_only_takes_the_adjacency_destination_count():
     adj_t = to_torch_csc_tensor(edge_index, size=(4, 2)).t()
     torch.testing.assert_close(ours((x, None), adj_t), theirs((x, None), adj_t))
     torch.testing.assert_close(ours((x, None), adj_t), ours((x, None), edge_index, size=(4, 2)))
+
+
+def test_sparse_values_reach_the_argument_pyg_gives_them():
+    """PyG's propagate: one value per edge is an ``edge_weight``, never an ``edge_attr``; a
+    hybrid matrix's dense dimensions are the ``edge_attr``; a binary matrix is no weight at all
+    (FAConv's normalisation refuses weights). Found by PyG's own conv tests (session 30)."""
+    ei, x, w = _graph(7)
+    adj = torch.sparse_coo_tensor(ei.flip(0), w, (N, N)).coalesce()
+    torch.manual_seed(0)
+    ours, theirs = G.CGConv(F), P.CGConv(F)
+    theirs.load_state_dict(ours.state_dict())
+    torch.testing.assert_close(ours(x, adj), ours(x, ei))  # [E] values: not CGConv's edge_attr
+    torch.testing.assert_close(ours(x, adj), theirs(x, adj))
+    attr = torch.rand(ei.size(1), 3)
+    hybrid = torch.sparse_coo_tensor(ei.flip(0), attr, (N, N, 3)).coalesce()
+    ours, theirs = G.GMMConv(F, 4, dim=3, kernel_size=2), P.GMMConv(F, 4, dim=3, kernel_size=2)
+    theirs.load_state_dict(ours.state_dict())
+    torch.testing.assert_close(ours(x, hybrid), ours(x, ei, attr), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ours(x, hybrid), theirs(x, hybrid), atol=1e-5, rtol=1e-5)
+    binary = _adj_t(ei, torch.ones(ei.size(1)), "csr")
+    fa = G.FAConv(F)
+    out, (weights, values) = fa(x, x, binary, return_attention_weights=True)
+    torch.testing.assert_close(out, fa(x, x, ei))
+    assert weights.is_sparse and weights.shape == (N, N) and values.shape == (weights._nnz(),)
+
+
+def test_every_sparse_adjacency_argument_and_dict_is_read():
+    """SignedConv's positive and negative adjacencies both; heterogeneous layers' dicts of
+    sparse matrices; a plain module (WLConv) reads them too."""
+    ei, x, _ = _graph(8)
+    neg = ei.flip(0)
+    pos_adj, neg_adj = (torch.sparse_coo_tensor(e.flip(0), torch.ones(e.size(1)), (N, N)).coalesce() for e in (ei, neg))
+    signed = G.SignedConv(F, 4, first_aggr=True)
+    torch.testing.assert_close(signed(x, pos_adj, neg_adj), signed(x, ei, neg))
+    metadata = (["a", "b"], [("a", "to", "b"), ("b", "to", "a")])
+    x_dict = {"a": torch.randn(5, F), "b": torch.randn(7, F)}
+    edges = {("a", "to", "b"): torch.tensor([[0, 1, 4], [6, 0, 2]]), ("b", "to", "a"): torch.tensor([[6, 3], [0, 4]])}
+    sizes = {("a", "to", "b"): (7, 5), ("b", "to", "a"): (5, 7)}
+    adj_dict = {k: torch.sparse_coo_tensor(e.flip(0), torch.ones(e.size(1)), sizes[k]).coalesce()
+                for k, e in edges.items()}
+    for conv in (G.HGTConv(F, 8, metadata, heads=2), G.HANConv(F, 8, metadata, heads=2)):
+        got, want = conv(x_dict, adj_dict), conv(x_dict, edges)
+        for key in want:
+            torch.testing.assert_close(got[key], want[key])
+    colours = torch.tensor([1, 0, 0, 1])
+    ring = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])
+    ring_adj = torch.sparse_coo_tensor(ring.flip(0), torch.ones(6), (4, 4)).coalesce()
+    wl = G.WLConv()
+    expected = wl(colours, ring)
+    assert torch.equal(wl(colours, ring_adj), expected)
+    assert torch.equal(wl(torch.nn.functional.one_hot(colours).float(), ring_adj), expected)  # float one-hot

@@ -86,7 +86,8 @@ class FAConv(WeightedPropagation):
     ``add_self_loops``, ``normalize``. State: ``att_l``, ``att_r`` (PyG's keys).
     Shapes: ``x [N, F]``, ``x_0 [N, F]``, ``edge_index [2, E]``, ``edge_weight [E]`` -> ``[N, F]``;
     with ``return_attention_weights=True`` also ``(edge_index, alpha [E])`` (the edges
-    propagated over, loops included, and :math:`\alpha` before dropout).
+    propagated over, loops included, and :math:`\alpha` before dropout; for a sparse adjacency
+    input a sparse weight matrix and its values, as PyG's).
     """
 
     def __init__(self, channels: int, eps: float = 0.1, dropout: float = 0.0, cached: bool = False,
@@ -129,8 +130,10 @@ class FAConv(WeightedPropagation):
         if self.eps != 0.0:
             out = out + self.eps * x_0
         if return_attention_weights:
-            return out, (tensor, alpha)
+            return out, self._attention_weights(tensor, alpha, x.size(0), x.size(0))
         return out
+
+    _alpha: Optional[Tensor] = None  # (PyG's scratch slot for the weights; always None here)
 
     def __repr__(self) -> str:  # PyG's
         return f"{type(self).__name__}({self.channels}, eps={self.eps})"

@@ -101,25 +101,25 @@ class DNAConv(MessagePassing):
         kwargs.setdefault("aggr", "add")
         super().__init__(node_dim=0, **kwargs)  # node tensors [N, ...] of any rank
         self.bias, self.cached, self.normalize, self.add_self_loops = bias, cached, normalize, add_self_loops
-        self._cached = None
+        self._cache = None
         self.multi_head = MultiHead(channels, channels, heads, groups, dropout, bias)
 
     def reset_parameters(self) -> None:
         self.multi_head.reset_parameters()
-        self._cached = None
+        self._cache = None
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
         if x.dim() != 3:
             raise ValueError(f"DNAConv: x must have shape [num_nodes, num_layers, channels], got {list(x.shape)}")
         edge_index = edge_tensor(edge_index)
         if self.normalize:
-            if self._cached is None:
+            if self._cache is None:
                 normalized = gcn_norm(edge_index, edge_weight, x.size(0), False, self.add_self_loops, self.flow,
                                       x.dtype)
                 if self.cached:
-                    self._cached = normalized
+                    self._cache = normalized
             else:
-                normalized = self._cached
+                normalized = self._cache
             edge_index, edge_weight = normalized
         heads = self.multi_head.heads
         # per node: the query from the newest layer, keys and values from every layer

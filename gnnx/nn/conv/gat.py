@@ -116,10 +116,7 @@ class _GraphAttention(MessagePassing):
             out = out + self.bias
         if return_attention_weights:
             looped, alpha = without_stale_loops(tensor, alpha, stale)
-            if self._adjacency_size is not None:  # a sparse adjacency came in: PyG returns one too
-                weights = torch.sparse_coo_tensor(looped.flip(0), alpha, (num_dst, num_src) + alpha.shape[1:]).coalesce()
-                return out, (weights, weights.values())
-            return out, (looped, alpha)
+            return out, self._attention_weights(looped, alpha, num_dst, num_src)
         return out
 
     @staticmethod
@@ -436,6 +433,25 @@ class SuperGATConv(_GraphAttention):
             score = (h_src * self.att_l).sum(-1).index_select(0, src) + (h_dst * self.att_r).sum(-1).index_select(0, dst)
             logits = score * logits.sigmoid()
         return F.leaky_relu(logits, self.negative_slope)
+
+    def negative_sampling(self, edge_index: Tensor, num_nodes: int, batch: Optional[Tensor] = None) -> Tensor:
+        """PyG's helper: ``neg_sample_ratio * edge_sample_ratio * E`` non-edges of the graph made
+        undirected (unless ``is_undirected``), within each graph of ``batch``: the
+        ``neg_edge_index`` to pass to :meth:`forward` (eager: the count of non-edges is data)."""
+        from gnnx.utils import batched_negative_sampling, is_undirected, negative_sampling, to_undirected
+
+        num_neg_samples = int(self.neg_sample_ratio * self.edge_sample_ratio * edge_index.size(1))
+        if not self.is_undirected and not is_undirected(edge_index, num_nodes=num_nodes):
+            edge_index = to_undirected(edge_index, num_nodes=num_nodes)
+        if batch is None:
+            return negative_sampling(edge_index, num_nodes, num_neg_samples=num_neg_samples)
+        return batched_negative_sampling(edge_index, batch, num_neg_samples=num_neg_samples)
+
+    def positive_sampling(self, edge_index: Tensor) -> Tensor:
+        """PyG's helper: the edges kept by dropping ``1 - edge_sample_ratio`` of them in training."""
+        from gnnx.utils import dropout_edge
+
+        return dropout_edge(edge_index, p=1.0 - self.edge_sample_ratio, training=self.training)[0]
 
     def get_attention_loss(self) -> Tensor:
         """Binary cross-entropy of the attention logits of positive and negative edges

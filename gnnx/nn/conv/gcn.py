@@ -20,6 +20,7 @@ class WeightedPropagation(MessagePassing):
     cached: bool = False
     _cache: Optional[Tuple[Tensor, Tensor]] = None
 
+
     def _weight_vector(self, edge_weight: Optional[Tensor]) -> Optional[Tensor]:
         """``edge_weight`` as ``[E]``: PyG's normalisations take ``[E, 1]`` alike; other shapes
         are named."""
@@ -110,7 +111,8 @@ class GCNConv(WeightedPropagation):
         if add_self_loops is None:
             add_self_loops = normalize
         if add_self_loops and not normalize:
-            raise ValueError("GCNConv does not support add_self_loops=True with normalize=False")
+            raise ValueError("GCNConv does not support adding self-loops to the graph when no on-the-fly "
+                             "normalization is applied (add_self_loops=True with normalize=False)")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.improved, self.cached = improved, cached
         self.add_self_loops, self.normalize = add_self_loops, normalize

@@ -76,7 +76,7 @@ class MeshCNNConv(MessagePassing):
                                       ("output", ("out_channels", "out_features"), self.out_channels)):
                 width = next((getattr(network, n) for n in names if hasattr(network, n)), None)
                 if width is None:
-                    warnings.warn(f"kernel[{i}] has neither '{names[0]}' nor '{names[1]}': it must map "
+                    warnings.warn(f"kernel[{i}] does not have attribute '{names[0]}' nor '{names[1]}': it must map "
                                   f"{self.in_channels} to {self.out_channels} channels", stacklevel=3)
                 elif width != want:
                     raise ValueError(f"MeshCNNConv: kernels[{i}] has {side} width {width}, expected {want} "

@@ -134,14 +134,15 @@ class EGConv(MessagePassing):
                  bias: bool = True) -> None:
         super().__init__(node_dim=0)
         if out_channels % num_heads:
-            raise ValueError(f"EGConv: out_channels ({out_channels}) must be divisible by num_heads ({num_heads})")
+            raise ValueError(f"EGConv: out_channels ({out_channels}) must be divisible by the number of heads "
+                             f"(num_heads={num_heads})")
         self.in_channels, self.out_channels, self.num_heads, self.num_bases = in_channels, out_channels, num_heads, \
             num_bases
         self.cached, self.add_self_loops, self._cache = cached, add_self_loops, None
         self.aggregators = list(aggregators or ["symnorm"])
         for name in self.aggregators:
             if name not in self.AGGREGATORS:
-                raise ValueError(f"EGConv: unsupported aggregator {name!r}; expected one of {self.AGGREGATORS}")
+                raise ValueError(f"EGConv: Unsupported aggregator {name!r}; expected one of {self.AGGREGATORS}")
         self.bases_lin = glorot_linear(in_channels, out_channels // num_heads * num_bases, bias=False)
         self.comb_lin = linear(in_channels, num_heads * num_bases * len(self.aggregators))
         self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
@@ -252,7 +253,8 @@ class GENConv(MessagePassing):
             else None
         self.lin_edge = linear(edge_dim, out_channels, bias=bias) \
             if edge_dim is not None and edge_dim != out_channels else None
-        aggr_out = out_channels * max(1, len(self.aggrs))
+        multi = getattr(self.aggr_module, "get_out_channels", None)  # a list with module aggregations
+        aggr_out = multi(out_channels) if multi is not None else out_channels * max(1, len(self.aggrs))
         self.lin_aggr_out = linear(aggr_out, out_channels, bias=bias) if aggr_out != out_channels else None
         self.lin_dst = linear(in_channels[1], out_channels, bias=bias) if in_channels[1] != out_channels \
             else None

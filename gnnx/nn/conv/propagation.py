@@ -26,7 +26,10 @@ class SGConv(WeightedPropagation):
     <https://arxiv.org/abs/1902.07153>`_:
     :math:`\mathbf{X}' = (\hat{\mathbf{D}}^{-1/2}\hat{\mathbf{A}}\hat{\mathbf{D}}^{-1/2})^K \mathbf{X}\mathbf{\Theta}`.
 
-    Args: ``in_channels``, ``out_channels``, ``K`` hops, ``cached``, ``add_self_loops``, ``bias``.
+    Args: ``in_channels``, ``out_channels``, ``K`` hops, ``cached`` (as PyG's: keep the
+    propagated features :math:`\hat{\mathbf{A}}^K \mathbf{X}` of the first call, ``_cached_x``,
+    and reuse them: transductive learning on one graph and fixed features only),
+    ``add_self_loops``, ``bias``.
     Shapes: ``x [N, in]``, ``edge_index [2, E]``, ``edge_weight [E]`` (optional) -> ``[N, out]``.
     """
 
@@ -35,16 +38,21 @@ class SGConv(WeightedPropagation):
         super().__init__(aggr="add")
         self.in_channels, self.out_channels, self.K = in_channels, out_channels, K
         self.cached, self.add_self_loops, self._cache = cached, add_self_loops, None
+        self._cached_x: Optional[Tensor] = None
         self.lin = linear(in_channels, out_channels, bias=bias)
 
     def reset_parameters(self) -> None:
         self.lin.reset_parameters()
-        self._cache = None
+        self._cache = self._cached_x = None
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: Optional[Tensor] = None) -> Tensor:
+        if self._cached_x is not None:
+            return self.lin(self._cached_x)
         edge_index, edge_weight = self._normalized(x, edge_index, edge_weight, False, self.add_self_loops)
         for _ in range(self.K):
             x = self.propagate(edge_index, x=x, edge_weight=edge_weight)
+        if self.cached:
+            self._cached_x = x
         return self.lin(x)
 
     def __repr__(self) -> str:  # PyG's

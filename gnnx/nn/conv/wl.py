@@ -30,10 +30,11 @@ from torch import Tensor
 
 from gnnx import ops
 from gnnx.nn.message_passing import Adj, Adjacency, MessagePassing, check_adjacency, edge_tensor
+from gnnx.nn.sparse_input import ReadsSparseInputs
 from gnnx.ops.dispatch import as_int64
 
 
-class WLConv(torch.nn.Module):
+class WLConv(ReadsSparseInputs):
     """``forward(x, edge_index)``: each node's new colour ``[N]``; ``histogram(x, batch=None,
     norm=False)``: colour counts per graph ``[B, num_colours]``."""
 
@@ -46,9 +47,9 @@ class WLConv(torch.nn.Module):
 
     @torch.no_grad()
     def forward(self, x: Tensor, edge_index: Adj) -> Tensor:
-        if x.dtype != torch.long:
-            raise TypeError(f"WLConv: colours must be int64 (or one-hot int64 rows), got {x.dtype}")
-        if x.dim() > 1:
+        if x.dim() == 1 and x.dtype != torch.long:
+            raise TypeError(f"WLConv: colours must be int64 (or one-hot rows), got {x.dtype}")
+        if x.dim() > 1:  # one-hot rows, of any dtype (PyG's one_hot gives float)
             if not bool((x.sum(dim=-1) == 1).all()):
                 raise ValueError("WLConv: a two-dimensional x must be one-hot (one 1 per row)")
             x = x.argmax(dim=-1)
