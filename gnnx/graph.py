@@ -142,9 +142,11 @@ def storable() -> Iterator[None]:
         yield
 
 
-class IndexRangeError(IndexError, ValueError):
-    """A node or edge index outside its range: an ``IndexError``, as PyG raises for one, and a
-    ``ValueError``, as gnnx's other input errors, so handlers written for either catch it."""
+class IndexRangeError(IndexError, ValueError, RuntimeError):
+    """A node or edge index outside its range: an ``IndexError``, as PyG raises for one, a
+    ``ValueError``, as gnnx's other input errors, and a ``RuntimeError``, as torch's scatter and
+    gather raise ("index out of bounds") where PyG leaves the check to them, so handlers written
+    for any of them catch it."""
 
 
 def check_edge_index(edge_index: Any, num_nodes: Optional[int] = None, name: str = "edge_index") -> None:

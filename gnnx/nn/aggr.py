@@ -58,10 +58,37 @@ def _segments(x: Tensor, index: Optional[Tensor], ptr: Optional[Tensor], dim_siz
 
 
 class Aggregation(torch.nn.Module):
-    """Base of the aggregation modules: ``forward(x, index, ptr=None, dim_size=None, mask=None)``."""
+    """Base of the aggregation modules: ``forward(x, index, ptr=None, dim_size=None, mask=None)``
+    over the rows of ``x``; called as PyG's, ``aggr(x, index, ptr, dim_size, dim=-2)``, the
+    reduced dimension ``dim`` (``-2`` by default: the rows of ``[N, F]``, the nodes of
+    ``[B, N, F]``; a 1-D ``x`` is reduced along its only dimension)."""
+
+    def __call__(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
+                 dim_size=None, dim: int = -2, **kwargs: Any) -> Tensor:
+        if x.dim() == 1 and dim == -2:
+            dim = 0
+        if not -x.dim() <= dim < x.dim():
+            raise ValueError(f"Encountered invalid dimension '{dim}' of source tensor with {x.dim()} dimensions")
+        _check_dim_size(index, ptr, dim_size)
+        dim = dim % x.dim()
+        if dim == 0:
+            return super().__call__(x, index, ptr, dim_size, **kwargs)
+        return super().__call__(x.movedim(dim, 0), index, ptr, dim_size, **kwargs).movedim(0, dim)
 
     def reset_parameters(self) -> None:
         pass
+
+
+def _check_dim_size(index: Optional[Tensor], ptr: Optional[Tensor], dim_size) -> None:
+    """PyG's checks of a given ``dim_size`` (against ``index`` only where it costs no sync)."""
+    if dim_size is None or isinstance(dim_size, torch.SymInt):
+        return
+    if index is None and ptr is not None and ptr.numel() - 1 != dim_size:
+        raise ValueError(f"Encountered invalid 'dim_size' (got '{dim_size}' but expected '{ptr.numel() - 1}')")
+    if index is not None and index.numel() and not torch.compiler.is_compiling() and index.device.type == "cpu":
+        needed = int(index.max()) + 1
+        if dim_size < needed:
+            raise ValueError(f"Encountered invalid 'dim_size' (got '{dim_size}' but expected >= '{needed}')")
 
 
 class SoftmaxAggregation(Aggregation):
@@ -511,7 +538,7 @@ class MultiAggregation(Aggregation):
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size=None, mask: Optional[Tensor] = None) -> Tensor:
         index, dim_size = _segments(x, index, ptr, dim_size)
-        return self.combine([aggr(x, index, dim_size=dim_size, mask=mask) for aggr in self.aggrs])
+        return self.combine([aggr(x, index, dim_size=dim_size, dim=0, mask=mask) for aggr in self.aggrs])
 
     def combine(self, outs: List[Tensor]) -> Tensor:
         """The aggregations' results ``outs`` combined by the mode."""

@@ -76,7 +76,7 @@ class QuantileAggregation(Aggregation):
         if not qs:
             raise ValueError("QuantileAggregation needs at least one quantile q")
         if not all(0.0 <= v <= 1.0 for v in qs):
-            raise ValueError(f"q must lie in [0, 1], got {q}")
+            raise ValueError(f"q must be in the range [0, 1], got {q}")
         if interpolation not in self.interpolations:
             raise ValueError(f"interpolation must be one of {self.interpolations}, got {interpolation!r}")
         self._q = q
@@ -196,7 +196,8 @@ class LCMAggregation(Aggregation):
     def __init__(self, in_channels: int, out_channels: int, project: bool = True) -> None:
         super().__init__()
         if in_channels != out_channels and not project:
-            raise ValueError("LCMAggregation: in_channels != out_channels needs project=True")
+            raise ValueError("LCMAggregation: inputs must be projected when in_channels != out_channels "
+                             "(project=True)")
         self.in_channels, self.out_channels, self.project = in_channels, out_channels, project
         self.lin = torch.nn.Linear(in_channels, out_channels) if project else None
         self.gru_cell = torch.nn.GRUCell(out_channels, out_channels)

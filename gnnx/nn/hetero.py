@@ -16,13 +16,13 @@ layer call each), which a grouped kernel over all relations will replace.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
+from torch.nn.modules.lazy import LazyModuleMixin
 
-from gnnx.nn.linear import Linear
+from gnnx.nn.linear import Linear, check_initializers, reset_bias, reset_weight
 from gnnx.ops.dispatch import can_check_on_host
 from gnnx.utils.edges import check_add_self_loops
 
@@ -178,31 +178,52 @@ class HeteroConv(torch.nn.Module):
         return f"{type(self).__name__}(num_relations={len(self.convs)})"
 
 
-class HeteroLinear(torch.nn.Module):
+class HeteroLinear(LazyModuleMixin, torch.nn.Module):
     r"""A linear layer per type, :math:`\mathbf{x}'_i = \mathbf{x}_i \mathbf{W}_{\tau(i)} + \mathbf{b}_{\tau(i)}`
-    (PyG's ``weight [num_types, in, out]``, ``bias [num_types, out]``).
+    (PyG's ``weight [num_types, in, out]``, ``bias [num_types, out]``; ``in_channels=-1`` reads
+    the width from the first input or a loaded ``state_dict``; ``weight_initializer``,
+    ``bias_initializer`` and ``bias`` keywords as :class:`~gnnx.nn.Linear`'s).
 
     One GEMM against every type's weights, then each row keeps its type's block: no sort, no
     host sync, a static shape (the work is ``num_types`` times one linear layer's, fine for the
     few node types of a graph; PyG sorts rows and calls a segment matmul)."""
 
+    cls_to_become = None
+
     def __init__(self, in_channels: int, out_channels: int, num_types: int, is_sorted: bool = False,
                  **kwargs: Any) -> None:
         super().__init__()
-        if in_channels <= 0:
-            raise ValueError("HeteroLinear needs in_channels > 0 (lazy widths: HeteroDictLinear)")
+        check_initializers("HeteroLinear", kwargs.get("weight_initializer"), kwargs.get("bias_initializer"))
         self.in_channels, self.out_channels, self.num_types = in_channels, out_channels, num_types
         self.is_sorted, self.kwargs = is_sorted, kwargs
-        self.weight = torch.nn.Parameter(torch.empty(num_types, in_channels, out_channels))
+        if in_channels > 0:
+            self.weight = torch.nn.Parameter(torch.empty(num_types, in_channels, out_channels))
+            self._initialize_hook.remove()  # nothing to infer: a plain module from here on
+            self._load_hook.remove()
+            del self._initialize_hook, self._load_hook
+        else:
+            self.weight = torch.nn.parameter.UninitializedParameter()
         self.bias = torch.nn.Parameter(torch.empty(num_types, out_channels)) if kwargs.get("bias", True) else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        bound = 1.0 / math.sqrt(self.in_channels)  # nn.Linear's (PyG's kaiming_uniform with a = sqrt(5))
-        with torch.no_grad():
-            self.weight.uniform_(-bound, bound)
-            if self.bias is not None:
-                self.bias.uniform_(-bound, bound)
+        """PyG's initialisation (the bias only, while the width is unknown: as PyG's)."""
+        if self.in_channels > 0 and not self.has_uninitialized_params():
+            reset_weight(self.weight, self.in_channels, self.kwargs.get("weight_initializer"))
+        reset_bias(self.bias, self.in_channels, self.kwargs.get("bias_initializer"))
+
+    def initialize_parameters(self, x: Tensor, *args: Any) -> None:
+        """The width from the first input (the lazy hook calls this once)."""
+        if self.has_uninitialized_params():
+            self.in_channels = x.size(-1)
+            with torch.no_grad():
+                self.weight.materialize((self.num_types, self.in_channels, self.out_channels))
+            self.reset_parameters()
+
+    def _lazy_load_hook(self, state_dict, prefix, *args) -> None:
+        super()._lazy_load_hook(state_dict, prefix, *args)
+        if not self.has_uninitialized_params():  # materialised to the loaded weight's shape
+            self.in_channels = self.weight.size(1)
 
     def forward(self, x: Tensor, type_vec: Tensor) -> Tensor:
         T, C = self.num_types, self.out_channels

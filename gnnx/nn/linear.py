@@ -13,6 +13,38 @@ WEIGHT_INITIALIZERS = (None, "glorot", "uniform", "kaiming_uniform")
 BIAS_INITIALIZERS = (None, "zeros")
 
 
+def check_initializers(owner: str, weight_initializer: Optional[str], bias_initializer: Optional[str]) -> None:
+    if weight_initializer not in WEIGHT_INITIALIZERS:
+        raise ValueError(f"{owner}: weight_initializer {weight_initializer!r} is not one of {WEIGHT_INITIALIZERS}")
+    if bias_initializer not in BIAS_INITIALIZERS:
+        raise ValueError(f"{owner}: bias_initializer {bias_initializer!r} is not one of {BIAS_INITIALIZERS}")
+
+
+def reset_weight(weight: Tensor, in_channels: int, initializer: Optional[str]) -> None:
+    r"""PyG's ``reset_weight_``: ``"glorot"``, ``"uniform"`` (:math:`\pm 1/\sqrt{\text{in}}`), or
+    ``"kaiming_uniform"``/``None`` (torch.nn.Linear's bound, in PyG's arithmetic); nothing while
+    the width is unknown."""
+    if in_channels <= 0:
+        return
+    if initializer == "glorot":
+        glorot(weight)
+    elif initializer == "uniform":
+        uniform(in_channels, weight)
+    else:
+        kaiming_uniform(weight, in_channels)
+
+
+def reset_bias(bias: Optional[Tensor], in_channels: int, initializer: Optional[str]) -> None:
+    r"""PyG's ``reset_bias_``: ``"zeros"``, else :math:`\pm 1/\sqrt{\text{in}}`; nothing while the
+    width is unknown."""
+    if bias is None or in_channels <= 0:
+        return
+    if initializer == "zeros":
+        zeros(bias)
+    else:
+        uniform(in_channels, bias)
+
+
 class Linear(LazyModuleMixin, torch.nn.Linear):
     r"""A linear transformation,
 
@@ -43,10 +75,7 @@ class Linear(LazyModuleMixin, torch.nn.Linear):
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True,
                  weight_initializer: Optional[str] = None, bias_initializer: Optional[str] = None) -> None:
-        if weight_initializer not in WEIGHT_INITIALIZERS:
-            raise ValueError(f"Linear: weight_initializer {weight_initializer!r} is not one of {WEIGHT_INITIALIZERS}")
-        if bias_initializer not in BIAS_INITIALIZERS:
-            raise ValueError(f"Linear: bias_initializer {bias_initializer!r} is not one of {BIAS_INITIALIZERS}")
+        check_initializers("Linear", weight_initializer, bias_initializer)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.weight_initializer, self.bias_initializer = weight_initializer, bias_initializer
         super().__init__(max(in_channels, 0), out_channels, bias=bias)
@@ -61,16 +90,8 @@ class Linear(LazyModuleMixin, torch.nn.Linear):
         """PyG's initialisation (none while the width is unknown)."""
         if self.in_channels <= 0 or self.has_uninitialized_params():
             return
-        if self.weight_initializer == "glorot":
-            glorot(self.weight)
-        elif self.weight_initializer == "uniform":
-            uniform(self.in_channels, self.weight)
-        else:  # "kaiming_uniform" or None: torch.nn.Linear's bound, in PyG's arithmetic
-            kaiming_uniform(self.weight, self.in_channels)
-        if self.bias_initializer == "zeros":
-            zeros(self.bias)
-        else:
-            uniform(self.in_channels, self.bias)
+        reset_weight(self.weight, self.in_channels, self.weight_initializer)
+        reset_bias(self.bias, self.in_channels, self.bias_initializer)
 
     def initialize_parameters(self, input: Tensor) -> None:
         """The width from the first input (the lazy hook calls this once)."""

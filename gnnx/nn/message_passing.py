@@ -220,7 +220,7 @@ class MessagePassing(ReadsSparseInputs):
         dim_size = ops.infer_size(index, dim_size)
         dim = self.node_dim % inputs.dim()
         if self.aggr_module is not None:
-            out = self.aggr_module(inputs.movedim(dim, 0), index, dim_size=dim_size, mask=edge_mask)
+            out = self.aggr_module(inputs.movedim(dim, 0), index, dim_size=dim_size, dim=0, mask=edge_mask)
             return out.movedim(0, dim)
         if edge_mask is not None:
             outs = [ops.scatter(inputs, index, dim_size, reduce, dim=dim, mask=edge_mask) for reduce in self.aggrs]

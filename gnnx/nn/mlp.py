@@ -67,6 +67,8 @@ class MLP(torch.nn.Module):
         )
         normed = channel_list[1:-1] if plain_last else channel_list[1:]
         self.norms = torch.nn.ModuleList(normalization(norm, c, **(norm_kwargs or {})) for c in normed)
+        # PyG's flag: whether forward's batch/batch_size reach the norms (graph-wise norms)
+        self.supports_norm_batch = any(getattr(n, "supports_batch", False) for n in self.norms)
 
     @property
     def in_channels(self) -> int:

@@ -37,9 +37,13 @@ class BatchNorm(torch.nn.Module):
         super().__init__()
         self.in_channels = in_channels
         if allow_single_element and not track_running_stats:
-            raise ValueError("BatchNorm: allow_single_element needs track_running_stats=True")
+            raise ValueError("BatchNorm: 'allow_single_element' requires 'track_running_stats' to be set to True")
         self.module = torch.nn.BatchNorm1d(in_channels, eps, momentum, affine, track_running_stats, device=device)
         self.allow_single_element = allow_single_element
+
+    def reset_running_stats(self) -> None:
+        """PyG's: the running mean and variance back to 0 and 1."""
+        self.module.reset_running_stats()
 
     def reset_parameters(self) -> None:
         self.module.reset_parameters()
@@ -318,9 +322,9 @@ class MessageNorm(torch.nn.Module):
     Shapes: ``x [N, C]``, ``msg [N, C]`` -> ``[N, C]``.
     """
 
-    def __init__(self, learn_scale: bool = False) -> None:
+    def __init__(self, learn_scale: bool = False, device: Optional[torch.device] = None) -> None:
         super().__init__()
-        self.scale = torch.nn.Parameter(torch.ones(1), requires_grad=learn_scale)
+        self.scale = torch.nn.Parameter(torch.ones(1, device=device), requires_grad=learn_scale)
 
     def reset_parameters(self) -> None:
         with torch.no_grad():

@@ -83,7 +83,7 @@ def check_index_range(index: Tensor, count: int, name: str, scope: str, unit: st
         if low < 0 or high >= count:
             holds = f"{unit} {low if low < 0 else high}" if unit else str(low if low < 0 else high)
             raise IndexRangeError(f"{name} holds {holds}, outside the {scope.format(count=count)} "
-                             f"(indices must lie in [0, {count}))")
+                                  f"(index out of bounds: indices must lie in [0, {count}))")
 
 
 # -- kernel modules ------------------------------------------------------------------------------

@@ -433,3 +433,50 @@ def test_pyg_helpers_and_checks_of_layers():
         gnnx.nn.EGConv(16, 30, num_heads=8)
     with pytest.raises(ValueError, match="Unsupported aggregator"):
         gnnx.nn.EGConv(16, 32, aggregators=["xxx"])
+
+
+def test_aggregations_take_pyg_dim_and_check_dim_size():
+    """``aggr(x, index, dim=...)`` as PyG's (default ``-2``: the nodes of ``[B, N, F]``), its
+    invalid-dimension and invalid-``dim_size`` errors."""
+    x, index = torch.randn(3, 6, 4), torch.tensor([0, 0, 1, 1, 1, 2])
+    for name in ("SumAggregation", "MeanAggregation", "MaxAggregation", "MedianAggregation", "SoftmaxAggregation"):
+        ours, theirs = getattr(gnnx.nn, name)(), getattr(torch_geometric.nn.aggr, name)()
+        torch.testing.assert_close(ours(x, index), theirs(x, index))
+        torch.testing.assert_close(ours(x, index, dim=1), theirs(x, index, dim=1))
+        torch.testing.assert_close(ours(x.transpose(0, 1), index, dim=0), theirs(x.transpose(0, 1), index, dim=0))
+    aggr = gnnx.nn.MeanAggregation()
+    with pytest.raises(ValueError, match="invalid dimension"):
+        aggr(x[0], index, dim=-3)
+    with pytest.raises(ValueError, match="invalid 'dim_size'"):
+        aggr(x[0], ptr=torch.tensor([0, 2, 5, 6]), dim_size=2)
+    with pytest.raises(ValueError, match="invalid 'dim_size'"):
+        aggr(x[0], index, dim_size=2)
+    torch.testing.assert_close(aggr(torch.arange(6.0), index), torch.tensor([0.5, 3.0, 5.0]))  # 1-D: its dim
+
+
+def test_norm_linear_and_mlp_pyg_api():
+    """BatchNorm.reset_running_stats, MessageNorm(device=), HeteroLinear lazy and with
+    initializers (PyG's draws for the same seed), MLP.supports_norm_batch, and an index error
+    that is also a RuntimeError (torch's own out-of-bounds type)."""
+    norm = gnnx.nn.BatchNorm(4)
+    norm(torch.randn(10, 4) + 3)
+    norm.reset_running_stats()
+    assert torch.equal(norm.module.running_mean, torch.zeros(4))
+    assert gnnx.nn.MessageNorm(True, device="cpu").scale.device.type == "cpu"
+    for kwargs in ({}, dict(weight_initializer="glorot", bias_initializer="zeros")):
+        torch.manual_seed(1)
+        ours = gnnx.nn.HeteroLinear(16, 8, num_types=3, **kwargs)
+        torch.manual_seed(1)
+        theirs = torch_geometric.nn.HeteroLinear(16, 8, num_types=3, **kwargs)
+        for key, value in theirs.state_dict().items():
+            torch.testing.assert_close(ours.state_dict()[key], value)
+    lazy = gnnx.nn.HeteroLinear(-1, 8, num_types=3)
+    x, types = torch.randn(5, 16), torch.tensor([0, 1, 2, 1, 0])
+    assert lazy(x, types).shape == (5, 8) and lazy.in_channels == 16 and lazy.weight.shape == (3, 16, 8)
+    loaded = gnnx.nn.HeteroLinear(-1, 8, num_types=3)
+    loaded.load_state_dict(lazy.state_dict())
+    torch.testing.assert_close(loaded(x, types), lazy(x, types))
+    assert [gnnx.nn.MLP([8, 16, 4], norm=n).supports_norm_batch for n in ("batch_norm", "graph_norm", None)] == \
+        [torch_geometric.nn.MLP([8, 16, 4], norm=n).supports_norm_batch for n in ("batch_norm", "graph_norm", None)]
+    from gnnx.graph import IndexRangeError
+    assert issubclass(IndexRangeError, RuntimeError) and issubclass(IndexRangeError, IndexError)
