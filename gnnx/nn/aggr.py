@@ -65,6 +65,8 @@ class Aggregation(torch.nn.Module):
 
     def __call__(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                  dim_size=None, dim: int = -2, **kwargs: Any) -> Tensor:
+        if isinstance(x, torch.fx.Proxy):  # traced as a leaf (to_hetero): the call, dim included
+            return super().__call__(x, index, ptr, dim_size, **({"dim": dim} if dim != -2 else {}), **kwargs)
         if x.dim() == 1 and dim == -2:
             dim = 0
         if not -x.dim() <= dim < x.dim():

@@ -36,16 +36,9 @@ from torch.nn import Embedding, Linear
 
 from gnnx import ops
 from gnnx.nn.dimenet_basis import angular_functions, radial_functions
-from gnnx.nn.inits import activation
+from gnnx.nn.inits import activation, glorot_orthogonal
 from gnnx.nn.point_sets import radius_graph
 from gnnx.utils import scatter
-
-
-def glorot_orthogonal(tensor: Tensor, scale: float) -> None:
-    """An orthogonal matrix scaled to variance ``scale / (fan_in + fan_out)`` (PyG's)."""
-    torch.nn.init.orthogonal_(tensor.data)
-    factor = scale / ((tensor.size(-2) + tensor.size(-1)) * tensor.var())
-    tensor.data *= factor.sqrt()
 
 
 class Envelope(torch.nn.Module):

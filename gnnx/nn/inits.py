@@ -13,35 +13,60 @@ def _ready(t: Optional[Tensor]) -> bool:
     return t is not None and not isinstance(t, torch.nn.parameter.UninitializedParameter)
 
 
-def glorot(t: Optional[Tensor]) -> None:
+def _each(value: Any, init: Callable[[Tensor], None]) -> None:
+    """``init`` on ``value``, or, as PyG's initialisers do for a module, on each of its
+    parameters and buffers."""
+    if isinstance(value, Tensor) or value is None:
+        if _ready(value):
+            with torch.no_grad():
+                init(value)
+        return
+    for tensor in list(value.parameters() if hasattr(value, "parameters") else []) + \
+            list(value.buffers() if hasattr(value, "buffers") else []):
+        _each(tensor, init)
+
+
+def glorot(value: Any) -> None:
     """Glorot/Xavier uniform over the last two dimensions (PyG's ``glorot``)."""
-    if _ready(t):
-        bound = math.sqrt(6.0 / (t.size(-2) + t.size(-1)))
-        with torch.no_grad():
-            t.uniform_(-bound, bound)
+    _each(value, lambda t: t.uniform_(-math.sqrt(6.0 / (t.size(-2) + t.size(-1))),
+                                      math.sqrt(6.0 / (t.size(-2) + t.size(-1)))))
 
 
-def uniform(size: int, t: Optional[Tensor]) -> None:
-    """Uniform in :math:`\\pm 1/\\sqrt{\text{size}}` (PyG's ``uniform``; ``torch.nn.Linear``'s bias)."""
-    if _ready(t):
-        bound = 1.0 / math.sqrt(size)
-        with torch.no_grad():
-            t.uniform_(-bound, bound)
+def glorot_orthogonal(tensor: Optional[Tensor], scale: float) -> None:
+    """PyG's ``glorot_orthogonal`` (DimeNet's), in PyG's arithmetic: an orthogonal matrix scaled
+    to variance ``scale / (fan_in + fan_out)``."""
+    if _ready(tensor):
+        torch.nn.init.orthogonal_(tensor.data)
+        factor = scale / ((tensor.size(-2) + tensor.size(-1)) * tensor.var())
+        tensor.data *= factor.sqrt()
 
 
-def kaiming_uniform(t: Optional[Tensor], fan: int, a: float = math.sqrt(5)) -> None:
+def uniform(size: int, value: Any) -> None:
+    r"""Uniform in :math:`\pm 1/\sqrt{\text{size}}` (PyG's ``uniform``; ``torch.nn.Linear``'s bias)."""
+    _each(value, lambda t: t.uniform_(-1.0 / math.sqrt(size), 1.0 / math.sqrt(size)))
+
+
+def kaiming_uniform(value: Any, fan: int, a: float = math.sqrt(5)) -> None:
     r"""He uniform over ``fan`` inputs in PyG's arithmetic (PyG's ``kaiming_uniform``; with
     :math:`a = \sqrt 5`, ``torch.nn.Linear``'s weight bound): the same draw as PyG's."""
-    if _ready(t):
-        bound = math.sqrt(6 / ((1 + a ** 2) * fan))
-        with torch.no_grad():
-            t.uniform_(-bound, bound)
+    bound = math.sqrt(6 / ((1 + a ** 2) * fan))
+    _each(value, lambda t: t.uniform_(-bound, bound))
 
 
-def zeros(t: Optional[Tensor]) -> None:
-    if _ready(t):
-        with torch.no_grad():
-            t.zero_()
+def constant(value: Any, fill_value: float) -> None:
+    _each(value, lambda t: t.fill_(fill_value))
+
+
+def zeros(value: Any) -> None:
+    constant(value, 0.0)
+
+
+def ones(tensor: Any) -> None:
+    constant(tensor, 1.0)
+
+
+def normal(value: Any, mean: float, std: float) -> None:
+    _each(value, lambda t: t.normal_(mean, std))
 
 
 def reset_layer(layer: torch.nn.Module) -> None:

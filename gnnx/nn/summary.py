@@ -2,18 +2,23 @@
 one evaluation pass (PyG's ``torch_geometric.nn.summary``)."""
 from __future__ import annotations
 
+import re
+import sys
 from collections import defaultdict
 from typing import Any, List, Optional, Sequence, Type, Union
 
 import torch
 from torch.nn import Module
 
+from gnnx.graph import Graph
 from gnnx.nn.message_passing import MessagePassing
 from gnnx.utils.eval_pass import eval_pass
 
 
 def _shape(values: Any) -> str:
     values = values if isinstance(values, (tuple, list)) else (values,)
+    # a Graph (what gnnx's models hand their layers) stands for its edge_index
+    values = [v.edge_index if isinstance(v, Graph) else v for v in values]
     return ", ".join(str(list(v.size())) for v in values if hasattr(v, "size") and callable(v.size))
 
 
@@ -24,8 +29,8 @@ def summary(model: Module, *args: Any, max_depth: int = 3,
     ``max_depth`` (a ``leaf_module``, message-passing layers by default, is not opened),
     with the first call's input and output shapes and the parameter count (``-1`` while lazy
     parameters are uninitialised)."""
-    if leaf_module == "MessagePassing":
-        leaf_module = MessagePassing
+    if leaf_module == "MessagePassing":  # gnnx's or PyG's (a PyG model summarised here too)
+        leaf_module = (MessagePassing,) + tuple(c for c in _pyg_message_passing())
     leaf = tuple(leaf_module) if isinstance(leaf_module, (list, tuple)) else leaf_module
     inputs, outputs = defaultdict(list), defaultdict(list)
     rows: List[dict] = []
@@ -63,9 +68,23 @@ def summary(model: Module, *args: Any, max_depth: int = 3,
     return _psql(table)
 
 
+_NUMBER = re.compile(r"^-?\d{1,3}(,\d{3})*$|^-?\d+$")
+
+
+def _pyg_message_passing() -> List[type]:
+    """PyG's ``MessagePassing`` class where PyG is imported already (nothing is imported here)."""
+    module = sys.modules.get("torch_geometric.nn.conv.message_passing")
+    return [module.MessagePassing] if module is not None else []
+
+
 def _psql(table: List[List[str]]) -> str:
-    """``table`` (header first) in the ``psql`` layout of the tabulate package."""
-    widths = [max(len(row[c]) for row in table) for c in range(len(table[0]))]
+    """``table`` (header first) in the ``psql`` layout of the tabulate package (a column is at
+    least its header plus tabulate's minimum padding of 2 wide)."""
+    widths = [max(max((len(row[c]) for row in table[1:]), default=0), len(table[0][c]) + 2)
+              for c in range(len(table[0]))]
+    # tabulate right-aligns a column of numbers (thousands separators allowed), header included
+    numeric = [bool(table[1:]) and all(_NUMBER.match(row[c]) for row in table[1:]) for c in range(len(widths))]
+    table = [[v.rjust(w) if right else v for v, w, right in zip(row, widths, numeric)] for row in table]
     border = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
     lines = [border, "| " + " | ".join(v.ljust(w) for v, w in zip(table[0], widths)) + " |",
              "|" + "+".join("-" * (w + 2) for w in widths) + "|"]

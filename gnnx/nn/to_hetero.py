@@ -52,12 +52,28 @@ def key2str(key: Key) -> str:
 
 
 def warn_unused_types(node_types: List[NodeType], edge_types: List[EdgeType]) -> None:
-    """PyG's warning for node types that no relation updates (none ends there)."""
+    """PyG's warnings: node types that no relation updates (none ends there), and type names
+    that are not identifiers."""
     unused = sorted(set(node_types) - {dst for _, _, dst in edge_types})
     if unused:
         warnings.warn(f"There exist node types ({unused}) whose representations do not get updated during "
                       f"message passing as they do not occur as destination type in any edge type. This may "
                       f"lead to unexpected behavior.", stacklevel=3)
+    for name in list(node_types) + [relation for _, relation, _ in edge_types]:
+        if not name.isidentifier():
+            warnings.warn(f"The type '{name}' contains invalid characters which may lead to unexpected behavior. "
+                          f"To avoid any issues, ensure that your types only contain letters, numbers and "
+                          f"underscores.", stacklevel=3)
+
+
+def warn_baked_training_flags(graph: torch.fx.Graph) -> None:
+    """PyG's warning: a function called with ``training=`` (``F.dropout(x, training=...)``) has
+    its flag traced as a constant."""
+    for node in graph.nodes:
+        if node.op == "call_function" and "training" in node.kwargs:
+            warnings.warn(f"Found function '{node.name}' with keyword argument 'training'. During FX tracing, "
+                          f"this will likely be baked in as a constant value. Consider replacing this function "
+                          f"by a module to properly encapsulate its training flag.", stacklevel=3)
 
 
 def get_or_none(mapping: Optional[Dict[Any, Any]], key: Any) -> Any:
@@ -127,6 +143,7 @@ def to_hetero(module: torch.nn.Module, metadata: Metadata, aggr: str = "sum",
         raise ValueError("to_hetero: metadata needs at least one node type and one edge type")
     warn_unused_types(node_types, edge_types)
     traced = torch.fx.GraphModule(module, _Tracer().trace(module))
+    warn_baked_training_flags(traced.graph)
     if debug:
         traced.graph.print_tabular()
     rewriter = _Rewriter(module, traced.graph, node_types, edge_types, aggr, input_map or {})
@@ -300,5 +317,8 @@ class _Rewriter:
             copies[key2str(key)] = copy.deepcopy(module)
             if len(keys) > 1 and hasattr(module, "reset_parameters"):
                 copies[key2str(key)].reset_parameters()
+        if len(keys) > 1 and not hasattr(module, "reset_parameters") and any(True for _ in module.parameters()):
+            warnings.warn(f"'{target}' will be duplicated, but its parameters cannot be reset. To suppress this "
+                          f"warning, add a 'reset_parameters()' method to '{target}'", stacklevel=3)
         return copies
 

@@ -480,3 +480,86 @@ def test_norm_linear_and_mlp_pyg_api():
         [torch_geometric.nn.MLP([8, 16, 4], norm=n).supports_norm_batch for n in ("batch_norm", "graph_norm", None)]
     from gnnx.graph import IndexRangeError
     assert issubclass(IndexRangeError, RuntimeError) and issubclass(IndexRangeError, IndexError)
+
+
+def test_inits_take_pyg_signatures_and_modules():
+    """``gnnx.nn.inits`` as PyG's: keyword names, modules (each parameter and buffer), and
+    ``glorot_orthogonal``/``constant``/``ones``/``normal``; the same draws for the same seed."""
+    from torch_geometric.nn import inits as theirs
+
+    from gnnx.nn import inits as ours
+
+    for name, args in (("uniform", (4,)), ("ones", ()), ("zeros", ())):
+        for make in (lambda: torch.empty(3, 5), lambda: torch.nn.Linear(5, 3)):
+            got, want = make(), make()
+            torch.manual_seed(0)
+            getattr(ours, name)(*args, got) if args else getattr(ours, name)(got)
+            torch.manual_seed(0)
+            getattr(theirs, name)(*args, want) if args else getattr(theirs, name)(want)
+            for a, b in zip(got.parameters() if isinstance(got, torch.nn.Module) else [got],
+                            want.parameters() if isinstance(want, torch.nn.Module) else [want]):
+                torch.testing.assert_close(a, b)
+    x = torch.empty(1, 4)
+    ours.uniform(size=4, value=x)
+    assert x.abs().max() <= 0.5
+    weight, expected = torch.empty(6, 6), torch.empty(6, 6)
+    torch.manual_seed(1)
+    ours.glorot_orthogonal(weight, scale=2.0)
+    torch.manual_seed(1)
+    theirs.glorot_orthogonal(expected, scale=2.0)
+    torch.testing.assert_close(weight, expected)
+    ours.normal(weight, 0.0, 1.0)
+    ours.constant(weight, 3.0)
+    assert (weight == 3).all()
+
+
+def test_basic_models_keep_pyg_norm_layout():
+    """``norms`` holds one module per layer as PyG's (the last an Identity without jk)."""
+    for jk in (None, "cat"):
+        ours = gnnx.nn.GCN(8, 16, num_layers=3, norm="batch_norm", jk=jk)
+        theirs = torch_geometric.nn.GCN(8, 16, num_layers=3, norm="batch_norm", jk=jk)
+        assert [type(n).__name__ for n in ours.norms] == [type(n).__name__ for n in theirs.norms]
+        assert set(ours.state_dict()) == set(theirs.state_dict())
+
+
+def test_to_hetero_graph_level_model_and_pyg_warnings():
+    """An aggregation module as a readout goes through to_hetero (traced as a leaf: a regression
+    of session 30's ``dim`` argument, caught by PyG's test); PyG's
+    warnings for a baked-in training flag, parameters that cannot be reset, odd type names."""
+    import warnings
+
+    import torch.nn.functional as F
+
+    class GraphLevel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = gnnx.nn.SAGEConv(16, 32)
+            self.pool = gnnx.nn.MeanAggregation()
+
+        def forward(self, x, edge_index, batch):
+            return self.pool(self.conv(x, edge_index), batch)
+
+    metadata = (["a", "b"], [("a", "to", "b"), ("b", "to", "a")])
+    model = gnnx.nn.to_hetero(GraphLevel(), metadata)
+    x = {"a": torch.randn(6, 16), "b": torch.randn(4, 16)}
+    edges = {("a", "to", "b"): torch.tensor([[0, 5], [1, 3]]), ("b", "to", "a"): torch.tensor([[2, 0], [4, 1]])}
+    batch = {"a": torch.tensor([0, 0, 0, 1, 1, 1]), "b": torch.tensor([0, 0, 1, 1])}
+    out = model(x, edges, batch)  # graph-level: the node types' readouts combined, as PyG's
+    assert isinstance(out, torch.Tensor) and out.shape == (2, 32)
+
+    class Dropping(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = gnnx.nn.SAGEConv(16, 16)
+            self.scale = torch.nn.Sequential(torch.nn.Module())
+            self.scale[0].weight = torch.nn.Parameter(torch.ones(16))
+
+        def forward(self, x, edge_index):
+            x = F.dropout(self.conv(x, edge_index), p=0.5, training=self.training)
+            return x * self.scale[0].weight
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gnnx.nn.to_hetero(Dropping(), (["a", "b c"], [("a", "to", "b c"), ("b c", "to", "a")]))
+    texts = " ".join(str(w.message) for w in caught)
+    assert "keyword argument 'training'" in texts and "letters, numbers and underscores" in texts

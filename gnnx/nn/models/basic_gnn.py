@@ -147,9 +147,11 @@ class BasicGNN(ReadsSparseInputs):
             last = i == num_layers - 1
             out = self.out_channels if (last and conv_to_out) else hidden_channels
             self.convs.append(self.init_conv(size, out, is_conv_to_out=last and conv_to_out, **kwargs))
-        norm_count = num_layers if jk is not None else num_layers - 1
+        # PyG's layout: a norm after every layer but the last, which has one only with jk (else an
+        # Identity, never called, so model.norms[-1] and summaries match PyG's)
         self.norms = torch.nn.ModuleList(
-            normalization(norm, hidden_channels, **(norm_kwargs or {})) for _ in range(norm_count)
+            normalization(norm, hidden_channels, **(norm_kwargs or {})) if i < num_layers - 1 or jk is not None
+            else torch.nn.Identity() for i in range(num_layers)
         )
         # PyG's public flag: the norms between layers take batch (graph, layer, instance, pair norm)
         self.supports_norm_batch = norm is not None and any(getattr(n, "supports_batch", False) for n in self.norms)
@@ -184,7 +186,7 @@ class BasicGNN(ReadsSparseInputs):
                 x = conv(x, edge_index, edge_attr, **extra)
             else:
                 x = conv(x, edge_index, **extra)
-            if i < len(self.norms):
+            if i < self.num_layers - 1 or self.jk_mode is not None:
                 if self.act is not None and self.act_first:
                     x = self.act(x)
                 x = apply_norm(self.norms[i], x, node_mask, batch, batch_size)
