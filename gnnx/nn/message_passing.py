@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import sys
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -523,6 +524,14 @@ class MessagePassing(ReadsSparseInputs):
         channels = [getattr(self, "in_channels", None), getattr(self, "out_channels", None)]
         inner = ", ".join(str(c) for c in channels if c is not None)
         return f"{type(self).__name__}({inner})"
+
+
+def message_passing_classes() -> Tuple[type, ...]:
+    """gnnx's :class:`MessagePassing` and, where PyG is imported already, PyG's: the utilities
+    that look for message-passing layers (``get_num_hops``, ``get_embeddings``, ``summary``)
+    find them in a PyG model too. Nothing is imported here."""
+    pyg = sys.modules.get("torch_geometric.nn.conv.message_passing")
+    return (MessagePassing,) if pyg is None else (MessagePassing, pyg.MessagePassing)
 
 
 def _run_pre_hooks(module: "MessagePassing", hooks: Dict[int, Callable], inputs: tuple) -> tuple:

@@ -3,7 +3,6 @@ one evaluation pass (PyG's ``torch_geometric.nn.summary``)."""
 from __future__ import annotations
 
 import re
-import sys
 from collections import defaultdict
 from typing import Any, List, Optional, Sequence, Type, Union
 
@@ -11,7 +10,7 @@ import torch
 from torch.nn import Module
 
 from gnnx.graph import Graph
-from gnnx.nn.message_passing import MessagePassing
+from gnnx.nn.message_passing import message_passing_classes
 from gnnx.utils.eval_pass import eval_pass
 
 
@@ -30,7 +29,7 @@ def summary(model: Module, *args: Any, max_depth: int = 3,
     with the first call's input and output shapes and the parameter count (``-1`` while lazy
     parameters are uninitialised)."""
     if leaf_module == "MessagePassing":  # gnnx's or PyG's (a PyG model summarised here too)
-        leaf_module = (MessagePassing,) + tuple(c for c in _pyg_message_passing())
+        leaf_module = message_passing_classes()
     leaf = tuple(leaf_module) if isinstance(leaf_module, (list, tuple)) else leaf_module
     inputs, outputs = defaultdict(list), defaultdict(list)
     rows: List[dict] = []
@@ -69,12 +68,6 @@ def summary(model: Module, *args: Any, max_depth: int = 3,
 
 
 _NUMBER = re.compile(r"^-?\d{1,3}(,\d{3})*$|^-?\d+$")
-
-
-def _pyg_message_passing() -> List[type]:
-    """PyG's ``MessagePassing`` class where PyG is imported already (nothing is imported here)."""
-    module = sys.modules.get("torch_geometric.nn.conv.message_passing")
-    return [module.MessagePassing] if module is not None else []
 
 
 def _psql(table: List[List[str]]) -> str:

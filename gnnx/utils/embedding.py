@@ -12,9 +12,9 @@ from gnnx.utils.eval_pass import eval_pass
 
 
 def get_embeddings(model: torch.nn.Module, *args: Any, **kwargs: Any) -> List[Tensor]:
-    """The outputs of every :class:`gnnx.nn.MessagePassing` layer of ``model`` in call order,
+    """The outputs of every message-passing layer (gnnx's or PyG's) of ``model`` in call order,
     from ``model(*args, **kwargs)`` in evaluation mode."""
-    from gnnx.nn.message_passing import MessagePassing
+    from gnnx.nn.message_passing import message_passing_classes
 
     embeddings: List[Tensor] = []
 
@@ -22,7 +22,7 @@ def get_embeddings(model: torch.nn.Module, *args: Any, **kwargs: Any) -> List[Te
         outputs = outputs[0] if isinstance(outputs, tuple) else outputs
         embeddings.append(outputs.clone())  # a later in-place change must not reach it
 
-    watched = [(m, hook) for m in model.modules() if isinstance(m, MessagePassing)]
+    watched = [(m, hook) for m in model.modules() if isinstance(m, message_passing_classes())]
     if not watched:
         warnings.warn("The 'model' does not have any 'MessagePassing' layers", stacklevel=2)
     eval_pass(model, args, kwargs, watched)

@@ -1,13 +1,16 @@
 """Self loops with PyG's semantics (``torch_geometric.utils.loop``).
 
 ``remove_self_loops`` and ``add_remaining_self_loops`` return data-dependent shapes (they
-drop edges): use them on data, outside compiled code. The sync-free forms that layers use
+drop edges): use them on data, outside compiled code. ``remove_self_loops``, ``add_self_loops``
+and ``add_remaining_self_loops`` also take a ``torch.sparse`` matrix, as PyG's. The sync-free forms that layers use
 inside a compiled forward (old loops weighted 0 instead of removed) are in
 :mod:`gnnx.structure`.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+import functools
+import inspect
+from typing import Any, Callable, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -16,11 +19,36 @@ from gnnx import ops
 from gnnx.utils.num_nodes import maybe_num_nodes
 
 
+def _on_sparse_matrices(fn: Callable) -> Callable:
+    """``fn`` also for a ``torch.sparse`` adjacency (COO, CSR or CSC), as PyG's loop utilities:
+    its entries become edges and values, ``fn`` runs on them, and the result is a matrix of the
+    same layout and size (duplicate entries summed), returned as ``(matrix, None)``."""
+
+    @functools.wraps(fn)
+    def wrapper(edge_index: Tensor, edge_attr: Optional[Tensor] = None, *args: Any, **kwargs: Any):
+        if not isinstance(edge_index, Tensor) or edge_index.layout == torch.strided:
+            return fn(edge_index, edge_attr, *args, **kwargs)
+        matrix = edge_index.to_sparse_coo().coalesce()
+        size = tuple(matrix.shape[:2])
+        if "num_nodes" in inspect.signature(fn).parameters:
+            kwargs.setdefault("num_nodes", min(size))  # loops on the diagonal of a non-square one too
+        edges, values = fn(matrix.indices(), matrix.values(), *args, **kwargs)
+        out = torch.sparse_coo_tensor(edges, values, size + tuple(values.shape[1:])).coalesce()
+        if edge_index.layout == torch.sparse_csr:
+            out = out.to_sparse_csr()
+        elif edge_index.layout == torch.sparse_csc:
+            out = out.to_sparse_csc()
+        return out, None
+
+    return wrapper
+
+
 def contains_self_loops(edge_index: Tensor) -> bool:
     """Whether any edge joins a node to itself (one host sync)."""
     return bool((edge_index[0] == edge_index[1]).any())
 
 
+@_on_sparse_matrices
 def remove_self_loops(edge_index: Tensor, edge_attr: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
     """``edge_index`` (and ``edge_attr``) without the edges ``i -> i``. Data-dependent shape."""
     keep = edge_index[0] != edge_index[1]
@@ -46,6 +74,7 @@ def _loop_values(edge_index: Tensor, edge_attr: Tensor, fill_value, num_loops: i
     raise ValueError(f"fill_value must be None, a number, a tensor or a reduction name, got {fill_value!r}")
 
 
+@_on_sparse_matrices
 def add_self_loops(edge_index: Tensor, edge_attr: Optional[Tensor] = None,
                    fill_value: Union[float, Tensor, str, None] = None,
                    num_nodes: Union[int, Tuple[int, int], None] = None) -> Tuple[Tensor, Optional[Tensor]]:
@@ -62,6 +91,7 @@ def add_self_loops(edge_index: Tensor, edge_attr: Optional[Tensor] = None,
     return full, torch.cat([edge_attr, _loop_values(edge_index, edge_attr, fill_value, count)], dim=0)
 
 
+@_on_sparse_matrices
 def add_remaining_self_loops(edge_index: Tensor, edge_attr: Optional[Tensor] = None,
                              fill_value: Union[float, Tensor, str, None] = None,
                              num_nodes: Optional[int] = None) -> Tuple[Tensor, Optional[Tensor]]:

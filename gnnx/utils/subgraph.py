@@ -111,8 +111,9 @@ def bipartite_subgraph(subset: Tuple[Union[Tensor, List[int]], Union[Tensor, Lis
 
 
 def get_num_hops(model: torch.nn.Module) -> int:
-    """The number of :class:`gnnx.nn.MessagePassing` layers in ``model`` (its receptive field
+    """The number of message-passing layers (gnnx's or PyG's) in ``model`` (its receptive field
     in hops)."""
-    from gnnx.nn.message_passing import MessagePassing
+    from gnnx.nn.message_passing import message_passing_classes
 
-    return sum(isinstance(module, MessagePassing) for module in model.modules())
+    classes = message_passing_classes()
+    return sum(isinstance(module, classes) for module in model.modules())

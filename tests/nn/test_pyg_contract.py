@@ -563,3 +563,15 @@ def test_to_hetero_graph_level_model_and_pyg_warnings():
         gnnx.nn.to_hetero(Dropping(), (["a", "b c"], [("a", "to", "b c"), ("b c", "to", "a")]))
     texts = " ".join(str(w.message) for w in caught)
     assert "keyword argument 'training'" in texts and "letters, numbers and underscores" in texts
+
+
+def test_utilities_find_pyg_message_passing_layers():
+    """get_num_hops and get_embeddings count PyG's layers in a PyG model too (they counted
+    gnnx's only before session 30)."""
+    import gnnx.utils
+
+    model = torch_geometric.nn.GCN(8, 16, num_layers=2)
+    x, edge_index = torch.randn(5, 8), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
+    assert gnnx.utils.get_num_hops(model) == 2
+    embeddings = gnnx.utils.get_embeddings(model, x, edge_index)
+    assert [e.shape for e in embeddings] == [(5, 16), (5, 16)]

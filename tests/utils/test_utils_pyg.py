@@ -208,3 +208,29 @@ def test_a_given_num_nodes_below_the_indices_is_named(call):
 def test_indices_beyond_a_given_count_are_named(call, words):
     with pytest.raises(ValueError, match=words):
         call()
+
+
+@pytest.mark.parametrize("layout", [torch.sparse_coo, torch.sparse_csr, torch.sparse_csc])
+def test_loop_utilities_take_sparse_matrices_as_pyg(layout):
+    """remove_self_loops, add_self_loops, add_remaining_self_loops on a torch.sparse matrix (the
+    last, and CSC matrices, beyond PyG's): a matrix of the same layout and size back, equal to
+    PyG's (session 30)."""
+    import torch_geometric.utils as pyg_utils
+
+    import gnnx.utils as ours
+
+    edge_index = torch.tensor([[0, 1, 1, 2, 3], [1, 0, 1, 3, 3]])
+    weight = torch.tensor([0.5, 1.0, 2.0, 3.0, 4.0])
+    coo = pyg_utils.to_torch_coo_tensor(edge_index, weight, size=(5, 5))
+    adj = coo if layout == torch.sparse_coo else coo.to_sparse_csr() if layout == torch.sparse_csr \
+        else coo.to_sparse_csc()
+    for name, kwargs in (("remove_self_loops", {}), ("add_self_loops", {}), ("add_self_loops", {"fill_value": 5.0}),
+                         ("add_remaining_self_loops", {"fill_value": 2.0})):
+        got, none = getattr(ours, name)(adj, **kwargs)
+        if name == "add_remaining_self_loops":  # PyG's takes no matrix: its result on the edge list
+            edges, values = pyg_utils.add_remaining_self_loops(edge_index, weight, num_nodes=5, **kwargs)
+            want = pyg_utils.to_torch_coo_tensor(edges, values, size=(5, 5))
+        else:  # (PyG's take no CSC matrix: there, its COO result)
+            want = getattr(pyg_utils, name)(coo if layout == torch.sparse_csc else adj, **kwargs)[0]
+        assert none is None and got.layout == layout and got.shape == adj.shape, name
+        torch.testing.assert_close(got.to_dense(), want.to_dense(), msg=f"{name} {kwargs}")
