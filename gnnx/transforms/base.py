@@ -30,8 +30,8 @@ class Compose:
             graph = transform(graph)
         return graph
 
-    def __repr__(self) -> str:
-        return f"Compose({', '.join(map(repr, self.transforms))})"
+    def __repr__(self) -> str:  # PyG's
+        return "{}([\n{}\n])".format(type(self).__name__, ",\n".join(f"  {t}" for t in self.transforms))
 
 
 class ComposeFilters:

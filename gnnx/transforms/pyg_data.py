@@ -46,8 +46,9 @@ def _to_pyg(out: Any, stores_num_nodes: bool) -> Any:
             del data.edge_index
         if not stores_num_nodes:
             del data.num_nodes
-            if data.num_nodes != out.num_nodes:
-                data.num_nodes = out.num_nodes
+            inferred = data.num_nodes
+            if inferred != out.num_nodes and not (inferred is None and out.num_nodes == 0):
+                data.num_nodes = out.num_nodes  # (none known going in, none coming out: left unset)
         return data
     if isinstance(out, HeteroGraph):
         return out.to_pyg()

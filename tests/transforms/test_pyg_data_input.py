@@ -51,3 +51,17 @@ def test_hetero_data_and_splits_come_back_as_pyg():
     assert isinstance(out, pyg_data.HeteroData) and ("b", "rev_to", "a") in out.edge_types
     splits = T.RandomLinkSplit(num_val=0.1, num_test=0.1)(_data())
     assert len(splits) == 3 and all(isinstance(part, pyg_data.Data) for part in splits)
+
+
+def test_empty_pyg_data_and_compose_repr_as_pyg():
+    """A transform of an empty PyG ``Data`` adds no ``num_nodes`` (PyG's length stays 0), a
+    masks-only one neither; ``Compose``'s repr is PyG's (session 30, from PyG's tests)."""
+    import torch_geometric.transforms as PT
+    from torch_geometric.data import Data
+
+    import gnnx.transforms as T
+
+    assert len(T.AddSelfLoops()(Data())) == 0 and len(T.RemoveSelfLoops()(Data())) == 0
+    out = T.MaskToIndex()(Data(train_mask=torch.tensor([True, False, True]), test_mask=torch.tensor([False, True, False])))
+    assert "num_nodes" not in out.keys() and {"train_index", "test_index"} <= set(out.keys())
+    assert repr(T.Compose([T.Center(), T.AddSelfLoops()])) == repr(PT.Compose([PT.Center(), PT.AddSelfLoops()]))
