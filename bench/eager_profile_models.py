@@ -5,27 +5,16 @@ calls (ops by count and by GPU time; ``PROFILE=train``: of the backward alone).
 Usage: [PROFILE=train] python bench/eager_profile_models.py MODEL..."""
 import os
 import sys
-import time
 import warnings
 
 import torch
 import torch.nn.functional as F
+from eager_backward_threads import ms_per_call  # (bench/, the script's directory)
 from torch.profiler import ProfilerActivity, profile
 
 from gnnx.benchmark.seed import build, seed_graph
 
 PROFILE = os.environ.get("PROFILE", "infer")  # or "train": the backward alone
-
-
-def ms(fn, calls: int = 30) -> float:
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    torch.cuda.synchronize()
-    return (time.perf_counter() - started) / calls * 1e3
 
 
 def main(models) -> None:
@@ -46,9 +35,9 @@ def main(models) -> None:
                     model(x, edge_index)
 
             model.train()
-            train_ms = ms(train)
+            train_ms = ms_per_call(train, 30)
             model.eval()
-            infer_ms = ms(infer)
+            infer_ms = ms_per_call(infer, 30)
             print(f"== {name} {mode}: infer {infer_ms:.3f} ms, train {train_ms:.3f} ms", flush=True)
             for kind, step in (("infer (eval)", infer), ("train", train)):
                 model.train(kind == "train")

@@ -207,7 +207,7 @@ class HeteroLinear(LazyModuleMixin, torch.nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """PyG's initialisation (the bias only, while the width is unknown: as PyG's)."""
+        """PyG's initialisation (none while the width is unknown: the first input's call makes it)."""
         if self.in_channels > 0 and not self.has_uninitialized_params():
             reset_weight(self.weight, self.in_channels, self.kwargs.get("weight_initializer"))
         reset_bias(self.bias, self.in_channels, self.kwargs.get("bias_initializer"))

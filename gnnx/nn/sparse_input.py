@@ -12,11 +12,15 @@ gnnx reads them once, before the layer's forward runs (:class:`ReadsSparseInputs
 of :class:`~gnnx.nn.MessagePassing` and of the models, looks at each call's arguments with a
 few type tests; a forward pre-hook would put every layer call on nn.Module's slow hook path), as an
 ``edge_index`` tensor plus its sizes, so the layer runs its ordinary path. As in PyG's ``propagate``, the matrix values
-become the layer's ``edge_weight`` (or ``edge_attr``, or ``edge_type``: the first of them its
-forward takes) unless the caller passed one. A layer that takes none of them ignores a
-``SparseTensor``'s values, as PyG does, and refuses a ``torch.sparse`` matrix whose values
-are not all 1 (PyG multiplies those into its sum; gnnx would not, so it says so). The sizes decide the number of destination
-nodes of a bipartite call such as ``conv((x_src, None), adj_t)``. The matrix itself is kept
+become the layer's ``edge_weight`` (one value per edge; or ``edge_type``) or ``edge_attr`` (a
+hybrid matrix's dense dimensions), the first of them its forward takes, unless the caller
+passed one; a binary matrix passes none. A layer that takes none of them ignores the values,
+as PyG's message path does, except gnnx's fused layers (GIN, SAGE, ...), which refuse a
+``torch.sparse`` matrix whose values are not all 1 (their PyG counterparts multiply those into
+the sum; gnnx would not, so it says so). Every sparse adjacency argument is read (SignedConv's
+two), and the sparse values of a dict argument (``edge_index_dict``). A ``torch.sparse``
+argument in the first (feature) position stays the features. The sizes decide the number of
+destination nodes of a bipartite call such as ``conv((x_src, None), adj_t)``. The matrix itself is kept
 for the call too (``_adjacency_input``): a ported layer that defines PyG's
 ``message_and_aggregate`` gets it there, as in PyG (:meth:`gnnx.nn.MessagePassing.propagate`).
 
@@ -94,7 +98,6 @@ class ReadsSparseInputs(torch.nn.Module):
         elif self._adjacency_size is not None and not torch.compiler.is_compiling():
             self._adjacency_size = self._adjacency_input = None  # a plain call after a sparse one
         return super().__call__(*args, **kwargs)
-
 
     def _attention_weights(self, edge_index: Tensor, alpha: Tensor, num_dst: int, num_src: int):
         """``return_attention_weights``'s second item as PyG gives it: ``(edge_index, alpha)``,
