@@ -575,3 +575,35 @@ def test_utilities_find_pyg_message_passing_layers():
     assert gnnx.utils.get_num_hops(model) == 2
     embeddings = gnnx.utils.get_embeddings(model, x, edge_index)
     assert [e.shape for e in embeddings] == [(5, 16), (5, 16)]
+
+
+def test_resolvers_and_warmup_schedulers_equal_pyg():
+    """``gnnx.nn.resolver`` and ``gnnx.nn.lr_scheduler`` as PyG's modules of those names: the
+    same classes by name, the same learning rates step by step."""
+    from torch_geometric.nn import resolver as theirs
+
+    from gnnx.nn import aggr, norm
+    from gnnx.nn import resolver as ours
+
+    assert isinstance(ours.activation_resolver("leaky_relu", 0.2), torch.nn.LeakyReLU)
+    assert ours.activation_resolver("swish") is ours.swish
+    assert isinstance(ours.normalization_resolver("batch", 16), norm.BatchNorm)
+    assert isinstance(ours.aggregation_resolver("add"), aggr.SumAggregation)
+    assert isinstance(ours.aggregation_resolver(["sum", "max"]), aggr.MultiAggregation)
+    with pytest.raises(ValueError, match="Could not resolve"):
+        ours.aggregation_resolver("nothing")
+    for name, kwargs in (("constant_with_warmup", {}), ("linear_with_warmup", {}), ("cosine_with_warmup", {}),
+                         ("cosine_with_warmup_restarts", {}), ("polynomial_with_warmup", {"power": 2.0}),
+                         ("StepLR", {"step_size": 3}), ("ReduceLROnPlateau", {})):
+        rates = []
+        for module in (ours, theirs):
+            optimizer = module.optimizer_resolver("adam", [torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+            scheduler = module.lr_scheduler_resolver(name, optimizer, warmup_ratio_or_steps=3, num_training_steps=12,
+                                                     **kwargs)
+            seen = []
+            for _ in range(14):
+                optimizer.step()
+                scheduler.step(1.0) if name == "ReduceLROnPlateau" else scheduler.step()
+                seen.append(optimizer.param_groups[0]["lr"])
+            rates.append(seen)
+        assert rates[0] == pytest.approx(rates[1]), name
