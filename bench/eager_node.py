@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 import gnnx.ops.edge_mlp as edge_mlp
-from gnnx.benchmark.seed import build, seed_graph
+from gnnx.benchmark.seed import build, loop_steps, seed_graph
 
 SWITCHED = {"EdgeCNN": edge_mlp}  # the module whose _runs_eagerly picks the one-node path
 
@@ -42,17 +41,7 @@ def main(device: str = "cuda", out_dir: str = ".", rounds: str = "5", model_name
     for _ in range(int(rounds)):
         for name, (_, one_node) in MODES.items():
             switched._runs_eagerly = runs_eagerly if one_node else (lambda *args: False)
-            model, optimizer = models[name], optimizers[name]
-
-            def train():
-                optimizer.zero_grad()
-                F.cross_entropy(model(x, edge_index), y).backward()
-                optimizer.step()
-
-            def infer():
-                with torch.no_grad():
-                    model(x, edge_index)
-
+            train, infer = loop_steps(models[name], optimizers[name], x, edge_index, y)
             for kind, step in (("train", train), ("infer", infer)):
                 for _ in range(3):
                     step()

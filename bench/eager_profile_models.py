@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from eager_backward_threads import ms_per_call  # (bench/, the script's directory)
 from torch.profiler import ProfilerActivity, profile
 
-from gnnx.benchmark.seed import build, seed_graph
+from gnnx.benchmark.seed import build, loop_steps, seed_graph
 
 PROFILE = os.environ.get("PROFILE", "infer")  # or "train": the backward alone
 
@@ -23,16 +23,7 @@ def main(models) -> None:
     for name in models:
         for mode in ("gnnx_eager", "pyg_eager"):
             model = build(name, mode, "cuda")
-            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-            def train():
-                optimizer.zero_grad()
-                F.cross_entropy(model(x, edge_index), y).backward()
-                optimizer.step()
-
-            def infer():
-                with torch.no_grad():
-                    model(x, edge_index)
+            train, infer = loop_steps(model, torch.optim.Adam(model.parameters(), lr=1e-3), x, edge_index, y)
 
             model.train()
             train_ms = ms_per_call(train, 30)

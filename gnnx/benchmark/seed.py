@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from gnnx.benchmark import harness
 
@@ -84,32 +85,38 @@ def wrap(model: torch.nn.Module, mode: str) -> torch.nn.Module:
     return model
 
 
+def loop_steps(call: Callable[[Tensor, Tensor], Tensor], optimizer: torch.optim.Optimizer, x: Tensor,
+               edge_index: Tensor, y: Tensor) -> Tuple[Callable[[], Tensor], Callable[[], Tensor]]:
+    """The user's ordinary loop on the seed graph: a training step (``zero_grad``, cross-entropy,
+    ``backward``, ``optimizer.step``; returns the loss) and a forward without gradients."""
+
+    def train_step() -> Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(call(x, edge_index), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    def infer_step() -> Tensor:
+        with torch.no_grad():
+            return call(x, edge_index)
+
+    return train_step, infer_step
+
+
 def run_config(name: str, mode: str, device: str, passes: List[str], steps: int) -> Dict[str, Any]:
     """Time one model in one mode; returns ms per step per pass (and the output checksum)."""
     x, edge_index, y = seed_graph(device)
     model = build(name, mode, device)
     call = wrap(model, mode)
     row: Dict[str, Any] = {}
+    train_step, infer_step = loop_steps(call, torch.optim.Adam(model.parameters(), lr=1e-3), x, edge_index, y)
     if "train" in passes:
         model.train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-        def train_step():
-            optimizer.zero_grad()
-            loss = F.cross_entropy(call(x, edge_index), y)
-            loss.backward()
-            optimizer.step()
-            return loss
-
         row["train"] = _timed(train_step, device, steps)
     if "infer" in passes:
         model.eval()
         model.load_state_dict(build(name, mode, device).state_dict())  # the same weights in every mode
-
-        def infer_step():
-            with torch.no_grad():
-                return call(x, edge_index)
-
         row["infer"] = _timed(infer_step, device, steps)
         with torch.no_grad():
             out = call(x, edge_index).double()
