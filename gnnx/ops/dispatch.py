@@ -62,6 +62,16 @@ def under_function_transforms() -> bool:
     return torch._C._are_functorch_transforms_active()
 
 
+def plain_eager_call(device_type: str, *tensors: Optional[Tensor]) -> bool:
+    """Whether a call may take an eager autograd node that launches kernels directly (EdgeConv's,
+    the fused attention's): outside tracing (compile, export, jit), ``torch.func`` transforms and
+    autocast on ``device_type``, with plain tensors only (a tensor subclass must see the ops)."""
+    if is_tracing() or torch.jit.is_tracing() or under_function_transforms() \
+            or torch.is_autocast_enabled(device_type):
+        return False
+    return all(type(t) in (Tensor, torch.nn.Parameter) for t in tensors if t is not None)
+
+
 def can_check_on_host(t: Tensor) -> bool:
     """Whether a value check on ``t`` is free of a device sync and of tracing.
 

@@ -31,7 +31,13 @@ import torch
 from torch import Tensor
 
 from gnnx.graph import CSR
-from gnnx.ops.dispatch import cuda_edge_mlp_kernels, edge_chunk, triton_takes, under_function_transforms
+from gnnx.ops.dispatch import (
+    cuda_edge_mlp_kernels,
+    edge_chunk,
+    plain_eager_call,
+    triton_takes,
+    under_function_transforms,
+)
 from gnnx.ops.scatter import scatter
 from gnnx.ops.second_order import differentiating_backward, reference_grads
 
@@ -280,11 +286,8 @@ def edge_conv_max_reference(x_src: Tensor, x_dst: Tensor, weight1: Tensor, bias1
 def _runs_eagerly(x_src: Tensor, x_dst: Tensor, weight1: Tensor, weight2: Tensor, *rest: Optional[Tensor]) -> bool:
     """Whether :func:`edge_conv_max` takes its eager node: plain tensors outside tracing,
     function transforms and autocast, on the CPU or where the fused kernels serve."""
-    if torch.compiler.is_compiling() or torch.is_autocast_enabled(x_dst.device.type):
-        return False  # (export, jit tracing and torch.func transforms: the two checks below)
-    if any(type(t) not in (Tensor, torch.nn.Parameter) for t in (x_src, x_dst, weight1, weight2, *rest) if t is not None):
-        return False
-    return chunked_available(x_dst) or fused_available(x_dst, weight2, weight1.size(0))
+    return plain_eager_call(x_dst.device.type, x_src, x_dst, weight1, weight2, *rest) and (
+        chunked_available(x_dst) or fused_available(x_dst, weight2, weight1.size(0)))
 
 
 class _EdgeConvMax(torch.autograd.Function):

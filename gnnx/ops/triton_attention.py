@@ -320,11 +320,9 @@ class EagerAttention(torch.autograd.Function):
 
 def _runs_eagerly(*tensors: Optional[Tensor]) -> bool:
     """Whether a call takes :class:`EagerAttention`: plain tensors, outside tracing and autocast."""
-    if torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing():
-        return False
-    if torch.is_autocast_enabled("cuda"):
-        return False
-    return all(type(t) in (Tensor, torch.nn.Parameter) for t in tensors if t is not None)
+    from gnnx.ops.dispatch import plain_eager_call  # (gnnx.ops.dispatch imports this module)
+
+    return plain_eager_call("cuda", *tensors)
 
 
 def _transposed_to_csr(csr: CSR) -> Tensor:
