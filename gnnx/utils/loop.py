@@ -17,6 +17,7 @@ from torch import Tensor
 
 from gnnx import ops
 from gnnx.utils.num_nodes import maybe_num_nodes
+from gnnx.utils.sparse import to_edge_index, to_torch_sparse_tensor
 
 
 def _on_sparse_matrices(fn: Callable) -> Callable:
@@ -28,17 +29,11 @@ def _on_sparse_matrices(fn: Callable) -> Callable:
     def wrapper(edge_index: Tensor, edge_attr: Optional[Tensor] = None, *args: Any, **kwargs: Any):
         if not isinstance(edge_index, Tensor) or edge_index.layout == torch.strided:
             return fn(edge_index, edge_attr, *args, **kwargs)
-        matrix = edge_index.to_sparse_coo().coalesce()
-        size = tuple(matrix.shape[:2])
+        size = tuple(edge_index.shape[:2])
         if "num_nodes" in inspect.signature(fn).parameters:
             kwargs.setdefault("num_nodes", min(size))  # loops on the diagonal of a non-square one too
-        edges, values = fn(matrix.indices(), matrix.values(), *args, **kwargs)
-        out = torch.sparse_coo_tensor(edges, values, size + tuple(values.shape[1:])).coalesce()
-        if edge_index.layout == torch.sparse_csr:
-            out = out.to_sparse_csr()
-        elif edge_index.layout == torch.sparse_csc:
-            out = out.to_sparse_csc()
-        return out, None
+        edges, values = fn(*to_edge_index(edge_index), *args, **kwargs)
+        return to_torch_sparse_tensor(edges, values, size, layout=edge_index.layout), None
 
     return wrapper
 
