@@ -28,8 +28,11 @@ def _each(value: Any, init: Callable[[Tensor], None]) -> None:
 
 def glorot(value: Any) -> None:
     """Glorot/Xavier uniform over the last two dimensions (PyG's ``glorot``)."""
-    _each(value, lambda t: t.uniform_(-math.sqrt(6.0 / (t.size(-2) + t.size(-1))),
-                                      math.sqrt(6.0 / (t.size(-2) + t.size(-1)))))
+    def init(t: Tensor) -> None:
+        bound = math.sqrt(6.0 / (t.size(-2) + t.size(-1)))
+        t.uniform_(-bound, bound)
+
+    _each(value, init)
 
 
 def glorot_orthogonal(tensor: Optional[Tensor], scale: float) -> None:

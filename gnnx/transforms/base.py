@@ -19,6 +19,11 @@ from gnnx.structure import add_self_loops, gcn_norm
 from gnnx.utils import coalesce
 
 
+def _listing(owner: Any, items: Sequence[Any]) -> str:
+    """PyG's repr of a composition: its class and one item a line."""
+    return "{}([\n{}\n])".format(type(owner).__name__, ",\n".join(f"  {item}" for item in items))
+
+
 class Compose:
     """Apply transforms in order."""
 
@@ -30,8 +35,8 @@ class Compose:
             graph = transform(graph)
         return graph
 
-    def __repr__(self) -> str:  # PyG's
-        return "{}([\n{}\n])".format(type(self).__name__, ",\n".join(f"  {t}" for t in self.transforms))
+    def __repr__(self) -> str:
+        return _listing(self, self.transforms)
 
 
 class ComposeFilters:
@@ -51,7 +56,7 @@ class ComposeFilters:
         return True
 
     def __repr__(self) -> str:
-        return "{}([\n{}\n])".format(type(self).__name__, ",\n".join(f"  {keep}" for keep in self.filters))
+        return _listing(self, self.filters)
 
 
 def _edge_fields(graph: Graph):
