@@ -338,14 +338,22 @@ class Graph:
     def from_pyg(cls, data: Any, validate: bool = True) -> "Graph":
         """A graph from a ``torch_geometric.data.Data`` (tensors shared, not copied): its
         ``edge_index``, ``num_nodes`` and every other attribute (``x``, ``y``, masks, ...).
-        A PyG ``Batch`` converts the same way (``batch`` and ``ptr`` come along)."""
+        A PyG ``Batch`` converts the same way (``batch`` and ``ptr`` come along). A ``Data``
+        without ``edge_index`` (points before a kNN graph, or a sparse ``adj_t`` kept as an
+        attribute) gets an empty one."""
         fields = dict(data.to_dict()) if hasattr(data, "to_dict") else dict(data)
-        if not isinstance(fields.get("edge_index"), Tensor):
-            raise ValueError("Graph.from_pyg needs a Data with an 'edge_index' tensor (convert a SparseTensor "
-                             "'adj_t' back with data.adj_t.coo() first)")
-        edge_index = fields.pop("edge_index")
+        edge_index = fields.pop("edge_index", None)
+        if edge_index is None:  # no edges yet (a point cloud), or only a sparse adjacency (``adj_t``)
+            device = next((v.device for v in fields.values() if isinstance(v, Tensor)), None)
+            edge_index = torch.zeros(2, 0, dtype=torch.long, device=device)
+        elif not isinstance(edge_index, Tensor):
+            raise ValueError(f"Graph.from_pyg needs 'edge_index' as a tensor, got {type(edge_index).__name__} "
+                             "(convert a SparseTensor back with .coo() first)")
         fields.pop("num_nodes", None)
-        return cls(edge_index, int(data.num_nodes), validate=validate, **fields)
+        num_nodes = data.num_nodes if hasattr(data, "num_nodes") else None
+        if num_nodes is None:
+            raise ValueError("Graph.from_pyg: the number of nodes cannot be inferred from this Data; set data.num_nodes")
+        return cls(edge_index, int(num_nodes), validate=validate, **fields)
 
     def to_pyg(self) -> Any:
         """This graph as a ``torch_geometric.data.Data`` (tensors shared, not copied)."""

@@ -281,8 +281,9 @@ class HeteroGraph:
 
     # -- PyG -----------------------------------------------------------------------------------------
     @classmethod
-    def from_pyg(cls, data: Any) -> "HeteroGraph":
-        """From ``torch_geometric.data.HeteroData`` (tensors shared, every attribute kept)."""
+    def from_pyg(cls, data: Any, validate: bool = True) -> "HeteroGraph":
+        """From ``torch_geometric.data.HeteroData`` (tensors shared, every attribute kept;
+        ``validate=False`` skips the checks, as loaders do for PyG's own datasets)."""
         out = cls()
         for node_type in data.node_types:
             store = data[node_type]
@@ -294,7 +295,7 @@ class HeteroGraph:
             store = data[edge_type]
             for name in store.keys():
                 setattr(out[edge_type], name, store[name])
-        return out.validate()
+        return out.validate() if validate else out
 
     def to_pyg(self) -> Any:
         """As ``torch_geometric.data.HeteroData``."""

@@ -18,12 +18,16 @@ nodes; mask them or use a per-graph norm.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from typing import Any, Dict, Optional, Sequence
 
 import torch
 from torch import Tensor
 
+from gnnx.data import collate_rules as rules
+from gnnx.data.hetero_batch import HeteroBatch
 from gnnx.graph import EDGE_ATTRS, Graph, attribute_kind
+from gnnx.hetero_graph import HeteroGraph
 
 NODE_FIELDS = ("x", "y", "pos")
 
@@ -39,36 +43,51 @@ class Batch(Graph):
     ptr: Tensor
 
     @classmethod
-    def from_graphs(cls, graphs: Sequence[Graph]) -> "Batch":
+    def from_graphs(cls, graphs: Sequence[Graph], follow_batch: Optional[Sequence[str]] = None,
+                    exclude_keys: Optional[Sequence[str]] = None) -> "Batch":
+        """The disjoint union of ``graphs``, every attribute joined by PyG's rules
+        (:mod:`gnnx.data.collate_rules`). ``follow_batch`` names attributes that get a
+        ``<name>_batch`` vector (the graph of each row) and ``<name>_ptr``, ``exclude_keys``
+        attributes left out, as PyG's ``Batch.from_data_list``."""
         if len(graphs) == 0:
             raise ValueError("Batch.from_graphs needs at least one graph")
+        follow, exclude = set(follow_batch or ()), set(exclude_keys or ())
         sizes = [g.num_nodes for g in graphs]
         ptr = torch.zeros(len(graphs) + 1, dtype=torch.long)
         ptr[1:] = torch.cumsum(torch.tensor(sizes), 0)
-        edge_index = torch.cat([g.edge_index + int(ptr[i]) for i, g in enumerate(graphs)], 1)
+        offsets = [ptr[i] for i in range(len(graphs))]
+        if "edge_index" in exclude:
+            edge_index = graphs[0].edge_index.new_zeros(2, 0)
+        else:
+            edge_index = rules.join("edge_index", [g.edge_index for g in graphs], offsets)
         fields: Dict[str, Any] = {}
         for name in NODE_FIELDS + EDGE_ATTRS:
             values = [getattr(g, name) for g in graphs]
-            if all(v is None for v in values):
+            if name in exclude or all(v is None for v in values):
                 continue
             if any(v is None for v in values):
                 raise ValueError(f"Batch.from_graphs: some graphs have '{name}' and some do not")
-            if name == "y" and all(v.dim() == 0 for v in values):  # graph-level labels
-                fields[name] = torch.stack(values)
+            fields[name] = rules.join(name, values)
+        for name in graphs[0].attrs:
+            if name in exclude:
                 continue
-            first = values[0]
-            for i, value in enumerate(values):
-                if value.shape[1:] != first.shape[1:] or value.dtype != first.dtype:
-                    raise ValueError(f"Batch.from_graphs: '{name}' of graph {i} is {value.dtype} "
-                                     f"{list(value.shape)}, of graph 0 {first.dtype} {list(first.shape)}: "
-                                     "all but the first dimension must agree")
-            fields[name] = torch.cat(values, 0)
-        fields.update(_collate_attrs(graphs, ptr))
-        batch = torch.repeat_interleave(torch.arange(len(graphs)), torch.tensor(sizes))
+            if any(name not in g.attrs for g in graphs):
+                raise ValueError(f"Batch.from_graphs: some graphs have '{name}' and some do not")
+            values = [g.attrs[name] for g in graphs]
+            fields[name] = rules.join(name, values, offsets if rules.is_index(name) else None)
+        device = edge_index.device
+        for name in sorted(follow):
+            values = [g.edge_index if name == "edge_index" else getattr(g, name) for g in graphs]
+            counts = [rules.count_along_join(name, v, rules.is_index(name)) for v in values]
+            fields[f"{name}_batch"], fields[f"{name}_ptr"] = rules.batch_and_ptr(counts, device)
+        batch = torch.repeat_interleave(torch.arange(len(graphs)), torch.tensor(sizes)).to(device)
         out = cls(edge_index, int(ptr[-1]), batch=batch, validate=False, **fields)
-        out.ptr, out.num_graphs = ptr, len(graphs)
-        out.y_is_graph_level = "y" in fields and all(g.y.dim() == 0 for g in graphs)
+        out.ptr, out.num_graphs = ptr.to(device), len(graphs)
+        out.y_is_graph_level = "y" in fields and all(not isinstance(g.y, Tensor) or g.y.dim() == 0 for g in graphs)
         return out
+
+    def __len__(self) -> int:
+        return self.num_graphs
 
     def to(self, device: Any, non_blocking: bool = False) -> "Batch":
         moved = super().to(device, non_blocking=non_blocking)
@@ -81,55 +100,71 @@ class Batch(Graph):
         return f"Batch(num_graphs={self.num_graphs}, " + super().__repr__()[len("Graph("):]
 
 
-def _collate_attrs(graphs: Sequence[Graph], ptr: Tensor) -> Dict[str, Any]:
-    """The graphs' other attributes joined by PyG's rules (``Data.__cat_dim__``/``__inc__``):
-    tensors concatenated along dim 0 (0-dim ones stacked), those named ``*index*`` or ``face``
-    along their last dim and shifted by the nodes before them, those named ``*batch*`` shifted
-    past the previous graph's largest value; numbers become a tensor, anything else a list."""
-    names = list(graphs[0].attrs)
-    out: Dict[str, Any] = {}
-    for name in names:
-        if any(name not in g.attrs for g in graphs):
-            raise ValueError(f"Batch.from_graphs: some graphs have '{name}' and some do not")
-        values = [g.attrs[name] for g in graphs]
-        first = values[0]
-        if isinstance(first, Tensor):
-            if not all(isinstance(v, Tensor) for v in values):
-                raise ValueError(f"Batch.from_graphs: '{name}' is a tensor in some graphs and not in others")
-            index_like = "index" in name or name == "face"
-            if first.dim() == 0:
-                out[name] = torch.stack(values)
-                continue
-            if index_like:
-                values = [v + ptr[i].to(v.device) for i, v in enumerate(values)]
-            elif "batch" in name:
-                shift, shifted = 0, []
-                for v in values:
-                    shifted.append(v + shift)
-                    shift += int(v.max()) + 1 if v.numel() else 0
-                values = shifted
-            out[name] = torch.cat(values, dim=-1 if index_like else 0)
-        elif isinstance(first, (int, float)):  # bools too, as PyG
-            out[name] = torch.tensor(values)
-        else:
-            out[name] = list(values)
-    return out
-
-
 def as_graph(item: Any) -> Graph:
     """A :class:`~gnnx.Graph` as it is; a ``torch_geometric.data.Data`` converted
     (:meth:`Graph.from_pyg`), so loaders take a list of PyG ``Data`` unchanged."""
     if isinstance(item, Graph):
         return item
-    if hasattr(item, "edge_index") and hasattr(item, "to_dict"):
+    if _pyg_base(item) == "Data":
         return Graph.from_pyg(item, validate=False)
     raise TypeError(f"expected a gnnx.Graph or a torch_geometric Data, got {type(item).__name__}")
 
 
-def collate(graphs: Sequence[Any]) -> Batch:
-    """``collate_fn`` for :class:`torch.utils.data.DataLoader`: a list of graphs (gnnx or
-    PyG ``Data``) -> :class:`Batch`."""
-    return Batch.from_graphs([as_graph(g) for g in graphs])
+def _pyg_base(item: Any) -> Optional[str]:
+    """``"Data"`` or ``"HeteroData"`` for PyG's graph objects (subclasses included), else ``None``."""
+    for cls in type(item).__mro__:
+        if cls.__module__.startswith("torch_geometric.data") and cls.__name__ in ("Data", "HeteroData"):
+            return cls.__name__
+    return None
+
+
+def _needs_pyg_rules(item: Any, base: str) -> bool:
+    """Whether PyG objects must be batched by PyG itself: their class defines its own
+    ``__inc__``/``__cat_dim__`` (a pair of graphs in one ``Data``, ...), or they hold PyG's or
+    torch-sparse's own types (``EdgeIndex``, ``Index``, ``SparseTensor``), whose metadata
+    only PyG's collation keeps. gnnx's rules would join such attributes differently."""
+    import torch_geometric.data as pyg_data
+
+    reference = getattr(pyg_data, base)
+    if type(item).__inc__ is not reference.__inc__ or type(item).__cat_dim__ is not reference.__cat_dim__:
+        return True
+    values = [v for store in item.stores for v in store.values()]
+    return any(type(v).__module__.split(".")[0] in ("torch_geometric", "torch_sparse", "torch_frame") for v in values)
+
+
+def collate(items: Sequence[Any], follow_batch: Optional[Sequence[str]] = None,
+            exclude_keys: Optional[Sequence[str]] = None) -> Any:
+    """``collate_fn`` for :class:`torch.utils.data.DataLoader`, PyG's ``Collater``: graphs (gnnx
+    or PyG ``Data``) -> :class:`Batch`; heterogeneous graphs (``HeteroGraph``, ``HeteroData``)
+    -> :class:`~gnnx.data.HeteroBatch`; PyG objects whose class batches by its own rules ->
+    PyG's ``Batch``; tensors, numbers, strings, mappings and sequences as PyG batches them."""
+    elem = items[0]
+    base = _pyg_base(elem)
+    if base is not None and _needs_pyg_rules(elem, base):
+        from torch_geometric.data import Batch as PyGBatch
+
+        return PyGBatch.from_data_list(list(items), follow_batch=follow_batch, exclude_keys=exclude_keys)
+    if isinstance(elem, Graph) or base == "Data":
+        return Batch.from_graphs([as_graph(g) for g in items], follow_batch, exclude_keys)
+    if isinstance(elem, HeteroGraph) or base == "HeteroData":
+        graphs = [g if isinstance(g, HeteroGraph) else HeteroGraph.from_pyg(g, validate=False) for g in items]
+        return HeteroBatch.from_graphs(graphs, follow_batch, exclude_keys)
+    if isinstance(elem, Tensor):
+        return torch.utils.data.default_collate(items)
+    if isinstance(elem, float):
+        return torch.tensor(items, dtype=torch.float)
+    if isinstance(elem, int):
+        return torch.tensor(items)
+    if isinstance(elem, str):
+        return list(items)
+    if isinstance(elem, Mapping):
+        return {key: collate([item[key] for item in items], follow_batch, exclude_keys) for key in elem}
+    if isinstance(elem, tuple) and hasattr(elem, "_fields"):
+        return type(elem)(*(collate(column, follow_batch, exclude_keys) for column in zip(*items)))
+    if isinstance(elem, Sequence):
+        return [collate(column, follow_batch, exclude_keys) for column in zip(*items)]
+    raise TypeError(f"DataLoader cannot batch items of type {type(elem).__name__}: it batches graphs (gnnx or PyG), "
+                    "tensors, numbers, strings, and mappings or sequences of them")
 
 
 def _bucket(value: int, buckets: Sequence[int], what: str) -> int:
@@ -201,26 +236,37 @@ def _zero_rows(value: Tensor, rows: int) -> Tensor:
 
 
 class DataLoader(torch.utils.data.DataLoader):
-    """A :class:`torch.utils.data.DataLoader` over graphs that yields :class:`Batch` es.
+    """A :class:`torch.utils.data.DataLoader` over graphs that yields :class:`Batch` es
+    (PyG's ``DataLoader``: same arguments and batches).
 
     Args:
-        dataset: a sequence of :class:`~gnnx.Graph` (or of PyG ``Data``, converted per batch).
+        dataset: a sequence of :class:`~gnnx.Graph` or PyG ``Data`` (converted per batch), of
+            :class:`~gnnx.HeteroGraph` or ``HeteroData`` (batched as
+            :class:`~gnnx.data.HeteroBatch`), or of anything :func:`collate` batches.
         batch_size, shuffle, num_workers, ...: as for torch's loader.
+        follow_batch: attributes that get a ``<name>_batch`` vector, as PyG's.
+        exclude_keys: attributes left out of the batches, as PyG's.
         node_buckets, edge_buckets, graph_buckets: if given, pad every batch to buckets
             (see :func:`pad_to_buckets`), so a compiled model sees few shapes.
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
+                 follow_batch: Optional[Sequence[str]] = None, exclude_keys: Optional[Sequence[str]] = None,
                  node_buckets: Optional[Sequence[int]] = None, edge_buckets: Optional[Sequence[int]] = None,
                  graph_buckets: Optional[Sequence[int]] = None, **kwargs: Any) -> None:
         if (node_buckets is None) != (edge_buckets is None):
             raise ValueError("give both node_buckets and edge_buckets, or neither")
+        kwargs.pop("collate_fn", None)  # as PyG's loader (PyTorch Lightning passes one)
+        self.follow_batch, self.exclude_keys = follow_batch, exclude_keys
         self.buckets = (node_buckets, edge_buckets, graph_buckets) if node_buckets is not None else None
         super().__init__(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=self._collate, **kwargs)
 
-    def _collate(self, graphs: Sequence[Any]) -> Batch:
-        batch = collate(graphs)
+    def _collate(self, items: Sequence[Any]) -> Any:
+        batch = collate(items, self.follow_batch, self.exclude_keys)
         if self.buckets is not None:
+            if not isinstance(batch, Batch):
+                raise TypeError(f"DataLoader pads batches of graphs to buckets; these items batch as "
+                                f"{type(batch).__name__}")
             batch = pad_to_buckets(batch, *self.buckets)
         return batch
 

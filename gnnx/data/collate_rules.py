@@ -1,0 +1,94 @@
+"""PyG's rules for joining one attribute of several graphs into a mini-batch.
+
+Shared by :class:`gnnx.data.Batch` (homogeneous graphs) and :class:`gnnx.data.HeteroBatch`
+(each node or edge store). They are ``Data.__cat_dim__`` / ``Data.__inc__`` written once:
+
+* a sparse tensor (PyG's: one named ``*adj*`` or ``*edge_index*``) is joined block-diagonally;
+* a tensor named ``*index*`` (an edge store's, in a heterogeneous graph) or ``face`` is joined
+  along its last dimension and shifted by the nodes before it;
+* a tensor named ``*batch*`` is shifted past the previous graph's largest value;
+* any other tensor is concatenated along dimension 0 (0-dim ones stacked);
+* numbers (bools included) become a tensor, anything else a list.
+"""
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+
+def is_index(name: str) -> bool:
+    """Whether a homogeneous graph's attribute holds node indices along its last dimension."""
+    return "index" in name or name == "face"
+
+
+def join(name: str, values: Sequence[Any], index_offsets: Optional[Sequence[Tensor]] = None) -> Any:
+    """``values`` (one per graph) joined as one attribute of the batch.
+
+    ``index_offsets`` (one per graph, each broadcastable against the value: a node count, or a
+    ``[2, 1]`` column of source and destination counts) marks an index attribute: it is
+    shifted by the offsets and joined along its last dimension.
+    """
+    first = values[0]
+    if isinstance(first, Tensor):
+        if not all(isinstance(v, Tensor) for v in values):
+            raise ValueError(f"batching: '{name}' is a tensor in some graphs and not in others")
+        if first.layout != torch.strided:
+            return block_diagonal(name, values)
+        if first.dim() == 0:
+            return torch.stack(values)
+        if index_offsets is not None:
+            return torch.cat([v + offset.to(v.device) for v, offset in zip(values, index_offsets)], dim=-1)
+        if "batch" in name:
+            shift, shifted = 0, []
+            for v in values:
+                shifted.append(v + shift)
+                shift += int(v.max()) + 1 if v.numel() else 0
+            values = shifted
+        for i, value in enumerate(values):
+            if value.shape[1:] != first.shape[1:] or value.dtype != first.dtype:
+                raise ValueError(f"batching: '{name}' of graph {i} is {value.dtype} {list(value.shape)}, of graph 0 "
+                                 f"{first.dtype} {list(first.shape)}: all but the first dimension must agree")
+        return torch.cat(values, 0)
+    if isinstance(first, (int, float)):  # bools too, as PyG
+        return torch.tensor(values)
+    return list(values)
+
+
+def block_diagonal(name: str, values: Sequence[Tensor]) -> Tensor:
+    """Sparse matrices joined along the diagonal (PyG's ``__cat_dim__ == (0, 1)``), in the
+    first one's layout."""
+    layout = values[0].layout
+    coo = [v.to_sparse_coo().coalesce() if v.layout != torch.sparse_coo else v.coalesce() for v in values]
+    if any(v.sparse_dim() != 2 for v in coo):
+        raise ValueError(f"batching: '{name}' must be a 2-D sparse matrix in every graph")
+    rows = torch.tensor([v.size(0) for v in coo]).cumsum(0) - torch.tensor([v.size(0) for v in coo])
+    cols = torch.tensor([v.size(1) for v in coo]).cumsum(0) - torch.tensor([v.size(1) for v in coo])
+    indices = torch.cat([v.indices() + torch.stack([rows[i], cols[i]]).view(2, 1).to(v.device)
+                         for i, v in enumerate(coo)], 1)
+    size = (int(sum(v.size(0) for v in coo)), int(sum(v.size(1) for v in coo))) + tuple(coo[0].shape[2:])
+    out = torch.sparse_coo_tensor(indices, torch.cat([v.values() for v in coo]), size).coalesce()
+    if layout == torch.sparse_csr:
+        return out.to_sparse_csr()
+    if layout == torch.sparse_csc:
+        return out.to_sparse_csc()
+    return out
+
+
+def count_along_join(name: str, value: Any, index: bool) -> int:
+    """How many rows (entries along the joined dimension) one graph adds to ``name``: what
+    PyG's ``follow_batch`` counts to build ``<name>_batch``."""
+    if not isinstance(value, Tensor):
+        return 1
+    if value.dim() == 0:
+        return 1
+    return value.size(-1) if index and value.layout == torch.strided else value.size(0)
+
+
+def batch_and_ptr(counts: List[int], device: Optional[torch.device] = None) -> Tuple[Tensor, Tensor]:
+    """``(batch, ptr)`` for graphs of ``counts`` rows: each row's graph and the row offsets."""
+    sizes = torch.tensor(counts, dtype=torch.long)
+    batch = torch.repeat_interleave(torch.arange(len(counts)), sizes)
+    ptr = torch.cat([sizes.new_zeros(1), sizes.cumsum(0)])
+    return (batch, ptr) if device is None else (batch.to(device), ptr.to(device))
