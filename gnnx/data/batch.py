@@ -105,12 +105,12 @@ def as_graph(item: Any) -> Graph:
     (:meth:`Graph.from_pyg`), so loaders take a list of PyG ``Data`` unchanged."""
     if isinstance(item, Graph):
         return item
-    if _pyg_base(item) == "Data":
+    if pyg_base(item) == "Data":
         return Graph.from_pyg(item, validate=False)
     raise TypeError(f"expected a gnnx.Graph or a torch_geometric Data, got {type(item).__name__}")
 
 
-def _pyg_base(item: Any) -> Optional[str]:
+def pyg_base(item: Any) -> Optional[str]:
     """``"Data"`` or ``"HeteroData"`` for PyG's graph objects (subclasses included), else ``None``."""
     for cls in type(item).__mro__:
         if cls.__module__.startswith("torch_geometric.data") and cls.__name__ in ("Data", "HeteroData"):
@@ -139,7 +139,7 @@ def collate(items: Sequence[Any], follow_batch: Optional[Sequence[str]] = None,
     -> :class:`~gnnx.data.HeteroBatch`; PyG objects whose class batches by its own rules ->
     PyG's ``Batch``; tensors, numbers, strings, mappings and sequences as PyG batches them."""
     elem = items[0]
-    base = _pyg_base(elem)
+    base = pyg_base(elem)
     if base is not None and _needs_pyg_rules(elem, base):
         from torch_geometric.data import Batch as PyGBatch
 

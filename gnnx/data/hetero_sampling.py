@@ -30,16 +30,16 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from gnnx.data.loader_options import LoaderOptions
 from gnnx.data.sampling import (
-    batches_of,
     check_batch_size,
     check_fanouts,
     check_seeds,
-    draw_with_replacement,
-    draw_without_replacement,
-    num_batches,
+    draw_slots,
+    draw_slots_with_replacement,
 )
 from gnnx.hetero_graph import EdgeType, HeteroGraph, NodeType
+from gnnx.utils.functions import unique_first
 
 Fanouts = Union[Sequence[int], Dict[EdgeType, Sequence[int]]]
 
@@ -73,7 +73,8 @@ def sample_hetero(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, fanou
             for t in graph.node_types}
     seen[input_type][seeds] = True
     frontier = {input_type: seeds}
-    edges: Dict[EdgeType, List[Tuple[Tensor, Tensor]]] = {e: [] for e in graph.edge_types}
+    edges: Dict[EdgeType, List[Tuple[Tensor, Tensor, Tensor]]] = {e: [] for e in graph.edge_types}
+    edge_hops: Dict[EdgeType, List[bool]] = {e: [] for e in graph.edge_types}  # whether dst holds rows
     # PyG's per-hop counts (for trim_to_layer): nodes first seen at each hop, edges drawn at each hop
     node_counts = {t: [seeds.numel() if t == input_type else 0] for t in graph.node_types}
     edge_counts: Dict[EdgeType, List[int]] = {e: [] for e in graph.edge_types}
@@ -84,13 +85,18 @@ def sample_hetero(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, fanou
             fanout = per_type[edge_type][hop]
             if dst not in frontier or fanout == 0 or frontier[dst].numel() == 0:
                 continue
+            csr = graph.csr(edge_type)
             if replace and fanout > 0:  # -1 (PyG's "every neighbour") draws them all, exactly
-                drawn, valid = draw_with_replacement(graph.csr(edge_type), frontier[dst], fanout, generator)
-                sources, destinations = drawn[valid], frontier[dst].repeat_interleave(fanout)[valid]
+                slot, valid = draw_slots_with_replacement(csr, frontier[dst], fanout, generator)
+                slot = slot[valid]
+                owner = torch.arange(frontier[dst].numel(), device=seeds.device).repeat_interleave(fanout)[valid]
             else:
-                sources, destinations = draw_without_replacement(graph.csr(edge_type), frontier[dst], fanout,
-                                                                 generator)
-            edges[edge_type].append((sources, destinations))
+                slot, owner = draw_slots(csr, frontier[dst], fanout, generator)
+            sources = csr.col[slot]
+            # hop 0 keeps the seeds' rows (a repeated seed has rows of its own); later hops node ids
+            destinations = owner if hop == 0 else frontier[dst][owner]
+            edges[edge_type].append((sources, destinations, csr.perm[slot]))
+            edge_hops[edge_type].append(hop == 0)
             reached.setdefault(src, []).append(sources)
         for edge_type in graph.edge_types:
             drawn = sum(p[0].numel() for p in edges[edge_type]) - sum(edge_counts[edge_type])
@@ -110,10 +116,14 @@ def sample_hetero(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, fanou
         batch[node_type].num_sampled_nodes = node_counts[node_type]
     for edge_type, parts in edges.items():
         if parts:
-            src, dst = (torch.cat(p) for p in zip(*parts))
-            batch[edge_type].edge_index = torch.stack([relabel[edge_type[0]][src], relabel[edge_type[2]][dst]])
+            src = torch.cat([p[0] for p in parts])
+            dst = torch.cat([p[1] if hop_rows else relabel[edge_type[2]][p[1]]
+                             for p, hop_rows in zip(parts, edge_hops[edge_type])])
+            batch[edge_type].edge_index = torch.stack([relabel[edge_type[0]][src], dst])
+            e_id = torch.cat([p[2] for p in parts])
         else:
-            batch[edge_type].edge_index = seeds.new_empty(2, 0)
+            batch[edge_type].edge_index, e_id = seeds.new_empty(2, 0), seeds.new_empty(0)
+        _gather_edge_store(batch[edge_type], graph[edge_type], e_id)
         batch[edge_type].num_sampled_edges = edge_counts[edge_type]
     batch[input_type].batch_size = seeds.numel()
     return batch
@@ -126,19 +136,48 @@ def node_stores(batch: HeteroGraph, graph: HeteroGraph, nodes: Dict[NodeType, Te
     for node_type in graph.node_types:
         n_id = nodes[node_type]
         table = torch.full((int(graph[node_type].num_nodes or 0),), -1, dtype=torch.long, device=n_id.device)
-        table[n_id] = torch.arange(n_id.numel(), device=n_id.device)
+        distinct, first_row = unique_first(n_id)
+        table[distinct] = first_row  # a node on several rows (a repeated seed): its first
         relabel[node_type] = table
         _gather_node_store(batch[node_type], graph[node_type], n_id)
     return relabel
 
 
 def _gather_node_store(out: Any, store: Any, n_id: Tensor) -> None:
+    """``out`` gets ``n_id`` and the rows ``n_id`` of every node-level tensor of ``store``
+    (``x``, ``y``, masks, ...), as PyG's loaders filter a node store."""
     out.n_id = n_id
+    count = store.num_nodes
+    for name, value in store.items():
+        if name != "n_id" and isinstance(value, Tensor) and value.dim() > 0 and value.size(0) == count:
+            setattr(out, name, value.index_select(0, n_id.to(value.device)))
     out.num_nodes = n_id.numel()
-    for name in ("x", "y"):
-        value = store[name] if name in store else None
-        if isinstance(value, Tensor) and value.dim() > 0:
-            setattr(out, name, value.index_select(0, n_id))
+
+
+def _gather_edge_store(out: Any, store: Any, e_id: Tensor) -> None:
+    """``out`` gets ``e_id`` and the rows ``e_id`` of every edge-level tensor of ``store``
+    (``edge_attr``, ...), as PyG's loaders filter an edge store."""
+    count = store.num_edges
+    for name, value in store.items():
+        if name not in ("edge_index", "e_id") and isinstance(value, Tensor) and value.dim() > 0 \
+                and value.size(0) == count:
+            setattr(out, name, value.index_select(0, e_id.to(value.device)))
+    out.e_id = e_id
+
+
+def induced_hetero_subgraph(graph: HeteroGraph, nodes: Dict[NodeType, Tensor]) -> HeteroGraph:
+    """The subgraph on ``nodes`` (global ids per type, renumbered in their order), every node-
+    and edge-level tensor cut to match, with each type's ``n_id`` and ``e_id``."""
+    out = HeteroGraph()
+    position = node_stores(out, graph, nodes)
+    for edge_type, store in graph.edge_items():
+        src_type, _, dst_type = edge_type
+        edge_index = store.edge_index
+        src, dst = position[src_type][edge_index[0]], position[dst_type][edge_index[1]]
+        e_id = ((src >= 0) & (dst >= 0)).nonzero().view(-1)
+        out[edge_type].edge_index = torch.stack([src[e_id], dst[e_id]])
+        _gather_edge_store(out[edge_type], store, e_id)
+    return out
 
 
 Sizes = Union[int, Sequence[int]]
@@ -263,6 +302,7 @@ class HeteroNeighborLoader:
         self.replace, self.shuffle, self.drop_last = replace, shuffle, drop_last
         self.static_margin = static_margin
         self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.options = LoaderOptions("NeighborLoader", pyg_kwargs)
         _fanouts_per_type(graph, num_neighbors)  # fail early on bad fan-outs
         self.sizes: Optional[Tuple[Dict[NodeType, Sizes], Dict[EdgeType, Sizes]]] = None
         if isinstance(static, tuple):
@@ -307,13 +347,16 @@ class HeteroNeighborLoader:
         return size, grown
 
     def __len__(self) -> int:
-        return num_batches(self.seeds.numel(), self.batch_size, self.drop_last)
+        return self.options.num_batches(self.seeds.numel(), self.batch_size, self.drop_last)
+
+    def __repr__(self) -> str:
+        return "NeighborLoader()"
 
     def __iter__(self):
-        for seeds in batches_of(self.seeds, self.batch_size, self.shuffle, self.drop_last, self.generator):
+        for seeds in self.options.batches(self.seeds, self.batch_size, self.shuffle, self.drop_last, self.generator):
             batch = self._sample(seeds, self.generator)
             if self.sizes is not None:
                 if self._grow(*self.sizes, batch):
                     warnings.warn("HeteroNeighborLoader: a batch outgrew the static sizes; they grow (one new shape)")
                 batch = pad_hetero(batch, *self.sizes)
-            yield batch
+            yield self.options.finish(batch)

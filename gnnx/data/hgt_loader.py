@@ -21,8 +21,9 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from gnnx.data.hetero_sampling import node_stores
-from gnnx.data.sampling import batches_of, check_batch_size, check_seeds, num_batches
+from gnnx.data.hetero_sampling import induced_hetero_subgraph
+from gnnx.data.loader_options import LoaderOptions
+from gnnx.data.sampling import check_batch_size, check_seeds
 from gnnx.hetero_graph import HeteroGraph
 
 NodeType = str
@@ -74,19 +75,7 @@ def hgt_sample(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, num_samp
 
 def _induced_batch(graph: HeteroGraph, nodes: Dict[NodeType, Tensor], input_type: NodeType,
                    batch_size: int) -> HeteroGraph:
-    batch = HeteroGraph()
-    position = node_stores(batch, graph, nodes)
-    for edge_type in graph.edge_types:
-        src_type, _, dst_type = edge_type
-        edge_index = graph[edge_type].edge_index
-        src, dst = position[src_type][edge_index[0]], position[dst_type][edge_index[1]]
-        e_id = ((src >= 0) & (dst >= 0)).nonzero().view(-1)
-        batch[edge_type].edge_index = torch.stack([src[e_id], dst[e_id]])
-        batch[edge_type].e_id = e_id
-        for name, value in graph[edge_type].items():
-            if name != "edge_index" and isinstance(value, Tensor) and value.dim() > 0 \
-                    and value.size(0) == edge_index.size(1):
-                batch[edge_type][name] = value[e_id]
+    batch = induced_hetero_subgraph(graph, nodes)
     batch[input_type].batch_size = batch_size
     return batch
 
@@ -114,13 +103,14 @@ class HGTLoader:
         self.graph, self.num_samples, self.input_type = graph, num_samples, input_type
         self.batch_size, self.shuffle, self.drop_last = check_batch_size(batch_size), shuffle, drop_last
         self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.options = LoaderOptions("HGTLoader", pyg_kwargs)
 
     def __len__(self) -> int:
-        return num_batches(self.seeds.numel(), self.batch_size, self.drop_last)
+        return self.options.num_batches(self.seeds.numel(), self.batch_size, self.drop_last)
 
     def __iter__(self) -> Iterator[HeteroGraph]:
-        for seeds in batches_of(self.seeds, self.batch_size, self.shuffle, self.drop_last, self.generator):
-            yield hgt_sample(self.graph, self.input_type, seeds, self.num_samples, self.generator)
+        for seeds in self.options.batches(self.seeds, self.batch_size, self.shuffle, self.drop_last, self.generator):
+            yield self.options.finish(hgt_sample(self.graph, self.input_type, seeds, self.num_samples, self.generator))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

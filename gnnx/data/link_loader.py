@@ -20,7 +20,8 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import Tensor
 
-from gnnx.data.sampling import batches_of, num_batches, sample_exact, sample_static
+from gnnx.data.loader_options import LoaderOptions
+from gnnx.data.sampling import sample_exact, sample_static
 from gnnx.graph import Graph
 
 
@@ -44,7 +45,7 @@ class LinkNeighborLoader:
                  seed: int = 0, **pyg_kwargs: Any) -> None:
         graph = data if isinstance(data, Graph) else Graph.from_pyg(data, validate=False)
         # PyG's neg_sampling: "binary", or {"mode": "binary", "amount": ratio}
-        neg_sampling = pyg_kwargs.get("neg_sampling")
+        neg_sampling = pyg_kwargs.pop("neg_sampling", None)
         mode, amount = ((neg_sampling.get("mode", "binary"), neg_sampling.get("amount", 1.0))
                         if isinstance(neg_sampling, dict) else (neg_sampling, 1.0))
         if mode not in (None, "binary"):
@@ -58,9 +59,13 @@ class LinkNeighborLoader:
         self.neg_sampling_ratio = neg_sampling_ratio or 0.0
         self.batch_size, self.shuffle, self.drop_last, self.static = batch_size, shuffle, drop_last, static
         self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.options = LoaderOptions("LinkNeighborLoader", pyg_kwargs)
 
     def __len__(self) -> int:
-        return num_batches(self.edge_label_index.size(1), self.batch_size, self.drop_last)
+        return self.options.num_batches(self.edge_label_index.size(1), self.batch_size, self.drop_last)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
     def _labelled(self, ids: Tensor):
         links = self.edge_label_index[:, ids]
@@ -77,8 +82,8 @@ class LinkNeighborLoader:
 
     def __iter__(self):
         every = torch.arange(self.edge_label_index.size(1), device=self.edge_label_index.device)
-        for ids in batches_of(every, self.batch_size, self.shuffle, self.drop_last, self.generator):
-            yield self.collate_fn(ids)
+        for ids in self.options.batches(every, self.batch_size, self.shuffle, self.drop_last, self.generator):
+            yield self.options.finish(self.collate_fn(ids))
 
     @property
     def num_inputs(self) -> int:

@@ -22,12 +22,13 @@ graph has them, ``x`` and ``y`` gathered by ``n_id``.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
-from gnnx.graph import CSR, Graph, IndexRangeError
+from gnnx.data.loader_options import LoaderOptions, batches_of, num_batches  # noqa: F401 (loaders import them here)
+from gnnx.graph import CSR, Graph, IndexRangeError, attribute_kind
 from gnnx.utils.functions import unique_first
 
 
@@ -35,15 +36,23 @@ def draw_with_replacement(csr: CSR, frontier: Tensor, fanout: int, gen: Optional
     """``fanout`` incoming neighbours of each ``frontier`` node, drawn with replacement from a
     destination-sorted ``csr``: ``(neighbours [F * fanout], valid)``, ``valid`` False (and the
     neighbour the frontier node itself) where a node has no incoming edge."""
-    rowptr, col = csr.rowptr, csr.col
+    slot, valid = draw_slots_with_replacement(csr, frontier, fanout, gen)
+    neighbours = torch.where(valid, csr.col[slot], frontier.repeat_interleave(fanout))
+    return neighbours, valid
+
+
+def draw_slots_with_replacement(csr: CSR, frontier: Tensor, fanout: int,
+                                gen: Optional[torch.Generator]) -> Tuple[Tensor, Tensor]:
+    """:func:`draw_with_replacement` as ``(slot in the CSR [F * fanout], valid)``: where
+    ``valid``, ``csr.col[slot]`` is the drawn source and ``csr.perm[slot]`` the edge's id."""
+    rowptr = csr.rowptr
     start = rowptr[frontier]
     degree = rowptr[frontier + 1] - start
     u = torch.rand((frontier.numel(), fanout), generator=gen, device=frontier.device)
     offset = (u * degree.unsqueeze(1)).long().clamp(max=(degree - 1).clamp(min=0).unsqueeze(1))
     has = (degree > 0).unsqueeze(1).expand(-1, fanout)
-    neighbours = torch.where(has, col[(start.unsqueeze(1) + offset).clamp(max=max(col.numel() - 1, 0))],
-                             frontier.unsqueeze(1).expand(-1, fanout))
-    return neighbours.reshape(-1), has.reshape(-1)
+    slot = (start.unsqueeze(1) + offset).clamp(max=max(csr.col.numel() - 1, 0))
+    return slot.reshape(-1), has.reshape(-1)
 
 
 def sample_static(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
@@ -71,32 +80,43 @@ def sample_static(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
 
 def sample_exact(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
                  generator: Optional[torch.Generator] = None) -> Graph:
-    """Sampling without replacement, nodes de-duplicated and relabelled (seeds first)."""
-    nodes = seeds
+    """Sampling without replacement, nodes de-duplicated and relabelled.
+
+    The first ``len(seeds)`` rows are the seeds as given, a repeated seed on rows of its own
+    (each drawing its own neighbours, as PyG's rows for repeated inputs), so ``out[:batch_size]``
+    lines up with the inputs; nodes reached later follow once each, in first-seen order.
+    ``e_id`` holds the sampled edges' positions in ``graph.edge_index``.
+    """
+    num_seeds = seeds.numel()
     frontier = seeds
     seen = torch.zeros(graph.num_nodes, dtype=torch.bool, device=seeds.device)  # a lookup, where isin would sort
     seen[seeds] = True
-    edges_src, edges_dst, new_per_hop = [], [], []
-    for fanout in fanouts:
-        src, dst = draw_without_replacement(graph.csr, frontier, fanout, generator)
-        edges_src.append(src)
-        edges_dst.append(dst)
+    parts, sources, targets, edge_ids, new_per_hop = [seeds], [], [], [], []
+    for hop, fanout in enumerate(fanouts):
+        slot, owner = draw_slots(graph.csr, frontier, fanout, generator)
+        src = graph.csr.col[slot]
+        sources.append(src)
+        targets.append(owner if hop == 0 else frontier[owner])  # hop 0: the seeds' rows; later: node ids
+        edge_ids.append(graph.csr.perm[slot])
         reached = torch.unique(src)
         frontier = reached[~seen[reached]]  # expand each node once, as PyG does
         seen[frontier] = True
-        nodes = torch.cat([nodes, frontier])
+        parts.append(frontier)
         new_per_hop.append(frontier.numel())
-    # Relabel: seeds keep rows 0..B-1, other nodes follow in first-seen order.
-    unique, first = unique_first(nodes)
+    n_id = torch.cat(parts)
     relabel = torch.full((graph.num_nodes,), -1, dtype=torch.long, device=seeds.device)
-    relabel[unique] = first
-    order = torch.argsort(first)
-    n_id = unique[order]
-    relabel[n_id] = torch.arange(n_id.numel(), device=seeds.device)
-    src, dst = torch.cat(edges_src), torch.cat(edges_dst)
-    counts = {"num_sampled_nodes": [n_id.numel() - sum(new_per_hop)] + new_per_hop,  # PyG's, for trim_to_layer
-              "num_sampled_edges": [e.numel() for e in edges_src]}
-    return _subgraph(graph, n_id, torch.stack([relabel[src], relabel[dst]]), seeds.numel(), counts=counts)
+    distinct_seeds, first_row = unique_first(seeds)
+    relabel[distinct_seeds] = first_row  # a repeated seed, reached as a neighbour, is its first row
+    relabel[n_id[num_seeds:]] = torch.arange(num_seeds, n_id.numel(), device=seeds.device)
+    if sources:
+        dst = torch.cat([targets[0]] + [relabel[t] for t in targets[1:]])
+        edge_index = torch.stack([relabel[torch.cat(sources)], dst])
+        e_id = torch.cat(edge_ids)
+    else:
+        edge_index, e_id = seeds.new_empty(2, 0), seeds.new_empty(0)
+    counts = {"num_sampled_nodes": [num_seeds] + new_per_hop,  # PyG's, for trim_to_layer
+              "num_sampled_edges": [e.numel() for e in sources]}
+    return _subgraph(graph, n_id, edge_index, num_seeds, counts=counts, e_id=e_id)
 
 
 def draw_without_replacement(csr: CSR, frontier: Tensor, fanout: int,
@@ -173,13 +193,27 @@ def _smallest_random_keys(frontier: Tensor, start: Tensor, degree: Tensor, fanou
 
 
 def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, edge_mask: Optional[Tensor] = None,
-              counts: Optional[dict] = None):
+              counts: Optional[dict] = None, e_id: Optional[Tensor] = None) -> Graph:
+    """The batch: ``edge_index`` over the rows ``n_id``, with every node-level tensor of
+    ``graph`` gathered by ``n_id`` and (given ``e_id``) every edge-level one by ``e_id``, as
+    PyG's loaders filter a ``Data``."""
     seed_mask = torch.arange(n_id.numel(), device=n_id.device) < num_seeds
     extra = {"n_id": n_id, "seed_mask": seed_mask, "batch_size": num_seeds, **(counts or {})}  # seeds first, as PyG
     if edge_mask is not None:
         extra["edge_mask"] = edge_mask
-    return Graph(edge_index, n_id.numel(), x=None if graph.x is None else graph.x[n_id],
-                 y=None if graph.y is None or graph.y.dim() == 0 else graph.y[n_id], validate=False, **extra)
+    if e_id is not None:
+        extra["e_id"] = e_id
+    fields = {"x": graph.x, "y": graph.y, "pos": graph.pos, "edge_weight": graph.edge_weight,
+              "edge_attr": graph.edge_attr, **graph.attrs}
+    for name, value in fields.items():
+        if name in extra or name in ("batch", "ptr"):
+            continue
+        kind = attribute_kind(name, value, graph.num_nodes, graph.num_edges)
+        if kind == "node":
+            extra[name] = value[n_id.to(value.device)]
+        elif kind == "edge" and e_id is not None:
+            extra[name] = value[e_id.to(value.device)]
+    return Graph(edge_index, n_id.numel(), validate=False, **extra)
 
 
 def check_seeds(seeds: Optional[Tensor], num_nodes: int, device: torch.device, name: str = "input_nodes") -> Tensor:
@@ -216,21 +250,6 @@ def check_batch_size(batch_size: Any) -> int:
     if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     return int(batch_size)
-
-
-def num_batches(count: int, batch_size: int, drop_last: bool) -> int:
-    """Batches of ``batch_size`` out of ``count`` items (a smaller last one unless ``drop_last``)."""
-    full, rest = divmod(count, batch_size)
-    return full + (0 if drop_last or rest == 0 else 1)
-
-
-def batches_of(items: Tensor, batch_size: int, shuffle: bool, drop_last: bool,
-               generator: Optional[torch.Generator]) -> Iterator[Tensor]:
-    """``items`` (seed nodes, link ids) in consecutive batches, shuffled first if asked."""
-    if shuffle:
-        items = items[torch.randperm(items.numel(), generator=generator, device=items.device)]
-    for i in range(num_batches(items.numel(), batch_size, drop_last)):
-        yield items[i * batch_size:(i + 1) * batch_size]
 
 
 class NeighborLoader:
@@ -273,8 +292,8 @@ class NeighborLoader:
                  drop_last: bool = False, seed: int = 0, *, num_neighbors: Optional[Sequence[int]] = None,
                  input_nodes: Optional[Tensor] = None, **pyg_kwargs: Any) -> None:
         # PyG's signature too: NeighborLoader(data, num_neighbors=[...], input_nodes=..., batch_size=...,
-        # replace=False, shuffle=False), with PyG's defaults; a PyG Data converts; loader
-        # options such as num_workers are accepted and ignored (sampling runs in this process).
+        # replace=False, shuffle=False), with PyG's defaults; a PyG Data converts; PyG's other
+        # options as gnnx.data.loader_options reads them (sampler, transform; worker options ignored).
         pyg_style = num_neighbors is not None
         if (fanouts is None) == (num_neighbors is None):
             raise ValueError("NeighborLoader: give the fan-outs once, as fanouts (gnnx) or num_neighbors (PyG)")
@@ -294,14 +313,18 @@ class NeighborLoader:
         self.seeds = check_seeds(seeds, graph.num_nodes, device, name)
         self.replace, self.shuffle, self.drop_last = replace, shuffle, drop_last
         self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.options = LoaderOptions("NeighborLoader", pyg_kwargs)
 
     def __len__(self) -> int:
-        return num_batches(self.seeds.numel(), self.batch_size, self.drop_last)
+        return self.options.num_batches(self.seeds.numel(), self.batch_size, self.drop_last)
 
     def __iter__(self):
         positions = torch.arange(self.seeds.numel(), device=self.seeds.device)
-        for index in batches_of(positions, self.batch_size, self.shuffle, self.drop_last, self.generator):
-            yield self.collate_fn(index)
+        for index in self.options.batches(positions, self.batch_size, self.shuffle, self.drop_last, self.generator):
+            yield self.options.finish(self.collate_fn(index))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
     @property
     def num_inputs(self) -> int:

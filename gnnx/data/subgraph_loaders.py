@@ -18,8 +18,11 @@ from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from gnnx.data.batch import as_graph, pyg_base
+from gnnx.data.hetero_sampling import induced_hetero_subgraph
 from gnnx.data.random_walk import random_walk
 from gnnx.graph import Graph, attribute_kind
+from gnnx.hetero_graph import HeteroGraph
 
 
 def induced_subgraph(graph: Graph, nodes: Tensor) -> Tuple[Graph, Tensor]:
@@ -43,15 +46,30 @@ def induced_subgraph(graph: Graph, nodes: Tensor) -> Tuple[Graph, Tensor]:
 
 class RandomNodeLoader(torch.utils.data.DataLoader):
     """Splits the nodes into ``num_parts`` random parts (``shuffle=True``) or consecutive
-    ones, and yields each part's induced subgraph (nodes in draw order)."""
+    ones, and yields each part's induced subgraph (nodes in draw order). A heterogeneous
+    graph's nodes are numbered type after type and split together, as PyG's."""
 
-    def __init__(self, data: Graph, num_parts: int, **kwargs: Any) -> None:
+    def __init__(self, data: Union[Graph, HeteroGraph, Any], num_parts: int, **kwargs: Any) -> None:
+        kwargs.pop("collate_fn", None)
+        if isinstance(data, HeteroGraph) or pyg_base(data) == "HeteroData":
+            data = data if isinstance(data, HeteroGraph) else HeteroGraph.from_pyg(data, validate=False)
+            counts = [int(data[t].num_nodes or 0) for t in data.node_types]
+            self.node_offsets = dict(zip(data.node_types, [sum(counts[:i]) for i in range(len(counts) + 1)]))
+        else:
+            data = as_graph(data)
         self.data, self.num_parts, self.num_nodes = data, num_parts, data.num_nodes
         super().__init__(range(self.num_nodes), batch_size=math.ceil(self.num_nodes / num_parts),
                          collate_fn=self.collate_fn, **kwargs)
 
-    def collate_fn(self, index: Union[List[int], Tensor]) -> Graph:
+    def collate_fn(self, index: Union[List[int], Tensor]) -> Union[Graph, HeteroGraph]:
         index = index if isinstance(index, Tensor) else torch.tensor(index)
+        if isinstance(self.data, HeteroGraph):
+            nodes = {}
+            for node_type in self.data.node_types:
+                start = self.node_offsets[node_type]
+                end = start + int(self.data[node_type].num_nodes or 0)
+                nodes[node_type] = index[(index >= start) & (index < end)] - start
+            return induced_hetero_subgraph(self.data, nodes)
         return induced_subgraph(self.data, index.to(self.data.edge_index.device))[0]
 
 
@@ -64,6 +82,7 @@ class GraphSAINTSampler(torch.utils.data.DataLoader):
                  save_dir: Optional[str] = None, log: bool = True, **kwargs: Any) -> None:
         kwargs.pop("dataset", None)
         kwargs.pop("collate_fn", None)
+        data = as_graph(data)
         if "node_norm" in data.attrs or "edge_norm" in data.attrs:
             raise ValueError("GraphSAINT samplers add 'node_norm' and 'edge_norm': the graph already has them")
         if data.edge_index.is_cuda:
@@ -179,6 +198,8 @@ class ImbalancedSampler(torch.utils.data.WeightedRandomSampler):
 
     def __init__(self, dataset: Union[Graph, Sequence[Any], Tensor], input_nodes: Optional[Tensor] = None,
                  num_samples: Optional[int] = None) -> None:
+        if pyg_base(dataset) == "Data":
+            dataset = as_graph(dataset)
         if isinstance(dataset, (Graph, Tensor)):
             y = (dataset.y if isinstance(dataset, Graph) else dataset).view(-1)
             if isinstance(dataset, Graph) and y.numel() != dataset.num_nodes:

@@ -234,6 +234,8 @@ class TemporalDataLoader(torch.utils.data.DataLoader):
                  **kwargs: Any) -> None:
         for name in ("dataset", "collate_fn", "shuffle"):  # set here (PyTorch Lightning passes them)
             kwargs.pop(name, None)
+        if not isinstance(data, TemporalData) and type(data).__name__ == "TemporalData" and hasattr(data, "to_dict"):
+            data = TemporalData.from_dict(data.to_dict())  # PyG's TemporalData: the same fields
         if not isinstance(data, TemporalData):
             raise TypeError(f"TemporalDataLoader takes a TemporalData, got {type(data).__name__}")
         if batch_size < 1:

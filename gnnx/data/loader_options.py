@@ -1,0 +1,88 @@
+"""PyG's sampling-loader options, read once for gnnx's loaders.
+
+PyG's ``NeighborLoader``, ``LinkNeighborLoader`` and ``HGTLoader`` are torch ``DataLoader`` s
+with sampler options on top. gnnx's sample in the calling process, so of torch's options
+the worker ones (``num_workers``, ``pin_memory``, ...) change nothing and are accepted;
+``sampler`` orders the inputs (e.g. :class:`~gnnx.loader.ImbalancedSampler`) and
+``transform`` is applied to every batch, as PyG does. PyG's sampler options are accepted at the
+values that describe what gnnx's loaders do; any other value raises, naming it, rather than
+being ignored (a silently ignored ``time_attr`` or ``disjoint=True`` would give other batches
+than the user asked for).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterator, Optional
+
+import torch
+from torch import Tensor
+
+# torch DataLoader options that do not change the batches when sampling runs in this process
+WORKER_OPTIONS = frozenset({"num_workers", "pin_memory", "pin_memory_device", "persistent_workers", "prefetch_factor",
+                            "timeout", "worker_init_fn", "multiprocessing_context", "in_order", "filter_per_worker",
+                            "is_sorted", "collate_fn"})
+# PyG's sampler options, and the values at which they describe gnnx's sampling
+ACCEPTED_VALUES: Dict[str, tuple] = {
+    "subgraph_type": ("directional", None),
+    "directed": (True,),
+    "disjoint": (False,),
+    "time_attr": (None,),
+    "weight_attr": (None,),
+    "temporal_strategy": ("uniform",),
+    "neighbor_sampler": (None,),
+    "transform_sampler_output": (None,),
+    "edge_label_time": (None,),
+    "input_time": (None,),
+    "batch_sampler": (None,),
+}
+
+
+def num_batches(count: int, batch_size: int, drop_last: bool) -> int:
+    """Batches of ``batch_size`` out of ``count`` items (a smaller last one unless ``drop_last``)."""
+    full, rest = divmod(count, batch_size)
+    return full + (0 if drop_last or rest == 0 else 1)
+
+
+def batches_of(items: Tensor, batch_size: int, shuffle: bool, drop_last: bool,
+               generator: Optional[torch.Generator]) -> Iterator[Tensor]:
+    """``items`` (seed nodes, link ids) in consecutive batches, shuffled first if asked."""
+    if shuffle:
+        items = items[torch.randperm(items.numel(), generator=generator, device=items.device)]
+    for i in range(num_batches(items.numel(), batch_size, drop_last)):
+        yield items[i * batch_size:(i + 1) * batch_size]
+
+
+class LoaderOptions:
+    """The options of one loader that change its batches: ``sampler`` and ``transform``."""
+
+    def __init__(self, owner: str, options: Dict[str, Any]) -> None:
+        options = dict(options)
+        self.sampler = options.pop("sampler", None)
+        self.transform: Optional[Callable[[Any], Any]] = options.pop("transform", None)
+        for key, value in options.items():
+            if key in WORKER_OPTIONS:
+                continue
+            if key not in ACCEPTED_VALUES:
+                raise TypeError(f"{owner} got an unexpected option {key!r}")
+            if not any(value is accepted or (accepted is not None and value == accepted)
+                       for accepted in ACCEPTED_VALUES[key]):
+                raise ValueError(f"{owner}: {key}={value!r} is not supported by gnnx's sampling "
+                                 f"(supported: {ACCEPTED_VALUES[key]})")
+        if self.sampler is not None and not hasattr(self.sampler, "__iter__"):
+            raise TypeError(f"{owner}: sampler must be an iterable of input positions (a torch Sampler), "
+                            f"got {type(self.sampler).__name__}")
+
+    def num_batches(self, count: int, batch_size: int, drop_last: bool) -> int:
+        return num_batches(len(self.sampler) if self.sampler is not None else count, batch_size, drop_last)
+
+    def batches(self, items: Tensor, batch_size: int, shuffle: bool, drop_last: bool,
+                generator: Optional[torch.Generator]) -> Iterator[Tensor]:
+        """``items`` in batches: in the sampler's order (positions into ``items``) if one was
+        given, else shuffled or in order."""
+        if self.sampler is not None:
+            positions = torch.as_tensor(list(iter(self.sampler)), dtype=torch.long, device=items.device)
+            items = items.index_select(0, positions)
+            shuffle = False
+        yield from batches_of(items, batch_size, shuffle, drop_last, generator)
+
+    def finish(self, batch: Any) -> Any:
+        return batch if self.transform is None else self.transform(batch)
