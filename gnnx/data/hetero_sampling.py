@@ -32,11 +32,14 @@ from torch import Tensor
 
 from gnnx.data.loader_options import LoaderOptions
 from gnnx.data.sampling import (
+    as_rows,
     check_batch_size,
     check_fanouts,
     check_seeds,
     draw_slots,
     draw_slots_with_replacement,
+    input_ids,
+    take_rows,
 )
 from gnnx.hetero_graph import EdgeType, HeteroGraph, NodeType
 from gnnx.utils.functions import unique_first
@@ -56,7 +59,7 @@ def _fanouts_per_type(graph: HeteroGraph, fanouts: Fanouts) -> Tuple[Dict[EdgeTy
                          f"(edge types: {graph.edge_types})")
     hops = {len(v) for v in given.values()}
     if len(hops) != 1:
-        raise ValueError(f"num_neighbors: every edge type needs the same number of hops, got {sorted(hops)}")
+        raise ValueError(f"num_neighbors: the number of hops must be the same across all edge types, got {sorted(hops)}")
     hops = hops.pop()
     return {e: given.get(e, [0] * hops) for e in graph.edge_types}, hops
 
@@ -149,8 +152,9 @@ def _gather_node_store(out: Any, store: Any, n_id: Tensor) -> None:
     out.n_id = n_id
     count = store.num_nodes
     for name, value in store.items():
-        if name != "n_id" and isinstance(value, Tensor) and value.dim() > 0 and value.size(0) == count:
-            setattr(out, name, value.index_select(0, n_id.to(value.device)))
+        rows = as_rows(value)
+        if name != "n_id" and isinstance(rows, Tensor) and rows.dim() > 0 and rows.size(0) == count:
+            setattr(out, name, take_rows(value, n_id))
     out.num_nodes = n_id.numel()
 
 
@@ -221,9 +225,10 @@ def pad_hetero(batch: HeteroGraph, num_nodes: Dict[NodeType, Sizes], num_edges: 
         hops = list(store.num_sampled_edges) if "num_sampled_edges" in store else [edge_index.size(1)]
         blocks = _blocks(num_edges[edge_type], hops, f"pad_hetero: {edge_type}", spare=0)
         moved = torch.stack([moves[src][edge_index[0]], moves[dst][edge_index[1]]])
-        parts, masks, start = [], [], 0
+        parts, masks, start, kept = [], [], 0, []
         for block, (count, size) in enumerate(zip(hops, blocks)):  # edges of hop block + 1
             parts.append(moved[:, start:start + count])
+            kept.append(torch.arange(count, device=edge_index.device) + sum(blocks[:block]))
             pad = torch.tensor([[_spare_row(spares[src], block + 1)], [_spare_row(spares[dst], block)]],
                                device=edge_index.device)
             parts.append(pad.expand(2, size - count))
@@ -232,6 +237,11 @@ def pad_hetero(batch: HeteroGraph, num_nodes: Dict[NodeType, Sizes], num_edges: 
             start += count
         out[edge_type].edge_index = torch.cat(parts, 1)
         out[edge_type].edge_mask = torch.cat(masks)
+        rows, kept_rows = sum(blocks), torch.cat(kept)
+        for name, value in store.items():  # edge attributes, e_id: zeros on padded edges
+            if name != "edge_index" and isinstance(value, Tensor) and value.dim() > 0 \
+                    and value.size(0) == edge_index.size(1):
+                out[edge_type][name] = value.new_zeros(rows, *value.shape[1:]).index_copy_(0, kept_rows, value)
         if "num_sampled_edges" in store:
             out[edge_type].num_sampled_edges = blocks
     return out
@@ -296,7 +306,8 @@ class HeteroNeighborLoader:
         if input_type not in graph.node_types:
             raise ValueError(f"input_nodes: no node type {input_type!r} in {graph.node_types}")
         device = next(iter(graph.edge_index_dict.values())).device
-        seeds = check_seeds(seeds, int(graph[input_type].num_nodes), device, f"input_nodes ({input_type!r})")
+        given, seeds = seeds, check_seeds(seeds, int(graph[input_type].num_nodes), device, f"input_nodes ({input_type!r})")
+        self.input_ids = input_ids(given, seeds)
         self.graph, self.num_neighbors, self.input_type = graph, num_neighbors, input_type
         self.seeds, self.batch_size = seeds, check_batch_size(batch_size)
         self.replace, self.shuffle, self.drop_last = replace, shuffle, drop_last
@@ -353,10 +364,20 @@ class HeteroNeighborLoader:
         return "NeighborLoader()"
 
     def __iter__(self):
-        for seeds in self.options.batches(self.seeds, self.batch_size, self.shuffle, self.drop_last, self.generator):
-            batch = self._sample(seeds, self.generator)
-            if self.sizes is not None:
-                if self._grow(*self.sizes, batch):
-                    warnings.warn("HeteroNeighborLoader: a batch outgrew the static sizes; they grow (one new shape)")
-                batch = pad_hetero(batch, *self.sizes)
-            yield self.options.finish(batch)
+        positions = torch.arange(self.seeds.numel(), device=self.seeds.device)
+        for index in self.options.batches(positions, self.batch_size, self.shuffle, self.drop_last, self.generator):
+            yield self.collate_fn(index)
+
+    def collate_fn(self, index: Any) -> HeteroGraph:
+        """The batch of the seeds at positions ``index`` (PyG's ``collate_fn``; also the
+        loader's ``__call__``), with PyG's ``input_id`` (those positions) on the input type."""
+        index = torch.as_tensor(index, dtype=torch.long, device=self.seeds.device)
+        batch = self._sample(self.seeds[index], self.generator)
+        if self.sizes is not None:
+            if self._grow(*self.sizes, batch):
+                warnings.warn("HeteroNeighborLoader: a batch outgrew the static sizes; they grow (one new shape)")
+            batch = pad_hetero(batch, *self.sizes)
+        batch[self.input_type].input_id = index if self.input_ids is None else self.input_ids[index]
+        return self.options.finish(batch)
+
+    __call__ = collate_fn

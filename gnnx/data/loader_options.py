@@ -11,10 +11,13 @@ than the user asked for).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor
+
+from gnnx.graph import Graph, attribute_kind
+from gnnx.utils.functions import unique_first
 
 # torch DataLoader options that do not change the batches when sampling runs in this process
 WORKER_OPTIONS = frozenset({"num_workers", "pin_memory", "pin_memory_device", "persistent_workers", "prefetch_factor",
@@ -22,7 +25,7 @@ WORKER_OPTIONS = frozenset({"num_workers", "pin_memory", "pin_memory_device", "p
                             "is_sorted", "collate_fn"})
 # PyG's sampler options, and the values at which they describe gnnx's sampling
 ACCEPTED_VALUES: Dict[str, tuple] = {
-    "subgraph_type": ("directional", None),
+    "subgraph_type": ("directional", "bidirectional", None),
     "directed": (True,),
     "disjoint": (False,),
     "time_attr": (None,),
@@ -58,6 +61,8 @@ class LoaderOptions:
         options = dict(options)
         self.sampler = options.pop("sampler", None)
         self.transform: Optional[Callable[[Any], Any]] = options.pop("transform", None)
+        options = {key: getattr(value, "value", value) for key, value in options.items()}  # PyG's enums
+        self.bidirectional = options.get("subgraph_type") == "bidirectional"
         for key, value in options.items():
             if key in WORKER_OPTIONS:
                 continue
@@ -85,4 +90,56 @@ class LoaderOptions:
         yield from batches_of(items, batch_size, shuffle, drop_last, generator)
 
     def finish(self, batch: Any) -> Any:
+        """The batch as the options make it: bidirectional (``subgraph_type``), transformed."""
+        if self.bidirectional:
+            batch = bidirectional_batch(batch)
         return batch if self.transform is None else self.transform(batch)
+
+
+def to_bidirectional(edge_index: Tensor, reverse: Tensor, num_src: int) -> Tuple[Tensor, Tensor]:
+    """``edge_index`` joined with the flipped ``reverse`` edges, each edge once, sorted by
+    destination (PyG's ``to_bidirectional``), and where each came from: position ``k`` in
+    ``edge_index``, or ``len(edge_index) + k`` for the flip of ``reverse``'s edge ``k``."""
+    both = torch.cat([edge_index, reverse.flip(0)], 1)
+    _, first = unique_first(both[1] * max(num_src, 1) + both[0])
+    return both[:, first], first
+
+
+def bidirectional_batch(batch: Any) -> Any:
+    """A sampled batch whose edges also run the other way (PyG's ``subgraph_type=
+    "bidirectional"``). A homogeneous batch's edges are joined with their reverses, a reverse
+    edge keeping its edge's ``e_id`` and attributes, as PyG's. In a heterogeneous batch an
+    edge type is joined with its ``rev_`` type (both rewritten) or, from a node type to itself
+    with none, with itself; their ``e_id`` and edge attributes go, as in PyG. The per-hop
+    counts go too: edges no longer come hop by hop."""
+    from gnnx.hetero_graph import HeteroGraph
+
+    if not isinstance(batch, HeteroGraph):
+        num_edges = batch.num_edges
+        edge_index, source = to_bidirectional(batch.edge_index, batch.edge_index, batch.num_nodes)
+        edge = source % max(num_edges, 1)
+        fields = {"x": batch.x, "y": batch.y, "pos": batch.pos, "batch": batch.batch, "edge_weight": batch.edge_weight,
+                  "edge_attr": batch.edge_attr, **batch.attrs}
+        kept = {}
+        for name, value in fields.items():
+            if value is None or name in ("num_sampled_nodes", "num_sampled_edges"):
+                continue
+            on_edges = name == "e_id" or attribute_kind(name, value, batch.num_nodes, num_edges) == "edge"
+            kept[name] = value[edge] if on_edges else value
+        return Graph(edge_index, batch.num_nodes, validate=False, **kept)
+    for edge_type in batch.edge_types:
+        src, rel, dst = edge_type
+        reverse_type = (dst, f"rev_{rel}", src)
+        if rel.startswith("rev_") or (reverse_type not in batch.edge_types and src != dst):
+            continue
+        reverse = batch[reverse_type] if reverse_type in batch.edge_types else batch[edge_type]
+        edge_index, _ = to_bidirectional(batch[edge_type].edge_index, reverse.edge_index, batch[src].num_nodes)
+        for store, edges in ((batch[edge_type], edge_index), (reverse, edge_index.flip(0))):
+            for name in store.keys():
+                if name != "edge_index":
+                    setattr(store, name, None)
+            store.edge_index = edges
+        batch[edge_type].edge_index = edge_index
+    for node_type in batch.node_types:
+        batch[node_type].num_sampled_nodes = None
+    return batch

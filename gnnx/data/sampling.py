@@ -24,6 +24,7 @@ from __future__ import annotations
 import numbers
 from typing import Any, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -206,14 +207,30 @@ def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, ed
     fields = {"x": graph.x, "y": graph.y, "pos": graph.pos, "edge_weight": graph.edge_weight,
               "edge_attr": graph.edge_attr, **graph.attrs}
     for name, value in fields.items():
-        if name in extra or name in ("batch", "ptr"):
+        if name in extra or name == "ptr":
             continue
-        kind = attribute_kind(name, value, graph.num_nodes, graph.num_edges)
+        kind = attribute_kind(name, as_rows(value), graph.num_nodes, graph.num_edges)
         if kind == "node":
-            extra[name] = value[n_id.to(value.device)]
+            extra[name] = take_rows(value, n_id)
         elif kind == "edge" and e_id is not None:
-            extra[name] = value[e_id.to(value.device)]
+            extra[name] = take_rows(value, e_id)
     return Graph(edge_index, n_id.numel(), validate=False, **extra)
+
+
+def as_rows(value: Any) -> Any:
+    """A numpy array (a memory-mapped feature file, as PyG's loaders take) seen as a tensor
+    of its shape, for reading its kind; anything else as it is."""
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return torch.empty(value.shape[0], 0)
+    return value
+
+
+def take_rows(value: Any, index: Tensor) -> Tensor:
+    """Rows ``index`` of a tensor, or of a numpy array (only those rows read, as a tensor on
+    ``index``'s device)."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value[index.cpu().numpy()])).to(index.device)
+    return value.index_select(0, index.to(value.device))
 
 
 def check_seeds(seeds: Optional[Tensor], num_nodes: int, device: torch.device, name: str = "input_nodes") -> Tensor:
@@ -221,6 +238,8 @@ def check_seeds(seeds: Optional[Tensor], num_nodes: int, device: torch.device, n
     node) on ``device``, checked once when a loader is built (a mask's length, the ids' range)."""
     if seeds is None:
         return torch.arange(num_nodes, device=device)
+    if isinstance(seeds, (range, list, tuple)):  # PyG's loaders take any sequence of ids
+        seeds = torch.as_tensor(list(seeds), dtype=torch.long)
     if not isinstance(seeds, Tensor) or seeds.dim() != 1:
         raise ValueError(f"{name} must be a 1-D tensor of node ids or a boolean mask, got "
                          f"{list(seeds.shape) if isinstance(seeds, Tensor) else type(seeds).__name__}")
@@ -234,6 +253,12 @@ def check_seeds(seeds: Optional[Tensor], num_nodes: int, device: torch.device, n
         bad = seeds[(seeds < 0) | (seeds >= num_nodes)][0]
         raise IndexRangeError(f"{name} holds node id {int(bad)}, outside the {num_nodes} nodes")
     return seeds.long().to(device)
+
+
+def input_ids(given: Any, seeds: Tensor) -> Optional[Tensor]:
+    """What PyG's ``input_id`` counts for inputs given as ``given``: positions in a list of
+    ids (``None`` here: the batch's positions are those), the nodes' ids for a boolean mask."""
+    return seeds if isinstance(given, Tensor) and given.dtype == torch.bool else None
 
 
 def check_fanouts(fanouts: Any, name: str = "num_neighbors") -> List[int]:
@@ -274,8 +299,10 @@ class NeighborLoader:
     ``input_nodes=(node_type, ids)``).
     """
 
-    def __new__(cls, graph: Any, *args: Any, **kwargs: Any):
+    def __new__(cls, graph: Any = None, *args: Any, **kwargs: Any):
         from gnnx.hetero_graph import HeteroGraph
+
+        graph = kwargs.pop("data", None) if graph is None else graph  # PyG's name for it
 
         if isinstance(graph, HeteroGraph) or type(graph).__name__ == "HeteroData":
             from gnnx.data.hetero_sampling import HeteroNeighborLoader
@@ -287,7 +314,7 @@ class NeighborLoader:
             return HeteroNeighborLoader(graph, *args, **kwargs)
         return super().__new__(cls)
 
-    def __init__(self, graph: Any, fanouts: Optional[Sequence[int]] = None, seeds: Optional[Tensor] = None,
+    def __init__(self, graph: Any = None, fanouts: Optional[Sequence[int]] = None, seeds: Optional[Tensor] = None,
                  batch_size: Optional[int] = None, replace: Optional[bool] = None, shuffle: Optional[bool] = None,
                  drop_last: bool = False, seed: int = 0, *, num_neighbors: Optional[Sequence[int]] = None,
                  input_nodes: Optional[Tensor] = None, **pyg_kwargs: Any) -> None:
@@ -295,6 +322,9 @@ class NeighborLoader:
         # replace=False, shuffle=False), with PyG's defaults; a PyG Data converts; PyG's other
         # options as gnnx.data.loader_options reads them (sampler, transform; worker options ignored).
         pyg_style = num_neighbors is not None
+        graph = pyg_kwargs.pop("data", None) if graph is None else graph  # PyG's name for it
+        if graph is None:
+            raise TypeError("NeighborLoader needs the graph to sample from (gnnx: graph, PyG: data)")
         if (fanouts is None) == (num_neighbors is None):
             raise ValueError("NeighborLoader: give the fan-outs once, as fanouts (gnnx) or num_neighbors (PyG)")
         if not isinstance(graph, Graph):
@@ -311,6 +341,7 @@ class NeighborLoader:
         self.graph, self.fanouts, self.batch_size = graph, fanouts, batch_size
         device = graph.edge_index.device
         self.seeds = check_seeds(seeds, graph.num_nodes, device, name)
+        self.input_ids = input_ids(seeds, self.seeds)
         self.replace, self.shuffle, self.drop_last = replace, shuffle, drop_last
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.options = LoaderOptions("NeighborLoader", pyg_kwargs)
@@ -336,4 +367,9 @@ class NeighborLoader:
         ``input_id`` (those positions)."""
         sample = sample_static if self.replace else sample_exact
         index = torch.as_tensor(index, dtype=torch.long, device=self.seeds.device)
-        return sample(self.graph, self.seeds[index], self.fanouts, self.generator).replace(input_id=index)
+        batch = sample(self.graph, self.seeds[index], self.fanouts, self.generator)
+        return batch.replace(input_id=index if self.input_ids is None else self.input_ids[index])
+
+    def __call__(self, index: Any) -> Graph:
+        """PyG's loaders are callable on input positions: the finished batch of those seeds."""
+        return self.options.finish(self.collate_fn(index))

@@ -36,6 +36,7 @@ class ZipLoader:
         self.loaders, self.filter_per_worker = list(loaders), filter_per_worker
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.num_inputs = min(loader.num_inputs for loader in self.loaders)
+        self.dataset = range(self.num_inputs)  # PyG's: the input positions it batches
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
