@@ -2,6 +2,7 @@
 from gnnx.data.batch import Batch, DataLoader, DenseBatch, DenseDataLoader, collate, pad_to_buckets
 from gnnx.data.cluster import ClusterData, ClusterLoader
 from gnnx.data.dataset import Dataset, InMemoryDataset
+from gnnx.data.hetero_batch import HeteroBatch
 from gnnx.data.hetero_sampling import HeteroNeighborLoader, pad_hetero, sample_hetero
 from gnnx.data.hgt_loader import HGTLoader, hgt_sample
 from gnnx.data.link_loader import LinkNeighborLoader
@@ -23,7 +24,7 @@ from gnnx.data.temporal import TemporalData, TemporalDataLoader
 from gnnx.data.wrappers import CachedLoader, PrefetchLoader
 from gnnx.data.zip_loader import ZipLoader
 
-__all__ = ["Batch", "HGTLoader", "hgt_sample", "EdgeIndex", "NeighborSampler", "CachedLoader", "PrefetchLoader", "ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "Dataset", "DenseBatch", "DenseDataLoader", "InMemoryDataset", "DynamicBatchSampler", "GraphSAINTEdgeSampler",
+__all__ = ["Batch", "HeteroBatch", "HGTLoader", "hgt_sample", "EdgeIndex", "NeighborSampler", "CachedLoader", "PrefetchLoader", "ClusterData", "ClusterLoader", "DataListLoader", "DataLoader", "Dataset", "DenseBatch", "DenseDataLoader", "InMemoryDataset", "DynamicBatchSampler", "GraphSAINTEdgeSampler",
            "GraphSAINTNodeSampler", "GraphSAINTRandomWalkSampler", "GraphSAINTSampler", "ImbalancedSampler",
            "RandomNodeLoader", "ShaDowKHopSampler", "TemporalData", "TemporalDataLoader", "ZipLoader", "HeteroNeighborLoader", "LinkNeighborLoader", "NeighborLoader", "collate", "pad_to_buckets", "pad_hetero",
            "random_walk", "sample_exact", "sample_hetero", "sample_static"]

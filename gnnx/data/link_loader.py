@@ -20,9 +20,11 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import Tensor
 
+from gnnx.data.batch import pyg_base
 from gnnx.data.loader_options import LoaderOptions
 from gnnx.data.sampling import sample_exact, sample_static
 from gnnx.graph import Graph
+from gnnx.hetero_graph import HeteroGraph
 
 
 class LinkNeighborLoader:
@@ -43,6 +45,9 @@ class LinkNeighborLoader:
                  edge_label: Optional[Tensor] = None, neg_sampling_ratio: Optional[float] = None,
                  batch_size: int = 1, shuffle: bool = False, drop_last: bool = False, static: bool = False,
                  seed: int = 0, **pyg_kwargs: Any) -> None:
+        if isinstance(data, HeteroGraph) or pyg_base(data) == "HeteroData":
+            raise TypeError("LinkNeighborLoader samples homogeneous graphs (a Graph or PyG Data); gnnx has no "
+                            "heterogeneous link loader yet")
         graph = data if isinstance(data, Graph) else Graph.from_pyg(data, validate=False)
         # PyG's neg_sampling: "binary", or {"mode": "binary", "amount": ratio}
         neg_sampling = pyg_kwargs.pop("neg_sampling", None)
@@ -89,6 +94,10 @@ class LinkNeighborLoader:
     def num_inputs(self) -> int:
         """The number of links (:class:`~gnnx.loader.ZipLoader` zips loaders over it)."""
         return self.edge_label_index.size(1)
+
+    def __call__(self, index: Any) -> Graph:
+        """PyG's loaders are callable on input positions: the finished batch of those links."""
+        return self.options.finish(self.collate_fn(index))
 
     def collate_fn(self, index: Tensor) -> Graph:
         """The batch of the links at positions ``index`` (PyG's ``collate_fn``)."""

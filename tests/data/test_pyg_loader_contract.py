@@ -1,0 +1,183 @@
+"""gnnx's loaders take what PyG's take and batch as PyG's batch (PyG's own tests, ported with the
+import changed, found each gap here; counts in bench/results/cpu/session31_pyg_loader_tests.txt)."""
+from collections import namedtuple
+
+import pytest
+import torch
+
+import gnnx
+from gnnx.data import HeteroBatch
+from gnnx.loader import DataLoader, ImbalancedSampler, NeighborLoader, RandomNodeLoader, TemporalDataLoader
+
+pyg_data = pytest.importorskip("torch_geometric.data")
+pyg_loader = pytest.importorskip("torch_geometric.loader")
+
+
+def _random_data(n, e, seed, **extra):
+    gen = torch.Generator().manual_seed(seed)
+    return pyg_data.Data(x=torch.randn(n, 4, generator=gen), edge_index=torch.randint(n, (2, e), generator=gen),
+                         **extra)
+
+
+def test_dataloader_batches_pyg_data_with_numbers_faces_and_followed_attributes():
+    data = pyg_data.Data(x=torch.ones(3, 1), edge_index=torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), y=2.0,
+                         z=torch.tensor(0.0), name="data", face=torch.tensor([[0], [1], [2]]))
+    ours = next(iter(DataLoader([data] * 4, batch_size=2, follow_batch=["edge_index", "x"], exclude_keys=["z"])))
+    theirs = next(iter(pyg_loader.DataLoader([data] * 4, batch_size=2, follow_batch=["edge_index", "x"],
+                                             exclude_keys=["z"])))
+    assert ours.num_graphs == len(ours) == 2
+    for name in ("edge_index", "y", "face", "batch", "ptr", "edge_index_batch", "x_batch", "x_ptr"):
+        assert torch.equal(getattr(ours, name), getattr(theirs, name)), name
+    assert ours.name == theirs.name == ["data", "data"]
+    assert "z" not in ours.attrs
+
+
+def test_dataloader_batches_points_without_edges_and_sparse_adjacency():
+    clouds = [pyg_data.Data(pos=torch.randn(n, 3), y=torch.tensor(n)) for n in (5, 7, 4)]
+    batch = next(iter(DataLoader(clouds, batch_size=3)))
+    assert batch.num_nodes == 16 and batch.edge_index.shape == (2, 0)
+    assert torch.equal(batch.batch, torch.tensor([0] * 5 + [1] * 7 + [2] * 4))
+    adj = torch.sparse_coo_tensor(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), torch.randn(4), (3, 3))
+    batch = next(iter(DataLoader([pyg_data.Data(adj_t=adj), pyg_data.Data(adj_t=adj)], batch_size=2)))
+    expected = torch.block_diag(adj.to_dense(), adj.to_dense())
+    assert batch.adj_t.is_sparse and torch.equal(batch.adj_t.to_dense(), expected)
+
+
+def test_dataloader_falls_back_to_pyg_collation_for_other_items():
+    assert torch.equal(next(iter(DataLoader([torch.ones(3)] * 4, batch_size=4))), torch.ones(4, 3))
+    assert torch.equal(next(iter(DataLoader([1.0] * 4, batch_size=4))), torch.ones(4))
+    assert torch.equal(next(iter(DataLoader([1] * 4, batch_size=4))), torch.ones(4, dtype=torch.long))
+    assert next(iter(DataLoader(["a"] * 4, batch_size=4))) == ["a"] * 4
+    batch = next(iter(DataLoader([{"x": torch.ones(3), "y": 1}] * 4, batch_size=4)))
+    assert torch.equal(batch["x"], torch.ones(4, 3)) and torch.equal(batch["y"], torch.ones(4, dtype=torch.long))
+    Pair = namedtuple("Pair", "x y")
+    batch = next(iter(DataLoader([Pair(0.0, 1)] * 4, batch_size=4)))
+    assert torch.equal(batch.x, torch.zeros(4)) and torch.equal(batch.y, torch.ones(4, dtype=torch.long))
+    with pytest.raises(TypeError, match="cannot batch items of type object"):
+        next(iter(DataLoader([object()] * 2, batch_size=2)))
+
+
+class PairData(pyg_data.Data):
+    """PyG's tutorial pair of graphs in one Data: each edge_index shifts by its own graph."""
+
+    def __inc__(self, key, value, *args, **kwargs):
+        if key == "edge_index_s":
+            return self.x_s.size(0)
+        if key == "edge_index_t":
+            return self.x_t.size(0)
+        return super().__inc__(key, value, *args, **kwargs)
+
+
+def test_data_classes_with_their_own_rules_batch_by_them():
+    pairs = [PairData(x_s=torch.randn(n, 2), edge_index_s=torch.tensor([[0], [n - 1]]), x_t=torch.randn(2, 2),
+                      edge_index_t=torch.tensor([[0], [1]])) for n in (3, 5)]
+    ours = next(iter(DataLoader(pairs, batch_size=2, follow_batch=["x_s", "x_t"])))
+    theirs = next(iter(pyg_loader.DataLoader(pairs, batch_size=2, follow_batch=["x_s", "x_t"])))
+    for name in ("edge_index_s", "edge_index_t", "x_s_batch", "x_t_batch"):
+        assert torch.equal(ours[name], theirs[name]), name
+    assert ours.edge_index_s.tolist() == [[0, 3], [2, 7]]  # shifted by x_s's rows, not by num_nodes
+
+
+def _hetero(seed):
+    gen = torch.Generator().manual_seed(seed)
+    data = pyg_data.HeteroData()
+    data["p"].x = torch.randn(10 + seed, 4, generator=gen)
+    data["a"].x = torch.randn(6 + seed, 4, generator=gen)
+    data["p", "to", "a"].edge_index = torch.stack([torch.randint(10 + seed, (20,), generator=gen),
+                                                   torch.randint(6 + seed, (20,), generator=gen)])
+    data["p", "to", "a"].edge_attr = torch.randn(20, 3, generator=gen)
+    return data
+
+
+def test_heterogeneous_graphs_batch_as_pyg_batches_them():
+    graphs = [_hetero(s) for s in range(3)]
+    ours = next(iter(DataLoader(graphs, batch_size=3)))
+    theirs = pyg_data.Batch.from_data_list(graphs)
+    assert isinstance(ours, HeteroBatch) and ours.num_graphs == len(ours) == 3
+    for node_type in ("p", "a"):
+        for name in ("x", "batch", "ptr"):
+            assert torch.equal(ours[node_type][name], theirs[node_type][name]), (node_type, name)
+    for name in ("edge_index", "edge_attr"):
+        assert torch.equal(ours["p", "to", "a"][name], theirs["p", "to", "a"][name])
+    native = next(iter(DataLoader([gnnx.HeteroGraph.from_pyg(g) for g in graphs], batch_size=3)))
+    assert torch.equal(native["p", "to", "a"].edge_index, ours["p", "to", "a"].edge_index)
+
+
+def test_exact_batches_keep_repeated_seeds_carry_e_id_edge_attributes_and_masks():
+    data = _random_data(60, 400, 0, edge_attr=torch.arange(400.0).view(-1, 1), train_mask=torch.rand(60) > 0.5)
+    seeds = torch.tensor([5, 7, 5, 9, 5])
+    batch = NeighborLoader(data, num_neighbors=[4, 3], input_nodes=seeds, batch_size=5)(torch.arange(5))
+    assert torch.equal(batch.n_id[:5], seeds)  # every input on its own row, in order
+    assert torch.equal(batch.edge_attr.view(-1), batch.e_id.float())  # edge attributes follow e_id
+    assert torch.equal(batch.train_mask, data.train_mask[batch.n_id])
+    real = data.edge_index[:, batch.e_id]
+    assert torch.equal(batch.n_id[batch.edge_index], real)  # each edge is the input edge e_id
+    for row in range(5):  # every seed row has in-edges of its own
+        assert (batch.edge_index[1] == row).any()
+
+
+def test_neighbor_loader_honours_sampler_transform_and_refuses_what_it_cannot_do():
+    y = torch.cat([torch.zeros(10, dtype=torch.long), torch.ones(90, dtype=torch.long)])
+    data = pyg_data.Data(edge_index=torch.empty(2, 0, dtype=torch.long), y=y, num_nodes=100)
+    torch.manual_seed(0)
+    loader = NeighborLoader(data, num_neighbors=[-1], batch_size=10, sampler=ImbalancedSampler(data))
+    labels = torch.cat([batch.y[:batch.batch_size] for batch in loader])
+    assert labels.numel() == 100 and 0.3 < labels.float().mean() < 0.7  # balanced, not 90 % ones
+    marked = NeighborLoader(data=data, num_neighbors=[1], batch_size=50, transform=lambda b: b.replace(seen=True))
+    assert all(batch.seen for batch in marked)
+    with pytest.raises(ValueError, match="time_attr='time' is not supported"):
+        NeighborLoader(data, num_neighbors=[1], time_attr="time")
+    with pytest.raises(TypeError, match="unexpected option 'bogus'"):
+        NeighborLoader(data, num_neighbors=[1], bogus=1)
+    mask = torch.ones(100, dtype=torch.bool)
+    mask[0] = False
+    assert NeighborLoader(data, num_neighbors=[1], input_nodes=mask, batch_size=2)([0, 1]).input_id.tolist() == [1, 2]
+
+
+def test_bidirectional_batches_reproduce_the_full_graph_outputs():
+    from gnnx.nn import GraphConv
+
+    data = _random_data(40, 120, 1)
+    data.edge_index = torch.cat([data.edge_index, data.edge_index.flip(0)], 1).unique(dim=1)  # undirected, simple
+    data.edge_attr = torch.randn(data.edge_index.size(1), 2)
+    conv1, conv2 = GraphConv(4, 8), GraphConv(8, 3)
+
+    def model(x, edge_index):
+        return conv2(conv1(x, edge_index).relu(), edge_index)
+
+    seeds = torch.arange(5, 9)
+    full = model(data.x, data.edge_index)[seeds]
+    loader = NeighborLoader(data, num_neighbors=[-1, -1], input_nodes=seeds, batch_size=4, subgraph_type="bidirectional")
+    batch = next(iter(loader))
+    assert torch.allclose(model(batch.x, batch.edge_index)[:4], full, atol=1e-5)
+    assert torch.equal(batch.edge_attr, data.edge_attr[batch.e_id])
+    assert "num_sampled_nodes" not in batch.attrs
+
+
+def test_heterogeneous_batches_carry_edge_attributes_masks_and_input_ids():
+    data = _hetero(0)
+    data["a", "rev_to", "p"].edge_index = data["p", "to", "a"].edge_index.flip(0)
+    data["a"].train_mask = torch.arange(6) % 2 == 0
+    loader = NeighborLoader(data, num_neighbors=[-1, -1], input_nodes=("a", torch.tensor([1, 3, 1])), batch_size=3)
+    batch = next(iter(loader))
+    store = batch["p", "to", "a"]
+    assert torch.equal(store.edge_attr, data["p", "to", "a"].edge_attr[store.e_id])
+    assert torch.equal(batch["a"].n_id[:3], torch.tensor([1, 3, 1]))
+    assert torch.equal(batch["a"].train_mask, data["a"].train_mask[batch["a"].n_id])
+    assert batch["a"].input_id.tolist() == [0, 1, 2]
+    both = next(iter(NeighborLoader(data, num_neighbors=[-1], input_nodes="a", batch_size=6,
+                                    subgraph_type="bidirectional")))
+    assert torch.equal(both["a", "rev_to", "p"].edge_index, both["p", "to", "a"].edge_index.flip(0))
+
+
+def test_random_node_loader_and_temporal_loader_take_pyg_objects():
+    data = _random_data(100, 500, 2, node_id=torch.arange(100), edge_attr=torch.randn(500, 3))
+    for batch in RandomNodeLoader(data, num_parts=4, shuffle=True):
+        assert torch.equal(batch.x, data.x[batch.node_id]) and batch.edge_attr.size(0) == batch.num_edges
+    hetero = _hetero(1)
+    parts = list(RandomNodeLoader(hetero, num_parts=3))
+    assert sum(p["p"].num_nodes for p in parts) == 11 and sum(p["a"].num_nodes for p in parts) == 7
+    events = pyg_data.TemporalData(src=torch.arange(10), dst=torch.arange(10), t=torch.arange(10),
+                                   msg=torch.randn(10, 4))
+    batches = list(TemporalDataLoader(events, batch_size=4))
+    assert [b.src.tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
