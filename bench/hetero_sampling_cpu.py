@@ -2,7 +2,7 @@
 (``hetero_benchmark_graph``, power-law degrees), fan-outs [15, 10, 5], 1,024 paper seeds.
 Times the ``gnnx`` found on ``PYTHONPATH``, so an older checkout can be timed the same way.
 
-    python bench/hetero_sampling_cpu.py [--scale 0.1] [--batches 10] [--label NAME] [--out FILE.json]
+    python bench/hetero_sampling_cpu.py [--scale 0.1] [--batches 10] [--device cpu] [--label NAME] [--out FILE.json]
 """
 import argparse
 import json
@@ -22,8 +22,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--label", default="this checkout")
     parser.add_argument("--out")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    graph = hetero_benchmark_graph(scale=args.scale, num_features=16)
+    graph = hetero_benchmark_graph(scale=args.scale, num_features=16).to(args.device)
     loader = NeighborLoader(graph, num_neighbors=[15, 10, 5], input_nodes=("paper", graph["paper"].train_mask),
                             batch_size=1024, shuffle=True)
     batches = iter(loader)
@@ -32,8 +33,10 @@ def main() -> None:
     for _ in range(args.batches):
         started = time.perf_counter()
         next(batches)
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
-    row = {"label": args.label, "gnnx": gnnx.__file__, "torch": torch.__version__, "threads": torch.get_num_threads(),
+    row = {"label": args.label, "gnnx": gnnx.__file__, "torch": torch.__version__, "threads": torch.get_num_threads(), "device": args.device,
            "scale": args.scale, "nodes": graph.num_nodes, "edges": graph.num_edges,
            "median_ms": sorted(times)[len(times) // 2] * 1e3, "ms": [t * 1e3 for t in times]}
     print(f"{args.label}: median {row['median_ms']:.1f} ms per batch")
