@@ -265,19 +265,27 @@ class HeteroGraph:
         return self
 
     def to(self, device: Any, non_blocking: bool = False) -> "HeteroGraph":
-        out = HeteroGraph()
+        out = type(self)()
         for key, store in self._nodes.items():
             out._nodes[key] = NodeStore(key, **store._moved(device, non_blocking))
         for key, store in self._edges.items():
             out._edges[key] = EdgeStore(key, **store._moved(device, non_blocking))
+        for key, value in self._graph_attributes().items():
+            setattr(out, key, value.to(device, non_blocking=non_blocking) if isinstance(value, Tensor) else value)
         return out
 
     def copy(self) -> "HeteroGraph":
         """A new graph sharing the tensors (stores copied, so setting an attribute does not leak)."""
-        out = HeteroGraph()
+        out = type(self)()
         out._nodes = {k: NodeStore(k, **s._data) for k, s in self._nodes.items()}
         out._edges = {k: EdgeStore(k, **s._data) for k, s in self._edges.items()}
+        out.__dict__.update(self._graph_attributes())
         return out
+
+    def _graph_attributes(self) -> Dict[str, Any]:
+        """Attributes of the whole graph (a batch's ``input_type``, ``num_graphs``), set on it
+        as on PyG's ``HeteroData``."""
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
     # -- PyG -----------------------------------------------------------------------------------------
     @classmethod

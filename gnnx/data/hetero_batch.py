@@ -57,12 +57,6 @@ class HeteroBatch(HeteroGraph):
     def __len__(self) -> int:
         return self.num_graphs
 
-    def to(self, device: Any, non_blocking: bool = False) -> "HeteroBatch":
-        moved = super().to(device, non_blocking=non_blocking)
-        moved.__class__ = HeteroBatch
-        moved.num_graphs = self.num_graphs
-        return moved
-
     def __repr__(self) -> str:
         return f"HeteroBatch(num_graphs={self.num_graphs}," + super().__repr__()[len("HeteroGraph("):]
 

@@ -67,19 +67,29 @@ def _fanouts_per_type(graph: HeteroGraph, fanouts: Fanouts) -> Tuple[Dict[EdgeTy
 def sample_hetero(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, fanouts: Fanouts,
                   generator: Optional[torch.Generator] = None, replace: bool = False) -> HeteroGraph:
     """The sampled neighbourhood of ``seeds`` (of ``input_type``), nodes de-duplicated per
-    type (module docs)."""
+    type (module docs); ``batch_size`` on the input type, as PyG's."""
+    batch = sample_hetero_seeds(graph, {input_type: seeds}, fanouts, generator, replace)
+    batch[input_type].batch_size = seeds.numel()
+    return batch
+
+
+def sample_hetero_seeds(graph: HeteroGraph, seeds_dict: Dict[NodeType, Tensor], fanouts: Fanouts,
+                        generator: Optional[torch.Generator] = None, replace: bool = False) -> HeteroGraph:
+    """The sampled neighbourhood of seeds of one or more node types (a link's two endpoint
+    types): each type's seeds first, on rows of their own, then the nodes reached."""
     per_type, hops = _fanouts_per_type(graph, fanouts)
-    nodes: Dict[NodeType, Tensor] = {t: seeds.new_empty(0) for t in graph.node_types}
-    nodes[input_type] = seeds
+    seeds = next(iter(seeds_dict.values()))
+    nodes: Dict[NodeType, Tensor] = {t: seeds_dict.get(t, seeds.new_empty(0)) for t in graph.node_types}
     # nodes already in the batch, per type (a lookup per candidate, where isin would sort)
     seen = {t: torch.zeros(int(graph[t].num_nodes or 0), dtype=torch.bool, device=seeds.device)
             for t in graph.node_types}
-    seen[input_type][seeds] = True
-    frontier = {input_type: seeds}
+    for node_type, type_seeds in seeds_dict.items():
+        seen[node_type][type_seeds] = True
+    frontier = dict(seeds_dict)
     edges: Dict[EdgeType, List[Tuple[Tensor, Tensor, Tensor]]] = {e: [] for e in graph.edge_types}
     edge_hops: Dict[EdgeType, List[bool]] = {e: [] for e in graph.edge_types}  # whether dst holds rows
     # PyG's per-hop counts (for trim_to_layer): nodes first seen at each hop, edges drawn at each hop
-    node_counts = {t: [seeds.numel() if t == input_type else 0] for t in graph.node_types}
+    node_counts = {t: [seeds_dict[t].numel() if t in seeds_dict else 0] for t in graph.node_types}
     edge_counts: Dict[EdgeType, List[int]] = {e: [] for e in graph.edge_types}
     for hop in range(hops):
         reached: Dict[NodeType, List[Tensor]] = {}
@@ -128,7 +138,6 @@ def sample_hetero(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, fanou
             batch[edge_type].edge_index, e_id = seeds.new_empty(2, 0), seeds.new_empty(0)
         _gather_edge_store(batch[edge_type], graph[edge_type], e_id)
         batch[edge_type].num_sampled_edges = edge_counts[edge_type]
-    batch[input_type].batch_size = seeds.numel()
     return batch
 
 
@@ -378,6 +387,7 @@ class HeteroNeighborLoader:
                 warnings.warn("HeteroNeighborLoader: a batch outgrew the static sizes; they grow (one new shape)")
             batch = pad_hetero(batch, *self.sizes)
         batch[self.input_type].input_id = index if self.input_ids is None else self.input_ids[index]
+        batch.input_type = self.input_type
         return self.options.finish(batch)
 
     __call__ = collate_fn

@@ -54,6 +54,10 @@ def batches_of(items: Tensor, batch_size: int, shuffle: bool, drop_last: bool,
         yield items[i * batch_size:(i + 1) * batch_size]
 
 
+# what a link loader puts on an edge store: about the batch's links, not its sampled edges
+LINK_FIELDS = frozenset({"edge_index", "edge_label_index", "edge_label", "edge_label_time", "input_id"})
+
+
 class LoaderOptions:
     """The options of one loader that change its batches: ``sampler`` and ``transform``."""
 
@@ -70,7 +74,8 @@ class LoaderOptions:
                 raise TypeError(f"{owner} got an unexpected option {key!r}")
             if not any(value is accepted or (accepted is not None and value == accepted)
                        for accepted in ACCEPTED_VALUES[key]):
-                raise ValueError(f"{owner}: {key}={value!r} is not supported by gnnx's sampling "
+                shown = f"<tensor {list(value.shape)}>" if isinstance(value, Tensor) else repr(value)
+                raise ValueError(f"{owner}: {key}={shown} is not supported by gnnx's sampling "
                                  f"(supported: {ACCEPTED_VALUES[key]})")
         if self.sampler is not None and not hasattr(self.sampler, "__iter__"):
             raise TypeError(f"{owner}: sampler must be an iterable of input positions (a torch Sampler), "
@@ -136,7 +141,7 @@ def bidirectional_batch(batch: Any) -> Any:
         edge_index, _ = to_bidirectional(batch[edge_type].edge_index, reverse.edge_index, batch[src].num_nodes)
         for store, edges in ((batch[edge_type], edge_index), (reverse, edge_index.flip(0))):
             for name in store.keys():
-                if name != "edge_index":
+                if name not in LINK_FIELDS:  # the edges' own attributes no longer line up
                     setattr(store, name, None)
             store.edge_index = edges
         batch[edge_type].edge_index = edge_index

@@ -181,3 +181,68 @@ def test_random_node_loader_and_temporal_loader_take_pyg_objects():
                                    msg=torch.randn(10, 4))
     batches = list(TemporalDataLoader(events, batch_size=4))
     assert [b.src.tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+def _bipartite(seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    data = pyg_data.HeteroData()
+    data["user"].x = torch.arange(30.0).view(-1, 1)
+    data["movie"].x = torch.arange(100.0, 140.0).view(-1, 1)
+    ratings = torch.stack([torch.randint(30, (200,), generator=gen), torch.randint(40, (200,), generator=gen)])
+    data["user", "rates", "movie"].edge_index = ratings
+    data["movie", "rev_rates", "user"].edge_index = ratings.flip(0)
+    return data
+
+
+def test_heterogeneous_link_loader_binary_batches_as_pyg_lays_them_out():
+    from gnnx.loader import LinkNeighborLoader
+
+    data = _bipartite()
+    links = data["user", "rates", "movie"].edge_index
+    labels = torch.randint(0, 5, (200,))  # ratings 0-4: shifted up by one, 0 marks negatives
+    loader = LinkNeighborLoader(data, num_neighbors=[5, 3], edge_label_index=(("user", "rates", "movie"), links),
+                                edge_label=labels, neg_sampling_ratio=2.0, batch_size=16, shuffle=True)
+    assert str(loader) == "LinkNeighborLoader()" and len(loader) == 13
+    for batch in loader:
+        store = batch["user", "rates", "movie"]
+        assert batch.input_type == ("user", "rates", "movie")
+        positives = store.input_id.numel()
+        assert store.edge_label_index.size(1) == positives + 2 * positives
+        assert torch.equal(store.edge_label[:positives], labels[store.input_id] + 1)
+        assert (store.edge_label[positives:] == 0).all()
+        users = batch["user"].x[store.edge_label_index[0, :positives], 0].long()
+        movies = batch["movie"].x[store.edge_label_index[1, :positives], 0].long() - 100
+        assert torch.equal(torch.stack([users, movies]), links[:, store.input_id])  # positives are the links
+        ends = batch["movie"].x[store.edge_label_index[1], 0]
+        assert ends.min() >= 100  # every endpoint is a movie row
+
+
+def test_triplet_negatives_homogeneous_and_heterogeneous():
+    from gnnx.loader import LinkNeighborLoader
+
+    data = _random_data(50, 300, 3)
+    loader = LinkNeighborLoader(data, num_neighbors=[2], batch_size=10, neg_sampling=dict(mode="triplet", amount=3))
+    batch = loader(torch.arange(10))
+    assert batch.src_index.shape == (10,) and batch.dst_pos_index.shape == (10,) and batch.dst_neg_index.shape == (10, 3)
+    pairs = torch.stack([batch.n_id[batch.src_index], batch.n_id[batch.dst_pos_index]])
+    assert torch.equal(pairs, data.edge_index[:, :10])
+    hetero = LinkNeighborLoader(_bipartite(), num_neighbors=[2], edge_label_index=("user", "movie"), batch_size=8,
+                                neg_sampling="triplet")
+    batch = hetero(torch.arange(8))
+    assert batch["user"].src_index.shape == (8,) and batch["movie"].dst_neg_index.shape == (8,)
+    with pytest.raises(ValueError, match="takes no edge_label"):
+        LinkNeighborLoader(data, num_neighbors=[2], edge_label=torch.ones(300), neg_sampling="triplet")
+    with pytest.raises(ValueError, match="whole amount"):
+        LinkNeighborLoader(data, num_neighbors=[2], neg_sampling=dict(mode="triplet", amount=1.5))
+
+
+def test_bidirectional_link_batches_keep_their_links():
+    from gnnx.loader import LinkNeighborLoader
+
+    data = _bipartite()
+    loader = LinkNeighborLoader(data, num_neighbors=[-1], edge_label_index=("user", "rates", "movie"), batch_size=20,
+                                subgraph_type="bidirectional")
+    batch = next(iter(loader))
+    store = batch["user", "rates", "movie"]
+    assert store.edge_label_index.size(1) == 20 and store.input_id.numel() == 20 and "e_id" not in store
+    assert torch.equal(batch["movie", "rev_rates", "user"].edge_index, store.edge_index.flip(0))
