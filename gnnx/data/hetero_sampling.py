@@ -322,16 +322,41 @@ class HeteroNeighborLoader:
         self.replace, self.shuffle, self.drop_last = replace, shuffle, drop_last
         self.static_margin = static_margin
         self.generator = torch.Generator(device=device).manual_seed(seed)
-        self.options = LoaderOptions("NeighborLoader", pyg_kwargs)
+        self.options = LoaderOptions("NeighborLoader", pyg_kwargs, temporal=True)
         _fanouts_per_type(graph, num_neighbors)  # fail early on bad fan-outs
+        if self.options.disjoint and (replace or static):
+            raise ValueError("NeighborLoader: disjoint and temporal sampling are exact (replace=False, static=False)")
+        self.node_time = None
+        if self.options.time_attr is not None:
+            from gnnx.data.disjoint_sampling import time_attribute
+
+            counts = {t: int(graph[t].num_nodes or 0) for t in graph.node_types}
+            node_times = time_attribute(dict(graph.node_items()), counts, self.options.time_attr)
+            self.node_time = node_times.get(input_type)
+            edge_counts = {e: graph[e].num_edges for e in graph.edge_types}
+            if not node_times and not time_attribute(dict(graph.edge_items()), edge_counts, self.options.time_attr):
+                raise ValueError(f"NeighborLoader: time_attr {self.options.time_attr!r} is held by no node or edge "
+                                 "type (a 1-D tensor with a row per node or edge)")
         self.sizes: Optional[Tuple[Dict[NodeType, Sizes], Dict[EdgeType, Sizes]]] = None
         if isinstance(static, tuple):
             self.sizes = (dict(static[0]), {graph._edge_type(k): v for k, v in static[1].items()})
         elif static:
             self.sizes = self._measure_sizes(batches=4)
 
-    def _sample(self, seeds: Tensor, generator: torch.Generator) -> HeteroGraph:
-        return sample_hetero(self.graph, self.input_type, seeds, self.num_neighbors, generator, self.replace)
+    def _sample(self, seeds: Tensor, generator: torch.Generator, index: Optional[Tensor] = None) -> HeteroGraph:
+        if not self.options.disjoint:
+            return sample_hetero(self.graph, self.input_type, seeds, self.num_neighbors, generator, self.replace)
+        from gnnx.data.disjoint_sampling import disjoint_hetero, seed_times  # it imports this module
+
+        seed_time = None
+        if self.options.time_attr is not None:
+            seed_time = seed_times(seeds, self.options.input_time, self.node_time, index, "NeighborLoader")
+        per_type, hops = _fanouts_per_type(self.graph, self.num_neighbors)
+        batch = disjoint_hetero(self.graph, self.input_type, seeds, per_type, hops, seed_time, self.options.time_attr,
+                                self.options.temporal_strategy, generator)
+        if seed_time is not None:
+            batch[self.input_type].seed_time = seed_time
+        return batch
 
     def _measure_sizes(self, batches: int) -> Tuple[Dict[NodeType, Sizes], Dict[EdgeType, Sizes]]:
         """Node and edge counts per type and hop that the first batches fit, times the margin."""
@@ -381,7 +406,7 @@ class HeteroNeighborLoader:
         """The batch of the seeds at positions ``index`` (PyG's ``collate_fn``; also the
         loader's ``__call__``), with PyG's ``input_id`` (those positions) on the input type."""
         index = torch.as_tensor(index, dtype=torch.long, device=self.seeds.device)
-        batch = self._sample(self.seeds[index], self.generator)
+        batch = self._sample(self.seeds[index], self.generator, index)
         if self.sizes is not None:
             if self._grow(*self.sizes, batch):
                 warnings.warn("HeteroNeighborLoader: a batch outgrew the static sizes; they grow (one new shape)")

@@ -11,7 +11,8 @@ than the user asked for).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+import warnings
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -31,10 +32,10 @@ ACCEPTED_VALUES: Dict[str, tuple] = {
     "time_attr": (None,),
     "weight_attr": (None,),
     "temporal_strategy": ("uniform",),
+    "input_time": (None,),
     "neighbor_sampler": (None,),
     "transform_sampler_output": (None,),
     "edge_label_time": (None,),
-    "input_time": (None,),
     "batch_sampler": (None,),
 }
 
@@ -58,11 +59,25 @@ def batches_of(items: Tensor, batch_size: int, shuffle: bool, drop_last: bool,
 LINK_FIELDS = frozenset({"edge_index", "edge_label_index", "edge_label", "edge_label_time", "input_id"})
 
 
-class LoaderOptions:
-    """The options of one loader that change its batches: ``sampler`` and ``transform``."""
+# PyG's disjoint and temporal sampling options, for the loaders that implement them
+TEMPORAL_OPTIONS = ("disjoint", "time_attr", "temporal_strategy", "input_time")
 
-    def __init__(self, owner: str, options: Dict[str, Any]) -> None:
+
+class LoaderOptions:
+    """The options of one loader that change its batches: ``sampler``, ``transform``,
+    ``subgraph_type`` and, where the loader takes them (``temporal=True``), PyG's disjoint and
+    temporal sampling options (``disjoint``, ``time_attr``, ``temporal_strategy``, ``input_time``)."""
+
+    def __init__(self, owner: str, options: Dict[str, Any], temporal: bool = False) -> None:
         options = dict(options)
+        self.disjoint, self.time_attr, self.temporal_strategy, self.input_time = False, None, "uniform", None
+        if temporal:
+            self.disjoint = bool(options.pop("disjoint", False))
+            self.time_attr = options.pop("time_attr", None)
+            strategy = options.pop("temporal_strategy", "uniform")
+            self.temporal_strategy = getattr(strategy, "value", strategy)
+            self.input_time = options.pop("input_time", None)
+            self.disjoint = self.disjoint or self.time_attr is not None  # temporal sampling is disjoint, as PyG's
         self.sampler = options.pop("sampler", None)
         self.transform: Optional[Callable[[Any], Any]] = options.pop("transform", None)
         options = {key: getattr(value, "value", value) for key, value in options.items()}  # PyG's enums
@@ -110,13 +125,22 @@ def to_bidirectional(edge_index: Tensor, reverse: Tensor, num_src: int) -> Tuple
     return both[:, first], first
 
 
+def _rewrite(store: Any, edge_index: Tensor) -> None:
+    """An edge store with new edges: the old edges' own attributes (``e_id``, ``edge_attr``,
+    per-hop counts) no longer line up and go, as in PyG; the links' fields stay."""
+    for name in store.keys():
+        if name not in LINK_FIELDS:
+            setattr(store, name, None)
+    store.edge_index = edge_index
+
+
 def bidirectional_batch(batch: Any) -> Any:
     """A sampled batch whose edges also run the other way (PyG's ``subgraph_type=
     "bidirectional"``). A homogeneous batch's edges are joined with their reverses, a reverse
     edge keeping its edge's ``e_id`` and attributes, as PyG's. In a heterogeneous batch an
-    edge type is joined with its ``rev_`` type (both rewritten) or, from a node type to itself
-    with none, with itself; their ``e_id`` and edge attributes go, as in PyG. The per-hop
-    counts go too: edges no longer come hop by hop."""
+    edge type is joined with its ``rev_`` type (both rewritten), with itself (from a node type
+    to itself), or with the one edge type running the other way; their ``e_id`` and edge
+    attributes go, as in PyG. The per-hop counts go too: edges no longer come hop by hop."""
     from gnnx.hetero_graph import HeteroGraph
 
     if not isinstance(batch, HeteroGraph):
@@ -129,22 +153,32 @@ def bidirectional_batch(batch: Any) -> Any:
         for name, value in fields.items():
             if value is None or name in ("num_sampled_nodes", "num_sampled_edges"):
                 continue
-            on_edges = name == "e_id" or attribute_kind(name, value, batch.num_nodes, num_edges) == "edge"
+            on_edges = name == "e_id" or (name not in LINK_FIELDS
+                                          and attribute_kind(name, value, batch.num_nodes, num_edges) == "edge")
             kept[name] = value[edge] if on_edges else value
         return Graph(edge_index, batch.num_nodes, validate=False, **kept)
-    for edge_type in batch.edge_types:
+    original = {e: batch[e].edge_index for e in batch.edge_types}  # every type joins its reverse's sampled edges
+    between: Dict[Tuple[str, str], List[Tuple[str, str, str]]] = {}
+    for edge_type in original:
+        between.setdefault((edge_type[0], edge_type[2]), []).append(edge_type)
+    for edge_type in original:
         src, rel, dst = edge_type
-        reverse_type = (dst, f"rev_{rel}", src)
-        if rel.startswith("rev_") or (reverse_type not in batch.edge_types and src != dst):
+        if rel.startswith("rev_"):
             continue
-        reverse = batch[reverse_type] if reverse_type in batch.edge_types else batch[edge_type]
-        edge_index, _ = to_bidirectional(batch[edge_type].edge_index, reverse.edge_index, batch[src].num_nodes)
-        for store, edges in ((batch[edge_type], edge_index), (reverse, edge_index.flip(0))):
-            for name in store.keys():
-                if name not in LINK_FIELDS:  # the edges' own attributes no longer line up
-                    setattr(store, name, None)
-            store.edge_index = edges
-        batch[edge_type].edge_index = edge_index
+        reverse_type = (dst, f"rev_{rel}", src)
+        if reverse_type in original:  # the pair is rewritten together
+            edge_index, _ = to_bidirectional(original[edge_type], original[reverse_type], batch[src].num_nodes)
+            _rewrite(batch[reverse_type], edge_index.flip(0))
+        elif src == dst:
+            edge_index, _ = to_bidirectional(original[edge_type], original[edge_type], batch[src].num_nodes)
+        elif len(between.get((dst, src), [])) == 1:  # a reverse type by its endpoints, if unique
+            edge_index, _ = to_bidirectional(original[edge_type], original[between[(dst, src)][0]],
+                                             batch[src].num_nodes)
+        else:
+            warnings.warn(f"subgraph_type='bidirectional': edge type {edge_type} has no reverse edge type; its "
+                          "edges stay directional", stacklevel=2)
+            continue
+        _rewrite(batch[edge_type], edge_index)
     for node_type in batch.node_types:
         batch[node_type].num_sampled_nodes = None
     return batch

@@ -344,7 +344,17 @@ class NeighborLoader:
         self.input_ids = input_ids(seeds, self.seeds)
         self.replace, self.shuffle, self.drop_last = replace, shuffle, drop_last
         self.generator = torch.Generator(device=device).manual_seed(seed)
-        self.options = LoaderOptions("NeighborLoader", pyg_kwargs)
+        self.options = LoaderOptions("NeighborLoader", pyg_kwargs, temporal=True)
+        self.node_time = self.edge_time = None
+        if self.options.disjoint and replace:
+            raise ValueError("NeighborLoader: disjoint and temporal sampling are exact (replace=False)")
+        if self.options.time_attr is not None:
+            time = getattr(graph, self.options.time_attr, None)
+            kind = attribute_kind(self.options.time_attr, time, graph.num_nodes, graph.num_edges)
+            if kind is None or time.dim() != 1:
+                raise ValueError(f"NeighborLoader: time_attr {self.options.time_attr!r} must name a node- or "
+                                 "edge-level 1-D tensor of the graph")
+            self.node_time, self.edge_time = (time, None) if kind == "node" else (None, time)
 
     def __len__(self) -> int:
         return self.options.num_batches(self.seeds.numel(), self.batch_size, self.drop_last)
@@ -365,9 +375,20 @@ class NeighborLoader:
     def collate_fn(self, index: Tensor) -> Graph:
         """The batch of the seeds at positions ``index`` (PyG's ``collate_fn``), with PyG's
         ``input_id`` (those positions)."""
-        sample = sample_static if self.replace else sample_exact
         index = torch.as_tensor(index, dtype=torch.long, device=self.seeds.device)
-        batch = sample(self.graph, self.seeds[index], self.fanouts, self.generator)
+        if self.options.disjoint:
+            from gnnx.data.disjoint_sampling import disjoint_graph, seed_times  # it imports this module
+
+            seeds, seed_time = self.seeds[index], None
+            if self.options.time_attr is not None:
+                seed_time = seed_times(seeds, self.options.input_time, self.node_time, index, "NeighborLoader")
+            batch = disjoint_graph(self.graph, seeds, self.fanouts, seed_time, self.node_time, self.edge_time,
+                                   self.options.temporal_strategy, self.generator)
+            if seed_time is not None:
+                batch = batch.replace(seed_time=seed_time)
+        else:
+            sample = sample_static if self.replace else sample_exact
+            batch = sample(self.graph, self.seeds[index], self.fanouts, self.generator)
         return batch.replace(input_id=index if self.input_ids is None else self.input_ids[index])
 
     def __call__(self, index: Any) -> Graph:

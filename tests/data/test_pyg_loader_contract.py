@@ -125,8 +125,10 @@ def test_neighbor_loader_honours_sampler_transform_and_refuses_what_it_cannot_do
     assert labels.numel() == 100 and 0.3 < labels.float().mean() < 0.7  # balanced, not 90 % ones
     marked = NeighborLoader(data=data, num_neighbors=[1], batch_size=50, transform=lambda b: b.replace(seen=True))
     assert all(batch.seen for batch in marked)
-    with pytest.raises(ValueError, match="time_attr='time' is not supported"):
+    with pytest.raises(ValueError, match="time_attr 'time' must name a node- or edge-level"):
         NeighborLoader(data, num_neighbors=[1], time_attr="time")
+    with pytest.raises(ValueError, match="subgraph_type='induced' is not supported"):
+        NeighborLoader(data, num_neighbors=[1], subgraph_type="induced")
     with pytest.raises(TypeError, match="unexpected option 'bogus'"):
         NeighborLoader(data, num_neighbors=[1], bogus=1)
     mask = torch.ones(100, dtype=torch.bool)
@@ -246,3 +248,59 @@ def test_bidirectional_link_batches_keep_their_links():
     store = batch["user", "rates", "movie"]
     assert store.edge_label_index.size(1) == 20 and store.input_id.numel() == 20 and "e_id" not in store
     assert torch.equal(batch["movie", "rev_rates", "user"].edge_index, store.edge_index.flip(0))
+
+
+def _reachable(edge_index, seed, hops, allowed):
+    """Nodes within ``hops`` in-edges of ``seed`` through allowed nodes (brute force)."""
+    seen, frontier = {seed}, {seed}
+    for _ in range(hops):
+        new = {int(s) for s, d in edge_index.t().tolist() if d in frontier and allowed(int(s))} - seen
+        seen |= new
+        frontier = new
+    return seen
+
+
+def test_temporal_disjoint_sampling_sees_no_future_and_each_seed_its_own_tree():
+    data = _random_data(40, 200, 4, time=torch.randint(0, 10, (40,)))
+    seeds = torch.tensor([3, 7, 3, 11])
+    loader = NeighborLoader(data, num_neighbors=[-1, -1], input_nodes=seeds, batch_size=4, time_attr="time")
+    batch = next(iter(loader))
+    assert torch.equal(batch.n_id[:4], seeds) and torch.equal(batch.batch[:4], torch.arange(4))
+    for b, seed in enumerate(seeds.tolist()):
+        t = int(data.time[seed])
+        mine = set(batch.n_id[batch.batch == b].tolist())
+        assert mine == _reachable(data.edge_index, seed, 2, lambda v: int(data.time[v]) <= t), b
+    src, dst = batch.edge_index
+    assert torch.equal(batch.batch[src], batch.batch[dst])  # no edge crosses trees
+    assert torch.equal(batch.n_id[batch.edge_index], data.edge_index[:, batch.e_id])
+    assert (batch.time <= batch.seed_time[batch.batch]).all()
+
+
+def test_temporal_strategy_last_keeps_the_latest_neighbours():
+    edge_index = torch.stack([torch.arange(1, 9), torch.zeros(8, dtype=torch.long)])  # 1..8 -> 0
+    data = pyg_data.Data(edge_index=edge_index, num_nodes=9, time=torch.tensor([5, 0, 1, 2, 3, 4, 5, 6, 7]))
+    loader = NeighborLoader(data, num_neighbors=[3], input_nodes=torch.tensor([0]), time_attr="time",
+                            temporal_strategy="last")
+    assert sorted(next(iter(loader)).n_id[1:].tolist()) == [4, 5, 6]  # times 3, 4, 5: the latest not after 5
+    disjoint = NeighborLoader(data, num_neighbors=[-1], input_nodes=torch.tensor([0, 0]), batch_size=2,
+                              disjoint=True)
+    batch = next(iter(disjoint))
+    assert batch.num_nodes == 18 and torch.equal(batch.batch.bincount(), torch.tensor([9, 9]))
+
+
+def test_heterogeneous_temporal_sampling_with_input_time():
+    data = pyg_data.HeteroData()
+    data["a"].x = torch.arange(10)
+    data["b"].x = torch.arange(10)
+    data["b"].time = torch.arange(0, 10)
+    data["c"].x = torch.arange(10)
+    data["c"].time = torch.arange(1, 11)
+    for one, other in (("a", "b"), ("b", "a"), ("a", "c"), ("c", "a")):
+        data[one, "to", other].edge_index = torch.arange(10).view(1, -1).repeat(2, 1)
+    loader = NeighborLoader(data, num_neighbors=[-1], input_nodes="a", time_attr="time",
+                            input_time=torch.arange(0, 10), batch_size=10)
+    batch = next(iter(loader))
+    assert batch["a"].num_nodes == 10 and batch["b"].num_nodes == 10 and batch["c"].num_nodes == 0
+    assert torch.equal(batch["b"].batch, batch["b"].x)  # seed i reaches b's node i (time i <= i)
+    with pytest.raises(ValueError, match="disjoint and temporal sampling are exact"):
+        NeighborLoader(data, num_neighbors=[1], input_nodes="a", disjoint=True, replace=True)
