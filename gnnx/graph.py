@@ -308,6 +308,24 @@ class Graph:
     def num_features(self) -> int:
         return 0 if self.x is None else (self.x.size(-1) if self.x.dim() > 1 else 1)
 
+    def keys(self) -> list:
+        """The attributes set on this graph (PyG's ``Data.keys()``): ``edge_index``, the
+        standard fields that are not ``None`` and every extra attribute."""
+        standard = [name for name in NODE_ATTRS + EDGE_ATTRS if getattr(self, name) is not None]
+        return ["edge_index"] + standard + list(self.attrs)
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.keys()
+
+    def __getitem__(self, name: str) -> Any:
+        """``graph["x"]``, as PyG's ``data["x"]``."""
+        if name not in self.keys():
+            raise KeyError(name)
+        return getattr(self, name)
+
     def __getattr__(self, name: str) -> Any:
         attrs = self.__dict__.get("attrs", {})
         if name in attrs:

@@ -42,6 +42,7 @@ from gnnx.data.sampling import (
     take_rows,
 )
 from gnnx.hetero_graph import EdgeType, HeteroGraph, NodeType
+from gnnx.hetero_subgraph import induced
 from gnnx.utils.functions import unique_first
 
 Fanouts = Union[Sequence[int], Dict[EdgeType, Sequence[int]]]
@@ -181,15 +182,11 @@ def _gather_edge_store(out: Any, store: Any, e_id: Tensor) -> None:
 def induced_hetero_subgraph(graph: HeteroGraph, nodes: Dict[NodeType, Tensor]) -> HeteroGraph:
     """The subgraph on ``nodes`` (global ids per type, renumbered in their order), every node-
     and edge-level tensor cut to match, with each type's ``n_id`` and ``e_id``."""
-    out = HeteroGraph()
-    position = node_stores(out, graph, nodes)
-    for edge_type, store in graph.edge_items():
-        src_type, _, dst_type = edge_type
-        edge_index = store.edge_index
-        src, dst = position[src_type][edge_index[0]], position[dst_type][edge_index[1]]
-        e_id = ((src >= 0) & (dst >= 0)).nonzero().view(-1)
-        out[edge_type].edge_index = torch.stack([src[e_id], dst[e_id]])
-        _gather_edge_store(out[edge_type], store, e_id)
+    out, kept = induced(graph, nodes)
+    for node_type, n_id in nodes.items():
+        out[node_type].n_id = n_id
+    for edge_type, e_id in kept.items():
+        out[edge_type].e_id = e_id
     return out
 
 

@@ -224,37 +224,13 @@ class HeteroExplanation(HeteroGraph):
     ``explanation.node_mask_dict``), with PyG's ``HeteroExplanation`` methods."""
 
     def __init__(self, stores: Optional[Dict[Union[NodeType, EdgeType], Dict[str, Any]]] = None) -> None:
-        super().__init__(validate=False)
-        object.__setattr__(self, "_attributes", {})
+        super().__init__(validate=False)  # graph-level values (target, prediction, index) are HeteroGraph's
         for key, attributes in (stores or {}).items():
             for name, value in attributes.items():
                 setattr(self[key], name, value)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name.startswith("_"):
-            object.__setattr__(self, name, value)
-        elif value is None:
-            self._attributes.pop(name, None)
-        else:  # graph-level values (target, prediction, index)
-            self._attributes[name] = value
-
-    def __getattr__(self, name: str) -> Any:
-        if not name.startswith("_") and name in self.__dict__.get("_attributes", {}):
-            return self._attributes[name]
-        return super().__getattr__(name)
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        setattr(self, name, value)
-
     def get(self, name: str, default: Any = None) -> Any:
         return self._attributes.get(name, default)
-
-    def set_value_dict(self, name: str,
-                       values: Optional[Dict[Union[NodeType, EdgeType], Any]]) -> "HeteroExplanation":
-        """``self[key].<name> = value`` for each entry (PyG's ``set_value_dict``; ``None``: none)."""
-        for key, value in (values or {}).items():
-            setattr(self[key], name, value)
-        return self
 
     def copy(self) -> "HeteroExplanation":
         out = type(self)()
@@ -297,12 +273,12 @@ class HeteroExplanation(HeteroGraph):
         return out
 
     def get_explanation_subgraph(self) -> "HeteroExplanation":
-        return self._apply_masks({k: m.sum(dim=-1) > 0 for k, m in self.collect("node_mask").items()},
-                                 {k: m > 0 for k, m in self.collect("edge_mask").items()})
+        return self._apply_masks({k: m.sum(dim=-1) > 0 for k, m in self.collect("node_mask", allow_empty=True).items()},
+                                 {k: m > 0 for k, m in self.collect("edge_mask", allow_empty=True).items()})
 
     def get_complement_subgraph(self) -> "HeteroExplanation":
-        return self._apply_masks({k: m.sum(dim=-1) == 0 for k, m in self.collect("node_mask").items()},
-                                 {k: m == 0 for k, m in self.collect("edge_mask").items()})
+        return self._apply_masks({k: m.sum(dim=-1) == 0 for k, m in self.collect("node_mask", allow_empty=True).items()},
+                                 {k: m == 0 for k, m in self.collect("edge_mask", allow_empty=True).items()})
 
     def _apply_masks(self, node_masks: Dict[NodeType, Tensor], edge_masks: Dict[EdgeType, Tensor]
                      ) -> "HeteroExplanation":
@@ -341,7 +317,7 @@ class HeteroExplanation(HeteroGraph):
     def visualize_feature_importance(self, path: Optional[str] = None,
                                      feat_labels: Optional[Dict[NodeType, Sequence[str]]] = None,
                                      top_k: Optional[int] = None) -> Any:
-        node_masks = self.collect("node_mask")
+        node_masks = self.collect("node_mask", allow_empty=True)
         for node_mask in node_masks.values():
             if node_mask.dim() != 2:
                 raise ValueError(f"Cannot compute feature importance for object-level 'node_mask' "
