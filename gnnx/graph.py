@@ -308,6 +308,17 @@ class Graph:
     def num_features(self) -> int:
         return 0 if self.x is None else (self.x.size(-1) if self.x.dim() > 1 else 1)
 
+    @property
+    def num_node_features(self) -> int:
+        """PyG's name for :attr:`num_features`."""
+        return self.num_features
+
+    @property
+    def num_edge_features(self) -> int:
+        """The width of ``edge_attr`` (0 without one, 1 for a 1-D one), as PyG's."""
+        value = self.edge_attr
+        return 0 if value is None else (value.size(-1) if value.dim() > 1 else 1)
+
     def keys(self) -> list:
         """The attributes set on this graph (PyG's ``Data.keys()``): ``edge_index``, the
         standard fields that are not ``None`` and every extra attribute."""
