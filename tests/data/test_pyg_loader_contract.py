@@ -12,6 +12,9 @@ from gnnx.loader import DataLoader, ImbalancedSampler, NeighborLoader, RandomNod
 pyg_data = pytest.importorskip("torch_geometric.data")
 pyg_loader = pytest.importorskip("torch_geometric.loader")
 
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                                   reason="needs CUDA")])]
+
 
 def _random_data(n, e, seed, **extra):
     gen = torch.Generator().manual_seed(seed)
@@ -103,9 +106,11 @@ def test_heterogeneous_graphs_batch_as_pyg_batches_them():
     assert torch.equal(native["p", "to", "a"].edge_index, ours["p", "to", "a"].edge_index)
 
 
-def test_exact_batches_keep_repeated_seeds_carry_e_id_edge_attributes_and_masks():
+@pytest.mark.parametrize("device", DEVICES)
+def test_exact_batches_keep_repeated_seeds_carry_e_id_edge_attributes_and_masks(device):
     data = _random_data(60, 400, 0, edge_attr=torch.arange(400.0).view(-1, 1), train_mask=torch.rand(60) > 0.5)
-    seeds = torch.tensor([5, 7, 5, 9, 5])
+    data = data.to(device)
+    seeds = torch.tensor([5, 7, 5, 9, 5], device=device)
     batch = NeighborLoader(data, num_neighbors=[4, 3], input_nodes=seeds, batch_size=5)(torch.arange(5))
     assert torch.equal(batch.n_id[:5], seeds)  # every input on its own row, in order
     assert torch.equal(batch.edge_attr.view(-1), batch.e_id.float())  # edge attributes follow e_id
@@ -196,16 +201,19 @@ def _bipartite(seed=0):
     return data
 
 
-def test_heterogeneous_link_loader_binary_batches_as_pyg_lays_them_out():
+@pytest.mark.parametrize("device", DEVICES)
+def test_heterogeneous_link_loader_binary_batches_as_pyg_lays_them_out(device):
     from gnnx.loader import LinkNeighborLoader
 
     data = _bipartite()
     links = data["user", "rates", "movie"].edge_index
     labels = torch.randint(0, 5, (200,))  # ratings 0-4: shifted up by one, 0 marks negatives
-    loader = LinkNeighborLoader(data, num_neighbors=[5, 3], edge_label_index=(("user", "rates", "movie"), links),
-                                edge_label=labels, neg_sampling_ratio=2.0, batch_size=16, shuffle=True)
+    loader = LinkNeighborLoader(data.to(device), num_neighbors=[5, 3],
+                                edge_label_index=(("user", "rates", "movie"), links.to(device)),
+                                edge_label=labels.to(device), neg_sampling_ratio=2.0, batch_size=16, shuffle=True)
     assert str(loader) == "LinkNeighborLoader()" and len(loader) == 13
     for batch in loader:
+        batch = batch.to("cpu")
         store = batch["user", "rates", "movie"]
         assert batch.input_type == ("user", "rates", "movie")
         positives = store.input_id.numel()
@@ -260,11 +268,13 @@ def _reachable(edge_index, seed, hops, allowed):
     return seen
 
 
-def test_temporal_disjoint_sampling_sees_no_future_and_each_seed_its_own_tree():
+@pytest.mark.parametrize("device", DEVICES)
+def test_temporal_disjoint_sampling_sees_no_future_and_each_seed_its_own_tree(device):
     data = _random_data(40, 200, 4, time=torch.randint(0, 10, (40,)))
     seeds = torch.tensor([3, 7, 3, 11])
-    loader = NeighborLoader(data, num_neighbors=[-1, -1], input_nodes=seeds, batch_size=4, time_attr="time")
-    batch = next(iter(loader))
+    loader = NeighborLoader(data.to(device), num_neighbors=[-1, -1], input_nodes=seeds.to(device), batch_size=4,
+                            time_attr="time")
+    batch = next(iter(loader)).to("cpu")
     assert torch.equal(batch.n_id[:4], seeds) and torch.equal(batch.batch[:4], torch.arange(4))
     for b, seed in enumerate(seeds.tolist()):
         t = int(data.time[seed])
