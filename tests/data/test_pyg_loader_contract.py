@@ -208,7 +208,7 @@ def test_heterogeneous_link_loader_binary_batches_as_pyg_lays_them_out(device):
     data = _bipartite()
     links = data["user", "rates", "movie"].edge_index
     labels = torch.randint(0, 5, (200,))  # ratings 0-4: shifted up by one, 0 marks negatives
-    loader = LinkNeighborLoader(data.to(device), num_neighbors=[5, 3],
+    loader = LinkNeighborLoader(data.clone().to(device), num_neighbors=[5, 3],
                                 edge_label_index=(("user", "rates", "movie"), links.to(device)),
                                 edge_label=labels.to(device), neg_sampling_ratio=2.0, batch_size=16, shuffle=True)
     assert str(loader) == "LinkNeighborLoader()" and len(loader) == 13
@@ -272,8 +272,8 @@ def _reachable(edge_index, seed, hops, allowed):
 def test_temporal_disjoint_sampling_sees_no_future_and_each_seed_its_own_tree(device):
     data = _random_data(40, 200, 4, time=torch.randint(0, 10, (40,)))
     seeds = torch.tensor([3, 7, 3, 11])
-    loader = NeighborLoader(data.to(device), num_neighbors=[-1, -1], input_nodes=seeds.to(device), batch_size=4,
-                            time_attr="time")
+    loader = NeighborLoader(data.clone().to(device), num_neighbors=[-1, -1], input_nodes=seeds.to(device),
+                            batch_size=4, time_attr="time")  # PyG's Data.to moves in place: a copy
     batch = next(iter(loader)).to("cpu")
     assert torch.equal(batch.n_id[:4], seeds) and torch.equal(batch.batch[:4], torch.arange(4))
     for b, seed in enumerate(seeds.tolist()):
