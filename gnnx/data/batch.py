@@ -21,6 +21,7 @@ import bisect
 from collections.abc import Mapping
 from typing import Any, Dict, Optional, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -56,10 +57,12 @@ class Batch(Graph):
         ptr = torch.zeros(len(graphs) + 1, dtype=torch.long)
         ptr[1:] = torch.cumsum(torch.tensor(sizes), 0)
         offsets = [ptr[i] for i in range(len(graphs))]
+        splits: Dict[str, rules.Split] = {}  # how each attribute was joined, to take graphs apart again
         if "edge_index" in exclude:
             edge_index = graphs[0].edge_index.new_zeros(2, 0)
         else:
             edge_index = rules.join("edge_index", [g.edge_index for g in graphs], offsets)
+            splits["edge_index"] = rules.split_of("edge_index", [g.edge_index for g in graphs], index=True)
         fields: Dict[str, Any] = {}
         for name in NODE_FIELDS + EDGE_ATTRS:
             values = [getattr(g, name) for g in graphs]
@@ -68,6 +71,7 @@ class Batch(Graph):
             if any(v is None for v in values):
                 raise ValueError(f"Batch.from_graphs: some graphs have '{name}' and some do not")
             fields[name] = rules.join(name, values)
+            splits[name] = rules.split_of(name, values, index=False)
         for name in graphs[0].attrs:
             if name in exclude:
                 continue
@@ -75,6 +79,7 @@ class Batch(Graph):
                 raise ValueError(f"Batch.from_graphs: some graphs have '{name}' and some do not")
             values = [g.attrs[name] for g in graphs]
             fields[name] = rules.join(name, values, offsets if rules.is_index(name) else None)
+            splits[name] = rules.split_of(name, values, rules.is_index(name))
         device = edge_index.device
         for name in sorted(follow):
             values = [g.edge_index if name == "edge_index" else getattr(g, name) for g in graphs]
@@ -84,10 +89,52 @@ class Batch(Graph):
         out = cls(edge_index, int(ptr[-1]), batch=batch, validate=False, **fields)
         out.ptr, out.num_graphs = ptr.to(device), len(graphs)
         out.y_is_graph_level = "y" in fields and all(not isinstance(g.y, Tensor) or g.y.dim() == 0 for g in graphs)
+        out._splits = splits
         return out
+
+    from_data_list = from_graphs  # PyG's name
 
     def __len__(self) -> int:
         return self.num_graphs
+
+    def get_example(self, index: int) -> Graph:
+        """Graph ``index`` as it was batched (PyG's ``get_example``): its attributes cut out,
+        its indices shifted back."""
+        splits = self.__dict__.get("_splits")
+        if splits is None:
+            raise RuntimeError("this Batch was not made by Batch.from_graphs (e.g. it was padded to buckets), so it "
+                               "cannot be taken apart into its graphs")
+        if not -self.num_graphs <= index < self.num_graphs:
+            raise IndexError(f"graph {index} of a batch of {self.num_graphs}")
+        index %= self.num_graphs
+        offset = self.ptr[index].to(self.edge_index.device)
+        fields = {name: rules.take(self.edge_index if name == "edge_index" else getattr(self, name), split, index,
+                                   offset if split.how == "index" else 0)
+                  for name, split in splits.items()}
+        edge_index = fields.pop("edge_index", self.edge_index.new_zeros(2, 0))
+        return Graph(edge_index, int(self.ptr[index + 1] - self.ptr[index]), validate=False, **fields)
+
+    def to_data_list(self) -> list:
+        """Every graph of the batch (PyG's ``to_data_list``)."""
+        return [self.get_example(i) for i in range(self.num_graphs)]
+
+    def index_select(self, index: Any) -> list:
+        """The graphs at ``index``: a slice, integer ids or a boolean mask (tensor, numpy or
+        list), as PyG's."""
+        if isinstance(index, slice):
+            positions = list(range(self.num_graphs))[index]
+        else:
+            index = torch.as_tensor(np.asarray(index) if not isinstance(index, Tensor) else index)
+            positions = (index.nonzero().view(-1) if index.dtype == torch.bool else index.view(-1)).tolist()
+        return [self.get_example(i) for i in positions]
+
+    def __getitem__(self, index: Any) -> Any:
+        """``batch[i]`` a graph, ``batch[1:3]`` / ``batch[ids]`` a list of them, ``batch["x"]`` an attribute."""
+        if isinstance(index, str):
+            return super().__getitem__(index)
+        if isinstance(index, (int, np.integer)):
+            return self.get_example(int(index))
+        return self.index_select(index)
 
     def to(self, device: Any, non_blocking: bool = False) -> "Batch":
         moved = super().to(device, non_blocking=non_blocking)

@@ -12,7 +12,7 @@ Shared by :class:`gnnx.data.Batch` (homogeneous graphs) and :class:`gnnx.data.He
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -92,3 +92,56 @@ def batch_and_ptr(counts: List[int], device: Optional[torch.device] = None) -> T
     batch = torch.repeat_interleave(torch.arange(len(counts)), sizes)
     ptr = torch.cat([sizes.new_zeros(1), sizes.cumsum(0)])
     return (batch, ptr) if device is None else (batch.to(device), ptr.to(device))
+
+
+# -- the inverse: one graph's part of a joined attribute (PyG's ``Batch.get_example``) -----------
+class Split(NamedTuple):
+    """How an attribute was joined: ``how`` (``"cat"``, ``"index"``, ``"shift"``, ``"stack"``,
+    ``"sparse"``, ``"list"``), each graph's extent along the joined dimension (``sizes``; a
+    sparse matrix's ``(rows, cols)``) and the shifts added to ``*batch*`` values."""
+
+    how: str
+    sizes: List[Any]
+    shifts: List[int]
+
+
+def split_of(name: str, values: Sequence[Any], index: bool) -> Split:
+    """The :class:`Split` that :func:`join` of ``values`` (with offsets if ``index``) makes."""
+    first = values[0]
+    if not isinstance(first, Tensor):
+        return Split("stack" if isinstance(first, (int, float)) else "list", [], [])
+    if first.layout != torch.strided:
+        return Split("sparse", [(v.size(0), v.size(1)) for v in values], [])
+    if first.dim() == 0:
+        return Split("stack", [], [])
+    if index:
+        return Split("index", [v.size(-1) for v in values], [])
+    if "batch" in name:
+        shifts, shift = [], 0
+        for v in values:
+            shifts.append(shift)
+            shift += int(v.max()) + 1 if v.numel() else 0
+        return Split("shift", [v.size(0) for v in values], shifts)
+    return Split("cat", [v.size(0) for v in values], [])
+
+
+def take(value: Any, split: Split, i: int, index_offset: Any = 0) -> Any:
+    """Graph ``i``'s part of a joined ``value`` (index values shifted back by ``index_offset``)."""
+    if split.how in ("stack", "list"):
+        return value[i]
+    if split.how == "sparse":
+        rows = sum(s[0] for s in split.sizes[:i])
+        cols = sum(s[1] for s in split.sizes[:i])
+        coo = value.to_sparse_coo().coalesce() if value.layout != torch.sparse_coo else value.coalesce()
+        r, c = coo.indices()
+        keep = (r >= rows) & (r < rows + split.sizes[i][0])
+        indices = torch.stack([r[keep] - rows, c[keep] - cols])
+        return torch.sparse_coo_tensor(indices, coo.values()[keep], split.sizes[i]).coalesce()
+    start = sum(split.sizes[:i])
+    if split.how == "index":
+        return value[..., start:start + split.sizes[i]] - index_offset
+    part = value[start:start + split.sizes[i]]
+    return part - split.shifts[i] if split.how == "shift" else part
+
+
+torch.serialization.add_safe_globals([Split])  # saved batches keep how to split them (torch.load(weights_only=True))

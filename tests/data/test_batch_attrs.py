@@ -47,3 +47,27 @@ def test_padding_to_buckets_pads_the_attributes_by_their_rows():
     assert padded.edge_label.shape == (20,) and torch.equal(padded.edge_label[:13], batch.edge_label)
     assert padded.weight.shape == (4,) and padded.u.shape == (4, 4) and torch.equal(padded.u[:2], batch.u)
     assert torch.equal(padded.pair_index, batch.pair_index) and padded.smiles == batch.smiles
+
+
+def test_a_batch_comes_apart_into_its_graphs_as_pyg_batches_do():
+    import io
+
+    import numpy as np
+
+    graphs = [_graph(5, 9, 0), _graph(3, 4, 1), _graph(6, 12, 2)]
+    batch = Batch.from_data_list(graphs)  # PyG's name
+    for original, example in zip(graphs, batch.to_data_list()):
+        for name in ("edge_index", "x", "y", "train_mask", "edge_label", "pair_index", "face", "weight", "u",
+                     "sub_batch"):
+            assert torch.equal(getattr(example, name), getattr(original, name)), name
+        assert example.smiles == original.smiles and example.num_nodes == original.num_nodes
+    assert batch[1].num_nodes == 3 and batch[-1].num_nodes == 6 and len(batch[:2]) == 2
+    assert len(batch.index_select(np.array([True, False, True]))) == 2
+    assert [g.num_nodes for g in batch.index_select(torch.tensor([2, 0]))] == [6, 5]
+    assert torch.equal(batch["x"], batch.x)
+    buffer = io.BytesIO()
+    torch.save(batch, buffer)
+    buffer.seek(0)
+    assert torch.equal(torch.load(buffer).get_example(2).face, graphs[2].face)  # weights_only load keeps the splits
+    with pytest.raises(IndexError):
+        batch.get_example(3)
