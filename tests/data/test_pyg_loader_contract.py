@@ -104,6 +104,10 @@ def test_heterogeneous_graphs_batch_as_pyg_batches_them():
         assert torch.equal(ours["p", "to", "a"][name], theirs["p", "to", "a"][name])
     native = next(iter(DataLoader([gnnx.HeteroGraph.from_pyg(g) for g in graphs], batch_size=3)))
     assert torch.equal(native["p", "to", "a"].edge_index, ours["p", "to", "a"].edge_index)
+    for graph, example in zip(graphs, ours.to("cpu").to_data_list()):  # and apart again
+        assert torch.equal(example["a"].x, graph["a"].x)
+        assert torch.equal(example["p", "to", "a"].edge_index, graph["p", "to", "a"].edge_index)
+        assert torch.equal(example["p", "to", "a"].edge_attr, graph["p", "to", "a"].edge_attr)
 
 
 @pytest.mark.parametrize("device", DEVICES)
