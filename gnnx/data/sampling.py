@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gnnx.data.loader_options import LoaderOptions, batches_of, num_batches  # noqa: F401 (loaders import them here)
+from gnnx.data.loader_options import LoaderOptions
 from gnnx.graph import CSR, Graph, IndexRangeError, attribute_kind
 from gnnx.utils.functions import unique_first
 

@@ -5,7 +5,7 @@ from typing import Any, Iterator, Optional, Sequence, Tuple
 
 import torch
 
-from gnnx.data.sampling import batches_of, num_batches
+from gnnx.data.loader_options import batches_of, num_batches
 
 
 class ZipLoader:
