@@ -321,8 +321,9 @@ class HeteroNeighborLoader:
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.options = LoaderOptions("NeighborLoader", pyg_kwargs, temporal=True)
         _fanouts_per_type(graph, num_neighbors)  # fail early on bad fan-outs
-        if self.options.disjoint and (replace or static):
-            raise ValueError("NeighborLoader: disjoint and temporal sampling are exact (replace=False, static=False)")
+        if (self.options.disjoint or self.options.induced) and (replace or static):
+            raise ValueError("NeighborLoader: disjoint, temporal and induced sampling are exact (replace=False, "
+                             "static=False)")
         self.node_time = None
         if self.options.time_attr is not None:
             from gnnx.data.disjoint_sampling import time_attribute
@@ -410,6 +411,6 @@ class HeteroNeighborLoader:
             batch = pad_hetero(batch, *self.sizes)
         batch[self.input_type].input_id = index if self.input_ids is None else self.input_ids[index]
         batch.input_type = self.input_type
-        return self.options.finish(batch)
+        return self.options.finish(batch, self.graph)
 
     __call__ = collate_fn

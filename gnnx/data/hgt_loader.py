@@ -110,7 +110,8 @@ class HGTLoader:
 
     def __iter__(self) -> Iterator[HeteroGraph]:
         for seeds in self.options.batches(self.seeds, self.batch_size, self.shuffle, self.drop_last, self.generator):
-            yield self.options.finish(hgt_sample(self.graph, self.input_type, seeds, self.num_samples, self.generator))
+            yield self.options.finish(hgt_sample(self.graph, self.input_type, seeds, self.num_samples, self.generator),
+                                      self.graph)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -136,7 +136,7 @@ class LinkNeighborLoader:
     def __iter__(self):
         every = torch.arange(self.edge_label_index.size(1), device=self.edge_label_index.device)
         for ids in self.options.batches(every, self.batch_size, self.shuffle, self.drop_last, self.generator):
-            yield self.options.finish(self.collate_fn(ids))
+            yield self.options.finish(self.collate_fn(ids), self.graph)
 
     @property
     def num_inputs(self) -> int:
@@ -145,7 +145,7 @@ class LinkNeighborLoader:
 
     def __call__(self, index: Any) -> Any:
         """PyG's loaders are callable on input positions: the finished batch of those links."""
-        return self.options.finish(self.collate_fn(index))
+        return self.options.finish(self.collate_fn(index), self.graph)
 
     def _num_nodes(self) -> Tuple[int, int]:
         if self.edge_type is None:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Iterator, Optional
 import torch
 from torch import Tensor
 
-from gnnx.data.bidirectional import bidirectional_batch
+from gnnx.data.subgraph_types import bidirectional_batch, induced_batch
 
 # torch DataLoader options that do not change the batches when sampling runs in this process
 WORKER_OPTIONS = frozenset({"num_workers", "pin_memory", "pin_memory_device", "persistent_workers", "prefetch_factor",
@@ -24,8 +24,8 @@ WORKER_OPTIONS = frozenset({"num_workers", "pin_memory", "pin_memory_device", "p
                             "is_sorted", "collate_fn"})
 # PyG's sampler options, and the values at which they describe gnnx's sampling
 ACCEPTED_VALUES: Dict[str, tuple] = {
-    "subgraph_type": ("directional", "bidirectional", None),
-    "directed": (True,),
+    "subgraph_type": ("directional", "bidirectional", "induced", None),
+    "directed": (True, False),
     "disjoint": (False,),
     "time_attr": (None,),
     "weight_attr": (None,),
@@ -72,6 +72,8 @@ class LoaderOptions:
         self.transform: Optional[Callable[[Any], Any]] = options.pop("transform", None)
         options = {key: getattr(value, "value", value) for key, value in options.items()}  # PyG's enums
         self.bidirectional = options.get("subgraph_type") == "bidirectional"
+        # PyG's "induced" (directed=False in its older spelling): every edge between the sampled nodes
+        self.induced = options.get("subgraph_type") == "induced" or options.get("directed") is False
         for key, value in options.items():
             if key in WORKER_OPTIONS:
                 continue
@@ -99,8 +101,11 @@ class LoaderOptions:
             shuffle = False
         yield from batches_of(items, batch_size, shuffle, drop_last, generator)
 
-    def finish(self, batch: Any) -> Any:
-        """The batch as the options make it: bidirectional (``subgraph_type``), transformed."""
+    def finish(self, batch: Any, graph: Any = None) -> Any:
+        """The batch as the options make it: induced by ``graph`` or bidirectional
+        (``subgraph_type``), transformed."""
+        if self.induced:
+            batch = induced_batch(graph, batch)
         if self.bidirectional:
             batch = bidirectional_batch(batch)
         return batch if self.transform is None else self.transform(batch)

@@ -346,8 +346,8 @@ class NeighborLoader:
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.options = LoaderOptions("NeighborLoader", pyg_kwargs, temporal=True)
         self.node_time = self.edge_time = None
-        if self.options.disjoint and replace:
-            raise ValueError("NeighborLoader: disjoint and temporal sampling are exact (replace=False)")
+        if (self.options.disjoint or self.options.induced) and replace:
+            raise ValueError("NeighborLoader: disjoint, temporal and induced sampling are exact (replace=False)")
         if self.options.time_attr is not None:
             time = getattr(graph, self.options.time_attr, None)
             kind = attribute_kind(self.options.time_attr, time, graph.num_nodes, graph.num_edges)
@@ -362,7 +362,7 @@ class NeighborLoader:
     def __iter__(self):
         positions = torch.arange(self.seeds.numel(), device=self.seeds.device)
         for index in self.options.batches(positions, self.batch_size, self.shuffle, self.drop_last, self.generator):
-            yield self.options.finish(self.collate_fn(index))
+            yield self.options.finish(self.collate_fn(index), self.graph)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -393,4 +393,4 @@ class NeighborLoader:
 
     def __call__(self, index: Any) -> Graph:
         """PyG's loaders are callable on input positions: the finished batch of those seeds."""
-        return self.options.finish(self.collate_fn(index))
+        return self.options.finish(self.collate_fn(index), self.graph)

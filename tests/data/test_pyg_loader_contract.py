@@ -136,8 +136,8 @@ def test_neighbor_loader_honours_sampler_transform_and_refuses_what_it_cannot_do
     assert all(batch.seen for batch in marked)
     with pytest.raises(ValueError, match="time_attr 'time' must name a node- or edge-level"):
         NeighborLoader(data, num_neighbors=[1], time_attr="time")
-    with pytest.raises(ValueError, match="subgraph_type='induced' is not supported"):
-        NeighborLoader(data, num_neighbors=[1], subgraph_type="induced")
+    with pytest.raises(ValueError, match="subgraph_type='weird' is not supported"):
+        NeighborLoader(data, num_neighbors=[1], subgraph_type="weird")
     with pytest.raises(TypeError, match="unexpected option 'bogus'"):
         NeighborLoader(data, num_neighbors=[1], bogus=1)
     mask = torch.ones(100, dtype=torch.bool)
@@ -316,5 +316,23 @@ def test_heterogeneous_temporal_sampling_with_input_time():
     batch = next(iter(loader))
     assert batch["a"].num_nodes == 10 and batch["b"].num_nodes == 10 and batch["c"].num_nodes == 0
     assert torch.equal(batch["b"].batch, batch["b"].x)  # seed i reaches b's node i (time i <= i)
-    with pytest.raises(ValueError, match="disjoint and temporal sampling are exact"):
+    with pytest.raises(ValueError, match="disjoint, temporal and induced sampling are exact"):
         NeighborLoader(data, num_neighbors=[1], input_nodes="a", disjoint=True, replace=True)
+
+
+def test_induced_batches_hold_every_edge_between_the_sampled_nodes():
+    data = _random_data(50, 300, 5, edge_attr=torch.arange(300.0))
+    loader = NeighborLoader(data, num_neighbors=[2, 2], input_nodes=torch.arange(6), batch_size=6,
+                            subgraph_type="induced")
+    batch = next(iter(loader))
+    n_id = set(batch.n_id.tolist())
+    between = [(s, d) for s, d in data.edge_index.t().tolist() if s in n_id and d in n_id]
+    assert sorted(map(tuple, batch.n_id[batch.edge_index].t().tolist())) == sorted(between)
+    assert torch.equal(batch.edge_attr, data.edge_attr[batch.e_id]) and "num_sampled_edges" not in batch.attrs
+    hetero = _hetero(2)
+    batch = next(iter(NeighborLoader(hetero, num_neighbors=[3], input_nodes="a", batch_size=4, directed=False)))
+    store = batch["p", "to", "a"]
+    p_ids, a_ids = set(batch["p"].n_id.tolist()), set(batch["a"].n_id.tolist())
+    edges = hetero["p", "to", "a"].edge_index.t().tolist()
+    assert store.edge_index.size(1) == sum(1 for s, d in edges if s in p_ids and d in a_ids)
+    assert torch.equal(store.edge_attr, hetero["p", "to", "a"].edge_attr[store.e_id])

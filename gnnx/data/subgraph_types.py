@@ -1,9 +1,12 @@
-"""PyG's ``subgraph_type="bidirectional"``: a sampled batch whose edges also run the other way.
+"""PyG's ``subgraph_type`` for sampled batches: ``"bidirectional"`` and ``"induced"``.
 
-Sampling follows incoming edges, so a batch's edges point towards the seeds; a model that
-passes messages both ways over them (or a loader with fan-outs of ``-1`` meant to reproduce
-full-graph outputs on an undirected graph) wants each sampled edge's reverse too. Applied to
-finished batches by the loaders (:class:`gnnx.data.loader_options.LoaderOptions`).
+Sampling follows incoming edges, so a batch's edges point towards the seeds (PyG's
+``"directional"``, the default). ``"bidirectional"`` adds each sampled edge's reverse: a model
+that passes messages both ways over the batch (or a loader with fan-outs of ``-1`` meant to
+reproduce full-graph outputs on an undirected graph) wants them. ``"induced"`` keeps the
+sampled nodes and takes every edge of the graph between them (PyG's, which needs
+torch-sparse; ``directed=False`` in PyG's older spelling). Applied to finished batches by the
+loaders (:class:`gnnx.data.loader_options.LoaderOptions`).
 """
 from __future__ import annotations
 
@@ -85,3 +88,46 @@ def bidirectional_batch(batch: Any) -> Any:
     for node_type in batch.node_types:
         batch[node_type].num_sampled_nodes = None
     return batch
+
+
+def induced_batch(graph: Any, batch: Any) -> Any:
+    """``batch``'s sampled nodes with every edge of ``graph`` between them (``e_id`` and the
+    edge attributes taken from ``graph``); the per-hop edge counts go. A node on several rows
+    (a repeated seed) gets its edges on its first."""
+    from gnnx.data.hetero_sampling import _gather_edge_store  # it imports the loaders' options
+
+    if not isinstance(batch, HeteroGraph):
+        edge_index, e_id = _edges_between(graph.edge_index, batch.n_id, batch.n_id, graph.num_nodes, graph.num_nodes)
+        fields = {"x": batch.x, "y": batch.y, "pos": batch.pos, "batch": batch.batch, **batch.attrs}
+        fields = {k: v for k, v in fields.items() if v is not None and k not in ("num_sampled_edges", "e_id")
+                  and attribute_kind(k, v, batch.num_nodes, batch.num_edges) != "edge"}
+        for name, value in {"edge_weight": graph.edge_weight, "edge_attr": graph.edge_attr, **graph.attrs}.items():
+            if attribute_kind(name, value, graph.num_nodes, graph.num_edges) == "edge" and name not in fields:
+                fields[name] = value.index_select(0, e_id.to(value.device))
+        return Graph(edge_index, batch.num_nodes, validate=False, e_id=e_id, **fields)
+    for edge_type in graph.edge_types:
+        src, _, dst = edge_type
+        edge_index, e_id = _edges_between(graph[edge_type].edge_index, batch[src].n_id, batch[dst].n_id,
+                                          int(graph[src].num_nodes), int(graph[dst].num_nodes))
+        store = batch[edge_type]
+        for name in store.keys():
+            if name not in LINK_FIELDS:
+                setattr(store, name, None)
+        store.edge_index = edge_index
+        _gather_edge_store(store, graph[edge_type], e_id)
+    return batch
+
+
+def _edges_between(edge_index: Tensor, src_nodes: Tensor, dst_nodes: Tensor, num_src: int,
+                   num_dst: int) -> Tuple[Tensor, Tensor]:
+    """The edges from ``src_nodes`` to ``dst_nodes`` (global ids; rows of the batch) as batch
+    rows, and their ids."""
+    def rows(nodes: Tensor, count: int) -> Tensor:
+        table = torch.full((count,), -1, dtype=torch.long, device=nodes.device)
+        distinct, first = unique_first(nodes)
+        table[distinct] = first
+        return table
+
+    src, dst = rows(src_nodes, num_src)[edge_index[0]], rows(dst_nodes, num_dst)[edge_index[1]]
+    e_id = ((src >= 0) & (dst >= 0)).nonzero().view(-1)
+    return torch.stack([src[e_id], dst[e_id]]), e_id
