@@ -34,6 +34,7 @@ from gnnx.data.loader_options import LoaderOptions
 from gnnx.data.sampling import (
     as_rows,
     check_batch_size,
+    check_edge_weight,
     check_fanouts,
     check_seeds,
     draw_slots,
@@ -66,18 +67,22 @@ def _fanouts_per_type(graph: HeteroGraph, fanouts: Fanouts) -> Tuple[Dict[EdgeTy
 
 
 def sample_hetero(graph: HeteroGraph, input_type: NodeType, seeds: Tensor, fanouts: Fanouts,
-                  generator: Optional[torch.Generator] = None, replace: bool = False) -> HeteroGraph:
+                  generator: Optional[torch.Generator] = None, replace: bool = False,
+                  edge_weight: Optional[Dict[EdgeType, Tensor]] = None) -> HeteroGraph:
     """The sampled neighbourhood of ``seeds`` (of ``input_type``), nodes de-duplicated per
     type (module docs); ``batch_size`` on the input type, as PyG's."""
-    batch = sample_hetero_seeds(graph, {input_type: seeds}, fanouts, generator, replace)
+    batch = sample_hetero_seeds(graph, {input_type: seeds}, fanouts, generator, replace, edge_weight)
     batch[input_type].batch_size = seeds.numel()
     return batch
 
 
 def sample_hetero_seeds(graph: HeteroGraph, seeds_dict: Dict[NodeType, Tensor], fanouts: Fanouts,
-                        generator: Optional[torch.Generator] = None, replace: bool = False) -> HeteroGraph:
+                        generator: Optional[torch.Generator] = None, replace: bool = False,
+                        edge_weight: Optional[Dict[EdgeType, Tensor]] = None) -> HeteroGraph:
     """The sampled neighbourhood of seeds of one or more node types (a link's two endpoint
-    types): each type's seeds first, on rows of their own, then the nodes reached."""
+    types): each type's seeds first, on rows of their own, then the nodes reached; edge types
+    in ``edge_weight`` draw their edges in proportion to those weights."""
+    edge_weight = edge_weight or {}
     per_type, hops = _fanouts_per_type(graph, fanouts)
     seeds = next(iter(seeds_dict.values()))
     nodes: Dict[NodeType, Tensor] = {t: seeds_dict.get(t, seeds.new_empty(0)) for t in graph.node_types}
@@ -105,7 +110,7 @@ def sample_hetero_seeds(graph: HeteroGraph, seeds_dict: Dict[NodeType, Tensor], 
                 slot = slot[valid]
                 owner = torch.arange(frontier[dst].numel(), device=seeds.device).repeat_interleave(fanout)[valid]
             else:
-                slot, owner = draw_slots(csr, frontier[dst], fanout, generator)
+                slot, owner = draw_slots(csr, frontier[dst], fanout, generator, edge_weight.get(edge_type))
             sources = csr.col[slot]
             # hop 0 keeps the seeds' rows (a repeated seed has rows of its own); later hops node ids
             destinations = owner if hop == 0 else frontier[dst][owner]
@@ -321,9 +326,16 @@ class HeteroNeighborLoader:
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.options = LoaderOptions("NeighborLoader", pyg_kwargs, temporal=True)
         _fanouts_per_type(graph, num_neighbors)  # fail early on bad fan-outs
-        if (self.options.disjoint or self.options.induced) and (replace or static):
-            raise ValueError("NeighborLoader: disjoint, temporal and induced sampling are exact (replace=False, "
-                             "static=False)")
+        if (self.options.disjoint or self.options.induced or self.options.weight_attr) and (replace or static):
+            raise ValueError("NeighborLoader: disjoint, temporal, induced and weighted sampling are exact "
+                             "(replace=False, static=False)")
+        self.edge_weight: Dict[EdgeType, Tensor] = {}
+        if self.options.weight_attr is not None:
+            name = self.options.weight_attr
+            self.edge_weight = {e: check_edge_weight(graph[e][name], graph[e].num_edges, f"NeighborLoader: {e}.{name}")
+                                for e in graph.edge_types if name in graph[e]}
+            if not self.edge_weight:
+                raise ValueError(f"NeighborLoader: weight_attr {name!r} is held by no edge type")
         self.node_time = None
         if self.options.time_attr is not None:
             from gnnx.data.disjoint_sampling import time_attribute
@@ -343,7 +355,8 @@ class HeteroNeighborLoader:
 
     def _sample(self, seeds: Tensor, generator: torch.Generator, index: Optional[Tensor] = None) -> HeteroGraph:
         if not self.options.disjoint:
-            return sample_hetero(self.graph, self.input_type, seeds, self.num_neighbors, generator, self.replace)
+            return sample_hetero(self.graph, self.input_type, seeds, self.num_neighbors, generator, self.replace,
+                                 self.edge_weight)
         from gnnx.data.disjoint_sampling import disjoint_hetero, seed_times  # it imports this module
 
         seed_time = None

@@ -55,19 +55,25 @@ def batches_of(items: Tensor, batch_size: int, shuffle: bool, drop_last: bool,
 
 class LoaderOptions:
     """The options of one loader that change its batches: ``sampler``, ``transform``,
-    ``subgraph_type`` and, where the loader takes them (``temporal=True``), PyG's disjoint and
-    temporal sampling options (``disjoint``, ``time_attr``, ``temporal_strategy``, ``input_time``)."""
+    ``subgraph_type`` and, where the loader takes them (``temporal=True``: the node loaders),
+    PyG's disjoint, temporal and weighted sampling options (``disjoint``, ``time_attr``,
+    ``temporal_strategy``, ``input_time``, ``weight_attr``)."""
 
     def __init__(self, owner: str, options: Dict[str, Any], temporal: bool = False) -> None:
         options = dict(options)
         self.disjoint, self.time_attr, self.temporal_strategy, self.input_time = False, None, "uniform", None
+        self.weight_attr = None
         if temporal:
+            self.weight_attr = options.pop("weight_attr", None)
             self.disjoint = bool(options.pop("disjoint", False))
             self.time_attr = options.pop("time_attr", None)
             strategy = options.pop("temporal_strategy", "uniform")
             self.temporal_strategy = getattr(strategy, "value", strategy)
             self.input_time = options.pop("input_time", None)
             self.disjoint = self.disjoint or self.time_attr is not None  # temporal sampling is disjoint, as PyG's
+            if self.weight_attr is not None and self.disjoint:
+                raise ValueError(f"{owner}: weighted sampling (weight_attr) is not supported with disjoint or temporal "
+                                 "sampling")
         self.sampler = options.pop("sampler", None)
         self.transform: Optional[Callable[[Any], Any]] = options.pop("transform", None)
         options = {key: getattr(value, "value", value) for key, value in options.items()}  # PyG's enums

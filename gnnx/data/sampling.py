@@ -80,13 +80,14 @@ def sample_static(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
 
 
 def sample_exact(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
-                 generator: Optional[torch.Generator] = None) -> Graph:
+                 generator: Optional[torch.Generator] = None, weight: Optional[Tensor] = None) -> Graph:
     """Sampling without replacement, nodes de-duplicated and relabelled.
 
     The first ``len(seeds)`` rows are the seeds as given, a repeated seed on rows of its own
     (each drawing its own neighbours, as PyG's rows for repeated inputs), so ``out[:batch_size]``
     lines up with the inputs; nodes reached later follow once each, in first-seen order.
-    ``e_id`` holds the sampled edges' positions in ``graph.edge_index``.
+    ``e_id`` holds the sampled edges' positions in ``graph.edge_index``; ``weight`` (one per
+    edge) biases the draws (:func:`draw_slots`).
     """
     num_seeds = seeds.numel()
     frontier = seeds
@@ -94,7 +95,7 @@ def sample_exact(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
     seen[seeds] = True
     parts, sources, targets, edge_ids, new_per_hop = [seeds], [], [], [], []
     for hop, fanout in enumerate(fanouts):
-        slot, owner = draw_slots(graph.csr, frontier, fanout, generator)
+        slot, owner = draw_slots(graph.csr, frontier, fanout, generator, weight)
         src = graph.csr.col[slot]
         sources.append(src)
         targets.append(owner if hop == 0 else frontier[owner])  # hop 0: the seeds' rows; later: node ids
@@ -136,9 +137,15 @@ def draw_neighbours(csr: CSR, frontier: Tensor, fanout: int, gen: Optional[torch
     return csr.col[slot], owner
 
 
-def draw_slots(csr: CSR, frontier: Tensor, fanout: int, gen: Optional[torch.Generator]) -> Tuple[Tensor, Tensor]:
+def draw_slots(csr: CSR, frontier: Tensor, fanout: int, gen: Optional[torch.Generator],
+               weight: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
     """The drawn incoming edges as ``(slot in the CSR, owner)``: ``csr.col[slot]`` is the
     source, ``csr.perm[slot]`` the edge's id.
+
+    With edge weights (``weight``, in input edge order; PyG's ``weight_attr``) a node draws
+    ``fanout`` of its edges without replacement, each pick in proportion to the weights left
+    (every candidate gets an exponential clock ``E / w`` and the ``fanout`` earliest win);
+    edges of weight 0 are never drawn.
 
     A node of degree ``<= fanout`` keeps its edges. On the CPU the others draw ``fanout``
     distinct positions by Floyd's algorithm (uniform over the subsets): ``O(fanout^2)`` per
@@ -151,6 +158,8 @@ def draw_slots(csr: CSR, frontier: Tensor, fanout: int, gen: Optional[torch.Gene
     if fanout < 0:
         owner, rank = _every_edge(degree, torch.arange(frontier.numel(), device=frontier.device))
         return start[owner] + rank, owner
+    if weight is not None:
+        return _earliest_weighted_clocks(csr, frontier, start, degree, fanout, weight, gen)
     if frontier.is_cuda:
         return _smallest_random_keys(frontier, start, degree, fanout, gen)
     small = degree <= fanout
@@ -191,6 +200,27 @@ def _smallest_random_keys(frontier: Tensor, start: Tensor, degree: Tensor, fanou
     order = torch.argsort(owner.double() * 2 + key)  # by owner, then by key
     chosen = order[rank < fanout]
     return start[owner[chosen]] + rank[chosen], owner[chosen]
+
+
+def _earliest_weighted_clocks(csr: CSR, frontier: Tensor, start: Tensor, degree: Tensor, fanout: int,
+                              weight: Tensor, gen: Optional[torch.Generator]) -> Tuple[Tensor, Tensor]:
+    owner, rank = _every_edge(degree, torch.arange(frontier.numel(), device=frontier.device))
+    slot = start[owner] + rank
+    clock = -torch.log(torch.rand(slot.numel(), generator=gen, device=frontier.device, dtype=torch.float64))
+    clock = clock / weight[csr.perm[slot]].to(torch.float64)  # weight 0: never (inf)
+    order = torch.argsort(clock, stable=True)
+    order = order[torch.argsort(owner[order], stable=True)]  # by owner, then by clock
+    chosen = order[(rank < fanout) & torch.isfinite(clock[order])]
+    return slot[chosen], owner[chosen]
+
+
+def check_edge_weight(weight: Any, num_edges: int, name: str) -> Tensor:
+    """PyG's ``weight_attr`` values: one finite, non-negative number per edge."""
+    if not isinstance(weight, Tensor) or weight.dim() != 1 or weight.numel() != num_edges:
+        raise ValueError(f"{name} must name a 1-D tensor with one weight per edge ({num_edges})")
+    if not weight.is_floating_point() or not bool(torch.isfinite(weight).all()) or bool((weight < 0).any()):
+        raise ValueError(f"{name} must hold finite, non-negative floating-point weights")
+    return weight
 
 
 def _subgraph(graph: Graph, n_id: Tensor, edge_index: Tensor, num_seeds: int, edge_mask: Optional[Tensor] = None,
@@ -346,8 +376,13 @@ class NeighborLoader:
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.options = LoaderOptions("NeighborLoader", pyg_kwargs, temporal=True)
         self.node_time = self.edge_time = None
-        if (self.options.disjoint or self.options.induced) and replace:
-            raise ValueError("NeighborLoader: disjoint, temporal and induced sampling are exact (replace=False)")
+        if (self.options.disjoint or self.options.induced or self.options.weight_attr) and replace:
+            raise ValueError("NeighborLoader: disjoint, temporal, induced and weighted sampling are exact "
+                             "(replace=False)")
+        self.edge_weight = None
+        if self.options.weight_attr is not None:
+            self.edge_weight = check_edge_weight(getattr(graph, self.options.weight_attr, None), graph.num_edges,
+                                                 f"NeighborLoader: weight_attr {self.options.weight_attr!r}")
         if self.options.time_attr is not None:
             time = getattr(graph, self.options.time_attr, None)
             kind = attribute_kind(self.options.time_attr, time, graph.num_nodes, graph.num_edges)
@@ -387,8 +422,10 @@ class NeighborLoader:
             if seed_time is not None:
                 batch = batch.replace(seed_time=seed_time)
         else:
-            sample = sample_static if self.replace else sample_exact
-            batch = sample(self.graph, self.seeds[index], self.fanouts, self.generator)
+            if self.replace:
+                batch = sample_static(self.graph, self.seeds[index], self.fanouts, self.generator)
+            else:
+                batch = sample_exact(self.graph, self.seeds[index], self.fanouts, self.generator, self.edge_weight)
         return batch.replace(input_id=index if self.input_ids is None else self.input_ids[index])
 
     def __call__(self, index: Any) -> Graph:

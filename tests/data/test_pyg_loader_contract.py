@@ -316,7 +316,7 @@ def test_heterogeneous_temporal_sampling_with_input_time():
     batch = next(iter(loader))
     assert batch["a"].num_nodes == 10 and batch["b"].num_nodes == 10 and batch["c"].num_nodes == 0
     assert torch.equal(batch["b"].batch, batch["b"].x)  # seed i reaches b's node i (time i <= i)
-    with pytest.raises(ValueError, match="disjoint, temporal and induced sampling are exact"):
+    with pytest.raises(ValueError, match="disjoint, temporal, induced and weighted sampling are exact"):
         NeighborLoader(data, num_neighbors=[1], input_nodes="a", disjoint=True, replace=True)
 
 
@@ -336,3 +336,22 @@ def test_induced_batches_hold_every_edge_between_the_sampled_nodes():
     edges = hetero["p", "to", "a"].edge_index.t().tolist()
     assert store.edge_index.size(1) == sum(1 for s, d in edges if s in p_ids and d in a_ids)
     assert torch.equal(store.edge_attr, hetero["p", "to", "a"].edge_attr[store.e_id])
+
+
+def test_weighted_sampling_draws_in_proportion_and_never_a_zero_weight():
+    edge_index = torch.tensor([[1, 2, 3, 4, 5], [0, 0, 0, 0, 0]])
+    data = pyg_data.Data(edge_index=edge_index, num_nodes=6, w=torch.tensor([1.0, 1.0, 1.0, 97.0, 0.0]))
+    seeds = torch.zeros(400, dtype=torch.long)
+    loader = NeighborLoader(data, num_neighbors=[1], input_nodes=seeds, batch_size=1, weight_attr="w")
+    picks = torch.tensor([int(batch.n_id[batch.edge_index[0, 0]]) for batch in loader])
+    assert (picks != 5).all() and 0.9 < (picks == 4).float().mean() <= 1.0
+    batch = NeighborLoader(data, num_neighbors=[4], input_nodes=torch.tensor([0]), weight_attr="w")([0])
+    assert sorted(batch.n_id[1:].tolist()) == [1, 2, 3, 4]  # four draws: every edge with weight, 5 never
+    hetero = _hetero(3)
+    hetero["p", "to", "a"].w = torch.zeros(20)
+    hetero["p", "to", "a"].w[0] = 1.0
+    batch = next(iter(NeighborLoader(hetero, num_neighbors=[5], input_nodes="a", batch_size=9, weight_attr="w")))
+    assert batch["p", "to", "a"].e_id.tolist() == [0]
+    with pytest.raises(ValueError, match="non-negative"):
+        NeighborLoader(pyg_data.Data(edge_index=edge_index, num_nodes=6, w=-torch.ones(5)), num_neighbors=[1],
+                       weight_attr="w")
