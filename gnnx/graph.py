@@ -319,6 +319,13 @@ class Graph:
         value = self.edge_attr
         return 0 if value is None else (value.size(-1) if value.dim() > 1 else 1)
 
+    def __delattr__(self, name: str) -> None:
+        """``del graph.train_mask`` removes an extra attribute, as on PyG's ``Data``."""
+        if name in self.__dict__.get("attrs", {}):
+            del self.attrs[name]
+        else:
+            object.__delattr__(self, name)
+
     def keys(self) -> list:
         """The attributes set on this graph (PyG's ``Data.keys()``): ``edge_index``, the
         standard fields that are not ``None`` and every extra attribute."""
@@ -383,6 +390,14 @@ class Graph:
         if num_nodes is None:
             raise ValueError("Graph.from_pyg: the number of nodes cannot be inferred from this Data; set data.num_nodes")
         return cls(edge_index, int(num_nodes), validate=validate, **fields)
+
+    def to_heterogeneous(self, node_type: Optional[Tensor] = None, edge_type: Optional[Tensor] = None,
+                         node_type_names: Optional[list] = None, edge_type_names: Optional[list] = None) -> Any:
+        """This graph split by node and edge type into a :class:`~gnnx.HeteroGraph` (PyG's
+        ``Data.to_heterogeneous``; :func:`gnnx.hetero_subgraph.heterogeneous`)."""
+        from gnnx.hetero_subgraph import heterogeneous  # it builds on this module
+
+        return heterogeneous(self, node_type, edge_type, node_type_names, edge_type_names)
 
     def to_pyg(self) -> Any:
         """This graph as a ``torch_geometric.data.Data`` (tensors shared, not copied)."""

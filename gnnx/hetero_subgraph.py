@@ -165,4 +165,56 @@ def homogeneous(graph: HeteroGraph, node_attrs: Optional[List[str]] = None, edge
         sizes = torch.tensor([store.num_edges for store in graph.edge_stores], dtype=torch.long)
         fields["edge_type"] = torch.arange(len(parts)).repeat_interleave(sizes)
     fields.pop("num_nodes", None)
-    return Graph(edge_index, num_nodes, validate=False, **fields)
+    out = Graph(edge_index, num_nodes, validate=False, **fields)
+    out._node_type_names, out._edge_type_names = list(graph.node_types), list(graph.edge_types)  # for the way back
+    return out
+
+
+def heterogeneous(graph: Graph, node_type: Optional[Tensor] = None, edge_type: Optional[Tensor] = None,
+                  node_type_names: Optional[List[NodeType]] = None,
+                  edge_type_names: Optional[List[EdgeType]] = None) -> HeteroGraph:
+    """A :class:`~gnnx.Graph` split by node and edge type into a :class:`~gnnx.HeteroGraph`
+    (PyG's ``Data.to_heterogeneous``): types from ``node_type``/``edge_type`` (default: the
+    graph's attributes of those names, else one type), names from the arguments, the names
+    :func:`homogeneous` recorded, or the type numbers; every node- and edge-level attribute
+    split with them, each type's nodes renumbered in order."""
+    num_nodes, num_edges = graph.num_nodes, graph.num_edges
+    node_type = node_type if node_type is not None else graph.attrs.get("node_type")
+    node_type = node_type if node_type is not None else torch.zeros(num_nodes, dtype=torch.long)
+    edge_type = edge_type if edge_type is not None else graph.attrs.get("edge_type")
+    edge_type = edge_type if edge_type is not None else torch.zeros(num_edges, dtype=torch.long)
+    node_type_names = node_type_names or graph.__dict__.get("_node_type_names") or \
+        [str(i) for i in node_type.unique().tolist()]
+    if edge_type_names is None:
+        edge_type_names = graph.__dict__.get("_edge_type_names")
+    if edge_type_names is None:
+        edge_type_names = []
+        for i in edge_type.unique().tolist():
+            src, dst = graph.edge_index[:, edge_type == i]
+            src_types, dst_types = node_type[src].unique().tolist(), node_type[dst].unique().tolist()
+            if len(src_types) != 1 or len(dst_types) != 1:
+                raise ValueError(f"edge type {i} joins several node types; give edge_type_names")
+            edge_type_names.append((node_type_names[src_types[0]], str(i), node_type_names[dst_types[0]]))
+    node_ids = [(node_type == i).nonzero().view(-1) for i in range(len(node_type_names))]
+    index_map = torch.empty_like(node_type)
+    for ids in node_ids:
+        index_map[ids] = torch.arange(ids.numel(), device=ids.device)
+    fields = {"x": graph.x, "y": graph.y, "pos": graph.pos, "batch": graph.batch, "edge_weight": graph.edge_weight,
+              "edge_attr": graph.edge_attr, **graph.attrs}
+    out = HeteroGraph()
+    for i, name in enumerate(node_type_names):
+        store = out[name]
+        for attr, value in fields.items():
+            if attr not in ("node_type", "edge_type", "ptr") and _has_rows(value, num_nodes) and "edge" not in attr:
+                store[attr] = _rows(value, node_ids[i])
+        if len(store) == 0:  # no attribute tells the node count, as PyG's
+            store.num_nodes = node_ids[i].numel()
+    for i, key in enumerate(edge_type_names):
+        ids = (edge_type == i).nonzero().view(-1)
+        store = out[tuple(key)]
+        store.edge_index = index_map[graph.edge_index[:, ids]]
+        for attr, value in fields.items():
+            if attr not in ("node_type", "edge_type") and _has_rows(value, num_edges) and \
+                    (not _has_rows(value, num_nodes) or "edge" in attr):
+                store[attr] = _rows(value, ids)
+    return out

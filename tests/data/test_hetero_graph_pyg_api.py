@@ -98,3 +98,19 @@ def test_validate_names_dangling_and_isolated_types():
     loops["a"].num_nodes = 3
     loops["a", "a"].edge_index = torch.tensor([[0, 1], [1, 0]])
     assert loops.is_undirected() and not loops.has_self_loops() and loops.has_isolated_nodes()
+
+
+def test_to_homogeneous_and_back():
+    graph = _graph()
+    graph["paper", "paper"].edge_weight = torch.rand(40)
+    back = graph.to_homogeneous().to_heterogeneous()
+    assert back.node_types == graph.node_types and back.edge_types == graph.edge_types
+    for node_type in graph.node_types:
+        assert torch.equal(back[node_type].x[:, :graph[node_type].x.size(1)], graph[node_type].x)
+    for edge_type in graph.edge_types:
+        assert torch.equal(back[edge_type].edge_index, graph[edge_type].edge_index)
+    homogeneous = graph.to_homogeneous()
+    node_type, edge_type = homogeneous.node_type, homogeneous.edge_type
+    del homogeneous.node_type
+    again = homogeneous.to_heterogeneous(node_type, edge_type, ["paper", "author"], graph.edge_types)
+    assert torch.equal(again["author", "to", "paper"].edge_index, graph["author", "to", "paper"].edge_index)
