@@ -320,11 +320,12 @@ def test_heterogeneous_temporal_sampling_with_input_time():
         NeighborLoader(data, num_neighbors=[1], input_nodes="a", disjoint=True, replace=True)
 
 
-def test_induced_batches_hold_every_edge_between_the_sampled_nodes():
+@pytest.mark.parametrize("device", DEVICES)
+def test_induced_batches_hold_every_edge_between_the_sampled_nodes(device):
     data = _random_data(50, 300, 5, edge_attr=torch.arange(300.0))
-    loader = NeighborLoader(data, num_neighbors=[2, 2], input_nodes=torch.arange(6), batch_size=6,
-                            subgraph_type="induced")
-    batch = next(iter(loader))
+    loader = NeighborLoader(data.clone().to(device), num_neighbors=[2, 2], input_nodes=torch.arange(6, device=device),
+                            batch_size=6, subgraph_type="induced")
+    batch = next(iter(loader)).to("cpu")
     n_id = set(batch.n_id.tolist())
     between = [(s, d) for s, d in data.edge_index.t().tolist() if s in n_id and d in n_id]
     assert sorted(map(tuple, batch.n_id[batch.edge_index].t().tolist())) == sorted(between)
@@ -338,12 +339,16 @@ def test_induced_batches_hold_every_edge_between_the_sampled_nodes():
     assert torch.equal(store.edge_attr, hetero["p", "to", "a"].edge_attr[store.e_id])
 
 
-def test_weighted_sampling_draws_in_proportion_and_never_a_zero_weight():
+@pytest.mark.parametrize("device", DEVICES)
+def test_weighted_sampling_draws_in_proportion_and_never_a_zero_weight(device):
     edge_index = torch.tensor([[1, 2, 3, 4, 5], [0, 0, 0, 0, 0]])
     data = pyg_data.Data(edge_index=edge_index, num_nodes=6, w=torch.tensor([1.0, 1.0, 1.0, 97.0, 0.0]))
     seeds = torch.zeros(400, dtype=torch.long)
-    loader = NeighborLoader(data, num_neighbors=[1], input_nodes=seeds, batch_size=1, weight_attr="w")
-    picks = torch.tensor([int(batch.n_id[batch.edge_index[0, 0]]) for batch in loader])
+    loader = NeighborLoader(data.clone().to(device), num_neighbors=[1], input_nodes=seeds.to(device), batch_size=400,
+                            weight_attr="w", disjoint=False)
+    batch = next(iter(loader)).to("cpu")
+    picks = batch.n_id[batch.edge_index[0]]  # each seed row drew one in-edge
+    assert picks.numel() == 400
     assert (picks != 5).all() and 0.9 < (picks == 4).float().mean() <= 1.0
     batch = NeighborLoader(data, num_neighbors=[4], input_nodes=torch.tensor([0]), weight_attr="w")([0])
     assert sorted(batch.n_id[1:].tolist()) == [1, 2, 3, 4]  # four draws: every edge with weight, 5 never
