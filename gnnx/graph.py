@@ -185,6 +185,10 @@ def _integer_codes(value: Tensor) -> bool:
 
 
 def _check_finite(name: str, value: Tensor) -> None:
+    if value.layout != torch.strided:  # a sparse matrix: its stored values
+        if value.is_floating_point() and not bool(torch.isfinite(value.to_sparse_coo().coalesce().values()).all()):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        return
     if value.is_floating_point() and not bool(torch.isfinite(value).all()):
         bad = (~torch.isfinite(value)).reshape(value.size(0), -1).any(1).nonzero()[0].item()
         raise ValueError(f"{name} contains NaN or infinite values (first at row {bad})")

@@ -52,6 +52,8 @@ class Batch(Graph):
         attributes left out, as PyG's ``Batch.from_data_list``."""
         if len(graphs) == 0:
             raise ValueError("Batch.from_graphs needs at least one graph")
+        if not isinstance(graphs[0], Graph):  # PyG objects and heterogeneous graphs: by their kind, as PyG's Batch
+            return collate(graphs, follow_batch, exclude_keys)
         follow, exclude = set(follow_batch or ()), set(exclude_keys or ())
         sizes = [g.num_nodes for g in graphs]
         ptr = torch.zeros(len(graphs) + 1, dtype=torch.long)
@@ -85,7 +87,10 @@ class Batch(Graph):
             values = [g.edge_index if name == "edge_index" else getattr(g, name) for g in graphs]
             counts = [rules.count_along_join(name, v, rules.is_index(name)) for v in values]
             fields[f"{name}_batch"], fields[f"{name}_ptr"] = rules.batch_and_ptr(counts, device)
-        batch = torch.repeat_interleave(torch.arange(len(graphs)), torch.tensor(sizes)).to(device)
+        if all(isinstance(g, Batch) for g in graphs):  # a batch of batches keeps the inner graphs apart, as PyG's
+            batch = rules.join("batch", [g.batch for g in graphs]).to(device)
+        else:
+            batch = torch.repeat_interleave(torch.arange(len(graphs)), torch.tensor(sizes)).to(device)
         out = cls(edge_index, int(ptr[-1]), batch=batch, validate=False, **fields)
         out.ptr, out.num_graphs = ptr.to(device), len(graphs)
         out.y_is_graph_level = "y" in fields and all(not isinstance(g.y, Tensor) or g.y.dim() == 0 for g in graphs)

@@ -3,7 +3,8 @@
 Shared by :class:`gnnx.data.Batch` (homogeneous graphs) and :class:`gnnx.data.HeteroBatch`
 (each node or edge store). They are ``Data.__cat_dim__`` / ``Data.__inc__`` written once:
 
-* a sparse tensor (PyG's: one named ``*adj*`` or ``*edge_index*``) is joined block-diagonally;
+* a sparse tensor named ``*adj*`` or ``*edge_index*`` (an adjacency) is joined block-diagonally,
+  any other sparse tensor (sparse features) concatenated along dimension 0;
 * a tensor named ``*index*`` (an edge store's, in a heterogeneous graph) or ``face`` is joined
   along its last dimension and shifted by the nodes before it;
 * a tensor named ``*batch*`` is shifted past the previous graph's largest value;
@@ -35,7 +36,7 @@ def join(name: str, values: Sequence[Any], index_offsets: Optional[Sequence[Tens
         if not all(isinstance(v, Tensor) for v in values):
             raise ValueError(f"batching: '{name}' is a tensor in some graphs and not in others")
         if first.layout != torch.strided:
-            return block_diagonal(name, values)
+            return block_diagonal(name, values) if is_adjacency(name) else sparse_rows(values)
         if first.dim() == 0:
             return torch.stack(values)
         if index_offsets is not None:
@@ -54,6 +55,17 @@ def join(name: str, values: Sequence[Any], index_offsets: Optional[Sequence[Tens
     if isinstance(first, (int, float)):  # bools too, as PyG
         return torch.tensor(values)
     return list(values)
+
+
+def is_adjacency(name: str) -> bool:
+    """Whether a sparse attribute is an adjacency matrix (joined block-diagonally), by PyG's name rule."""
+    return "adj" in name or "edge_index" in name
+
+
+def sparse_rows(values: Sequence[Tensor]) -> Tensor:
+    """Sparse feature matrices stacked along their rows (CSR stays CSR, others become COO)."""
+    out = torch.cat([v.to_sparse_coo() if v.layout != torch.sparse_coo else v for v in values], 0).coalesce()
+    return out.to_sparse_csr() if values[0].layout == torch.sparse_csr else out
 
 
 def block_diagonal(name: str, values: Sequence[Tensor]) -> Tensor:
@@ -111,6 +123,8 @@ def split_of(name: str, values: Sequence[Any], index: bool) -> Split:
     if not isinstance(first, Tensor):
         return Split("stack" if isinstance(first, (int, float)) else "list", [], [])
     if first.layout != torch.strided:
+        if not is_adjacency(name):
+            return Split("sparse", [(v.size(0), 0) for v in values], [])  # rows only: stacked features
         return Split("sparse", [(v.size(0), v.size(1)) for v in values], [])
     if first.dim() == 0:
         return Split("stack", [], [])
@@ -136,7 +150,8 @@ def take(value: Any, split: Split, i: int, index_offset: Any = 0) -> Any:
         r, c = coo.indices()
         keep = (r >= rows) & (r < rows + split.sizes[i][0])
         indices = torch.stack([r[keep] - rows, c[keep] - cols])
-        return torch.sparse_coo_tensor(indices, coo.values()[keep], split.sizes[i]).coalesce()
+        size = (split.sizes[i][0], split.sizes[i][1] or coo.size(1))  # stacked features keep their width
+        return torch.sparse_coo_tensor(indices, coo.values()[keep], size).coalesce()
     start = sum(split.sizes[:i])
     if split.how == "index":
         return value[..., start:start + split.sizes[i]] - index_offset

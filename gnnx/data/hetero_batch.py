@@ -43,7 +43,8 @@ class HeteroBatch(HeteroGraph):
             counts = [s.num_nodes or 0 for s in stores]
             ptrs[node_type] = [sum(counts[:i]) for i in range(len(counts))]
             joined, out._splits[node_type] = _join_store(stores, exclude, follow, None)
-            out._splits[node_type]["num_nodes"] = rules.Split("list", [], [])
+            if "num_nodes" in store:  # given explicitly: each graph gets its own back
+                out._splits[node_type]["num_nodes"] = rules.Split("list", [], [])
             if "num_nodes" in store:
                 joined["num_nodes"] = sum(counts)
             device = _device_of(joined)
@@ -86,6 +87,14 @@ class HeteroBatch(HeteroGraph):
 
     def to_data_list(self) -> List[HeteroGraph]:
         return [self.get_example(i) for i in range(self.num_graphs)]
+
+    def __getitem__(self, key: Any) -> Any:
+        """``batch[i]`` a graph, ``batch[1:3]`` a list of them; types and attributes as a HeteroGraph's."""
+        if isinstance(key, int):
+            return self.get_example(key)
+        if isinstance(key, slice):
+            return [self.get_example(i) for i in range(self.num_graphs)[key]]
+        return super().__getitem__(key)
 
     def to(self, device: Any, non_blocking: bool = False) -> "HeteroBatch":
         return self._keeping_splits(super().to(device, non_blocking=non_blocking))

@@ -71,3 +71,19 @@ def test_a_batch_comes_apart_into_its_graphs_as_pyg_batches_do():
     assert torch.equal(torch.load(buffer).get_example(2).face, graphs[2].face)  # weights_only load keeps the splits
     with pytest.raises(IndexError):
         batch.get_example(3)
+
+
+def test_sparse_features_stack_and_adjacencies_join_block_diagonally():
+    x = torch.randn(3, 4).to_sparse()
+    adj = torch.sparse_coo_tensor(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), torch.rand(4), (3, 3))
+    graph = gnnx.Graph(torch.empty(2, 0, dtype=torch.long), 3, x=x, adj=adj)
+    batch = Batch.from_graphs([graph, graph])
+    assert batch.x.shape == (6, 4) and torch.equal(batch.x.to_dense(), torch.cat([x.to_dense()] * 2))
+    assert batch.adj.shape == (6, 6) and torch.equal(batch.adj.to_dense(), torch.block_diag(*[adj.to_dense()] * 2))
+    assert torch.equal(batch[1].x.to_dense(), x.to_dense()) and torch.equal(batch[1].adj.to_dense(), adj.to_dense())
+
+
+def test_a_batch_of_batches_keeps_the_inner_graphs():
+    inner = Batch.from_graphs([_graph(2, 2, 0), _graph(2, 2, 1)])
+    outer = Batch.from_graphs([inner, inner])
+    assert outer.num_graphs == 2 and outer.batch.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
