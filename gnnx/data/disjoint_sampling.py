@@ -200,7 +200,8 @@ def seed_times(seeds: Tensor, input_time: Optional[Tensor], node_time: Optional[
     if input_time is not None:
         return input_time.to(seeds.device)[index]
     if node_time is None:
-        raise ValueError(f"{name}: time_attr is an edge attribute, so the seeds need input_time (one time per input)")
+        raise ValueError(f"{name}: the seed nodes hold no time_attr of their own (it is on edges or other node "
+                         "types), so the seeds need input_time (one time per input)")
     return node_time[seeds]
 
 

@@ -50,7 +50,8 @@ class ZipLoader:
     def __call__(self, index: Any) -> Tuple[Any, ...]:
         """The loaders' batches of the inputs at positions ``index``."""
         index = torch.as_tensor(index, dtype=torch.long)
-        return tuple(loader.collate_fn(index) for loader in self.loaders)
+        # a loader's finished batch (its transform and subgraph type applied) where it is callable, as PyG's
+        return tuple(loader(index) if callable(loader) else loader.collate_fn(index) for loader in self.loaders)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(loaders={self.loaders})"
