@@ -100,6 +100,10 @@ class NodeStore(Store):
         """Explicit ``num_nodes``, else the rows of ``x`` (or of another node tensor)."""
         if "num_nodes" in self._data:
             return int(self._data["num_nodes"])
+        for name in ("x", "pos"):  # the node tables first, as PyG reads them (a [1, F] mask is not a count)
+            value = self._data.get(name)
+            if isinstance(value, Tensor) and value.dim() > 0:
+                return value.size(0)
         for value in self._data.values():
             if isinstance(value, Tensor) and value.dim() > 0:
                 return value.size(0)

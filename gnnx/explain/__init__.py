@@ -27,8 +27,16 @@ from gnnx.explain.config import (
 )
 from gnnx.explain.explainer import Explainer
 from gnnx.explain.explanation import Explanation, HeteroExplanation
+from gnnx.explain.metric import (  # PyG exports the metrics from torch_geometric.explain too
+                                    characterization_score,
+                                    fidelity,
+                                    fidelity_curve_auc,
+                                    groundtruth_metrics,
+                                    unfaithfulness,
+)
 
 __all__ = ["AttentionExplainer", "CaptumExplainer", "DummyExplainer", "Explainer", "ExplainerAlgorithm", "ExplainerConfig",
            "Explanation", "ExplanationType", "GNNExplainer", "GraphMaskExplainer", "HeteroExplanation", "MaskType", "ModelConfig",
            "ModelMode", "ModelReturnType", "ModelTaskLevel", "PGExplainer", "ThresholdConfig", "ThresholdType",
-           "metric"]
+           "metric", "characterization_score", "fidelity", "fidelity_curve_auc", "groundtruth_metrics",
+           "unfaithfulness"]

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from gnnx.explain.config import ThresholdConfig, ThresholdType
-from gnnx.hetero_graph import EdgeType, HeteroGraph, NodeType, Store
+from gnnx.hetero_graph import EdgeType, HeteroGraph, NodeStore, NodeType, Store
 from gnnx.utils.subgraph import bipartite_subgraph, subgraph
 
 
@@ -245,6 +245,20 @@ class HeteroExplanation(HeteroGraph):
     def available_explanations(self) -> List[str]:
         names = {name for _, store in list(self.node_items()) + list(self.edge_items()) for name in store.keys()}
         return sorted(name for name in names if name.endswith("_mask"))
+
+    def validate(self, raise_on_error: bool = True) -> bool:
+        """The graph's checks (:meth:`gnnx.HeteroGraph.validate`) on everything but the masks,
+        which :meth:`validate_masks` checks by their own rules (a mask may hold one row for all
+        nodes)."""
+        graph = self.copy()
+        for _, store in list(graph.node_items()) + list(graph.edge_items()):
+            count = store.num_nodes if isinstance(store, NodeStore) else None  # a store of masks alone keeps its size
+            for name in [n for n in store.keys() if n.endswith("_mask")]:
+                setattr(store, name, None)
+            if count is not None and store.num_nodes is None:
+                store.num_nodes = count
+        valid = HeteroGraph.validate(graph, raise_on_error) is not False
+        return self.validate_masks(raise_on_error) and valid
 
     def validate_masks(self, raise_on_error: bool = True) -> bool:
         """Per type, as :meth:`Explanation.validate_masks`."""
