@@ -271,7 +271,7 @@ class HeteroGraph:
     @property
     def num_node_features(self) -> Dict[NodeType, int]:
         """Per node type the width of ``x`` (0 without one; 1 for a 1-D ``x``), as PyG's."""
-        return {key: _width(store.get("x")) for key, store in self._nodes.items()}
+        return {key: feature_width(store.get("x")) for key, store in self._nodes.items()}
 
     @property
     def num_features(self) -> Dict[NodeType, int]:
@@ -279,7 +279,7 @@ class HeteroGraph:
 
     @property
     def num_edge_features(self) -> Dict[EdgeType, int]:
-        return {key: _width(store.get("edge_attr")) for key, store in self._edges.items()}
+        return {key: feature_width(store.get("edge_attr")) for key, store in self._edges.items()}
 
     @property
     def node_types(self) -> List[NodeType]:
@@ -592,7 +592,7 @@ class HeteroGraph:
 torch.serialization.add_safe_globals([HeteroGraph, NodeStore, EdgeStore])  # torch.load(weights_only=True)
 
 
-def _width(value: Any) -> int:
+def feature_width(value: Any) -> int:
     """A feature tensor's width as PyG's ``num_*_features`` reads it: its last dimension, 1
     for a 1-D tensor, 0 without one."""
     if not isinstance(value, Tensor) or value.dim() == 0:

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from gnnx.explain.config import ThresholdConfig, ThresholdType
-from gnnx.hetero_graph import EdgeType, HeteroGraph, NodeStore, NodeType, Store
+from gnnx.hetero_graph import EdgeType, HeteroGraph, NodeStore, NodeType, Store, feature_width
 from gnnx.utils.subgraph import bipartite_subgraph, subgraph
 
 
@@ -103,6 +103,13 @@ class Explanation(Store):
         if isinstance(self.edge_index, Tensor):
             return self.edge_index.size(1)
         return self.edge_mask.numel() if isinstance(self.edge_mask, Tensor) else 0
+
+    @property
+    def num_features(self) -> int:
+        """The width of ``x`` (PyG's ``num_features``; 0 without one)."""
+        return feature_width(self.x)
+
+    num_node_features = num_features
 
     def is_edge_attr(self, name: str) -> bool:
         """Whether ``name`` holds one row per edge (``edge_mask``, ``edge_attr``, ...)."""

@@ -83,6 +83,7 @@ class AttentiveFP(torch.nn.Module):
                                              for _ in range(num_layers - 1))
         self.mol_conv = GATConv(hidden_channels, hidden_channels, dropout=dropout, add_self_loops=False,
                                 negative_slope=0.01)
+        self.mol_conv.explain = False  # its node -> molecule edges are not the graph's: no edge mask fits (PyG's)
         self.mol_gru = torch.nn.GRUCell(hidden_channels, hidden_channels)
         self.lin2 = torch.nn.Linear(hidden_channels, out_channels)
         self.reset_parameters()

@@ -414,6 +414,10 @@ class MessagePassing(ReadsSparseInputs):
         if num_messages != edge_mask.size(0):
             if self._loop_mask is not None and num_messages == int(self._loop_mask.sum()) + dim_size:
                 edge_mask = edge_mask[self._loop_mask]  # PyG's layout: old loops removed
+            if num_messages < edge_mask.size(0):
+                raise ValueError(f"explain mode: {type(self).__name__} passed {num_messages} messages but the edge "
+                                 f"mask has {edge_mask.size(0)} entries; a layer over other edges (a readout) needs "
+                                 "explain = False")
             edge_mask = torch.cat([edge_mask, edge_mask.new_ones(num_messages - edge_mask.size(0))])
         shape = [1] * inputs.dim()
         shape[self.node_dim % inputs.dim()] = -1

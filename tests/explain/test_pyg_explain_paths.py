@@ -25,3 +25,20 @@ def test_heterogeneous_explanation_validates_masks_by_their_own_rules():
     explanation["paper", "author"].edge_mask = torch.rand(3)
     with pytest.raises(ValueError):
         explanation.validate(raise_on_error=True)
+
+
+def test_attentive_fp_is_explained_without_its_readout():
+    from gnnx.explain import Explainer, GNNExplainer
+    from gnnx.nn import AttentiveFP
+
+    torch.manual_seed(0)
+    x, edge_attr = torch.randn(8, 3), torch.randn(14, 5)
+    edge_index = torch.randint(8, (2, 14))
+    batch = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    explainer = Explainer(AttentiveFP(3, 16, 1, edge_dim=5, num_layers=2, num_timesteps=2),
+                          algorithm=GNNExplainer(epochs=2), explanation_type="model", node_mask_type="object",
+                          edge_mask_type="object",
+                          model_config=dict(mode="binary_classification", task_level="graph", return_type="raw"))
+    explanation = explainer(x, edge_index, edge_attr=edge_attr, batch=batch)
+    assert explanation.edge_mask.shape == (14,) and explanation.node_mask.shape == (8, 1)
+    assert explanation.num_features == 3
