@@ -155,7 +155,7 @@ def test_pg_explainer_refuses_before_training_and_unsupported_settings():
                           model_config=NODE_CONFIG)
     with pytest.raises(ValueError, match="not yet fully trained"):
         explainer(x, ei, target=torch.zeros(N, dtype=torch.long), index=0)
-    with pytest.raises(ValueError, match="only supports phenomenon"):
+    with pytest.raises(ValueError, match="does not support the given explanation settings: it only explains phenomenon"):
         Explainer(model, PGExplainer(epochs=3), explanation_type="model", edge_mask_type="object",
                   model_config=NODE_CONFIG)
     with pytest.raises(ValueError, match="needs to be provided"):

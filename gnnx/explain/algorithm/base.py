@@ -66,18 +66,19 @@ class ExplainerAlgorithm(torch.nn.Module):
                  task_levels: Optional[Tuple[ModelTaskLevel, ...]] = None, node_masks: bool = True) -> bool:
         """Raise an error naming the unsupported setting: another explanation type, a task
         level outside ``task_levels``, or node masks where ``node_masks`` is False."""
-        name = type(self).__name__
+        # PyG's phrase first, so handlers written against PyG's message match, then which setting
+        refused = f"The explanation algorithm '{type(self).__name__}' does not support the given explanation settings"
         given = self.explainer_config.explanation_type
         if explanation_type is not None and given != explanation_type:
-            raise ValueError(f"'{name}' only supports {explanation_type.value} explanations "
+            raise ValueError(f"{refused}: it only explains {explanation_type.value} explanations "
                              f"(got `explanation_type={given.value}`)")
         level = self.model_config.task_level
         if task_levels is not None and level not in task_levels:
-            raise ValueError(f"'{name}' only supports {' or '.join(t.value for t in task_levels)}-level explanations "
+            raise ValueError(f"{refused}: it only explains {' or '.join(t.value for t in task_levels)}-level tasks "
                              f"(got `task_level={level.value}`)")
         node_mask_type = self.explainer_config.node_mask_type
         if not node_masks and node_mask_type is not None:
-            raise ValueError(f"'{name}' does not support explaining input node features "
+            raise ValueError(f"{refused}: it does not explain input node features "
                              f"(got `node_mask_type={node_mask_type.value}`)")
         return True
 
