@@ -84,11 +84,13 @@ class CaptumExplainer(ExplainerAlgorithm):
     def supports(self) -> bool:
         node_mask_type = self.explainer_config.node_mask_type
         if node_mask_type not in (None, MaskType.attributes):
-            raise ValueError(f"'{type(self).__name__}' expects 'node_mask_type' to be None or 'attributes' "
+            raise ValueError(f"The explanation algorithm '{type(self).__name__}' does not support the given "
+                             f"explanation settings: it expects 'node_mask_type' to be None or 'attributes' "
                              f"(got '{node_mask_type.value}')")
         return_type = self.model_config.return_type
         if self.model_config.mode == ModelMode.binary_classification and return_type != ModelReturnType.probs:
-            raise ValueError(f"'{type(self).__name__}' expects 'return_type' to be 'probs' for binary "
+            raise ValueError(f"The explanation algorithm '{type(self).__name__}' does not support the given "
+                             f"explanation settings: it expects 'return_type' to be 'probs' for binary "
                              f"classification tasks (got '{return_type.value}')")
         return True
 
