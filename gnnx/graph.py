@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Dict, Iterator, NamedTuple, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -121,6 +122,20 @@ def attribute_kind(name: str, value: Any, num_nodes: int, num_edges: int) -> Opt
     if rows == num_nodes:
         return "node"
     return "edge" if rows == num_edges else None
+
+
+def has_rows(value: Any, count: int) -> bool:
+    """Whether ``value`` is a tensor or numpy array (a memory-mapped feature file, as PyG's
+    loaders take) with ``count`` rows."""
+    return isinstance(value, (Tensor, np.ndarray)) and value.ndim > 0 and value.shape[0] == count
+
+
+def take_rows(value: Any, index: Tensor) -> Tensor:
+    """Rows ``index`` of a tensor, or of a numpy array (only those rows read, as a tensor on
+    ``index``'s device)."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value[index.cpu().numpy()])).to(index.device)
+    return value.index_select(0, index.to(value.device))
 
 
 def version_of(tensor: Tensor) -> Optional[int]:

@@ -7,25 +7,21 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from gnnx.graph import Graph
+from gnnx.graph import Graph, has_rows, take_rows
 from gnnx.hetero_graph import EdgeStore, EdgeType, HeteroGraph, NodeStore, NodeType
 
 # structure, not attributes of single edges: kept whole when edges are cut or types are merged
 STRUCTURE = ("edge_index", "edge_label_index", "adj", "adj_t")
 
 
-def _rows(value: Any, index: Tensor) -> Any:
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(value[index.cpu().numpy()]))
-    return value.index_select(0, index.to(value.device))
-
-
-def _has_rows(value: Any, count: int) -> bool:
-    return isinstance(value, (Tensor, np.ndarray)) and value.ndim > 0 and value.shape[0] == count
+def cut_rows(store: Any, index: Tensor, count: int, skip: Tuple[str, ...] = ()) -> Dict[str, Tensor]:
+    """Rows ``index`` of every attribute of ``store`` with a row per node or edge (``count``
+    rows; tensors and numpy arrays), but those named in ``skip``: a store cut to a subgraph."""
+    return {name: take_rows(value, index) for name, value in store.items()
+            if name not in skip and has_rows(value, count)}
 
 
 def _ids(subset: Tensor) -> Tensor:
@@ -44,8 +40,7 @@ def induced(graph: HeteroGraph, subset_dict: Dict[NodeType, Tensor]) -> Tuple[He
         ids = _ids(subset)
         position[node_type] = torch.full((count,), -1, dtype=torch.long, device=ids.device)
         position[node_type][ids] = torch.arange(ids.numel(), device=ids.device)
-        fields = {name: _rows(value, ids) if _has_rows(value, count) and name != "num_nodes" else value
-                  for name, value in store.items()}
+        fields = {**dict(store.items()), **cut_rows(store, ids, count, skip=("num_nodes",))}
         if "num_nodes" in fields:
             fields["num_nodes"] = ids.numel()
         out._nodes[node_type] = NodeStore(node_type, **fields)
@@ -64,8 +59,7 @@ def induced(graph: HeteroGraph, subset_dict: Dict[NodeType, Tensor]) -> Tuple[He
             col = position[dst][col]
             keep &= col >= 0
         e_id = keep.nonzero().view(-1)
-        fields = {name: _rows(value, e_id) if _has_rows(value, edge_index.size(1)) and name not in STRUCTURE else value
-                  for name, value in store.items()}
+        fields = {**dict(store.items()), **cut_rows(store, e_id, edge_index.size(1), skip=STRUCTURE)}
         fields["edge_index"] = torch.stack([row[e_id], col[e_id]])
         out._edges[edge_type] = EdgeStore(edge_type, **fields)
         kept[edge_type] = e_id
@@ -79,8 +73,7 @@ def edges_kept(graph: HeteroGraph, subset_dict: Dict[EdgeType, Tensor]) -> Heter
     for edge_type, subset in subset_dict.items():
         store = graph[edge_type]
         e_id = _ids(subset)
-        fields = {name: _rows(value, e_id) if _has_rows(value, store.num_edges) and name not in STRUCTURE else value
-                  for name, value in store.items()}
+        fields = {**dict(store.items()), **cut_rows(store, e_id, store.num_edges, skip=STRUCTURE)}
         fields["edge_index"] = store.edge_index[:, e_id.to(store.edge_index.device)]
         out._edges[edge_type] = EdgeStore(edge_type, **fields)
     return out
@@ -205,8 +198,8 @@ def heterogeneous(graph: Graph, node_type: Optional[Tensor] = None, edge_type: O
     for i, name in enumerate(node_type_names):
         store = out[name]
         for attr, value in fields.items():
-            if attr not in ("node_type", "edge_type", "ptr") and _has_rows(value, num_nodes) and "edge" not in attr:
-                store[attr] = _rows(value, node_ids[i])
+            if attr not in ("node_type", "edge_type", "ptr") and has_rows(value, num_nodes) and "edge" not in attr:
+                store[attr] = take_rows(value, node_ids[i])
         if len(store) == 0:  # no attribute tells the node count, as PyG's
             store.num_nodes = node_ids[i].numel()
     for i, key in enumerate(edge_type_names):
@@ -214,7 +207,7 @@ def heterogeneous(graph: Graph, node_type: Optional[Tensor] = None, edge_type: O
         store = out[tuple(key)]
         store.edge_index = index_map[graph.edge_index[:, ids]]
         for attr, value in fields.items():
-            if attr not in ("node_type", "edge_type") and _has_rows(value, num_edges) and \
-                    (not _has_rows(value, num_nodes) or "edge" in attr):
-                store[attr] = _rows(value, ids)
+            if attr not in ("node_type", "edge_type") and has_rows(value, num_edges) and \
+                    (not has_rows(value, num_nodes) or "edge" in attr):
+                store[attr] = take_rows(value, ids)
     return out

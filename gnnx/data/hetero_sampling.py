@@ -32,7 +32,6 @@ from torch import Tensor
 
 from gnnx.data.loader_options import LoaderOptions
 from gnnx.data.sampling import (
-    as_rows,
     check_batch_size,
     check_edge_weight,
     check_fanouts,
@@ -40,11 +39,10 @@ from gnnx.data.sampling import (
     draw_slots,
     draw_slots_with_replacement,
     input_ids,
-    take_rows,
 )
 from gnnx.hetero_graph import EdgeType, HeteroGraph, NodeType
-from gnnx.hetero_subgraph import induced
-from gnnx.utils.functions import unique_first
+from gnnx.hetero_subgraph import cut_rows, induced
+from gnnx.utils.functions import first_position_table
 
 Fanouts = Union[Sequence[int], Dict[EdgeType, Sequence[int]]]
 
@@ -153,10 +151,7 @@ def node_stores(batch: HeteroGraph, graph: HeteroGraph, nodes: Dict[NodeType, Te
     relabel: Dict[NodeType, Tensor] = {}
     for node_type in graph.node_types:
         n_id = nodes[node_type]
-        table = torch.full((int(graph[node_type].num_nodes or 0),), -1, dtype=torch.long, device=n_id.device)
-        distinct, first_row = unique_first(n_id)
-        table[distinct] = first_row  # a node on several rows (a repeated seed): its first
-        relabel[node_type] = table
+        relabel[node_type] = first_position_table(n_id, int(graph[node_type].num_nodes or 0))
         _gather_node_store(batch[node_type], graph[node_type], n_id)
     return relabel
 
@@ -165,22 +160,16 @@ def _gather_node_store(out: Any, store: Any, n_id: Tensor) -> None:
     """``out`` gets ``n_id`` and the rows ``n_id`` of every node-level tensor of ``store``
     (``x``, ``y``, masks, ...), as PyG's loaders filter a node store."""
     out.n_id = n_id
-    count = store.num_nodes
-    for name, value in store.items():
-        rows = as_rows(value)
-        if name != "n_id" and isinstance(rows, Tensor) and rows.dim() > 0 and rows.size(0) == count:
-            setattr(out, name, take_rows(value, n_id))
+    for name, value in cut_rows(store, n_id, store.num_nodes, skip=("n_id",)).items():
+        setattr(out, name, value)
     out.num_nodes = n_id.numel()
 
 
 def _gather_edge_store(out: Any, store: Any, e_id: Tensor) -> None:
     """``out`` gets ``e_id`` and the rows ``e_id`` of every edge-level tensor of ``store``
     (``edge_attr``, ...), as PyG's loaders filter an edge store."""
-    count = store.num_edges
-    for name, value in store.items():
-        if name not in ("edge_index", "e_id") and isinstance(value, Tensor) and value.dim() > 0 \
-                and value.size(0) == count:
-            setattr(out, name, value.index_select(0, e_id.to(value.device)))
+    for name, value in cut_rows(store, e_id, store.num_edges, skip=("edge_index", "e_id")).items():
+        setattr(out, name, value)
     out.e_id = e_id
 
 

@@ -29,8 +29,8 @@ import torch
 from torch import Tensor
 
 from gnnx.data.loader_options import LoaderOptions
-from gnnx.graph import CSR, Graph, IndexRangeError, attribute_kind
-from gnnx.utils.functions import unique_first
+from gnnx.graph import CSR, Graph, IndexRangeError, attribute_kind, take_rows
+from gnnx.utils.functions import first_position_table
 
 
 def draw_with_replacement(csr: CSR, frontier: Tensor, fanout: int, gen: Optional[torch.Generator]):
@@ -106,9 +106,7 @@ def sample_exact(graph: Graph, seeds: Tensor, fanouts: Sequence[int],
         parts.append(frontier)
         new_per_hop.append(frontier.numel())
     n_id = torch.cat(parts)
-    relabel = torch.full((graph.num_nodes,), -1, dtype=torch.long, device=seeds.device)
-    distinct_seeds, first_row = unique_first(seeds)
-    relabel[distinct_seeds] = first_row  # a repeated seed, reached as a neighbour, is its first row
+    relabel = first_position_table(seeds, graph.num_nodes)  # a repeated seed, reached as a neighbour: its first row
     relabel[n_id[num_seeds:]] = torch.arange(num_seeds, n_id.numel(), device=seeds.device)
     if sources:
         dst = torch.cat([targets[0]] + [relabel[t] for t in targets[1:]])
@@ -253,14 +251,6 @@ def as_rows(value: Any) -> Any:
     if isinstance(value, np.ndarray) and value.ndim > 0:
         return torch.empty(value.shape[0], 0)
     return value
-
-
-def take_rows(value: Any, index: Tensor) -> Tensor:
-    """Rows ``index`` of a tensor, or of a numpy array (only those rows read, as a tensor on
-    ``index``'s device)."""
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(value[index.cpu().numpy()])).to(index.device)
-    return value.index_select(0, index.to(value.device))
 
 
 def check_seeds(seeds: Optional[Tensor], num_nodes: int, device: torch.device, name: str = "input_nodes") -> Tensor:

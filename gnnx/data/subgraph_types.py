@@ -18,7 +18,7 @@ from torch import Tensor
 
 from gnnx.graph import Graph, attribute_kind
 from gnnx.hetero_graph import HeteroGraph
-from gnnx.utils.functions import unique_first
+from gnnx.utils.functions import first_position_table, unique_first
 
 # what a link loader puts on an edge store: about the batch's links, not its sampled edges
 LINK_FIELDS = frozenset({"edge_index", "edge_label_index", "edge_label", "edge_label_time", "input_id"})
@@ -122,12 +122,7 @@ def _edges_between(edge_index: Tensor, src_nodes: Tensor, dst_nodes: Tensor, num
                    num_dst: int) -> Tuple[Tensor, Tensor]:
     """The edges from ``src_nodes`` to ``dst_nodes`` (global ids; rows of the batch) as batch
     rows, and their ids."""
-    def rows(nodes: Tensor, count: int) -> Tensor:
-        table = torch.full((count,), -1, dtype=torch.long, device=nodes.device)
-        distinct, first = unique_first(nodes)
-        table[distinct] = first
-        return table
-
-    src, dst = rows(src_nodes, num_src)[edge_index[0]], rows(dst_nodes, num_dst)[edge_index[1]]
+    src = first_position_table(src_nodes, num_src)[edge_index[0]]
+    dst = first_position_table(dst_nodes, num_dst)[edge_index[1]]
     e_id = ((src >= 0) & (dst >= 0)).nonzero().view(-1)
     return torch.stack([src[e_id], dst[e_id]]), e_id

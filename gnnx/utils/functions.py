@@ -77,6 +77,15 @@ def unique_first(values: Tensor) -> Tuple[Tensor, Tensor]:
     return unique, first
 
 
+def first_position_table(values: Tensor, size: int) -> Tensor:
+    """``[size]``: where each of ``0..size-1`` first occurs in ``values`` (``-1`` where it does
+    not): the batch row of a node id when a node may sit on several rows (a repeated seed)."""
+    table = torch.full((size,), -1, dtype=torch.long, device=values.device)
+    distinct, first = unique_first(values)
+    table[distinct] = first
+    return table
+
+
 def mask_to_index(mask: Tensor) -> Tensor:
     """The positions where ``mask`` is True (data-dependent size)."""
     return mask.nonzero(as_tuple=False).view(-1)
