@@ -124,3 +124,12 @@ def test_second_derivative_example_runs():
 
 def test_function_transforms_and_pyg_data_example_runs():
     _run(_example("# Per-sample gradients with torch.func"), "torch.func example")
+
+
+def test_pyg_loaders_example_runs():
+    scope = _run(_example(r"# PyG's loaders, ported by the import"), "PyG loaders example")
+    assert scope["batch"].num_nodes == 16 and scope["first"].num_nodes == 5
+    sub = scope["sub"]
+    assert torch.equal(sub.batch[:8], torch.arange(8)) and (sub.time <= sub.seed_time[sub.batch]).all()
+    pairs = scope["pairs"]
+    assert pairs.edge_label_index.size(1) == 32 and (pairs.edge_label[16:] == 0).all()
